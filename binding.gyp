@@ -1,0 +1,43 @@
+# The build that ships: node-gyp-build compiles it on install when no prebuild
+# matches, and prebuildify uses it for prebuilt binaries. CMakeLists.txt builds
+# the same sources for development; test/build.test.ts keeps the lists equal.
+# No -march=native here: a shipped binary must run on any CPU of its arch.
+{
+  "targets": [
+    {
+      "target_name": "fastmlp",
+      "sources": [
+        "native/core/activations.cc",
+        "native/core/dense.cc",
+        "native/core/gemm.cc",
+        "native/core/losses.cc",
+        "native/core/network.cc",
+        "native/core/optim.cc",
+        "native/core/threads.cc",
+        "native/binding/addon.cc",
+        "native/binding/args.cc",
+        "native/binding/errors.cc",
+        "native/binding/network_wrap.cc",
+        "native/binding/ops.cc",
+        "native/binding/specs.cc",
+        "native/binding/train_epoch_worker.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-pthread"],
+      "ldflags": ["-pthread"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
+        "MACOSX_DEPLOYMENT_TARGET": "10.15",
+        "OTHER_CPLUSPLUSFLAGS": ["-O3"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17", "/O2"] }
+      }
+    }
+  ]
+}

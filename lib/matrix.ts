@@ -1,0 +1,162 @@
+// Matrix: a row-major float32/float64 matrix, one row per observation
+// (SPEC.md §1). Conversions from the input forms the API accepts live here too.
+import type { Dtype, FloatArray } from './engine';
+import { integer, oneOf, rangeError, typeError } from './validate';
+
+export type MatrixLike = Matrix | number[][] | { data: ArrayLike<number>; rows: number; cols: number };
+
+const DTYPES = ['float32', 'float64'] as const;
+
+export function allocate(dtype: Dtype, length: number): FloatArray {
+  return dtype === 'float32' ? new Float32Array(length) : new Float64Array(length);
+}
+
+export function dtypeOf(data: FloatArray): Dtype {
+  return data instanceof Float64Array ? 'float64' : 'float32';
+}
+
+export class Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: FloatArray;
+
+  /**
+   * new Matrix(rows, cols) — zeros (float32);
+   * new Matrix(rows, cols, data) — wraps a Float32Array/Float64Array of rows·cols
+   * values without copying, or copies a number[] into a Float32Array.
+   */
+  constructor(rows: number, cols: number, data?: FloatArray | number[], dtype: Dtype = 'float32') {
+    this.rows = integer('rows', rows, 0);
+    this.cols = integer('cols', cols, 0);
+    oneOf('dtype', dtype, DTYPES);
+    const length = rows * cols;
+    if (data === undefined) {
+      this.data = allocate(dtype, length);
+    } else if (data instanceof Float32Array || data instanceof Float64Array) {
+      this.data = data;
+    } else if (Array.isArray(data)) {
+      if (data.length !== length) throw rangeError('data', `${length} values (rows ${rows} × cols ${cols})`, data);
+      this.data = allocate(dtype, length);
+      this.data.set(data);
+    } else {
+      throw typeError('data', 'a Float32Array, Float64Array or number[]', data);
+    }
+    if (this.data.length !== length) {
+      throw rangeError('data', `${length} values (rows ${rows} × cols ${cols})`, data);
+    }
+  }
+
+  get dtype(): Dtype {
+    return dtypeOf(this.data);
+  }
+
+  /** From nested arrays (one inner array per row, all of the same length). */
+  static from(rows: number[][], dtype: Dtype = 'float32'): Matrix {
+    return toMatrix(rows, 'rows', dtype);
+  }
+
+  static zeros(rows: number, cols: number, dtype: Dtype = 'float32'): Matrix {
+    return new Matrix(rows, cols, undefined, dtype);
+  }
+
+  get(row: number, col: number): number {
+    this.checkIndex(row, col);
+    return this.data[row * this.cols + col]!;
+  }
+
+  set(row: number, col: number, value: number): void {
+    this.checkIndex(row, col);
+    this.data[row * this.cols + col] = value;
+  }
+
+  /** A view (no copy) of one row. */
+  row(index: number): FloatArray {
+    integer('index', index, 0, this.rows - 1);
+    return this.data.subarray(index * this.cols, (index + 1) * this.cols);
+  }
+
+  /** Index of the largest value in each row (first one on ties). */
+  argmax(): Int32Array {
+    const out = new Int32Array(this.rows);
+    for (let r = 0; r < this.rows; r++) {
+      const base = r * this.cols;
+      let best = 0;
+      for (let c = 1; c < this.cols; c++) if (this.data[base + c]! > this.data[base + best]!) best = c;
+      out[r] = best;
+    }
+    return out;
+  }
+
+  toArray(): number[][] {
+    const out: number[][] = [];
+    for (let r = 0; r < this.rows; r++) out.push(Array.from(this.data.subarray(r * this.cols, (r + 1) * this.cols)));
+    return out;
+  }
+
+  private checkIndex(row: number, col: number): void {
+    integer('row', row, 0, this.rows - 1);
+    integer('col', col, 0, this.cols - 1);
+  }
+}
+
+/**
+ * Converts any accepted matrix form to a Matrix of the wanted dtype. A Matrix of
+ * that dtype is returned as is (no copy); anything else is copied once.
+ */
+export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
+  if (value instanceof Matrix) {
+    if (value.dtype === dtype) return value;
+    return new Matrix(value.rows, value.cols, dtype === 'float32' ? Float32Array.from(value.data) : Float64Array.from(value.data));
+  }
+  if (Array.isArray(value)) {
+    const rows = value.length;
+    if (rows === 0) throw rangeError(name, 'at least one row', value);
+    const first = value[0];
+    if (!Array.isArray(first)) throw typeError(name, 'a Matrix, number[][] or { data, rows, cols }', value);
+    const cols = first.length;
+    const data = allocate(dtype, rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const row = value[r];
+      if (!Array.isArray(row)) throw typeError(`${name}[${r}]`, 'an array of numbers', row);
+      if (row.length !== cols) throw rangeError(`${name}[${r}]`, `${cols} values (as in row 0)`, row);
+      for (let c = 0; c < cols; c++) {
+        const v = row[c];
+        if (typeof v !== 'number') throw typeError(`${name}[${r}][${c}]`, 'a number', v);
+        data[r * cols + c] = v;
+      }
+    }
+    return new Matrix(rows, cols, data);
+  }
+  if (typeof value === 'object' && value !== null && 'data' in value && 'rows' in value && 'cols' in value) {
+    const { data, rows, cols } = value as { data: unknown; rows: unknown; cols: unknown };
+    integer(`${name}.rows`, rows, 0);
+    integer(`${name}.cols`, cols, 0);
+    const isNumeric = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
+    if (!isNumeric && !Array.isArray(data)) throw typeError(`${name}.data`, 'a typed array or number[]', data);
+    const src = data as ArrayLike<number>;
+    const length = (rows as number) * (cols as number);
+    if (src.length !== length) throw rangeError(`${name}.data`, `${length} values (rows × cols)`, data);
+    if ((dtype === 'float32' && src instanceof Float32Array) || (dtype === 'float64' && src instanceof Float64Array)) {
+      return new Matrix(rows as number, cols as number, src);
+    }
+    const out = allocate(dtype, length);
+    for (let i = 0; i < length; i++) {
+      const v = src[i];
+      if (typeof v !== 'number') throw typeError(`${name}.data[${i}]`, 'a number', v);
+      out[i] = v;
+    }
+    return new Matrix(rows as number, cols as number, out);
+  }
+  throw typeError(name, 'a Matrix, number[][] or { data, rows, cols }', value);
+}
+
+/** Throws a RangeError naming the first NaN/±Infinity in m. */
+export function requireFinite(m: Matrix, name: string): void {
+  const d = m.data;
+  for (let i = 0; i < d.length; i++) {
+    if (!Number.isFinite(d[i]!)) {
+      const r = Math.floor(i / m.cols);
+      throw new RangeError(`Expected finite values in ${name} but received ${d[i]} at row ${r}, column ${i - r * m.cols}`);
+    }
+  }
+}

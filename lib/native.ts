@@ -1,0 +1,87 @@
+// The one place that loads the compiled addon (onnxruntime-node's binding.ts
+// pattern) and declares its raw surface. Nothing else in lib/ touches the .node file.
+import * as path from 'node:path';
+import type { EpochResult, FloatArray, LossSpec, OptimizerSpec, PlanSpec, Target } from './engine';
+
+/** The native Network class: see native/binding/network_wrap.cc. */
+export interface NativeNetwork {
+  readonly dtype: 'float32' | 'float64';
+  readonly inputSize: number;
+  readonly outputSize: number;
+  readonly paramCount: number;
+  readonly maxBatch: number;
+  readonly stepCount: number;
+  reserve(rows: number): void;
+  setLoss(loss: LossSpec | null): void;
+  setOptimizer(optimizer: OptimizerSpec): void;
+  resetOptimizer(): void;
+  getParams(out: FloatArray): void;
+  setParams(src: FloatArray): void;
+  getGrads(out: FloatArray): void;
+  predict(x: FloatArray, rows: number, out: FloatArray): void;
+  forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
+  backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
+  computeGradients(x: FloatArray, rows: number, y: Target): number;
+  step(): void;
+  trainStep(x: FloatArray, rows: number, y: Target): number;
+  trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
+             order: Int32Array | null): Promise<EpochResult>;
+}
+
+export interface NativeBinding {
+  readonly version: string;
+  readonly napiVersion: number;
+  readonly isa: string;
+  setThreads(n: number): void;
+  getThreads(): number;
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+       a: FloatArray, b: FloatArray, beta: number, c: FloatArray): void;
+  lossForward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target): number;
+  lossBackward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
+               grad: FloatArray): void;
+  Network: new (spec: PlanSpec) => NativeNetwork;
+}
+
+/** The package root: lib/ (under vitest) and dist/ (compiled) both sit one level below it. */
+export const packageRoot = path.resolve(__dirname, '..');
+
+let cached: { binding?: NativeBinding; error?: Error } | undefined;
+
+/**
+ * Loads the addon once (prebuilds/<platform>-<arch>/ first, then build/Release).
+ * Throws an Error listing the platform, the paths tried and the fixes when it cannot.
+ */
+export function loadNative(): NativeBinding {
+  if (!cached) {
+    try {
+      // node-gyp-build resolves prebuilds/ and build/ under the root it is given.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
+      cached = { binding: nodeGypBuild(packageRoot) };
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+      cached = {
+        error: new Error(
+          `fastmlp: the native engine could not load on ${process.platform}-${process.arch} ` +
+            `(Node ${process.versions.node}, N-API ${process.versions.napi}). Looked in ` +
+            `${path.join(packageRoot, 'prebuilds')} and ${path.join(packageRoot, 'build', 'Release')}: ` +
+            `${reason}. Fix: run \`npm rebuild fastmlp\` with a C++17 compiler and Python installed, ` +
+            `or use { engine: 'js' }.`,
+          { cause },
+        ),
+      };
+    }
+  }
+  if (cached.error) throw cached.error;
+  return cached.binding as NativeBinding;
+}
+
+/** True when the addon loads; never throws. */
+export function nativeAvailable(): boolean {
+  try {
+    loadNative();
+    return true;
+  } catch {
+    return false;
+  }
+}

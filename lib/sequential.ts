@@ -1,0 +1,403 @@
+// Sequential: a stack of layers compiled into one engine plan. The model keeps
+// no parameters of its own — they live in the plan's flat buffer — and every
+// method validates its input before an engine sees it.
+import { getEngine, type EngineChoice } from './backend';
+import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, NetworkPlan, Target } from './engine';
+import { initWeight } from './init';
+import { Dense, Layer } from './layers';
+import { Loss, resolveLoss, type LossFunction } from './losses';
+import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
+import { accuracy } from './metrics';
+import { Optimizer, resolveOptimizer } from './optim';
+import { Rng, randomSeed } from './rng';
+import { toTarget } from './targets';
+import { runEpoch, trainBatch, type EpochContext } from './training';
+import { boolean, integer, number, oneOf, options, typeError } from './validate';
+
+export interface SequentialOptions {
+  /** 'native', 'js' or 'auto' (default: native when the addon loads). */
+  engine?: EngineChoice;
+  /** Seed for initial weights and shuffling; the same seed gives identical weights in both engines. */
+  seed?: number;
+  /** 'float32' (default) or 'float64'. */
+  dtype?: Dtype;
+}
+
+export interface CompileOptions {
+  /** 'mse', 'cross-entropy', losses.create(...), or a custom { forward, backward } loss. */
+  loss: string | LossFunction;
+  /** 'sgd', 'adam' (default), 'adamw' or an optim.* instance. */
+  optimizer?: string | Optimizer;
+  /** Extra values to report: 'accuracy'. */
+  metrics?: 'accuracy'[];
+}
+
+export type Logs = Record<string, number>;
+
+export interface FitOptions {
+  epochs?: number;            // 1
+  batchSize?: number;         // 32
+  shuffle?: boolean;          // true
+  /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
+  validationSplit?: number;   // 0
+  validationData?: [unknown, unknown];
+  /** Print one line per epoch. */
+  verbose?: boolean;          // false
+  /** Called after each epoch with its logs (awaited when it returns a promise). */
+  onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+}
+
+export interface History {
+  /** Epoch numbers, from 0. */
+  epoch: number[];
+  /** Per-epoch values by name: loss, accuracy, val_loss, val_accuracy. */
+  history: Record<string, number[]>;
+}
+
+interface ParamEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+}
+
+const DTYPES = ['float32', 'float64'] as const;
+const METRICS = ['accuracy'] as const;
+const INITIAL_MAX_BATCH = 32;
+
+export class Sequential {
+  readonly layers: readonly Layer[];
+  readonly dtype: Dtype;
+  readonly seed: number;
+  readonly inputSize: number;
+  readonly outputSize: number;
+  private readonly engineImpl: Engine;
+  private readonly plan: NetworkPlan;
+  private readonly entries: ParamEntry[];
+  private readonly rng: Rng;
+  private loss: Loss | LossFunction | null = null;
+  private optimizer: Optimizer | null = null;
+  private optimizerVersion = -1;
+  private metricNames: string[] = [];
+  private busy = false;
+
+  constructor(layers: Layer[], opts?: SequentialOptions) {
+    if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
+    if (layers.length === 0) throw new RangeError('Expected at least one layer for layers but received an empty array');
+    layers.forEach((l, i) => {
+      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation)', l);
+    });
+    const o = options('Sequential options', opts, ['engine', 'seed', 'dtype']);
+    this.dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
+    this.seed = o.seed === undefined ? randomSeed() : integer('seed', o.seed, 0);
+    this.engineImpl = getEngine(o.engine ?? 'auto');
+    this.layers = [...layers];
+
+    const first = layers.find((l) => l.inFeatures !== null);
+    if (!first) throw new RangeError('Expected at least one Dense layer in layers, to fix the input width');
+    this.inputSize = first.inFeatures as number;
+    const specs: LayerSpec[] = [];
+    this.entries = [];
+    let width = this.inputSize;
+    let offset = 0;
+    layers.forEach((layer, i) => {
+      if (layer.inFeatures !== null && layer.inFeatures !== width) {
+        throw new RangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
+      }
+      specs.push(...layer.toSpecs(width));
+      for (const p of layer.params()) {
+        const length = p.shape.reduce((a, b) => a * b, 1);
+        this.entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length });
+        offset += length;
+      }
+      width = layer.outFeatures(width);
+    });
+    this.outputSize = width;
+    this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: INITIAL_MAX_BATCH });
+    if (this.plan.paramCount !== offset) {
+      throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${offset}`);
+    }
+    this.rng = new Rng(this.seed);
+    this.plan.setParams(this.initialParams());
+  }
+
+  /** Which engine runs this model. */
+  get engine(): EngineName {
+    return this.engineImpl.name;
+  }
+
+  get paramCount(): number {
+    return this.plan.paramCount;
+  }
+
+  /** Sets the loss, optimizer and metrics used by fit, trainStep and evaluate. */
+  compile(opts: CompileOptions): void {
+    this.requireIdle('compile');
+    const o = options('compile options', opts, ['loss', 'optimizer', 'metrics']);
+    if (o.loss === undefined) throw typeError('loss', "a loss ('mse', 'cross-entropy', losses.create(...) or a custom loss)", undefined);
+    const loss = resolveLoss(o.loss, 'loss');
+    const optimizer = resolveOptimizer(o.optimizer ?? 'adam', 'optimizer');
+    let metricNames: string[] = [];
+    if (o.metrics !== undefined) {
+      if (!Array.isArray(o.metrics)) throw typeError('metrics', "an array such as ['accuracy']", o.metrics);
+      metricNames = o.metrics.map((m, i) => oneOf(`metrics[${i}]`, m, METRICS));
+    }
+    this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
+    this.plan.setOptimizer(optimizer.toSpec());
+    this.loss = loss;
+    this.optimizer = optimizer;
+    this.optimizerVersion = optimizer.version;
+    this.metricNames = metricNames;
+  }
+
+  /** One synchronous optimizer step on a batch; returns the batch loss before the step. */
+  trainStep(x: unknown, y: unknown): number {
+    this.requireIdle('trainStep');
+    const { loss } = this.requireCompiled('trainStep');
+    const X = this.inputMatrix(x, 'x');
+    const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
+    if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
+    this.syncOptimizer();
+    return trainBatch(this.context(loss), X.data, X.rows, Y);
+  }
+
+  /** Trains for a number of epochs; resolves with the per-epoch history. */
+  async fit(x: unknown, y: unknown, opts?: FitOptions): Promise<History> {
+    this.requireIdle('fit');
+    const { loss } = this.requireCompiled('fit');
+    const o = options('fit options', opts,
+      ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'verbose', 'onEpochEnd']);
+    const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
+    const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
+    const shuffle = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
+    const split = o.validationSplit === undefined ? 0 : number('validationSplit', o.validationSplit, 0, 1, { maxExclusive: true });
+    const verbose = o.verbose === undefined ? false : boolean('verbose', o.verbose);
+    if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
+    const onEpochEnd = o.onEpochEnd as FitOptions['onEpochEnd'];
+    if (split > 0 && o.validationData !== undefined) {
+      throw new RangeError('Expected validationSplit or validationData for fit options but received both');
+    }
+
+    // Private copies: the caller may change or transfer its arrays while we train.
+    const X = this.inputMatrix(x, 'x', true);
+    requireFinite(X, 'x');
+    const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y);
+    const valRows = Math.floor(X.rows * split);
+    const trainRows = X.rows - valRows;
+    if (split > 0 && (valRows < 1 || trainRows < 1)) {
+      throw new RangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
+    }
+    let validation: { x: Matrix; y: Target } | null = null;
+    if (valRows > 0) {
+      validation = { x: rowsOf(X, trainRows, X.rows), y: targetRows(Y, trainRows, X.rows, this.outputSize) };
+    } else if (o.validationData !== undefined) {
+      const vd = o.validationData;
+      if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
+      const vx = this.inputMatrix(vd[0], 'validationData[0]');
+      validation = { x: vx, y: toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype) };
+    }
+    const trainX = X.data.subarray(0, trainRows * this.inputSize);
+    const trainY = targetRows(Y, 0, trainRows, this.outputSize);
+
+    const history: History = { epoch: [], history: {} };
+    const order = new Int32Array(trainRows);
+    const ctx = this.context(loss);
+    this.busy = true;
+    try {
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        this.syncOptimizer();
+        const result = await runEpoch(ctx, trainX, trainRows, trainY, batchSize,
+          shuffle ? this.rng.permutation(trainRows, order) : null);
+        if (result.badBatch >= 0) {
+          throw new RangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
+            `(of ${Math.ceil(trainRows / batchSize)}); training stopped before that batch's update. ` +
+            'Try a smaller learning rate or check the data.');
+        }
+        const logs: Logs = { loss: result.loss };
+        if (this.metricNames.includes('accuracy')) {
+          logs['accuracy'] = accuracy(this.predictRows(trainX, trainRows), trainY);
+        }
+        if (validation) {
+          const v = this.evaluateMatrix(validation.x, validation.y);
+          for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
+        }
+        history.epoch.push(epoch);
+        for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
+        if (verbose) {
+          const parts = Object.entries(logs).map(([k, value]) => `${k}: ${value.toFixed(4)}`);
+          console.log(`Epoch ${epoch + 1}/${epochs} - ${parts.join(' - ')}`);
+        }
+        if (onEpochEnd) {
+          this.busy = false;  // the callback may read the model (predict, getWeights)
+          try {
+            await onEpochEnd(epoch, { ...logs });
+          } finally {
+            this.busy = true;
+          }
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+    return history;
+  }
+
+  /** Outputs for x in eval mode, as a Matrix of rows × outputs. */
+  predict(x: unknown): Matrix {
+    this.requireIdle('predict');
+    const X = this.inputMatrix(x, 'x');
+    return this.predictRows(X.data, X.rows);
+  }
+
+  /** Loss (and compiled metrics) on x, y in eval mode. */
+  evaluate(x: unknown, y: unknown): Logs {
+    this.requireIdle('evaluate');
+    this.requireCompiled('evaluate');
+    const X = this.inputMatrix(x, 'x');
+    return this.evaluateMatrix(X, toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype));
+  }
+
+  /** Copies of the parameters under PyTorch state_dict names ('0.weight', '0.bias', ...). */
+  getWeights(): Record<string, FloatArray> {
+    this.requireIdle('getWeights');
+    const all = allocate(this.dtype, this.plan.paramCount);
+    this.plan.getParams(all);
+    const out: Record<string, FloatArray> = {};
+    for (const e of this.entries) out[e.name] = all.subarray(e.offset, e.offset + e.length);
+    return out;
+  }
+
+  /**
+   * Replaces every parameter (strict, like torch's load_state_dict): all names
+   * must be present with the right length and finite values, or nothing changes.
+   */
+  setWeights(weights: Record<string, ArrayLike<number>>): void {
+    this.requireIdle('setWeights');
+    if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) {
+      throw typeError('weights', 'an object of named arrays', weights);
+    }
+    const known = new Set(this.entries.map((e) => e.name));
+    const unknown = Object.keys(weights).filter((k) => !known.has(k));
+    if (unknown.length > 0) {
+      throw new RangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
+    }
+    const all = allocate(this.dtype, this.plan.paramCount);
+    for (const e of this.entries) {
+      const src = weights[e.name];
+      const name = `weights['${e.name}']`;
+      if (src === undefined) throw new RangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
+      if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
+        throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
+      }
+      if (src.length !== e.length) throw new RangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
+      for (let i = 0; i < e.length; i++) {
+        const v = src[i];
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+        all[e.offset + i] = v;
+      }
+    }
+    this.plan.setParams(all);
+  }
+
+  /** A table of the layers and their parameter counts. */
+  summary(): string {
+    const lines = ['Layer                                   Output   Params'];
+    let width = this.inputSize;
+    this.layers.forEach((layer, i) => {
+      width = layer.outFeatures(width);
+      const params = layer.params().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
+      lines.push(`${`${i}: ${layer.describe()}`.padEnd(40)}${String(width).padEnd(9)}${params}`);
+    });
+    lines.push(`Total parameters: ${this.paramCount} (${this.dtype}, engine '${this.engine}')`);
+    return lines.join('\n');
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private initialParams(): FloatArray {
+    const params = allocate(this.dtype, this.plan.paramCount);
+    let offset = 0;
+    for (const layer of this.layers) {
+      if (!(layer instanceof Dense)) continue;
+      const w = layer.outputs * layer.inputs;
+      initWeight(layer.weightInit, params.subarray(offset, offset + w), layer.inputs, layer.outputs, this.rng);
+      params.fill(layer.biasInit, offset + w, offset + w + layer.outputs);
+      offset += w + layer.outputs;
+    }
+    return params;
+  }
+
+  private context(loss: Loss | LossFunction): EpochContext {
+    return { plan: this.plan, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize, dtype: this.dtype };
+  }
+
+  private lossKind(): 'mse' | 'cross-entropy' | 'custom' {
+    return this.loss instanceof Loss ? this.loss.name : 'custom';
+  }
+
+  private inputMatrix(x: unknown, name: string, privateCopy = false): Matrix {
+    const m = toMatrix(x, name, this.dtype);
+    if (m.cols !== this.inputSize) {
+      throw new RangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
+    }
+    if (m.rows === 0) throw new RangeError(`Expected at least one row for ${name} but received 0`);
+    const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
+    return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
+  }
+
+  private privateTarget(t: Target, original: unknown): Target {
+    const shared = t === original || (original as { data?: unknown })?.data === t;
+    if (!(t instanceof Int32Array)) {
+      for (let i = 0; i < t.length; i++) {
+        if (!Number.isFinite(t[i]!)) throw new RangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
+      }
+    }
+    return shared ? t.slice() : t;
+  }
+
+  private predictRows(x: FloatArray, rows: number): Matrix {
+    const out = allocate(this.dtype, rows * this.outputSize);
+    this.plan.predict(x, rows, out);
+    return new Matrix(rows, this.outputSize, out);
+  }
+
+  private evaluateMatrix(x: Matrix, y: Target): Logs {
+    const pred = this.predictRows(x.data, x.rows);
+    const loss = this.loss as Loss | LossFunction;
+    const target = y instanceof Int32Array ? y : new Matrix(x.rows, this.outputSize, y);
+    const logs: Logs = {
+      loss: loss instanceof Loss
+        ? this.engineImpl.lossForward(loss.spec, pred.data, pred.rows, pred.cols, y)
+        : loss.forward(pred, target),
+    };
+    if (this.metricNames.includes('accuracy')) logs['accuracy'] = accuracy(pred, y);
+    return logs;
+  }
+
+  private syncOptimizer(): void {
+    const opt = this.optimizer as Optimizer;
+    if (opt.version !== this.optimizerVersion) {
+      this.plan.setOptimizer(opt.toSpec());
+      this.optimizerVersion = opt.version;
+    }
+  }
+
+  private requireIdle(method: string): void {
+    if (this.busy) {
+      throw new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
+    }
+  }
+
+  private requireCompiled(method: string): { loss: Loss | LossFunction } {
+    if (!this.loss) throw new Error(`Sequential.${method}: call compile({ loss, optimizer }) first`);
+    return { loss: this.loss };
+  }
+}
+
+function rowsOf(m: Matrix, from: number, to: number): Matrix {
+  return new Matrix(to - from, m.cols, m.data.subarray(from * m.cols, to * m.cols));
+}
+
+function targetRows(t: Target, from: number, to: number, cols: number): Target {
+  return t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * cols, to * cols);
+}

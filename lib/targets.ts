@@ -1,0 +1,46 @@
+// Training targets: class indices (Int32Array | number[]) or a dense matrix.
+import type { Dtype, LossName, Target } from './engine';
+import { Matrix, toMatrix } from './matrix';
+import { rangeError, typeError } from './validate';
+
+export type TargetLike = Int32Array | number[] | Matrix | number[][] | { data: ArrayLike<number>; rows: number; cols: number };
+
+/** Class indices checked to be integers in [0, classes). */
+export function toClassIndices(value: ArrayLike<number>, name: string, rows: number, classes: number): Int32Array {
+  if (value.length !== rows) throw rangeError(name, `${rows} class indices (one per row)`, value);
+  const out = value instanceof Int32Array ? value : new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const v = value[i];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= classes) {
+      throw new RangeError(`Expected class indices (integers in [0, ${classes})) for ${name} but received ${v} at index ${i}`);
+    }
+    out[i] = v;
+  }
+  return out;
+}
+
+/**
+ * Converts y for a loss over predictions of rows × cols. Cross-entropy takes
+ * class indices or probability rows; mse takes a matrix (or, with one output
+ * column, a flat number[] / typed array of one value per row).
+ */
+export function toTarget(value: unknown, name: string, loss: LossName | 'custom', rows: number, cols: number,
+                         dtype: Dtype): Target {
+  const flat = value instanceof Int32Array || value instanceof Float32Array || value instanceof Float64Array ||
+    (Array.isArray(value) && (value.length === 0 || typeof value[0] === 'number'));
+  if (flat) {
+    const arr = value as Int32Array | Float32Array | Float64Array | number[];
+    // A custom loss with several outputs gets class indices, as cross-entropy does.
+    if (loss === 'cross-entropy' || (loss === 'custom' && cols > 1)) return toClassIndices(arr, name, rows, cols);
+    if (cols !== 1) {
+      throw typeError(name, `a ${rows} × ${cols} target matrix for loss '${loss}' (class indices need 'cross-entropy')`, value);
+    }
+    if (arr.length !== rows) throw rangeError(name, `${rows} values (one per row)`, value);
+    return toMatrix({ data: arr, rows, cols: 1 }, name, dtype).data;
+  }
+  const m = toMatrix(value, name, dtype);
+  if (m.rows !== rows || m.cols !== cols) {
+    throw new RangeError(`Expected a ${rows} × ${cols} target for ${name} but received ${m.rows} × ${m.cols}`);
+  }
+  return m.data;
+}

@@ -1,0 +1,99 @@
+// The training loop between a model and its plan. With a built-in loss the
+// engine runs whole steps and epochs itself; with a custom TypeScript loss the
+// plan stops at the loss each batch, asks it for value and gradient, and resumes
+// (DESIGN.md, engine contract) — slower, but the same in both engines.
+import type { Dtype, EpochResult, FloatArray, NetworkPlan, Target } from './engine';
+import type { LossFunction } from './losses';
+import { Matrix, allocate, toMatrix } from './matrix';
+
+export interface EpochContext {
+  plan: NetworkPlan;
+  /** null: the plan's built-in loss. */
+  loss: LossFunction | null;
+  outputSize: number;
+  dtype: Dtype;
+}
+
+/** The yield interval of the custom-loss loop: keeps the event loop responsive. */
+const YIELD_MS = 15;
+
+/**
+ * One optimizer step; returns the loss before it. A non-finite loss throws and
+ * leaves the parameters unchanged (the step is not applied).
+ */
+export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
+  const value = stepIfFinite(ctx, x, rows, y);
+  if (!Number.isFinite(value)) {
+    throw new RangeError(`Loss is ${value} for this batch; the step was not applied (parameters unchanged)`);
+  }
+  return value;
+}
+
+/** Computes the batch loss and gradients, and steps only when the loss is finite. */
+function stepIfFinite(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
+  const { plan } = ctx;
+  let value: number;
+  if (ctx.loss === null) {
+    value = plan.computeGradients(x, rows, y);
+  } else {
+    const out = allocate(ctx.dtype, rows * ctx.outputSize);
+    plan.forwardTrain(x, rows, out);
+    const pred = new Matrix(rows, ctx.outputSize, out);
+    const target = y instanceof Int32Array ? y : new Matrix(rows, ctx.outputSize, y);
+    value = customValue(ctx.loss, pred, target);
+    if (Number.isFinite(value)) plan.backward(customGradient(ctx.loss, pred, target), rows);
+  }
+  if (Number.isFinite(value)) plan.step();
+  return value;
+}
+
+/** One epoch of mini-batches in `order` (null: natural order). */
+export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y: Target, batchSize: number,
+                               order: Int32Array | null): Promise<EpochResult> {
+  const batch = Math.min(batchSize, rows);
+  if (batch > ctx.plan.maxBatch) ctx.plan.reserve(batch);
+  if (ctx.loss === null) return ctx.plan.trainEpoch(x, rows, y, batchSize, order);
+
+  const inputs = x.length / rows;
+  const targetWidth = y instanceof Int32Array ? 1 : ctx.outputSize;
+  const bx = allocate(ctx.dtype, batch * inputs);
+  const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * ctx.outputSize);
+  let total = 0;
+  let batches = 0;
+  let lastYield = Date.now();
+  for (let start = 0; start < rows; start += batch) {
+    const n = Math.min(batch, rows - start);
+    for (let i = 0; i < n; i++) {
+      const r = order ? order[start + i]! : start + i;
+      bx.set(x.subarray(r * inputs, (r + 1) * inputs), i * inputs);
+      (by as FloatArray).set((y as FloatArray).subarray(r * targetWidth, (r + 1) * targetWidth), i * targetWidth);
+    }
+    const xb = n === batch ? bx : bx.subarray(0, n * inputs);
+    const yb = n === batch ? by : by.subarray(0, n * targetWidth);
+    const value = stepIfFinite(ctx, xb, n, yb);
+    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches };
+    total += value * n;
+    batches++;
+    if (Date.now() - lastYield >= YIELD_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
+    }
+  }
+  return { loss: total / rows, batches, badBatch: -1 };
+}
+
+function customValue(loss: LossFunction, pred: Matrix, target: Target | Matrix): number {
+  const value = loss.forward(pred, target as Int32Array);
+  if (typeof value !== 'number') {
+    throw new TypeError(`Expected a number from the custom loss's forward() but received ${typeof value}`);
+  }
+  return value;
+}
+
+function customGradient(loss: LossFunction, pred: Matrix, target: Target | Matrix): FloatArray {
+  const grad = toMatrix(loss.backward(pred, target as Int32Array), "the custom loss's backward() result", pred.dtype);
+  if (grad.rows !== pred.rows || grad.cols !== pred.cols) {
+    throw new RangeError(`Expected a ${pred.rows} × ${pred.cols} gradient from the custom loss's backward() but received ${grad.rows} × ${grad.cols}`);
+  }
+  return grad.data;
+}

@@ -1,0 +1,22 @@
+// Module initialisation only (the sharp src/sharp.cc pattern): each area of the
+// binding registers its own functions. Context-aware through node-addon-api's
+// NODE_API_MODULE, so the addon loads in several worker_threads at once.
+#include <napi.h>
+
+#include "network_wrap.h"
+#include "ops.h"
+#include "../core/version.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fastmlp::binding::init_ops(env, exports);
+  exports.Set("Network", fastmlp::binding::NetworkWrap::Define(env));
+  exports.Set("version", Napi::String::New(env, FASTMLP_VERSION));
+  exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(fastmlp, Init)

@@ -1,0 +1,314 @@
+#include "network_wrap.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "errors.h"
+#include "specs.h"
+#include "train_epoch_worker.h"
+
+namespace fastmlp::binding {
+
+namespace {
+
+template <typename N> struct element_of;
+template <typename T> struct element_of<Network<T>> { using type = T; };
+template <typename N> using element_t = typename element_of<std::decay_t<N>>::type;
+
+template <typename T>
+const T* dense_or_null(const TargetArg& t) {
+  return t.has_dense ? t.dense.as<T>() : nullptr;
+}
+
+}  // namespace
+
+Napi::Function NetworkWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Network", {
+      InstanceAccessor<&NetworkWrap::GetDtype>("dtype"),
+      InstanceAccessor<&NetworkWrap::GetInputSize>("inputSize"),
+      InstanceAccessor<&NetworkWrap::GetOutputSize>("outputSize"),
+      InstanceAccessor<&NetworkWrap::GetParamCount>("paramCount"),
+      InstanceAccessor<&NetworkWrap::GetMaxBatch>("maxBatch"),
+      InstanceAccessor<&NetworkWrap::GetStepCount>("stepCount"),
+      InstanceMethod<&NetworkWrap::Reserve>("reserve"),
+      InstanceMethod<&NetworkWrap::SetLoss>("setLoss"),
+      InstanceMethod<&NetworkWrap::SetOptimizer>("setOptimizer"),
+      InstanceMethod<&NetworkWrap::ResetOptimizer>("resetOptimizer"),
+      InstanceMethod<&NetworkWrap::GetParams>("getParams"),
+      InstanceMethod<&NetworkWrap::SetParams>("setParams"),
+      InstanceMethod<&NetworkWrap::GetGrads>("getGrads"),
+      InstanceMethod<&NetworkWrap::Predict>("predict"),
+      InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
+      InstanceMethod<&NetworkWrap::Backward>("backward"),
+      InstanceMethod<&NetworkWrap::ComputeGradients>("computeGradients"),
+      InstanceMethod<&NetworkWrap::Step>("step"),
+      InstanceMethod<&NetworkWrap::TrainStep>("trainStep"),
+      InstanceMethod<&NetworkWrap::TrainEpoch>("trainEpoch"),
+  });
+}
+
+// new Network({ dtype, layers, maxBatch })
+NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetworkWrap>(info) {
+  Napi::Env env = info.Env();
+  Napi::Object spec = object(arg(info, 0), "spec");
+  dtype_ = parse_dtype(spec.Get("dtype"), "spec.dtype");
+  const auto layers = parse_layers(spec.Get("layers"));
+  const index_t max_batch = integer(spec.Get("maxBatch"), "spec.maxBatch", 1, kMaxDim);
+  guard(env, [&] {
+    if (dtype_ == Dtype::Float32) f32_ = std::make_shared<Network<float>>(layers, max_batch);
+    else f64_ = std::make_shared<Network<double>>(layers, max_batch);
+  });
+}
+
+template <typename F>
+decltype(auto) NetworkWrap::visit(F&& f) {
+  return dtype_ == Dtype::Float32 ? f(*f32_) : f(*f64_);
+}
+
+void NetworkWrap::require_idle(Napi::Env env) const {
+  if (busy_)
+    throw_error(env, "This network is training (an epoch is running); wait for it to finish",
+                kCodeBusy);
+}
+
+index_t NetworkWrap::in_size() const {
+  return dtype_ == Dtype::Float32 ? f32_->input_size() : f64_->input_size();
+}
+index_t NetworkWrap::out_size() const {
+  return dtype_ == Dtype::Float32 ? f32_->output_size() : f64_->output_size();
+}
+
+index_t NetworkWrap::rows_arg(const Napi::CallbackInfo& info, std::size_t i) {
+  return integer(arg(info, i), "rows", 1, kMaxDim);
+}
+
+void NetworkWrap::check_target(Napi::Env env, const TargetArg& t, index_t rows) const {
+  require_target_shape(env, t, "y", rows, out_size());
+  if (!t.indices) return;
+  const index_t classes = out_size();
+  for (std::size_t i = 0; i < t.index_count; ++i)
+    if (t.indices[i] < 0 || t.indices[i] >= classes)
+      throw_range_error(env, "Expected class indices in [0, " + std::to_string(classes) +
+                                 ") for y but received " + std::to_string(t.indices[i]) +
+                                 " at index " + std::to_string(i));
+}
+
+Napi::Value NetworkWrap::GetDtype(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), dtype_ == Dtype::Float32 ? "float32" : "float64");
+}
+Napi::Value NetworkWrap::GetInputSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(in_size()));
+}
+Napi::Value NetworkWrap::GetOutputSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(out_size()));
+}
+Napi::Value NetworkWrap::GetParamCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.param_count(); })));
+}
+Napi::Value NetworkWrap::GetMaxBatch(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.max_batch(); })));
+}
+Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
+}
+
+Napi::Value NetworkWrap::Reserve(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t rows = rows_arg(info, 0);
+  guard(info.Env(), [&] { visit([&](auto& n) { n.reserve(rows); }); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::SetLoss(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const Napi::Value v = arg(info, 0);
+  if (v.IsNull()) {
+    visit([](auto& n) { n.clear_loss(); });
+  } else {
+    const LossSpec spec = parse_loss(v);
+    guard(info.Env(), [&] { visit([&](auto& n) { n.set_loss(spec); }); });
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::SetOptimizer(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const OptimizerSpec spec = parse_optimizer(arg(info, 0));
+  guard(info.Env(), [&] { visit([&](auto& n) { n.set_optimizer(spec); }); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::ResetOptimizer(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  visit([](auto& n) { n.reset_optimizer_state(); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::GetParams(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.param_count(); });
+  const FloatArg out = float_array(arg(info, 0), "out", dtype_, std::size_t(count));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    std::memcpy(out.as<T>(), n.params(), sizeof(T) * std::size_t(count));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::SetParams(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.param_count(); });
+  const FloatArg src = float_array(arg(info, 0), "src", dtype_, std::size_t(count));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    std::memcpy(n.params(), src.as<T>(), sizeof(T) * std::size_t(count));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::GetGrads(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.param_count(); });
+  const FloatArg out = float_array(arg(info, 0), "out", dtype_, std::size_t(count));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    std::memcpy(out.as<T>(), n.grads(), sizeof(T) * std::size_t(count));
+  });
+  return info.Env().Undefined();
+}
+
+// predict(x, rows, out): eval mode, any number of rows.
+Napi::Value NetworkWrap::Predict(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const FloatArg out = float_array(arg(info, 2), "out", dtype_, std::size_t(rows * out_size()));
+  guard(info.Env(), [&] {
+    visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      n.predict(x.as<T>(), rows, out.as<T>());
+    });
+  });
+  return info.Env().Undefined();
+}
+
+// forwardTrain(x, rows, out): one batch, activations kept for backward.
+Napi::Value NetworkWrap::ForwardTrain(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const FloatArg out = float_array(arg(info, 2), "out", dtype_, std::size_t(rows * out_size()));
+  guard(info.Env(), [&] {
+    visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      const T* y = n.forward_train(x.as<T>(), rows);
+      std::memcpy(out.as<T>(), y, sizeof(T) * std::size_t(rows * out_size()));
+    });
+  });
+  last_forward_rows_ = rows;
+  return info.Env().Undefined();
+}
+
+// backward(dout, rows, dinput?): gradients of the last forwardTrain.
+Napi::Value NetworkWrap::Backward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  if (rows != last_forward_rows_)
+    throw_range_error(env, "Expected rows to equal the last forwardTrain's rows (" +
+                               std::to_string(last_forward_rows_) + ") but received " +
+                               std::to_string(rows));
+  const FloatArg dout = float_array(arg(info, 0), "dout", dtype_, std::size_t(rows * out_size()));
+  const Napi::Value dv = arg(info, 2);
+  FloatArg din;
+  if (!dv.IsUndefined() && !dv.IsNull())
+    din = float_array(dv, "dinput", dtype_, std::size_t(rows * in_size()));
+  guard(env, [&] {
+    visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      n.backward(dout.as<T>(), rows, din.data ? din.as<T>() : nullptr);
+    });
+  });
+  return env.Undefined();
+}
+
+// computeGradients(x, rows, y) → loss; trainStep(x, rows, y) → loss.
+Napi::Value NetworkWrap::ComputeGradients(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const TargetArg y = target_array(arg(info, 2), "y", dtype_);
+  check_target(env, y, rows);
+  const double loss = guard(env, [&] {
+    return visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      return n.compute_gradients(x.as<T>(), rows, y.indices, dense_or_null<T>(y));
+    });
+  });
+  last_forward_rows_ = rows;
+  return Napi::Number::New(env, loss);
+}
+
+Napi::Value NetworkWrap::Step(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  guard(info.Env(), [&] { visit([](auto& n) { n.step(); }); });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const TargetArg y = target_array(arg(info, 2), "y", dtype_);
+  check_target(env, y, rows);
+  const double loss = guard(env, [&] {
+    return visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      return n.train_step(x.as<T>(), rows, y.indices, dense_or_null<T>(y));
+    });
+  });
+  last_forward_rows_ = rows;
+  return Napi::Number::New(env, loss);
+}
+
+// trainEpoch(x, rows, y, batchSize, order | null) → Promise<{ loss, batches, badBatch }>
+Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const TargetArg y = target_array(arg(info, 2), "y", dtype_);
+  check_target(env, y, rows);
+  const index_t batch = integer(arg(info, 3), "batchSize", 1, kMaxDim);
+  const Napi::Value ov = arg(info, 4);
+  const std::int32_t* order = nullptr;
+  if (!ov.IsNull() && !ov.IsUndefined()) order = int32_array(ov, "order", std::size_t(rows));
+  if (dtype_ == Dtype::Float32 ? !f32_->has_loss() : !f64_->has_loss())
+    throw_error(env, "trainEpoch needs a built-in loss (setLoss) on this network", kCodeInvalidArgument);
+
+  return guard(env, [&]() -> Napi::Value {
+    return visit([&](auto& n) -> Napi::Value {
+      using T = element_t<decltype(n)>;
+      typename TrainEpochWorker<T>::Baton baton;
+      if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
+      baton.x.assign(x.as<T>(), x.as<T>() + x.length);
+      if (y.indices) baton.y_idx.assign(y.indices, y.indices + y.index_count);
+      else baton.y.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+      if (order) {
+        baton.order.assign(order, order + rows);
+        baton.has_order = true;
+      }
+      baton.rows = rows;
+      baton.batch = batch;
+      n.reserve(std::min(batch, rows));
+      auto* worker = new TrainEpochWorker<T>(env, Value(), this, std::move(baton));
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    });
+  });
+}
+
+}  // namespace fastmlp::binding

@@ -1,0 +1,63 @@
+// JS class `Network`: owns one core Network<float|double> (shared with any
+// epoch running on a worker thread, so neither GC nor env teardown can free it
+// under the worker). While an epoch runs the object is busy and every other
+// method throws ERR_FASTMLP_BUSY instead of racing the worker.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "../core/network.h"
+#include "args.h"
+
+namespace fastmlp::binding {
+
+class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit NetworkWrap(const Napi::CallbackInfo& info);
+
+  void set_busy(bool busy) { busy_ = busy; }
+
+ private:
+  template <typename F> decltype(auto) visit(F&& f);
+  void require_idle(Napi::Env env) const;
+  index_t in_size() const;
+  index_t out_size() const;
+  // rows (integer ≥ 1) at argument i
+  static index_t rows_arg(const Napi::CallbackInfo& info, std::size_t i);
+  // Checks class indices (0 ≤ idx < outputs) before anything runs, so a bad one
+  // fails the whole call up front instead of part-way through an epoch.
+  void check_target(Napi::Env env, const TargetArg& t, index_t rows) const;
+
+  Napi::Value GetDtype(const Napi::CallbackInfo& info);
+  Napi::Value GetInputSize(const Napi::CallbackInfo& info);
+  Napi::Value GetOutputSize(const Napi::CallbackInfo& info);
+  Napi::Value GetParamCount(const Napi::CallbackInfo& info);
+  Napi::Value GetMaxBatch(const Napi::CallbackInfo& info);
+  Napi::Value GetStepCount(const Napi::CallbackInfo& info);
+
+  Napi::Value Reserve(const Napi::CallbackInfo& info);
+  Napi::Value SetLoss(const Napi::CallbackInfo& info);
+  Napi::Value SetOptimizer(const Napi::CallbackInfo& info);
+  Napi::Value ResetOptimizer(const Napi::CallbackInfo& info);
+  Napi::Value GetParams(const Napi::CallbackInfo& info);
+  Napi::Value SetParams(const Napi::CallbackInfo& info);
+  Napi::Value GetGrads(const Napi::CallbackInfo& info);
+  Napi::Value Predict(const Napi::CallbackInfo& info);
+  Napi::Value ForwardTrain(const Napi::CallbackInfo& info);
+  Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value ComputeGradients(const Napi::CallbackInfo& info);
+  Napi::Value Step(const Napi::CallbackInfo& info);
+  Napi::Value TrainStep(const Napi::CallbackInfo& info);
+  Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
+
+  Dtype dtype_ = Dtype::Float32;
+  std::shared_ptr<Network<float>> f32_;
+  std::shared_ptr<Network<double>> f64_;
+  bool busy_ = false;
+  index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match
+};
+
+}  // namespace fastmlp::binding

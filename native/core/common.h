@@ -1,0 +1,25 @@
+// Shared vocabulary of the fastmlp core: index type, enums, error helpers.
+// The core is plain C++17 and knows nothing of Node; errors are thrown as
+// std::invalid_argument (bad shape or value) so the binding can map them.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace fastmlp {
+
+using index_t = std::int64_t;
+
+enum class Activation { Identity, Relu, Sigmoid, Tanh, Softmax };
+enum class LossKind { Mse, CrossEntropy };
+enum class Reduction { Mean, Sum };
+enum class OptimizerKind { Sgd, Adam, AdamW };
+
+// Throws std::invalid_argument with `what` when `ok` is false. Used for checks
+// that guard memory safety; they stay on in release builds.
+inline void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,23 @@
+// Fully connected layer, weight stored out×in as torch.nn.Linear.
+// Vectorised forms from SPEC.md §1 (notes 001): Z = A·Wᵀ + b,
+// dW = dZᵀ·A, db = colSums(dZ), dA = dZ·W (the 1/n lives in the loss gradient).
+#pragma once
+
+#include "common.h"
+
+namespace fastmlp {
+
+// out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC)
+template <typename T>
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
+                   index_t B, index_t C, index_t OC);
+
+// Accumulates (+=) into the gradients; zeroing is the caller's job.
+// dinp (B,C) += dout (B,OC) · weight (OC,C)      (skipped when dinp is null)
+// dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C)
+// dbias (OC) += column sums of dout
+template <typename T>
+void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
+                    const T* weight, index_t B, index_t C, index_t OC);
+
+}  // namespace fastmlp

@@ -1,0 +1,103 @@
+// A compiled network plan (llm.c style): one flat buffer each for the
+// parameters, the gradients, the optimizer state and the activations, sized for
+// the largest batch seen. A training step — forward, loss, backward, optimizer —
+// is one call, and a whole epoch is one call, so the binding crosses into C++
+// once per step (or once per epoch).
+//
+// Parameter layout (also the TypeScript engine's): for each dense layer in order,
+// its weight (out×in, row-major, as torch.nn.Linear) then its bias (out).
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "common.h"
+#include "losses.h"
+#include "optim.h"
+
+namespace fastmlp {
+
+struct LayerSpec {
+  enum class Kind { Dense, Activation };
+  Kind kind = Kind::Dense;
+  index_t in = 0;   // dense only
+  index_t out = 0;  // dense only
+  fastmlp::Activation activation = fastmlp::Activation::Identity;  // activation only
+};
+
+struct EpochResult {
+  double mean_loss = 0;    // mean of the batch losses weighted by batch rows
+  index_t batches = 0;     // batches completed
+  index_t bad_batch = -1;  // index of the first batch whose loss was not finite, or -1
+};
+
+template <typename T>
+class Network {
+ public:
+  // Validates the layer list (at least one dense layer, consecutive widths agree,
+  // every size ≥ 1) and throws std::invalid_argument otherwise. Parameters start
+  // at zero; the caller initialises them (seeded init lives in TypeScript so both
+  // engines get bit-identical weights). No loss and an SGD(lr=0.01) optimizer
+  // until set_loss / set_optimizer.
+  explicit Network(const std::vector<LayerSpec>& layers, index_t max_batch = 32);
+
+  index_t input_size() const;
+  index_t output_size() const;
+  index_t param_count() const;
+  index_t max_batch() const;
+
+  T* params();
+  const T* params() const;
+  const T* grads() const;
+
+  // Grows the activation buffers so batches of up to `rows` fit (never shrinks).
+  void reserve(index_t rows);
+
+  void set_loss(const LossSpec& loss);   // validates
+  void clear_loss();                     // custom-loss mode: only forward_train/backward/step
+  bool has_loss() const;
+  // Replaces the optimizer. Its state is kept when the kind and state size are
+  // unchanged (a learning-rate change), and reset to zero otherwise.
+  void set_optimizer(const OptimizerSpec& spec);
+  void reset_optimizer_state();          // zero state, step count back to 0
+  std::int64_t step_count() const;
+
+  // Eval-mode forward of any number of rows (processed in chunks of max_batch).
+  // x (rows, in) → out (rows, out).
+  void predict(const T* x, index_t rows, T* out);
+
+  // Training forward of one batch (rows ≤ max_batch, call reserve first): copies x
+  // into the plan's input buffer and keeps every activation for backward.
+  // Returns the output (rows, out), valid until the next call.
+  const T* forward_train(const T* x, index_t rows);
+
+  // Backward of the last forward_train from dout = dLoss/dOutput (rows, out):
+  // overwrites the gradients; writes dLoss/dInput (rows, in) when dinput is non-null.
+  void backward(const T* dout, index_t rows, T* dinput = nullptr);
+
+  // forward_train + loss + backward; gradients ready, parameters unchanged.
+  double compute_gradients(const T* x, index_t rows, const std::int32_t* y_idx,
+                           const T* y);
+
+  // One optimizer update with the current gradients.
+  void step();
+
+  // compute_gradients + step; returns the batch loss (before the update).
+  double train_step(const T* x, index_t rows, const std::int32_t* y_idx,
+                    const T* y);
+
+  // One epoch of mini-batches of `batch` rows over X (rows, in) and y, taking
+  // rows in `order` (a permutation of 0..rows-1, validated; null = natural order).
+  // The last batch may be smaller. Stops at the first batch whose loss is not
+  // finite (EpochResult::bad_batch) and when `cancel` becomes true.
+  EpochResult train_epoch(const T* X, index_t rows, const std::int32_t* y_idx,
+                          const T* Y, index_t batch, const std::int32_t* order,
+                          const std::atomic<bool>* cancel = nullptr);
+
+ private:
+  struct Impl;
+  std::vector<LayerSpec> layers_;
+  // ... implementation state (buffers, offsets) ...
+};
+
+}  // namespace fastmlp
