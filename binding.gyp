@@ -1,6 +1,8 @@
 # The build that ships: node-gyp-build compiles it on install when no prebuild
 # matches, and prebuildify uses it for prebuilt binaries. CMakeLists.txt builds
 # the same sources for development; test/build.test.ts keeps the lists equal.
+# NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: an error raised while a worker_thread is
+# being terminated cannot reach JS; without it node-addon-api aborts the process.
 # No -march=native here: a shipped binary must run on any CPU of its arch.
 {
   "targets": [
@@ -23,7 +25,8 @@
         "native/binding/train_epoch_worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED",
+                  "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
       "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-pthread"],

@@ -16,6 +16,7 @@ export function matmul(a: Matrix, b: Matrix, opts?: MatmulOptions): Matrix {
   const o = options('matmul options', opts, ['transA', 'transB', 'engine']);
   const transA = o.transA === undefined ? false : boolean('transA', o.transA);
   const transB = o.transB === undefined ? false : boolean('transB', o.transB);
+  const engine = getEngine(o.engine ?? 'auto');
   if (a.dtype !== b.dtype) throw new TypeError(`Expected a and b of one dtype but received ${a.dtype} and ${b.dtype}`);
   const m = transA ? a.cols : a.rows;
   const k = transA ? a.rows : a.cols;
@@ -24,7 +25,6 @@ export function matmul(a: Matrix, b: Matrix, opts?: MatmulOptions): Matrix {
   if (k !== kb) {
     throw new RangeError(`Expected op(a) columns to equal op(b) rows for matmul but received ${m} × ${k} and ${kb} × ${n}`);
   }
-  const engine = getEngine(o.engine ?? 'auto');
   const c = allocate(a.dtype, m * n);
   engine.gemm(transA, transB, m, n, k, 1, a.data, b.data, 0, c);
   return new Matrix(m, n, c);

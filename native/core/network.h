@@ -95,9 +95,32 @@ class Network {
                           const std::atomic<bool>* cancel = nullptr);
 
  private:
-  struct Impl;
+  T* segment(index_t s);  // activation segment s: 0 = input, l+1 = layer l's output
+  const T* forward_from_input(index_t rows);  // input segment already filled
+  double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
+                       const T* y);
+  void require_loss(const char* fn) const;
+
   std::vector<LayerSpec> layers_;
-  // ... implementation state (buffers, offsets) ...
+  index_t in_ = 0, out_ = 0, nparams_ = 0;
+  index_t max_width_ = 0;   // widest of the input and every layer output
+  index_t width_sum_ = 0;   // input width + every layer's output width
+  index_t cap_ = 0;         // rows every buffer below is sized for
+  std::vector<index_t> width_;      // per layer: output width
+  std::vector<index_t> seg_off_;    // per segment: Σ widths of earlier segments
+  std::vector<index_t> param_off_;  // per layer: weight offset (dense) or -1
+  std::vector<T> params_, grads_, opt_state_;  // flat, llm.c style
+  std::vector<T> acts_;        // cap_ × width_sum_: input copy, layer outputs
+  std::vector<T> scratch_[2];  // cap_ × max_width_: backward / predict ping-pong
+  std::vector<T> dout_;        // cap_ × out_: dLoss/dOutput
+  std::vector<std::int32_t> batch_idx_;  // train_epoch: gathered class indices
+  std::vector<T> batch_y_;               // train_epoch: gathered target rows
+  std::vector<unsigned char> seen_;      // train_epoch: permutation check
+  LossSpec loss_;
+  bool has_loss_ = false;
+  OptimizerSpec opt_;
+  std::int64_t step_ = 0;
+  index_t fwd_rows_ = 0;  // rows of the last forward_train; 0 = none to use
 };
 
 }  // namespace fastmlp

@@ -1,0 +1,74 @@
+// Shared by the Node case scripts: the one-JSON-line protocol with bench/run.mjs
+// and the timing loop. Each case runs in a fresh process (STYLE.md §13), so
+// nothing here keeps state between cases.
+
+/** Seconds since an arbitrary origin, from the monotonic high-resolution clock. */
+export function now() {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+/**
+ * Runs a case: parses the JSON argument, awaits `body(args)` and prints its
+ * result as one JSON line. A failure prints { error } instead and exits 1, so
+ * the runner can show the reason in its table rather than a stack trace.
+ */
+export async function runCase(body) {
+  try {
+    const args = JSON.parse(process.argv[2] ?? '{}');
+    const result = await body(args);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } catch (e) {
+    process.stdout.write(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`);
+    process.exitCode = 1;
+  }
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/**
+ * Times fn: a warm-up (lets V8 tier up the JS kernels and the native thread
+ * pool spin up), then samples until minTime seconds have been spent timing.
+ * A sample repeats fn enough times to last about SAMPLE_SEC, because a single
+ * small product (tens of µs) is too close to the clock's and the call's
+ * overhead to time alone. Returns seconds per call for each sample.
+ */
+const SAMPLE_SEC = 0.01;
+const MIN_SAMPLES = 3;
+
+export function measure(fn, minTime) {
+  const warmUntil = now() + Math.max(0.05, minTime / 5);
+  let calls = 0;
+  const w0 = now();
+  do {
+    fn();
+    calls++;
+  } while (calls < 2 || now() < warmUntil);
+  const perCall = (now() - w0) / calls;
+  const reps = Math.max(1, Math.round(SAMPLE_SEC / perCall));
+
+  const samples = [];
+  let spent = 0;
+  while (spent < minTime || samples.length < MIN_SAMPLES) {
+    const t0 = now();
+    for (let r = 0; r < reps; r++) fn();
+    const dt = now() - t0;
+    samples.push(dt / reps);
+    spent += dt;
+  }
+  return { samples, reps };
+}
+
+/** Deterministic values in [lo, hi): a small LCG, so runs see the same data. */
+export function fillUniform(array, seed, lo = 0, hi = 1) {
+  let s = seed >>> 0 || 1;
+  const scale = (hi - lo) / 4294967296;
+  for (let i = 0; i < array.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;   // Numerical Recipes' LCG constants
+    array[i] = lo + s * scale;
+  }
+  return array;
+}

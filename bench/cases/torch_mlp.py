@@ -1,0 +1,50 @@
+"""PyTorch CPU baseline for the MLP case: 784-512-256-10 (ReLU), cross-entropy,
+Adam (lr 1e-3), float32, shuffled mini-batches, written as the plain training
+loop a PyTorch user writes (indexing a tensor is faster than a DataLoader).
+Data are synthetic: values do not change the speed of dense layers.
+Args: {"threads", "rows", "batchSize", "minTime", "maxEpochs"}."""
+import time
+
+from harness import median, run_case
+
+
+def train(args):
+    import torch
+    threads, rows = args['threads'], args['rows']
+    batch = args.get('batchSize', 128)
+    torch.set_num_threads(threads)
+    torch.manual_seed(1)
+    x = torch.rand(rows, 784)
+    y = torch.randint(0, 10, (rows,))
+    model = torch.nn.Sequential(
+        torch.nn.Linear(784, 512), torch.nn.ReLU(),
+        torch.nn.Linear(512, 256), torch.nn.ReLU(),
+        torch.nn.Linear(256, 10))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        total = torch.zeros(())
+        for idx in torch.randperm(rows).split(batch):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(idx)   # mean epoch loss, as fastmlp's fit reports
+        return float(total) / rows
+
+    w0 = time.perf_counter()
+    epoch()   # warm-up, not timed
+    warmup = time.perf_counter() - w0
+    epochs = max(1, min(args.get('maxEpochs', 20), -(-args.get('minTime', 2) // warmup)))
+    times = []
+    for _ in range(int(epochs)):
+        t0 = time.perf_counter()
+        loss = epoch()
+        times.append(time.perf_counter() - t0)
+    return {'samplesPerSec': rows / median(times), 'samplesPerSecMean': rows * len(times) / sum(times),
+            'epochs': len(times), 'rows': rows, 'dataset': 'synthetic', 'warmupSec': warmup,
+            'loss': loss, 'version': torch.__version__}
+
+
+run_case(train)

@@ -1,0 +1,82 @@
+// Plain-text tables for the terminal. Cells that have no figure say why:
+// 'skip' (with the reason listed under the table) or 'error' (likewise).
+
+/** Columns padded to their widest cell; the first left-aligned, the rest right-aligned. */
+export function formatTable(headers, rows) {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells) => cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]) : s.padStart(widths[c]))).join('  ');
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+const fixed = (x) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const ratio = (a, b) => (a > 0 && b > 0 ? `${fixed(a / b)}×` : '—');
+const cell = (r, value) => (!r ? '—' : r.skipped ? 'skip' : r.error ? 'error' : fixed(value(r)));
+const figure = (r, value) => (r && !r.skipped && !r.error ? value(r) : NaN);
+const who = (r) => `${r.impl} ${r.threads}T`;
+
+/**
+ * The reasons behind 'skip' and 'error' cells, one line per reason. An
+ * implementation whose every cell shares the reason is named alone; otherwise
+ * the cells are listed.
+ */
+function notes(results, describe) {
+  const byReason = new Map();
+  for (const r of results) {
+    const reason = r.skipped ?? r.error;
+    if (reason === undefined) continue;
+    const key = `${r.skipped ? 'skipped' : 'error'}: ${reason}`;
+    byReason.set(key, [...(byReason.get(key) ?? []), r]);
+  }
+  return [...byReason].map(([key, rs]) => {
+    const impls = [...new Set(rs.map((r) => r.impl))];
+    const whole = impls.every((impl) => results.every((r) => r.impl !== impl || rs.includes(r)));
+    const what = whole ? impls.join(', ') : rs.map((r) => [who(r), describe(r)].filter(Boolean).join(' ')).join(', ');
+    return `  ${what} — ${key}`;
+  });
+}
+
+/**
+ * GEMM: one row per shape; a column per (implementation, threads), then
+ * native/js at each thread count and native/BLAS at equal threads.
+ */
+export function gemmReport(results, threadSets, stat) {
+  const value = (r) => (stat === 'best' ? r.gflopsBest : r.gflops);
+  const find = (shape, impl, threads) => results.find((r) => r.shape.name === shape && r.impl === impl && r.threads === threads);
+  const shapes = [...new Set(results.map((r) => r.shape.name))];
+  const headers = ['shape m×n×k', ...threadSets.map((t) => `native ${t}T`), 'js 1T', ...threadSets.map((t) => `blas ${t}T`),
+    ...threadSets.map((t) => `nat${t}/js`), ...threadSets.map((t) => `nat${t}/blas${t}`)];
+  const rows = shapes.map((shape) => {
+    const js = figure(find(shape, 'js', 1), value);
+    return [
+      shape,
+      ...threadSets.map((t) => cell(find(shape, 'native', t), value)),
+      cell(find(shape, 'js', 1), value),
+      ...threadSets.map((t) => cell(find(shape, 'blas', t), value)),
+      ...threadSets.map((t) => ratio(figure(find(shape, 'native', t), value), js)),
+      ...threadSets.map((t) => ratio(figure(find(shape, 'native', t), value), figure(find(shape, 'blas', t), value))),
+    ];
+  });
+  return [formatTable(headers, rows), ...notes(results, (r) => r.shape.name)].join('\n');
+}
+
+/** MLP training: one row per (implementation, threads), with ratios to js and to PyTorch at equal threads. */
+export function mlpReport(results) {
+  const find = (impl, threads) => results.find((r) => r.impl === impl && r.threads === threads);
+  const sps = (r) => r.samplesPerSec;
+  const js = figure(find('js', 1), sps);
+  const headers = ['engine', 'threads', 'samples/s', 'epochs×rows', '×js', '×torch', 'loop p99', 'data'];
+  const rows = results.map((r) => {
+    const mine = figure(r, sps);
+    const torch = r.impl === 'torch' ? NaN : figure(find('torch', r.threads), sps);
+    const ok = !r.skipped && !r.error;
+    return [
+      r.impl, String(r.threads), cell(r, sps),
+      ok ? `${r.epochs}×${r.rows}` : '—',
+      r.impl === 'js' ? '—' : ratio(mine, js),
+      ratio(mine, torch),
+      ok && r.eventLoopP99Ms !== undefined ? `${r.eventLoopP99Ms.toFixed(1)} ms` : '—',
+      ok ? r.dataset : '—',
+    ];
+  });
+  return [formatTable(headers, rows), ...notes(results, () => '')].join('\n');
+}

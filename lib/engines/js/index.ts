@@ -1,0 +1,63 @@
+// The pure-TypeScript engine: the reference implementation of the engine
+// contract (lib/engine.ts) that the native engine is tested and benchmarked
+// against, and the fallback wherever no native binary loads. Same semantics as
+// the C++ core (native/core/*.h); parity tests compare the two in float64.
+//
+// Threads: JavaScript runs this engine on the calling thread only. setThreads()
+// accepts and remembers the requested count so callers can treat both engines
+// alike, but getThreads() reports 1, the number of threads actually used.
+
+import type { Engine, FloatArray, LossSpec, NetworkPlan, PlanSpec, Target } from '../../engine';
+import { gemm } from './gemm';
+import { lossBackward, lossForward } from './losses';
+import { JsNetworkPlan } from './plan';
+
+/** Version of the engine's implementation (the package version it ships in). */
+export const JS_ENGINE_VERSION = '0.1.0';
+
+/** Threads requested through setThreads(); kept only to be reported back by tooling. */
+let requestedThreads = 1;
+
+export const jsEngine: Engine = {
+  name: 'js',
+  isa: 'js',
+  version: JS_ENGINE_VERSION,
+
+  setThreads(n: number): void {
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+      throw new RangeError(`Expected an integer ≥ 0 for n but received ${String(n)}`);
+    }
+    requestedThreads = n;
+  },
+
+  /** Always 1: the JS engine is single-threaded whatever setThreads() asked for. */
+  getThreads(): number {
+    return 1;
+  },
+
+  gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+       a: FloatArray, b: FloatArray, beta: number, c: FloatArray): void {
+    gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
+  },
+
+  lossForward(spec: LossSpec, pred: FloatArray, rows: number, cols: number,
+              target: Target): number {
+    return lossForward(spec, pred, rows, cols, target);
+  },
+
+  lossBackward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
+               grad: FloatArray): void {
+    lossBackward(spec, pred, rows, cols, target, grad);
+  },
+
+  createPlan(spec: PlanSpec): NetworkPlan {
+    return new JsNetworkPlan(spec);
+  },
+};
+
+/** The thread count last passed to setThreads() (informational; the engine uses 1). */
+export function requestedJsThreads(): number {
+  return requestedThreads;
+}
+
+export { JsNetworkPlan };

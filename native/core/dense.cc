@@ -1,0 +1,75 @@
+// Fully connected layer on top of gemm (dense.h). Weight is out×in, as
+// torch.nn.Linear, so the forward product multiplies by the transposed weight;
+// the packing routines in gemm.cc absorb the transposes, no copy is made.
+// Vectorised forms from the notes (001, SPEC.md §1):
+//   Z = A·Wᵀ + b,   dW = dZᵀ·A,   db = colSums(dZ),   dA = dZ·W.
+#include "dense.h"
+
+#include "gemm.h"
+
+namespace fastmlp {
+namespace {
+
+void check_dense(const void* inp, const void* weight, index_t B, index_t C,
+                 index_t OC, const char* fn) {
+  require(B >= 0 && C >= 1 && OC >= 1,
+          std::string(fn) + ": expected B >= 0, C >= 1, OC >= 1 but received " +
+              std::to_string(B) + ", " + std::to_string(C) + ", " +
+              std::to_string(OC));
+  require(B == 0 || (inp != nullptr && weight != nullptr),
+          std::string(fn) + ": null input or weight");
+}
+
+}  // namespace
+
+// out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC)
+template <typename T>
+void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
+                   index_t B, index_t C, index_t OC) {
+  check_dense(inp, weight, B, C, OC, "dense_forward");
+  if (B == 0) return;
+  require(out != nullptr, "dense_forward: null output");
+  // beta = 0: out may hold anything (even NaN) before the call.
+  gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC);
+  if (bias != nullptr) {
+    for (index_t b = 0; b < B; ++b) {
+      T* o = out + b * OC;
+      for (index_t j = 0; j < OC; ++j) o[j] += bias[j];
+    }
+  }
+}
+
+// dinp (B,C)     += dout (B,OC) · weight (OC,C)
+// dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C)
+// dbias (OC)     += Σ_b dout (b,·)
+template <typename T>
+void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
+                    const T* weight, index_t B, index_t C, index_t OC) {
+  check_dense(inp, weight, B, C, OC, "dense_backward");
+  if (B == 0) return;
+  require(dout != nullptr, "dense_backward: null dout");
+  if (dinp != nullptr)
+    gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, T(1), dinp, C);
+  if (dweight != nullptr)
+    gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, T(1), dweight, C);
+  if (dbias != nullptr) {
+    // Row by row keeps the inner loop contiguous (vectorises over OC).
+    for (index_t b = 0; b < B; ++b) {
+      const T* d = dout + b * OC;
+      for (index_t j = 0; j < OC; ++j) dbias[j] += d[j];
+    }
+  }
+}
+
+template void dense_forward<float>(float*, const float*, const float*,
+                                   const float*, index_t, index_t, index_t);
+template void dense_forward<double>(double*, const double*, const double*,
+                                    const double*, index_t, index_t, index_t);
+template void dense_backward<float>(float*, float*, float*, const float*,
+                                    const float*, const float*, index_t,
+                                    index_t, index_t);
+template void dense_backward<double>(double*, double*, double*, const double*,
+                                     const double*, const double*, index_t,
+                                     index_t, index_t);
+
+}  // namespace fastmlp

@@ -1,0 +1,475 @@
+// Cache-blocked GEMM after BLIS (F. G. Van Zee, R. A. van de Geijn, "BLIS: A
+// Framework for Rapidly Instantiating BLAS Functionality", ACM TOMS 41(3),
+// 2015; and T. M. Low et al., "Analytical Modeling Is Enough for
+// High-Performance BLIS", TOMS 43(2), 2016).
+//
+// The five loops around the micro-kernel:
+//   loop 5  jc over n in steps of NC   B block  (KC×NC) lives in L3
+//   loop 4  pc over k in steps of KC   pack B[pc:pc+KC, jc:jc+NC] → Bp
+//   loop 3  ic over m in steps of MC   pack A[ic:ic+MC, pc:pc+KC] → Ap (L2)
+//   loop 2  jr over NC in steps of NR  one B micro-panel (KC×NR) in L1
+//   loop 1  ir over MC in steps of MR  micro-kernel: C tile (MR×NR) += Ap·Bp
+// Packing reads op(A)/op(B) in any of the four transpose combinations and
+// writes contiguous, zero-padded micro-panels, so the micro-kernel sees one
+// layout only and edge tiles need no special kernel (they are computed into a
+// local MR×NR tile and merged). Threads split C into a grid of sub-blocks,
+// each run through the five loops with its own packing buffers.
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <new>
+
+#include "threads.h"
+
+#if defined(__clang__)
+#define FASTMLP_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define FASTMLP_UNROLL _Pragma("GCC unroll 32")
+#else
+#define FASTMLP_UNROLL
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTMLP_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define FASTMLP_NOINLINE __declspec(noinline)
+#else
+#define FASTMLP_NOINLINE
+#endif
+
+namespace fastmlp {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Micro-kernel interface and configurations.
+
+// C (MR×NR, row stride ldc) = alpha · Ap·Bp + beta · C over kc steps, where Ap
+// is an MR-row micro-panel (kc columns of MR values) and Bp an NR-column
+// micro-panel (kc rows of NR values). beta == 0: C is not read.
+template <typename T>
+using MicroKernel = void (*)(index_t kc, T alpha, const T* a, const T* b,
+                             T beta, T* c, index_t ldc);
+
+template <typename T>
+struct KernelConfig {
+  const char* name;
+  index_t mr, nr;      // micro-tile
+  index_t mc, kc, nc;  // cache blocks; mc % mr == 0, nc % nr == 0
+  MicroKernel<T> kernel;
+};
+
+constexpr index_t kMaxTile = 32 * 32;  // largest MR×NR any kernel may use
+
+// Portable kernel, in two parts. tile_accumulate keeps the MR×NR
+// accumulators in a local array with compile-time bounds, so g++ -O3 unrolls
+// the i/j loops and keeps them in vector registers (vectorised over j). It is
+// kept out of line on purpose: when g++ inlines it into the store loop below
+// (runtime ldc, three beta cases) its SLP vectoriser chooses a much worse
+// shape for the hot loop (measured ~2× slower).
+template <typename T, int MR, int NR>
+FASTMLP_NOINLINE void tile_accumulate(index_t kc, const T* __restrict a,
+                                      const T* __restrict b,
+                                      T* __restrict out) {
+  T acc[MR][NR];
+  FASTMLP_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    FASTMLP_UNROLL
+    for (int j = 0; j < NR; ++j) acc[i][j] = T(0);
+  }
+  for (index_t p = 0; p < kc; ++p, a += MR, b += NR) {
+    FASTMLP_UNROLL
+    for (int i = 0; i < MR; ++i) {
+      const T ai = a[i];
+      FASTMLP_UNROLL
+      for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[j];
+    }
+  }
+  FASTMLP_UNROLL
+  for (int i = 0; i < MR; ++i) {
+    FASTMLP_UNROLL
+    for (int j = 0; j < NR; ++j) out[i * NR + j] = acc[i][j];
+  }
+}
+
+template <typename T, int MR, int NR>
+void kernel_scalar(index_t kc, T alpha, const T* a, const T* b, T beta,
+                   T* __restrict c, index_t ldc) {
+  alignas(64) T acc[MR * NR];
+  tile_accumulate<T, MR, NR>(kc, a, b, acc);
+  for (int i = 0; i < MR; ++i) {
+    T* cr = c + i * ldc;
+    const T* ar = acc + i * NR;
+    if (beta == T(0)) {
+      for (int j = 0; j < NR; ++j) cr[j] = alpha * ar[j];
+    } else if (beta == T(1)) {
+      for (int j = 0; j < NR; ++j) cr[j] += alpha * ar[j];
+    } else {
+      for (int j = 0; j < NR; ++j) cr[j] = alpha * ar[j] + beta * cr[j];
+    }
+  }
+}
+
+// Block sizes follow the BLIS analytical model: KC so that a B micro-panel
+// (KC×NR) fits in half of a 32 KiB L1, MC so that the A block (MC×KC) fits in
+// about half of a 256 KiB–1 MiB L2, NC large (L3).
+template <typename T>
+KernelConfig<T> scalar_config();
+
+template <>
+KernelConfig<float> scalar_config<float>() {
+  return {"scalar", 6, 16, 120, 256, 4080, &kernel_scalar<float, 6, 16>};
+}
+template <>
+KernelConfig<double> scalar_config<double>() {
+  return {"scalar", 6, 8, 96, 256, 2040, &kernel_scalar<double, 6, 8>};
+}
+
+// The kernel is chosen once, at first use. Per-ISA kernels (avx2, avx512,
+// neon) will live in their own files compiled with their own flags and be
+// selected here by a cpuid check; the packing code below takes mr/nr from the
+// config, so a new kernel only has to provide a KernelConfig.
+template <typename T>
+KernelConfig<T> select_config() {
+  return scalar_config<T>();
+}
+
+template <typename T>
+const KernelConfig<T>& active_config() {
+  static const KernelConfig<T> cfg = select_config<T>();
+  // Edge tiles go through a stack tile of kMaxTile elements.
+  static_assert(kMaxTile >= 6 * 16, "tile buffer too small");
+  if (cfg.mr * cfg.nr > kMaxTile || cfg.mc % cfg.mr != 0 || cfg.nc % cfg.nr != 0)
+    throw std::logic_error("gemm: inconsistent kernel configuration");
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------
+// Packing buffers: 64-byte aligned, grow-only, one pair per thread and type,
+// so steady-state calls allocate nothing.
+
+template <typename T>
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer() { release(); }
+  T* get(std::size_t n) {
+    if (n > cap_) {
+      release();
+      p_ = static_cast<T*>(
+          ::operator new(n * sizeof(T), std::align_val_t(64)));
+      cap_ = n;
+    }
+    return p_;
+  }
+
+ private:
+  void release() {
+    if (p_) ::operator delete(p_, std::align_val_t(64));
+    p_ = nullptr;
+    cap_ = 0;
+  }
+  T* p_ = nullptr;
+  std::size_t cap_ = 0;
+};
+
+template <typename T>
+struct Workspace {
+  PackBuffer<T> a, b;
+};
+
+template <typename T>
+Workspace<T>& workspace() {
+  thread_local Workspace<T> ws;
+  return ws;
+}
+
+inline index_t round_up(index_t x, index_t m) { return (x + m - 1) / m * m; }
+
+// Packs op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/mr) micro-panels, each kc
+// columns of mr values (dst[p*mr + i]); rows past mc are zero.
+// op(A)(i,p) = A[i*lda + p] (A stored m×k) or A[p*lda + i] (transA, k×m).
+template <typename T>
+void pack_a(bool trans, const T* A, index_t lda, index_t i0, index_t p0,
+            index_t mc, index_t kc, index_t mr, T* dst) {
+  for (index_t ir = 0; ir < mc; ir += mr) {
+    const index_t rows = std::min(mr, mc - ir);
+    if (!trans) {
+      for (index_t i = 0; i < rows; ++i) {
+        const T* src = A + (i0 + ir + i) * lda + p0;
+        for (index_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
+      }
+      for (index_t i = rows; i < mr; ++i)
+        for (index_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
+    } else {
+      for (index_t p = 0; p < kc; ++p) {
+        const T* src = A + (p0 + p) * lda + i0 + ir;
+        T* d = dst + p * mr;
+        for (index_t i = 0; i < rows; ++i) d[i] = src[i];
+        for (index_t i = rows; i < mr; ++i) d[i] = T(0);
+      }
+    }
+    dst += mr * kc;
+  }
+}
+
+// Packs op(B)[p0:p0+kc, j0:j0+nc] into ceil(nc/nr) micro-panels, each kc rows
+// of nr values (dst[p*nr + j]); columns past nc are zero.
+// op(B)(p,j) = B[p*ldb + j] (B stored k×n) or B[j*ldb + p] (transB, n×k).
+template <typename T>
+void pack_b(bool trans, const T* B, index_t ldb, index_t p0, index_t j0,
+            index_t kc, index_t nc, index_t nr, T* dst) {
+  for (index_t jr = 0; jr < nc; jr += nr) {
+    const index_t cols = std::min(nr, nc - jr);
+    if (!trans) {
+      for (index_t p = 0; p < kc; ++p) {
+        const T* src = B + (p0 + p) * ldb + j0 + jr;
+        T* d = dst + p * nr;
+        for (index_t j = 0; j < cols; ++j) d[j] = src[j];
+        for (index_t j = cols; j < nr; ++j) d[j] = T(0);
+      }
+    } else {
+      for (index_t j = 0; j < cols; ++j) {
+        const T* src = B + (j0 + jr + j) * ldb + p0;
+        for (index_t p = 0; p < kc; ++p) dst[p * nr + j] = src[p];
+      }
+      for (index_t j = cols; j < nr; ++j)
+        for (index_t p = 0; p < kc; ++p) dst[p * nr + j] = T(0);
+    }
+    dst += nr * kc;
+  }
+}
+
+// C (m×n) = beta·C, with beta == 0 writing zeros without reading C.
+template <typename T>
+void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
+  if (beta == T(1)) return;
+  for (index_t i = 0; i < m; ++i) {
+    T* c = C + i * ldc;
+    if (beta == T(0)) {
+      std::fill(c, c + n, T(0));
+    } else {
+      for (index_t j = 0; j < n; ++j) c[j] *= beta;
+    }
+  }
+}
+
+// The five loops on one (sub-)problem, single-threaded. Pointers are already
+// offset to the sub-block's first row/column.
+template <typename T>
+void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
+                  index_t n, index_t k, T alpha, const T* A, index_t lda,
+                  const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+  const index_t MR = cfg.mr, NR = cfg.nr;
+  const index_t kc_max = std::min(cfg.kc, k);
+  const index_t mc_max = std::min(cfg.mc, round_up(m, MR));
+  const index_t nc_max = std::min(cfg.nc, round_up(n, NR));
+  Workspace<T>& ws = workspace<T>();
+  T* bp = ws.b.get(static_cast<std::size_t>(kc_max * nc_max));
+  T* ap = ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
+  alignas(64) T tile[kMaxTile];
+
+  for (index_t jc = 0; jc < n; jc += cfg.nc) {
+    const index_t nc = std::min(cfg.nc, n - jc);
+    for (index_t pc = 0; pc < k; pc += cfg.kc) {
+      const index_t kc = std::min(cfg.kc, k - pc);
+      // Only the first k-block applies the caller's beta; the rest accumulate.
+      const T beta_eff = pc == 0 ? beta : T(1);
+      pack_b(tb, B, ldb, pc, jc, kc, nc, NR, bp);
+      for (index_t ic = 0; ic < m; ic += cfg.mc) {
+        const index_t mc = std::min(cfg.mc, m - ic);
+        pack_a(ta, A, lda, ic, pc, mc, kc, MR, ap);
+        for (index_t jr = 0; jr < nc; jr += NR) {
+          const index_t nr = std::min(NR, nc - jr);
+          const T* bpanel = bp + jr * kc;
+          for (index_t ir = 0; ir < mc; ir += MR) {
+            const index_t mr = std::min(MR, mc - ir);
+            const T* apanel = ap + ir * kc;
+            T* cc = C + (ic + ir) * ldc + jc + jr;
+            if (mr == MR && nr == NR) {
+              cfg.kernel(kc, alpha, apanel, bpanel, beta_eff, cc, ldc);
+            } else {
+              // Edge tile: full tile into local memory, then merge the valid
+              // part, honouring beta == 0 (C not read).
+              cfg.kernel(kc, alpha, apanel, bpanel, T(0), tile, NR);
+              for (index_t i = 0; i < mr; ++i)
+                for (index_t j = 0; j < nr; ++j) {
+                  T* cij = cc + i * ldc + j;
+                  *cij = beta_eff == T(0) ? tile[i * NR + j]
+                                          : tile[i * NR + j] + beta_eff * *cij;
+                }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Unpacked path for small products, where packing would cost more than it
+// saves. Same arithmetic type (T); row-wise axpy form when B is not
+// transposed (vectorises over j), dot products otherwise.
+template <typename T>
+void gemm_small(bool ta, bool tb, index_t m, index_t n, index_t k, T alpha,
+                const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
+                index_t ldc) {
+  scale_c(m, n, beta, C, ldc);
+  for (index_t i = 0; i < m; ++i) {
+    T* c = C + i * ldc;
+    if (!tb) {
+      for (index_t p = 0; p < k; ++p) {
+        const T a = alpha * (ta ? A[p * lda + i] : A[i * lda + p]);
+        const T* b = B + p * ldb;
+        for (index_t j = 0; j < n; ++j) c[j] += a * b[j];
+      }
+    } else {
+      for (index_t j = 0; j < n; ++j) {
+        const T* b = B + j * ldb;
+        T s = T(0);
+        if (!ta) {
+          const T* a = A + i * lda;
+          for (index_t p = 0; p < k; ++p) s += a[p] * b[p];
+        } else {
+          for (index_t p = 0; p < k; ++p) s += A[p * lda + i] * b[p];
+        }
+        c[j] += alpha * s;
+      }
+    }
+  }
+}
+
+// Products below this many multiply-adds take the unpacked path.
+constexpr double kSmallWork = 16.0 * 16.0 * 16.0;
+// Each thread should get at least this many multiply-adds, so that waking the
+// pool (a few microseconds) stays small next to the work.
+constexpr double kWorkPerThread = 1 << 18;
+
+void check_args(bool ta, bool tb, index_t m, index_t n, index_t k,
+                const void* A, index_t lda, const void* B, index_t ldb,
+                const void* C, index_t ldc) {
+  require(m >= 0 && n >= 0 && k >= 0,
+          "gemm: expected m, n, k >= 0 but received " + std::to_string(m) +
+              ", " + std::to_string(n) + ", " + std::to_string(k));
+  const index_t a_cols = ta ? m : k;
+  const index_t b_cols = tb ? k : n;
+  require(lda >= std::max<index_t>(1, a_cols),
+          "gemm: expected lda >= " + std::to_string(std::max<index_t>(1, a_cols)) +
+              " but received " + std::to_string(lda));
+  require(ldb >= std::max<index_t>(1, b_cols),
+          "gemm: expected ldb >= " + std::to_string(std::max<index_t>(1, b_cols)) +
+              " but received " + std::to_string(ldb));
+  require(ldc >= std::max<index_t>(1, n),
+          "gemm: expected ldc >= " + std::to_string(std::max<index_t>(1, n)) +
+              " but received " + std::to_string(ldc));
+  const bool any_c = m > 0 && n > 0;
+  require(!any_c || C != nullptr, "gemm: C is null");
+  require(!any_c || k == 0 || (A != nullptr && B != nullptr),
+          "gemm: A or B is null");
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
+          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
+          index_t ldc) {
+  check_args(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
+  if (m == 0 || n == 0) return;
+  // BLAS: with k == 0 or alpha == 0, A and B are not referenced.
+  if (k == 0 || alpha == T(0)) {
+    scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  const double work = static_cast<double>(m) * static_cast<double>(n) *
+                      static_cast<double>(k);
+  if (work < kSmallWork) {
+    gemm_small(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const KernelConfig<T>& cfg = active_config<T>();
+
+  // Thread grid tm × tn over C, block edges on MR/NR multiples. Among grids
+  // using the most threads, pick the one with the least packing per thread
+  // (k·(m/tm + n/tn): the sub-block perimeter).
+  const index_t m_units = (m + cfg.mr - 1) / cfg.mr;
+  const index_t n_units = (n + cfg.nr - 1) / cfg.nr;
+  index_t nt = num_threads();
+  nt = std::min<index_t>(nt, static_cast<index_t>(std::max(1.0, work / kWorkPerThread)));
+  index_t tm = 1, tn = 1;
+  double best_perim = static_cast<double>(m) + static_cast<double>(n);
+  for (index_t a = 1; a <= nt; ++a) {
+    const index_t b = nt / a;
+    if (a > m_units || b > n_units || b < 1) continue;
+    const double perim =
+        static_cast<double>(m) / a + static_cast<double>(n) / b;
+    const index_t used = a * b, best_used = tm * tn;
+    if (used > best_used || (used == best_used && perim < best_perim)) {
+      best_perim = perim;
+      tm = a;
+      tn = b;
+    }
+  }
+
+  auto run_block = [&](index_t t) {
+    const index_t bi = t / tn, bj = t % tn;
+    const index_t m0 = std::min(m, bi * m_units / tm * cfg.mr);
+    const index_t m1 = std::min(m, (bi + 1) * m_units / tm * cfg.mr);
+    const index_t n0 = std::min(n, bj * n_units / tn * cfg.nr);
+    const index_t n1 = std::min(n, (bj + 1) * n_units / tn * cfg.nr);
+    if (m1 <= m0 || n1 <= n0) return;
+    const T* a = transA ? A + m0 : A + m0 * lda;
+    const T* b = transB ? B + n0 * ldb : B + n0;
+    gemm_blocked(cfg, transA, transB, m1 - m0, n1 - n0, k, alpha, a, lda, b,
+                 ldb, beta, C + m0 * ldc + n0, ldc);
+  };
+  if (tm * tn == 1) {
+    run_block(0);
+  } else {
+    parallel_for(tm * tn, 1, [&](index_t begin, index_t end) {
+      for (index_t t = begin; t < end; ++t) run_block(t);
+    });
+  }
+}
+
+template <typename T>
+void gemm_ref(bool transA, bool transB, index_t m, index_t n, index_t k,
+              T alpha, const T* A, index_t lda, const T* B, index_t ldb,
+              T beta, T* C, index_t ldc) {
+  check_args(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == T(0)) {  // BLAS: A and B not referenced
+    scale_c(m, n, beta, C, ldc);
+    return;
+  }
+  for (index_t i = 0; i < m; ++i) {
+    for (index_t j = 0; j < n; ++j) {
+      T s = T(0);
+      for (index_t p = 0; p < k; ++p) {
+        const T a = transA ? A[p * lda + i] : A[i * lda + p];
+        const T b = transB ? B[j * ldb + p] : B[p * ldb + j];
+        s += a * b;
+      }
+      T& c = C[i * ldc + j];
+      c = beta == T(0) ? alpha * s : alpha * s + beta * c;
+    }
+  }
+}
+
+const char* gemm_kernel_name() { return active_config<float>().name; }
+
+template void gemm<float>(bool, bool, index_t, index_t, index_t, float,
+                          const float*, index_t, const float*, index_t, float,
+                          float*, index_t);
+template void gemm<double>(bool, bool, index_t, index_t, index_t, double,
+                           const double*, index_t, const double*, index_t,
+                           double, double*, index_t);
+template void gemm_ref<float>(bool, bool, index_t, index_t, index_t, float,
+                              const float*, index_t, const float*, index_t,
+                              float, float*, index_t);
+template void gemm_ref<double>(bool, bool, index_t, index_t, index_t, double,
+                               const double*, index_t, const double*, index_t,
+                               double, double*, index_t);
+
+}  // namespace fastmlp

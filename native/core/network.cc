@@ -1,0 +1,409 @@
+// A compiled MLP plan (network.h), laid out as in karpathy/llm.c: one flat
+// allocation each for parameters, gradients, optimizer state and activations,
+// layers addressing them through offsets. Consequences:
+//  - the optimizer step is one loop over contiguous memory (optim.cc);
+//  - nothing is allocated per step: buffers are sized for cap_ rows and only
+//    grow in reserve() (and train_epoch's gather buffers once per epoch);
+//  - every layer keeps its own output segment, so backward has each layer's
+//    input and output (relu' needs x, sigmoid/tanh/softmax need y).
+//
+// Backward per layer (SPEC.md §1, notes 001), with the 1/B inside dLoss/dOut:
+//   activation: dX = dY ⊙ f'(X)  (softmax: its Jacobian)
+//   dense:      dW = dZᵀ·A, db = colSums(dZ), dA = dZ·W
+#include "network.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "activations.h"
+#include "dense.h"
+
+namespace fastmlp {
+namespace {
+
+// Upper bound on any buffer's element count: keeps index arithmetic far from
+// int64 overflow and turns absurd sizes into a clear error, not a bad_alloc
+// after a wrapped multiplication.
+constexpr index_t kMaxElems = index_t(1) << 40;
+
+index_t checked_mul(index_t a, index_t b, const char* what) {
+  require(a >= 0 && b >= 0 && (a == 0 || b <= kMaxElems / a),
+          std::string("network: ") + what + " is too large");
+  return a * b;
+}
+
+bool valid_activation(Activation a) {
+  switch (a) {
+    case Activation::Identity:
+    case Activation::Relu:
+    case Activation::Sigmoid:
+    case Activation::Tanh:
+    case Activation::Softmax:
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+template <typename T>
+Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
+    : layers_(layers) {
+  require(max_batch >= 1, "network: expected max_batch >= 1 but received " +
+                              std::to_string(max_batch));
+  const auto first_dense =
+      std::find_if(layers_.begin(), layers_.end(), [](const LayerSpec& l) {
+        return l.kind == LayerSpec::Kind::Dense;
+      });
+  require(first_dense != layers_.end(),
+          "network: expected at least one dense layer");
+  in_ = first_dense->in;
+  index_t cur = in_;
+  max_width_ = in_;
+  width_sum_ = in_;
+  seg_off_.push_back(0);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const LayerSpec& L = layers_[l];
+    const std::string at = "network: layer " + std::to_string(l);
+    if (L.kind == LayerSpec::Kind::Dense) {
+      require(L.in >= 1 && L.out >= 1,
+              at + ": expected in >= 1 and out >= 1 but received " +
+                  std::to_string(L.in) + ", " + std::to_string(L.out));
+      require(L.in == cur, at + ": expected in = " + std::to_string(cur) +
+                               " (the previous width) but received " +
+                               std::to_string(L.in));
+      param_off_.push_back(nparams_);
+      const index_t w = checked_mul(L.out, L.in + 1, "parameter count");
+      require(nparams_ <= kMaxElems - w, "network: parameter count is too large");
+      nparams_ += w;
+      cur = L.out;
+    } else {
+      require(L.kind == LayerSpec::Kind::Activation,
+              at + ": unknown layer kind");
+      require(valid_activation(L.activation), at + ": unknown activation");
+      param_off_.push_back(-1);
+    }
+    width_.push_back(cur);
+    seg_off_.push_back(width_sum_);
+    require(width_sum_ <= kMaxElems - cur, "network: too many activations");
+    width_sum_ += cur;
+    max_width_ = std::max(max_width_, cur);
+  }
+  out_ = cur;
+  params_.assign(static_cast<std::size_t>(nparams_), T(0));
+  grads_.assign(static_cast<std::size_t>(nparams_), T(0));
+  reserve(max_batch);
+}
+
+template <typename T>
+index_t Network<T>::input_size() const { return in_; }
+template <typename T>
+index_t Network<T>::output_size() const { return out_; }
+template <typename T>
+index_t Network<T>::param_count() const { return nparams_; }
+template <typename T>
+index_t Network<T>::max_batch() const { return cap_; }
+template <typename T>
+T* Network<T>::params() { return params_.data(); }
+template <typename T>
+const T* Network<T>::params() const { return params_.data(); }
+template <typename T>
+const T* Network<T>::grads() const { return grads_.data(); }
+
+template <typename T>
+T* Network<T>::segment(index_t s) {
+  return acts_.data() + cap_ * seg_off_[static_cast<std::size_t>(s)];
+}
+
+template <typename T>
+void Network<T>::reserve(index_t rows) {
+  require(rows >= 0, "reserve: expected rows >= 0 but received " +
+                         std::to_string(rows));
+  if (rows <= cap_) return;
+  const auto acts = static_cast<std::size_t>(checked_mul(rows, width_sum_, "batch"));
+  const auto scratch = static_cast<std::size_t>(checked_mul(rows, max_width_, "batch"));
+  const auto dout = static_cast<std::size_t>(checked_mul(rows, out_, "batch"));
+  // Allocate everything before touching any member (strong exception
+  // guarantee): if one allocation fails, the network is exactly as before.
+  std::vector<T> new_acts(acts), new_scratch0(scratch), new_scratch1(scratch), new_dout(dout);
+  // Segment offsets scale with cap_, so the stored activations no longer
+  // line up: forget the last forward_train.
+  fwd_rows_ = 0;
+  acts_.swap(new_acts);
+  scratch_[0].swap(new_scratch0);
+  scratch_[1].swap(new_scratch1);
+  dout_.swap(new_dout);
+  cap_ = rows;
+}
+
+template <typename T>
+void Network<T>::set_loss(const LossSpec& loss) {
+  // The target form is only known per call; check the spec's own fields here.
+  validate_loss(loss, loss.kind == LossKind::CrossEntropy,
+                loss.kind == LossKind::Mse);
+  loss_ = loss;
+  has_loss_ = true;
+}
+
+template <typename T>
+void Network<T>::clear_loss() { has_loss_ = false; }
+template <typename T>
+bool Network<T>::has_loss() const { return has_loss_; }
+
+template <typename T>
+void Network<T>::set_optimizer(const OptimizerSpec& spec) {
+  validate_optimizer(spec);
+  const index_t size = optimizer_state_size(spec, nparams_);
+  if (spec.kind != opt_.kind ||
+      size != static_cast<index_t>(opt_state_.size())) {
+    opt_state_.assign(static_cast<std::size_t>(size), T(0));
+    step_ = 0;
+  }
+  opt_ = spec;
+}
+
+template <typename T>
+void Network<T>::reset_optimizer_state() {
+  std::fill(opt_state_.begin(), opt_state_.end(), T(0));
+  step_ = 0;
+}
+
+template <typename T>
+std::int64_t Network<T>::step_count() const { return step_; }
+
+template <typename T>
+void Network<T>::require_loss(const char* fn) const {
+  if (!has_loss_)
+    throw std::logic_error(std::string(fn) +
+                           ": no loss is set (custom-loss mode: use "
+                           "forward_train, backward and step)");
+}
+
+template <typename T>
+void Network<T>::predict(const T* x, index_t rows, T* out) {
+  require(rows >= 0, "predict: expected rows >= 0 but received " +
+                         std::to_string(rows));
+  if (rows == 0) return;
+  require(x != nullptr && out != nullptr, "predict: null buffer");
+  // Eval mode needs no stored activations: ping-pong through the scratch
+  // buffers (leaving the last forward_train intact) and write the last
+  // layer straight into `out`.
+  const std::size_t last = layers_.size() - 1;
+  for (index_t r0 = 0; r0 < rows; r0 += cap_) {
+    const index_t nb = std::min(cap_, rows - r0);
+    const T* src = x + r0 * in_;
+    index_t src_w = in_;
+    int pp = 0;
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const LayerSpec& L = layers_[l];
+      T* dst = l == last ? out + r0 * out_ : scratch_[pp].data();
+      pp ^= 1;
+      if (L.kind == LayerSpec::Kind::Dense) {
+        const T* w = params_.data() + param_off_[l];
+        dense_forward(dst, src, w, w + L.out * L.in, nb, L.in, L.out);
+      } else {
+        activation_forward(L.activation, src, dst, nb, src_w);
+      }
+      src = dst;
+      src_w = width_[l];
+    }
+  }
+}
+
+template <typename T>
+const T* Network<T>::forward_from_input(index_t rows) {
+  fwd_rows_ = 0;  // stays 0 if a layer throws
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const LayerSpec& L = layers_[l];
+    const T* src = segment(static_cast<index_t>(l));
+    T* dst = segment(static_cast<index_t>(l) + 1);
+    if (L.kind == LayerSpec::Kind::Dense) {
+      const T* w = params_.data() + param_off_[l];
+      dense_forward(dst, src, w, w + L.out * L.in, rows, L.in, L.out);
+    } else {
+      activation_forward(L.activation, src, dst, rows, width_[l]);
+    }
+  }
+  fwd_rows_ = rows;
+  return segment(static_cast<index_t>(layers_.size()));
+}
+
+template <typename T>
+const T* Network<T>::forward_train(const T* x, index_t rows) {
+  require(rows >= 1 && rows <= cap_,
+          "forward_train: expected 1 <= rows <= max_batch (" +
+              std::to_string(cap_) + ") but received " + std::to_string(rows));
+  require(x != nullptr, "forward_train: x is null");
+  std::memcpy(segment(0), x, static_cast<std::size_t>(rows * in_) * sizeof(T));
+  return forward_from_input(rows);
+}
+
+template <typename T>
+void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
+  if (fwd_rows_ == 0)
+    throw std::logic_error("backward: no forward_train to differentiate");
+  require(rows == fwd_rows_, "backward: expected rows = " +
+                                 std::to_string(fwd_rows_) +
+                                 " (the last forward_train) but received " +
+                                 std::to_string(rows));
+  require(dout != nullptr, "backward: dout is null");
+  // dense_backward accumulates; backward overwrites, so start from zero.
+  std::fill(grads_.begin(), grads_.end(), T(0));
+  const T* g = dout;  // dLoss / d(output of layer l)
+  int pp = 0;
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    const LayerSpec& L = layers_[i];
+    const index_t l = static_cast<index_t>(i);
+    const bool need_dinp = i > 0 || dinput != nullptr;
+    const index_t in_w = i == 0 ? in_ : width_[i - 1];
+    // Ping-pong: dst is never the buffer g points into.
+    T* dst = nullptr;
+    if (need_dinp) {
+      dst = i == 0 ? dinput : scratch_[pp].data();
+      if (i > 0) pp ^= 1;
+    }
+    if (L.kind == LayerSpec::Kind::Dense) {
+      const index_t off = param_off_[i];
+      if (dst) std::fill(dst, dst + rows * in_w, T(0));
+      dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
+                     g, segment(l), params_.data() + off, rows, L.in, L.out);
+    } else if (dst) {
+      activation_backward(L.activation, segment(l), segment(l + 1), g, dst,
+                          rows, in_w);
+    }
+    g = dst;
+  }
+}
+
+template <typename T>
+double Network<T>::loss_and_dout(const T* out, index_t rows,
+                                 const std::int32_t* y_idx, const T* y) {
+  return loss_forward_backward(loss_, out, rows, out_, y_idx, y, dout_.data());
+}
+
+template <typename T>
+double Network<T>::compute_gradients(const T* x, index_t rows,
+                                     const std::int32_t* y_idx, const T* y) {
+  require_loss("compute_gradients");
+  validate_loss(loss_, y_idx != nullptr, y != nullptr);
+  const T* out = forward_train(x, rows);
+  const double loss = loss_and_dout(out, rows, y_idx, y);
+  backward(dout_.data(), rows, nullptr);
+  return loss;
+}
+
+template <typename T>
+void Network<T>::step() {
+  ++step_;
+  optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(),
+                   nparams_, step_);
+}
+
+template <typename T>
+double Network<T>::train_step(const T* x, index_t rows,
+                              const std::int32_t* y_idx, const T* y) {
+  require_loss("train_step");
+  const double loss = compute_gradients(x, rows, y_idx, y);
+  step();
+  return loss;
+}
+
+template <typename T>
+EpochResult Network<T>::train_epoch(const T* X, index_t rows,
+                                    const std::int32_t* y_idx, const T* Y,
+                                    index_t batch, const std::int32_t* order,
+                                    const std::atomic<bool>* cancel) {
+  require_loss("train_epoch");
+  validate_loss(loss_, y_idx != nullptr, Y != nullptr);
+  require(rows >= 1, "train_epoch: expected rows >= 1 but received " +
+                         std::to_string(rows));
+  require(batch >= 1, "train_epoch: expected batch >= 1 but received " +
+                          std::to_string(batch));
+  require(X != nullptr, "train_epoch: X is null");
+  // Every check happens before the first step, so bad input never leaves
+  // the model half-trained.
+  if (order != nullptr) {
+    seen_.assign(static_cast<std::size_t>(rows), 0);
+    for (index_t i = 0; i < rows; ++i) {
+      const std::int32_t r = order[i];
+      if (r < 0 || r >= rows || seen_[static_cast<std::size_t>(r)])
+        throw std::invalid_argument(
+            "train_epoch: expected order to be a permutation of 0.." +
+            std::to_string(rows - 1) + " but order[" + std::to_string(i) +
+            "] = " + std::to_string(r) +
+            (r >= 0 && r < rows ? " repeats" : " is out of range"));
+      seen_[static_cast<std::size_t>(r)] = 1;
+    }
+  }
+  if (y_idx != nullptr) {
+    for (index_t i = 0; i < rows; ++i)
+      if (y_idx[i] < 0 || y_idx[i] >= out_)
+        throw std::invalid_argument(
+            "train_epoch: expected class index in [0, " + std::to_string(out_) +
+            ") for y[" + std::to_string(i) + "] but received " +
+            std::to_string(y_idx[i]));
+  }
+  const index_t bs = std::min(batch, rows);
+  reserve(bs);
+  if (order != nullptr) {
+    if (y_idx != nullptr) {
+      if (batch_idx_.size() < static_cast<std::size_t>(bs))
+        batch_idx_.resize(static_cast<std::size_t>(bs));
+    } else if (batch_y_.size() < static_cast<std::size_t>(bs * out_)) {
+      batch_y_.resize(static_cast<std::size_t>(bs * out_));
+    }
+  }
+
+  EpochResult res;
+  double total = 0;
+  index_t done_rows = 0;
+  const index_t nbatches = (rows + bs - 1) / bs;
+  for (index_t bi = 0; bi < nbatches; ++bi) {
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
+    const index_t r0 = bi * bs;
+    const index_t nb = std::min(bs, rows - r0);
+    const std::int32_t* yb_idx = nullptr;
+    const T* yb = nullptr;
+    T* xin = segment(0);
+    if (order == nullptr) {
+      std::memcpy(xin, X + r0 * in_, static_cast<std::size_t>(nb * in_) * sizeof(T));
+      yb_idx = y_idx ? y_idx + r0 : nullptr;
+      yb = Y ? Y + r0 * out_ : nullptr;
+    } else {
+      // Gather the batch's rows straight into the input segment.
+      for (index_t r = 0; r < nb; ++r) {
+        const index_t src = order[r0 + r];
+        std::memcpy(xin + r * in_, X + src * in_,
+                    static_cast<std::size_t>(in_) * sizeof(T));
+        if (y_idx != nullptr) {
+          batch_idx_[static_cast<std::size_t>(r)] = y_idx[src];
+        } else {
+          std::memcpy(batch_y_.data() + r * out_, Y + src * out_,
+                      static_cast<std::size_t>(out_) * sizeof(T));
+        }
+      }
+      yb_idx = y_idx ? batch_idx_.data() : nullptr;
+      yb = Y ? batch_y_.data() : nullptr;
+    }
+    // The same sequence as train_step: forward, loss, backward, step.
+    const T* out = forward_from_input(nb);
+    const double loss = loss_and_dout(out, nb, yb_idx, yb);
+    if (!std::isfinite(loss)) {
+      res.bad_batch = bi;  // no update from a non-finite loss
+      break;
+    }
+    backward(dout_.data(), nb, nullptr);
+    step();
+    total += loss * static_cast<double>(nb);
+    done_rows += nb;
+    ++res.batches;
+  }
+  res.mean_loss = done_rows > 0 ? total / static_cast<double>(done_rows) : 0.0;
+  return res;
+}
+
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace fastmlp

@@ -1,0 +1,69 @@
+// Minimal test vocabulary shared by the core test program's files: CHECK
+// macros counting into two globals, a seeded generator and random vectors.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "common.h"
+
+namespace fastmlp_test {
+
+using fastmlp::index_t;
+
+inline int g_checks = 0, g_failures = 0;
+
+#define CHECK(cond)                                                     \
+  do {                                                                  \
+    ++::fastmlp_test::g_checks;                                         \
+    if (!(cond)) {                                                      \
+      ++::fastmlp_test::g_failures;                                     \
+      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,       \
+                   __LINE__, #cond);                                    \
+    }                                                                   \
+  } while (0)
+
+#define CHECK_NEAR(a, b, tol)                                           \
+  do {                                                                  \
+    ++::fastmlp_test::g_checks;                                         \
+    const double va_ = static_cast<double>(a);                          \
+    const double vb_ = static_cast<double>(b);                          \
+    if (!(std::fabs(va_ - vb_) <= (tol))) {                             \
+      ++::fastmlp_test::g_failures;                                     \
+      std::fprintf(stderr, "%s:%d: CHECK_NEAR(%s, %s): %.10g vs %.10g\n", \
+                   __FILE__, __LINE__, #a, #b, va_, vb_);               \
+    }                                                                   \
+  } while (0)
+
+#define CHECK_THROWS(expr, Exc)                                         \
+  do {                                                                  \
+    ++::fastmlp_test::g_checks;                                         \
+    bool thrown_ = false;                                               \
+    try {                                                               \
+      expr;                                                             \
+    } catch (const Exc&) {                                              \
+      thrown_ = true;                                                   \
+    } catch (...) {                                                     \
+    }                                                                   \
+    if (!thrown_) {                                                     \
+      ++::fastmlp_test::g_failures;                                     \
+      std::fprintf(stderr, "%s:%d: %s did not throw %s\n", __FILE__,    \
+                   __LINE__, #expr, #Exc);                              \
+    }                                                                   \
+  } while (0)
+
+inline std::mt19937 rng(12345);
+
+template <typename T>
+std::vector<T> random_vec(std::size_t n, double lo = -1, double hi = 1) {
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(u(rng));
+  return v;
+}
+
+void test_network();  // network_test.cc
+
+}  // namespace fastmlp_test

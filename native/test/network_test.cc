@@ -1,0 +1,271 @@
+// Network tests of the core test program: finite-difference gradients of a
+// whole network, train_epoch against train_step, input checks, state
+// handling, and XOR learned.
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "check.h"
+#include "losses.h"
+#include "network.h"
+#include "optim.h"
+
+using namespace fastmlp;
+
+namespace fastmlp_test {
+namespace {
+
+LayerSpec dense_l(index_t in, index_t out) {
+  LayerSpec l;
+  l.in = in;
+  l.out = out;
+  return l;
+}
+LayerSpec act_l(Activation a) {
+  LayerSpec l;
+  l.kind = LayerSpec::Kind::Activation;
+  l.activation = a;
+  return l;
+}
+
+// Uniform ±1/√fan_in, like torch.nn.Linear's default.
+template <typename T>
+void init_params(Network<T>& net, const std::vector<LayerSpec>& layers,
+                 unsigned seed) {
+  std::mt19937 r(seed);
+  T* p = net.params();
+  for (const auto& l : layers) {
+    if (l.kind != LayerSpec::Kind::Dense) continue;
+    std::uniform_real_distribution<double> u(-1 / std::sqrt(double(l.in)),
+                                             1 / std::sqrt(double(l.in)));
+    for (index_t i = 0; i < l.out * (l.in + 1); ++i) *p++ = static_cast<T>(u(r));
+  }
+}
+
+void fd_network(const LossSpec& loss, const std::vector<LayerSpec>& layers,
+                const std::int32_t* yi, const double* yd) {
+  const index_t B = 4;
+  Network<double> net(layers, B);
+  init_params(net, layers, 7);
+  net.set_loss(loss);
+  auto x = random_vec<double>(static_cast<std::size_t>(B * net.input_size()));
+  net.compute_gradients(x.data(), B, yi, yd);
+  std::vector<double> grads(net.grads(), net.grads() + net.param_count());
+  // dLoss/dInput through backward(dinput).
+  std::vector<double> dout(static_cast<std::size_t>(B * net.output_size())),
+      dinp(x.size());
+  const double* out = net.forward_train(x.data(), B);
+  loss_backward(loss, out, B, net.output_size(), yi, yd, dout.data());
+  net.backward(dout.data(), B, dinp.data());
+  std::vector<double> pred(dout.size());
+  auto L = [&](const std::vector<double>& xx) {
+    net.predict(xx.data(), B, pred.data());
+    return loss_forward(loss, pred.data(), B, net.output_size(), yi, yd);
+  };
+  const double h = 1e-6;
+  for (index_t i = 0; i < net.param_count(); ++i) {
+    double* p = net.params() + i;
+    const double keep = *p;
+    *p = keep + h;
+    const double lp = L(x);
+    *p = keep - h;
+    const double lm = L(x);
+    *p = keep;
+    CHECK_NEAR(grads[static_cast<std::size_t>(i)], (lp - lm) / (2 * h), 1e-7);
+  }
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    auto xp = x, xm = x;
+    xp[i] += h;
+    xm[i] -= h;
+    CHECK_NEAR(dinp[i], (L(xp) - L(xm)) / (2 * h), 1e-7);
+  }
+}
+
+template <typename T>
+int xor_correct(const std::vector<LayerSpec>& layers, const LossSpec& loss,
+                int epochs) {
+  Network<T> net(layers, 4);
+  init_params(net, layers, 3);
+  net.set_loss(loss);
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::Adam;
+  adam.lr = 0.05;
+  net.set_optimizer(adam);
+  const T X[] = {0, 0, 0, 1, 1, 0, 1, 1};
+  const std::int32_t yi[] = {0, 1, 1, 0};
+  const T yd[] = {0, 1, 1, 0};
+  const bool ce = loss.kind == LossKind::CrossEntropy;
+  for (int e = 0; e < epochs; ++e)
+    net.train_epoch(X, 4, ce ? yi : nullptr, ce ? nullptr : yd, 4, nullptr);
+  std::vector<T> out(static_cast<std::size_t>(4 * net.output_size()));
+  net.predict(X, 4, out.data());
+  int ok = 0;
+  for (int r = 0; r < 4; ++r) {
+    const int cls = ce ? (out[r * 2 + 1] > out[r * 2] ? 1 : 0) : (out[r] > 0.5 ? 1 : 0);
+    ok += cls == yi[r];
+  }
+  return ok;
+}
+
+}  // namespace
+
+void test_network() {
+  // Construction checks and the SPEC's parameter count (4 → 3 → 3 → 1: 31).
+  CHECK_THROWS(Network<double>({}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({act_l(Activation::Relu)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_l(3, 4), dense_l(5, 2)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_l(0, 4)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_l(3, 4)}, 0), std::invalid_argument);
+  Network<float> small({dense_l(4, 3), act_l(Activation::Relu), dense_l(3, 3),
+                        dense_l(3, 1)});
+  CHECK(small.param_count() == 31 && small.input_size() == 4 &&
+        small.output_size() == 1 && small.max_batch() == 32);
+
+  // Finite-difference gradients of a 3-5-4-2 network in double.
+  const std::vector<LayerSpec> net_a = {
+      dense_l(3, 5), act_l(Activation::Tanh),    dense_l(5, 4),
+      act_l(Activation::Relu), act_l(Activation::Sigmoid), dense_l(4, 2),
+      act_l(Activation::Softmax)};
+  const std::vector<LayerSpec> net_b = {dense_l(3, 5), act_l(Activation::Sigmoid),
+                                        dense_l(5, 4), act_l(Activation::Relu),
+                                        dense_l(4, 2)};
+  auto yd = random_vec<double>(8, 0, 1);
+  const std::int32_t yi[] = {1, 0, 0, 1};
+  LossSpec mse, ce, ce_ls;
+  ce.kind = LossKind::CrossEntropy;
+  ce_ls = ce;
+  ce_ls.label_smoothing = 0.1;
+  ce_ls.reduction = Reduction::Sum;
+  fd_network(mse, net_a, nullptr, yd.data());
+  fd_network(ce, net_a, yi, nullptr);
+  fd_network(ce, net_b, yi, nullptr);
+  fd_network(ce_ls, net_b, nullptr, yd.data());
+  fd_network(mse, net_b, nullptr, yd.data());
+
+  // train_epoch(order = null) equals a loop of train_step; with an order it
+  // equals train_step on the gathered batches.
+  const index_t rows = 10, bs = 4;
+  auto X = random_vec<double>(rows * 3);
+  std::vector<std::int32_t> Y(rows);
+  for (index_t i = 0; i < rows; ++i) Y[i] = static_cast<std::int32_t>(i % 2);
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::Adam;
+  adam.lr = 0.01;
+  auto fresh = [&] {
+    Network<double> n(net_b, 2);
+    init_params(n, net_b, 11);
+    n.set_loss(ce);
+    n.set_optimizer(adam);
+    return n;
+  };
+  const std::int32_t perm[] = {3, 9, 0, 4, 7, 1, 8, 2, 6, 5};
+  for (bool ordered : {false, true}) {
+    Network<double> a = fresh(), b = fresh();
+    const EpochResult r =
+        a.train_epoch(X.data(), rows, Y.data(), nullptr, bs, ordered ? perm : nullptr);
+    b.reserve(bs);
+    double total = 0;
+    for (index_t r0 = 0; r0 < rows; r0 += bs) {
+      const index_t nb = std::min(bs, rows - r0);
+      std::vector<double> xb(nb * 3);
+      std::vector<std::int32_t> yb(nb);
+      for (index_t k = 0; k < nb; ++k) {
+        const index_t src = ordered ? perm[r0 + k] : r0 + k;
+        std::memcpy(&xb[k * 3], &X[src * 3], 3 * sizeof(double));
+        yb[k] = Y[src];
+      }
+      total += b.train_step(xb.data(), nb, yb.data(), nullptr) * nb;
+    }
+    CHECK(r.batches == 3 && r.bad_batch == -1);
+    CHECK_NEAR(r.mean_loss, total / rows, 1e-14);
+    CHECK(a.step_count() == 3 && b.step_count() == 3);
+    CHECK(std::memcmp(a.params(), b.params(), a.param_count() * sizeof(double)) == 0);
+  }
+  // Bad order / labels throw and change nothing.
+  {
+    Network<double> a = fresh();
+    std::vector<double> before(a.params(), a.params() + a.param_count());
+    std::int32_t dup[] = {3, 9, 0, 4, 7, 1, 8, 2, 6, 3};
+    std::int32_t out_of_range[] = {3, 9, 0, 4, 7, 1, 8, 2, 6, 10};
+    CHECK_THROWS(a.train_epoch(X.data(), rows, Y.data(), nullptr, bs, dup),
+                 std::invalid_argument);
+    CHECK_THROWS(a.train_epoch(X.data(), rows, Y.data(), nullptr, bs, out_of_range),
+                 std::invalid_argument);
+    std::vector<std::int32_t> badY = Y;
+    badY[7] = 2;
+    CHECK_THROWS(a.train_epoch(X.data(), rows, badY.data(), nullptr, bs, nullptr),
+                 std::invalid_argument);
+    CHECK_THROWS(a.train_epoch(X.data(), rows, Y.data(), nullptr, 0, nullptr),
+                 std::invalid_argument);
+    CHECK(a.step_count() == 0);
+    CHECK(std::memcmp(a.params(), before.data(), before.size() * sizeof(double)) == 0);
+  }
+  // A non-finite loss in batch 2 stops there without updating from it.
+  {
+    Network<double> a = fresh(), b = fresh();
+    auto Xn = X;
+    Xn[9 * 3 + 1] = std::nan("");  // row 9 → batch 2
+    const EpochResult r = a.train_epoch(Xn.data(), rows, Y.data(), nullptr, bs, nullptr);
+    CHECK(r.bad_batch == 2 && r.batches == 2);
+    b.reserve(bs);
+    b.train_step(X.data(), bs, Y.data(), nullptr);
+    b.train_step(X.data() + bs * 3, bs, Y.data() + bs, nullptr);
+    CHECK(std::memcmp(a.params(), b.params(), a.param_count() * sizeof(double)) == 0);
+    std::atomic<bool> cancel{true};
+    const EpochResult c = a.train_epoch(X.data(), rows, Y.data(), nullptr, bs, nullptr, &cancel);
+    CHECK(c.batches == 0 && c.bad_batch == -1);
+  }
+  // State handling, custom-loss mode, predict chunking.
+  {
+    Network<double> a = fresh();
+    a.train_step(X.data(), 2, Y.data(), nullptr);
+    OptimizerSpec slower = adam;
+    slower.lr = 0.001;
+    a.set_optimizer(slower);
+    CHECK(a.step_count() == 1);  // same kind and size: state kept
+    OptimizerSpec sgd;
+    a.set_optimizer(sgd);
+    CHECK(a.step_count() == 0);
+    CHECK_THROWS(a.forward_train(X.data(), 3), std::invalid_argument);  // > max_batch
+    a.reserve(5);
+    CHECK(a.max_batch() == 5);
+    CHECK_THROWS(a.backward(X.data(), 5), std::logic_error);  // reserve dropped the forward
+    std::vector<double> p1(rows * 2), p2(rows * 2);
+    a.predict(X.data(), rows, p1.data());  // chunks of 5
+    for (index_t r0 = 0; r0 < rows; ++r0) {
+      const double* o = a.forward_train(X.data() + r0 * 3, 1);
+      p2[r0 * 2] = o[0];
+      p2[r0 * 2 + 1] = o[1];
+    }
+    CHECK(p1 == p2);
+    a.clear_loss();
+    CHECK(!a.has_loss());
+    CHECK_THROWS(a.train_step(X.data(), 2, Y.data(), nullptr), std::logic_error);
+    // Custom-loss flow: forward_train, loss gradient outside, backward, step.
+    Network<double> b = fresh(), c = fresh();
+    b.reserve(4);
+    c.reserve(4);
+    const double* o = b.forward_train(X.data(), 4);
+    std::vector<double> d(8);
+    loss_backward<double>(ce, o, 4, 2, Y.data(), nullptr, d.data());
+    b.backward(d.data(), 4);
+    b.step();
+    c.train_step(X.data(), 4, Y.data(), nullptr);
+    CHECK(std::memcmp(b.params(), c.params(), b.param_count() * sizeof(double)) == 0);
+  }
+
+  // XOR, learned (the notes' benchmark a perceptron cannot solve).
+  const std::vector<LayerSpec> xor_mse = {dense_l(2, 8), act_l(Activation::Tanh),
+                                          dense_l(8, 1), act_l(Activation::Sigmoid)};
+  const std::vector<LayerSpec> xor_ce = {dense_l(2, 8), act_l(Activation::Tanh),
+                                         dense_l(8, 2)};
+  CHECK(xor_correct<double>(xor_mse, mse, 400) == 4);
+  CHECK(xor_correct<double>(xor_ce, ce, 300) == 4);
+  CHECK(xor_correct<float>(xor_mse, mse, 400) == 4);
+  CHECK(xor_correct<float>(xor_ce, ce, 300) == 4);
+}
+
+}  // namespace fastmlp_test
