@@ -25,7 +25,7 @@ const RESULTS = path.join(BENCH, 'results', 'latest.json');
 
 // The full run must stay under ~3 minutes on a 2-core machine; --quick is a
 // ~20 s smoke test. minTime is the timed seconds per case (after its warm-up).
-// The JS engine trains on fewer rows because it is ~50× slower; samples/s
+// The JS engine trains on fewer rows because it is much slower; samples/s
 // does not depend on the row count once an epoch holds many batches.
 const PROFILES = {
   full: { sizes: [128, 256, 512, 1024], jsMaxSize: 512, gemmMinTime: 0.5,
