@@ -58,6 +58,8 @@ describe.each(ENGINES)('losses (%s engine)', (engine) => {
     ['cross-entropy sum', { reduction: 'sum' }, () => [1, 1, 0]],
     ['cross-entropy soft targets', {}, () => new Matrix(3, 4, new Float64Array([0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25]), 'float64')],
     ['cross-entropy smoothing', { labelSmoothing: 0.2 }, () => [3, 2, 1]],
+    // Rows that do not sum to 1: the exact gradient is softmax·Σq − q, as PyTorch's autograd gives.
+    ['cross-entropy unnormalised soft targets', { labelSmoothing: 0.1 }, () => new Matrix(3, 4, new Float64Array([0.2, 0.3, 0.1, 0, 0.5, 0.5, 0.5, 0.5, 2, 0, 0, 1]), 'float64')],
   ];
   for (const [label, opts, target] of cases) {
     it(`backward matches finite differences: ${label}`, () => {
