@@ -10,46 +10,7 @@ import { jsEngine } from '../lib/engines/js';
 import { lossForwardBackward } from '../lib/engines/js/losses';
 import { optimizerUpdate } from '../lib/engines/js/optim';
 import { JsNetworkPlan } from '../lib/engines/js/plan';
-
-/** Deterministic values in [-1, 1) (mulberry32). */
-function rand(n: number, seed: number, Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array): FloatArray {
-  const out = new Ctor(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
-/** Largest |a − b| / max(1, |b|); NaN anywhere counts as Infinity. */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
-}
-
-/** Central differences of f with respect to x (restored afterwards). */
-function numGrad(f: () => number, x: FloatArray, h = 1e-6): Float64Array {
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const saved = x[i];
-    x[i] = saved + h;
-    const up = f();
-    x[i] = saved - h;
-    const down = f();
-    x[i] = saved;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
+import { maxRelDiff, numericGradient, randomArray } from './helpers';
 
 const CE: LossSpec = { kind: 'cross-entropy', reduction: 'mean', labelSmoothing: 0 };
 const MSE: LossSpec = { kind: 'mse', reduction: 'mean', labelSmoothing: 0 };
@@ -70,15 +31,15 @@ describe('js gemm', () => {
         const tol = Ctor === Float64Array ? 1e-12 : 1e-5;
         let seed = 1;
         for (const [m, n, k] of shapes) {
-          const a = rand(m * k, seed++, Ctor);
-          const b = rand(k * n, seed++, Ctor);
+          const a = randomArray(m * k, seed++, Ctor);
+          const b = randomArray(k * n, seed++, Ctor);
           for (const [alpha, beta] of [[1, 0], [0.7, 1], [-1.3, 0.5]]) {
-            const c0 = rand(m * n, seed++, Ctor);
+            const c0 = randomArray(m * n, seed++, Ctor);
             const c = c0.slice();
             const ref = new Float64Array(c0);
             gemm(tA, tB, m, n, k, alpha, a, b, beta, c);
             gemmRef(tA, tB, m, n, k, alpha, a, b, beta, ref);
-            expect(maxRel(c, ref), `${m}x${n}x${k} alpha ${alpha} beta ${beta}`).toBeLessThan(tol);
+            expect(maxRelDiff(c, ref), `${m}x${n}x${k} alpha ${alpha} beta ${beta}`).toBeLessThan(tol);
           }
         }
       });
@@ -88,13 +49,13 @@ describe('js gemm', () => {
   it('beta = 0 overwrites C without reading it (NaN in C does not propagate)', () => {
     for (const [tA, tB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
       for (const [m, n, k] of [[3, 5, 7], [33, 21, 17]]) {
-        const a = rand(m * k, 3);
-        const b = rand(k * n, 4);
+        const a = randomArray(m * k, 3);
+        const b = randomArray(k * n, 4);
         const c = new Float64Array(m * n).fill(NaN);
         gemm(tA, tB, m, n, k, 1, a, b, 0, c);
         const ref = new Float64Array(m * n);
         gemmRef(tA, tB, m, n, k, 1, a, b, 0, ref);
-        expect(maxRel(c, ref)).toBeLessThan(1e-12);
+        expect(maxRelDiff(c, ref)).toBeLessThan(1e-12);
       }
     }
   });
@@ -102,7 +63,7 @@ describe('js gemm', () => {
   it('never skips zeros: NaN in B reaches C even where A is zero', () => {
     for (const [m, n, k] of [[2, 3, 4], [16, 16, 16]]) {
       const a = new Float64Array(m * k); // all zeros
-      const b = rand(k * n, 5);
+      const b = randomArray(k * n, 5);
       b[1] = NaN; // row 0, column 1 of B (NN layout)
       const c = new Float64Array(m * n);
       gemm(false, false, m, n, k, 1, a, b, 0, c);
@@ -128,10 +89,10 @@ describe('js activations', () => {
   const cols = 5;
   for (const name of ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'] as const) {
     it(`${name} backward matches finite differences`, () => {
-      const x = rand(rows * cols, 11, Float64Array);
+      const x = randomArray(rows * cols, 11, Float64Array);
       // Keep away from relu's kink at 0, where the derivative is undefined.
       for (let i = 0; i < x.length; i++) if (Math.abs(x[i]) < 0.05) x[i] += 0.1;
-      const dy = rand(rows * cols, 12);
+      const dy = randomArray(rows * cols, 12);
       const y = new Float64Array(rows * cols);
       const f = (): number => {
         activationForward(name, x, y, rows, cols);
@@ -139,15 +100,15 @@ describe('js activations', () => {
         for (let i = 0; i < y.length; i++) s += dy[i] * y[i];
         return s;
       };
-      const numeric = numGrad(f, x);
+      const numeric = numericGradient(f, x);
       activationForward(name, x, y, rows, cols);
       const dx = new Float64Array(rows * cols);
       activationBackward(name, x, y, dy, dx, rows, cols);
-      expect(maxRel(dx, numeric)).toBeLessThan(1e-8);
+      expect(maxRelDiff(dx, numeric)).toBeLessThan(1e-8);
       // dx may alias dy.
       const inPlace = dy.slice();
       activationBackward(name, x, y, inPlace, inPlace, rows, cols);
-      expect(maxRel(inPlace, dx)).toBe(0);
+      expect(maxRelDiff(inPlace, dx)).toBe(0);
     });
   }
 
@@ -162,7 +123,7 @@ describe('js activations', () => {
     expect(s[0] + s[1] + s[2]).toBeCloseTo(1, 15);
     const shifted = new Float64Array(6);
     activationForward('softmax', new Float64Array([0, 1, -1, 5, 4, 3]), shifted, 2, 3);
-    expect(maxRel(s, shifted)).toBeLessThan(1e-15);
+    expect(maxRelDiff(s, shifted)).toBeLessThan(1e-15);
     const r = new Float64Array(3);
     activationForward('relu', new Float64Array([NaN, -1, 2]), r, 1, 3);
     expect(r[0]).toBeNaN();
@@ -185,8 +146,8 @@ describe('js losses', () => {
   const soft = new Float64Array([0.1, 0.2, 0.3, 0.4, 1, 0, 0, 0, 0.25, 0.25, 0.25, 0.25]);
   const unnormalised = new Float64Array([0.5, 0.2, 0, 0.9, 0, 0, 0, 0, 2, 0, 1, 0]);
   const cases: [string, LossSpec, () => Target][] = [
-    ['mse mean', MSE, () => rand(12, 21)],
-    ['mse sum', { ...MSE, reduction: 'sum' }, () => rand(12, 21)],
+    ['mse mean', MSE, () => randomArray(12, 21)],
+    ['mse sum', { ...MSE, reduction: 'sum' }, () => randomArray(12, 21)],
     ['ce indices mean', CE, () => new Int32Array([2, 0, 3])],
     ['ce indices sum', { ...CE, reduction: 'sum' }, () => new Int32Array([1, 1, 0])],
     ['ce indices smoothing', { ...CE, labelSmoothing: 0.2 }, () => new Int32Array([3, 2, 1])],
@@ -196,12 +157,12 @@ describe('js losses', () => {
   ];
   for (const [label, spec, target] of cases) {
     it(`backward matches finite differences: ${label}`, () => {
-      const pred = rand(12, 5);
+      const pred = randomArray(12, 5);
       const t = target();
-      const numeric = numGrad(() => jsEngine.lossForward(spec, pred, 3, 4, t), pred);
+      const numeric = numericGradient(() => jsEngine.lossForward(spec, pred, 3, 4, t), pred);
       const g = new Float64Array(12);
       jsEngine.lossBackward(spec, pred, 3, 4, t, g);
-      expect(maxRel(g, numeric)).toBeLessThan(1e-8);
+      expect(maxRelDiff(g, numeric)).toBeLessThan(1e-8);
       // Forward and backward in one pass give the same value as forward alone.
       expect(lossForwardBackward(spec, pred, 3, 4, t, g)).toBe(jsEngine.lossForward(spec, pred, 3, 4, t));
     });
@@ -209,11 +170,11 @@ describe('js losses', () => {
 
   it('rejects out-of-range class indices and index targets for mse, naming target', () => {
     const g = new Float64Array(8).fill(7);
-    expect(() => jsEngine.lossBackward(CE, rand(8, 1), 2, 4, new Int32Array([0, 4]), g)).toThrow(RangeError);
-    expect(() => jsEngine.lossForward(CE, rand(8, 1), 2, 4, new Int32Array([-1, 0]))).toThrow(/for target/);
+    expect(() => jsEngine.lossBackward(CE, randomArray(8, 1), 2, 4, new Int32Array([0, 4]), g)).toThrow(RangeError);
+    expect(() => jsEngine.lossForward(CE, randomArray(8, 1), 2, 4, new Int32Array([-1, 0]))).toThrow(/for target/);
     expect(Array.from(g)).toEqual(new Array(8).fill(7)); // nothing written before the check
-    expect(() => jsEngine.lossForward(MSE, rand(8, 1), 2, 4, new Int32Array([0, 1]))).toThrow(/target/);
-    expect(() => jsEngine.lossForward({ ...CE, labelSmoothing: 1.5 }, rand(8, 1), 2, 4, new Int32Array(2))).toThrow(/labelSmoothing/);
+    expect(() => jsEngine.lossForward(MSE, randomArray(8, 1), 2, 4, new Int32Array([0, 1]))).toThrow(/target/);
+    expect(() => jsEngine.lossForward({ ...CE, labelSmoothing: 1.5 }, randomArray(8, 1), 2, 4, new Int32Array(2))).toThrow(/labelSmoothing/);
   });
 });
 
@@ -277,7 +238,7 @@ describe('js optimizers', () => {
 describe('js plan', () => {
   const NETS: [string, LayerSpec[], LossSpec, (rows: number) => Target][] = [
     ['tanh / relu / softmax + mse', [dense(3, 5), act('tanh'), dense(5, 4), act('relu'), dense(4, 2), act('softmax')], MSE,
-      (rows) => rand(rows * 2, 77)],
+      (rows) => randomArray(rows * 2, 77)],
     ['sigmoid / softmax + cross-entropy', [dense(3, 5), act('sigmoid'), dense(5, 4), act('softmax'), dense(4, 2)],
       { ...CE, labelSmoothing: 0.1 }, (rows) => Int32Array.from({ length: rows }, (_, i) => i % 2)],
     ['leading activation, identity + sum cross-entropy', [act('tanh'), dense(3, 5), act('identity'), dense(5, 4), act('relu'), dense(4, 2)],
@@ -288,8 +249,8 @@ describe('js plan', () => {
       const rows = 6;
       const plan = new JsNetworkPlan({ dtype: 'float64', layers, maxBatch: rows });
       expect(plan.paramCount).toBe(5 * 3 + 5 + 4 * 5 + 4 + 2 * 4 + 2);
-      const params = rand(plan.paramCount, 31);
-      const x = rand(rows * 3, 32);
+      const params = randomArray(plan.paramCount, 31);
+      const x = randomArray(rows * 3, 32);
       for (let i = 0; i < x.length; i++) x[i] *= 2;
       const y = target(rows);
       plan.setLoss(loss);
@@ -297,11 +258,11 @@ describe('js plan', () => {
       plan.computeGradients(x, rows, y);
       const grads = new Float64Array(plan.paramCount);
       plan.getGrads(grads);
-      const numeric = numGrad(() => {
+      const numeric = numericGradient(() => {
         plan.setParams(params);
         return plan.computeGradients(x, rows, y);
       }, params);
-      expect(maxRel(grads, numeric)).toBeLessThan(1e-7);
+      expect(maxRelDiff(grads, numeric)).toBeLessThan(1e-7);
 
       // dLoss/dInput through forwardTrain + loss backward + backward(dinput).
       plan.setParams(params);
@@ -313,19 +274,19 @@ describe('js plan', () => {
       plan.backward(dout, rows, dinput);
       const g2 = new Float64Array(plan.paramCount);
       plan.getGrads(g2);
-      expect(maxRel(g2, grads)).toBeLessThan(1e-14);
-      const numericX = numGrad(() => {
+      expect(maxRelDiff(g2, grads)).toBeLessThan(1e-14);
+      const numericX = numericGradient(() => {
         const o = new Float64Array(rows * 2);
         plan.predict(x, rows, o);
         return jsEngine.lossForward(loss, o, rows, 2, y);
       }, x);
-      expect(maxRel(dinput, numericX)).toBeLessThan(1e-7);
+      expect(maxRelDiff(dinput, numericX)).toBeLessThan(1e-7);
     });
   }
 
   it('learns XOR with 2-8-2 tanh + cross-entropy and Adam (lr 0.05)', () => {
     const plan = jsEngine.createPlan({ dtype: 'float64', layers: [dense(2, 8), act('tanh'), dense(8, 2)], maxBatch: 4 });
-    plan.setParams(rand(plan.paramCount, 2024));
+    plan.setParams(randomArray(plan.paramCount, 2024));
     plan.setLoss(CE);
     plan.setOptimizer(ADAM);
     const x = new Float64Array([0, 0, 0, 1, 1, 0, 1, 1]);
@@ -344,12 +305,12 @@ describe('js plan', () => {
       const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
       const layers = [dense(4, 6), act('relu'), dense(6, 3)];
       const rows = 10;
-      const x = rand(rows * 4, 41, Ctor);
+      const x = randomArray(rows * 4, 41, Ctor);
       const y = Int32Array.from({ length: rows }, (_, i) => i % 3);
       for (const order of [null, Int32Array.from([3, 9, 0, 7, 1, 8, 2, 6, 4, 5])]) {
         const a = new JsNetworkPlan({ dtype, layers, maxBatch: 2 });
         const b = new JsNetworkPlan({ dtype, layers, maxBatch: 4 });
-        const p0 = rand(a.paramCount, 43, Ctor);
+        const p0 = randomArray(a.paramCount, 43, Ctor);
         for (const p of [a, b]) {
           p.setParams(p0);
           p.setLoss(CE);
@@ -386,8 +347,8 @@ describe('js plan', () => {
     const layers = [dense(2, 3), act('tanh'), dense(3, 2)];
     const plan = new JsNetworkPlan({ dtype: 'float64', layers, maxBatch: 2 });
     const ref = new JsNetworkPlan({ dtype: 'float64', layers, maxBatch: 2 });
-    const p0 = rand(plan.paramCount, 5);
-    const x = rand(12, 6);
+    const p0 = randomArray(plan.paramCount, 5);
+    const x = randomArray(12, 6);
     x[5] = NaN; // row 2 → batch 1 with batchSize 2
     const y = new Int32Array([0, 1, 0, 1, 0, 1]);
     for (const p of [plan, ref]) {
@@ -407,9 +368,9 @@ describe('js plan', () => {
 
   it('trainEpoch validates, refuses concurrent calls, and yields to the event loop', async () => {
     const plan = new JsNetworkPlan({ dtype: 'float32', layers: [dense(20, 64), act('relu'), dense(64, 4)], maxBatch: 8 });
-    plan.setParams(rand(plan.paramCount, 9, Float32Array));
+    plan.setParams(randomArray(plan.paramCount, 9, Float32Array));
     const rows = 4000;
-    const x = rand(rows * 20, 10, Float32Array);
+    const x = randomArray(rows * 20, 10, Float32Array);
     const y = Int32Array.from({ length: rows }, (_, i) => i % 4);
     expect(() => plan.trainEpoch(x, rows, y, 8, null)).toThrow(/needs a built-in loss/);
     plan.setLoss(CE);
@@ -449,11 +410,11 @@ describe('js plan', () => {
     expect(() => new JsNetworkPlan({ ...spec, maxBatch: 0, layers: [dense(2, 2)] })).toThrow(/maxBatch/);
 
     const plan = new JsNetworkPlan({ ...spec, layers: [dense(3, 4), act('tanh'), dense(4, 2), act('softmax')] });
-    plan.setParams(rand(plan.paramCount, 3));
-    expect(() => plan.computeGradients(rand(9, 1), 3, new Int32Array(3))).toThrow(/setLoss/);
+    plan.setParams(randomArray(plan.paramCount, 3));
+    expect(() => plan.computeGradients(randomArray(9, 1), 3, new Int32Array(3))).toThrow(/setLoss/);
     expect(() => plan.backward(new Float64Array(6), 3)).toThrow(/last forwardTrain/);
-    expect(() => plan.forwardTrain(rand(12, 1), 4, new Float64Array(8))).toThrow(/maxBatch/);
-    const x = rand(7 * 3, 8);
+    expect(() => plan.forwardTrain(randomArray(12, 1), 4, new Float64Array(8))).toThrow(/maxBatch/);
+    const x = randomArray(7 * 3, 8);
     const all = new Float64Array(14);
     plan.predict(x, 7, all);
     const first = new Float64Array(6);
@@ -491,8 +452,8 @@ describe('js plan', () => {
     const layers = [dense(5, 7), act('sigmoid'), dense(7, 3)];
     const p64 = new JsNetworkPlan({ dtype: 'float64', layers, maxBatch: 4 });
     const p32 = new JsNetworkPlan({ dtype: 'float32', layers, maxBatch: 4 });
-    const params = rand(p64.paramCount, 17, Float32Array);
-    const x = rand(20, 18, Float32Array);
+    const params = randomArray(p64.paramCount, 17, Float32Array);
+    const x = randomArray(20, 18, Float32Array);
     const y = new Int32Array([0, 1, 2, 1]);
     for (const p of [p64, p32]) {
       p.setParams(params);
@@ -506,7 +467,7 @@ describe('js plan', () => {
     const b = new Float32Array(p32.paramCount);
     p64.getParams(a);
     p32.getParams(b);
-    expect(maxRel(b, a)).toBeLessThan(1e-5);
+    expect(maxRelDiff(b, a)).toBeLessThan(1e-5);
     expect(Array.from(b)).toEqual(Array.from(Float32Array.from(b)));
   });
 });
