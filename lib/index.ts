@@ -12,4 +12,4 @@ export type { TargetLike } from './targets';
 export * as optim from './optim-public';
 export * as losses from './losses-public';
 export * as ops from './ops';
-export * as metrics from './metrics';
+export * as metrics from './metrics-public';

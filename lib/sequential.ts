@@ -7,7 +7,7 @@ import { initWeight } from './init';
 import { Dense, Layer } from './layers';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
-import { accuracy } from './metrics';
+import { accuracyOf } from './metrics';
 import { Optimizer, resolveOptimizer } from './optim';
 import { Rng, randomSeed } from './rng';
 import { toTarget } from './targets';
@@ -215,7 +215,7 @@ export class Sequential {
         }
         const logs: Logs = { loss: result.loss };
         if (this.metricNames.includes('accuracy')) {
-          logs['accuracy'] = accuracy(this.predictRows(trainX, trainRows), trainY);
+          logs['accuracy'] = accuracyOf(this.predictRows(trainX, trainRows), trainY);
         }
         if (validation) {
           const v = this.evaluateMatrix(validation.x, validation.y);
@@ -370,7 +370,7 @@ export class Sequential {
         ? this.engineImpl.lossForward(loss.spec, pred.data, pred.rows, pred.cols, y)
         : loss.forward(pred, target),
     };
-    if (this.metricNames.includes('accuracy')) logs['accuracy'] = accuracy(pred, y);
+    if (this.metricNames.includes('accuracy')) logs['accuracy'] = accuracyOf(pred, y);
     return logs;
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Matrix } from '../lib';
+import { Matrix, metrics } from '../lib';
 
 describe('Matrix', () => {
   it('wraps a typed array without copying and reads row-major', () => {
@@ -40,5 +40,22 @@ describe('Matrix', () => {
     expect(() => m.get(2, 0)).toThrow(/row/);
     expect(() => m.get(0, -1)).toThrow(/col/);
     expect(() => m.row(5)).toThrow(RangeError);
+  });
+});
+
+describe('metrics.accuracy', () => {
+  it('compares argmax with class indices or one-hot rows, and thresholds one column at 0.5', () => {
+    const pred = Matrix.from([[0.1, 0.9], [0.8, 0.2], [0.4, 0.6]]);
+    expect(metrics.accuracy(pred, [1, 0, 0])).toBeCloseTo(2 / 3, 12);
+    expect(metrics.accuracy(pred, Matrix.from([[0, 1], [1, 0], [0, 1]]))).toBe(1);
+    expect(metrics.accuracy([[0.7], [0.2]], [[1], [1]])).toBe(0.5);
+  });
+
+  it('rejects bad input with named errors', () => {
+    const pred = Matrix.from([[0.1, 0.9]]);
+    expect(() => metrics.accuracy(pred, [2])).toThrow(/class indices/);
+    expect(() => metrics.accuracy(pred, [0, 1])).toThrow(/1 class indices/);
+    expect(() => metrics.accuracy('p' as never, [0])).toThrow(TypeError);
+    expect(() => metrics.accuracy(pred, 'y' as never)).toThrow(TypeError);
   });
 });

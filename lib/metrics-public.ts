@@ -1,0 +1,2 @@
+// The `metrics` namespace as users see it.
+export { accuracy } from './metrics';
