@@ -15,6 +15,18 @@ import { JsNetworkPlan } from './plan';
 /** Version of the engine's implementation (the package version it ships in). */
 export const JS_ENGINE_VERSION = '0.1.0';
 
+function checkDim(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) {
+    throw new RangeError(`Expected an integer ≥ 0 for ${name} but received ${String(v)}`);
+  }
+}
+
+function checkLength(name: string, arr: FloatArray, length: number): void {
+  if (arr.length < length) {
+    throw new RangeError(`Expected at least ${length} values for ${name} but received ${arr.length}`);
+  }
+}
+
 /** Threads requested through setThreads(); kept only to be reported back by tooling. */
 let requestedThreads = 1;
 
@@ -37,6 +49,14 @@ export const jsEngine: Engine = {
 
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
        a: FloatArray, b: FloatArray, beta: number, c: FloatArray): void {
+    // O(1) checks the kernel relies on: out-of-range typed-array reads in JS
+    // yield undefined (NaN) and writes vanish, so a short array would not fail.
+    checkDim('m', m);
+    checkDim('n', n);
+    checkDim('k', k);
+    checkLength('a', a, m * k);
+    checkLength('b', b, k * n);
+    checkLength('c', c, m * n);
     gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
   },
 

@@ -42,8 +42,12 @@ export function validateLossSpec(spec: LossSpec): void {
  * the native core's std::invalid_argument becomes in the binding.
  */
 export function validateTarget(spec: LossSpec, rows: number, cols: number, target: Target): void {
-  if (!(rows >= 1 && cols >= 1)) {
+  if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 1 && cols >= 1)) {
     throw new RangeError(`Expected at least 1 row and 1 column for pred but received ${rows} × ${cols}`);
+  }
+  const length = target instanceof Int32Array ? rows : rows * cols;
+  if (target.length < length) {
+    throw new RangeError(`Expected at least ${length} values for target but received ${target.length}`);
   }
   if (target instanceof Int32Array) {
     if (spec.kind !== 'cross-entropy') {
@@ -122,8 +126,9 @@ function crossEntropy(spec: LossSpec, z: FloatArray, rows: number, cols: number,
     total += loss;
 
     if (grad !== null) {
-      // dℓ/dz_j = p_j·Σq − q_j with p_j = e^{z_j − lse} (same arrangement as
-      // losses.cc, so float64 results agree to the last bit).
+      // dℓ/dz_j = p_j·Σq − q_j with p_j = e^{z_j − lse}, in the arrangement of
+      // losses.cc: float64 results differ only where Math.exp and std::exp round
+      // differently (≈1e-16 relative).
       for (let j = 0; j < cols; j++) {
         const p = Math.exp(z[o + j] - lse);
         const q = indices !== null
@@ -146,6 +151,12 @@ export function lossForwardBackward(spec: LossSpec, pred: FloatArray, rows: numb
                                     cols: number, target: Target,
                                     grad: FloatArray | null): number {
   validateTarget(spec, rows, cols, target);
+  if (pred.length < rows * cols) {
+    throw new RangeError(`Expected at least ${rows * cols} values for pred but received ${pred.length}`);
+  }
+  if (grad !== null && grad.length < rows * cols) {
+    throw new RangeError(`Expected at least ${rows * cols} values for grad but received ${grad.length}`);
+  }
   if (spec.kind === 'mse') {
     return mse(spec, pred, rows, cols, target as FloatArray, grad);
   }

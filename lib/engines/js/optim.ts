@@ -67,8 +67,9 @@ export function optimizerStateSize(spec: OptimizerSpec, n: number): number {
 }
 
 // Both updates use the native core's arithmetic arrangement (optim.cc), so
-// float64 trajectories of the two engines agree to the last bit. The weight
-// decay term is added even when λ = 0, as there.
+// float64 trajectories of the two engines agree to rounding (Math.pow and
+// std::pow may differ in the last bit). The weight-decay term is added even
+// when λ = 0, as there.
 
 function sgdUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray, state: FloatArray,
                    n: number, step: number): void {

@@ -145,7 +145,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.firstDense = first;
     const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
 
-    // First pass: validate and lay out the parameters.
+    // Validate each layer and lay out its parameters in the flat buffers.
     let width = firstIn;
     let offset = 0;
     const shapes: { act?: ActivationName; inF: number; outF: number; off: number }[] = [];
@@ -230,9 +230,15 @@ export class JsNetworkPlan implements NetworkPlan {
       throw new RangeError(`Expected an integer ≥ 0 for rows but received ${String(rows)}`);
     }
     if (rows <= this.capacity) return;
-    this.acts = this.widths.map((w) => alloc(this.dtype, rows * w));
-    this.scratch = [alloc(this.dtype, rows * this.maxWidth), alloc(this.dtype, rows * this.maxWidth)];
-    this.dout = alloc(this.dtype, rows * this.outputSize);
+    // Allocate everything before replacing anything, so a failed allocation
+    // (RangeError for an absurd size) leaves the plan exactly as it was.
+    const acts = this.widths.map((w) => alloc(this.dtype, rows * w));
+    const scratch: [FloatArray, FloatArray] = [alloc(this.dtype, rows * this.maxWidth),
+      alloc(this.dtype, rows * this.maxWidth)];
+    const dout = alloc(this.dtype, rows * this.outputSize);
+    this.acts = acts;
+    this.scratch = scratch;
+    this.dout = dout;
     this.capacity = rows;
     this.trainedRows = -1; // the activations of the last forwardTrain are gone
   }
@@ -405,6 +411,8 @@ export class JsNetworkPlan implements NetworkPlan {
   computeGradients(x: FloatArray, rows: number, y: Target): number {
     this.assertIdle('computeGradients');
     const loss = this.requireLoss('computeGradients');
+    checkRows(rows, this.capacity);
+    validateTarget(loss, rows, this.outputSize, y); // before the forward replaces anything
     this.forwardBatch(x, rows);
     const value = this.forwardLoss(loss, rows, y);
     this.backwardRows(this.dout, rows, null);
