@@ -14,6 +14,8 @@
         "native/core/activations.cc",
         "native/core/dense.cc",
         "native/core/gemm.cc",
+        "native/core/gemm_avx2.cc",
+        "native/core/gemm_avx512.cc",
         "native/core/losses.cc",
         "native/core/network.cc",
         "native/core/optim.cc",

@@ -3,12 +3,17 @@
 // 2015; and T. M. Low et al., "Analytical Modeling Is Enough for
 // High-Performance BLIS", TOMS 43(2), 2016).
 //
-// The five loops around the micro-kernel:
+// The five loops around the micro-kernel (LoopOrder::BResident):
 //   loop 5  jc over n in steps of NC   B block  (KC×NC) lives in L3
 //   loop 4  pc over k in steps of KC   pack B[pc:pc+KC, jc:jc+NC] → Bp
 //   loop 3  ic over m in steps of MC   pack A[ic:ic+MC, pc:pc+KC] → Ap (L2)
 //   loop 2  jr over NC in steps of NR  one B micro-panel (KC×NR) in L1
 //   loop 1  ir over MC in steps of MR  micro-kernel: C tile (MR×NR) += Ap·Bp
+// Kernels with a wide NR (AVX-512) use the mirror image, LoopOrder::AResident
+// (A block in L3, B block in L2, A micro-panel in L1), for the reason given
+// in gemm_kernels.h. The micro-kernels live in per-ISA files (gemm_avx2.cc,
+// gemm_avx512.cc) and are picked once by cpuid; kernel_scalar below is the
+// portable one.
 // Packing reads op(A)/op(B) in any of the four transpose combinations and
 // writes contiguous, zero-padded micro-panels, so the micro-kernel sees one
 // layout only and edge tiles need no special kernel (they are computed into a
@@ -18,16 +23,15 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <new>
 
+#include "gemm_kernels.h"
 #include "threads.h"
 
-#if defined(__clang__)
-#define FASTMLP_UNROLL _Pragma("unroll")
-#elif defined(__GNUC__)
-#define FASTMLP_UNROLL _Pragma("GCC unroll 32")
-#else
-#define FASTMLP_UNROLL
+#if FASTMLP_GEMM_X86 && defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -42,22 +46,10 @@ namespace fastmlp {
 namespace {
 
 // ---------------------------------------------------------------------------
-// Micro-kernel interface and configurations.
+// Micro-kernels and their configurations (interface in gemm_kernels.h).
 
-// C (MR×NR, row stride ldc) = alpha · Ap·Bp + beta · C over kc steps, where Ap
-// is an MR-row micro-panel (kc columns of MR values) and Bp an NR-column
-// micro-panel (kc rows of NR values). beta == 0: C is not read.
-template <typename T>
-using MicroKernel = void (*)(index_t kc, T alpha, const T* a, const T* b,
-                             T beta, T* c, index_t ldc);
-
-template <typename T>
-struct KernelConfig {
-  const char* name;
-  index_t mr, nr;      // micro-tile
-  index_t mc, kc, nc;  // cache blocks; mc % mr == 0, nc % nr == 0
-  MicroKernel<T> kernel;
-};
+using gemm_detail::KernelConfig;
+using gemm_detail::LoopOrder;
 
 constexpr index_t kMaxTile = 32 * 32;  // largest MR×NR any kernel may use
 
@@ -118,19 +110,64 @@ KernelConfig<T> scalar_config();
 
 template <>
 KernelConfig<float> scalar_config<float>() {
-  return {"scalar", 6, 16, 120, 256, 4080, &kernel_scalar<float, 6, 16>};
+  return {"scalar", 6, 16, 120, 256, 4080, LoopOrder::BResident,
+          &kernel_scalar<float, 6, 16>, &gemm_detail::pack_transposed<float>};
 }
 template <>
 KernelConfig<double> scalar_config<double>() {
-  return {"scalar", 6, 8, 96, 256, 2040, &kernel_scalar<double, 6, 8>};
+  return {"scalar", 6, 8, 96, 256, 2040, LoopOrder::BResident,
+          &kernel_scalar<double, 6, 8>, &gemm_detail::pack_transposed<double>};
 }
 
-// The kernel is chosen once, at first use. Per-ISA kernels (avx2, avx512,
-// neon) will live in their own files compiled with their own flags and be
-// selected here by a cpuid check; the packing code below takes mr/nr from the
-// config, so a new kernel only has to provide a KernelConfig.
+// What the running CPU (and OS: the register state must be saved on context
+// switches) supports. g++/clang's __builtin_cpu_supports checks both (XGETBV
+// included); MSVC has no such builtin, so there cpuid and xgetbv are read
+// directly (Intel SDM vol. 1 §14.3 and §15.2 give the required bits).
+struct CpuFeatures {
+  bool avx2_fma = false;
+  bool avx512f = false;
+};
+
+CpuFeatures cpu_features() {
+  CpuFeatures f;
+#if FASTMLP_GEMM_X86 && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();  // may run before libgcc's own constructor
+  f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  f.avx512f = __builtin_cpu_supports("avx512f");
+#elif FASTMLP_GEMM_X86 && defined(_MSC_VER)
+  int r[4];
+  __cpuid(r, 0);
+  const int max_leaf = r[0];
+  __cpuid(r, 1);
+  const bool osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1,
+             fma = (r[2] >> 12) & 1;
+  if (!osxsave || !avx || max_leaf < 7) return f;
+  const unsigned long long xcr0 = _xgetbv(0);
+  __cpuidex(r, 7, 0);
+  const bool ymm_state = (xcr0 & 0x6) == 0x6;     // SSE + AVX state
+  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;   // + opmask, ZMM0-15, ZMM16-31
+  f.avx2_fma = ymm_state && fma && ((r[1] >> 5) & 1);
+  f.avx512f = f.avx2_fma && zmm_state && ((r[1] >> 16) & 1);
+#endif
+  return f;
+}
+
+// The kernel is chosen once, at first use: the widest one the CPU supports,
+// or, when FASTMLP_GEMM_KERNEL names one (scalar|avx2|avx512), that one, so
+// tests and benchmarks can compare kernels on one machine. A request the CPU
+// (or build) cannot honour falls back to the next narrower kernel; an unknown
+// name is ignored.
 template <typename T>
 KernelConfig<T> select_config() {
+  int want = 2;  // 2 avx512, 1 avx2, 0 scalar
+  if (const char* env = std::getenv("FASTMLP_GEMM_KERNEL")) {
+    if (std::strcmp(env, "scalar") == 0) want = 0;
+    if (std::strcmp(env, "avx2") == 0) want = 1;
+  }
+  const CpuFeatures cpu = cpu_features();
+  KernelConfig<T> cfg;
+  if (want >= 2 && cpu.avx512f && gemm_detail::avx512_config(&cfg)) return cfg;
+  if (want >= 1 && cpu.avx2_fma && gemm_detail::avx2_config(&cfg)) return cfg;
   return scalar_config<T>();
 }
 
@@ -138,7 +175,7 @@ template <typename T>
 const KernelConfig<T>& active_config() {
   static const KernelConfig<T> cfg = select_config<T>();
   // Edge tiles go through a stack tile of kMaxTile elements.
-  static_assert(kMaxTile >= 6 * 16, "tile buffer too small");
+  static_assert(kMaxTile >= 12 * 32, "tile buffer too small");
   if (cfg.mr * cfg.nr > kMaxTile || cfg.mc % cfg.mr != 0 || cfg.nc % cfg.nr != 0)
     throw std::logic_error("gemm: inconsistent kernel configuration");
   return cfg;
@@ -191,18 +228,15 @@ inline index_t round_up(index_t x, index_t m) { return (x + m - 1) / m * m; }
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/mr) micro-panels, each kc
 // columns of mr values (dst[p*mr + i]); rows past mc are zero.
 // op(A)(i,p) = A[i*lda + p] (A stored m×k) or A[p*lda + i] (transA, k×m).
+// The untransposed case is a transpose into the panel (cfg.pack_t).
 template <typename T>
-void pack_a(bool trans, const T* A, index_t lda, index_t i0, index_t p0,
-            index_t mc, index_t kc, index_t mr, T* dst) {
+void pack_a(const KernelConfig<T>& cfg, bool trans, const T* A, index_t lda,
+            index_t i0, index_t p0, index_t mc, index_t kc, T* dst) {
+  const index_t mr = cfg.mr;
   for (index_t ir = 0; ir < mc; ir += mr) {
     const index_t rows = std::min(mr, mc - ir);
     if (!trans) {
-      for (index_t i = 0; i < rows; ++i) {
-        const T* src = A + (i0 + ir + i) * lda + p0;
-        for (index_t p = 0; p < kc; ++p) dst[p * mr + i] = src[p];
-      }
-      for (index_t i = rows; i < mr; ++i)
-        for (index_t p = 0; p < kc; ++p) dst[p * mr + i] = T(0);
+      cfg.pack_t(A + (i0 + ir) * lda + p0, lda, rows, kc, mr, dst);
     } else {
       for (index_t p = 0; p < kc; ++p) {
         const T* src = A + (p0 + p) * lda + i0 + ir;
@@ -218,9 +252,11 @@ void pack_a(bool trans, const T* A, index_t lda, index_t i0, index_t p0,
 // Packs op(B)[p0:p0+kc, j0:j0+nc] into ceil(nc/nr) micro-panels, each kc rows
 // of nr values (dst[p*nr + j]); columns past nc are zero.
 // op(B)(p,j) = B[p*ldb + j] (B stored k×n) or B[j*ldb + p] (transB, n×k).
+// The transposed case is a transpose into the panel (cfg.pack_t).
 template <typename T>
-void pack_b(bool trans, const T* B, index_t ldb, index_t p0, index_t j0,
-            index_t kc, index_t nc, index_t nr, T* dst) {
+void pack_b(const KernelConfig<T>& cfg, bool trans, const T* B, index_t ldb,
+            index_t p0, index_t j0, index_t kc, index_t nc, T* dst) {
+  const index_t nr = cfg.nr;
   for (index_t jr = 0; jr < nc; jr += nr) {
     const index_t cols = std::min(nr, nc - jr);
     if (!trans) {
@@ -231,12 +267,7 @@ void pack_b(bool trans, const T* B, index_t ldb, index_t p0, index_t j0,
         for (index_t j = cols; j < nr; ++j) d[j] = T(0);
       }
     } else {
-      for (index_t j = 0; j < cols; ++j) {
-        const T* src = B + (j0 + jr + j) * ldb + p0;
-        for (index_t p = 0; p < kc; ++p) dst[p * nr + j] = src[p];
-      }
-      for (index_t j = cols; j < nr; ++j)
-        for (index_t p = 0; p < kc; ++p) dst[p * nr + j] = T(0);
+      cfg.pack_t(B + (j0 + jr) * ldb + p0, ldb, cols, kc, nr, dst);
     }
     dst += nr * kc;
   }
@@ -256,8 +287,30 @@ void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
   }
 }
 
+// One MR×NR tile of C from packed micro-panels. Edge tiles (mr < MR or
+// nr < NR) are computed in full into a local tile (the packs are zero-padded)
+// and the valid part merged, honouring beta == 0 (C not read).
+template <typename T>
+inline void run_tile(const KernelConfig<T>& cfg, index_t kc, T alpha,
+                     const T* apanel, const T* bpanel, T beta, T* cc,
+                     index_t ldc, index_t mr, index_t nr) {
+  if (mr == cfg.mr && nr == cfg.nr) {
+    cfg.kernel(kc, alpha, apanel, bpanel, beta, cc, ldc);
+    return;
+  }
+  alignas(64) T tile[kMaxTile];
+  cfg.kernel(kc, alpha, apanel, bpanel, T(0), tile, cfg.nr);
+  for (index_t i = 0; i < mr; ++i)
+    for (index_t j = 0; j < nr; ++j) {
+      T* cij = cc + i * ldc + j;
+      const T t = tile[i * cfg.nr + j];
+      *cij = beta == T(0) ? t : t + beta * *cij;
+    }
+}
+
 // The five loops on one (sub-)problem, single-threaded. Pointers are already
-// offset to the sub-block's first row/column.
+// offset to the sub-block's first row/column. Only the first k block applies
+// the caller's beta; later ones accumulate (beta 1).
 template <typename T>
 void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                   index_t n, index_t k, T alpha, const T* A, index_t lda,
@@ -269,39 +322,43 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   Workspace<T>& ws = workspace<T>();
   T* bp = ws.b.get(static_cast<std::size_t>(kc_max * nc_max));
   T* ap = ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
-  alignas(64) T tile[kMaxTile];
 
-  for (index_t jc = 0; jc < n; jc += cfg.nc) {
-    const index_t nc = std::min(cfg.nc, n - jc);
-    for (index_t pc = 0; pc < k; pc += cfg.kc) {
-      const index_t kc = std::min(cfg.kc, k - pc);
-      // Only the first k-block applies the caller's beta; the rest accumulate.
-      const T beta_eff = pc == 0 ? beta : T(1);
-      pack_b(tb, B, ldb, pc, jc, kc, nc, NR, bp);
-      for (index_t ic = 0; ic < m; ic += cfg.mc) {
-        const index_t mc = std::min(cfg.mc, m - ic);
-        pack_a(ta, A, lda, ic, pc, mc, kc, MR, ap);
-        for (index_t jr = 0; jr < nc; jr += NR) {
-          const index_t nr = std::min(NR, nc - jr);
-          const T* bpanel = bp + jr * kc;
-          for (index_t ir = 0; ir < mc; ir += MR) {
-            const index_t mr = std::min(MR, mc - ir);
-            const T* apanel = ap + ir * kc;
-            T* cc = C + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              cfg.kernel(kc, alpha, apanel, bpanel, beta_eff, cc, ldc);
-            } else {
-              // Edge tile: full tile into local memory, then merge the valid
-              // part, honouring beta == 0 (C not read).
-              cfg.kernel(kc, alpha, apanel, bpanel, T(0), tile, NR);
-              for (index_t i = 0; i < mr; ++i)
-                for (index_t j = 0; j < nr; ++j) {
-                  T* cij = cc + i * ldc + j;
-                  *cij = beta_eff == T(0) ? tile[i * NR + j]
-                                          : tile[i * NR + j] + beta_eff * *cij;
-                }
-            }
-          }
+  if (cfg.order == LoopOrder::BResident) {
+    // jc (L3 B block) / pc / ic (L2 A block) / jr (B micro-panel in L1) / ir.
+    for (index_t jc = 0; jc < n; jc += cfg.nc) {
+      const index_t nc = std::min(cfg.nc, n - jc);
+      for (index_t pc = 0; pc < k; pc += cfg.kc) {
+        const index_t kc = std::min(cfg.kc, k - pc);
+        const T beta_eff = pc == 0 ? beta : T(1);
+        pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
+        for (index_t ic = 0; ic < m; ic += cfg.mc) {
+          const index_t mc = std::min(cfg.mc, m - ic);
+          pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
+          for (index_t jr = 0; jr < nc; jr += NR)
+            for (index_t ir = 0; ir < mc; ir += MR)
+              run_tile(cfg, kc, alpha, ap + ir * kc, bp + jr * kc, beta_eff,
+                       C + (ic + ir) * ldc + jc + jr, ldc,
+                       std::min(MR, mc - ir), std::min(NR, nc - jr));
+        }
+      }
+    }
+  } else {
+    // The mirror image: ic (L3 A block) / pc / jc (L2 B block) / ir (A
+    // micro-panel in L1) / jr (B micro-panels streamed from L2).
+    for (index_t ic = 0; ic < m; ic += cfg.mc) {
+      const index_t mc = std::min(cfg.mc, m - ic);
+      for (index_t pc = 0; pc < k; pc += cfg.kc) {
+        const index_t kc = std::min(cfg.kc, k - pc);
+        const T beta_eff = pc == 0 ? beta : T(1);
+        pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
+        for (index_t jc = 0; jc < n; jc += cfg.nc) {
+          const index_t nc = std::min(cfg.nc, n - jc);
+          pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
+          for (index_t ir = 0; ir < mc; ir += MR)
+            for (index_t jr = 0; jr < nc; jr += NR)
+              run_tile(cfg, kc, alpha, ap + ir * kc, bp + jr * kc, beta_eff,
+                       C + (ic + ir) * ldc + jc + jr, ldc,
+                       std::min(MR, mc - ir), std::min(NR, nc - jr));
         }
       }
     }

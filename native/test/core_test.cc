@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -124,6 +125,9 @@ static void test_gemm() {
       gemm_case<T>(ta, tb, 257, 301, 263, T(0.5), T(2), 0, false);
       gemm_case<T>(ta, tb, 300, 9, 280, T(1), T(1), 1, false);   // skinny n
       gemm_case<T>(ta, tb, 11, 300, 290, T(-1), T(0), 0, true);  // skinny m
+      // Crosses every kernel's MC (scalar 120, avx2 168), KC (256/384) and
+      // AVX-512's L2 block of B (NC 480 floats, 240 doubles).
+      gemm_case<T>(ta, tb, 181, 500, 400, T(0.5), T(-2), 2, false);
       // Degenerate sizes and alpha = 0 (A, B not referenced: C = beta·C).
       gemm_case<T>(ta, tb, 5, 7, 0, T(1), T(2), 1, false);
       gemm_case<T>(ta, tb, 5, 7, 0, T(1), T(0), 1, true);
@@ -138,7 +142,16 @@ static void test_gemm() {
                std::invalid_argument);
   CHECK_THROWS(gemm<T>(false, false, 2, 2, 3, T(1), &dummy, 2, &dummy, 2, T(0), &dummy, 2),
                std::invalid_argument);  // lda < k
-  CHECK(std::string(gemm_kernel_name()) == "scalar");
+  // CTest runs this program once per kernel with FASTMLP_GEMM_KERNEL set
+  // (CMakeLists.txt); a kernel the CPU lacks falls back to a narrower one.
+  const std::string name = gemm_kernel_name();
+  CHECK(name == "avx512" || name == "avx2" || name == "neon" || name == "scalar");
+  if (const char* want = std::getenv("FASTMLP_GEMM_KERNEL")) {
+    const std::string w = want;
+    if (w == "scalar") CHECK(name == "scalar");
+    if (w == "avx2") CHECK(name == "avx2" || name == "scalar");
+    if (w == "avx512") CHECK(name != "neon");
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -421,6 +434,7 @@ static void test_optim() {
 }
 
 int main() {
+  std::printf("gemm kernel: %s\n", gemm_kernel_name());
   test_threads();
   test_gemm<float>();
   test_gemm<double>();

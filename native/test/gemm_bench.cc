@@ -1,7 +1,10 @@
 // Single-process gemm timing harness (STYLE.md §13: validate, then time).
-//   fastmlp_gemm_bench [threads=1] [n ...]      default n = 256 512 1024
-// For each n, checks gemm against gemm_ref on a 97×83×101 product, then
-// reports the best of several runs of an n×n×n sgemm and dgemm in GFLOP/s.
+//   fastmlp_gemm_bench [threads=1] [shape ...]   default 256 512 1024
+// A shape is n (an n×n×n product, NN) or MxNxK with an optional transpose
+// suffix, e.g. 128x512x784NT (the forward X·Wᵀ of a 784→512 layer at batch
+// 128) or 512x784x128TN (its weight gradient). Checks gemm against gemm_ref
+// on a 97×83×101 product, then reports the best of several runs of each
+// shape as sgemm and dgemm GFLOP/s. FASTMLP_GEMM_KERNEL picks the kernel.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -36,42 +39,73 @@ bool validate() {
   return err <= tol;
 }
 
+struct Shape {
+  index_t m, n, k;
+  bool ta, tb;
+};
+
 template <typename T>
-double gflops(index_t n, int reps) {
+double gflops(const Shape& s, int reps) {
   std::mt19937 rng(2);
   std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> A(n * n), B(n * n), C(n * n);
+  std::vector<T> A(s.m * s.k), B(s.k * s.n), C(s.m * s.n);
   for (auto& v : A) v = static_cast<T>(u(rng));
   for (auto& v : B) v = static_cast<T>(u(rng));
+  const index_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
   double best = 1e30;
   for (int r = 0; r < reps + 1; ++r) {  // first run warms the packing buffers
     const auto t0 = std::chrono::steady_clock::now();
-    fastmlp::gemm<T>(false, false, n, n, n, T(1), A.data(), n, B.data(), n,
-                     T(0), C.data(), n);
+    fastmlp::gemm<T>(s.ta, s.tb, s.m, s.n, s.k, T(1), A.data(), lda, B.data(),
+                     ldb, T(0), C.data(), s.n);
     const double s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
             .count();
     if (r > 0) best = std::min(best, s);
   }
-  return 2.0 * static_cast<double>(n) * n * n / best / 1e9;
+  return 2.0 * static_cast<double>(s.m) * s.n * s.k / best / 1e9;
+}
+
+bool parse_shape(const char* arg, Shape* s) {
+  long long m = 0, n = 0, k = 0;
+  char t[3] = "NN";
+  int used = 0;
+  if (std::sscanf(arg, "%lldx%lldx%lld%n", &m, &n, &k, &used) == 3) {
+    if (arg[used] != '\0' && std::sscanf(arg + used, "%2[NT]", t) != 1) return false;
+  } else if (std::sscanf(arg, "%lld", &m) == 1) {
+    n = k = m;
+  } else {
+    return false;
+  }
+  *s = {m, n, k, t[0] == 'T', t[1] == 'T'};
+  return m > 0 && n > 0 && k > 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 1;
-  std::vector<index_t> sizes;
-  for (int i = 2; i < argc; ++i) sizes.push_back(std::atoll(argv[i]));
-  if (sizes.empty()) sizes = {256, 512, 1024};
+  std::vector<Shape> shapes;
+  for (int i = 2; i < argc; ++i) {
+    Shape s;
+    if (!parse_shape(argv[i], &s)) {
+      std::fprintf(stderr, "bad shape '%s' (want n or MxNxK[NN|NT|TN|TT])\n", argv[i]);
+      return 2;
+    }
+    shapes.push_back(s);
+  }
+  if (shapes.empty())
+    for (index_t n : {256, 512, 1024}) shapes.push_back({n, n, n, false, false});
   fastmlp::set_num_threads(threads < 1 ? 1 : threads);
   if (!validate<float>() || !validate<double>()) return 1;
   std::printf("kernel %s, %d thread(s)\n", fastmlp::gemm_kernel_name(),
               fastmlp::num_threads());
-  for (index_t n : sizes) {
-    const int reps = n <= 512 ? 10 : 4;
-    std::printf("n=%5lld  sgemm %7.2f GFLOP/s  dgemm %7.2f GFLOP/s\n",
-                static_cast<long long>(n), gflops<float>(n, reps),
-                gflops<double>(n, reps));
+  for (const Shape& s : shapes) {
+    const double work = static_cast<double>(s.m) * s.n * s.k;
+    const int reps = work <= 512.0 * 512 * 512 ? 10 : 4;
+    std::printf("%5lldx%5lldx%5lld %c%c  sgemm %7.2f GFLOP/s  dgemm %7.2f GFLOP/s\n",
+                static_cast<long long>(s.m), static_cast<long long>(s.n),
+                static_cast<long long>(s.k), s.ta ? 'T' : 'N', s.tb ? 'T' : 'N',
+                gflops<float>(s, reps), gflops<double>(s, reps));
   }
   return 0;
 }

@@ -1,0 +1,111 @@
+// Internal to gemm: the micro-kernel interface shared by gemm.cc (the five
+// loops, packing, selection) and the per-ISA kernel files gemm_avx2.cc and
+// gemm_avx512.cc (STYLE.md §7). Not part of the core's API.
+//
+// The ISA files are compiled with the same flags as everything else (no
+// -march, no per-file flags: binding.gyp cannot express them portably), so
+// each kernel function carries a target attribute instead; gemm.cc calls it
+// only after cpuid has said the instructions exist.
+#pragma once
+
+#include "common.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define FASTMLP_GEMM_X86 1
+#else
+#define FASTMLP_GEMM_X86 0
+#endif
+
+// g++/clang++ need the attribute to emit AVX instructions in a file compiled
+// for baseline x86-64; MSVC emits any intrinsic it is given, so it needs none.
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTMLP_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define FASTMLP_TARGET_AVX512 __attribute__((target("avx512f")))
+#else
+#define FASTMLP_TARGET_AVX2
+#define FASTMLP_TARGET_AVX512
+#endif
+
+#if defined(__clang__)
+#define FASTMLP_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define FASTMLP_UNROLL _Pragma("GCC unroll 32")
+#else
+#define FASTMLP_UNROLL
+#endif
+
+namespace fastmlp {
+namespace gemm_detail {
+
+// C (MR×NR, row stride ldc) = alpha · Ap·Bp + beta · C over kc steps, where Ap
+// is an MR-row micro-panel (kc columns of MR values: a[p*MR + i]) and Bp an
+// NR-column micro-panel (kc rows of NR values: b[p*NR + j]). beta == 0: C is
+// not read (NaNs in C do not propagate).
+template <typename T>
+using MicroKernel = void (*)(index_t kc, T alpha, const T* a, const T* b,
+                             T beta, T* c, index_t ldc);
+
+// Loop order around the micro-kernel (see gemm.cc). BResident is the BLIS
+// order for row-major C: a KC×NR micro-panel of B stays in L1 while A
+// micro-panels stream from L2; MC is the L2 block, NC the L3 block. With a
+// wide NR (AVX-512: 32 floats) a KC×NR panel no longer fits in L1 at a useful
+// KC, so AResident swaps the roles: the KC×MR panel of A stays in L1, B
+// micro-panels stream from an L2-sized KC×NC block, and MC is the L3 block.
+enum class LoopOrder { BResident, AResident };
+
+// dst[p*w + r] = src[r*ld + p] for r < rows, p < kc; dst[p*w + r] = 0 for
+// rows <= r < w. Packing op(A) when A is not transposed, and op(B) when B is,
+// is this transpose of `rows` source rows into one micro-panel of width w.
+template <typename T>
+using PackTransposed = void (*)(const T* src, index_t ld, index_t rows,
+                                index_t kc, index_t w, T* dst);
+
+// The portable PackTransposed. It goes through the panel in slabs of kSlab
+// k-steps so the kSlab destination rows being scattered into stay in L1: one
+// pass per source row over a whole KC×NR panel (48 KiB for 384×32 floats)
+// evicted the panel between rows and made packing cost as much as the
+// arithmetic on NT shapes (measured). ISA files use it for what their SIMD
+// transposes leave over.
+template <typename T>
+void pack_transposed_rows(index_t r0, const T* src, index_t ld, index_t rows,
+                          index_t kc, index_t w, T* dst) {
+  // Rows [r0, rows) of the transpose and the zero rows [rows, w); rows below
+  // r0 are left to the caller (an ISA file's SIMD transpose).
+  constexpr index_t kSlab = 16;
+  for (index_t ps = 0; ps < kc; ps += kSlab) {
+    const index_t pe = ps + kSlab < kc ? ps + kSlab : kc;
+    for (index_t r = r0; r < rows; ++r) {
+      const T* s = src + r * ld;
+      for (index_t p = ps; p < pe; ++p) dst[p * w + r] = s[p];
+    }
+    for (index_t r = rows; r < w; ++r)
+      for (index_t p = ps; p < pe; ++p) dst[p * w + r] = T(0);
+  }
+}
+
+template <typename T>
+void pack_transposed(const T* src, index_t ld, index_t rows, index_t kc,
+                     index_t w, T* dst) {
+  pack_transposed_rows<T>(0, src, ld, rows, kc, w, dst);
+}
+
+template <typename T>
+struct KernelConfig {
+  const char* name;
+  index_t mr, nr;      // micro-tile
+  index_t mc, kc, nc;  // cache blocks; mc % mr == 0, nc % nr == 0
+  LoopOrder order;
+  MicroKernel<T> kernel;
+  PackTransposed<T> pack_t;
+};
+
+// Each returns false, leaving *cfg alone, when the kernel is not compiled into
+// this build (non-x86 targets). They do not check the running CPU: gemm.cc
+// does that before it calls them.
+bool avx2_config(KernelConfig<float>* cfg);
+bool avx2_config(KernelConfig<double>* cfg);
+bool avx512_config(KernelConfig<float>* cfg);
+bool avx512_config(KernelConfig<double>* cfg);
+
+}  // namespace gemm_detail
+}  // namespace fastmlp
