@@ -8,13 +8,17 @@
 //    θ −= (lr/bc1) · m / (√v/√bc2 + ε), bc_i = 1 − β_iᵗ, which equals the
 //    header's formula up to rounding.
 //
-// Each update is one pass over contiguous memory. The arithmetic is done in
-// double and rounded to T on store: the loop is memory-bound, so this is free,
-// and it keeps float32 results within one rounding of the TypeScript engine
-// (which computes in JS numbers).
+// Each update is one pass over contiguous memory, split across the thread
+// pool. Per-element arithmetic is in T so that it vectorises 4 (float) or 2
+// (double) wide even in the SSE2 baseline build (computing float updates in
+// double made Adam ~35 % of a 784-512-256-10 training step); float32 results
+// stay within a few roundings of the TypeScript engine's, which the parity
+// tests bound at 1e-5.
 #include "optim.h"
 
 #include <cmath>
+
+#include "threads.h"
 
 namespace fastmlp {
 namespace {
@@ -25,58 +29,53 @@ void require_finite(double v, const char* name) {
 }
 
 template <typename T>
-void sgd_update(const OptimizerSpec& s, T* param, const T* grad, T* state,
+void sgd_update(const OptimizerSpec& s, T* param, const T* grad, T* velocity,
                 index_t n, std::int64_t step) {
-  const double lr = s.lr, wd = s.weight_decay, mu = s.momentum;
-  if (mu == 0.0) {
-    for (index_t i = 0; i < n; ++i) {
-      const double p = static_cast<double>(param[i]);
-      const double g = static_cast<double>(grad[i]) + wd * p;
-      param[i] = static_cast<T>(p - lr * g);
-    }
+  const T lr = T(s.lr), wd = T(s.weight_decay), mu = T(s.momentum);
+  if (s.momentum == 0.0) {
+    for (index_t i = 0; i < n; ++i) param[i] -= lr * (grad[i] + wd * param[i]);
     return;
   }
-  const double keep = 1.0 - s.dampening;
+  const T keep = T(1.0 - s.dampening);
   const bool first = step == 1;
   for (index_t i = 0; i < n; ++i) {
-    const double p = static_cast<double>(param[i]);
-    double g = static_cast<double>(grad[i]) + wd * p;
+    T g = grad[i] + wd * param[i];
     // PyTorch creates the buffer as a copy of g on the first step: no
     // dampening is applied to it.
-    const double v =
-        first ? g : mu * static_cast<double>(state[i]) + keep * g;
-    state[i] = static_cast<T>(v);
+    const T v = first ? g : mu * velocity[i] + keep * g;
+    velocity[i] = v;
     g = s.nesterov ? g + mu * v : v;
-    param[i] = static_cast<T>(p - lr * g);
+    param[i] -= lr * g;
   }
 }
 
-// state = [m (n) | v (n)]
 template <typename T>
-void adam_update(const OptimizerSpec& s, T* param, const T* grad, T* state,
+void adam_update(const OptimizerSpec& s, T* param, const T* grad, T* m, T* v,
                  index_t n, std::int64_t step, bool decoupled) {
-  const double lr = s.lr, b1 = s.beta1, b2 = s.beta2, eps = s.eps;
+  // Scalars in double (β^t for large t), the per-element work in T.
   const double t = static_cast<double>(step);
-  const double bc1 = 1.0 - std::pow(b1, t);
-  const double bc2 = 1.0 - std::pow(b2, t);
-  const double step_size = lr / bc1;
-  const double bc2_sqrt = std::sqrt(bc2);
+  const double bc1 = 1.0 - std::pow(s.beta1, t);
+  const double bc2 = 1.0 - std::pow(s.beta2, t);
+  const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps);
+  const T step_size = T(s.lr / bc1);
+  const T inv_bc2_sqrt = T(1.0 / std::sqrt(bc2));
   // AdamW: θ ← θ(1 − lr·λ) first; Adam: g ← g + λθ.
-  const double decay = decoupled ? 1.0 - lr * s.weight_decay : 1.0;
-  const double coupled = decoupled ? 0.0 : s.weight_decay;
-  T* m = state;
-  T* v = state + n;
+  const T decay = T(decoupled ? 1.0 - s.lr * s.weight_decay : 1.0);
+  const T coupled = T(decoupled ? 0.0 : s.weight_decay);
   for (index_t i = 0; i < n; ++i) {
-    const double p = static_cast<double>(param[i]) * decay;
-    const double g = static_cast<double>(grad[i]) + coupled * p;
-    const double mi = b1 * static_cast<double>(m[i]) + (1.0 - b1) * g;
-    const double vi = b2 * static_cast<double>(v[i]) + (1.0 - b2) * g * g;
-    m[i] = static_cast<T>(mi);
-    v[i] = static_cast<T>(vi);
-    const double denom = std::sqrt(vi) / bc2_sqrt + eps;
-    param[i] = static_cast<T>(p - step_size * mi / denom);
+    const T p = param[i] * decay;
+    const T g = grad[i] + coupled * p;
+    const T mi = b1 * m[i] + (T(1) - b1) * g;
+    const T vi = b2 * v[i] + (T(1) - b2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = p - step_size * mi / (std::sqrt(vi) * inv_bc2_sqrt + eps);
   }
 }
+
+// Chunks of the flat buffers per thread: the update is memory-bound on large
+// networks, so a second core adds bandwidth; small ones stay on one thread.
+constexpr index_t kUpdateGrain = 1 << 15;
 
 }  // namespace
 
@@ -140,15 +139,18 @@ void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
           "optimizer_update: null param or grad");
   require(optimizer_state_size(spec, n) == 0 || state != nullptr,
           "optimizer_update: null state");
-  switch (spec.kind) {
-    case OptimizerKind::Sgd:
-      return sgd_update(spec, param, grad, state, n, step);
-    case OptimizerKind::Adam:
-      return adam_update(spec, param, grad, state, n, step, false);
-    case OptimizerKind::AdamW:
-      return adam_update(spec, param, grad, state, n, step, true);
-  }
-  throw std::invalid_argument("optimizer: unknown optimizer kind");
+  if (spec.kind != OptimizerKind::Sgd && spec.kind != OptimizerKind::Adam &&
+      spec.kind != OptimizerKind::AdamW)
+    throw std::invalid_argument("optimizer: unknown optimizer kind");
+  // state = [velocity (n)] for SGD with momentum, [m (n) | v (n)] for Adam(W).
+  parallel_for(n, kUpdateGrain, [&](index_t begin, index_t end) {
+    const index_t count = end - begin;
+    if (spec.kind == OptimizerKind::Sgd)
+      sgd_update(spec, param + begin, grad + begin, state ? state + begin : nullptr, count, step);
+    else
+      adam_update(spec, param + begin, grad + begin, state + begin, state + n + begin, count,
+                  step, spec.kind == OptimizerKind::AdamW);
+  });
 }
 
 template void optimizer_update<float>(const OptimizerSpec&, float*,
