@@ -64,6 +64,14 @@ describe.each(ENGINES)('gradients (%s engine)', (name) => {
     check([{ kind: 'dense', inFeatures: 4, outFeatures: 3 }], { ...MSE, reduction: 'sum' }, randomArray(rows * 3, 3) as Float64Array);
   });
 
+  it('a leading activation layer, and sum-reduced cross-entropy with label smoothing', () => {
+    check([
+      { kind: 'activation', activation: 'tanh' }, { kind: 'dense', inFeatures: 3, outFeatures: 5 },
+      { kind: 'activation', activation: 'identity' }, { kind: 'dense', inFeatures: 5, outFeatures: 4 },
+      { kind: 'activation', activation: 'relu' }, { kind: 'dense', inFeatures: 4, outFeatures: 2 },
+    ], { ...CE, reduction: 'sum', labelSmoothing: 0.1 }, new Int32Array([0, 1, 1, 0, 1, 0]));
+  });
+
   it('a deep stack ending in softmax with mse on probabilities', () => {
     check([
       { kind: 'dense', inFeatures: 3, outFeatures: 6 }, { kind: 'activation', activation: 'tanh' },
