@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // fastmlp benchmarks: float32 gemm GFLOP/s and MLP training samples/s for the
 // native and the pure-TypeScript engines, side by side in one run with
-// OpenBLAS and PyTorch when this machine has them (see bench/README.md).
+// OpenBLAS, TensorFlow.js (cpu and wasm backends) and PyTorch when this
+// machine has them (see bench/README.md).
 // Every case runs in its own fresh Node (or Python, or C) process and prints
 // one JSON line (STYLE.md §13), so JIT, allocator and thread-pool state never
 // leak from one case into the next. This script only plans, runs, tabulates
@@ -14,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { baselineEnv, detectBlas, detectTorch } from './lib/baselines.mjs';
+import { baselineEnv, detectBlas, detectTfjs, detectTorch } from './lib/baselines.mjs';
 import { runChild } from './lib/child.mjs';
 import { gemmReport, mlpReport } from './lib/report.mjs';
 
@@ -25,13 +26,17 @@ const RESULTS = path.join(BENCH, 'results', 'latest.json');
 
 // The full run must stay under ~3 minutes on a 2-core machine; --quick is a
 // ~20 s smoke test. minTime is the timed seconds per case (after its warm-up).
-// The JS engine trains on fewer rows because it is much slower; samples/s
-// does not depend on the row count once an epoch holds many batches.
+// The JS engine and the tfjs baselines train on fewer rows because they are
+// much slower; samples/s does not depend on the row count once an epoch holds
+// a few batches. tfjs's cpu backend takes over a second per batch, so it gets
+// 4 batches per epoch and at least tfjsMinEpochs timed epochs (~20 s in all).
 const PROFILES = {
   full: { sizes: [128, 256, 512, 1024], jsMaxSize: 512, gemmMinTime: 0.5,
-    nativeRows: 8192, jsRows: 1024, mlpMinTime: 2, maxEpochs: 10 },
+    nativeRows: 8192, jsRows: 1024, mlpMinTime: 2, maxEpochs: 10,
+    tfjsCpuRows: 512, tfjsWasmRows: 1024, tfjsMinEpochs: 2 },
   quick: { sizes: [128, 256], jsMaxSize: 256, gemmMinTime: 0.15,
-    nativeRows: 2048, jsRows: 256, mlpMinTime: 0.3, maxEpochs: 2 },
+    nativeRows: 2048, jsRows: 256, mlpMinTime: 0.3, maxEpochs: 2,
+    tfjsCpuRows: 128, tfjsWasmRows: 256, tfjsMinEpochs: 1 },
 };
 
 // The products of one training step of a 784-512 layer at batch 128.
@@ -45,7 +50,7 @@ const USAGE = `usage: node bench/run.mjs [options]
   --only <groups>     run only gemm, mlp (comma-separated)
   --stat best|median  gemm statistic shown in the table (default best; both are saved)
   --js-max-size <n>   largest square gemm for the JS engine (default 512, quick 256)
-  --no-baselines      skip OpenBLAS and PyTorch even when available
+  --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
   --help`;
 
 function options() {
@@ -89,7 +94,7 @@ function machine(info) {
 }
 
 /** Every case to run, in order; a case that cannot run carries { skipped } instead of a command. */
-function plan({ groups, profile }, threadSets, info, blas, torch) {
+function plan({ groups, profile }, threadSets, info, blas, tfjs, torch) {
   const cases = [];
   const node = (script, args) => ({ command: process.execPath, argv: [path.join(CASES, script), JSON.stringify(args)] });
   const nativeSkip = info.native.error ? { skipped: `native addon not loaded: ${info.native.error.split('. ')[0]}` } : {};
@@ -122,10 +127,18 @@ function plan({ groups, profile }, threadSets, info, blas, torch) {
     }
     cases.push({ group: 'mlp', impl: 'js', threads: 1,
       ...node('mlp.mjs', { ...common, engine: 'js', threads: 1, rows: profile.jsRows }), ...jsSkip });
+    // tfjs in Node computes on one thread with either backend (its wasm
+    // backend disables wasm threads under Node), hence a single 1T row each.
+    for (const [backend, rows] of [['cpu', profile.tfjsCpuRows], ['wasm', profile.tfjsWasmRows]]) {
+      const impl = `tfjs-${backend}`;
+      cases.push(tfjs[backend].skipped ? { group: 'mlp', impl, threads: 1, skipped: tfjs[backend].skipped }
+        : { group: 'mlp', impl, threads: 1,
+          ...node('tfjs_mlp.mjs', { ...common, backend, rows, minEpochs: profile.tfjsMinEpochs }) });
+    }
     for (const threads of threadSets) {
       const args = { ...common, threads, rows: profile.nativeRows };
       cases.push(torch.skipped ? { group: 'mlp', impl: 'torch', threads, skipped: torch.skipped }
-        : { group: 'mlp', impl: 'torch', threads, command: 'python3',
+        : { group: 'mlp', impl: 'torch', threads, command: torch.python,
           argv: [path.join(CASES, 'torch_mlp.py'), JSON.stringify(args)], env: baselineEnv(threads) });
     }
   }
@@ -150,7 +163,7 @@ function execute(cases) {
       : c.group === 'gemm' ? `${out.gflops.toFixed(1)} GFLOP/s median, ${out.gflopsBest.toFixed(1)} best`
         : `${Math.round(out.samplesPerSec)} samples/s${out.eventLoopP99Ms === undefined ? ''
           : `, event-loop p99 ${out.eventLoopP99Ms.toFixed(1)} ms`}`;
-    const threadWarning = c.impl === 'native' && out.threadsInUse !== undefined && out.threadsInUse !== c.threads
+    const threadWarning = out.threadsInUse !== undefined && out.threadsInUse !== c.threads
       ? ` — warning: ran with ${out.threadsInUse} threads` : '';
     process.stderr.write(`${prefix}: ${figure} (${sec} s)${threadWarning}\n`);
     return { ...record, ...out };
@@ -169,13 +182,15 @@ function main() {
   const threadSets = mach.cores > 1 ? [1, mach.cores] : [1];
   const none = { skipped: 'baselines disabled (--no-baselines)' };
   const blas = opts.baselines && opts.groups.includes('gemm') ? detectBlas(CASES) : none;
-  const torch = opts.baselines && opts.groups.includes('mlp') ? detectTorch() : none;
+  const mlpBaselines = opts.baselines && opts.groups.includes('mlp');
+  const tfjs = mlpBaselines ? detectTfjs(ROOT) : { cpu: none, wasm: none };
+  const torch = mlpBaselines ? detectTorch() : none;
 
   process.stderr.write(`fastmlp bench (${opts.profileName}) on ${mach.cpu}, ${mach.cores} threads, Node ${mach.node}\n`);
   if (mach.loadAverage[0] > 0.5) {
     process.stderr.write(`note: load average ${mach.loadAverage[0].toFixed(2)}: other work on this machine makes figures noisy\n`);
   }
-  const results = execute(plan(opts, threadSets, info, blas, torch));
+  const results = execute(plan(opts, threadSets, info, blas, tfjs, torch));
   blas.cleanup?.();
 
   const gemm = results.filter((r) => r.group === 'gemm');
@@ -189,6 +204,7 @@ function main() {
   if (mlp.length) {
     out.push('\nMLP training 784-512-256-10 (ReLU), batch 128, Adam, cross-entropy, float32: samples/s',
       '(median epoch of model.fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit).',
+      `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
       mlpReport(mlp));
   }
   if (mach.loadAverage[0] > 0.5) {
@@ -206,7 +222,12 @@ function main() {
     options: { only: opts.groups, stat: opts.stat, ...opts.profile },
     statistics: 'gemm: gflops = median of timed samples, gflopsBest = best; mlp: samplesPerSec = median epoch',
     machine: { ...mach, loadAverageAfter: os.loadavg() },
-    baselines: { blas: blas.label ?? blas.skipped, torch: torch.label ?? torch.skipped },
+    baselines: {
+      blas: blas.label ?? blas.skipped,
+      tfjsCpu: tfjs.cpu.label ?? tfjs.cpu.skipped,
+      tfjsWasm: tfjs.wasm.label ?? tfjs.wasm.skipped,
+      torch: torch.label ?? torch.skipped,
+    },
     gemm,
     mlp,
     elapsedSec,

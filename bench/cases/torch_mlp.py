@@ -44,7 +44,8 @@ def train(args):
         times.append(time.perf_counter() - t0)
     return {'samplesPerSec': rows / median(times), 'samplesPerSecMean': rows * len(times) / sum(times),
             'epochs': len(times), 'rows': rows, 'dataset': 'synthetic', 'warmupSec': warmup,
-            'loss': loss, 'version': torch.__version__}
+            'loss': loss, 'version': torch.__version__,
+            'threadsInUse': torch.get_num_threads()}   # confirms set_num_threads took effect
 
 
 run_case(train)

@@ -1,10 +1,12 @@
 // Optional baselines, used only when this machine already has them (nothing is
 // ever installed): OpenBLAS sgemm — through a small C program compiled on the
 // fly when cblas.h exists, else through numpy's matmul when numpy is built on
-// OpenBLAS — and PyTorch CPU for MLP training. Each detector returns either a
-// way to run the baseline or { skipped: reason } for the report.
+// OpenBLAS — and, for MLP training, TensorFlow.js (cpu and wasm backends, from
+// this package's devDependencies) and PyTorch CPU. Each detector returns
+// either a way to run the baseline or { skipped: reason } for the report.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -93,11 +95,76 @@ function numpyOpenBlas(casesDir) {
   };
 }
 
-/** PyTorch: { label, version } or { skipped }. */
+// Prints torch's version and the BLAS libraries its process has mapped (Linux
+// only; elsewhere the list is empty). PyPI wheels link MKL in statically, so
+// no libblas appears; distribution builds (Debian's python3-torch,
+// BLAS_INFO=generic) load whatever libblas.so.3 the system points at.
+const TORCH_PROBE = `
+import json, os, torch
+try:
+    maps = [l.split()[-1] for l in open('/proc/self/maps') if '/' in l]
+except OSError:
+    maps = []
+blas = sorted({os.path.realpath(p) for p in maps if 'blas' in os.path.basename(p).lower()})
+print(json.dumps({'version': torch.__version__, 'blas': blas}))
+`;
+
+/**
+ * PyTorch: { label, version, python } or { skipped }. The `python3` on PATH is
+ * tried first, then the system's /usr/bin/python3 (Debian's python3-torch
+ * installs there, which a pyenv or venv python3 on PATH does not see).
+ * A torch whose matmuls run on the netlib reference BLAS (Debian's
+ * blas/libblas.so.3 when no OpenBLAS is installed) is ~30× slower than a
+ * normal PyTorch, so it is skipped rather than shown as "PyTorch", as
+ * detectBlas refuses a reference BLAS; BENCH_TORCH_ANY_BLAS=1 runs it anyway.
+ */
 export function detectTorch() {
-  const r = run('python3', ['-c', 'import torch; print(torch.__version__)']);
-  if (r.error) return { skipped: 'python3 not found' };
-  if (!r.ok) return { skipped: "PyTorch not installed (python3 -c 'import torch' failed)" };
-  const version = r.stdout.trim();
-  return { label: `PyTorch ${version}`, version };
+  const tried = [];
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const r = run(python, ['-c', TORCH_PROBE]);
+    if (r.error) continue;   // no such interpreter
+    if (!r.ok) {
+      tried.push(python);
+      continue;
+    }
+    const { version, blas } = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    const reference = blas.filter((lib) => /libblas\.so/.test(path.basename(lib)) && !/openblas|blis|atlas|mkl/i.test(lib));
+    const label = `PyTorch ${version} (${python})`;
+    if (reference.length && process.env.BENCH_TORCH_ANY_BLAS !== '1') {
+      return { skipped: `${label} runs on the reference BLAS ${reference[0]}, not representative ` +
+        '(install OpenBLAS, e.g. libopenblas0-pthread, or set BENCH_TORCH_ANY_BLAS=1 to run it anyway)' };
+    }
+    return { label: reference.length ? `${label}, reference BLAS ${reference[0]}` : label, version, python };
+  }
+  return tried.length ? { skipped: `PyTorch not installed (import torch failed in ${tried.join(' and ')})` }
+    : { skipped: 'python3 not found' };
+}
+
+/**
+ * TensorFlow.js, resolved from the project root as the case scripts resolve it:
+ * { cpu, wasm }, each { label } or { skipped }. The wasm backend also needs
+ * its .wasm binaries, which ship in the package's dist/ directory.
+ */
+export function detectTfjs(root) {
+  const require = createRequire(path.join(root, 'package.json'));
+  const version = (name) => {
+    try {
+      return require(`${name}/package.json`).version;
+    } catch {
+      return undefined;
+    }
+  };
+  const tfjs = version('@tensorflow/tfjs');
+  if (!tfjs) {
+    const skipped = '@tensorflow/tfjs not installed (a devDependency: npm install)';
+    return { cpu: { skipped }, wasm: { skipped } };
+  }
+  const cpu = { label: `@tensorflow/tfjs ${tfjs}, cpu backend` };
+  const wasmVersion = version('@tensorflow/tfjs-backend-wasm');
+  if (!wasmVersion) return { cpu, wasm: { skipped: '@tensorflow/tfjs-backend-wasm not installed (a devDependency: npm install)' } };
+  const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+  if (!fs.readdirSync(dist).some((f) => f.endsWith('.wasm'))) {
+    return { cpu, wasm: { skipped: `no .wasm binary in ${path.relative(root, dist)}` } };
+  }
+  return { cpu, wasm: { label: `@tensorflow/tfjs-backend-wasm ${wasmVersion}, wasm backend` } };
 }

@@ -59,12 +59,17 @@ export function gemmReport(results, threadSets, stat) {
   return [formatTable(headers, rows), ...notes(results, (r) => r.shape.name)].join('\n');
 }
 
-/** MLP training: one row per (implementation, threads), with ratios to js and to PyTorch at equal threads. */
+/**
+ * MLP training: one row per (implementation, threads), with ratios to the JS
+ * engine, to each tfjs backend (single-threaded in Node, so every row is
+ * compared with its one figure; DESIGN.md: js ≥ 3× tfjs-cpu) and to PyTorch
+ * at equal threads. A row is not compared with itself.
+ */
 export function mlpReport(results) {
   const find = (impl, threads) => results.find((r) => r.impl === impl && r.threads === threads);
   const sps = (r) => r.samplesPerSec;
-  const js = figure(find('js', 1), sps);
-  const headers = ['engine', 'threads', 'samples/s', 'epochs×rows', '×js', '×torch', 'loop p99', 'data'];
+  const against = [['×js', 'js'], ['×tfjs-cpu', 'tfjs-cpu'], ['×tfjs-wasm', 'tfjs-wasm']];
+  const headers = ['engine', 'threads', 'samples/s', 'epochs×rows', ...against.map(([h]) => h), '×torch', 'loop p99', 'data'];
   const rows = results.map((r) => {
     const mine = figure(r, sps);
     const torch = r.impl === 'torch' ? NaN : figure(find('torch', r.threads), sps);
@@ -72,7 +77,7 @@ export function mlpReport(results) {
     return [
       r.impl, String(r.threads), cell(r, sps),
       ok ? `${r.epochs}×${r.rows}` : '—',
-      r.impl === 'js' ? '—' : ratio(mine, js),
+      ...against.map(([, impl]) => (r.impl === impl ? '—' : ratio(mine, figure(find(impl, 1), sps)))),
       ratio(mine, torch),
       ok && r.eventLoopP99Ms !== undefined ? `${r.eventLoopP99Ms.toFixed(1)} ms` : '—',
       ok ? r.dataset : '—',
