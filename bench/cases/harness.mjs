@@ -1,6 +1,8 @@
 // Shared by the Node case scripts: the one-JSON-line protocol with bench/run.mjs
-// and the timing loop. Each case runs in a fresh process (STYLE.md §13), so
+// and the timing loops. Each case runs in a fresh process (STYLE.md §13), so
 // nothing here keeps state between cases.
+
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 /** Seconds since an arbitrary origin, from the monotonic high-resolution clock. */
 export function now() {
@@ -71,4 +73,38 @@ export function fillUniform(array, seed, lo = 0, hi = 1) {
     array[i] = lo + s * scale;
   }
   return array;
+}
+
+/**
+ * Times a training run of `epochs` epochs over `rows` rows. `fit(onEpochEnd)`
+ * starts the library's own fit with that per-epoch hook and resolves with its
+ * history ({ history: { loss: [...] } }, as fastmlp and tfjs both return).
+ * Reports samples/s from the median epoch, and the event loop's delay while fit
+ * ran (DESIGN.md: p99 < 20 ms) — a library that computes on the main thread
+ * shows here how long it blocks the loop at a time.
+ */
+export async function timeFit(fit, { rows, epochs }) {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  const ends = [];
+  delay.enable();
+  const t0 = now();
+  const history = await fit(() => { ends.push(now()); });
+  const total = now() - t0;
+  // One more turn of the loop: a stretch that blocked it until fit returned
+  // is only recorded when the delay monitor's timer next fires.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  delay.disable();
+
+  if (ends.length !== epochs) throw new Error(`onEpochEnd ran ${ends.length} times in ${epochs} epochs`);
+  // The first interval also holds the library's set-up of fit (fastmlp's private copy of x).
+  const epochSec = ends.map((t, i) => t - (i === 0 ? t0 : ends[i - 1]));
+  return {
+    samplesPerSec: rows / median(epochSec),
+    samplesPerSecMean: (rows * epochs) / total,
+    epochs,
+    rows,
+    loss: history.history.loss.at(-1),
+    eventLoopP99Ms: delay.percentile(99) / 1e6,
+    eventLoopMaxMs: delay.max / 1e6,
+  };
 }

@@ -9,9 +9,8 @@
 // Args: { backend: 'cpu' | 'wasm', rows, batchSize, minTime, maxEpochs, minEpochs }.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { CLASSES, INPUTS, trainingData } from './data.mjs';
-import { median, now, runCase } from './harness.mjs';
+import { now, runCase, timeFit } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -58,29 +57,13 @@ runCase(async ({ backend, rows, batchSize = 128, minTime = 2, maxEpochs = 20, mi
   // and one epoch alone is a noisy median.
   const epochs = Math.max(minEpochs, Math.min(maxEpochs, Math.ceil(minTime / warmupSec)));
 
-  // Event-loop delay during fit, as in mlp.mjs: tfjs computes on the main
-  // thread, so this shows how long fit keeps the loop blocked at a time.
-  const delay = monitorEventLoopDelay({ resolution: 5 });
-  const ends = [];
-  delay.enable();
-  const t0 = now();
-  const history = await model.fit(x, y, { ...fitOptions, epochs, callbacks: { onEpochEnd: () => { ends.push(now()); } } });
-  const total = now() - t0;
-  await new Promise((resolve) => setTimeout(resolve, 20));   // let the monitor record the last stretch
-  delay.disable();
-
-  if (ends.length !== epochs) throw new Error(`onEpochEnd ran ${ends.length} times in ${epochs} epochs`);
-  const epochSec = ends.map((t, i) => t - (i === 0 ? t0 : ends[i - 1]));
+  // tfjs computes on the main thread: the loop delay shows how long it blocks.
+  const timing = await timeFit(
+    (onEpochEnd) => model.fit(x, y, { ...fitOptions, epochs, callbacks: { onEpochEnd } }), { rows: data.rows, epochs });
   return {
-    samplesPerSec: data.rows / median(epochSec),
-    samplesPerSecMean: (data.rows * epochs) / total,
-    epochs,
-    rows: data.rows,
+    ...timing,
     dataset: data.source,
     warmupSec,
-    loss: history.history.loss.at(-1),
-    eventLoopP99Ms: delay.percentile(99) / 1e6,
-    eventLoopMaxMs: delay.max / 1e6,
     version: tf.version.tfjs,
     backend: tf.getBackend(),
     ...(backend === 'wasm' ? {
