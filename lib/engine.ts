@@ -97,7 +97,10 @@ export interface NetworkPlan {
   computeGradients(x: FloatArray, rows: number, y: Target): number;
   /** One optimizer update with the current gradients. */
   step(): void;
-  /** computeGradients + step; returns the batch loss before the update. */
+  /**
+   * computeGradients + step; returns the batch loss before the update. A loss
+   * that is not finite skips the step (parameters unchanged).
+   */
   trainStep(x: FloatArray, rows: number, y: Target): number;
   /**
    * One epoch of mini-batches over X (rows × in) in `order` (a permutation of

@@ -32,18 +32,17 @@ export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Ta
 /** Computes the batch loss and gradients, and steps only when the loss is finite. */
 function stepIfFinite(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
   const { plan } = ctx;
-  let value: number;
-  if (ctx.loss === null) {
-    value = plan.computeGradients(x, rows, y);
-  } else {
-    const out = allocate(ctx.dtype, rows * ctx.outputSize);
-    plan.forwardTrain(x, rows, out);
-    const pred = new Matrix(rows, ctx.outputSize, out);
-    const target = y instanceof Int32Array ? y : new Matrix(rows, ctx.outputSize, y);
-    value = customValue(ctx.loss, pred, target);
-    if (Number.isFinite(value)) plan.backward(customGradient(ctx.loss, pred, target), rows);
+  // Built-in loss: one call into the engine, which skips a non-finite step itself.
+  if (ctx.loss === null) return plan.trainStep(x, rows, y);
+  const out = allocate(ctx.dtype, rows * ctx.outputSize);
+  plan.forwardTrain(x, rows, out);
+  const pred = new Matrix(rows, ctx.outputSize, out);
+  const target = y instanceof Int32Array ? y : new Matrix(rows, ctx.outputSize, y);
+  const value = customValue(ctx.loss, pred, target);
+  if (Number.isFinite(value)) {
+    plan.backward(customGradient(ctx.loss, pred, target), rows);
+    plan.step();
   }
-  if (Number.isFinite(value)) plan.step();
   return value;
 }
 

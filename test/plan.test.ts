@@ -52,4 +52,20 @@ describe.each(ENGINES)('network plan (%s engine)', (name) => {
       }
     });
   }
+
+  it('trainStep with a non-finite loss returns it and leaves parameters and step count unchanged', () => {
+    const plan = engine(name).createPlan({ dtype: 'float64', layers: LAYERS, maxBatch: 2 });
+    plan.setLoss({ kind: 'mse', reduction: 'mean', labelSmoothing: 0 });
+    plan.setOptimizer(SGD);
+    const p0 = randomArray(plan.paramCount, 7);
+    plan.setParams(p0);
+    const x = new Float64Array(8).fill(1e200);  // finite input whose squared error overflows
+    expect(plan.trainStep(x, 2, new Float64Array(6))).toBe(Infinity);
+    const after = new Float64Array(plan.paramCount);
+    plan.getParams(after);
+    expect(Array.from(after)).toEqual(Array.from(p0));
+    expect(plan.stepCount).toBe(0);
+    expect(Number.isFinite(plan.trainStep(randomArray(8, 8), 2, randomArray(6, 9)))).toBe(true);
+    expect(plan.stepCount).toBe(1);
+  });
 });

@@ -305,7 +305,9 @@ double Network<T>::train_step(const T* x, index_t rows,
                               const std::int32_t* y_idx, const T* y) {
   require_loss("train_step");
   const double loss = compute_gradients(x, rows, y_idx, y);
-  step();
+  // As train_epoch: a NaN/Inf loss leaves the parameters as they were, so the
+  // caller can report it without the model already being ruined.
+  if (std::isfinite(loss)) step();
   return loss;
 }
 

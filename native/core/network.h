@@ -83,6 +83,7 @@ class Network {
   void step();
 
   // compute_gradients + step; returns the batch loss (before the update).
+  // When the loss is not finite the step is skipped (parameters unchanged).
   double train_step(const T* x, index_t rows, const std::int32_t* y_idx,
                     const T* y);
 

@@ -428,7 +428,8 @@ export class JsNetworkPlan implements NetworkPlan {
 
   trainStep(x: FloatArray, rows: number, y: Target): number {
     const value = this.computeGradients(x, rows, y);
-    this.step();
+    // As trainEpoch and the native engine: a NaN/Inf loss leaves the parameters unchanged.
+    if (Number.isFinite(value)) this.step();
     return value;
   }
 
