@@ -56,6 +56,20 @@ export interface EpochResult {
   batches: number;
   /** Index of the first batch whose loss was not finite (training stopped there), or -1. */
   badBatch: number;
+  /** True when hooks.signal stopped the epoch early (between batches; the model stays consistent). */
+  cancelled: boolean;
+}
+
+/** Optional observers and controls for one trainEpoch call. */
+export interface EpochHooks {
+  /**
+   * Called after each completed batch, in order, before the epoch's promise
+   * resolves. The native engine posts these from its worker thread without
+   * waiting for JS, so the callback lags behind training by up to a few batches.
+   */
+  onBatch?: (batch: number, rows: number, loss: number) => void;
+  /** Aborting stops the epoch before its next batch; the batch in flight completes. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -108,7 +122,7 @@ export interface NetworkPlan {
    * thread; the JS engine yields to the event loop between batches.
    */
   trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
-             order: Int32Array | null): Promise<EpochResult>;
+             order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult>;
 }
 
 export interface Engine {

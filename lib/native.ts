@@ -24,8 +24,15 @@ export interface NativeNetwork {
   computeGradients(x: FloatArray, rows: number, y: Target): number;
   step(): void;
   trainStep(x: FloatArray, rows: number, y: Target): number;
-  trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
-             order: Int32Array | null): Promise<EpochResult>;
+  /**
+   * One epoch on a worker thread (lib/engines/native.ts wraps it as the plan's
+   * trainEpoch). onBatch is posted from the worker thread; events may arrive
+   * after the promise settles.
+   */
+  runEpoch(x: FloatArray, rows: number, y: Target, batchSize: number, order: Int32Array | null,
+             onBatch?: ((batch: number, rows: number, loss: number) => void) | null): Promise<EpochResult>;
+  /** Stops the running epoch before its next batch; false when none runs. */
+  cancelEpoch(): boolean;
 }
 
 export interface NativeBinding {

@@ -2,7 +2,7 @@
 // engine runs whole steps and epochs itself; with a custom TypeScript loss the
 // plan stops at the loss each batch, asks it for value and gradient, and resumes
 // (DESIGN.md, engine contract) — slower, but the same in both engines.
-import type { Dtype, EpochResult, FloatArray, NetworkPlan, Target } from './engine';
+import type { Dtype, EpochHooks, EpochResult, FloatArray, NetworkPlan, Target } from './engine';
 import type { LossFunction } from './losses';
 import { Matrix, allocate, toMatrix } from './matrix';
 
@@ -48,10 +48,10 @@ function stepIfFinite(ctx: EpochContext, x: FloatArray, rows: number, y: Target)
 
 /** One epoch of mini-batches in `order` (null: natural order). */
 export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y: Target, batchSize: number,
-                               order: Int32Array | null): Promise<EpochResult> {
+                               order: Int32Array | null, hooks: EpochHooks = {}): Promise<EpochResult> {
   const batch = Math.min(batchSize, rows);
   if (batch > ctx.plan.maxBatch) ctx.plan.reserve(batch);
-  if (ctx.loss === null) return ctx.plan.trainEpoch(x, rows, y, batchSize, order);
+  if (ctx.loss === null) return ctx.plan.trainEpoch(x, rows, y, batchSize, order, hooks);
 
   const inputs = x.length / rows;
   const targetWidth = y instanceof Int32Array ? 1 : ctx.outputSize;
@@ -61,6 +61,7 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
   let batches = 0;
   let lastYield = Date.now();
   for (let start = 0; start < rows; start += batch) {
+    if (hooks.signal?.aborted) return { loss: total / Math.max(1, start), batches, badBatch: -1, cancelled: true };
     const n = Math.min(batch, rows - start);
     for (let i = 0; i < n; i++) {
       const r = order ? order[start + i]! : start + i;
@@ -70,15 +71,16 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
     const xb = n === batch ? bx : bx.subarray(0, n * inputs);
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
     const value = stepIfFinite(ctx, xb, n, yb);
-    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches };
+    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false };
     total += value * n;
     batches++;
+    hooks.onBatch?.(batches - 1, n, value);
     if (Date.now() - lastYield >= YIELD_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       lastYield = Date.now();
     }
   }
-  return { loss: total / rows, batches, badBatch: -1 };
+  return { loss: total / rows, batches, badBatch: -1, cancelled: false };
 }
 
 function customValue(loss: LossFunction, pred: Matrix, target: Target | Matrix): number {

@@ -250,7 +250,7 @@ describe('js plan', () => {
       p.setOptimizer(ADAM);
     }
     const result = await plan.trainEpoch(x, 6, y, 2, null);
-    expect(result).toEqual({ loss: ref.trainStep(x.subarray(0, 4), 2, y.subarray(0, 2)), batches: 1, badBatch: 1 });
+    expect(result).toEqual({ loss: ref.trainStep(x.subarray(0, 4), 2, y.subarray(0, 2)), batches: 1, badBatch: 1, cancelled: false });
     const a = new Float64Array(plan.paramCount);
     const b = new Float64Array(plan.paramCount);
     plan.getParams(a);

@@ -97,10 +97,10 @@ describe('native addon robustness', () => {
     const rows = 20000;
     const x = randomArray(rows * 3, 2, Float32Array);
     const y = Int32Array.from({ length: rows }, (_, i) => i % 2);
-    expectCodedError(() => n.trainEpoch(x, rows, y, 0, null) as never, RangeError, /batchSize/);
-    expectCodedError(() => n.trainEpoch(x, rows, y, 8, new Int32Array(5)) as never, RangeError, /order/);
-    await expect(n.trainEpoch(x, rows, y, 8, new Int32Array(rows))).rejects.toThrow(RangeError);  // all zeros: not a permutation
-    const running = n.trainEpoch(x, rows, y, 8, null);
+    expectCodedError(() => n.runEpoch(x, rows, y, 0, null) as never, RangeError, /batchSize/);
+    expectCodedError(() => n.runEpoch(x, rows, y, 8, new Int32Array(5)) as never, RangeError, /order/);
+    await expect(n.runEpoch(x, rows, y, 8, new Int32Array(rows))).rejects.toThrow(RangeError);  // all zeros: not a permutation
+    const running = n.runEpoch(x, rows, y, 8, null);
     // The caller gives its buffers away mid-epoch: the worker trains on its own copy.
     structuredClone(x.buffer, { transfer: [x.buffer] });
     let busy: unknown;

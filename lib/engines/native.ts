@@ -1,10 +1,13 @@
 // The native engine: the addon's surface already has the engine contract's
-// shape, so this adapter only names it and builds plans.
-import type { Engine, NetworkPlan, PlanSpec } from '../engine';
-import { loadNative } from '../native';
+// shape, so this adapter names it and builds plans. Plans subclass the addon's
+// Network only to turn trainEpoch's hooks (an AbortSignal, per-batch events
+// posted from the worker thread) into the contract's ordered, awaited form.
+import type { Engine, EpochHooks, EpochResult, FloatArray, NetworkPlan, PlanSpec, Target } from '../engine';
+import { loadNative, type NativeBinding } from '../native';
 
 export function createNativeEngine(): Engine {
   const binding = loadNative();
+  const NativePlan = nativePlanClass(binding);
   return {
     name: 'native',
     isa: binding.isa,
@@ -17,6 +20,51 @@ export function createNativeEngine(): Engine {
       binding.lossForward(spec, pred, rows, cols, target),
     lossBackward: (spec, pred, rows, cols, target, grad) =>
       binding.lossBackward(spec, pred, rows, cols, target, grad),
-    createPlan: (spec: PlanSpec): NetworkPlan => new binding.Network(spec),
+    createPlan: (spec: PlanSpec): NetworkPlan => new NativePlan(spec),
+  };
+}
+
+function nativePlanClass(binding: NativeBinding) {
+  return class NativePlan extends binding.Network {
+    async trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
+                              order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
+      const signal = hooks?.signal;
+      const onBatch = hooks?.onBatch;
+      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null);
+      if (signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
+
+      // Events arrive through the event loop, possibly after the epoch's promise
+      // settles: count them and resolve once all `batches` have been delivered.
+      let delivered = 0;
+      let expected = Infinity;
+      let drained: () => void = () => {};
+      const allDelivered = new Promise<void>((resolve) => { drained = resolve; });
+      let hookError: unknown = null;
+      const deliver = (batch: number, batchRows: number, loss: number) => {
+        delivered++;
+        if (hookError === null) {
+          try {
+            onBatch!(batch, batchRows, loss);
+          } catch (err) {
+            hookError = err;     // stop training; the error rejects trainEpoch
+            this.cancelEpoch();
+          }
+        }
+        if (delivered >= expected) drained();
+      };
+      const abort = () => { this.cancelEpoch(); };
+      signal?.addEventListener('abort', abort, { once: true });
+      try {
+        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null);
+        if (onBatch) {
+          expected = result.batches;
+          if (delivered < expected) await allDelivered;
+        }
+        if (hookError !== null) throw hookError;
+        return result;
+      } finally {
+        signal?.removeEventListener('abort', abort);
+      }
+    }
   };
 }

@@ -43,7 +43,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::ComputeGradients>("computeGradients"),
       InstanceMethod<&NetworkWrap::Step>("step"),
       InstanceMethod<&NetworkWrap::TrainStep>("trainStep"),
-      InstanceMethod<&NetworkWrap::TrainEpoch>("trainEpoch"),
+      InstanceMethod<&NetworkWrap::TrainEpoch>("runEpoch"),
+      InstanceMethod<&NetworkWrap::CancelEpoch>("cancelEpoch"),
   });
 }
 
@@ -273,7 +274,8 @@ Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, loss);
 }
 
-// trainEpoch(x, rows, y, batchSize, order | null) → Promise<{ loss, batches, badBatch }>
+// runEpoch(x, rows, y, batchSize, order | null, onBatch?) → (the plan's trainEpoch in TS)
+//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss)
 Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
@@ -285,6 +287,9 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   const Napi::Value ov = arg(info, 4);
   const std::int32_t* order = nullptr;
   if (!ov.IsNull() && !ov.IsUndefined()) order = int32_array(ov, "order", std::size_t(rows));
+  const Napi::Value on_batch = arg(info, 5);
+  if (!on_batch.IsNull() && !on_batch.IsUndefined() && !on_batch.IsFunction())
+    throw_type_error(env, "Expected a function or null for onBatch");
   if (dtype_ == Dtype::Float32 ? !f32_->has_loss() : !f64_->has_loss())
     throw_error(env, "trainEpoch needs a built-in loss (setLoss) on this network", kCodeInvalidArgument);
 
@@ -303,12 +308,20 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
       baton.rows = rows;
       baton.batch = batch;
       n.reserve(std::min(batch, rows));
-      auto* worker = new TrainEpochWorker<T>(env, Value(), this, std::move(baton));
+      auto* worker = new TrainEpochWorker<T>(env, Value(), this, std::move(baton), on_batch);
       Napi::Promise promise = worker->Promise();
       worker->Queue();
       return promise;
     });
   });
+}
+
+// cancelEpoch() → true when an epoch was running: it stops before its next batch
+// (the batch in flight completes, so the parameters stay consistent).
+Napi::Value NetworkWrap::CancelEpoch(const Napi::CallbackInfo& info) {
+  if (!epoch_cancel_) return Napi::Boolean::New(info.Env(), false);
+  epoch_cancel_->store(true);
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 }  // namespace fastmlp::binding

@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <memory>
 
 #include "../core/network.h"
@@ -18,7 +19,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   static Napi::Function Define(Napi::Env env);
   explicit NetworkWrap(const Napi::CallbackInfo& info);
 
-  void set_busy(bool busy) { busy_ = busy; }
+  // While an epoch runs: busy, and the epoch's cancel flag for cancelEpoch().
+  void set_busy(bool busy, std::shared_ptr<std::atomic<bool>> cancel) {
+    busy_ = busy;
+    epoch_cancel_ = std::move(cancel);
+  }
 
  private:
   template <typename F> decltype(auto) visit(F&& f);
@@ -52,11 +57,13 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
+  Napi::Value CancelEpoch(const Napi::CallbackInfo& info);
 
   Dtype dtype_ = Dtype::Float32;
   std::shared_ptr<Network<float>> f32_;
   std::shared_ptr<Network<double>> f64_;
   bool busy_ = false;
+  std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch runs
   index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match
 };
 

@@ -3,10 +3,33 @@
 #include "network_wrap.h"
 
 namespace fastmlp::binding {
+namespace {
+
+struct BatchEvent {
+  index_t batch;
+  index_t rows;
+  double loss;
+};
+
+// Runs on the main thread. The TypeScript caller's callback never throws (it
+// catches and records its own errors), so an exception here can only come
+// from a terminating environment, where there is nobody left to tell.
+void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
+  std::unique_ptr<BatchEvent> owned(event);
+  if (env == nullptr || callback == nullptr) return;
+  try {
+    callback.Call({Napi::Number::New(env, double(owned->batch)),
+                   Napi::Number::New(env, double(owned->rows)),
+                   Napi::Number::New(env, owned->loss)});
+  } catch (const Napi::Error&) {
+  }
+}
+
+}  // namespace
 
 template <typename T>
 TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap,
-                                      Baton baton)
+                                      Baton baton, Napi::Value on_batch)
     : Napi::AsyncWorker(env, "fastmlp.trainEpoch"),
       baton_(std::move(baton)),
       deferred_(Napi::Promise::Deferred::New(env)),
@@ -16,7 +39,25 @@ TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkW
   // If the environment goes away (a worker_thread terminated mid-epoch), stop
   // the epoch at the next batch instead of training to the end for nobody.
   cleanup_ = env.AddCleanupHook(&TrainEpochWorker::on_env_cleanup, cancel_.get());
-  wrap_->set_busy(true);
+  if (on_batch.IsFunction()) {
+    progress_ = Napi::ThreadSafeFunction::New(env, on_batch.As<Napi::Function>(),
+                                              "fastmlp.trainEpoch.progress", 0, 1);
+    has_progress_ = true;
+  }
+  wrap_->set_busy(true, cancel_);
+}
+
+template <typename T>
+TrainEpochWorker<T>::~TrainEpochWorker() {
+  release_progress();
+}
+
+template <typename T>
+void TrainEpochWorker<T>::release_progress() {
+  if (has_progress_) {
+    has_progress_ = false;
+    progress_.Release();
+  }
 }
 
 template <typename T>
@@ -28,18 +69,29 @@ template <typename T>
 void TrainEpochWorker<T>::Execute() {
   try {
     const Baton& b = baton_;
+    BatchObserver observer;
+    if (has_progress_) {
+      observer = [this](index_t batch, index_t rows, double loss) {
+        auto* event = new BatchEvent{batch, rows, loss};
+        if (progress_.NonBlockingCall(event, deliver_batch) != napi_ok) delete event;
+      };
+    }
     result_ = b.net->train_epoch(b.x.data(), b.rows, b.y_idx.empty() ? nullptr : b.y_idx.data(),
                                  b.y.empty() ? nullptr : b.y.data(), b.batch,
-                                 b.has_order ? b.order.data() : nullptr, cancel_.get());
+                                 b.has_order ? b.order.data() : nullptr, cancel_.get(),
+                                 has_progress_ ? &observer : nullptr);
   } catch (...) {
     failure_ = std::current_exception();
   }
+  // Every event is queued by now; releasing lets the function finalise once
+  // the queue drains.
+  release_progress();
 }
 
 template <typename T>
 void TrainEpochWorker<T>::finish() {
   cleanup_.Remove(Env());
-  wrap_->set_busy(false);
+  wrap_->set_busy(false, nullptr);
 }
 
 template <typename T>
@@ -58,6 +110,7 @@ void TrainEpochWorker<T>::OnOK() {
   out.Set("loss", Napi::Number::New(env, result_.mean_loss));
   out.Set("batches", Napi::Number::New(env, double(result_.batches)));
   out.Set("badBatch", Napi::Number::New(env, double(result_.bad_batch)));
+  out.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
   deferred_.Resolve(out);
 }
 

@@ -2,6 +2,11 @@
 // owned data, converted from JS on the main thread; Execute touches only the
 // baton; the promise is settled on the main thread).
 //
+// Progress: when JS passes an onBatch function, each completed batch is posted
+// to it through a thread-safe function (non-blocking, unbounded queue, so the
+// epoch never waits for JS). Events may arrive after the promise settles; the
+// TypeScript side waits until it has seen `batches` of them.
+//
 // The inputs are copied into the baton: the caller's ArrayBuffers could be
 // transferred or resized by JS while the epoch runs, and a copy is ~1 % of the
 // epoch's arithmetic (one pass over X versus six flops per weight per row).
@@ -35,7 +40,10 @@ class TrainEpochWorker : public Napi::AsyncWorker {
     index_t batch = 0;
   };
 
-  TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton);
+  // on_batch: a JS function (batch, rows, loss) or an empty value for none.
+  TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton,
+                   Napi::Value on_batch);
+  ~TrainEpochWorker() override;
   Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
@@ -45,6 +53,7 @@ class TrainEpochWorker : public Napi::AsyncWorker {
 
  private:
   void finish();
+  void release_progress();
   static void on_env_cleanup(std::atomic<bool>* cancel);
 
   Baton baton_;
@@ -53,6 +62,8 @@ class TrainEpochWorker : public Napi::AsyncWorker {
   NetworkWrap* wrap_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   Napi::Env::CleanupHook<void (*)(std::atomic<bool>*), std::atomic<bool>> cleanup_;
+  Napi::ThreadSafeFunction progress_;
+  bool has_progress_ = false;
   EpochResult result_;
   std::exception_ptr failure_;
 };

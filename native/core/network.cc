@@ -315,7 +315,8 @@ template <typename T>
 EpochResult Network<T>::train_epoch(const T* X, index_t rows,
                                     const std::int32_t* y_idx, const T* Y,
                                     index_t batch, const std::int32_t* order,
-                                    const std::atomic<bool>* cancel) {
+                                    const std::atomic<bool>* cancel,
+                                    const BatchObserver* on_batch) {
   require_loss("train_epoch");
   validate_loss(loss_, y_idx != nullptr, Y != nullptr);
   require(rows >= 1, "train_epoch: expected rows >= 1 but received " +
@@ -362,7 +363,10 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
   index_t done_rows = 0;
   const index_t nbatches = (rows + bs - 1) / bs;
   for (index_t bi = 0; bi < nbatches; ++bi) {
-    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) break;
+    if (cancel != nullptr && cancel->load(std::memory_order_relaxed)) {
+      res.cancelled = true;
+      break;
+    }
     const index_t r0 = bi * bs;
     const index_t nb = std::min(bs, rows - r0);
     const std::int32_t* yb_idx = nullptr;
@@ -400,6 +404,7 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     total += loss * static_cast<double>(nb);
     done_rows += nb;
     ++res.batches;
+    if (on_batch != nullptr && *on_batch) (*on_batch)(bi, nb, loss);
   }
   res.mean_loss = done_rows > 0 ? total / static_cast<double>(done_rows) : 0.0;
   return res;

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <vector>
 
 #include "common.h"
@@ -29,7 +30,12 @@ struct EpochResult {
   double mean_loss = 0;    // mean of the batch losses weighted by batch rows
   index_t batches = 0;     // batches completed
   index_t bad_batch = -1;  // index of the first batch whose loss was not finite, or -1
+  bool cancelled = false;  // stopped early because `cancel` became true
 };
+
+// Called after each completed batch of train_epoch with its index, its rows and
+// its loss (on the thread that runs the epoch).
+using BatchObserver = std::function<void(index_t batch, index_t rows, double loss)>;
 
 template <typename T>
 class Network {
@@ -90,10 +96,12 @@ class Network {
   // One epoch of mini-batches of `batch` rows over X (rows, in) and y, taking
   // rows in `order` (a permutation of 0..rows-1, validated; null = natural order).
   // The last batch may be smaller. Stops at the first batch whose loss is not
-  // finite (EpochResult::bad_batch) and when `cancel` becomes true.
+  // finite (EpochResult::bad_batch) and, between batches, when `cancel` becomes
+  // true. `on_batch` (optional) observes each completed batch.
   EpochResult train_epoch(const T* X, index_t rows, const std::int32_t* y_idx,
                           const T* Y, index_t batch, const std::int32_t* order,
-                          const std::atomic<bool>* cancel = nullptr);
+                          const std::atomic<bool>* cancel = nullptr,
+                          const BatchObserver* on_batch = nullptr);
 
  private:
   T* segment(index_t s);  // activation segment s: 0 = input, l+1 = layer l's output

@@ -20,7 +20,7 @@
 // The 1/B of a mean-reduced loss lives in the loss gradient, not here.
 
 import type {
-  ActivationName, Dtype, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
+  ActivationName, Dtype, EpochHooks, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
   OptimizerSpec, PlanSpec, Target,
 } from '../../engine';
 import { activationBackward, activationForward } from './activations';
@@ -442,7 +442,7 @@ export class JsNetworkPlan implements NetworkPlan {
    * them until the promise settles (Sequential trains on private copies).
    */
   trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
-             order: Int32Array | null): Promise<EpochResult> {
+             order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
     this.assertIdle('trainEpoch');
     checkRows(rows, Infinity);
     need(x, rows * this.inputSize, 'x');
@@ -454,11 +454,12 @@ export class JsNetworkPlan implements NetworkPlan {
       throw new RangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
     }
     const loss = this.requireLoss('trainEpoch');
-    return this.runEpoch(loss, x, rows, y, batchSize, order);
+    return this.runEpoch(loss, x, rows, y, batchSize, order, hooks ?? {});
   }
 
   private async runEpoch(loss: LossSpec, x: FloatArray, rows: number, y: Target,
-                         batchSize: number, order: Int32Array | null): Promise<EpochResult> {
+                         batchSize: number, order: Int32Array | null,
+                         hooks: EpochHooks): Promise<EpochResult> {
     const nIn = this.inputSize;
     const nOut = this.outputSize;
     if (order !== null) checkPermutation(order, rows);
@@ -480,9 +481,14 @@ export class JsNetworkPlan implements NetworkPlan {
     let done = 0; // rows of the completed batches
     let batches = 0;
     let badBatch = -1;
+    let cancelled = false;
     try {
       let lastYield = performance.now();
       for (let start = 0; start < rows; start += batchSize) {
+        if (hooks.signal?.aborted) {
+          cancelled = true;
+          break;
+        }
         const n = Math.min(batchSize, rows - start);
         // Gather the batch straight into the input buffer (and its targets).
         const input = this.acts[0];
@@ -508,6 +514,7 @@ export class JsNetworkPlan implements NetworkPlan {
         lossSum += value * n;
         done += n;
         batches++;
+        hooks.onBatch?.(batches - 1, n, value);
         if (start + batchSize < rows && performance.now() - lastYield >= YIELD_MS) {
           await yieldToEventLoop();
           lastYield = performance.now();
@@ -516,7 +523,7 @@ export class JsNetworkPlan implements NetworkPlan {
     } finally {
       this.busy = false;
     }
-    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch };
+    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled };
   }
 }
 

@@ -1,0 +1,62 @@
+// Progress of a training run for the CLI: a bar with ETA, samples/s and the
+// running loss on a TTY (cli-progress), and one plain line per epoch otherwise,
+// so logs and CI output stay readable.
+import { SingleBar } from 'cli-progress';
+
+export interface ProgressOutput {
+  isTTY?: boolean;
+  write(chunk: string): boolean;
+}
+
+export class TrainingProgress {
+  private bar: SingleBar | null = null;
+  private epochStart = 0;
+  private samples = 0;
+  private lossSum = 0;
+  private batches = 0;
+
+  constructor(private readonly out: ProgressOutput, private readonly epochs: number) {}
+
+  startEpoch(epoch: number, totalBatches: number): void {
+    this.epochStart = performance.now();
+    this.samples = 0;
+    this.lossSum = 0;
+    this.batches = 0;
+    if (!this.out.isTTY) return;
+    this.bar = new SingleBar({
+      stream: this.out as unknown as NodeJS.WritableStream,
+      format: `epoch ${epoch + 1}/${this.epochs} [{bar}] {value}/{total} batches | ETA {eta_formatted} | {rate} samples/s | loss {loss}`,
+      barsize: 24,
+      hideCursor: true,
+      clearOnComplete: true,
+      etaBuffer: 20,
+    });
+    this.bar.start(totalBatches, 0, { rate: '-', loss: '-' });
+  }
+
+  batch(rows: number, loss: number): void {
+    this.samples += rows;
+    this.lossSum += loss;
+    this.batches += 1;
+    this.bar?.update(this.batches, { rate: Math.round(this.samplesPerSecond()), loss: (this.lossSum / this.batches).toFixed(4) });
+  }
+
+  /** Ends the epoch's bar and prints its summary line. */
+  endEpoch(epoch: number, logs: Record<string, number>): void {
+    this.bar?.stop();
+    this.bar = null;
+    const parts = Object.entries(logs).map(([k, v]) => `${k} ${formatValue(k, v)}`);
+    const rate = this.samples > 0 ? ` - ${Math.round(this.samplesPerSecond())} samples/s` : '';
+    const seconds = (performance.now() - this.epochStart) / 1000;
+    this.out.write(`epoch ${epoch + 1}/${this.epochs} - ${parts.join(' - ')} - ${seconds.toFixed(2)} s${rate}\n`);
+  }
+
+  private samplesPerSecond(): number {
+    const seconds = (performance.now() - this.epochStart) / 1000;
+    return seconds > 0 ? this.samples / seconds : 0;
+  }
+}
+
+function formatValue(name: string, v: number): string {
+  return /acc/.test(name) ? `${(100 * v).toFixed(2)} %` : v.toFixed(4);
+}
