@@ -59,6 +59,20 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
     if (dtype_ == Dtype::Float32) f32_ = std::make_shared<Network<float>>(layers, max_batch);
     else f64_ = std::make_shared<Network<double>>(layers, max_batch);
   });
+  sync_external_memory(env);
+}
+
+NetworkWrap::~NetworkWrap() {
+  if (external_bytes_ != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -external_bytes_);
+}
+
+void NetworkWrap::sync_external_memory(Napi::Env env) {
+  const auto bytes = static_cast<std::int64_t>(dtype_ == Dtype::Float32 ? f32_->allocated_bytes()
+                                                                         : f64_->allocated_bytes());
+  if (bytes != external_bytes_) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, bytes - external_bytes_);
+    external_bytes_ = bytes;
+  }
 }
 
 template <typename F>
@@ -117,6 +131,7 @@ Napi::Value NetworkWrap::Reserve(const Napi::CallbackInfo& info) {
   require_idle(info.Env());
   const index_t rows = rows_arg(info, 0);
   guard(info.Env(), [&] { visit([&](auto& n) { n.reserve(rows); }); });
+  sync_external_memory(info.Env());
   return info.Env().Undefined();
 }
 
@@ -136,6 +151,7 @@ Napi::Value NetworkWrap::SetOptimizer(const Napi::CallbackInfo& info) {
   require_idle(info.Env());
   const OptimizerSpec spec = parse_optimizer(arg(info, 0));
   guard(info.Env(), [&] { visit([&](auto& n) { n.set_optimizer(spec); }); });
+  sync_external_memory(info.Env());
   return info.Env().Undefined();
 }
 

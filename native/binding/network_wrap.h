@@ -20,6 +20,13 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   explicit NetworkWrap(const Napi::CallbackInfo& info);
 
   // While an epoch runs: busy, and the epoch's cancel flag for cancelEpoch().
+  ~NetworkWrap() override;
+
+  // Tells V8 how much native memory this network holds (napi_adjust_external_
+  // memory), so dropped models are collected under memory pressure instead of
+  // only when the JS heap fills up. Call when idle, after anything that may grow.
+  void sync_external_memory(Napi::Env env);
+
   void set_busy(bool busy, std::shared_ptr<std::atomic<bool>> cancel) {
     busy_ = busy;
     epoch_cancel_ = std::move(cancel);
@@ -63,6 +70,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   std::shared_ptr<Network<float>> f32_;
   std::shared_ptr<Network<double>> f64_;
   bool busy_ = false;
+  std::int64_t external_bytes_ = 0;  // reported to V8 so far
   std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch runs
   index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match
 };

@@ -92,6 +92,7 @@ template <typename T>
 void TrainEpochWorker<T>::finish() {
   cleanup_.Remove(Env());
   wrap_->set_busy(false, nullptr);
+  wrap_->sync_external_memory(Env());  // the epoch may have grown its gather buffers
 }
 
 template <typename T>

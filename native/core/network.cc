@@ -410,6 +410,14 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
   return res;
 }
 
+template <typename T>
+std::size_t Network<T>::allocated_bytes() const {
+  std::size_t elems = params_.capacity() + grads_.capacity() + opt_state_.capacity() +
+                      acts_.capacity() + scratch_[0].capacity() + scratch_[1].capacity() +
+                      dout_.capacity() + batch_y_.capacity();
+  return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity();
+}
+
 template class Network<float>;
 template class Network<double>;
 

@@ -59,6 +59,9 @@ class Network {
   // Grows the activation buffers so batches of up to `rows` fit (never shrinks).
   void reserve(index_t rows);
 
+  // Bytes held by the plan's buffers (so a garbage-collected host can weigh it).
+  std::size_t allocated_bytes() const;
+
   void set_loss(const LossSpec& loss);   // validates
   void clear_loss();                     // custom-loss mode: only forward_train/backward/step
   bool has_loss() const;
