@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { baselineEnv, detectBlas, detectTfjs, detectTorch } from './lib/baselines.mjs';
 import { runChild } from './lib/child.mjs';
+import { trainingChart } from './lib/chart.mjs';
 import { gemmReport, mlpReport } from './lib/report.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -31,13 +32,25 @@ const RESULTS = path.join(BENCH, 'results', 'latest.json');
 // a few batches. tfjs's cpu backend takes over a second per batch, so it gets
 // 4 batches per epoch and at least tfjsMinEpochs timed epochs (~20 s in all).
 const PROFILES = {
-  full: { sizes: [128, 256, 512, 1024], jsMaxSize: 512, gemmMinTime: 0.5,
-    nativeRows: 8192, jsRows: 1024, mlpMinTime: 2, maxEpochs: 10,
-    tfjsCpuRows: 512, tfjsWasmRows: 1024, tfjsMinEpochs: 2 },
-  quick: { sizes: [128, 256], jsMaxSize: 256, gemmMinTime: 0.15,
-    nativeRows: 2048, jsRows: 256, mlpMinTime: 0.3, maxEpochs: 2,
-    tfjsCpuRows: 128, tfjsWasmRows: 256, tfjsMinEpochs: 1 },
+  full: { sizes: [128, 256, 512, 1024], jsMaxSize: 512, gemmMinTime: 0.5, mlpMinTime: 2, maxEpochs: 10,
+    tfjsMinEpochs: 2, soakSteps: 20000 },
+  quick: { sizes: [128, 256], jsMaxSize: 256, gemmMinTime: 0.15, mlpMinTime: 0.3, maxEpochs: 2,
+    tfjsMinEpochs: 1, soakSteps: 2000 },
 };
+
+// The two networks of the training benchmark (issue: 784-512-256-10 at batch
+// 128 and 784-2048-2048-10 at batch 256, Adam, float32) and the rows each
+// implementation trains on per epoch, by profile: slower ones get fewer rows,
+// since samples/s does not depend on the row count once an epoch holds a few
+// batches. The large net costs ~11× the small one per sample.
+const NETS = [
+  { name: '784-512-256-10', hidden: [512, 256], batchSize: 128,
+    rows: { full: { native: 8192, js: 1024, torch: 8192, 'tfjs-cpu': 512, 'tfjs-wasm': 1024, brain: 256 },
+      quick: { native: 2048, js: 256, torch: 2048, 'tfjs-cpu': 128, 'tfjs-wasm': 256, brain: 64 } } },
+  { name: '784-2048-2048-10', hidden: [2048, 2048], batchSize: 256,
+    rows: { full: { native: 2048, js: 256, torch: 2048, 'tfjs-cpu': 256, 'tfjs-wasm': 512, brain: 64 },
+      quick: { native: 512, js: 256, torch: 512, 'tfjs-cpu': 256, 'tfjs-wasm': 256, brain: 16 } } },
+];
 
 // The products of one training step of a 784-512 layer at batch 128.
 const MLP_SHAPES = [
@@ -47,7 +60,7 @@ const MLP_SHAPES = [
 
 const USAGE = `usage: node bench/run.mjs [options]
   --quick             smaller sizes and shorter timings (a ~20 s smoke test)
-  --only <groups>     run only gemm, mlp (comma-separated)
+  --only <groups>     run only gemm, mlp, soak (comma-separated)
   --stat best|median  gemm statistic shown in the table (default best; both are saved)
   --js-max-size <n>   largest square gemm for the JS engine (default 512, quick 256)
   --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
@@ -68,8 +81,8 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
-  const groups = values.only ? values.only.split(',').map((g) => g.trim()) : ['gemm', 'mlp'];
-  const bad = groups.find((g) => g !== 'gemm' && g !== 'mlp');
+  const groups = values.only ? values.only.split(',').map((g) => g.trim()) : ['gemm', 'mlp', 'soak'];
+  const bad = groups.find((g) => !['gemm', 'mlp', 'soak'].includes(g));
   if (bad !== undefined || !['best', 'median'].includes(values.stat)) {
     console.error(`${bad !== undefined ? `unknown group '${bad}'` : `unknown statistic '${values.stat}'`}\n${USAGE}`);
     process.exit(2);
@@ -94,7 +107,7 @@ function machine(info) {
 }
 
 /** Every case to run, in order; a case that cannot run carries { skipped } instead of a command. */
-function plan({ groups, profile }, threadSets, info, blas, tfjs, torch) {
+function plan({ groups, profile, profileName }, threadSets, info, blas, tfjs, torch) {
   const cases = [];
   const node = (script, args) => ({ command: process.execPath, argv: [path.join(CASES, script), JSON.stringify(args)] });
   const nativeSkip = info.native.error ? { skipped: `native addon not loaded: ${info.native.error.split('. ')[0]}` } : {};
@@ -120,27 +133,37 @@ function plan({ groups, profile }, threadSets, info, blas, tfjs, torch) {
   }
 
   if (groups.includes('mlp')) {
-    const common = { batchSize: 128, minTime: profile.mlpMinTime, maxEpochs: profile.maxEpochs };
-    for (const threads of threadSets) {
-      cases.push({ group: 'mlp', impl: 'native', threads,
-        ...node('mlp.mjs', { ...common, engine: 'native', threads, rows: profile.nativeRows }), ...nativeSkip });
+    for (const net of NETS) {
+      const rows = net.rows[profileName];
+      const common = { hidden: net.hidden, batchSize: net.batchSize, minTime: profile.mlpMinTime, maxEpochs: profile.maxEpochs };
+      const mlp = { group: 'mlp', net: net.name };
+      for (const threads of threadSets) {
+        cases.push({ ...mlp, impl: 'native', threads,
+          ...node('mlp.mjs', { ...common, engine: 'native', threads, rows: rows.native }), ...nativeSkip });
+      }
+      cases.push({ ...mlp, impl: 'js', threads: 1,
+        ...node('mlp.mjs', { ...common, engine: 'js', threads: 1, rows: rows.js }), ...jsSkip });
+      // tfjs in Node computes on one thread with either backend (its wasm
+      // backend disables wasm threads under Node), hence a single 1T row each.
+      for (const backend of ['cpu', 'wasm']) {
+        const impl = `tfjs-${backend}`;
+        cases.push(tfjs[backend].skipped ? { ...mlp, impl, threads: 1, skipped: tfjs[backend].skipped }
+          : { ...mlp, impl, threads: 1,
+            ...node('tfjs_mlp.mjs', { ...common, backend, rows: rows[impl], minEpochs: profile.tfjsMinEpochs }) });
+      }
+      cases.push({ ...mlp, impl: 'brain.js', threads: 1,
+        ...node('brain_mlp.mjs', { ...common, rows: rows.brain, minEpochs: 1 }) });
+      for (const threads of threadSets) {
+        const args = { ...common, threads, rows: rows.torch };
+        cases.push(torch.skipped ? { ...mlp, impl: 'torch', threads, skipped: torch.skipped }
+          : { ...mlp, impl: 'torch', threads, command: torch.python,
+            argv: [path.join(CASES, 'torch_mlp.py'), JSON.stringify(args)], env: baselineEnv(threads) });
+      }
     }
-    cases.push({ group: 'mlp', impl: 'js', threads: 1,
-      ...node('mlp.mjs', { ...common, engine: 'js', threads: 1, rows: profile.jsRows }), ...jsSkip });
-    // tfjs in Node computes on one thread with either backend (its wasm
-    // backend disables wasm threads under Node), hence a single 1T row each.
-    for (const [backend, rows] of [['cpu', profile.tfjsCpuRows], ['wasm', profile.tfjsWasmRows]]) {
-      const impl = `tfjs-${backend}`;
-      cases.push(tfjs[backend].skipped ? { group: 'mlp', impl, threads: 1, skipped: tfjs[backend].skipped }
-        : { group: 'mlp', impl, threads: 1,
-          ...node('tfjs_mlp.mjs', { ...common, backend, rows, minEpochs: profile.tfjsMinEpochs }) });
-    }
-    for (const threads of threadSets) {
-      const args = { ...common, threads, rows: profile.nativeRows };
-      cases.push(torch.skipped ? { group: 'mlp', impl: 'torch', threads, skipped: torch.skipped }
-        : { group: 'mlp', impl: 'torch', threads, command: torch.python,
-          argv: [path.join(CASES, 'torch_mlp.py'), JSON.stringify(args)], env: baselineEnv(threads) });
-    }
+  }
+  if (groups.includes('soak')) {
+    cases.push({ group: 'soak', impl: 'native', threads: threadSets.at(-1),
+      ...node('soak.mjs', { engine: 'native', steps: profile.soakSteps }), ...nativeSkip });
   }
   return cases;
 }
@@ -150,7 +173,7 @@ function execute(cases) {
   const width = String(cases.length).length;
   return cases.map((c, i) => {
     const { command, argv, env, ...record } = c;
-    const what = `${c.group} ${c.impl} ${c.threads}T${c.shape ? ` ${c.shape.name}` : ''}`;
+    const what = `${c.group} ${c.impl} ${c.threads}T${c.shape ? ` ${c.shape.name}` : ''}${c.net ? ` ${c.net}` : ''}`;
     const prefix = `[${String(i + 1).padStart(width)}/${cases.length}] ${what}`;
     if (c.skipped) {
       process.stderr.write(`${prefix}: skipped\n`);
@@ -161,6 +184,7 @@ function execute(cases) {
     const sec = ((Date.now() - t0) / 1000).toFixed(1);
     const figure = out.error ? `error: ${out.error}`
       : c.group === 'gemm' ? `${out.gflops.toFixed(1)} GFLOP/s median, ${out.gflopsBest.toFixed(1)} best`
+        : c.group === 'soak' ? `RSS ${(out.growthBytes / 2 ** 20).toFixed(2)} MB growth over ${out.steps} steps`
         : `${Math.round(out.samplesPerSec)} samples/s${out.eventLoopP99Ms === undefined ? ''
           : `, event-loop p99 ${out.eventLoopP99Ms.toFixed(1)} ms`}`;
     const threadWarning = out.threadsInUse !== undefined && out.threadsInUse !== c.threads
@@ -195,17 +219,30 @@ function main() {
 
   const gemm = results.filter((r) => r.group === 'gemm');
   const mlp = results.filter((r) => r.group === 'mlp');
+  const soak = results.filter((r) => r.group === 'soak');
   const nat = info.native.error ? 'native: not loaded' : `native: ${info.native.isa}, v${info.native.version}`;
   const out = [`\nfastmlp ${opts.profileName} benchmark — ${mach.cpu}, ${mach.cores} threads, ${mach.os}, Node ${mach.node}; ${nat}`];
   if (gemm.length) {
     out.push(`\nGEMM float32, GFLOP/s (${opts.stat} of timed samples; each case ≥ ${opts.profile.gemmMinTime} s after a warm-up).`,
       `fastmlp via ops.matmul; blas = ${blas.label ?? 'not available'}.`, gemmReport(gemm, threadSets, opts.stat));
   }
-  if (mlp.length) {
-    out.push('\nMLP training 784-512-256-10 (ReLU), batch 128, Adam, cross-entropy, float32: samples/s',
-      '(median epoch of model.fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit).',
+  for (const net of NETS) {
+    const rows = mlp.filter((r) => r.net === net.name);
+    if (rows.length === 0) continue;
+    out.push(`\nMLP training ${net.name} (ReLU), batch ${net.batchSize}, Adam, cross-entropy, float32: samples/s`,
+      '(median epoch of fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit; brain.js trains per sample).',
       `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
-      mlpReport(mlp));
+      mlpReport(rows));
+  }
+  for (const r of soak) {
+    out.push(`\nSteady state: ${r.error ?? `${r.steps} optimizer steps in one await fit (${r.net}, batch ${r.batchSize}), RSS growth ` +
+      `${(r.growthBytes / 2 ** 20).toFixed(2)} MB after a warm-up (target < 8 MB)`}.`);
+  }
+  if (mlp.length) {
+    const svg = path.join(path.dirname(RESULTS), 'training.svg');
+    fs.mkdirSync(path.dirname(svg), { recursive: true });
+    fs.writeFileSync(svg, trainingChart(mlp, NETS.map((n) => n.name)));
+    out.push(`\nChart: ${path.relative(process.cwd(), svg)}`);
   }
   if (mach.loadAverage[0] > 0.5) {
     out.push(`\nNote: load average ${mach.loadAverage[0].toFixed(2)} at the start: other processes were using the CPU, ` +
@@ -230,6 +267,7 @@ function main() {
     },
     gemm,
     mlp,
+    soak,
     elapsedSec,
   }, null, 2)}\n`);
 }

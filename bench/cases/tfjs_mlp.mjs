@@ -1,12 +1,12 @@
-// TensorFlow.js baseline for the MLP case: the same 784-512-256-10 (ReLU)
-// network, softmax cross-entropy on logits, Adam (lr 1e-3), batch 128,
+// TensorFlow.js baseline for the MLP case: the same 784-{hidden}-10 (ReLU)
+// network, softmax cross-entropy on logits, Adam (lr 1e-3), the same batch,
 // float32, the same data (data.mjs), trained with model.fit as a tfjs user
 // would, timed like mlp.mjs: one untimed warm-up epoch, then the median epoch.
 // backend 'cpu' is tfjs's pure-JS kernels (DESIGN.md: the JS engine should be
 // ≥ 3× it); 'wasm' is tfjs-backend-wasm (XNNPACK compiled to WebAssembly),
 // loaded from the .wasm files inside its npm package, so nothing is fetched.
 // In Node that backend is single-threaded (tfjs turns wasm threads off there).
-// Args: { backend: 'cpu' | 'wasm', rows, batchSize, minTime, maxEpochs, minEpochs }.
+// Args: { backend: 'cpu' | 'wasm', rows, hidden, batchSize, minTime, maxEpochs, minEpochs }.
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { CLASSES, INPUTS, trainingData } from './data.mjs';
@@ -14,7 +14,7 @@ import { now, runCase, timeFit } from './harness.mjs';
 
 const require = createRequire(import.meta.url);
 
-runCase(async ({ backend, rows, batchSize = 128, minTime = 2, maxEpochs = 20, minEpochs = 1 }) => {
+runCase(async ({ backend, rows, hidden = [512, 256], batchSize = 128, minTime = 2, maxEpochs = 20, minEpochs = 1 }) => {
   const tf = await import('@tensorflow/tfjs');
   let wasmInfo = {};
   if (backend === 'wasm') {
@@ -40,7 +40,7 @@ runCase(async ({ backend, rows, batchSize = 128, minTime = 2, maxEpochs = 20, mi
     units, activation, ...extra, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
   });
   const model = tf.sequential({
-    layers: [dense(512, 'relu', { inputShape: [INPUTS] }), dense(256, 'relu'), dense(CLASSES, 'linear')],
+    layers: [...hidden.map((h, i) => dense(h, 'relu', i === 0 ? { inputShape: [INPUTS] } : {})), dense(CLASSES, 'linear')],
   });
   // Loss on logits, as fastmlp's 'cross-entropy' and torch's CrossEntropyLoss:
   // tfjs's fused softmax cross-entropy rather than a softmax layer + log loss.

@@ -1,8 +1,8 @@
-"""PyTorch CPU baseline for the MLP case: 784-512-256-10 (ReLU), cross-entropy,
+"""PyTorch CPU baseline for the MLP case: 784-{hidden}-10 (ReLU), cross-entropy,
 Adam (lr 1e-3), float32, shuffled mini-batches, written as the plain training
 loop a PyTorch user writes (indexing a tensor is faster than a DataLoader).
 Data are synthetic: values do not change the speed of dense layers.
-Args: {"threads", "rows", "batchSize", "minTime", "maxEpochs"}."""
+Args: {"threads", "rows", "hidden", "batchSize", "minTime", "maxEpochs"}."""
 import time
 
 from harness import median, run_case
@@ -16,10 +16,11 @@ def train(args):
     torch.manual_seed(1)
     x = torch.rand(rows, 784)
     y = torch.randint(0, 10, (rows,))
-    model = torch.nn.Sequential(
-        torch.nn.Linear(784, 512), torch.nn.ReLU(),
-        torch.nn.Linear(512, 256), torch.nn.ReLU(),
-        torch.nn.Linear(256, 10))
+    widths = [784] + list(args.get('hidden', [512, 256]))
+    layers = []
+    for a, b in zip(widths, widths[1:]):
+        layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], 10))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
 
