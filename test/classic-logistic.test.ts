@@ -96,5 +96,6 @@ describe.each(ENGINES)('SoftmaxRegression on the %s engine', (engine) => {
     expect(() => m.fit([[1], [2]], [0, 3])).toThrow(/y\[1\]/);
     expect(() => m.fit([[1], [2]], [0, -1])).toThrow(RangeError);
     expect(() => new models.SoftmaxRegression({ engine }).fit([[1], [2]], [0, 0])).toThrow(/2 classes/);
+    expect(() => new models.SoftmaxRegression({ engine }).fit([[1], [2]], [0, 1e9])).toThrow(/classes option/);
   });
 });

@@ -69,6 +69,22 @@ describe.each(ENGINES)('ProjectionPursuitRegressor on the %s engine', (engine) =
     expect(two.score(d.testX, d.testY)).toBeGreaterThan(0.9);
   });
 
+  it('stops adding terms that do not improve the fit (minImprovement)', () => {
+    const d = ridgeData(600, 10, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine, terms: 6, minImprovement: 0.2 });
+    const { stageLoss } = ppr.fit(d.trainX, d.trainY);
+    const kept = ppr.ridgeTerms!.length;
+    expect(kept).toBe(stageLoss.length);
+    expect(kept).toBeLessThan(6);
+    for (let m = 1; m < kept; m++) expect(stageLoss[m]!).toBeLessThanOrEqual(0.8 * stageLoss[m - 1]!);
+    // The same fit without the rule shows the dropped stage gained less than 20 %.
+    const all = new models.ProjectionPursuitRegressor({ engine, terms: kept + 1 });
+    const full = all.fit(d.trainX, d.trainY).stageLoss;
+    expect(full.length).toBe(kept + 1);
+    expect(full[kept]!).toBeGreaterThan(0.8 * full[kept - 1]!);
+    expect(full.slice(0, kept)).toEqual(stageLoss);
+  });
+
   it('is on par with a one-hidden-layer MLP on the same held-out split', async () => {
     const d = ridgeData(800, 9, singleIndex);
     const ppr = new models.ProjectionPursuitRegressor({ engine, terms: 2 });
@@ -87,6 +103,7 @@ describe.each(ENGINES)('ProjectionPursuitRegressor on the %s engine', (engine) =
   it('rejects bad arguments with errors that name them', () => {
     expect(() => new models.ProjectionPursuitRegressor({ engine, terms: 0 })).toThrow(/terms/);
     expect(() => new models.ProjectionPursuitRegressor({ engine, smoothing: 0 })).toThrow(/smoothing/);
+    expect(() => new models.ProjectionPursuitRegressor({ engine, minImprovement: 2 })).toThrow(/minImprovement/);
     expect(() => new models.ProjectionPursuitRegressor({ engine, span: 0.3 } as never)).toThrow(/Unknown option 'span'/);
     const ppr = new models.ProjectionPursuitRegressor({ engine });
     expect(() => ppr.predict([[1, 2]])).toThrow(/call fit/);

@@ -31,6 +31,9 @@ export interface LinearFitResult {
   loss: number[];
 }
 
+/** Inferred from the labels, more classes than this is more likely a wrong y than a real task. */
+const MAX_INFERRED_CLASSES = 100_000;
+
 const KEYS = [...MODEL_OPTION_KEYS, 'lr', 'epochs', 'batchSize', 'l2', 'shuffle', 'seed'] as const;
 
 /** What both classifiers share: options, parameters, probabilities. */
@@ -152,6 +155,9 @@ export class SoftmaxRegression extends LinearClassifier {
     const labels = classTargets(y, 'y', X.rows, this.fixedClasses);
     let k = this.fixedClasses ?? 0;
     if (this.fixedClasses === null) for (const c of labels) k = Math.max(k, c + 1);
+    if (this.fixedClasses === null && k > MAX_INFERRED_CLASSES) {
+      throw new RangeError(`Expected class indices below ${MAX_INFERRED_CLASSES} for y (or the classes option) but received ${k - 1}`);
+    }
     if (k < 2) throw new RangeError(`Expected labels of at least 2 classes for y but received only class ${k - 1}`);
     const oneHot = new Float64Array(X.rows * k);
     for (let i = 0; i < X.rows; i++) oneHot[i * k + labels[i]!] = 1;

@@ -33,6 +33,12 @@ export interface ProjectionPursuitOptions {
   tol?: number;
   /** Seed for the starting direction when the linear fit gives none (default 0). */
   seed?: number;
+  /**
+   * Stop adding terms when one lowers the training MSE by less than this fraction
+   * (seed 001: "stops when the next term does not appreciably improve the fit").
+   * Default 0: always fit `terms` terms. The unhelpful last term is dropped.
+   */
+  minImprovement?: number;
 }
 
 export interface ProjectionPursuitTerm {
@@ -60,12 +66,13 @@ export class ProjectionPursuitRegressor {
   readonly smoothing: number;
   readonly tol: number;
   readonly seed: number;
+  readonly minImprovement: number;
   private readonly engineImpl: Engine;
   private fitted: { mean: number; inputs: number; terms: TermFit[] } | null = null;
 
   constructor(opts?: ProjectionPursuitOptions) {
     const o = options('ProjectionPursuitRegressor options', opts,
-      ['engine', 'terms', 'maxIterations', 'backfitPasses', 'smoothing', 'tol', 'seed']);
+      ['engine', 'terms', 'maxIterations', 'backfitPasses', 'smoothing', 'tol', 'seed', 'minImprovement']);
     this.engineImpl = getEngine(o.engine ?? 'auto');
     this.terms = o.terms === undefined ? 2 : integer('terms', o.terms, 1, 100);
     this.maxIterations = o.maxIterations === undefined ? 20 : integer('maxIterations', o.maxIterations, 0);
@@ -73,6 +80,7 @@ export class ProjectionPursuitRegressor {
     this.smoothing = o.smoothing === undefined ? 1 : number('smoothing', o.smoothing, 0, Infinity, { minExclusive: true });
     this.tol = o.tol === undefined ? 1e-6 : number('tol', o.tol, 0);
     this.seed = o.seed === undefined ? 0 : integer('seed', o.seed, 0);
+    this.minImprovement = o.minImprovement === undefined ? 0 : number('minImprovement', o.minImprovement, 0, 1);
   }
 
   get engine(): string {
@@ -97,7 +105,9 @@ export class ProjectionPursuitRegressor {
     const rng = new Rng(this.seed);
     const terms: TermFit[] = [];
     const stageLoss: number[] = [];
+    let previousLoss = sumOfSquares(residual) / n;
     for (let m = 0; m < this.terms; m++) {
+      const saved = { terms: [...terms], residual: residual.slice() };
       const term = this.fitSingleIndex(X, residual, this.startDirection(X, residual, rng));
       terms.push(term);
       for (let i = 0; i < n; i++) residual[i]! -= term.fitted[i]!;
@@ -109,7 +119,14 @@ export class ProjectionPursuitRegressor {
           terms[l] = refit;
         });
       }
-      stageLoss.push(sumOfSquares(residual) / n);
+      const loss = sumOfSquares(residual) / n;
+      if (m > 0 && this.minImprovement > 0 && previousLoss - loss < this.minImprovement * previousLoss) {
+        terms.splice(0, terms.length, ...saved.terms);  // this stage did not pay: undo it and stop
+        residual.set(saved.residual);
+        break;
+      }
+      stageLoss.push(loss);
+      previousLoss = loss;
     }
     this.fitted = { mean, inputs: X.cols, terms };
     return { stageLoss };
