@@ -7,12 +7,14 @@
 //   includes the constant bias input 1.
 // - mode 'batch': the full-batch gradient step w += η·Xᵀ(y − Xw − b)/n, which
 //   converges to the least-squares solution for η < 2/λmax(XᵀX/n).
+// Batch steps and the per-epoch loss use the engine's gemm; the per-sample rule
+// runs in TypeScript on both engines (see common.ts for why).
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix } from '../matrix';
 import { Rng } from '../rng';
 import { boolean, integer, number, oneOf, options } from '../validate';
 import {
-  MODEL_OPTION_KEYS, affine, identityOrder, inputMatrix, realTargets, requireFitted, resolveModelOptions, zeros,
+  MODEL_OPTION_KEYS, affine, axpy, dot, identityOrder, inputMatrix, realTargets, requireFitted, resolveModelOptions, zeros,
   type ModelOptions,
 } from './common';
 
@@ -101,17 +103,16 @@ export class Adaline {
     const z = zeros(this.dtype, X.rows);
     const order = identityOrder(X.rows);
     const rng = new Rng(this.seed);
-    const scratch = { one: zeros(this.dtype, 1), zi: zeros(this.dtype, 1), err: zeros(this.dtype, X.rows) };
-    scratch.one[0] = 1;
+    const err = zeros(this.dtype, X.rows);
     let converged = false;
     for (let epoch = 0; epoch < this.maxEpochs && !converged; epoch++) {
       previous.set(w);
       previous[X.cols] = b[0]!;
       if (this.mode === 'online') {
         if (this.shuffle) rng.permutation(X.rows, order);
-        this.onlineEpoch(X, Y, w, b, order, scratch);
+        this.onlineEpoch(X, Y, w, b, order);
       } else {
-        this.batchEpoch(X, Y, w, b, z, scratch.err);
+        this.batchEpoch(X, Y, w, b, z, err);
       }
       affine(this.engineImpl, X.data, X.rows, X.cols, w, b, 1, z);
       let sse = 0;
@@ -130,20 +131,18 @@ export class Adaline {
   }
 
   /** Widrow–Hoff, one sample at a time: z = x_i·w + b; w += η(y_i − z)·x_i (/‖x_i‖² if normalized). */
-  private onlineEpoch(X: Matrix, Y: Float64Array, w: FloatArray, b: FloatArray, order: Int32Array,
-                      s: { one: FloatArray; zi: FloatArray }): void {
+  private onlineEpoch(X: Matrix, Y: Float64Array, w: FloatArray, b: FloatArray, order: Int32Array): void {
     const d = X.cols;
     for (let k = 0; k < X.rows; k++) {
       const i = order[k]!;
       const xi = X.data.subarray(i * d, (i + 1) * d);
-      this.engineImpl.gemm(false, true, 1, 1, d, 1, xi, w, 0, s.zi);
-      let step = this.lr * (Y[i]! - (s.zi[0]! + b[0]!));
+      let step = this.lr * (Y[i]! - (dot(xi, w) + b[0]!));
       if (this.normalize) {
         let norm2 = 1;  // the bias input
         for (let j = 0; j < d; j++) norm2 += xi[j]! * xi[j]!;
         step /= norm2;
       }
-      this.engineImpl.gemm(false, false, 1, d, 1, step, s.one, xi, 1, w);
+      axpy(step, xi, w);
       b[0]! += step;
     }
   }

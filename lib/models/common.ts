@@ -119,3 +119,22 @@ export function zeros(dtype: Dtype, n: number): FloatArray {
 export function positiveInteger(name: string, value: unknown, fallback: number): number {
   return value === undefined ? fallback : integer(name, value, 1);
 }
+
+// The online rules (perceptron, Widrow–Hoff) touch one sample at a time: a dot
+// product and an axpy of length `inputs`. Done through engine.gemm, each sample
+// would cross into C++ twice: on breast cancer (569 × 30, 100 epochs) the
+// perceptron took 86 ms that way on the native engine and 22 ms on the JS one,
+// against 6–30 ms with these loops. So both engines run them here, and gemm is
+// kept for the whole-data products (batch steps, losses, predictions).
+
+/** Σ x[j]·w[j] over one sample. */
+export function dot(x: FloatArray, w: FloatArray): number {
+  let s = 0;
+  for (let j = 0; j < w.length; j++) s += x[j]! * w[j]!;
+  return s;
+}
+
+/** w += alpha·x (one sample's update). */
+export function axpy(alpha: number, x: FloatArray, w: FloatArray): void {
+  for (let j = 0; j < w.length; j++) w[j]! += alpha * x[j]!;
+}

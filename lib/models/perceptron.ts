@@ -2,13 +2,15 @@
 // step(z) = 1 if z ≥ 0 else 0, weights and bias start at zero, and each sample
 // applies w += η(y − ŷ)x, b += η(y − ŷ). Training stops after the first epoch
 // that makes no mistake — which never happens when the classes are not
-// linearly separable (XOR), so fit reports whether it converged.
+// linearly separable (XOR), so fit reports whether it converged. The per-sample
+// rule runs in TypeScript on both engines (see common.ts); predictions over
+// many rows use the engine's gemm.
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix } from '../matrix';
 import { Rng } from '../rng';
 import { boolean, integer, number, options } from '../validate';
 import {
-  MODEL_OPTION_KEYS, accuracy, binaryTargets, identityOrder, inputMatrix, requireFitted, resolveModelOptions, zeros,
+  MODEL_OPTION_KEYS, accuracy, axpy, binaryTargets, dot, identityOrder, inputMatrix, requireFitted, resolveModelOptions, zeros,
   type ModelOptions,
 } from './common';
 
@@ -73,9 +75,6 @@ export class Perceptron {
     const d = X.cols;
     const w = zeros(this.dtype, d);
     const b = zeros(this.dtype, 1);
-    const z = zeros(this.dtype, 1);
-    const one = zeros(this.dtype, 1);
-    one[0] = 1;
     const rng = new Rng(this.seed);
     const order = identityOrder(X.rows);
     const mistakes: number[] = [];
@@ -86,14 +85,11 @@ export class Perceptron {
       for (let k = 0; k < X.rows; k++) {
         const i = order[k]!;
         const xi = X.data.subarray(i * d, (i + 1) * d);
-        // z = x_i · wᵀ (1×d · d×1) on the engine, then the step activation.
-        this.engineImpl.gemm(false, true, 1, 1, d, 1, xi, w, 0, z);
-        const predicted = z[0]! + b[0]! >= 0 ? 1 : 0;
+        const predicted = dot(xi, w) + b[0]! >= 0 ? 1 : 0;
         const e = Y[i]! - predicted;
         if (e === 0) continue;
         errors++;
-        // w += η e x_i: a rank-1 update, (1×1)·(1×d) accumulated into w (beta = 1).
-        this.engineImpl.gemm(false, false, 1, d, 1, this.lr * e, one, xi, 1, w);
+        axpy(this.lr * e, xi, w);
         b[0]! += this.lr * e;
       }
       mistakes.push(errors);
