@@ -5,6 +5,6 @@
 import cjs from '../dist/index.js';
 
 export const {
-  Matrix, Layer, Dense, Activation, Sequential, backend, setThreads, optim, losses, ops, metrics,
+  Matrix, Layer, Dense, Activation, Sequential, backend, setThreads, optim, losses, ops, metrics, models,
 } = cjs;
 export default cjs;

@@ -13,3 +13,4 @@ export * as optim from './optim-public';
 export * as losses from './losses-public';
 export * as ops from './ops';
 export * as metrics from './metrics-public';
+export * as models from './models';
