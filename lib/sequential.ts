@@ -24,8 +24,8 @@ export interface SequentialOptions {
 }
 
 export interface CompileOptions {
-  /** 'mse', 'cross-entropy', losses.create(...), or a custom { forward, backward } loss. */
-  loss: string | LossFunction;
+  /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
+  loss: string | LossFunction | Loss;
   /** 'sgd', 'adam' (default), 'adamw' or an optim.* instance. */
   optimizer?: string | Optimizer;
   /** Extra values to report: 'accuracy'. */

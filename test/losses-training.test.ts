@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, losses, optim } from '../lib';
 import type { LossFunction, LossOptions } from '../lib/losses';
 import type { ActivationName, EngineName } from '../lib/engine';
-import { ENGINES, maxRelDiff, randomArray } from './helpers';
+import { ENGINES, engine as engineOf, maxRelDiff, randomArray } from './helpers';
 
 const ROWS = 32;
 const X = new Matrix(ROWS, 4, randomArray(ROWS * 4, 11), 'float64');
@@ -106,7 +106,7 @@ describe('a custom log-cosh loss', () => {
 describe.each(ENGINES)('losses that cannot train are refused (%s engine)', (engine) => {
   it("reduction 'none' at compile", () => {
     const m = model(engine, { out: 1, activation: 'identity' });
-    expect(() => m.compile({ loss: losses.create('mse', { reduction: 'none' }) as never })).toThrow(/'none'/);
+    expect(() => m.compile({ loss: losses.create('mse', { reduction: 'none' }) })).toThrow(/'none'/);
   });
   it('class weights of the wrong length at compile', () => {
     const m = model(engine, { out: 3, activation: 'identity' });
@@ -127,5 +127,29 @@ describe.each(ENGINES)('losses that cannot train are refused (%s engine)', (engi
     const h = model(engine, { out: 1, activation: 'identity' });
     h.compile({ loss: 'hinge' });
     expect(() => h.trainStep(X, binary)).toThrow(/-1 or 1/);
+  });
+});
+
+describe.each(ENGINES)('a plan and its loss spec (%s engine)', (engine) => {
+  const layers = [{ kind: 'dense' as const, inFeatures: 4, outFeatures: 3 }];
+  const base = { kind: 'cross-entropy' as const, reduction: 'mean' as const, labelSmoothing: 0 };
+
+  it("refuses reduction 'none' and class weights of the wrong length", () => {
+    const plan = engineOf(engine).createPlan({ dtype: 'float64', layers, maxBatch: 8 });
+    expect(() => plan.setLoss({ ...base, reduction: 'none' })).toThrow(RangeError);
+    expect(() => plan.setLoss({ ...base, classWeights: new Float64Array([1, 2]) })).toThrow(RangeError);
+    expect(() => plan.setLoss({ ...base, classWeights: new Float64Array([1, 2, -3]) })).toThrow(RangeError);
+  });
+
+  it('keeps its own copy of the class weights', () => {
+    const run = (mutate: boolean) => {
+      const plan = engineOf(engine).createPlan({ dtype: 'float64', layers, maxBatch: 8 });
+      plan.setParams(randomArray(plan.paramCount, 5));
+      const w = new Float64Array([1, 4, 2]);
+      plan.setLoss({ ...base, classWeights: w });
+      if (mutate) w.fill(100);
+      return plan.computeGradients(X.data.subarray(0, 8 * 4), 8, Int32Array.from(classes.slice(0, 8)));
+    };
+    expect(run(true)).toBe(run(false));
   });
 });

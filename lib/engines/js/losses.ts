@@ -96,11 +96,6 @@ export function resolveLossSpec(spec: LossSpec): FullLossSpec {
   return full;
 }
 
-/** Kept for callers of the earlier contract: throws when the spec is malformed. */
-export function validateLossSpec(spec: LossSpec): void {
-  resolveLossSpec(spec);
-}
-
 /**
  * A copy of spec for a plan with `outputs` columns: refuses 'none' (no single
  * value to train on) and class weights of the wrong length; copies the weights
