@@ -17,6 +17,7 @@
         "native/core/gemm_avx2.cc",
         "native/core/gemm_avx512.cc",
         "native/core/losses.cc",
+        "native/core/losses_elementwise.cc",
         "native/core/network.cc",
         "native/core/optim.cc",
         "native/core/threads.cc",

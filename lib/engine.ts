@@ -9,8 +9,10 @@
 export type Dtype = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
-export type LossName = 'mse' | 'cross-entropy';
-export type Reduction = 'mean' | 'sum';
+export type LossName = 'mse' | 'cross-entropy' | 'mae' | 'huber' | 'tukey' | 'quantile' | 'barron' | 'bce'
+  | 'bce-with-logits' | 'nll' | 'kl-div' | 'hinge' | 'squared-hinge' | 'dice' | 'focal';
+/** 'none' keeps per-element/per-row values (lossValues; never in training); 'batchmean' is kl-div's. */
+export type Reduction = 'mean' | 'sum' | 'none' | 'batchmean';
 export type OptimizerName = 'sgd' | 'adam' | 'adamw';
 export type EngineName = 'native' | 'js';
 
@@ -24,6 +26,24 @@ export interface LossSpec {
   reduction: Reduction;
   /** Cross-entropy only, in [0, 1]. */
   labelSmoothing: number;
+  // Options of the other losses (native/core/losses.h has the formulas). An
+  // engine uses the loss's documented default where a field is undefined.
+  /** huber (1) and tukey (4.685). */
+  delta?: number;
+  /** quantile (0.5). */
+  tau?: number;
+  /** barron α (1; −Infinity allowed) or focal α (0.25). */
+  alpha?: number;
+  /** barron c (1). */
+  scale?: number;
+  /** focal γ (2). */
+  gamma?: number;
+  /** dice s (1). */
+  smooth?: number;
+  /** bce-with-logits pos_weight (1). */
+  posWeight?: number;
+  /** One weight per output column: cross-entropy, nll, bce, bce-with-logits. */
+  classWeights?: Float64Array | null;
 }
 
 /** Optimizer settings (SPEC.md §4, PyTorch conventions); unused fields are ignored. */
@@ -142,5 +162,12 @@ export interface Engine {
   /** Writes dLoss/dPred (rows × cols) into grad. */
   lossBackward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
                grad: FloatArray): void;
+  /**
+   * The unreduced (class-weighted) values into out: rows·cols for element-wise
+   * losses, rows for cross-entropy and nll; dice has none (throws). With
+   * reduction 'none', lossForward returns their sum and lossBackward its gradient.
+   */
+  lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
+             out: Float64Array): void;
   createPlan(spec: PlanSpec): NetworkPlan;
 }

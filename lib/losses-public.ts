@@ -1,3 +1,4 @@
 // The `losses` namespace as users see it.
 export { Loss, create, LOSS_NAMES as names } from './losses';
-export type { LossFunction, LossOptions } from './losses';
+export type { LossFunction, LossOptions, LossValue, LossNameOrAlias } from './losses';
+export { inverseFrequencyWeights, classBalancedWeights } from './class-weights';

@@ -46,6 +46,8 @@ export interface NativeBinding {
   lossForward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target): number;
   lossBackward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
                grad: FloatArray): void;
+  lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
+             out: Float64Array): void;
   Network: new (spec: PlanSpec) => NativeNetwork;
 }
 

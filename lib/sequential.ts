@@ -2,7 +2,7 @@
 // no parameters of its own — they live in the plan's flat buffer — and every
 // method validates its input before an engine sees it.
 import { getEngine, type EngineChoice } from './backend';
-import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, NetworkPlan, Target } from './engine';
+import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { initWeight } from './init';
 import { Dense, Layer } from './layers';
 import { Loss, resolveLoss, type LossFunction } from './losses';
@@ -24,8 +24,8 @@ export interface SequentialOptions {
 }
 
 export interface CompileOptions {
-  /** 'mse', 'cross-entropy', losses.create(...), or a custom { forward, backward } loss. */
-  loss: string | LossFunction;
+  /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
+  loss: string | LossFunction | Loss;
   /** 'sgd', 'adam' (default), 'adamw' or an optim.* instance. */
   optimizer?: string | Optimizer;
   /** Extra values to report: 'accuracy'. */
@@ -331,7 +331,7 @@ export class Sequential {
     return { plan: this.plan, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize, dtype: this.dtype };
   }
 
-  private lossKind(): 'mse' | 'cross-entropy' | 'custom' {
+  private lossKind(): LossName | 'custom' {
     return this.loss instanceof Loss ? this.loss.name : 'custom';
   }
 

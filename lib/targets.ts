@@ -21,8 +21,9 @@ export function toClassIndices(value: ArrayLike<number>, name: string, rows: num
 
 /**
  * Converts y for a loss over predictions of rows × cols. Cross-entropy takes
- * class indices or probability rows; mse takes a matrix (or, with one output
- * column, a flat number[] / typed array of one value per row).
+ * class indices or probability rows, nll class indices; the other losses take
+ * a matrix (or, with one output column, a flat number[] / typed array of one
+ * value per row).
  */
 export function toTarget(value: unknown, name: string, loss: LossName | 'custom', rows: number, cols: number,
                          dtype: Dtype): Target {
@@ -31,9 +32,9 @@ export function toTarget(value: unknown, name: string, loss: LossName | 'custom'
   if (flat) {
     const arr = value as Int32Array | Float32Array | Float64Array | number[];
     // A custom loss with several outputs gets class indices, as cross-entropy does.
-    if (loss === 'cross-entropy' || (loss === 'custom' && cols > 1)) return toClassIndices(arr, name, rows, cols);
+    if (loss === 'cross-entropy' || loss === 'nll' || (loss === 'custom' && cols > 1)) return toClassIndices(arr, name, rows, cols);
     if (cols !== 1) {
-      throw typeError(name, `a ${rows} × ${cols} target matrix for loss '${loss}' (class indices need 'cross-entropy')`, value);
+      throw typeError(name, `a ${rows} × ${cols} target matrix for loss '${loss}' (class indices need 'cross-entropy' or 'nll')`, value);
     }
     if (arr.length !== rows) throw rangeError(name, `${rows} values (one per row)`, value);
     return toMatrix({ data: arr, rows, cols: 1 }, name, dtype).data;

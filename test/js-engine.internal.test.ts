@@ -308,10 +308,11 @@ describe('js plan', () => {
       prev = t;
     }
     // Every batch here takes a few ms, so the loop waits ≈ 15 ms plus one batch;
-    // the bound leaves room for a slow, shared CI machine.
+    // the bound leaves room for a slow, shared machine (a process descheduled
+    // for a while) yet fails an epoch that never yields.
     expect(t1 - t0).toBeGreaterThan(100); // long enough to have had to yield
     expect(stamps.length).toBeGreaterThan(3);
-    expect(worst).toBeLessThan(80);
+    expect(worst).toBeLessThan(Math.max(80, (t1 - t0) / 4));
   });
 
   it('validates layers and rows; predict chunks through maxBatch and keeps the last forwardTrain', () => {

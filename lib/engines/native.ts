@@ -20,6 +20,8 @@ export function createNativeEngine(): Engine {
       binding.lossForward(spec, pred, rows, cols, target),
     lossBackward: (spec, pred, rows, cols, target, grad) =>
       binding.lossBackward(spec, pred, rows, cols, target, grad),
+    lossValues: (spec, pred, rows, cols, target, out) =>
+      binding.lossValues(spec, pred, rows, cols, target, out),
     createPlan: (spec: PlanSpec): NetworkPlan => new NativePlan(spec),
   };
 }

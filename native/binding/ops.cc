@@ -89,6 +89,24 @@ Napi::Value LossBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// lossValues(spec, pred, rows, cols, target, out: Float64Array): the unreduced
+// values (loss_value_count of them), whatever spec.reduction says.
+Napi::Value LossValues(const Napi::CallbackInfo& info) {
+  const LossArgs a = loss_args(info);
+  const index_t count = loss_value_count(a.spec.kind, a.rows, a.cols);
+  if (count == 0)
+    throw_range_error(info.Env(), "Expected a loss with per-element values for loss.kind but received 'dice'");
+  const FloatArg out = float_array(arg(info, 5), "out", Dtype::Float64, std::size_t(count));
+  guard(info.Env(), [&] {
+    validate_loss(a.spec, a.target.indices != nullptr, a.target.has_dense);
+    if (a.pred.dtype == Dtype::Float32)
+      loss_values<float>(a.spec, a.pred.as<float>(), a.rows, a.cols, a.target.indices, dense_target<float>(a), out.as<double>());
+    else
+      loss_values<double>(a.spec, a.pred.as<double>(), a.rows, a.cols, a.target.indices, dense_target<double>(a), out.as<double>());
+  });
+  return info.Env().Undefined();
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   const index_t n = integer(arg(info, 0), "threads", 1, 1024);
   guard(info.Env(), [&] { set_num_threads(int(n)); });
@@ -105,6 +123,7 @@ void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("lossForward", Napi::Function::New(env, LossForward, "lossForward"));
   exports.Set("lossBackward", Napi::Function::New(env, LossBackward, "lossBackward"));
+  exports.Set("lossValues", Napi::Function::New(env, LossValues, "lossValues"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("isa", Napi::String::New(env, gemm_kernel_name()));

@@ -2,6 +2,9 @@
 
 #include "errors.h"
 
+#include <cmath>
+#include <limits>
+
 namespace fastmlp::binding {
 
 namespace {
@@ -52,18 +55,89 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
   return layers;
 }
 
+namespace {
+
+struct LossKindName {
+  const char* name;
+  LossKind kind;
+};
+// The names of lib/engine.ts LossName ('l1' and 'pinball' are aliases lib/ resolves).
+constexpr LossKindName kLossKinds[] = {
+    {"mse", LossKind::Mse},       {"cross-entropy", LossKind::CrossEntropy},
+    {"mae", LossKind::Mae},       {"huber", LossKind::Huber},
+    {"tukey", LossKind::Tukey},   {"quantile", LossKind::Quantile},
+    {"barron", LossKind::Barron}, {"bce", LossKind::Bce},
+    {"bce-with-logits", LossKind::BceWithLogits}, {"nll", LossKind::Nll},
+    {"kl-div", LossKind::KlDiv},  {"hinge", LossKind::Hinge},
+    {"squared-hinge", LossKind::SquaredHinge},    {"dice", LossKind::Dice},
+    {"focal", LossKind::Focal}};
+
+// An optional finite number field: `fallback` when undefined.
+double optional_number(const Napi::Object& o, const char* key, const char* name, double fallback) {
+  const Napi::Value v = o.Get(key);
+  return v.IsUndefined() ? fallback : number(v, name);
+}
+
+// Class weights: a Float64Array/Float32Array or an array of numbers, copied
+// (the network keeps its own), each finite and >= 0; null/undefined: none.
+std::vector<double> parse_class_weights(const Napi::Value& v) {
+  std::vector<double> out;
+  if (v.IsUndefined() || v.IsNull()) return out;
+  if (v.IsTypedArray()) {
+    const FloatArg a = float_array(v, "loss.classWeights");
+    out.resize(a.length);
+    for (std::size_t i = 0; i < a.length; ++i)
+      out[i] = a.dtype == Dtype::Float32 ? double(a.as<float>()[i]) : a.as<double>()[i];
+  } else if (v.IsArray()) {
+    auto arr = v.As<Napi::Array>();
+    out.resize(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); ++i) out[i] = number(arr.Get(i), "loss.classWeights[i]");
+  } else {
+    throw_type_error(v.Env(), "Expected a Float64Array or an array of numbers for loss.classWeights but received " + describe(v));
+  }
+  for (double w : out)
+    if (!(std::isfinite(w) && w >= 0))
+      throw_range_error(v.Env(), "Expected finite weights >= 0 for loss.classWeights but received " + std::to_string(w));
+  return out;
+}
+
+}  // namespace
+
 LossSpec parse_loss(const Napi::Value& v) {
   Napi::Object o = object(v, "loss");
-  LossSpec spec;
   const std::string kind = string(o.Get("kind"), "loss.kind");
-  if (kind == "mse") spec.kind = LossKind::Mse;
-  else if (kind == "cross-entropy") spec.kind = LossKind::CrossEntropy;
-  else throw_range_error(v.Env(), "Expected 'mse' or 'cross-entropy' for loss.kind but received '" + kind + "'");
+  const LossKindName* found = nullptr;
+  for (const auto& k : kLossKinds)
+    if (kind == k.name) found = &k;
+  if (!found)
+    throw_range_error(v.Env(), "Expected a built-in loss name for loss.kind but received '" + kind + "'");
+  LossSpec spec = default_loss_spec(found->kind);
   const std::string reduction = string(o.Get("reduction"), "loss.reduction");
   if (reduction == "mean") spec.reduction = Reduction::Mean;
   else if (reduction == "sum") spec.reduction = Reduction::Sum;
-  else throw_range_error(v.Env(), "Expected 'mean' or 'sum' for loss.reduction but received '" + reduction + "'");
-  spec.label_smoothing = number(o.Get("labelSmoothing"), "loss.labelSmoothing");
+  else if (reduction == "none") spec.reduction = Reduction::None;
+  else if (reduction == "batchmean") spec.reduction = Reduction::BatchMean;
+  else throw_range_error(v.Env(), "Expected 'mean', 'sum', 'none' or 'batchmean' for loss.reduction but received '" + reduction + "'");
+  spec.label_smoothing = optional_number(o, "labelSmoothing", "loss.labelSmoothing", 0.0);
+  spec.delta = optional_number(o, "delta", "loss.delta", spec.delta);
+  spec.tau = optional_number(o, "tau", "loss.tau", spec.tau);
+  spec.scale = optional_number(o, "scale", "loss.scale", spec.scale);
+  spec.gamma = optional_number(o, "gamma", "loss.gamma", spec.gamma);
+  spec.smooth = optional_number(o, "smooth", "loss.smooth", spec.smooth);
+  spec.pos_weight = optional_number(o, "posWeight", "loss.posWeight", spec.pos_weight);
+  // Barron's α may be −Infinity (its Welsch limit); any other value must be finite.
+  const Napi::Value alpha = o.Get("alpha");
+  if (alpha.IsNumber() && alpha.As<Napi::Number>().DoubleValue() == -std::numeric_limits<double>::infinity())
+    spec.alpha = -std::numeric_limits<double>::infinity();
+  else
+    spec.alpha = optional_number(o, "alpha", "loss.alpha", spec.alpha);
+  spec.class_weights = parse_class_weights(o.Get("classWeights"));
+  // The core's range checks (std::invalid_argument) become RangeErrors here.
+  try {
+    validate_loss_spec(spec);
+  } catch (const std::invalid_argument& e) {
+    throw_range_error(v.Env(), e.what());
+  }
   return spec;
 }
 

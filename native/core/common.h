@@ -12,8 +12,14 @@ namespace fastmlp {
 using index_t = std::int64_t;
 
 enum class Activation { Identity, Relu, Sigmoid, Tanh, Softmax };
-enum class LossKind { Mse, CrossEntropy };
-enum class Reduction { Mean, Sum };
+enum class LossKind {
+  Mse, CrossEntropy,
+  // SPEC.md §3, added with the losses area (losses.h documents each).
+  Mae, Huber, Tukey, Quantile, Barron, Bce, BceWithLogits, Nll, KlDiv, Hinge,
+  SquaredHinge, Dice, Focal
+};
+// None: unreduced values (never in training); BatchMean: kl-div only, sum / B.
+enum class Reduction { Mean, Sum, None, BatchMean };
 enum class OptimizerKind { Sgd, Adam, AdamW };
 
 // Throws std::invalid_argument with `what` when `ok` is false. Used for checks

@@ -140,8 +140,13 @@ void Network<T>::reserve(index_t rows) {
 template <typename T>
 void Network<T>::set_loss(const LossSpec& loss) {
   // The target form is only known per call; check the spec's own fields here.
-  validate_loss(loss, loss.kind == LossKind::CrossEntropy,
-                loss.kind == LossKind::Mse);
+  validate_loss_spec(loss);
+  require(loss.reduction != Reduction::None,
+          "set_loss: reduction 'none' has no single value to train on; use 'mean' or 'sum'");
+  require(loss.class_weights.empty() ||
+              static_cast<index_t>(loss.class_weights.size()) == out_,
+          "set_loss: expected " + std::to_string(out_) + " class weights (one per output) but received " +
+              std::to_string(loss.class_weights.size()));
   loss_ = loss;
   has_loss_ = true;
 }

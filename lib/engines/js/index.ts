@@ -9,7 +9,7 @@
 
 import type { Engine, FloatArray, LossSpec, NetworkPlan, PlanSpec, Target } from '../../engine';
 import { gemm } from './gemm';
-import { lossBackward, lossForward } from './losses';
+import { lossBackward, lossForward, lossValues } from './losses';
 import { JsNetworkPlan } from './plan';
 
 /** Version of the engine's implementation (the package version it ships in). */
@@ -68,6 +68,11 @@ export const jsEngine: Engine = {
   lossBackward(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
                grad: FloatArray): void {
     lossBackward(spec, pred, rows, cols, target, grad);
+  },
+
+  lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
+             out: Float64Array): void {
+    lossValues(spec, pred, rows, cols, target, out);
   },
 
   createPlan(spec: PlanSpec): NetworkPlan {

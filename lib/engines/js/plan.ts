@@ -25,7 +25,7 @@ import type {
 } from '../../engine';
 import { activationBackward, activationForward } from './activations';
 import { gemm } from './gemm';
-import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
+import { lossForwardBackward, lossSpecForTraining, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
 
 interface DenseLayer {
@@ -249,8 +249,7 @@ export class JsNetworkPlan implements NetworkPlan {
       this.loss = null;
       return;
     }
-    validateLossSpec(loss);
-    this.loss = { kind: loss.kind, reduction: loss.reduction, labelSmoothing: loss.labelSmoothing };
+    this.loss = lossSpecForTraining(loss, this.outputSize);
   }
 
   setOptimizer(optimizer: OptimizerSpec): void {
