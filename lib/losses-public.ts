@@ -1,3 +1,3 @@
 // The `losses` namespace as users see it.
-export { Loss, create, LOSS_NAMES as names } from './losses';
-export type { LossFunction, LossOptions } from './losses';
+export { Loss, create, lossFromConfig, LOSS_NAMES as names } from './losses';
+export type { LossFunction, LossOptions, LossConfig } from './losses';

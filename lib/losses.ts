@@ -34,10 +34,14 @@ export class Loss implements LossFunction {
   readonly reduction: Reduction;
   readonly labelSmoothing: number;
   private readonly engineChoice: EngineChoice;
+  /** The options given (without engine), for getConfig. */
+  private readonly givenOptions: Record<string, unknown>;
 
   constructor(name: LossName, opts?: LossOptions) {
     this.name = oneOf('name', name, LOSS_NAMES);
     const o = options('loss options', opts, ['reduction', 'labelSmoothing', 'engine']);
+    const { engine: _engine, ...given } = o as Record<string, unknown>;
+    this.givenOptions = given;
     this.reduction = o.reduction === undefined ? 'mean' : oneOf('reduction', o.reduction, REDUCTIONS);
     this.labelSmoothing = o.labelSmoothing === undefined ? 0 : number('labelSmoothing', o.labelSmoothing, 0, 1);
     if (this.labelSmoothing !== 0 && this.name !== 'cross-entropy') {
@@ -45,6 +49,11 @@ export class Loss implements LossFunction {
     }
     this.engineChoice = (o.engine ?? 'auto') as EngineChoice;
     getEngine(this.engineChoice, 'engine');  // validate the choice now, not at first use
+  }
+
+  /** Name and options as JSON, so lossFromConfig(loss.getConfig()) rebuilds it (model files). */
+  getConfig(): LossConfig {
+    return { name: this.name, options: structuredClone(this.givenOptions) };
   }
 
   get spec(): LossSpec {
@@ -70,6 +79,21 @@ export class Loss implements LossFunction {
     const t = toTarget(target, 'target', this.name, p.rows, p.cols, dtype);
     return { engine: getEngine(this.engineChoice) as Engine, p, t };
   }
+}
+
+/** A built-in loss as JSON: its name and the options it was created with. */
+export interface LossConfig {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+/** The loss a getConfig() result describes (the constructor validates it). */
+export function lossFromConfig(config: unknown, name = 'loss config'): Loss {
+  if (typeof config !== 'object' || config === null || typeof (config as LossConfig).name !== 'string') {
+    throw typeError(name, 'a loss config { name, options }', config);
+  }
+  const c = config as LossConfig;
+  return create(c.name as LossName, (c.options ?? {}) as LossOptions);
 }
 
 /** losses.create('cross-entropy', { reduction: 'mean' }) */
