@@ -10,7 +10,7 @@ import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { accuracyOf } from './metrics';
 import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
 import * as modelFile from './io/model-file';
-import { Rng, randomSeed } from './rng';
+import { Rng, randomSeed, type RngState } from './rng';
 import { toTarget } from './targets';
 import { runEpoch, trainBatch, type EpochContext } from './training';
 import { boolean, integer, number, oneOf, options, typeError } from './validate';
@@ -61,8 +61,8 @@ export interface TrainingState {
   loss: LossConfig | 'custom';
   optimizer: OptimizerConfig;
   metrics: string[];
-  /** The flat optimizer state and step count, when asked for. */
-  optimizerState?: { state: FloatArray; steps: number };
+  /** The flat optimizer state, step count and shuffling generator, when asked for. */
+  optimizerState?: { state: FloatArray; steps: number; rng: RngState };
 }
 
 interface ParamEntry {
@@ -364,18 +364,21 @@ export class Sequential {
     if (includeOptimizer) {
       const buf = allocate(this.dtype, this.plan.optimizerStateSize);
       this.plan.getOptimizerState(buf);
-      state.optimizerState = { state: buf, steps: this.plan.stepCount };
+      state.optimizerState = { state: buf, steps: this.plan.stepCount, rng: this.rng.getState() };
     }
     return state;
   }
 
   /** @internal For lib/io: restores what trainingState(true) returned, after compile. */
-  restoreOptimizerState(state: FloatArray, steps: number): void {
+  restoreOptimizerState(state: FloatArray, steps: number, rng: RngState): void {
     this.requireCompiled('restoreOptimizerState');
     if (state.length !== this.plan.optimizerStateSize) {
       throw new RangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
     }
+    const check = new Rng(0);
+    check.setState(rng);  // validates before anything changes
     this.plan.setOptimizerState(state, steps);
+    this.rng.setState(rng);
   }
 
   /** A table of the layers and their parameter counts. */

@@ -149,6 +149,12 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const steps = structuredClone(header);
     steps.__metadata__['fastmlp.optimizer_steps'] = '1e99';
     refused(join(steps, data), engine, /optimizer state needs/);
+    const rng = structuredClone(header);
+    rng.__metadata__['fastmlp.rng_state'] = '{"words":[0,0,0,0],"spareNormal":null}';
+    refused(join(rng, data), engine, /Expected four 32-bit words, not all zero/);
+    const noRng = structuredClone(header);
+    delete noRng.__metadata__['fastmlp.rng_state'];
+    refused(join(noRng, data), engine, /optimizer state needs/);
     const sgd = structuredClone(header);
     sgd.__metadata__['fastmlp.compile'] = sgd.__metadata__['fastmlp.compile'].replace('"adam"', '"sgd"');
     refused(join(sgd, data), engine, /optimizer state that does not fit its optimizer/);

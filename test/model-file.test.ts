@@ -87,6 +87,17 @@ describe.each(ENGINES)('model files (%s engine)', (engineName) => {
       expect(arrays(withoutState.getWeights())).not.toEqual(arrays(original.getWeights()));
     });
 
+    it('includeOptimizer resumes fit with shuffling exactly (the shuffle generator is saved too)', async () => {
+      const m = net(engineName, dtype);
+      m.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 0.02 }) });
+      await m.fit(X, Y, { epochs: 2, batchSize: 4, shuffle: true });
+      const resumed = Sequential.fromBuffer(m.toBuffer({ includeOptimizer: true }), { engine: engineName });
+      const a = await m.fit(X, Y, { epochs: 2, batchSize: 4, shuffle: true });
+      const b = await resumed.fit(X, Y, { epochs: 2, batchSize: 4, shuffle: true });
+      expect(b.history).toEqual(a.history);
+      expect(arrays(resumed.getWeights())).toEqual(arrays(m.getWeights()));
+    });
+
     it('keeps a learning rate changed after compile (as a schedule would)', () => {
       const opt = new optim.Adam({ lr: 0.05 });
       const m = trained(engineName, dtype, opt);

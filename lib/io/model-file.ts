@@ -10,14 +10,17 @@
 //   fastmlp.compile          JSON { loss, optimizer, metrics } when the model was compiled
 //                            with a built-in loss (a custom loss cannot be saved)
 //   fastmlp.optimizer_steps  the step count, when the optimizer state is included
+//   fastmlp.rng_state        JSON of the shuffling generator's state, likewise
 //   fastmlp.checksum         'sha256:<hex>' of the data section (every tensor byte)
 // With { includeOptimizer: true } one more tensor, OPTIMIZER_TENSOR, holds the
-// engine's flat optimizer state (same dtype), so training resumes exactly.
+// engine's flat optimizer state (same dtype); with the step count and the
+// generator that shuffles fit's batches, training resumes exactly.
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import type { EngineChoice } from '../backend';
 import type { Dtype } from '../engine';
+import type { RngState } from '../rng';
 import { layerFromConfig, type Layer, type LayerConfig } from '../layers';
 import { lossFromConfig, type LossConfig } from '../losses';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim';
@@ -37,6 +40,7 @@ const KEY = {
   architecture: 'fastmlp.architecture',
   compile: 'fastmlp.compile',
   steps: 'fastmlp.optimizer_steps',
+  rng: 'fastmlp.rng_state',
   checksum: 'fastmlp.checksum',
 } as const;
 
@@ -69,6 +73,7 @@ export interface ModelJSON {
   architecture: Architecture;
   compile: CompileConfig | null;
   optimizerSteps: number | null;
+  rngState: RngState | null;
   checksum: string;
   tensors: { name: string; dtype: Dtype; shape: number[]; data: string }[];
 }
@@ -78,6 +83,7 @@ interface ModelParts {
   architecture: Architecture;
   compile: CompileConfig | null;
   optimizerSteps: number | null;
+  rngState: RngState | null;
   tensors: StoredTensor[];
 }
 
@@ -113,6 +119,7 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
   }
   let compile: CompileConfig | null = null;
   let optimizerSteps: number | null = null;
+  let rngState: RngState | null = null;
   if (training !== null && training.loss === 'custom') {
     if (includeOptimizer) {
       throw new Error('includeOptimizer: a model compiled with a custom loss cannot be saved for resuming, ' +
@@ -126,11 +133,12 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
       tensors.push({ name: OPTIMIZER_TENSOR, dtype: model.dtype, shape: [training.optimizerState.state.length],
         data: training.optimizerState.state });
       optimizerSteps = training.optimizerState.steps;
+      rngState = training.optimizerState.rng;
     }
   }
   return {
     architecture: { dtype: model.dtype, seed: model.seed, layers: model.layerConfigs() },
-    compile, optimizerSteps, tensors,
+    compile, optimizerSteps, rngState, tensors,
   };
 }
 
@@ -144,6 +152,7 @@ export function modelToBuffer(model: Sequential, opts?: SaveOptions): Buffer {
   };
   if (parts.compile) metadata[KEY.compile] = JSON.stringify(parts.compile);
   if (parts.optimizerSteps !== null) metadata[KEY.steps] = String(parts.optimizerSteps);
+  if (parts.rngState !== null) metadata[KEY.rng] = JSON.stringify(parts.rngState);
   return encodeSafetensors(parts.tensors, metadata);
 }
 
@@ -155,6 +164,7 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
     architecture: parts.architecture,
     compile: parts.compile,
     optimizerSteps: parts.optimizerSteps,
+    rngState: parts.rngState,
     checksum: sha256(concatTensorBytes(parts.tensors)),
     tensors: parts.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape,
       data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64') })),
@@ -290,17 +300,19 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
       throw new ModelFileError(`${source} has compile settings fastmlp cannot use: ${(e as Error).message}`, { cause: e });
     }
   }
-  if (optState !== undefined || parts.optimizerSteps !== null) {
+  if (optState !== undefined || parts.optimizerSteps !== null || parts.rngState !== null) {
     const steps = parts.optimizerSteps;
-    if (optState === undefined || steps === null || !Number.isSafeInteger(steps) || steps < 0 || parts.compile === null) {
+    const rng = parts.rngState;
+    if (optState === undefined || steps === null || !Number.isSafeInteger(steps) || steps < 0 || rng === null ||
+        parts.compile === null) {
       throw new ModelFileError(`${source} is not a valid model file: the optimizer state needs '${OPTIMIZER_TENSOR}', ` +
-        `'${KEY.steps}' (an integer ≥ 0) and the compile settings together`);
+        `'${KEY.steps}' (an integer ≥ 0), '${KEY.rng}' and the compile settings together`);
     }
     if (optState.dtype !== arch.dtype || optState.shape.length !== 1) {
       throw new ModelFileError(`${source} is not a valid model file: '${OPTIMIZER_TENSOR}' must be a 1-D ${arch.dtype} tensor`);
     }
     try {
-      model.restoreOptimizerState(optState.data, steps);
+      model.restoreOptimizerState(optState.data, steps, rng);
     } catch (e) {
       throw new ModelFileError(`${source} has an optimizer state that does not fit its optimizer: ${(e as Error).message}`, { cause: e });
     }
@@ -324,6 +336,7 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
     architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
     optimizerSteps: steps,
+    rngState: (parseJson(source, KEY.rng, m[KEY.rng]) ?? null) as RngState | null,
     tensors: file.tensors,
   }, opts);
 }
@@ -360,10 +373,12 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
     throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
   }
   const steps = obj['optimizerSteps'];
+  const rng = obj['rngState'];
   return restore(source, {
     architecture: checkArchitecture(source, obj['architecture']),
     compile: (obj['compile'] ?? null) as CompileConfig | null,
     optimizerSteps: steps === null || steps === undefined ? null : (steps as number),
+    rngState: rng === null || rng === undefined ? null : (rng as RngState),
     tensors,
   }, opts);
 }
