@@ -165,6 +165,33 @@ describe.each(ENGINES)('model files (%s engine)', (engineName) => {
   });
 });
 
+describe('engine parity', () => {
+  it.each(['float32', 'float64'] as const)('the same seeded model writes byte-identical files and ONNX graphs in both engines (%s)', (dtype) => {
+    const native = net('native', dtype, 77);
+    const js = net('js', dtype, 77);
+    expect(native.toBuffer().equals(js.toBuffer())).toBe(true);
+    expect(io.exportOnnxBuffer(native).equals(io.exportOnnxBuffer(js))).toBe(true);
+    expect(native.toJSON()).toEqual(js.toJSON());
+  });
+
+  it('a trained model moved between engines keeps its optimizer state and trains on alike', () => {
+    const native = trained('native', 'float64');
+    const js = Sequential.fromBuffer(native.toBuffer({ includeOptimizer: true }), { engine: 'js' });
+    for (let i = 0; i < 3; i++) expect(js.trainStep(X, Y)).toBeCloseTo(native.trainStep(X, Y), 12);
+    const a = js.getWeights();
+    const b = native.getWeights();
+    for (const k of Object.keys(a)) for (let i = 0; i < a[k]!.length; i++) expect(a[k]![i]).toBeCloseTo(b[k]![i]!, 10);
+  });
+
+  it('the native binding re-checks the optimizer-state arguments itself', () => {
+    const plan = engine('native').createPlan({ dtype: 'float32', layers: [{ kind: 'dense', inFeatures: 2, outFeatures: 2 }], maxBatch: 2 });
+    expect(() => plan.getOptimizerState(new Float64Array(0))).toThrow(/Expected a Float32Array for out but received Float64Array/);
+    expect(() => plan.setOptimizerState([] as unknown as Float32Array, 0)).toThrow(TypeError);
+    expect(() => plan.setOptimizerState(new Float32Array(0), 'x' as unknown as number)).toThrow(/for stepCount/);
+    expect(() => plan.setOptimizerState(new Float32Array(0), 2 ** 60)).toThrow(RangeError);
+  });
+});
+
 describe('saving is atomic', () => {
   it('replaces an existing file and leaves no temporary file behind', async () => {
     const file = path.join(dir, 'atomic.safetensors');
