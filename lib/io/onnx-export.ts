@@ -144,6 +144,12 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
     return activation(g, y, c['activation'] ?? 'identity', c);
   },
   Activation: (g, x, c) => activation(g, x, c['activation'], c),
+  // Learnable leaky slope (torch.nn.PReLU: weight of num_parameters values, 1 or one per unit);
+  // ONNX PRelu broadcasts a [n] slope over (batch, n).
+  PReLU: (g, x, c, { index }) => {
+    const n = typeof c['numParameters'] === 'number' ? c['numParameters'] : 1;
+    return g.node('PRelu', [x, g.param(`${index}.weight`, [n])]);
+  },
   // Inference graph: dropout is the identity.
   Dropout: (_g, x) => x,
   // Eval mode: running statistics (torch.nn.BatchNorm1d state_dict names).
