@@ -72,6 +72,9 @@ interface ParamEntry {
   length: number;
 }
 
+/** Set only inside Sequential.forLoading. */
+let skipInitForLoading = false;
+
 const DTYPES = ['float32', 'float64'] as const;
 const METRICS = ['accuracy'] as const;
 const INITIAL_MAX_BATCH = 32;
@@ -129,7 +132,18 @@ export class Sequential {
       throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${offset}`);
     }
     this.rng = new Rng(this.seed);
-    this.plan.setParams(this.initialParams());
+    // A model being loaded gets its weights next: skip the random init (2/3 of a load's time).
+    if (!skipInitForLoading) this.plan.setParams(this.initialParams());
+  }
+
+  /** @internal For lib/io: a model whose parameters the caller sets next (they start at zero). */
+  static forLoading(layers: Layer[], opts: SequentialOptions): Sequential {
+    skipInitForLoading = true;
+    try {
+      return new Sequential(layers, opts);
+    } finally {
+      skipInitForLoading = false;
+    }
   }
 
   /** Which engine runs this model. */

@@ -259,7 +259,7 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
   let model: Sequential;
   try {
     const layers = arch.layers.map((c, i) => layerFromConfig(c, `layers[${i}]`));
-    model = new Sequential(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}) });
+    model = Sequential.forLoading(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}) });
   } catch (e) {
     throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
