@@ -137,6 +137,10 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const arch = structuredClone(header);
     arch.__metadata__['fastmlp.architecture'] = '{"dtype":"float32","seed":1,"layers":[{"type":"Eval","code":"process.exit(1)"}]}';
     refused(join(arch, data), engine, /cannot build: Expected a known layer type .* 'Eval'/);
+    const proto = structuredClone(header);
+    proto.__metadata__['fastmlp.architecture'] = proto.__metadata__['fastmlp.architecture']
+      .replace('"type":"Dense",', '"type":"Dense","__proto__":{"activation":"sigmoid"},');
+    refused(join(proto, data), engine, /Unknown option '__proto__'/);
     const broken = structuredClone(header);
     broken.__metadata__['fastmlp.architecture'] = '{"dtype":';
     refused(join(broken, data), engine, /'fastmlp.architecture'\] is not valid JSON/);

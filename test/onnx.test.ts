@@ -134,5 +134,9 @@ describe('ONNX export argument checks', () => {
     expect(() => io.exportOnnxBuffer(odd)).toThrow(/no ONNX mapping for layer 1 of type 'Conv2d'/);
     const act = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'Activation', activation: 'step' })], { engine: 'js' });
     expect(() => io.exportOnnxBuffer(act)).toThrow(/no ONNX mapping for activation "step"/);
+    const inherited = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'constructor' })], { engine: 'js' });
+    expect(() => io.exportOnnxBuffer(inherited)).toThrow(/no ONNX mapping for layer 1 of type 'constructor'/);
+    const inheritedAct = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'Activation', activation: 'toString' })], { engine: 'js' });
+    expect(() => io.exportOnnxBuffer(inheritedAct)).toThrow(/no ONNX mapping for activation "toString"/);
   });
 });

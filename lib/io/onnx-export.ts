@@ -121,7 +121,7 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
 };
 
 function activation(g: GraphBuilder, x: string, name: unknown, config: LayerConfig): string {
-  const exporter = typeof name === 'string' ? ACTIVATION_EXPORTERS[name] : undefined;
+  const exporter = typeof name === 'string' && Object.hasOwn(ACTIVATION_EXPORTERS, name) ? ACTIVATION_EXPORTERS[name] : undefined;
   if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for activation ${JSON.stringify(name)}`);
   return exporter(g, x, config);
 }
@@ -190,7 +190,7 @@ export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): B
   let width = model.inputSize;
   model.layers.forEach((layer, index) => {
     const config = layer.getConfig();
-    const exporter = LAYER_EXPORTERS[config.type];
+    const exporter = Object.hasOwn(LAYER_EXPORTERS, config.type) ? LAYER_EXPORTERS[config.type] : undefined;
     if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for layer ${index} of type '${config.type}'`);
     x = exporter(g, x, config, { index, inFeatures: width });
     width = layer.outFeatures(width);
