@@ -1,9 +1,16 @@
 // Damaged, tampered and foreign model files are refused with a clear error
 // (io.ModelFileError, code ERR_FASTMLP_MODEL_FILE) before anything is read
 // past the end of the bytes, in both engines.
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dense, Sequential, io } from '../lib';
 import { ENGINES, randomArray } from './helpers';
+
+let dir: string;
+beforeAll(async () => { dir = await mkdtemp(path.join(tmpdir(), 'fastmlp-damage-')); });
+afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
 function model(engine: 'native' | 'js') {
   const m = new Sequential([new Dense(3, 4, { activation: 'relu' }), new Dense(4, 2)], { engine, seed: 1 });
@@ -77,6 +84,19 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const big = Buffer.alloc(8 + 101 * 1024 * 1024, 0x20);
     big.writeBigUInt64LE(BigInt(big.length - 8), 0);
     refused(big, engine, /exceeds the 104857600-byte limit/);
+  });
+
+  it('Sequential.load and io.readWeights refuse damaged files on disk, naming the file', async () => {
+    const file = path.join(dir, `${engine}-cut.safetensors`);
+    await writeFile(file, good.subarray(0, good.length - 3));
+    await expect(Sequential.load(file, { engine })).rejects.toThrow(new RegExp(`'${file}' is not a valid model file: .*truncated`));
+    await expect(io.readWeights(file)).rejects.toThrow(io.ModelFileError);
+    const huge = Buffer.from(good);
+    huge.writeBigUInt64LE(2n ** 62n, 0);
+    await writeFile(file, huge);
+    await expect(Sequential.load(file, { engine })).rejects.toThrow(/header claims 4611686018427387904 bytes but only \d+ follow/);
+    await writeFile(file, Buffer.alloc(0));
+    await expect(Sequential.load(file, { engine })).rejects.toThrow(/0 bytes is too short/);
   });
 
   it('refuses garbage', () => {

@@ -135,6 +135,15 @@ describe.each(ENGINES)('model files (%s engine)', (engineName) => {
     expect(() => m.toBuffer({ includeOptimizer: true })).toThrow(/custom loss cannot be saved for resuming/);
   });
 
+  it('refuses to save while fit runs (the parameters are changing)', async () => {
+    const m = trained(engineName, 'float32');
+    const fitting = m.fit(X, Y, { epochs: 2, batchSize: 2 });
+    expect(() => m.toBuffer()).toThrow(/Sequential.toBuffer: the model is training/);
+    await expect(m.save(path.join(dir, 'busy.safetensors'))).rejects.toThrow(/Sequential.save: the model is training/);
+    await fitting;
+    expect(Sequential.fromBuffer(m.toBuffer(), { engine: engineName }).predict(X).data).toEqual(m.predict(X).data);
+  });
+
   it('an uncompiled model saves and loads uncompiled; includeOptimizer needs compile', () => {
     const m = net(engineName, 'float32');
     const back = Sequential.fromBuffer(m.toBuffer(), { engine: engineName });

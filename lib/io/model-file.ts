@@ -341,9 +341,37 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
   }, opts);
 }
 
+/**
+ * Reads a safetensors file, checking its header length against the file's size
+ * after reading only 8 bytes, so a garbage or foreign file of any size is
+ * refused without being read. decodeSafetensors then bounds everything else.
+ */
+async function readSafetensorsFile(path: string): Promise<Buffer> {
+  const handle = await fs.open(requirePath(path), 'r');
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    if (bytesRead === 8 && head.readBigUInt64LE(0) > BigInt(size - 8)) {
+      throw new ModelFileError(`'${path}' is not a valid model file: its header claims ${head.readBigUInt64LE(0)} bytes ` +
+        `but only ${size - 8} follow (truncated or not a safetensors file)`);
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const r = await handle.read(bytes, done, size - done, done);
+      if (r.bytesRead === 0) break;  // shrank while we read: decode sees it truncated
+      done += r.bytesRead;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function loadModel(path: string, opts?: LoadOptions): Promise<Sequential> {
   loadOptions(opts);
-  const bytes = await fs.readFile(requirePath(path));
+  const bytes = await readSafetensorsFile(path);
   return modelFromBuffer(bytes, opts, `'${path}'`);
 }
 
@@ -388,7 +416,7 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
  * by name — for model.setWeights on a model built to match.
  */
 export async function readWeights(path: string): Promise<Record<string, Float32Array | Float64Array>> {
-  const bytes = await fs.readFile(requirePath(path));
+  const bytes = await readSafetensorsFile(path);
   return weightsFromBuffer(bytes, `'${path}'`);
 }
 
