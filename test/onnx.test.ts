@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Activation, Dense, Layer, Matrix, Sequential, io, type Dtype, type LayerConfig } from '../lib';
+import { buildOnnx } from '../lib/io/onnx-export';
 import { ENGINES, maxRelDiff, randomArray } from './helpers';
 
 let dir: string;
@@ -117,6 +118,51 @@ describe('ONNX exporter table entries for activations added by other areas', () 
       const got = await runOnnx(io.exportOnnxBuffer(m, { opset }), x);
       expect(maxRelDiff(got, expected)).toBeLessThan(2e-6);
     }
+  });
+});
+
+describe('ONNX exporter table entries for layers with parameters added by other areas', () => {
+  // Built from a description (config + state_dict), as exportOnnxBuffer does from a model.
+  const n = 4;
+  const rows = 7;
+  const x = inputs(rows, n, 'float32');
+  const vec = (seed: number, shift = 0, scale = 1) => Float32Array.from(randomArray(n, seed), (v) => shift + scale * v);
+  const run = (config: LayerConfig, weights: Record<string, Float32Array>) =>
+    runOnnx(buildOnnx({ dtype: 'float32', inputSize: n, outputSize: n, layers: [{ config, outFeatures: n }], weights }, 17), x);
+  const each = (f: (v: number, row: number, col: number) => number) => Array.from(x.data, (v, i) => f(v, Math.floor(i / n), i % n));
+
+  it.each([true, false])('BatchNorm1d (eval mode, running statistics; affine %s)', async (affine) => {
+    const w = { '0.weight': vec(1), '0.bias': vec(2), '0.running_mean': vec(3), '0.running_var': vec(4, 1.5, 1) };
+    const weights: Record<string, Float32Array> = affine ? w : { '0.running_mean': w['0.running_mean'], '0.running_var': w['0.running_var'] };
+    const got = await run({ type: 'BatchNorm1d', numFeatures: n, eps: 1e-3, affine }, weights);
+    const expected = each((v, _r, c) => {
+      const norm = (v - w['0.running_mean'][c]!) / Math.sqrt(w['0.running_var'][c]! + 1e-3);
+      return affine ? norm * w['0.weight'][c]! + w['0.bias'][c]! : norm;
+    });
+    expect(maxRelDiff(got, expected)).toBeLessThan(2e-6);
+  });
+
+  it('LayerNorm (per row, population variance, eps 1e-5)', async () => {
+    const w = { '0.weight': vec(5), '0.bias': vec(6) };
+    const got = await run({ type: 'LayerNorm', normalizedShape: n }, w);
+    const stats = x.toArray().map((row) => {
+      const mean = row.reduce((a, b) => a + b, 0) / n;
+      return { mean, std: Math.sqrt(row.reduce((a, b) => a + (b - mean) ** 2, 0) / n + 1e-5) };
+    });
+    const expected = each((v, r, c) => ((v - stats[r]!.mean) / stats[r]!.std) * w['0.weight'][c]! + w['0.bias'][c]!);
+    expect(maxRelDiff(got, expected)).toBeLessThan(5e-6);
+  });
+
+  it.each([1, n])('PReLU with %i learnable slope(s)', async (count) => {
+    const slope = Float32Array.from(randomArray(count, 7), (v) => 0.25 + 0.1 * v);
+    const got = await run({ type: 'PReLU', numParameters: count }, { '0.weight': slope });
+    const expected = each((v, _r, c) => (v > 0 ? v : slope[count === 1 ? 0 : c]! * v));
+    expect(maxRelDiff(got, expected)).toBeLessThan(1e-7);
+  });
+
+  it('a missing parameter is named', () => {
+    expect(() => buildOnnx({ dtype: 'float32', inputSize: n, outputSize: n,
+      layers: [{ config: { type: 'LayerNorm' }, outFeatures: n }], weights: {} }, 17)).toThrow(/no parameter '0.weight'/);
   });
 });
 

@@ -181,19 +181,26 @@ function exportOptions(opts: unknown): { opset: number } {
   return { opset: o.opset === undefined ? 17 : integer('opset', o.opset, 17, 21) };
 }
 
-/** The ONNX model (ModelProto bytes) of a Sequential's inference graph. */
-export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): Buffer {
-  if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
-  const { opset } = exportOptions(opts);
-  const g = new GraphBuilder(model.dtype, opset, model.getWeights());
+/** What the exporter needs of a model: its dtype, widths, layer configs and state_dict. */
+export interface ExportableModel {
+  dtype: Dtype;
+  inputSize: number;
+  outputSize: number;
+  /** In order: each layer's config and output width. */
+  layers: { config: LayerConfig; outFeatures: number }[];
+  weights: Record<string, FloatArray>;
+}
+
+/** ModelProto bytes for a description of a model (the tables do the layers). */
+export function buildOnnx(model: ExportableModel, opset: number): Buffer {
+  const g = new GraphBuilder(model.dtype, opset, model.weights);
   let x = 'input';
   let width = model.inputSize;
-  model.layers.forEach((layer, index) => {
-    const config = layer.getConfig();
+  model.layers.forEach(({ config, outFeatures }, index) => {
     const exporter = Object.hasOwn(LAYER_EXPORTERS, config.type) ? LAYER_EXPORTERS[config.type] : undefined;
     if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for layer ${index} of type '${config.type}'`);
     x = exporter(g, x, config, { index, inFeatures: width });
-    width = layer.outFeatures(width);
+    width = outFeatures;
   });
   // Name the final value 'output': rename the node that made it (nothing else
   // reads it), or add an Identity when it is not the last node's output.
@@ -220,6 +227,19 @@ export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): B
     },
   });
   return Buffer.from(ModelProto.encode(message).finish());
+}
+
+/** The ONNX model (ModelProto bytes) of a Sequential's inference graph. */
+export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): Buffer {
+  if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
+  const { opset } = exportOptions(opts);
+  let width = model.inputSize;
+  const layers = model.layers.map((layer) => {
+    width = layer.outFeatures(width);
+    return { config: layer.getConfig(), outFeatures: width };
+  });
+  return buildOnnx({ dtype: model.dtype, inputSize: model.inputSize, outputSize: model.outputSize, layers,
+    weights: model.getWeights() }, opset);
 }
 
 /** Writes the ONNX model to path (atomically, like model files). */
