@@ -32,6 +32,28 @@ describe.each(ENGINES)('PyTorch interop (%s engine)', (engine) => {
       expect(maxRelDiff(y.data, (fixture.y as number[][]).flat())).toBeLessThan(tol);
     });
 
+  it('readWeights refuses int64 tensors (BatchNorm num_batches_tracked) unless asked to skip them', () => {
+    const file = readFileSync(path.join(FIXTURES, 'torch_mlp_f32.safetensors'));
+    const n = Number(file.readBigUInt64LE(0));
+    const header = JSON.parse(file.toString('utf8', 8, 8 + n));
+    const data = file.subarray(8 + n);
+    header['9.num_batches_tracked'] = { dtype: 'I64', shape: [], data_offsets: [data.length, data.length + 8] };
+    header['9.half'] = { dtype: 'F16', shape: [3], data_offsets: [data.length + 8, data.length + 14] };
+    const json = Buffer.from(JSON.stringify(header));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    const withInts = Buffer.concat([len, json, data, Buffer.alloc(14)]);
+    expect(() => io.weightsFromBuffer(withInts)).toThrow(/'9.num_batches_tracked' has dtype "I64"; .* \{ skipNonFloat: true \}/);
+    const w = io.weightsFromBuffer(withInts, { skipNonFloat: true });
+    expect(Object.keys(w).sort()).toEqual(['0.bias', '0.weight', '2.bias', '2.weight', '4.bias', '4.weight']);
+    expect(w['4.bias']).toEqual(io.weightsFromBuffer(file)['4.bias']);
+    // Skipped tensors are still bounds-checked.
+    header['9.half'].data_offsets = [data.length + 8, data.length + 16];
+    const bad = Buffer.concat([len, Buffer.from(JSON.stringify(header).padEnd(json.length)), data, Buffer.alloc(16)]);
+    expect(() => io.weightsFromBuffer(bad, { skipNonFloat: true })).toThrow(/'9.half' .*\(F16\) needs 6 bytes but its offsets span 8/);
+    expect(() => io.weightsFromBuffer(file, { skip: true } as never)).toThrow(/Unknown option 'skip'/);
+  });
+
   it('a torch file is not a fastmlp model file: Sequential.load says how to use it', async () => {
     await expect(Sequential.load(path.join(FIXTURES, 'torch_mlp_f32.safetensors'), { engine }))
       .rejects.toThrow(/not a fastmlp model file .* io\.readWeights/);

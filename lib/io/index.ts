@@ -2,5 +2,5 @@
 export { exportOnnx, exportOnnxBuffer, ACTIVATION_EXPORTERS, LAYER_EXPORTERS } from './onnx-export';
 export type { OnnxExportOptions } from './onnx-export';
 export { readWeights, weightsFromBuffer, FORMAT_VERSION, OPTIMIZER_TENSOR } from './model-file';
-export type { SaveOptions, LoadOptions, ModelJSON } from './model-file';
+export type { SaveOptions, LoadOptions, ModelJSON, ReadWeightsOptions } from './model-file';
 export { ModelFileError } from './safetensors';

@@ -411,18 +411,33 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
   }, opts);
 }
 
+export interface ReadWeightsOptions {
+  /**
+   * Leave out tensors of other dtypes (e.g. BatchNorm's int64 num_batches_tracked
+   * in a PyTorch state_dict) instead of refusing the file (default false).
+   */
+  skipNonFloat?: boolean;
+}
+
 /**
  * The tensors of any safetensors file (F32/F64), e.g. a PyTorch state_dict,
  * by name — for model.setWeights on a model built to match.
  */
-export async function readWeights(path: string): Promise<Record<string, Float32Array | Float64Array>> {
+export async function readWeights(path: string, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
+  readWeightsOptions(opts);
   const bytes = await readSafetensorsFile(path);
-  return weightsFromBuffer(bytes, `'${path}'`);
+  return weightsFromBuffer(bytes, opts, `'${path}'`);
 }
 
-export function weightsFromBuffer(buf: Uint8Array, source = 'the buffer'): Record<string, Float32Array | Float64Array> {
+function readWeightsOptions(opts: unknown): boolean {
+  const o = options('readWeights options', opts, ['skipNonFloat']);
+  return o.skipNonFloat === undefined ? false : boolean('skipNonFloat', o.skipNonFloat);
+}
+
+export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, source = 'the buffer'): Record<string, Float32Array | Float64Array> {
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  const skip = readWeightsOptions(opts);
   const out: Record<string, Float32Array | Float64Array> = {};
-  for (const t of decodeSafetensors(buf, source).tensors) out[t.name] = t.data;
+  for (const t of decodeSafetensors(buf, source, skip).tensors) out[t.name] = t.data;
   return out;
 }

@@ -22,6 +22,8 @@ export interface StoredTensor {
 
 export interface SafetensorsContents {
   tensors: StoredTensor[];
+  /** Names of tensors of other dtypes, left out when decoding with skipOtherDtypes. */
+  skipped: string[];
   metadata: Record<string, string>;
   /** The data section (all bytes after the header), for checksums. */
   dataSection: Buffer;
@@ -31,6 +33,11 @@ export interface SafetensorsContents {
 const DTYPE_CODES: Record<Dtype, string> = { float32: 'F32', float64: 'F64' };
 const CODE_DTYPES: Record<string, Dtype> = { F32: 'float32', F64: 'float64' };
 const BYTES: Record<Dtype, number> = { float32: 4, float64: 8 };
+/** Element sizes of the format's other dtypes: their tensors can be bounds-checked and skipped. */
+const OTHER_DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
+  I32: 4, U32: 4, I64: 8, U64: 8,
+};
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
@@ -89,19 +96,25 @@ function isLittleEndianHost(): boolean {
 
 interface HeaderEntry {
   name: string;
-  dtype: Dtype;
+  /** null: another dtype of the format, kept only to check the layout. */
+  dtype: Dtype | null;
   shape: number[];
   begin: number;
   end: number;
 }
 
-function parseEntry(source: string, name: string, value: unknown, dataLength: number): HeaderEntry {
+function parseEntry(source: string, name: string, value: unknown, dataLength: number, skipOthers: boolean): HeaderEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(source, `tensor '${name}' has no { dtype, shape, data_offsets } entry`);
   const v = value as Record<string, unknown>;
-  const dtype = typeof v['dtype'] === 'string' ? CODE_DTYPES[v['dtype']] : undefined;
-  if (dtype === undefined) {
-    fail(source, `tensor '${name}' has dtype ${JSON.stringify(v['dtype'])}; fastmlp reads F32 and F64 only`);
+  const code = typeof v['dtype'] === 'string' ? v['dtype'] : '';
+  const dtype = Object.hasOwn(CODE_DTYPES, code) ? CODE_DTYPES[code]! : null;
+  const other = dtype === null && skipOthers && Object.hasOwn(OTHER_DTYPE_BYTES, code);
+  if (dtype === null && !other) {
+    fail(source, `tensor '${name}' has dtype ${JSON.stringify(v['dtype'])}; fastmlp reads F32 and F64 only` +
+      (skipOthers ? '' : ' (io.readWeights can skip other tensors: { skipNonFloat: true })'));
   }
+  const width = dtype !== null ? BYTES[dtype] : OTHER_DTYPE_BYTES[code]!;
+  const typeName = dtype ?? code;
   const shape = v['shape'];
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     fail(source, `tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of integers ≥ 0`);
@@ -116,8 +129,8 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
   }
   let elements = 1;
   for (const d of shape as number[]) elements *= d;
-  if (elements * BYTES[dtype] !== end - begin) {
-    fail(source, `tensor '${name}' of shape [${(shape as number[]).join(', ')}] (${dtype}) needs ${elements * BYTES[dtype]} bytes but its offsets span ${end - begin}`);
+  if (elements * width !== end - begin) {
+    fail(source, `tensor '${name}' of shape [${(shape as number[]).join(', ')}] (${typeName}) needs ${elements * width} bytes but its offsets span ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }
@@ -126,7 +139,7 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
  * Decodes a safetensors buffer; `source` (a path or 'buffer') names it in errors.
  * Throws ModelFileError for anything truncated, inconsistent or malformed.
  */
-export function decodeSafetensors(buf: Uint8Array, source: string): SafetensorsContents {
+export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtypes = false): SafetensorsContents {
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (bytes.length < 8) fail(source, `${bytes.length} bytes is too short for the 8-byte header length`);
   const headerLength = bytes.readBigUInt64LE(0);
@@ -155,7 +168,7 @@ export function decodeSafetensors(buf: Uint8Array, source: string): SafetensorsC
         metadata[mk] = mv;
       }
     } else {
-      entries.push(parseEntry(source, key, value, dataSection.length));
+      entries.push(parseEntry(source, key, value, dataSection.length, skipOtherDtypes));
     }
   }
 
@@ -171,13 +184,19 @@ export function decodeSafetensors(buf: Uint8Array, source: string): SafetensorsC
     fail(source, `the tensors cover ${expected} bytes but the data section holds ${dataSection.length} (trailing bytes)`);
   }
 
-  const tensors = entries.map((e): StoredTensor => {
+  const tensors: StoredTensor[] = [];
+  const skipped: string[] = [];
+  for (const e of entries) {
+    if (e.dtype === null) {
+      skipped.push(e.name);
+      continue;
+    }
     // A copy into a fresh, aligned buffer: the data section need not be aligned,
     // and the model must not keep the file's buffer alive.
     const copy = new Uint8Array(e.end - e.begin);
     copy.set(dataSection.subarray(e.begin, e.end));
     const data = e.dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
-    return { name: e.name, dtype: e.dtype, shape: e.shape, data };
-  });
-  return { tensors, metadata, dataSection };
+    tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data });
+  }
+  return { tensors, skipped, metadata, dataSection };
 }
