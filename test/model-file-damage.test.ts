@@ -1,6 +1,7 @@
 // Damaged, tampered and foreign model files are refused with a clear error
 // (io.ModelFileError, code ERR_FASTMLP_MODEL_FILE) before anything is read
 // past the end of the bytes, in both engines.
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -182,6 +183,15 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const sgd = structuredClone(header);
     sgd.__metadata__['fastmlp.compile'] = sgd.__metadata__['fastmlp.compile'].replace('"adam"', '"sgd"');
     refused(join(sgd, data), engine, /optimizer state that does not fit its optimizer/);
+  });
+
+  it('refuses non-finite weights even with a matching checksum', () => {
+    const { header, data } = split(good);
+    const nan = Buffer.from(data);
+    nan.writeFloatLE(Number.NaN, header['0.weight'].data_offsets[0] + 4);
+    const resigned = structuredClone(header);
+    resigned.__metadata__['fastmlp.checksum'] = 'sha256:' + createHash('sha256').update(nan).digest('hex');
+    refused(join(resigned, nan), engine, /holds unusable weights: Expected finite numbers for weights\['0.weight'\] but received NaN at index 1/);
   });
 
   it('refuses damaged JSON models', () => {
