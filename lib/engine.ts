@@ -113,6 +113,18 @@ export interface NetworkPlan {
   setOptimizer(optimizer: OptimizerSpec): void;
   resetOptimizer(): void;
   readonly stepCount: number;
+  /**
+   * Length of the flat optimizer state (0 for plain SGD). Its layout belongs to
+   * the optimizer kind; savers treat it as an opaque array of the plan's dtype.
+   */
+  readonly optimizerStateSize: number;
+  /** Copies the optimizer state into out (length optimizerStateSize). */
+  getOptimizerState(out: FloatArray): void;
+  /**
+   * Restores a state taken by getOptimizerState (same optimizer kind, length
+   * optimizerStateSize exactly) and the step count, so training resumes exactly.
+   */
+  setOptimizerState(src: FloatArray, stepCount: number): void;
 
   /** Copies all parameters into out (length paramCount). */
   getParams(out: FloatArray): void;

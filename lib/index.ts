@@ -1,8 +1,8 @@
 // fastmlp's public API: everything a user imports comes from here.
 export { Matrix } from './matrix';
 export type { MatrixLike } from './matrix';
-export { Layer, Dense, Activation } from './layers';
-export type { DenseOptions, ActivationOption } from './layers';
+export { Layer, Dense, Activation, layerFromConfig, registerLayer } from './layers';
+export type { DenseOptions, ActivationOption, LayerConfig } from './layers';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
 export { backend, setThreads } from './backend';
@@ -14,3 +14,4 @@ export * as losses from './losses-public';
 export * as ops from './ops';
 export * as metrics from './metrics-public';
 export * as models from './models';
+export * as io from './io/index';

@@ -1,4 +1,4 @@
 // The `losses` namespace as users see it.
-export { Loss, create, LOSS_NAMES as names } from './losses';
-export type { LossFunction, LossOptions, LossValue, LossNameOrAlias } from './losses';
+export { Loss, create, lossFromConfig, LOSS_NAMES as names } from './losses';
+export type { LossFunction, LossOptions, LossValue, LossNameOrAlias, LossConfig } from './losses';
 export { inverseFrequencyWeights, classBalancedWeights } from './class-weights';

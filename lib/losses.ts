@@ -77,6 +77,8 @@ export class Loss<R extends Reduction = Reduction> {
   readonly labelSmoothing: number;
   private readonly opts: Omit<LossSpec, 'kind' | 'reduction' | 'labelSmoothing'>;
   private readonly engineChoice: EngineChoice;
+  /** The options given (without engine), for getConfig. */
+  private readonly givenOptions: Record<string, unknown>;
 
   constructor(name: LossNameOrAlias, opts?: LossOptions & { reduction?: R }) {
     const given = oneOf('name', name, LOSS_NAMES);
@@ -111,6 +113,15 @@ export class Loss<R extends Reduction = Reduction> {
     };
     this.engineChoice = (o.engine ?? 'auto') as EngineChoice;
     getEngine(this.engineChoice, 'engine');  // validate the choice now, not at first use
+    // JSON-ready options for getConfig (class weights as a plain array).
+    const { engine: _engine, ...givenOptions } = o as Record<string, unknown>;
+    if (this.opts.classWeights) givenOptions['classWeights'] = Array.from(this.opts.classWeights);
+    this.givenOptions = givenOptions;
+  }
+
+  /** Name and options as JSON, so lossFromConfig(loss.getConfig()) rebuilds it (model files). */
+  getConfig(): LossConfig {
+    return { name: this.name, options: structuredClone(this.givenOptions) };
   }
 
   /** The engine spec; classWeights is this loss's own copy (engines copy it again when training). */
@@ -170,6 +181,21 @@ function toClassWeights(value: unknown): Float64Array {
     out[i] = v;
   }
   return out;
+}
+
+/** A built-in loss as JSON: its name and the options it was created with. */
+export interface LossConfig {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+/** The loss a getConfig() result describes (the constructor validates it). */
+export function lossFromConfig(config: unknown, name = 'loss config'): Loss {
+  if (typeof config !== 'object' || config === null || typeof (config as LossConfig).name !== 'string') {
+    throw typeError(name, 'a loss config { name, options }', config);
+  }
+  const c = config as LossConfig;
+  return create(c.name as LossName, (c.options ?? {}) as LossOptions);
 }
 
 /** losses.create('cross-entropy', { reduction: 'mean' }) */

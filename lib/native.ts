@@ -11,6 +11,9 @@ export interface NativeNetwork {
   readonly paramCount: number;
   readonly maxBatch: number;
   readonly stepCount: number;
+  readonly optimizerStateSize: number;
+  getOptimizerState(out: FloatArray): void;
+  setOptimizerState(src: FloatArray, stepCount: number): void;
   reserve(rows: number): void;
   setLoss(loss: LossSpec | null): void;
   setOptimizer(optimizer: OptimizerSpec): void;

@@ -1,3 +1,3 @@
 // The `optim` namespace as users see it.
-export { Optimizer, SGD, Adam, AdamW } from './optim';
-export type { SGDOptions, AdamOptions } from './optim';
+export { Optimizer, SGD, Adam, AdamW, optimizerFromConfig, registerOptimizer } from './optim';
+export type { SGDOptions, AdamOptions, OptimizerConfig } from './optim';

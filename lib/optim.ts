@@ -9,6 +9,8 @@ export abstract class Optimizer {
   private learningRate: number;
   /** Bumped on every change, so a model knows when to resend the settings. */
   version = 0;
+  private configName = '';
+  private configOptions: Record<string, unknown> = {};
 
   protected constructor(lr: number) {
     this.learningRate = number('lr', lr, 0);
@@ -24,6 +26,54 @@ export abstract class Optimizer {
   }
 
   abstract toSpec(): OptimizerSpec;
+
+  /**
+   * Records the registered name and the options given to the constructor, for
+   * getConfig. Each optimizer kind calls it last in its constructor (a subclass
+   * calling it after its parent overrides the parent's record).
+   */
+  protected recordConfig(name: string, opts: unknown): void {
+    this.configName = name;
+    this.configOptions = opts === undefined ? {} : structuredClone(opts as Record<string, unknown>);
+  }
+
+  /** Name and options as JSON (lr as it is now), so optimizerFromConfig rebuilds it. */
+  getConfig(): OptimizerConfig {
+    if (this.configName === '') {
+      throw new Error(`${this.constructor.name} cannot be serialised: its constructor does not call recordConfig`);
+    }
+    return { name: this.configName, options: { ...structuredClone(this.configOptions), lr: this.lr } };
+  }
+}
+
+/** An optimizer as JSON: its registered name and options. */
+export interface OptimizerConfig {
+  name: string;
+  options: Record<string, unknown>;
+}
+
+type OptimizerFactory = (options: Record<string, unknown>) => Optimizer;
+const OPTIMIZER_REGISTRY = new Map<string, OptimizerFactory>();
+
+/** Makes optimizerFromConfig (and so model files) know an optimizer by name. */
+export function registerOptimizer(name: string, factory: OptimizerFactory): void {
+  OPTIMIZER_REGISTRY.set(name, factory);
+}
+
+/** The optimizer a getConfig() result describes (its constructor validates the options). */
+export function optimizerFromConfig(config: unknown, name = 'optimizer config'): Optimizer {
+  if (typeof config !== 'object' || config === null) throw typeError(name, 'an optimizer config { name, options }', config);
+  const c = config as OptimizerConfig;
+  const factory = typeof c.name === 'string' ? OPTIMIZER_REGISTRY.get(c.name) : undefined;
+  if (!factory) {
+    throw new RangeError(`Expected a known optimizer (${[...OPTIMIZER_REGISTRY.keys()].map((n) => `'${n}'`).join(', ')}) ` +
+      `for ${name}.name but received ${describeName(c.name)}`);
+  }
+  return factory((c.options ?? {}) as Record<string, unknown>);
+}
+
+function describeName(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
 const NO_ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
@@ -54,6 +104,7 @@ export class SGD extends Optimizer {
     if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) {
       throw new RangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
     }
+    this.recordConfig('sgd', opts);
   }
 
   toSpec(): OptimizerSpec {
@@ -89,6 +140,7 @@ export class Adam extends Optimizer {
     }
     this.eps = o.eps === undefined ? 1e-8 : number('eps', o.eps, 0, Infinity, { minExclusive: true });
     this.weightDecay = o.weightDecay === undefined ? defaultWeightDecay : number('weightDecay', o.weightDecay, 0);
+    this.recordConfig('adam', opts);
   }
 
   toSpec(): OptimizerSpec {
@@ -103,8 +155,13 @@ export class AdamW extends Adam {
 
   constructor(opts?: AdamOptions) {
     super(opts, 0.01);
+    this.recordConfig('adamw', opts);
   }
 }
+
+registerOptimizer('sgd', (o) => new SGD(o as SGDOptions));
+registerOptimizer('adam', (o) => new Adam(o as AdamOptions));
+registerOptimizer('adamw', (o) => new AdamW(o as AdamOptions));
 
 export const OPTIMIZER_NAMES = ['sgd', 'adam', 'adamw'] as const;
 

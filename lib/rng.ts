@@ -11,6 +11,11 @@ function splitmix32(state: number): [number, number] {
   return [state, (z ^ (z >>> 16)) >>> 0];
 }
 
+export interface RngState {
+  words: number[];
+  spareNormal: number | null;
+}
+
 export class Rng {
   private s0: number;
   private s1: number;
@@ -72,6 +77,25 @@ export class Rng {
       const x = this.nextUint32();
       if (x < limit) return x % n;
     }
+  }
+
+  /** The full generator state (four 32-bit words and a pending normal), e.g. for model files. */
+  getState(): RngState {
+    return { words: [this.s0, this.s1, this.s2, this.s3], spareNormal: this.spareNormal };
+  }
+
+  /** Restores a getState() result; throws RangeError for anything that is not one. */
+  setState(state: RngState): void {
+    const w = state?.words;
+    if (!Array.isArray(w) || w.length !== 4 || !w.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 32) ||
+        (w[0]! | w[1]! | w[2]! | w[3]!) === 0) {
+      throw new RangeError('Expected four 32-bit words, not all zero, for the random generator state');
+    }
+    if (state.spareNormal !== null && !Number.isFinite(state.spareNormal)) {
+      throw new RangeError('Expected a finite number or null for the random generator\'s spareNormal');
+    }
+    [this.s0, this.s1, this.s2, this.s3] = w.map((x) => x | 0) as [number, number, number, number];
+    this.spareNormal = state.spareNormal;
   }
 
   /** A uniformly random permutation of 0..n-1 (Fisher–Yates). */

@@ -4,12 +4,13 @@
 import { getEngine, type EngineChoice } from './backend';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { initWeight } from './init';
-import { Dense, Layer } from './layers';
-import { Loss, resolveLoss, type LossFunction } from './losses';
+import { Dense, Layer, type LayerConfig } from './layers';
+import { Loss, resolveLoss, type LossConfig, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { accuracyOf } from './metrics';
-import { Optimizer, resolveOptimizer } from './optim';
-import { Rng, randomSeed } from './rng';
+import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
+import * as modelFile from './io/model-file';
+import { Rng, randomSeed, type RngState } from './rng';
 import { toTarget } from './targets';
 import { runEpoch, trainBatch, type EpochContext } from './training';
 import { boolean, integer, number, oneOf, options, typeError } from './validate';
@@ -54,12 +55,25 @@ export interface History {
   history: Record<string, number[]>;
 }
 
+/** What a model file stores besides the weights (lib/io/model-file.ts). */
+export interface TrainingState {
+  /** A built-in loss's config, or 'custom' for a user loss (which cannot be saved). */
+  loss: LossConfig | 'custom';
+  optimizer: OptimizerConfig;
+  metrics: string[];
+  /** The flat optimizer state, step count and shuffling generator, when asked for. */
+  optimizerState?: { state: FloatArray; steps: number; rng: RngState };
+}
+
 interface ParamEntry {
   name: string;
   shape: number[];
   offset: number;
   length: number;
 }
+
+/** Set only inside Sequential.forLoading. */
+let skipInitForLoading = false;
 
 const DTYPES = ['float32', 'float64'] as const;
 const METRICS = ['accuracy'] as const;
@@ -118,7 +132,18 @@ export class Sequential {
       throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${offset}`);
     }
     this.rng = new Rng(this.seed);
-    this.plan.setParams(this.initialParams());
+    // A model being loaded gets its weights next: skip the random init (2/3 of a load's time).
+    if (!skipInitForLoading) this.plan.setParams(this.initialParams());
+  }
+
+  /** @internal For lib/io: a model whose parameters the caller sets next (they start at zero). */
+  static forLoading(layers: Layer[], opts: SequentialOptions): Sequential {
+    skipInitForLoading = true;
+    try {
+      return new Sequential(layers, opts);
+    } finally {
+      skipInitForLoading = false;
+    }
   }
 
   /** Which engine runs this model. */
@@ -297,6 +322,77 @@ export class Sequential {
       }
     }
     this.plan.setParams(all);
+  }
+
+  // ---- saving and loading (lib/io/model-file.ts does the work) -------------
+
+  /**
+   * Writes a safetensors model file atomically: weights under state_dict names,
+   * architecture, compile options, format version and checksum in __metadata__.
+   * { includeOptimizer: true } also stores the optimizer state, to resume training.
+   */
+  async save(path: string, opts?: modelFile.SaveOptions): Promise<void> {
+    this.requireIdle('save');
+    await modelFile.saveModel(this, path, opts);
+  }
+
+  /** The model file's bytes (what save writes), e.g. to store in a database. */
+  toBuffer(opts?: modelFile.SaveOptions): Buffer {
+    this.requireIdle('toBuffer');
+    return modelFile.modelToBuffer(this, opts);
+  }
+
+  /** The model as a JSON-safe object (tensors base64-encoded); JSON.stringify(model) uses it. */
+  toJSON(opts?: modelFile.SaveOptions | string): modelFile.ModelJSON {
+    this.requireIdle('toJSON');
+    // JSON.stringify calls toJSON(key) with a string: treat it as no options.
+    return modelFile.modelToJSON(this, typeof opts === 'string' ? undefined : opts);
+  }
+
+  static async load(path: string, opts?: modelFile.LoadOptions): Promise<Sequential> {
+    return modelFile.loadModel(path, opts);
+  }
+
+  static fromBuffer(buf: Uint8Array, opts?: modelFile.LoadOptions): Sequential {
+    return modelFile.modelFromBuffer(buf, opts);
+  }
+
+  static fromJSON(obj: unknown, opts?: modelFile.LoadOptions): Sequential {
+    return modelFile.modelFromJSON(obj, opts);
+  }
+
+  /** Layer configs (layers/getConfig) of this model, in order. */
+  layerConfigs(): LayerConfig[] {
+    return this.layers.map((l) => l.getConfig());
+  }
+
+  /** @internal For lib/io: compile settings (null before compile) and optionally the optimizer state. */
+  trainingState(includeOptimizer: boolean): TrainingState | null {
+    if (!this.loss || !this.optimizer) return null;
+    this.syncOptimizer();  // a schedule may have changed lr since the last step
+    const state: TrainingState = {
+      loss: this.loss instanceof Loss ? this.loss.getConfig() : 'custom',
+      optimizer: this.optimizer.getConfig(),
+      metrics: [...this.metricNames],
+    };
+    if (includeOptimizer) {
+      const buf = allocate(this.dtype, this.plan.optimizerStateSize);
+      this.plan.getOptimizerState(buf);
+      state.optimizerState = { state: buf, steps: this.plan.stepCount, rng: this.rng.getState() };
+    }
+    return state;
+  }
+
+  /** @internal For lib/io: restores what trainingState(true) returned, after compile. */
+  restoreOptimizerState(state: FloatArray, steps: number, rng: RngState): void {
+    this.requireCompiled('restoreOptimizerState');
+    if (state.length !== this.plan.optimizerStateSize) {
+      throw new RangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
+    }
+    const check = new Rng(0);
+    check.setState(rng);  // validates before anything changes
+    this.plan.setOptimizerState(state, steps);
+    this.rng.setState(rng);
   }
 
   /** A table of the layers and their parameter counts. */

@@ -30,6 +30,9 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceAccessor<&NetworkWrap::GetParamCount>("paramCount"),
       InstanceAccessor<&NetworkWrap::GetMaxBatch>("maxBatch"),
       InstanceAccessor<&NetworkWrap::GetStepCount>("stepCount"),
+      InstanceAccessor<&NetworkWrap::GetOptimizerStateSize>("optimizerStateSize"),
+      InstanceMethod<&NetworkWrap::GetOptimizerState>("getOptimizerState"),
+      InstanceMethod<&NetworkWrap::SetOptimizerState>("setOptimizerState"),
       InstanceMethod<&NetworkWrap::Reserve>("reserve"),
       InstanceMethod<&NetworkWrap::SetLoss>("setLoss"),
       InstanceMethod<&NetworkWrap::SetOptimizer>("setOptimizer"),
@@ -125,6 +128,38 @@ Napi::Value NetworkWrap::GetMaxBatch(const Napi::CallbackInfo& info) {
 }
 Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
+}
+
+Napi::Value NetworkWrap::GetOptimizerStateSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.opt_state_size(); })));
+}
+
+// getOptimizerState(out): copies the flat optimizer state (length optimizerStateSize).
+Napi::Value NetworkWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.opt_state_size(); });
+  const FloatArg out = float_array(arg(info, 0), "out", dtype_, std::size_t(count));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    std::copy(n.opt_state(), n.opt_state() + count, out.as<T>());
+  });
+  return info.Env().Undefined();
+}
+
+// setOptimizerState(src, stepCount): restores a state saved by getOptimizerState.
+Napi::Value NetworkWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.opt_state_size(); });
+  const FloatArg src = float_array(arg(info, 0), "src", dtype_, std::size_t(count));
+  // 2^53: the largest step count a JS number holds exactly.
+  const index_t steps = integer(arg(info, 1), "stepCount", 0, index_t(1) << 53);
+  guard(info.Env(), [&] {
+    visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      n.set_opt_state(src.as<T>(), count, steps);
+    });
+  });
+  return info.Env().Undefined();
 }
 
 Napi::Value NetworkWrap::Reserve(const Napi::CallbackInfo& info) {

@@ -49,6 +49,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetParamCount(const Napi::CallbackInfo& info);
   Napi::Value GetMaxBatch(const Napi::CallbackInfo& info);
   Napi::Value GetStepCount(const Napi::CallbackInfo& info);
+  Napi::Value GetOptimizerStateSize(const Napi::CallbackInfo& info);
+  Napi::Value GetOptimizerState(const Napi::CallbackInfo& info);
+  Napi::Value SetOptimizerState(const Napi::CallbackInfo& info);
 
   Napi::Value Reserve(const Napi::CallbackInfo& info);
   Napi::Value SetLoss(const Napi::CallbackInfo& info);

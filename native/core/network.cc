@@ -178,6 +178,26 @@ template <typename T>
 std::int64_t Network<T>::step_count() const { return step_; }
 
 template <typename T>
+index_t Network<T>::opt_state_size() const {
+  return static_cast<index_t>(opt_state_.size());
+}
+template <typename T>
+const T* Network<T>::opt_state() const { return opt_state_.data(); }
+
+template <typename T>
+void Network<T>::set_opt_state(const T* src, index_t size, std::int64_t steps) {
+  if (size != opt_state_size())
+    throw std::invalid_argument("set_opt_state: expected " + std::to_string(opt_state_size()) +
+                                " values for the current optimizer but received " +
+                                std::to_string(size));
+  if (steps < 0)
+    throw std::invalid_argument("set_opt_state: expected a step count >= 0 but received " +
+                                std::to_string(steps));
+  std::copy(src, src + size, opt_state_.begin());
+  step_ = steps;
+}
+
+template <typename T>
 void Network<T>::require_loss(const char* fn) const {
   if (!has_loss_)
     throw std::logic_error(std::string(fn) +

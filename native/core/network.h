@@ -70,6 +70,13 @@ class Network {
   void set_optimizer(const OptimizerSpec& spec);
   void reset_optimizer_state();          // zero state, step count back to 0
   std::int64_t step_count() const;
+  // The flat optimizer state (its layout belongs to the optimizer kind) and the
+  // step count, so a saved model resumes training exactly where it stopped.
+  index_t opt_state_size() const;
+  const T* opt_state() const;
+  // Copies `size` values (must equal opt_state_size()) and sets the step count
+  // (≥ 0); throws std::invalid_argument otherwise, leaving the state unchanged.
+  void set_opt_state(const T* src, index_t size, std::int64_t steps);
 
   // Eval-mode forward of any number of rows (processed in chunks of max_batch).
   // x (rows, in) → out (rows, out).

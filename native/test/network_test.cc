@@ -256,6 +256,24 @@ void test_network() {
     c.train_step(X.data(), 4, Y.data(), nullptr);
     CHECK(std::memcmp(b.params(), c.params(), b.param_count() * sizeof(double)) == 0);
   }
+  // Optimizer state out and back in (model files): a copy resumes exactly.
+  {
+    Network<double> a = fresh(), b = fresh();
+    a.train_step(X.data(), 2, Y.data(), nullptr);
+    a.train_step(X.data() + 6, 2, Y.data() + 2, nullptr);
+    CHECK(a.opt_state_size() == 2 * a.param_count());  // Adam: m and v
+    std::memcpy(b.params(), a.params(), a.param_count() * sizeof(double));
+    std::vector<double> st(a.opt_state(), a.opt_state() + a.opt_state_size());
+    CHECK_THROWS(b.set_opt_state(st.data(), a.opt_state_size() - 1, 2), std::invalid_argument);
+    CHECK_THROWS(b.set_opt_state(st.data(), a.opt_state_size(), -1), std::invalid_argument);
+    CHECK(b.step_count() == 0);  // refused calls changed nothing
+    b.set_opt_state(st.data(), a.opt_state_size(), a.step_count());
+    CHECK(b.step_count() == 2);
+    a.train_step(X.data() + 12, 2, Y.data() + 4, nullptr);
+    b.train_step(X.data() + 12, 2, Y.data() + 4, nullptr);
+    CHECK(std::memcmp(a.params(), b.params(), a.param_count() * sizeof(double)) == 0);
+    CHECK(std::memcmp(a.opt_state(), b.opt_state(), a.opt_state_size() * sizeof(double)) == 0);
+  }
 
   // XOR, learned (the notes' benchmark a perceptron cannot solve).
   const std::vector<LayerSpec> xor_mse = {dense_l(2, 8), act_l(Activation::Tanh),

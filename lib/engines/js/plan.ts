@@ -272,6 +272,30 @@ export class JsNetworkPlan implements NetworkPlan {
     this.steps = 0;
   }
 
+  get optimizerStateSize(): number {
+    return this.optState.length;
+  }
+
+  getOptimizerState(out: FloatArray): void {
+    this.assertIdle('getOptimizerState');
+    if (out.length !== this.optState.length) {
+      throw new RangeError(`Expected ${this.optState.length} elements for out but received ${out.length}`);
+    }
+    out.set(this.optState);
+  }
+
+  setOptimizerState(src: FloatArray, stepCount: number): void {
+    this.assertIdle('setOptimizerState');
+    if (src.length !== this.optState.length) {
+      throw new RangeError(`Expected ${this.optState.length} elements for src but received ${src.length}`);
+    }
+    if (!isCount(stepCount, 0) || stepCount > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
+    }
+    copy(src, 0, this.optState, 0, src.length);
+    this.steps = stepCount;
+  }
+
   getParams(out: FloatArray): void {
     this.assertIdle('getParams');
     need(out, this.paramCount, 'out');

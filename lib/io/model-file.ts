@@ -1,0 +1,443 @@
+// fastmlp model files: a Sequential ⇄ safetensors bytes (or a JSON object),
+// and atomic saving to disk.
+//
+// A file holds the parameters under PyTorch state_dict names ('0.weight',
+// '0.bias', …), so safetensors.torch.load_file reads them as they are, and in
+// __metadata__ (all strings, as the format requires):
+//   format                   'pt' (the convention of torch-written files)
+//   fastmlp.version          FORMAT_VERSION; files from another version are refused
+//   fastmlp.architecture     JSON { dtype, seed, layers: [layer.getConfig(), …] }
+//   fastmlp.compile          JSON { loss, optimizer, metrics } when the model was compiled
+//                            with a built-in loss (a custom loss cannot be saved)
+//   fastmlp.optimizer_steps  the step count, when the optimizer state is included
+//   fastmlp.rng_state        JSON of the shuffling generator's state, likewise
+//   fastmlp.checksum         'sha256:<hex>' of the data section (every tensor byte)
+// With { includeOptimizer: true } one more tensor, OPTIMIZER_TENSOR, holds the
+// engine's flat optimizer state (same dtype); with the step count and the
+// generator that shuffles fit's batches, training resumes exactly.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import type { EngineChoice } from '../backend';
+import type { Dtype } from '../engine';
+import type { RngState } from '../rng';
+import { layerFromConfig, type Layer, type LayerConfig } from '../layers';
+import { lossFromConfig, type LossConfig } from '../losses';
+import { optimizerFromConfig, type OptimizerConfig } from '../optim';
+import { Sequential } from '../sequential';
+import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
+import {
+  ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, type StoredTensor,
+} from './safetensors';
+
+/** Bumped whenever the meaning of a stored field changes; older readers refuse newer files. */
+export const FORMAT_VERSION = 1;
+/** Name of the optimizer-state tensor (absent unless saved with includeOptimizer). */
+export const OPTIMIZER_TENSOR = 'optimizer_state';
+
+const KEY = {
+  version: 'fastmlp.version',
+  architecture: 'fastmlp.architecture',
+  compile: 'fastmlp.compile',
+  steps: 'fastmlp.optimizer_steps',
+  rng: 'fastmlp.rng_state',
+  checksum: 'fastmlp.checksum',
+} as const;
+
+export interface SaveOptions {
+  /** Also store the optimizer state and step count (default false). */
+  includeOptimizer?: boolean;
+}
+
+export interface LoadOptions {
+  /** Engine of the loaded model: 'native', 'js' or 'auto' (default). */
+  engine?: EngineChoice;
+}
+
+export interface Architecture {
+  dtype: Dtype;
+  seed: number;
+  layers: LayerConfig[];
+}
+
+export interface CompileConfig {
+  loss: LossConfig;
+  optimizer: OptimizerConfig;
+  metrics: string[];
+}
+
+/** The JSON form of a model (toJSON/fromJSON): the same content as a file, tensors in base64. */
+export interface ModelJSON {
+  format: 'fastmlp';
+  version: number;
+  architecture: Architecture;
+  compile: CompileConfig | null;
+  optimizerSteps: number | null;
+  rngState: RngState | null;
+  checksum: string;
+  tensors: { name: string; dtype: Dtype; shape: number[]; data: string }[];
+}
+
+/** Everything a model file holds, before encoding. */
+interface ModelParts {
+  architecture: Architecture;
+  compile: CompileConfig | null;
+  optimizerSteps: number | null;
+  rngState: RngState | null;
+  tensors: StoredTensor[];
+}
+
+function sha256(bytes: Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+}
+
+// ---- model → parts --------------------------------------------------------
+
+function saveOptions(opts: unknown): { includeOptimizer: boolean } {
+  const o = options('save options', opts, ['includeOptimizer']);
+  return { includeOptimizer: o.includeOptimizer === undefined ? false : boolean('includeOptimizer', o.includeOptimizer) };
+}
+
+/** Parameter names and shapes in plan order, as Sequential lays them out. */
+function paramShapes(layers: readonly Layer[]): { name: string; shape: number[] }[] {
+  const out: { name: string; shape: number[] }[] = [];
+  layers.forEach((layer, i) => {
+    for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, shape: p.shape });
+  });
+  return out;
+}
+
+function partsOf(model: Sequential, opts: unknown): ModelParts {
+  if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
+  const { includeOptimizer } = saveOptions(opts);
+  const weights = model.getWeights();
+  const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
+    { name, dtype: model.dtype, shape, data: weights[name]! }));
+  const training = model.trainingState(includeOptimizer);
+  if (includeOptimizer && training === null) {
+    throw new Error('includeOptimizer: the model has no optimizer yet; call compile() (and train) before saving its state');
+  }
+  let compile: CompileConfig | null = null;
+  let optimizerSteps: number | null = null;
+  let rngState: RngState | null = null;
+  if (training !== null && training.loss === 'custom') {
+    if (includeOptimizer) {
+      throw new Error('includeOptimizer: a model compiled with a custom loss cannot be saved for resuming, ' +
+        'because its loss is code; save without includeOptimizer (weights and architecture) and compile again after loading');
+    }
+    process.emitWarning('The model uses a custom loss, which cannot be saved: the file holds the architecture and ' +
+      'weights only. Compile the loaded model with your loss again.', { code: 'FASTMLP_CUSTOM_LOSS_NOT_SAVED' });
+  } else if (training !== null) {
+    compile = { loss: training.loss as LossConfig, optimizer: training.optimizer, metrics: training.metrics };
+    if (training.optimizerState) {
+      tensors.push({ name: OPTIMIZER_TENSOR, dtype: model.dtype, shape: [training.optimizerState.state.length],
+        data: training.optimizerState.state });
+      optimizerSteps = training.optimizerState.steps;
+      rngState = training.optimizerState.rng;
+    }
+  }
+  return {
+    architecture: { dtype: model.dtype, seed: model.seed, layers: model.layerConfigs() },
+    compile, optimizerSteps, rngState, tensors,
+  };
+}
+
+export function modelToBuffer(model: Sequential, opts?: SaveOptions): Buffer {
+  const parts = partsOf(model, opts);
+  const metadata: Record<string, string> = {
+    format: 'pt',
+    [KEY.version]: String(FORMAT_VERSION),
+    [KEY.architecture]: JSON.stringify(parts.architecture),
+    [KEY.checksum]: sha256(concatTensorBytes(parts.tensors)),
+  };
+  if (parts.compile) metadata[KEY.compile] = JSON.stringify(parts.compile);
+  if (parts.optimizerSteps !== null) metadata[KEY.steps] = String(parts.optimizerSteps);
+  if (parts.rngState !== null) metadata[KEY.rng] = JSON.stringify(parts.rngState);
+  return encodeSafetensors(parts.tensors, metadata);
+}
+
+export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
+  const parts = partsOf(model, opts);
+  return {
+    format: 'fastmlp',
+    version: FORMAT_VERSION,
+    architecture: parts.architecture,
+    compile: parts.compile,
+    optimizerSteps: parts.optimizerSteps,
+    rngState: parts.rngState,
+    checksum: sha256(concatTensorBytes(parts.tensors)),
+    tensors: parts.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape,
+      data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64') })),
+  };
+}
+
+/**
+ * Writes atomically: a temporary file in the same directory (so the rename
+ * cannot cross file systems), written and fsynced, then renamed over the
+ * target; the directory is fsynced so the rename itself survives a crash.
+ * A failure leaves any previous file untouched and removes the temporary one.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const dir = nodePath.dirname(path);
+  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'wx');
+  try {
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  try {
+    const d = await fs.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the file itself is synced.
+  }
+}
+
+function requirePath(path: unknown): string {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string', path);
+  return path;
+}
+
+export async function saveModel(model: Sequential, path: string, opts?: SaveOptions): Promise<void> {
+  const bytes = modelToBuffer(model, opts);  // validates before touching the disk
+  await writeFileAtomic(requirePath(path), bytes);
+}
+
+// ---- parts → model --------------------------------------------------------
+
+function loadOptions(opts: unknown): LoadOptions {
+  const o = options('load options', opts, ['engine']);
+  return o.engine === undefined ? {} : { engine: oneOf('engine', o.engine, ['native', 'js', 'auto'] as const) };
+}
+
+function parseJson(source: string, key: string, text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ModelFileError(`${source} is not a valid model file: __metadata__['${key}'] is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function checkVersion(source: string, version: unknown): void {
+  if (version === undefined) {
+    throw new ModelFileError(`${source} is not a fastmlp model file (no '${KEY.version}' in its metadata). ` +
+      'To load a plain safetensors state_dict (e.g. from PyTorch), build the model and call ' +
+      'model.setWeights(await io.readWeights(path)).');
+  }
+  if (String(version) !== String(FORMAT_VERSION)) {
+    throw new ModelFileError(`${source} has fastmlp format version ${String(version)}; this fastmlp reads version ${FORMAT_VERSION} ` +
+      '(written by a different fastmlp release?)');
+  }
+}
+
+function checkArchitecture(source: string, a: unknown): Architecture {
+  const bad = (why: string): never => { throw new ModelFileError(`${source} is not a valid model file: architecture ${why}`); };
+  if (!isPlainObject(a)) return bad('is missing or not an object');
+  if (a['dtype'] !== 'float32' && a['dtype'] !== 'float64') bad(`has dtype ${JSON.stringify(a['dtype'])}`);
+  if (!Number.isSafeInteger(a['seed']) || (a['seed'] as number) < 0) bad(`has seed ${JSON.stringify(a['seed'])}`);
+  if (!Array.isArray(a['layers']) || a['layers'].length === 0) bad('has no layers');
+  return a as unknown as Architecture;
+}
+
+/** Builds the model a file describes; each step's failure names the file and what was wrong. */
+function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
+  const { engine } = loadOptions(opts);
+  const arch = parts.architecture;
+  let model: Sequential;
+  try {
+    const layers = arch.layers.map((c, i) => layerFromConfig(c, `layers[${i}]`));
+    model = Sequential.forLoading(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}) });
+  } catch (e) {
+    throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
+  }
+
+  const byName = new Map(parts.tensors.map((t) => [t.name, t]));
+  const weights: Record<string, Float32Array | Float64Array> = {};
+  for (const { name, shape } of paramShapes(model.layers)) {
+    const t = byName.get(name);
+    if (!t) throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is missing`);
+    if (t.dtype !== arch.dtype) {
+      throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is ${t.dtype} but the model is ${arch.dtype}`);
+    }
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' has shape [${t.shape.join(', ')}], ` +
+        `the architecture needs [${shape.join(', ')}]`);
+    }
+    weights[name] = t.data;
+    byName.delete(name);
+  }
+  const optState = byName.get(OPTIMIZER_TENSOR);
+  byName.delete(OPTIMIZER_TENSOR);
+  if (byName.size > 0) {
+    throw new ModelFileError(`${source} is not a valid model file: unexpected tensor(s) ${[...byName.keys()].map((n) => `'${n}'`).join(', ')}`);
+  }
+  try {
+    model.setWeights(weights);
+  } catch (e) {
+    throw new ModelFileError(`${source} holds unusable weights: ${(e as Error).message}`, { cause: e });
+  }
+
+  if (parts.compile !== null) {
+    const c = parts.compile;
+    try {
+      if (!isPlainObject(c)) throw new Error('compile settings are not an object');
+      model.compile({ loss: lossFromConfig(c.loss), optimizer: optimizerFromConfig(c.optimizer),
+        metrics: c.metrics as 'accuracy'[] });
+    } catch (e) {
+      throw new ModelFileError(`${source} has compile settings fastmlp cannot use: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  if (optState !== undefined || parts.optimizerSteps !== null || parts.rngState !== null) {
+    const steps = parts.optimizerSteps;
+    const rng = parts.rngState;
+    if (optState === undefined || steps === null || !Number.isSafeInteger(steps) || steps < 0 || rng === null ||
+        parts.compile === null) {
+      throw new ModelFileError(`${source} is not a valid model file: the optimizer state needs '${OPTIMIZER_TENSOR}', ` +
+        `'${KEY.steps}' (an integer ≥ 0), '${KEY.rng}' and the compile settings together`);
+    }
+    if (optState.dtype !== arch.dtype || optState.shape.length !== 1) {
+      throw new ModelFileError(`${source} is not a valid model file: '${OPTIMIZER_TENSOR}' must be a 1-D ${arch.dtype} tensor`);
+    }
+    try {
+      model.restoreOptimizerState(optState.data, steps, rng);
+    } catch (e) {
+      throw new ModelFileError(`${source} has an optimizer state that does not fit its optimizer: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  return model;
+}
+
+export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 'the buffer'): Sequential {
+  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  const file = decodeSafetensors(buf, source);
+  const m = file.metadata;
+  checkVersion(source, m[KEY.version]);
+  const checksum = m[KEY.checksum];
+  if (checksum === undefined) throw new ModelFileError(`${source} is not a valid model file: it has no checksum`);
+  if (sha256(file.dataSection) !== checksum) {
+    throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
+  }
+  const stepsText = m[KEY.steps];
+  const steps = stepsText === undefined ? null : /^\d{1,16}$/.test(stepsText) ? Number(stepsText) : NaN;
+  return restore(source, {
+    architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
+    compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
+    optimizerSteps: steps,
+    rngState: (parseJson(source, KEY.rng, m[KEY.rng]) ?? null) as RngState | null,
+    tensors: file.tensors,
+  }, opts);
+}
+
+/**
+ * Reads a safetensors file, checking its header length against the file's size
+ * after reading only 8 bytes, so a garbage or foreign file of any size is
+ * refused without being read. decodeSafetensors then bounds everything else.
+ */
+async function readSafetensorsFile(path: string): Promise<Buffer> {
+  const handle = await fs.open(requirePath(path), 'r');
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    if (bytesRead === 8 && head.readBigUInt64LE(0) > BigInt(size - 8)) {
+      throw new ModelFileError(`'${path}' is not a valid model file: its header claims ${head.readBigUInt64LE(0)} bytes ` +
+        `but only ${size - 8} follow (truncated or not a safetensors file)`);
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const r = await handle.read(bytes, done, size - done, done);
+      if (r.bytesRead === 0) break;  // shrank while we read: decode sees it truncated
+      done += r.bytesRead;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function loadModel(path: string, opts?: LoadOptions): Promise<Sequential> {
+  loadOptions(opts);
+  const bytes = await readSafetensorsFile(path);
+  return modelFromBuffer(bytes, opts, `'${path}'`);
+}
+
+export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
+  const source = 'the JSON model';
+  if (!isPlainObject(obj)) throw typeError('obj', 'a model object from model.toJSON()', obj);
+  if (obj['format'] !== 'fastmlp') throw new ModelFileError(`${source} is not a fastmlp model (format is ${JSON.stringify(obj['format'])})`);
+  checkVersion(source, obj['version']);
+  if (!Array.isArray(obj['tensors'])) throw new ModelFileError(`${source} is not a valid model: it has no tensors array`);
+  const tensors = (obj['tensors'] as unknown[]).map((t, i): StoredTensor => {
+    const bad = (why: string): never => { throw new ModelFileError(`${source} is not a valid model: tensors[${i}] ${why}`); };
+    if (!isPlainObject(t)) return bad('is not an object');
+    const { name, dtype, shape, data } = t as Record<string, unknown>;
+    if (typeof name !== 'string') bad('has no name');
+    if (dtype !== 'float32' && dtype !== 'float64') bad(`has dtype ${JSON.stringify(dtype)}`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) bad(`has shape ${JSON.stringify(shape)}`);
+    if (typeof data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(data)) bad('has data that is not base64');
+    const elements = (shape as number[]).reduce((a, b) => a * b, 1);
+    const width = dtype === 'float32' ? 4 : 8;
+    const bytes = Buffer.from(data as string, 'base64');
+    if (bytes.length !== elements * width) bad(`holds ${bytes.length} bytes; shape [${(shape as number[]).join(', ')}] needs ${elements * width}`);
+    const copy = new Uint8Array(bytes);  // aligned, and independent of the string's buffer
+    return { name: name as string, dtype: dtype as Dtype, shape: shape as number[],
+      data: dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer) };
+  });
+  if (sha256(concatTensorBytes(tensors)) !== obj['checksum']) {
+    throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
+  }
+  const steps = obj['optimizerSteps'];
+  const rng = obj['rngState'];
+  return restore(source, {
+    architecture: checkArchitecture(source, obj['architecture']),
+    compile: (obj['compile'] ?? null) as CompileConfig | null,
+    optimizerSteps: steps === null || steps === undefined ? null : (steps as number),
+    rngState: rng === null || rng === undefined ? null : (rng as RngState),
+    tensors,
+  }, opts);
+}
+
+export interface ReadWeightsOptions {
+  /**
+   * Leave out tensors of other dtypes (e.g. BatchNorm's int64 num_batches_tracked
+   * in a PyTorch state_dict) instead of refusing the file (default false).
+   */
+  skipNonFloat?: boolean;
+}
+
+/**
+ * The tensors of any safetensors file (F32/F64), e.g. a PyTorch state_dict,
+ * by name — for model.setWeights on a model built to match.
+ */
+export async function readWeights(path: string, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
+  readWeightsOptions(opts);
+  const bytes = await readSafetensorsFile(path);
+  return weightsFromBuffer(bytes, opts, `'${path}'`);
+}
+
+function readWeightsOptions(opts: unknown): boolean {
+  const o = options('readWeights options', opts, ['skipNonFloat']);
+  return o.skipNonFloat === undefined ? false : boolean('skipNonFloat', o.skipNonFloat);
+}
+
+export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, source = 'the buffer'): Record<string, Float32Array | Float64Array> {
+  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  const skip = readWeightsOptions(opts);
+  const out: Record<string, Float32Array | Float64Array> = {};
+  for (const t of decodeSafetensors(buf, source, skip).tensors) out[t.name] = t.data;
+  return out;
+}

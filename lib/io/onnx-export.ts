@@ -1,0 +1,250 @@
+// ONNX export of a Sequential's inference graph (eval mode), encoded with
+// protobufjs and the onnx.proto subset in onnx-schema.ts.
+//
+// The graph is built by two tables keyed by what getConfig() returns, so a new
+// layer type or activation is one entry each:
+//   LAYER_EXPORTERS[config.type]   a layer → nodes (Dense → Gemm + its activation)
+//   ACTIVATION_EXPORTERS[name]     an activation → nodes
+// Operator semantics follow the ONNX operator docs (https://onnx.ai/onnx/operators/):
+// Gemm computes A·Bᵀ + C with transB = 1, which is torch.nn.Linear with the
+// weight stored out × in; Softmax/LogSoftmax since opset 13 act on one axis.
+// Inputs are 'input' (batch × inputSize, batch symbolic) and the result 'output'.
+import type { Dtype, FloatArray } from '../engine';
+import type { LayerConfig } from '../layers';
+import { Sequential } from '../sequential';
+import { integer, options, typeError } from '../validate';
+import { writeFileAtomic } from './model-file';
+import {
+  ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
+} from './onnx-schema';
+
+export interface OnnxExportOptions {
+  /** ai.onnx opset, 17 (default; LayerNormalization needs it) to 21. Gelu is native from 20, decomposed below. */
+  opset?: number;
+}
+
+type Attribute = { name: string; type: number; f?: number; i?: number; s?: Uint8Array };
+
+/** Builder state shared by the exporters: nodes, initializers and fresh names. */
+export class GraphBuilder {
+  readonly nodes: { op_type: string; input: string[]; output: string[]; name: string; attribute: Attribute[] }[] = [];
+  readonly initializers: { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }[] = [];
+  private counter = 0;
+
+  constructor(readonly dtype: Dtype, readonly opset: number, private readonly weights: Record<string, FloatArray>) {}
+
+  fresh(hint: string): string {
+    return `${hint}_${this.counter++}`;
+  }
+
+  /** A named parameter of the model (state_dict name) as an initializer; returns its name. */
+  param(name: string, dims: number[]): string {
+    const data = this.weights[name];
+    if (!data) throw new Error(`ONNX export: the model has no parameter '${name}'`);
+    return this.constant(name, dims, data);
+  }
+
+  /** A constant tensor of the model's dtype; returns its name. */
+  constant(name: string, dims: number[], values: ArrayLike<number>): string {
+    const data = this.dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
+    this.initializers.push({ name, dims, data_type: this.dtype === 'float32' ? ONNX_FLOAT : ONNX_DOUBLE,
+      raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  }
+
+  /** A scalar constant (shape []), broadcast by the elementwise ops. */
+  scalar(hint: string, value: number): string {
+    return this.constant(this.fresh(hint), [], [value]);
+  }
+
+  /** Appends a node; returns its (single) output name. */
+  node(op: string, inputs: string[], attrs: Attribute[] = [], hint = op.toLowerCase()): string {
+    const out = this.fresh(hint);
+    this.nodes.push({ op_type: op, input: inputs, output: [out], name: `${op}_${this.nodes.length}`, attribute: attrs });
+    return out;
+  }
+}
+
+const f = (name: string, value: number): Attribute => ({ name, type: ATTR_FLOAT, f: value });
+const i = (name: string, value: number): Attribute => ({ name, type: ATTR_INT, i: value });
+const s = (name: string, value: string): Attribute => ({ name, type: ATTR_STRING, s: Buffer.from(value, 'utf8') });
+
+/** Reads a numeric option of a config, or its default (options other areas add to activations). */
+function opt(config: LayerConfig, key: string, fallback: number): number {
+  const v = config[key];
+  return typeof v === 'number' ? v : fallback;
+}
+
+type ActivationExporter = (g: GraphBuilder, x: string, config: LayerConfig) => string;
+
+/** x·Φ(x) with Φ from Erf (exact) or the tanh form, for opsets before Gelu existed (20). */
+function geluDecomposed(g: GraphBuilder, x: string, tanhForm: boolean): string {
+  let inner: string;
+  if (tanhForm) {
+    // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))  (Hendrycks & Gimpel 2016)
+    const x3 = g.node('Mul', [g.node('Mul', [x, x]), x]);
+    const poly = g.node('Add', [x, g.node('Mul', [x3, g.scalar('c', 0.044715)])]);
+    inner = g.node('Tanh', [g.node('Mul', [poly, g.scalar('k', Math.sqrt(2 / Math.PI))])]);
+  } else {
+    inner = g.node('Erf', [g.node('Mul', [x, g.scalar('inv_sqrt2', Math.SQRT1_2)])]);
+  }
+  const onePlus = g.node('Add', [inner, g.scalar('one', 1)]);
+  return g.node('Mul', [g.node('Mul', [x, onePlus]), g.scalar('half', 0.5)]);
+}
+
+/**
+ * Activation name (as layers canonicalise it) → ONNX nodes. Parameters are read
+ * from the layer config under the names of SPEC.md §2 (alpha, beta, …) with its defaults.
+ */
+export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
+  identity: (_g, x) => x,
+  relu: (g, x) => g.node('Relu', [x]),
+  sigmoid: (g, x) => g.node('Sigmoid', [x]),
+  tanh: (g, x) => g.node('Tanh', [x]),
+  softmax: (g, x) => g.node('Softmax', [x], [i('axis', -1)]),
+  'log-softmax': (g, x) => g.node('LogSoftmax', [x], [i('axis', -1)]),
+  'leaky-relu': (g, x, c) => g.node('LeakyRelu', [x], [f('alpha', opt(c, 'alpha', 0.01))]),
+  elu: (g, x, c) => g.node('Elu', [x], [f('alpha', opt(c, 'alpha', 1))]),
+  selu: (g, x) => g.node('Selu', [x], [f('alpha', 1.6732632423543772), f('gamma', 1.0507009873554805)]),
+  softplus: (g, x, c) => {
+    const beta = opt(c, 'beta', 1);
+    if (beta === 1) return g.node('Softplus', [x]);
+    // (1/β)·softplus(β·x)
+    return g.node('Div', [g.node('Softplus', [g.node('Mul', [x, g.scalar('beta', beta)])]), g.scalar('beta', beta)]);
+  },
+  gelu: (g, x, c) => {
+    const tanhForm = c['approximate'] === 'tanh';
+    return g.opset >= 20 ? g.node('Gelu', [x], [s('approximate', tanhForm ? 'tanh' : 'none')]) : geluDecomposed(g, x, tanhForm);
+  },
+  silu: (g, x) => g.node('Mul', [x, g.node('Sigmoid', [x])]),
+  swish: (g, x, c) => g.node('Mul', [x, g.node('Sigmoid', [g.node('Mul', [x, g.scalar('beta', opt(c, 'beta', 1))])])]),
+};
+
+function activation(g: GraphBuilder, x: string, name: unknown, config: LayerConfig): string {
+  const exporter = typeof name === 'string' && Object.hasOwn(ACTIVATION_EXPORTERS, name) ? ACTIVATION_EXPORTERS[name] : undefined;
+  if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for activation ${JSON.stringify(name)}`);
+  return exporter(g, x, config);
+}
+
+/** Context of one layer: its index (the state_dict prefix) and the width coming in. */
+export interface LayerContext {
+  index: number;
+  inFeatures: number;
+}
+
+type LayerExporter = (g: GraphBuilder, x: string, config: LayerConfig, ctx: LayerContext) => string;
+
+/** Layer type (getConfig().type) → ONNX nodes. Parameters come from the model's state_dict names. */
+export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
+  Dense: (g, x, c, { index, inFeatures }) => {
+    const out = c['outFeatures'] as number;
+    const w = g.param(`${index}.weight`, [out, inFeatures]);
+    const b = g.param(`${index}.bias`, [out]);
+    const y = g.node('Gemm', [x, w, b], [i('transB', 1)], `dense${index}`);
+    return activation(g, y, c['activation'] ?? 'identity', c);
+  },
+  Activation: (g, x, c) => activation(g, x, c['activation'], c),
+  // Learnable leaky slope (torch.nn.PReLU: weight of num_parameters values, 1 or one per unit);
+  // ONNX PRelu broadcasts a [n] slope over (batch, n).
+  PReLU: (g, x, c, { index }) => {
+    const n = typeof c['numParameters'] === 'number' ? c['numParameters'] : 1;
+    return g.node('PRelu', [x, g.param(`${index}.weight`, [n])]);
+  },
+  // Inference graph: dropout is the identity.
+  Dropout: (_g, x) => x,
+  // Eval mode: running statistics (torch.nn.BatchNorm1d state_dict names).
+  BatchNorm1d: (g, x, c, { index, inFeatures }) => {
+    const n = [inFeatures];
+    const affine = c['affine'] !== false;
+    const scale = affine ? g.param(`${index}.weight`, n) : g.constant(g.fresh('ones'), n, new Array(inFeatures).fill(1));
+    const bias = affine ? g.param(`${index}.bias`, n) : g.constant(g.fresh('zeros'), n, new Array(inFeatures).fill(0));
+    return g.node('BatchNormalization',
+      [x, scale, bias, g.param(`${index}.running_mean`, n), g.param(`${index}.running_var`, n)],
+      [f('epsilon', opt(c, 'eps', 1e-5))]);
+  },
+  LayerNorm: (g, x, c, { index, inFeatures }) => {
+    const n = [inFeatures];
+    const affine = c['elementwiseAffine'] !== false;
+    const scale = affine ? g.param(`${index}.weight`, n) : g.constant(g.fresh('ones'), n, new Array(inFeatures).fill(1));
+    const inputs = affine ? [x, scale, g.param(`${index}.bias`, n)] : [x, scale];
+    return g.node('LayerNormalization', inputs, [i('axis', -1), f('epsilon', opt(c, 'eps', 1e-5))]);
+  },
+};
+
+/** IR version paired with each opset (onnx/helper.py's VERSION_TABLE). */
+function irVersionFor(opset: number): number {
+  return opset <= 18 ? 8 : opset <= 20 ? 9 : 10;
+}
+
+function exportOptions(opts: unknown): { opset: number } {
+  const o = options('ONNX export options', opts, ['opset']);
+  return { opset: o.opset === undefined ? 17 : integer('opset', o.opset, 17, 21) };
+}
+
+/** What the exporter needs of a model: its dtype, widths, layer configs and state_dict. */
+export interface ExportableModel {
+  dtype: Dtype;
+  inputSize: number;
+  outputSize: number;
+  /** In order: each layer's config and output width. */
+  layers: { config: LayerConfig; outFeatures: number }[];
+  weights: Record<string, FloatArray>;
+}
+
+/** ModelProto bytes for a description of a model (the tables do the layers). */
+export function buildOnnx(model: ExportableModel, opset: number): Buffer {
+  const g = new GraphBuilder(model.dtype, opset, model.weights);
+  let x = 'input';
+  let width = model.inputSize;
+  model.layers.forEach(({ config, outFeatures }, index) => {
+    const exporter = Object.hasOwn(LAYER_EXPORTERS, config.type) ? LAYER_EXPORTERS[config.type] : undefined;
+    if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for layer ${index} of type '${config.type}'`);
+    x = exporter(g, x, config, { index, inFeatures: width });
+    width = outFeatures;
+  });
+  // Name the final value 'output': rename the node that made it (nothing else
+  // reads it), or add an Identity when it is not the last node's output.
+  if (g.nodes[g.nodes.length - 1]?.output[0] !== x) g.node('Identity', [x]);
+  g.nodes[g.nodes.length - 1]!.output[0] = 'output';
+
+  const elem = model.dtype === 'float32' ? ONNX_FLOAT : ONNX_DOUBLE;
+  const valueInfo = (name: string, cols: number) => ({
+    name,
+    type: { tensor_type: { elem_type: elem, shape: { dim: [{ dim_param: 'batch' }, { dim_value: cols }] } } },
+  });
+  const ModelProto = onnxModelType();
+  const message = ModelProto.fromObject({
+    ir_version: irVersionFor(opset),
+    producer_name: 'fastmlp',
+    producer_version: '0.1.0',
+    opset_import: [{ domain: '', version: opset }],
+    graph: {
+      name: 'fastmlp_sequential',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [valueInfo('input', model.inputSize)],
+      output: [valueInfo('output', model.outputSize)],
+    },
+  });
+  return Buffer.from(ModelProto.encode(message).finish());
+}
+
+/** The ONNX model (ModelProto bytes) of a Sequential's inference graph. */
+export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): Buffer {
+  if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
+  const { opset } = exportOptions(opts);
+  let width = model.inputSize;
+  const layers = model.layers.map((layer) => {
+    width = layer.outFeatures(width);
+    return { config: layer.getConfig(), outFeatures: width };
+  });
+  return buildOnnx({ dtype: model.dtype, inputSize: model.inputSize, outputSize: model.outputSize, layers,
+    weights: model.getWeights() }, opset);
+}
+
+/** Writes the ONNX model to path (atomically, like model files). */
+export async function exportOnnx(model: Sequential, path: string, opts?: OnnxExportOptions): Promise<void> {
+  const bytes = exportOnnxBuffer(model, opts);
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string', path);
+  await writeFileAtomic(path, bytes);
+}
