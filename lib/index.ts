@@ -13,3 +13,6 @@ export * as optim from './optim-public';
 export * as losses from './losses-public';
 export * as ops from './ops';
 export * as metrics from './metrics-public';
+export * as schedules from './schedules-public';
+export * as callbacks from './callbacks-public';
+export * as data from './data-public';
