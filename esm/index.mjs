@@ -6,5 +6,6 @@ import cjs from '../dist/index.js';
 
 export const {
   Matrix, Layer, Dense, Activation, Sequential, backend, setThreads, optim, losses, ops, metrics,
+  schedules, callbacks, data,
 } = cjs;
 export default cjs;
