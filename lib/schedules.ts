@@ -23,13 +23,8 @@ export abstract class Schedule implements Callback {
   abstract readonly stepping: Stepping;
   /** Steps taken (PyTorch's last_epoch). */
   stepCount = 0;
-  protected optimizer: LrHolder | null;
+  protected optimizer: LrHolder | null = null;
   protected baseLr = NaN;
-
-  protected constructor(optimizer: LrHolder | undefined) {
-    this.optimizer = null;
-    if (optimizer !== undefined) this.bind(optimizer);
-  }
 
   /** The learning rate this schedule sets after `step` steps (base lr known). */
   protected abstract lrAt(step: number): number;
@@ -109,7 +104,7 @@ class StepSchedule extends Schedule {
     const o = options('step options', opts, ['stepSize', 'gamma']);
     const stepSize = integer('stepSize', o.stepSize, 1);
     const gamma = o.gamma === undefined ? 0.1 : number('gamma', o.gamma, 0, Infinity, { minExclusive: true });
-    super(undefined);
+    super();
     this.stepSize = stepSize;
     this.gamma = gamma;
     if (optimizer !== undefined) this.bind(optimizer);
@@ -130,7 +125,7 @@ class ExponentialSchedule extends Schedule {
   constructor(opts: ExponentialOptions, optimizer?: LrHolder) {
     const o = options('exponential options', opts, ['gamma']);
     const gamma = number('gamma', o.gamma, 0, Infinity, { minExclusive: true });
-    super(undefined);
+    super();
     this.gamma = gamma;
     if (optimizer !== undefined) this.bind(optimizer);
   }
@@ -155,7 +150,7 @@ class LinearWarmupSchedule extends Schedule {
     const startFactor = o.startFactor === undefined ? 1 / 3 : number('startFactor', o.startFactor, 0, 1, { minExclusive: true });
     const endFactor = o.endFactor === undefined ? 1 : number('endFactor', o.endFactor, 0, 1);
     const totalIters = o.totalIters === undefined ? 5 : integer('totalIters', o.totalIters, 1);
-    super(undefined);
+    super();
     this.startFactor = startFactor;
     this.endFactor = endFactor;
     this.totalIters = totalIters;
@@ -195,7 +190,7 @@ class CosineSchedule extends Schedule {
     const warmupEpochs = o.warmupEpochs === undefined ? 0 : integer('warmupEpochs', o.warmupEpochs, 0);
     const warmupStartFactor = o.warmupStartFactor === undefined ? 0.1
       : number('warmupStartFactor', o.warmupStartFactor, 0, 1, { minExclusive: true });
-    super(undefined);
+    super();
     this.tMax = tMax;
     this.etaMin = etaMin;
     this.warmupEpochs = warmupEpochs;
@@ -253,7 +248,7 @@ class OneCycleSchedule extends BatchSchedule {
     const divFactor = o.divFactor === undefined ? 25 : number('divFactor', o.divFactor, 0, Infinity, { minExclusive: true });
     const finalDivFactor = o.finalDivFactor === undefined ? 1e4
       : number('finalDivFactor', o.finalDivFactor, 0, Infinity, { minExclusive: true });
-    super(undefined);
+    super();
     this.maxLr = maxLr;
     this.totalSteps = totalSteps;
     this.pctStart = pctStart;
@@ -328,7 +323,7 @@ export class ReduceOnPlateau extends Schedule {
     const threshold = o.threshold === undefined ? 1e-4 : number('threshold', o.threshold, 0);
     const cooldown = o.cooldown === undefined ? 0 : integer('cooldown', o.cooldown, 0);
     const minLr = o.minLr === undefined ? 0 : number('minLr', o.minLr, 0);
-    super(undefined);
+    super();
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.mode = mode;
     this.factor = factor;
