@@ -7,6 +7,7 @@ import { initWeight } from './init';
 import { Dense, Layer } from './layers';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
+import { ClassWeightedLoss, classWeights } from './class-weight';
 import { checkCallbacks, lambda, type Callback, type Logs } from './callbacks';
 import { runFit, type FitHost, type History } from './fit-loop';
 import { checkMetricNames, metricByName, type MetricName } from './metrics';
@@ -50,6 +51,8 @@ export interface FitOptions {
   callbacks?: Callback[];
   /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */
   initialEpoch?: number;      // 0
+  /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
+  classWeight?: Record<number, number> | number[];
   /** Called after each epoch with its logs (awaited when it returns a promise). */
   onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
 }
@@ -168,7 +171,7 @@ export class Sequential {
     this.requireIdle('fit');
     const { loss } = this.requireCompiled('fit');
     const o = options('fit options', opts, ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData',
-      'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch']);
+      'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight']);
     const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
     const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs - 1);
     const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
@@ -180,6 +183,12 @@ export class Sequential {
     if (o.onEpochEnd !== undefined) callbacks.push(lambda({ onEpochEnd: o.onEpochEnd as Callback['onEpochEnd'] }));
     if (split > 0 && o.validationData !== undefined) {
       throw new RangeError('Expected validationSplit or validationData for fit options but received both');
+    }
+    let trainLoss = loss;
+    if (o.classWeight !== undefined) {
+      if (!(loss instanceof Loss)) throw new TypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
+      const weights = classWeights(o.classWeight, this.outputSize === 1 ? 2 : this.outputSize);
+      trainLoss = new ClassWeightedLoss(this.engineImpl, loss.spec, weights);
     }
 
     // Private copies: the caller may change or transfer its arrays while we train.
@@ -205,7 +214,7 @@ export class Sequential {
 
     this.busy = true;
     try {
-      return await runFit(this.fitHost(loss), { x: trainX, rows: trainRows, y: trainY, validation },
+      return await runFit(this.fitHost(trainLoss), { x: trainX, rows: trainRows, y: trainY, validation },
         { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks });
     } finally {
       this.busy = false;

@@ -157,6 +157,35 @@ describe.each(ENGINES)('callbacks in fit (%s engine)', (engine) => {
     }
   });
 
+  it('classWeight weights each row loss by its class (Keras semantics); all ones change nothing', async () => {
+    const a = model(engine, 5);
+    const b = model(engine, 5);
+    await a.fit(X, Y, { epochs: 2, batchSize: 8 });
+    await b.fit(X, Y, { epochs: 2, batchSize: 8, classWeight: [1, 1] });
+    expect(maxRelDiff(flat(b.getWeights()), flat(a.getWeights()))).toBeLessThan(1e-12);
+
+    const m = model(engine, 6);
+    const logits = m.predict(X);
+    const weights = { 0: 3, 1: 0.5 } as Record<number, number>;
+    let expected = 0;
+    for (let r = 0; r < X.rows; r++) {
+      const z = [logits.get(r, 0), logits.get(r, 1)];
+      const lse = Math.max(...z) + Math.log(z.reduce((s, v) => s + Math.exp(v - Math.max(...z)), 0));
+      expected += weights[Y[r]!]! * (lse - z[Y[r]!]!);
+    }
+    expected /= X.rows;
+    const h = await m.fit(X, Y, { epochs: 1, batchSize: 30, shuffle: false, classWeight: weights, validationData: [X, Y] });
+    expect(h.history['loss']![0]).toBeCloseTo(expected, 10);
+    // Validation stays unweighted: the plain cross-entropy of the trained model.
+    expect(h.history['val_loss']![0]).toBeCloseTo(m.evaluate(X, Y)['loss']!, 10);
+    await expect(m.fit(X, Y, { classWeight: { 2: 1 } })).rejects.toThrow(/\[0, 2\)/);
+    await expect(m.fit(X, Y, { classWeight: { 0: -1 } })).rejects.toThrow(/classWeight\[0\]/);
+    await expect(m.fit(X, Y, { classWeight: 'x' as never })).rejects.toThrow(TypeError);
+    const custom = model(engine);
+    custom.compile({ loss: { forward: () => 0, backward: (p: Matrix) => p } });
+    await expect(custom.fit(X, Y, { classWeight: [1, 2] })).rejects.toThrow(/built-in loss/);
+  });
+
   it('rejects bad callbacks and fit options with named errors', async () => {
     const m = model(engine);
     await expect(m.fit(X, Y, { callbacks: 'x' as never })).rejects.toThrow(/callbacks/);
