@@ -68,7 +68,7 @@ export function checkCallbacks(value: unknown, name = 'callbacks'): Callback[] {
       if (fn !== undefined && typeof fn !== 'function') throw typeError(`${name}[${i}].${hook}`, 'a function', fn);
     }
   });
-  return value as Callback[];
+  return [...value] as Callback[];  // a copy: fit appends its own (onEpochEnd, verbose)
 }
 
 /** True when any callback has a per-batch hook. */
