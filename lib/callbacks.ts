@@ -5,6 +5,7 @@
 // `model.stopTraining = true`: fit() then ends after the current batch (batch
 // hooks) or epoch.
 import { promises as fs } from 'node:fs';
+import { Presets, SingleBar } from 'cli-progress';
 import type { FloatArray } from './engine';
 import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
 
@@ -338,6 +339,59 @@ export class ProgressLogger implements Callback {
   }
 }
 
+export interface ProgressBarOptions {
+  /** Where the bar is drawn (default process.stderr); outside a terminal it prints a line per redraw. */
+  stream?: NodeJS.WritableStream;
+}
+
+/**
+ * A per-batch progress bar (the cli-progress package) with the running loss.
+ * It has batch hooks, so the native engine drives epochs batch by batch.
+ */
+export class ProgressBar implements Callback {
+  private readonly stream: NodeJS.WritableStream;
+  private bar: SingleBar | null = null;
+  private params: TrainingParams | null = null;
+  private epoch = 0;
+  private seen = 0;
+  private lossSum = 0;
+
+  constructor(opts?: ProgressBarOptions) {
+    const o = options('progressBar options', opts, ['stream']);
+    if (o.stream !== undefined && typeof (o.stream as NodeJS.WritableStream)?.write !== 'function') {
+      throw typeError('stream', 'a writable stream', o.stream);
+    }
+    this.stream = (o.stream as NodeJS.WritableStream | undefined) ?? process.stderr;
+  }
+
+  setParams(params: TrainingParams): void {
+    this.params = params;
+  }
+
+  onEpochBegin(epoch: number): void {
+    this.epoch = epoch;
+    this.seen = 0;
+    this.lossSum = 0;
+    this.bar = new SingleBar({
+      stream: this.stream, noTTYOutput: true, notTTYSchedule: 0, hideCursor: false,
+      format: 'Epoch {epoch} [{bar}] {value}/{total} - loss: {loss}',
+    }, Presets.legacy);
+    this.bar.start(this.params?.steps ?? 0, 0, { epoch: `${epoch + 1}/${this.params?.epochs ?? '?'}`, loss: '-' });
+  }
+
+  onBatchEnd(batch: number, logs: Logs): void {
+    const size = logs['size'] ?? 0;
+    this.seen += size;
+    this.lossSum += (logs['loss'] ?? NaN) * size;
+    this.bar?.update(batch + 1, { loss: (this.lossSum / this.seen).toFixed(4) });
+  }
+
+  onEpochEnd(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
+
 // ---- factories (the public names) ---------------------------------------------
 
 export function earlyStopping(opts?: EarlyStoppingOptions): EarlyStopping {
@@ -354,4 +408,7 @@ export function csvLogger(path: string, opts?: CsvLoggerOptions): CsvLogger {
 }
 export function progress(opts?: ProgressOptions): ProgressLogger {
   return new ProgressLogger(opts);
+}
+export function progressBar(opts?: ProgressBarOptions): ProgressBar {
+  return new ProgressBar(opts);
 }

@@ -4,6 +4,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { Dense, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback, CallbackModel, Logs } from '../lib/callbacks';
@@ -144,6 +145,16 @@ describe.each(ENGINES)('callbacks in fit (%s engine)', (engine) => {
     expect(lines[2]).toMatch(/^Epoch 3\/3 - [\d.]+ s - loss: \d\.\d{4} - val_loss: \d\.\d{4}$/);
     await m.fit(X, Y, { epochs: 1, callbacks: [callbacks.csvLogger(path, { append: true, separator: ';' })] });
     expect(readFileSync(path, 'utf8').trim().split('\n').length).toBe(5);
+  });
+
+  it('progressBar draws a per-batch bar with the running loss (cli-progress)', async () => {
+    let out = '';
+    const stream = new Writable({ write(chunk, _enc, done) { out += String(chunk); done(); } });
+    const h = await model(engine).fit(X, Y, { epochs: 2, batchSize: 10, callbacks: [callbacks.progressBar({ stream })] });
+    const last = out.trim().split('\n').filter((l) => l.startsWith('Epoch 2/2')).at(-1)!;
+    expect(last).toMatch(/^Epoch 2\/2 \[=+\] 3\/3 - loss: \d\.\d{4}$/);
+    expect(Number(last.split('loss: ')[1])).toBeCloseTo(h.history['loss']![1]!, 4);
+    expect(() => callbacks.progressBar({ stream: {} as never })).toThrow(/stream/);
   });
 
   it('initialEpoch resumes numbering; verbose prints through console.log', async () => {
