@@ -85,7 +85,7 @@ describe('splits, shuffles and batches', () => {
 
   it('shuffle and batches', () => {
     const s = data.shuffle(x, y, { seed: 5 });
-    s.x.toArray().forEach((r, i) => expect((s.y as number[])[i]).toBe(r[0]! % 4));
+    s.x.toArray().forEach((r, i) => expect(s.y![i]).toBe(r[0]! % 4));
     expect(s.x.toArray().map((r) => r[0])).not.toEqual([...Array(40).keys()]);
     const sizes = [...data.batches(x, y, { batchSize: 16 })].map((b) => [b.x.rows, (b.y as number[]).length]);
     expect(sizes).toEqual([[16, 16], [16, 16], [8, 8]]);

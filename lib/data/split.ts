@@ -75,13 +75,11 @@ export function permutation(n: number, seed?: number): Int32Array {
 }
 
 /** Rows of x (and y, in the same order) shuffled with a seed; copies, the inputs are unchanged. */
-export function shuffle(x: MatrixLike, y?: Labels, opts?: { seed?: number }): { x: Matrix; y?: unknown } {
+export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: { seed?: number }): { x: Matrix; y: Y | undefined } {
   const o = options('shuffle options', opts, ['seed']);
   const xs = xRows(x);
   const order = new Rng(seedOf(o.seed)).permutation(xs.count);
-  const out: { x: Matrix; y?: unknown } = { x: xs.take(order) as Matrix };
-  if (y !== undefined) out.y = yRows(y, xs.count).take(order);
-  return out;
+  return { x: xs.take(order) as Matrix, y: y === undefined ? undefined : (yRows(y, xs.count).take(order) as Y) };
 }
 
 /**
