@@ -1,13 +1,15 @@
 // The data module: scalers (SPEC.md §5), one-hot (002's example), seeded
 // splits and batches, CSV parsing with clear errors, the bundled data sets, and
 // an end-to-end pipeline trained on both engines.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, data, metrics, optim } from '../lib';
 import { ENGINES } from './helpers';
+
+const sk = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'metrics.json'), 'utf8')).scalers;
 
 describe('scalers', () => {
   it('StandardScaler uses the population σ and is fitted on training data only', () => {
@@ -33,6 +35,17 @@ describe('scalers', () => {
     const u = new data.MinMaxScaler({ range: [0, 1] }).fit(x);
     expect(u.transform([[2.5, 3]]).toArray()).toEqual([[0.25, 0]]);
     expect(Array.from(s.inverseTransform(s.transform(x)).data)).toEqual(Array.from(x.data));
+  });
+
+  it('StandardScaler and MinMaxScaler agree with scikit-learn (fitted on training rows, applied to test rows)', () => {
+    const x = Matrix.from(sk.x, 'float64');
+    const test = Matrix.from(sk.xTest, 'float64');
+    const s = new data.StandardScaler().fit(x);
+    Array.from(s.mean).forEach((v, i) => expect(v).toBeCloseTo(sk.mean[i], 12));
+    Array.from(s.scale).forEach((v, i) => expect(v).toBeCloseTo(sk.scale[i], 12));
+    s.transform(test).toArray().flat().forEach((v, i) => expect(v).toBeCloseTo(sk.standardTest.flat()[i], 10));
+    new data.MinMaxScaler().fit(x).transform(test).toArray().flat()
+      .forEach((v, i) => expect(v).toBeCloseTo(sk.minMaxTest.flat()[i], 10));
   });
 
   it('rejects bad input', () => {
