@@ -94,7 +94,13 @@ export interface BatchDriver {
   record: { outputs: FloatArray; targets: Target; engine: Engine; spec: LossSpec | null } | null;
 }
 
-export interface DrivenEpochResult extends EpochResult {
+/** EpochResult's fields (spelled out, so it stays assignable as the contract's result grows) plus rowsDone. */
+export interface DrivenEpochResult {
+  loss: number;
+  batches: number;
+  badBatch: number;
+  /** A hook stopped the epoch early (model.stopTraining). */
+  cancelled: boolean;
   /** Rows trained (fewer than rows when a hook stopped the epoch). */
   rowsDone: number;
 }
@@ -127,16 +133,16 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     await driver.before(batches, n);
     const value = driver.record ? recordedStep(ctx, xb, n, yb, start, driver.record) : stepIfFinite(ctx, xb, n, yb);
     const stop = await driver.after(batches, n, value);
-    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, rowsDone: start };
+    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start };
     total += value * n;
     batches++;
-    if (stop) return { loss: total / (start + n), batches, badBatch: -1, rowsDone: start + n };
+    if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };
     if (Date.now() - lastYield >= YIELD_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       lastYield = Date.now();
     }
   }
-  return { loss: total / rows, batches, badBatch: -1, rowsDone: rows };
+  return { loss: total / rows, batches, badBatch: -1, cancelled: false, rowsDone: rows };
 }
 
 /**
