@@ -6,6 +6,6 @@ import cjs from '../dist/index.js';
 
 export const {
   Matrix, Layer, Dense, Activation, Sequential, backend, setThreads, optim, losses, ops, metrics, models,
-  io, layerFromConfig, registerLayer,
+  io, layerFromConfig, registerLayer, schedules, callbacks, data,
 } = cjs;
 export default cjs;

@@ -15,3 +15,6 @@ export * as ops from './ops';
 export * as metrics from './metrics-public';
 export * as models from './models';
 export * as io from './io/index';
+export * as schedules from './schedules-public';
+export * as callbacks from './callbacks-public';
+export * as data from './data-public';

@@ -7,13 +7,19 @@ import { initWeight } from './init';
 import { Dense, Layer, type LayerConfig } from './layers';
 import { Loss, resolveLoss, type LossConfig, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
-import { accuracyOf } from './metrics';
+import { ClassWeightedLoss, classWeights } from './class-weight';
+import { checkCallbacks, lambda, type Callback, type Logs } from './callbacks';
+import { runFit, type FitHost, type History } from './fit-loop';
+import { checkMetricNames, metricByName, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
 import * as modelFile from './io/model-file';
 import { Rng, randomSeed, type RngState } from './rng';
 import { toTarget } from './targets';
-import { runEpoch, trainBatch, type EpochContext } from './training';
+import { trainBatch, type EpochContext } from './training';
 import { boolean, integer, number, oneOf, options, typeError } from './validate';
+
+export type { Logs } from './callbacks';
+export type { History } from './fit-loop';
 
 export interface SequentialOptions {
   /** 'native', 'js' or 'auto' (default: native when the addon loads). */
@@ -29,11 +35,9 @@ export interface CompileOptions {
   loss: string | LossFunction | Loss;
   /** 'sgd', 'adam' (default), 'adamw' or an optim.* instance. */
   optimizer?: string | Optimizer;
-  /** Extra values to report: 'accuracy'. */
-  metrics?: 'accuracy'[];
+  /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
+  metrics?: MetricName[];
 }
-
-export type Logs = Record<string, number>;
 
 export interface FitOptions {
   epochs?: number;            // 1
@@ -44,15 +48,14 @@ export interface FitOptions {
   validationData?: [unknown, unknown];
   /** Print one line per epoch. */
   verbose?: boolean;          // false
+  /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
+  callbacks?: Callback[];
+  /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */
+  initialEpoch?: number;      // 0
+  /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
+  classWeight?: Record<number, number> | number[];
   /** Called after each epoch with its logs (awaited when it returns a promise). */
   onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
-}
-
-export interface History {
-  /** Epoch numbers, from 0. */
-  epoch: number[];
-  /** Per-epoch values by name: loss, accuracy, val_loss, val_accuracy. */
-  history: Record<string, number[]>;
 }
 
 /** What a model file stores besides the weights (lib/io/model-file.ts). */
@@ -76,7 +79,6 @@ interface ParamEntry {
 let skipInitForLoading = false;
 
 const DTYPES = ['float32', 'float64'] as const;
-const METRICS = ['accuracy'] as const;
 const INITIAL_MAX_BATCH = 32;
 
 export class Sequential {
@@ -90,10 +92,12 @@ export class Sequential {
   private readonly entries: ParamEntry[];
   private readonly rng: Rng;
   private loss: Loss | LossFunction | null = null;
-  private optimizer: Optimizer | null = null;
+  private compiledOptimizer: Optimizer | null = null;
   private optimizerVersion = -1;
-  private metricNames: string[] = [];
+  private metricNames: MetricName[] = [];
   private busy = false;
+  /** Set to true (from a callback) to stop fit after the current batch (with batch hooks) or epoch. */
+  stopTraining = false;
 
   constructor(layers: Layer[], opts?: SequentialOptions) {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
@@ -146,6 +150,11 @@ export class Sequential {
     }
   }
 
+  /** The compiled optimizer (schedules set its lr), or null before compile(). */
+  get optimizer(): Optimizer | null {
+    return this.compiledOptimizer;
+  }
+
   /** Which engine runs this model. */
   get engine(): EngineName {
     return this.engineImpl.name;
@@ -162,15 +171,11 @@ export class Sequential {
     if (o.loss === undefined) throw typeError('loss', "a loss ('mse', 'cross-entropy', losses.create(...) or a custom loss)", undefined);
     const loss = resolveLoss(o.loss, 'loss');
     const optimizer = resolveOptimizer(o.optimizer ?? 'adam', 'optimizer');
-    let metricNames: string[] = [];
-    if (o.metrics !== undefined) {
-      if (!Array.isArray(o.metrics)) throw typeError('metrics', "an array such as ['accuracy']", o.metrics);
-      metricNames = o.metrics.map((m, i) => oneOf(`metrics[${i}]`, m, METRICS));
-    }
+    const metricNames = checkMetricNames(o.metrics);
     this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
     this.plan.setOptimizer(optimizer.toSpec());
     this.loss = loss;
-    this.optimizer = optimizer;
+    this.compiledOptimizer = optimizer;
     this.optimizerVersion = optimizer.version;
     this.metricNames = metricNames;
   }
@@ -190,17 +195,25 @@ export class Sequential {
   async fit(x: unknown, y: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     const { loss } = this.requireCompiled('fit');
-    const o = options('fit options', opts,
-      ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'verbose', 'onEpochEnd']);
+    const o = options('fit options', opts, ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData',
+      'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight']);
     const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
+    const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs - 1);
     const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
     const shuffle = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
     const split = o.validationSplit === undefined ? 0 : number('validationSplit', o.validationSplit, 0, 1, { maxExclusive: true });
     const verbose = o.verbose === undefined ? false : boolean('verbose', o.verbose);
     if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
-    const onEpochEnd = o.onEpochEnd as FitOptions['onEpochEnd'];
+    const callbacks = checkCallbacks(o.callbacks);
+    if (o.onEpochEnd !== undefined) callbacks.push(lambda({ onEpochEnd: o.onEpochEnd as Callback['onEpochEnd'] }));
     if (split > 0 && o.validationData !== undefined) {
       throw new RangeError('Expected validationSplit or validationData for fit options but received both');
+    }
+    let trainLoss = loss;
+    if (o.classWeight !== undefined) {
+      if (!(loss instanceof Loss)) throw new TypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
+      const weights = classWeights(o.classWeight, this.outputSize === 1 ? 2 : this.outputSize);
+      trainLoss = new ClassWeightedLoss(this.engineImpl, loss.spec, weights);
     }
 
     // Private copies: the caller may change or transfer its arrays while we train.
@@ -224,47 +237,13 @@ export class Sequential {
     const trainX = X.data.subarray(0, trainRows * this.inputSize);
     const trainY = targetRows(Y, 0, trainRows, this.outputSize);
 
-    const history: History = { epoch: [], history: {} };
-    const order = new Int32Array(trainRows);
-    const ctx = this.context(loss);
     this.busy = true;
     try {
-      for (let epoch = 0; epoch < epochs; epoch++) {
-        this.syncOptimizer();
-        const result = await runEpoch(ctx, trainX, trainRows, trainY, batchSize,
-          shuffle ? this.rng.permutation(trainRows, order) : null);
-        if (result.badBatch >= 0) {
-          throw new RangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
-            `(of ${Math.ceil(trainRows / batchSize)}); training stopped before that batch's update. ` +
-            'Try a smaller learning rate or check the data.');
-        }
-        const logs: Logs = { loss: result.loss };
-        if (this.metricNames.includes('accuracy')) {
-          logs['accuracy'] = accuracyOf(this.predictRows(trainX, trainRows), trainY);
-        }
-        if (validation) {
-          const v = this.evaluateMatrix(validation.x, validation.y);
-          for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
-        }
-        history.epoch.push(epoch);
-        for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
-        if (verbose) {
-          const parts = Object.entries(logs).map(([k, value]) => `${k}: ${value.toFixed(4)}`);
-          console.log(`Epoch ${epoch + 1}/${epochs} - ${parts.join(' - ')}`);
-        }
-        if (onEpochEnd) {
-          this.busy = false;  // the callback may read the model (predict, getWeights)
-          try {
-            await onEpochEnd(epoch, { ...logs });
-          } finally {
-            this.busy = true;
-          }
-        }
-      }
+      return await runFit(this.fitHost(trainLoss), { x: trainX, rows: trainRows, y: trainY, validation },
+        { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks });
     } finally {
       this.busy = false;
     }
-    return history;
   }
 
   /** Outputs for x in eval mode, as a Matrix of rows × outputs. */
@@ -427,6 +406,21 @@ export class Sequential {
     return { plan: this.plan, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize, dtype: this.dtype };
   }
 
+  private fitHost(loss: Loss | LossFunction): FitHost {
+    return {
+      ctx: this.context(loss),
+      engine: this.engineImpl,
+      lossSpec: loss instanceof Loss ? loss.spec : null,
+      rng: this.rng,
+      model: this,
+      metricNames: this.metricNames,
+      syncOptimizer: () => this.syncOptimizer(),
+      evaluate: (x, y) => this.evaluateMatrix(x, y),
+      predict: (x, rows) => this.predictRows(x, rows),
+      setBusy: (busy) => { this.busy = busy; },
+    };
+  }
+
   private lossKind(): LossName | 'custom' {
     return this.loss instanceof Loss ? this.loss.name : 'custom';
   }
@@ -466,12 +460,12 @@ export class Sequential {
         ? this.engineImpl.lossForward(loss.spec, pred.data, pred.rows, pred.cols, y)
         : loss.forward(pred, target),
     };
-    if (this.metricNames.includes('accuracy')) logs['accuracy'] = accuracyOf(pred, y);
+    for (const name of this.metricNames) logs[name] = metricByName(name, pred, y);
     return logs;
   }
 
   private syncOptimizer(): void {
-    const opt = this.optimizer as Optimizer;
+    const opt = this.compiledOptimizer as Optimizer;
     if (opt.version !== this.optimizerVersion) {
       this.plan.setOptimizer(opt.toSpec());
       this.optimizerVersion = opt.version;

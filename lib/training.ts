@@ -2,7 +2,7 @@
 // engine runs whole steps and epochs itself; with a custom TypeScript loss the
 // plan stops at the loss each batch, asks it for value and gradient, and resumes
 // (DESIGN.md, engine contract) — slower, but the same in both engines.
-import type { Dtype, EpochHooks, EpochResult, FloatArray, NetworkPlan, Target } from './engine';
+import type { Dtype, Engine, EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from './engine';
 import type { LossFunction } from './losses';
 import { Matrix, allocate, toMatrix } from './matrix';
 
@@ -81,6 +81,102 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
     }
   }
   return { loss: total / rows, batches, badBatch: -1, cancelled: false };
+}
+
+/** What the batch-by-batch loop calls around each batch. */
+export interface BatchDriver {
+  /** Runs before each batch (callbacks, the optimizer's current settings). */
+  before(batch: number, size: number): void | Promise<void>;
+  /** Runs after each batch with its loss (NaN/∞: step skipped); returns true to stop the epoch. */
+  after(batch: number, size: number, loss: number): boolean | Promise<boolean>;
+  /**
+   * When set, each batch's training-mode outputs (before its step) and targets
+   * are written here in training order, for metrics averaged over the epoch.
+   */
+  record: { outputs: FloatArray; targets: Target; engine: Engine; spec: LossSpec | null } | null;
+}
+
+/** EpochResult's fields (spelled out, so it stays assignable as the contract's result grows) plus rowsDone. */
+export interface DrivenEpochResult {
+  loss: number;
+  batches: number;
+  badBatch: number;
+  /** A hook stopped the epoch early (model.stopTraining). */
+  cancelled: boolean;
+  /** Rows trained (fewer than rows when a hook stopped the epoch). */
+  rowsDone: number;
+}
+
+/**
+ * One epoch driven from TypeScript batch by batch, in either engine: slower
+ * than the native engine's worker-thread epoch, but hooks run between batches.
+ * It stops at the first non-finite loss (after calling `after`).
+ */
+export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target, batchSize: number,
+                                      order: Int32Array | null, driver: BatchDriver): Promise<DrivenEpochResult> {
+  const batch = Math.min(batchSize, rows);
+  if (batch > ctx.plan.maxBatch) ctx.plan.reserve(batch);
+  const inputs = x.length / rows;
+  const targetWidth = y instanceof Int32Array ? 1 : ctx.outputSize;
+  const bx = allocate(ctx.dtype, batch * inputs);
+  const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * targetWidth);
+  let total = 0;
+  let batches = 0;
+  let lastYield = Date.now();
+  for (let start = 0; start < rows; start += batch) {
+    const n = Math.min(batch, rows - start);
+    for (let i = 0; i < n; i++) {
+      const r = order ? order[start + i]! : start + i;
+      bx.set(x.subarray(r * inputs, (r + 1) * inputs), i * inputs);
+      (by as FloatArray).set((y as FloatArray).subarray(r * targetWidth, (r + 1) * targetWidth), i * targetWidth);
+    }
+    const xb = n === batch ? bx : bx.subarray(0, n * inputs);
+    const yb = n === batch ? by : by.subarray(0, n * targetWidth);
+    await driver.before(batches, n);
+    const value = driver.record ? recordedStep(ctx, xb, n, yb, start, driver.record) : stepIfFinite(ctx, xb, n, yb);
+    const stop = await driver.after(batches, n, value);
+    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start };
+    total += value * n;
+    batches++;
+    if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };
+    if (Date.now() - lastYield >= YIELD_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
+    }
+  }
+  return { loss: total / rows, batches, badBatch: -1, cancelled: false, rowsDone: rows };
+}
+
+/**
+ * A training step that keeps its outputs: forward, loss, backward and step as
+ * separate engine calls (the same arithmetic as trainStep), writing the outputs
+ * and targets at position `at` of the epoch's record.
+ */
+function recordedStep(ctx: EpochContext, x: FloatArray, rows: number, y: Target, at: number,
+                      record: NonNullable<BatchDriver['record']>): number {
+  const cols = ctx.outputSize;
+  const out = record.outputs.subarray(at * cols, (at + rows) * cols);
+  const targetWidth = y instanceof Int32Array ? 1 : cols;
+  (record.targets as FloatArray).set(y as FloatArray, at * targetWidth);
+  ctx.plan.forwardTrain(x, rows, out);
+  let value: number;
+  let grad: FloatArray;
+  if (ctx.loss !== null) {
+    const pred = new Matrix(rows, cols, out);
+    const target = y instanceof Int32Array ? y : new Matrix(rows, cols, y);
+    value = customValue(ctx.loss, pred, target);
+    if (!Number.isFinite(value)) return value;
+    grad = customGradient(ctx.loss, pred, target);
+  } else {
+    if (record.spec === null) throw new Error('fastmlp internal error: no loss to record');
+    value = record.engine.lossForward(record.spec, out, rows, cols, y);
+    if (!Number.isFinite(value)) return value;
+    grad = allocate(ctx.dtype, rows * cols);
+    record.engine.lossBackward(record.spec, out, rows, cols, y, grad);
+  }
+  ctx.plan.backward(grad, rows);
+  ctx.plan.step();
+  return value;
 }
 
 function customValue(loss: LossFunction, pred: Matrix, target: Target | Matrix): number {

@@ -27,7 +27,7 @@ const pixels = Array.from({ length: 64 }, (_, i) => (i * 7) % 17);
 
 describe.each(ENGINES)('examples/service on the %s engine', (engine) => {
   it('answers predictions while it trains, then reports test accuracy', async () => {
-    const url = await startService(engine, engine === 'js' ? 15 : 400);
+    const url = await startService(engine, engine === 'js' ? 40 : 400);
     let answeredWhileTraining = 0;
     const epochsSeen = new Set<number>();
     for (;;) {

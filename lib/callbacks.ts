@@ -1,0 +1,414 @@
+// Callbacks for fit() (SPEC.md §5): hooks around training, epochs and batches,
+// awaited when they return a promise, in the order given. The built-ins follow
+// Keras's documented behaviour (keras.callbacks.EarlyStopping, ModelCheckpoint,
+// TerminateOnNaN, CSVLogger). A callback stops training by setting
+// `model.stopTraining = true`: fit() then ends after the current batch (batch
+// hooks) or epoch.
+import { promises as fs } from 'node:fs';
+import { Presets, SingleBar } from 'cli-progress';
+import type { FloatArray } from './engine';
+import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
+
+export type Logs = Record<string, number>;
+
+/** What callbacks see of the model. */
+export interface CallbackModel {
+  /** Set to true to stop fit() after the current batch (with batch hooks) or epoch. */
+  stopTraining: boolean;
+  /** The compiled optimizer (its lr is settable), or null before compile(). */
+  readonly optimizer: { lr: number } | null;
+  getWeights(): Record<string, FloatArray>;
+  setWeights(weights: Record<string, ArrayLike<number>>): void;
+}
+
+/** A model that can be saved (modelCheckpoint's structural requirement). */
+export interface SavableModel {
+  save(path: string): Promise<void>;
+}
+
+/** The settings of one fit() call, as callbacks and History see them. */
+export interface TrainingParams {
+  epochs: number;
+  initialEpoch: number;
+  batchSize: number;
+  /** Training rows (after any validation split). */
+  samples: number;
+  /** Batches per epoch. */
+  steps: number;
+  verbose: boolean;
+  /** Names that appear in the epoch logs. */
+  metrics: string[];
+}
+
+type Hook<A extends unknown[]> = (...args: A) => void | Promise<void>;
+
+export interface Callback {
+  setModel?(model: CallbackModel): void;
+  setParams?(params: TrainingParams): void;
+  onTrainBegin?: Hook<[logs: Logs]>;
+  onTrainEnd?: Hook<[logs: Logs]>;
+  onEpochBegin?: Hook<[epoch: number, logs: Logs]>;
+  onEpochEnd?: Hook<[epoch: number, logs: Logs]>;
+  /** Batch hooks make fit drive the epoch batch by batch (correct in both engines, slower in native). */
+  onBatchBegin?: Hook<[batch: number, logs: Logs]>;
+  /** logs: { batch, size, loss } — loss may be NaN (that batch's step was not applied). */
+  onBatchEnd?: Hook<[batch: number, logs: Logs]>;
+}
+
+export const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+export type HookName = typeof HOOKS[number];
+
+/** Checks fit()'s `callbacks` option: an array of objects whose hooks are functions. */
+export function checkCallbacks(value: unknown, name = 'callbacks'): Callback[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw typeError(name, 'an array of callbacks', value);
+  value.forEach((cb, i) => {
+    if (typeof cb !== 'object' || cb === null) throw typeError(`${name}[${i}]`, 'a callback object', cb);
+    for (const hook of [...HOOKS, 'setModel', 'setParams']) {
+      const fn = (cb as Record<string, unknown>)[hook];
+      if (fn !== undefined && typeof fn !== 'function') throw typeError(`${name}[${i}].${hook}`, 'a function', fn);
+    }
+  });
+  return [...value] as Callback[];  // a copy: fit appends its own (onEpochEnd, verbose)
+}
+
+/** True when any callback has a per-batch hook. */
+export function wantsBatches(callbacks: readonly Callback[]): boolean {
+  return callbacks.some((cb) => typeof cb.onBatchBegin === 'function' || typeof cb.onBatchEnd === 'function');
+}
+
+/** Calls one hook on every callback in order, awaiting each. Each gets its own copy of logs. */
+export async function callHook(callbacks: readonly Callback[], hook: HookName, ...args: unknown[]): Promise<void> {
+  for (const cb of callbacks) {
+    const fn = cb[hook] as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof fn !== 'function') continue;
+    const copied = args.map((a) => (isPlainObject(a) ? { ...a } : a));
+    await fn.apply(cb, copied);
+  }
+}
+
+// ---- early stopping -------------------------------------------------------------
+
+export interface EarlyStoppingOptions {
+  monitor?: string;             // 'val_loss'
+  /** Epochs without improvement before stopping. */
+  patience?: number;            // 0
+  /** Smallest change that counts as an improvement. */
+  minDelta?: number;            // 0
+  /** 'auto': 'max' for accuracy-like names, else 'min'. */
+  mode?: 'auto' | 'min' | 'max';
+  /** On stopping, restore the weights of the best epoch. */
+  restoreBestWeights?: boolean; // false
+}
+
+const HIGHER_IS_BETTER = /acc|precision|recall|f1|r2/;
+
+export class EarlyStopping implements Callback {
+  readonly monitor: string;
+  readonly patience: number;
+  readonly minDelta: number;
+  readonly mode: 'min' | 'max';
+  readonly restoreBestWeights: boolean;
+  /** Epoch (0-based) at which training stopped, or -1. */
+  stoppedEpoch = -1;
+  /** Epoch of the best monitored value, or -1. */
+  bestEpoch = -1;
+  best = NaN;
+  private wait = 0;
+  private bestWeights: Record<string, FloatArray> | null = null;
+  private model: CallbackModel | null = null;
+
+  constructor(opts?: EarlyStoppingOptions) {
+    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'restoreBestWeights']);
+    if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
+    this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    this.patience = o.patience === undefined ? 0 : integer('patience', o.patience, 0);
+    this.minDelta = o.minDelta === undefined ? 0 : Math.abs(number('minDelta', o.minDelta));
+    const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
+    this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.restoreBestWeights = o.restoreBestWeights === undefined ? false : boolean('restoreBestWeights', o.restoreBestWeights);
+  }
+
+  setModel(model: CallbackModel): void {
+    this.model = model;
+  }
+
+  onTrainBegin(): void {
+    this.wait = 0;
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+    this.bestEpoch = -1;
+    this.stoppedEpoch = -1;
+    this.bestWeights = null;
+  }
+
+  onEpochEnd(epoch: number, logs: Logs): void {
+    const current = logs[this.monitor];
+    if (current === undefined) {
+      throw new RangeError(`earlyStopping monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')}); ` +
+        'add validationData/validationSplit or choose another monitor');
+    }
+    const improved = this.mode === 'min' ? current < this.best - this.minDelta : current > this.best + this.minDelta;
+    if (improved) {
+      this.best = current;
+      this.bestEpoch = epoch;
+      this.wait = 0;
+      if (this.restoreBestWeights) this.bestWeights = this.requireModel().getWeights();
+      return;
+    }
+    this.wait++;
+    if (this.wait >= this.patience) {
+      const model = this.requireModel();
+      this.stoppedEpoch = epoch;
+      model.stopTraining = true;
+      if (this.restoreBestWeights && this.bestWeights) model.setWeights(this.bestWeights);
+    }
+  }
+
+  private requireModel(): CallbackModel {
+    if (!this.model) throw new Error('earlyStopping: no model (use it in fit callbacks)');
+    return this.model;
+  }
+}
+
+// ---- model checkpoint -----------------------------------------------------------
+
+export interface ModelCheckpointOptions {
+  /** Where to save; `{epoch}` is replaced by the 1-based epoch number. */
+  filepath: string;
+  monitor?: string;        // 'val_loss'
+  /** Save only when the monitored value improves. */
+  saveBestOnly?: boolean;  // false
+  mode?: 'auto' | 'min' | 'max';
+}
+
+export class ModelCheckpoint implements Callback {
+  readonly filepath: string;
+  readonly monitor: string;
+  readonly saveBestOnly: boolean;
+  readonly mode: 'min' | 'max';
+  best: number;
+  /** Paths written, in order. */
+  readonly saved: string[] = [];
+  private model: (CallbackModel & Partial<SavableModel>) | null = null;
+
+  constructor(opts: ModelCheckpointOptions) {
+    const o = options('modelCheckpoint options', opts, ['filepath', 'monitor', 'saveBestOnly', 'mode']);
+    if (typeof o.filepath !== 'string' || o.filepath.length === 0) throw typeError('filepath', 'a non-empty path', o.filepath);
+    this.filepath = o.filepath;
+    if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
+    this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    this.saveBestOnly = o.saveBestOnly === undefined ? false : boolean('saveBestOnly', o.saveBestOnly);
+    const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
+    this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.best = this.mode === 'min' ? Infinity : -Infinity;
+  }
+
+  setModel(model: CallbackModel): void {
+    if (typeof (model as Partial<SavableModel>).save !== 'function') {
+      throw new TypeError('modelCheckpoint needs a model with save(path): Promise<void>');
+    }
+    this.model = model;
+  }
+
+  async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    if (!this.model?.save) throw new Error('modelCheckpoint: no model (use it in fit callbacks)');
+    if (this.saveBestOnly) {
+      const current = logs[this.monitor];
+      if (current === undefined) {
+        throw new RangeError(`modelCheckpoint monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
+      }
+      const better = this.mode === 'min' ? current < this.best : current > this.best;
+      if (!better) return;
+      this.best = current;
+    }
+    const path = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
+    await this.model.save(path);
+    this.saved.push(path);
+  }
+}
+
+// ---- terminate on NaN, CSV logger, lambda, progress -------------------------------
+
+/** Stops training at the first batch whose loss is NaN or infinite, without an error. */
+export class TerminateOnNaN implements Callback {
+  /** [epoch, batch] where it stopped, or null. */
+  stoppedAt: [number, number] | null = null;
+  private model: CallbackModel | null = null;
+  private epoch = 0;
+
+  setModel(model: CallbackModel): void {
+    this.model = model;
+  }
+
+  onEpochBegin(epoch: number): void {
+    this.epoch = epoch;
+  }
+
+  onBatchEnd(batch: number, logs: Logs): void {
+    const loss = logs['loss'];
+    if (loss !== undefined && !Number.isFinite(loss) && this.model) {
+      this.stoppedAt = [this.epoch, batch];
+      this.model.stopTraining = true;
+    }
+  }
+}
+
+export interface CsvLoggerOptions {
+  separator?: string;  // ','
+  /** Append to an existing file instead of replacing it. */
+  append?: boolean;    // false
+}
+
+/** Writes one row per epoch: epoch, then the log values in sorted column order. */
+export class CsvLogger implements Callback {
+  readonly path: string;
+  readonly separator: string;
+  readonly append: boolean;
+  private columns: string[] | null = null;
+
+  constructor(path: string, opts?: CsvLoggerOptions) {
+    if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path', path);
+    const o = options('csvLogger options', opts, ['separator', 'append']);
+    if (o.separator !== undefined && (typeof o.separator !== 'string' || o.separator.length === 0)) {
+      throw typeError('separator', 'a non-empty string', o.separator);
+    }
+    this.path = path;
+    this.separator = (o.separator as string | undefined) ?? ',';
+    this.append = o.append === undefined ? false : boolean('append', o.append);
+  }
+
+  async onTrainBegin(): Promise<void> {
+    this.columns = null;
+    if (!this.append) await fs.writeFile(this.path, '');
+  }
+
+  async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    let text = '';
+    if (this.columns === null) {
+      this.columns = Object.keys(logs).sort();
+      const existing = this.append ? await fs.stat(this.path).then((s) => s.size > 0, () => false) : false;
+      if (!existing) text += ['epoch', ...this.columns].join(this.separator) + '\n';
+    }
+    text += [String(epoch), ...this.columns.map((c) => (logs[c] === undefined ? '' : String(logs[c])))].join(this.separator) + '\n';
+    await fs.appendFile(this.path, text);
+  }
+}
+
+/** A callback from plain functions: lambda({ onEpochEnd: (epoch, logs) => ... }). */
+export function lambda(hooks: Partial<Pick<Callback, HookName>>): Callback {
+  const o = options('lambda hooks', hooks, HOOKS);
+  const cb: Callback = {};
+  for (const name of HOOKS) {
+    const fn = o[name];
+    if (fn === undefined) continue;
+    if (typeof fn !== 'function') throw typeError(name, 'a function', fn);
+    (cb as Record<string, unknown>)[name] = fn;
+  }
+  return cb;
+}
+
+export interface ProgressOptions {
+  /** Where lines go (default process.stdout). */
+  write?: (line: string) => void;
+}
+
+/** Prints one line per epoch: "Epoch 3/10 - 0.12 s - loss: 0.4123 - val_loss: 0.5012". */
+export class ProgressLogger implements Callback {
+  private readonly write: (line: string) => void;
+  private epochs = 0;
+  private started = 0;
+
+  constructor(opts?: ProgressOptions) {
+    const o = options('progress options', opts, ['write']);
+    if (o.write !== undefined && typeof o.write !== 'function') throw typeError('write', 'a function', o.write);
+    this.write = (o.write as ((line: string) => void) | undefined) ?? ((line) => process.stdout.write(line + '\n'));
+  }
+
+  setParams(params: TrainingParams): void {
+    this.epochs = params.epochs;
+  }
+
+  onEpochBegin(): void {
+    this.started = performance.now();
+  }
+
+  onEpochEnd(epoch: number, logs: Logs): void {
+    const seconds = ((performance.now() - this.started) / 1000).toFixed(2);
+    const parts = Object.entries(logs).map(([k, v]) => `${k}: ${v.toFixed(4)}`);
+    this.write([`Epoch ${epoch + 1}/${this.epochs}`, `${seconds} s`, ...parts].join(' - '));
+  }
+}
+
+export interface ProgressBarOptions {
+  /** Where the bar is drawn (default process.stderr); outside a terminal it prints a line per redraw. */
+  stream?: NodeJS.WritableStream;
+}
+
+/**
+ * A per-batch progress bar (the cli-progress package) with the running loss.
+ * It has batch hooks, so the native engine drives epochs batch by batch.
+ */
+export class ProgressBar implements Callback {
+  private readonly stream: NodeJS.WritableStream;
+  private bar: SingleBar | null = null;
+  private params: TrainingParams | null = null;
+  private epoch = 0;
+  private seen = 0;
+  private lossSum = 0;
+
+  constructor(opts?: ProgressBarOptions) {
+    const o = options('progressBar options', opts, ['stream']);
+    if (o.stream !== undefined && typeof (o.stream as NodeJS.WritableStream)?.write !== 'function') {
+      throw typeError('stream', 'a writable stream', o.stream);
+    }
+    this.stream = (o.stream as NodeJS.WritableStream | undefined) ?? process.stderr;
+  }
+
+  setParams(params: TrainingParams): void {
+    this.params = params;
+  }
+
+  onEpochBegin(epoch: number): void {
+    this.epoch = epoch;
+    this.seen = 0;
+    this.lossSum = 0;
+    this.bar = new SingleBar({
+      stream: this.stream, noTTYOutput: true, notTTYSchedule: 0, hideCursor: false,
+      format: 'Epoch {epoch} [{bar}] {value}/{total} - loss: {loss}',
+    }, Presets.legacy);
+    this.bar.start(this.params?.steps ?? 0, 0, { epoch: `${epoch + 1}/${this.params?.epochs ?? '?'}`, loss: '-' });
+  }
+
+  onBatchEnd(batch: number, logs: Logs): void {
+    const size = logs['size'] ?? 0;
+    this.seen += size;
+    this.lossSum += (logs['loss'] ?? NaN) * size;
+    this.bar?.update(batch + 1, { loss: (this.lossSum / this.seen).toFixed(4) });
+  }
+
+  onEpochEnd(): void {
+    this.bar?.stop();
+    this.bar = null;
+  }
+}
+
+// ---- factories (the public names) ---------------------------------------------
+
+export function earlyStopping(opts?: EarlyStoppingOptions): EarlyStopping {
+  return new EarlyStopping(opts);
+}
+export function modelCheckpoint(opts: ModelCheckpointOptions): ModelCheckpoint {
+  return new ModelCheckpoint(opts);
+}
+export function terminateOnNaN(): TerminateOnNaN {
+  return new TerminateOnNaN();
+}
+export function csvLogger(path: string, opts?: CsvLoggerOptions): CsvLogger {
+  return new CsvLogger(path, opts);
+}
+export function progress(opts?: ProgressOptions): ProgressLogger {
+  return new ProgressLogger(opts);
+}
+export function progressBar(opts?: ProgressBarOptions): ProgressBar {
+  return new ProgressBar(opts);
+}

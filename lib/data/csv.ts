@@ -1,0 +1,173 @@
+// CSV loading with the csv-parse package (SPEC.md §5, "CSV loading"), and the
+// data sets bundled in data/ (see NOTICE). Errors name the row (1-based data
+// row and file line) and the column of a bad cell, so a broken file is quick
+// to fix.
+import { readFileSync, promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import type { Dtype } from '../engine';
+import { Matrix, allocate } from '../matrix';
+import { boolean, integer, oneOf, options, typeError } from '../validate';
+
+export interface CsvOptions {
+  /** The first line names the columns. */
+  header?: boolean;                        // true
+  /** The target column, by name (with a header) or index (negative counts from the end); none: y is null. */
+  target?: string | number;
+  /** 'auto': numbers become values (Float64Array), anything else class indices with classNames. */
+  targetKind?: 'auto' | 'class' | 'value'; // 'auto'
+  delimiter?: string;                      // ','
+  dtype?: Dtype;                           // 'float32'
+}
+
+export interface CsvData {
+  /** Feature columns, one row per record. */
+  x: Matrix;
+  /** The target column: class indices (Int32Array) or values (Float64Array); null without a target. */
+  y: Int32Array | Float64Array | null;
+  /** Names of x's columns (column numbers as strings without a header). */
+  columns: string[];
+  /** The target's name, or null. */
+  target: string | null;
+  /** For a class target: the label of each class index (sorted; numeric labels in numeric order). */
+  classNames: string[] | null;
+}
+
+const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype'] as const;
+
+/** Parses CSV text into features and an optional target column. */
+export function parseCsv(text: string, opts?: CsvOptions): CsvData {
+  if (typeof text !== 'string') throw typeError('text', 'a string of CSV', text);
+  const o = options('CSV options', opts, CSV_OPTIONS);
+  const header = o.header === undefined ? true : boolean('header', o.header);
+  const targetKind = o.targetKind === undefined ? 'auto' : oneOf('targetKind', o.targetKind, ['auto', 'class', 'value'] as const);
+  const dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, ['float32', 'float64'] as const);
+  if (o.delimiter !== undefined && (typeof o.delimiter !== 'string' || o.delimiter.length === 0)) {
+    throw typeError('delimiter', 'a non-empty string', o.delimiter);
+  }
+  if (o.target !== undefined && typeof o.target !== 'string' && typeof o.target !== 'number') {
+    throw typeError('target', 'a column name or index', o.target);
+  }
+
+  // relax_column_count: ragged rows reach us, so the error can say which row and how.
+  const records = parse(text, {
+    delimiter: (o.delimiter as string | undefined) ?? ',',
+    skip_empty_lines: true,
+    trim: true,
+    relax_column_count: true,
+    info: true,
+  }) as unknown as { record: string[]; info: { lines: number } }[];
+  if (records.length === 0) throw new RangeError('Expected at least one row in the CSV text but received none');
+
+  const width = records[0]!.record.length;
+  const names = header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
+  const rows = header ? records.slice(1) : records;
+  if (rows.length === 0) throw new RangeError('Expected at least one data row in the CSV text but received only a header');
+  rows.forEach(({ record, info }, r) => {
+    if (record.length !== width) {
+      throw new RangeError(`Expected ${width} cells in row ${r + 1} (line ${info.lines}) as in the first line but received ${record.length}`);
+    }
+  });
+
+  const targetIndex = o.target === undefined ? -1 : resolveColumn(o.target as string | number, names, header);
+  const featureIndices = names.map((_, i) => i).filter((i) => i !== targetIndex);
+  const x = allocate(dtype, rows.length * featureIndices.length);
+  rows.forEach(({ record, info }, r) => {
+    featureIndices.forEach((c, j) => {
+      x[r * featureIndices.length + j] = numericCell(record[c]!, r, info.lines, names[c]!, c);
+    });
+  });
+
+  let y: Int32Array | Float64Array | null = null;
+  let classNames: string[] | null = null;
+  if (targetIndex >= 0) {
+    const cells = rows.map(({ record }) => record[targetIndex]!);
+    const numeric = cells.every((c) => c !== '' && Number.isFinite(Number(c)));
+    if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
+      y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex));
+    } else {
+      const unique = [...new Set(cells)];
+      classNames = numeric ? unique.sort((a, b) => Number(a) - Number(b)) : unique.sort();
+      const index = new Map(classNames.map((name, i) => [name, i]));
+      y = Int32Array.from(cells, (c) => index.get(c)!);
+    }
+  }
+  return {
+    x: new Matrix(rows.length, featureIndices.length, x),
+    y,
+    columns: featureIndices.map((i) => names[i]!),
+    target: targetIndex >= 0 ? names[targetIndex]! : null,
+    classNames,
+  };
+}
+
+function resolveColumn(target: string | number, names: string[], header: boolean): number {
+  if (typeof target === 'number') {
+    const index = integer('target', target, -names.length, names.length - 1);
+    return index < 0 ? names.length + index : index;
+  }
+  const index = header ? names.indexOf(target) : -1;
+  if (index < 0) {
+    throw new RangeError(header
+      ? `Expected a column named '${target}' for target but the columns are ${names.map((n) => `'${n}'`).join(', ')}`
+      : `Expected a column index for target (the CSV has no header) but received '${target}'`);
+  }
+  return index;
+}
+
+function numericCell(cell: string, row: number, line: number, column: string, index: number): number {
+  const v = cell === '' ? NaN : Number(cell);
+  if (!Number.isFinite(v)) {
+    throw new RangeError(`Expected a number in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received '${cell}'`);
+  }
+  return v;
+}
+
+/** Reads and parses a CSV file (a .gz file is decompressed first). */
+export async function loadCsv(path: string, opts?: CsvOptions): Promise<CsvData> {
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a file path', path);
+  options('CSV options', opts, CSV_OPTIONS);
+  const bytes = await fs.readFile(path);
+  return parseCsv((path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8'), opts);
+}
+
+/** data/ beside lib/ (source) or dist/ (compiled): both are two levels above this file. */
+const DATA_DIR = join(__dirname, '..', '..', 'data');
+
+export interface Dataset {
+  x: Matrix;
+  y: Int32Array;
+  classNames: string[];
+}
+
+/**
+ * The 8×8 handwritten digits (UCI, Alpaydin & Kaynak 1998; CC BY 4.0): 1797
+ * rows of 64 pixels, scaled from 0–16 to [0, 1] unless `scale: false`.
+ */
+export function loadDigits(opts?: { scale?: boolean; dtype?: Dtype }): Dataset {
+  const o = options('loadDigits options', opts, ['scale', 'dtype']);
+  const scale = o.scale === undefined ? true : boolean('scale', o.scale);
+  const text = gunzipSync(readFileSync(join(DATA_DIR, 'digits.csv.gz'))).toString('utf8');
+  const { x, y } = parseCsv(text, { header: false, target: 64, targetKind: 'class', dtype: o.dtype as Dtype | undefined });
+  if (scale) for (let i = 0; i < x.data.length; i++) x.data[i]! /= 16;
+  // The target column holds the digits 0–9; classNames maps index → digit.
+  return { x, y: y as Int32Array, classNames: Array.from({ length: 10 }, (_, i) => String(i)) };
+}
+
+/**
+ * Fisher's iris (UCI; CC BY 4.0): 150 rows of 4 measurements in cm, 3 classes.
+ * The file's first line is scikit-learn's header "150,4,setosa,versicolor,virginica".
+ */
+export function loadIris(opts?: { dtype?: Dtype }): Dataset & { columns: string[] } {
+  const o = options('loadIris options', opts, ['dtype']);
+  const lines = readFileSync(join(DATA_DIR, 'iris.csv'), 'utf8').trim().split('\n');
+  const classNames = lines[0]!.split(',').slice(2);
+  const { x, y } = parseCsv(lines.slice(1).join('\n'), { header: false, target: 4, targetKind: 'value', dtype: o.dtype as Dtype | undefined });
+  return {
+    x,
+    y: Int32Array.from(y as Float64Array),
+    classNames,
+    columns: ['sepal length (cm)', 'sepal width (cm)', 'petal length (cm)', 'petal width (cm)'],
+  };
+}

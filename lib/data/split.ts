@@ -1,0 +1,214 @@
+// Splitting and batching (SPEC.md §5; notes 001/002): seeded shuffles,
+// train/test and train/validation/test splits (optionally stratified by
+// class), and a mini-batch iterator (batchSize = n: batch gradient descent;
+// 1: stochastic). Shuffles use the library's seeded xoshiro128** (lib/rng.ts),
+// so a seed gives the same split on every engine and platform.
+import { Matrix, toMatrix, type MatrixLike } from '../matrix';
+import { Rng, randomSeed } from '../rng';
+import { boolean, integer, number, options, rangeError } from '../validate';
+
+/** Labels or targets: one value per row (flat array) or a matrix with one row per row of x. */
+export type Labels = number[] | Int32Array | Float32Array | Float64Array | Matrix | number[][];
+
+type Rows = { count: number; take(indices: ArrayLike<number>): unknown };
+
+function isFlat(value: unknown): value is number[] | Int32Array | Float32Array | Float64Array {
+  return value instanceof Int32Array || value instanceof Float32Array || value instanceof Float64Array ||
+    (Array.isArray(value) && (value.length === 0 || typeof value[0] === 'number'));
+}
+
+/** x as a Matrix that keeps its dtype when it is one already. */
+function xRows(x: unknown): Rows & { matrix: Matrix } {
+  const m = x instanceof Matrix ? x : toMatrix(x, 'x', 'float32');
+  return {
+    matrix: m,
+    count: m.rows,
+    take: (idx) => selectRows(m, idx),
+  };
+}
+
+function yRows(y: unknown, rows: number): Rows {
+  if (isFlat(y)) {
+    if (y.length !== rows) throw rangeError('y', `${rows} values (one per row of x)`, y);
+    return {
+      count: y.length,
+      take: (idx) => {
+        if (Array.isArray(y)) return Array.from(idx, (i) => y[i]!);
+        const out = new (y.constructor as Int32ArrayConstructor)(idx.length);
+        for (let i = 0; i < idx.length; i++) out[i] = y[idx[i]!]!;
+        return out;
+      },
+    };
+  }
+  const m = y instanceof Matrix ? y : toMatrix(y, 'y', 'float32');
+  if (m.rows !== rows) throw new RangeError(`Expected ${rows} rows for y (as x) but received ${m.rows}`);
+  return { count: m.rows, take: (idx) => selectRows(m, idx) };
+}
+
+function selectRows(m: Matrix, idx: ArrayLike<number>): Matrix {
+  const out = new Matrix(idx.length, m.cols, undefined, m.dtype);
+  for (let i = 0; i < idx.length; i++) out.data.set(m.data.subarray(idx[i]! * m.cols, (idx[i]! + 1) * m.cols), i * m.cols);
+  return out;
+}
+
+function seedOf(value: unknown): number {
+  return value === undefined ? randomSeed() : integer('seed', value, 0);
+}
+
+/** Class of each row for stratification: integer labels, or argmax of one-hot rows. */
+function classesOf(y: unknown, rows: number): Int32Array {
+  if (isFlat(y)) {
+    const out = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const v = y[i]!;
+      if (!Number.isInteger(v)) throw new RangeError(`Expected integer class labels for y (stratify) but received ${v} at index ${i}`);
+      out[i] = v;
+    }
+    return out;
+  }
+  return (y instanceof Matrix ? y : toMatrix(y, 'y', 'float32')).argmax();
+}
+
+/** A seeded permutation of 0..n−1. */
+export function permutation(n: number, seed?: number): Int32Array {
+  return new Rng(seedOf(seed)).permutation(integer('n', n, 0));
+}
+
+/** Rows of x (and y, in the same order) shuffled with a seed; copies, the inputs are unchanged. */
+export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: { seed?: number }): { x: Matrix; y: Y | undefined } {
+  const o = options('shuffle options', opts, ['seed']);
+  const xs = xRows(x);
+  const order = new Rng(seedOf(o.seed)).permutation(xs.count);
+  return { x: xs.take(order) as Matrix, y: y === undefined ? undefined : (yRows(y, xs.count).take(order) as Y) };
+}
+
+/**
+ * Splits row indices into parts of the given fractions (the first part gets the
+ * rest), shuffled with a seed; with stratify each class is split on its own so
+ * every part keeps the class proportions.
+ */
+function splitIndices(rows: number, fractions: number[], seed: number, shuffleRows: boolean, classes: Int32Array | null): Int32Array[] {
+  const rng = new Rng(seed);
+  const groups: Int32Array[] = [];
+  if (classes) {
+    const byClass = new Map<number, number[]>();
+    for (let i = 0; i < rows; i++) {
+      const list = byClass.get(classes[i]!) ?? [];
+      list.push(i);
+      byClass.set(classes[i]!, list);
+    }
+    for (const key of [...byClass.keys()].sort((a, b) => a - b)) groups.push(Int32Array.from(byClass.get(key)!));
+  } else {
+    groups.push(Int32Array.from({ length: rows }, (_, i) => i));
+  }
+  const parts: number[][] = fractions.map(() => []);
+  for (const g of groups) {
+    const order = shuffleRows ? rng.permutation(g.length).map((i) => g[i]!) : g;
+    let end = order.length;
+    for (let p = fractions.length - 1; p >= 1; p--) {
+      const n = Math.round(g.length * fractions[p]!);
+      parts[p]!.push(...order.subarray(end - n, end));
+      end -= n;
+    }
+    parts[0]!.push(...order.subarray(0, end));
+  }
+  // Stratified parts are concatenated by class; shuffle them so batches mix classes.
+  return parts.map((p) => {
+    const arr = Int32Array.from(p);
+    if (!shuffleRows || !classes) return arr;
+    const perm = rng.permutation(arr.length);
+    return perm.map((i) => arr[i]!);
+  });
+}
+
+export interface SplitOptions {
+  /** Fraction of rows for the test part, in (0, 1). */
+  testSize?: number;     // 0.25
+  seed?: number;         // random
+  shuffle?: boolean;     // true
+  /** Keep class proportions in each part (y must hold class labels or one-hot rows). */
+  stratify?: boolean;    // false
+}
+
+export interface Split<Y> {
+  xTrain: Matrix;
+  xTest: Matrix;
+  yTrain: Y;
+  yTest: Y;
+}
+
+/** Train/test split of x (and y) by rows; y keeps its form (array, typed array or Matrix). */
+export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: SplitOptions): Split<Y> {
+  const o = options('trainTestSplit options', opts, ['testSize', 'seed', 'shuffle', 'stratify']);
+  const testSize = o.testSize === undefined ? 0.25 : number('testSize', o.testSize, 0, 1, { minExclusive: true, maxExclusive: true });
+  const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
+  const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
+  if (stratify && !shuffleRows) throw new RangeError('Expected shuffle: true for a stratified split but received shuffle: false');
+  const xs = xRows(x);
+  const ys = yRows(y, xs.count);
+  const [train, test] = splitIndices(xs.count, [1 - testSize, testSize], seedOf(o.seed), shuffleRows,
+    stratify ? classesOf(y, xs.count) : null) as [Int32Array, Int32Array];
+  if (train.length === 0 || test.length === 0) {
+    throw new RangeError(`testSize ${testSize} of ${xs.count} rows leaves ${train.length} to train on and ${test.length} to test`);
+  }
+  return { xTrain: xs.take(train) as Matrix, xTest: xs.take(test) as Matrix, yTrain: ys.take(train) as Y, yTest: ys.take(test) as Y };
+}
+
+export interface ThreeWaySplitOptions {
+  valSize?: number;      // 0.15
+  testSize?: number;     // 0.15
+  seed?: number;
+  shuffle?: boolean;     // true
+  stratify?: boolean;    // false
+}
+
+export interface ThreeWaySplit<Y> extends Split<Y> {
+  xVal: Matrix;
+  yVal: Y;
+}
+
+/** Train/validation/test split (fractions of all rows for validation and test). */
+export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: ThreeWaySplitOptions): ThreeWaySplit<Y> {
+  const o = options('trainValTestSplit options', opts, ['valSize', 'testSize', 'seed', 'shuffle', 'stratify']);
+  const valSize = o.valSize === undefined ? 0.15 : number('valSize', o.valSize, 0, 1, { minExclusive: true, maxExclusive: true });
+  const testSize = o.testSize === undefined ? 0.15 : number('testSize', o.testSize, 0, 1, { minExclusive: true, maxExclusive: true });
+  if (valSize + testSize >= 1) throw rangeError('valSize + testSize', 'a sum below 1', valSize + testSize);
+  const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
+  const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
+  const xs = xRows(x);
+  const ys = yRows(y, xs.count);
+  const [train, val, test] = splitIndices(xs.count, [1 - valSize - testSize, valSize, testSize], seedOf(o.seed), shuffleRows,
+    stratify ? classesOf(y, xs.count) : null) as [Int32Array, Int32Array, Int32Array];
+  if (train.length === 0 || val.length === 0 || test.length === 0) {
+    throw new RangeError(`valSize ${valSize} and testSize ${testSize} of ${xs.count} rows leave ${train.length}/${val.length}/${test.length} rows`);
+  }
+  return {
+    xTrain: xs.take(train) as Matrix, xVal: xs.take(val) as Matrix, xTest: xs.take(test) as Matrix,
+    yTrain: ys.take(train) as Y, yVal: ys.take(val) as Y, yTest: ys.take(test) as Y,
+  };
+}
+
+export interface BatchOptions {
+  batchSize?: number;   // 32
+  shuffle?: boolean;    // false
+  seed?: number;
+  /** Drop a last batch smaller than batchSize. */
+  dropLast?: boolean;   // false
+}
+
+/** Mini-batches of rows: for (const { x, y } of batches(x, y, { batchSize: 32 })) ... */
+export function* batches<Y extends Labels>(x: MatrixLike, y?: Y, opts?: BatchOptions): Generator<{ x: Matrix; y: Y | undefined }> {
+  const o = options('batches options', opts, ['batchSize', 'shuffle', 'seed', 'dropLast']);
+  const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1);
+  const shuffleRows = o.shuffle === undefined ? false : boolean('shuffle', o.shuffle);
+  const dropLast = o.dropLast === undefined ? false : boolean('dropLast', o.dropLast);
+  const xs = xRows(x);
+  const ys = y === undefined ? null : yRows(y, xs.count);
+  const order = shuffleRows ? new Rng(seedOf(o.seed)).permutation(xs.count) : Int32Array.from({ length: xs.count }, (_, i) => i);
+  for (let start = 0; start < xs.count; start += batchSize) {
+    const idx = order.subarray(start, Math.min(start + batchSize, xs.count));
+    if (dropLast && idx.length < batchSize) return;
+    yield { x: xs.take(idx) as Matrix, y: ys ? (ys.take(idx) as Y) : undefined };
+  }
+}
+

@@ -1,0 +1,394 @@
+// Learning-rate schedules (SPEC.md §5). Each follows the documented behaviour of
+// the torch.optim.lr_scheduler class it names (PyTorch 1.13 docs), in closed
+// form, and sets `optimizer.lr`, which the model sends to its engine before the
+// next step. A schedule is also a fit() callback: epoch schedules step after each
+// epoch (as PyTorch's `scheduler.step()` after the epoch loop), one-cycle after
+// each batch, reduce-on-plateau after each epoch with the monitored value.
+import type { Callback, CallbackModel, Logs } from './callbacks';
+import { integer, number, oneOf, options, rangeError, typeError } from './validate';
+
+/** Anything with a settable learning rate: every optim.* optimizer. */
+export interface LrHolder {
+  lr: number;
+}
+
+export type Stepping = 'epoch' | 'batch';
+
+/**
+ * A schedule. Without an optimizer it binds to the model's at the start of
+ * fit(); with one (PyTorch style) it can also be stepped by hand.
+ */
+export abstract class Schedule implements Callback {
+  /** When fit() steps it: after each epoch or after each batch. */
+  abstract readonly stepping: Stepping;
+  /** Steps taken (PyTorch's last_epoch). */
+  stepCount = 0;
+  protected optimizer: LrHolder | null = null;
+  protected baseLr = NaN;
+
+  /** The learning rate this schedule sets after `step` steps (base lr known). */
+  protected abstract lrAt(step: number): number;
+
+  /** Attaches to an optimizer and sets its rate for step 0; the current lr is the base lr. */
+  bind(optimizer: LrHolder): void {
+    if (typeof optimizer !== 'object' || optimizer === null || typeof optimizer.lr !== 'number') {
+      throw typeError('optimizer', 'an optimizer (an object with a numeric lr)', optimizer);
+    }
+    if (this.optimizer === optimizer) return;
+    this.optimizer = optimizer;
+    this.baseLr = this.initialLr(optimizer.lr);
+    this.stepCount = 0;
+    optimizer.lr = this.lrAt(0);
+  }
+
+  /** The rate the schedule starts from (one-cycle overrides: maxLr / divFactor). */
+  protected initialLr(current: number): number {
+    return current;
+  }
+
+  /** The optimizer's current learning rate. */
+  get lr(): number {
+    return this.requireBound().lr;
+  }
+
+  /** Advances one step (an epoch or a batch) and sets the optimizer's rate. */
+  step(): void {
+    const opt = this.requireBound();
+    this.stepCount++;
+    opt.lr = this.lrAt(this.stepCount);
+  }
+
+  // ---- as a fit() callback ------------------------------------------------
+
+  setModel(model: CallbackModel): void {
+    if (this.optimizer === null) {
+      if (!model.optimizer) throw new Error('schedule: the model has no optimizer; call compile() first');
+      this.bind(model.optimizer);
+    }
+  }
+
+  onEpochEnd(_epoch: number, _logs: Logs): void {
+    if (this.stepping === 'epoch') this.step();
+  }
+
+  protected requireBound(): LrHolder {
+    if (!this.optimizer) throw new Error('schedule: not attached to an optimizer (pass one, or use it in fit callbacks)');
+    return this.optimizer;
+  }
+}
+
+/** A schedule stepped after every batch: fit() then also calls onBatchEnd. */
+abstract class BatchSchedule extends Schedule {
+  readonly stepping = 'batch' as const;
+
+  onBatchEnd(_batch: number, _logs: Logs): void {
+    this.step();
+  }
+
+  override onEpochEnd(): void {
+    // stepped per batch
+  }
+}
+
+// ---- step / exponential / linear / cosine -------------------------------------
+
+export interface StepOptions { stepSize: number; gamma?: number }
+
+/** StepLR: lr = base · γ^⌊t / stepSize⌋. */
+class StepSchedule extends Schedule {
+  readonly stepping = 'epoch' as const;
+  readonly stepSize: number;
+  readonly gamma: number;
+
+  constructor(opts: StepOptions, optimizer?: LrHolder) {
+    const o = options('step options', opts, ['stepSize', 'gamma']);
+    const stepSize = integer('stepSize', o.stepSize, 1);
+    const gamma = o.gamma === undefined ? 0.1 : number('gamma', o.gamma, 0, Infinity, { minExclusive: true });
+    super();
+    this.stepSize = stepSize;
+    this.gamma = gamma;
+    if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  protected lrAt(t: number): number {
+    return this.baseLr * this.gamma ** Math.floor(t / this.stepSize);
+  }
+}
+
+export interface ExponentialOptions { gamma: number }
+
+/** ExponentialLR: lr = base · γ^t. */
+class ExponentialSchedule extends Schedule {
+  readonly stepping = 'epoch' as const;
+  readonly gamma: number;
+
+  constructor(opts: ExponentialOptions, optimizer?: LrHolder) {
+    const o = options('exponential options', opts, ['gamma']);
+    const gamma = number('gamma', o.gamma, 0, Infinity, { minExclusive: true });
+    super();
+    this.gamma = gamma;
+    if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  protected lrAt(t: number): number {
+    return this.baseLr * this.gamma ** t;
+  }
+}
+
+export interface LinearWarmupOptions { startFactor?: number; endFactor?: number; totalIters?: number }
+
+/** LinearLR: the factor moves linearly from startFactor to endFactor over totalIters steps, then stays. */
+class LinearWarmupSchedule extends Schedule {
+  readonly stepping = 'epoch' as const;
+  readonly startFactor: number;
+  readonly endFactor: number;
+  readonly totalIters: number;
+
+  constructor(opts: LinearWarmupOptions | undefined, optimizer?: LrHolder) {
+    const o = options('linearWarmup options', opts, ['startFactor', 'endFactor', 'totalIters']);
+    // PyTorch defaults: 1/3 → 1 over 5 steps; startFactor must be > 0.
+    const startFactor = o.startFactor === undefined ? 1 / 3 : number('startFactor', o.startFactor, 0, 1, { minExclusive: true });
+    const endFactor = o.endFactor === undefined ? 1 : number('endFactor', o.endFactor, 0, 1);
+    const totalIters = o.totalIters === undefined ? 5 : integer('totalIters', o.totalIters, 1);
+    super();
+    this.startFactor = startFactor;
+    this.endFactor = endFactor;
+    this.totalIters = totalIters;
+    if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  protected lrAt(t: number): number {
+    const f = this.startFactor + (this.endFactor - this.startFactor) * Math.min(t, this.totalIters) / this.totalIters;
+    return this.baseLr * f;
+  }
+}
+
+export interface CosineOptions {
+  /** Steps of one half-cosine, after the warm-up (PyTorch's T_max). */
+  tMax: number;
+  etaMin?: number;            // 0
+  /** Linear warm-up steps before the cosine (0: none), as LinearLR then CosineAnnealingLR in SequentialLR. */
+  warmupEpochs?: number;      // 0
+  warmupStartFactor?: number; // 0.1
+}
+
+/**
+ * CosineAnnealingLR (Loshchilov & Hutter, SGDR, 2017, without restarts):
+ * lr = ηmin + (base − ηmin)(1 + cos(π·t/Tmax))/2, optionally after a linear warm-up.
+ */
+class CosineSchedule extends Schedule {
+  readonly stepping = 'epoch' as const;
+  readonly tMax: number;
+  readonly etaMin: number;
+  readonly warmupEpochs: number;
+  readonly warmupStartFactor: number;
+
+  constructor(opts: CosineOptions, optimizer?: LrHolder) {
+    const o = options('cosine options', opts, ['tMax', 'etaMin', 'warmupEpochs', 'warmupStartFactor']);
+    const tMax = integer('tMax', o.tMax, 1);
+    const etaMin = o.etaMin === undefined ? 0 : number('etaMin', o.etaMin, 0);
+    const warmupEpochs = o.warmupEpochs === undefined ? 0 : integer('warmupEpochs', o.warmupEpochs, 0);
+    const warmupStartFactor = o.warmupStartFactor === undefined ? 0.1
+      : number('warmupStartFactor', o.warmupStartFactor, 0, 1, { minExclusive: true });
+    super();
+    this.tMax = tMax;
+    this.etaMin = etaMin;
+    this.warmupEpochs = warmupEpochs;
+    this.warmupStartFactor = warmupStartFactor;
+    if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  protected lrAt(t: number): number {
+    if (t < this.warmupEpochs) {
+      return this.baseLr * (this.warmupStartFactor + (1 - this.warmupStartFactor) * t / this.warmupEpochs);
+    }
+    const tc = t - this.warmupEpochs;
+    return this.etaMin + (this.baseLr - this.etaMin) * (1 + Math.cos(Math.PI * tc / this.tMax)) / 2;
+  }
+}
+
+// ---- one-cycle ----------------------------------------------------------------
+
+export interface OneCycleOptions {
+  maxLr: number;
+  /** Total batches; or give epochs and stepsPerEpoch (their product). */
+  totalSteps?: number;
+  epochs?: number;
+  stepsPerEpoch?: number;
+  pctStart?: number;        // 0.3
+  divFactor?: number;       // 25: initial lr = maxLr / divFactor
+  finalDivFactor?: number;  // 1e4: final lr = initial lr / finalDivFactor
+}
+
+/**
+ * OneCycleLR (Smith & Topin 2017, "Super-Convergence"), PyTorch's two-phase
+ * cosine variant: initial → maxLr over pctStart·totalSteps − 1 steps, then
+ * maxLr → initial/finalDivFactor by step totalSteps − 1. Stepped per batch.
+ */
+class OneCycleSchedule extends BatchSchedule {
+  readonly maxLr: number;
+  readonly totalSteps: number;
+  readonly pctStart: number;
+  readonly divFactor: number;
+  readonly finalDivFactor: number;
+
+  constructor(opts: OneCycleOptions, optimizer?: LrHolder) {
+    const o = options('oneCycle options', opts,
+      ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'divFactor', 'finalDivFactor']);
+    const maxLr = number('maxLr', o.maxLr, 0, Infinity, { minExclusive: true });
+    let totalSteps: number;
+    if (o.totalSteps !== undefined) {
+      totalSteps = integer('totalSteps', o.totalSteps, 1);
+    } else if (o.epochs !== undefined && o.stepsPerEpoch !== undefined) {
+      totalSteps = integer('epochs', o.epochs, 1) * integer('stepsPerEpoch', o.stepsPerEpoch, 1);
+    } else {
+      throw typeError('oneCycle options', 'totalSteps, or epochs and stepsPerEpoch', opts);
+    }
+    const pctStart = o.pctStart === undefined ? 0.3 : number('pctStart', o.pctStart, 0, 1, { minExclusive: true, maxExclusive: true });
+    const divFactor = o.divFactor === undefined ? 25 : number('divFactor', o.divFactor, 0, Infinity, { minExclusive: true });
+    const finalDivFactor = o.finalDivFactor === undefined ? 1e4
+      : number('finalDivFactor', o.finalDivFactor, 0, Infinity, { minExclusive: true });
+    super();
+    this.maxLr = maxLr;
+    this.totalSteps = totalSteps;
+    this.pctStart = pctStart;
+    this.divFactor = divFactor;
+    this.finalDivFactor = finalDivFactor;
+    if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  protected override initialLr(): number {
+    return this.maxLr / this.divFactor;
+  }
+
+  override step(): void {
+    if (this.stepCount + 1 > this.totalSteps) {
+      throw rangeError('oneCycle step', `at most totalSteps = ${this.totalSteps} steps`, this.stepCount + 1);
+    }
+    super.step();
+  }
+
+  protected lrAt(t: number): number {
+    const initial = this.baseLr;
+    const final = initial / this.finalDivFactor;
+    const warmEnd = this.pctStart * this.totalSteps - 1;
+    const end = this.totalSteps - 1;
+    if (t <= warmEnd) return cosineAnneal(initial, this.maxLr, t / warmEnd);
+    return cosineAnneal(this.maxLr, final, (t - warmEnd) / (end - warmEnd));
+  }
+}
+
+function cosineAnneal(start: number, end: number, pct: number): number {
+  return end + (start - end) / 2 * (Math.cos(Math.PI * pct) + 1);
+}
+
+// ---- reduce on plateau ----------------------------------------------------------
+
+export interface ReduceOnPlateauOptions {
+  monitor?: string;      // 'val_loss'
+  mode?: 'min' | 'max';  // 'min'
+  factor?: number;       // 0.1
+  patience?: number;     // 10
+  /** Relative improvement needed to count as better (PyTorch's threshold, mode 'rel'). */
+  threshold?: number;    // 1e-4
+  cooldown?: number;     // 0
+  minLr?: number;        // 0
+}
+
+/**
+ * ReduceLROnPlateau: after more than `patience` epochs without a relative
+ * improvement of `threshold`, lr = max(lr·factor, minLr); then `cooldown`
+ * epochs during which bad epochs are not counted.
+ */
+export class ReduceOnPlateau extends Schedule {
+  readonly stepping = 'epoch' as const;
+  readonly monitor: string;
+  readonly mode: 'min' | 'max';
+  readonly factor: number;
+  readonly patience: number;
+  readonly threshold: number;
+  readonly cooldown: number;
+  readonly minLr: number;
+  private best: number;
+  private badEpochs = 0;
+  private cooldownLeft = 0;
+
+  constructor(opts: ReduceOnPlateauOptions | undefined, optimizer?: LrHolder) {
+    const o = options('reduceOnPlateau options', opts,
+      ['monitor', 'mode', 'factor', 'patience', 'threshold', 'cooldown', 'minLr']);
+    if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
+    const mode = o.mode === undefined ? 'min' : oneOf('mode', o.mode, ['min', 'max'] as const);
+    const factor = o.factor === undefined ? 0.1 : number('factor', o.factor, 0, 1, { minExclusive: true, maxExclusive: true });
+    const patience = o.patience === undefined ? 10 : integer('patience', o.patience, 0);
+    const threshold = o.threshold === undefined ? 1e-4 : number('threshold', o.threshold, 0);
+    const cooldown = o.cooldown === undefined ? 0 : integer('cooldown', o.cooldown, 0);
+    const minLr = o.minLr === undefined ? 0 : number('minLr', o.minLr, 0);
+    super();
+    this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    this.mode = mode;
+    this.factor = factor;
+    this.patience = patience;
+    this.threshold = threshold;
+    this.cooldown = cooldown;
+    this.minLr = minLr;
+    this.best = mode === 'min' ? Infinity : -Infinity;
+    if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  protected lrAt(): number {
+    return this.requireBound().lr;  // unchanged except by a plateau
+  }
+
+  /** Records one epoch's monitored value and lowers the rate on a plateau. */
+  override step(value?: number): void {
+    const opt = this.requireBound();
+    if (typeof value !== 'number' || Number.isNaN(value)) throw typeError('value', `the monitored value (${this.monitor})`, value);
+    this.stepCount++;
+    const better = this.mode === 'min' ? value < this.best * (1 - this.threshold) : value > this.best * (1 + this.threshold);
+    if (better) {
+      this.best = value;
+      this.badEpochs = 0;
+    } else {
+      this.badEpochs++;
+    }
+    if (this.cooldownLeft > 0) {
+      this.cooldownLeft--;
+      this.badEpochs = 0;
+    }
+    if (this.badEpochs > this.patience) {
+      const lowered = Math.max(opt.lr * this.factor, this.minLr);
+      if (opt.lr - lowered > 1e-8) opt.lr = lowered;  // PyTorch's eps: ignore negligible changes
+      this.cooldownLeft = this.cooldown;
+      this.badEpochs = 0;
+    }
+  }
+
+  override onEpochEnd(_epoch: number, logs: Logs): void {
+    const value = logs[this.monitor];
+    if (value === undefined) {
+      throw new RangeError(`reduceOnPlateau monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
+    }
+    this.step(value);
+  }
+}
+
+// ---- factories (the public names) -------------------------------------------
+
+export function step(opts: StepOptions, optimizer?: LrHolder): Schedule {
+  return new StepSchedule(opts, optimizer);
+}
+export function exponential(opts: ExponentialOptions, optimizer?: LrHolder): Schedule {
+  return new ExponentialSchedule(opts, optimizer);
+}
+export function linearWarmup(opts?: LinearWarmupOptions, optimizer?: LrHolder): Schedule {
+  return new LinearWarmupSchedule(opts, optimizer);
+}
+export function cosine(opts: CosineOptions, optimizer?: LrHolder): Schedule {
+  return new CosineSchedule(opts, optimizer);
+}
+export function oneCycle(opts: OneCycleOptions, optimizer?: LrHolder): Schedule {
+  return new OneCycleSchedule(opts, optimizer);
+}
+export function reduceOnPlateau(opts?: ReduceOnPlateauOptions, optimizer?: LrHolder): ReduceOnPlateau {
+  return new ReduceOnPlateau(opts, optimizer);
+}

@@ -1,0 +1,188 @@
+// The data module: scalers (SPEC.md §5), one-hot (002's example), seeded
+// splits and batches, CSV parsing with clear errors, the bundled data sets, and
+// an end-to-end pipeline trained on both engines.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { Dense, Matrix, Sequential, data, metrics, optim } from '../lib';
+import { ENGINES } from './helpers';
+
+const sk = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'metrics.json'), 'utf8')).scalers;
+
+describe('scalers', () => {
+  it('StandardScaler uses the population σ and is fitted on training data only', () => {
+    const train = Matrix.from([[1, 10], [2, 10], [3, 10], [4, 10]], 'float64');
+    const s = new data.StandardScaler().fit(train);
+    expect(Array.from(s.mean)).toEqual([2.5, 10]);
+    expect(s.scale[0]).toBeCloseTo(Math.sqrt(1.25), 15);   // divide by n, not n − 1
+    expect(s.scale[1]).toBe(1);                              // constant column: σ = 1, maps to 0
+    const z = s.transform(train);
+    expect(z.dtype).toBe('float64');
+    expect(Array.from(z.data).filter((_, i) => i % 2 === 0).map((v) => +v.toFixed(6))).toEqual([-1.341641, -0.447214, 0.447214, 1.341641]);
+    const test = s.transform([[6, 12]]);                     // test data uses the training μ and σ
+    expect(test.get(0, 0)).toBeCloseTo(3.5 / Math.sqrt(1.25), 6);
+    expect(test.get(0, 1)).toBeCloseTo(2, 6);
+    const back = s.inverseTransform(z);
+    expect(Array.from(back.data)).toEqual(Array.from(train.data).map((v) => expect.closeTo(v, 12)));
+  });
+
+  it('MinMaxScaler maps to [−1, 1] by default, or a chosen range, and inverts', () => {
+    const x = Matrix.from([[0, 3], [5, 3], [10, 3]], 'float64');
+    const s = new data.MinMaxScaler();
+    expect(Array.from(s.fitTransform(x).data)).toEqual([-1, -1, 0, -1, 1, -1]);
+    const u = new data.MinMaxScaler({ range: [0, 1] }).fit(x);
+    expect(u.transform([[2.5, 3]]).toArray()).toEqual([[0.25, 0]]);
+    expect(Array.from(s.inverseTransform(s.transform(x)).data)).toEqual(Array.from(x.data));
+  });
+
+  it('StandardScaler and MinMaxScaler agree with scikit-learn (fitted on training rows, applied to test rows)', () => {
+    const x = Matrix.from(sk.x, 'float64');
+    const test = Matrix.from(sk.xTest, 'float64');
+    const s = new data.StandardScaler().fit(x);
+    Array.from(s.mean).forEach((v, i) => expect(v).toBeCloseTo(sk.mean[i], 12));
+    Array.from(s.scale).forEach((v, i) => expect(v).toBeCloseTo(sk.scale[i], 12));
+    s.transform(test).toArray().flat().forEach((v, i) => expect(v).toBeCloseTo(sk.standardTest.flat()[i], 10));
+    new data.MinMaxScaler().fit(x).transform(test).toArray().flat()
+      .forEach((v, i) => expect(v).toBeCloseTo(sk.minMaxTest.flat()[i], 10));
+  });
+
+  it('rejects bad input', () => {
+    expect(() => new data.StandardScaler().transform([[1]])).toThrow(/fit\(x\) first/);
+    expect(() => new data.StandardScaler().fit([[1, NaN]] as never)).toThrow(/row 0, column 1/);
+    expect(() => new data.StandardScaler().fit([[1, 2]]).transform([[1]])).toThrow(/2 columns/);
+    expect(() => new data.MinMaxScaler({ range: [1, 0] })).toThrow(/range/);
+    expect(() => new data.MinMaxScaler({ range: 1 as never })).toThrow(TypeError);
+    expect(() => new data.StandardScaler().fit('x' as never)).toThrow(TypeError);
+  });
+});
+
+describe('oneHot', () => {
+  it('[3, 0, 2] with 4 classes → rows e3, e0, e2 (note 002)', () => {
+    expect(data.oneHot([3, 0, 2], 4).toArray()).toEqual([[0, 0, 0, 1], [1, 0, 0, 0], [0, 0, 1, 0]]);
+    expect(data.oneHot(Int32Array.of(1, 0)).cols).toBe(2);
+    expect(() => data.oneHot([0, 4], 4)).toThrow(/below classes = 4/);
+    expect(() => data.oneHot([0, 1.5])).toThrow(/index 1/);
+    expect(() => data.oneHot('x' as never)).toThrow(TypeError);
+  });
+});
+
+describe('splits, shuffles and batches', () => {
+  const x = Matrix.from(Array.from({ length: 40 }, (_, i) => [i, -i]));
+  const y = Array.from({ length: 40 }, (_, i) => i % 4);
+
+  it('trainTestSplit is seeded, keeps rows paired and loses none', () => {
+    const a = data.trainTestSplit(x, y, { testSize: 0.25, seed: 1 });
+    const b = data.trainTestSplit(x, y, { testSize: 0.25, seed: 1 });
+    const c = data.trainTestSplit(x, y, { testSize: 0.25, seed: 2 });
+    expect([a.xTrain.rows, a.xTest.rows]).toEqual([30, 10]);
+    expect(a.xTest.toArray()).toEqual(b.xTest.toArray());
+    expect(a.xTest.toArray()).not.toEqual(c.xTest.toArray());
+    const ids = [...a.xTrain.toArray(), ...a.xTest.toArray()].map((r) => r[0]!).sort((p, q) => p - q);
+    expect(ids).toEqual([...Array(40).keys()]);
+    a.xTest.toArray().forEach((r, i) => expect(a.yTest[i]).toBe(r[0]! % 4));
+    const unshuffled = data.trainTestSplit(x, y, { testSize: 0.25, shuffle: false });
+    expect(unshuffled.xTest.toArray()[0]).toEqual([30, -30]);
+  });
+
+  it('stratify keeps the class proportions in every part', () => {
+    const s = data.trainTestSplit(x, y, { testSize: 0.2, seed: 3, stratify: true });
+    const counts = (labels: number[]) => [0, 1, 2, 3].map((k) => labels.filter((v) => v === k).length);
+    expect(counts(s.yTest)).toEqual([2, 2, 2, 2]);
+    expect(counts(s.yTrain)).toEqual([8, 8, 8, 8]);
+    const t = data.trainValTestSplit(x, data.oneHot(y), { valSize: 0.2, testSize: 0.2, seed: 3, stratify: true });
+    expect([t.xTrain.rows, t.xVal.rows, t.xTest.rows]).toEqual([24, 8, 8]);
+    expect(counts(Array.from(t.yVal.argmax()))).toEqual([2, 2, 2, 2]);
+  });
+
+  it('shuffle and batches', () => {
+    const s = data.shuffle(x, y, { seed: 5 });
+    s.x.toArray().forEach((r, i) => expect(s.y![i]).toBe(r[0]! % 4));
+    expect(s.x.toArray().map((r) => r[0])).not.toEqual([...Array(40).keys()]);
+    const sizes = [...data.batches(x, y, { batchSize: 16 })].map((b) => [b.x.rows, (b.y as number[]).length]);
+    expect(sizes).toEqual([[16, 16], [16, 16], [8, 8]]);
+    expect([...data.batches(x, undefined, { batchSize: 16, dropLast: true })].length).toBe(2);
+    const seen = [...data.batches(x, y, { batchSize: 7, shuffle: true, seed: 1 })].flatMap((b) => b.x.toArray().map((r) => r[0]!));
+    expect(seen.sort((p, q) => p - q)).toEqual([...Array(40).keys()]);
+    expect(Array.from(data.permutation(5, 9)).sort()).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => data.trainTestSplit(x, y, { testSize: 1 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(x, y.slice(1))).toThrow(/40 values/);
+    expect(() => data.trainTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle/);
+    expect(() => data.trainTestSplit(x, y.map((v) => v + 0.5), { stratify: true })).toThrow(/integer class labels/);
+    expect(() => data.trainValTestSplit(x, y, { valSize: 0.5, testSize: 0.5 })).toThrow(/below 1/);
+    expect(() => [...data.batches(x, y, { batchSize: 0 })]).toThrow(/batchSize/);
+    expect(() => data.shuffle(x, y, { seed: -1 })).toThrow(/seed/);
+  });
+});
+
+describe('CSV', () => {
+  const text = 'a,b,label\n1,2,cat\n3,4,dog\n\n5,6,cat\n';
+
+  it('parses features and a class target by name, numeric target by index', () => {
+    const d = data.parseCsv(text, { target: 'label' });
+    expect(d.x.toArray()).toEqual([[1, 2], [3, 4], [5, 6]]);
+    expect(Array.from(d.y!)).toEqual([0, 1, 0]);
+    expect(d.classNames).toEqual(['cat', 'dog']);
+    expect(d.columns).toEqual(['a', 'b']);
+    const n = data.parseCsv('1;2;0.5\n3;4;1.5', { header: false, target: -1, delimiter: ';', dtype: 'float64' });
+    expect(n.y).toBeInstanceOf(Float64Array);
+    expect(Array.from(n.y!)).toEqual([0.5, 1.5]);
+    expect(n.x.dtype).toBe('float64');
+    expect(data.parseCsv('x\n1\n2').y).toBeNull();
+  });
+
+  it('names the row and column of ragged rows, non-numeric cells and a missing target', () => {
+    expect(() => data.parseCsv('a,b\n1,2\n3\n')).toThrow(/Expected 2 cells in row 2 \(line 3\).*received 1/);
+    expect(() => data.parseCsv('a,b\n1,2\n3,x\n')).toThrow(/row 2 \(line 3\), column 'b' \(index 1\) but received 'x'/);
+    expect(() => data.parseCsv('a,b\n1,\n')).toThrow(/column 'b'/);
+    expect(() => data.parseCsv(text, { target: 'y' })).toThrow(/column named 'y' for target.*'a', 'b', 'label'/);
+    expect(() => data.parseCsv(text, { target: 5 })).toThrow(/target/);
+    expect(() => data.parseCsv('a,b\n')).toThrow(/only a header/);
+    expect(() => data.parseCsv(3 as never)).toThrow(TypeError);
+    expect(() => data.parseCsv(text, { heder: true } as never)).toThrow(/Unknown option 'heder'/);
+  });
+
+  it('loadCsv reads plain and gzipped files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-'));
+    writeFileSync(join(dir, 'd.csv'), text);
+    writeFileSync(join(dir, 'd.csv.gz'), gzipSync(text));
+    for (const f of ['d.csv', 'd.csv.gz']) {
+      const d = await data.loadCsv(join(dir, f), { target: 'label', targetKind: 'class' });
+      expect(d.x.rows).toBe(3);
+      expect(d.classNames).toEqual(['cat', 'dog']);
+    }
+    await expect(data.loadCsv(join(dir, 'missing.csv'))).rejects.toThrow(/ENOENT/);
+    await expect(data.loadCsv(42 as never)).rejects.toThrow(TypeError);
+  });
+
+  it('loads the bundled digits and iris', () => {
+    const d = data.loadDigits();
+    expect([d.x.rows, d.x.cols]).toEqual([1797, 64]);
+    expect(Math.max(...d.x.data)).toBe(1);
+    expect(new Set(d.y).size).toBe(10);
+    expect(Math.max(...data.loadDigits({ scale: false }).x.data)).toBe(16);
+    const iris = data.loadIris();
+    expect([iris.x.rows, iris.x.cols]).toEqual([150, 4]);
+    expect(iris.classNames).toEqual(['setosa', 'versicolor', 'virginica']);
+    expect([0, 1, 2].map((k) => iris.y.filter((v) => v === k).length)).toEqual([50, 50, 50]);
+    expect(iris.x.toArray()[0]!.map((v) => +v.toFixed(1))).toEqual([5.1, 3.5, 1.4, 0.2]);
+  });
+});
+
+describe.each(ENGINES)('a data pipeline trains (%s engine)', (engine) => {
+  it('iris: stratified split, standardised on the training part, > 90 % test accuracy', async () => {
+    const iris = data.loadIris();
+    const split = data.trainTestSplit(iris.x, iris.y, { testSize: 0.3, seed: 7, stratify: true });
+    const scaler = new data.StandardScaler().fit(split.xTrain);
+    const m = new Sequential([new Dense(4, 16, { activation: 'relu' }), new Dense(16, 3)], { engine, seed: 1 });
+    m.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 0.02 }), metrics: ['accuracy'] });
+    await m.fit(scaler.transform(split.xTrain), split.yTrain, { epochs: 60, batchSize: 16 });
+    const test = m.evaluate(scaler.transform(split.xTest), split.yTest);
+    expect(test['accuracy']).toBeGreaterThan(0.9);
+    expect(metrics.accuracy(m.predict(scaler.transform(split.xTest)), split.yTest)).toBe(test['accuracy']);
+  });
+});
