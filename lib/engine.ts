@@ -11,7 +11,7 @@ export type FloatArray = Float32Array | Float64Array;
 export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
 export type LossName = 'mse' | 'cross-entropy';
 export type Reduction = 'mean' | 'sum';
-export type OptimizerName = 'sgd' | 'adam' | 'adamw';
+export type OptimizerName = 'sgd' | 'adagrad' | 'rmsprop' | 'adam' | 'adamw';
 export type EngineName = 'native' | 'js';
 
 export type LayerSpec =
@@ -26,17 +26,37 @@ export interface LossSpec {
   labelSmoothing: number;
 }
 
-/** Optimizer settings (SPEC.md §4, PyTorch conventions); unused fields are ignored. */
+/**
+ * Optimizer settings (SPEC.md §4, PyTorch conventions); unused fields are ignored.
+ * The optional fields default as noted (native/core/optim.h has the same defaults).
+ */
 export interface OptimizerSpec {
   kind: OptimizerName;
   lr: number;
+  /** SGD and RMSprop. */
   momentum: number;
   dampening: number;
   nesterov: boolean;
+  /** Coupled L2 (added to the gradient); AdamW: decoupled. */
   weightDecay: number;
   beta1: number;
   beta2: number;
+  /** Adam/AdamW, RMSprop and Adagrad. */
   eps: number;
+  /** Adam/AdamW: use the running maximum of v (default false). */
+  amsgrad?: boolean;
+  /** RMSprop smoothing constant (default 0.99). */
+  alpha?: number;
+  /** RMSprop: normalise by the variance estimate (default false). */
+  centered?: boolean;
+  /** Adagrad: lr / (1 + (t − 1)·lrDecay) (default 0). */
+  lrDecay?: number;
+  /** Adagrad: starting value of the sum of squares (default 0). */
+  initialAccumulatorValue?: number;
+  /** Clip the global gradient norm to this before the update (default 0: off). */
+  clipNorm?: number;
+  /** Clamp each gradient to ±clipValue before the update, after clipNorm (default 0: off). */
+  clipValue?: number;
 }
 
 export interface PlanSpec {

@@ -1,3 +1,3 @@
 // The `optim` namespace as users see it.
-export { Optimizer, SGD, Adam, AdamW } from './optim';
-export type { SGDOptions, AdamOptions } from './optim';
+export { Optimizer, SGD, Adagrad, RMSprop, Adam, AdamW } from './optim';
+export type { SGDOptions, AdagradOptions, RMSpropOptions, AdamOptions, ClipOptions } from './optim';

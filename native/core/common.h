@@ -14,7 +14,7 @@ using index_t = std::int64_t;
 enum class Activation { Identity, Relu, Sigmoid, Tanh, Softmax };
 enum class LossKind { Mse, CrossEntropy };
 enum class Reduction { Mean, Sum };
-enum class OptimizerKind { Sgd, Adam, AdamW };
+enum class OptimizerKind { Sgd, Adam, AdamW, Adagrad, RMSprop };
 
 // Throws std::invalid_argument with `what` when `ok` is false. Used for checks
 // that guard memory safety; they stay on in release builds.
