@@ -130,6 +130,10 @@ void adam_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T*
   const double bc1 = 1.0 - std::pow(s.beta1, t);
   const double bc2 = 1.0 - std::pow(s.beta2, t);
   const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps);
+  // 1 − β in double, then rounded: in float, 1 − float(0.999) is off by
+  // 1.3e-5 relative, a bias on v that torch (which computes 1 − β in Python
+  // floats) does not have.
+  const T one_minus_b1 = T(1.0 - s.beta1), one_minus_b2 = T(1.0 - s.beta2);
   const T step_size = T(s.lr / bc1);
   const T inv_bc2_sqrt = T(1.0 / std::sqrt(bc2));
   // AdamW: θ ← θ(1 − lr·λ) first; Adam: g ← g + λθ.
@@ -138,8 +142,8 @@ void adam_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T*
   for (index_t i = 0; i < n; ++i) {
     const T p = param[i] * decay;
     const T g = clip(grad[i]) + coupled * p;
-    const T mi = b1 * m[i] + (T(1) - b1) * g;
-    T vi = b2 * v[i] + (T(1) - b2) * g * g;
+    const T mi = b1 * m[i] + one_minus_b1 * g;
+    T vi = b2 * v[i] + one_minus_b2 * g * g;
     m[i] = mi;
     v[i] = vi;
     if constexpr (Amsgrad) {
