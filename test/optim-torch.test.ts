@@ -17,6 +17,8 @@ interface Trajectory { losses: number[]; weights: number[][] }
 interface Case {
   name: string; net: 'ce' | 'mse'; optimizer: 'sgd' | 'adagrad' | 'rmsprop' | 'adam' | 'adamw';
   options: Record<string, unknown>; float64: Trajectory; float32: Trajectory;
+  /** Set optimizer.lr to `lr` before step `step` (from 0), as a schedule would. */
+  lrChange?: { step: number; lr: number };
 }
 interface Fixture { torch: string; steps: number; nets: Record<'ce' | 'mse', Net>; cases: Case[] }
 
@@ -54,7 +56,8 @@ function replay(engine: 'native' | 'js', dtype: Dtype, c: Case): { losses: numbe
   const x = new Matrix(net.rows, net.inputs, Arr.from(net.x));
   const y = c.net === 'ce' ? Int32Array.from(net.y) : new Matrix(net.rows, net.outputs, Arr.from(net.y));
   const Ctor = CLASSES[c.optimizer];
-  model.compile({ loss: c.net === 'ce' ? 'cross-entropy' : 'mse', optimizer: new Ctor(c.options as never) });
+  const optimizer = new Ctor(c.options as never);
+  model.compile({ loss: c.net === 'ce' ? 'cross-entropy' : 'mse', optimizer });
   const expected = c[dtype];
   // float64 is held to relative 1e-4 down to |w| = 1e-3. In float32, rounding
   // differences (summation order in gemm, float vs double scalars) of ~1e-7 are
@@ -64,6 +67,7 @@ function replay(engine: 'native' | 'js', dtype: Dtype, c: Case): { losses: numbe
   let losses = 0;
   let weights = 0;
   for (let t = 0; t < FIXTURE.steps; t++) {
+    if (c.lrChange && t === c.lrChange.step) optimizer.lr = c.lrChange.lr;
     const loss = model.trainStep(x, y);
     losses = Math.max(losses, relErr([loss], [expected.losses[t]!], floor));
     weights = Math.max(weights, relErr(flatWeights(model), expected.weights[t]!, floor));
@@ -78,6 +82,7 @@ describe('the torch reference fixture', () => {
     for (const key of ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'momentum', 'dampening', 'nesterov',
       'weightDecay', 'betas', 'eps', 'alpha', 'centered', 'amsgrad', 'lrDecay', 'initialAccumulatorValue',
       'clipNorm', 'clipValue']) expect(seen, key).toContain(key);
+    expect(FIXTURE.cases.filter((c) => c.lrChange).length).toBeGreaterThanOrEqual(3);
     // The trajectories move: a fixture whose weights stay put would test nothing.
     for (const c of FIXTURE.cases) {
       const first = c.float64.weights[0]!;
