@@ -79,7 +79,10 @@ export function validateOptimizer(input: OptimizerSpec): void {
     check(finite(spec[name]), 'a finite number', name, spec[name]);
   }
   for (const name of ['nesterov', 'amsgrad', 'centered'] as const) {
-    check(typeof spec[name] === 'boolean', 'a boolean', name, spec[name]);
+    // A wrong type is a TypeError, as the native binding reports it.
+    if (typeof spec[name] !== 'boolean') {
+      throw new TypeError(`Expected a boolean for optimizer.${name} but received ${String(spec[name])}`);
+    }
   }
   check(spec.lr >= 0, 'a number ≥ 0', 'lr', spec.lr);
   check(spec.weightDecay >= 0, 'a number ≥ 0', 'weightDecay', spec.weightDecay);
