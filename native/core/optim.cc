@@ -32,6 +32,16 @@
 
 #include "threads.h"
 
+// The buffers of one update never overlap (distinct slices of the flat
+// parameter, gradient and state buffers); saying so lets g++ vectorise the
+// loops that touch five arrays, where its runtime alias checks give up
+// (amsgrad and centered RMSprop ran ~4x slower without it).
+#if defined(__GNUC__) || defined(__clang__) || defined(_MSC_VER)
+#define FASTMLP_RESTRICT __restrict
+#else
+#define FASTMLP_RESTRICT
+#endif
+
 namespace fastmlp {
 namespace {
 
@@ -46,8 +56,9 @@ void require_range(bool ok, const char* name, const char* what, double v) {
 }
 
 // The gradient as the update reads it: scaled by the global-norm coefficient,
-// then clamped. Unused clipping is scale 1 and bounds ±∞, which are exact
-// (and keep NaN as NaN), so the loops need no branch for it.
+// then clamped (an unused half is scale 1 or bounds ±∞, which are exact and
+// keep NaN as NaN). Without clipping the loops read the gradient as it is
+// (NoClip): the min/max cost Adam ~10 % on a large network.
 template <typename T>
 struct Clip {
   T scale, lo, hi;
@@ -55,8 +66,13 @@ struct Clip {
 };
 
 template <typename T>
-void sgd_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T* grad,
-                T* velocity, index_t n, std::int64_t step) {
+struct NoClip {
+  T operator()(T g) const { return g; }
+};
+
+template <typename T, typename C>
+void sgd_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+                const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT velocity, index_t n, std::int64_t step) {
   const T lr = T(s.lr), wd = T(s.weight_decay), mu = T(s.momentum);
   if (s.momentum == 0.0) {
     for (index_t i = 0; i < n; ++i) param[i] -= lr * (clip(grad[i]) + wd * param[i]);
@@ -75,9 +91,9 @@ void sgd_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T* 
   }
 }
 
-template <typename T>
-void adagrad_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T* grad,
-                    T* sum, index_t n, std::int64_t step) {
+template <typename T, typename C>
+void adagrad_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+                    const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT sum, index_t n, std::int64_t step) {
   const T clr = T(s.lr / (1.0 + static_cast<double>(step - 1) * s.lr_decay));
   const T wd = T(s.weight_decay), eps = T(s.eps);
   // The state buffer starts at zero; torch fills it with the initial value,
@@ -93,9 +109,10 @@ void adagrad_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const
   }
 }
 
-template <typename T, bool Centered, bool Momentum>
-void rmsprop_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T* grad,
-                    T* square_avg, T* grad_avg, T* buffer, index_t n) {
+template <typename T, bool Centered, bool Momentum, typename C>
+void rmsprop_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+                    const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT square_avg,
+                    T* FASTMLP_RESTRICT grad_avg, T* FASTMLP_RESTRICT buffer, index_t n) {
   const T lr = T(s.lr), wd = T(s.weight_decay), eps = T(s.eps);
   const T alpha = T(s.alpha), one_minus_alpha = T(1.0 - s.alpha), mu = T(s.momentum);
   for (index_t i = 0; i < n; ++i) {
@@ -122,9 +139,10 @@ void rmsprop_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const
   }
 }
 
-template <typename T, bool Amsgrad>
-void adam_update(const OptimizerSpec& s, const Clip<T>& clip, T* param, const T* grad, T* m,
-                 T* v, T* v_max, index_t n, std::int64_t step, bool decoupled) {
+template <typename T, bool Amsgrad, typename C>
+void adam_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+                 const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT m, T* FASTMLP_RESTRICT v,
+                 T* FASTMLP_RESTRICT v_max, index_t n, std::int64_t step, bool decoupled) {
   // Scalars in double (β^t for large t), the per-element work in T.
   const double t = static_cast<double>(step);
   const double bc1 = 1.0 - std::pow(s.beta1, t);
@@ -164,14 +182,24 @@ double global_norm(const T* grad, index_t n) {
   double total = 0.0;
   std::mutex mu;
   parallel_for(n, kUpdateGrain, [&](index_t begin, index_t end) {
-    double partial = 0.0;
-    for (index_t i = begin; i < end; ++i) partial += double(grad[i]) * double(grad[i]);
+    // Four independent sums: the loop is a latency-bound chain of adds
+    // otherwise (g++ keeps a single double sum in order, without -ffast-math).
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    index_t i = begin;
+    for (; i + 4 <= end; i += 4) {
+      a0 += double(grad[i]) * double(grad[i]);
+      a1 += double(grad[i + 1]) * double(grad[i + 1]);
+      a2 += double(grad[i + 2]) * double(grad[i + 2]);
+      a3 += double(grad[i + 3]) * double(grad[i + 3]);
+    }
+    for (; i < end; ++i) a0 += double(grad[i]) * double(grad[i]);
     std::lock_guard<std::mutex> lock(mu);
-    total += partial;
+    total += (a0 + a1) + (a2 + a3);
   });
   return std::sqrt(total);
 }
 
+// The clipping of this step; `active` is false when neither bound is set.
 template <typename T>
 Clip<T> make_clip(const OptimizerSpec& s, const T* grad, index_t n) {
   const T inf = std::numeric_limits<T>::infinity();
@@ -282,44 +310,49 @@ void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
   require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
   require(optimizer_state_size(spec, n) == 0 || state != nullptr,
           "optimizer_update: null state");
-  const Clip<T> clip = make_clip(spec, grad, n);
   // Offsets of the state slices (optim.h's layout).
   const bool centered = spec.centered;
   const bool momentum = spec.momentum > 0;
   const index_t rms_buffer = n * (centered ? 2 : 1);
-  parallel_for(n, kUpdateGrain, [&](index_t begin, index_t end) {
-    const index_t count = end - begin;
-    T* const p = param + begin;
-    const T* const g = grad + begin;
-    switch (spec.kind) {
-      case OptimizerKind::Sgd:
-        sgd_update(spec, clip, p, g, state ? state + begin : nullptr, count, step);
-        break;
-      case OptimizerKind::Adagrad:
-        adagrad_update(spec, clip, p, g, state + begin, count, step);
-        break;
-      case OptimizerKind::RMSprop: {
-        T* sq = state + begin;
-        T* ga = state + n + begin;
-        T* buf = state + rms_buffer + begin;
-        if (centered && momentum) rmsprop_update<T, true, true>(spec, clip, p, g, sq, ga, buf, count);
-        else if (centered) rmsprop_update<T, true, false>(spec, clip, p, g, sq, ga, buf, count);
-        else if (momentum) rmsprop_update<T, false, true>(spec, clip, p, g, sq, ga, buf, count);
-        else rmsprop_update<T, false, false>(spec, clip, p, g, sq, ga, buf, count);
-        break;
+  // One pass with the step's clipping functor (optim.h's state layout).
+  const auto run = [&](const auto& clip) {
+    parallel_for(n, kUpdateGrain, [&](index_t begin, index_t end) {
+      const index_t count = end - begin;
+      T* const p = param + begin;
+      const T* const g = grad + begin;
+      switch (spec.kind) {
+        case OptimizerKind::Sgd:
+          sgd_update(spec, clip, p, g, state ? state + begin : nullptr, count, step);
+          break;
+        case OptimizerKind::Adagrad:
+          adagrad_update(spec, clip, p, g, state + begin, count, step);
+          break;
+        case OptimizerKind::RMSprop: {
+          T* sq = state + begin;
+          // Slices that the options leave out are null, never past the end.
+          T* ga = centered ? state + n + begin : nullptr;
+          T* buf = momentum ? state + rms_buffer + begin : nullptr;
+          if (centered && momentum) rmsprop_update<T, true, true>(spec, clip, p, g, sq, ga, buf, count);
+          else if (centered) rmsprop_update<T, true, false>(spec, clip, p, g, sq, ga, buf, count);
+          else if (momentum) rmsprop_update<T, false, true>(spec, clip, p, g, sq, ga, buf, count);
+          else rmsprop_update<T, false, false>(spec, clip, p, g, sq, ga, buf, count);
+          break;
+        }
+        case OptimizerKind::Adam:
+        case OptimizerKind::AdamW: {
+          const bool decoupled = spec.kind == OptimizerKind::AdamW;
+          T* m = state + begin;
+          T* v = state + n + begin;
+          T* v_max = spec.amsgrad ? state + 2 * n + begin : nullptr;
+          if (spec.amsgrad) adam_update<T, true>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
+          else adam_update<T, false>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
+          break;
+        }
       }
-      case OptimizerKind::Adam:
-      case OptimizerKind::AdamW: {
-        const bool decoupled = spec.kind == OptimizerKind::AdamW;
-        T* m = state + begin;
-        T* v = state + n + begin;
-        T* v_max = state + 2 * n + begin;
-        if (spec.amsgrad) adam_update<T, true>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
-        else adam_update<T, false>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
-        break;
-      }
-    }
-  });
+    });
+  };
+  if (spec.clip_norm > 0 || spec.clip_value > 0) run(make_clip(spec, grad, n));
+  else run(NoClip<T>{});
 }
 
 template void optimizer_update<float>(const OptimizerSpec&, float*,
