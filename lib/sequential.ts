@@ -26,7 +26,7 @@ export interface SequentialOptions {
 export interface CompileOptions {
   /** 'mse', 'cross-entropy', losses.create(...), or a custom { forward, backward } loss. */
   loss: string | LossFunction;
-  /** 'sgd', 'adam' (default), 'adamw' or an optim.* instance. */
+  /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
   optimizer?: string | Optimizer;
   /** Extra values to report: 'accuracy'. */
   metrics?: 'accuracy'[];
