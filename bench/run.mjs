@@ -9,7 +9,7 @@
 // and saves bench/results/latest.json.
 //
 //   node bench/run.mjs [--quick] [--only gemm|mlp] [--stat best|median]
-//                      [--js-max-size N] [--no-baselines]
+//                      [--js-max-size N] [--no-baselines] [--optimizer NAME]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -51,6 +51,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --stat best|median  gemm statistic shown in the table (default best; both are saved)
   --js-max-size <n>   largest square gemm for the JS engine (default 512, quick 256)
   --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
+  --optimizer <name>  MLP case optimizer: adam (default), sgd, adagrad, rmsprop, adamw
+                      (fastmlp and PyTorch with their defaults; tfjs runs only with adam)
   --help`;
 
 function options() {
@@ -61,6 +63,7 @@ function options() {
       stat: { type: 'string', default: 'best' },
       'js-max-size': { type: 'string' },
       'no-baselines': { type: 'boolean', default: false },
+      optimizer: { type: 'string', default: 'adam' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -70,6 +73,10 @@ function options() {
   }
   const groups = values.only ? values.only.split(',').map((g) => g.trim()) : ['gemm', 'mlp'];
   const bad = groups.find((g) => g !== 'gemm' && g !== 'mlp');
+  if (!['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'].includes(values.optimizer)) {
+    console.error(`unknown optimizer '${values.optimizer}'\n${USAGE}`);
+    process.exit(2);
+  }
   if (bad !== undefined || !['best', 'median'].includes(values.stat)) {
     console.error(`${bad !== undefined ? `unknown group '${bad}'` : `unknown statistic '${values.stat}'`}\n${USAGE}`);
     process.exit(2);
@@ -77,7 +84,7 @@ function options() {
   const profileName = values.quick ? 'quick' : 'full';
   const profile = { ...PROFILES[profileName] };
   if (values['js-max-size'] !== undefined) profile.jsMaxSize = Number(values['js-max-size']);
-  return { groups, profileName, profile, stat: values.stat, baselines: !values['no-baselines'] };
+  return { groups, profileName, profile, stat: values.stat, baselines: !values['no-baselines'], optimizer: values.optimizer };
 }
 
 function machine(info) {
@@ -94,7 +101,7 @@ function machine(info) {
 }
 
 /** Every case to run, in order; a case that cannot run carries { skipped } instead of a command. */
-function plan({ groups, profile }, threadSets, info, blas, tfjs, torch) {
+function plan({ groups, profile, optimizer }, threadSets, info, blas, tfjs, torch) {
   const cases = [];
   const node = (script, args) => ({ command: process.execPath, argv: [path.join(CASES, script), JSON.stringify(args)] });
   const nativeSkip = info.native.error ? { skipped: `native addon not loaded: ${info.native.error.split('. ')[0]}` } : {};
@@ -120,7 +127,7 @@ function plan({ groups, profile }, threadSets, info, blas, tfjs, torch) {
   }
 
   if (groups.includes('mlp')) {
-    const common = { batchSize: 128, minTime: profile.mlpMinTime, maxEpochs: profile.maxEpochs };
+    const common = { batchSize: 128, minTime: profile.mlpMinTime, maxEpochs: profile.maxEpochs, optimizer };
     for (const threads of threadSets) {
       cases.push({ group: 'mlp', impl: 'native', threads,
         ...node('mlp.mjs', { ...common, engine: 'native', threads, rows: profile.nativeRows }), ...nativeSkip });
@@ -131,7 +138,8 @@ function plan({ groups, profile }, threadSets, info, blas, tfjs, torch) {
     // backend disables wasm threads under Node), hence a single 1T row each.
     for (const [backend, rows] of [['cpu', profile.tfjsCpuRows], ['wasm', profile.tfjsWasmRows]]) {
       const impl = `tfjs-${backend}`;
-      cases.push(tfjs[backend].skipped ? { group: 'mlp', impl, threads: 1, skipped: tfjs[backend].skipped }
+      const tfjsSkip = optimizer === 'adam' ? tfjs[backend].skipped : 'the tfjs baseline runs Adam only';
+      cases.push(tfjsSkip ? { group: 'mlp', impl, threads: 1, skipped: tfjsSkip }
         : { group: 'mlp', impl, threads: 1,
           ...node('tfjs_mlp.mjs', { ...common, backend, rows, minEpochs: profile.tfjsMinEpochs }) });
     }
@@ -202,7 +210,7 @@ function main() {
       `fastmlp via ops.matmul; blas = ${blas.label ?? 'not available'}.`, gemmReport(gemm, threadSets, opts.stat));
   }
   if (mlp.length) {
-    out.push('\nMLP training 784-512-256-10 (ReLU), batch 128, Adam, cross-entropy, float32: samples/s',
+    out.push(`\nMLP training 784-512-256-10 (ReLU), batch 128, ${opts.optimizer === 'adam' ? 'Adam' : `'${opts.optimizer}' (defaults)`}, cross-entropy, float32: samples/s`,
       '(median epoch of model.fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit).',
       `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
       mlpReport(mlp));
@@ -219,7 +227,7 @@ function main() {
   fs.writeFileSync(RESULTS, `${JSON.stringify({
     date: new Date().toISOString(),
     profile: opts.profileName,
-    options: { only: opts.groups, stat: opts.stat, ...opts.profile },
+    options: { only: opts.groups, stat: opts.stat, optimizer: opts.optimizer, ...opts.profile },
     statistics: 'gemm: gflops = median of timed samples, gflopsBest = best; mlp: samplesPerSec = median epoch',
     machine: { ...mach, loadAverageAfter: os.loadavg() },
     baselines: {
