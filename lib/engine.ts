@@ -95,7 +95,10 @@ export interface NetworkPlan {
   reserve(rows: number): void;
   /** Sets the built-in loss, or null for custom-loss mode (forwardTrain/backward/step only). */
   setLoss(loss: LossSpec | null): void;
-  /** Keeps optimizer state when only hyper-parameters change; resets it when the kind changes. */
+  /**
+   * Keeps optimizer state when only hyper-parameters change; resets it when the kind or the
+   * state layout changes (momentum on/off, RMSprop centered, amsgrad).
+   */
   setOptimizer(optimizer: OptimizerSpec): void;
   resetOptimizer(): void;
   readonly stepCount: number;
