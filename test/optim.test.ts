@@ -179,6 +179,42 @@ describe.each(ENGINES)('optimizers (%s engine)', (name) => {
     expect(good[good.length - 1]!).toBeLessThan(0.1 * good[0]!);
   });
 
+  it('trainEpoch applies every optimizer and clipping exactly as successive trainStep calls', async () => {
+    const x = randomArray(40, 8) as Float64Array; // 10 rows × 4
+    const y = Int32Array.from({ length: 10 }, (_, i) => i % 3);
+    const order = Int32Array.from([3, 7, 1, 9, 0, 5, 2, 8, 6, 4]);
+    for (const opt of [new optim.Adagrad({ lr: 0.1, lrDecay: 0.1, clipValue: 0.05 }),
+      new optim.RMSprop({ lr: 0.01, momentum: 0.9, centered: true, clipNorm: 0.1 }),
+      new optim.AdamW({ lr: 0.01, amsgrad: true, clipNorm: 0.2, clipValue: 0.05 })]) {
+      const [byEpoch, bySteps] = [0, 1].map(() => {
+        const p = engine(name).createPlan({ dtype: 'float64', layers: LAYERS, maxBatch: 4 });
+        p.setLoss({ kind: 'cross-entropy', reduction: 'mean', labelSmoothing: 0 });
+        p.setOptimizer(opt.toSpec());
+        p.setParams(randomArray(p.paramCount, 9));
+        return p;
+      });
+      const result = await byEpoch!.trainEpoch(x, 10, y, 4, order);
+      expect(result.batches).toBe(3);
+      for (let b = 0; b < 10; b += 4) {
+        const rows = Math.min(4, 10 - b);
+        const xb = new Float64Array(rows * 4);
+        const yb = new Int32Array(rows);
+        for (let r = 0; r < rows; r++) {
+          xb.set(x.subarray(order[b + r]! * 4, order[b + r]! * 4 + 4), r * 4);
+          yb[r] = y[order[b + r]!]!;
+        }
+        bySteps!.trainStep(xb, rows, yb);
+      }
+      const [a, b] = [byEpoch!, bySteps!].map((p) => {
+        const out = new Float64Array(p.paramCount);
+        p.getParams(out);
+        return out;
+      });
+      expect(maxRelDiff(a!, b!), opt.toSpec().kind).toBeLessThan(1e-12);
+      expect(byEpoch!.stepCount).toBe(3);
+    }
+  });
+
   it('keeps Adam state across a learning-rate change and resets it on a new kind', () => {
     const plan = engine(name).createPlan({ dtype: 'float64', layers: LAYERS, maxBatch: 6 });
     plan.setLoss({ kind: 'mse', reduction: 'mean', labelSmoothing: 0 });
