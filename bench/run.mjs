@@ -9,7 +9,7 @@
 // and saves bench/results/latest.json.
 //
 //   node bench/run.mjs [--quick] [--only gemm|mlp] [--stat best|median]
-//                      [--js-max-size N] [--no-baselines]
+//                      [--js-max-size N] [--no-baselines] [--optimizer NAME]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -64,6 +64,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --stat best|median  gemm statistic shown in the table (default best; both are saved)
   --js-max-size <n>   largest square gemm for the JS engine (default 512, quick 256)
   --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
+  --optimizer <name>  MLP case optimizer: adam (default), sgd, adagrad, rmsprop, adamw
+                      (fastmlp and PyTorch with their defaults; tfjs runs only with adam)
   --help`;
 
 function options() {
@@ -74,6 +76,7 @@ function options() {
       stat: { type: 'string', default: 'best' },
       'js-max-size': { type: 'string' },
       'no-baselines': { type: 'boolean', default: false },
+      optimizer: { type: 'string', default: 'adam' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -83,6 +86,10 @@ function options() {
   }
   const groups = values.only ? values.only.split(',').map((g) => g.trim()) : ['gemm', 'mlp', 'soak'];
   const bad = groups.find((g) => !['gemm', 'mlp', 'soak'].includes(g));
+  if (!['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'].includes(values.optimizer)) {
+    console.error(`unknown optimizer '${values.optimizer}'\n${USAGE}`);
+    process.exit(2);
+  }
   if (bad !== undefined || !['best', 'median'].includes(values.stat)) {
     console.error(`${bad !== undefined ? `unknown group '${bad}'` : `unknown statistic '${values.stat}'`}\n${USAGE}`);
     process.exit(2);
@@ -90,7 +97,7 @@ function options() {
   const profileName = values.quick ? 'quick' : 'full';
   const profile = { ...PROFILES[profileName] };
   if (values['js-max-size'] !== undefined) profile.jsMaxSize = Number(values['js-max-size']);
-  return { groups, profileName, profile, stat: values.stat, baselines: !values['no-baselines'] };
+  return { groups, profileName, profile, stat: values.stat, baselines: !values['no-baselines'], optimizer: values.optimizer };
 }
 
 function machine(info) {
@@ -107,7 +114,7 @@ function machine(info) {
 }
 
 /** Every case to run, in order; a case that cannot run carries { skipped } instead of a command. */
-function plan({ groups, profile, profileName }, threadSets, info, blas, tfjs, torch) {
+function plan({ groups, profile, profileName, optimizer }, threadSets, info, blas, tfjs, torch) {
   const cases = [];
   const node = (script, args) => ({ command: process.execPath, argv: [path.join(CASES, script), JSON.stringify(args)] });
   const nativeSkip = info.native.error ? { skipped: `native addon not loaded: ${info.native.error.split('. ')[0]}` } : {};
@@ -135,8 +142,10 @@ function plan({ groups, profile, profileName }, threadSets, info, blas, tfjs, to
   if (groups.includes('mlp')) {
     for (const net of NETS) {
       const rows = net.rows[profileName];
-      const common = { hidden: net.hidden, batchSize: net.batchSize, minTime: profile.mlpMinTime, maxEpochs: profile.maxEpochs };
+      const common = { hidden: net.hidden, batchSize: net.batchSize, minTime: profile.mlpMinTime,
+        maxEpochs: profile.maxEpochs, optimizer };
       const mlp = { group: 'mlp', net: net.name };
+      const adamOnly = optimizer === 'adam' ? null : 'this baseline runs Adam only';
       for (const threads of threadSets) {
         cases.push({ ...mlp, impl: 'native', threads,
           ...node('mlp.mjs', { ...common, engine: 'native', threads, rows: rows.native }), ...nativeSkip });
@@ -147,11 +156,12 @@ function plan({ groups, profile, profileName }, threadSets, info, blas, tfjs, to
       // backend disables wasm threads under Node), hence a single 1T row each.
       for (const backend of ['cpu', 'wasm']) {
         const impl = `tfjs-${backend}`;
-        cases.push(tfjs[backend].skipped ? { ...mlp, impl, threads: 1, skipped: tfjs[backend].skipped }
+        const skipped = adamOnly ?? tfjs[backend].skipped;
+        cases.push(skipped ? { ...mlp, impl, threads: 1, skipped }
           : { ...mlp, impl, threads: 1,
             ...node('tfjs_mlp.mjs', { ...common, backend, rows: rows[impl], minEpochs: profile.tfjsMinEpochs }) });
       }
-      cases.push({ ...mlp, impl: 'brain.js', threads: 1,
+      cases.push(adamOnly ? { ...mlp, impl: 'brain.js', threads: 1, skipped: adamOnly } : { ...mlp, impl: 'brain.js', threads: 1,
         ...node('brain_mlp.mjs', { ...common, rows: rows.brain, minEpochs: 1 }) });
       for (const threads of threadSets) {
         const args = { ...common, threads, rows: rows.torch };
@@ -226,10 +236,11 @@ function main() {
     out.push(`\nGEMM float32, GFLOP/s (${opts.stat} of timed samples; each case ≥ ${opts.profile.gemmMinTime} s after a warm-up).`,
       `fastmlp via ops.matmul; blas = ${blas.label ?? 'not available'}.`, gemmReport(gemm, threadSets, opts.stat));
   }
+  const optimizerLabel = opts.optimizer === 'adam' ? 'Adam' : `'${opts.optimizer}' (defaults)`;
   for (const net of NETS) {
     const rows = mlp.filter((r) => r.net === net.name);
     if (rows.length === 0) continue;
-    out.push(`\nMLP training ${net.name} (ReLU), batch ${net.batchSize}, Adam, cross-entropy, float32: samples/s`,
+    out.push(`\nMLP training ${net.name} (ReLU), batch ${net.batchSize}, ${optimizerLabel}, cross-entropy, float32: samples/s`,
       '(median epoch of fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit; brain.js trains per sample).',
       `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
       mlpReport(rows));
@@ -256,7 +267,7 @@ function main() {
   fs.writeFileSync(RESULTS, `${JSON.stringify({
     date: new Date().toISOString(),
     profile: opts.profileName,
-    options: { only: opts.groups, stat: opts.stat, ...opts.profile },
+    options: { only: opts.groups, stat: opts.stat, optimizer: opts.optimizer, ...opts.profile },
     statistics: 'gemm: gflops = median of timed samples, gflopsBest = best; mlp: samplesPerSec = median epoch',
     machine: { ...mach, loadAverageAfter: os.loadavg() },
     baselines: {

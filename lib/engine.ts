@@ -13,7 +13,7 @@ export type LossName = 'mse' | 'cross-entropy' | 'mae' | 'huber' | 'tukey' | 'qu
   | 'bce-with-logits' | 'nll' | 'kl-div' | 'hinge' | 'squared-hinge' | 'dice' | 'focal';
 /** 'none' keeps per-element/per-row values (lossValues; never in training); 'batchmean' is kl-div's. */
 export type Reduction = 'mean' | 'sum' | 'none' | 'batchmean';
-export type OptimizerName = 'sgd' | 'adam' | 'adamw';
+export type OptimizerName = 'sgd' | 'adagrad' | 'rmsprop' | 'adam' | 'adamw';
 export type EngineName = 'native' | 'js';
 
 export type LayerSpec =
@@ -46,17 +46,37 @@ export interface LossSpec {
   classWeights?: Float64Array | null;
 }
 
-/** Optimizer settings (SPEC.md §4, PyTorch conventions); unused fields are ignored. */
+/**
+ * Optimizer settings (SPEC.md §4, PyTorch conventions); unused fields are ignored.
+ * The optional fields default as noted (native/core/optim.h has the same defaults).
+ */
 export interface OptimizerSpec {
   kind: OptimizerName;
   lr: number;
+  /** SGD and RMSprop. */
   momentum: number;
   dampening: number;
   nesterov: boolean;
+  /** Coupled L2 (added to the gradient); AdamW: decoupled. */
   weightDecay: number;
   beta1: number;
   beta2: number;
+  /** Adam/AdamW, RMSprop and Adagrad. */
   eps: number;
+  /** Adam/AdamW: use the running maximum of v (default false). */
+  amsgrad?: boolean;
+  /** RMSprop smoothing constant (default 0.99). */
+  alpha?: number;
+  /** RMSprop: normalise by the variance estimate (default false). */
+  centered?: boolean;
+  /** Adagrad: lr / (1 + (t − 1)·lrDecay) (default 0). */
+  lrDecay?: number;
+  /** Adagrad: starting value of the sum of squares (default 0). */
+  initialAccumulatorValue?: number;
+  /** Clip the global gradient norm to this before the update (default 0: off). */
+  clipNorm?: number;
+  /** Clamp each gradient to ±clipValue before the update, after clipNorm (default 0: off). */
+  clipValue?: number;
 }
 
 export interface PlanSpec {
@@ -109,7 +129,10 @@ export interface NetworkPlan {
   reserve(rows: number): void;
   /** Sets the built-in loss, or null for custom-loss mode (forwardTrain/backward/step only). */
   setLoss(loss: LossSpec | null): void;
-  /** Keeps optimizer state when only hyper-parameters change; resets it when the kind changes. */
+  /**
+   * Keeps optimizer state when only hyper-parameters change; resets it when the kind or the
+   * state layout changes (momentum on/off, RMSprop centered, amsgrad).
+   */
   setOptimizer(optimizer: OptimizerSpec): void;
   resetOptimizer(): void;
   readonly stepCount: number;

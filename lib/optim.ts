@@ -2,18 +2,55 @@
 // settings object; the arithmetic runs inside the engine over the flat
 // parameter buffer. `lr` may be changed between steps (a schedule does so);
 // the model sends the new settings before its next step and keeps the state.
-import type { OptimizerSpec } from './engine';
+//
+// Gradient clipping lives in the optimizer's options, as Keras' clipnorm /
+// clipvalue do: `clipNorm` rescales all gradients together when their global
+// L2 norm exceeds it (torch.nn.utils.clip_grad_norm_), `clipValue` clamps each
+// one to ±clipValue (clip_grad_value_); norm first, then value, both before
+// weight decay and the update, inside the engine's fused step.
+import type { OptimizerName, OptimizerSpec } from './engine';
 import { boolean, number, oneOf, options, rangeError, typeError } from './validate';
+
+/** Options every optimizer takes. */
+export interface ClipOptions {
+  /** Rescale gradients so their global L2 norm is at most this (off by default). */
+  clipNorm?: number;
+  /** Clamp each gradient to [−clipValue, clipValue] (off by default). */
+  clipValue?: number;
+}
+
+const CLIP_KEYS = ['clipNorm', 'clipValue'] as const;
+
+/** The spec fields an optimizer does not use, at neutral values. */
+const UNUSED: Omit<OptimizerSpec, 'kind' | 'lr'> = {
+  momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+  amsgrad: false, alpha: 0.99, centered: false, lrDecay: 0, initialAccumulatorValue: 0,
+  clipNorm: 0, clipValue: 0,
+};
+
+function positive(name: string, value: unknown): number {
+  return number(name, value, 0, Infinity, { minExclusive: true });
+}
+
+function nonNegative(name: string, value: unknown): number {
+  return number(name, value, 0);
+}
 
 export abstract class Optimizer {
   private learningRate: number;
   /** Bumped on every change, so a model knows when to resend the settings. */
   version = 0;
+  /** Global-norm bound for the gradients, or undefined (off). */
+  readonly clipNorm: number | undefined;
+  /** Per-value bound for the gradients, or undefined (off). */
+  readonly clipValue: number | undefined;
   private configName = '';
   private configOptions: Record<string, unknown> = {};
 
-  protected constructor(lr: number) {
+  protected constructor(lr: number, clip: ClipOptions) {
     this.learningRate = number('lr', lr, 0);
+    this.clipNorm = clip.clipNorm === undefined ? undefined : positive('clipNorm', clip.clipNorm);
+    this.clipValue = clip.clipValue === undefined ? undefined : positive('clipValue', clip.clipValue);
   }
 
   get lr(): number {
@@ -26,6 +63,12 @@ export abstract class Optimizer {
   }
 
   abstract toSpec(): OptimizerSpec;
+
+  /** The engine spec: this kind and lr, clipping, the given fields, neutral values for the rest. */
+  protected spec(kind: OptimizerName, fields: Partial<OptimizerSpec>): OptimizerSpec {
+    return { ...UNUSED, ...fields, kind, lr: this.lr, clipNorm: this.clipNorm ?? 0,
+      clipValue: this.clipValue ?? 0 };
+  }
 
   /**
    * Records the registered name and the options given to the constructor, for
@@ -76,10 +119,7 @@ function describeName(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : String(v);
 }
 
-const NO_ADAM = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-const NO_MOMENTUM = { momentum: 0, dampening: 0, nesterov: false };
-
-export interface SGDOptions {
+export interface SGDOptions extends ClipOptions {
   lr?: number;          // 0.01
   momentum?: number;    // 0
   dampening?: number;   // 0
@@ -95,12 +135,12 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
 
   constructor(opts?: SGDOptions) {
-    const o = options('SGD options', opts, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay']);
-    super(o.lr === undefined ? 0.01 : (o.lr as number));
-    this.momentum = o.momentum === undefined ? 0 : number('momentum', o.momentum, 0);
+    const o = options('SGD options', opts, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', ...CLIP_KEYS]);
+    super(o.lr === undefined ? 0.01 : (o.lr as number), o as ClipOptions);
+    this.momentum = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
     this.dampening = o.dampening === undefined ? 0 : number('dampening', o.dampening, 0, 1);
     this.nesterov = o.nesterov === undefined ? false : boolean('nesterov', o.nesterov);
-    this.weightDecay = o.weightDecay === undefined ? 0 : number('weightDecay', o.weightDecay, 0);
+    this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
     if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) {
       throw new RangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
     }
@@ -108,16 +148,85 @@ export class SGD extends Optimizer {
   }
 
   toSpec(): OptimizerSpec {
-    return { kind: 'sgd', lr: this.lr, momentum: this.momentum, dampening: this.dampening,
-      nesterov: this.nesterov, weightDecay: this.weightDecay, ...NO_ADAM };
+    return this.spec('sgd', { momentum: this.momentum, dampening: this.dampening, nesterov: this.nesterov,
+      weightDecay: this.weightDecay });
   }
 }
 
-export interface AdamOptions {
+export interface AdagradOptions extends ClipOptions {
+  lr?: number;                      // 0.01
+  lrDecay?: number;                 // 0: lr / (1 + (t − 1)·lrDecay)
+  weightDecay?: number;             // 0 (L2, added to the gradient)
+  initialAccumulatorValue?: number; // 0
+  eps?: number;                     // 1e-10, outside the square root
+}
+
+/** Adagrad (Duchi et al. 2011): G += g²; θ −= lr·g / (√G + ε), as torch.optim.Adagrad. */
+export class Adagrad extends Optimizer {
+  readonly lrDecay: number;
+  readonly weightDecay: number;
+  readonly initialAccumulatorValue: number;
+  readonly eps: number;
+
+  constructor(opts?: AdagradOptions) {
+    const o = options('Adagrad options', opts,
+      ['lr', 'lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps', ...CLIP_KEYS]);
+    super(o.lr === undefined ? 0.01 : (o.lr as number), o as ClipOptions);
+    this.lrDecay = o.lrDecay === undefined ? 0 : nonNegative('lrDecay', o.lrDecay);
+    this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
+    this.initialAccumulatorValue = o.initialAccumulatorValue === undefined ? 0
+      : nonNegative('initialAccumulatorValue', o.initialAccumulatorValue);
+    this.eps = o.eps === undefined ? 1e-10 : positive('eps', o.eps);
+    this.recordConfig('adagrad', opts);
+  }
+
+  toSpec(): OptimizerSpec {
+    return this.spec('adagrad', { lrDecay: this.lrDecay, weightDecay: this.weightDecay,
+      initialAccumulatorValue: this.initialAccumulatorValue, eps: this.eps });
+  }
+}
+
+export interface RMSpropOptions extends ClipOptions {
+  lr?: number;          // 0.01
+  alpha?: number;       // 0.99, smoothing constant in [0, 1]
+  eps?: number;         // 1e-8, outside the square root
+  weightDecay?: number; // 0 (L2, added to the gradient)
+  momentum?: number;    // 0
+  centered?: boolean;   // false: divide by √(E[g²] − E[g]²) when true
+}
+
+/** RMSprop (Hinton's lecture 6e; Graves 2013 for centered), as torch.optim.RMSprop. */
+export class RMSprop extends Optimizer {
+  readonly alpha: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly momentum: number;
+  readonly centered: boolean;
+
+  constructor(opts?: RMSpropOptions) {
+    const o = options('RMSprop options', opts,
+      ['lr', 'alpha', 'eps', 'weightDecay', 'momentum', 'centered', ...CLIP_KEYS]);
+    super(o.lr === undefined ? 0.01 : (o.lr as number), o as ClipOptions);
+    this.alpha = o.alpha === undefined ? 0.99 : number('alpha', o.alpha, 0, 1);
+    this.eps = o.eps === undefined ? 1e-8 : positive('eps', o.eps);
+    this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
+    this.momentum = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
+    this.centered = o.centered === undefined ? false : boolean('centered', o.centered);
+    this.recordConfig('rmsprop', opts);
+  }
+
+  toSpec(): OptimizerSpec {
+    return this.spec('rmsprop', { alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay,
+      momentum: this.momentum, centered: this.centered });
+  }
+}
+
+export interface AdamOptions extends ClipOptions {
   lr?: number;                // 1e-3
   betas?: [number, number];   // [0.9, 0.999]
   eps?: number;               // 1e-8, outside the square root
   weightDecay?: number;       // Adam: 0 (coupled L2); AdamW: 0.01 (decoupled)
+  amsgrad?: boolean;          // false: use the running maximum of v (Reddi et al. 2018)
 }
 
 /** Adam (Kingma & Ba 2015) with PyTorch's bias correction and ε placement. */
@@ -125,11 +234,13 @@ export class Adam extends Optimizer {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  readonly amsgrad: boolean;
   protected readonly kind: 'adam' | 'adamw' = 'adam';
 
   constructor(opts?: AdamOptions, defaultWeightDecay = 0) {
-    const o = options('Adam options', opts, ['lr', 'betas', 'eps', 'weightDecay']);
-    super(o.lr === undefined ? 1e-3 : (o.lr as number));
+    const o = options(defaultWeightDecay === 0 ? 'Adam options' : 'AdamW options', opts,
+      ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', ...CLIP_KEYS]);
+    super(o.lr === undefined ? 1e-3 : (o.lr as number), o as ClipOptions);
     if (o.betas === undefined) {
       this.betas = [0.9, 0.999];
     } else {
@@ -138,14 +249,15 @@ export class Adam extends Optimizer {
       this.betas = [number('betas[0]', o.betas[0], 0, 1, { maxExclusive: true }),
         number('betas[1]', o.betas[1], 0, 1, { maxExclusive: true })];
     }
-    this.eps = o.eps === undefined ? 1e-8 : number('eps', o.eps, 0, Infinity, { minExclusive: true });
-    this.weightDecay = o.weightDecay === undefined ? defaultWeightDecay : number('weightDecay', o.weightDecay, 0);
+    this.eps = o.eps === undefined ? 1e-8 : positive('eps', o.eps);
+    this.weightDecay = o.weightDecay === undefined ? defaultWeightDecay : nonNegative('weightDecay', o.weightDecay);
+    this.amsgrad = o.amsgrad === undefined ? false : boolean('amsgrad', o.amsgrad);
     this.recordConfig('adam', opts);
   }
 
   toSpec(): OptimizerSpec {
-    return { kind: this.kind, lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps,
-      weightDecay: this.weightDecay, ...NO_MOMENTUM };
+    return this.spec(this.kind, { beta1: this.betas[0], beta2: this.betas[1], eps: this.eps,
+      weightDecay: this.weightDecay, amsgrad: this.amsgrad });
   }
 }
 
@@ -160,17 +272,24 @@ export class AdamW extends Adam {
 }
 
 registerOptimizer('sgd', (o) => new SGD(o as SGDOptions));
+registerOptimizer('adagrad', (o) => new Adagrad(o as AdagradOptions));
+registerOptimizer('rmsprop', (o) => new RMSprop(o as RMSpropOptions));
 registerOptimizer('adam', (o) => new Adam(o as AdamOptions));
 registerOptimizer('adamw', (o) => new AdamW(o as AdamOptions));
 
-export const OPTIMIZER_NAMES = ['sgd', 'adam', 'adamw'] as const;
+export const OPTIMIZER_NAMES = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'] as const;
 
 /** An Optimizer from compile()'s `optimizer`: an instance, or a name with defaults. */
 export function resolveOptimizer(value: unknown, name = 'optimizer'): Optimizer {
   if (value instanceof Optimizer) return value;
   if (typeof value === 'string') {
-    const n = oneOf(name, value, OPTIMIZER_NAMES);
-    return n === 'sgd' ? new SGD() : n === 'adam' ? new Adam() : new AdamW();
+    switch (oneOf(name, value, OPTIMIZER_NAMES)) {
+      case 'sgd': return new SGD();
+      case 'adagrad': return new Adagrad();
+      case 'rmsprop': return new RMSprop();
+      case 'adam': return new Adam();
+      default: return new AdamW();
+    }
   }
-  throw typeError(name, "an optimizer ('sgd', 'adam', 'adamw' or an optim.* instance)", value);
+  throw typeError(name, `an optimizer (${OPTIMIZER_NAMES.map((n) => `'${n}'`).join(', ')} or an optim.* instance)`, value);
 }

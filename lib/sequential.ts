@@ -33,7 +33,7 @@ export interface SequentialOptions {
 export interface CompileOptions {
   /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
   loss: string | LossFunction | Loss;
-  /** 'sgd', 'adam' (default), 'adamw' or an optim.* instance. */
+  /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
   optimizer?: string | Optimizer;
   /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
   metrics?: MetricName[];

@@ -1,12 +1,13 @@
 // One MLP training case: 784-{hidden}-10 (ReLU), cross-entropy, Adam, float32,
 // trained with model.fit exactly as a user would. One warm-up epoch is not
 // timed; it also sizes the timed run so that it lasts about minTime seconds.
-// Args: { engine, threads, rows, hidden = [512, 256], batchSize, minTime, maxEpochs }.
+// Args: { engine, threads, rows, hidden = [512, 256], batchSize, minTime, maxEpochs, optimizer };
+// optimizer is Adam (lr 1e-3) by default, or a name ('sgd', 'adagrad', ...) with its defaults.
 import { Dense, Matrix, Sequential, backend, optim, setThreads } from 'fastmlp';
 import { CLASSES, INPUTS, trainingData } from './data.mjs';
 import { now, runCase, timeFit } from './harness.mjs';
 
-runCase(async ({ engine, threads, rows, hidden = [512, 256], batchSize = 128, minTime = 2, maxEpochs = 20 }) => {
+runCase(async ({ engine, threads, rows, hidden = [512, 256], batchSize = 128, minTime = 2, maxEpochs = 20, optimizer = 'adam' }) => {
   setThreads(threads);
   const data = trainingData(rows);
   const x = new Matrix(data.rows, INPUTS, data.x);
@@ -15,7 +16,7 @@ runCase(async ({ engine, threads, rows, hidden = [512, 256], batchSize = 128, mi
     ...hidden.map((h, i) => new Dense(widths[i], h, { activation: 'relu' })),
     new Dense(widths.at(-1), CLASSES),
   ], { engine, seed: 1 });
-  model.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 1e-3 }) });
+  model.compile({ loss: 'cross-entropy', optimizer: optimizer === 'adam' ? new optim.Adam({ lr: 1e-3 }) : optimizer });
   const fitOptions = { batchSize, shuffle: true };
 
   const w0 = now();

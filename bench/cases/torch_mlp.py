@@ -2,7 +2,9 @@
 Adam (lr 1e-3), float32, shuffled mini-batches, written as the plain training
 loop a PyTorch user writes (indexing a tensor is faster than a DataLoader).
 Data are synthetic: values do not change the speed of dense layers.
-Args: {"threads", "rows", "hidden", "batchSize", "minTime", "maxEpochs"}."""
+Args: {"threads", "rows", "hidden", "batchSize", "minTime", "maxEpochs", "optimizer"}; optimizer
+is 'adam' by default, or another of fastmlp's names with torch's defaults (SGD: lr 0.01,
+which fastmlp's 'sgd' also uses)."""
 import time
 
 from harness import median, run_case
@@ -21,7 +23,11 @@ def train(args):
     for a, b in zip(widths, widths[1:]):
         layers += [torch.nn.Linear(a, b), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(widths[-1], 10))
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    name = args.get('optimizer', 'adam')
+    make = {'sgd': lambda p: torch.optim.SGD(p, lr=0.01), 'adagrad': torch.optim.Adagrad,
+            'rmsprop': torch.optim.RMSprop, 'adam': lambda p: torch.optim.Adam(p, lr=1e-3),
+            'adamw': torch.optim.AdamW}[name]
+    optimizer = make(model.parameters())
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def epoch():

@@ -20,6 +20,17 @@ Activation parse_activation(const Napi::Value& v) {
                              "activation but received '" + s + "'");
 }
 
+// An optional finite number field: `fallback` when undefined.
+double optional_number(const Napi::Object& o, const char* key, const char* name, double fallback) {
+  const Napi::Value v = o.Get(key);
+  return v.IsUndefined() ? fallback : number(v, name);
+}
+
+bool optional_boolean(const Napi::Object& o, const char* key, const char* name, bool fallback) {
+  const Napi::Value v = o.Get(key);
+  return v.IsUndefined() ? fallback : boolean(v, name);
+}
+
 }  // namespace
 
 Dtype parse_dtype(const Napi::Value& v, const char* name) {
@@ -71,12 +82,6 @@ constexpr LossKindName kLossKinds[] = {
     {"kl-div", LossKind::KlDiv},  {"hinge", LossKind::Hinge},
     {"squared-hinge", LossKind::SquaredHinge},    {"dice", LossKind::Dice},
     {"focal", LossKind::Focal}};
-
-// An optional finite number field: `fallback` when undefined.
-double optional_number(const Napi::Object& o, const char* key, const char* name, double fallback) {
-  const Napi::Value v = o.Get(key);
-  return v.IsUndefined() ? fallback : number(v, name);
-}
 
 // Class weights: a Float64Array/Float32Array or an array of numbers, copied
 // (the network keeps its own), each finite and >= 0; null/undefined: none.
@@ -148,7 +153,10 @@ OptimizerSpec parse_optimizer(const Napi::Value& v) {
   if (kind == "sgd") spec.kind = OptimizerKind::Sgd;
   else if (kind == "adam") spec.kind = OptimizerKind::Adam;
   else if (kind == "adamw") spec.kind = OptimizerKind::AdamW;
-  else throw_range_error(v.Env(), "Expected 'sgd', 'adam' or 'adamw' for optimizer.kind but received '" + kind + "'");
+  else if (kind == "adagrad") spec.kind = OptimizerKind::Adagrad;
+  else if (kind == "rmsprop") spec.kind = OptimizerKind::RMSprop;
+  else throw_range_error(v.Env(), "Expected 'sgd', 'adagrad', 'rmsprop', 'adam' or 'adamw' for "
+                                  "optimizer.kind but received '" + kind + "'");
   spec.lr = number(o.Get("lr"), "optimizer.lr");
   spec.momentum = number(o.Get("momentum"), "optimizer.momentum");
   spec.dampening = number(o.Get("dampening"), "optimizer.dampening");
@@ -157,6 +165,15 @@ OptimizerSpec parse_optimizer(const Napi::Value& v) {
   spec.beta1 = number(o.Get("beta1"), "optimizer.beta1");
   spec.beta2 = number(o.Get("beta2"), "optimizer.beta2");
   spec.eps = number(o.Get("eps"), "optimizer.eps");
+  // Fields that engine.ts marks optional keep optim.h's defaults when absent.
+  spec.amsgrad = optional_boolean(o, "amsgrad", "optimizer.amsgrad", spec.amsgrad);
+  spec.alpha = optional_number(o, "alpha", "optimizer.alpha", spec.alpha);
+  spec.centered = optional_boolean(o, "centered", "optimizer.centered", spec.centered);
+  spec.lr_decay = optional_number(o, "lrDecay", "optimizer.lrDecay", spec.lr_decay);
+  spec.initial_accumulator_value = optional_number(
+      o, "initialAccumulatorValue", "optimizer.initialAccumulatorValue", spec.initial_accumulator_value);
+  spec.clip_norm = optional_number(o, "clipNorm", "optimizer.clipNorm", spec.clip_norm);
+  spec.clip_value = optional_number(o, "clipValue", "optimizer.clipValue", spec.clip_value);
   return spec;
 }
 

@@ -20,7 +20,7 @@ enum class LossKind {
 };
 // None: unreduced values (never in training); BatchMean: kl-div only, sum / B.
 enum class Reduction { Mean, Sum, None, BatchMean };
-enum class OptimizerKind { Sgd, Adam, AdamW };
+enum class OptimizerKind { Sgd, Adam, AdamW, Adagrad, RMSprop };
 
 // Throws std::invalid_argument with `what` when `ok` is false. Used for checks
 // that guard memory safety; they stay on in release builds.

@@ -160,7 +160,7 @@ template <typename T>
 void Network<T>::set_optimizer(const OptimizerSpec& spec) {
   validate_optimizer(spec);
   const index_t size = optimizer_state_size(spec, nparams_);
-  if (spec.kind != opt_.kind ||
+  if (!optimizer_state_compatible(spec, opt_) ||
       size != static_cast<index_t>(opt_state_.size())) {
     opt_state_.assign(static_cast<std::size_t>(size), T(0));
     step_ = 0;

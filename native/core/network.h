@@ -65,8 +65,9 @@ class Network {
   void set_loss(const LossSpec& loss);   // validates
   void clear_loss();                     // custom-loss mode: only forward_train/backward/step
   bool has_loss() const;
-  // Replaces the optimizer. Its state is kept when the kind and state size are
-  // unchanged (a learning-rate change), and reset to zero otherwise.
+  // Replaces the optimizer. Its state is kept when the kind and state layout
+  // are unchanged (optimizer_state_compatible: a learning-rate change), and
+  // reset to zero otherwise.
   void set_optimizer(const OptimizerSpec& spec);
   void reset_optimizer_state();          // zero state, step count back to 0
   std::int64_t step_count() const;

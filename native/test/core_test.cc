@@ -406,9 +406,75 @@ static void test_optim_t(double tol) {
   check3<T>(two_steps<T>(adamw), 0.8096633640, -1.8290961843, 0.3590786479, tol);
 }
 
+// Adagrad, RMSprop, amsgrad and clipping on the same two steps; expected
+// values from torch 1.13 (torch.optim.* and torch.nn.utils.clip_grad_*_ in
+// float64, the gradients set by hand).
+template <typename T>
+static void test_optim_more_t(double tol) {
+  OptimizerSpec ada;
+  ada.kind = OptimizerKind::Adagrad;
+  ada.lr = 0.1;
+  ada.lr_decay = 0.5;
+  ada.initial_accumulator_value = 0.1;
+  ada.weight_decay = 0.1;
+  ada.eps = 1e-10;
+  check3<T>(two_steps<T>(ada), 0.8933786584, -1.8980442938, 0.4338560227, tol);
+  OptimizerSpec rms;
+  rms.kind = OptimizerKind::RMSprop;
+  rms.lr = 0.01;
+  check3<T>(two_steps<T>(rms), 0.8029573273, -1.9000000500, 0.4317660701, tol);
+  OptimizerSpec rms_cm = rms;
+  rms_cm.alpha = 0.9;
+  rms_cm.centered = true;
+  rms_cm.momentum = 0.5;
+  check3<T>(two_steps<T>(rms_cm), 0.9167806820, -1.9500000083, 0.4606533840, tol);
+  // amsgrad differs from Adam where v shrinks (θ[1]: g2 = 0).
+  OptimizerSpec ams;
+  ams.kind = OptimizerKind::Adam;
+  ams.lr = 0.1;
+  ams.amsgrad = true;
+  check3<T>(two_steps<T>(ams), 0.8115623640, -1.8330276956, 0.3599781479, tol);
+  // Plain SGD, lr 1: ‖g1‖ = 0.374 is scaled to 0.2, ‖g2‖ = 0.412 likewise.
+  OptimizerSpec clip_norm;
+  clip_norm.lr = 1.0;
+  clip_norm.clip_norm = 0.2;
+  check3<T>(two_steps<T>(clip_norm), 0.7525198650, -1.8930957889, 0.3881506908, tol);
+  OptimizerSpec clip_value;
+  clip_value.lr = 1.0;
+  clip_value.clip_value = 0.15;
+  check3<T>(two_steps<T>(clip_value), 0.75, -1.85, 0.45, tol);
+}
+
 static void test_optim() {
   test_optim_t<double>(1e-9);
   test_optim_t<float>(2e-6);
+  test_optim_more_t<double>(1e-9);
+  test_optim_more_t<float>(2e-6);
+  {
+    OptimizerSpec r;
+    r.kind = OptimizerKind::RMSprop;
+    CHECK(optimizer_state_size(r, 10) == 10);
+    r.centered = true;
+    CHECK(optimizer_state_size(r, 10) == 20);
+    r.momentum = 0.9;
+    CHECK(optimizer_state_size(r, 10) == 30);
+    OptimizerSpec a;
+    a.kind = OptimizerKind::Adam;
+    a.amsgrad = true;
+    CHECK(optimizer_state_size(a, 10) == 30);
+    a.kind = OptimizerKind::Adagrad;
+    CHECK(optimizer_state_size(a, 10) == 10);
+    // Same size, different slices: centered's gradient average vs a momentum buffer.
+    OptimizerSpec c, m;
+    c.kind = m.kind = OptimizerKind::RMSprop;
+    c.centered = true;
+    m.momentum = 0.9;
+    CHECK(!optimizer_state_compatible(c, m));
+    OptimizerSpec c2 = c;
+    c2.lr = 0.5;
+    c2.alpha = 0.5;
+    CHECK(optimizer_state_compatible(c, c2));
+  }
   OptimizerSpec s;
   CHECK(optimizer_state_size(s, 10) == 0);
   s.momentum = 0.5;
@@ -430,6 +496,14 @@ static void test_optim() {
   bad([](OptimizerSpec& o) { o.kind = OptimizerKind::Adam; o.beta2 = -0.1; });
   bad([](OptimizerSpec& o) { o.kind = OptimizerKind::Adam; o.eps = 0; });
   bad([](OptimizerSpec& o) { o.kind = OptimizerKind::AdamW; o.eps = INFINITY; });
+  bad([](OptimizerSpec& o) { o.kind = OptimizerKind::Adagrad; o.lr_decay = -1; });
+  bad([](OptimizerSpec& o) { o.kind = OptimizerKind::Adagrad; o.initial_accumulator_value = -1; });
+  bad([](OptimizerSpec& o) { o.kind = OptimizerKind::Adagrad; o.eps = 0; });
+  bad([](OptimizerSpec& o) { o.kind = OptimizerKind::RMSprop; o.alpha = 1.5; });
+  bad([](OptimizerSpec& o) { o.kind = OptimizerKind::RMSprop; o.momentum = -1; });
+  bad([](OptimizerSpec& o) { o.clip_norm = -1; });
+  bad([](OptimizerSpec& o) { o.clip_value = INFINITY; });
+  bad([](OptimizerSpec& o) { o.kind = static_cast<OptimizerKind>(42); });
   validate_optimizer(OptimizerSpec{});
 }
 

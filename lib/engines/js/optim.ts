@@ -1,22 +1,55 @@
 // Optimizer updates over flat parameter buffers for the pure-TypeScript
-// engine; same semantics as native/core/optim.h, which follows torch.optim
-// (SPEC.md §4, ε outside the square root):
+// engine; same semantics, state layout and arithmetic arrangement as
+// native/core/optim.cc, which follows torch.optim (SPEC.md §4, ε outside the
+// square root). g is the gradient after clipping; λ the weight decay:
 //
-//  SGD   g ← g + λθ                                  (coupled weight decay)
-//        v ← g on the first step, else μv + (1 − dampening)·g      (if μ ≠ 0)
-//        g ← g + μv (nesterov) or v                              (if μ ≠ 0)
-//        θ ← θ − lr·g
-//  Adam  g ← g + λθ
-//        m ← β1·m + (1 − β1)·g ;  v ← β2·v + (1 − β2)·g²
-//        θ ← θ − lr · (m / (1 − β1ᵗ)) / (√(v / (1 − β2ᵗ)) + ε)
-//  AdamW θ ← θ − lr·λθ, i.e. θ·(1 − lr·λ) (decoupled decay, Loshchilov &
-//        Hutter 2019), then Adam with no coupled decay.
+//  SGD     g ← g + λθ;  v ← g on the first step, else μv + (1 − dampening)·g  (μ ≠ 0)
+//          g ← g + μv (nesterov) or v (μ ≠ 0);  θ ← θ − lr·g
+//  Adagrad g ← g + λθ;  clr = lr / (1 + (t − 1)·lrDecay)
+//          G ← G + g² (G starts at initialAccumulatorValue);  θ ← θ − clr·g / (√G + ε)
+//  RMSprop g ← g + λθ;  s ← αs + (1 − α)g²;  centered: a ← αa + (1 − α)g, d = √(s − a²) + ε,
+//          else d = √s + ε;  μ > 0: b ← μb + g/d, θ ← θ − lr·b;  else θ ← θ − lr·g/d
+//  Adam    g ← g + λθ;  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+//          amsgrad: v̂ ← max(v̂, v), used in place of v;
+//          θ ← θ − lr · (m / (1 − β1ᵗ)) / (√(v / (1 − β2ᵗ)) + ε)
+//  AdamW   θ ← θ·(1 − lr·λ) (decoupled decay, Loshchilov & Hutter 2019), then
+//          Adam with no coupled decay.
+//  Clipping, over all parameters before the update, without changing grad:
+//          clipNorm:  g ← g · min(1, clipNorm / (‖g‖₂ + 1e-6))   (torch clip_grad_norm_)
+//          clipValue: g ← clamp(g, −clipValue, clipValue)        (torch clip_grad_value_)
 //
-// State is one flat array of the plan's dtype: empty for plain SGD, the
-// momentum buffer v (n) for SGD with momentum, m then v (2n) for Adam/AdamW.
+// State is one flat array of the plan's dtype (optimizerStateSize):
+//  SGD [velocity if μ ≠ 0] · Adagrad [sum] · RMSprop [square avg][grad avg if
+//  centered][buffer if μ > 0] · Adam/AdamW [m][v][max v if amsgrad].
 // It must be zero before the first step; `step` counts from 1.
 
-import type { FloatArray, OptimizerSpec } from '../../engine';
+import type { FloatArray, OptimizerName, OptimizerSpec } from '../../engine';
+
+const KINDS: readonly OptimizerName[] = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'];
+
+/** The optional fields of OptimizerSpec at their defaults (native/core/optim.h). */
+export const OPTIONAL_DEFAULTS = {
+  amsgrad: false, alpha: 0.99, centered: false, lrDecay: 0, initialAccumulatorValue: 0,
+  clipNorm: 0, clipValue: 0,
+} as const;
+
+const OPTIONAL_KEYS = Object.keys(OPTIONAL_DEFAULTS) as (keyof typeof OPTIONAL_DEFAULTS)[];
+
+type FullSpec = Required<OptimizerSpec>;
+
+/** A spec with every optional field filled in. */
+export function completeOptimizer(spec: OptimizerSpec): FullSpec {
+  const out = { ...OPTIONAL_DEFAULTS, ...spec } as FullSpec;
+  for (const key of OPTIONAL_KEYS) {
+    if (spec[key] === undefined) (out as Record<string, unknown>)[key] = OPTIONAL_DEFAULTS[key];
+  }
+  return out;
+}
+
+function isComplete(spec: OptimizerSpec): spec is FullSpec {
+  for (const key of OPTIONAL_KEYS) if (spec[key] === undefined) return false;
+  return true;
+}
 
 function finite(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
@@ -28,22 +61,33 @@ function check(ok: boolean, what: string, name: string, value: unknown): void {
 
 /**
  * Throws RangeError for out-of-range or non-finite hyper-parameters, with the
- * native core's rules (optim.cc validate_optimizer, after torch.optim): every
- * numeric field finite; lr ≥ 0, weightDecay ≥ 0; SGD: momentum ≥ 0,
+ * native core's rules (optim.cc validate_optimizer, after torch.optim, with
+ * eps > 0 and RMSprop's alpha ≤ 1 as deliberate tightenings): every numeric
+ * field finite; lr, weightDecay, clipNorm, clipValue ≥ 0; SGD: momentum ≥ 0,
  * dampening in [0, 1], nesterov only with momentum > 0 and dampening 0;
- * Adam/AdamW: betas in [0, 1), eps > 0.
+ * Adagrad: lrDecay, initialAccumulatorValue ≥ 0; RMSprop: momentum ≥ 0,
+ * alpha in [0, 1]; Adam/AdamW: betas in [0, 1); eps > 0 for all but SGD.
  */
-export function validateOptimizer(spec: OptimizerSpec): void {
-  const kind = spec.kind;
-  if (kind !== 'sgd' && kind !== 'adam' && kind !== 'adamw') {
-    throw new RangeError(`Expected 'sgd', 'adam' or 'adamw' for optimizer.kind but received ${String(kind)}`);
+export function validateOptimizer(input: OptimizerSpec): void {
+  const kind = input.kind;
+  if (!KINDS.includes(kind)) {
+    throw new RangeError(`Expected one of ${KINDS.join(', ')} for optimizer.kind but received ${String(kind)}`);
   }
-  for (const name of ['lr', 'momentum', 'dampening', 'weightDecay', 'beta1', 'beta2', 'eps'] as const) {
+  const spec = completeOptimizer(input);
+  for (const name of ['lr', 'momentum', 'dampening', 'weightDecay', 'beta1', 'beta2', 'eps', 'alpha',
+    'lrDecay', 'initialAccumulatorValue', 'clipNorm', 'clipValue'] as const) {
     check(finite(spec[name]), 'a finite number', name, spec[name]);
   }
-  check(typeof spec.nesterov === 'boolean', 'a boolean', 'nesterov', spec.nesterov);
+  for (const name of ['nesterov', 'amsgrad', 'centered'] as const) {
+    // A wrong type is a TypeError, as the native binding reports it.
+    if (typeof spec[name] !== 'boolean') {
+      throw new TypeError(`Expected a boolean for optimizer.${name} but received ${String(spec[name])}`);
+    }
+  }
   check(spec.lr >= 0, 'a number ≥ 0', 'lr', spec.lr);
   check(spec.weightDecay >= 0, 'a number ≥ 0', 'weightDecay', spec.weightDecay);
+  check(spec.clipNorm >= 0, 'a number ≥ 0 (0: off)', 'clipNorm', spec.clipNorm);
+  check(spec.clipValue >= 0, 'a number ≥ 0 (0: off)', 'clipValue', spec.clipValue);
   if (kind === 'sgd') {
     check(spec.momentum >= 0, 'a number ≥ 0', 'momentum', spec.momentum);
     check(spec.dampening >= 0 && spec.dampening <= 1, 'a number in [0, 1]', 'dampening',
@@ -53,33 +97,66 @@ export function validateOptimizer(spec: OptimizerSpec): void {
             'momentum > 0 and dampening 0 with nesterov', 'nesterov',
             `momentum ${spec.momentum}, dampening ${spec.dampening}`);
     }
+    return;
+  }
+  check(spec.eps > 0, 'a number > 0', 'eps', spec.eps);
+  if (kind === 'adagrad') {
+    check(spec.lrDecay >= 0, 'a number ≥ 0', 'lrDecay', spec.lrDecay);
+    check(spec.initialAccumulatorValue >= 0, 'a number ≥ 0', 'initialAccumulatorValue',
+          spec.initialAccumulatorValue);
+  } else if (kind === 'rmsprop') {
+    check(spec.momentum >= 0, 'a number ≥ 0', 'momentum', spec.momentum);
+    check(spec.alpha >= 0 && spec.alpha <= 1, 'a number in [0, 1]', 'alpha', spec.alpha);
   } else {
     check(spec.beta1 >= 0 && spec.beta1 < 1, 'a number in [0, 1)', 'beta1', spec.beta1);
     check(spec.beta2 >= 0 && spec.beta2 < 1, 'a number in [0, 1)', 'beta2', spec.beta2);
-    check(spec.eps > 0, 'a number > 0', 'eps', spec.eps);
   }
 }
 
-/** Values of state the spec needs for n parameters: 0, n or 2n (optim.h). */
+/** Values of state the spec needs for n parameters (layout above, as optim.h). */
 export function optimizerStateSize(spec: OptimizerSpec, n: number): number {
-  if (spec.kind === 'sgd') return spec.momentum !== 0 ? n : 0;
-  return 2 * n;
+  switch (spec.kind) {
+    case 'sgd': return spec.momentum !== 0 ? n : 0;
+    case 'adagrad': return n;
+    case 'rmsprop': return n * (1 + (spec.centered ? 1 : 0) + (spec.momentum > 0 ? 1 : 0));
+    default: return n * (spec.amsgrad ? 3 : 2);
+  }
 }
 
-// Both updates use the native core's arithmetic arrangement (optim.cc), so
+/** True when state built for `a` means the same for `b` (optim.h optimizer_state_compatible). */
+export function optimizerStateCompatible(a: OptimizerSpec, b: OptimizerSpec): boolean {
+  if (a.kind !== b.kind || optimizerStateSize(a, 1) !== optimizerStateSize(b, 1)) return false;
+  // RMSprop's second slice is the gradient average or the momentum buffer.
+  return a.kind !== 'rmsprop' ||
+    (Boolean(a.centered) === Boolean(b.centered) && (a.momentum > 0) === (b.momentum > 0));
+}
+
+// The updates use the native core's arithmetic arrangement (optim.cc), so
 // float64 trajectories of the two engines agree to rounding (Math.pow and
 // std::pow may differ in the last bit). The weight-decay term is added even
-// when λ = 0, as there.
+// when λ = 0, as there. Clipping is a scale and bounds applied as each
+// gradient is read; when off they are 1 and ±∞, which change nothing.
 
-function sgdUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray, state: FloatArray,
-                   n: number, step: number): void {
+/** The global-norm clipping coefficient: 1 unless clipNorm is on and exceeded. */
+function clipScale(spec: FullSpec, grad: FloatArray, n: number): number {
+  if (!(spec.clipNorm > 0)) return 1;
+  let sumSq = 0;
+  for (let i = 0; i < n; i++) sumSq += grad[i]! * grad[i]!;
+  // torch: coefficient max_norm / (total_norm + 1e-6), clamped to at most 1.
+  return Math.min(spec.clipNorm / (Math.sqrt(sumSq) + 1e-6), 1);
+}
+
+function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
+                   state: FloatArray, n: number, step: number): void {
+  const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
+  const lo = -hi;
   const lr = spec.lr;
   const wd = spec.weightDecay;
   const mu = spec.momentum;
   if (mu === 0) {
     for (let i = 0; i < n; i++) {
-      const p = param[i];
-      param[i] = p - lr * (grad[i] + wd * p);
+      const p = param[i]!;
+      param[i] = p - lr * (Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p);
     }
     return;
   }
@@ -89,21 +166,75 @@ function sgdUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray, sta
   const keep = 1 - spec.dampening;
   const nesterov = spec.nesterov;
   for (let i = 0; i < n; i++) {
-    const p = param[i];
-    const g = grad[i] + wd * p;
-    const v = first ? g : mu * state[i] + keep * g;
+    const p = param[i]!;
+    const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
+    const v = first ? g : mu * state[i]! + keep * g;
     state[i] = v;
     param[i] = p - lr * (nesterov ? g + mu * v : v);
   }
 }
 
-function adamUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray, state: FloatArray,
-                    n: number, step: number): void {
+function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
+                       sum: FloatArray, n: number, step: number): void {
+  const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
+  const lo = -hi;
+  const clr = spec.lr / (1 + (step - 1) * spec.lrDecay);
+  const wd = spec.weightDecay;
+  const eps = spec.eps;
+  // The state starts at zero; torch fills it with initialAccumulatorValue, so
+  // the first step reads that value instead.
+  const first = step === 1;
+  const init = spec.initialAccumulatorValue;
+  for (let i = 0; i < n; i++) {
+    const p = param[i]!;
+    const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
+    const acc = (first ? init : sum[i]!) + g * g;
+    sum[i] = acc;
+    param[i] = p - clr * g / (Math.sqrt(acc) + eps);
+  }
+}
+
+function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
+                       state: FloatArray, n: number): void {
+  const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
+  const lo = -hi;
+  const { lr, weightDecay: wd, eps, alpha, centered, momentum: mu } = spec;
+  const oneMinusAlpha = 1 - alpha;
+  const useMomentum = mu > 0;
+  const bufferAt = centered ? 2 * n : n;
+  for (let i = 0; i < n; i++) {
+    const p = param[i]!;
+    const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
+    const sq = alpha * state[i]! + oneMinusAlpha * g * g;
+    state[i] = sq;
+    let variance = sq;
+    if (centered) {
+      const ga = alpha * state[n + i]! + oneMinusAlpha * g;
+      state[n + i] = ga;
+      // ≥ 0 in exact arithmetic; rounding can push it just below (torch: NaN).
+      variance = Math.max(sq - ga * ga, 0);
+    }
+    const d = g / (Math.sqrt(variance) + eps);
+    if (useMomentum) {
+      const b = mu * state[bufferAt + i]! + d;
+      state[bufferAt + i] = b;
+      param[i] = p - lr * b;
+    } else {
+      param[i] = p - lr * d;
+    }
+  }
+}
+
+function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
+                    state: FloatArray, n: number, step: number): void {
+  const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
+  const lo = -hi;
   const lr = spec.lr;
   const b1 = spec.beta1;
   const b2 = spec.beta2;
   const eps = spec.eps;
   const decoupled = spec.kind === 'adamw';
+  const amsgrad = spec.amsgrad;
   // Bias corrections of the zero-initialised moments (Kingma & Ba 2015, Alg. 1),
   // in PyTorch's arrangement: θ −= (lr/bc1) · m / (√v/√bc2 + ε).
   const bc1 = 1 - Math.pow(b1, step);
@@ -114,12 +245,16 @@ function adamUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray, st
   const decay = decoupled ? 1 - lr * spec.weightDecay : 1;
   const coupled = decoupled ? 0 : spec.weightDecay;
   for (let i = 0; i < n; i++) {
-    const p = param[i] * decay;
-    const g = grad[i] + coupled * p;
-    const m = b1 * state[i] + (1 - b1) * g;
-    const v = b2 * state[n + i] + (1 - b2) * g * g;
+    const p = param[i]! * decay;
+    const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + coupled * p;
+    const m = b1 * state[i]! + (1 - b1) * g;
+    let v = b2 * state[n + i]! + (1 - b2) * g * g;
     state[i] = m;
     state[n + i] = v;
+    if (amsgrad) {
+      v = Math.max(state[2 * n + i]!, v);
+      state[2 * n + i] = v;
+    }
     param[i] = p - stepSize * m / (Math.sqrt(v) / bc2Sqrt + eps);
   }
 }
@@ -128,8 +263,15 @@ function adamUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray, st
  * One update of the first n parameters with their gradients. `state` holds
  * optimizerStateSize(spec, n) values; `step` (≥ 1) is the update's number.
  */
-export function optimizerUpdate(spec: OptimizerSpec, param: FloatArray, grad: FloatArray,
+export function optimizerUpdate(input: OptimizerSpec, param: FloatArray, grad: FloatArray,
                                 state: FloatArray, n: number, step: number): void {
-  if (spec.kind === 'sgd') sgdUpdate(spec, param, grad, state, n, step);
-  else adamUpdate(spec, param, grad, state, n, step);
+  // The plans pass complete specs, so a step allocates nothing.
+  const spec = isComplete(input) ? input : completeOptimizer(input);
+  const clip = clipScale(spec, grad, n);
+  switch (spec.kind) {
+    case 'sgd': sgdUpdate(spec, clip, param, grad, state, n, step); break;
+    case 'adagrad': adagradUpdate(spec, clip, param, grad, state, n, step); break;
+    case 'rmsprop': rmspropUpdate(spec, clip, param, grad, state, n); break;
+    default: adamUpdate(spec, clip, param, grad, state, n, step);
+  }
 }

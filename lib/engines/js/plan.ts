@@ -26,7 +26,9 @@ import type {
 import { activationBackward, activationForward } from './activations';
 import { gemm } from './gemm';
 import { lossForwardBackward, lossSpecForTraining, validateTarget } from './losses';
-import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
+import {
+  completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
+} from './optim';
 
 interface DenseLayer {
   kind: 'dense';
@@ -49,10 +51,10 @@ type Layer = DenseLayer | ActivationLayer;
 const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
 /** network.h: SGD(lr = 0.01) until setOptimizer; the other fields are torch defaults. */
-const DEFAULT_OPTIMIZER: OptimizerSpec = {
+const DEFAULT_OPTIMIZER: OptimizerSpec = completeOptimizer({
   kind: 'sgd', lr: 0.01, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0,
   beta1: 0.9, beta2: 0.999, eps: 1e-8,
-};
+});
 
 /**
  * trainEpoch yields to the event loop once this many milliseconds of work have
@@ -255,11 +257,11 @@ export class JsNetworkPlan implements NetworkPlan {
   setOptimizer(optimizer: OptimizerSpec): void {
     this.assertIdle('setOptimizer');
     validateOptimizer(optimizer);
-    const next: OptimizerSpec = { ...DEFAULT_OPTIMIZER, ...optimizer };
+    const next: OptimizerSpec = completeOptimizer({ ...DEFAULT_OPTIMIZER, ...optimizer });
     const size = optimizerStateSize(next, this.paramCount);
-    // A hyper-parameter change (same kind, same state size) keeps the moments
+    // A hyper-parameter change (same kind and state layout) keeps the moments
     // and the step count, as changing lr in a torch optimizer's param_groups does.
-    if (next.kind !== this.optimizer.kind || size !== this.optState.length) {
+    if (!optimizerStateCompatible(next, this.optimizer) || size !== this.optState.length) {
       this.optState = alloc(this.dtype, size);
       this.steps = 0;
     }
