@@ -37,6 +37,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetParamCount(const Napi::CallbackInfo& info);
   Napi::Value GetMaxBatch(const Napi::CallbackInfo& info);
   Napi::Value GetStepCount(const Napi::CallbackInfo& info);
+  Napi::Value GetBufferCount(const Napi::CallbackInfo& info);
+  Napi::Value GetTraining(const Napi::CallbackInfo& info);
 
   Napi::Value Reserve(const Napi::CallbackInfo& info);
   Napi::Value SetLoss(const Napi::CallbackInfo& info);
@@ -45,6 +47,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetParams(const Napi::CallbackInfo& info);
   Napi::Value SetParams(const Napi::CallbackInfo& info);
   Napi::Value GetGrads(const Napi::CallbackInfo& info);
+  Napi::Value GetBuffers(const Napi::CallbackInfo& info);
+  Napi::Value SetBuffers(const Napi::CallbackInfo& info);
+  Napi::Value SetTraining(const Napi::CallbackInfo& info);
+  Napi::Value SetSeed(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value ForwardTrain(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);

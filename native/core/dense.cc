@@ -5,6 +5,8 @@
 //   Z = A·Wᵀ + b,   dW = dZᵀ·A,   db = colSums(dZ),   dA = dZ·W.
 #include "dense.h"
 
+#include <cmath>
+
 #include "gemm.h"
 
 namespace fastmlp {
@@ -60,6 +62,34 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
     }
   }
 }
+
+template <typename T>
+double dense_penalty(const T* weight, index_t n, double l1, double l2) {
+  double a = 0, q = 0;
+  for (index_t i = 0; i < n; ++i) {
+    const double w = weight[i];
+    a += std::fabs(w);
+    q += w * w;
+  }
+  return l1 * a + l2 * q;
+}
+
+template <typename T>
+void dense_penalty_backward(T* dweight, const T* weight, index_t n, double l1,
+                            double l2) {
+  for (index_t i = 0; i < n; ++i) {
+    const double w = weight[i];
+    const double sign = w > 0 ? 1.0 : (w < 0 ? -1.0 : 0.0);
+    dweight[i] = T(double(dweight[i]) + (l1 * sign + 2.0 * l2 * w));
+  }
+}
+
+template double dense_penalty<float>(const float*, index_t, double, double);
+template double dense_penalty<double>(const double*, index_t, double, double);
+template void dense_penalty_backward<float>(float*, const float*, index_t,
+                                            double, double);
+template void dense_penalty_backward<double>(double*, const double*, index_t,
+                                             double, double);
 
 template void dense_forward<float>(float*, const float*, const float*,
                                    const float*, index_t, index_t, index_t);

@@ -11,8 +11,12 @@
 // the loss gradient has its own buffer, and trainEpoch gathers each batch
 // straight into the input buffer.
 //
-// Parameter layout (shared with the native engine): for each dense layer in
-// order, its weight (out × in, row-major, torch.nn.Linear) then its bias (out).
+// Parameter layout (shared with the native engine, see NetworkPlan in
+// lib/engine.ts): per layer its learnable tensors in state_dict order; batch-norm
+// running statistics live in a second flat buffer. Dropout masks are drawn from
+// lib/rng.ts's xoshiro128** in row-major order, as native/core/dropout.h does.
+// Batch norm, layer norm, PReLU and the dense L1/L2 penalties: norm.ts,
+// prelu.ts, penalty.ts (formulas and sources there).
 //
 // Dense layer (SPEC.md §1, notes 001; native/core/dense.h):
 //   forward   Z (B,OC) = A (B,C) · Wᵀ + b
@@ -23,8 +27,13 @@ import type {
   ActivationName, Dtype, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
   OptimizerSpec, PlanSpec, Target,
 } from '../../engine';
+import { Rng } from '../../rng';
 import { activationBackward, activationForward } from './activations';
+import { dropoutBackward, dropoutForward } from './dropout';
 import { gemm } from './gemm';
+import { batchnormBackward, batchnormForward, layernormBackward, layernormForward } from './norm';
+import { densePenalty, densePenaltyBackward } from './penalty';
+import { preluBackward, preluForward } from './prelu';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
 
@@ -36,6 +45,8 @@ interface DenseLayer {
   bias: FloatArray; // view (outF) into params
   dWeight: FloatArray; // views into grads, same layout
   dBias: FloatArray;
+  l1: number;
+  l2: number;
 }
 
 interface ActivationLayer {
@@ -44,7 +55,52 @@ interface ActivationLayer {
   width: number;
 }
 
-type Layer = DenseLayer | ActivationLayer;
+interface DropoutLayer {
+  kind: 'dropout';
+  p: number;
+  width: number;
+  mask: FloatArray; // capacity × width, the last training forward's mask
+}
+
+/** Batch norm and layer norm share a shape: optional affine views and stats. */
+interface NormLayer {
+  kind: 'batchnorm' | 'layernorm';
+  width: number;
+  eps: number;
+  momentum: number; // batch norm only
+  gamma: FloatArray | null; // views into params (null without affine)
+  beta: FloatArray | null;
+  dGamma: FloatArray | null;
+  dBeta: FloatArray | null;
+  runningMean: FloatArray; // views into buffers (batch norm; empty for layer norm)
+  runningVar: FloatArray;
+  tracked: FloatArray;
+  /**
+   * μ and 1/σ used by a forward, twice: the first half for the training forward
+   * that backward differentiates, the second for predict. Batch norm: 2·C each
+   * half; layer norm: 2·capacity (per row).
+   */
+  stats: FloatArray;
+}
+
+interface PReLULayer {
+  kind: 'prelu';
+  width: number;
+  slopes: number;
+  weight: FloatArray;
+  dWeight: FloatArray;
+}
+
+type Layer = DenseLayer | ActivationLayer | DropoutLayer | NormLayer | PReLULayer;
+
+/** A layer's sizes and offsets, found while validating the spec. */
+interface Shape {
+  spec: LayerSpec;
+  inF: number;
+  outF: number;
+  off: number; // first parameter, or -1
+  bufOff: number; // first buffer, or -1
+}
 
 const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
@@ -103,10 +159,15 @@ export class JsNetworkPlan implements NetworkPlan {
   /** widths[l] is the width of acts[l]: the input of layer l (widths[L] the output). */
   private readonly widths: number[];
   private readonly maxWidth: number;
-  /** Index of the first dense layer: backward need not go below it without dinput. */
-  private readonly firstDense: number;
+  /** Index of the first layer with parameters: backward need not go below it without dinput. */
+  private readonly firstParam: number;
   private readonly params: FloatArray;
   private readonly grads: FloatArray;
+  private readonly buffers: FloatArray;
+  private isTraining = true;
+  /** The mode of the last forwardTrain, which backward differentiates. */
+  private forwardTraining = true;
+  private rng = new Rng(0);
 
   private optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   private optState: FloatArray;
@@ -142,38 +203,21 @@ export class JsNetworkPlan implements NetworkPlan {
     if (first < 0) {
       throw new RangeError('Expected at least one dense layer in layers but received none');
     }
-    this.firstDense = first;
     const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
 
-    // Validate each layer and lay out its parameters in the flat buffers.
+    // Validate each layer and lay out its parameters and buffers in the flat buffers.
     let width = firstIn;
     let offset = 0;
-    const shapes: { act?: ActivationName; inF: number; outF: number; off: number }[] = [];
+    let bufOffset = 0;
+    const shapes: Shape[] = [];
     const widths: number[] = [];
     spec.layers.forEach((layer: LayerSpec, i: number) => {
       widths.push(width);
-      if (layer === null || typeof layer !== 'object') {
-        throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
-      }
-      if (layer.kind === 'dense') {
-        const { inFeatures, outFeatures } = layer;
-        if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
-          throw new RangeError(`Expected integer sizes ≥ 1 for layers[${i}] but received ${String(inFeatures)}×${String(outFeatures)}`);
-        }
-        if (inFeatures !== width) {
-          throw new RangeError(`Expected inFeatures ${width} (the width before it) for layers[${i}] but received ${inFeatures}`);
-        }
-        shapes.push({ inF: inFeatures, outF: outFeatures, off: offset });
-        offset += outFeatures * inFeatures + outFeatures;
-        width = outFeatures;
-      } else if (layer.kind === 'activation') {
-        if (!ACTIVATIONS.includes(layer.activation)) {
-          throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for layers[${i}].activation but received ${String(layer.activation)}`);
-        }
-        shapes.push({ act: layer.activation, inF: width, outF: width, off: -1 });
-      } else {
-        throw new RangeError(`Expected kind 'dense' or 'activation' for layers[${i}] but received ${String((layer as { kind: unknown }).kind)}`);
-      }
+      const [params, buffers, outF] = validateLayer(layer, i, width);
+      shapes.push({ spec: layer, inF: width, outF, off: params > 0 ? offset : -1, bufOff: buffers > 0 ? bufOffset : -1 });
+      offset += params;
+      bufOffset += buffers;
+      width = outF;
     });
     widths.push(width);
 
@@ -184,24 +228,95 @@ export class JsNetworkPlan implements NetworkPlan {
     this.maxWidth = Math.max(...widths);
     this.params = alloc(this.dtype, offset);
     this.grads = alloc(this.dtype, offset);
-    this.layers = shapes.map((s): Layer => {
-      if (s.act !== undefined) return { kind: 'activation', act: s.act, width: s.inF };
-      const wEnd = s.off + s.outF * s.inF;
-      const bEnd = wEnd + s.outF;
-      return {
-        kind: 'dense', inF: s.inF, outF: s.outF,
-        weight: this.params.subarray(s.off, wEnd), bias: this.params.subarray(wEnd, bEnd),
-        dWeight: this.grads.subarray(s.off, wEnd), dBias: this.grads.subarray(wEnd, bEnd),
-      };
-    });
+    this.buffers = alloc(this.dtype, bufOffset);
+    this.layers = shapes.map((s) => this.buildLayer(s));
+    // Backward without dinput need not go below the first layer with parameters.
+    this.firstParam = Math.max(0, shapes.findIndex((s) => s.off >= 0));
     this.optState = alloc(this.dtype, optimizerStateSize(this.optimizer, offset));
     this.scratch = [alloc(this.dtype, 0), alloc(this.dtype, 0)];
     this.dout = alloc(this.dtype, 0);
     this.reserve(spec.maxBatch);
   }
 
+  /** Views into the flat buffers for one validated layer. */
+  private buildLayer(s: Shape): Layer {
+    const { spec, inF, outF, off, bufOff } = s;
+    const view = (buf: FloatArray, from: number, n: number) => buf.subarray(from, from + n);
+    switch (spec.kind) {
+      case 'dense': {
+        const w = outF * inF;
+        return {
+          kind: 'dense', inF, outF, l1: spec.l1 ?? 0, l2: spec.l2 ?? 0,
+          weight: view(this.params, off, w), bias: view(this.params, off + w, outF),
+          dWeight: view(this.grads, off, w), dBias: view(this.grads, off + w, outF),
+        };
+      }
+      case 'activation':
+        return { kind: 'activation', act: spec.activation, width: inF };
+      case 'dropout':
+        return { kind: 'dropout', p: spec.p, width: inF, mask: alloc(this.dtype, 0) };
+      case 'prelu':
+        return {
+          kind: 'prelu', width: inF, slopes: spec.numParameters,
+          weight: view(this.params, off, spec.numParameters), dWeight: view(this.grads, off, spec.numParameters),
+        };
+      case 'batchnorm':
+      case 'layernorm': {
+        const affine = off >= 0;
+        const bn = spec.kind === 'batchnorm';
+        const layer: NormLayer = {
+          kind: spec.kind, width: inF, eps: spec.eps, momentum: bn ? spec.momentum : 0,
+          gamma: affine ? view(this.params, off, inF) : null, beta: affine ? view(this.params, off + inF, inF) : null,
+          dGamma: affine ? view(this.grads, off, inF) : null, dBeta: affine ? view(this.grads, off + inF, inF) : null,
+          runningMean: bn ? view(this.buffers, bufOff, inF) : alloc(this.dtype, 0),
+          runningVar: bn ? view(this.buffers, bufOff + inF, inF) : alloc(this.dtype, 0),
+          tracked: bn ? view(this.buffers, bufOff + 2 * inF, 1) : alloc(this.dtype, 0),
+          stats: alloc(this.dtype, bn ? 4 * inF : 0),
+        };
+        layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
+        return layer;
+      }
+    }
+  }
+
   get maxBatch(): number {
     return this.capacity;
+  }
+
+  get bufferCount(): number {
+    return this.buffers.length;
+  }
+
+  get training(): boolean {
+    return this.isTraining;
+  }
+
+  setTraining(training: boolean): void {
+    this.assertIdle('setTraining');
+    if (typeof training !== 'boolean') {
+      throw new TypeError(`Expected a boolean for training but received ${typeof training}`);
+    }
+    this.isTraining = training;
+  }
+
+  setSeed(seed: number): void {
+    this.assertIdle('setSeed');
+    if (!isCount(seed, 0) || seed > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(`Expected an integer in [0, 2^53) for seed but received ${String(seed)}`);
+    }
+    this.rng = new Rng(seed);
+  }
+
+  getBuffers(out: FloatArray): void {
+    this.assertIdle('getBuffers');
+    need(out, this.buffers.length, 'out');
+    out.set(this.buffers);
+  }
+
+  setBuffers(src: FloatArray): void {
+    this.assertIdle('setBuffers');
+    need(src, this.buffers.length, 'src');
+    copy(src, 0, this.buffers, 0, this.buffers.length);
   }
 
   get stepCount(): number {
@@ -236,6 +351,13 @@ export class JsNetworkPlan implements NetworkPlan {
     const scratch: [FloatArray, FloatArray] = [alloc(this.dtype, rows * this.maxWidth),
       alloc(this.dtype, rows * this.maxWidth)];
     const dout = alloc(this.dtype, rows * this.outputSize);
+    const aux = this.layers.map((l) =>
+      l.kind === 'dropout' ? alloc(this.dtype, rows * l.width)
+        : l.kind === 'layernorm' ? alloc(this.dtype, 4 * rows) : null);
+    this.layers.forEach((l, i) => {
+      if (l.kind === 'dropout') l.mask = aux[i]!;
+      else if (l.kind === 'layernorm') l.stats = aux[i]!;
+    });
     this.acts = acts;
     this.scratch = scratch;
     this.dout = dout;
@@ -291,29 +413,105 @@ export class JsNetworkPlan implements NetworkPlan {
     out.set(this.grads);
   }
 
-  /** One layer's forward of `rows` rows from inp into out. */
-  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number): void {
-    if (layer.kind === 'dense') {
-      // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
-      // whatever out held before (even NaN) is never read.
-      const { inF, outF, weight, bias } = layer;
-      gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
-      for (let r = 0; r < rows; r++) {
-        const o = r * outF;
-        for (let j = 0; j < outF; j++) out[o + j] += bias[j];
+  /**
+   * One layer's forward of `rows` rows from inp into out. keep: a training-path
+   * forward whose statistics backward will use; otherwise predict's (eval, and
+   * into the second half of the norm layers' stats so the first survives).
+   */
+  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                       training: boolean, keep: boolean): void {
+    switch (layer.kind) {
+      case 'dense': {
+        // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
+        // whatever out held before (even NaN) is never read.
+        const { inF, outF, weight, bias } = layer;
+        gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
+        for (let r = 0; r < rows; r++) {
+          const o = r * outF;
+          for (let j = 0; j < outF; j++) out[o + j] += bias[j];
+        }
+        return;
       }
-    } else {
-      activationForward(layer.act, inp, out, rows, layer.width);
+      case 'activation':
+        activationForward(layer.act, inp, out, rows, layer.width);
+        return;
+      case 'dropout':
+        if (training) dropoutForward(out, inp, layer.mask, rows * layer.width, layer.p, this.rng);
+        else copy(inp, 0, out, 0, rows * layer.width);
+        return;
+      case 'prelu':
+        preluForward(out, inp, layer.weight, rows, layer.width, layer.slopes);
+        return;
+      case 'batchnorm': {
+        const C = layer.width;
+        const st = layer.stats.subarray(keep ? 0 : 2 * C, keep ? 2 * C : 4 * C);
+        batchnormForward(out, inp, layer.gamma, layer.beta, layer.runningMean, layer.runningVar,
+          st.subarray(0, C), st.subarray(C), rows, C, layer.eps, layer.momentum, training);
+        if (training) layer.tracked[0] += 1;
+        return;
+      }
+      case 'layernorm': {
+        const cap = this.capacity;
+        const base = keep ? 0 : 2 * cap;
+        layernormForward(out, inp, layer.gamma, layer.beta, layer.stats.subarray(base, base + cap),
+          layer.stats.subarray(base + cap, base + 2 * cap), rows, layer.width, layer.eps);
+        return;
+      }
     }
   }
 
   /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
   private forwardRows(rows: number): void {
     this.trainedRows = -1; // stays so if a layer throws
-    for (let l = 0; l < this.layers.length; l++) {
-      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows);
+    if (this.isTraining && rows < 2 && this.layers.some((l) => l.kind === 'batchnorm')) {
+      throw new RangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
+    for (let l = 0; l < this.layers.length; l++) {
+      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+    }
+    this.forwardTraining = this.isTraining;
     this.trainedRows = rows;
+  }
+
+  /** Σ of the dense layers' L1/L2 penalties, added to every training loss. */
+  private penalty(): number {
+    let total = 0;
+    for (const l of this.layers) {
+      if (l.kind === 'dense' && (l.l1 > 0 || l.l2 > 0)) total += densePenalty(l.weight, l.l1, l.l2);
+    }
+    return total;
+  }
+
+  /** Backward of a layer other than dense and activation; dx null: parameter gradients only. */
+  private otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, l: number, dy: FloatArray,
+                        dx: FloatArray | null, rows: number): void {
+    const x = this.acts[l];
+    const C = layer.width;
+    switch (layer.kind) {
+      case 'dropout':
+        if (dx === null) return;
+        if (this.forwardTraining) dropoutBackward(dx, dy, layer.mask, rows * C);
+        else copy(dy, 0, dx, 0, rows * C);
+        return;
+      case 'prelu':
+        layer.dWeight.fill(0);
+        preluBackward(dx, layer.dWeight, dy, x, layer.weight, rows, C, layer.slopes);
+        return;
+      case 'batchnorm':
+      case 'layernorm': {
+        layer.dGamma?.fill(0);
+        layer.dBeta?.fill(0);
+        if (layer.kind === 'batchnorm') {
+          batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats.subarray(0, C),
+            layer.stats.subarray(C, 2 * C), rows, C, this.forwardTraining);
+        } else {
+          const cap = this.capacity;
+          layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats.subarray(0, cap),
+            layer.stats.subarray(cap, 2 * cap), rows, C);
+        }
+        return;
+      }
+    }
   }
 
   /**
@@ -322,7 +520,7 @@ export class JsNetworkPlan implements NetworkPlan {
    */
   private backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
     const { layers, acts, scratch } = this;
-    const stop = dinput !== null ? 0 : this.firstDense;
+    const stop = dinput !== null ? 0 : this.firstParam;
     let cur: FloatArray = dOut;
     for (let l = layers.length - 1; l >= stop; l--) {
       const layer = layers[l];
@@ -338,11 +536,16 @@ export class JsNetworkPlan implements NetworkPlan {
           for (let r = 0; r < rows; r++) s += cur[r * outF + j];
           dBias[j] = s;
         }
+        if (layer.l1 > 0 || layer.l2 > 0) densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
-      } else {
+      } else if (layer.kind === 'activation') {
         activationBackward(layer.act, acts[l], acts[l + 1], cur, next, rows, layer.width);
+      } else {
+        const last = l === stop && dinput === null;
+        this.otherBackward(layer, l, cur, last ? null : next, rows);
+        if (last) break;
       }
       cur = next;
     }
@@ -366,7 +569,7 @@ export class JsNetworkPlan implements NetworkPlan {
       copy(x, start * nIn, src, 0, n * nIn);
       for (let l = 0; l < layers.length; l++) {
         const dst = src === scratch[0] ? scratch[1] : scratch[0];
-        this.layerForward(layers[l], src, dst, n);
+        this.layerForward(layers[l], src, dst, n, false, false);
         src = dst;
       }
       copy(src, 0, out, start * nOut, n * nOut);
@@ -405,7 +608,7 @@ export class JsNetworkPlan implements NetworkPlan {
   /** Forward, loss and its gradient into this.dout; no backward yet. */
   private forwardLoss(loss: LossSpec, rows: number, y: Target): number {
     const pred = this.acts[this.layers.length];
-    return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout);
+    return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout) + this.penalty();
   }
 
   computeGradients(x: FloatArray, rows: number, y: Target): number {
@@ -466,7 +669,13 @@ export class JsNetworkPlan implements NetworkPlan {
     validateTarget(loss, rows, nOut, y);
     const indices = y instanceof Int32Array ? y : null;
 
-    this.reserve(Math.min(batchSize, rows));
+    const bs = Math.min(batchSize, rows);
+    // A last batch of one row would stop batch norm part-way through the epoch.
+    if (this.isTraining && Math.min(bs, rows - Math.floor((rows - 1) / bs) * bs) < 2 &&
+        this.layers.some((l) => l.kind === 'batchnorm')) {
+      throw new RangeError(`Expected every batch to have at least 2 rows for batch norm in training mode but ${rows} rows in batches of ${batchSize} leave a batch of 1`);
+    }
+    this.reserve(bs);
     if (indices !== null && (this.yIdx === null || this.yIdx.length < this.capacity)) {
       this.yIdx = new Int32Array(this.capacity);
     }
@@ -529,5 +738,67 @@ function checkPermutation(order: Int32Array, rows: number): void {
       throw new RangeError(`Expected a permutation of 0..${rows - 1} for order but received order[${i}] = ${r}${r >= 0 && r < rows ? ', a repeat' : ', out of range'}`);
     }
     seen[r] = 1;
+  }
+}
+
+/**
+ * Checks one layer spec against the width before it; returns its parameter
+ * count, buffer count and output width.
+ */
+function validateLayer(layer: LayerSpec, i: number, width: number): [number, number, number] {
+  if (layer === null || typeof layer !== 'object') {
+    throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
+  }
+  const at = `layers[${i}]`;
+  const finite = (v: unknown, name: string, ok: (x: number) => boolean, what: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
+      throw new RangeError(`Expected ${what} for ${at}.${name} but received ${String(v)}`);
+    }
+  };
+  const flag = (v: unknown, name: string) => {
+    if (typeof v !== 'boolean') throw new TypeError(`Expected a boolean for ${at}.${name} but received ${typeof v}`);
+  };
+  const sameWidth = (v: unknown, name: string) => {
+    if (v !== width) throw new RangeError(`Expected ${width} (the width before it) for ${at}.${name} but received ${String(v)}`);
+  };
+  switch (layer.kind) {
+    case 'dense': {
+      const { inFeatures, outFeatures } = layer;
+      if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
+        throw new RangeError(`Expected integer sizes ≥ 1 for ${at} but received ${String(inFeatures)}×${String(outFeatures)}`);
+      }
+      if (inFeatures !== width) {
+        throw new RangeError(`Expected inFeatures ${width} (the width before it) for ${at} but received ${inFeatures}`);
+      }
+      if (layer.l1 !== undefined) finite(layer.l1, 'l1', (x) => x >= 0, 'a finite number ≥ 0');
+      if (layer.l2 !== undefined) finite(layer.l2, 'l2', (x) => x >= 0, 'a finite number ≥ 0');
+      return [outFeatures * inFeatures + outFeatures, 0, outFeatures];
+    }
+    case 'activation':
+      if (!ACTIVATIONS.includes(layer.activation)) {
+        throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for ${at}.activation but received ${String(layer.activation)}`);
+      }
+      return [0, 0, width];
+    case 'dropout':
+      finite(layer.p, 'p', (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+      return [0, 0, width];
+    case 'batchnorm':
+      sameWidth(layer.numFeatures, 'numFeatures');
+      finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
+      finite(layer.momentum, 'momentum', (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+      flag(layer.affine, 'affine');
+      return [layer.affine ? 2 * width : 0, 2 * width + 1, width];
+    case 'layernorm':
+      sameWidth(layer.normalizedShape, 'normalizedShape');
+      finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
+      flag(layer.elementwiseAffine, 'elementwiseAffine');
+      return [layer.elementwiseAffine ? 2 * width : 0, 0, width];
+    case 'prelu':
+      if (layer.numParameters !== 1 && layer.numParameters !== width) {
+        throw new RangeError(`Expected 1 or ${width} (the width) for ${at}.numParameters but received ${String(layer.numParameters)}`);
+      }
+      return [layer.numParameters, 0, width];
+    default:
+      throw new RangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm' or 'prelu' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
   }
 }
