@@ -1,8 +1,14 @@
 // Layer definitions: what a Sequential is built from. A layer describes its
 // parameters and the plan ops it compiles to; the engines do the arithmetic.
-import type { ActivationName, LayerSpec } from './engine';
-import { WEIGHT_INITS, type WeightInit } from './init';
-import { integer, number, oneOf, options } from './validate';
+// The regularisation layers live in layers-regularise.ts.
+// Every layer has getConfig(), a plain JSON object from which layerFromConfig()
+// rebuilds it (model files store the architecture that way).
+import type { ActivationName, FloatArray, LayerSpec } from './engine';
+import { Layer, type LayerConfig, type ParamShape } from './layer';
+import { BatchNorm1d, Dropout, LayerNorm, PReLU } from './layers-regularise';
+import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
+import type { Rng } from './rng';
+import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
 
 export const ACTIVATIONS = ['identity', 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const;
 export type ActivationOption = (typeof ACTIVATIONS)[number];
@@ -12,35 +18,26 @@ function canonicalActivation(name: string, value: unknown): ActivationName {
   return a === 'linear' ? 'identity' : a;
 }
 
-/** One named parameter tensor of a layer, as in PyTorch's state_dict. */
-export interface ParamShape {
-  name: 'weight' | 'bias';
-  shape: number[];
-}
+const MAX_SIZE = 2 ** 31 - 1;
 
-export abstract class Layer {
-  /** Plan ops for this layer, given the width of its input. */
-  abstract toSpecs(inFeatures: number): LayerSpec[];
-  /** Width of the output for a given input width. */
-  abstract outFeatures(inFeatures: number): number;
-  /** Parameter tensors in plan order (empty for parameter-free layers). */
-  params(): ParamShape[] {
-    return [];
-  }
-  /** Width this layer requires as input, or null when it takes any. */
-  get inFeatures(): number | null {
-    return null;
-  }
-  abstract describe(): string;
+export { Layer } from './layer';
+export type { LayerConfig, ParamShape } from './layer';
+
+/** Keras-style weight penalty: l1·Σ|w| + l2·Σw², added to the loss (biases are not penalised). */
+export interface Regularizer {
+  l1?: number;
+  l2?: number;
 }
 
 export interface DenseOptions {
   /** Fused activation applied after the affine map (default 'identity'). */
   activation?: ActivationOption;
   /** Default: 'he-normal' before relu, 'xavier-uniform' otherwise (SPEC.md §5). */
-  weightInit?: WeightInit;
-  /** Constant initial bias (default 0). */
-  biasInit?: number;
+  weightInit?: Initializer;
+  /** A number (a constant), a name or an initialiser object; default 0. */
+  biasInit?: number | Initializer;
+  /** L1/L2 penalty on the weight. */
+  kernelRegularizer?: Regularizer;
 }
 
 /** Fully connected layer y = act(x·Wᵀ + b); weight is out × in like torch.nn.Linear. */
@@ -48,19 +45,26 @@ export class Dense extends Layer {
   readonly inputs: number;
   readonly outputs: number;
   readonly activation: ActivationName;
-  readonly weightInit: WeightInit;
-  readonly biasInit: number;
+  readonly weightInit: InitConfig;
+  readonly biasInit: InitConfig;
+  readonly l1: number;
+  readonly l2: number;
 
   constructor(inFeatures: number, outFeatures: number, opts?: DenseOptions) {
     super();
-    this.inputs = integer('inFeatures', inFeatures, 1, 2 ** 31 - 1);
-    this.outputs = integer('outFeatures', outFeatures, 1, 2 ** 31 - 1);
-    const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit']);
+    this.inputs = integer('inFeatures', inFeatures, 1, MAX_SIZE);
+    this.outputs = integer('outFeatures', outFeatures, 1, MAX_SIZE);
+    const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit', 'kernelRegularizer']);
     this.activation = o.activation === undefined ? 'identity' : canonicalActivation('activation', o.activation);
     this.weightInit = o.weightInit === undefined
-      ? (this.activation === 'relu' ? 'he-normal' : 'xavier-uniform')
-      : oneOf('weightInit', o.weightInit, WEIGHT_INITS);
-    this.biasInit = o.biasInit === undefined ? 0 : number('biasInit', o.biasInit);
+      ? { type: this.activation === 'relu' ? 'he-normal' : 'xavier-uniform' }
+      : resolveInit('weightInit', o.weightInit);
+    this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
+      : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
+        : resolveInit('biasInit', o.biasInit);
+    const r = options('kernelRegularizer', o.kernelRegularizer, ['l1', 'l2']);
+    this.l1 = r.l1 === undefined ? 0 : number('kernelRegularizer.l1', r.l1, 0);
+    this.l2 = r.l2 === undefined ? 0 : number('kernelRegularizer.l2', r.l2, 0);
   }
 
   override get inFeatures(): number {
@@ -69,6 +73,8 @@ export class Dense extends Layer {
 
   toSpecs(): LayerSpec[] {
     const dense: LayerSpec = { kind: 'dense', inFeatures: this.inputs, outFeatures: this.outputs };
+    if (this.l1 > 0) dense.l1 = this.l1;
+    if (this.l2 > 0) dense.l2 = this.l2;
     return this.activation === 'identity' ? [dense] : [dense, { kind: 'activation', activation: this.activation }];
   }
 
@@ -80,9 +86,23 @@ export class Dense extends Layer {
     return [{ name: 'weight', shape: [this.outputs, this.inputs] }, { name: 'bias', shape: [this.outputs] }];
   }
 
+  override initParams([weight, bias]: FloatArray[], rng: Rng): void {
+    fillInit(this.weightInit, weight!, this.inputs, this.outputs, rng);
+    fillInit(this.biasInit, bias!, this.inputs, this.outputs, rng);
+  }
+
   describe(): string {
     const act = this.activation === 'identity' ? '' : `, activation: '${this.activation}'`;
     return `Dense(${this.inputs} → ${this.outputs}${act})`;
+  }
+
+  getConfig(): LayerConfig {
+    const config: LayerConfig = {
+      type: 'Dense', inFeatures: this.inputs, outFeatures: this.outputs, activation: this.activation,
+      weightInit: { ...this.weightInit }, biasInit: { ...this.biasInit },
+    };
+    if (this.l1 > 0 || this.l2 > 0) config['kernelRegularizer'] = { l1: this.l1, l2: this.l2 };
+    return config;
   }
 }
 
@@ -105,5 +125,38 @@ export class Activation extends Layer {
 
   describe(): string {
     return `Activation('${this.activation}')`;
+  }
+
+  getConfig(): LayerConfig {
+    return { type: 'Activation', activation: this.activation };
+  }
+}
+
+export { Dropout, BatchNorm1d, LayerNorm, PReLU };
+
+/** Rebuilds a layer from its getConfig() object. */
+export function layerFromConfig(config: unknown): Layer {
+  if (!isPlainObject(config)) throw typeError('config', "a layer config such as { type: 'Dense', ... }", config);
+  const type = oneOf('config.type', config['type'], ['Dense', 'Activation', 'Dropout', 'BatchNorm1d', 'LayerNorm', 'PReLU'] as const);
+  const c = config as Record<string, unknown>;
+  switch (type) {
+    case 'Dense': {
+      const opts: DenseOptions = {};
+      if (c['activation'] !== undefined) opts.activation = c['activation'] as ActivationOption;
+      if (c['weightInit'] !== undefined) opts.weightInit = c['weightInit'] as Initializer;
+      if (c['biasInit'] !== undefined) opts.biasInit = c['biasInit'] as Initializer;
+      if (c['kernelRegularizer'] !== undefined) opts.kernelRegularizer = c['kernelRegularizer'] as Regularizer;
+      return new Dense(c['inFeatures'] as number, c['outFeatures'] as number, opts);
+    }
+    case 'Activation': return new Activation(c['activation'] as ActivationOption);
+    case 'Dropout': return new Dropout(c['p'] as number);
+    case 'BatchNorm1d':
+      return new BatchNorm1d(c['numFeatures'] as number,
+        { eps: c['eps'] as number, momentum: c['momentum'] as number, affine: boolean('config.affine', c['affine']) });
+    case 'LayerNorm':
+      return new LayerNorm(c['normalizedShape'] as number,
+        { eps: c['eps'] as number, elementwiseAffine: boolean('config.elementwiseAffine', c['elementwiseAffine']) });
+    case 'PReLU':
+      return new PReLU({ numParameters: c['numParameters'] as number, init: c['init'] as number });
   }
 }

@@ -3,8 +3,7 @@
 // method validates its input before an engine sees it.
 import { getEngine, type EngineChoice } from './backend';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, NetworkPlan, Target } from './engine';
-import { initWeight } from './init';
-import { Dense, Layer } from './layers';
+import { Layer } from './layers';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { accuracyOf } from './metrics';
@@ -59,6 +58,8 @@ interface ParamEntry {
   shape: number[];
   offset: number;
   length: number;
+  /** A buffer (batch-norm running statistic) rather than a learnable parameter. */
+  buffer: boolean;
 }
 
 const DTYPES = ['float32', 'float64'] as const;
@@ -85,7 +86,7 @@ export class Sequential {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
     if (layers.length === 0) throw new RangeError('Expected at least one layer for layers but received an empty array');
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation)', l);
+      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
     });
     const o = options('Sequential options', opts, ['engine', 'seed', 'dtype']);
     this.dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
@@ -100,6 +101,7 @@ export class Sequential {
     this.entries = [];
     let width = this.inputSize;
     let offset = 0;
+    let bufferOffset = 0;
     layers.forEach((layer, i) => {
       if (layer.inFeatures !== null && layer.inFeatures !== width) {
         throw new RangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
@@ -107,8 +109,13 @@ export class Sequential {
       specs.push(...layer.toSpecs(width));
       for (const p of layer.params()) {
         const length = p.shape.reduce((a, b) => a * b, 1);
-        this.entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length });
+        this.entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false });
         offset += length;
+      }
+      for (const b of layer.buffers()) {
+        const length = b.shape.reduce((x, y) => x * y, 1);
+        this.entries.push({ name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true });
+        bufferOffset += length;
       }
       width = layer.outFeatures(width);
     });
@@ -119,6 +126,32 @@ export class Sequential {
     }
     this.rng = new Rng(this.seed);
     this.plan.setParams(this.initialParams());
+    // The dropout mask stream: its own seed, so adding a Dropout layer leaves
+    // the initial weights and the shuffles of a seed unchanged.
+    this.plan.setSeed((this.seed + 1) % 2 ** 53);
+  }
+
+  /**
+   * Training mode (the default): dropout drops and batch norm uses batch
+   * statistics in trainStep. fit() always trains in training mode; predict()
+   * and evaluate() always run in eval mode. Returns this, for chaining.
+   */
+  train(): this {
+    this.requireIdle('train');
+    this.plan.setTraining(true);
+    return this;
+  }
+
+  /** Eval mode for trainStep: dropout is the identity, batch norm uses its running statistics. */
+  eval(): this {
+    this.requireIdle('eval');
+    this.plan.setTraining(false);
+    return this;
+  }
+
+  /** True in training mode, false in eval mode. */
+  get training(): boolean {
+    return this.plan.training;
   }
 
   /** Which engine runs this model. */
@@ -202,6 +235,8 @@ export class Sequential {
     const history: History = { epoch: [], history: {} };
     const order = new Int32Array(trainRows);
     const ctx = this.context(loss);
+    const wasTraining = this.plan.training;
+    this.plan.setTraining(true);
     this.busy = true;
     try {
       for (let epoch = 0; epoch < epochs; epoch++) {
@@ -238,6 +273,7 @@ export class Sequential {
       }
     } finally {
       this.busy = false;
+      this.plan.setTraining(wasTraining);
     }
     return history;
   }
@@ -262,8 +298,10 @@ export class Sequential {
     this.requireIdle('getWeights');
     const all = allocate(this.dtype, this.plan.paramCount);
     this.plan.getParams(all);
+    const buffers = allocate(this.dtype, this.plan.bufferCount);
+    this.plan.getBuffers(buffers);
     const out: Record<string, FloatArray> = {};
-    for (const e of this.entries) out[e.name] = all.subarray(e.offset, e.offset + e.length);
+    for (const e of this.entries) out[e.name] = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
     return out;
   }
 
@@ -282,6 +320,7 @@ export class Sequential {
       throw new RangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
     }
     const all = allocate(this.dtype, this.plan.paramCount);
+    const buffers = allocate(this.dtype, this.plan.bufferCount);
     for (const e of this.entries) {
       const src = weights[e.name];
       const name = `weights['${e.name}']`;
@@ -293,10 +332,11 @@ export class Sequential {
       for (let i = 0; i < e.length; i++) {
         const v = src[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
-        all[e.offset + i] = v;
+        (e.buffer ? buffers : all)[e.offset + i] = v;
       }
     }
     this.plan.setParams(all);
+    this.plan.setBuffers(buffers);
   }
 
   /** A table of the layers and their parameter counts. */
@@ -316,14 +356,11 @@ export class Sequential {
 
   private initialParams(): FloatArray {
     const params = allocate(this.dtype, this.plan.paramCount);
-    let offset = 0;
-    for (const layer of this.layers) {
-      if (!(layer instanceof Dense)) continue;
-      const w = layer.outputs * layer.inputs;
-      initWeight(layer.weightInit, params.subarray(offset, offset + w), layer.inputs, layer.outputs, this.rng);
-      params.fill(layer.biasInit, offset + w, offset + w + layer.outputs);
-      offset += w + layer.outputs;
-    }
+    this.layers.forEach((layer, i) => {
+      const views = this.entries.filter((e) => !e.buffer && e.name.startsWith(`${i}.`))
+        .map((e) => params.subarray(e.offset, e.offset + e.length));
+      if (views.length > 0) layer.initParams(views, this.rng);
+    });
     return params;
   }
 
