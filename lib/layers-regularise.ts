@@ -4,7 +4,6 @@
 // .eval(); predict and evaluate always run in eval mode).
 import type { FloatArray, LayerSpec } from './engine';
 import { Layer, type LayerConfig, type ParamShape } from './layer';
-import type { Rng } from './rng';
 import { boolean, integer, number, options } from './validate';
 
 const MAX_SIZE = 2 ** 31 - 1;

@@ -24,85 +24,21 @@
 // The 1/B of a mean-reduced loss lives in the loss gradient, not here.
 
 import type {
-  ActivationName, Dtype, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
+  Dtype, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
   OptimizerSpec, PlanSpec, Target,
 } from '../../engine';
 import { Rng } from '../../rng';
 import { activationBackward, activationForward } from './activations';
-import { dropoutBackward, dropoutForward } from './dropout';
+import { dropoutForward } from './dropout';
 import { gemm } from './gemm';
-import { batchnormBackward, batchnormForward, layernormBackward, layernormForward } from './norm';
+import { batchnormForward, layernormForward } from './norm';
 import { densePenalty, densePenaltyBackward } from './penalty';
-import { preluBackward, preluForward } from './prelu';
+import { preluForward } from './prelu';
+import { buildLayer, otherBackward, validateLayer, type Layer, type Shape } from './plan-layers';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
 
-interface DenseLayer {
-  kind: 'dense';
-  inF: number;
-  outF: number;
-  weight: FloatArray; // view (outF × inF) into params
-  bias: FloatArray; // view (outF) into params
-  dWeight: FloatArray; // views into grads, same layout
-  dBias: FloatArray;
-  l1: number;
-  l2: number;
-}
 
-interface ActivationLayer {
-  kind: 'activation';
-  act: ActivationName;
-  width: number;
-}
-
-interface DropoutLayer {
-  kind: 'dropout';
-  p: number;
-  width: number;
-  mask: FloatArray; // capacity × width, the last training forward's mask
-}
-
-/** Batch norm and layer norm share a shape: optional affine views and stats. */
-interface NormLayer {
-  kind: 'batchnorm' | 'layernorm';
-  width: number;
-  eps: number;
-  momentum: number; // batch norm only
-  gamma: FloatArray | null; // views into params (null without affine)
-  beta: FloatArray | null;
-  dGamma: FloatArray | null;
-  dBeta: FloatArray | null;
-  runningMean: FloatArray; // views into buffers (batch norm; empty for layer norm)
-  runningVar: FloatArray;
-  tracked: FloatArray;
-  /**
-   * μ and 1/σ used by a forward, twice: the first half for the training forward
-   * that backward differentiates, the second for predict. Batch norm: 2·C each
-   * half; layer norm: 2·capacity (per row).
-   */
-  stats: FloatArray;
-}
-
-interface PReLULayer {
-  kind: 'prelu';
-  width: number;
-  slopes: number;
-  weight: FloatArray;
-  dWeight: FloatArray;
-}
-
-type Layer = DenseLayer | ActivationLayer | DropoutLayer | NormLayer | PReLULayer;
-
-/** A layer's sizes and offsets, found while validating the spec. */
-interface Shape {
-  spec: LayerSpec;
-  inF: number;
-  outF: number;
-  off: number; // first parameter, or -1
-  bufOff: number; // first buffer, or -1
-}
-
-const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
 /** network.h: SGD(lr = 0.01) until setOptimizer; the other fields are torch defaults. */
 const DEFAULT_OPTIMIZER: OptimizerSpec = {
@@ -229,7 +165,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.params = alloc(this.dtype, offset);
     this.grads = alloc(this.dtype, offset);
     this.buffers = alloc(this.dtype, bufOffset);
-    this.layers = shapes.map((s) => this.buildLayer(s));
+    this.layers = shapes.map((s) => buildLayer(s, this.dtype, this.params, this.grads, this.buffers));
     // Backward without dinput need not go below the first layer with parameters.
     this.firstParam = Math.max(0, shapes.findIndex((s) => s.off >= 0));
     this.optState = alloc(this.dtype, optimizerStateSize(this.optimizer, offset));
@@ -238,46 +174,6 @@ export class JsNetworkPlan implements NetworkPlan {
     this.reserve(spec.maxBatch);
   }
 
-  /** Views into the flat buffers for one validated layer. */
-  private buildLayer(s: Shape): Layer {
-    const { spec, inF, outF, off, bufOff } = s;
-    const view = (buf: FloatArray, from: number, n: number) => buf.subarray(from, from + n);
-    switch (spec.kind) {
-      case 'dense': {
-        const w = outF * inF;
-        return {
-          kind: 'dense', inF, outF, l1: spec.l1 ?? 0, l2: spec.l2 ?? 0,
-          weight: view(this.params, off, w), bias: view(this.params, off + w, outF),
-          dWeight: view(this.grads, off, w), dBias: view(this.grads, off + w, outF),
-        };
-      }
-      case 'activation':
-        return { kind: 'activation', act: spec.activation, width: inF };
-      case 'dropout':
-        return { kind: 'dropout', p: spec.p, width: inF, mask: alloc(this.dtype, 0) };
-      case 'prelu':
-        return {
-          kind: 'prelu', width: inF, slopes: spec.numParameters,
-          weight: view(this.params, off, spec.numParameters), dWeight: view(this.grads, off, spec.numParameters),
-        };
-      case 'batchnorm':
-      case 'layernorm': {
-        const affine = off >= 0;
-        const bn = spec.kind === 'batchnorm';
-        const layer: NormLayer = {
-          kind: spec.kind, width: inF, eps: spec.eps, momentum: bn ? spec.momentum : 0,
-          gamma: affine ? view(this.params, off, inF) : null, beta: affine ? view(this.params, off + inF, inF) : null,
-          dGamma: affine ? view(this.grads, off, inF) : null, dBeta: affine ? view(this.grads, off + inF, inF) : null,
-          runningMean: bn ? view(this.buffers, bufOff, inF) : alloc(this.dtype, 0),
-          runningVar: bn ? view(this.buffers, bufOff + inF, inF) : alloc(this.dtype, 0),
-          tracked: bn ? view(this.buffers, bufOff + 2 * inF, 1) : alloc(this.dtype, 0),
-          stats: alloc(this.dtype, bn ? 4 * inF : 0),
-        };
-        layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
-        return layer;
-      }
-    }
-  }
 
   get maxBatch(): number {
     return this.capacity;
@@ -482,37 +378,6 @@ export class JsNetworkPlan implements NetworkPlan {
     return total;
   }
 
-  /** Backward of a layer other than dense and activation; dx null: parameter gradients only. */
-  private otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, l: number, dy: FloatArray,
-                        dx: FloatArray | null, rows: number): void {
-    const x = this.acts[l];
-    const C = layer.width;
-    switch (layer.kind) {
-      case 'dropout':
-        if (dx === null) return;
-        if (this.forwardTraining) dropoutBackward(dx, dy, layer.mask, rows * C);
-        else copy(dy, 0, dx, 0, rows * C);
-        return;
-      case 'prelu':
-        layer.dWeight.fill(0);
-        preluBackward(dx, layer.dWeight, dy, x, layer.weight, rows, C, layer.slopes);
-        return;
-      case 'batchnorm':
-      case 'layernorm': {
-        layer.dGamma?.fill(0);
-        layer.dBeta?.fill(0);
-        if (layer.kind === 'batchnorm') {
-          batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats.subarray(0, C),
-            layer.stats.subarray(C, 2 * C), rows, C, this.forwardTraining);
-        } else {
-          const cap = this.capacity;
-          layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats.subarray(0, cap),
-            layer.stats.subarray(cap, 2 * cap), rows, C);
-        }
-        return;
-      }
-    }
-  }
 
   /**
    * Backward from dOut (rows, outputSize) through the activations of the last
@@ -544,7 +409,7 @@ export class JsNetworkPlan implements NetworkPlan {
         activationBackward(layer.act, acts[l], acts[l + 1], cur, next, rows, layer.width);
       } else {
         const last = l === stop && dinput === null;
-        this.otherBackward(layer, l, cur, last ? null : next, rows);
+        otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining, this.capacity);
         if (last) break;
       }
       cur = next;
@@ -738,67 +603,5 @@ function checkPermutation(order: Int32Array, rows: number): void {
       throw new RangeError(`Expected a permutation of 0..${rows - 1} for order but received order[${i}] = ${r}${r >= 0 && r < rows ? ', a repeat' : ', out of range'}`);
     }
     seen[r] = 1;
-  }
-}
-
-/**
- * Checks one layer spec against the width before it; returns its parameter
- * count, buffer count and output width.
- */
-function validateLayer(layer: LayerSpec, i: number, width: number): [number, number, number] {
-  if (layer === null || typeof layer !== 'object') {
-    throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
-  }
-  const at = `layers[${i}]`;
-  const finite = (v: unknown, name: string, ok: (x: number) => boolean, what: string) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-      throw new RangeError(`Expected ${what} for ${at}.${name} but received ${String(v)}`);
-    }
-  };
-  const flag = (v: unknown, name: string) => {
-    if (typeof v !== 'boolean') throw new TypeError(`Expected a boolean for ${at}.${name} but received ${typeof v}`);
-  };
-  const sameWidth = (v: unknown, name: string) => {
-    if (v !== width) throw new RangeError(`Expected ${width} (the width before it) for ${at}.${name} but received ${String(v)}`);
-  };
-  switch (layer.kind) {
-    case 'dense': {
-      const { inFeatures, outFeatures } = layer;
-      if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
-        throw new RangeError(`Expected integer sizes ≥ 1 for ${at} but received ${String(inFeatures)}×${String(outFeatures)}`);
-      }
-      if (inFeatures !== width) {
-        throw new RangeError(`Expected inFeatures ${width} (the width before it) for ${at} but received ${inFeatures}`);
-      }
-      if (layer.l1 !== undefined) finite(layer.l1, 'l1', (x) => x >= 0, 'a finite number ≥ 0');
-      if (layer.l2 !== undefined) finite(layer.l2, 'l2', (x) => x >= 0, 'a finite number ≥ 0');
-      return [outFeatures * inFeatures + outFeatures, 0, outFeatures];
-    }
-    case 'activation':
-      if (!ACTIVATIONS.includes(layer.activation)) {
-        throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for ${at}.activation but received ${String(layer.activation)}`);
-      }
-      return [0, 0, width];
-    case 'dropout':
-      finite(layer.p, 'p', (x) => x >= 0 && x < 1, 'a number in [0, 1)');
-      return [0, 0, width];
-    case 'batchnorm':
-      sameWidth(layer.numFeatures, 'numFeatures');
-      finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
-      finite(layer.momentum, 'momentum', (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
-      flag(layer.affine, 'affine');
-      return [layer.affine ? 2 * width : 0, 2 * width + 1, width];
-    case 'layernorm':
-      sameWidth(layer.normalizedShape, 'normalizedShape');
-      finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
-      flag(layer.elementwiseAffine, 'elementwiseAffine');
-      return [layer.elementwiseAffine ? 2 * width : 0, 0, width];
-    case 'prelu':
-      if (layer.numParameters !== 1 && layer.numParameters !== width) {
-        throw new RangeError(`Expected 1 or ${width} (the width) for ${at}.numParameters but received ${String(layer.numParameters)}`);
-      }
-      return [layer.numParameters, 0, width];
-    default:
-      throw new RangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm' or 'prelu' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
   }
 }
