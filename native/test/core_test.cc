@@ -442,6 +442,7 @@ int main() {
   test_losses();
   test_optim();
   test_network();
+  test_layers();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }
