@@ -8,3 +8,5 @@ export const {
   Matrix, Layer, Dense, Activation, Sequential, backend, setThreads, optim, losses, ops, metrics,
 } = cjs;
 export default cjs;
+// Layers, modes and initialisers (issue 3).
+export const { Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, init } = cjs;
