@@ -47,11 +47,12 @@ export interface NormLayer {
   runningVar: FloatArray;
   tracked: FloatArray;
   /**
-   * μ and 1/σ used by a forward, twice: the first half for the training forward
-   * that backward differentiates, the second for predict. Batch norm: 2·C each
-   * half; layer norm: 2·capacity (per row).
+   * μ and 1/σ used by a forward, twice: [mean, invstd] of the training forward
+   * that backward differentiates, then [mean, invstd] of predict. Batch norm:
+   * C values each; layer norm: capacity values each (one per row). Views made
+   * once (here and in reserve), so steps allocate nothing.
    */
-  stats: FloatArray;
+  stats: FloatArray[];
 }
 
 export interface PReLULayer {
@@ -81,6 +82,11 @@ function alloc(dtype: Dtype, n: number): FloatArray {
 
 function isCount(x: unknown, min: number): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= min;
+}
+
+/** Four consecutive views of n values: training mean, invstd, predict mean, invstd. */
+export function splitStats(buf: FloatArray, n: number): FloatArray[] {
+  return [0, 1, 2, 3].map((k) => buf.subarray(k * n, (k + 1) * n));
 }
 
 function copy(src: ArrayLike<number>, sOff: number, dst: FloatArray, dOff: number, n: number): void {
@@ -120,7 +126,7 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
         runningMean: bn ? view(buffers, bufOff, inF) : alloc(dtype, 0),
         runningVar: bn ? view(buffers, bufOff + inF, inF) : alloc(dtype, 0),
         tracked: bn ? view(buffers, bufOff + 2 * inF, 1) : alloc(dtype, 0),
-        stats: alloc(dtype, bn ? 4 * inF : 0),
+        stats: splitStats(alloc(dtype, bn ? 4 * inF : 0), bn ? inF : 0),
       };
       layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
       return layer;
@@ -133,7 +139,7 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
  * parameter gradients only. forwardTraining: the mode of the forward.
  */
 export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: FloatArray, dy: FloatArray,
-                              dx: FloatArray | null, rows: number, forwardTraining: boolean, capacity: number): void {
+                              dx: FloatArray | null, rows: number, forwardTraining: boolean): void {
   const C = layer.width;
   switch (layer.kind) {
     case 'dropout':
@@ -150,12 +156,11 @@ export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: F
       layer.dGamma?.fill(0);
       layer.dBeta?.fill(0);
       if (layer.kind === 'batchnorm') {
-        batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats.subarray(0, C),
-          layer.stats.subarray(C, 2 * C), rows, C, forwardTraining);
+        batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
+          layer.stats[1]!, rows, C, forwardTraining);
       } else {
-        const cap = capacity;
-        layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats.subarray(0, cap),
-          layer.stats.subarray(cap, 2 * cap), rows, C);
+        layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
+          layer.stats[1]!, rows, C);
       }
       return;
     }

@@ -34,7 +34,7 @@ import { gemm } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
 import { densePenalty, densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
-import { buildLayer, otherBackward, validateLayer, type Layer, type Shape } from './plan-layers';
+import { buildLayer, otherBackward, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
 
@@ -252,7 +252,7 @@ export class JsNetworkPlan implements NetworkPlan {
         : l.kind === 'layernorm' ? alloc(this.dtype, 4 * rows) : null);
     this.layers.forEach((l, i) => {
       if (l.kind === 'dropout') l.mask = aux[i]!;
-      else if (l.kind === 'layernorm') l.stats = aux[i]!;
+      else if (l.kind === 'layernorm') l.stats = splitStats(aux[i]!, rows);
     });
     this.acts = acts;
     this.scratch = scratch;
@@ -340,17 +340,16 @@ export class JsNetworkPlan implements NetworkPlan {
         return;
       case 'batchnorm': {
         const C = layer.width;
-        const st = layer.stats.subarray(keep ? 0 : 2 * C, keep ? 2 * C : 4 * C);
+        const k = keep ? 0 : 2;
         batchnormForward(out, inp, layer.gamma, layer.beta, layer.runningMean, layer.runningVar,
-          st.subarray(0, C), st.subarray(C), rows, C, layer.eps, layer.momentum, training);
+          layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, layer.momentum, training);
         if (training) layer.tracked[0] += 1;
         return;
       }
       case 'layernorm': {
-        const cap = this.capacity;
-        const base = keep ? 0 : 2 * cap;
-        layernormForward(out, inp, layer.gamma, layer.beta, layer.stats.subarray(base, base + cap),
-          layer.stats.subarray(base + cap, base + 2 * cap), rows, layer.width, layer.eps);
+        const k = keep ? 0 : 2;
+        layernormForward(out, inp, layer.gamma, layer.beta, layer.stats[k]!, layer.stats[k + 1]!,
+          rows, layer.width, layer.eps);
         return;
       }
     }
@@ -409,7 +408,7 @@ export class JsNetworkPlan implements NetworkPlan {
         activationBackward(layer.act, acts[l], acts[l + 1], cur, next, rows, layer.width);
       } else {
         const last = l === stop && dinput === null;
-        otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining, this.capacity);
+        otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining);
         if (last) break;
       }
       cur = next;
