@@ -304,6 +304,7 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   require(dout != nullptr, "backward: dout is null");
   // dense_backward accumulates; backward overwrites, so start from zero.
   std::fill(grads_.begin(), grads_.end(), T(0));
+  penalty_ = 0;
   const T* g = dout;  // dLoss / d(output of layer l)
   int pp = 0;
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -323,8 +324,8 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
                      g, segment(l), params_.data() + off, rows, L.in, L.out);
       if (L.l1 > 0 || L.l2 > 0)
-        dense_penalty_backward(grads_.data() + off, params_.data() + off,
-                               L.out * L.in, L.l1, L.l2);
+        penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
+                                           L.out * L.in, L.l1, L.l2);
     } else if (L.kind == LayerSpec::Kind::Activation) {
       if (dst)
         activation_backward(L.activation, segment(l), segment(l + 1), g, dst,
@@ -339,19 +340,7 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
 template <typename T>
 double Network<T>::loss_and_dout(const T* out, index_t rows,
                                  const std::int32_t* y_idx, const T* y) {
-  return loss_forward_backward(loss_, out, rows, out_, y_idx, y, dout_.data()) +
-         penalty();
-}
-
-template <typename T>
-double Network<T>::penalty() const {
-  double total = 0;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const LayerSpec& L = layers_[l];
-    if (L.kind == LayerSpec::Kind::Dense && (L.l1 > 0 || L.l2 > 0))
-      total += dense_penalty(params_.data() + param_off_[l], L.out * L.in, L.l1, L.l2);
-  }
-  return total;
+  return loss_forward_backward(loss_, out, rows, out_, y_idx, y, dout_.data());
 }
 
 template <typename T>
@@ -444,7 +433,7 @@ double Network<T>::compute_gradients(const T* x, index_t rows,
   const T* out = forward_train(x, rows);
   const double loss = loss_and_dout(out, rows, y_idx, y);
   backward(dout_.data(), rows, nullptr);
-  return loss;
+  return loss + penalty_;  // the penalties' value comes with their gradient
 }
 
 template <typename T>
@@ -546,12 +535,15 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     }
     // The same sequence as train_step: forward, loss, backward, step.
     const T* out = forward_from_input(nb);
-    const double loss = loss_and_dout(out, nb, yb_idx, yb);
+    double loss = loss_and_dout(out, nb, yb_idx, yb);
+    if (std::isfinite(loss)) {
+      backward(dout_.data(), nb, nullptr);
+      loss += penalty_;
+    }
     if (!std::isfinite(loss)) {
       res.bad_batch = bi;  // no update from a non-finite loss
       break;
     }
-    backward(dout_.data(), nb, nullptr);
     step();
     total += loss * static_cast<double>(nb);
     done_rows += nb;

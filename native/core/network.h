@@ -130,7 +130,6 @@ class Network {
   void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
                      bool training, bool keep);
   void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
-  double penalty() const;  // Σ of the dense layers' L1/L2 penalties
   void check_batch_rows(index_t rows, const char* fn) const;
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
                        const T* y);
@@ -167,6 +166,7 @@ class Network {
   OptimizerSpec opt_;
   std::int64_t step_ = 0;
   index_t fwd_rows_ = 0;  // rows of the last forward_train; 0 = none to use
+  double penalty_ = 0;    // the L1/L2 penalties' value, computed by the last backward
 };
 
 }  // namespace fastmlp

@@ -32,7 +32,7 @@ import { activationBackward, activationForward } from './activations';
 import { dropoutForward } from './dropout';
 import { gemm } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
-import { densePenalty, densePenaltyBackward } from './penalty';
+import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
 import { buildLayer, otherBackward, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
@@ -104,6 +104,8 @@ export class JsNetworkPlan implements NetworkPlan {
   /** The mode of the last forwardTrain, which backward differentiates. */
   private forwardTraining = true;
   private rng = new Rng(0);
+  /** The dense L1/L2 penalties' value, computed with their gradient by the last backward. */
+  private penalty = 0;
 
   private optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   private optState: FloatArray;
@@ -368,22 +370,13 @@ export class JsNetworkPlan implements NetworkPlan {
     this.trainedRows = rows;
   }
 
-  /** Σ of the dense layers' L1/L2 penalties, added to every training loss. */
-  private penalty(): number {
-    let total = 0;
-    for (const l of this.layers) {
-      if (l.kind === 'dense' && (l.l1 > 0 || l.l2 > 0)) total += densePenalty(l.weight, l.l1, l.l2);
-    }
-    return total;
-  }
-
-
   /**
    * Backward from dOut (rows, outputSize) through the activations of the last
    * forward. Overwrites every gradient; writes dLoss/dInput when dinput is given.
    */
   private backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
     const { layers, acts, scratch } = this;
+    this.penalty = 0;
     const stop = dinput !== null ? 0 : this.firstParam;
     let cur: FloatArray = dOut;
     for (let l = layers.length - 1; l >= stop; l--) {
@@ -400,7 +393,7 @@ export class JsNetworkPlan implements NetworkPlan {
           for (let r = 0; r < rows; r++) s += cur[r * outF + j];
           dBias[j] = s;
         }
-        if (layer.l1 > 0 || layer.l2 > 0) densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+        if (layer.l1 > 0 || layer.l2 > 0) this.penalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
@@ -472,7 +465,7 @@ export class JsNetworkPlan implements NetworkPlan {
   /** Forward, loss and its gradient into this.dout; no backward yet. */
   private forwardLoss(loss: LossSpec, rows: number, y: Target): number {
     const pred = this.acts[this.layers.length];
-    return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout) + this.penalty();
+    return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout);
   }
 
   computeGradients(x: FloatArray, rows: number, y: Target): number {
@@ -483,7 +476,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.forwardBatch(x, rows);
     const value = this.forwardLoss(loss, rows, y);
     this.backwardRows(this.dout, rows, null);
-    return value;
+    return value + this.penalty; // the penalties' value comes with their gradient
   }
 
   step(): void {
@@ -567,14 +560,17 @@ export class JsNetworkPlan implements NetworkPlan {
         }
         // The same sequence as trainStep: forward, loss, backward, step.
         this.forwardRows(n);
-        const value = this.forwardLoss(loss, n, yb);
+        let value = this.forwardLoss(loss, n, yb);
+        if (Number.isFinite(value)) {
+          this.backwardRows(this.dout, n, null);
+          value += this.penalty;
+        }
         // A non-finite loss stops the epoch before its update is applied, so the
         // parameters stay those of the last good batch (network.cc train_epoch).
         if (!Number.isFinite(value)) {
           badBatch = batches;
           break;
         }
-        this.backwardRows(this.dout, n, null);
         this.steps++;
         optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
                         this.paramCount, this.steps);
