@@ -138,7 +138,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     const index_t C = layers_[l].features;
     // running_var starts at 1 (torch.nn.BatchNorm1d.reset_running_stats)
     std::fill_n(buffers_.begin() + buf_off_[l] + C, C, T(1));
-    aux_[l].assign(static_cast<std::size_t>(4 * C), T(0));
+    aux_[l].assign(static_cast<std::size_t>(6 * C), T(0));  // stats twice, backward scratch
   }
   reserve(max_batch);
 }
@@ -408,7 +408,7 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
     case LayerSpec::Kind::BatchNorm: {
       const T* stats = aux_[l].data();
       batchnorm_backward(dst, dp, dp ? dp + C : nullptr, g, x, p, stats, stats + C,
-                         rows, C, fwd_training_);
+                         rows, C, fwd_training_, aux_[l].data() + 4 * C);
       return;
     }
     case LayerSpec::Kind::LayerNorm: {

@@ -146,7 +146,7 @@ class Network {
   std::vector<index_t> buf_off_;    // per layer: first buffer's offset or -1
   std::vector<T> buffers_;          // running statistics (see the layout above)
   // Per layer: what backward needs beyond the activations — dropout masks
-  // (cap_ × C), batch-norm μ and 1/σ (2C, twice), layer-norm μ and 1/σ per
+  // (cap_ × C), batch-norm μ and 1/σ (2C, twice, then 2C of backward scratch), layer-norm μ and 1/σ per
   // row (2·cap_, twice). The second copy serves predict, so a predict between
   // forward_train and backward leaves the training statistics intact.
   std::vector<std::vector<T>> aux_;

@@ -26,10 +26,11 @@ void batchnorm_forward(T* y, const T* x, const T* gamma, const T* beta,
 
 // Accumulates dgamma, dbeta (C) when non-null; writes dx (B,C) when non-null.
 // batch_stats: the forward used batch statistics (training), so μ and σ depend on x.
+// work: 2C values of scratch.
 template <typename T>
 void batchnorm_backward(T* dx, T* dgamma, T* dbeta, const T* dy, const T* x,
                         const T* gamma, const T* mean, const T* invstd,
-                        index_t B, index_t C, bool batch_stats);
+                        index_t B, index_t C, bool batch_stats, T* work);
 
 // x, y (B,C); gamma, beta (C) or null; mean, invstd (B) written per row.
 template <typename T>

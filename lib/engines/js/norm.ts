@@ -13,7 +13,12 @@
 
 import type { FloatArray } from '../../engine';
 
-/** mean, invstd (C) receive the statistics used (the batch's or the running ones). */
+/**
+ * mean, invstd (C) receive the statistics used (the batch's or the running
+ * ones). Row by row with the feature innermost, as native/core/norm.cc: the
+ * sums accumulate in mean/invstd themselves, so a float32 plan rounds where
+ * the native float32 core does, and each feature still adds rows 0..B−1 in order.
+ */
 export function batchnormForward(y: FloatArray, x: FloatArray, gamma: FloatArray | null, beta: FloatArray | null,
                                  runningMean: FloatArray, runningVar: FloatArray, mean: FloatArray,
                                  invstd: FloatArray, B: number, C: number, eps: number, momentum: number,
@@ -22,20 +27,23 @@ export function batchnormForward(y: FloatArray, x: FloatArray, gamma: FloatArray
     if (B < 2) {
       throw new RangeError(`Expected more than 1 row per batch for batch norm in training mode but received ${B}`);
     }
-    for (let c = 0; c < C; c++) {
-      let s = 0;
-      for (let b = 0; b < B; b++) s += x[b * C + c];
-      const mu = s / B;
-      let v = 0;
-      for (let b = 0; b < B; b++) {
-        const d = x[b * C + c] - mu;
-        v += d * d;
+    mean.fill(0, 0, C);
+    invstd.fill(0, 0, C); // Σ(x − μ)² until the last loop
+    for (let b = 0; b < B; b++) {
+      for (let c = 0; c < C; c++) mean[c] += x[b * C + c];
+    }
+    for (let c = 0; c < C; c++) mean[c] /= B;
+    for (let b = 0; b < B; b++) {
+      for (let c = 0; c < C; c++) {
+        const d = round(x, x[b * C + c] - mean[c]);
+        invstd[c] += d * d;
       }
-      const variance = v / B;
-      mean[c] = mu;
-      invstd[c] = 1 / Math.sqrt(variance + eps);
-      runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mu;
-      runningVar[c] = (1 - momentum) * runningVar[c] + momentum * (v / (B - 1));
+    }
+    for (let c = 0; c < C; c++) {
+      const v = invstd[c];
+      invstd[c] = 1 / Math.sqrt(v / B + eps); // biased variance normalises
+      runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean[c];
+      runningVar[c] = (1 - momentum) * runningVar[c] + momentum * (v / (B - 1)); // unbiased
     }
   } else {
     for (let c = 0; c < C; c++) {
@@ -54,30 +62,36 @@ export function batchnormForward(y: FloatArray, x: FloatArray, gamma: FloatArray
 /**
  * Accumulates dgamma, dbeta (C) when given; writes dx (B,C) when given.
  * batchStats: the forward used the batch's statistics (training mode).
+ * work: 2C values of scratch (Σdy and Σ(dy·x̂) per feature).
  */
 export function batchnormBackward(dx: FloatArray | null, dgamma: FloatArray | null, dbeta: FloatArray | null,
                                   dy: FloatArray, x: FloatArray, gamma: FloatArray | null, mean: FloatArray,
-                                  invstd: FloatArray, B: number, C: number, batchStats: boolean): void {
-  for (let c = 0; c < C; c++) {
-    let sumDy = 0;
-    let sumDyXhat = 0;
-    for (let b = 0; b < B; b++) {
-      const xhat = round(x, x[b * C + c] - mean[c]) * invstd[c];
-      sumDy += dy[b * C + c];
-      sumDyXhat += dy[b * C + c] * xhat;
+                                  invstd: FloatArray, B: number, C: number, batchStats: boolean,
+                                  work: FloatArray): void {
+  work.fill(0, 0, 2 * C);
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      const xhat = round(x, (x[b * C + c] - mean[c]) * invstd[c]);
+      work[c] += dy[b * C + c];
+      work[C + c] += dy[b * C + c] * xhat;
     }
-    if (dgamma !== null) dgamma[c] += sumDyXhat;
-    if (dbeta !== null) dbeta[c] += sumDy;
-    if (dx === null) continue;
-    const g = gamma !== null ? gamma[c] : 1;
-    const is = invstd[c];
-    for (let b = 0; b < B; b++) {
+  }
+  for (let c = 0; c < C; c++) {
+    if (dgamma !== null) dgamma[c] += work[C + c];
+    if (dbeta !== null) dbeta[c] += work[c];
+  }
+  if (dx === null) return;
+  const invB = 1 / B;
+  for (let b = 0; b < B; b++) {
+    for (let c = 0; c < C; c++) {
+      const g = gamma !== null ? gamma[c] : 1;
       const d = dy[b * C + c] * g;
       if (batchStats) {
-        const xhat = round(x, x[b * C + c] - mean[c]) * is;
-        dx[b * C + c] = is / B * (B * d - g * sumDy - xhat * g * sumDyXhat);
+        // Σg = γ·Σdy and Σ(g·x̂) = γ·Σ(dy·x̂), so γ factors out.
+        const xhat = round(x, (x[b * C + c] - mean[c]) * invstd[c]);
+        dx[b * C + c] = invstd[c] * invB * (B * d - g * work[c] - xhat * g * work[C + c]);
       } else {
-        dx[b * C + c] = d * is; // running statistics are constants
+        dx[b * C + c] = d * invstd[c]; // running statistics are constants
       }
     }
   }

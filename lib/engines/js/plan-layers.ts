@@ -49,8 +49,9 @@ export interface NormLayer {
   /**
    * μ and 1/σ used by a forward, twice: [mean, invstd] of the training forward
    * that backward differentiates, then [mean, invstd] of predict. Batch norm:
-   * C values each; layer norm: capacity values each (one per row). Views made
-   * once (here and in reserve), so steps allocate nothing.
+   * C values each, then 2C of backward scratch; layer norm: capacity values
+   * each (one per row). Views made once (here and in reserve), so steps
+   * allocate nothing.
    */
   stats: FloatArray[];
 }
@@ -84,9 +85,14 @@ function isCount(x: unknown, min: number): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= min;
 }
 
-/** Four consecutive views of n values: training mean, invstd, predict mean, invstd. */
+/**
+ * Consecutive views of n values: training mean, invstd, predict mean, invstd,
+ * and (batch norm, whose buffer is 6n long) a 2n backward scratch.
+ */
 export function splitStats(buf: FloatArray, n: number): FloatArray[] {
-  return [0, 1, 2, 3].map((k) => buf.subarray(k * n, (k + 1) * n));
+  const views = [0, 1, 2, 3].map((k) => buf.subarray(k * n, (k + 1) * n));
+  if (buf.length > 4 * n) views.push(buf.subarray(4 * n));
+  return views;
 }
 
 function copy(src: ArrayLike<number>, sOff: number, dst: FloatArray, dOff: number, n: number): void {
@@ -126,7 +132,7 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
         runningMean: bn ? view(buffers, bufOff, inF) : alloc(dtype, 0),
         runningVar: bn ? view(buffers, bufOff + inF, inF) : alloc(dtype, 0),
         tracked: bn ? view(buffers, bufOff + 2 * inF, 1) : alloc(dtype, 0),
-        stats: splitStats(alloc(dtype, bn ? 4 * inF : 0), bn ? inF : 0),
+        stats: splitStats(alloc(dtype, bn ? 6 * inF : 0), bn ? inF : 0),
       };
       layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
       return layer;
@@ -157,7 +163,7 @@ export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: F
       layer.dBeta?.fill(0);
       if (layer.kind === 'batchnorm') {
         batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
-          layer.stats[1]!, rows, C, forwardTraining);
+          layer.stats[1]!, rows, C, forwardTraining, layer.stats[4]!);
       } else {
         layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
           layer.stats[1]!, rows, C);
