@@ -113,6 +113,12 @@ export interface NetworkPlan {
   setTraining(training: boolean): void;
   /** Restarts the dropout mask stream; seed an integer in [0, 2^53). */
   setSeed(seed: number): void;
+  /**
+   * The dense layers' L1/L2 penalty value computed by the last backward (with
+   * its gradient); computeGradients, trainStep and trainEpoch include it in
+   * their loss, a custom-loss loop adds it itself.
+   */
+  readonly penalty: number;
 
   /** Eval-mode forward of any number of rows: x (rows × in) → out (rows × out). */
   predict(x: FloatArray, rows: number, out: FloatArray): void;

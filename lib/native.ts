@@ -24,6 +24,7 @@ export interface NativeNetwork {
   readonly training: boolean;
   setTraining(training: boolean): void;
   setSeed(seed: number): void;
+  readonly penalty: number;
   predict(x: FloatArray, rows: number, out: FloatArray): void;
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;

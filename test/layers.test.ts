@@ -4,7 +4,7 @@
 // identical masks), getConfig/layerFromConfig, and bad arguments.
 import { describe, expect, it } from 'vitest';
 import {
-  Activation, BatchNorm1d, Dense, Dropout, LayerNorm, Matrix, PReLU, Sequential, init, layerFromConfig, optim,
+  Activation, BatchNorm1d, Dense, Dropout, LayerNorm, Matrix, PReLU, Sequential, init, layerFromConfig, losses, optim,
 } from '../lib';
 import type { EngineName } from '../lib/engine';
 import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
@@ -88,6 +88,30 @@ describe.each(ENGINES)('dropout and modes (%s engine)', (name) => {
     expect(Array.from(m.getWeights()['0.weight']!)).toEqual(Array.from(w));
     m.eval();
     expect(Number.isFinite(m.trainStep(new Matrix(1, 6, X.data.slice(0, 6), 'float64'), Y.subarray(0, 1)))).toBe(true);
+  });
+
+  it('a custom loss trains with the same penalties, reported loss and weights as the built-in one', () => {
+    const layers = () => [new Dense(6, 5, { activation: 'tanh', kernelRegularizer: { l1: 0.01, l2: 0.05 } }),
+      new Dense(5, 3, { kernelRegularizer: { l2: 0.1 } })];
+    const builtIn = new Sequential(layers(), { engine: name, seed: 8, dtype: 'float64' });
+    const custom = new Sequential(layers(), { engine: name, seed: 8, dtype: 'float64' });
+    const mse = losses.create('mse');
+    builtIn.compile({ loss: 'mse', optimizer: new optim.SGD({ lr: 0.1 }) });
+    custom.compile({ loss: { forward: (p: Matrix, t: Matrix) => mse.forward(p, t), backward: (p: Matrix, t: Matrix) => mse.backward(p, t) },
+      optimizer: new optim.SGD({ lr: 0.1 }) });
+    const y = new Matrix(48, 3, randomArray(48 * 3, 4, Float64Array), 'float64');
+    for (let i = 0; i < 3; i++) {
+      const a = builtIn.trainStep(X, y);
+      expect(custom.trainStep(X, y)).toBeCloseTo(a, 12);
+    }
+    expect(maxRelDiff(custom.getWeights()['0.weight']!, builtIn.getWeights()['0.weight']!)).toBeLessThan(1e-12);
+    // The reported loss includes the penalty: it exceeds the data loss evaluate() reports.
+    const w = builtIn.getWeights();
+    let penalty = 0;
+    for (const v of w['0.weight']!) penalty += 0.01 * Math.abs(v) + 0.05 * v * v;
+    for (const v of w['1.weight']!) penalty += 0.1 * v * v;
+    const before = builtIn.evaluate(X, y)['loss']!;
+    expect(builtIn.trainStep(X, y)).toBeCloseTo(before + penalty, 10);
   });
 
   it('getWeights lists buffers under PyTorch names, and setWeights restores them', () => {

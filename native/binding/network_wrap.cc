@@ -30,6 +30,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceAccessor<&NetworkWrap::GetParamCount>("paramCount"),
       InstanceAccessor<&NetworkWrap::GetMaxBatch>("maxBatch"),
       InstanceAccessor<&NetworkWrap::GetStepCount>("stepCount"),
+      InstanceAccessor<&NetworkWrap::GetPenalty>("penalty"),
       InstanceMethod<&NetworkWrap::Reserve>("reserve"),
       InstanceMethod<&NetworkWrap::SetLoss>("setLoss"),
       InstanceMethod<&NetworkWrap::SetOptimizer>("setOptimizer"),
@@ -116,6 +117,9 @@ Napi::Value NetworkWrap::GetMaxBatch(const Napi::CallbackInfo& info) {
 }
 Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
+}
+Napi::Value NetworkWrap::GetPenalty(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), visit([](auto& n) { return n.penalty(); }));
 }
 
 Napi::Value NetworkWrap::Reserve(const Napi::CallbackInfo& info) {

@@ -37,6 +37,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetParamCount(const Napi::CallbackInfo& info);
   Napi::Value GetMaxBatch(const Napi::CallbackInfo& info);
   Napi::Value GetStepCount(const Napi::CallbackInfo& info);
+  Napi::Value GetPenalty(const Napi::CallbackInfo& info);
   Napi::Value GetBufferCount(const Napi::CallbackInfo& info);
   Napi::Value GetTraining(const Napi::CallbackInfo& info);
 

@@ -238,6 +238,8 @@ void Network<T>::reset_optimizer_state() {
 
 template <typename T>
 std::int64_t Network<T>::step_count() const { return step_; }
+template <typename T>
+double Network<T>::penalty() const { return penalty_; }
 
 template <typename T>
 void Network<T>::require_loss(const char* fn) const {

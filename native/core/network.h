@@ -88,6 +88,9 @@ class Network {
   void set_optimizer(const OptimizerSpec& spec);
   void reset_optimizer_state();          // zero state, step count back to 0
   std::int64_t step_count() const;
+  // The dense layers' L1/L2 penalty value computed by the last backward (with
+  // its gradient); compute_gradients and train_epoch add it to their loss.
+  double penalty() const;
 
   // Eval-mode forward of any number of rows (processed in chunks of max_batch).
   // x (rows, in) → out (rows, out).

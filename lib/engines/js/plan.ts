@@ -105,7 +105,7 @@ export class JsNetworkPlan implements NetworkPlan {
   private forwardTraining = true;
   private rng = new Rng(0);
   /** The dense L1/L2 penalties' value, computed with their gradient by the last backward. */
-  private penalty = 0;
+  private lastPenalty = 0;
 
   private optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   private optState: FloatArray;
@@ -179,6 +179,10 @@ export class JsNetworkPlan implements NetworkPlan {
 
   get maxBatch(): number {
     return this.capacity;
+  }
+
+  get penalty(): number {
+    return this.lastPenalty;
   }
 
   get bufferCount(): number {
@@ -376,7 +380,7 @@ export class JsNetworkPlan implements NetworkPlan {
    */
   private backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
     const { layers, acts, scratch } = this;
-    this.penalty = 0;
+    this.lastPenalty = 0;
     const stop = dinput !== null ? 0 : this.firstParam;
     let cur: FloatArray = dOut;
     for (let l = layers.length - 1; l >= stop; l--) {
@@ -393,7 +397,7 @@ export class JsNetworkPlan implements NetworkPlan {
           for (let r = 0; r < rows; r++) s += cur[r * outF + j];
           dBias[j] = s;
         }
-        if (layer.l1 > 0 || layer.l2 > 0) this.penalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+        if (layer.l1 > 0 || layer.l2 > 0) this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
@@ -476,7 +480,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.forwardBatch(x, rows);
     const value = this.forwardLoss(loss, rows, y);
     this.backwardRows(this.dout, rows, null);
-    return value + this.penalty; // the penalties' value comes with their gradient
+    return value + this.lastPenalty; // the penalties' value comes with their gradient
   }
 
   step(): void {
@@ -563,7 +567,7 @@ export class JsNetworkPlan implements NetworkPlan {
         let value = this.forwardLoss(loss, n, yb);
         if (Number.isFinite(value)) {
           this.backwardRows(this.dout, n, null);
-          value += this.penalty;
+          value += this.lastPenalty;
         }
         // A non-finite loss stops the epoch before its update is applied, so the
         // parameters stay those of the last good batch (network.cc train_epoch).
