@@ -5,7 +5,7 @@
 import cjs from '../dist/index.js';
 
 export const {
-  Matrix, Layer, Dense, Activation, Sequential, backend, setThreads, optim, losses, ops, metrics, models,
-  io, layerFromConfig, registerLayer, schedules, callbacks, data,
+  Matrix, Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, Sequential, backend, setThreads,
+  optim, losses, ops, metrics, models, io, layerFromConfig, registerLayer, schedules, callbacks, data, init,
 } = cjs;
 export default cjs;

@@ -17,8 +17,17 @@ export type OptimizerName = 'sgd' | 'adagrad' | 'rmsprop' | 'adam' | 'adamw';
 export type EngineName = 'native' | 'js';
 
 export type LayerSpec =
-  | { kind: 'dense'; inFeatures: number; outFeatures: number }
-  | { kind: 'activation'; activation: ActivationName };
+  /** l1, l2: weight penalties l1·Σ|w| + l2·Σw² added to the loss and its gradient (default 0). */
+  | { kind: 'dense'; inFeatures: number; outFeatures: number; l1?: number; l2?: number }
+  | { kind: 'activation'; activation: ActivationName }
+  /** Inverted dropout, p in [0, 1); identity in eval mode. */
+  | { kind: 'dropout'; p: number }
+  /** torch.nn.BatchNorm1d; parameters weight, bias (affine); buffers running_mean, running_var, num_batches_tracked. */
+  | { kind: 'batchnorm'; numFeatures: number; eps: number; momentum: number; affine: boolean }
+  /** torch.nn.LayerNorm over the last dimension; parameters weight, bias (elementwiseAffine). */
+  | { kind: 'layernorm'; normalizedShape: number; eps: number; elementwiseAffine: boolean }
+  /** torch.nn.PReLU; numParameters is 1 or the width; parameter weight. */
+  | { kind: 'prelu'; numParameters: number };
 
 /** Loss settings (SPEC.md §3, PyTorch conventions). */
 export interface LossSpec {
@@ -113,10 +122,16 @@ export interface EpochHooks {
 }
 
 /**
- * A compiled network. Parameter layout: for each dense layer in order, its
- * weight (out × in, row-major, as torch.nn.Linear) then its bias (out).
- * Parameters start at zero; gradients are overwritten (not accumulated) by
- * each backward/computeGradients.
+ * A compiled network. Parameter layout: for each layer in order, its learnable
+ * tensors in PyTorch state_dict order — dense: weight (out × in, row-major, as
+ * torch.nn.Linear) then bias (out); batch/layer norm (affine): weight, bias (C);
+ * prelu: weight (numParameters). Parameters start at zero; gradients are
+ * overwritten (not accumulated) by each backward/computeGradients.
+ * Buffers (non-learnable state): per batch-norm layer running_mean (C),
+ * running_var (C), num_batches_tracked (1), starting at 0, 1, 0.
+ * Mode: training (default) or eval, for forwardTrain/computeGradients/trainStep/
+ * trainEpoch; predict is always eval. Dropout masks come from lib/rng.ts's
+ * xoshiro128** seeded by setSeed (both engines draw the same stream).
  */
 export interface NetworkPlan {
   readonly dtype: Dtype;
@@ -155,6 +170,24 @@ export interface NetworkPlan {
   setParams(src: FloatArray): void;
   /** Copies the gradients of the last backward into out (length paramCount). */
   getGrads(out: FloatArray): void;
+
+  /** Non-learnable state values (batch-norm running statistics). */
+  readonly bufferCount: number;
+  /** Copies the buffers into out (length bufferCount). */
+  getBuffers(out: FloatArray): void;
+  /** Copies src (length bufferCount) into the buffers. */
+  setBuffers(src: FloatArray): void;
+  /** True (the default) for training mode, false for eval mode. */
+  readonly training: boolean;
+  setTraining(training: boolean): void;
+  /** Restarts the dropout mask stream; seed an integer in [0, 2^53). */
+  setSeed(seed: number): void;
+  /**
+   * The dense layers' L1/L2 penalty value computed by the last backward (with
+   * its gradient); computeGradients, trainStep and trainEpoch include it in
+   * their loss, a custom-loss loop adds it itself.
+   */
+  readonly penalty: number;
 
   /** Eval-mode forward of any number of rows: x (rows × in) → out (rows × out). */
   predict(x: FloatArray, rows: number, out: FloatArray): void;

@@ -1,8 +1,10 @@
 // fastmlp's public API: everything a user imports comes from here.
 export { Matrix } from './matrix';
 export type { MatrixLike } from './matrix';
-export { Layer, Dense, Activation, layerFromConfig, registerLayer } from './layers';
-export type { DenseOptions, ActivationOption, LayerConfig } from './layers';
+export { Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, registerLayer } from './layers';
+export type { DenseOptions, ActivationOption, LayerConfig, Regularizer } from './layers';
+export type { BatchNormOptions, LayerNormOptions, PReLUOptions } from './layers-regularise';
+export * as init from './init-public';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
 export { backend, setThreads } from './backend';

@@ -1,27 +1,145 @@
-// Weight initialisers (SPEC.md §5). Run in TypeScript for both engines, so the
-// same seed gives bit-identical weights whichever engine trains.
+// Weight initialisers (SPEC.md §5). They run in TypeScript for both engines,
+// so the same seed gives bit-identical weights whichever engine trains.
 //   xavier-uniform U(±√(6/(fan_in+fan_out))), xavier-normal N(0, 2/(fan_in+fan_out))
 //   (Glorot & Bengio 2010); he-normal N(0, 2/fan_in), he-uniform U(±√(6/fan_in))
-//   (He et al. 2015); lecun-normal N(0, 1/fan_in), lecun-uniform U(±√(3/fan_in)).
+//   (He et al. 2015); lecun-normal N(0, 1/fan_in), lecun-uniform U(±√(3/fan_in))
+//   (LeCun et al. 1998); orthogonal: the Q of a QR factorisation of a standard
+//   normal matrix, signs fixed so R has a positive diagonal, times a gain
+//   (Saxe et al. 2013; as torch.nn.init.orthogonal_ documents it).
+// Defaults follow torch.nn.init: normal(0, 1), uniform(0, 1), orthogonal gain 1.
 import type { FloatArray } from './engine';
 import type { Rng } from './rng';
+import { isPlainObject, number, oneOf, options, typeError } from './validate';
 
 export const WEIGHT_INITS = ['he-normal', 'he-uniform', 'xavier-normal', 'xavier-uniform',
-  'lecun-normal', 'lecun-uniform', 'zeros'] as const;
+  'lecun-normal', 'lecun-uniform', 'zeros', 'ones', 'orthogonal'] as const;
 export type WeightInit = (typeof WEIGHT_INITS)[number];
 
-/** Fills a weight of fanOut × fanIn values. */
-export function initWeight(kind: WeightInit, out: FloatArray, fanIn: number, fanOut: number, rng: Rng): void {
+/** An initialiser with its parameters, as getConfig() records it. */
+export type InitConfig =
+  | { type: WeightInit }
+  | { type: 'constant'; value: number }
+  | { type: 'normal'; mean: number; std: number }
+  | { type: 'uniform'; low: number; high: number }
+  | { type: 'orthogonal'; gain: number };
+
+/** What Dense's weightInit/biasInit accept: a name, or an object from the factories below. */
+export type Initializer = WeightInit | InitConfig;
+
+/** Every value equal to `value` (the notes suggest a bias of 0.01). */
+export function constant(value: number): InitConfig {
+  return { type: 'constant', value: number('value', value) };
+}
+
+/** N(mean, std²). */
+export function normal(mean = 0, std = 1): InitConfig {
+  return { type: 'normal', mean: number('mean', mean), std: number('std', std, 0) };
+}
+
+/** U(low, high). */
+export function uniform(low = 0, high = 1): InitConfig {
+  number('low', low);
+  number('high', high, low);
+  return { type: 'uniform', low, high };
+}
+
+/** A (semi-)orthogonal matrix times gain. */
+export function orthogonal(gain = 1): InitConfig {
+  return { type: 'orthogonal', gain: number('gain', gain) };
+}
+
+export function zeros(): InitConfig {
+  return { type: 'zeros' };
+}
+
+/** Validates a user's initialiser (a name or an object) into its canonical config. */
+export function resolveInit(name: string, value: unknown): InitConfig {
+  if (typeof value === 'string') {
+    const type = oneOf(name, value, WEIGHT_INITS);
+    return type === 'orthogonal' ? { type, gain: 1 } : { type };
+  }
+  if (!isPlainObject(value)) {
+    throw typeError(name, `an initialiser name (${WEIGHT_INITS.map((n) => `'${n}'`).join(', ')}) or an object such as init.normal(0, 0.05)`, value);
+  }
+  const type = oneOf(`${name}.type`, value['type'], [...WEIGHT_INITS, 'constant', 'normal', 'uniform'] as const);
+  switch (type) {
+    case 'constant': {
+      const o = options(name, value, ['type', 'value']);
+      return constant(number(`${name}.value`, o.value));
+    }
+    case 'normal': {
+      const o = options(name, value, ['type', 'mean', 'std']);
+      return { type, mean: number(`${name}.mean`, o.mean ?? 0), std: number(`${name}.std`, o.std ?? 1, 0) };
+    }
+    case 'uniform': {
+      const o = options(name, value, ['type', 'low', 'high']);
+      const low = number(`${name}.low`, o.low ?? 0);
+      return { type, low, high: number(`${name}.high`, o.high ?? 1, low) };
+    }
+    case 'orthogonal': {
+      const o = options(name, value, ['type', 'gain']);
+      return { type, gain: number(`${name}.gain`, o.gain ?? 1) };
+    }
+    default:
+      options(name, value, ['type']);
+      return { type };
+  }
+}
+
+/**
+ * Fills out (a weight of fanOut × fanIn values, row-major, or a bias of fanOut)
+ * from the initialiser, drawing from rng.
+ */
+export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOut: number, rng: Rng): void {
   const n = out.length;
-  const normal = (std: number) => { for (let i = 0; i < n; i++) out[i] = std * rng.normal(); };
-  const uniform = (bound: number) => { for (let i = 0; i < n; i++) out[i] = bound * (2 * rng.uniform() - 1); };
-  switch (kind) {
-    case 'he-normal': return normal(Math.sqrt(2 / fanIn));
-    case 'he-uniform': return uniform(Math.sqrt(6 / fanIn));
-    case 'xavier-normal': return normal(Math.sqrt(2 / (fanIn + fanOut)));
-    case 'xavier-uniform': return uniform(Math.sqrt(6 / (fanIn + fanOut)));
-    case 'lecun-normal': return normal(Math.sqrt(1 / fanIn));
-    case 'lecun-uniform': return uniform(Math.sqrt(3 / fanIn));
+  const normalFill = (mean: number, std: number) => { for (let i = 0; i < n; i++) out[i] = mean + std * rng.normal(); };
+  const uniformFill = (low: number, high: number) => { for (let i = 0; i < n; i++) out[i] = low + (high - low) * rng.uniform(); };
+  const symmetric = (bound: number) => { for (let i = 0; i < n; i++) out[i] = bound * (2 * rng.uniform() - 1); };
+  switch (init.type) {
+    case 'he-normal': return normalFill(0, Math.sqrt(2 / fanIn));
+    case 'he-uniform': return symmetric(Math.sqrt(6 / fanIn));
+    case 'xavier-normal': return normalFill(0, Math.sqrt(2 / (fanIn + fanOut)));
+    case 'xavier-uniform': return symmetric(Math.sqrt(6 / (fanIn + fanOut)));
+    case 'lecun-normal': return normalFill(0, Math.sqrt(1 / fanIn));
+    case 'lecun-uniform': return symmetric(Math.sqrt(3 / fanIn));
     case 'zeros': out.fill(0); return;
+    case 'ones': out.fill(1); return;
+    case 'constant': out.fill(init.value); return;
+    case 'normal': return normalFill(init.mean, init.std);
+    case 'uniform': return uniformFill(init.low, init.high);
+    case 'orthogonal': {
+      const gain = 'gain' in init ? init.gain : 1;
+      return orthogonalFill(out, n === fanOut * fanIn ? fanOut : n, n === fanOut * fanIn ? fanIn : 1, gain, rng);
+    }
+  }
+}
+
+/**
+ * out (rows × cols) = gain · a matrix with orthonormal columns (rows ≥ cols) or
+ * rows (rows < cols): modified Gram–Schmidt, run twice for stability, on the
+ * columns of a tall standard-normal matrix. Gram–Schmidt's R has a positive
+ * diagonal by construction, which is the sign convention torch documents.
+ */
+function orthogonalFill(out: FloatArray, rows: number, cols: number, gain: number, rng: Rng): void {
+  const m = Math.max(rows, cols);
+  const k = Math.min(rows, cols);
+  const a = new Float64Array(m * k); // m × k, row-major
+  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  for (let j = 0; j < k; j++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < j; p++) {
+        let dot = 0;
+        for (let i = 0; i < m; i++) dot += a[i * k + p]! * a[i * k + j]!;
+        for (let i = 0; i < m; i++) a[i * k + j] -= dot * a[i * k + p]!;
+      }
+    }
+    let norm = 0;
+    for (let i = 0; i < m; i++) norm += a[i * k + j]! ** 2;
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < m; i++) a[i * k + j] /= norm;
+  }
+  // rows ≥ cols: out = a; otherwise out = aᵀ (orthonormal rows).
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (rows >= cols ? a[r * k + c]! : a[c * k + r]!);
   }
 }

@@ -1,8 +1,14 @@
 // Layer definitions: what a Sequential is built from. A layer describes its
 // parameters and the plan ops it compiles to; the engines do the arithmetic.
-import type { ActivationName, LayerSpec } from './engine';
-import { WEIGHT_INITS, type WeightInit } from './init';
-import { integer, isPlainObject, number, oneOf, options, typeError } from './validate';
+// The regularisation layers live in layers-regularise.ts.
+// Every layer has getConfig(), a plain JSON object from which layerFromConfig()
+// rebuilds it (model files store the architecture that way).
+import type { ActivationName, FloatArray, LayerSpec } from './engine';
+import { Layer, type LayerConfig, type ParamShape } from './layer';
+import { BatchNorm1d, Dropout, LayerNorm, PReLU, type BatchNormOptions, type LayerNormOptions, type PReLUOptions } from './layers-regularise';
+import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
+import type { Rng } from './rng';
+import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
 
 export const ACTIVATIONS = ['identity', 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const;
 export type ActivationOption = (typeof ACTIVATIONS)[number];
@@ -12,42 +18,7 @@ function canonicalActivation(name: string, value: unknown): ActivationName {
   return a === 'linear' ? 'identity' : a;
 }
 
-/** One named parameter tensor of a layer, as in PyTorch's state_dict. */
-export interface ParamShape {
-  name: 'weight' | 'bias';
-  shape: number[];
-}
-
-export abstract class Layer {
-  /** Plan ops for this layer, given the width of its input. */
-  abstract toSpecs(inFeatures: number): LayerSpec[];
-  /** Width of the output for a given input width. */
-  abstract outFeatures(inFeatures: number): number;
-  /** Parameter tensors in plan order (empty for parameter-free layers). */
-  params(): ParamShape[] {
-    return [];
-  }
-  /** Width this layer requires as input, or null when it takes any. */
-  get inFeatures(): number | null {
-    return null;
-  }
-  abstract describe(): string;
-  /**
-   * Everything needed to rebuild this layer, as plain JSON: `{ type, ...options }`.
-   * layerFromConfig(layer.getConfig()) gives an equal layer. A layer kind that
-   * cannot be saved says so here; each kind overrides it and registers itself
-   * with registerLayer.
-   */
-  getConfig(): LayerConfig {
-    throw new Error(`${this.describe()} cannot be serialised: its class defines no getConfig()`);
-  }
-}
-
-/** A layer as JSON: its registered type name and the options it was built with. */
-export interface LayerConfig {
-  type: string;
-  [option: string]: unknown;
-}
+const MAX_SIZE = 2 ** 31 - 1;
 
 type LayerFactory = (config: LayerConfig) => Layer;
 const LAYER_REGISTRY = new Map<string, LayerFactory>();
@@ -77,13 +48,24 @@ function optionsOf(config: LayerConfig, keys: readonly string[]): Record<string,
   return out;
 }
 
+export { Layer } from './layer';
+export type { LayerConfig, ParamShape } from './layer';
+
+/** Keras-style weight penalty: l1·Σ|w| + l2·Σw², added to the loss (biases are not penalised). */
+export interface Regularizer {
+  l1?: number;
+  l2?: number;
+}
+
 export interface DenseOptions {
   /** Fused activation applied after the affine map (default 'identity'). */
   activation?: ActivationOption;
   /** Default: 'he-normal' before relu, 'xavier-uniform' otherwise (SPEC.md §5). */
-  weightInit?: WeightInit;
-  /** Constant initial bias (default 0). */
-  biasInit?: number;
+  weightInit?: Initializer;
+  /** A number (a constant), a name or an initialiser object; default 0. */
+  biasInit?: number | Initializer;
+  /** L1/L2 penalty on the weight. */
+  kernelRegularizer?: Regularizer;
 }
 
 /** Fully connected layer y = act(x·Wᵀ + b); weight is out × in like torch.nn.Linear. */
@@ -91,19 +73,26 @@ export class Dense extends Layer {
   readonly inputs: number;
   readonly outputs: number;
   readonly activation: ActivationName;
-  readonly weightInit: WeightInit;
-  readonly biasInit: number;
+  readonly weightInit: InitConfig;
+  readonly biasInit: InitConfig;
+  readonly l1: number;
+  readonly l2: number;
 
   constructor(inFeatures: number, outFeatures: number, opts?: DenseOptions) {
     super();
-    this.inputs = integer('inFeatures', inFeatures, 1, 2 ** 31 - 1);
-    this.outputs = integer('outFeatures', outFeatures, 1, 2 ** 31 - 1);
-    const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit']);
+    this.inputs = integer('inFeatures', inFeatures, 1, MAX_SIZE);
+    this.outputs = integer('outFeatures', outFeatures, 1, MAX_SIZE);
+    const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit', 'kernelRegularizer']);
     this.activation = o.activation === undefined ? 'identity' : canonicalActivation('activation', o.activation);
     this.weightInit = o.weightInit === undefined
-      ? (this.activation === 'relu' ? 'he-normal' : 'xavier-uniform')
-      : oneOf('weightInit', o.weightInit, WEIGHT_INITS);
-    this.biasInit = o.biasInit === undefined ? 0 : number('biasInit', o.biasInit);
+      ? { type: this.activation === 'relu' ? 'he-normal' : 'xavier-uniform' }
+      : resolveInit('weightInit', o.weightInit);
+    this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
+      : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
+        : resolveInit('biasInit', o.biasInit);
+    const r = options('kernelRegularizer', o.kernelRegularizer, ['l1', 'l2']);
+    this.l1 = r.l1 === undefined ? 0 : number('kernelRegularizer.l1', r.l1, 0);
+    this.l2 = r.l2 === undefined ? 0 : number('kernelRegularizer.l2', r.l2, 0);
   }
 
   override get inFeatures(): number {
@@ -112,6 +101,8 @@ export class Dense extends Layer {
 
   toSpecs(): LayerSpec[] {
     const dense: LayerSpec = { kind: 'dense', inFeatures: this.inputs, outFeatures: this.outputs };
+    if (this.l1 > 0) dense.l1 = this.l1;
+    if (this.l2 > 0) dense.l2 = this.l2;
     return this.activation === 'identity' ? [dense] : [dense, { kind: 'activation', activation: this.activation }];
   }
 
@@ -123,14 +114,23 @@ export class Dense extends Layer {
     return [{ name: 'weight', shape: [this.outputs, this.inputs] }, { name: 'bias', shape: [this.outputs] }];
   }
 
-  override getConfig(): LayerConfig {
-    return { type: 'Dense', inFeatures: this.inputs, outFeatures: this.outputs,
-      activation: this.activation, weightInit: this.weightInit, biasInit: this.biasInit };
+  override initParams([weight, bias]: FloatArray[], rng: Rng): void {
+    fillInit(this.weightInit, weight!, this.inputs, this.outputs, rng);
+    fillInit(this.biasInit, bias!, this.inputs, this.outputs, rng);
   }
 
   describe(): string {
     const act = this.activation === 'identity' ? '' : `, activation: '${this.activation}'`;
     return `Dense(${this.inputs} → ${this.outputs}${act})`;
+  }
+
+  override getConfig(): LayerConfig {
+    const config: LayerConfig = {
+      type: 'Dense', inFeatures: this.inputs, outFeatures: this.outputs, activation: this.activation,
+      weightInit: { ...this.weightInit }, biasInit: { ...this.biasInit },
+    };
+    if (this.l1 > 0 || this.l2 > 0) config['kernelRegularizer'] = { l1: this.l1, l2: this.l2 };
+    return config;
   }
 }
 
@@ -151,14 +151,16 @@ export class Activation extends Layer {
     return inFeatures;
   }
 
-  override getConfig(): LayerConfig {
-    return { type: 'Activation', activation: this.activation };
-  }
-
   describe(): string {
     return `Activation('${this.activation}')`;
   }
+
+  override getConfig(): LayerConfig {
+    return { type: 'Activation', activation: this.activation };
+  }
 }
+
+export { Dropout, BatchNorm1d, LayerNorm, PReLU };
 
 registerLayer('Dense', (c) => new Dense(c['inFeatures'] as number, c['outFeatures'] as number,
   optionsOf(c, ['inFeatures', 'outFeatures']) as DenseOptions));
@@ -167,3 +169,13 @@ registerLayer('Activation', (c) => {
   if (extra.length > 0) throw new RangeError(`Unknown option '${extra[0]}' for Activation config; expected activation`);
   return new Activation(c['activation'] as ActivationOption);
 });
+registerLayer('Dropout', (c) => {
+  const extra = Object.keys(optionsOf(c, ['p']));
+  if (extra.length > 0) throw new RangeError(`Unknown option '${extra[0]}' for Dropout config; expected p`);
+  return new Dropout(c['p'] as number);
+});
+registerLayer('BatchNorm1d', (c) => new BatchNorm1d(c['numFeatures'] as number,
+  optionsOf(c, ['numFeatures']) as BatchNormOptions));
+registerLayer('LayerNorm', (c) => new LayerNorm(c['normalizedShape'] as number,
+  optionsOf(c, ['normalizedShape']) as LayerNormOptions));
+registerLayer('PReLU', (c) => new PReLU(optionsOf(c, []) as PReLUOptions));

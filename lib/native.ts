@@ -21,6 +21,13 @@ export interface NativeNetwork {
   getParams(out: FloatArray): void;
   setParams(src: FloatArray): void;
   getGrads(out: FloatArray): void;
+  readonly bufferCount: number;
+  getBuffers(out: FloatArray): void;
+  setBuffers(src: FloatArray): void;
+  readonly training: boolean;
+  setTraining(training: boolean): void;
+  setSeed(seed: number): void;
+  readonly penalty: number;
   predict(x: FloatArray, rows: number, out: FloatArray): void;
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;

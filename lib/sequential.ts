@@ -3,8 +3,7 @@
 // method validates its input before an engine sees it.
 import { getEngine, type EngineChoice } from './backend';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
-import { initWeight } from './init';
-import { Dense, Layer, type LayerConfig } from './layers';
+import { Layer, type LayerConfig } from './layers';
 import { Loss, resolveLoss, type LossConfig, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { ClassWeightedLoss, classWeights } from './class-weight';
@@ -73,6 +72,8 @@ interface ParamEntry {
   shape: number[];
   offset: number;
   length: number;
+  /** A buffer (batch-norm running statistic) rather than a learnable parameter. */
+  buffer: boolean;
 }
 
 /** Set only inside Sequential.forLoading. */
@@ -103,7 +104,7 @@ export class Sequential {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
     if (layers.length === 0) throw new RangeError('Expected at least one layer for layers but received an empty array');
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation)', l);
+      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
     });
     const o = options('Sequential options', opts, ['engine', 'seed', 'dtype']);
     this.dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
@@ -118,6 +119,7 @@ export class Sequential {
     this.entries = [];
     let width = this.inputSize;
     let offset = 0;
+    let bufferOffset = 0;
     layers.forEach((layer, i) => {
       if (layer.inFeatures !== null && layer.inFeatures !== width) {
         throw new RangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
@@ -125,8 +127,13 @@ export class Sequential {
       specs.push(...layer.toSpecs(width));
       for (const p of layer.params()) {
         const length = p.shape.reduce((a, b) => a * b, 1);
-        this.entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length });
+        this.entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false });
         offset += length;
+      }
+      for (const b of layer.buffers()) {
+        const length = b.shape.reduce((x, y) => x * y, 1);
+        this.entries.push({ name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true });
+        bufferOffset += length;
       }
       width = layer.outFeatures(width);
     });
@@ -138,6 +145,9 @@ export class Sequential {
     this.rng = new Rng(this.seed);
     // A model being loaded gets its weights next: skip the random init (2/3 of a load's time).
     if (!skipInitForLoading) this.plan.setParams(this.initialParams());
+    // The dropout mask stream: its own seed, so adding a Dropout layer leaves
+    // the initial weights and the shuffles of a seed unchanged.
+    this.plan.setSeed((this.seed + 1) % 2 ** 53);
   }
 
   /** @internal For lib/io: a model whose parameters the caller sets next (they start at zero). */
@@ -148,6 +158,29 @@ export class Sequential {
     } finally {
       skipInitForLoading = false;
     }
+  }
+
+  /**
+   * Training mode (the default): dropout drops and batch norm uses batch
+   * statistics in trainStep. fit() always trains in training mode; predict()
+   * and evaluate() always run in eval mode. Returns this, for chaining.
+   */
+  train(): this {
+    this.requireIdle('train');
+    this.plan.setTraining(true);
+    return this;
+  }
+
+  /** Eval mode for trainStep: dropout is the identity, batch norm uses its running statistics. */
+  eval(): this {
+    this.requireIdle('eval');
+    this.plan.setTraining(false);
+    return this;
+  }
+
+  /** True in training mode, false in eval mode. */
+  get training(): boolean {
+    return this.plan.training;
   }
 
   /** The compiled optimizer (schedules set its lr), or null before compile(). */
@@ -237,12 +270,15 @@ export class Sequential {
     const trainX = X.data.subarray(0, trainRows * this.inputSize);
     const trainY = targetRows(Y, 0, trainRows, this.outputSize);
 
+    const wasTraining = this.plan.training;
+    this.plan.setTraining(true);
     this.busy = true;
     try {
       return await runFit(this.fitHost(trainLoss), { x: trainX, rows: trainRows, y: trainY, validation },
         { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks });
     } finally {
       this.busy = false;
+      this.plan.setTraining(wasTraining);
     }
   }
 
@@ -266,8 +302,10 @@ export class Sequential {
     this.requireIdle('getWeights');
     const all = allocate(this.dtype, this.plan.paramCount);
     this.plan.getParams(all);
+    const buffers = allocate(this.dtype, this.plan.bufferCount);
+    this.plan.getBuffers(buffers);
     const out: Record<string, FloatArray> = {};
-    for (const e of this.entries) out[e.name] = all.subarray(e.offset, e.offset + e.length);
+    for (const e of this.entries) out[e.name] = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
     return out;
   }
 
@@ -286,6 +324,7 @@ export class Sequential {
       throw new RangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
     }
     const all = allocate(this.dtype, this.plan.paramCount);
+    const buffers = allocate(this.dtype, this.plan.bufferCount);
     for (const e of this.entries) {
       const src = weights[e.name];
       const name = `weights['${e.name}']`;
@@ -297,10 +336,11 @@ export class Sequential {
       for (let i = 0; i < e.length; i++) {
         const v = src[i];
         if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
-        all[e.offset + i] = v;
+        (e.buffer ? buffers : all)[e.offset + i] = v;
       }
     }
     this.plan.setParams(all);
+    this.plan.setBuffers(buffers);
   }
 
   // ---- saving and loading (lib/io/model-file.ts does the work) -------------
@@ -391,14 +431,11 @@ export class Sequential {
 
   private initialParams(): FloatArray {
     const params = allocate(this.dtype, this.plan.paramCount);
-    let offset = 0;
-    for (const layer of this.layers) {
-      if (!(layer instanceof Dense)) continue;
-      const w = layer.outputs * layer.inputs;
-      initWeight(layer.weightInit, params.subarray(offset, offset + w), layer.inputs, layer.outputs, this.rng);
-      params.fill(layer.biasInit, offset + w, offset + w + layer.outputs);
-      offset += w + layer.outputs;
-    }
+    this.layers.forEach((layer, i) => {
+      const views = this.entries.filter((e) => !e.buffer && e.name.startsWith(`${i}.`))
+        .map((e) => params.subarray(e.offset, e.offset + e.length));
+      if (views.length > 0) layer.initParams(views, this.rng);
+    });
     return params;
   }
 

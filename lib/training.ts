@@ -38,10 +38,11 @@ function stepIfFinite(ctx: EpochContext, x: FloatArray, rows: number, y: Target)
   plan.forwardTrain(x, rows, out);
   const pred = new Matrix(rows, ctx.outputSize, out);
   const target = y instanceof Int32Array ? y : new Matrix(rows, ctx.outputSize, y);
-  const value = customValue(ctx.loss, pred, target);
+  let value = customValue(ctx.loss, pred, target);
   if (Number.isFinite(value)) {
     plan.backward(customGradient(ctx.loss, pred, target), rows);
-    plan.step();
+    value += plan.penalty; // dense L1/L2 penalties, whose gradient backward added
+    if (Number.isFinite(value)) plan.step();
   }
   return value;
 }

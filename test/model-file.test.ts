@@ -63,7 +63,7 @@ describe.each(ENGINES)('model files (%s engine)', (engineName) => {
       const obj = JSON.parse(text) as io.ModelJSON;
       expect(obj.format).toBe('fastmlp');
       expect(obj.version).toBe(io.FORMAT_VERSION);
-      expect(obj.architecture.layers[0]).toEqual({ type: 'Dense', inFeatures: 5, outFeatures: 8, activation: 'relu', weightInit: 'he-normal', biasInit: 0 });
+      expect(obj.architecture.layers[0]).toEqual({ type: 'Dense', inFeatures: 5, outFeatures: 8, activation: 'relu', weightInit: { type: 'he-normal' }, biasInit: { type: 'zeros' } });
       const fromJson = Sequential.fromJSON(obj, { engine: engineName });
       expect(fromJson.predict(X).data).toEqual(m.predict(X).data);
       expect(fromJson.evaluate(X, Y)).toEqual(m.evaluate(X, Y));

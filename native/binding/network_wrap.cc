@@ -33,6 +33,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceAccessor<&NetworkWrap::GetOptimizerStateSize>("optimizerStateSize"),
       InstanceMethod<&NetworkWrap::GetOptimizerState>("getOptimizerState"),
       InstanceMethod<&NetworkWrap::SetOptimizerState>("setOptimizerState"),
+      InstanceAccessor<&NetworkWrap::GetPenalty>("penalty"),
       InstanceMethod<&NetworkWrap::Reserve>("reserve"),
       InstanceMethod<&NetworkWrap::SetLoss>("setLoss"),
       InstanceMethod<&NetworkWrap::SetOptimizer>("setOptimizer"),
@@ -40,6 +41,12 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::GetParams>("getParams"),
       InstanceMethod<&NetworkWrap::SetParams>("setParams"),
       InstanceMethod<&NetworkWrap::GetGrads>("getGrads"),
+      InstanceAccessor<&NetworkWrap::GetBufferCount>("bufferCount"),
+      InstanceAccessor<&NetworkWrap::GetTraining>("training"),
+      InstanceMethod<&NetworkWrap::GetBuffers>("getBuffers"),
+      InstanceMethod<&NetworkWrap::SetBuffers>("setBuffers"),
+      InstanceMethod<&NetworkWrap::SetTraining>("setTraining"),
+      InstanceMethod<&NetworkWrap::SetSeed>("setSeed"),
       InstanceMethod<&NetworkWrap::Predict>("predict"),
       InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
       InstanceMethod<&NetworkWrap::Backward>("backward"),
@@ -129,6 +136,9 @@ Napi::Value NetworkWrap::GetMaxBatch(const Napi::CallbackInfo& info) {
 Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
 }
+Napi::Value NetworkWrap::GetPenalty(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), visit([](auto& n) { return n.penalty(); }));
+}
 
 Napi::Value NetworkWrap::GetOptimizerStateSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.opt_state_size(); })));
@@ -215,6 +225,52 @@ Napi::Value NetworkWrap::SetParams(const Napi::CallbackInfo& info) {
     using T = element_t<decltype(n)>;
     std::memcpy(n.params(), src.as<T>(), sizeof(T) * std::size_t(count));
   });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::GetBufferCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.buffer_count(); })));
+}
+
+Napi::Value NetworkWrap::GetTraining(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), visit([](auto& n) { return n.training(); }));
+}
+
+Napi::Value NetworkWrap::GetBuffers(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.buffer_count(); });
+  const FloatArg out = float_array(arg(info, 0), "out", dtype_, std::size_t(count));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    if (count > 0) std::memcpy(out.as<T>(), n.buffers(), sizeof(T) * std::size_t(count));
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::SetBuffers(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.buffer_count(); });
+  const FloatArg src = float_array(arg(info, 0), "src", dtype_, std::size_t(count));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    if (count > 0) std::memcpy(n.buffers(), src.as<T>(), sizeof(T) * std::size_t(count));
+  });
+  return info.Env().Undefined();
+}
+
+// setTraining(true | false): the mode of forwardTrain, trainStep and trainEpoch.
+Napi::Value NetworkWrap::SetTraining(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const bool training = boolean(arg(info, 0), "training");
+  visit([&](auto& n) { n.set_training(training); });
+  return info.Env().Undefined();
+}
+
+// setSeed(seed): restarts the dropout mask stream; seed an integer in [0, 2^53).
+Napi::Value NetworkWrap::SetSeed(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t seed = integer(arg(info, 0), "seed", 0, (index_t(1) << 53) - 1);
+  visit([&](auto& n) { n.set_seed(static_cast<std::uint64_t>(seed)); });
   return info.Env().Undefined();
 }
 

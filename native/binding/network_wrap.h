@@ -52,6 +52,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetOptimizerStateSize(const Napi::CallbackInfo& info);
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value SetOptimizerState(const Napi::CallbackInfo& info);
+  Napi::Value GetPenalty(const Napi::CallbackInfo& info);
+  Napi::Value GetBufferCount(const Napi::CallbackInfo& info);
+  Napi::Value GetTraining(const Napi::CallbackInfo& info);
 
   Napi::Value Reserve(const Napi::CallbackInfo& info);
   Napi::Value SetLoss(const Napi::CallbackInfo& info);
@@ -60,6 +63,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetParams(const Napi::CallbackInfo& info);
   Napi::Value SetParams(const Napi::CallbackInfo& info);
   Napi::Value GetGrads(const Napi::CallbackInfo& info);
+  Napi::Value GetBuffers(const Napi::CallbackInfo& info);
+  Napi::Value SetBuffers(const Napi::CallbackInfo& info);
+  Napi::Value SetTraining(const Napi::CallbackInfo& info);
+  Napi::Value SetSeed(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value ForwardTrain(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);

@@ -31,6 +31,11 @@ bool optional_boolean(const Napi::Object& o, const char* key, const char* name, 
   return v.IsUndefined() ? fallback : boolean(v, name);
 }
 
+// An optional number: undefined → fallback.
+double optional_number(const Napi::Value& v, const char* name, double fallback) {
+  return v.IsUndefined() ? fallback : number(v, name);
+}
+
 }  // namespace
 
 Dtype parse_dtype(const Napi::Value& v, const char* name) {
@@ -54,11 +59,31 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
       l.kind = LayerSpec::Kind::Dense;
       l.in = integer(o.Get("inFeatures"), "layers[i].inFeatures", 1, kMaxDim);
       l.out = integer(o.Get("outFeatures"), "layers[i].outFeatures", 1, kMaxDim);
+      l.l1 = optional_number(o.Get("l1"), "layers[i].l1", 0);
+      l.l2 = optional_number(o.Get("l2"), "layers[i].l2", 0);
     } else if (kind == "activation") {
       l.kind = LayerSpec::Kind::Activation;
       l.activation = parse_activation(o.Get("activation"));
+    } else if (kind == "dropout") {
+      l.kind = LayerSpec::Kind::Dropout;
+      l.p = number(o.Get("p"), "layers[i].p");
+    } else if (kind == "batchnorm") {
+      l.kind = LayerSpec::Kind::BatchNorm;
+      l.features = integer(o.Get("numFeatures"), "layers[i].numFeatures", 1, kMaxDim);
+      l.eps = number(o.Get("eps"), "layers[i].eps");
+      l.momentum = number(o.Get("momentum"), "layers[i].momentum");
+      l.affine = boolean(o.Get("affine"), "layers[i].affine");
+    } else if (kind == "layernorm") {
+      l.kind = LayerSpec::Kind::LayerNorm;
+      l.features = integer(o.Get("normalizedShape"), "layers[i].normalizedShape", 1, kMaxDim);
+      l.eps = number(o.Get("eps"), "layers[i].eps");
+      l.affine = boolean(o.Get("elementwiseAffine"), "layers[i].elementwiseAffine");
+    } else if (kind == "prelu") {
+      l.kind = LayerSpec::Kind::PRelu;
+      l.slopes = integer(o.Get("numParameters"), "layers[i].numParameters", 1, kMaxDim);
     } else {
-      throw_range_error(v.Env(), "Expected 'dense' or 'activation' for layers[" +
+      throw_range_error(v.Env(), "Expected 'dense', 'activation', 'dropout', 'batchnorm', "
+                                 "'layernorm' or 'prelu' for layers[" +
                                      std::to_string(i) + "].kind but received '" + kind + "'");
     }
     layers.push_back(l);

@@ -20,4 +20,11 @@ template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                     const T* weight, index_t B, index_t C, index_t OC);
 
+// L1/L2 weight penalty of one dense layer (Keras kernel_regularizer naming):
+// dweight (n) += l1·sign(w) + 2·l2·w (sign(0) = 0, as torch.sign), and returns
+// the penalty's value l1·Σ|w| + l2·Σw². Biases are not penalised, as in Keras.
+template <typename T>
+double dense_penalty_backward(T* dweight, const T* weight, index_t n, double l1,
+                              double l2);
+
 }  // namespace fastmlp

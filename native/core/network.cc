@@ -18,6 +18,9 @@
 
 #include "activations.h"
 #include "dense.h"
+#include "dropout.h"
+#include "norm.h"
+#include "prelu.h"
 
 namespace fastmlp {
 namespace {
@@ -63,6 +66,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
   max_width_ = in_;
   width_sum_ = in_;
   seg_off_.push_back(0);
+  index_t nbuffers = 0;
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerSpec& L = layers_[l];
     const std::string at = "network: layer " + std::to_string(l);
@@ -78,11 +82,46 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
       require(nparams_ <= kMaxElems - w, "network: parameter count is too large");
       nparams_ += w;
       cur = L.out;
-    } else {
-      require(L.kind == LayerSpec::Kind::Activation,
-              at + ": unknown layer kind");
+      require(L.l1 >= 0 && L.l2 >= 0 && std::isfinite(L.l1) && std::isfinite(L.l2),
+              at + ": expected finite l1, l2 >= 0");
+      buf_off_.push_back(-1);
+      aux_.emplace_back();
+    } else if (L.kind == LayerSpec::Kind::Activation) {
       require(valid_activation(L.activation), at + ": unknown activation");
       param_off_.push_back(-1);
+      buf_off_.push_back(-1);
+      aux_.emplace_back();
+    } else {
+      index_t np = 0, nb = 0;
+      if (L.kind == LayerSpec::Kind::Dropout) {
+        require(L.p >= 0 && L.p < 1, at + ": expected dropout p in [0, 1) but received " +
+                                         std::to_string(L.p));
+      } else if (L.kind == LayerSpec::Kind::BatchNorm ||
+                 L.kind == LayerSpec::Kind::LayerNorm) {
+        require(L.features == cur, at + ": expected " + std::to_string(cur) +
+                                       " features (the previous width) but received " +
+                                       std::to_string(L.features));
+        require(L.eps > 0 && std::isfinite(L.eps), at + ": expected eps > 0");
+        if (L.kind == LayerSpec::Kind::BatchNorm) {
+          require(L.momentum >= 0 && L.momentum <= 1,
+                  at + ": expected momentum in [0, 1]");
+          nb = 2 * cur + 1;
+          has_batchnorm_ = true;
+        }
+        np = L.affine ? 2 * cur : 0;
+      } else {
+        require(L.kind == LayerSpec::Kind::PRelu, at + ": unknown layer kind");
+        require(L.slopes == 1 || L.slopes == cur,
+                at + ": expected prelu slopes 1 or " + std::to_string(cur) +
+                    " (the width) but received " + std::to_string(L.slopes));
+        np = L.slopes;
+      }
+      param_off_.push_back(np > 0 ? nparams_ : -1);
+      require(nparams_ <= kMaxElems - np, "network: parameter count is too large");
+      nparams_ += np;
+      buf_off_.push_back(nb > 0 ? nbuffers : -1);
+      nbuffers += nb;
+      aux_.emplace_back();
     }
     width_.push_back(cur);
     seg_off_.push_back(width_sum_);
@@ -93,6 +132,14 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
   out_ = cur;
   params_.assign(static_cast<std::size_t>(nparams_), T(0));
   grads_.assign(static_cast<std::size_t>(nparams_), T(0));
+  buffers_.assign(static_cast<std::size_t>(nbuffers), T(0));
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (layers_[l].kind != LayerSpec::Kind::BatchNorm) continue;
+    const index_t C = layers_[l].features;
+    // running_var starts at 1 (torch.nn.BatchNorm1d.reset_running_stats)
+    std::fill_n(buffers_.begin() + buf_off_[l] + C, C, T(1));
+    aux_[l].assign(static_cast<std::size_t>(6 * C), T(0));  // stats twice, backward scratch
+  }
   reserve(max_batch);
 }
 
@@ -110,6 +157,16 @@ template <typename T>
 const T* Network<T>::params() const { return params_.data(); }
 template <typename T>
 const T* Network<T>::grads() const { return grads_.data(); }
+template <typename T>
+index_t Network<T>::buffer_count() const { return static_cast<index_t>(buffers_.size()); }
+template <typename T>
+T* Network<T>::buffers() { return buffers_.data(); }
+template <typename T>
+void Network<T>::set_training(bool training) { training_ = training; }
+template <typename T>
+bool Network<T>::training() const { return training_; }
+template <typename T>
+void Network<T>::set_seed(std::uint64_t seed) { rng_.reseed(seed); }
 
 template <typename T>
 T* Network<T>::segment(index_t s) {
@@ -127,6 +184,16 @@ void Network<T>::reserve(index_t rows) {
   // Allocate everything before touching any member (strong exception
   // guarantee): if one allocation fails, the network is exactly as before.
   std::vector<T> new_acts(acts), new_scratch0(scratch), new_scratch1(scratch), new_dout(dout);
+  std::vector<std::vector<T>> new_aux(aux_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const LayerSpec& L = layers_[l];
+    if (L.kind == LayerSpec::Kind::Dropout)
+      new_aux[l].resize(static_cast<std::size_t>(checked_mul(rows, width_[l], "batch")));
+    else if (L.kind == LayerSpec::Kind::LayerNorm)
+      new_aux[l].resize(static_cast<std::size_t>(checked_mul(rows, 4, "batch")));
+  }
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    if (!new_aux[l].empty()) aux_[l].swap(new_aux[l]);
   // Segment offsets scale with cap_, so the stored activations no longer
   // line up: forget the last forward_train.
   fwd_rows_ = 0;
@@ -176,6 +243,8 @@ void Network<T>::reset_optimizer_state() {
 
 template <typename T>
 std::int64_t Network<T>::step_count() const { return step_; }
+template <typename T>
+double Network<T>::penalty() const { return penalty_; }
 
 template <typename T>
 index_t Network<T>::opt_state_size() const {
@@ -218,20 +287,12 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
   for (index_t r0 = 0; r0 < rows; r0 += cap_) {
     const index_t nb = std::min(cap_, rows - r0);
     const T* src = x + r0 * in_;
-    index_t src_w = in_;
     int pp = 0;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      const LayerSpec& L = layers_[l];
       T* dst = l == last ? out + r0 * out_ : scratch_[pp].data();
       pp ^= 1;
-      if (L.kind == LayerSpec::Kind::Dense) {
-        const T* w = params_.data() + param_off_[l];
-        dense_forward(dst, src, w, w + L.out * L.in, nb, L.in, L.out);
-      } else {
-        activation_forward(L.activation, src, dst, nb, src_w);
-      }
+      layer_forward(l, src, dst, nb, false, false);
       src = dst;
-      src_w = width_[l];
     }
   }
 }
@@ -239,17 +300,12 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
 template <typename T>
 const T* Network<T>::forward_from_input(index_t rows) {
   fwd_rows_ = 0;  // stays 0 if a layer throws
+  check_batch_rows(rows, "forward_train");
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    const LayerSpec& L = layers_[l];
-    const T* src = segment(static_cast<index_t>(l));
-    T* dst = segment(static_cast<index_t>(l) + 1);
-    if (L.kind == LayerSpec::Kind::Dense) {
-      const T* w = params_.data() + param_off_[l];
-      dense_forward(dst, src, w, w + L.out * L.in, rows, L.in, L.out);
-    } else {
-      activation_forward(L.activation, src, dst, rows, width_[l]);
-    }
+    layer_forward(l, segment(static_cast<index_t>(l)),
+                  segment(static_cast<index_t>(l) + 1), rows, training_, true);
   }
+  fwd_training_ = training_;
   fwd_rows_ = rows;
   return segment(static_cast<index_t>(layers_.size()));
 }
@@ -275,6 +331,7 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   require(dout != nullptr, "backward: dout is null");
   // dense_backward accumulates; backward overwrites, so start from zero.
   std::fill(grads_.begin(), grads_.end(), T(0));
+  penalty_ = 0;
   const T* g = dout;  // dLoss / d(output of layer l)
   int pp = 0;
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -293,9 +350,15 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
       if (dst) std::fill(dst, dst + rows * in_w, T(0));
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
                      g, segment(l), params_.data() + off, rows, L.in, L.out);
-    } else if (dst) {
-      activation_backward(L.activation, segment(l), segment(l + 1), g, dst,
-                          rows, in_w);
+      if (L.l1 > 0 || L.l2 > 0)
+        penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
+                                           L.out * L.in, L.l1, L.l2);
+    } else if (L.kind == LayerSpec::Kind::Activation) {
+      if (dst)
+        activation_backward(L.activation, segment(l), segment(l + 1), g, dst,
+                            rows, in_w);
+    } else {
+      layer_backward(i, g, dst, rows);
     }
     g = dst;
   }
@@ -308,6 +371,88 @@ double Network<T>::loss_and_dout(const T* out, index_t rows,
 }
 
 template <typename T>
+void Network<T>::check_batch_rows(index_t rows, const char* fn) const {
+  if (training_ && has_batchnorm_ && rows < 2)
+    throw std::invalid_argument(
+        std::string(fn) + ": batch norm in training mode needs batches of at least 2 rows "
+        "(the variance of one row is undefined) but received " + std::to_string(rows));
+}
+
+template <typename T>
+void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
+                               bool training, bool keep) {
+  const LayerSpec& L = layers_[l];
+  const index_t C = width_[l];
+  const T* p = param_off_[l] >= 0 ? params_.data() + param_off_[l] : nullptr;
+  switch (L.kind) {
+    case LayerSpec::Kind::Dense:
+      dense_forward(dst, src, p, p + L.out * L.in, rows, L.in, L.out);
+      return;
+    case LayerSpec::Kind::Activation:
+      activation_forward(L.activation, src, dst, rows, C);
+      return;
+    case LayerSpec::Kind::Dropout:
+      if (training)
+        dropout_forward(dst, src, aux_[l].data(), rows * C, L.p, rng_);
+      else if (dst != src)
+        std::memcpy(dst, src, static_cast<std::size_t>(rows * C) * sizeof(T));
+      return;
+    case LayerSpec::Kind::BatchNorm: {
+      T* stats = aux_[l].data() + (keep ? 0 : 2 * C);
+      T* buf = buffers_.data() + buf_off_[l];
+      batchnorm_forward(dst, src, p, p ? p + C : nullptr, buf, buf + C, stats,
+                        stats + C, rows, C, L.eps, L.momentum, training);
+      if (training) buf[2 * C] += T(1);  // num_batches_tracked
+      return;
+    }
+    case LayerSpec::Kind::LayerNorm: {
+      T* stats = aux_[l].data() + (keep ? 0 : 2 * cap_);
+      layernorm_forward(dst, src, p, p ? p + C : nullptr, stats, stats + cap_,
+                        rows, C, L.eps);
+      return;
+    }
+    case LayerSpec::Kind::PRelu:
+      prelu_forward(dst, src, p, rows, C, L.slopes);
+      return;
+  }
+}
+
+template <typename T>
+void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows) {
+  const LayerSpec& L = layers_[l];
+  const index_t C = width_[l];
+  const index_t off = param_off_[l];
+  const T* p = off >= 0 ? params_.data() + off : nullptr;
+  T* dp = off >= 0 ? grads_.data() + off : nullptr;
+  const T* x = segment(static_cast<index_t>(l));
+  switch (L.kind) {
+    case LayerSpec::Kind::Dropout:
+      if (dst) {
+        if (fwd_training_) dropout_backward(dst, g, aux_[l].data(), rows * C);
+        else std::memcpy(dst, g, static_cast<std::size_t>(rows * C) * sizeof(T));
+      }
+      return;
+    case LayerSpec::Kind::BatchNorm: {
+      const T* stats = aux_[l].data();
+      batchnorm_backward(dst, dp, dp ? dp + C : nullptr, g, x, p, stats, stats + C,
+                         rows, C, fwd_training_, aux_[l].data() + 4 * C);
+      return;
+    }
+    case LayerSpec::Kind::LayerNorm: {
+      const T* stats = aux_[l].data();
+      layernorm_backward(dst, dp, dp ? dp + C : nullptr, g, x, p, stats,
+                         stats + cap_, rows, C);
+      return;
+    }
+    case LayerSpec::Kind::PRelu:
+      prelu_backward(dst, dp, g, x, p, rows, C, L.slopes);
+      return;
+    default:
+      return;  // dense and activation are handled by backward()
+  }
+}
+
+template <typename T>
 double Network<T>::compute_gradients(const T* x, index_t rows,
                                      const std::int32_t* y_idx, const T* y) {
   require_loss("compute_gradients");
@@ -315,7 +460,7 @@ double Network<T>::compute_gradients(const T* x, index_t rows,
   const T* out = forward_train(x, rows);
   const double loss = loss_and_dout(out, rows, y_idx, y);
   backward(dout_.data(), rows, nullptr);
-  return loss;
+  return loss + penalty_;  // the penalties' value comes with their gradient
 }
 
 template <typename T>
@@ -373,6 +518,8 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
             std::to_string(y_idx[i]));
   }
   const index_t bs = std::min(batch, rows);
+  // A last batch of one row would stop batch norm part-way through the epoch.
+  check_batch_rows(std::min(bs, rows - (rows - 1) / bs * bs), "train_epoch");
   reserve(bs);
   if (order != nullptr) {
     if (y_idx != nullptr) {
@@ -419,12 +566,15 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     }
     // The same sequence as train_step: forward, loss, backward, step.
     const T* out = forward_from_input(nb);
-    const double loss = loss_and_dout(out, nb, yb_idx, yb);
+    double loss = loss_and_dout(out, nb, yb_idx, yb);
+    if (std::isfinite(loss)) {
+      backward(dout_.data(), nb, nullptr);
+      loss += penalty_;
+    }
     if (!std::isfinite(loss)) {
       res.bad_batch = bi;  // no update from a non-finite loss
       break;
     }
-    backward(dout_.data(), nb, nullptr);
     step();
     total += loss * static_cast<double>(nb);
     done_rows += nb;

@@ -4,8 +4,18 @@
 // is one call, and a whole epoch is one call, so the binding crosses into C++
 // once per step (or once per epoch).
 //
-// Parameter layout (also the TypeScript engine's): for each dense layer in order,
-// its weight (out×in, row-major, as torch.nn.Linear) then its bias (out).
+// Parameter layout (also the TypeScript engine's): for each layer in order, its
+// learnable tensors in PyTorch state_dict order — dense: weight (out×in,
+// row-major, as torch.nn.Linear) then bias (out); batch/layer norm with affine:
+// weight (C) then bias (C); prelu: weight (P). Non-learnable state lives in a
+// second flat buffer, `buffers`: per batch-norm layer running_mean (C),
+// running_var (C), num_batches_tracked (1), starting at 0, 1 and 0.
+//
+// Modes: training (default) or eval (set_training). predict is always eval;
+// forward_train, compute_gradients, train_step and train_epoch use the mode.
+// Dropout masks come from a Xoshiro128 stream (rng.h) seeded by set_seed and
+// advanced by every training-mode forward; the TypeScript engine draws the
+// same stream, so a seed gives identical masks in both engines.
 #pragma once
 
 #include <atomic>
@@ -15,15 +25,23 @@
 #include "common.h"
 #include "losses.h"
 #include "optim.h"
+#include "rng.h"
 
 namespace fastmlp {
 
 struct LayerSpec {
-  enum class Kind { Dense, Activation };
+  enum class Kind { Dense, Activation, Dropout, BatchNorm, LayerNorm, PRelu };
   Kind kind = Kind::Dense;
   index_t in = 0;   // dense only
   index_t out = 0;  // dense only
+  double l1 = 0, l2 = 0;  // dense only: weight penalties (dense.h)
   fastmlp::Activation activation = fastmlp::Activation::Identity;  // activation only
+  double p = 0;                     // dropout: drop probability in [0, 1)
+  index_t features = 0;             // batch/layer norm: the width they normalise
+  double eps = 1e-5;                // batch/layer norm
+  double momentum = 0.1;            // batch norm, in [0, 1]
+  bool affine = true;               // batch/layer norm: learnable weight and bias
+  index_t slopes = 1;               // prelu: 1 or the width
 };
 
 struct EpochResult {
@@ -55,6 +73,15 @@ class Network {
   T* params();
   const T* params() const;
   const T* grads() const;
+  // Non-learnable state (batch-norm running statistics), buffer_count() values.
+  index_t buffer_count() const;
+  T* buffers();
+
+  // Training (true, the default) or eval mode for the training-forward calls.
+  void set_training(bool training);
+  bool training() const;
+  // Restarts the dropout mask stream (seed: an integer below 2^53).
+  void set_seed(std::uint64_t seed);
 
   // Grows the activation buffers so batches of up to `rows` fit (never shrinks).
   void reserve(index_t rows);
@@ -78,6 +105,9 @@ class Network {
   // Copies `size` values (must equal opt_state_size()) and sets the step count
   // (≥ 0); throws std::invalid_argument otherwise, leaving the state unchanged.
   void set_opt_state(const T* src, index_t size, std::int64_t steps);
+  // The dense layers' L1/L2 penalty value computed by the last backward (with
+  // its gradient); compute_gradients and train_epoch add it to their loss.
+  double penalty() const;
 
   // Eval-mode forward of any number of rows (processed in chunks of max_batch).
   // x (rows, in) → out (rows, out).
@@ -117,6 +147,12 @@ class Network {
  private:
   T* segment(index_t s);  // activation segment s: 0 = input, l+1 = layer l's output
   const T* forward_from_input(index_t rows);  // input segment already filled
+  // One layer's forward. keep: a training-forward whose statistics backward
+  // will use (aux first half); otherwise a predict (aux second half, eval).
+  void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
+                     bool training, bool keep);
+  void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
+  void check_batch_rows(index_t rows, const char* fn) const;
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
                        const T* y);
   void require_loss(const char* fn) const;
@@ -128,7 +164,18 @@ class Network {
   index_t cap_ = 0;         // rows every buffer below is sized for
   std::vector<index_t> width_;      // per layer: output width
   std::vector<index_t> seg_off_;    // per segment: Σ widths of earlier segments
-  std::vector<index_t> param_off_;  // per layer: weight offset (dense) or -1
+  std::vector<index_t> param_off_;  // per layer: first parameter's offset or -1
+  std::vector<index_t> buf_off_;    // per layer: first buffer's offset or -1
+  std::vector<T> buffers_;          // running statistics (see the layout above)
+  // Per layer: what backward needs beyond the activations — dropout masks
+  // (cap_ × C), batch-norm μ and 1/σ (2C, twice, then 2C of backward scratch), layer-norm μ and 1/σ per
+  // row (2·cap_, twice). The second copy serves predict, so a predict between
+  // forward_train and backward leaves the training statistics intact.
+  std::vector<std::vector<T>> aux_;
+  bool has_batchnorm_ = false;
+  bool training_ = true;
+  bool fwd_training_ = true;  // the mode of the last forward_train
+  Xoshiro128 rng_;
   std::vector<T> params_, grads_, opt_state_;  // flat, llm.c style
   std::vector<T> acts_;        // cap_ × width_sum_: input copy, layer outputs
   std::vector<T> scratch_[2];  // cap_ × max_width_: backward / predict ping-pong
@@ -141,6 +188,7 @@ class Network {
   OptimizerSpec opt_;
   std::int64_t step_ = 0;
   index_t fwd_rows_ = 0;  // rows of the last forward_train; 0 = none to use
+  double penalty_ = 0;    // the L1/L2 penalties' value, computed by the last backward
 };
 
 }  // namespace fastmlp

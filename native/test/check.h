@@ -66,5 +66,6 @@ std::vector<T> random_vec(std::size_t n, double lo = -1, double hi = 1) {
 
 void test_network();  // network_test.cc
 void test_loss_kinds();  // losses_test.cc
+void test_layers();   // layers_test.cc
 
 }  // namespace fastmlp_test

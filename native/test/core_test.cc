@@ -517,6 +517,7 @@ int main() {
   test_optim();
   test_network();
   test_loss_kinds();
+  test_layers();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

@@ -11,8 +11,12 @@
 // the loss gradient has its own buffer, and trainEpoch gathers each batch
 // straight into the input buffer.
 //
-// Parameter layout (shared with the native engine): for each dense layer in
-// order, its weight (out × in, row-major, torch.nn.Linear) then its bias (out).
+// Parameter layout (shared with the native engine, see NetworkPlan in
+// lib/engine.ts): per layer its learnable tensors in state_dict order; batch-norm
+// running statistics live in a second flat buffer. Dropout masks are drawn from
+// lib/rng.ts's xoshiro128** in row-major order, as native/core/dropout.h does.
+// Batch norm, layer norm, PReLU and the dense L1/L2 penalties: norm.ts,
+// prelu.ts, penalty.ts (formulas and sources there).
 //
 // Dense layer (SPEC.md §1, notes 001; native/core/dense.h):
 //   forward   Z (B,OC) = A (B,C) · Wᵀ + b
@@ -20,35 +24,23 @@
 // The 1/B of a mean-reduced loss lives in the loss gradient, not here.
 
 import type {
-  ActivationName, Dtype, EpochHooks, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
+  Dtype, EpochHooks, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
   OptimizerSpec, PlanSpec, Target,
 } from '../../engine';
+import { Rng } from '../../rng';
 import { activationBackward, activationForward } from './activations';
+import { dropoutForward } from './dropout';
 import { gemm } from './gemm';
+import { batchnormForward, layernormForward } from './norm';
+import { densePenaltyBackward } from './penalty';
+import { preluForward } from './prelu';
+import { buildLayer, otherBackward, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
 import { lossForwardBackward, lossSpecForTraining, validateTarget } from './losses';
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
 
-interface DenseLayer {
-  kind: 'dense';
-  inF: number;
-  outF: number;
-  weight: FloatArray; // view (outF × inF) into params
-  bias: FloatArray; // view (outF) into params
-  dWeight: FloatArray; // views into grads, same layout
-  dBias: FloatArray;
-}
 
-interface ActivationLayer {
-  kind: 'activation';
-  act: ActivationName;
-  width: number;
-}
-
-type Layer = DenseLayer | ActivationLayer;
-
-const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
 /** network.h: SGD(lr = 0.01) until setOptimizer; the other fields are torch defaults. */
 const DEFAULT_OPTIMIZER: OptimizerSpec = completeOptimizer({
@@ -105,10 +97,17 @@ export class JsNetworkPlan implements NetworkPlan {
   /** widths[l] is the width of acts[l]: the input of layer l (widths[L] the output). */
   private readonly widths: number[];
   private readonly maxWidth: number;
-  /** Index of the first dense layer: backward need not go below it without dinput. */
-  private readonly firstDense: number;
+  /** Index of the first layer with parameters: backward need not go below it without dinput. */
+  private readonly firstParam: number;
   private readonly params: FloatArray;
   private readonly grads: FloatArray;
+  private readonly buffers: FloatArray;
+  private isTraining = true;
+  /** The mode of the last forwardTrain, which backward differentiates. */
+  private forwardTraining = true;
+  private rng = new Rng(0);
+  /** The dense L1/L2 penalties' value, computed with their gradient by the last backward. */
+  private lastPenalty = 0;
 
   private optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   private optState: FloatArray;
@@ -144,38 +143,21 @@ export class JsNetworkPlan implements NetworkPlan {
     if (first < 0) {
       throw new RangeError('Expected at least one dense layer in layers but received none');
     }
-    this.firstDense = first;
     const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
 
-    // Validate each layer and lay out its parameters in the flat buffers.
+    // Validate each layer and lay out its parameters and buffers in the flat buffers.
     let width = firstIn;
     let offset = 0;
-    const shapes: { act?: ActivationName; inF: number; outF: number; off: number }[] = [];
+    let bufOffset = 0;
+    const shapes: Shape[] = [];
     const widths: number[] = [];
     spec.layers.forEach((layer: LayerSpec, i: number) => {
       widths.push(width);
-      if (layer === null || typeof layer !== 'object') {
-        throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
-      }
-      if (layer.kind === 'dense') {
-        const { inFeatures, outFeatures } = layer;
-        if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
-          throw new RangeError(`Expected integer sizes ≥ 1 for layers[${i}] but received ${String(inFeatures)}×${String(outFeatures)}`);
-        }
-        if (inFeatures !== width) {
-          throw new RangeError(`Expected inFeatures ${width} (the width before it) for layers[${i}] but received ${inFeatures}`);
-        }
-        shapes.push({ inF: inFeatures, outF: outFeatures, off: offset });
-        offset += outFeatures * inFeatures + outFeatures;
-        width = outFeatures;
-      } else if (layer.kind === 'activation') {
-        if (!ACTIVATIONS.includes(layer.activation)) {
-          throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for layers[${i}].activation but received ${String(layer.activation)}`);
-        }
-        shapes.push({ act: layer.activation, inF: width, outF: width, off: -1 });
-      } else {
-        throw new RangeError(`Expected kind 'dense' or 'activation' for layers[${i}] but received ${String((layer as { kind: unknown }).kind)}`);
-      }
+      const [params, buffers, outF] = validateLayer(layer, i, width);
+      shapes.push({ spec: layer, inF: width, outF, off: params > 0 ? offset : -1, bufOff: buffers > 0 ? bufOffset : -1 });
+      offset += params;
+      bufOffset += buffers;
+      width = outF;
     });
     widths.push(width);
 
@@ -186,24 +168,59 @@ export class JsNetworkPlan implements NetworkPlan {
     this.maxWidth = Math.max(...widths);
     this.params = alloc(this.dtype, offset);
     this.grads = alloc(this.dtype, offset);
-    this.layers = shapes.map((s): Layer => {
-      if (s.act !== undefined) return { kind: 'activation', act: s.act, width: s.inF };
-      const wEnd = s.off + s.outF * s.inF;
-      const bEnd = wEnd + s.outF;
-      return {
-        kind: 'dense', inF: s.inF, outF: s.outF,
-        weight: this.params.subarray(s.off, wEnd), bias: this.params.subarray(wEnd, bEnd),
-        dWeight: this.grads.subarray(s.off, wEnd), dBias: this.grads.subarray(wEnd, bEnd),
-      };
-    });
+    this.buffers = alloc(this.dtype, bufOffset);
+    this.layers = shapes.map((s) => buildLayer(s, this.dtype, this.params, this.grads, this.buffers));
+    // Backward without dinput need not go below the first layer with parameters.
+    this.firstParam = Math.max(0, shapes.findIndex((s) => s.off >= 0));
     this.optState = alloc(this.dtype, optimizerStateSize(this.optimizer, offset));
     this.scratch = [alloc(this.dtype, 0), alloc(this.dtype, 0)];
     this.dout = alloc(this.dtype, 0);
     this.reserve(spec.maxBatch);
   }
 
+
   get maxBatch(): number {
     return this.capacity;
+  }
+
+  get penalty(): number {
+    return this.lastPenalty;
+  }
+
+  get bufferCount(): number {
+    return this.buffers.length;
+  }
+
+  get training(): boolean {
+    return this.isTraining;
+  }
+
+  setTraining(training: boolean): void {
+    this.assertIdle('setTraining');
+    if (typeof training !== 'boolean') {
+      throw new TypeError(`Expected a boolean for training but received ${typeof training}`);
+    }
+    this.isTraining = training;
+  }
+
+  setSeed(seed: number): void {
+    this.assertIdle('setSeed');
+    if (!isCount(seed, 0) || seed > Number.MAX_SAFE_INTEGER) {
+      throw new RangeError(`Expected an integer in [0, 2^53) for seed but received ${String(seed)}`);
+    }
+    this.rng = new Rng(seed);
+  }
+
+  getBuffers(out: FloatArray): void {
+    this.assertIdle('getBuffers');
+    need(out, this.buffers.length, 'out');
+    out.set(this.buffers);
+  }
+
+  setBuffers(src: FloatArray): void {
+    this.assertIdle('setBuffers');
+    need(src, this.buffers.length, 'src');
+    copy(src, 0, this.buffers, 0, this.buffers.length);
   }
 
   get stepCount(): number {
@@ -238,6 +255,13 @@ export class JsNetworkPlan implements NetworkPlan {
     const scratch: [FloatArray, FloatArray] = [alloc(this.dtype, rows * this.maxWidth),
       alloc(this.dtype, rows * this.maxWidth)];
     const dout = alloc(this.dtype, rows * this.outputSize);
+    const aux = this.layers.map((l) =>
+      l.kind === 'dropout' ? alloc(this.dtype, rows * l.width)
+        : l.kind === 'layernorm' ? alloc(this.dtype, 4 * rows) : null);
+    this.layers.forEach((l, i) => {
+      if (l.kind === 'dropout') l.mask = aux[i]!;
+      else if (l.kind === 'layernorm') l.stats = splitStats(aux[i]!, rows);
+    });
     this.acts = acts;
     this.scratch = scratch;
     this.dout = dout;
@@ -316,28 +340,62 @@ export class JsNetworkPlan implements NetworkPlan {
     out.set(this.grads);
   }
 
-  /** One layer's forward of `rows` rows from inp into out. */
-  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number): void {
-    if (layer.kind === 'dense') {
-      // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
-      // whatever out held before (even NaN) is never read.
-      const { inF, outF, weight, bias } = layer;
-      gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
-      for (let r = 0; r < rows; r++) {
-        const o = r * outF;
-        for (let j = 0; j < outF; j++) out[o + j] += bias[j];
+  /**
+   * One layer's forward of `rows` rows from inp into out. keep: a training-path
+   * forward whose statistics backward will use; otherwise predict's (eval, and
+   * into the second half of the norm layers' stats so the first survives).
+   */
+  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                       training: boolean, keep: boolean): void {
+    switch (layer.kind) {
+      case 'dense': {
+        // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
+        // whatever out held before (even NaN) is never read.
+        const { inF, outF, weight, bias } = layer;
+        gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
+        for (let r = 0; r < rows; r++) {
+          const o = r * outF;
+          for (let j = 0; j < outF; j++) out[o + j] += bias[j];
+        }
+        return;
       }
-    } else {
-      activationForward(layer.act, inp, out, rows, layer.width);
+      case 'activation':
+        activationForward(layer.act, inp, out, rows, layer.width);
+        return;
+      case 'dropout':
+        if (training) dropoutForward(out, inp, layer.mask, rows * layer.width, layer.p, this.rng);
+        else copy(inp, 0, out, 0, rows * layer.width);
+        return;
+      case 'prelu':
+        preluForward(out, inp, layer.weight, rows, layer.width, layer.slopes);
+        return;
+      case 'batchnorm': {
+        const C = layer.width;
+        const k = keep ? 0 : 2;
+        batchnormForward(out, inp, layer.gamma, layer.beta, layer.runningMean, layer.runningVar,
+          layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, layer.momentum, training);
+        if (training) layer.tracked[0] += 1;
+        return;
+      }
+      case 'layernorm': {
+        const k = keep ? 0 : 2;
+        layernormForward(out, inp, layer.gamma, layer.beta, layer.stats[k]!, layer.stats[k + 1]!,
+          rows, layer.width, layer.eps);
+        return;
+      }
     }
   }
 
   /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
   private forwardRows(rows: number): void {
     this.trainedRows = -1; // stays so if a layer throws
-    for (let l = 0; l < this.layers.length; l++) {
-      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows);
+    if (this.isTraining && rows < 2 && this.layers.some((l) => l.kind === 'batchnorm')) {
+      throw new RangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
+    for (let l = 0; l < this.layers.length; l++) {
+      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+    }
+    this.forwardTraining = this.isTraining;
     this.trainedRows = rows;
   }
 
@@ -347,7 +405,8 @@ export class JsNetworkPlan implements NetworkPlan {
    */
   private backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
     const { layers, acts, scratch } = this;
-    const stop = dinput !== null ? 0 : this.firstDense;
+    this.lastPenalty = 0;
+    const stop = dinput !== null ? 0 : this.firstParam;
     let cur: FloatArray = dOut;
     for (let l = layers.length - 1; l >= stop; l--) {
       const layer = layers[l];
@@ -363,11 +422,16 @@ export class JsNetworkPlan implements NetworkPlan {
           for (let r = 0; r < rows; r++) s += cur[r * outF + j];
           dBias[j] = s;
         }
+        if (layer.l1 > 0 || layer.l2 > 0) this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
-      } else {
+      } else if (layer.kind === 'activation') {
         activationBackward(layer.act, acts[l], acts[l + 1], cur, next, rows, layer.width);
+      } else {
+        const last = l === stop && dinput === null;
+        otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining);
+        if (last) break;
       }
       cur = next;
     }
@@ -391,7 +455,7 @@ export class JsNetworkPlan implements NetworkPlan {
       copy(x, start * nIn, src, 0, n * nIn);
       for (let l = 0; l < layers.length; l++) {
         const dst = src === scratch[0] ? scratch[1] : scratch[0];
-        this.layerForward(layers[l], src, dst, n);
+        this.layerForward(layers[l], src, dst, n, false, false);
         src = dst;
       }
       copy(src, 0, out, start * nOut, n * nOut);
@@ -441,7 +505,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.forwardBatch(x, rows);
     const value = this.forwardLoss(loss, rows, y);
     this.backwardRows(this.dout, rows, null);
-    return value;
+    return value + this.lastPenalty; // the penalties' value comes with their gradient
   }
 
   step(): void {
@@ -492,7 +556,13 @@ export class JsNetworkPlan implements NetworkPlan {
     validateTarget(loss, rows, nOut, y);
     const indices = y instanceof Int32Array ? y : null;
 
-    this.reserve(Math.min(batchSize, rows));
+    const bs = Math.min(batchSize, rows);
+    // A last batch of one row would stop batch norm part-way through the epoch.
+    if (this.isTraining && Math.min(bs, rows - Math.floor((rows - 1) / bs) * bs) < 2 &&
+        this.layers.some((l) => l.kind === 'batchnorm')) {
+      throw new RangeError(`Expected every batch to have at least 2 rows for batch norm in training mode but ${rows} rows in batches of ${batchSize} leave a batch of 1`);
+    }
+    this.reserve(bs);
     if (indices !== null && (this.yIdx === null || this.yIdx.length < this.capacity)) {
       this.yIdx = new Int32Array(this.capacity);
     }
@@ -525,14 +595,17 @@ export class JsNetworkPlan implements NetworkPlan {
         }
         // The same sequence as trainStep: forward, loss, backward, step.
         this.forwardRows(n);
-        const value = this.forwardLoss(loss, n, yb);
+        let value = this.forwardLoss(loss, n, yb);
+        if (Number.isFinite(value)) {
+          this.backwardRows(this.dout, n, null);
+          value += this.lastPenalty;
+        }
         // A non-finite loss stops the epoch before its update is applied, so the
         // parameters stay those of the last good batch (network.cc train_epoch).
         if (!Number.isFinite(value)) {
           badBatch = batches;
           break;
         }
-        this.backwardRows(this.dout, n, null);
         this.steps++;
         optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
                         this.paramCount, this.steps);

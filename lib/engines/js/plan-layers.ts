@@ -1,0 +1,236 @@
+// The layers of the TypeScript engine's plan (plan.ts): their shapes, spec
+// validation, views into the plan's flat buffers, and the backward of the
+// regularisation and normalisation layers (kernels in dropout.ts, norm.ts,
+// prelu.ts). Same checks and layouts as native/core/network.cc.
+
+import type { ActivationName, Dtype, FloatArray, LayerSpec } from '../../engine';
+import { dropoutBackward } from './dropout';
+import { batchnormBackward, layernormBackward } from './norm';
+import { preluBackward } from './prelu';
+
+export interface DenseLayer {
+  kind: 'dense';
+  inF: number;
+  outF: number;
+  weight: FloatArray; // view (outF × inF) into params
+  bias: FloatArray; // view (outF) into params
+  dWeight: FloatArray; // views into grads, same layout
+  dBias: FloatArray;
+  l1: number;
+  l2: number;
+}
+
+export interface ActivationLayer {
+  kind: 'activation';
+  act: ActivationName;
+  width: number;
+}
+
+export interface DropoutLayer {
+  kind: 'dropout';
+  p: number;
+  width: number;
+  mask: FloatArray; // capacity × width, the last training forward's mask
+}
+
+/** Batch norm and layer norm share a shape: optional affine views and stats. */
+export interface NormLayer {
+  kind: 'batchnorm' | 'layernorm';
+  width: number;
+  eps: number;
+  momentum: number; // batch norm only
+  gamma: FloatArray | null; // views into params (null without affine)
+  beta: FloatArray | null;
+  dGamma: FloatArray | null;
+  dBeta: FloatArray | null;
+  runningMean: FloatArray; // views into buffers (batch norm; empty for layer norm)
+  runningVar: FloatArray;
+  tracked: FloatArray;
+  /**
+   * μ and 1/σ used by a forward, twice: [mean, invstd] of the training forward
+   * that backward differentiates, then [mean, invstd] of predict. Batch norm:
+   * C values each, then 2C of backward scratch; layer norm: capacity values
+   * each (one per row). Views made once (here and in reserve), so steps
+   * allocate nothing.
+   */
+  stats: FloatArray[];
+}
+
+export interface PReLULayer {
+  kind: 'prelu';
+  width: number;
+  slopes: number;
+  weight: FloatArray;
+  dWeight: FloatArray;
+}
+
+export type Layer = DenseLayer | ActivationLayer | DropoutLayer | NormLayer | PReLULayer;
+
+/** A layer's sizes and offsets, found while validating the spec. */
+export interface Shape {
+  spec: LayerSpec;
+  inF: number;
+  outF: number;
+  off: number; // first parameter, or -1
+  bufOff: number; // first buffer, or -1
+}
+
+const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
+
+function alloc(dtype: Dtype, n: number): FloatArray {
+  return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
+}
+
+function isCount(x: unknown, min: number): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= min;
+}
+
+/**
+ * Consecutive views of n values: training mean, invstd, predict mean, invstd,
+ * and (batch norm, whose buffer is 6n long) a 2n backward scratch.
+ */
+export function splitStats(buf: FloatArray, n: number): FloatArray[] {
+  const views = [0, 1, 2, 3].map((k) => buf.subarray(k * n, (k + 1) * n));
+  if (buf.length > 4 * n) views.push(buf.subarray(4 * n));
+  return views;
+}
+
+function copy(src: ArrayLike<number>, sOff: number, dst: FloatArray, dOff: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[dOff + i] = src[sOff + i];
+}
+
+/** Views into the flat buffers (params, grads, buffers) for one validated layer. */
+export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: FloatArray, buffers: FloatArray): Layer {
+  const { spec, inF, outF, off, bufOff } = s;
+  const view = (buf: FloatArray, from: number, n: number) => buf.subarray(from, from + n);
+  switch (spec.kind) {
+    case 'dense': {
+      const w = outF * inF;
+      return {
+        kind: 'dense', inF, outF, l1: spec.l1 ?? 0, l2: spec.l2 ?? 0,
+        weight: view(params, off, w), bias: view(params, off + w, outF),
+        dWeight: view(grads, off, w), dBias: view(grads, off + w, outF),
+      };
+    }
+    case 'activation':
+      return { kind: 'activation', act: spec.activation, width: inF };
+    case 'dropout':
+      return { kind: 'dropout', p: spec.p, width: inF, mask: alloc(dtype, 0) };
+    case 'prelu':
+      return {
+        kind: 'prelu', width: inF, slopes: spec.numParameters,
+        weight: view(params, off, spec.numParameters), dWeight: view(grads, off, spec.numParameters),
+      };
+    case 'batchnorm':
+    case 'layernorm': {
+      const affine = off >= 0;
+      const bn = spec.kind === 'batchnorm';
+      const layer: NormLayer = {
+        kind: spec.kind, width: inF, eps: spec.eps, momentum: bn ? spec.momentum : 0,
+        gamma: affine ? view(params, off, inF) : null, beta: affine ? view(params, off + inF, inF) : null,
+        dGamma: affine ? view(grads, off, inF) : null, dBeta: affine ? view(grads, off + inF, inF) : null,
+        runningMean: bn ? view(buffers, bufOff, inF) : alloc(dtype, 0),
+        runningVar: bn ? view(buffers, bufOff + inF, inF) : alloc(dtype, 0),
+        tracked: bn ? view(buffers, bufOff + 2 * inF, 1) : alloc(dtype, 0),
+        stats: splitStats(alloc(dtype, bn ? 6 * inF : 0), bn ? inF : 0),
+      };
+      layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
+      return layer;
+    }
+  }
+}
+
+/**
+ * Backward of a layer other than dense and activation; x is its input, dx null:
+ * parameter gradients only. forwardTraining: the mode of the forward.
+ */
+export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: FloatArray, dy: FloatArray,
+                              dx: FloatArray | null, rows: number, forwardTraining: boolean): void {
+  const C = layer.width;
+  switch (layer.kind) {
+    case 'dropout':
+      if (dx === null) return;
+      if (forwardTraining) dropoutBackward(dx, dy, layer.mask, rows * C);
+      else copy(dy, 0, dx, 0, rows * C);
+      return;
+    case 'prelu':
+      layer.dWeight.fill(0);
+      preluBackward(dx, layer.dWeight, dy, x, layer.weight, rows, C, layer.slopes);
+      return;
+    case 'batchnorm':
+    case 'layernorm': {
+      layer.dGamma?.fill(0);
+      layer.dBeta?.fill(0);
+      if (layer.kind === 'batchnorm') {
+        batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
+          layer.stats[1]!, rows, C, forwardTraining, layer.stats[4]!);
+      } else {
+        layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
+          layer.stats[1]!, rows, C);
+      }
+      return;
+    }
+  }
+}
+
+/**
+ * Checks one layer spec against the width before it; returns its parameter
+ * count, buffer count and output width.
+ */
+export function validateLayer(layer: LayerSpec, i: number, width: number): [number, number, number] {
+  if (layer === null || typeof layer !== 'object') {
+    throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
+  }
+  const at = `layers[${i}]`;
+  const finite = (v: unknown, name: string, ok: (x: number) => boolean, what: string) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
+      throw new RangeError(`Expected ${what} for ${at}.${name} but received ${String(v)}`);
+    }
+  };
+  const flag = (v: unknown, name: string) => {
+    if (typeof v !== 'boolean') throw new TypeError(`Expected a boolean for ${at}.${name} but received ${typeof v}`);
+  };
+  const sameWidth = (v: unknown, name: string) => {
+    if (v !== width) throw new RangeError(`Expected ${width} (the width before it) for ${at}.${name} but received ${String(v)}`);
+  };
+  switch (layer.kind) {
+    case 'dense': {
+      const { inFeatures, outFeatures } = layer;
+      if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
+        throw new RangeError(`Expected integer sizes ≥ 1 for ${at} but received ${String(inFeatures)}×${String(outFeatures)}`);
+      }
+      if (inFeatures !== width) {
+        throw new RangeError(`Expected inFeatures ${width} (the width before it) for ${at} but received ${inFeatures}`);
+      }
+      if (layer.l1 !== undefined) finite(layer.l1, 'l1', (x) => x >= 0, 'a finite number ≥ 0');
+      if (layer.l2 !== undefined) finite(layer.l2, 'l2', (x) => x >= 0, 'a finite number ≥ 0');
+      return [outFeatures * inFeatures + outFeatures, 0, outFeatures];
+    }
+    case 'activation':
+      if (!ACTIVATIONS.includes(layer.activation)) {
+        throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for ${at}.activation but received ${String(layer.activation)}`);
+      }
+      return [0, 0, width];
+    case 'dropout':
+      finite(layer.p, 'p', (x) => x >= 0 && x < 1, 'a number in [0, 1)');
+      return [0, 0, width];
+    case 'batchnorm':
+      sameWidth(layer.numFeatures, 'numFeatures');
+      finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
+      finite(layer.momentum, 'momentum', (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+      flag(layer.affine, 'affine');
+      return [layer.affine ? 2 * width : 0, 2 * width + 1, width];
+    case 'layernorm':
+      sameWidth(layer.normalizedShape, 'normalizedShape');
+      finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
+      flag(layer.elementwiseAffine, 'elementwiseAffine');
+      return [layer.elementwiseAffine ? 2 * width : 0, 0, width];
+    case 'prelu':
+      if (layer.numParameters !== 1 && layer.numParameters !== width) {
+        throw new RangeError(`Expected 1 or ${width} (the width) for ${at}.numParameters but received ${String(layer.numParameters)}`);
+      }
+      return [layer.numParameters, 0, width];
+    default:
+      throw new RangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm' or 'prelu' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
+  }
+}

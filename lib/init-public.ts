@@ -1,0 +1,3 @@
+// The initialiser factories users import as `init`: init.normal(0, 0.05), ...
+export { constant, normal, orthogonal, uniform, zeros, WEIGHT_INITS } from './init';
+export type { InitConfig, Initializer, WeightInit } from './init';

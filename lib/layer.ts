@@ -1,0 +1,44 @@
+// The base class of every layer, and the shapes it describes: a layer knows
+// its plan ops, its parameter and buffer tensors (PyTorch state_dict names),
+// how to initialise its parameters, and its configuration as plain JSON.
+import type { FloatArray, LayerSpec } from './engine';
+import type { Rng } from './rng';
+
+/** One named tensor of a layer, as in PyTorch's state_dict. */
+export interface ParamShape {
+  name: string;
+  shape: number[];
+}
+
+/** A layer's configuration as plain JSON: `type` names the class, the rest its arguments. */
+export type LayerConfig = { type: string } & Record<string, unknown>;
+
+export abstract class Layer {
+  /** Plan ops for this layer, given the width of its input. */
+  abstract toSpecs(inFeatures: number): LayerSpec[];
+  /** Width of the output for a given input width. */
+  abstract outFeatures(inFeatures: number): number;
+  /** Learnable parameter tensors in plan order (empty for parameter-free layers). */
+  params(): ParamShape[] {
+    return [];
+  }
+  /** Non-learnable state tensors (batch-norm running statistics), in plan order. */
+  buffers(): ParamShape[] {
+    return [];
+  }
+  /** Fills this layer's parameters (views in params() order) with their initial values. */
+  initParams(_views: FloatArray[], _rng: Rng): void {}
+  /** Width this layer requires as input, or null when it takes any. */
+  get inFeatures(): number | null {
+    return null;
+  }
+  abstract describe(): string;
+  /**
+   * The constructor arguments as plain JSON, e.g. { type: 'Dropout', p: 0.5 };
+   * layerFromConfig (lib/layers.ts) rebuilds the layer from it. A layer class
+   * without one cannot be saved, and says so.
+   */
+  getConfig(): LayerConfig {
+    throw new Error(`${this.describe()} cannot be serialised: its class defines no getConfig()`);
+  }
+}

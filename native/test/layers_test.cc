@@ -1,0 +1,124 @@
+// Core tests of the regularisation and normalisation layers: the dropout
+// generator against lib/rng.ts's first outputs, finite-difference gradients
+// of networks with batch norm (training and eval), layer norm, PReLU, dropout
+// (mask fixed by reseeding) and L1/L2 penalties, buffers and modes, and the
+// one-row batch-norm checks.
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <vector>
+
+#include "check.h"
+#include "losses.h"
+#include "network.h"
+#include "rng.h"
+
+using namespace fastmlp;
+
+namespace fastmlp_test {
+namespace {
+
+LayerSpec dense(index_t in, index_t out, double l1 = 0, double l2 = 0) {
+  LayerSpec l;
+  l.in = in;
+  l.out = out;
+  l.l1 = l1;
+  l.l2 = l2;
+  return l;
+}
+LayerSpec of_kind(LayerSpec::Kind k, index_t features = 0) {
+  LayerSpec l;
+  l.kind = k;
+  l.features = features;
+  return l;
+}
+
+// Finite differences of compute_gradients' loss (which includes penalties)
+// in the network's current mode; the dropout stream restarts each time.
+void fd_check(Network<double>& net, const LossSpec& loss) {
+  const index_t B = 5;
+  net.set_loss(loss);
+  auto x = random_vec<double>(static_cast<std::size_t>(B * net.input_size()));
+  std::vector<std::int32_t> y(B);
+  for (index_t i = 0; i < B; ++i) y[i] = std::int32_t(i % net.output_size());
+  auto L = [&] {
+    net.set_seed(5);
+    return net.compute_gradients(x.data(), B, y.data(), nullptr);
+  };
+  L();
+  std::vector<double> grads(net.grads(), net.grads() + net.param_count());
+  const double h = 1e-6;
+  for (index_t i = 0; i < net.param_count(); ++i) {
+    double* p = net.params() + i;
+    const double keep = *p;
+    *p = keep + h;
+    const double lp = L();
+    *p = keep - h;
+    const double lm = L();
+    *p = keep;
+    CHECK_NEAR(grads[static_cast<std::size_t>(i)], (lp - lm) / (2 * h), 1e-6);
+  }
+}
+
+}  // namespace
+
+void test_layers() {
+  // The same generator as lib/rng.ts: its first outputs for seed 0 and 42.
+  Xoshiro128 r0(0), r42(42);
+  CHECK(r0.next_u32() == 3809008728u);
+  CHECK(r0.next_u32() == 1133695204u);
+  CHECK(r42.next_u32() == 2837322924u);
+
+  LossSpec ce;
+  ce.kind = LossKind::CrossEntropy;
+  const auto BN = LayerSpec::Kind::BatchNorm, LN = LayerSpec::Kind::LayerNorm;
+  LayerSpec drop = of_kind(LayerSpec::Kind::Dropout);
+  drop.p = 0.3;
+  LayerSpec prelu = of_kind(LayerSpec::Kind::PRelu);
+  prelu.slopes = 6;
+  const std::vector<LayerSpec> layers = {dense(3, 6, 0.01, 0.02), of_kind(BN, 6), prelu, drop,
+                                         of_kind(LN, 6), dense(6, 4, 0, 0.1)};
+  Network<double> net(layers, 5);
+  CHECK(net.param_count() == 6 * 4 + 12 + 6 + 12 + 4 * 7);
+  CHECK(net.buffer_count() == 13);
+  CHECK(net.buffers()[6] == 1 && net.buffers()[0] == 0 && net.buffers()[12] == 0);
+  auto p = random_vec<double>(static_cast<std::size_t>(net.param_count()), 0.2, 1.2);
+  std::copy(p.begin(), p.end(), net.params());
+  fd_check(net, ce);
+  CHECK(net.buffers()[12] > 0);  // num_batches_tracked counted the training forwards
+  net.set_training(false);
+  fd_check(net, ce);
+
+  // predict is eval mode whatever the mode; eval forward_train equals it.
+  const double tracked = net.buffers()[12];
+  auto x = random_vec<double>(15);
+  std::vector<double> a(20), b(20);
+  net.predict(x.data(), 5, a.data());
+  const double* out = net.forward_train(x.data(), 5);
+  for (int i = 0; i < 20; ++i) CHECK_NEAR(a[i], out[i], 1e-15);
+  CHECK(net.buffers()[12] == tracked);
+  net.set_training(true);
+  net.predict(x.data(), 5, b.data());
+  for (int i = 0; i < 20; ++i) CHECK(a[i] == b[i]);
+
+  // Batch norm in training mode needs two rows per batch, also in the last batch of an epoch.
+  net.reserve(8);
+  CHECK_THROWS(net.forward_train(x.data(), 1), std::invalid_argument);
+  std::vector<double> X(21);
+  std::vector<std::int32_t> Y(7, 1);
+  CHECK_THROWS(net.train_epoch(X.data(), 7, Y.data(), nullptr, 3, nullptr), std::invalid_argument);
+  net.set_training(false);
+  CHECK(net.train_epoch(X.data(), 7, Y.data(), nullptr, 3, nullptr).batches == 3);
+
+  // Construction checks.
+  LayerSpec bad_drop = drop;
+  bad_drop.p = 1;
+  CHECK_THROWS(Network<double>({dense(3, 6), bad_drop}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense(3, 6), of_kind(BN, 5)}), std::invalid_argument);
+  LayerSpec bad_prelu = prelu;
+  bad_prelu.slopes = 4;
+  CHECK_THROWS(Network<double>({dense(3, 6), bad_prelu}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense(3, 6, -1, 0)}), std::invalid_argument);
+}
+
+}  // namespace fastmlp_test
