@@ -8,7 +8,22 @@
 
 export type Dtype = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
-export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
+export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax'
+  | 'log-softmax' | 'leaky-relu' | 'elu' | 'selu' | 'softplus' | 'gelu' | 'silu' | 'swish';
+
+/**
+ * Parameters of the parameterised activations (SPEC.md §2), PyTorch's names in
+ * camelCase. Each activation reads only its own; a missing one takes PyTorch's
+ * default: negativeSlope 0.01 (leaky-relu), alpha 1 (elu), beta 1 (softplus,
+ * swish), threshold 20 (softplus), approximate 'none' (gelu).
+ */
+export interface ActivationParams {
+  negativeSlope?: number;
+  alpha?: number;
+  beta?: number;
+  threshold?: number;
+  approximate?: 'none' | 'tanh';
+}
 export type LossName = 'mse' | 'cross-entropy';
 export type Reduction = 'mean' | 'sum';
 export type OptimizerName = 'sgd' | 'adam' | 'adamw';
@@ -16,7 +31,7 @@ export type EngineName = 'native' | 'js';
 
 export type LayerSpec =
   | { kind: 'dense'; inFeatures: number; outFeatures: number }
-  | { kind: 'activation'; activation: ActivationName };
+  | ({ kind: 'activation'; activation: ActivationName } & ActivationParams);
 
 /** Loss settings (SPEC.md §3, PyTorch conventions). */
 export interface LossSpec {

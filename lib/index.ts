@@ -2,7 +2,7 @@
 export { Matrix } from './matrix';
 export type { MatrixLike } from './matrix';
 export { Layer, Dense, Activation } from './layers';
-export type { DenseOptions, ActivationOption } from './layers';
+export type { DenseOptions, ActivationOption, ActivationConfig } from './layers';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
 export { backend, setThreads } from './backend';

@@ -1,16 +1,15 @@
 // Layer definitions: what a Sequential is built from. A layer describes its
 // parameters and the plan ops it compiles to; the engines do the arithmetic.
-import type { ActivationName, LayerSpec } from './engine';
+import {
+  activationConfig, activationSpecs, describeActivation, prefersHeInit, resolveActivation,
+  type ActivationConfig, type ActivationOption, type ResolvedActivation,
+} from './activations';
+import type { ActivationName, ActivationParams, LayerSpec } from './engine';
 import { WEIGHT_INITS, type WeightInit } from './init';
 import { integer, number, oneOf, options } from './validate';
 
-export const ACTIVATIONS = ['identity', 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const;
-export type ActivationOption = (typeof ACTIVATIONS)[number];
-
-function canonicalActivation(name: string, value: unknown): ActivationName {
-  const a = oneOf(name, value, ACTIVATIONS);
-  return a === 'linear' ? 'identity' : a;
-}
+export { ACTIVATIONS } from './activations';
+export type { ActivationConfig, ActivationOption } from './activations';
 
 /** One named parameter tensor of a layer, as in PyTorch's state_dict. */
 export interface ParamShape {
@@ -35,9 +34,15 @@ export abstract class Layer {
 }
 
 export interface DenseOptions {
-  /** Fused activation applied after the affine map (default 'identity'). */
+  /**
+   * Fused activation applied after the affine map (default 'identity'): a name
+   * ('gelu') or a name with parameters ({ name: 'leaky-relu', negativeSlope: 0.1 }).
+   */
   activation?: ActivationOption;
-  /** Default: 'he-normal' before relu, 'xavier-uniform' otherwise (SPEC.md §5). */
+  /**
+   * Default: 'he-normal' before ReLU-like activations (relu, leaky-relu, elu,
+   * gelu, silu, swish), 'xavier-uniform' otherwise (SPEC.md §5).
+   */
   weightInit?: WeightInit;
   /** Constant initial bias (default 0). */
   biasInit?: number;
@@ -48,6 +53,8 @@ export class Dense extends Layer {
   readonly inputs: number;
   readonly outputs: number;
   readonly activation: ActivationName;
+  /** The fused activation's parameters, defaults filled in ({} when it takes none). */
+  readonly activationParams: ActivationParams;
   readonly weightInit: WeightInit;
   readonly biasInit: number;
 
@@ -56,9 +63,11 @@ export class Dense extends Layer {
     this.inputs = integer('inFeatures', inFeatures, 1, 2 ** 31 - 1);
     this.outputs = integer('outFeatures', outFeatures, 1, 2 ** 31 - 1);
     const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit']);
-    this.activation = o.activation === undefined ? 'identity' : canonicalActivation('activation', o.activation);
+    const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
+    this.activation = act.name;
+    this.activationParams = act.params;
     this.weightInit = o.weightInit === undefined
-      ? (this.activation === 'relu' ? 'he-normal' : 'xavier-uniform')
+      ? (prefersHeInit(this.activation) ? 'he-normal' : 'xavier-uniform')
       : oneOf('weightInit', o.weightInit, WEIGHT_INITS);
     this.biasInit = o.biasInit === undefined ? 0 : number('biasInit', o.biasInit);
   }
@@ -69,7 +78,7 @@ export class Dense extends Layer {
 
   toSpecs(): LayerSpec[] {
     const dense: LayerSpec = { kind: 'dense', inFeatures: this.inputs, outFeatures: this.outputs };
-    return this.activation === 'identity' ? [dense] : [dense, { kind: 'activation', activation: this.activation }];
+    return [dense, ...activationSpecs(this.resolved())];
   }
 
   outFeatures(): number {
@@ -80,23 +89,44 @@ export class Dense extends Layer {
     return [{ name: 'weight', shape: [this.outputs, this.inputs] }, { name: 'bias', shape: [this.outputs] }];
   }
 
+  /** The activation in the object form the constructor accepts. */
+  get activationConfig(): ActivationConfig {
+    return activationConfig(this.resolved());
+  }
+
+  private resolved(): ResolvedActivation {
+    return { name: this.activation, params: this.activationParams };
+  }
+
   describe(): string {
-    const act = this.activation === 'identity' ? '' : `, activation: '${this.activation}'`;
+    const act = this.activation === 'identity' ? '' : `, activation: ${describeActivation(this.resolved())}`;
     return `Dense(${this.inputs} → ${this.outputs}${act})`;
   }
 }
 
-/** A standalone activation layer, e.g. new Activation('tanh'). */
+/**
+ * A standalone activation layer, e.g. new Activation('tanh') or
+ * new Activation({ name: 'elu', alpha: 0.5 }).
+ */
 export class Activation extends Layer {
   readonly activation: ActivationName;
+  /** Its parameters, defaults filled in ({} when it takes none). */
+  readonly activationParams: ActivationParams;
 
   constructor(activation: ActivationOption) {
     super();
-    this.activation = canonicalActivation('activation', activation);
+    const act = resolveActivation(activation);
+    this.activation = act.name;
+    this.activationParams = act.params;
+  }
+
+  /** The activation in the object form the constructor accepts. */
+  get activationConfig(): ActivationConfig {
+    return activationConfig({ name: this.activation, params: this.activationParams });
   }
 
   toSpecs(): LayerSpec[] {
-    return this.activation === 'identity' ? [] : [{ kind: 'activation', activation: this.activation }];
+    return activationSpecs({ name: this.activation, params: this.activationParams });
   }
 
   outFeatures(inFeatures: number): number {
@@ -104,6 +134,6 @@ export class Activation extends Layer {
   }
 
   describe(): string {
-    return `Activation('${this.activation}')`;
+    return `Activation(${describeActivation({ name: this.activation, params: this.activationParams })})`;
   }
 }

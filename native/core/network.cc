@@ -33,18 +33,6 @@ index_t checked_mul(index_t a, index_t b, const char* what) {
   return a * b;
 }
 
-bool valid_activation(Activation a) {
-  switch (a) {
-    case Activation::Identity:
-    case Activation::Relu:
-    case Activation::Sigmoid:
-    case Activation::Tanh:
-    case Activation::Softmax:
-      return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 template <typename T>
@@ -81,7 +69,11 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     } else {
       require(L.kind == LayerSpec::Kind::Activation,
               at + ": unknown layer kind");
-      require(valid_activation(L.activation), at + ": unknown activation");
+      try {
+        validate_activation(L.activation, L.act_params);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(at + ": " + e.what());
+      }
       param_off_.push_back(-1);
     }
     width_.push_back(cur);
@@ -203,7 +195,7 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
         const T* w = params_.data() + param_off_[l];
         dense_forward(dst, src, w, w + L.out * L.in, nb, L.in, L.out);
       } else {
-        activation_forward(L.activation, src, dst, nb, src_w);
+        activation_forward(L.activation, L.act_params, src, dst, nb, src_w);
       }
       src = dst;
       src_w = width_[l];
@@ -222,7 +214,7 @@ const T* Network<T>::forward_from_input(index_t rows) {
       const T* w = params_.data() + param_off_[l];
       dense_forward(dst, src, w, w + L.out * L.in, rows, L.in, L.out);
     } else {
-      activation_forward(L.activation, src, dst, rows, width_[l]);
+      activation_forward(L.activation, L.act_params, src, dst, rows, width_[l]);
     }
   }
   fwd_rows_ = rows;
@@ -269,7 +261,7 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
                      g, segment(l), params_.data() + off, rows, L.in, L.out);
     } else if (dst) {
-      activation_backward(L.activation, segment(l), segment(l + 1), g, dst,
+      activation_backward(L.activation, L.act_params, segment(l), segment(l + 1), g, dst,
                           rows, in_w);
     }
     g = dst;

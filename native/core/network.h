@@ -11,6 +11,7 @@
 #include <atomic>
 #include <vector>
 
+#include "activations.h"
 #include "common.h"
 #include "losses.h"
 #include "optim.h"
@@ -23,6 +24,7 @@ struct LayerSpec {
   index_t in = 0;   // dense only
   index_t out = 0;  // dense only
   fastmlp::Activation activation = fastmlp::Activation::Identity;  // activation only
+  ActivationParams act_params;  // activation only: negative slope, α, β, ...
 };
 
 struct EpochResult {

@@ -20,10 +20,10 @@
 // The 1/B of a mean-reduced loss lives in the loss gradient, not here.
 
 import type {
-  ActivationName, Dtype, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
+  Dtype, EpochResult, FloatArray, LayerSpec, LossSpec, NetworkPlan,
   OptimizerSpec, PlanSpec, Target,
 } from '../../engine';
-import { activationBackward, activationForward } from './activations';
+import { activationKernel, type ActivationKernel } from './activations';
 import { gemm } from './gemm';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
@@ -40,13 +40,12 @@ interface DenseLayer {
 
 interface ActivationLayer {
   kind: 'activation';
-  act: ActivationName;
+  /** The activation with its parameters bound, resolved once at compile time. */
+  kernel: ActivationKernel;
   width: number;
 }
 
 type Layer = DenseLayer | ActivationLayer;
-
-const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
 
 /** network.h: SGD(lr = 0.01) until setOptimizer; the other fields are torch defaults. */
 const DEFAULT_OPTIMIZER: OptimizerSpec = {
@@ -148,7 +147,7 @@ export class JsNetworkPlan implements NetworkPlan {
     // Validate each layer and lay out its parameters in the flat buffers.
     let width = firstIn;
     let offset = 0;
-    const shapes: { act?: ActivationName; inF: number; outF: number; off: number }[] = [];
+    const shapes: { act?: ActivationKernel; inF: number; outF: number; off: number }[] = [];
     const widths: number[] = [];
     spec.layers.forEach((layer: LayerSpec, i: number) => {
       widths.push(width);
@@ -167,10 +166,9 @@ export class JsNetworkPlan implements NetworkPlan {
         offset += outFeatures * inFeatures + outFeatures;
         width = outFeatures;
       } else if (layer.kind === 'activation') {
-        if (!ACTIVATIONS.includes(layer.activation)) {
-          throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for layers[${i}].activation but received ${String(layer.activation)}`);
-        }
-        shapes.push({ act: layer.activation, inF: width, outF: width, off: -1 });
+        // Validates the name and parameters (RangeError naming layers[i]).
+        const kernel = activationKernel(layer.activation, layer, `layers[${i}]`);
+        shapes.push({ act: kernel, inF: width, outF: width, off: -1 });
       } else {
         throw new RangeError(`Expected kind 'dense' or 'activation' for layers[${i}] but received ${String((layer as { kind: unknown }).kind)}`);
       }
@@ -185,7 +183,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.params = alloc(this.dtype, offset);
     this.grads = alloc(this.dtype, offset);
     this.layers = shapes.map((s): Layer => {
-      if (s.act !== undefined) return { kind: 'activation', act: s.act, width: s.inF };
+      if (s.act !== undefined) return { kind: 'activation', kernel: s.act, width: s.inF };
       const wEnd = s.off + s.outF * s.inF;
       const bEnd = wEnd + s.outF;
       return {
@@ -303,7 +301,7 @@ export class JsNetworkPlan implements NetworkPlan {
         for (let j = 0; j < outF; j++) out[o + j] += bias[j];
       }
     } else {
-      activationForward(layer.act, inp, out, rows, layer.width);
+      layer.kernel.forward(inp, out, rows, layer.width);
     }
   }
 
@@ -342,7 +340,7 @@ export class JsNetworkPlan implements NetworkPlan {
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
       } else {
-        activationBackward(layer.act, acts[l], acts[l + 1], cur, next, rows, layer.width);
+        layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, layer.width);
       }
       cur = next;
     }
