@@ -193,23 +193,47 @@ static void test_activations() {
   }
   for (std::size_t i = 0; i < s.size(); ++i) CHECK_NEAR(sy[i], sy2[i], 1e-12);
 
-  // Finite differences of L = Σ dy·f(x) in double, for every activation.
-  const Activation acts[] = {Activation::Identity, Activation::Relu,
-                             Activation::Sigmoid, Activation::Tanh,
-                             Activation::Softmax};
-  for (Activation a : acts) {
+  // Finite differences of L = Σ dy·f(x) in double, for every activation and
+  // a non-default choice of each parameter.
+  struct Case {
+    Activation act;
+    ActivationParams p;
+  };
+  ActivationParams slope, alpha, sp, tanh_gelu, beta;
+  slope.negative_slope = 0.2;
+  alpha.alpha = 0.5;
+  sp.beta = 2;
+  sp.threshold = 3;
+  tanh_gelu.approximate = GeluApproximation::Tanh;
+  beta.beta = 1.5;
+  const Case cases[] = {
+      {Activation::Identity, {}}, {Activation::Relu, {}},
+      {Activation::Sigmoid, {}},  {Activation::Tanh, {}},
+      {Activation::Softmax, {}},  {Activation::LogSoftmax, {}},
+      {Activation::LeakyRelu, {}}, {Activation::LeakyRelu, slope},
+      {Activation::Elu, {}},      {Activation::Elu, alpha},
+      {Activation::Selu, {}},     {Activation::Softplus, {}},
+      {Activation::Softplus, sp}, {Activation::Gelu, {}},
+      {Activation::Gelu, tanh_gelu}, {Activation::Silu, {}},
+      {Activation::Swish, {}},    {Activation::Swish, beta}};
+  for (const Case& c : cases) {
+    const Activation a = c.act;
+    validate_activation(a, c.p);
     const index_t rows = 3, cols = 5, m = rows * cols;
     auto xv = random_vec<double>(m, -3, 3);
-    for (auto& v : xv)
-      if (std::fabs(v) < 1e-3) v = 0.5;  // keep away from relu's kink
+    for (auto& v : xv) {
+      if (std::fabs(v) < 1e-3) v = 0.5;  // keep away from the kinks at 0
+      // and from softplus' switch to linear at β·x = threshold
+      if (a == Activation::Softplus && std::fabs(c.p.beta * v - c.p.threshold) < 1e-3) v = 0.25;
+    }
     auto dy = random_vec<double>(m);
     std::vector<double> yv(m), dx(m), dx_alias = dy, tmp(m);
-    activation_forward(a, xv.data(), yv.data(), rows, cols);
-    activation_backward(a, xv.data(), yv.data(), dy.data(), dx.data(), rows, cols);
-    activation_backward(a, xv.data(), yv.data(), dx_alias.data(), dx_alias.data(),
+    activation_forward(a, c.p, xv.data(), yv.data(), rows, cols);
+    activation_backward(a, c.p, xv.data(), yv.data(), dy.data(), dx.data(), rows, cols);
+    activation_backward(a, c.p, xv.data(), yv.data(), dx_alias.data(), dx_alias.data(),
                         rows, cols);
     auto L = [&](const std::vector<double>& xx) {
-      activation_forward(a, xx.data(), tmp.data(), rows, cols);
+      activation_forward(a, c.p, xx.data(), tmp.data(), rows, cols);
       double l = 0;
       for (index_t i = 0; i < m; ++i) l += dy[i] * tmp[i];
       return l;
@@ -222,6 +246,23 @@ static void test_activations() {
       CHECK_NEAR(dx[i], (L(xp) - L(xm)) / (2 * h), 1e-8);
       CHECK(dx[i] == dx_alias[i]);
     }
+  }
+  // Parameters out of range are rejected before anything runs.
+  ActivationParams bad;
+  bad.alpha = 0;
+  CHECK_THROWS(validate_activation(Activation::Elu, bad), std::invalid_argument);
+  bad = {};
+  bad.beta = -1;
+  CHECK_THROWS(validate_activation(Activation::Softplus, bad), std::invalid_argument);
+  bad = {};
+  bad.negative_slope = std::nan("");
+  CHECK_THROWS(validate_activation(Activation::LeakyRelu, bad), std::invalid_argument);
+  // Large |x| stays finite: elu/selu/gelu/silu/softplus at ±800 in float.
+  std::vector<float> big = {-800.f, 800.f}, out(2);
+  for (Activation a : {Activation::Elu, Activation::Selu, Activation::Gelu,
+                       Activation::Silu, Activation::Softplus, Activation::LogSoftmax}) {
+    activation_forward(a, big.data(), out.data(), 1, 2);
+    CHECK(std::isfinite(out[0]) && std::isfinite(out[1]));
   }
 }
 
