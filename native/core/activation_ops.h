@@ -4,7 +4,9 @@
 // plugs them into one loop template (the ggml unary-ops pattern), so the loop
 // is written once, holds no virtual call, and the compiler sees each functor's
 // body inline. Parameters live in the functor (converted to T once), not in
-// the loop.
+// the loop. exp, expm1, tanh and σ come from vec_math.h (branch-free, no
+// library call), so the loops over them vectorise; erf and log1p (gelu,
+// softplus) are still libm calls.
 //
 // Definitions and the derivative at kinks follow PyTorch's documentation
 // (torch.nn.LeakyReLU, ELU, SELU, Softplus, GELU, SiLU):
@@ -20,16 +22,15 @@
 
 #include <cmath>
 
+#include "vec_math.h"
+
 namespace fastmlp {
 namespace act_ops {
 
-// Stable logistic function: for x ≥ 0, e^-x ≤ 1 cannot overflow; for x < 0
-// use the algebraically equal e^x/(1+e^x), where e^x ≤ 1.
+// Stable logistic function (vec_math.h): e^{−|x|} ≤ 1 never overflows.
 template <typename T>
 inline T stable_sigmoid(T x) {
-  if (x >= T(0)) return T(1) / (T(1) + std::exp(-x));
-  const T e = std::exp(x);
-  return e / (T(1) + e);
+  return vec_math::sigmoid(x);
 }
 
 template <typename T>
@@ -50,7 +51,7 @@ struct Sigmoid {
 
 template <typename T>
 struct Tanh {
-  T fwd(T x) const { return std::tanh(x); }
+  T fwd(T x) const { return vec_math::tanh(x); }
   T grad(T, T y) const { return T(1) - y * y; }  // tanh' = 1 − tanh²
 };
 
@@ -67,8 +68,8 @@ struct LeakyRelu {
 template <typename T>
 struct ScaledElu {
   T scale, alpha;
-  T fwd(T x) const { return x > T(0) ? scale * x : scale * alpha * std::expm1(x); }
-  T grad(T x, T) const { return x > T(0) ? scale : scale * alpha * std::exp(x); }
+  T fwd(T x) const { return x > T(0) ? scale * x : scale * alpha * vec_math::expm1(x); }
+  T grad(T x, T) const { return x > T(0) ? scale : scale * alpha * vec_math::exp(x); }
 };
 
 template <typename T>
@@ -78,7 +79,7 @@ struct Softplus {
   // e^{βx} could overflow, so PyTorch returns x there; we do the same.
   T fwd(T x) const {
     const T bx = beta * x;
-    return bx > threshold ? x : std::log1p(std::exp(bx)) / beta;
+    return bx > threshold ? x : std::log1p(vec_math::exp(bx)) / beta;
   }
   T grad(T x, T) const {
     const T bx = beta * x;
@@ -94,7 +95,7 @@ struct GeluErf {
   T fwd(T x) const { return x * T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2))); }
   T grad(T x, T) const {
     const T cdf = T(0.5) * (T(1) + std::erf(x * T(kInvSqrt2)));
-    const T pdf = std::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
+    const T pdf = vec_math::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
     return cdf + x * pdf;
   }
 };
@@ -105,13 +106,13 @@ struct GeluTanh {
   static constexpr double kKappa = 0.044715;
   T fwd(T x) const {
     const T inner = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
-    return T(0.5) * x * (T(1) + std::tanh(inner));
+    return T(0.5) * x * (T(1) + vec_math::tanh(inner));
   }
   // d/dx of ½x(1 + tanh u), u = k(x + κx³):
   //   ½(1 + tanh u) + ½x(1 − tanh² u)·k(1 + 3κx²)
   T grad(T x, T) const {
     const T x2 = x * x;
-    const T t = std::tanh(T(kSqrt2OverPi) * (x + T(kKappa) * x2 * x));
+    const T t = vec_math::tanh(T(kSqrt2OverPi) * (x + T(kKappa) * x2 * x));
     const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kKappa) * x2);
     return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
   }

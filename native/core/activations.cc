@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "activation_ops.h"
+#include "vec_math.h"
 
 namespace fastmlp {
 namespace {
@@ -50,12 +51,11 @@ void softmax_forward(const T* x, T* y, index_t rows, index_t cols) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     const T m = row_max(xr, cols);
+    for (index_t j = 0; j < cols; ++j) yr[j] = vec_math::exp(xr[j] - m);
+    // Summed apart from the exponentials, so that loop vectorises (a float
+    // sum cannot be reordered without -ffast-math).
     T sum = T(0);
-    for (index_t j = 0; j < cols; ++j) {
-      const T e = std::exp(xr[j] - m);
-      yr[j] = e;
-      sum += e;
-    }
+    for (index_t j = 0; j < cols; ++j) sum += yr[j];
     const T inv = T(1) / sum;
     for (index_t j = 0; j < cols; ++j) yr[j] *= inv;
   }
@@ -86,8 +86,15 @@ void log_softmax_forward(const T* x, T* y, index_t rows, index_t cols) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
     const T m = row_max(xr, cols);
+    // exp(x − m) goes through y, so that loop vectorises (the sum is
+    // serial) — unless y is x, whose values are still needed below.
     T sum = T(0);
-    for (index_t j = 0; j < cols; ++j) sum += std::exp(xr[j] - m);
+    if (yr != xr) {
+      for (index_t j = 0; j < cols; ++j) yr[j] = vec_math::exp(xr[j] - m);
+      for (index_t j = 0; j < cols; ++j) sum += yr[j];
+    } else {
+      for (index_t j = 0; j < cols; ++j) sum += vec_math::exp(xr[j] - m);
+    }
     const T log_sum = std::log(sum);
     for (index_t j = 0; j < cols; ++j) yr[j] = (xr[j] - m) - log_sum;
   }
@@ -104,7 +111,7 @@ void log_softmax_backward(const T* y, const T* dy, T* dx, index_t rows,
     T* dxr = dx + r * cols;
     T sum = T(0);
     for (index_t j = 0; j < cols; ++j) sum += dyr[j];
-    for (index_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - std::exp(yr[j]) * sum;
+    for (index_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - vec_math::exp(yr[j]) * sum;
   }
 }
 

@@ -21,6 +21,7 @@
 #include "losses.h"
 #include "optim.h"
 #include "threads.h"
+#include "vec_math.h"
 
 using namespace fastmlp;
 using namespace fastmlp_test;
@@ -266,6 +267,42 @@ static void test_activations() {
   }
 }
 
+// vec_math.h against libm: a few ulp over the whole range, exact edges.
+template <typename T>
+static void check_vec_math(double lo, double hi, double max_ulp) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> u(lo, hi);
+  double worst = 0;
+  auto ulps = [](T got, double want) {
+    const T w = static_cast<T>(want);
+    const double ulp = static_cast<double>(std::nextafter(w, std::numeric_limits<T>::infinity()) - w);
+    return std::fabs(static_cast<double>(got) - want) / ulp;
+  };
+  for (int i = 0; i < 200000; ++i) {
+    const T x = static_cast<T>(i % 4 == 0 ? u(rng) * 1e-4 : u(rng));
+    const double xd = static_cast<double>(x);
+    worst = std::max(worst, ulps(vec_math::exp(x), std::exp(xd)));
+    worst = std::max(worst, ulps(vec_math::expm1(x), std::expm1(xd)));
+    if (std::fabs(xd) < 30) worst = std::max(worst, ulps(vec_math::tanh(x), std::tanh(xd)));
+    const double s = xd >= 0 ? 1 / (1 + std::exp(-xd)) : std::exp(xd) / (1 + std::exp(xd));
+    if (s > 1e-30) worst = std::max(worst, ulps(vec_math::sigmoid(x), s));
+  }
+  CHECK(worst <= max_ulp);
+  const T inf = std::numeric_limits<T>::infinity();
+  CHECK(vec_math::exp(T(0)) == T(1) && vec_math::expm1(T(0)) == T(0));
+  CHECK(vec_math::exp(inf) == inf && vec_math::exp(-inf) == T(0));
+  CHECK(vec_math::expm1(-inf) == T(-1) && vec_math::tanh(-inf) == T(-1));
+  CHECK(vec_math::sigmoid(inf) == T(1) && vec_math::sigmoid(-inf) == T(0));
+  CHECK(std::isnan(vec_math::exp(std::numeric_limits<T>::quiet_NaN())));
+  CHECK(std::isnan(vec_math::tanh(std::numeric_limits<T>::quiet_NaN())));
+  CHECK(std::isnan(vec_math::sigmoid(std::numeric_limits<T>::quiet_NaN())));
+}
+
+static void test_vec_math() {
+  check_vec_math<float>(-86, 88.7, 4);
+  check_vec_math<double>(-707, 709.7, 4);
+}
+
 // ---------------------------------------------------------------------------
 // losses
 
@@ -480,6 +517,7 @@ int main() {
   test_gemm<float>();
   test_gemm<double>();
   test_activations();
+  test_vec_math();
   test_losses();
   test_optim();
   test_network();
