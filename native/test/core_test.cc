@@ -286,6 +286,7 @@ static void check_vec_math(double lo, double hi, double max_ulp) {
     if (std::fabs(xd) < 30) worst = std::max(worst, ulps(vec_math::tanh(x), std::tanh(xd)));
     const double s = xd >= 0 ? 1 / (1 + std::exp(-xd)) : std::exp(xd) / (1 + std::exp(xd));
     if (s > 1e-30) worst = std::max(worst, ulps(vec_math::sigmoid(x), s));
+    if (std::fabs(xd) < 8) worst = std::max(worst, ulps(vec_math::erf(x), std::erf(xd)));
   }
   CHECK(worst <= max_ulp);
   const T inf = std::numeric_limits<T>::infinity();
@@ -296,6 +297,8 @@ static void check_vec_math(double lo, double hi, double max_ulp) {
   CHECK(std::isnan(vec_math::exp(std::numeric_limits<T>::quiet_NaN())));
   CHECK(std::isnan(vec_math::tanh(std::numeric_limits<T>::quiet_NaN())));
   CHECK(std::isnan(vec_math::sigmoid(std::numeric_limits<T>::quiet_NaN())));
+  CHECK(std::isnan(vec_math::erf(std::numeric_limits<T>::quiet_NaN())));
+  CHECK(vec_math::erf(inf) == T(1) && vec_math::erf(-inf) == T(-1) && vec_math::erf(T(0)) == T(0));
 }
 
 static void test_vec_math() {

@@ -25,7 +25,6 @@ export const SELU_LAMBDA = 1.0507009873554805;
 export const SELU_ALPHA = 1.6732632423543772;
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2/√π
-const INV_SQRT_PI = 0.5641895835477563; // 1/√π
 const INV_SQRT2 = 0.7071067811865476; // 1/√2
 const INV_SQRT_2PI = 0.3989422804014327; // 1/√(2π)
 const SQRT_2_OVER_PI = 0.7978845608028654; // √(2/π)
@@ -43,33 +42,57 @@ export function sigmoid(x: number): number {
 }
 
 /**
- * The error function to double precision (JavaScript's Math has none).
- * |x| < 3: the series erf x = (2/√π)·e^{−x²}·Σₙ 2ⁿx^{2n+1}/(1·3···(2n+1))
- * (Abramowitz & Stegun 7.1.6), whose terms are all of one sign, so nothing
- * cancels. |x| ≥ 3: 1 − erfc x with the continued fraction
- * erfc x = e^{−x²}/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + …)))) (A&S 7.1.14),
- * evaluated from a fixed depth upwards; erfc(3) ≈ 2e−5, so the subtraction
- * loses nothing that matters. Beyond |x| = 6, erf x rounds to ±1.
+ * Chebyshev coefficients of g(s) in erfc(z) = t·exp(−z² + g(s)), t = 2/(2+z),
+ * s = 2t − 1, for z ≥ 0 (the change of variable after Numerical Recipes
+ * §6.2.2; coefficients computed by test/fixtures/erf_chebyshev.py, relative
+ * error of erfc < 1e−17 before rounding). native/core/vec_math.h uses the same.
+ */
+const ERFC_CHEBYSHEV = [
+  -6.5132685989085472e-1, 6.4196979235649026e-1, 1.9476473204185836e-2, -9.5615147868086316e-3,
+  -9.4659534448203687e-4, 3.6683949785276145e-4, 4.2523324806907772e-5, -2.0278578112534243e-5,
+  -1.6242900046470255e-6, 1.3036558355805232e-6, 1.5626441722066143e-8, -8.5238095914926543e-8,
+  6.5290544390988515e-9, 5.0593434955514687e-9, -9.9136415649303231e-10, -2.2736512229318417e-10,
+  9.6467911020149618e-11, 2.394038083065756e-12, -6.8860275265362771e-12, 8.9448792717303675e-13,
+  3.1309214081271424e-13, -1.1270822525221732e-13, 3.8108713588528985e-16, 7.1061255369225764e-15,
+  -1.5230878975373304e-15, -9.4648714121844619e-17, 1.218683266906788e-16, -3.0494735135424695e-17,
+];
+
+/** Taylor coefficients (−1)ⁿ/(n!(2n+1)) of erf(x)·√π/2 = Σ aₙ x^{2n+1}, for |x| < 0.5. */
+const ERF_TAYLOR = Array.from({ length: 13 }, (_, n) => {
+  let f = 1;
+  for (let k = 2; k <= n; k++) f *= k;
+  return (n % 2 === 0 ? 1 : -1) / (f * (2 * n + 1));
+});
+
+/** erfc(z) for z ≥ 0 (Clenshaw's recurrence for the Chebyshev series). */
+function erfcNonNegative(z: number): number {
+  const t = 2 / (2 + z);
+  const s = 2 * t - 1;
+  let b1 = 0;
+  let b2 = 0;
+  for (let j = ERFC_CHEBYSHEV.length - 1; j >= 1; j--) {
+    const b = 2 * s * b1 - b2 + ERFC_CHEBYSHEV[j]!;
+    b2 = b1;
+    b1 = b;
+  }
+  return t * Math.exp(-z * z + (s * b1 - b2 + ERFC_CHEBYSHEV[0]!));
+}
+
+/**
+ * The error function to double precision (JavaScript's Math has none):
+ * |x| < 0.5, its Taylor series (13 terms; no cancellation to speak of there);
+ * otherwise ±(1 − erfc |x|) with the Chebyshev form above.
  */
 export function erf(x: number): number {
-  if (Number.isNaN(x)) return x;
   const ax = Math.abs(x);
-  if (ax >= 6) return x > 0 ? 1 : -1;
-  if (ax < 3) {
+  if (ax < 0.5) {
     const x2 = x * x;
-    let term = x;
-    let sum = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (2 * x2) / (2 * n + 1);
-      sum += term;
-      if (Math.abs(term) <= 1e-17 * Math.abs(sum)) break;
-    }
-    return TWO_OVER_SQRT_PI * Math.exp(-x2) * sum;
+    let p = ERF_TAYLOR[12]!;
+    for (let n = 11; n >= 0; n--) p = p * x2 + ERF_TAYLOR[n]!;
+    return TWO_OVER_SQRT_PI * x * p;
   }
-  let t = ax;
-  for (let k = 60; k >= 1; k--) t = ax + k / 2 / t;
-  const erfc = (INV_SQRT_PI * Math.exp(-ax * ax)) / t;
-  return x > 0 ? 1 - erfc : erfc - 1;
+  const r = 1 - erfcNonNegative(ax);
+  return x < 0 ? -r : r; // NaN falls through to here and stays NaN
 }
 
 export const identity: ScalarActivation = { fwd: (x) => x, grad: () => 1 };
