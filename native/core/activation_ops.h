@@ -4,9 +4,9 @@
 // plugs them into one loop template (the ggml unary-ops pattern), so the loop
 // is written once, holds no virtual call, and the compiler sees each functor's
 // body inline. Parameters live in the functor (converted to T once), not in
-// the loop. exp, expm1, tanh, σ and float erf come from vec_math.h
-// (branch-free, no library call), so the loops over them vectorise;
-// softplus' log1p and double erf are still libm calls.
+// the loop. exp, expm1, tanh, σ, log1p and float erf come from vec_math.h
+// (branch-free, no library call), so the loops over them vectorise; double
+// erf is still a libm call.
 //
 // Definitions and the derivative at kinks follow PyTorch's documentation
 // (torch.nn.LeakyReLU, ELU, SELU, Softplus, GELU, SiLU):
@@ -77,9 +77,15 @@ struct Softplus {
   T beta, threshold;
   // Above the threshold log(1 + e^{βx})/β equals x to within rounding and
   // e^{βx} could overflow, so PyTorch returns x there; we do the same.
+  // log(1 + e^{βx}) is computed as max(βx, 0) + log(1 + e^{−|βx|}), equal
+  // in exact arithmetic; the log1p argument stays in (0, 1], where
+  // vec_math::log1p_unit needs no library call.
   T fwd(T x) const {
     const T bx = beta * x;
-    return bx > threshold ? x : std::log1p(vec_math::exp(bx)) / beta;
+    const T abx = bx < T(0) ? -bx : bx;
+    const T pos = bx > T(0) ? bx : T(0);
+    const T soft = (pos + vec_math::log1p_unit(vec_math::exp(-abx))) / beta;
+    return bx > threshold ? x : soft;
   }
   T grad(T x, T) const {
     const T bx = beta * x;

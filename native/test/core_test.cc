@@ -287,6 +287,8 @@ static void check_vec_math(double lo, double hi, double max_ulp) {
     const double s = xd >= 0 ? 1 / (1 + std::exp(-xd)) : std::exp(xd) / (1 + std::exp(xd));
     if (s > 1e-30) worst = std::max(worst, ulps(vec_math::sigmoid(x), s));
     if (std::fabs(xd) < 8) worst = std::max(worst, ulps(vec_math::erf(x), std::erf(xd)));
+    const T u = static_cast<T>(std::fabs(std::sin(xd)));
+    if (u > 0) worst = std::max(worst, ulps(vec_math::log1p_unit(u), std::log1p(static_cast<double>(u))));
   }
   CHECK(worst <= max_ulp);
   const T inf = std::numeric_limits<T>::infinity();
