@@ -189,6 +189,28 @@ describe.each(ENGINES)('SPEC.md §2 identities (%s engine)', (name) => {
     }
   });
 
+  it('a NaN anywhere in a softmax or log-softmax row makes that row NaN, as in PyTorch; other rows are untouched', () => {
+    for (const act of ['softmax', 'log-softmax'] as const) {
+      for (const j of [0, 3, cols - 1]) {
+        const xs = Float64Array.from(x);
+        xs[cols + j] = NaN; // row 1
+        const y = f(act, xs);
+        for (let k = 0; k < cols; k++) expect(Number.isNaN(y[cols + k]!), `${act} NaN at ${j}`).toBe(true);
+        for (const r of [0, 2]) for (let k = 0; k < cols; k++) expect(Number.isFinite(y[r * cols + k]!)).toBe(true);
+      }
+    }
+    // Element-wise activations pass a NaN on (relu too, as torch.relu). The
+    // identity dense layer after them (see apply) spreads it over its row
+    // (NaN·0 = NaN), so only rows are checked here.
+    for (const act of ['relu', 'leaky-relu', 'elu', 'softplus', 'gelu', 'silu', 'sigmoid', 'tanh'] as const) {
+      const xs = Float64Array.from(x);
+      xs[5] = NaN; // row 0
+      const y = f(act, xs);
+      expect(Number.isNaN(y[5]!), act).toBe(true);
+      for (let i = cols; i < y.length; i++) expect(Number.isFinite(y[i]!), act).toBe(true);
+    }
+  });
+
   it('silu is swish with β = 1, selu is λ·elu(α), leaky-relu with slope 0 is relu', () => {
     expect(Array.from(f('silu', x))).toEqual(Array.from(f('swish', x, { beta: 1 })));
     const selu = f('selu', x);

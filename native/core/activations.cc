@@ -31,14 +31,14 @@ void unary_backward(const Op op, const T* x, const T* y, const T* dy, T* dx,
   for (index_t i = 0; i < n; ++i) dx[i] = dy[i] * op.grad(x[i], y[i]);
 }
 
-// The row maximum, or a NaN of the row (std::max would drop it) so that it
-// propagates to the whole row as in PyTorch.
+// The row maximum. std::max skips a NaN after the first element, but the
+// NaN still reaches the whole row through e^{NaN − m} in the row's sum (and
+// a NaN first element stays the maximum), so the row becomes NaN, as in
+// PyTorch, without a separate NaN pass.
 template <typename T>
 T row_max(const T* xr, index_t cols) {
   T m = xr[0];
   for (index_t j = 1; j < cols; ++j) m = std::max(m, xr[j]);
-  for (index_t j = 0; j < cols; ++j)
-    if (std::isnan(xr[j])) m = xr[j];
   return m;
 }
 
