@@ -92,6 +92,36 @@ export function activationConfig(act: ResolvedActivation): ActivationConfig {
   return { name: act.name, ...act.params };
 }
 
+/**
+ * The flat form for a layer config (saving, ONNX export): the name under
+ * `activation` and each parameter as its own key, e.g.
+ * { activation: 'leaky-relu', negativeSlope: 0.1 }.
+ */
+export function flatActivation(act: ResolvedActivation): { activation: ActivationName } & ActivationParams {
+  return { activation: act.name, ...act.params };
+}
+
+const PARAM_KEYS: readonly (keyof ActivationParams)[] = ['negativeSlope', 'alpha', 'beta', 'threshold', 'approximate'];
+
+/**
+ * Reads the flat form back: the activation (name and whichever parameter keys
+ * are present in `config`) and the config's other keys, which the caller
+ * checks as its own options. resolveActivation then validates the activation,
+ * so a parameter that activation does not take is still an error.
+ */
+export function splitFlatActivation(config: Record<string, unknown>): { activation: unknown; rest: Record<string, unknown> } {
+  const rest: Record<string, unknown> = {};
+  const params: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (k === 'activation') continue;
+    if ((PARAM_KEYS as readonly string[]).includes(k)) params[k] = v;
+    else rest[k] = v;
+  }
+  const name = config['activation'];
+  const activation = Object.keys(params).length === 0 ? name : { name, ...params };
+  return { activation, rest };
+}
+
 /** 'relu' or "leaky-relu (negativeSlope 0.1)", for summaries. */
 export function describeActivation(act: ResolvedActivation): string {
   const entries = Object.entries(act.params);

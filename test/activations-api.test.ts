@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Activation, Dense, Matrix, Sequential, optim } from '../lib';
 import type { ActivationOption } from '../lib';
 import type { LayerSpec } from '../lib/engine';
+import { flatActivation, resolveActivation, splitFlatActivation } from '../lib/activations';
 import { loadNative } from '../lib/native';
 import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
 
@@ -30,6 +31,20 @@ describe('activation arguments', () => {
     expect(new Activation({ name: 'gelu', approximate: 'tanh' }).activationConfig).toEqual({ name: 'gelu', approximate: 'tanh' });
     // The object form round-trips: the config rebuilds the same layer.
     expect(new Activation(sp.activationConfig).toSpecs()).toEqual(sp.toSpecs());
+  });
+
+  it('the flat config form ({ activation, ...parameters }) round-trips and keeps other keys apart', () => {
+    for (const a of ['relu', { name: 'leaky-relu', negativeSlope: 0.2 }, { name: 'softplus', beta: 3, threshold: 5 },
+      { name: 'gelu', approximate: 'tanh' }, 'swish'] as ActivationOption[]) {
+      const r = resolveActivation(a);
+      const flat = { type: 'Dense', inFeatures: 3, ...flatActivation(r) };
+      const { activation, rest } = splitFlatActivation(flat);
+      expect(resolveActivation(activation)).toEqual(r);
+      expect(rest).toEqual({ type: 'Dense', inFeatures: 3 });
+    }
+    expect(flatActivation(resolveActivation({ name: 'elu', alpha: 0.5 }))).toEqual({ activation: 'elu', alpha: 0.5 });
+    // A parameter stored for the wrong activation is still refused when the layer is rebuilt.
+    expect(() => resolveActivation(splitFlatActivation({ activation: 'relu', alpha: 2 }).activation)).toThrow(/Unknown option 'alpha'/);
   });
 
   it('ReLU-like activations default to He init, the others to Xavier (SPEC.md §5)', () => {
