@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace fastmlp {
 namespace vec_math {
@@ -95,11 +96,14 @@ inline void exp_parts(T x, T& half, T& q) {
   const T n = t - C::kMagic;
   const T r = (x - n * C::kLn2Hi) - n * C::kLn2Lo;
   q = expm1_reduced(r);
-  Bits tb, mb;
+  // Unsigned arithmetic: wraps instead of overflowing (a NaN x gives garbage
+  // bits here, and a NaN q makes the result NaN whatever half is).
+  using UBits = std::make_unsigned_t<Bits>;
+  UBits tb, mb;
   std::memcpy(&tb, &t, sizeof(T));
   const T magic = C::kMagic;
   std::memcpy(&mb, &magic, sizeof(T));
-  const Bits sb = static_cast<Bits>((tb - mb) + C::kBias - 1) << C::kMantissa;
+  const UBits sb = ((tb - mb) + static_cast<UBits>(C::kBias - 1)) << C::kMantissa;
   std::memcpy(&half, &sb, sizeof(T));
 }
 
