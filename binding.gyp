@@ -3,6 +3,9 @@
 # the same sources for development; test/build.test.ts keeps the lists equal.
 # -fno-math-errno: sqrt/exp need not set errno, which lets g++ vectorise the
 # optimizer and activation loops (Adam step 3x faster, measured).
+# -fno-trapping-math (clang's default): no code reads floating-point exception
+# flags, and without it g++ will not turn a compare-and-select such as the
+# ReLU derivative or leaky-relu into vector blends (relu backward 10x, measured).
 # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: an error raised while a worker_thread is
 # being terminated cannot reach JS; without it node-addon-api aborts the process.
 # No -march=native here: a shipped binary must run on any CPU of its arch.
@@ -37,7 +40,7 @@
                   "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++14"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fvisibility=hidden", "-pthread"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fno-math-errno", "-fno-trapping-math", "-fvisibility=hidden", "-pthread"],
       "ldflags": ["-pthread"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

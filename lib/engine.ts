@@ -8,7 +8,22 @@
 
 export type Dtype = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
-export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
+export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax'
+  | 'log-softmax' | 'leaky-relu' | 'elu' | 'selu' | 'softplus' | 'gelu' | 'silu' | 'swish';
+
+/**
+ * Parameters of the parameterised activations (SPEC.md §2), PyTorch's names in
+ * camelCase. Each activation reads only its own; a missing one takes PyTorch's
+ * default: negativeSlope 0.01 (leaky-relu), alpha 1 (elu), beta 1 (softplus,
+ * swish), threshold 20 (softplus), approximate 'none' (gelu).
+ */
+export interface ActivationParams {
+  negativeSlope?: number;
+  alpha?: number;
+  beta?: number;
+  threshold?: number;
+  approximate?: 'none' | 'tanh';
+}
 export type LossName = 'mse' | 'cross-entropy' | 'mae' | 'huber' | 'tukey' | 'quantile' | 'barron' | 'bce'
   | 'bce-with-logits' | 'nll' | 'kl-div' | 'hinge' | 'squared-hinge' | 'dice' | 'focal';
 /** 'none' keeps per-element/per-row values (lossValues; never in training); 'batchmean' is kl-div's. */
@@ -19,7 +34,7 @@ export type EngineName = 'native' | 'js';
 export type LayerSpec =
   /** l1, l2: weight penalties l1·Σ|w| + l2·Σw² added to the loss and its gradient (default 0). */
   | { kind: 'dense'; inFeatures: number; outFeatures: number; l1?: number; l2?: number }
-  | { kind: 'activation'; activation: ActivationName }
+  | ({ kind: 'activation'; activation: ActivationName } & ActivationParams)
   /** Inverted dropout, p in [0, 1); identity in eval mode. */
   | { kind: 'dropout'; p: number }
   /** torch.nn.BatchNorm1d; parameters weight, bias (affine); buffers running_mean, running_var, num_batches_tracked. */

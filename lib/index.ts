@@ -2,7 +2,7 @@
 export { Matrix } from './matrix';
 export type { MatrixLike } from './matrix';
 export { Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, registerLayer } from './layers';
-export type { DenseOptions, ActivationOption, LayerConfig, Regularizer } from './layers';
+export type { DenseOptions, ActivationOption, ActivationConfig, LayerConfig, Regularizer } from './layers';
 export type { BatchNormOptions, LayerNormOptions, PReLUOptions } from './layers-regularise';
 export * as init from './init-public';
 export { Sequential } from './sequential';

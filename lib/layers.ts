@@ -3,20 +3,19 @@
 // The regularisation layers live in layers-regularise.ts.
 // Every layer has getConfig(), a plain JSON object from which layerFromConfig()
 // rebuilds it (model files store the architecture that way).
-import type { ActivationName, FloatArray, LayerSpec } from './engine';
+import {
+  activationConfig, activationSpecs, describeActivation, flatActivation, prefersHeInit, resolveActivation, splitFlatActivation,
+  type ActivationConfig, type ActivationOption, type ResolvedActivation,
+} from './activations';
+import type { ActivationName, ActivationParams, FloatArray, LayerSpec } from './engine';
 import { Layer, type LayerConfig, type ParamShape } from './layer';
 import { BatchNorm1d, Dropout, LayerNorm, PReLU, type BatchNormOptions, type LayerNormOptions, type PReLUOptions } from './layers-regularise';
 import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
 import type { Rng } from './rng';
-import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
+import { integer, isPlainObject, number, options, typeError } from './validate';
 
-export const ACTIVATIONS = ['identity', 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const;
-export type ActivationOption = (typeof ACTIVATIONS)[number];
-
-function canonicalActivation(name: string, value: unknown): ActivationName {
-  const a = oneOf(name, value, ACTIVATIONS);
-  return a === 'linear' ? 'identity' : a;
-}
+export { ACTIVATIONS } from './activations';
+export type { ActivationConfig, ActivationOption } from './activations';
 
 const MAX_SIZE = 2 ** 31 - 1;
 
@@ -58,9 +57,15 @@ export interface Regularizer {
 }
 
 export interface DenseOptions {
-  /** Fused activation applied after the affine map (default 'identity'). */
+  /**
+   * Fused activation applied after the affine map (default 'identity'): a name
+   * ('gelu') or a name with parameters ({ name: 'leaky-relu', negativeSlope: 0.1 }).
+   */
   activation?: ActivationOption;
-  /** Default: 'he-normal' before relu, 'xavier-uniform' otherwise (SPEC.md §5). */
+  /**
+   * Default: 'he-normal' before ReLU-like activations (relu, leaky-relu, elu,
+   * gelu, silu, swish), 'xavier-uniform' otherwise (SPEC.md §5).
+   */
   weightInit?: Initializer;
   /** A number (a constant), a name or an initialiser object; default 0. */
   biasInit?: number | Initializer;
@@ -73,6 +78,8 @@ export class Dense extends Layer {
   readonly inputs: number;
   readonly outputs: number;
   readonly activation: ActivationName;
+  /** The fused activation's parameters, defaults filled in ({} when it takes none). */
+  readonly activationParams: ActivationParams;
   readonly weightInit: InitConfig;
   readonly biasInit: InitConfig;
   readonly l1: number;
@@ -83,9 +90,11 @@ export class Dense extends Layer {
     this.inputs = integer('inFeatures', inFeatures, 1, MAX_SIZE);
     this.outputs = integer('outFeatures', outFeatures, 1, MAX_SIZE);
     const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit', 'kernelRegularizer']);
-    this.activation = o.activation === undefined ? 'identity' : canonicalActivation('activation', o.activation);
+    const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
+    this.activation = act.name;
+    this.activationParams = act.params;
     this.weightInit = o.weightInit === undefined
-      ? { type: this.activation === 'relu' ? 'he-normal' : 'xavier-uniform' }
+      ? { type: prefersHeInit(this.activation) ? 'he-normal' : 'xavier-uniform' }
       : resolveInit('weightInit', o.weightInit);
     this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
       : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
@@ -103,7 +112,7 @@ export class Dense extends Layer {
     const dense: LayerSpec = { kind: 'dense', inFeatures: this.inputs, outFeatures: this.outputs };
     if (this.l1 > 0) dense.l1 = this.l1;
     if (this.l2 > 0) dense.l2 = this.l2;
-    return this.activation === 'identity' ? [dense] : [dense, { kind: 'activation', activation: this.activation }];
+    return [dense, ...activationSpecs(this.resolved())];
   }
 
   outFeatures(): number {
@@ -119,14 +128,23 @@ export class Dense extends Layer {
     fillInit(this.biasInit, bias!, this.inputs, this.outputs, rng);
   }
 
+  /** The activation in the object form the constructor accepts. */
+  get activationConfig(): ActivationConfig {
+    return activationConfig(this.resolved());
+  }
+
+  private resolved(): ResolvedActivation {
+    return { name: this.activation, params: this.activationParams };
+  }
+
   describe(): string {
-    const act = this.activation === 'identity' ? '' : `, activation: '${this.activation}'`;
+    const act = this.activation === 'identity' ? '' : `, activation: ${describeActivation(this.resolved())}`;
     return `Dense(${this.inputs} → ${this.outputs}${act})`;
   }
 
   override getConfig(): LayerConfig {
     const config: LayerConfig = {
-      type: 'Dense', inFeatures: this.inputs, outFeatures: this.outputs, activation: this.activation,
+      type: 'Dense', inFeatures: this.inputs, outFeatures: this.outputs, ...flatActivation(this.resolved()),
       weightInit: { ...this.weightInit }, biasInit: { ...this.biasInit },
     };
     if (this.l1 > 0 || this.l2 > 0) config['kernelRegularizer'] = { l1: this.l1, l2: this.l2 };
@@ -134,17 +152,29 @@ export class Dense extends Layer {
   }
 }
 
-/** A standalone activation layer, e.g. new Activation('tanh'). */
+/**
+ * A standalone activation layer, e.g. new Activation('tanh') or
+ * new Activation({ name: 'elu', alpha: 0.5 }).
+ */
 export class Activation extends Layer {
   readonly activation: ActivationName;
+  /** Its parameters, defaults filled in ({} when it takes none). */
+  readonly activationParams: ActivationParams;
 
   constructor(activation: ActivationOption) {
     super();
-    this.activation = canonicalActivation('activation', activation);
+    const act = resolveActivation(activation);
+    this.activation = act.name;
+    this.activationParams = act.params;
+  }
+
+  /** The activation in the object form the constructor accepts. */
+  get activationConfig(): ActivationConfig {
+    return activationConfig({ name: this.activation, params: this.activationParams });
   }
 
   toSpecs(): LayerSpec[] {
-    return this.activation === 'identity' ? [] : [{ kind: 'activation', activation: this.activation }];
+    return activationSpecs({ name: this.activation, params: this.activationParams });
   }
 
   outFeatures(inFeatures: number): number {
@@ -152,22 +182,27 @@ export class Activation extends Layer {
   }
 
   describe(): string {
-    return `Activation('${this.activation}')`;
+    return `Activation(${describeActivation({ name: this.activation, params: this.activationParams })})`;
   }
 
   override getConfig(): LayerConfig {
-    return { type: 'Activation', activation: this.activation };
+    return { type: 'Activation', ...flatActivation({ name: this.activation, params: this.activationParams }) };
   }
 }
 
 export { Dropout, BatchNorm1d, LayerNorm, PReLU };
 
-registerLayer('Dense', (c) => new Dense(c['inFeatures'] as number, c['outFeatures'] as number,
-  optionsOf(c, ['inFeatures', 'outFeatures']) as DenseOptions));
+// Activations are stored flat ({ activation: 'elu', alpha: 0.5 }): splitFlatActivation reads them back.
+registerLayer('Dense', (c) => {
+  const { activation, rest } = splitFlatActivation(optionsOf(c, ['inFeatures', 'outFeatures']));
+  const opts = (activation === undefined ? rest : { ...rest, activation }) as DenseOptions;
+  return new Dense(c['inFeatures'] as number, c['outFeatures'] as number, opts);
+});
 registerLayer('Activation', (c) => {
-  const extra = Object.keys(optionsOf(c, ['activation']));
-  if (extra.length > 0) throw new RangeError(`Unknown option '${extra[0]}' for Activation config; expected activation`);
-  return new Activation(c['activation'] as ActivationOption);
+  const { activation, rest } = splitFlatActivation(optionsOf(c, []));
+  const extra = Object.keys(rest);
+  if (extra.length > 0) throw new RangeError(`Unknown option '${extra[0]}' for Activation config; expected activation and its parameters`);
+  return new Activation(activation as ActivationOption);
 });
 registerLayer('Dropout', (c) => {
   const extra = Object.keys(optionsOf(c, ['p']));

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Activation, Dense, Layer, Matrix, Sequential, io, type Dtype, type LayerConfig } from '../lib';
+import {
+  Activation, BatchNorm1d, Dense, Dropout, Layer, LayerNorm, Matrix, PReLU, Sequential, io, type Dtype, type LayerConfig,
+} from '../lib';
 import { buildOnnx } from '../lib/io/onnx-export';
 import { ENGINES, maxRelDiff, randomArray } from './helpers';
 
@@ -64,6 +66,36 @@ describe.each(ENGINES)('ONNX export (%s engine)', (engine) => {
   });
 });
 
+describe.each(ENGINES)('ONNX export of every activation and layer kind (%s engine, trained, float32)', (engine) => {
+  // The real layers (not stand-ins): onnxruntime's output must equal model.predict
+  // after a few training steps, so batch norm's running statistics and PReLU's
+  // slopes have moved from their initial values.
+  const ACTS = [
+    'relu', 'sigmoid', 'tanh', 'softmax', 'log-softmax', { name: 'leaky-relu', negativeSlope: 0.2 },
+    { name: 'elu', alpha: 0.7 }, 'selu', { name: 'softplus', beta: 2 }, 'gelu', { name: 'gelu', approximate: 'tanh' },
+    'silu', { name: 'swish', beta: 1.5 },
+  ] as const;
+  it.each(ACTS.map((a) => [JSON.stringify(a), a] as const))('activation %s', async (_name, act) => {
+    const m = new Sequential([new Dense(4, 6, { activation: act }), new Activation(act), new Dense(6, 3)],
+      { engine, dtype: 'float32', seed: 5 });
+    m.compile({ loss: 'mse', optimizer: 'adam' });
+    const x = inputs(8, 4, 'float32');
+    for (let i = 0; i < 5; i++) m.trainStep(x, new Matrix(8, 3, new Float32Array(24).fill(0.5)));
+    expect(maxRelDiff(await runOnnx(io.exportOnnxBuffer(m), x), m.predict(x).data)).toBeLessThan(1e-5);
+  });
+
+  it('Dropout, BatchNorm1d, LayerNorm and PReLU', async () => {
+    const m = new Sequential([
+      new Dense(4, 8), new BatchNorm1d(8), new PReLU({ numParameters: 8 }), new Dropout(0.3),
+      new Dense(8, 6), new LayerNorm(6), new PReLU(), new Dense(6, 3),
+    ], { engine, dtype: 'float32', seed: 6 });
+    m.compile({ loss: 'mse', optimizer: 'adam' });
+    const x = inputs(16, 4, 'float32');
+    for (let i = 0; i < 10; i++) m.trainStep(x, new Matrix(16, 3, new Float32Array(48).fill(0.25)));
+    expect(maxRelDiff(await runOnnx(io.exportOnnxBuffer(m), x), m.predict(x).data)).toBeLessThan(1e-5);
+  });
+});
+
 /** An identity in the plan that exports as the layer its config names: to test exporter entries. */
 class ExportsAs extends Layer {
   constructor(private readonly config: LayerConfig) { super(); }
@@ -90,7 +122,7 @@ const logSoftmax = rowwise((row) => {
 });
 
 const CASES: [string, LayerConfig, number[] | null, ((v: number) => number) | ((row: number[]) => number[]), boolean][] = [
-  ['leaky-relu (alpha 0.1)', { type: 'Activation', activation: 'leaky-relu', alpha: 0.1 }, null, (v: number) => (v > 0 ? v : 0.1 * v), false],
+  ['leaky-relu (negativeSlope 0.1)', { type: 'Activation', activation: 'leaky-relu', negativeSlope: 0.1 }, null, (v: number) => (v > 0 ? v : 0.1 * v), false],
   ['elu', { type: 'Activation', activation: 'elu' }, null, (v: number) => (v > 0 ? v : Math.expm1(v)), false],
   ['selu', { type: 'Activation', activation: 'selu' }, null,
     (v: number) => 1.0507009873554805 * (v > 0 ? v : 1.6732632423543772 * Math.expm1(v)), false],

@@ -160,7 +160,7 @@ describe.each(ENGINES)('Sequential (%s engine)', (engine) => {
     expect(() => new Sequential([new Dense(2, 2)], { engine, lr: 1 } as never)).toThrow(/Unknown option 'lr'/);
     expect(() => new Dense(0, 2)).toThrow(/inFeatures/);
     expect(() => new Dense(2, 2.5)).toThrow(/outFeatures/);
-    expect(() => new Dense(2, 2, { activation: 'swish' as never })).toThrow(/activation/);
+    expect(() => new Dense(2, 2, { activation: 'mish' as never })).toThrow(/activation/);
     expect(() => new Dense(2, 2, { weightInit: 'magic' as never })).toThrow(/weightInit/);
     expect(() => new Activation('nope' as never)).toThrow(RangeError);
 

@@ -9,15 +9,47 @@ namespace fastmlp::binding {
 
 namespace {
 
+// Names as in lib/engine.ts ActivationName.
 Activation parse_activation(const Napi::Value& v) {
+  static const struct { const char* name; Activation act; } kNames[] = {
+      {"identity", Activation::Identity}, {"relu", Activation::Relu},
+      {"sigmoid", Activation::Sigmoid},   {"tanh", Activation::Tanh},
+      {"softmax", Activation::Softmax},   {"log-softmax", Activation::LogSoftmax},
+      {"leaky-relu", Activation::LeakyRelu}, {"elu", Activation::Elu},
+      {"selu", Activation::Selu},         {"softplus", Activation::Softplus},
+      {"gelu", Activation::Gelu},         {"silu", Activation::Silu},
+      {"swish", Activation::Swish}};
   const std::string s = string(v, "activation");
-  if (s == "identity") return Activation::Identity;
-  if (s == "relu") return Activation::Relu;
-  if (s == "sigmoid") return Activation::Sigmoid;
-  if (s == "tanh") return Activation::Tanh;
-  if (s == "softmax") return Activation::Softmax;
-  throw_range_error(v.Env(), "Expected one of identity, relu, sigmoid, tanh, softmax for "
-                             "activation but received '" + s + "'");
+  for (const auto& n : kNames)
+    if (s == n.name) return n.act;
+  throw_range_error(v.Env(), "Expected one of identity, relu, sigmoid, tanh, softmax, "
+                             "log-softmax, leaky-relu, elu, selu, softplus, gelu, silu, "
+                             "swish for activation but received '" + s + "'");
+}
+
+// An optional number field: absent (undefined) keeps the default. Ranges are
+// checked by the core's validate_activation when the network is built.
+void optional_number(const Napi::Object& o, const char* key, double& out) {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsUndefined()) out = number(v, key);
+}
+
+// The activation parameters of an activation layer spec (lib/engine.ts
+// ActivationParams: negativeSlope, alpha, beta, threshold, approximate).
+ActivationParams parse_activation_params(const Napi::Object& o) {
+  ActivationParams p;
+  optional_number(o, "negativeSlope", p.negative_slope);
+  optional_number(o, "alpha", p.alpha);
+  optional_number(o, "beta", p.beta);
+  optional_number(o, "threshold", p.threshold);
+  const Napi::Value approx = o.Get("approximate");
+  if (!approx.IsUndefined()) {
+    const std::string a = string(approx, "approximate");
+    if (a == "none") p.approximate = GeluApproximation::None;
+    else if (a == "tanh") p.approximate = GeluApproximation::Tanh;
+    else throw_range_error(o.Env(), "Expected 'none' or 'tanh' for approximate but received '" + a + "'");
+  }
+  return p;
 }
 
 // An optional finite number field: `fallback` when undefined.
@@ -64,6 +96,7 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
     } else if (kind == "activation") {
       l.kind = LayerSpec::Kind::Activation;
       l.activation = parse_activation(o.Get("activation"));
+      l.act_params = parse_activation_params(o);
     } else if (kind == "dropout") {
       l.kind = LayerSpec::Kind::Dropout;
       l.p = number(o.Get("p"), "layers[i].p");

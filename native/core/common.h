@@ -11,7 +11,12 @@ namespace fastmlp {
 
 using index_t = std::int64_t;
 
-enum class Activation { Identity, Relu, Sigmoid, Tanh, Softmax };
+// Appended values keep the existing ones' numbers. Parameters of the
+// parameterised ones travel in ActivationParams (activations.h).
+enum class Activation {
+  Identity, Relu, Sigmoid, Tanh, Softmax,
+  LeakyRelu, Elu, Selu, Softplus, Gelu, Silu, Swish, LogSoftmax
+};
 enum class LossKind {
   Mse, CrossEntropy,
   // SPEC.md §3, added with the losses area (losses.h documents each).

@@ -36,18 +36,6 @@ index_t checked_mul(index_t a, index_t b, const char* what) {
   return a * b;
 }
 
-bool valid_activation(Activation a) {
-  switch (a) {
-    case Activation::Identity:
-    case Activation::Relu:
-    case Activation::Sigmoid:
-    case Activation::Tanh:
-    case Activation::Softmax:
-      return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 template <typename T>
@@ -87,7 +75,11 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
       buf_off_.push_back(-1);
       aux_.emplace_back();
     } else if (L.kind == LayerSpec::Kind::Activation) {
-      require(valid_activation(L.activation), at + ": unknown activation");
+      try {
+        validate_activation(L.activation, L.act_params);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(at + ": " + e.what());
+      }
       param_off_.push_back(-1);
       buf_off_.push_back(-1);
       aux_.emplace_back();
@@ -355,7 +347,7 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
                                            L.out * L.in, L.l1, L.l2);
     } else if (L.kind == LayerSpec::Kind::Activation) {
       if (dst)
-        activation_backward(L.activation, segment(l), segment(l + 1), g, dst,
+        activation_backward(L.activation, L.act_params, segment(l), segment(l + 1), g, dst,
                             rows, in_w);
     } else {
       layer_backward(i, g, dst, rows);
@@ -389,7 +381,7 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
       dense_forward(dst, src, p, p + L.out * L.in, rows, L.in, L.out);
       return;
     case LayerSpec::Kind::Activation:
-      activation_forward(L.activation, src, dst, rows, C);
+      activation_forward(L.activation, L.act_params, src, dst, rows, C);
       return;
     case LayerSpec::Kind::Dropout:
       if (training)

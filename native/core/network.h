@@ -22,6 +22,7 @@
 #include <functional>
 #include <vector>
 
+#include "activations.h"
 #include "common.h"
 #include "losses.h"
 #include "optim.h"
@@ -42,6 +43,7 @@ struct LayerSpec {
   double momentum = 0.1;            // batch norm, in [0, 1]
   bool affine = true;               // batch/layer norm: learnable weight and bias
   index_t slopes = 1;               // prelu: 1 or the width
+  ActivationParams act_params;  // activation only: negative slope, α, β, ...
 };
 
 struct EpochResult {

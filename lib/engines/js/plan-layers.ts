@@ -3,7 +3,8 @@
 // regularisation and normalisation layers (kernels in dropout.ts, norm.ts,
 // prelu.ts). Same checks and layouts as native/core/network.cc.
 
-import type { ActivationName, Dtype, FloatArray, LayerSpec } from '../../engine';
+import type { Dtype, FloatArray, LayerSpec } from '../../engine';
+import { activationKernel, type ActivationKernel } from './activations';
 import { dropoutBackward } from './dropout';
 import { batchnormBackward, layernormBackward } from './norm';
 import { preluBackward } from './prelu';
@@ -22,7 +23,8 @@ export interface DenseLayer {
 
 export interface ActivationLayer {
   kind: 'activation';
-  act: ActivationName;
+  /** The activation with its parameters bound, resolved once at compile time. */
+  kernel: ActivationKernel;
   width: number;
 }
 
@@ -75,8 +77,6 @@ export interface Shape {
   bufOff: number; // first buffer, or -1
 }
 
-const ACTIVATIONS: readonly string[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
-
 function alloc(dtype: Dtype, n: number): FloatArray {
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }
@@ -113,7 +113,7 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
       };
     }
     case 'activation':
-      return { kind: 'activation', act: spec.activation, width: inF };
+      return { kind: 'activation', kernel: activationKernel(spec.activation, spec), width: inF };
     case 'dropout':
       return { kind: 'dropout', p: spec.p, width: inF, mask: alloc(dtype, 0) };
     case 'prelu':
@@ -207,9 +207,7 @@ export function validateLayer(layer: LayerSpec, i: number, width: number): [numb
       return [outFeatures * inFeatures + outFeatures, 0, outFeatures];
     }
     case 'activation':
-      if (!ACTIVATIONS.includes(layer.activation)) {
-        throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for ${at}.activation but received ${String(layer.activation)}`);
-      }
+      activationKernel(layer.activation, layer, at);  // validates the name and parameters
       return [0, 0, width];
     case 'dropout':
       finite(layer.p, 'p', (x) => x >= 0 && x < 1, 'a number in [0, 1)');

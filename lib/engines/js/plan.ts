@@ -28,7 +28,6 @@ import type {
   OptimizerSpec, PlanSpec, Target,
 } from '../../engine';
 import { Rng } from '../../rng';
-import { activationBackward, activationForward } from './activations';
 import { dropoutForward } from './dropout';
 import { gemm } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
@@ -360,7 +359,7 @@ export class JsNetworkPlan implements NetworkPlan {
         return;
       }
       case 'activation':
-        activationForward(layer.act, inp, out, rows, layer.width);
+        layer.kernel.forward(inp, out, rows, layer.width);
         return;
       case 'dropout':
         if (training) dropoutForward(out, inp, layer.mask, rows * layer.width, layer.p, this.rng);
@@ -427,7 +426,7 @@ export class JsNetworkPlan implements NetworkPlan {
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
       } else if (layer.kind === 'activation') {
-        activationBackward(layer.act, acts[l], acts[l + 1], cur, next, rows, layer.width);
+        layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, layer.width);
       } else {
         const last = l === stop && dinput === null;
         otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining);
