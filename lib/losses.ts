@@ -6,7 +6,7 @@ import type { Dtype, Engine, LossName, LossSpec, Reduction } from './engine';
 import { getEngine, type EngineChoice } from './backend';
 import { Matrix, toMatrix, type MatrixLike } from './matrix';
 import { toTarget, type TargetLike } from './targets';
-import { number, oneOf, options, typeError } from './validate';
+import { ArgumentRangeError, number, oneOf, options, typeError } from './validate';
 
 export const LOSS_NAMES = ['mse', 'cross-entropy'] as const;
 const REDUCTIONS = ['mean', 'sum'] as const;
@@ -41,7 +41,7 @@ export class Loss implements LossFunction {
     this.reduction = o.reduction === undefined ? 'mean' : oneOf('reduction', o.reduction, REDUCTIONS);
     this.labelSmoothing = o.labelSmoothing === undefined ? 0 : number('labelSmoothing', o.labelSmoothing, 0, 1);
     if (this.labelSmoothing !== 0 && this.name !== 'cross-entropy') {
-      throw new RangeError(`labelSmoothing applies to 'cross-entropy' only, not '${this.name}'`);
+      throw new ArgumentRangeError(`labelSmoothing applies to 'cross-entropy' only, not '${this.name}'`);
     }
     this.engineChoice = (o.engine ?? 'auto') as EngineChoice;
     getEngine(this.engineChoice, 'engine');  // validate the choice now, not at first use
@@ -66,7 +66,7 @@ export class Loss implements LossFunction {
   private prepare(pred: MatrixLike, target: TargetLike) {
     const dtype: Dtype = pred instanceof Matrix ? pred.dtype : 'float32';
     const p = toMatrix(pred, 'pred', dtype);
-    if (p.rows === 0 || p.cols === 0) throw new RangeError(`Expected a non-empty matrix for pred but received ${p.rows} × ${p.cols}`);
+    if (p.rows === 0 || p.cols === 0) throw new ArgumentRangeError(`Expected a non-empty matrix for pred but received ${p.rows} × ${p.cols}`);
     const t = toTarget(target, 'target', this.name, p.rows, p.cols, dtype);
     return { engine: getEngine(this.engineChoice) as Engine, p, t };
   }

@@ -3,7 +3,7 @@
 // parameter buffer. `lr` may be changed between steps (a schedule does so);
 // the model sends the new settings before its next step and keeps the state.
 import type { OptimizerSpec } from './engine';
-import { boolean, number, oneOf, options, rangeError, typeError } from './validate';
+import { ArgumentRangeError, boolean, number, oneOf, options, rangeError, typeError } from './validate';
 
 export abstract class Optimizer {
   private learningRate: number;
@@ -52,7 +52,7 @@ export class SGD extends Optimizer {
     this.nesterov = o.nesterov === undefined ? false : boolean('nesterov', o.nesterov);
     this.weightDecay = o.weightDecay === undefined ? 0 : number('weightDecay', o.weightDecay, 0);
     if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) {
-      throw new RangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
+      throw new ArgumentRangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
     }
   }
 

@@ -12,7 +12,7 @@ import { Optimizer, resolveOptimizer } from './optim';
 import { Rng, randomSeed } from './rng';
 import { toTarget } from './targets';
 import { runEpoch, trainBatch, type EpochContext } from './training';
-import { boolean, integer, number, oneOf, options, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, boolean, integer, number, oneOf, options, typeError } from './validate';
 
 export interface SequentialOptions {
   /** 'native', 'js' or 'auto' (default: native when the addon loads). */
@@ -83,7 +83,7 @@ export class Sequential {
 
   constructor(layers: Layer[], opts?: SequentialOptions) {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
-    if (layers.length === 0) throw new RangeError('Expected at least one layer for layers but received an empty array');
+    if (layers.length === 0) throw new ArgumentRangeError('Expected at least one layer for layers but received an empty array');
     layers.forEach((l, i) => {
       if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation)', l);
     });
@@ -94,7 +94,7 @@ export class Sequential {
     this.layers = [...layers];
 
     const first = layers.find((l) => l.inFeatures !== null);
-    if (!first) throw new RangeError('Expected at least one Dense layer in layers, to fix the input width');
+    if (!first) throw new ArgumentRangeError('Expected at least one Dense layer in layers, to fix the input width');
     this.inputSize = first.inFeatures as number;
     const specs: LayerSpec[] = [];
     this.entries = [];
@@ -102,7 +102,7 @@ export class Sequential {
     let offset = 0;
     layers.forEach((layer, i) => {
       if (layer.inFeatures !== null && layer.inFeatures !== width) {
-        throw new RangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
+        throw new ArgumentRangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
       }
       specs.push(...layer.toSpecs(width));
       for (const p of layer.params()) {
@@ -113,6 +113,8 @@ export class Sequential {
       width = layer.outFeatures(width);
     });
     this.outputSize = width;
+    // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
+    allocationSize('layers (parameters, gradients, optimizer state)', offset * 4, this.dtype === 'float64' ? 8 : 4);
     this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: INITIAL_MAX_BATCH });
     if (this.plan.paramCount !== offset) {
       throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${offset}`);
@@ -175,7 +177,7 @@ export class Sequential {
     if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
     const onEpochEnd = o.onEpochEnd as FitOptions['onEpochEnd'];
     if (split > 0 && o.validationData !== undefined) {
-      throw new RangeError('Expected validationSplit or validationData for fit options but received both');
+      throw new ArgumentRangeError('Expected validationSplit or validationData for fit options but received both');
     }
 
     // Private copies: the caller may change or transfer its arrays while we train.
@@ -185,7 +187,7 @@ export class Sequential {
     const valRows = Math.floor(X.rows * split);
     const trainRows = X.rows - valRows;
     if (split > 0 && (valRows < 1 || trainRows < 1)) {
-      throw new RangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
+      throw new ArgumentRangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
     }
     let validation: { x: Matrix; y: Target } | null = null;
     if (valRows > 0) {
@@ -209,7 +211,7 @@ export class Sequential {
         const result = await runEpoch(ctx, trainX, trainRows, trainY, batchSize,
           shuffle ? this.rng.permutation(trainRows, order) : null);
         if (result.badBatch >= 0) {
-          throw new RangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
+          throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
             `(of ${Math.ceil(trainRows / batchSize)}); training stopped before that batch's update. ` +
             'Try a smaller learning rate or check the data.');
         }
@@ -279,20 +281,20 @@ export class Sequential {
     const known = new Set(this.entries.map((e) => e.name));
     const unknown = Object.keys(weights).filter((k) => !known.has(k));
     if (unknown.length > 0) {
-      throw new RangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
+      throw new ArgumentRangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
     }
     const all = allocate(this.dtype, this.plan.paramCount);
     for (const e of this.entries) {
       const src = weights[e.name];
       const name = `weights['${e.name}']`;
-      if (src === undefined) throw new RangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
+      if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
       if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
         throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
       }
-      if (src.length !== e.length) throw new RangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
+      if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
       for (let i = 0; i < e.length; i++) {
         const v = src[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
         all[e.offset + i] = v;
       }
     }
@@ -338,9 +340,9 @@ export class Sequential {
   private inputMatrix(x: unknown, name: string, privateCopy = false): Matrix {
     const m = toMatrix(x, name, this.dtype);
     if (m.cols !== this.inputSize) {
-      throw new RangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
+      throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
     }
-    if (m.rows === 0) throw new RangeError(`Expected at least one row for ${name} but received 0`);
+    if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
     const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
     return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
   }
@@ -349,7 +351,7 @@ export class Sequential {
     const shared = t === original || (original as { data?: unknown })?.data === t;
     if (!(t instanceof Int32Array)) {
       for (let i = 0; i < t.length; i++) {
-        if (!Number.isFinite(t[i]!)) throw new RangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
+        if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
       }
     }
     return shared ? t.slice() : t;

@@ -15,6 +15,7 @@
 // rows·cols elements are touched.
 
 import type { ActivationName, FloatArray } from '../../engine';
+import { ArgumentRangeError } from '../../validate';
 
 /**
  * Numerically stable logistic function: for x ≥ 0, 1/(1+e^-x) cannot
@@ -80,7 +81,7 @@ export function activationForward(act: ActivationName, x: FloatArray, y: FloatAr
       softmaxForward(x, y, rows, cols);
       return;
     default:
-      throw new RangeError(`Expected an activation name for act but received ${String(act)}`);
+      throw new ArgumentRangeError(`Expected an activation name for act but received ${String(act)}`);
   }
 }
 
@@ -122,6 +123,6 @@ export function activationBackward(act: ActivationName, x: FloatArray, y: FloatA
       }
       return;
     default:
-      throw new RangeError(`Expected an activation name for act but received ${String(act)}`);
+      throw new ArgumentRangeError(`Expected an activation name for act but received ${String(act)}`);
   }
 }

@@ -17,6 +17,7 @@
 // (one softmax per row), so forward and backward can never disagree.
 
 import type { FloatArray, LossSpec, Target } from '../../engine';
+import { ArgumentRangeError } from '../../validate';
 
 /**
  * Throws when the spec itself is malformed (kind, reduction, smoothing).
@@ -24,14 +25,14 @@ import type { FloatArray, LossSpec, Target } from '../../engine';
  */
 export function validateLossSpec(spec: LossSpec): void {
   if (spec.kind !== 'mse' && spec.kind !== 'cross-entropy') {
-    throw new RangeError(`Expected 'mse' or 'cross-entropy' for loss.kind but received ${String(spec.kind)}`);
+    throw new ArgumentRangeError(`Expected 'mse' or 'cross-entropy' for loss.kind but received ${String(spec.kind)}`);
   }
   if (spec.reduction !== 'mean' && spec.reduction !== 'sum') {
-    throw new RangeError(`Expected 'mean' or 'sum' for loss.reduction but received ${String(spec.reduction)}`);
+    throw new ArgumentRangeError(`Expected 'mean' or 'sum' for loss.reduction but received ${String(spec.reduction)}`);
   }
   const eps = spec.labelSmoothing;
   if (typeof eps !== 'number' || !(eps >= 0 && eps <= 1)) {
-    throw new RangeError(`Expected a number in [0, 1] for loss.labelSmoothing but received ${String(eps)}`);
+    throw new ArgumentRangeError(`Expected a number in [0, 1] for loss.labelSmoothing but received ${String(eps)}`);
   }
 }
 
@@ -43,20 +44,20 @@ export function validateLossSpec(spec: LossSpec): void {
  */
 export function validateTarget(spec: LossSpec, rows: number, cols: number, target: Target): void {
   if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 1 && cols >= 1)) {
-    throw new RangeError(`Expected at least 1 row and 1 column for pred but received ${rows} × ${cols}`);
+    throw new ArgumentRangeError(`Expected at least 1 row and 1 column for pred but received ${rows} × ${cols}`);
   }
   const length = target instanceof Int32Array ? rows : rows * cols;
   if (target.length < length) {
-    throw new RangeError(`Expected at least ${length} values for target but received ${target.length}`);
+    throw new ArgumentRangeError(`Expected at least ${length} values for target but received ${target.length}`);
   }
   if (target instanceof Int32Array) {
     if (spec.kind !== 'cross-entropy') {
-      throw new RangeError(`Expected a dense target (rows × cols) for target of loss '${spec.kind}' but received class indices`);
+      throw new ArgumentRangeError(`Expected a dense target (rows × cols) for target of loss '${spec.kind}' but received class indices`);
     }
     for (let r = 0; r < rows; r++) {
       const t = target[r];
       if (t < 0 || t >= cols) {
-        throw new RangeError(`Expected class indices in [0, ${cols}) for target but received ${t} at target[${r}]`);
+        throw new ArgumentRangeError(`Expected class indices in [0, ${cols}) for target but received ${t} at target[${r}]`);
       }
     }
   }
@@ -152,10 +153,10 @@ export function lossForwardBackward(spec: LossSpec, pred: FloatArray, rows: numb
                                     grad: FloatArray | null): number {
   validateTarget(spec, rows, cols, target);
   if (pred.length < rows * cols) {
-    throw new RangeError(`Expected at least ${rows * cols} values for pred but received ${pred.length}`);
+    throw new ArgumentRangeError(`Expected at least ${rows * cols} values for pred but received ${pred.length}`);
   }
   if (grad !== null && grad.length < rows * cols) {
-    throw new RangeError(`Expected at least ${rows * cols} values for grad but received ${grad.length}`);
+    throw new ArgumentRangeError(`Expected at least ${rows * cols} values for grad but received ${grad.length}`);
   }
   if (spec.kind === 'mse') {
     return mse(spec, pred, rows, cols, target as FloatArray, grad);

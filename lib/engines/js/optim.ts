@@ -17,13 +17,14 @@
 // It must be zero before the first step; `step` counts from 1.
 
 import type { FloatArray, OptimizerSpec } from '../../engine';
+import { ArgumentRangeError } from '../../validate';
 
 function finite(x: unknown): x is number {
   return typeof x === 'number' && Number.isFinite(x);
 }
 
 function check(ok: boolean, what: string, name: string, value: unknown): void {
-  if (!ok) throw new RangeError(`Expected ${what} for optimizer.${name} but received ${String(value)}`);
+  if (!ok) throw new ArgumentRangeError(`Expected ${what} for optimizer.${name} but received ${String(value)}`);
 }
 
 /**
@@ -36,7 +37,7 @@ function check(ok: boolean, what: string, name: string, value: unknown): void {
 export function validateOptimizer(spec: OptimizerSpec): void {
   const kind = spec.kind;
   if (kind !== 'sgd' && kind !== 'adam' && kind !== 'adamw') {
-    throw new RangeError(`Expected 'sgd', 'adam' or 'adamw' for optimizer.kind but received ${String(kind)}`);
+    throw new ArgumentRangeError(`Expected 'sgd', 'adam' or 'adamw' for optimizer.kind but received ${String(kind)}`);
   }
   for (const name of ['lr', 'momentum', 'dampening', 'weightDecay', 'beta1', 'beta2', 'eps'] as const) {
     check(finite(spec[name]), 'a finite number', name, spec[name]);

@@ -27,6 +27,7 @@ import { activationBackward, activationForward } from './activations';
 import { gemm } from './gemm';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
+import { ArgumentRangeError, ArgumentTypeError } from '../../validate';
 
 interface DenseLayer {
   kind: 'dense';
@@ -72,7 +73,7 @@ function isCount(x: unknown, min: number): x is number {
 
 function need(arr: ArrayLike<number>, len: number, name: string): void {
   if (arr.length < len) {
-    throw new RangeError(`Expected at least ${len} elements for ${name} but received ${arr.length}`);
+    throw new ArgumentRangeError(`Expected at least ${len} elements for ${name} but received ${arr.length}`);
   }
 }
 
@@ -85,7 +86,7 @@ function copy(src: ArrayLike<number>, sOff: number, dst: FloatArray, dOff: numbe
 function checkRows(rows: unknown, max: number): void {
   if (!isCount(rows, 1) || rows > max) {
     const bound = max === Infinity ? '' : ` and ≤ maxBatch (${max}; call reserve first)`;
-    throw new RangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
+    throw new ArgumentRangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
   }
 }
 
@@ -128,19 +129,19 @@ export class JsNetworkPlan implements NetworkPlan {
 
   constructor(spec: PlanSpec) {
     if (spec.dtype !== 'float32' && spec.dtype !== 'float64') {
-      throw new RangeError(`Expected 'float32' or 'float64' for dtype but received ${String(spec.dtype)}`);
+      throw new ArgumentRangeError(`Expected 'float32' or 'float64' for dtype but received ${String(spec.dtype)}`);
     }
     if (!Array.isArray(spec.layers)) {
-      throw new TypeError(`Expected an array for layers but received ${typeof spec.layers}`);
+      throw new ArgumentTypeError(`Expected an array for layers but received ${typeof spec.layers}`);
     }
     if (!isCount(spec.maxBatch, 1)) {
-      throw new RangeError(`Expected an integer ≥ 1 for maxBatch but received ${String(spec.maxBatch)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 1 for maxBatch but received ${String(spec.maxBatch)}`);
     }
     this.dtype = spec.dtype;
 
     const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' && l.kind === 'dense');
     if (first < 0) {
-      throw new RangeError('Expected at least one dense layer in layers but received none');
+      throw new ArgumentRangeError('Expected at least one dense layer in layers but received none');
     }
     this.firstDense = first;
     const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
@@ -153,26 +154,26 @@ export class JsNetworkPlan implements NetworkPlan {
     spec.layers.forEach((layer: LayerSpec, i: number) => {
       widths.push(width);
       if (layer === null || typeof layer !== 'object') {
-        throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
+        throw new ArgumentTypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
       }
       if (layer.kind === 'dense') {
         const { inFeatures, outFeatures } = layer;
         if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
-          throw new RangeError(`Expected integer sizes ≥ 1 for layers[${i}] but received ${String(inFeatures)}×${String(outFeatures)}`);
+          throw new ArgumentRangeError(`Expected integer sizes ≥ 1 for layers[${i}] but received ${String(inFeatures)}×${String(outFeatures)}`);
         }
         if (inFeatures !== width) {
-          throw new RangeError(`Expected inFeatures ${width} (the width before it) for layers[${i}] but received ${inFeatures}`);
+          throw new ArgumentRangeError(`Expected inFeatures ${width} (the width before it) for layers[${i}] but received ${inFeatures}`);
         }
         shapes.push({ inF: inFeatures, outF: outFeatures, off: offset });
         offset += outFeatures * inFeatures + outFeatures;
         width = outFeatures;
       } else if (layer.kind === 'activation') {
         if (!ACTIVATIONS.includes(layer.activation)) {
-          throw new RangeError(`Expected one of ${ACTIVATIONS.join(', ')} for layers[${i}].activation but received ${String(layer.activation)}`);
+          throw new ArgumentRangeError(`Expected one of ${ACTIVATIONS.join(', ')} for layers[${i}].activation but received ${String(layer.activation)}`);
         }
         shapes.push({ act: layer.activation, inF: width, outF: width, off: -1 });
       } else {
-        throw new RangeError(`Expected kind 'dense' or 'activation' for layers[${i}] but received ${String((layer as { kind: unknown }).kind)}`);
+        throw new ArgumentRangeError(`Expected kind 'dense' or 'activation' for layers[${i}] but received ${String((layer as { kind: unknown }).kind)}`);
       }
     });
     widths.push(width);
@@ -227,7 +228,7 @@ export class JsNetworkPlan implements NetworkPlan {
   reserve(rows: number): void {
     this.assertIdle('reserve');
     if (!isCount(rows, 0)) {
-      throw new RangeError(`Expected an integer ≥ 0 for rows but received ${String(rows)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 0 for rows but received ${String(rows)}`);
     }
     if (rows <= this.capacity) return;
     // Allocate everything before replacing anything, so a failed allocation
@@ -392,10 +393,10 @@ export class JsNetworkPlan implements NetworkPlan {
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void {
     this.assertIdle('backward');
     if (this.trainedRows < 0) {
-      throw new RangeError('Expected a last forwardTrain to differentiate for backward but received none (reserve() discards it)');
+      throw new ArgumentRangeError('Expected a last forwardTrain to differentiate for backward but received none (reserve() discards it)');
     }
     if (rows !== this.trainedRows) {
-      throw new RangeError(`Expected ${this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
+      throw new ArgumentRangeError(`Expected ${this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
     }
     need(dout, rows * this.outputSize, 'dout');
     if (dinput) need(dinput, rows * this.inputSize, 'dinput');
@@ -448,10 +449,10 @@ export class JsNetworkPlan implements NetworkPlan {
     need(x, rows * this.inputSize, 'x');
     need(y, y instanceof Int32Array ? rows : rows * this.outputSize, 'y');
     if (!isCount(batchSize, 1)) {
-      throw new RangeError(`Expected an integer ≥ 1 for batchSize but received ${String(batchSize)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 1 for batchSize but received ${String(batchSize)}`);
     }
     if (order !== null && (!(order instanceof Int32Array) || order.length !== rows)) {
-      throw new RangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
+      throw new ArgumentRangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
     }
     const loss = this.requireLoss('trainEpoch');
     return this.runEpoch(loss, x, rows, y, batchSize, order, hooks ?? {});
@@ -533,7 +534,7 @@ function checkPermutation(order: Int32Array, rows: number): void {
   for (let i = 0; i < rows; i++) {
     const r = order[i];
     if (r < 0 || r >= rows || seen[r] !== 0) {
-      throw new RangeError(`Expected a permutation of 0..${rows - 1} for order but received order[${i}] = ${r}${r >= 0 && r < rows ? ', a repeat' : ', out of range'}`);
+      throw new ArgumentRangeError(`Expected a permutation of 0..${rows - 1} for order but received order[${i}] = ${r}${r >= 0 && r < rows ? ', a repeat' : ', out of range'}`);
     }
     seen[r] = 1;
   }
