@@ -33,6 +33,9 @@ export interface NativeNetwork {
              onBatch?: ((batch: number, rows: number, loss: number) => void) | null): Promise<EpochResult>;
   /** Stops the running epoch before its next batch; false when none runs. */
   cancelEpoch(): boolean;
+  /** Frees the core network now, or when the running epoch's worker finishes (it is cancelled). */
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 export interface NativeBinding {

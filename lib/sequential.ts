@@ -12,7 +12,7 @@ import { Optimizer, resolveOptimizer } from './optim';
 import { Rng, randomSeed } from './rng';
 import { toTarget } from './targets';
 import { runEpoch, trainBatch, type EpochContext } from './training';
-import { allocationSize, ArgumentRangeError, boolean, integer, number, oneOf, options, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, boolean, disposedError, integer, number, oneOf, options, typeError } from './validate';
 
 export interface SequentialOptions {
   /** 'native', 'js' or 'auto' (default: native when the addon loads). */
@@ -210,6 +210,7 @@ export class Sequential {
         this.syncOptimizer();
         const result = await runEpoch(ctx, trainX, trainRows, trainY, batchSize,
           shuffle ? this.rng.permutation(trainRows, order) : null);
+        if (this.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
         if (result.badBatch >= 0) {
           throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
             `(of ${Math.ceil(trainRows / batchSize)}); training stopped before that batch's update. ` +
@@ -301,6 +302,21 @@ export class Sequential {
     this.plan.setParams(all);
   }
 
+  /**
+   * Frees the model's memory now (the native engine's C++ buffers included).
+   * During fit, the running epoch stops before its next batch, the memory is
+   * freed when it returns, and fit rejects. Every later call throws an Error
+   * with code ERR_FASTMLP_DISPOSED. Idempotent; dropping a model without it is
+   * fine too (the GC frees it), this only makes the moment deterministic.
+   */
+  dispose(): void {
+    this.plan.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.plan.disposed;
+  }
+
   /** A table of the layers and their parameter counts. */
   summary(): string {
     const lines = ['Layer                                   Output   Params'];
@@ -385,6 +401,7 @@ export class Sequential {
   }
 
   private requireIdle(method: string): void {
+    if (this.plan.disposed) throw disposedError(`Sequential.${method}`);
     if (this.busy) {
       throw new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
     }

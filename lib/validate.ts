@@ -20,6 +20,15 @@ export class ArgumentRangeError extends RangeError {
   readonly code = INVALID_ARGUMENT;
 }
 
+/** The code of every call on a disposed model or plan (the binding's too). */
+export const DISPOSED = 'ERR_FASTMLP_DISPOSED';
+
+export function disposedError(what: string): Error {
+  const e = new Error(`Cannot run ${what}: this model was disposed (dispose() freed its memory); create a new one`);
+  (e as Error & { code: string }).code = DISPOSED;
+  return e;
+}
+
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -27,7 +27,7 @@ import { activationBackward, activationForward } from './activations';
 import { gemm } from './gemm';
 import { lossForwardBackward, validateLossSpec, validateTarget } from './losses';
 import { optimizerStateSize, optimizerUpdate, validateOptimizer } from './optim';
-import { ArgumentRangeError, ArgumentTypeError } from '../../validate';
+import { ArgumentRangeError, ArgumentTypeError, disposedError } from '../../validate';
 
 interface DenseLayer {
   kind: 'dense';
@@ -106,8 +106,8 @@ export class JsNetworkPlan implements NetworkPlan {
   private readonly maxWidth: number;
   /** Index of the first dense layer: backward need not go below it without dinput. */
   private readonly firstDense: number;
-  private readonly params: FloatArray;
-  private readonly grads: FloatArray;
+  private params: FloatArray;
+  private grads: FloatArray;
 
   private optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   private optState: FloatArray;
@@ -126,6 +126,8 @@ export class JsNetworkPlan implements NetworkPlan {
   private trainedRows = -1;
   /** Set while trainEpoch runs: it yields between batches, and nothing may interleave. */
   private busy = false;
+  /** dispose() was called: buffers dropped (or dropped when the running epoch stops). */
+  private isDisposed = false;
 
   constructor(spec: PlanSpec) {
     if (spec.dtype !== 'float32' && spec.dtype !== 'float64') {
@@ -202,15 +204,52 @@ export class JsNetworkPlan implements NetworkPlan {
   }
 
   get maxBatch(): number {
+    if (this.isDisposed) throw disposedError('maxBatch');
     return this.capacity;
   }
 
   get stepCount(): number {
+    if (this.isDisposed) throw disposedError('stepCount');
     return this.steps;
   }
 
   /** Every method but the size getters refuses while an epoch runs, as the native binding does. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /**
+   * Drops every buffer for the GC to reclaim (as the native engine frees its
+   * memory). During an epoch: the epoch stops before its next batch and the
+   * buffers go when it returns. Idempotent.
+   */
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    if (!this.busy) this.releaseBuffers();
+  }
+
+  private releaseBuffers(): void {
+    const empty = alloc(this.dtype, 0);
+    this.params = empty;
+    this.grads = empty;
+    this.optState = empty;
+    this.acts = [];
+    this.scratch = [empty, empty];
+    this.dout = empty;
+    this.yIdx = null;
+    this.yDense = null;
+    this.capacity = 0;
+    // The dense layers' views keep the flat buffers alive: point them at nothing.
+    for (const layer of this.layers) {
+      if (layer.kind === 'dense') {
+        layer.weight = layer.bias = layer.dWeight = layer.dBias = empty;
+      }
+    }
+  }
+
   private assertIdle(what: string): void {
+    if (this.isDisposed) throw disposedError(what);
     if (this.busy) {
       const e = new Error(`Cannot run ${what}: this plan is training (an epoch is running); wait for it to finish`);
       (e as Error & { code: string }).code = 'ERR_FASTMLP_BUSY';
@@ -486,7 +525,7 @@ export class JsNetworkPlan implements NetworkPlan {
     try {
       let lastYield = performance.now();
       for (let start = 0; start < rows; start += batchSize) {
-        if (hooks.signal?.aborted) {
+        if (hooks.signal?.aborted || this.isDisposed) {
           cancelled = true;
           break;
         }
@@ -523,6 +562,7 @@ export class JsNetworkPlan implements NetworkPlan {
       }
     } finally {
       this.busy = false;
+      if (this.isDisposed) this.releaseBuffers();
     }
     return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled };
   }
