@@ -28,7 +28,7 @@ fi
 start=$(date +%s)
 cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-gnu.cmake \
       -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-arm64 -j"${JOBS:-1}" --target fastmlp_core_test >/dev/null
+cmake --build build-arm64 -j"${JOBS:-1}" --target fastmlp_core_test fastmlp_train_run >/dev/null
 file build-arm64/fastmlp_core_test | grep -q 'ARM aarch64' || { echo "check-arm64: not an aarch64 binary" >&2; exit 1; }
 # The x86 kernels' tests would only rerun the portable kernel (an unsupported
 # kernel falls back), so they are left out under qemu, where each run costs ~30 s.
