@@ -403,7 +403,9 @@ export class Sequential {
   private requireIdle(method: string): void {
     if (this.plan.disposed) throw disposedError(`Sequential.${method}`);
     if (this.busy) {
-      throw new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
+      const e = new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
+      (e as Error & { code: string }).code = 'ERR_FASTMLP_BUSY';
+      throw e;
     }
   }
 
