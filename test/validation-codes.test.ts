@@ -4,6 +4,7 @@
 // allocated fail with a RangeError before anything is allocated.
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, losses, ops, optim } from '../lib';
+import { loadNative } from '../lib/native';
 import { ArgumentRangeError, ArgumentTypeError, INVALID_ARGUMENT } from '../lib/validate';
 import { ENGINES, randomArray } from './helpers';
 
@@ -96,5 +97,22 @@ describe.each(ENGINES)('argument errors carry a code (%s engine)', (engine) => {
     expectCoded(() => new Sequential([new Dense(2 ** 31 - 1, 2 ** 31 - 1), new Dense(2 ** 31 - 1, 1)], { engine }), RangeError, /layers/);
     // Nothing was half-built: a normal model still works afterwards.
     expect(model().predict([[1, 2, 3]]).cols).toBe(2);
+  });
+});
+
+describe('the raw addon refuses sizes beyond memory before allocating', () => {
+  const binding = loadNative();
+  const dense = (i: number, o: number) => ({ kind: 'dense' as const, inFeatures: i, outFeatures: o });
+
+  it('in the constructor and in reserve, with a coded RangeError instead of a huge zero-filled allocation', () => {
+    // 2³¹−1 rows × (32 activations + 2 × 16 scratch + 16 outputs) floats ≈ 690 GB: within the
+    // core's element bound, beyond any test machine's memory.
+    expectCoded(() => new binding.Network({ dtype: 'float32', maxBatch: 2 ** 31 - 1, layers: [dense(16, 16)] }), RangeError, /memory/);
+    expectCoded(() => new binding.Network({ dtype: 'float64', maxBatch: 1, layers: [dense(2 ** 19, 2 ** 19)] }), RangeError, /memory/);
+    const n = new binding.Network({ dtype: 'float32', maxBatch: 2, layers: [dense(16, 16)] });
+    expectCoded(() => n.reserve(2 ** 31 - 1), RangeError, /memory/);
+    expect(n.maxBatch).toBe(2);  // unchanged: nothing was allocated
+    n.setLoss({ kind: 'mse', reduction: 'mean', labelSmoothing: 0 });
+    expect(Number.isFinite(n.trainStep(new Float32Array(32), 2, new Float32Array(32)))).toBe(true);
   });
 });
