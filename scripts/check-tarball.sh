@@ -35,11 +35,15 @@ for want in package/package.json package/binding.gyp package/dist/index.js packa
             "package/prebuilds/$tuple/"; do
   grep -q "^$want" <<<"$listing" || fail "tarball lacks $want"
 done
+# Every prebuild made here ships (linux-arm64 too, after scripts/check-arm64.sh).
+for dir in prebuilds/*/; do
+  grep -q "^package/$dir" <<<"$listing" || fail "tarball lacks $dir"
+done
 # Every source binding.gyp compiles must ship, or the compile fallback breaks.
 for src in $(grep -o '"native/[^"]*\.cc"' binding.gyp | tr -d '"'); do
   grep -qx "package/$src" <<<"$listing" || fail "tarball lacks $src (listed in binding.gyp)"
 done
-echo "tarball: $(basename "$tgz"), $(wc -l <<<"$listing") files, $(du -k "$tgz" | cut -f1) KiB, carries prebuilds/$tuple"
+echo "tarball: $(basename "$tgz"), $(wc -l <<<"$listing") files, $(du -k "$tgz" | cut -f1) KiB, carries $(ls -d prebuilds/*/ | tr '\n' ' ')"
 
 # The same tarball without prebuilds, for cases b and c.
 mkdir "$work/unpacked"
