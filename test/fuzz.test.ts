@@ -147,6 +147,7 @@ describe.each(ENGINES)('fuzzing the public API (%s engine)', (engine) => {
     fc.record({ op: fc.constantFrom('compile', 'trainStep', 'predict', 'evaluate', 'setWeights', 'fit'), m: fc.nat(2), a: fc.tuple(junk, junk), fit: fitOptions }),
     fc.record({ op: fc.constantFrom('trainStep', 'trainStep', 'predict', 'evaluate', 'fit'), m: fc.nat(2), a: fc.tuple(nearX, nearY), fit: fitOptions }),
     fc.record({ op: fc.constant('matmul'), a: fc.tuple(junk, junk, fc.oneof(junk, optionsObject)) }),
+    fc.record({ op: fc.constant('dispose'), a: fc.tuple(nearX, nearY), fit: fitOptions }),
     fc.record({ op: fc.constant('losses'), a: fc.tuple(junk, fc.oneof(junk, optionsObject), junk, junk) }),
   );
 
@@ -174,6 +175,17 @@ describe.each(ENGINES)('fuzzing the public API (%s engine)', (engine) => {
         case 'evaluate': attempt('evaluate', () => pool[c.m!]!.evaluate(a[0], a[1])); break;
         case 'setWeights': attempt('setWeights', () => pool[c.m!]!.setWeights(a[0] as never)); break;
         case 'fit': await attemptAsync('fit', () => pool[c.m!]!.fit(a[0], a[1], c.fit as never)); break;
+        case 'dispose': {
+          // A throwaway model disposed with a fit possibly pending, then called again.
+          const m = new Sequential([new Dense(3, 4, { activation: 'relu' }), new Dense(4, 2)], { engine, seed: 5 });
+          m.compile({ loss: 'cross-entropy' });
+          tally.calls++;
+          const pending = m.fit(a[0], a[1], c.fit as never).catch((e: unknown) => { judge('fit then dispose', e); });
+          m.dispose();
+          attempt('predict after dispose', () => m.predict(a[0]));
+          await pending;
+          break;
+        }
         case 'matmul': {
           const opts = a[2] && typeof a[2] === 'object' && !ArrayBuffer.isView(a[2]) ? { ...(a[2] as object), engine } : a[2];
           attempt('ops.matmul', () => ops.matmul(a[0] as never, a[1] as never, opts as never));
