@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import type { FloatArray } from './engine';
-import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
+import { ArgumentRangeError, ArgumentTypeError, boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
 
 export type Logs = Record<string, number>;
 
@@ -144,7 +144,7 @@ export class EarlyStopping implements Callback {
   onEpochEnd(epoch: number, logs: Logs): void {
     const current = logs[this.monitor];
     if (current === undefined) {
-      throw new RangeError(`earlyStopping monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')}); ` +
+      throw new ArgumentRangeError(`earlyStopping monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')}); ` +
         'add validationData/validationSplit or choose another monitor');
     }
     const improved = this.mode === 'min' ? current < this.best - this.minDelta : current > this.best + this.minDelta;
@@ -205,7 +205,7 @@ export class ModelCheckpoint implements Callback {
 
   setModel(model: CallbackModel): void {
     if (typeof (model as Partial<SavableModel>).save !== 'function') {
-      throw new TypeError('modelCheckpoint needs a model with save(path): Promise<void>');
+      throw new ArgumentTypeError('modelCheckpoint needs a model with save(path): Promise<void>');
     }
     this.model = model;
   }
@@ -215,7 +215,7 @@ export class ModelCheckpoint implements Callback {
     if (this.saveBestOnly) {
       const current = logs[this.monitor];
       if (current === undefined) {
-        throw new RangeError(`modelCheckpoint monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
+        throw new ArgumentRangeError(`modelCheckpoint monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
       }
       const better = this.mode === 'min' ? current < this.best : current > this.best;
       if (!better) return;

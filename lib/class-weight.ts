@@ -8,7 +8,7 @@ import type { Engine, FloatArray, LossSpec, Target } from './engine';
 import type { LossFunction } from './losses';
 import { Matrix, allocate, toMatrix } from './matrix';
 import { toTarget, type TargetLike } from './targets';
-import { isPlainObject, number, typeError } from './validate';
+import { ArgumentRangeError, isPlainObject, number, typeError } from './validate';
 
 /** Checks classWeight ({ [class]: weight } or weight[]) into one weight per class (missing: 1). */
 export function classWeights(value: unknown, classes: number): Float64Array {
@@ -19,7 +19,7 @@ export function classWeights(value: unknown, classes: number): Float64Array {
   for (const [key, w] of entries) {
     const c = Number(key);
     if (!Number.isInteger(c) || c < 0 || c >= classes) {
-      throw new RangeError(`Expected class indices in [0, ${classes}) as classWeight keys but received '${key}'`);
+      throw new ArgumentRangeError(`Expected class indices in [0, ${classes}) as classWeight keys but received '${key}'`);
     }
     out[c] = number(`classWeight[${key}]`, w, 0);
   }

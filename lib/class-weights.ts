@@ -1,13 +1,13 @@
 // Per-class weights from label counts, for the class weights of
 // cross-entropy, nll, bce and bce-with-logits (SPEC.md §3, notes 000).
 import { toClassIndices } from './targets';
-import { integer, number, typeError } from './validate';
+import { ArgumentRangeError, integer, number, typeError } from './validate';
 
 /** Counts of each class in [0, numClasses) among labels (validated). */
 function classCounts(labels: unknown, numClasses: unknown, name: string): { counts: Float64Array; total: number } {
   const k = integer('numClasses', numClasses, 1);
   if (!(Array.isArray(labels) || labels instanceof Int32Array)) throw typeError(name, 'an Int32Array or an array of class indices', labels);
-  if (labels.length === 0) throw new RangeError(`Expected at least one label for ${name} but received an empty array`);
+  if (labels.length === 0) throw new ArgumentRangeError(`Expected at least one label for ${name} but received an empty array`);
   const idx = toClassIndices(labels as ArrayLike<number>, name, labels.length, k);
   const counts = new Float64Array(k);
   for (const y of idx) counts[y]++;

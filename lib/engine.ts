@@ -226,6 +226,14 @@ export interface NetworkPlan {
    */
   trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
              order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult>;
+  /**
+   * Frees the plan's memory now; while an epoch runs, stops it before its next
+   * batch (the promise resolves with cancelled: true) and frees it when the
+   * epoch returns. Afterwards every method and maxBatch/stepCount throw an
+   * Error with code ERR_FASTMLP_DISPOSED; the size fields stay readable. Idempotent.
+   */
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 export interface Engine {

@@ -11,6 +11,7 @@ import { Matrix, allocate } from './matrix';
 import { metricByName, type MetricName } from './metrics';
 import type { Rng } from './rng';
 import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext } from './training';
+import { ArgumentRangeError, disposedError } from './validate';
 
 export interface History {
   /** Epoch numbers (0-based; from initialEpoch). */
@@ -118,8 +119,9 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     } else {
       result = await runEpoch(ctx, data.x, data.rows, data.y, batchSize, epochOrder);
     }
+    if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
     if (result.badBatch >= 0 && !host.model.stopTraining) {
-      throw new RangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
+      throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
         `(of ${steps}); training stopped before that batch's update. ` +
         'Try a smaller learning rate or check the data, or add callbacks.terminateOnNaN() to stop without an error.');
     }

@@ -12,7 +12,7 @@ import { Layer, type LayerConfig, type ParamShape } from './layer';
 import { BatchNorm1d, Dropout, LayerNorm, PReLU, type BatchNormOptions, type LayerNormOptions, type PReLUOptions } from './layers-regularise';
 import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
 import type { Rng } from './rng';
-import { integer, isPlainObject, number, options, typeError } from './validate';
+import { ArgumentRangeError, integer, isPlainObject, number, options, typeError } from './validate';
 
 export { ACTIVATIONS } from './activations';
 export type { ActivationConfig, ActivationOption } from './activations';
@@ -33,7 +33,7 @@ export function layerFromConfig(config: unknown, name = 'config'): Layer {
   const type = config['type'];
   const factory = typeof type === 'string' ? LAYER_REGISTRY.get(type) : undefined;
   if (!factory) {
-    throw new RangeError(`Expected a known layer type (${[...LAYER_REGISTRY.keys()].map((t) => `'${t}'`).join(', ')}) ` +
+    throw new ArgumentRangeError(`Expected a known layer type (${[...LAYER_REGISTRY.keys()].map((t) => `'${t}'`).join(', ')}) ` +
       `for ${name}.type but received ${typeof type === 'string' ? `'${type}'` : String(type)}`);
   }
   return factory(config as LayerConfig);
@@ -201,12 +201,12 @@ registerLayer('Dense', (c) => {
 registerLayer('Activation', (c) => {
   const { activation, rest } = splitFlatActivation(optionsOf(c, []));
   const extra = Object.keys(rest);
-  if (extra.length > 0) throw new RangeError(`Unknown option '${extra[0]}' for Activation config; expected activation and its parameters`);
+  if (extra.length > 0) throw new ArgumentRangeError(`Unknown option '${extra[0]}' for Activation config; expected activation and its parameters`);
   return new Activation(activation as ActivationOption);
 });
 registerLayer('Dropout', (c) => {
   const extra = Object.keys(optionsOf(c, ['p']));
-  if (extra.length > 0) throw new RangeError(`Unknown option '${extra[0]}' for Dropout config; expected p`);
+  if (extra.length > 0) throw new ArgumentRangeError(`Unknown option '${extra[0]}' for Dropout config; expected p`);
   return new Dropout(c['p'] as number);
 });
 registerLayer('BatchNorm1d', (c) => new BatchNorm1d(c['numFeatures'] as number,

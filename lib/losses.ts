@@ -7,7 +7,7 @@ import type { Dtype, Engine, LossName, LossSpec, Reduction } from './engine';
 import { getEngine, type EngineChoice } from './backend';
 import { Matrix, toMatrix, type MatrixLike } from './matrix';
 import { toTarget, type TargetLike } from './targets';
-import { describe, number, oneOf, options, typeError } from './validate';
+import { ArgumentRangeError, describe, number, oneOf, options, typeError } from './validate';
 
 /** Every built-in loss; 'l1' (= 'mae') and 'pinball' (= 'quantile') are aliases. */
 export const LOSS_NAMES = ['mse', 'mae', 'l1', 'huber', 'tukey', 'quantile', 'pinball', 'barron', 'bce',
@@ -86,15 +86,15 @@ export class Loss<R extends Reduction = Reduction> {
     const o = options('loss options', opts, ['reduction', 'engine', ...Object.keys(OPTION_LOSSES) as OptionKey[]]);
     for (const key of Object.keys(OPTION_LOSSES) as OptionKey[]) {
       if (o[key] !== undefined && !OPTION_LOSSES[key].includes(this.name)) {
-        throw new RangeError(`${key} applies to ${OPTION_LOSSES[key].map((n) => `'${n}'`).join(', ')} only, not '${this.name}'`);
+        throw new ArgumentRangeError(`${key} applies to ${OPTION_LOSSES[key].map((n) => `'${n}'`).join(', ')} only, not '${this.name}'`);
       }
     }
     this.reduction = (o.reduction === undefined ? 'mean' : oneOf('reduction', o.reduction, REDUCTIONS)) as R;
     if (this.reduction === 'batchmean' && this.name !== 'kl-div') {
-      throw new RangeError(`Expected 'mean', 'sum' or 'none' for reduction of '${this.name}' but received 'batchmean' (kl-div only)`);
+      throw new ArgumentRangeError(`Expected 'mean', 'sum' or 'none' for reduction of '${this.name}' but received 'batchmean' (kl-div only)`);
     }
     if (this.name === 'dice' && this.reduction !== 'mean') {
-      throw new RangeError(`Expected 'mean' for reduction of 'dice' (one value for the whole batch) but received '${this.reduction}'`);
+      throw new ArgumentRangeError(`Expected 'mean' for reduction of 'dice' (one value for the whole batch) but received '${this.reduction}'`);
     }
     this.labelSmoothing = o.labelSmoothing === undefined ? 0 : number('labelSmoothing', o.labelSmoothing, 0, 1);
     const opt = (key: OptionKey, fallback: number, min: number, max: number, excl = {}) =>
@@ -156,10 +156,10 @@ export class Loss<R extends Reduction = Reduction> {
   private prepare(pred: MatrixLike, target: TargetLike) {
     const dtype: Dtype = pred instanceof Matrix ? pred.dtype : 'float32';
     const p = toMatrix(pred, 'pred', dtype);
-    if (p.rows === 0 || p.cols === 0) throw new RangeError(`Expected a non-empty matrix for pred but received ${p.rows} × ${p.cols}`);
+    if (p.rows === 0 || p.cols === 0) throw new ArgumentRangeError(`Expected a non-empty matrix for pred but received ${p.rows} × ${p.cols}`);
     const w = this.opts.classWeights;
     if (w && w.length !== p.cols) {
-      throw new RangeError(`Expected ${w.length} columns for pred (one per class weight) but received ${p.cols}`);
+      throw new ArgumentRangeError(`Expected ${w.length} columns for pred (one per class weight) but received ${p.cols}`);
     }
     const t = toTarget(target, 'target', this.name, p.rows, p.cols, dtype);
     return { engine: getEngine(this.engineChoice) as Engine, p, t };
@@ -172,12 +172,12 @@ function toClassWeights(value: unknown): Float64Array {
     value instanceof Int32Array;
   if (!ok) throw typeError('classWeights', 'an array of numbers', value);
   const arr = value as ArrayLike<unknown>;
-  if (arr.length === 0) throw new RangeError('Expected at least one weight for classWeights but received an empty array');
+  if (arr.length === 0) throw new ArgumentRangeError('Expected at least one weight for classWeights but received an empty array');
   const out = new Float64Array(arr.length);
   for (let i = 0; i < arr.length; i++) {
     const v = arr[i];
     if (typeof v !== 'number') throw typeError(`classWeights[${i}]`, 'a number', v);
-    if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`Expected a finite weight >= 0 for classWeights[${i}] but received ${describe(v)}`);
+    if (!(Number.isFinite(v) && v >= 0)) throw new ArgumentRangeError(`Expected a finite weight >= 0 for classWeights[${i}] but received ${describe(v)}`);
     out[i] = v;
   }
   return out;
@@ -208,7 +208,7 @@ export function resolveLoss(value: unknown, name = 'loss'): Loss | LossFunction 
   if (typeof value === 'string') return new Loss(oneOf(name, value, LOSS_NAMES));
   if (value instanceof Loss) {
     if (value.reduction === 'none') {
-      throw new RangeError(`Expected reduction 'mean' or 'sum' for ${name} in training but received 'none' ` +
+      throw new ArgumentRangeError(`Expected reduction 'mean' or 'sum' for ${name} in training but received 'none' ` +
         '(a training step needs one value; use \'sum\' for the sum of the values)');
     }
     return value;

@@ -1,7 +1,7 @@
 // Matrix: a row-major float32/float64 matrix, one row per observation
 // (SPEC.md §1). Conversions from the input forms the API accepts live here too.
 import type { Dtype, FloatArray } from './engine';
-import { integer, oneOf, rangeError, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, integer, oneOf, ownedBuffer, rangeError, typeError } from './validate';
 
 export type MatrixLike = Matrix | number[][] | { data: ArrayLike<number>; rows: number; cols: number };
 
@@ -29,10 +29,11 @@ export class Matrix {
     this.rows = integer('rows', rows, 0);
     this.cols = integer('cols', cols, 0);
     oneOf('dtype', dtype, DTYPES);
-    const length = rows * cols;
+    const length = allocationSize('rows × cols', rows * cols, dtype === 'float64' ? 8 : 4);
     if (data === undefined) {
       this.data = allocate(dtype, length);
     } else if (data instanceof Float32Array || data instanceof Float64Array) {
+      ownedBuffer('data', data);   // wrapped without a copy: engines read it later
       this.data = data;
     } else if (Array.isArray(data)) {
       if (data.length !== length) throw rangeError('data', `${length} values (rows ${rows} × cols ${cols})`, data);
@@ -105,6 +106,11 @@ export class Matrix {
  */
 export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
   if (value instanceof Matrix) {
+    // Its buffer may have been transferred since it was built.
+    ownedBuffer(`${name}.data`, value.data);
+    if (value.data.length !== value.rows * value.cols) {
+      throw rangeError(`${name}.data`, `${value.rows * value.cols} values (rows × cols)`, value.data);
+    }
     if (value.dtype === dtype) return value;
     return new Matrix(value.rows, value.cols, dtype === 'float32' ? Float32Array.from(value.data) : Float64Array.from(value.data));
   }
@@ -137,7 +143,7 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
     const length = (rows as number) * (cols as number);
     if (src.length !== length) throw rangeError(`${name}.data`, `${length} values (rows × cols)`, data);
     if ((dtype === 'float32' && src instanceof Float32Array) || (dtype === 'float64' && src instanceof Float64Array)) {
-      return new Matrix(rows as number, cols as number, src);
+      return new Matrix(rows as number, cols as number, src);   // rejects shared/resizable/detached buffers
     }
     const out = allocate(dtype, length);
     for (let i = 0; i < length; i++) {
@@ -156,7 +162,7 @@ export function requireFinite(m: Matrix, name: string): void {
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i]!)) {
       const r = Math.floor(i / m.cols);
-      throw new RangeError(`Expected finite values in ${name} but received ${d[i]} at row ${r}, column ${i - r * m.cols}`);
+      throw new ArgumentRangeError(`Expected finite values in ${name} but received ${d[i]} at row ${r}, column ${i - r * m.cols}`);
     }
   }
 }

@@ -6,7 +6,7 @@
 import type { FloatArray, Target } from './engine';
 import { Matrix, toMatrix, type MatrixLike } from './matrix';
 import { toClassIndices, toTarget, type TargetLike } from './targets';
-import { integer, number, oneOf, options, rangeError, typeError } from './validate';
+import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
 // ---- core functions on checked arrays (used by fit and evaluate) ----------------
 
@@ -192,7 +192,7 @@ export function metricByName(name: MetricName, pred: Matrix, target: Target): nu
       return topKOf(pred, target, Math.min(COMPILED_TOP_K, pred.cols));
     case 'mae': case 'mse': case 'rmse': case 'r2': {
       if (target instanceof Int32Array) {
-        throw new RangeError(`Metric '${name}' needs a dense target (a matrix of the outputs' shape), not class indices`);
+        throw new ArgumentRangeError(`Metric '${name}' needs a dense target (a matrix of the outputs' shape), not class indices`);
       }
       return name === 'mae' ? maeOf(pred.data, target) : name === 'mse' ? mseOf(pred.data, target)
         : name === 'rmse' ? rmseOf(pred.data, target) : r2Of(pred.data, target);
@@ -230,7 +230,7 @@ function predMatrix(value: unknown, name = 'pred'): Matrix {
     : toMatrix(value, name, 'float64');
   if (m.rows === 0) throw rangeError(name, 'at least one row', value);
   for (let i = 0; i < m.data.length; i++) {
-    if (!Number.isFinite(m.data[i]!)) throw new RangeError(`Expected finite numbers for ${name} but received ${m.data[i]} at index ${i}`);
+    if (!Number.isFinite(m.data[i]!)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${m.data[i]} at index ${i}`);
   }
   return m;
 }
@@ -246,7 +246,7 @@ function classTarget(target: unknown, pred: Matrix): Target {
 function valueTarget(target: unknown, pred: Matrix): FloatArray {
   const t = predMatrix(target, 'target');
   if (t.data.length !== pred.data.length) {
-    throw new RangeError(`Expected ${pred.rows} × ${pred.cols} values for target (pred's shape) but received ${t.rows} × ${t.cols}`);
+    throw new ArgumentRangeError(`Expected ${pred.rows} × ${pred.cols} values for target (pred's shape) but received ${t.rows} × ${t.cols}`);
   }
   return t.data;
 }
@@ -333,7 +333,7 @@ export function confusionMatrix(pred: MatrixLike, target: TargetLike): number[][
 export function logLoss(pred: MatrixLike | ArrayLike<number>, target: TargetLike): number {
   const p = predMatrix(pred);
   for (let i = 0; i < p.data.length; i++) {
-    if (p.data[i]! < 0 || p.data[i]! > 1) throw new RangeError(`Expected probabilities in [0, 1] for pred but received ${p.data[i]} at index ${i}`);
+    if (p.data[i]! < 0 || p.data[i]! > 1) throw new ArgumentRangeError(`Expected probabilities in [0, 1] for pred but received ${p.data[i]} at index ${i}`);
   }
   return logLossOf(p, classTarget(target, p));
 }

@@ -43,6 +43,9 @@ export interface NativeNetwork {
              onBatch?: ((batch: number, rows: number, loss: number) => void) | null): Promise<EpochResult>;
   /** Stops the running epoch before its next batch; false when none runs. */
   cancelEpoch(): boolean;
+  /** Frees the core network now, or when the running epoch's worker finishes (it is cancelled). */
+  dispose(): void;
+  readonly disposed: boolean;
 }
 
 export interface NativeBinding {
@@ -79,13 +82,18 @@ export function loadNative(): NativeBinding {
       cached = { binding: nodeGypBuild(packageRoot) };
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+      const tuple = `${process.platform}-${process.arch}`;
+      const tried = [
+        ...(process.env['PREBUILDS_ONLY'] ? [] : [path.join(packageRoot, 'build', 'Release'), path.join(packageRoot, 'build', 'Debug')]),
+        path.join(packageRoot, 'prebuilds', tuple),
+      ];
       cached = {
         error: new Error(
-          `fastmlp: the native engine could not load on ${process.platform}-${process.arch} ` +
-            `(Node ${process.versions.node}, N-API ${process.versions.napi}). Looked in ` +
-            `${path.join(packageRoot, 'prebuilds')} and ${path.join(packageRoot, 'build', 'Release')}: ` +
-            `${reason}. Fix: run \`npm rebuild fastmlp\` with a C++17 compiler and Python installed, ` +
-            `or use { engine: 'js' }.`,
+          `fastmlp: the native engine could not load on ${tuple} ` +
+            `(Node ${process.versions.node}, N-API ${process.versions.napi}, ABI ${process.versions.modules}). ` +
+            `Looked in ${tried.join(', ')}${process.env['PREBUILDS_ONLY'] ? ' (PREBUILDS_ONLY is set: prebuilds only)' : ''}: ` +
+            `${reason}. Fix: run \`npm rebuild fastmlp\` with a C++17 compiler, make and Python 3 installed ` +
+            `(it compiles the bundled native/ sources with node-gyp), or use { engine: 'js' }.`,
           { cause },
         ),
       };

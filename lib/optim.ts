@@ -9,7 +9,7 @@
 // one to ±clipValue (clip_grad_value_); norm first, then value, both before
 // weight decay and the update, inside the engine's fused step.
 import type { OptimizerName, OptimizerSpec } from './engine';
-import { boolean, number, oneOf, options, rangeError, typeError } from './validate';
+import { ArgumentRangeError, boolean, number, oneOf, options, rangeError, typeError } from './validate';
 
 /** Options every optimizer takes. */
 export interface ClipOptions {
@@ -109,7 +109,7 @@ export function optimizerFromConfig(config: unknown, name = 'optimizer config'):
   const c = config as OptimizerConfig;
   const factory = typeof c.name === 'string' ? OPTIMIZER_REGISTRY.get(c.name) : undefined;
   if (!factory) {
-    throw new RangeError(`Expected a known optimizer (${[...OPTIMIZER_REGISTRY.keys()].map((n) => `'${n}'`).join(', ')}) ` +
+    throw new ArgumentRangeError(`Expected a known optimizer (${[...OPTIMIZER_REGISTRY.keys()].map((n) => `'${n}'`).join(', ')}) ` +
       `for ${name}.name but received ${describeName(c.name)}`);
   }
   return factory((c.options ?? {}) as Record<string, unknown>);
@@ -142,7 +142,7 @@ export class SGD extends Optimizer {
     this.nesterov = o.nesterov === undefined ? false : boolean('nesterov', o.nesterov);
     this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
     if (this.nesterov && (this.momentum === 0 || this.dampening !== 0)) {
-      throw new RangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
+      throw new ArgumentRangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
     }
     this.recordConfig('sgd', opts);
   }

@@ -1,3 +1,4 @@
+import { ArgumentRangeError } from './validate';
 // Seeded pseudo-random numbers shared by both engines, so a seed gives
 // bit-identical initial weights and shuffles whichever engine runs.
 // xoshiro128** (Blackman & Vigna, "Scrambled linear pseudorandom number
@@ -89,10 +90,10 @@ export class Rng {
     const w = state?.words;
     if (!Array.isArray(w) || w.length !== 4 || !w.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 32) ||
         (w[0]! | w[1]! | w[2]! | w[3]!) === 0) {
-      throw new RangeError('Expected four 32-bit words, not all zero, for the random generator state');
+      throw new ArgumentRangeError('Expected four 32-bit words, not all zero, for the random generator state');
     }
     if (state.spareNormal !== null && !Number.isFinite(state.spareNormal)) {
-      throw new RangeError('Expected a finite number or null for the random generator\'s spareNormal');
+      throw new ArgumentRangeError('Expected a finite number or null for the random generator\'s spareNormal');
     }
     [this.s0, this.s1, this.s2, this.s3] = w.map((x) => x | 0) as [number, number, number, number];
     this.spareNormal = state.spareNormal;

@@ -5,7 +5,7 @@
 // epoch (as PyTorch's `scheduler.step()` after the epoch loop), one-cycle after
 // each batch, reduce-on-plateau after each epoch with the monitored value.
 import type { Callback, CallbackModel, Logs } from './callbacks';
-import { integer, number, oneOf, options, rangeError, typeError } from './validate';
+import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
 /** Anything with a settable learning rate: every optim.* optimizer. */
 export interface LrHolder {
@@ -366,7 +366,7 @@ export class ReduceOnPlateau extends Schedule {
   override onEpochEnd(_epoch: number, logs: Logs): void {
     const value = logs[this.monitor];
     if (value === undefined) {
-      throw new RangeError(`reduceOnPlateau monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
+      throw new ArgumentRangeError(`reduceOnPlateau monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
     }
     this.step(value);
   }

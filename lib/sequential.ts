@@ -15,7 +15,7 @@ import * as modelFile from './io/model-file';
 import { Rng, randomSeed, type RngState } from './rng';
 import { toTarget } from './targets';
 import { trainBatch, type EpochContext } from './training';
-import { boolean, integer, number, oneOf, options, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, ArgumentTypeError, boolean, disposedError, integer, number, oneOf, options, typeError } from './validate';
 
 export type { Logs } from './callbacks';
 export type { History } from './fit-loop';
@@ -102,7 +102,7 @@ export class Sequential {
 
   constructor(layers: Layer[], opts?: SequentialOptions) {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
-    if (layers.length === 0) throw new RangeError('Expected at least one layer for layers but received an empty array');
+    if (layers.length === 0) throw new ArgumentRangeError('Expected at least one layer for layers but received an empty array');
     layers.forEach((l, i) => {
       if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
     });
@@ -113,7 +113,7 @@ export class Sequential {
     this.layers = [...layers];
 
     const first = layers.find((l) => l.inFeatures !== null);
-    if (!first) throw new RangeError('Expected at least one Dense layer in layers, to fix the input width');
+    if (!first) throw new ArgumentRangeError('Expected at least one Dense layer in layers, to fix the input width');
     this.inputSize = first.inFeatures as number;
     const specs: LayerSpec[] = [];
     this.entries = [];
@@ -122,7 +122,7 @@ export class Sequential {
     let bufferOffset = 0;
     layers.forEach((layer, i) => {
       if (layer.inFeatures !== null && layer.inFeatures !== width) {
-        throw new RangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
+        throw new ArgumentRangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
       }
       specs.push(...layer.toSpecs(width));
       for (const p of layer.params()) {
@@ -138,6 +138,8 @@ export class Sequential {
       width = layer.outFeatures(width);
     });
     this.outputSize = width;
+    // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
+    allocationSize('layers (parameters, gradients, optimizer state)', offset * 4, this.dtype === 'float64' ? 8 : 4);
     this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: INITIAL_MAX_BATCH });
     if (this.plan.paramCount !== offset) {
       throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${offset}`);
@@ -240,11 +242,11 @@ export class Sequential {
     const callbacks = checkCallbacks(o.callbacks);
     if (o.onEpochEnd !== undefined) callbacks.push(lambda({ onEpochEnd: o.onEpochEnd as Callback['onEpochEnd'] }));
     if (split > 0 && o.validationData !== undefined) {
-      throw new RangeError('Expected validationSplit or validationData for fit options but received both');
+      throw new ArgumentRangeError('Expected validationSplit or validationData for fit options but received both');
     }
     let trainLoss = loss;
     if (o.classWeight !== undefined) {
-      if (!(loss instanceof Loss)) throw new TypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
+      if (!(loss instanceof Loss)) throw new ArgumentTypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
       const weights = classWeights(o.classWeight, this.outputSize === 1 ? 2 : this.outputSize);
       trainLoss = new ClassWeightedLoss(this.engineImpl, loss.spec, weights);
     }
@@ -256,7 +258,7 @@ export class Sequential {
     const valRows = Math.floor(X.rows * split);
     const trainRows = X.rows - valRows;
     if (split > 0 && (valRows < 1 || trainRows < 1)) {
-      throw new RangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
+      throw new ArgumentRangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
     }
     let validation: { x: Matrix; y: Target } | null = null;
     if (valRows > 0) {
@@ -321,21 +323,21 @@ export class Sequential {
     const known = new Set(this.entries.map((e) => e.name));
     const unknown = Object.keys(weights).filter((k) => !known.has(k));
     if (unknown.length > 0) {
-      throw new RangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
+      throw new ArgumentRangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
     }
     const all = allocate(this.dtype, this.plan.paramCount);
     const buffers = allocate(this.dtype, this.plan.bufferCount);
     for (const e of this.entries) {
       const src = weights[e.name];
       const name = `weights['${e.name}']`;
-      if (src === undefined) throw new RangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
+      if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
       if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
         throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
       }
-      if (src.length !== e.length) throw new RangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
+      if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
       for (let i = 0; i < e.length; i++) {
         const v = src[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw new RangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
         (e.buffer ? buffers : all)[e.offset + i] = v;
       }
     }
@@ -406,12 +408,27 @@ export class Sequential {
   restoreOptimizerState(state: FloatArray, steps: number, rng: RngState): void {
     this.requireCompiled('restoreOptimizerState');
     if (state.length !== this.plan.optimizerStateSize) {
-      throw new RangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
+      throw new ArgumentRangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
     }
     const check = new Rng(0);
     check.setState(rng);  // validates before anything changes
     this.plan.setOptimizerState(state, steps);
     this.rng.setState(rng);
+  }
+
+  /**
+   * Frees the model's memory now (the native engine's C++ buffers included).
+   * During fit, the running epoch stops before its next batch, the memory is
+   * freed when it returns, and fit rejects. Every later call throws an Error
+   * with code ERR_FASTMLP_DISPOSED. Idempotent; dropping a model without it is
+   * fine too (the GC frees it), this only makes the moment deterministic.
+   */
+  dispose(): void {
+    this.plan.dispose();
+  }
+
+  get disposed(): boolean {
+    return this.plan.disposed;
   }
 
   /** A table of the layers and their parameter counts. */
@@ -465,9 +482,9 @@ export class Sequential {
   private inputMatrix(x: unknown, name: string, privateCopy = false): Matrix {
     const m = toMatrix(x, name, this.dtype);
     if (m.cols !== this.inputSize) {
-      throw new RangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
+      throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
     }
-    if (m.rows === 0) throw new RangeError(`Expected at least one row for ${name} but received 0`);
+    if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
     const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
     return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
   }
@@ -476,7 +493,7 @@ export class Sequential {
     const shared = t === original || (original as { data?: unknown })?.data === t;
     if (!(t instanceof Int32Array)) {
       for (let i = 0; i < t.length; i++) {
-        if (!Number.isFinite(t[i]!)) throw new RangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
+        if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
       }
     }
     return shared ? t.slice() : t;
@@ -510,8 +527,11 @@ export class Sequential {
   }
 
   private requireIdle(method: string): void {
+    if (this.plan.disposed) throw disposedError(`Sequential.${method}`);
     if (this.busy) {
-      throw new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
+      const e = new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
+      (e as Error & { code: string }).code = 'ERR_FASTMLP_BUSY';
+      throw e;
     }
   }
 

@@ -1,18 +1,19 @@
 // Training targets: class indices (Int32Array | number[]) or a dense matrix.
 import type { Dtype, LossName, Target } from './engine';
 import { Matrix, toMatrix } from './matrix';
-import { rangeError, typeError } from './validate';
+import { ArgumentRangeError, ownedBuffer, rangeError, typeError } from './validate';
 
 export type TargetLike = Int32Array | number[] | Matrix | number[][] | { data: ArrayLike<number>; rows: number; cols: number };
 
 /** Class indices checked to be integers in [0, classes). */
 export function toClassIndices(value: ArrayLike<number>, name: string, rows: number, classes: number): Int32Array {
   if (value.length !== rows) throw rangeError(name, `${rows} class indices (one per row)`, value);
+  if (ArrayBuffer.isView(value)) ownedBuffer(name, value);
   const out = value instanceof Int32Array ? value : new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
     const v = value[i];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new RangeError(`Expected class indices (integers in [0, ${classes})) for ${name} but received ${v} at index ${i}`);
+      throw new ArgumentRangeError(`Expected class indices (integers in [0, ${classes})) for ${name} but received ${v} at index ${i}`);
     }
     out[i] = v;
   }
@@ -41,7 +42,7 @@ export function toTarget(value: unknown, name: string, loss: LossName | 'custom'
   }
   const m = toMatrix(value, name, dtype);
   if (m.rows !== rows || m.cols !== cols) {
-    throw new RangeError(`Expected a ${rows} × ${cols} target for ${name} but received ${m.rows} × ${m.cols}`);
+    throw new ArgumentRangeError(`Expected a ${rows} × ${cols} target for ${name} but received ${m.rows} × ${m.cols}`);
   }
   return m.data;
 }

@@ -5,6 +5,7 @@
 import type { Dtype, Engine, EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from './engine';
 import type { LossFunction } from './losses';
 import { Matrix, allocate, toMatrix } from './matrix';
+import { ArgumentRangeError, ArgumentTypeError } from './validate';
 
 export interface EpochContext {
   plan: NetworkPlan;
@@ -24,7 +25,7 @@ const YIELD_MS = 15;
 export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
   const value = stepIfFinite(ctx, x, rows, y);
   if (!Number.isFinite(value)) {
-    throw new RangeError(`Loss is ${value} for this batch; the step was not applied (parameters unchanged)`);
+    throw new ArgumentRangeError(`Loss is ${value} for this batch; the step was not applied (parameters unchanged)`);
   }
   return value;
 }
@@ -183,7 +184,7 @@ function recordedStep(ctx: EpochContext, x: FloatArray, rows: number, y: Target,
 function customValue(loss: LossFunction, pred: Matrix, target: Target | Matrix): number {
   const value = loss.forward(pred, target as Int32Array);
   if (typeof value !== 'number') {
-    throw new TypeError(`Expected a number from the custom loss's forward() but received ${typeof value}`);
+    throw new ArgumentTypeError(`Expected a number from the custom loss's forward() but received ${typeof value}`);
   }
   return value;
 }
@@ -191,7 +192,7 @@ function customValue(loss: LossFunction, pred: Matrix, target: Target | Matrix):
 function customGradient(loss: LossFunction, pred: Matrix, target: Target | Matrix): FloatArray {
   const grad = toMatrix(loss.backward(pred, target as Int32Array), "the custom loss's backward() result", pred.dtype);
   if (grad.rows !== pred.rows || grad.cols !== pred.cols) {
-    throw new RangeError(`Expected a ${pred.rows} × ${pred.cols} gradient from the custom loss's backward() but received ${grad.rows} × ${grad.cols}`);
+    throw new ArgumentRangeError(`Expected a ${pred.rows} × ${pred.cols} gradient from the custom loss's backward() but received ${grad.rows} × ${grad.cols}`);
   }
   return grad.data;
 }

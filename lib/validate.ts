@@ -1,6 +1,33 @@
 // Argument checks for the public API (STYLE.md §2, after sharp's lib/is.mjs):
 // TypeError for a wrong type, RangeError for a bad shape or value, with
 // messages of the form "Expected {what} for {name} but received {actual}".
+import { constants as bufferConstants } from 'node:buffer';
+import { totalmem } from 'node:os';
+
+/**
+ * The stable `code` of every argument error lib/ throws, the same the native
+ * binding sets (native/binding/errors.h): callers can branch on it without
+ * parsing messages. Subclasses of the built-ins, so `instanceof TypeError`,
+ * `err.name` and stack traces stay as users expect.
+ */
+export const INVALID_ARGUMENT = 'ERR_FASTMLP_INVALID_ARGUMENT';
+
+export class ArgumentTypeError extends TypeError {
+  readonly code = INVALID_ARGUMENT;
+}
+
+export class ArgumentRangeError extends RangeError {
+  readonly code = INVALID_ARGUMENT;
+}
+
+/** The code of every call on a disposed model or plan (the binding's too). */
+export const DISPOSED = 'ERR_FASTMLP_DISPOSED';
+
+export function disposedError(what: string): Error {
+  const e = new Error(`Cannot run ${what}: this model was disposed (dispose() freed its memory); create a new one`);
+  (e as Error & { code: string }).code = DISPOSED;
+  return e;
+}
 
 /** A short description of a value for error messages. */
 export function describe(value: unknown): string {
@@ -18,11 +45,11 @@ export function describe(value: unknown): string {
 }
 
 export function typeError(name: string, what: string, actual: unknown): TypeError {
-  return new TypeError(`Expected ${what} for ${name} but received ${describe(actual)}`);
+  return new ArgumentTypeError(`Expected ${what} for ${name} but received ${describe(actual)}`);
 }
 
 export function rangeError(name: string, what: string, actual: unknown): RangeError {
-  return new RangeError(`Expected ${what} for ${name} but received ${describe(actual)}`);
+  return new ArgumentRangeError(`Expected ${what} for ${name} but received ${describe(actual)}`);
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -77,8 +104,63 @@ export function options<K extends string>(name: string, value: unknown, known: r
   if (!isPlainObject(value)) throw typeError(name, 'an options object', value);
   for (const key of Object.keys(value)) {
     if (!(known as readonly string[]).includes(key)) {
-      throw new RangeError(`Unknown option '${key}' for ${name}; expected one of ${known.join(', ')}`);
+      throw new ArgumentRangeError(`Unknown option '${key}' for ${name}; expected one of ${known.join(', ')}`);
     }
   }
   return value as Partial<Record<K, unknown>>;
+}
+
+/**
+ * A typed array the engines may read later, possibly from a worker thread:
+ * its buffer must be a plain, fixed-length, attached ArrayBuffer. A
+ * SharedArrayBuffer could change under a running epoch and a resizable one
+ * could shrink below the length checked here (classic-level rejects both);
+ * a transferred (detached) buffer reads as empty.
+ */
+export function ownedBuffer(name: string, view: ArrayBufferView): void {
+  const buf = view.buffer as ArrayBuffer & { detached?: boolean; resizable?: boolean };
+  if (typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer) {
+    throw typeError(name, 'a typed array over an ArrayBuffer, not a SharedArrayBuffer (copy it with .slice() first)', view);
+  }
+  if (buf.resizable === true) {
+    throw typeError(name, 'a typed array over a fixed-length ArrayBuffer, not a resizable one (copy it with .slice() first)', view);
+  }
+  // `detached` is Node ≥ 22; before that a detached buffer has byteLength 0.
+  if (buf.detached === true || (buf.byteLength === 0 && isDetached(buf))) {
+    throw rangeError(name, 'a typed array whose buffer is not detached (it was transferred)', view);
+  }
+}
+
+function isDetached(buf: ArrayBuffer): boolean {
+  try {
+    // Any view over a detached buffer throws a TypeError; over an empty attached one it is fine.
+    new Uint8Array(buf);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+// The largest typed array this Node can allocate, and the machine's memory: a
+// size beyond either fails here with a RangeError naming the argument, not
+// later as an engine's out-of-memory error or a half-built object.
+const MAX_TYPED_ARRAY_BYTES = bufferConstants.MAX_LENGTH;
+const TOTAL_MEMORY_BYTES = totalmem();
+
+/**
+ * Checks that `elements` values of `bytesPerElement` bytes each (a product of
+ * sizes the caller computed in doubles, so an overflow shows as a huge or
+ * unsafe number rather than wrapping) can be allocated; returns `elements`.
+ */
+export function allocationSize(name: string, elements: number, bytesPerElement: number): number {
+  const bytes = elements * bytesPerElement;
+  if (!Number.isSafeInteger(elements) || elements < 0) {
+    throw new ArgumentRangeError(`Expected sizes whose product is a safe integer for ${name} but received ${elements}`);
+  }
+  if (bytes > MAX_TYPED_ARRAY_BYTES || bytes > TOTAL_MEMORY_BYTES) {
+    const limit = Math.min(MAX_TYPED_ARRAY_BYTES, TOTAL_MEMORY_BYTES);
+    throw new ArgumentRangeError(`Expected at most ${limit} bytes for ${name} (the largest buffer this machine and Node can hold) ` +
+      `but received ${elements} values of ${bytesPerElement} bytes (${bytes} bytes)`);
+  }
+  return elements;
 }

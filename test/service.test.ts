@@ -27,6 +27,8 @@ const pixels = Array.from({ length: 64 }, (_, i) => (i * 7) % 17);
 
 describe.each(ENGINES)('examples/service on the %s engine', (engine) => {
   it('answers predictions while it trains, then reports test accuracy', async () => {
+    // Enough epochs that training outlasts several request round trips on an idle machine too
+    // (15 JS epochs took 0.7 s here, too few for six answers).
     const url = await startService(engine, engine === 'js' ? 40 : 400);
     let answeredWhileTraining = 0;
     const epochsSeen = new Set<number>();

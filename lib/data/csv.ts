@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import type { Dtype } from '../engine';
 import { Matrix, allocate } from '../matrix';
-import { boolean, integer, oneOf, options, typeError } from '../validate';
+import { ArgumentRangeError, boolean, integer, oneOf, options, typeError } from '../validate';
 
 export interface CsvOptions {
   /** The first line names the columns. */
@@ -58,15 +58,15 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
     relax_column_count: true,
     info: true,
   }) as unknown as { record: string[]; info: { lines: number } }[];
-  if (records.length === 0) throw new RangeError('Expected at least one row in the CSV text but received none');
+  if (records.length === 0) throw new ArgumentRangeError('Expected at least one row in the CSV text but received none');
 
   const width = records[0]!.record.length;
   const names = header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
   const rows = header ? records.slice(1) : records;
-  if (rows.length === 0) throw new RangeError('Expected at least one data row in the CSV text but received only a header');
+  if (rows.length === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
   rows.forEach(({ record, info }, r) => {
     if (record.length !== width) {
-      throw new RangeError(`Expected ${width} cells in row ${r + 1} (line ${info.lines}) as in the first line but received ${record.length}`);
+      throw new ArgumentRangeError(`Expected ${width} cells in row ${r + 1} (line ${info.lines}) as in the first line but received ${record.length}`);
     }
   });
 
@@ -109,7 +109,7 @@ function resolveColumn(target: string | number, names: string[], header: boolean
   }
   const index = header ? names.indexOf(target) : -1;
   if (index < 0) {
-    throw new RangeError(header
+    throw new ArgumentRangeError(header
       ? `Expected a column named '${target}' for target but the columns are ${names.map((n) => `'${n}'`).join(', ')}`
       : `Expected a column index for target (the CSV has no header) but received '${target}'`);
   }
@@ -119,7 +119,7 @@ function resolveColumn(target: string | number, names: string[], header: boolean
 function numericCell(cell: string, row: number, line: number, column: string, index: number): number {
   const v = cell === '' ? NaN : Number(cell);
   if (!Number.isFinite(v)) {
-    throw new RangeError(`Expected a number in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received '${cell}'`);
+    throw new ArgumentRangeError(`Expected a number in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received '${cell}'`);
   }
   return v;
 }

@@ -4,7 +4,7 @@
 // data only and then applied unchanged to validation and test data.
 import type { Dtype } from '../engine';
 import { Matrix, allocate, toMatrix, type MatrixLike } from '../matrix';
-import { integer, number, oneOf, options, rangeError, typeError } from '../validate';
+import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from '../validate';
 
 const DTYPES = ['float32', 'float64'] as const;
 
@@ -14,7 +14,7 @@ function finiteMatrix(value: unknown, name: string): Matrix {
   if (m.rows === 0) throw rangeError(name, 'at least one row', value);
   for (let i = 0; i < m.data.length; i++) {
     if (!Number.isFinite(m.data[i]!)) {
-      throw new RangeError(`Expected finite numbers for ${name} but received ${m.data[i]} at row ${Math.floor(i / m.cols)}, column ${i % m.cols}`);
+      throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${m.data[i]} at row ${Math.floor(i / m.cols)}, column ${i % m.cols}`);
     }
   }
   return m;
@@ -23,7 +23,7 @@ function finiteMatrix(value: unknown, name: string): Matrix {
 /** Applies out = (x − shift[c]) · factor[c] + offset per column, keeping x's dtype when it is a Matrix. */
 function affine(x: unknown, name: string, width: number, shift: Float64Array, factor: Float64Array, offset: number, dtype: Dtype | null): Matrix {
   const m = finiteMatrix(x, name);
-  if (m.cols !== width) throw new RangeError(`Expected ${width} columns for ${name} (as fitted) but received ${m.cols}`);
+  if (m.cols !== width) throw new ArgumentRangeError(`Expected ${width} columns for ${name} (as fitted) but received ${m.cols}`);
   const outType = dtype ?? (x instanceof Matrix ? x.dtype : 'float32');
   const out = allocate(outType, m.data.length);
   for (let r = 0; r < m.rows; r++) {
@@ -163,12 +163,12 @@ export function oneHot(labels: ArrayLike<number>, classes?: number, opts?: { dty
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      throw new RangeError(`Expected class indices (integers ≥ 0) for labels but received ${String(v)} at index ${i}`);
+      throw new ArgumentRangeError(`Expected class indices (integers ≥ 0) for labels but received ${String(v)} at index ${i}`);
     }
     top = Math.max(top, v);
   }
   const k = classes === undefined ? top + 1 : integer('classes', classes, 1);
-  if (top >= k) throw new RangeError(`Expected labels below classes = ${k} but received ${top}`);
+  if (top >= k) throw new ArgumentRangeError(`Expected labels below classes = ${k} but received ${top}`);
   const out = new Matrix(labels.length, k, undefined, dtype);
   for (let i = 0; i < labels.length; i++) out.data[i * k + labels[i]!] = 1;
   return out;

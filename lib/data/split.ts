@@ -5,7 +5,7 @@
 // so a seed gives the same split on every engine and platform.
 import { Matrix, toMatrix, type MatrixLike } from '../matrix';
 import { Rng, randomSeed } from '../rng';
-import { boolean, integer, number, options, rangeError } from '../validate';
+import { ArgumentRangeError, boolean, integer, number, options, rangeError } from '../validate';
 
 /** Labels or targets: one value per row (flat array) or a matrix with one row per row of x. */
 export type Labels = number[] | Int32Array | Float32Array | Float64Array | Matrix | number[][];
@@ -41,7 +41,7 @@ function yRows(y: unknown, rows: number): Rows {
     };
   }
   const m = y instanceof Matrix ? y : toMatrix(y, 'y', 'float32');
-  if (m.rows !== rows) throw new RangeError(`Expected ${rows} rows for y (as x) but received ${m.rows}`);
+  if (m.rows !== rows) throw new ArgumentRangeError(`Expected ${rows} rows for y (as x) but received ${m.rows}`);
   return { count: m.rows, take: (idx) => selectRows(m, idx) };
 }
 
@@ -61,7 +61,7 @@ function classesOf(y: unknown, rows: number): Int32Array {
     const out = new Int32Array(rows);
     for (let i = 0; i < rows; i++) {
       const v = y[i]!;
-      if (!Number.isInteger(v)) throw new RangeError(`Expected integer class labels for y (stratify) but received ${v} at index ${i}`);
+      if (!Number.isInteger(v)) throw new ArgumentRangeError(`Expected integer class labels for y (stratify) but received ${v} at index ${i}`);
       out[i] = v;
     }
     return out;
@@ -143,13 +143,13 @@ export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: Spl
   const testSize = o.testSize === undefined ? 0.25 : number('testSize', o.testSize, 0, 1, { minExclusive: true, maxExclusive: true });
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
   const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
-  if (stratify && !shuffleRows) throw new RangeError('Expected shuffle: true for a stratified split but received shuffle: false');
+  if (stratify && !shuffleRows) throw new ArgumentRangeError('Expected shuffle: true for a stratified split but received shuffle: false');
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
   const [train, test] = splitIndices(xs.count, [1 - testSize, testSize], seedOf(o.seed), shuffleRows,
     stratify ? classesOf(y, xs.count) : null) as [Int32Array, Int32Array];
   if (train.length === 0 || test.length === 0) {
-    throw new RangeError(`testSize ${testSize} of ${xs.count} rows leaves ${train.length} to train on and ${test.length} to test`);
+    throw new ArgumentRangeError(`testSize ${testSize} of ${xs.count} rows leaves ${train.length} to train on and ${test.length} to test`);
   }
   return { xTrain: xs.take(train) as Matrix, xTest: xs.take(test) as Matrix, yTrain: ys.take(train) as Y, yTest: ys.take(test) as Y };
 }
@@ -180,7 +180,7 @@ export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: 
   const [train, val, test] = splitIndices(xs.count, [1 - valSize - testSize, valSize, testSize], seedOf(o.seed), shuffleRows,
     stratify ? classesOf(y, xs.count) : null) as [Int32Array, Int32Array, Int32Array];
   if (train.length === 0 || val.length === 0 || test.length === 0) {
-    throw new RangeError(`valSize ${valSize} and testSize ${testSize} of ${xs.count} rows leave ${train.length}/${val.length}/${test.length} rows`);
+    throw new ArgumentRangeError(`valSize ${valSize} and testSize ${testSize} of ${xs.count} rows leave ${train.length}/${val.length}/${test.length} rows`);
   }
   return {
     xTrain: xs.take(train) as Matrix, xVal: xs.take(val) as Matrix, xTest: xs.take(test) as Matrix,

@@ -12,7 +12,7 @@
 import type { Dtype, FloatArray } from '../engine';
 import type { LayerConfig } from '../layers';
 import { Sequential } from '../sequential';
-import { integer, options, typeError } from '../validate';
+import { ArgumentRangeError, integer, options, typeError } from '../validate';
 import { writeFileAtomic } from './model-file';
 import {
   ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
@@ -122,7 +122,7 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
 
 function activation(g: GraphBuilder, x: string, name: unknown, config: LayerConfig): string {
   const exporter = typeof name === 'string' && Object.hasOwn(ACTIVATION_EXPORTERS, name) ? ACTIVATION_EXPORTERS[name] : undefined;
-  if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for activation ${JSON.stringify(name)}`);
+  if (!exporter) throw new ArgumentRangeError(`ONNX export: no ONNX mapping for activation ${JSON.stringify(name)}`);
   return exporter(g, x, config);
 }
 
@@ -198,7 +198,7 @@ export function buildOnnx(model: ExportableModel, opset: number): Buffer {
   let width = model.inputSize;
   model.layers.forEach(({ config, outFeatures }, index) => {
     const exporter = Object.hasOwn(LAYER_EXPORTERS, config.type) ? LAYER_EXPORTERS[config.type] : undefined;
-    if (!exporter) throw new RangeError(`ONNX export: no ONNX mapping for layer ${index} of type '${config.type}'`);
+    if (!exporter) throw new ArgumentRangeError(`ONNX export: no ONNX mapping for layer ${index} of type '${config.type}'`);
     x = exporter(g, x, config, { index, inFeatures: width });
     width = outFeatures;
   });

@@ -12,7 +12,7 @@
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix } from '../matrix';
 import { Rng } from '../rng';
-import { boolean, integer, number, oneOf, options } from '../validate';
+import { ArgumentRangeError, boolean, integer, number, oneOf, options } from '../validate';
 import {
   MODEL_OPTION_KEYS, affine, axpy, dot, identityOrder, inputMatrix, realTargets, requireFitted, resolveModelOptions, zeros,
   type ModelOptions,
@@ -71,7 +71,7 @@ export class Adaline {
     this.mode = o.mode === undefined ? 'online' : oneOf('mode', o.mode, MODES);
     this.normalize = o.normalize === undefined ? false : boolean('normalize', o.normalize);
     if (this.normalize && this.mode === 'batch') {
-      throw new RangeError("Expected mode 'online' with normalize: true for Adaline options but received mode 'batch'");
+      throw new ArgumentRangeError("Expected mode 'online' with normalize: true for Adaline options but received mode 'batch'");
     }
     this.tol = o.tol === undefined ? 1e-9 : number('tol', o.tol, 0);
     this.shuffle = o.shuffle === undefined ? false : boolean('shuffle', o.shuffle);
@@ -119,7 +119,7 @@ export class Adaline {
       for (let i = 0; i < X.rows; i++) sse += (Y[i]! - z[i]!) ** 2;
       loss.push(sse / X.rows);
       if (!Number.isFinite(sse)) {
-        throw new RangeError(`Adaline diverged at epoch ${epoch + 1} (loss ${sse}); try a smaller lr or normalize: true`);
+        throw new ArgumentRangeError(`Adaline diverged at epoch ${epoch + 1} (loss ${sse}); try a smaller lr or normalize: true`);
       }
       let moved = Math.abs(b[0]! - previous[X.cols]!);
       for (let j = 0; j < X.cols; j++) moved = Math.max(moved, Math.abs(w[j]! - previous[j]!));

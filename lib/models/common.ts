@@ -4,7 +4,7 @@
 import { getEngine, type EngineChoice } from '../backend';
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix, allocate, requireFinite, toMatrix } from '../matrix';
-import { integer, oneOf, rangeError, typeError } from '../validate';
+import { ArgumentRangeError, integer, oneOf, rangeError, typeError } from '../validate';
 
 export interface ModelOptions {
   /** 'native', 'js' or 'auto' (default), as Sequential's. */
@@ -24,9 +24,9 @@ export function resolveModelOptions(o: Partial<Record<string, unknown>>): { engi
 /** x as a finite Matrix of the model's dtype with at least one row (and `cols` columns when known). */
 export function inputMatrix(x: unknown, name: string, dtype: Dtype, cols: number | null): Matrix {
   const m = toMatrix(x, name, dtype);
-  if (m.rows === 0) throw new RangeError(`Expected at least one row for ${name} but received 0`);
-  if (m.cols === 0) throw new RangeError(`Expected at least one column for ${name} but received 0`);
-  if (cols !== null && m.cols !== cols) throw new RangeError(`Expected ${cols} columns for ${name} but received ${m.cols}`);
+  if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
+  if (m.cols === 0) throw new ArgumentRangeError(`Expected at least one column for ${name} but received 0`);
+  if (cols !== null && m.cols !== cols) throw new ArgumentRangeError(`Expected ${cols} columns for ${name} but received ${m.cols}`);
   requireFinite(m, name);
   return m;
 }

@@ -9,6 +9,7 @@
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Rng } from '../rng';
 import { affine, gatherRows, identityOrder, zeros } from './common';
+import { ArgumentRangeError } from '../validate';
 
 export type Link = 'sigmoid' | 'softmax';
 
@@ -120,7 +121,7 @@ export function trainLinear(engine: Engine, link: Link, p: LinearParams, x: Floa
     let w2 = 0;
     for (let i = 0; i < k * d; i++) w2 += p.weight[i]! ** 2;
     const loss = lossSum / rows + 0.5 * s.l2 * w2;
-    if (!Number.isFinite(loss)) throw new RangeError(`Loss became NaN or infinite at epoch ${epoch + 1}; try a smaller lr`);
+    if (!Number.isFinite(loss)) throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}; try a smaller lr`);
     history.push(loss);
   }
   return history;

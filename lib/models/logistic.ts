@@ -5,7 +5,7 @@
 // its objective C·Σ loss + ½‖W‖² has the same minimiser as ours with λ = 1/(C·n).
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix } from '../matrix';
-import { boolean, integer, number, options } from '../validate';
+import { ArgumentRangeError, boolean, integer, number, options } from '../validate';
 import {
   MODEL_OPTION_KEYS, accuracy, binaryTargets, classTargets, inputMatrix, requireFitted, resolveModelOptions, zeros,
   type ModelOptions,
@@ -156,9 +156,9 @@ export class SoftmaxRegression extends LinearClassifier {
     let k = this.fixedClasses ?? 0;
     if (this.fixedClasses === null) for (const c of labels) k = Math.max(k, c + 1);
     if (this.fixedClasses === null && k > MAX_INFERRED_CLASSES) {
-      throw new RangeError(`Expected class indices below ${MAX_INFERRED_CLASSES} for y (or the classes option) but received ${k - 1}`);
+      throw new ArgumentRangeError(`Expected class indices below ${MAX_INFERRED_CLASSES} for y (or the classes option) but received ${k - 1}`);
     }
-    if (k < 2) throw new RangeError(`Expected labels of at least 2 classes for y but received only class ${k - 1}`);
+    if (k < 2) throw new ArgumentRangeError(`Expected labels of at least 2 classes for y but received only class ${k - 1}`);
     const oneHot = new Float64Array(X.rows * k);
     for (let i = 0; i < X.rows; i++) oneHot[i * k + labels[i]!] = 1;
     return this.train(X, oneHot, k);

@@ -14,7 +14,7 @@ import { getEngine } from '../backend';
 import type { Engine } from '../engine';
 import { Matrix } from '../matrix';
 import { Rng } from '../rng';
-import { integer, number, options } from '../validate';
+import { ArgumentRangeError, integer, number, options } from '../validate';
 import { inputMatrix, realTargets, requireFitted } from './common';
 import { solveSymmetric } from './linalg';
 import { evaluateCurve, localLinearSmooth, ruleOfThumbBandwidth, type RidgeCurve } from './smoother';
@@ -96,7 +96,7 @@ export class ProjectionPursuitRegressor {
   fit(x: unknown, y: unknown): ProjectionPursuitFitResult {
     const X = inputMatrix(x, 'x', 'float64', null);
     const Y = realTargets(y, 'y', X.rows);
-    if (X.rows < 3) throw new RangeError(`Expected at least 3 rows for x but received ${X.rows}`);
+    if (X.rows < 3) throw new ArgumentRangeError(`Expected at least 3 rows for x but received ${X.rows}`);
     const n = X.rows;
     let mean = 0;
     for (let i = 0; i < n; i++) mean += Y[i]!;

@@ -12,6 +12,7 @@ namespace fastmlp::binding {
 // Stable error codes, documented in the README.
 constexpr const char* kCodeInvalidArgument = "ERR_FASTMLP_INVALID_ARGUMENT";
 constexpr const char* kCodeBusy = "ERR_FASTMLP_BUSY";
+constexpr const char* kCodeDisposed = "ERR_FASTMLP_DISPOSED";
 constexpr const char* kCodeOutOfMemory = "ERR_FASTMLP_OUT_OF_MEMORY";
 constexpr const char* kCodeInternal = "ERR_FASTMLP_INTERNAL";
 

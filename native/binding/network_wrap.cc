@@ -55,6 +55,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::TrainStep>("trainStep"),
       InstanceMethod<&NetworkWrap::TrainEpoch>("runEpoch"),
       InstanceMethod<&NetworkWrap::CancelEpoch>("cancelEpoch"),
+      InstanceMethod<&NetworkWrap::Dispose>("dispose"),
+      InstanceAccessor<&NetworkWrap::GetDisposed>("disposed"),
   });
 }
 
@@ -69,6 +71,10 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
     if (dtype_ == Dtype::Float32) f32_ = std::make_shared<Network<float>>(layers, max_batch);
     else f64_ = std::make_shared<Network<double>>(layers, max_batch);
   });
+  // (visit() is defined below, so not used here.)
+  in_ = f32_ ? f32_->input_size() : f64_->input_size();
+  out_ = f32_ ? f32_->output_size() : f64_->output_size();
+  param_count_ = f32_ ? f32_->param_count() : f64_->param_count();
   sync_external_memory(env);
 }
 
@@ -77,8 +83,9 @@ NetworkWrap::~NetworkWrap() {
 }
 
 void NetworkWrap::sync_external_memory(Napi::Env env) {
-  const auto bytes = static_cast<std::int64_t>(dtype_ == Dtype::Float32 ? f32_->allocated_bytes()
-                                                                         : f64_->allocated_bytes());
+  const auto bytes = disposed_ ? std::int64_t(0)
+                               : static_cast<std::int64_t>(dtype_ == Dtype::Float32 ? f32_->allocated_bytes()
+                                                                                    : f64_->allocated_bytes());
   if (bytes != external_bytes_) {
     Napi::MemoryManagement::AdjustExternalMemory(env, bytes - external_bytes_);
     external_bytes_ = bytes;
@@ -90,18 +97,21 @@ decltype(auto) NetworkWrap::visit(F&& f) {
   return dtype_ == Dtype::Float32 ? f(*f32_) : f(*f64_);
 }
 
+void NetworkWrap::require_live(Napi::Env env) const {
+  if (disposed_)
+    throw_error(env, "This network has been disposed (dispose() freed its memory); create a new one",
+                kCodeDisposed);
+}
+
 void NetworkWrap::require_idle(Napi::Env env) const {
+  require_live(env);
   if (busy_)
     throw_error(env, "This network is training (an epoch is running); wait for it to finish",
                 kCodeBusy);
 }
 
-index_t NetworkWrap::in_size() const {
-  return dtype_ == Dtype::Float32 ? f32_->input_size() : f64_->input_size();
-}
-index_t NetworkWrap::out_size() const {
-  return dtype_ == Dtype::Float32 ? f32_->output_size() : f64_->output_size();
-}
+index_t NetworkWrap::in_size() const { return in_; }
+index_t NetworkWrap::out_size() const { return out_; }
 
 index_t NetworkWrap::rows_arg(const Napi::CallbackInfo& info, std::size_t i) {
   return integer(arg(info, i), "rows", 1, kMaxDim);
@@ -128,12 +138,14 @@ Napi::Value NetworkWrap::GetOutputSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(out_size()));
 }
 Napi::Value NetworkWrap::GetParamCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.param_count(); })));
+  return Napi::Number::New(info.Env(), double(param_count_));
 }
 Napi::Value NetworkWrap::GetMaxBatch(const Napi::CallbackInfo& info) {
+  require_live(info.Env());
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.max_batch(); })));
 }
 Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
+  require_live(info.Env());
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
 }
 Napi::Value NetworkWrap::GetPenalty(const Napi::CallbackInfo& info) {
@@ -429,6 +441,25 @@ Napi::Value NetworkWrap::CancelEpoch(const Napi::CallbackInfo& info) {
   if (!epoch_cancel_) return Napi::Boolean::New(info.Env(), false);
   epoch_cancel_->store(true);
   return Napi::Boolean::New(info.Env(), true);
+}
+
+// dispose(): frees the network's memory now, or — while an epoch runs —
+// cancels it (before its next batch) and lets the worker free the network when
+// it finishes: the worker's baton holds a shared_ptr, so the batch in flight
+// never sees freed memory. Idempotent. The classic-level pattern: close()
+// while operations are pending must not crash (its segfault tests).
+Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo& info) {
+  if (disposed_) return info.Env().Undefined();
+  if (epoch_cancel_) epoch_cancel_->store(true);
+  disposed_ = true;
+  f32_.reset();
+  f64_.reset();
+  sync_external_memory(info.Env());  // reports 0 bytes now
+  return info.Env().Undefined();
+}
+
+Napi::Value NetworkWrap::GetDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), disposed_);
 }
 
 }  // namespace fastmlp::binding

@@ -1,7 +1,10 @@
 // JS class `Network`: owns one core Network<float|double> (shared with any
 // epoch running on a worker thread, so neither GC nor env teardown can free it
 // under the worker). While an epoch runs the object is busy and every other
-// method throws ERR_FASTMLP_BUSY instead of racing the worker.
+// method throws ERR_FASTMLP_BUSY instead of racing the worker. dispose() drops
+// this object's share of the core Network: freed at once when idle, or by the
+// epoch's worker when it finishes (its baton holds the other share); after it
+// every method throws ERR_FASTMLP_DISPOSED.
 #pragma once
 
 #include <napi.h>
@@ -34,7 +37,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
 
  private:
   template <typename F> decltype(auto) visit(F&& f);
-  void require_idle(Napi::Env env) const;
+  void require_idle(Napi::Env env) const;   // also refuses a disposed network
+  void require_live(Napi::Env env) const;
   index_t in_size() const;
   index_t out_size() const;
   // rows (integer ≥ 1) at argument i
@@ -75,11 +79,16 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
   Napi::Value CancelEpoch(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value GetDisposed(const Napi::CallbackInfo& info);
 
   Dtype dtype_ = Dtype::Float32;
   std::shared_ptr<Network<float>> f32_;
   std::shared_ptr<Network<double>> f64_;
   bool busy_ = false;
+  bool disposed_ = false;
+  // Fixed at construction, so they stay readable after dispose().
+  index_t in_ = 0, out_ = 0, param_count_ = 0;
   std::int64_t external_bytes_ = 0;  // reported to V8 so far
   std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch runs
   index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match

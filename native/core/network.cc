@@ -14,7 +14,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>  // sysconf: physical memory
+#endif
 
 #include "activations.h"
 #include "dense.h"
@@ -34,6 +39,26 @@ index_t checked_mul(index_t a, index_t b, const char* what) {
   require(a >= 0 && b >= 0 && (a == 0 || b <= kMaxElems / a),
           std::string("network: ") + what + " is too large");
   return a * b;
+}
+
+// Refuses, before allocating, buffers larger than the machine's physical
+// memory: std::vector zero-fills what it allocates, so a size the OS grants
+// lazily (overcommit) would otherwise be touched page by page until the
+// process is killed, instead of failing with a clear error. Where the size of
+// physical memory is unknown, only kMaxElems applies.
+std::uint64_t physical_memory_bytes() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return std::uint64_t(pages) * std::uint64_t(page);
+#endif
+  return UINT64_MAX;
+}
+
+void require_fits_in_memory(index_t elems, std::size_t elem_size, const char* what) {
+  static const std::uint64_t limit = physical_memory_bytes();
+  require(std::uint64_t(elems) <= limit / elem_size,
+          std::string("network: ") + what + " needs " + std::to_string(elems) + " values of " +
+              std::to_string(elem_size) + " bytes, more than this machine's memory");
 }
 
 }  // namespace
@@ -122,6 +147,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     max_width_ = std::max(max_width_, cur);
   }
   out_ = cur;
+  require_fits_in_memory(2 * nparams_, sizeof(T), "the parameters and gradients");
   params_.assign(static_cast<std::size_t>(nparams_), T(0));
   grads_.assign(static_cast<std::size_t>(nparams_), T(0));
   buffers_.assign(static_cast<std::size_t>(nbuffers), T(0));
@@ -173,6 +199,7 @@ void Network<T>::reserve(index_t rows) {
   const auto acts = static_cast<std::size_t>(checked_mul(rows, width_sum_, "batch"));
   const auto scratch = static_cast<std::size_t>(checked_mul(rows, max_width_, "batch"));
   const auto dout = static_cast<std::size_t>(checked_mul(rows, out_, "batch"));
+  require_fits_in_memory(index_t(acts + 2 * scratch + dout), sizeof(T), "the batch's activations");
   // Allocate everything before touching any member (strong exception
   // guarantee): if one allocation fails, the network is exactly as before.
   std::vector<T> new_acts(acts), new_scratch0(scratch), new_scratch1(scratch), new_dout(dout);

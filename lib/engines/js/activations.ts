@@ -17,6 +17,7 @@ import {
   SELU_ALPHA, SELU_LAMBDA, geluErf, geluTanh, leakyRelu, relu, scaledElu, sigmoidOp,
   softplus, swish, tanh, type ScalarActivation,
 } from './activation-ops';
+import { ArgumentRangeError } from '../../validate';
 
 export { sigmoid, erf } from './activation-ops';
 
@@ -129,7 +130,7 @@ const GELU = new UnaryKernel(geluErf);
 const GELU_TANH = new UnaryKernel(geluTanh);
 
 function fail(where: string, what: string, actual: unknown): never {
-  throw new RangeError(`Expected ${what} for ${where} but received ${String(actual)}`);
+  throw new ArgumentRangeError(`Expected ${what} for ${where} but received ${String(actual)}`);
 }
 
 function finiteParam(where: string, value: number | undefined, fallback: number, positive: boolean): number {

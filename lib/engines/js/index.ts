@@ -11,19 +11,20 @@ import type { Engine, FloatArray, LossSpec, NetworkPlan, PlanSpec, Target } from
 import { gemm } from './gemm';
 import { lossBackward, lossForward, lossValues } from './losses';
 import { JsNetworkPlan } from './plan';
+import { ArgumentRangeError } from '../../validate';
 
 /** Version of the engine's implementation (the package version it ships in). */
 export const JS_ENGINE_VERSION = '0.1.0';
 
 function checkDim(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) {
-    throw new RangeError(`Expected an integer ≥ 0 for ${name} but received ${String(v)}`);
+    throw new ArgumentRangeError(`Expected an integer ≥ 0 for ${name} but received ${String(v)}`);
   }
 }
 
 function checkLength(name: string, arr: FloatArray, length: number): void {
   if (arr.length < length) {
-    throw new RangeError(`Expected at least ${length} values for ${name} but received ${arr.length}`);
+    throw new ArgumentRangeError(`Expected at least ${length} values for ${name} but received ${arr.length}`);
   }
 }
 
@@ -37,7 +38,7 @@ export const jsEngine: Engine = {
 
   setThreads(n: number): void {
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
-      throw new RangeError(`Expected an integer ≥ 0 for n but received ${String(n)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 0 for n but received ${String(n)}`);
     }
     requestedThreads = n;
   },

@@ -5,6 +5,7 @@
 // the reduction.
 import type { FloatArray, LossName } from '../../engine';
 import type { FullLossSpec } from './losses';
+import { ArgumentRangeError } from '../../validate';
 
 /** A value and its derivative in the prediction, written into a reused pair. */
 type Term = (p: number, t: number, out: Float64Array) => void;
@@ -83,7 +84,7 @@ function terms(spec: FullLossSpec): Term {
       const dmod = gamma !== 0 && oneMinusPt > 0 ? -gamma * Math.pow(oneMinusPt, gamma - 1) * p * q * (2 * t - 1) : 0;
       o[0] = at * mod * ce; o[1] = at * ((p - t) * mod + ce * dmod);
     };
-    default: throw new RangeError(`Expected an element-wise loss for loss.kind but received ${spec.kind}`);
+    default: throw new ArgumentRangeError(`Expected an element-wise loss for loss.kind but received ${spec.kind}`);
   }
 }
 
@@ -99,7 +100,7 @@ export function isElementwiseLoss(kind: LossName): boolean {
  */
 export function checkElementwiseValues(kind: LossName, pred: FloatArray, n: number, target: FloatArray): void {
   const bad = (what: string, name: string, v: number, i: number) =>
-    new RangeError(`Expected ${what} for ${name} of loss '${kind}' but received ${v} at index ${i}`);
+    new ArgumentRangeError(`Expected ${what} for ${name} of loss '${kind}' but received ${v} at index ${i}`);
   for (let i = 0; i < n; i++) {
     const p = pred[i], t = target[i];
     switch (kind) {

@@ -19,6 +19,7 @@
 
 import type { FloatArray, LossName, LossSpec, Reduction, Target } from '../../engine';
 import { checkElementwiseValues, elementwiseLoss, isElementwiseLoss } from './losses-elementwise';
+import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
 
 const KINDS: readonly LossName[] = ['mse', 'cross-entropy', 'mae', 'huber', 'tukey', 'quantile', 'barron', 'bce',
   'bce-with-logits', 'nll', 'kl-div', 'hinge', 'squared-hinge', 'dice', 'focal'];
@@ -41,7 +42,7 @@ export interface FullLossSpec {
 }
 
 function checkNumber(name: string, v: number, ok: boolean, what: string): void {
-  if (typeof v !== 'number' || !ok) throw new RangeError(`Expected ${what} for loss.${name} but received ${String(v)}`);
+  if (typeof v !== 'number' || !ok) throw new ArgumentRangeError(`Expected ${what} for loss.${name} but received ${String(v)}`);
 }
 
 /**
@@ -50,16 +51,16 @@ function checkNumber(name: string, v: number, ok: boolean, what: string): void {
  */
 export function resolveLossSpec(spec: LossSpec): FullLossSpec {
   if (!KINDS.includes(spec.kind)) {
-    throw new RangeError(`Expected a built-in loss name for loss.kind but received ${String(spec.kind)}`);
+    throw new ArgumentRangeError(`Expected a built-in loss name for loss.kind but received ${String(spec.kind)}`);
   }
   if (!REDUCTIONS.includes(spec.reduction)) {
-    throw new RangeError(`Expected 'mean', 'sum', 'none' or 'batchmean' for loss.reduction but received ${String(spec.reduction)}`);
+    throw new ArgumentRangeError(`Expected 'mean', 'sum', 'none' or 'batchmean' for loss.reduction but received ${String(spec.reduction)}`);
   }
   if (spec.reduction === 'batchmean' && spec.kind !== 'kl-div') {
-    throw new RangeError(`Expected 'mean', 'sum' or 'none' for loss.reduction of '${spec.kind}' but received 'batchmean' (kl-div only)`);
+    throw new ArgumentRangeError(`Expected 'mean', 'sum' or 'none' for loss.reduction of '${spec.kind}' but received 'batchmean' (kl-div only)`);
   }
   if (spec.kind === 'dice' && spec.reduction !== 'mean') {
-    throw new RangeError(`Expected 'mean' for loss.reduction of 'dice' (one value for the whole batch) but received '${spec.reduction}'`);
+    throw new ArgumentRangeError(`Expected 'mean' for loss.reduction of 'dice' (one value for the whole batch) but received '${spec.reduction}'`);
   }
   const full: FullLossSpec = {
     kind: spec.kind,
@@ -86,10 +87,10 @@ export function resolveLossSpec(spec: LossSpec): FullLossSpec {
   const w = full.classWeights;
   if (w !== null) {
     if (!(w instanceof Float64Array)) {
-      throw new TypeError(`Expected a Float64Array for loss.classWeights but received ${String(w)}`);
+      throw new ArgumentTypeError(`Expected a Float64Array for loss.classWeights but received ${String(w)}`);
     }
     if (!WEIGHTED.includes(full.kind)) {
-      throw new RangeError(`Expected no classWeights for loss '${full.kind}' (cross-entropy, nll, bce and bce-with-logits only)`);
+      throw new ArgumentRangeError(`Expected no classWeights for loss '${full.kind}' (cross-entropy, nll, bce and bce-with-logits only)`);
     }
     for (const v of w) checkNumber('classWeights', v, Number.isFinite(v) && v >= 0, 'finite weights >= 0');
   }
@@ -104,10 +105,10 @@ export function resolveLossSpec(spec: LossSpec): FullLossSpec {
 export function lossSpecForTraining(spec: LossSpec, outputs: number): FullLossSpec {
   const full = resolveLossSpec(spec);
   if (full.reduction === 'none') {
-    throw new RangeError("Expected 'mean' or 'sum' for loss.reduction in training but received 'none'");
+    throw new ArgumentRangeError("Expected 'mean' or 'sum' for loss.reduction in training but received 'none'");
   }
   if (full.classWeights !== null && full.classWeights.length !== outputs) {
-    throw new RangeError(`Expected ${outputs} class weights (one per output) for loss.classWeights but received ${full.classWeights.length}`);
+    throw new ArgumentRangeError(`Expected ${outputs} class weights (one per output) for loss.classWeights but received ${full.classWeights.length}`);
   }
   return { ...full, classWeights: full.classWeights === null ? null : full.classWeights.slice() };
 }
@@ -128,28 +129,28 @@ export function lossValueCount(kind: LossName, rows: number, cols: number): numb
 export function validateTarget(spec: LossSpec, rows: number, cols: number, target: Target,
                                pred: FloatArray | null = null): void {
   if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 1 && cols >= 1)) {
-    throw new RangeError(`Expected at least 1 row and 1 column for pred but received ${rows} × ${cols}`);
+    throw new ArgumentRangeError(`Expected at least 1 row and 1 column for pred but received ${rows} × ${cols}`);
   }
   const length = target instanceof Int32Array ? rows : rows * cols;
   if (target.length < length) {
-    throw new RangeError(`Expected at least ${length} values for target but received ${target.length}`);
+    throw new ArgumentRangeError(`Expected at least ${length} values for target but received ${target.length}`);
   }
   const w = spec.classWeights;
   if (w !== undefined && w !== null && w.length !== cols) {
-    throw new RangeError(`Expected ${cols} class weights (one per column) for loss.classWeights but received ${w.length}`);
+    throw new ArgumentRangeError(`Expected ${cols} class weights (one per column) for loss.classWeights but received ${w.length}`);
   }
   if (target instanceof Int32Array) {
     if (spec.kind !== 'cross-entropy' && spec.kind !== 'nll') {
-      throw new RangeError(`Expected a dense target (rows × cols) for target of loss '${spec.kind}' but received class indices`);
+      throw new ArgumentRangeError(`Expected a dense target (rows × cols) for target of loss '${spec.kind}' but received class indices`);
     }
     for (let r = 0; r < rows; r++) {
       const t = target[r];
       if (t < 0 || t >= cols) {
-        throw new RangeError(`Expected class indices in [0, ${cols}) for target but received ${t} at target[${r}]`);
+        throw new ArgumentRangeError(`Expected class indices in [0, ${cols}) for target but received ${t} at target[${r}]`);
       }
     }
   } else if (spec.kind === 'nll') {
-    throw new RangeError("Expected class indices (an Int32Array) for target of loss 'nll' but received a dense target");
+    throw new ArgumentRangeError("Expected class indices (an Int32Array) for target of loss 'nll' but received a dense target");
   } else if (pred !== null && isElementwiseLoss(spec.kind)) {
     checkElementwiseValues(spec.kind, pred, rows * cols, target);
   }
@@ -265,16 +266,16 @@ function run(spec: LossSpec, pred: FloatArray, rows: number, cols: number, targe
   const full = resolveLossSpec(spec);
   validateTarget(full, rows, cols, target, pred);
   if (pred.length < rows * cols) {
-    throw new RangeError(`Expected at least ${rows * cols} values for pred but received ${pred.length}`);
+    throw new ArgumentRangeError(`Expected at least ${rows * cols} values for pred but received ${pred.length}`);
   }
   if (grad !== null && grad.length < rows * cols) {
-    throw new RangeError(`Expected at least ${rows * cols} values for grad but received ${grad.length}`);
+    throw new ArgumentRangeError(`Expected at least ${rows * cols} values for grad but received ${grad.length}`);
   }
   switch (full.kind) {
     case 'cross-entropy': return crossEntropy(full, pred, rows, cols, target, grad, values);
     case 'nll': return nll(full, pred, rows, cols, target as Int32Array, grad, values);
     case 'dice':
-      if (values !== null) throw new RangeError("Expected a loss with per-element values for loss.kind but received 'dice'");
+      if (values !== null) throw new ArgumentRangeError("Expected a loss with per-element values for loss.kind but received 'dice'");
       return dice(full, pred, rows * cols, target as FloatArray, grad);
     default: return elementwiseLoss(full, pred, rows, cols, target as FloatArray, grad, values);
   }
@@ -307,9 +308,9 @@ export function lossBackward(spec: LossSpec, pred: FloatArray, rows: number, col
 export function lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number,
                            target: Target, out: Float64Array): void {
   const count = lossValueCount(spec.kind, rows, cols);
-  if (count === 0) throw new RangeError("Expected a loss with per-element values for loss.kind but received 'dice'");
+  if (count === 0) throw new ArgumentRangeError("Expected a loss with per-element values for loss.kind but received 'dice'");
   if (!(out instanceof Float64Array) || out.length !== count) {
-    throw new RangeError(`Expected a Float64Array of ${count} values for out but received ${String(out?.length)}`);
+    throw new ArgumentRangeError(`Expected a Float64Array of ${count} values for out but received ${String(out?.length)}`);
   }
   run(spec, pred, rows, cols, target, null, out);
 }

@@ -12,6 +12,7 @@
 // Buffers are row-major and may be longer than B·C; only the leading part is used.
 
 import type { FloatArray } from '../../engine';
+import { ArgumentRangeError } from '../../validate';
 
 /**
  * mean, invstd (C) receive the statistics used (the batch's or the running
@@ -25,7 +26,7 @@ export function batchnormForward(y: FloatArray, x: FloatArray, gamma: FloatArray
                                  training: boolean): void {
   if (training) {
     if (B < 2) {
-      throw new RangeError(`Expected more than 1 row per batch for batch norm in training mode but received ${B}`);
+      throw new ArgumentRangeError(`Expected more than 1 row per batch for batch norm in training mode but received ${B}`);
     }
     mean.fill(0, 0, C);
     invstd.fill(0, 0, C); // Σ(x − μ)² until the last loop

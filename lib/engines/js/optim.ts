@@ -24,6 +24,7 @@
 // It must be zero before the first step; `step` counts from 1.
 
 import type { FloatArray, OptimizerName, OptimizerSpec } from '../../engine';
+import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
 
 const KINDS: readonly OptimizerName[] = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'];
 
@@ -56,7 +57,7 @@ function finite(x: unknown): x is number {
 }
 
 function check(ok: boolean, what: string, name: string, value: unknown): void {
-  if (!ok) throw new RangeError(`Expected ${what} for optimizer.${name} but received ${String(value)}`);
+  if (!ok) throw new ArgumentRangeError(`Expected ${what} for optimizer.${name} but received ${String(value)}`);
 }
 
 /**
@@ -71,7 +72,7 @@ function check(ok: boolean, what: string, name: string, value: unknown): void {
 export function validateOptimizer(input: OptimizerSpec): void {
   const kind = input.kind;
   if (!KINDS.includes(kind)) {
-    throw new RangeError(`Expected one of ${KINDS.join(', ')} for optimizer.kind but received ${String(kind)}`);
+    throw new ArgumentRangeError(`Expected one of ${KINDS.join(', ')} for optimizer.kind but received ${String(kind)}`);
   }
   const spec = completeOptimizer(input);
   for (const name of ['lr', 'momentum', 'dampening', 'weightDecay', 'beta1', 'beta2', 'eps', 'alpha',
@@ -81,7 +82,7 @@ export function validateOptimizer(input: OptimizerSpec): void {
   for (const name of ['nesterov', 'amsgrad', 'centered'] as const) {
     // A wrong type is a TypeError, as the native binding reports it.
     if (typeof spec[name] !== 'boolean') {
-      throw new TypeError(`Expected a boolean for optimizer.${name} but received ${String(spec[name])}`);
+      throw new ArgumentTypeError(`Expected a boolean for optimizer.${name} but received ${String(spec[name])}`);
     }
   }
   check(spec.lr >= 0, 'a number ≥ 0', 'lr', spec.lr);

@@ -8,6 +8,7 @@ import { activationKernel, type ActivationKernel } from './activations';
 import { dropoutBackward } from './dropout';
 import { batchnormBackward, layernormBackward } from './norm';
 import { preluBackward } from './prelu';
+import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
 
 export interface DenseLayer {
   kind: 'dense';
@@ -179,28 +180,28 @@ export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: F
  */
 export function validateLayer(layer: LayerSpec, i: number, width: number): [number, number, number] {
   if (layer === null || typeof layer !== 'object') {
-    throw new TypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
+    throw new ArgumentTypeError(`Expected a layer object for layers[${i}] but received ${String(layer)}`);
   }
   const at = `layers[${i}]`;
   const finite = (v: unknown, name: string, ok: (x: number) => boolean, what: string) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) {
-      throw new RangeError(`Expected ${what} for ${at}.${name} but received ${String(v)}`);
+      throw new ArgumentRangeError(`Expected ${what} for ${at}.${name} but received ${String(v)}`);
     }
   };
   const flag = (v: unknown, name: string) => {
-    if (typeof v !== 'boolean') throw new TypeError(`Expected a boolean for ${at}.${name} but received ${typeof v}`);
+    if (typeof v !== 'boolean') throw new ArgumentTypeError(`Expected a boolean for ${at}.${name} but received ${typeof v}`);
   };
   const sameWidth = (v: unknown, name: string) => {
-    if (v !== width) throw new RangeError(`Expected ${width} (the width before it) for ${at}.${name} but received ${String(v)}`);
+    if (v !== width) throw new ArgumentRangeError(`Expected ${width} (the width before it) for ${at}.${name} but received ${String(v)}`);
   };
   switch (layer.kind) {
     case 'dense': {
       const { inFeatures, outFeatures } = layer;
       if (!isCount(inFeatures, 1) || !isCount(outFeatures, 1)) {
-        throw new RangeError(`Expected integer sizes ≥ 1 for ${at} but received ${String(inFeatures)}×${String(outFeatures)}`);
+        throw new ArgumentRangeError(`Expected integer sizes ≥ 1 for ${at} but received ${String(inFeatures)}×${String(outFeatures)}`);
       }
       if (inFeatures !== width) {
-        throw new RangeError(`Expected inFeatures ${width} (the width before it) for ${at} but received ${inFeatures}`);
+        throw new ArgumentRangeError(`Expected inFeatures ${width} (the width before it) for ${at} but received ${inFeatures}`);
       }
       if (layer.l1 !== undefined) finite(layer.l1, 'l1', (x) => x >= 0, 'a finite number ≥ 0');
       if (layer.l2 !== undefined) finite(layer.l2, 'l2', (x) => x >= 0, 'a finite number ≥ 0');
@@ -225,10 +226,10 @@ export function validateLayer(layer: LayerSpec, i: number, width: number): [numb
       return [layer.elementwiseAffine ? 2 * width : 0, 0, width];
     case 'prelu':
       if (layer.numParameters !== 1 && layer.numParameters !== width) {
-        throw new RangeError(`Expected 1 or ${width} (the width) for ${at}.numParameters but received ${String(layer.numParameters)}`);
+        throw new ArgumentRangeError(`Expected 1 or ${width} (the width) for ${at}.numParameters but received ${String(layer.numParameters)}`);
       }
       return [layer.numParameters, 0, width];
     default:
-      throw new RangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm' or 'prelu' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
+      throw new ArgumentRangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm' or 'prelu' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
   }
 }

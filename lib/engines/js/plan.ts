@@ -38,6 +38,7 @@ import { lossForwardBackward, lossSpecForTraining, validateTarget } from './loss
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
+import { ArgumentRangeError, ArgumentTypeError, disposedError } from '../../validate';
 
 
 
@@ -65,7 +66,7 @@ function isCount(x: unknown, min: number): x is number {
 
 function need(arr: ArrayLike<number>, len: number, name: string): void {
   if (arr.length < len) {
-    throw new RangeError(`Expected at least ${len} elements for ${name} but received ${arr.length}`);
+    throw new ArgumentRangeError(`Expected at least ${len} elements for ${name} but received ${arr.length}`);
   }
 }
 
@@ -78,7 +79,7 @@ function copy(src: ArrayLike<number>, sOff: number, dst: FloatArray, dOff: numbe
 function checkRows(rows: unknown, max: number): void {
   if (!isCount(rows, 1) || rows > max) {
     const bound = max === Infinity ? '' : ` and ≤ maxBatch (${max}; call reserve first)`;
-    throw new RangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
+    throw new ArgumentRangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
   }
 }
 
@@ -98,9 +99,9 @@ export class JsNetworkPlan implements NetworkPlan {
   private readonly maxWidth: number;
   /** Index of the first layer with parameters: backward need not go below it without dinput. */
   private readonly firstParam: number;
-  private readonly params: FloatArray;
-  private readonly grads: FloatArray;
-  private readonly buffers: FloatArray;
+  private params: FloatArray;
+  private grads: FloatArray;
+  private buffers: FloatArray;
   private isTraining = true;
   /** The mode of the last forwardTrain, which backward differentiates. */
   private forwardTraining = true;
@@ -125,22 +126,24 @@ export class JsNetworkPlan implements NetworkPlan {
   private trainedRows = -1;
   /** Set while trainEpoch runs: it yields between batches, and nothing may interleave. */
   private busy = false;
+  /** dispose() was called: buffers dropped (or dropped when the running epoch stops). */
+  private isDisposed = false;
 
   constructor(spec: PlanSpec) {
     if (spec.dtype !== 'float32' && spec.dtype !== 'float64') {
-      throw new RangeError(`Expected 'float32' or 'float64' for dtype but received ${String(spec.dtype)}`);
+      throw new ArgumentRangeError(`Expected 'float32' or 'float64' for dtype but received ${String(spec.dtype)}`);
     }
     if (!Array.isArray(spec.layers)) {
-      throw new TypeError(`Expected an array for layers but received ${typeof spec.layers}`);
+      throw new ArgumentTypeError(`Expected an array for layers but received ${typeof spec.layers}`);
     }
     if (!isCount(spec.maxBatch, 1)) {
-      throw new RangeError(`Expected an integer ≥ 1 for maxBatch but received ${String(spec.maxBatch)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 1 for maxBatch but received ${String(spec.maxBatch)}`);
     }
     this.dtype = spec.dtype;
 
     const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' && l.kind === 'dense');
     if (first < 0) {
-      throw new RangeError('Expected at least one dense layer in layers but received none');
+      throw new ArgumentRangeError('Expected at least one dense layer in layers but received none');
     }
     const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
 
@@ -179,6 +182,7 @@ export class JsNetworkPlan implements NetworkPlan {
 
 
   get maxBatch(): number {
+    if (this.isDisposed) throw disposedError('maxBatch');
     return this.capacity;
   }
 
@@ -197,7 +201,7 @@ export class JsNetworkPlan implements NetworkPlan {
   setTraining(training: boolean): void {
     this.assertIdle('setTraining');
     if (typeof training !== 'boolean') {
-      throw new TypeError(`Expected a boolean for training but received ${typeof training}`);
+      throw new ArgumentTypeError(`Expected a boolean for training but received ${typeof training}`);
     }
     this.isTraining = training;
   }
@@ -205,7 +209,7 @@ export class JsNetworkPlan implements NetworkPlan {
   setSeed(seed: number): void {
     this.assertIdle('setSeed');
     if (!isCount(seed, 0) || seed > Number.MAX_SAFE_INTEGER) {
-      throw new RangeError(`Expected an integer in [0, 2^53) for seed but received ${String(seed)}`);
+      throw new ArgumentRangeError(`Expected an integer in [0, 2^53) for seed but received ${String(seed)}`);
     }
     this.rng = new Rng(seed);
   }
@@ -223,11 +227,47 @@ export class JsNetworkPlan implements NetworkPlan {
   }
 
   get stepCount(): number {
+    if (this.isDisposed) throw disposedError('stepCount');
     return this.steps;
   }
 
   /** Every method but the size getters refuses while an epoch runs, as the native binding does. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /**
+   * Drops every buffer for the GC to reclaim (as the native engine frees its
+   * memory). During an epoch: the epoch stops before its next batch and the
+   * buffers go when it returns. Idempotent.
+   */
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
+    if (!this.busy) this.releaseBuffers();
+  }
+
+  private releaseBuffers(): void {
+    const empty = alloc(this.dtype, 0);
+    this.params = empty;
+    this.grads = empty;
+    this.optState = empty;
+    this.acts = [];
+    this.scratch = [empty, empty];
+    this.dout = empty;
+    this.yIdx = null;
+    this.yDense = null;
+    this.capacity = 0;
+    // The dense layers' views keep the flat buffers alive: point them at nothing.
+    for (const layer of this.layers) {
+      if (layer.kind === 'dense') {
+        layer.weight = layer.bias = layer.dWeight = layer.dBias = empty;
+      }
+    }
+  }
+
   private assertIdle(what: string): void {
+    if (this.isDisposed) throw disposedError(what);
     if (this.busy) {
       const e = new Error(`Cannot run ${what}: this plan is training (an epoch is running); wait for it to finish`);
       (e as Error & { code: string }).code = 'ERR_FASTMLP_BUSY';
@@ -245,7 +285,7 @@ export class JsNetworkPlan implements NetworkPlan {
   reserve(rows: number): void {
     this.assertIdle('reserve');
     if (!isCount(rows, 0)) {
-      throw new RangeError(`Expected an integer ≥ 0 for rows but received ${String(rows)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 0 for rows but received ${String(rows)}`);
     }
     if (rows <= this.capacity) return;
     // Allocate everything before replacing anything, so a failed allocation
@@ -304,7 +344,7 @@ export class JsNetworkPlan implements NetworkPlan {
   getOptimizerState(out: FloatArray): void {
     this.assertIdle('getOptimizerState');
     if (out.length !== this.optState.length) {
-      throw new RangeError(`Expected ${this.optState.length} elements for out but received ${out.length}`);
+      throw new ArgumentRangeError(`Expected ${this.optState.length} elements for out but received ${out.length}`);
     }
     out.set(this.optState);
   }
@@ -312,10 +352,10 @@ export class JsNetworkPlan implements NetworkPlan {
   setOptimizerState(src: FloatArray, stepCount: number): void {
     this.assertIdle('setOptimizerState');
     if (src.length !== this.optState.length) {
-      throw new RangeError(`Expected ${this.optState.length} elements for src but received ${src.length}`);
+      throw new ArgumentRangeError(`Expected ${this.optState.length} elements for src but received ${src.length}`);
     }
     if (!isCount(stepCount, 0) || stepCount > Number.MAX_SAFE_INTEGER) {
-      throw new RangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
     }
     copy(src, 0, this.optState, 0, src.length);
     this.steps = stepCount;
@@ -389,7 +429,7 @@ export class JsNetworkPlan implements NetworkPlan {
   private forwardRows(rows: number): void {
     this.trainedRows = -1; // stays so if a layer throws
     if (this.isTraining && rows < 2 && this.layers.some((l) => l.kind === 'batchnorm')) {
-      throw new RangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
+      throw new ArgumentRangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
     for (let l = 0; l < this.layers.length; l++) {
       this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
@@ -480,10 +520,10 @@ export class JsNetworkPlan implements NetworkPlan {
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void {
     this.assertIdle('backward');
     if (this.trainedRows < 0) {
-      throw new RangeError('Expected a last forwardTrain to differentiate for backward but received none (reserve() discards it)');
+      throw new ArgumentRangeError('Expected a last forwardTrain to differentiate for backward but received none (reserve() discards it)');
     }
     if (rows !== this.trainedRows) {
-      throw new RangeError(`Expected ${this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
+      throw new ArgumentRangeError(`Expected ${this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
     }
     need(dout, rows * this.outputSize, 'dout');
     if (dinput) need(dinput, rows * this.inputSize, 'dinput');
@@ -536,10 +576,10 @@ export class JsNetworkPlan implements NetworkPlan {
     need(x, rows * this.inputSize, 'x');
     need(y, y instanceof Int32Array ? rows : rows * this.outputSize, 'y');
     if (!isCount(batchSize, 1)) {
-      throw new RangeError(`Expected an integer ≥ 1 for batchSize but received ${String(batchSize)}`);
+      throw new ArgumentRangeError(`Expected an integer ≥ 1 for batchSize but received ${String(batchSize)}`);
     }
     if (order !== null && (!(order instanceof Int32Array) || order.length !== rows)) {
-      throw new RangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
+      throw new ArgumentRangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
     }
     const loss = this.requireLoss('trainEpoch');
     return this.runEpoch(loss, x, rows, y, batchSize, order, hooks ?? {});
@@ -559,7 +599,7 @@ export class JsNetworkPlan implements NetworkPlan {
     // A last batch of one row would stop batch norm part-way through the epoch.
     if (this.isTraining && Math.min(bs, rows - Math.floor((rows - 1) / bs) * bs) < 2 &&
         this.layers.some((l) => l.kind === 'batchnorm')) {
-      throw new RangeError(`Expected every batch to have at least 2 rows for batch norm in training mode but ${rows} rows in batches of ${batchSize} leave a batch of 1`);
+      throw new ArgumentRangeError(`Expected every batch to have at least 2 rows for batch norm in training mode but ${rows} rows in batches of ${batchSize} leave a batch of 1`);
     }
     this.reserve(bs);
     if (indices !== null && (this.yIdx === null || this.yIdx.length < this.capacity)) {
@@ -579,7 +619,7 @@ export class JsNetworkPlan implements NetworkPlan {
     try {
       let lastYield = performance.now();
       for (let start = 0; start < rows; start += batchSize) {
-        if (hooks.signal?.aborted) {
+        if (hooks.signal?.aborted || this.isDisposed) {
           cancelled = true;
           break;
         }
@@ -619,6 +659,7 @@ export class JsNetworkPlan implements NetworkPlan {
       }
     } finally {
       this.busy = false;
+      if (this.isDisposed) this.releaseBuffers();
     }
     return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled };
   }
@@ -630,7 +671,7 @@ function checkPermutation(order: Int32Array, rows: number): void {
   for (let i = 0; i < rows; i++) {
     const r = order[i];
     if (r < 0 || r >= rows || seen[r] !== 0) {
-      throw new RangeError(`Expected a permutation of 0..${rows - 1} for order but received order[${i}] = ${r}${r >= 0 && r < rows ? ', a repeat' : ', out of range'}`);
+      throw new ArgumentRangeError(`Expected a permutation of 0..${rows - 1} for order but received order[${i}] = ${r}${r >= 0 && r < rows ? ', a repeat' : ', out of range'}`);
     }
     seen[r] = 1;
   }
