@@ -2,7 +2,7 @@
 // chunk at a time (from disk, a database, a socket). A source is
 //   - a function returning a fresh AsyncIterable or Iterable of chunks — called
 //     once per epoch, so it suits any number of epochs; or
-//   - an AsyncIterable (or a non-array Iterable) of chunks, iterated once per
+//   - an AsyncIterable or Iterable (an array too) of chunks, iterated once per
 //     epoch as it is: an async generator object gives its chunks only once,
 //     so with epochs > 1 the second epoch finds it empty (fit then throws).
 // Each chunk is `{ x, y }` with any number of rows, in any form fit accepts for
@@ -21,10 +21,18 @@ export interface StreamChunk {
 export type StreamSource = (() => AsyncIterable<StreamChunk> | Iterable<StreamChunk>)
   | AsyncIterable<StreamChunk> | Iterable<StreamChunk>;
 
-/** True for what fit treats as streamed data rather than an in-memory x. */
+/**
+ * True for what fit treats as streamed data rather than an in-memory x: a
+ * function, a non-array (async) iterable, or an array of { x, ... } objects
+ * (an in-memory x is never that: its rows are arrays).
+ */
 export function isStreamSource(value: unknown): value is StreamSource {
   if (typeof value === 'function') return true;
-  if (typeof value !== 'object' || value === null || Array.isArray(value) || ArrayBuffer.isView(value)) return false;
+  if (Array.isArray(value)) {
+    const first: unknown = value[0];
+    return typeof first === 'object' && first !== null && !Array.isArray(first) && !ArrayBuffer.isView(first) && 'x' in first;
+  }
+  if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return false;
   if (value instanceof Matrix) return false;
   return typeof (value as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
     typeof (value as Iterable<unknown>)[Symbol.iterator] === 'function';

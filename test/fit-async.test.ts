@@ -107,7 +107,10 @@ describe.each(ENGINES)('async fit (%s engine)', (engine) => {
 
   it('refuses a second fit, trainStep, evaluate or getWeights while training; accepts them after', async () => {
     const m = model(engine, 128);
-    const running = m.fit(X, Y, { epochs: 2, batchSize: 4 });
+    // Long enough that the JS engine yields (every 15 ms) before it ends.
+    const rows = 6000;
+    const big = new Matrix(rows, IN, randomArray(rows * IN, 4, Float64Array));
+    const running = m.fit(big, Int32Array.from({ length: rows }, (_, i) => i % OUT), { epochs: 1, batchSize: 4 });
     await new Promise((r) => setImmediate(r));
     expect(() => m.trainStep(X, Y)).toThrow(/Sequential.trainStep: the model is training/);
     expect(() => m.evaluate(X, Y)).toThrow(/Sequential.evaluate: the model is training/);
