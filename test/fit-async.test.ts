@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { AbortError, Dense, Dropout, Matrix, Sequential, backend, callbacks, optim, setThreads } from '../lib';
 import type { Callback } from '../lib/callbacks';
-import { ENGINES, randomArray } from './helpers';
+import { ENGINES, maxRelDiff, randomArray } from './helpers';
 
 const IN = 6;
 const OUT = 3;
@@ -142,5 +142,22 @@ describe('determinism: a seed and a fixed thread count give bit-identical weight
     expect(b).toEqual(a);
     expect(a).not.toEqual(flat(new Sequential([new Dense(IN, 192, { activation: 'relu' }), new Dropout(0.2),
       new Dense(192, OUT)], { engine, seed: 11, dtype: 'float32' })));  // it did train
+  });
+});
+
+describe('engine parity of the async paths', () => {
+  it('observe-only, streamed and aborted fits train the same weights in the native and JS engines', async () => {
+    const weights: Record<string, number[]> = {};
+    for (const engine of ENGINES) {
+      const m = model(engine);
+      const seen = counter();
+      await m.fit(() => [{ x: X, y: Y }], { epochs: 2, batchSize: BATCH, callbacks: [seen] });
+      expect(seen.count).toBe(2 * Math.ceil(ROWS / BATCH));
+      const controller = new AbortController();
+      const stop = callbacks.lambda({ onBatchEnd: (b) => { if (b === 9) controller.abort(); } });
+      await expect(m.fit(X, Y, { batchSize: BATCH, signal: controller.signal, callbacks: [stop] })).rejects.toThrow(AbortError);
+      weights[engine] = flat(m);
+    }
+    expect(maxRelDiff(weights['js']!, weights['native']!)).toBeLessThan(1e-9);
   });
 });
