@@ -91,38 +91,68 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
   const forward = () => stop.abort();
   if (run.signal?.aborted) stop.abort();
   run.signal?.addEventListener('abort', forward, { once: true });
-  let delivery: Promise<void> = Promise.resolve();
+  // Events come one per batch (thousands a second for small batches): synchronous
+  // observers are called right away; only a promise from one makes later events wait in a chain.
+  let pending: Promise<void> | null = null;
   let failed = false;
   let failure: unknown = null;
   let rowsSeen = 0;
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    failure = err;
+    stop.abort();
+  };
+  const settle = () => { if (run.model.stopTraining) stop.abort(); };
   const hooks: EpochHooks = { signal: stop.signal };
   if (observers.length > 0) {
     hooks.onBatch = (batch, size, loss, seconds) => {
       rowsSeen += size;
       const logs: Logs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
-      // Chained, so an async observer finishes batch b before it sees b + 1.
-      delivery = delivery.then(async () => {
-        if (failed) return;
-        try {
-          await callHook(observers, 'onBatchEnd', offset + batch, logs);
-        } catch (err) {
-          failed = true;
-          failure = err;
-          stop.abort();
-          return;
-        }
-        if (run.model.stopTraining) stop.abort();
-      });
+      if (failed) return;
+      if (pending !== null) {
+        // An async observer is still busy with an earlier batch: keep the order.
+        pending = pending.then(() => (failed ? undefined : callHook(observers, 'onBatchEnd', offset + batch, logs)))
+          .then(settle, fail);
+        return;
+      }
+      try {
+        const next = observeNow(observers, offset + batch, logs);
+        if (next !== null) pending = next.then(settle, fail);
+        else settle();
+      } catch (err) {
+        fail(err);
+      }
     };
   }
   try {
     const result = await runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, hooks);
-    await delivery;
+    while (pending !== null) {
+      const last: Promise<void> = pending;
+      await last;
+      if (pending === last) pending = null;
+    }
     if (failed) throw failure;
     return result;
   } finally {
     run.signal?.removeEventListener('abort', forward);
   }
+}
+
+/**
+ * Calls onBatchEnd of each observer in order, synchronously while they return
+ * no promise; returns the promise of the rest once one does, else null.
+ */
+function observeNow(observers: readonly Callback[], batch: number, logs: Logs): Promise<void> | null {
+  for (let i = 0; i < observers.length; i++) {
+    const cb = observers[i]!;
+    const result: unknown = cb.onBatchEnd!.call(cb, batch, observers.length > 1 ? { ...logs } : logs);
+    if (result instanceof Promise || (typeof result === 'object' && result !== null && 'then' in result)) {
+      const rest = observers.slice(i + 1);
+      return Promise.resolve(result as PromiseLike<void>).then(() => callHook(rest, 'onBatchEnd', batch, logs));
+    }
+  }
+  return null;
 }
 
 /** Batch by batch from TypeScript, awaiting the batch hooks with the model idle. */
