@@ -60,6 +60,22 @@ describe.each(ENGINES)('progress while training (%s engine)', (engine) => {
     expect(flat(m)).toEqual(flat(plain));
   });
 
+  it('async observers are awaited in order, every one before the epoch ends', async () => {
+    const order: string[] = [];
+    const slow: Callback = {
+      observeOnly: true,
+      onBatchEnd: async (b) => {
+        if (b % 5 === 0) await new Promise((r) => setTimeout(r, 1));
+        order.push(`a${b}`);
+      },
+      onEpochEnd: (e) => { order.push(`end${e}`); },
+    };
+    const fast: Callback = { observeOnly: true, onBatchEnd: (b) => { order.push(`b${b}`); } };
+    await model(engine).fit(X, Y, { epochs: 2, batchSize: BATCH, callbacks: [slow, fast] });
+    const epoch = [...Array(STEPS).keys()].flatMap((b) => [`a${b}`, `b${b}`]);
+    expect(order).toEqual([...epoch, 'end0', ...epoch, 'end1']);
+  });
+
   it('acting batch hooks still run between batches with the model idle', async () => {
     let m: Sequential;
     let idle = 0;
