@@ -333,10 +333,14 @@ export class CsvLogger implements Callback {
   }
 }
 
-/** A callback from plain functions: lambda({ onEpochEnd: (epoch, logs) => ... }). */
-export function lambda(hooks: Partial<Pick<Callback, HookName>>): Callback {
-  const o = options('lambda hooks', hooks, HOOKS);
+/**
+ * A callback from plain functions: lambda({ onEpochEnd: (epoch, logs) => ... });
+ * lambda({ observeOnly: true, onBatchEnd }) for a batch observer.
+ */
+export function lambda(hooks: Partial<Pick<Callback, HookName | 'observeOnly'>>): Callback {
+  const o = options('lambda hooks', hooks, [...HOOKS, 'observeOnly']);
   const cb: Callback = {};
+  if (o.observeOnly !== undefined) cb.observeOnly = boolean('observeOnly', o.observeOnly);
   for (const name of HOOKS) {
     const fn = o[name];
     if (fn === undefined) continue;

@@ -4,7 +4,7 @@
 // stopTraining from one stops the engine; predict answers from the epoch's
 // weight snapshot; predictAsync runs in chunks; the event loop keeps running.
 import { describe, expect, it } from 'vitest';
-import { Dense, Matrix, Sequential, callbacks, optim } from '../lib';
+import { Activation, BatchNorm1d, Dense, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback, Logs } from '../lib/callbacks';
 import { ENGINES, maxRelDiff, randomArray } from './helpers';
 
@@ -113,10 +113,17 @@ describe.each(ENGINES)('progress while training (%s engine)', (engine) => {
     await expect(m.fit(X, Y, { callbacks: [{ observeOnly: 'yes' as never }] })).rejects.toThrow(/callbacks\[0\]\.observeOnly/);
     await expect(m.fit(X, Y, { callbacks: [{ observeOnly: true, onBatchBegin: () => undefined }] }))
       .rejects.toThrow(/onBatchBegin for callbacks\[0\]/);
+    expect(() => callbacks.lambda({ observeOnly: 1 as never })).toThrow(/Expected a boolean for observeOnly/);
+    // lambda takes observeOnly too; checkCallbacks still refuses it with onBatchBegin.
+    const viaLambda = callbacks.lambda({ observeOnly: true, onBatchBegin: () => undefined });
+    await expect(m.fit(X, Y, { callbacks: [viaLambda] })).rejects.toThrow(/observeOnly callbacks only observe/);
+    let seen = 0;
+    await m.fit(X, Y, { batchSize: BATCH, callbacks: [callbacks.lambda({ observeOnly: true, onBatchEnd: () => { seen++; } })] });
+    expect(seen).toBe(STEPS);
     expect(Number.isFinite(m.trainStep(X, Y))).toBe(true);
   });
 
-  it('predict during fit answers from the snapshot taken when the epoch began', async () => {
+  it.each(['dense', 'batchnorm'] as const)('predict during fit answers from the snapshot taken when the epoch began (%s)', async (kind) => {
     let m: Sequential;
     const expected: number[][] = [];
     const during: { epoch: number; out: number[] }[] = [];
@@ -131,7 +138,14 @@ describe.each(ENGINES)('progress while training (%s engine)', (engine) => {
         if (b % 7 === 0) during.push({ epoch, out: Array.from(m.predict(new Matrix(5, IN, probe)).data) });
       },
     };
-    m = model(engine);
+    if (kind === 'dense') {
+      m = model(engine);
+    } else {
+      // Batch norm's running statistics (buffers) are part of the snapshot too.
+      m = new Sequential([new Dense(IN, 16), new BatchNorm1d(16), new Activation('relu'), new Dense(16, OUT)],
+        { engine, seed: 4, dtype: 'float64' });
+      m.compile({ loss: 'cross-entropy', optimizer: 'sgd' });
+    }
     expected[0] = Array.from(m.predict(new Matrix(5, IN, probe)).data);
     await m.fit(X, Y, { epochs: 3, batchSize: BATCH, callbacks: [cb] });
     expect(during.length).toBeGreaterThanOrEqual(3 * Math.floor(STEPS / 7));
