@@ -7,5 +7,6 @@ import cjs from '../dist/index.js';
 export const {
   Matrix, Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, Sequential, backend, setThreads,
   optim, losses, ops, metrics, models, io, layerFromConfig, registerLayer, schedules, callbacks, data, init,
+  AbortError,
 } = cjs;
 export default cjs;

@@ -4,6 +4,12 @@
 // TerminateOnNaN, CSVLogger). A callback stops training by setting
 // `model.stopTraining = true`: fit() then ends after the current batch (batch
 // hooks) or epoch.
+//
+// Batch hooks come in two kinds (README "Training in a service"): by default
+// they act — fit drives the epoch batch by batch and runs them between batches
+// with the model idle (they may change lr or weights). A callback marked
+// `observeOnly: true` only reads its logs: its onBatchEnd rides the engine's
+// per-batch events, so the native epoch stays one call on a worker thread.
 import { promises as fs } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import type { FloatArray } from './engine';
@@ -31,9 +37,9 @@ export interface TrainingParams {
   epochs: number;
   initialEpoch: number;
   batchSize: number;
-  /** Training rows (after any validation split). */
+  /** Training rows (after any validation split); NaN for streamed data (unknown in advance). */
   samples: number;
-  /** Batches per epoch. */
+  /** Batches per epoch; NaN for streamed data. */
   steps: number;
   verbose: boolean;
   /** Names that appear in the epoch logs. */
@@ -49,10 +55,26 @@ export interface Callback {
   onTrainEnd?: Hook<[logs: Logs]>;
   onEpochBegin?: Hook<[epoch: number, logs: Logs]>;
   onEpochEnd?: Hook<[epoch: number, logs: Logs]>;
-  /** Batch hooks make fit drive the epoch batch by batch (correct in both engines, slower in native). */
+  /**
+   * Batch hooks make fit drive the epoch batch by batch (correct in both engines,
+   * slower in native) unless the callback is observeOnly.
+   */
   onBatchBegin?: Hook<[batch: number, logs: Logs]>;
-  /** logs: { batch, size, loss } — loss may be NaN (that batch's step was not applied). */
+  /**
+   * logs: { batch, size, loss, samplesPerSecond } — loss may be NaN (that batch's
+   * step was not applied); samplesPerSecond counts the rows since the start of
+   * the epoch (of the current chunk, for streamed data).
+   */
   onBatchEnd?: Hook<[batch: number, logs: Logs]>;
+  /**
+   * True: onBatchEnd only reads its logs (progress, logging), so fit may deliver
+   * it from the engine's per-batch events while training goes on — in the native
+   * engine up to a few batches late, with the model still training (predict
+   * answers from the epoch's snapshot; getWeights/setWeights/lr are refused or
+   * take effect late). Setting model.stopTraining still stops the epoch, at the
+   * engine's next batch. Such a callback may not have onBatchBegin.
+   */
+  observeOnly?: boolean;
 }
 
 export const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
@@ -68,6 +90,13 @@ export function checkCallbacks(value: unknown, name = 'callbacks'): Callback[] {
       const fn = (cb as Record<string, unknown>)[hook];
       if (fn !== undefined && typeof fn !== 'function') throw typeError(`${name}[${i}].${hook}`, 'a function', fn);
     }
+    const observeOnly = (cb as Callback).observeOnly;
+    if (observeOnly !== undefined && typeof observeOnly !== 'boolean') {
+      throw typeError(`${name}[${i}].observeOnly`, 'a boolean', observeOnly);
+    }
+    if (observeOnly === true && typeof (cb as Callback).onBatchBegin === 'function') {
+      throw new ArgumentTypeError(`Expected no onBatchBegin for ${name}[${i}] (observeOnly callbacks only observe finished batches) but received a function`);
+    }
   });
   return [...value] as Callback[];  // a copy: fit appends its own (onEpochEnd, verbose)
 }
@@ -75,6 +104,16 @@ export function checkCallbacks(value: unknown, name = 'callbacks'): Callback[] {
 /** True when any callback has a per-batch hook. */
 export function wantsBatches(callbacks: readonly Callback[]): boolean {
   return callbacks.some((cb) => typeof cb.onBatchBegin === 'function' || typeof cb.onBatchEnd === 'function');
+}
+
+/** True when a batch hook must run between batches (any that is not observeOnly). */
+export function needsBatchDriving(callbacks: readonly Callback[]): boolean {
+  return wantsBatches(callbacks.filter((cb) => cb.observeOnly !== true));
+}
+
+/** The observeOnly callbacks with an onBatchEnd (fed from the engine's batch events). */
+export function batchObservers(callbacks: readonly Callback[]): Callback[] {
+  return callbacks.filter((cb) => cb.observeOnly === true && typeof cb.onBatchEnd === 'function');
 }
 
 /** Calls one hook on every callback in order, awaiting each. Each gets its own copy of logs. */
@@ -294,10 +333,14 @@ export class CsvLogger implements Callback {
   }
 }
 
-/** A callback from plain functions: lambda({ onEpochEnd: (epoch, logs) => ... }). */
-export function lambda(hooks: Partial<Pick<Callback, HookName>>): Callback {
-  const o = options('lambda hooks', hooks, HOOKS);
+/**
+ * A callback from plain functions: lambda({ onEpochEnd: (epoch, logs) => ... });
+ * lambda({ observeOnly: true, onBatchEnd }) for a batch observer.
+ */
+export function lambda(hooks: Partial<Pick<Callback, HookName | 'observeOnly'>>): Callback {
+  const o = options('lambda hooks', hooks, [...HOOKS, 'observeOnly']);
   const cb: Callback = {};
+  if (o.observeOnly !== undefined) cb.observeOnly = boolean('observeOnly', o.observeOnly);
   for (const name of HOOKS) {
     const fn = o[name];
     if (fn === undefined) continue;
@@ -345,10 +388,11 @@ export interface ProgressBarOptions {
 }
 
 /**
- * A per-batch progress bar (the cli-progress package) with the running loss.
- * It has batch hooks, so the native engine drives epochs batch by batch.
+ * A per-batch progress bar (the cli-progress package) with the running loss and
+ * samples/s. It only observes, so the native epoch stays on its worker thread.
  */
 export class ProgressBar implements Callback {
+  readonly observeOnly = true;
   private readonly stream: NodeJS.WritableStream;
   private bar: SingleBar | null = null;
   private params: TrainingParams | null = null;
@@ -374,16 +418,21 @@ export class ProgressBar implements Callback {
     this.lossSum = 0;
     this.bar = new SingleBar({
       stream: this.stream, noTTYOutput: true, notTTYSchedule: 0, hideCursor: false,
-      format: 'Epoch {epoch} [{bar}] {value}/{total} - loss: {loss}',
+      format: 'Epoch {epoch} [{bar}] {value}/{total} - loss: {loss} - {rate} samples/s',
     }, Presets.legacy);
-    this.bar.start(this.params?.steps ?? 0, 0, { epoch: `${epoch + 1}/${this.params?.epochs ?? '?'}`, loss: '-' });
+    // Streamed data has no known step count (NaN): the bar then shows 0 as its total.
+    const steps = this.params?.steps;
+    this.bar.start(steps !== undefined && Number.isFinite(steps) ? steps : 0, 0,
+      { epoch: `${epoch + 1}/${this.params?.epochs ?? '?'}`, loss: '-', rate: '-' });
   }
 
   onBatchEnd(batch: number, logs: Logs): void {
     const size = logs['size'] ?? 0;
     this.seen += size;
     this.lossSum += (logs['loss'] ?? NaN) * size;
-    this.bar?.update(batch + 1, { loss: (this.lossSum / this.seen).toFixed(4) });
+    const rate = logs['samplesPerSecond'];
+    this.bar?.update(batch + 1, { loss: (this.lossSum / this.seen).toFixed(4),
+      rate: rate === undefined ? '-' : Math.round(rate).toString() });
   }
 
   onEpochEnd(): void {

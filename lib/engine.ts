@@ -130,8 +130,10 @@ export interface EpochHooks {
    * Called after each completed batch, in order, before the epoch's promise
    * resolves. The native engine posts these from its worker thread without
    * waiting for JS, so the callback lags behind training by up to a few batches.
+   * `seconds`: time from the epoch's start to the end of this batch, measured
+   * where the batch ran (the worker thread), so rows/seconds is a true rate.
    */
-  onBatch?: (batch: number, rows: number, loss: number) => void;
+  onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void;
   /** Aborting stops the epoch before its next batch; the batch in flight completes. */
   signal?: AbortSignal;
 }

@@ -1,16 +1,21 @@
 // The epoch loop of Sequential.fit: callbacks, schedules, metrics and
-// validation around the engine's epochs. Without batch hooks (and with a
-// built-in loss) each epoch is one engine call — in the native engine, on a
-// worker thread; with batch hooks the loop drives the epoch batch by batch
-// (lib/training.ts), which is slower in the native engine but lets hooks run
-// and stop training between batches.
-import { callHook, progress, wantsBatches, type Callback, type CallbackModel, type HookName, type Logs,
-  type TrainingParams } from './callbacks';
-import type { Engine, EpochResult, FloatArray, LossSpec, Target } from './engine';
+// validation around the engine's epochs. Without acting batch hooks (and with
+// a built-in loss) each epoch is one engine call per data chunk — in the
+// native engine, on a worker thread; with them the loop drives the epoch batch
+// by batch (lib/fit-epoch.ts has both ways, lib/training.ts the batch loop).
+//
+// Cancellation: an aborted signal rejects fit with an AbortError (as fetch
+// does), which carries the history of the completed epochs; the parameters
+// are those after the last completed batch. model.stopTraining instead ends
+// fit normally (Keras's convention), resolving with the history.
+import { batchObservers, callHook, needsBatchDriving, progress, type Callback, type CallbackModel, type HookName,
+  type Logs, type TrainingParams } from './callbacks';
+import type { Engine, FloatArray, LossSpec, Target } from './engine';
+import { trainEpochChunks, type DataChunk, type EpochRun } from './fit-epoch';
 import { Matrix, allocate } from './matrix';
 import { metricByName, type MetricName } from './metrics';
 import type { Rng } from './rng';
-import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext } from './training';
+import type { BatchDriver, EpochContext } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
 
 export interface History {
@@ -39,6 +44,21 @@ export interface FitHost {
   predict(x: FloatArray, rows: number): Matrix;
   /** Marks the model busy (training) or idle (hooks may use it). */
   setBusy(busy: boolean): void;
+  /** Copies the current weights into the snapshot that predict uses while the model trains. */
+  snapshot(): void;
+}
+
+/** How fit() rejects when its signal aborts; `history` holds the completed epochs. */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  readonly history: History;
+
+  constructor(history: History, reason: unknown) {
+    super(`fit was aborted after ${history.epoch.length} complete epoch(s); the parameters are those after the last completed batch`,
+      { cause: reason });
+    this.name = 'AbortError';
+    this.history = history;
+  }
 }
 
 export interface FitSettings {
@@ -48,12 +68,17 @@ export interface FitSettings {
   shuffle: boolean;
   verbose: boolean;
   callbacks: Callback[];
+  /** Cancels between batches; fit then rejects with an AbortError. */
+  signal: AbortSignal | null;
 }
 
 export interface TrainingData {
+  /** In-memory rows (rows 0 when streamed). */
   x: FloatArray;
   rows: number;
   y: Target;
+  /** Streamed data: the chunks of one epoch (called once per epoch); null for in-memory data. */
+  stream: ((epoch: number) => AsyncIterable<DataChunk>) | null;
   validation: { x: Matrix; y: Target } | null;
 }
 
@@ -61,14 +86,15 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   const { epochs, initialEpoch, batchSize, shuffle } = settings;
   const callbacks = [...settings.callbacks];
   if (settings.verbose) callbacks.push(progress({ write: (line) => console.log(line) }));
-  const byBatch = wantsBatches(callbacks) || host.ctx.loss !== null;
+  const byBatch = needsBatchDriving(callbacks) || host.ctx.loss !== null;
   const { ctx } = host;
   const outputSize = ctx.outputSize;
-  const steps = Math.ceil(data.rows / batchSize);
+  const steps = data.stream ? NaN : Math.ceil(data.rows / batchSize);
   const logNames = ['loss', ...host.metricNames];
   if (data.validation) logNames.push(...logNames.map((n) => `val_${n}`));
   const params: TrainingParams = {
-    epochs, initialEpoch, batchSize, samples: data.rows, steps, verbose: settings.verbose, metrics: logNames,
+    epochs, initialEpoch, batchSize, samples: data.stream ? NaN : data.rows, steps, verbose: settings.verbose,
+    metrics: logNames,
   };
   const history: History = { epoch: [], history: {}, params };
 
@@ -88,45 +114,43 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     cb.setParams?.(params);
   }
 
-  const order = new Int32Array(data.rows);
-  const record = byBatch && host.metricNames.length > 0 ? {
+  // Training metrics need every output of the epoch: in memory only (a stream would need a second pass).
+  const record = byBatch && !data.stream && host.metricNames.length > 0 ? {
     outputs: allocate(ctx.dtype, data.rows * outputSize),
     targets: data.y instanceof Int32Array ? new Int32Array(data.rows) : allocate(ctx.dtype, data.y.length),
     engine: host.engine,
     spec: host.lossSpec,
   } : null;
-  const driver: BatchDriver = {
-    before: async (batch, size) => {
-      await hook('onBatchBegin', batch, { batch, size });
-      host.syncOptimizer();
-    },
-    after: async (batch, size, loss) => {
-      await hook('onBatchEnd', batch, { batch, size, loss });
-      return host.model.stopTraining;
-    },
-    record,
+  const run: EpochRun = {
+    ctx, batchSize, shuffle, rng: host.rng, byBatch, observers: byBatch ? [] : batchObservers(callbacks), hook,
+    syncOptimizer: () => host.syncOptimizer(), model: host.model, signal: settings.signal, record,
+    order: new Int32Array(data.rows),
   };
+  const memory: DataChunk[] = [{ x: data.x, rows: data.rows, y: data.y }];
+  const { signal } = settings;
 
   let lastLogs: Logs = {};
+  if (signal?.aborted) throw new AbortError(history, signal.reason);
   await hook('onTrainBegin', {});
   for (let epoch = initialEpoch; epoch < epochs && !host.model.stopTraining; epoch++) {
     await hook('onEpochBegin', epoch, {});
+    if (signal?.aborted) throw new AbortError(history, signal.reason);
     host.syncOptimizer();
-    const epochOrder = shuffle ? host.rng.permutation(data.rows, order) : null;
-    let result: EpochResult & { rowsDone?: number };
-    if (byBatch) {
-      result = await runEpochByBatch(ctx, data.x, data.rows, data.y, batchSize, epochOrder, driver);
-    } else {
-      result = await runEpoch(ctx, data.x, data.rows, data.y, batchSize, epochOrder);
-    }
+    host.snapshot();  // predict() during this epoch answers with the weights as they are now
+    const result = await trainEpochChunks(run, data.stream ? data.stream(epoch) : memory);
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
+    if (result.aborted) throw new AbortError(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {
       throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
-        `(of ${steps}); training stopped before that batch's update. ` +
+        `(of ${data.stream ? 'a stream' : steps}); training stopped before that batch's update. ` +
         'Try a smaller learning rate or check the data, or add callbacks.terminateOnNaN() to stop without an error.');
     }
+    if (data.stream && result.rowsDone === 0 && result.badBatch < 0 && !host.model.stopTraining) {
+      throw new ArgumentRangeError(`Expected training rows from the data source in epoch ${epoch + 1} but it yielded none; ` +
+        'for several epochs pass a function that returns a fresh (async) iterable each time');
+    }
     const logs: Logs = { loss: result.badBatch >= 0 ? NaN : result.loss };
-    Object.assign(logs, trainMetrics(host, data, record, result.rowsDone ?? data.rows));
+    if (!data.stream) Object.assign(logs, trainMetrics(host, data, record, result.rowsDone));
     if (data.validation) {
       for (const [k, value] of Object.entries(host.evaluate(data.validation.x, data.validation.y))) logs[`val_${k}`] = value;
     }

@@ -7,6 +7,8 @@ export type { BatchNormOptions, LayerNormOptions, PReLUOptions } from './layers-
 export * as init from './init-public';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
+export type { PredictAsyncOptions, StreamChunk, StreamSource } from './sequential';
+export { AbortError } from './fit-loop';
 export { backend, setThreads } from './backend';
 export type { BackendInfo, EngineChoice } from './backend';
 export type { Dtype, FloatArray } from './engine';

@@ -40,7 +40,7 @@ export interface NativeNetwork {
    * after the promise settles.
    */
   runEpoch(x: FloatArray, rows: number, y: Target, batchSize: number, order: Int32Array | null,
-             onBatch?: ((batch: number, rows: number, loss: number) => void) | null): Promise<EpochResult>;
+             onBatch?: ((batch: number, rows: number, loss: number, seconds: number) => void) | null): Promise<EpochResult>;
   /** Stops the running epoch before its next batch; false when none runs. */
   cancelEpoch(): boolean;
   /** Frees the core network now, or when the running epoch's worker finishes (it is cancelled). */

@@ -8,7 +8,8 @@ import { Loss, resolveLoss, type LossConfig, type LossFunction } from './losses'
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { ClassWeightedLoss, classWeights } from './class-weight';
 import { checkCallbacks, lambda, type Callback, type Logs } from './callbacks';
-import { runFit, type FitHost, type History } from './fit-loop';
+import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
+import { isStreamSource, streamChunks, type StreamSource } from './fit-stream';
 import { checkMetricNames, metricByName, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
 import * as modelFile from './io/model-file';
@@ -19,6 +20,7 @@ import { allocationSize, ArgumentRangeError, ArgumentTypeError, boolean, dispose
 
 export type { Logs } from './callbacks';
 export type { History } from './fit-loop';
+export type { StreamChunk, StreamSource } from './fit-stream';
 
 export interface SequentialOptions {
   /** 'native', 'js' or 'auto' (default: native when the addon loads). */
@@ -55,6 +57,17 @@ export interface FitOptions {
   classWeight?: Record<number, number> | number[];
   /** Called after each epoch with its logs (awaited when it returns a promise). */
   onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  /**
+   * Cancels training between batches: fit rejects with an AbortError (name
+   * 'AbortError', `history` of the completed epochs) and the parameters are
+   * those after the last completed batch.
+   */
+  signal?: AbortSignal;
+}
+
+export interface PredictAsyncOptions {
+  /** Rows per chunk; the event loop runs between chunks. */
+  batchSize?: number;         // 256
 }
 
 /** What a model file stores besides the weights (lib/io/model-file.ts). */
@@ -97,6 +110,9 @@ export class Sequential {
   private optimizerVersion = -1;
   private metricNames: MetricName[] = [];
   private busy = false;
+  private readonly specs: LayerSpec[];
+  /** The weights predict() uses while fit runs (a second plan; created by the first fit). */
+  private snapshotPlan: NetworkPlan | null = null;
   /** Set to true (from a callback) to stop fit after the current batch (with batch hooks) or epoch. */
   stopTraining = false;
 
@@ -116,6 +132,7 @@ export class Sequential {
     if (!first) throw new ArgumentRangeError('Expected at least one Dense layer in layers, to fix the input width');
     this.inputSize = first.inFeatures as number;
     const specs: LayerSpec[] = [];
+    this.specs = specs;
     this.entries = [];
     let width = this.inputSize;
     let offset = 0;
@@ -226,16 +243,30 @@ export class Sequential {
     return trainBatch(this.context(loss), X.data, X.rows, Y);
   }
 
-  /** Trains for a number of epochs; resolves with the per-epoch history. */
-  async fit(x: unknown, y: unknown, opts?: FitOptions): Promise<History> {
+  /**
+   * Trains for a number of epochs; resolves with the per-epoch history.
+   * fit(x, y, opts) trains on data in memory; fit(source, opts) on streamed
+   * chunks { x, y } (lib/fit-stream.ts: a function returning a fresh
+   * AsyncIterable per epoch, or an AsyncIterable).
+   */
+  async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     const { loss } = this.requireCompiled('fit');
+    const stream = isStreamSource(x) ? x : null;
+    if (stream) {
+      if (y !== undefined && opts !== undefined) {
+        throw typeError('y', 'nothing (fit(source, options): the chunks carry their targets)', y);
+      }
+      opts = (opts ?? y) as FitOptions | undefined;
+    }
     const o = options('fit options', opts, ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData',
-      'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight']);
+      'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight', 'signal']);
     const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
     const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs - 1);
     const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
-    const shuffle = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
+    const shuffle = o.shuffle === undefined ? !stream : boolean('shuffle', o.shuffle);
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
+    const signal = (o.signal as AbortSignal | undefined) ?? null;
     const split = o.validationSplit === undefined ? 0 : number('validationSplit', o.validationSplit, 0, 1, { maxExclusive: true });
     const verbose = o.verbose === undefined ? false : boolean('verbose', o.verbose);
     if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
@@ -244,11 +275,25 @@ export class Sequential {
     if (split > 0 && o.validationData !== undefined) {
       throw new ArgumentRangeError('Expected validationSplit or validationData for fit options but received both');
     }
+    if (stream && split > 0) {
+      throw new ArgumentRangeError(`Expected no validationSplit with streamed data (use validationData) but received ${split}`);
+    }
     let trainLoss = loss;
     if (o.classWeight !== undefined) {
       if (!(loss instanceof Loss)) throw new ArgumentTypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
       const weights = classWeights(o.classWeight, this.outputSize === 1 ? 2 : this.outputSize);
       trainLoss = new ClassWeightedLoss(this.engineImpl, loss.spec, weights);
+    }
+
+    const validationData = o.validationData === undefined ? null : this.validationPair(o.validationData);
+    const settings = { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks, signal };
+    if (stream) {
+      const chunks = streamChunks(stream as StreamSource, (cx, cy, name) => {
+        const X = this.inputMatrix(cx, `x of ${name}`);
+        return { x: X, y: this.privateTarget(toTarget(cy, `y of ${name}`, this.lossKind(), X.rows, this.outputSize, this.dtype), null) };
+      });
+      return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
+        validation: validationData }, settings);
     }
 
     // Private copies: the caller may change or transfer its arrays while we train.
@@ -263,32 +308,42 @@ export class Sequential {
     let validation: { x: Matrix; y: Target } | null = null;
     if (valRows > 0) {
       validation = { x: rowsOf(X, trainRows, X.rows), y: targetRows(Y, trainRows, X.rows, this.outputSize) };
-    } else if (o.validationData !== undefined) {
-      const vd = o.validationData;
-      if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
-      const vx = this.inputMatrix(vd[0], 'validationData[0]');
-      validation = { x: vx, y: toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype) };
+    } else {
+      validation = validationData;
     }
     const trainX = X.data.subarray(0, trainRows * this.inputSize);
     const trainY = targetRows(Y, 0, trainRows, this.outputSize);
-
-    const wasTraining = this.plan.training;
-    this.plan.setTraining(true);
-    this.busy = true;
-    try {
-      return await runFit(this.fitHost(trainLoss), { x: trainX, rows: trainRows, y: trainY, validation },
-        { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks });
-    } finally {
-      this.busy = false;
-      this.plan.setTraining(wasTraining);
-    }
+    return this.runTraining(trainLoss, { x: trainX, rows: trainRows, y: trainY, stream: null, validation }, settings);
   }
 
-  /** Outputs for x in eval mode, as a Matrix of rows × outputs. */
+  /**
+   * Outputs for x in eval mode, as a Matrix of rows × outputs. While fit runs,
+   * predict answers from a snapshot of the weights taken when the current
+   * epoch began (the weights at the last epoch end), never a half-updated model.
+   */
   predict(x: unknown): Matrix {
-    this.requireIdle('predict');
     const X = this.inputMatrix(x, 'x');
     return this.predictRows(X.data, X.rows);
+  }
+
+  /**
+   * predict for large inputs: runs in chunks of batchSize rows and lets the
+   * event loop run between them. While fit runs, each chunk uses the snapshot
+   * current at that moment (as predict does).
+   */
+  async predictAsync(x: unknown, opts?: PredictAsyncOptions): Promise<Matrix> {
+    const o = options('predictAsync options', opts, ['batchSize']);
+    const batchSize = o.batchSize === undefined ? 256 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
+    // A private copy: the caller's array may change while we yield.
+    const X = this.inputMatrix(x, 'x', true);
+    const out = allocate(this.dtype, X.rows * this.outputSize);
+    for (let start = 0; start < X.rows; start += batchSize) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const rows = Math.min(batchSize, X.rows - start);
+      this.predictPlan().predict(X.data.subarray(start * this.inputSize, (start + rows) * this.inputSize), rows,
+        out.subarray(start * this.outputSize, (start + rows) * this.outputSize));
+    }
+    return new Matrix(X.rows, this.outputSize, out);
   }
 
   /** Loss (and compiled metrics) on x, y in eval mode. */
@@ -460,6 +515,45 @@ export class Sequential {
     return { plan: this.plan, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize, dtype: this.dtype };
   }
 
+  private validationPair(vd: unknown): { x: Matrix; y: Target } {
+    if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
+    const vx = this.inputMatrix(vd[0], 'validationData[0]');
+    return { x: vx, y: toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype) };
+  }
+
+  private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings): Promise<History> {
+    const wasTraining = this.plan.training;
+    this.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
+    this.plan.setTraining(true);
+    this.busy = true;
+    try {
+      return await runFit(this.fitHost(loss), data, settings);
+    } finally {
+      this.busy = false;
+      this.plan.setTraining(wasTraining);
+    }
+  }
+
+  /** The plan predict may use now: the live one, or the snapshot while fit trains the live one. */
+  private predictPlan(): NetworkPlan {
+    return this.busy && this.snapshotPlan !== null ? this.snapshotPlan : this.plan;
+  }
+
+  /** Copies the live weights and buffers into the snapshot plan (the live plan must be idle). */
+  private takeSnapshot(): void {
+    if (this.snapshotPlan === null) {
+      this.snapshotPlan = this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch: INITIAL_MAX_BATCH });
+    }
+    const params = allocate(this.dtype, this.plan.paramCount);
+    this.plan.getParams(params);
+    this.snapshotPlan.setParams(params);
+    if (this.plan.bufferCount > 0) {
+      const buffers = allocate(this.dtype, this.plan.bufferCount);
+      this.plan.getBuffers(buffers);
+      this.snapshotPlan.setBuffers(buffers);
+    }
+  }
+
   private fitHost(loss: Loss | LossFunction): FitHost {
     return {
       ctx: this.context(loss),
@@ -469,9 +563,11 @@ export class Sequential {
       model: this,
       metricNames: this.metricNames,
       syncOptimizer: () => this.syncOptimizer(),
-      evaluate: (x, y) => this.evaluateMatrix(x, y),
-      predict: (x, rows) => this.predictRows(x, rows),
+      // The fit loop calls these between epochs, with the live plan idle: they use it, not the snapshot.
+      evaluate: (x, y) => this.evaluateMatrix(x, y, this.plan),
+      predict: (x, rows) => this.predictRows(x, rows, this.plan),
       setBusy: (busy) => { this.busy = busy; },
+      snapshot: () => this.takeSnapshot(),
     };
   }
 
@@ -499,14 +595,14 @@ export class Sequential {
     return shared ? t.slice() : t;
   }
 
-  private predictRows(x: FloatArray, rows: number): Matrix {
+  private predictRows(x: FloatArray, rows: number, plan = this.predictPlan()): Matrix {
     const out = allocate(this.dtype, rows * this.outputSize);
-    this.plan.predict(x, rows, out);
+    plan.predict(x, rows, out);
     return new Matrix(rows, this.outputSize, out);
   }
 
-  private evaluateMatrix(x: Matrix, y: Target): Logs {
-    const pred = this.predictRows(x.data, x.rows);
+  private evaluateMatrix(x: Matrix, y: Target, plan = this.predictPlan()): Logs {
+    const pred = this.predictRows(x.data, x.rows, plan);
     const loss = this.loss as Loss | LossFunction;
     const target = y instanceof Int32Array ? y : new Matrix(x.rows, this.outputSize, y);
     const logs: Logs = {

@@ -62,6 +62,7 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
   let total = 0;
   let batches = 0;
   let lastYield = Date.now();
+  const started = performance.now();
   for (let start = 0; start < rows; start += batch) {
     if (hooks.signal?.aborted) return { loss: total / Math.max(1, start), batches, badBatch: -1, cancelled: true };
     const n = Math.min(batch, rows - start);
@@ -76,7 +77,7 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
     if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false };
     total += value * n;
     batches++;
-    hooks.onBatch?.(batches - 1, n, value);
+    hooks.onBatch?.(batches - 1, n, value, (performance.now() - started) / 1000);
     if (Date.now() - lastYield >= YIELD_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       lastYield = Date.now();

@@ -44,9 +44,16 @@ describe.each(ENGINES)('trainEpoch hooks (%s engine)', (name) => {
   it('onBatch sees every batch in order, with its rows and loss, before the epoch resolves', async () => {
     const p = plan(name);
     const events: [number, number, number][] = [];
+    const seconds: number[] = [];
     const rows = 12 * BATCH - 3;
+    const started = performance.now();
     const result = await p.trainEpoch(x.subarray(0, rows * 5), rows, y.subarray(0, rows), BATCH, null,
-      { onBatch: (b, r, l) => events.push([b, r, l]) });
+      { onBatch: (b, r, l, s) => { events.push([b, r, l]); seconds.push(s); } });
+    const wall = (performance.now() - started) / 1000;
+    // Time since the epoch's start, measured where the batches ran: positive, non-decreasing, within the call.
+    expect(seconds[0]).toBeGreaterThan(0);
+    seconds.forEach((s, i) => { if (i > 0) expect(s).toBeGreaterThanOrEqual(seconds[i - 1]!); });
+    expect(seconds.at(-1)!).toBeLessThanOrEqual(wall);
     expect(result.batches).toBe(12);
     expect(result.cancelled).toBe(false);
     expect(events.map((e) => e[0])).toEqual([...Array(12).keys()]);

@@ -42,11 +42,11 @@ function nativePlanClass(binding: NativeBinding) {
       let drained: () => void = () => {};
       const allDelivered = new Promise<void>((resolve) => { drained = resolve; });
       let hookError: unknown = null;
-      const deliver = (batch: number, batchRows: number, loss: number) => {
+      const deliver = (batch: number, batchRows: number, loss: number, seconds: number) => {
         delivered++;
         if (hookError === null) {
           try {
-            onBatch!(batch, batchRows, loss);
+            onBatch!(batch, batchRows, loss, seconds);
           } catch (err) {
             hookError = err;     // stop training; the error rejects trainEpoch
             this.cancelEpoch();

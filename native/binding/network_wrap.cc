@@ -394,7 +394,7 @@ Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
 }
 
 // runEpoch(x, rows, y, batchSize, order | null, onBatch?) → (the plan's trainEpoch in TS)
-//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss)
+//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds)
 Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);

@@ -1,5 +1,7 @@
 #include "train_epoch_worker.h"
 
+#include <chrono>
+
 #include "network_wrap.h"
 
 namespace fastmlp::binding {
@@ -9,6 +11,7 @@ struct BatchEvent {
   index_t batch;
   index_t rows;
   double loss;
+  double seconds;  // since the epoch started, measured on the worker (for samples/s)
 };
 
 // Runs on the main thread. The TypeScript caller's callback never throws (it
@@ -20,7 +23,8 @@ void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
   try {
     callback.Call({Napi::Number::New(env, double(owned->batch)),
                    Napi::Number::New(env, double(owned->rows)),
-                   Napi::Number::New(env, owned->loss)});
+                   Napi::Number::New(env, owned->loss),
+                   Napi::Number::New(env, owned->seconds)});
   } catch (const Napi::Error&) {
   }
 }
@@ -70,9 +74,11 @@ void TrainEpochWorker<T>::Execute() {
   try {
     const Baton& b = baton_;
     BatchObserver observer;
+    const auto started = std::chrono::steady_clock::now();
     if (has_progress_) {
-      observer = [this](index_t batch, index_t rows, double loss) {
-        auto* event = new BatchEvent{batch, rows, loss};
+      observer = [this, started](index_t batch, index_t rows, double loss) {
+        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+        auto* event = new BatchEvent{batch, rows, loss, elapsed.count()};
         if (progress_.NonBlockingCall(event, deliver_batch) != napi_ok) delete event;
       };
     }

@@ -40,7 +40,7 @@ class TrainEpochWorker : public Napi::AsyncWorker {
     index_t batch = 0;
   };
 
-  // on_batch: a JS function (batch, rows, loss) or an empty value for none.
+  // on_batch: a JS function (batch, rows, loss, seconds) or an empty value for none.
   TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton,
                    Napi::Value on_batch);
   ~TrainEpochWorker() override;

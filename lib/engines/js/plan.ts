@@ -617,7 +617,8 @@ export class JsNetworkPlan implements NetworkPlan {
     let badBatch = -1;
     let cancelled = false;
     try {
-      let lastYield = performance.now();
+      const started = performance.now();
+      let lastYield = started;
       for (let start = 0; start < rows; start += batchSize) {
         if (hooks.signal?.aborted || this.isDisposed) {
           cancelled = true;
@@ -651,7 +652,7 @@ export class JsNetworkPlan implements NetworkPlan {
         lossSum += value * n;
         done += n;
         batches++;
-        hooks.onBatch?.(batches - 1, n, value);
+        hooks.onBatch?.(batches - 1, n, value, (performance.now() - started) / 1000);
         if (start + batchSize < rows && performance.now() - lastYield >= YIELD_MS) {
           await yieldToEventLoop();
           lastYield = performance.now();

@@ -1,0 +1,177 @@
+// One epoch of Sequential.fit over its data chunks: the whole in-memory data
+// set (one chunk) or the chunks of a streamed source, each trained in
+// mini-batches in one of two ways (README "Training in a service"):
+// - engine-driven: one trainEpoch call per chunk — in the native engine on a
+//   worker thread. Observe-only batch callbacks ride its per-batch events,
+//   delivered in order, possibly a few batches late; setting
+//   model.stopTraining from one cancels the engine before its next batch.
+// - batch-driven: TypeScript steps batch by batch and awaits every batch hook
+//   with the model idle, for hooks that act (a one-cycle schedule, a callback
+//   that changes lr or weights) and for custom losses.
+// An AbortSignal stops either between batches, so the parameters are exactly
+// those after the last completed batch.
+import { callHook, type Callback, type CallbackModel, type HookName, type Logs } from './callbacks';
+import type { EpochHooks, EpochResult, FloatArray, Target } from './engine';
+import type { Rng } from './rng';
+import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext } from './training';
+
+/** Rows of training data with their targets, validated and of the model's dtype. */
+export interface DataChunk {
+  x: FloatArray;
+  rows: number;
+  y: Target;
+}
+
+/** What one epoch needs from the fit loop. */
+export interface EpochRun {
+  ctx: EpochContext;
+  batchSize: number;
+  shuffle: boolean;
+  rng: Rng;
+  /** True: drive batches from TypeScript (acting batch hooks or a custom loss). */
+  byBatch: boolean;
+  /** observeOnly callbacks with onBatchEnd, fed from the engine's events when not byBatch. */
+  observers: Callback[];
+  /** Runs a hook on every callback with the model idle. */
+  hook(name: HookName, ...args: unknown[]): Promise<void>;
+  syncOptimizer(): void;
+  model: CallbackModel;
+  signal: AbortSignal | null;
+  /** Where a batch-driven epoch records outputs for training metrics (one chunk only), or null. */
+  record: BatchDriver['record'];
+  /** Reused shuffle order for chunks of its length. */
+  order: Int32Array;
+}
+
+export interface EpochOutcome {
+  /** Mean batch loss over the rows trained, weighted by rows. */
+  loss: number;
+  rowsDone: number;
+  batches: number;
+  /** Epoch-wide index of the first batch with a non-finite loss, or -1. */
+  badBatch: number;
+  /** The signal aborted the epoch. */
+  aborted: boolean;
+}
+
+/** Trains one epoch over `chunks` (each shuffled on its own when run.shuffle). */
+export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<DataChunk> | Iterable<DataChunk>):
+    Promise<EpochOutcome> {
+  let lossSum = 0;
+  let rowsDone = 0;
+  let batches = 0;
+  const outcome = (badBatch: number): EpochOutcome => ({
+    loss: rowsDone > 0 ? lossSum / rowsDone : 0, rowsDone, batches, badBatch, aborted: run.signal?.aborted === true,
+  });
+  for await (const chunk of chunks) {
+    if (run.signal?.aborted || run.model.stopTraining) break;
+    if (run.order.length !== chunk.rows) run.order = new Int32Array(chunk.rows);
+    const order = run.shuffle ? run.rng.permutation(chunk.rows, run.order) : null;
+    const result: EpochResult & { rowsDone?: number } = run.byBatch
+      ? await batchDriven(run, chunk, order, batches)
+      : await engineDriven(run, chunk, order, batches);
+    const done = result.rowsDone ?? Math.min(result.batches * Math.min(run.batchSize, chunk.rows), chunk.rows);
+    lossSum += result.loss * done;
+    rowsDone += done;
+    if (result.badBatch >= 0) return outcome(batches + result.badBatch);
+    batches += result.batches;
+    if (result.cancelled) break;
+  }
+  return outcome(-1);
+}
+
+/** One trainEpoch call; observers get onBatchEnd from its events, in order. */
+async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number): Promise<EpochResult> {
+  const { observers } = run;
+  if (observers.length === 0 && run.signal === null) {
+    return runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order);
+  }
+  // Our own controller: the caller's signal and a stopping observer both cancel through it.
+  const stop = new AbortController();
+  const forward = () => stop.abort();
+  if (run.signal?.aborted) stop.abort();
+  run.signal?.addEventListener('abort', forward, { once: true });
+  // Events come one per batch (thousands a second for small batches): synchronous
+  // observers are called right away; only a promise from one makes later events wait in a chain.
+  let pending: Promise<void> | null = null;
+  let failed = false;
+  let failure: unknown = null;
+  let rowsSeen = 0;
+  const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
+    failure = err;
+    stop.abort();
+  };
+  const settle = () => { if (run.model.stopTraining) stop.abort(); };
+  const hooks: EpochHooks = { signal: stop.signal };
+  if (observers.length > 0) {
+    hooks.onBatch = (batch, size, loss, seconds) => {
+      rowsSeen += size;
+      const logs: Logs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
+      if (failed) return;
+      if (pending !== null) {
+        // An async observer is still busy with an earlier batch: keep the order.
+        pending = pending.then(() => (failed ? undefined : callHook(observers, 'onBatchEnd', offset + batch, logs)))
+          .then(settle, fail);
+        return;
+      }
+      try {
+        const next = observeNow(observers, offset + batch, logs);
+        if (next !== null) pending = next.then(settle, fail);
+        else settle();
+      } catch (err) {
+        fail(err);
+      }
+    };
+  }
+  try {
+    const result = await runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, hooks);
+    while (pending !== null) {
+      const last: Promise<void> = pending;
+      await last;
+      if (pending === last) pending = null;
+    }
+    if (failed) throw failure;
+    return result;
+  } finally {
+    run.signal?.removeEventListener('abort', forward);
+  }
+}
+
+/**
+ * Calls onBatchEnd of each observer in order, synchronously while they return
+ * no promise; returns the promise of the rest once one does, else null.
+ */
+function observeNow(observers: readonly Callback[], batch: number, logs: Logs): Promise<void> | null {
+  for (let i = 0; i < observers.length; i++) {
+    const cb = observers[i]!;
+    const result: unknown = cb.onBatchEnd!.call(cb, batch, observers.length > 1 ? { ...logs } : logs);
+    if (result instanceof Promise || (typeof result === 'object' && result !== null && 'then' in result)) {
+      const rest = observers.slice(i + 1);
+      return Promise.resolve(result as PromiseLike<void>).then(() => callHook(rest, 'onBatchEnd', batch, logs));
+    }
+  }
+  return null;
+}
+
+/** Batch by batch from TypeScript, awaiting the batch hooks with the model idle. */
+function batchDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number) {
+  const started = performance.now();
+  let rowsSeen = 0;
+  const driver: BatchDriver = {
+    before: async (batch, size) => {
+      await run.hook('onBatchBegin', offset + batch, { batch: offset + batch, size });
+      run.syncOptimizer();
+    },
+    after: async (batch, size, loss) => {
+      rowsSeen += size;
+      const seconds = (performance.now() - started) / 1000;
+      const logs: Logs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
+      await run.hook('onBatchEnd', offset + batch, logs);
+      return run.model.stopTraining || run.signal?.aborted === true;
+    },
+    record: run.record,
+  };
+  return runEpochByBatch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, driver);
+}
