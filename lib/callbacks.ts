@@ -5,7 +5,7 @@
 // `model.stopTraining = true`: fit() then ends after the current batch (batch
 // hooks) or epoch.
 import { promises as fs } from 'node:fs';
-import { Presets, SingleBar } from 'cli-progress';
+import { progressCallback, type ProgressOutput } from './cli/progress';
 import type { FloatArray } from './engine';
 import { boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
 
@@ -345,50 +345,37 @@ export interface ProgressBarOptions {
 }
 
 /**
- * A per-batch progress bar (the cli-progress package) with the running loss.
- * It has batch hooks, so the native engine drives epochs batch by batch.
+ * A per-batch progress bar with ETA, samples/s and the running loss (the CLI's
+ * TrainingProgress, lib/cli/progress.ts) on a terminal; one line per epoch
+ * elsewhere. It has batch hooks, so the native engine drives epochs batch by batch.
  */
 export class ProgressBar implements Callback {
-  private readonly stream: NodeJS.WritableStream;
-  private bar: SingleBar | null = null;
-  private params: TrainingParams | null = null;
-  private epoch = 0;
-  private seen = 0;
-  private lossSum = 0;
+  private readonly inner: Callback;
 
   constructor(opts?: ProgressBarOptions) {
     const o = options('progressBar options', opts, ['stream']);
     if (o.stream !== undefined && typeof (o.stream as NodeJS.WritableStream)?.write !== 'function') {
       throw typeError('stream', 'a writable stream', o.stream);
     }
-    this.stream = (o.stream as NodeJS.WritableStream | undefined) ?? process.stderr;
+    const stream = (o.stream as (NodeJS.WritableStream & { isTTY?: boolean }) | undefined) ?? process.stderr;
+    // The stream itself, not a wrapper: on a TTY cli-progress moves the cursor through it.
+    this.inner = progressCallback(stream as unknown as ProgressOutput, { batches: true });
   }
 
   setParams(params: TrainingParams): void {
-    this.params = params;
+    this.inner.setParams!(params);
   }
 
-  onEpochBegin(epoch: number): void {
-    this.epoch = epoch;
-    this.seen = 0;
-    this.lossSum = 0;
-    this.bar = new SingleBar({
-      stream: this.stream, noTTYOutput: true, notTTYSchedule: 0, hideCursor: false,
-      format: 'Epoch {epoch} [{bar}] {value}/{total} - loss: {loss}',
-    }, Presets.legacy);
-    this.bar.start(this.params?.steps ?? 0, 0, { epoch: `${epoch + 1}/${this.params?.epochs ?? '?'}`, loss: '-' });
+  onEpochBegin(epoch: number, logs: Logs): void {
+    void this.inner.onEpochBegin!(epoch, logs);
   }
 
   onBatchEnd(batch: number, logs: Logs): void {
-    const size = logs['size'] ?? 0;
-    this.seen += size;
-    this.lossSum += (logs['loss'] ?? NaN) * size;
-    this.bar?.update(batch + 1, { loss: (this.lossSum / this.seen).toFixed(4) });
+    void this.inner.onBatchEnd!(batch, logs);
   }
 
-  onEpochEnd(): void {
-    this.bar?.stop();
-    this.bar = null;
+  onEpochEnd(epoch: number, logs: Logs): void {
+    void this.inner.onEpochEnd!(epoch, logs);
   }
 }
 

@@ -1,0 +1,91 @@
+// `fastmlp predict model.safetensors data.csv`: one label (classification) or
+// value (regression) per row, read with the model file's stored CSV settings
+// (header, column names, target name, class labels) so a file with or without
+// its target column works.
+import { promises as fs } from 'node:fs';
+import { loadCsv } from '../data/csv';
+import { readModelInfo } from '../io/model-file';
+import { Sequential } from '../sequential';
+import { CliError, choiceFlag, helpText, inputFile, parseCommand, type Flags } from './args';
+
+export const PREDICT_FLAGS: Flags = {
+  out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
+  engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
+};
+
+export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [--out preds.csv]',
+  `Predicts one label (classification: the class names of the training CSV) or one value
+(regression) per row of data.csv. The CSV has the training file's columns, with or without
+the target column; the model takes raw columns (training folded its scaling into the
+weights). When the target column is present, the accuracy (or MAE) is printed on stderr.`, PREDICT_FLAGS);
+
+function jsonArray(text: string | undefined, key: string, path: string): string[] | null {
+  if (text === undefined) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+  } catch { /* reported below */ }
+  throw new CliError(`model file '${path}' has a malformed '${key}' metadata entry`, 1);
+}
+
+export async function predict(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+  const { values, positionals } = parseCommand('predict', argv, PREDICT_FLAGS, 2);
+  if (values['help']) { out.write(PREDICT_HELP); return; }
+  if (positionals.length < 2) throw new CliError('fastmlp predict needs a model file and a CSV file (see fastmlp predict --help)');
+  const engine = choiceFlag(values, 'engine', ['auto', 'native', 'js'] as const);
+  const modelPath = inputFile(positionals[0]!, 'model file');
+  const csvPath = inputFile(positionals[1]!, 'data file');
+
+  const info = await readModelInfo(modelPath);
+  const model = await Sequential.load(modelPath, { engine });
+  const meta = info.metadata;
+  const classes = jsonArray(meta['classes'], 'classes', modelPath);
+  const header = meta['header'] !== 'false';
+  const target = meta['target'];
+
+  // Without the target column the file has exactly the model's inputs; with it, one more.
+  const probe = await loadCsv(csvPath, { header, targetKind: 'class' });
+  let targetColumn: string | number | undefined;
+  if (probe.x.cols === model.inputSize + 1) {
+    if (header && target && probe.columns.includes(target)) targetColumn = target;
+    else if (!header && target !== undefined && /^\d+$/.test(target)) targetColumn = Number(target);
+    else throw new CliError(`'${csvPath}' has ${probe.x.cols} columns: the model takes ${model.inputSize}, ` +
+      `and its target column '${target ?? '?'}' is not among them`, 1);
+  } else if (probe.x.cols !== model.inputSize) {
+    throw new CliError(`'${csvPath}' has ${probe.x.cols} columns but the model takes ${model.inputSize} ` +
+      `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
+  }
+  const data = targetColumn === undefined ? probe
+    : await loadCsv(csvPath, { header, target: targetColumn, targetKind: classes ? 'class' : 'value' });
+
+  const pred = model.predict(data.x);
+  const lines: string[] = [];
+  if (classes) {
+    for (let r = 0; r < pred.rows; r++) {
+      let best = 0;
+      for (let c = 1; c < pred.cols; c++) if (pred.data[r * pred.cols + c]! > pred.data[r * pred.cols + best]!) best = c;
+      lines.push(classes[best]!);
+    }
+  } else {
+    for (let r = 0; r < pred.rows; r++) lines.push(String(pred.data[r * pred.cols]));
+  }
+
+  if (data.y && data.classNames && classes) {
+    const truth = data.y as Int32Array;
+    let correct = 0;
+    for (let r = 0; r < lines.length; r++) if (lines[r] === data.classNames[truth[r]!]) correct++;
+    err.write(`accuracy on the ${lines.length} labelled rows: ${(100 * correct / lines.length).toFixed(2)} %\n`);
+  } else if (data.y && !classes) {
+    let abs = 0;
+    for (let r = 0; r < lines.length; r++) abs += Math.abs(Number(lines[r]) - data.y[r]!);
+    err.write(`MAE on the ${lines.length} labelled rows: ${(abs / lines.length).toPrecision(5)}\n`);
+  }
+
+  const body = lines.join('\n') + '\n';
+  if (typeof values['out'] === 'string') {
+    await fs.writeFile(values['out'], `${target ? `predicted_${target}` : 'prediction'}\n${body}`);
+    err.write(`wrote ${lines.length} predictions to ${values['out']}\n`);
+  } else {
+    out.write(body);
+  }
+}
