@@ -3,6 +3,8 @@
 // (header, column names, target name, class labels) so a file with or without
 // its target column works.
 import { promises as fs } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
 import { loadCsv } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
 import { Sequential } from '../sequential';
@@ -28,6 +30,19 @@ function jsonArray(text: string | undefined, key: string, path: string): string[
   throw new CliError(`model file '${path}' has a malformed '${key}' metadata entry`, 1);
 }
 
+/** The first record of a CSV (or .csv.gz) file: its header, or its first row's cells. */
+async function firstRow(path: string): Promise<string[]> {
+  const bytes = await fs.readFile(path);
+  const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  const rows = parse(text, { to_line: 1, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  if (rows.length === 0) throw new CliError(`'${path}' holds no CSV rows`, 1);
+  return rows[0]!;
+}
+
+async function firstRowWidth(path: string): Promise<number> {
+  return (await firstRow(path)).length;
+}
+
 export async function predict(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
   const { values, positionals } = parseCommand('predict', argv, PREDICT_FLAGS, 2);
   if (values['help']) { out.write(PREDICT_HELP); return; }
@@ -44,19 +59,19 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const target = meta['target'];
 
   // Without the target column the file has exactly the model's inputs; with it, one more.
-  const probe = await loadCsv(csvPath, { header, targetKind: 'class' });
+  const width = await firstRowWidth(csvPath);
   let targetColumn: string | number | undefined;
-  if (probe.x.cols === model.inputSize + 1) {
-    if (header && target && probe.columns.includes(target)) targetColumn = target;
+  if (width === model.inputSize + 1) {
+    const names = header ? await firstRow(csvPath) : [];
+    if (header && target && names.includes(target)) targetColumn = target;
     else if (!header && target !== undefined && /^\d+$/.test(target)) targetColumn = Number(target);
-    else throw new CliError(`'${csvPath}' has ${probe.x.cols} columns: the model takes ${model.inputSize}, ` +
+    else throw new CliError(`'${csvPath}' has ${width} columns: the model takes ${model.inputSize}, ` +
       `and its target column '${target ?? '?'}' is not among them`, 1);
-  } else if (probe.x.cols !== model.inputSize) {
-    throw new CliError(`'${csvPath}' has ${probe.x.cols} columns but the model takes ${model.inputSize} ` +
+  } else if (width !== model.inputSize) {
+    throw new CliError(`'${csvPath}' has ${width} columns but the model takes ${model.inputSize} ` +
       `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
   }
-  const data = targetColumn === undefined ? probe
-    : await loadCsv(csvPath, { header, target: targetColumn, targetKind: classes ? 'class' : 'value' });
+  const data = await loadCsv(csvPath, { header, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
 
   const pred = model.predict(data.x);
   const lines: string[] = [];
