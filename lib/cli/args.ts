@@ -53,8 +53,12 @@ function parseArgsMessage(e: Error & { code?: string }): string {
   const flag = /'(-[^']*)'/.exec(e.message)?.[1] ?? '';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': return `unknown option ${flag}`;
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': return e.message.includes('argument missing')
-      ? `option ${flag.split(' ')[0]} needs a value` : `option ${flag.split(' ')[0]} takes no value`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const option = flag.split(' ')[0];
+      if (e.message.includes('argument missing')) return `option ${option} needs a value`;
+      if (e.message.includes('ambiguous')) return `option ${option} is followed by a value starting with '-'; write ${option}=VALUE`;
+      return `option ${option} takes no value`;
+    }
     default: return e.message.split('\n')[0]!;
   }
 }
