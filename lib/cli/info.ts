@@ -34,6 +34,6 @@ export async function info(argv: string[], out: NodeJS.WritableStream): Promise<
   if (meta.optimizerSteps !== null) lines.push(`optimizer state: ${meta.optimizerSteps} steps`);
   const entries = Object.entries(meta.metadata);
   lines.push(entries.length === 0 ? 'metadata: none' : 'metadata:');
-  for (const [k, v] of entries) lines.push(`  ${k}: ${v}`);
+  for (const [k, v] of entries) lines.push(`  ${k}: ${v.length > 100 ? `${v.slice(0, 97)}… (${v.length} characters)` : v}`);
   out.write(lines.join('\n') + '\n');
 }
