@@ -166,7 +166,7 @@ describe.each(ENGINES)('callbacks in fit (%s engine)', (engine) => {
     const lines = out.trim().split('\n');
     expect(lines.length).toBe(2);
     expect(lines[1]).toMatch(/^epoch 2\/2 - loss \d\.\d{4} - [\d.]+ s - \d+ samples\/s$/);
-    expect(Number(lines[1]!.split(' ')[3])).toBeCloseTo(h.history['loss']![1]!, 4);
+    expect(Number(lines[1]!.split(' ')[4])).toBeCloseTo(h.history['loss']![1]!, 4);
     expect(() => callbacks.progressBar({ stream: {} as never })).toThrow(/stream/);
   });
 
