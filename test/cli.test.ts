@@ -1,10 +1,11 @@
 // The fastmlp command line, run as a user runs it (node bin/fastmlp.js in a
 // fresh process): train on the bundled digits, on a CSV with text labels and on
 // a regression CSV, in both engines; predict, info, bench, --help, --version.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Sequential } from '../lib/sequential';
+import { Dense } from '../lib/layers';
 import { loadCsv } from '../lib/data/csv';
 import { ENGINES } from './helpers';
 import { fastmlp, tempDir, writeBlobsCsv, writeRegressionCsv } from './cli-helpers';
@@ -138,6 +139,26 @@ describe.each(ENGINES)('fastmlp on user CSVs (%s engine)', (engine) => {
 
 describe('fastmlp info, bench, --help, --version', () => {
   const dir = tempDir();
+
+  it('predict on a model saved through the API: class indices for a classifier, every output otherwise', async () => {
+    writeFileSync(join(dir, 'abc.csv'), 'a,b,c\n0.5,-1,2\n3,0.25,-0.5\n-2,1,1\n');
+    const { x } = await loadCsv(join(dir, 'abc.csv'));
+    for (const loss of ['cross-entropy', 'mse']) {
+      const m = new Sequential([new Dense(3, 2)], { engine: 'js', seed: 5 });
+      m.compile({ loss });
+      await m.save(join(dir, `${loss}.safetensors`));
+      const r = fastmlp(['predict', `${loss}.safetensors`, 'abc.csv'], dir);
+      expect(r.code, r.stderr).toBe(0);
+      const p = m.predict(x).data;
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(3);
+      if (loss === 'mse') {
+        lines.forEach((l, i) => l.split(',').map(Number).forEach((v, j) => expect(v).toBeCloseTo(p[2 * i + j]!, 5)));
+      } else {
+        expect(lines).toEqual([0, 1, 2].map((i) => String(p[2 * i + 1]! > p[2 * i]! ? 1 : 0)));
+      }
+    }
+  });
 
   it('info lists the architecture, parameters, dtype, compile options and metadata', () => {
     expect(fastmlp(['train', '--epochs', '1', '--layers', '8', '--out', 'small.safetensors'], dir).code).toBe(0);

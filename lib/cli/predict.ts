@@ -54,7 +54,11 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const info = await readModelInfo(modelPath);
   const model = await Sequential.load(modelPath, { engine });
   const meta = info.metadata;
-  const classes = jsonArray(meta['classes'], 'classes', modelPath);
+  // A model saved through the API has no class names: a classification loss
+  // then means class indices as labels; anything else prints the raw outputs.
+  const lossName = (info.compile?.loss as { name?: string } | undefined)?.name;
+  const classes = jsonArray(meta['classes'], 'classes', modelPath)
+    ?? (lossName === 'cross-entropy' || lossName === 'nll' ? Array.from({ length: model.outputSize }, (_, i) => String(i)) : null);
   const header = meta['header'] !== 'false';
   const target = meta['target'];
 
@@ -82,7 +86,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
       lines.push(classes[best]!);
     }
   } else {
-    for (let r = 0; r < pred.rows; r++) lines.push(String(pred.data[r * pred.cols]));
+    for (let r = 0; r < pred.rows; r++) lines.push(Array.from(pred.data.subarray(r * pred.cols, (r + 1) * pred.cols), String).join(','));
   }
 
   if (data.y && data.classNames && classes) {
@@ -90,7 +94,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
     let correct = 0;
     for (let r = 0; r < lines.length; r++) if (lines[r] === data.classNames[truth[r]!]) correct++;
     err.write(`accuracy on the ${lines.length} labelled rows: ${(100 * correct / lines.length).toFixed(2)} %\n`);
-  } else if (data.y && !classes) {
+  } else if (data.y && !classes && model.outputSize === 1) {
     let abs = 0;
     for (let r = 0; r < lines.length; r++) abs += Math.abs(Number(lines[r]) - data.y[r]!);
     err.write(`MAE on the ${lines.length} labelled rows: ${(abs / lines.length).toPrecision(5)}\n`);
