@@ -11,7 +11,7 @@
 // `observeOnly: true` only reads its logs: its onBatchEnd rides the engine's
 // per-batch events, so the native epoch stays one call on a worker thread.
 import { promises as fs } from 'node:fs';
-import { Presets, SingleBar } from 'cli-progress';
+import { progressCallback, type ProgressOutput } from './cli/progress';
 import type { FloatArray } from './engine';
 import { ArgumentRangeError, ArgumentTypeError, boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
 
@@ -388,56 +388,38 @@ export interface ProgressBarOptions {
 }
 
 /**
- * A per-batch progress bar (the cli-progress package) with the running loss and
- * samples/s. It only observes, so the native epoch stays on its worker thread.
+ * A per-batch progress bar with ETA, samples/s and the running loss (the CLI's
+ * TrainingProgress, lib/cli/progress.ts) on a terminal; one line per epoch
+ * elsewhere. It only observes, so the native epoch stays on its worker thread.
  */
 export class ProgressBar implements Callback {
   readonly observeOnly = true;
-  private readonly stream: NodeJS.WritableStream;
-  private bar: SingleBar | null = null;
-  private params: TrainingParams | null = null;
-  private epoch = 0;
-  private seen = 0;
-  private lossSum = 0;
+  private readonly inner: Callback;
 
   constructor(opts?: ProgressBarOptions) {
     const o = options('progressBar options', opts, ['stream']);
     if (o.stream !== undefined && typeof (o.stream as NodeJS.WritableStream)?.write !== 'function') {
       throw typeError('stream', 'a writable stream', o.stream);
     }
-    this.stream = (o.stream as NodeJS.WritableStream | undefined) ?? process.stderr;
+    const stream = (o.stream as (NodeJS.WritableStream & { isTTY?: boolean }) | undefined) ?? process.stderr;
+    // The stream itself, not a wrapper: on a TTY cli-progress moves the cursor through it.
+    this.inner = progressCallback(stream as unknown as ProgressOutput, { batches: true });
   }
 
   setParams(params: TrainingParams): void {
-    this.params = params;
+    this.inner.setParams!(params);
   }
 
-  onEpochBegin(epoch: number): void {
-    this.epoch = epoch;
-    this.seen = 0;
-    this.lossSum = 0;
-    this.bar = new SingleBar({
-      stream: this.stream, noTTYOutput: true, notTTYSchedule: 0, hideCursor: false,
-      format: 'Epoch {epoch} [{bar}] {value}/{total} - loss: {loss} - {rate} samples/s',
-    }, Presets.legacy);
-    // Streamed data has no known step count (NaN): the bar then shows 0 as its total.
-    const steps = this.params?.steps;
-    this.bar.start(steps !== undefined && Number.isFinite(steps) ? steps : 0, 0,
-      { epoch: `${epoch + 1}/${this.params?.epochs ?? '?'}`, loss: '-', rate: '-' });
+  onEpochBegin(epoch: number, logs: Logs): void {
+    void this.inner.onEpochBegin!(epoch, logs);
   }
 
   onBatchEnd(batch: number, logs: Logs): void {
-    const size = logs['size'] ?? 0;
-    this.seen += size;
-    this.lossSum += (logs['loss'] ?? NaN) * size;
-    const rate = logs['samplesPerSecond'];
-    this.bar?.update(batch + 1, { loss: (this.lossSum / this.seen).toFixed(4),
-      rate: rate === undefined ? '-' : Math.round(rate).toString() });
+    void this.inner.onBatchEnd!(batch, logs);
   }
 
-  onEpochEnd(): void {
-    this.bar?.stop();
-    this.bar = null;
+  onEpochEnd(epoch: number, logs: Logs): void {
+    void this.inner.onEpochEnd!(epoch, logs);
   }
 }
 

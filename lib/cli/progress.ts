@@ -1,7 +1,9 @@
 // Progress of a training run for the CLI: a bar with ETA, samples/s and the
 // running loss on a TTY (cli-progress), and one plain line per epoch otherwise,
-// so logs and CI output stay readable.
+// so logs and CI output stay readable. callbacks.progressBar and the CLI both
+// draw through TrainingProgress: one implementation.
 import { SingleBar } from 'cli-progress';
+import type { Callback, Logs, TrainingParams } from '../callbacks';
 
 export interface ProgressOutput {
   isTTY?: boolean;
@@ -41,10 +43,14 @@ export class TrainingProgress {
     this.bar?.update(this.batches, { rate: Math.round(this.samplesPerSecond()), loss: (this.lossSum / this.batches).toFixed(4) });
   }
 
-  /** Ends the epoch's bar and prints its summary line. */
-  endEpoch(epoch: number, logs: Record<string, number>): void {
+  /**
+   * Ends the epoch's bar and prints its summary line. `samples` stands in for
+   * the batch counts when no batch was reported (an epoch run in one piece).
+   */
+  endEpoch(epoch: number, logs: Record<string, number>, samples?: number): void {
     this.bar?.stop();
     this.bar = null;
+    if (this.batches === 0 && samples !== undefined) this.samples = samples;
     const parts = Object.entries(logs).map(([k, v]) => `${k} ${formatValue(k, v)}`);
     const rate = this.samples > 0 ? ` - ${Math.round(this.samplesPerSecond())} samples/s` : '';
     const seconds = (performance.now() - this.epochStart) / 1000;
@@ -59,4 +65,30 @@ export class TrainingProgress {
 
 function formatValue(name: string, v: number): string {
   return /acc/.test(name) ? `${(100 * v).toFixed(2)} %` : v.toFixed(4);
+}
+
+/**
+ * TrainingProgress as a fit() callback. On a TTY it has batch hooks (the bar
+ * moves per batch), otherwise only epoch hooks. It only observes
+ * (observeOnly), so the native engine keeps each epoch in one worker-thread
+ * call and posts the batch events to it.
+ */
+export function progressCallback(out: ProgressOutput, opts: { batches?: boolean } = {}): Callback {
+  let progress: TrainingProgress | null = null;
+  let params: TrainingParams | null = null;
+  const cb: Callback = {
+    observeOnly: true,
+    setParams(p: TrainingParams) { params = p; },
+    onEpochBegin(epoch: number) {
+      progress ??= new TrainingProgress(out, params?.epochs ?? 0);
+      progress.startEpoch(epoch, params?.steps ?? 0);
+    },
+    onEpochEnd(epoch: number, logs: Logs) {
+      progress?.endEpoch(epoch, logs, params?.samples);
+    },
+  };
+  if (opts.batches ?? out.isTTY === true) {
+    cb.onBatchEnd = (_batch: number, logs: Logs) => { progress?.batch(logs['size'] ?? 0, logs['loss'] ?? NaN); };
+  }
+  return cb;
 }

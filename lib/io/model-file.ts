@@ -12,6 +12,8 @@
 //   fastmlp.optimizer_steps  the step count, when the optimizer state is included
 //   fastmlp.rng_state        JSON of the shuffling generator's state, likewise
 //   fastmlp.checksum         'sha256:<hex>' of the data section (every tensor byte)
+//   fastmlp.metadata         JSON of the user's { key: string } map (save option
+//                            `metadata`, e.g. the CLI's class names), when given
 // With { includeOptimizer: true } one more tensor, OPTIMIZER_TENSOR, holds the
 // engine's flat optimizer state (same dtype); with the step count and the
 // generator that shuffles fit's batches, training resumes exactly.
@@ -42,11 +44,14 @@ const KEY = {
   steps: 'fastmlp.optimizer_steps',
   rng: 'fastmlp.rng_state',
   checksum: 'fastmlp.checksum',
+  metadata: 'fastmlp.metadata',
 } as const;
 
 export interface SaveOptions {
   /** Also store the optimizer state and step count (default false). */
   includeOptimizer?: boolean;
+  /** Your own strings stored with the model (class names, data provenance…); io.readModelInfo returns them. */
+  metadata?: Record<string, string>;
 }
 
 export interface LoadOptions {
@@ -75,6 +80,8 @@ export interface ModelJSON {
   optimizerSteps: number | null;
   rngState: RngState | null;
   checksum: string;
+  /** The save option `metadata`, when given. */
+  metadata?: Record<string, string>;
   tensors: { name: string; dtype: Dtype; shape: number[]; data: string }[];
 }
 
@@ -84,6 +91,7 @@ interface ModelParts {
   compile: CompileConfig | null;
   optimizerSteps: number | null;
   rngState: RngState | null;
+  metadata: Record<string, string> | null;
   tensors: StoredTensor[];
 }
 
@@ -93,9 +101,23 @@ function sha256(bytes: Uint8Array): string {
 
 // ---- model → parts --------------------------------------------------------
 
-function saveOptions(opts: unknown): { includeOptimizer: boolean } {
-  const o = options('save options', opts, ['includeOptimizer']);
-  return { includeOptimizer: o.includeOptimizer === undefined ? false : boolean('includeOptimizer', o.includeOptimizer) };
+function saveOptions(opts: unknown): { includeOptimizer: boolean; metadata: Record<string, string> | null } {
+  const o = options('save options', opts, ['includeOptimizer', 'metadata']);
+  return {
+    includeOptimizer: o.includeOptimizer === undefined ? false : boolean('includeOptimizer', o.includeOptimizer),
+    metadata: o.metadata === undefined ? null : stringMap('metadata', o.metadata),
+  };
+}
+
+/** A plain object whose values are all strings (safetensors metadata is string-only). */
+function stringMap(name: string, value: unknown): Record<string, string> {
+  if (!isPlainObject(value)) throw typeError(name, 'an object of strings', value);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw typeError(`${name}.${k}`, 'a string', v);
+    out[k] = v;
+  }
+  return out;
 }
 
 /** Parameter names and shapes in plan order, as Sequential lays them out. */
@@ -109,7 +131,7 @@ function paramShapes(layers: readonly Layer[]): { name: string; shape: number[] 
 
 function partsOf(model: Sequential, opts: unknown): ModelParts {
   if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
-  const { includeOptimizer } = saveOptions(opts);
+  const { includeOptimizer, metadata } = saveOptions(opts);
   const weights = model.getWeights();
   const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
     { name, dtype: model.dtype, shape, data: weights[name]! }));
@@ -138,7 +160,7 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
   }
   return {
     architecture: { dtype: model.dtype, seed: model.seed, layers: model.layerConfigs() },
-    compile, optimizerSteps, rngState, tensors,
+    compile, optimizerSteps, rngState, metadata, tensors,
   };
 }
 
@@ -153,6 +175,7 @@ export function modelToBuffer(model: Sequential, opts?: SaveOptions): Buffer {
   if (parts.compile) metadata[KEY.compile] = JSON.stringify(parts.compile);
   if (parts.optimizerSteps !== null) metadata[KEY.steps] = String(parts.optimizerSteps);
   if (parts.rngState !== null) metadata[KEY.rng] = JSON.stringify(parts.rngState);
+  if (parts.metadata !== null) metadata[KEY.metadata] = JSON.stringify(parts.metadata);
   return encodeSafetensors(parts.tensors, metadata);
 }
 
@@ -166,6 +189,7 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
     optimizerSteps: parts.optimizerSteps,
     rngState: parts.rngState,
     checksum: sha256(concatTensorBytes(parts.tensors)),
+    ...(parts.metadata !== null ? { metadata: parts.metadata } : {}),
     tensors: parts.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape,
       data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64') })),
   };
@@ -337,6 +361,7 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
     optimizerSteps: steps,
     rngState: (parseJson(source, KEY.rng, m[KEY.rng]) ?? null) as RngState | null,
+    metadata: userMetadata(source, parseJson(source, KEY.metadata, m[KEY.metadata])),
     tensors: file.tensors,
   }, opts);
 }
@@ -367,6 +392,48 @@ async function readSafetensorsFile(path: string): Promise<Buffer> {
   } finally {
     await handle.close();
   }
+}
+
+function userMetadata(source: string, value: unknown): Record<string, string> | null {
+  if (value === undefined || value === null) return null;
+  try {
+    return stringMap('metadata', value);
+  } catch (e) {
+    throw new ModelFileError(`${source} is not a valid model file: ${(e as Error).message}`);
+  }
+}
+
+/** What a model file says about itself, without building the model (the CLI's `info`). */
+export interface ModelInfo {
+  version: number;
+  architecture: Architecture;
+  compile: CompileConfig | null;
+  /** The save option `metadata`, or {} when none was given. */
+  metadata: Record<string, string>;
+  optimizerSteps: number | null;
+  tensors: { name: string; dtype: Dtype; shape: number[] }[];
+}
+
+export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): ModelInfo {
+  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  const file = decodeSafetensors(buf, source);
+  const m = file.metadata;
+  checkVersion(source, m[KEY.version]);
+  const steps = m[KEY.steps];
+  return {
+    version: FORMAT_VERSION,
+    architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
+    compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
+    metadata: userMetadata(source, parseJson(source, KEY.metadata, m[KEY.metadata])) ?? {},
+    optimizerSteps: steps === undefined ? null : Number(steps),
+    tensors: file.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
+  };
+}
+
+/** Reads a model file's description and user metadata (io.readModelInfo). */
+export async function readModelInfo(path: string): Promise<ModelInfo> {
+  const bytes = await readSafetensorsFile(path);
+  return modelInfoFromBuffer(bytes, `'${path}'`);
 }
 
 export async function loadModel(path: string, opts?: LoadOptions): Promise<Sequential> {
@@ -407,6 +474,7 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
     compile: (obj['compile'] ?? null) as CompileConfig | null,
     optimizerSteps: steps === null || steps === undefined ? null : (steps as number),
     rngState: rng === null || rng === undefined ? null : (rng as RngState),
+    metadata: userMetadata(source, obj['metadata']),
     tensors,
   }, opts);
 }

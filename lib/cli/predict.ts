@@ -1,0 +1,110 @@
+// `fastmlp predict model.safetensors data.csv`: one label (classification) or
+// value (regression) per row, read with the model file's stored CSV settings
+// (header, column names, target name, class labels) so a file with or without
+// its target column works.
+import { promises as fs } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { parse } from 'csv-parse/sync';
+import { loadCsv } from '../data/csv';
+import { readModelInfo } from '../io/model-file';
+import { Sequential } from '../sequential';
+import { CliError, choiceFlag, helpText, inputFile, parseCommand, type Flags } from './args';
+
+export const PREDICT_FLAGS: Flags = {
+  out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
+  engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
+};
+
+export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [--out preds.csv]',
+  `Predicts one label (classification: the class names of the training CSV) or one value
+(regression) per row of data.csv. The CSV has the training file's columns, with or without
+the target column; the model takes raw columns (training folded its scaling into the
+weights). When the target column is present, the accuracy (or MAE) is printed on stderr.`, PREDICT_FLAGS);
+
+function jsonArray(text: string | undefined, key: string, path: string): string[] | null {
+  if (text === undefined) return null;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return v as string[];
+  } catch { /* reported below */ }
+  throw new CliError(`model file '${path}' has a malformed '${key}' metadata entry`, 1);
+}
+
+/** The first record of a CSV (or .csv.gz) file: its header, or its first row's cells. */
+async function firstRow(path: string): Promise<string[]> {
+  const bytes = await fs.readFile(path);
+  const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  const rows = parse(text, { to_line: 1, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  if (rows.length === 0) throw new CliError(`'${path}' holds no CSV rows`, 1);
+  return rows[0]!;
+}
+
+async function firstRowWidth(path: string): Promise<number> {
+  return (await firstRow(path)).length;
+}
+
+export async function predict(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
+  const { values, positionals } = parseCommand('predict', argv, PREDICT_FLAGS, 2);
+  if (values['help']) { out.write(PREDICT_HELP); return; }
+  if (positionals.length < 2) throw new CliError('fastmlp predict needs a model file and a CSV file (see fastmlp predict --help)');
+  const engine = choiceFlag(values, 'engine', ['auto', 'native', 'js'] as const);
+  const modelPath = inputFile(positionals[0]!, 'model file');
+  const csvPath = inputFile(positionals[1]!, 'data file');
+
+  const info = await readModelInfo(modelPath);
+  const model = await Sequential.load(modelPath, { engine });
+  const meta = info.metadata;
+  // A model saved through the API has no class names: a classification loss
+  // then means class indices as labels; anything else prints the raw outputs.
+  const lossName = (info.compile?.loss as { name?: string } | undefined)?.name;
+  const classes = jsonArray(meta['classes'], 'classes', modelPath)
+    ?? (lossName === 'cross-entropy' || lossName === 'nll' ? Array.from({ length: model.outputSize }, (_, i) => String(i)) : null);
+  const header = meta['header'] !== 'false';
+  const target = meta['target'];
+
+  // Without the target column the file has exactly the model's inputs; with it, one more.
+  const width = await firstRowWidth(csvPath);
+  let targetColumn: string | number | undefined;
+  if (width === model.inputSize + 1) {
+    const names = header ? await firstRow(csvPath) : [];
+    if (header && target && names.includes(target)) targetColumn = target;
+    else if (!header && target !== undefined && /^\d+$/.test(target)) targetColumn = Number(target);
+    else throw new CliError(`'${csvPath}' has ${width} columns: the model takes ${model.inputSize}, ` +
+      `and its target column '${target ?? '?'}' is not among them`, 1);
+  } else if (width !== model.inputSize) {
+    throw new CliError(`'${csvPath}' has ${width} columns but the model takes ${model.inputSize} ` +
+      `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
+  }
+  const data = await loadCsv(csvPath, { header, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
+
+  const pred = model.predict(data.x);
+  const lines: string[] = [];
+  if (classes) {
+    for (let r = 0; r < pred.rows; r++) {
+      let best = 0;
+      for (let c = 1; c < pred.cols; c++) if (pred.data[r * pred.cols + c]! > pred.data[r * pred.cols + best]!) best = c;
+      lines.push(classes[best]!);
+    }
+  } else {
+    for (let r = 0; r < pred.rows; r++) lines.push(Array.from(pred.data.subarray(r * pred.cols, (r + 1) * pred.cols), String).join(','));
+  }
+
+  if (data.y && data.classNames && classes) {
+    const truth = data.y as Int32Array;
+    let correct = 0;
+    for (let r = 0; r < lines.length; r++) if (lines[r] === data.classNames[truth[r]!]) correct++;
+    err.write(`accuracy on the ${lines.length} labelled rows: ${(100 * correct / lines.length).toFixed(2)} %\n`);
+  } else if (data.y && !classes && model.outputSize === 1) {
+    let abs = 0;
+    for (let r = 0; r < lines.length; r++) abs += Math.abs(Number(lines[r]) - data.y[r]!);
+    err.write(`MAE on the ${lines.length} labelled rows: ${(abs / lines.length).toPrecision(5)}\n`);
+  }
+
+  const body = lines.join('\n') + '\n';
+  if (typeof values['out'] === 'string') {
+    await fs.writeFile(values['out'], `${target ? `predicted_${target}` : 'prediction'}\n${body}`);
+    err.write(`wrote ${lines.length} predictions to ${values['out']}\n`);
+  } else {
+    out.write(body);
+  }
+}
