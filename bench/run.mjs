@@ -262,6 +262,12 @@ function main() {
   const elapsedSec = (Date.now() - started) / 1000;
   out.push(`\nTotal ${elapsedSec.toFixed(0)} s. Results: ${path.relative(process.cwd(), RESULTS)}`);
   console.log(out.join('\n'));
+  if (mlp.length || soak.length) {
+    // The training table as a file too (issue 5: bench/results/ and the README).
+    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+    fs.writeFileSync(path.join(path.dirname(RESULTS), 'training.md'),
+      `# fastmlp training benchmark, ${new Date().toISOString().slice(0, 10)}\n\n\`\`\`\n${out.join('\n').trim()}\n\`\`\`\n`);
+  }
 
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
   fs.writeFileSync(RESULTS, `${JSON.stringify({
