@@ -55,35 +55,19 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
   if (batch > ctx.plan.maxBatch) ctx.plan.reserve(batch);
   if (ctx.loss === null) return ctx.plan.trainEpoch(x, rows, y, batchSize, order, hooks);
 
-  const inputs = x.length / rows;
-  const targetWidth = y instanceof Int32Array ? 1 : ctx.outputSize;
-  const bx = allocate(ctx.dtype, batch * inputs);
-  const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * ctx.outputSize);
-  let total = 0;
-  let batches = 0;
-  let lastYield = Date.now();
+  // A custom loss: the epoch is driven from TypeScript (the engine stops at the
+  // loss every batch), with the same hooks as an engine's epoch.
+  if (hooks.signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
   const started = performance.now();
-  for (let start = 0; start < rows; start += batch) {
-    if (hooks.signal?.aborted) return { loss: total / Math.max(1, start), batches, badBatch: -1, cancelled: true };
-    const n = Math.min(batch, rows - start);
-    for (let i = 0; i < n; i++) {
-      const r = order ? order[start + i]! : start + i;
-      bx.set(x.subarray(r * inputs, (r + 1) * inputs), i * inputs);
-      (by as FloatArray).set((y as FloatArray).subarray(r * targetWidth, (r + 1) * targetWidth), i * targetWidth);
-    }
-    const xb = n === batch ? bx : bx.subarray(0, n * inputs);
-    const yb = n === batch ? by : by.subarray(0, n * targetWidth);
-    const value = stepIfFinite(ctx, xb, n, yb);
-    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false };
-    total += value * n;
-    batches++;
-    hooks.onBatch?.(batches - 1, n, value, (performance.now() - started) / 1000);
-    if (Date.now() - lastYield >= YIELD_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = Date.now();
-    }
-  }
-  return { loss: total / rows, batches, badBatch: -1, cancelled: false };
+  const r = await runEpochByBatch(ctx, x, rows, y, batchSize, order, {
+    before: () => {},
+    after: (index, size, loss) => {
+      if (Number.isFinite(loss)) hooks.onBatch?.(index, size, loss, (performance.now() - started) / 1000);
+      return hooks.signal?.aborted ?? false;
+    },
+    record: null,
+  });
+  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled };
 }
 
 /** What the batch-by-batch loop calls around each batch. */
