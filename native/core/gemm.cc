@@ -225,6 +225,15 @@ Workspace<T>& workspace() {
 
 inline index_t round_up(index_t x, index_t m) { return (x + m - 1) / m * m; }
 
+// The block size for splitting `total` into ceil(total / max_block) blocks of
+// nearly equal size, rounded up to a multiple of `unit` (never above
+// max_block, which is itself a multiple of unit).
+inline index_t balanced_block(index_t total, index_t max_block, index_t unit) {
+  if (total <= 0) return max_block;
+  const index_t blocks = (total + max_block - 1) / max_block;
+  return std::min(max_block, round_up((total + blocks - 1) / blocks, unit));
+}
+
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/mr) micro-panels, each kc
 // columns of mr values (dst[p*mr + i]); rows past mc are zero.
 // op(A)(i,p) = A[i*lda + p] (A stored m×k) or A[p*lda + i] (transA, k×m).
@@ -316,23 +325,30 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                   index_t n, index_t k, T alpha, const T* A, index_t lda,
                   const T* B, index_t ldb, T beta, T* C, index_t ldc) {
   const index_t MR = cfg.mr, NR = cfg.nr;
-  const index_t kc_max = std::min(cfg.kc, k);
-  const index_t mc_max = std::min(cfg.mc, round_up(m, MR));
-  const index_t nc_max = std::min(cfg.nc, round_up(n, NR));
+  // Blocks of equal size rather than full blocks and a thin remainder: a last
+  // k block of 16 or a last column block of one micro-panel runs the kernel
+  // at a fraction of its speed (e.g. n = 512 in NC = 480 leaves a 32-column
+  // block whose A micro-panels are each used once).
+  const index_t KC = balanced_block(k, cfg.kc, 1);
+  const index_t MC = balanced_block(m, cfg.mc, MR);
+  const index_t NC = balanced_block(n, cfg.nc, NR);
+  const index_t kc_max = std::min(KC, k);
+  const index_t mc_max = std::min(MC, round_up(m, MR));
+  const index_t nc_max = std::min(NC, round_up(n, NR));
   Workspace<T>& ws = workspace<T>();
   T* bp = ws.b.get(static_cast<std::size_t>(kc_max * nc_max));
   T* ap = ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
 
   if (cfg.order == LoopOrder::BResident) {
     // jc (L3 B block) / pc / ic (L2 A block) / jr (B micro-panel in L1) / ir.
-    for (index_t jc = 0; jc < n; jc += cfg.nc) {
-      const index_t nc = std::min(cfg.nc, n - jc);
-      for (index_t pc = 0; pc < k; pc += cfg.kc) {
-        const index_t kc = std::min(cfg.kc, k - pc);
+    for (index_t jc = 0; jc < n; jc += NC) {
+      const index_t nc = std::min(NC, n - jc);
+      for (index_t pc = 0; pc < k; pc += KC) {
+        const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
-        for (index_t ic = 0; ic < m; ic += cfg.mc) {
-          const index_t mc = std::min(cfg.mc, m - ic);
+        for (index_t ic = 0; ic < m; ic += MC) {
+          const index_t mc = std::min(MC, m - ic);
           pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
           for (index_t jr = 0; jr < nc; jr += NR)
             for (index_t ir = 0; ir < mc; ir += MR)
@@ -345,14 +361,14 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   } else {
     // The mirror image: ic (L3 A block) / pc / jc (L2 B block) / ir (A
     // micro-panel in L1) / jr (B micro-panels streamed from L2).
-    for (index_t ic = 0; ic < m; ic += cfg.mc) {
-      const index_t mc = std::min(cfg.mc, m - ic);
-      for (index_t pc = 0; pc < k; pc += cfg.kc) {
-        const index_t kc = std::min(cfg.kc, k - pc);
+    for (index_t ic = 0; ic < m; ic += MC) {
+      const index_t mc = std::min(MC, m - ic);
+      for (index_t pc = 0; pc < k; pc += KC) {
+        const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
-        for (index_t jc = 0; jc < n; jc += cfg.nc) {
-          const index_t nc = std::min(cfg.nc, n - jc);
+        for (index_t jc = 0; jc < n; jc += NC) {
+          const index_t nc = std::min(NC, n - jc);
           pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
           for (index_t ir = 0; ir < mc; ir += MR)
             for (index_t jr = 0; jr < nc; jr += NR)
