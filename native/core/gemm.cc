@@ -86,7 +86,7 @@ FASTMLP_NOINLINE void tile_accumulate(index_t kc, const T* __restrict a,
 
 template <typename T, int MR, int NR>
 void kernel_scalar(index_t kc, T alpha, const T* a, const T* b, T beta,
-                   T* __restrict c, index_t ldc) {
+                   T* __restrict c, index_t ldc, const T* __restrict bias) {
   alignas(64) T acc[MR * NR];
   tile_accumulate<T, MR, NR>(kc, a, b, acc);
   for (int i = 0; i < MR; ++i) {
@@ -99,6 +99,8 @@ void kernel_scalar(index_t kc, T alpha, const T* a, const T* b, T beta,
     } else {
       for (int j = 0; j < NR; ++j) cr[j] = alpha * ar[j] + beta * cr[j];
     }
+    if (bias)
+      for (int j = 0; j < NR; ++j) cr[j] += bias[j];
   }
 }
 
@@ -299,22 +301,27 @@ void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
 // One MR×NR tile of C from packed micro-panels. Edge tiles (mr < MR or
 // nr < NR) are computed in full into a local tile (the packs are zero-padded)
 // and the valid part merged, honouring beta == 0 (C not read).
+// `ep` is null except on the last k block; its bias is already offset to the
+// tile's first column.
 template <typename T>
 inline void run_tile(const KernelConfig<T>& cfg, index_t kc, T alpha,
                      const T* apanel, const T* bpanel, T beta, T* cc,
-                     index_t ldc, index_t mr, index_t nr) {
+                     index_t ldc, index_t mr, index_t nr,
+                     const GemmEpilogue<T>* ep, const T* bias) {
   if (mr == cfg.mr && nr == cfg.nr) {
-    cfg.kernel(kc, alpha, apanel, bpanel, beta, cc, ldc);
-    return;
+    cfg.kernel(kc, alpha, apanel, bpanel, beta, cc, ldc, bias);
+  } else {
+    alignas(64) T tile[kMaxTile];
+    cfg.kernel(kc, alpha, apanel, bpanel, T(0), tile, cfg.nr, nullptr);
+    for (index_t i = 0; i < mr; ++i)
+      for (index_t j = 0; j < nr; ++j) {
+        T* cij = cc + i * ldc + j;
+        T t = tile[i * cfg.nr + j];
+        if (beta != T(0)) t += beta * *cij;
+        *cij = bias ? t + bias[j] : t;
+      }
   }
-  alignas(64) T tile[kMaxTile];
-  cfg.kernel(kc, alpha, apanel, bpanel, T(0), tile, cfg.nr);
-  for (index_t i = 0; i < mr; ++i)
-    for (index_t j = 0; j < nr; ++j) {
-      T* cij = cc + i * ldc + j;
-      const T t = tile[i * cfg.nr + j];
-      *cij = beta == T(0) ? t : t + beta * *cij;
-    }
+  if (ep && ep->tile_fn) ep->tile_fn(cc, ldc, mr, nr, ep->ctx);
 }
 
 // The five loops on one (sub-)problem, single-threaded. Pointers are already
@@ -323,7 +330,8 @@ inline void run_tile(const KernelConfig<T>& cfg, index_t kc, T alpha,
 template <typename T>
 void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                   index_t n, index_t k, T alpha, const T* A, index_t lda,
-                  const T* B, index_t ldb, T beta, T* C, index_t ldc) {
+                  const T* B, index_t ldb, T beta, T* C, index_t ldc,
+                  const GemmEpilogue<T>* ep) {
   const index_t MR = cfg.mr, NR = cfg.nr;
   // Blocks of equal size rather than full blocks and a thin remainder: a last
   // k block of 16 or a last column block of one micro-panel runs the kernel
@@ -346,6 +354,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       for (index_t pc = 0; pc < k; pc += KC) {
         const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
+        const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
         pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
         for (index_t ic = 0; ic < m; ic += MC) {
           const index_t mc = std::min(MC, m - ic);
@@ -354,7 +363,8 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
             for (index_t ir = 0; ir < mc; ir += MR)
               run_tile(cfg, kc, alpha, ap + ir * kc, bp + jr * kc, beta_eff,
                        C + (ic + ir) * ldc + jc + jr, ldc,
-                       std::min(MR, mc - ir), std::min(NR, nc - jr));
+                       std::min(MR, mc - ir), std::min(NR, nc - jr), last,
+                       last && last->bias ? last->bias + jc + jr : nullptr);
         }
       }
     }
@@ -366,6 +376,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       for (index_t pc = 0; pc < k; pc += KC) {
         const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
+        const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
         pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
         for (index_t jc = 0; jc < n; jc += NC) {
           const index_t nc = std::min(NC, n - jc);
@@ -374,7 +385,8 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
             for (index_t jr = 0; jr < nc; jr += NR)
               run_tile(cfg, kc, alpha, ap + ir * kc, bp + jr * kc, beta_eff,
                        C + (ic + ir) * ldc + jc + jr, ldc,
-                       std::min(MR, mc - ir), std::min(NR, nc - jr));
+                       std::min(MR, mc - ir), std::min(NR, nc - jr), last,
+                       last && last->bias ? last->bias + jc + jr : nullptr);
         }
       }
     }
@@ -413,6 +425,17 @@ void gemm_small(bool ta, bool tb, index_t m, index_t n, index_t k, T alpha,
   }
 }
 
+// The epilogue over all of C (the paths that do not go through run_tile).
+template <typename T>
+void apply_epilogue(index_t m, index_t n, T* C, index_t ldc,
+                    const GemmEpilogue<T>* ep) {
+  if (!ep) return;
+  if (ep->bias)
+    for (index_t i = 0; i < m; ++i)
+      for (index_t j = 0; j < n; ++j) C[i * ldc + j] += ep->bias[j];
+  if (ep->tile_fn) ep->tile_fn(C, ldc, m, n, ep->ctx);
+}
+
 // Products below this many multiply-adds take the unpacked path.
 constexpr double kSmallWork = 16.0 * 16.0 * 16.0;
 // Each thread should get at least this many multiply-adds, so that waking the
@@ -442,23 +465,23 @@ void check_args(bool ta, bool tb, index_t m, index_t n, index_t k,
           "gemm: A or B is null");
 }
 
-}  // namespace
-
 template <typename T>
-void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
-          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
-          index_t ldc) {
+void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
+               T alpha, const T* A, index_t lda, const T* B, index_t ldb,
+               T beta, T* C, index_t ldc, const GemmEpilogue<T>* ep) {
   check_args(transA, transB, m, n, k, A, lda, B, ldb, C, ldc);
   if (m == 0 || n == 0) return;
   // BLAS: with k == 0 or alpha == 0, A and B are not referenced.
   if (k == 0 || alpha == T(0)) {
     scale_c(m, n, beta, C, ldc);
+    apply_epilogue(m, n, C, ldc, ep);
     return;
   }
   const double work = static_cast<double>(m) * static_cast<double>(n) *
                       static_cast<double>(k);
   if (work < kSmallWork) {
     gemm_small(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    apply_epilogue(m, n, C, ldc, ep);
     return;
   }
   const KernelConfig<T>& cfg = active_config<T>();
@@ -494,8 +517,14 @@ void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
     if (m1 <= m0 || n1 <= n0) return;
     const T* a = transA ? A + m0 : A + m0 * lda;
     const T* b = transB ? B + n0 * ldb : B + n0;
+    // The sub-block's own view of the epilogue: bias from its first column.
+    GemmEpilogue<T> sub;
+    if (ep) {
+      sub = *ep;
+      if (sub.bias) sub.bias += n0;
+    }
     gemm_blocked(cfg, transA, transB, m1 - m0, n1 - n0, k, alpha, a, lda, b,
-                 ldb, beta, C + m0 * ldc + n0, ldc);
+                 ldb, beta, C + m0 * ldc + n0, ldc, ep ? &sub : nullptr);
   };
   if (tm * tn == 1) {
     run_block(0);
@@ -504,6 +533,25 @@ void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
       for (index_t t = begin; t < end; ++t) run_block(t);
     });
   }
+}
+
+}  // namespace
+
+template <typename T>
+void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
+          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
+          index_t ldc) {
+  gemm_impl<T>(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+               nullptr);
+}
+
+template <typename T>
+void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
+          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
+          index_t ldc, const GemmEpilogue<T>& epilogue) {
+  const bool any = epilogue.bias != nullptr || epilogue.tile_fn != nullptr;
+  gemm_impl<T>(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+               any ? &epilogue : nullptr);
 }
 
 template <typename T>
@@ -538,6 +586,13 @@ template void gemm<float>(bool, bool, index_t, index_t, index_t, float,
 template void gemm<double>(bool, bool, index_t, index_t, index_t, double,
                            const double*, index_t, const double*, index_t,
                            double, double*, index_t);
+template void gemm<float>(bool, bool, index_t, index_t, index_t, float,
+                          const float*, index_t, const float*, index_t, float,
+                          float*, index_t, const GemmEpilogue<float>&);
+template void gemm<double>(bool, bool, index_t, index_t, index_t, double,
+                           const double*, index_t, const double*, index_t,
+                           double, double*, index_t,
+                           const GemmEpilogue<double>&);
 template void gemm_ref<float>(bool, bool, index_t, index_t, index_t, float,
                               const float*, index_t, const float*, index_t,
                               float, float*, index_t);

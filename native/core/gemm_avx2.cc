@@ -31,6 +31,7 @@ struct F32 {
   FASTMLP_TARGET_AVX2 static V load(const T* p) { return _mm256_loadu_ps(p); }
   FASTMLP_TARGET_AVX2 static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
   FASTMLP_TARGET_AVX2 static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  FASTMLP_TARGET_AVX2 static V add(V a, V b) { return _mm256_add_ps(a, b); }
   FASTMLP_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
@@ -43,6 +44,7 @@ struct F64 {
   FASTMLP_TARGET_AVX2 static V load(const T* p) { return _mm256_loadu_pd(p); }
   FASTMLP_TARGET_AVX2 static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
   FASTMLP_TARGET_AVX2 static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  FASTMLP_TARGET_AVX2 static V add(V a, V b) { return _mm256_add_pd(a, b); }
   FASTMLP_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 };
 

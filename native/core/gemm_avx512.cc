@@ -33,6 +33,7 @@ struct F32 {
   FASTMLP_TARGET_AVX512 static V load(const T* p) { return _mm512_loadu_ps(p); }
   FASTMLP_TARGET_AVX512 static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
   FASTMLP_TARGET_AVX512 static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
@@ -45,6 +46,7 @@ struct F64 {
   FASTMLP_TARGET_AVX512 static V load(const T* p) { return _mm512_loadu_pd(p); }
   FASTMLP_TARGET_AVX512 static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
   FASTMLP_TARGET_AVX512 static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_pd(a, b); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
 };
 

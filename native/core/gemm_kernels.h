@@ -40,10 +40,11 @@ namespace gemm_detail {
 // C (MR×NR, row stride ldc) = alpha · Ap·Bp + beta · C over kc steps, where Ap
 // is an MR-row micro-panel (kc columns of MR values: a[p*MR + i]) and Bp an
 // NR-column micro-panel (kc rows of NR values: b[p*NR + j]). beta == 0: C is
-// not read (NaNs in C do not propagate).
+// not read (NaNs in C do not propagate). bias, when not null, holds NR values
+// added to every row of the tile before it is stored (the fused epilogue).
 template <typename T>
 using MicroKernel = void (*)(index_t kc, T alpha, const T* a, const T* b,
-                             T beta, T* c, index_t ldc);
+                             T beta, T* c, index_t ldc, const T* bias);
 
 // Loop order around the micro-kernel (see gemm.cc). BResident is the BLIS
 // order for row-major C: a KC×NR micro-panel of B stays in L1 while A
