@@ -155,21 +155,23 @@ CpuFeatures cpu_features() {
 }
 
 // The kernel is chosen once, at first use: the widest one the CPU supports,
-// or, when FASTMLP_GEMM_KERNEL names one (scalar|avx2|avx512), that one, so
+// or, when FASTMLP_GEMM_KERNEL names one (scalar|avx2|avx512|neon), that one, so
 // tests and benchmarks can compare kernels on one machine. A request the CPU
 // (or build) cannot honour falls back to the next narrower kernel; an unknown
 // name is ignored.
 template <typename T>
 KernelConfig<T> select_config() {
-  int want = 2;  // 2 avx512, 1 avx2, 0 scalar
+  int want = 2;  // 2 avx512, 1 avx2 or neon, 0 scalar
   if (const char* env = std::getenv("FASTMLP_GEMM_KERNEL")) {
     if (std::strcmp(env, "scalar") == 0) want = 0;
-    if (std::strcmp(env, "avx2") == 0) want = 1;
+    if (std::strcmp(env, "avx2") == 0 || std::strcmp(env, "neon") == 0) want = 1;
   }
   const CpuFeatures cpu = cpu_features();
   KernelConfig<T> cfg;
   if (want >= 2 && cpu.avx512f && gemm_detail::avx512_config(&cfg)) return cfg;
   if (want >= 1 && cpu.avx2_fma && gemm_detail::avx2_config(&cfg)) return cfg;
+  // Every AArch64 CPU has NEON; neon_config is false in other builds.
+  if (want >= 1 && gemm_detail::neon_config(&cfg)) return cfg;
   return scalar_config<T>();
 }
 

@@ -9,7 +9,7 @@
 // A into MR-row micro-panels and B into NR-column micro-panels, call a
 // micro-kernel per MR×NR tile; see Van Zee & van de Geijn, "BLIS", TOMS 2015).
 // The micro-kernel is chosen once, at first use, by cpuid (gemm_kernel_name()
-// says which); FASTMLP_GEMM_KERNEL=scalar|avx2|avx512 in the environment asks
+// says which); FASTMLP_GEMM_KERNEL=scalar|avx2|avx512|neon in the environment asks
 // for a given one (a kernel the CPU lacks falls back to a narrower one), so
 // tests and benchmarks can compare kernels on one machine.
 // gemm_ref() is the naive reference the tests compare against.

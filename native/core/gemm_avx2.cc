@@ -32,6 +32,7 @@ struct F32 {
   FASTMLP_TARGET_AVX2 static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
   FASTMLP_TARGET_AVX2 static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   FASTMLP_TARGET_AVX2 static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
@@ -45,11 +46,13 @@ struct F64 {
   FASTMLP_TARGET_AVX2 static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
   FASTMLP_TARGET_AVX2 static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   FASTMLP_TARGET_AVX2 static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 };
 
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX2
 #include "gemm_simd_kernel.inc"
+#include "gemm_pack_avx.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Internal to gemm: the micro-kernel interface shared by gemm.cc (the five
-// loops, packing, selection) and the per-ISA kernel files gemm_avx2.cc and
-// gemm_avx512.cc (STYLE.md §7). Not part of the core's API.
+// loops, packing, selection) and the per-ISA kernel files gemm_avx2.cc,
+// gemm_avx512.cc and gemm_neon.cc (STYLE.md §7). Not part of the core's API.
 //
 // The ISA files are compiled with the same flags as everything else (no
 // -march, no per-file flags: binding.gyp cannot express them portably), so
@@ -102,11 +102,14 @@ struct KernelConfig {
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into
 // this build (non-x86 targets). They do not check the running CPU: gemm.cc
-// does that before it calls them.
+// does that before it calls them (NEON needs no check: it is part of the
+// AArch64 baseline).
 bool avx2_config(KernelConfig<float>* cfg);
 bool avx2_config(KernelConfig<double>* cfg);
 bool avx512_config(KernelConfig<float>* cfg);
 bool avx512_config(KernelConfig<double>* cfg);
+bool neon_config(KernelConfig<float>* cfg);
+bool neon_config(KernelConfig<double>* cfg);
 
 }  // namespace gemm_detail
 }  // namespace fastmlp
