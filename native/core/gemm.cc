@@ -50,6 +50,7 @@ namespace {
 
 using gemm_detail::KernelConfig;
 using gemm_detail::LoopOrder;
+using gemm_detail::MicroKernel;
 
 constexpr index_t kMaxTile = 32 * 32;  // largest MR×NR any kernel may use
 
@@ -180,7 +181,8 @@ const KernelConfig<T>& active_config() {
   static const KernelConfig<T> cfg = select_config<T>();
   // Edge tiles go through a stack tile of kMaxTile elements.
   static_assert(kMaxTile >= 12 * 32, "tile buffer too small");
-  if (cfg.mr * cfg.nr > kMaxTile || cfg.mc % cfg.mr != 0 || cfg.nc % cfg.nr != 0)
+  if (cfg.mr * cfg.nr > kMaxTile || cfg.mc % cfg.mr != 0 || cfg.nc % cfg.nr != 0 ||
+      (cfg.edge_mr > 0 && (cfg.edge_mr * 3 != cfg.mr || cfg.edge_nr * 2 != cfg.nr)))
     throw std::logic_error("gemm: inconsistent kernel configuration");
   return cfg;
 }
@@ -313,8 +315,24 @@ inline void run_tile(const KernelConfig<T>& cfg, index_t kc, T alpha,
   if (mr == cfg.mr && nr == cfg.nr) {
     cfg.kernel(kc, alpha, apanel, bpanel, beta, cc, ldc, bias);
   } else {
+    // The smallest kernel covering mr×nr; when it covers them exactly it
+    // writes C itself, else through a local tile merged below.
+    MicroKernel<T> kernel = cfg.kernel;
+    index_t rows = cfg.mr, cols = cfg.nr;
+    if (cfg.edge_mr > 0) {
+      const index_t r = (mr + cfg.edge_mr - 1) / cfg.edge_mr;
+      const index_t v = (nr + cfg.edge_nr - 1) / cfg.edge_nr;
+      kernel = cfg.edge[r - 1][v - 1];
+      rows = r * cfg.edge_mr;
+      cols = v * cfg.edge_nr;
+    }
+    if (rows == mr && cols == nr) {
+      kernel(kc, alpha, apanel, bpanel, beta, cc, ldc, bias);
+      if (ep && ep->tile_fn) ep->tile_fn(cc, ldc, mr, nr, ep->ctx);
+      return;
+    }
     alignas(64) T tile[kMaxTile];
-    cfg.kernel(kc, alpha, apanel, bpanel, T(0), tile, cfg.nr, nullptr);
+    kernel(kc, alpha, apanel, bpanel, T(0), tile, cfg.nr, nullptr);
     for (index_t i = 0; i < mr; ++i)
       for (index_t j = 0; j < nr; ++j) {
         T* cij = cc + i * ldc + j;

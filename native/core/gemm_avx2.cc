@@ -63,12 +63,14 @@ struct F64 {
 bool avx2_config(KernelConfig<float>* cfg) {
   *cfg = {"avx2", 6, 16, 168, 256, 4080, LoopOrder::BResident,
           &kernel<F32, 6, 2>, &pack_t_f32};
+  set_edge_kernels<F32, 6, 2>(cfg);
   return true;
 }
 
 bool avx2_config(KernelConfig<double>* cfg) {
   *cfg = {"avx2", 6, 8, 72, 256, 4080, LoopOrder::BResident,
           &kernel<F64, 6, 2>, &pack_transposed<double>};
+  set_edge_kernels<F64, 6, 2>(cfg);
   return true;
 }
 

@@ -69,12 +69,14 @@ struct F64 {
 bool avx512_config(KernelConfig<float>* cfg) {
   *cfg = {"avx512", 12, 32, 3072, 384, 480, LoopOrder::AResident,
           &kernel<F32, 12, 2>, &pack_t_f32};
+  set_edge_kernels<F32, 12, 2>(cfg);
   return true;
 }
 
 bool avx512_config(KernelConfig<double>* cfg) {
   *cfg = {"avx512", 12, 16, 1536, 256, 240, LoopOrder::AResident,
           &kernel<F64, 12, 2>, &pack_transposed<double>};
+  set_edge_kernels<F64, 12, 2>(cfg);
   return true;
 }
 

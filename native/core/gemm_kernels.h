@@ -98,6 +98,11 @@ struct KernelConfig {
   LoopOrder order;
   MicroKernel<T> kernel;
   PackTransposed<T> pack_t;
+  // Optional kernels for ragged last tiles (set_edge_kernels in
+  // gemm_simd_kernel.inc): edge[r][v] computes (r+1)·edge_mr rows and
+  // (v+1)·edge_nr columns of the same packed panels. Null: the full kernel.
+  index_t edge_mr = 0, edge_nr = 0;
+  MicroKernel<T> edge[3][2] = {{nullptr, nullptr}, {nullptr, nullptr}, {nullptr, nullptr}};
 };
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into
