@@ -240,6 +240,26 @@ inline index_t balanced_block(index_t total, index_t max_block, index_t unit) {
   return std::min(max_block, round_up((total + blocks - 1) / blocks, unit));
 }
 
+// d[0:n] = src[0:n], d[n:w] = 0: one row of a micro-panel. The full rows of
+// the kernels' widths are copied with a constant size, which the compiler
+// turns into a few vector moves instead of a loop with a run-time count
+// (the copy runs once per k step of every panel).
+template <typename T>
+inline void copy_padded(T* d, const T* src, index_t n, index_t w) {
+  if (n == w) {
+    switch (w) {
+      case 32: std::memcpy(d, src, 32 * sizeof(T)); return;
+      case 16: std::memcpy(d, src, 16 * sizeof(T)); return;
+      case 12: std::memcpy(d, src, 12 * sizeof(T)); return;
+      case 8: std::memcpy(d, src, 8 * sizeof(T)); return;
+      case 6: std::memcpy(d, src, 6 * sizeof(T)); return;
+      default: break;
+    }
+  }
+  for (index_t i = 0; i < n; ++i) d[i] = src[i];
+  for (index_t i = n; i < w; ++i) d[i] = T(0);
+}
+
 // Packs op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/mr) micro-panels, each kc
 // columns of mr values (dst[p*mr + i]); rows past mc are zero.
 // op(A)(i,p) = A[i*lda + p] (A stored m×k) or A[p*lda + i] (transA, k×m).
@@ -256,8 +276,7 @@ void pack_a(const KernelConfig<T>& cfg, bool trans, const T* A, index_t lda,
       for (index_t p = 0; p < kc; ++p) {
         const T* src = A + (p0 + p) * lda + i0 + ir;
         T* d = dst + p * mr;
-        for (index_t i = 0; i < rows; ++i) d[i] = src[i];
-        for (index_t i = rows; i < mr; ++i) d[i] = T(0);
+        copy_padded(d, src, rows, mr);
       }
     }
     dst += mr * kc;
@@ -278,8 +297,7 @@ void pack_b(const KernelConfig<T>& cfg, bool trans, const T* B, index_t ldb,
       for (index_t p = 0; p < kc; ++p) {
         const T* src = B + (p0 + p) * ldb + j0 + jr;
         T* d = dst + p * nr;
-        for (index_t j = 0; j < cols; ++j) d[j] = src[j];
-        for (index_t j = cols; j < nr; ++j) d[j] = T(0);
+        copy_padded(d, src, cols, nr);
       }
     } else {
       cfg.pack_t(B + (j0 + jr) * ldb + p0, ldb, cols, kc, nr, dst);
