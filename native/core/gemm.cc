@@ -272,6 +272,8 @@ void pack_a(const KernelConfig<T>& cfg, bool trans, const T* A, index_t lda,
     const index_t rows = std::min(mr, mc - ir);
     if (!trans) {
       cfg.pack_t(A + (i0 + ir) * lda + p0, lda, rows, kc, mr, dst);
+    } else if (cfg.copy_a) {
+      cfg.copy_a(A + p0 * lda + i0 + ir, lda, rows, kc, mr, dst);
     } else {
       for (index_t p = 0; p < kc; ++p) {
         const T* src = A + (p0 + p) * lda + i0 + ir;
@@ -293,7 +295,9 @@ void pack_b(const KernelConfig<T>& cfg, bool trans, const T* B, index_t ldb,
   const index_t nr = cfg.nr;
   for (index_t jr = 0; jr < nc; jr += nr) {
     const index_t cols = std::min(nr, nc - jr);
-    if (!trans) {
+    if (!trans && cfg.copy_b) {
+      cfg.copy_b(B + p0 * ldb + j0 + jr, ldb, cols, kc, nr, dst);
+    } else if (!trans) {
       for (index_t p = 0; p < kc; ++p) {
         const T* src = B + (p0 + p) * ldb + j0 + jr;
         T* d = dst + p * nr;

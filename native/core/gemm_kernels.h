@@ -8,6 +8,8 @@
 // only after cpuid has said the instructions exist.
 #pragma once
 
+#include <cstring>
+
 #include "common.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
@@ -90,6 +92,13 @@ void pack_transposed(const T* src, index_t ld, index_t rows, index_t kc,
   pack_transposed_rows<T>(0, src, ld, rows, kc, w, dst);
 }
 
+// dst[p*w + j] = src[p*ld + j] for j < cols, p < kc; zero for cols <= j < w.
+// Packing op(B) when B is not transposed, and op(A) when A is, is this copy
+// of kc source rows into one micro-panel of width w.
+template <typename T>
+using PackCopy = void (*)(const T* src, index_t ld, index_t cols, index_t kc,
+                          index_t w, T* dst);
+
 template <typename T>
 struct KernelConfig {
   const char* name;
@@ -103,6 +112,9 @@ struct KernelConfig {
   // (v+1)·edge_nr columns of the same packed panels. Null: the full kernel.
   index_t edge_mr = 0, edge_nr = 0;
   MicroKernel<T> edge[3][2] = {{nullptr, nullptr}, {nullptr, nullptr}, {nullptr, nullptr}};
+  // Optional ISA copies for the untransposed packs (A panels of width mr,
+  // B panels of width nr). Null: gemm.cc's portable copy.
+  PackCopy<T> copy_a = nullptr, copy_b = nullptr;
 };
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into

@@ -78,12 +78,16 @@ struct F64 {
 bool neon_config(KernelConfig<float>* cfg) {
   *cfg = {"neon", 8, 12, 120, 640, 3072, LoopOrder::BResident,
           &kernel<F32, 8, 3>, &pack_transposed<float>};
+  cfg->copy_a = &pack_copy<float, 8>;
+  cfg->copy_b = &pack_copy<float, 12>;
   return true;
 }
 
 bool neon_config(KernelConfig<double>* cfg) {
   *cfg = {"neon", 6, 8, 120, 240, 3072, LoopOrder::BResident,
           &kernel<F64, 6, 4>, &pack_transposed<double>};
+  cfg->copy_a = &pack_copy<double, 6>;
+  cfg->copy_b = &pack_copy<double, 8>;
   return true;
 }
 
