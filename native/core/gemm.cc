@@ -382,7 +382,16 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   // block whose A micro-panels are each used once).
   const index_t KC = balanced_block(k, cfg.kc, 1);
   const index_t MC = balanced_block(m, cfg.mc, MR);
-  const index_t NC = balanced_block(n, cfg.nc, NR);
+  // In the AResident order NC sizes the B block kept in L2 (KC×NC). When k
+  // is short (a weight gradient dW = dZᵀ·X has k = batch) the same bytes
+  // hold a wider block: keep KC·NC constant, so each A micro-panel sweeps
+  // whole rows of C instead of 480-column strips of a C far larger than the
+  // caches (measured: 4096×4096×32 TN ran at a third of OpenBLAS's speed).
+  const index_t nc_cap =
+      cfg.order == LoopOrder::AResident
+          ? std::max(cfg.nc, round_up(cfg.nc * cfg.kc / std::max<index_t>(KC, 1), NR))
+          : cfg.nc;
+  const index_t NC = balanced_block(n, nc_cap, NR);
   const index_t kc_max = std::min(KC, k);
   const index_t mc_max = std::min(MC, round_up(m, MR));
   const index_t nc_max = std::min(NC, round_up(n, NR));
