@@ -20,6 +20,7 @@
         "native/core/gemm.cc",
         "native/core/gemm_avx2.cc",
         "native/core/gemm_avx512.cc",
+        "native/core/gemm_neon.cc",
         "native/core/losses.cc",
         "native/core/losses_elementwise.cc",
         "native/core/network.cc",

@@ -3,12 +3,17 @@
  * (only when a cblas.h is found) and sets OPENBLAS_NUM_THREADS; C is
  * preallocated, so this is the kernel alone. Same timing loop as harness.mjs.
  * Usage: cblas_gemm m n k transA transB minTime  (transX: 0 or 1)
- * Prints one JSON line. */
+ * Prints one JSON line.
+ * cblas_gemm --serve: reads lines "m n k transA transB minTime threads" from
+ * stdin and answers each with one JSON line, so bench/gemm.mjs can interleave
+ * OpenBLAS with fastmlp round by round in one run (threads through
+ * openblas_set_num_threads). */
 #define _POSIX_C_SOURCE 199309L /* clock_gettime under -std=c11 */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define SAMPLE_SEC 0.01
@@ -16,7 +21,8 @@
 #define MAX_SAMPLES 100000
 #define CHECKS 64
 
-char *openblas_get_config(void); /* OpenBLAS extension: its version and kernel */
+char *openblas_get_config(void); /* OpenBLAS extensions: version and kernel, */
+void openblas_set_num_threads(int n); /* thread count */
 
 static double now(void) {
   struct timespec t;
@@ -37,14 +43,9 @@ static int cmp(const void *x, const void *y) {
   return (d > 0) - (d < 0);
 }
 
-int main(int argc, char **argv) {
-  if (argc != 7) {
-    fprintf(stderr, "usage: %s m n k transA transB minTime\n", argv[0]);
-    return 2;
-  }
-  m = atoi(argv[1]), n = atoi(argv[2]), k = atoi(argv[3]);
-  ta = atoi(argv[4]), tb = atoi(argv[5]);
-  double min_time = atof(argv[6]);
+/* Validates, then times the product m, n, k, ta, tb (already set) for
+ * min_time seconds and prints one JSON line. Returns an exit status. */
+static int run_case(double min_time) {
   a = malloc(sizeof(float) * m * k), b = malloc(sizeof(float) * k * n), c = malloc(sizeof(float) * m * n);
   double *samples = malloc(sizeof(double) * MAX_SAMPLES);
   if (!a || !b || !c || !samples) return 3;
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
   }
   if (!(max_error <= 1e-4)) {
     printf("{\"error\":\"wrong result: relative error %.2e\"}\n", max_error);
+    free(a), free(b), free(c), free(samples);
     return 1;
   }
 
@@ -87,5 +89,26 @@ int main(int argc, char **argv) {
   double gflop = 2.0 * m * n * k / 1e9;
   printf("{\"gflops\":%.6g,\"gflopsBest\":%.6g,\"samples\":%d,\"repsPerSample\":%ld,\"maxError\":%.3g,"
          "\"config\":\"%s\"}\n", gflop / med, gflop / samples[0], count, reps, max_error, openblas_get_config());
+  fflush(stdout);
+  free(a), free(b), free(c), free(samples);
   return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--serve") == 0) {
+    double min_time;
+    int threads;
+    while (scanf("%d %d %d %d %d %lf %d", &m, &n, &k, &ta, &tb, &min_time, &threads) == 7) {
+      openblas_set_num_threads(threads);
+      run_case(min_time);
+    }
+    return 0;
+  }
+  if (argc != 7) {
+    fprintf(stderr, "usage: %s m n k transA transB minTime | --serve\n", argv[0]);
+    return 2;
+  }
+  m = atoi(argv[1]), n = atoi(argv[2]), k = atoi(argv[3]);
+  ta = atoi(argv[4]), tb = atoi(argv[5]);
+  return run_case(atof(argv[6]));
 }

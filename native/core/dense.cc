@@ -32,14 +32,12 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
   check_dense(inp, weight, B, C, OC, "dense_forward");
   if (B == 0) return;
   require(out != nullptr, "dense_forward: null output");
-  // beta = 0: out may hold anything (even NaN) before the call.
-  gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC);
-  if (bias != nullptr) {
-    for (index_t b = 0; b < B; ++b) {
-      T* o = out + b * OC;
-      for (index_t j = 0; j < OC; ++j) o[j] += bias[j];
-    }
-  }
+  // beta = 0: out may hold anything (even NaN) before the call. The bias is
+  // added by gemm's epilogue while each tile is in registers.
+  GemmEpilogue<T> epilogue;
+  epilogue.bias = bias;
+  gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC,
+          epilogue);
 }
 
 // dinp (B,C)     += dout (B,OC) · weight (OC,C)

@@ -9,7 +9,7 @@
 // A into MR-row micro-panels and B into NR-column micro-panels, call a
 // micro-kernel per MR×NR tile; see Van Zee & van de Geijn, "BLIS", TOMS 2015).
 // The micro-kernel is chosen once, at first use, by cpuid (gemm_kernel_name()
-// says which); FASTMLP_GEMM_KERNEL=scalar|avx2|avx512 in the environment asks
+// says which); FASTMLP_GEMM_KERNEL=scalar|avx2|avx512|neon in the environment asks
 // for a given one (a kernel the CPU lacks falls back to a narrower one), so
 // tests and benchmarks can compare kernels on one machine.
 // gemm_ref() is the naive reference the tests compare against.
@@ -23,6 +23,27 @@ template <typename T>
 void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
           const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
           index_t ldc);
+
+// Work fused into gemm's last pass over C, for the forward pass of a layer:
+//   C(i,j) = tile_fn(alpha·(op(A)·op(B))(i,j) + beta·C(i,j) + bias[j])
+// The bias (length n, may be null) is added by the micro-kernel while the
+// tile is still in registers; tile_fn (may be null) is then called on each
+// finished block of C (rows×cols at c, row stride ldc) while it is in L1, so
+// an element-wise activation costs no extra trip through memory. tile_fn must
+// be element-wise (it sees blocks in no fixed order, from several threads at
+// once) and must not throw.
+template <typename T>
+struct GemmEpilogue {
+  const T* bias = nullptr;
+  void (*tile_fn)(T* c, index_t ldc, index_t rows, index_t cols,
+                  const void* ctx) = nullptr;
+  const void* ctx = nullptr;
+};
+
+template <typename T>
+void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
+          const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
+          index_t ldc, const GemmEpilogue<T>& epilogue);
 
 template <typename T>
 void gemm_ref(bool transA, bool transB, index_t m, index_t n, index_t k,

@@ -31,6 +31,8 @@ struct F32 {
   FASTMLP_TARGET_AVX2 static V load(const T* p) { return _mm256_loadu_ps(p); }
   FASTMLP_TARGET_AVX2 static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
   FASTMLP_TARGET_AVX2 static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  FASTMLP_TARGET_AVX2 static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 };
 
@@ -43,11 +45,14 @@ struct F64 {
   FASTMLP_TARGET_AVX2 static V load(const T* p) { return _mm256_loadu_pd(p); }
   FASTMLP_TARGET_AVX2 static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
   FASTMLP_TARGET_AVX2 static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  FASTMLP_TARGET_AVX2 static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX2 static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 };
 
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX2
 #include "gemm_simd_kernel.inc"
+#include "gemm_pack_avx.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -58,12 +63,14 @@ struct F64 {
 bool avx2_config(KernelConfig<float>* cfg) {
   *cfg = {"avx2", 6, 16, 168, 256, 4080, LoopOrder::BResident,
           &kernel<F32, 6, 2>, &pack_t_f32};
+  set_edge_kernels<F32, 6, 2>(cfg);
   return true;
 }
 
 bool avx2_config(KernelConfig<double>* cfg) {
   *cfg = {"avx2", 6, 8, 72, 256, 4080, LoopOrder::BResident,
           &kernel<F64, 6, 2>, &pack_transposed<double>};
+  set_edge_kernels<F64, 6, 2>(cfg);
   return true;
 }
 

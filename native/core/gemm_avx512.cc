@@ -33,6 +33,8 @@ struct F32 {
   FASTMLP_TARGET_AVX512 static V load(const T* p) { return _mm512_loadu_ps(p); }
   FASTMLP_TARGET_AVX512 static void store(T* p, V v) { _mm512_storeu_ps(p, v); }
   FASTMLP_TARGET_AVX512 static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 };
 
@@ -45,11 +47,14 @@ struct F64 {
   FASTMLP_TARGET_AVX512 static V load(const T* p) { return _mm512_loadu_pd(p); }
   FASTMLP_TARGET_AVX512 static void store(T* p, V v) { _mm512_storeu_pd(p, v); }
   FASTMLP_TARGET_AVX512 static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
 };
 
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX512
 #include "gemm_simd_kernel.inc"
+#include "gemm_pack_avx.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -64,12 +69,14 @@ struct F64 {
 bool avx512_config(KernelConfig<float>* cfg) {
   *cfg = {"avx512", 12, 32, 3072, 384, 480, LoopOrder::AResident,
           &kernel<F32, 12, 2>, &pack_t_f32};
+  set_edge_kernels<F32, 12, 2>(cfg);
   return true;
 }
 
 bool avx512_config(KernelConfig<double>* cfg) {
   *cfg = {"avx512", 12, 16, 1536, 256, 240, LoopOrder::AResident,
           &kernel<F64, 12, 2>, &pack_transposed<double>};
+  set_edge_kernels<F64, 12, 2>(cfg);
   return true;
 }
 

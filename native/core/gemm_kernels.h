@@ -1,12 +1,14 @@
 // Internal to gemm: the micro-kernel interface shared by gemm.cc (the five
-// loops, packing, selection) and the per-ISA kernel files gemm_avx2.cc and
-// gemm_avx512.cc (STYLE.md §7). Not part of the core's API.
+// loops, packing, selection) and the per-ISA kernel files gemm_avx2.cc,
+// gemm_avx512.cc and gemm_neon.cc (STYLE.md §7). Not part of the core's API.
 //
 // The ISA files are compiled with the same flags as everything else (no
 // -march, no per-file flags: binding.gyp cannot express them portably), so
 // each kernel function carries a target attribute instead; gemm.cc calls it
 // only after cpuid has said the instructions exist.
 #pragma once
+
+#include <cstring>
 
 #include "common.h"
 
@@ -40,10 +42,11 @@ namespace gemm_detail {
 // C (MR×NR, row stride ldc) = alpha · Ap·Bp + beta · C over kc steps, where Ap
 // is an MR-row micro-panel (kc columns of MR values: a[p*MR + i]) and Bp an
 // NR-column micro-panel (kc rows of NR values: b[p*NR + j]). beta == 0: C is
-// not read (NaNs in C do not propagate).
+// not read (NaNs in C do not propagate). bias, when not null, holds NR values
+// added to every row of the tile before it is stored (the fused epilogue).
 template <typename T>
 using MicroKernel = void (*)(index_t kc, T alpha, const T* a, const T* b,
-                             T beta, T* c, index_t ldc);
+                             T beta, T* c, index_t ldc, const T* bias);
 
 // Loop order around the micro-kernel (see gemm.cc). BResident is the BLIS
 // order for row-major C: a KC×NR micro-panel of B stays in L1 while A
@@ -89,6 +92,13 @@ void pack_transposed(const T* src, index_t ld, index_t rows, index_t kc,
   pack_transposed_rows<T>(0, src, ld, rows, kc, w, dst);
 }
 
+// dst[p*w + j] = src[p*ld + j] for j < cols, p < kc; zero for cols <= j < w.
+// Packing op(B) when B is not transposed, and op(A) when A is, is this copy
+// of kc source rows into one micro-panel of width w.
+template <typename T>
+using PackCopy = void (*)(const T* src, index_t ld, index_t cols, index_t kc,
+                          index_t w, T* dst);
+
 template <typename T>
 struct KernelConfig {
   const char* name;
@@ -97,15 +107,26 @@ struct KernelConfig {
   LoopOrder order;
   MicroKernel<T> kernel;
   PackTransposed<T> pack_t;
+  // Optional kernels for ragged last tiles (set_edge_kernels in
+  // gemm_simd_kernel.inc): edge[r][v] computes (r+1)·edge_mr rows and
+  // (v+1)·edge_nr columns of the same packed panels. Null: the full kernel.
+  index_t edge_mr = 0, edge_nr = 0;
+  MicroKernel<T> edge[3][2] = {{nullptr, nullptr}, {nullptr, nullptr}, {nullptr, nullptr}};
+  // Optional ISA copies for the untransposed packs (A panels of width mr,
+  // B panels of width nr). Null: gemm.cc's portable copy.
+  PackCopy<T> copy_a = nullptr, copy_b = nullptr;
 };
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into
 // this build (non-x86 targets). They do not check the running CPU: gemm.cc
-// does that before it calls them.
+// does that before it calls them (NEON needs no check: it is part of the
+// AArch64 baseline).
 bool avx2_config(KernelConfig<float>* cfg);
 bool avx2_config(KernelConfig<double>* cfg);
 bool avx512_config(KernelConfig<float>* cfg);
 bool avx512_config(KernelConfig<double>* cfg);
+bool neon_config(KernelConfig<float>* cfg);
+bool neon_config(KernelConfig<double>* cfg);
 
 }  // namespace gemm_detail
 }  // namespace fastmlp

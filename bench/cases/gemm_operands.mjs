@@ -1,0 +1,35 @@
+// The operands and the result check shared by the gemm cases (gemm.mjs, one
+// product per process, and gemm_serve.mjs, many products on request): the
+// same data as cblas_gemm.c, and a check of C against float64 dot products,
+// so a fast wrong kernel never produces a benchmark figure.
+import { Matrix } from 'fastmlp';
+import { fillUniform } from './harness.mjs';
+
+const CHECKS = 64;
+
+/** A (m×k, stored k×m when transA) and B (k×n, stored n×k when transB), float32. */
+export function operands({ m, n, k, transA = false, transB = false }) {
+  const a = new Matrix(transA ? k : m, transA ? m : k, fillUniform(new Float32Array(m * k), 1, -1, 1));
+  const b = new Matrix(transB ? n : k, transB ? k : n, fillUniform(new Float32Array(k * n), 2, -1, 1));
+  return { a, b };
+}
+
+/** Throws unless C matches CHECKS pseudo-random entries to 1e-4 relative to Σ|a·b|. Returns the worst error. */
+export function checkProduct(c, a, b, m, n, k, transA, transB) {
+  let worst = 0;
+  for (let t = 0; t < CHECKS; t++) {
+    const i = (t * 7919) % m;
+    const j = (t * 104729) % n;
+    let sum = 0;
+    let mag = 0;
+    for (let p = 0; p < k; p++) {
+      const prod = (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
+      sum += prod;
+      mag += Math.abs(prod);
+    }
+    worst = Math.max(worst, Math.abs(c.data[i * n + j] - sum) / (mag || 1));
+  }
+  // Written so that NaN fails too.
+  if (!(worst <= 1e-4)) throw new Error(`wrong result: relative error ${worst.toExponential(2)}`);
+  return worst;
+}
