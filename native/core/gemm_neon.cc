@@ -9,9 +9,8 @@
 // 6×8 is 6·4 = 24 accumulators + 4 + 1 = 29 (BLIS armv8a dgemm). Each k step
 // issues 24 FMAs against 3 (4) B loads and 8 (6) A broadcasts.
 //
-// Tested on x86 machines by cross-compiling the core tests and running them
-// under qemu-user (native/test/neon_qemu.sh; a ctest entry when the cross
-// compiler and qemu are installed).
+// Tested on x86 machines by cross-compiling the core and gemm tests and running
+// them under qemu-user (scripts/check-arm64.sh, run by .ci/run).
 #include "gemm_kernels.h"
 
 #if defined(__aarch64__) || defined(_M_ARM64)
