@@ -45,17 +45,27 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
 // dbias (OC)     += Σ_b dout (b,·)
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
-                    const T* weight, index_t B, index_t C, index_t OC) {
+                    const T* weight, index_t B, index_t C, index_t OC, bool accumulate) {
   check_dense(inp, weight, B, C, OC, "dense_backward");
-  if (B == 0) return;
+  if (B == 0) {
+    if (!accumulate) {  // an empty sum is zero
+      if (dinp != nullptr) std::fill(dinp, dinp + B * C, T(0));
+      if (dweight != nullptr) std::fill(dweight, dweight + OC * C, T(0));
+      if (dbias != nullptr) std::fill(dbias, dbias + OC, T(0));
+    }
+    return;
+  }
   require(dout != nullptr, "dense_backward: null dout");
+  // beta = 0 writes C without reading it (gemm.h).
+  const T beta = accumulate ? T(1) : T(0);
   if (dinp != nullptr)
-    gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, T(1), dinp, C);
+    gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, beta, dinp, C);
   if (dweight != nullptr)
-    gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, T(1), dweight, C);
+    gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, beta, dweight, C);
   if (dbias != nullptr) {
+    if (!accumulate) std::copy(dout, dout + OC, dbias);
     // Row by row keeps the inner loop contiguous (vectorises over OC).
-    for (index_t b = 0; b < B; ++b) {
+    for (index_t b = accumulate ? 0 : 1; b < B; ++b) {
       const T* d = dout + b * OC;
       for (index_t j = 0; j < OC; ++j) dbias[j] += d[j];
     }
@@ -129,9 +139,9 @@ template void dense_forward<double>(double*, const double*, const double*,
                                     const double*, index_t, index_t, index_t);
 template void dense_backward<float>(float*, float*, float*, const float*,
                                     const float*, const float*, index_t,
-                                    index_t, index_t);
+                                    index_t, index_t, bool);
 template void dense_backward<double>(double*, double*, double*, const double*,
                                      const double*, const double*, index_t,
-                                     index_t, index_t);
+                                     index_t, index_t, bool);
 
 }  // namespace fastmlp

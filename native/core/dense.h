@@ -12,13 +12,17 @@ template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
                    index_t B, index_t C, index_t OC);
 
-// Accumulates (+=) into the gradients; zeroing is the caller's job.
+// Accumulates (+=) into the gradients; zeroing is the caller's job. With
+// accumulate = false it overwrites them instead (=), which saves the caller a
+// zero fill and gemm a read of C — the network's backward writes each dense
+// layer's gradients exactly once per step.
 // dinp (B,C) += dout (B,OC) · weight (OC,C)      (skipped when dinp is null)
 // dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C)
 // dbias (OC) += column sums of dout
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
-                    const T* weight, index_t B, index_t C, index_t OC);
+                    const T* weight, index_t B, index_t C, index_t OC,
+                    bool accumulate = true);
 
 // L1/L2 weight penalty of one dense layer (Keras kernel_regularizer naming):
 // dweight (n) += l1·sign(w) + 2·l2·w (sign(0) = 0, as torch.sign), and returns

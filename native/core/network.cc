@@ -348,8 +348,16 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
                                  " (the last forward_train) but received " +
                                  std::to_string(rows));
   require(dout != nullptr, "backward: dout is null");
-  // dense_backward accumulates; backward overwrites, so start from zero.
-  std::fill(grads_.begin(), grads_.end(), T(0));
+  // backward overwrites the gradients. Dense layers write theirs in place
+  // (dense_backward with accumulate = false: no zero fill, and gemm need not
+  // read C); the other layers with parameters accumulate, so theirs start at 0.
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].kind == LayerSpec::Kind::Dense || param_off_[i] < 0) continue;
+    index_t end = nparams_;
+    for (std::size_t j = i + 1; j < layers_.size(); ++j)
+      if (param_off_[j] >= 0) { end = param_off_[j]; break; }
+    std::fill(grads_.begin() + param_off_[i], grads_.begin() + end, T(0));
+  }
   penalty_ = 0;
   const T* g = dout;  // dLoss / d(output of layer l)
   int pp = 0;
@@ -366,9 +374,9 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
     }
     if (L.kind == LayerSpec::Kind::Dense) {
       const index_t off = param_off_[i];
-      if (dst) std::fill(dst, dst + rows * in_w, T(0));
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
-                     g, segment(l), params_.data() + off, rows, L.in, L.out);
+                     g, segment(l), params_.data() + off, rows, L.in, L.out,
+                     /*accumulate=*/false);
       if (L.l1 > 0 || L.l2 > 0)
         penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
                                            L.out * L.in, L.l1, L.l2);
