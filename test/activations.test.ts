@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ActivationName, ActivationParams, Dtype, Engine, LayerSpec, LossSpec } from '../lib/engine';
-import { ENGINES, engine, maxRelDiff, numericGradient, randomArray } from './helpers';
+import { ENGINES, engine, maxRelDiff, numericGradient, planParamGradients, randomArray } from './helpers';
 
 interface GoldenCase { name: ActivationName; params: ActivationParams; y: number[]; dx: number[] }
 interface Golden { rows: number; cols: number; x: number[]; dy: number[]; cases: GoldenCase[] }
@@ -138,14 +138,7 @@ describe.each(ENGINES)('activation gradients by finite differences (%s engine, f
       for (let i = 0; i < params.length; i++) params[i] = params[i]! * 2;
       const x = randomArray(rows * 3, 42) as Float64Array;
       const y = randomArray(rows * 2, 43) as Float64Array;
-      plan.setParams(params);
-      plan.computeGradients(x, rows, y);
-      const analytic = new Float64Array(plan.paramCount);
-      plan.getGrads(analytic);
-      const numeric = numericGradient(() => {
-        plan.setParams(params);
-        return plan.computeGradients(x, rows, y);
-      }, params);
+      const { analytic, numeric } = planParamGradients(plan, params, x, rows, y);
       expect(maxRelDiff(analytic, numeric)).toBeLessThan(1e-6);
     });
   }

@@ -3,7 +3,7 @@
 // central differences; random inputs keep ReLU away from its kink at 0).
 import { describe, expect, it } from 'vitest';
 import type { ActivationName, LayerSpec, LossSpec } from '../lib/engine';
-import { ENGINES, engine, maxRelDiff, numericGradient, randomArray } from './helpers';
+import { ENGINES, engine, maxRelDiff, numericGradient, planParamGradients, randomArray } from './helpers';
 
 const ACTIVATIONS: ActivationName[] = ['identity', 'relu', 'sigmoid', 'tanh', 'softmax'];
 const MSE: LossSpec = { kind: 'mse', reduction: 'mean', labelSmoothing: 0 };
@@ -26,14 +26,7 @@ describe.each(ENGINES)('gradients (%s engine)', (name) => {
     plan.setLoss(loss);
     const params = randomArray(plan.paramCount, 11) as Float64Array;
     const x = randomArray(rows * plan.inputSize, 12) as Float64Array;
-    plan.setParams(params);
-    plan.computeGradients(x, rows, y);
-    const analytic = new Float64Array(plan.paramCount);
-    plan.getGrads(analytic);
-    const numeric = numericGradient(() => {
-      plan.setParams(params);
-      return plan.computeGradients(x, rows, y);
-    }, params);
+    const { analytic, numeric } = planParamGradients(plan, params, x, rows, y);
     expect(maxRelDiff(analytic, numeric)).toBeLessThan(1e-6);
 
     // dLoss/dInput through backward(), against differences in x.

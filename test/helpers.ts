@@ -1,6 +1,6 @@
 // Shared test helpers: the engines under test, references and finite differences.
 import { getEngine } from '../lib/backend';
-import type { Engine, EngineName, FloatArray } from '../lib/engine';
+import type { Engine, EngineName, FloatArray, NetworkPlan, Target } from '../lib/engine';
 
 /** Every test that takes an engine runs on both; a missing native build fails, never skips. */
 export const ENGINES: EngineName[] = ['native', 'js'];
@@ -65,4 +65,24 @@ export function numericGradient(f: () => number, x: FloatArray, h = 1e-6): Float
     g[i] = (up - down) / (2 * h);
   }
   return g;
+}
+
+/**
+ * The plan's analytic parameter gradients (computeGradients) and finite
+ * differences of its loss in the parameters, both at `params` (float64).
+ * `before` runs before every loss evaluation (e.g. to reseed dropout masks).
+ */
+export function planParamGradients(plan: NetworkPlan, params: Float64Array, x: Float64Array, rows: number, y: Target,
+                                   before: () => void = () => {}): { analytic: Float64Array; numeric: Float64Array } {
+  plan.setParams(params);
+  before();
+  plan.computeGradients(x, rows, y);
+  const analytic = new Float64Array(plan.paramCount);
+  plan.getGrads(analytic);
+  const numeric = numericGradient(() => {
+    plan.setParams(params);
+    before();
+    return plan.computeGradients(x, rows, y);
+  }, params);
+  return { analytic, numeric };
 }

@@ -6,7 +6,7 @@
 // dense L1/L2 penalties, whose value and gradient are part of the loss.
 import { describe, expect, it } from 'vitest';
 import type { LayerSpec, LossSpec, NetworkPlan } from '../lib/engine';
-import { ENGINES, engine, maxRelDiff, numericGradient, randomArray } from './helpers';
+import { ENGINES, engine, maxRelDiff, numericGradient, planParamGradients, randomArray } from './helpers';
 
 const MSE: LossSpec = { kind: 'mse', reduction: 'mean', labelSmoothing: 0 };
 const CE: LossSpec = { kind: 'cross-entropy', reduction: 'mean', labelSmoothing: 0 };
@@ -57,15 +57,7 @@ describe.each(ENGINES)('layer gradients (%s engine)', (name) => {
   }
 
   function checkParams(plan: NetworkPlan, params: Float64Array, x: Float64Array, y: Int32Array | Float64Array) {
-    plan.setSeed(SEED);
-    plan.computeGradients(x, ROWS, y);
-    const analytic = new Float64Array(plan.paramCount);
-    plan.getGrads(analytic);
-    const numeric = numericGradient(() => {
-      plan.setParams(params);
-      plan.setSeed(SEED);
-      return plan.computeGradients(x, ROWS, y);
-    }, params);
+    const { analytic, numeric } = planParamGradients(plan, params, x, ROWS, y, () => plan.setSeed(SEED));
     expect(maxRelDiff(analytic, numeric)).toBeLessThan(1e-6);
     expect(analytic.some((g) => g !== 0)).toBe(true);
   }
