@@ -1,9 +1,9 @@
-// The operands and the result check shared by the gemm cases (gemm.mjs, one
-// product per process, and gemm_serve.mjs, many products on request): the
-// same data as cblas_gemm.c, and a check of C against float64 dot products,
-// so a fast wrong kernel never produces a benchmark figure.
-import { Matrix } from 'fastmlp';
-import { fillUniform } from './harness.mjs';
+// The operands, the result check and the timing shared by the gemm cases
+// (gemm.mjs, one product per process, and gemm_serve.mjs, many products on
+// request): the same data as cblas_gemm.c, and a check of C against float64
+// dot products, so a fast wrong kernel never produces a benchmark figure.
+import { Matrix, backend, ops, setThreads } from 'fastmlp';
+import { fillUniform, measure, median } from './harness.mjs';
 
 const CHECKS = 64;
 
@@ -32,4 +32,26 @@ export function checkProduct(c, a, b, m, n, k, transA, transB) {
   // Written so that NaN fails too.
   if (!(worst <= 1e-4)) throw new Error(`wrong result: relative error ${worst.toExponential(2)}`);
   return worst;
+}
+
+/**
+ * Checks then times one product through the public ops.matmul on `engine`
+ * with `threads` threads: GFLOP/s of the median and of the best sample.
+ */
+export function timeMatmul({ engine = 'native', threads, m, n, k, transA = false, transB = false, minTime }) {
+  setThreads(threads);
+  const { a, b } = operands({ m, n, k, transA, transB });
+  const opts = { transA, transB, engine };
+  const maxError = checkProduct(ops.matmul(a, b, opts), a.data, b.data, m, n, k, transA, transB);
+  const { samples, reps } = measure(() => ops.matmul(a, b, opts), minTime);
+  const gflop = (2 * m * n * k) / 1e9;
+  return {
+    gflops: gflop / median(samples),
+    gflopsBest: gflop / Math.min(...samples),
+    samples: samples.length,
+    repsPerSample: reps,
+    maxError,
+    isa: backend(engine).isa,
+    threadsInUse: backend(engine).threads,   // confirms setThreads took effect
+  };
 }
