@@ -9,13 +9,13 @@
 //   converges to the least-squares solution for η < 2/λmax(XᵀX/n).
 // Batch steps and the per-epoch loss use the engine's gemm; the per-sample rule
 // runs in TypeScript on both engines (see common.ts for why).
-import type { Dtype, Engine, FloatArray } from '../engine';
+import type { FloatArray } from '../engine';
 import { Matrix } from '../matrix';
 import { Rng } from '../rng';
 import { ArgumentRangeError, boolean, integer, number, oneOf, options } from '../validate';
+import { LinearUnit } from './linear-unit';
 import {
-  MODEL_OPTION_KEYS, affine, axpy, dot, identityOrder, inputMatrix, realTargets, requireFitted, resolveModelOptions, zeros,
-  type ModelOptions,
+  MODEL_OPTION_KEYS, affine, axpy, dot, identityOrder, inputMatrix, realTargets, resolveModelOptions, zeros, type ModelOptions,
 } from './common';
 
 export interface AdalineOptions extends ModelOptions {
@@ -46,7 +46,7 @@ export interface AdalineFitResult {
 
 const MODES = ['online', 'batch'] as const;
 
-export class Adaline {
+export class Adaline extends LinearUnit {
   readonly lr: number;
   readonly maxEpochs: number;
   readonly mode: 'online' | 'batch';
@@ -55,17 +55,12 @@ export class Adaline {
   readonly shuffle: boolean;
   readonly seed: number;
   readonly threshold: number;
-  readonly dtype: Dtype;
-  private readonly engineImpl: Engine;
-  private w: FloatArray | null = null;
-  private b: FloatArray | null = null;
 
   constructor(opts?: AdalineOptions) {
     const o = options('Adaline options', opts,
       [...MODEL_OPTION_KEYS, 'lr', 'maxEpochs', 'mode', 'normalize', 'tol', 'shuffle', 'seed', 'threshold']);
     const { engine, dtype } = resolveModelOptions(o);
-    this.engineImpl = engine;
-    this.dtype = dtype;
+    super(engine, dtype);
     this.lr = o.lr === undefined ? 0.01 : number('lr', o.lr, 0, Infinity, { minExclusive: true });
     this.maxEpochs = o.maxEpochs === undefined ? 100 : integer('maxEpochs', o.maxEpochs, 1);
     this.mode = o.mode === undefined ? 'online' : oneOf('mode', o.mode, MODES);
@@ -79,17 +74,9 @@ export class Adaline {
     this.threshold = o.threshold === undefined ? 0.5 : number('threshold', o.threshold);
   }
 
-  get engine(): string {
-    return this.engineImpl.name;
-  }
-
-  /** The weight as a 1 × inputs row (copy), or null before fit. */
-  get weight(): FloatArray | null {
-    return this.w ? this.w.slice() : null;
-  }
-
-  get bias(): number | null {
-    return this.b ? this.b[0]! : null;
+  /** The threshold turns z into a 0/1 prediction only; learning never uses it. */
+  protected get decisionThreshold(): number {
+    return this.threshold;
   }
 
   /** x: rows × inputs; y: real targets (e.g. 0/1 labels), one per row. Starts from zero weights. */
@@ -125,8 +112,7 @@ export class Adaline {
       for (let j = 0; j < X.cols; j++) moved = Math.max(moved, Math.abs(w[j]! - previous[j]!));
       converged = moved <= this.tol;
     }
-    this.w = w;
-    this.b = b;
+    this.setFitted(w, b);
     return { epochs: loss.length, converged, loss };
   }
 
@@ -160,21 +146,4 @@ export class Adaline {
     b[0]! += this.lr * errSum / X.rows;
   }
 
-  /** z = x·wᵀ + b per row (rows × 1): the linear output, before the threshold. */
-  decisionFunction(x: unknown): Matrix {
-    requireFitted(this.w !== null, 'Adaline', 'decisionFunction');
-    const w = this.w as FloatArray;
-    const X = inputMatrix(x, 'x', this.dtype, w.length);
-    const z = zeros(this.dtype, X.rows);
-    affine(this.engineImpl, X.data, X.rows, X.cols, w, this.b as FloatArray, 1, z);
-    return new Matrix(X.rows, 1, z);
-  }
-
-  /** 1 where z ≥ threshold, else 0. */
-  predict(x: unknown): Int32Array {
-    const z = this.decisionFunction(x).data;
-    const out = new Int32Array(z.length);
-    for (let i = 0; i < z.length; i++) out[i] = z[i]! >= this.threshold ? 1 : 0;
-    return out;
-  }
 }

@@ -5,13 +5,11 @@
 // linearly separable (XOR), so fit reports whether it converged. The per-sample
 // rule runs in TypeScript on both engines (see common.ts); predictions over
 // many rows use the engine's gemm.
-import type { Dtype, Engine, FloatArray } from '../engine';
-import { Matrix } from '../matrix';
 import { Rng } from '../rng';
 import { boolean, integer, number, options } from '../validate';
+import { LinearUnit } from './linear-unit';
 import {
-  MODEL_OPTION_KEYS, accuracy, axpy, binaryTargets, dot, identityOrder, inputMatrix, requireFitted, resolveModelOptions, zeros,
-  type ModelOptions,
+  MODEL_OPTION_KEYS, accuracy, axpy, binaryTargets, dot, identityOrder, inputMatrix, resolveModelOptions, zeros, type ModelOptions,
 } from './common';
 
 export interface PerceptronOptions extends ModelOptions {
@@ -34,38 +32,25 @@ export interface PerceptronFitResult {
   mistakes: number[];
 }
 
-export class Perceptron {
+export class Perceptron extends LinearUnit {
   readonly lr: number;
   readonly maxEpochs: number;
   readonly shuffle: boolean;
   readonly seed: number;
-  readonly dtype: Dtype;
-  private readonly engineImpl: Engine;
-  private w: FloatArray | null = null;
-  private b: FloatArray | null = null;
 
   constructor(opts?: PerceptronOptions) {
     const o = options('Perceptron options', opts, [...MODEL_OPTION_KEYS, 'lr', 'maxEpochs', 'shuffle', 'seed']);
     const { engine, dtype } = resolveModelOptions(o);
-    this.engineImpl = engine;
-    this.dtype = dtype;
+    super(engine, dtype);
     this.lr = o.lr === undefined ? 1 : number('lr', o.lr, 0, Infinity, { minExclusive: true });
     this.maxEpochs = o.maxEpochs === undefined ? 100 : integer('maxEpochs', o.maxEpochs, 1);
     this.shuffle = o.shuffle === undefined ? false : boolean('shuffle', o.shuffle);
     this.seed = o.seed === undefined ? 0 : integer('seed', o.seed, 0);
   }
 
-  get engine(): string {
-    return this.engineImpl.name;
-  }
-
-  /** The weight as a 1 × inputs row (copy), or null before fit. */
-  get weight(): FloatArray | null {
-    return this.w ? this.w.slice() : null;
-  }
-
-  get bias(): number | null {
-    return this.b ? this.b[0]! : null;
+  /** step(z) = 1 for z ≥ 0. */
+  protected get decisionThreshold(): number {
+    return 0;
   }
 
   /** x: rows × inputs; y: labels 0/1, one per row. Starts from zero weights each call. */
@@ -95,29 +80,8 @@ export class Perceptron {
       mistakes.push(errors);
       converged = errors === 0;
     }
-    this.w = w;
-    this.b = b;
+    this.setFitted(w, b);
     return { epochs: mistakes.length, converged, mistakes };
-  }
-
-  /** x·wᵀ + b for each row (rows × 1), the input of the step function. */
-  decisionFunction(x: unknown): Matrix {
-    requireFitted(this.w !== null, 'Perceptron', 'decisionFunction');
-    const w = this.w as FloatArray;
-    const X = inputMatrix(x, 'x', this.dtype, w.length);
-    const z = zeros(this.dtype, X.rows);
-    this.engineImpl.gemm(false, true, X.rows, 1, X.cols, 1, X.data, w, 0, z);
-    const b = (this.b as FloatArray)[0]!;
-    for (let i = 0; i < X.rows; i++) z[i]! += b;
-    return new Matrix(X.rows, 1, z);
-  }
-
-  /** step(x·wᵀ + b): 1 where the decision value is ≥ 0, else 0. */
-  predict(x: unknown): Int32Array {
-    const z = this.decisionFunction(x).data;
-    const out = new Int32Array(z.length);
-    for (let i = 0; i < z.length; i++) out[i] = z[i]! >= 0 ? 1 : 0;
-    return out;
   }
 
   /** Fraction of rows whose predicted label equals y. */

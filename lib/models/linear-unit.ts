@@ -1,0 +1,60 @@
+// What the single-unit models of the notes share (SPEC.md §6, notes 002 §1.3–1.4):
+// one weight row w and a bias b, a linear output z = x·wᵀ + b on the engine's
+// gemm, and a threshold on z to predict 0/1. Perceptron and Adaline differ
+// only in how they learn w and b.
+import type { Dtype, Engine, FloatArray } from '../engine';
+import { Matrix } from '../matrix';
+import { affine, inputMatrix, requireFitted, zeros } from './common';
+
+export abstract class LinearUnit {
+  readonly dtype: Dtype;
+  protected readonly engineImpl: Engine;
+  private w: FloatArray | null = null;
+  private b: FloatArray | null = null;
+
+  protected constructor(engine: Engine, dtype: Dtype) {
+    this.engineImpl = engine;
+    this.dtype = dtype;
+  }
+
+  /** z at or above it predicts 1. */
+  protected abstract get decisionThreshold(): number;
+
+  get engine(): string {
+    return this.engineImpl.name;
+  }
+
+  /** The weight as a 1 × inputs row (copy), or null before fit. */
+  get weight(): FloatArray | null {
+    return this.w ? this.w.slice() : null;
+  }
+
+  get bias(): number | null {
+    return this.b ? this.b[0]! : null;
+  }
+
+  /** z = x·wᵀ + b per row (rows × 1): the linear output, before the threshold. */
+  decisionFunction(x: unknown): Matrix {
+    requireFitted(this.w !== null, this.constructor.name, 'decisionFunction');
+    const w = this.w as FloatArray;
+    const X = inputMatrix(x, 'x', this.dtype, w.length);
+    const z = zeros(this.dtype, X.rows);
+    affine(this.engineImpl, X.data, X.rows, X.cols, w, this.b as FloatArray, 1, z);
+    return new Matrix(X.rows, 1, z);
+  }
+
+  /** 1 where z ≥ the threshold, else 0. */
+  predict(x: unknown): Int32Array {
+    const z = this.decisionFunction(x).data;
+    const threshold = this.decisionThreshold;
+    const out = new Int32Array(z.length);
+    for (let i = 0; i < z.length; i++) out[i] = z[i]! >= threshold ? 1 : 0;
+    return out;
+  }
+
+  /** Keeps the weights a fit learned. */
+  protected setFitted(w: FloatArray, b: FloatArray): void {
+    this.w = w;
+    this.b = b;
+  }
+}
