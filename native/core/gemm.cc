@@ -28,12 +28,10 @@
 #include <cstring>
 #include <new>
 
+#include "cpu.h"
 #include "gemm_kernels.h"
 #include "threads.h"
 
-#if FASTMLP_GEMM_X86 && defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>
-#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTMLP_NOINLINE __attribute__((noinline))
@@ -123,39 +121,6 @@ KernelConfig<double> scalar_config<double>() {
           &kernel_scalar<double, 6, 8>, &gemm_detail::pack_transposed<double>};
 }
 
-// What the running CPU (and OS: the register state must be saved on context
-// switches) supports. g++/clang's __builtin_cpu_supports checks both (XGETBV
-// included); MSVC has no such builtin, so there cpuid and xgetbv are read
-// directly (Intel SDM vol. 1 §14.3 and §15.2 give the required bits).
-struct CpuFeatures {
-  bool avx2_fma = false;
-  bool avx512f = false;
-};
-
-CpuFeatures cpu_features() {
-  CpuFeatures f;
-#if FASTMLP_GEMM_X86 && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();  // may run before libgcc's own constructor
-  f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  f.avx512f = __builtin_cpu_supports("avx512f");
-#elif FASTMLP_GEMM_X86 && defined(_MSC_VER)
-  int r[4];
-  __cpuid(r, 0);
-  const int max_leaf = r[0];
-  __cpuid(r, 1);
-  const bool osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1,
-             fma = (r[2] >> 12) & 1;
-  if (!osxsave || !avx || max_leaf < 7) return f;
-  const unsigned long long xcr0 = _xgetbv(0);
-  __cpuidex(r, 7, 0);
-  const bool ymm_state = (xcr0 & 0x6) == 0x6;     // SSE + AVX state
-  const bool zmm_state = (xcr0 & 0xe6) == 0xe6;   // + opmask, ZMM0-15, ZMM16-31
-  f.avx2_fma = ymm_state && fma && ((r[1] >> 5) & 1);
-  f.avx512f = f.avx2_fma && zmm_state && ((r[1] >> 16) & 1);
-#endif
-  return f;
-}
-
 // The kernel is chosen once, at first use: the widest one the CPU supports,
 // or, when FASTMLP_GEMM_KERNEL names one (scalar|avx2|avx512|neon), that one, so
 // tests and benchmarks can compare kernels on one machine. A request the CPU
@@ -168,7 +133,8 @@ KernelConfig<T> select_config() {
     if (std::strcmp(env, "scalar") == 0) want = 0;
     if (std::strcmp(env, "avx2") == 0 || std::strcmp(env, "neon") == 0) want = 1;
   }
-  const CpuFeatures cpu = cpu_features();
+  // cpu_features() already honours the same variable on x86.
+  const CpuFeatures& cpu = cpu_features();
   KernelConfig<T> cfg;
   if (want >= 2 && cpu.avx512f && gemm_detail::avx512_config(&cfg)) return cfg;
   if (want >= 1 && cpu.avx2_fma && gemm_detail::avx2_config(&cfg)) return cfg;
