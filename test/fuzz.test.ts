@@ -92,7 +92,7 @@ const matrixLike = fc.record({ data: fc.oneof(typedArray, fc.array(leaf, { maxLe
 
 const optionKeys = ['epochs', 'batchSize', 'shuffle', 'loss', 'optimizer', 'engine', 'seed', 'dtype', 'activation', 'lr',
   'metrics', 'transA', 'transB', 'reduction', 'labelSmoothing', 'weightInit', 'biasInit', 'validationSplit',
-  'validationData', 'momentum', 'nesterov', 'beta1', 'typo'] as const;
+  'validationData', 'momentum', 'nesterov', 'beta1', 'out', 'typo'] as const;
 const optionsObject = fc.dictionary(fc.constantFrom(...optionKeys), fc.oneof(leaf, fc.array(leaf, { maxLength: 3 })), { maxKeys: 4 });
 
 const junk: fc.Arbitrary<unknown> = fc.oneof(
@@ -122,6 +122,27 @@ const nearY = fc.oneof(
   fc.integer({ min: 0, max: 6 }).map((r) => new Matrix(r, 2, Float32Array.from({ length: r * 2 }, (_, i) => i % 2))),
 );
 
+/**
+ * Conformable a and b (any transposes, sizes 0–5) with an out that fits, has
+ * another shape or dtype, is junk, or aliases an input: calls reach the engines.
+ */
+const nearMatmul = fc.tuple(fc.nat(5), fc.nat(5), fc.nat(5), fc.boolean(), fc.boolean(),
+  fc.constantFrom('float32', 'float64') as fc.Arbitrary<'float32' | 'float64'>,
+  fc.oneof({ weight: 4, arbitrary: fc.constant('fit') }, { weight: 1, arbitrary: fc.constantFrom('alias-a', 'alias-b', 'other-dtype') },
+    { weight: 1, arbitrary: matrix }, { weight: 1, arbitrary: junk }))
+  .map(([m, n, k, transA, transB, dtype, outKind]) => {
+    const a = new Matrix(transA ? k : m, transA ? m : k, undefined, dtype);
+    const b = new Matrix(transB ? n : k, transB ? k : n, undefined, dtype);
+    for (let i = 0; i < a.data.length; i++) a.data[i] = Math.cos(i);
+    for (let i = 0; i < b.data.length; i++) b.data[i] = Math.sin(i);
+    const stale = new Matrix(m, n, undefined, dtype);
+    stale.data.fill(NaN);   // must be overwritten, never read
+    const out = outKind === 'fit' ? stale
+      : outKind === 'alias-a' ? a : outKind === 'alias-b' ? b
+        : outKind === 'other-dtype' ? new Matrix(m, n, undefined, dtype === 'float32' ? 'float64' : 'float32') : outKind;
+    return [a, b, { transA, transB, out }];
+  });
+
 /** Fit options whose epoch count stays small (a valid 2⁴⁰ epochs would just train for ever). */
 const fitOptions = fc.option(fc.record({
   epochs: fc.constantFrom(undefined, 0, 1, 2, -1, 1.5, NaN, 'x'),
@@ -147,6 +168,7 @@ describe.each(ENGINES)('fuzzing the public API (%s engine)', (engine) => {
     fc.record({ op: fc.constantFrom('compile', 'trainStep', 'predict', 'evaluate', 'setWeights', 'fit'), m: fc.nat(2), a: fc.tuple(junk, junk), fit: fitOptions }),
     fc.record({ op: fc.constantFrom('trainStep', 'trainStep', 'predict', 'evaluate', 'fit'), m: fc.nat(2), a: fc.tuple(nearX, nearY), fit: fitOptions }),
     fc.record({ op: fc.constant('matmul'), a: fc.tuple(junk, junk, fc.oneof(junk, optionsObject)) }),
+    fc.record({ op: fc.constant('matmulOut'), a: nearMatmul }),
     fc.record({ op: fc.constant('dispose'), a: fc.tuple(nearX, nearY), fit: fitOptions }),
     fc.record({ op: fc.constant('losses'), a: fc.tuple(junk, fc.oneof(junk, optionsObject), junk, junk) }),
   );
@@ -189,6 +211,13 @@ describe.each(ENGINES)('fuzzing the public API (%s engine)', (engine) => {
         case 'matmul': {
           const opts = a[2] && typeof a[2] === 'object' && !ArrayBuffer.isView(a[2]) ? { ...(a[2] as object), engine } : a[2];
           attempt('ops.matmul', () => ops.matmul(a[0] as never, a[1] as never, opts as never));
+          break;
+        }
+        case 'matmulOut': {
+          const o = a[2] as { out: unknown };
+          const result = attempt('ops.matmul out', () => ops.matmul(a[0] as never, a[1] as never, { ...o, engine } as never));
+          if (result !== undefined && o.out !== undefined && result !== o.out) violations.push('ops.matmul with out returned another object');
+          if (result !== undefined && !(result as Matrix).data.every(Number.isFinite)) violations.push('ops.matmul left stale NaN in out');
           break;
         }
         case 'losses': {

@@ -71,6 +71,11 @@ describe.each(ENGINES)('argument errors carry a code (%s engine)', (engine) => {
     expectCoded(() => m.setWeights({ nope: new Float32Array(1) } as never), RangeError, /nope/);
     expectCoded(() => ops.matmul(new Matrix(2, 3), new Matrix(2, 3), { engine }), RangeError, /matmul/);
     expectCoded(() => ops.matmul(new Matrix(2, 3), new Matrix(3, 2, undefined, 'float64'), { engine }), TypeError, /dtype/);
+    const square = new Matrix(2, 2);
+    expectCoded(() => ops.matmul(square, square, { engine, out: [[0, 0], [0, 0]] as never }), TypeError, /for out/);
+    expectCoded(() => ops.matmul(square, square, { engine, out: new Matrix(2, 2, undefined, 'float64') }), TypeError, /for out/);
+    expectCoded(() => ops.matmul(square, square, { engine, out: new Matrix(2, 3) }), RangeError, /2 × 2 Matrix .*for out/);
+    expectCoded(() => ops.matmul(square, square, { engine, out: square }), RangeError, /shares no memory with a for out/);
     expect(Number.isFinite(m.trainStep(x, [0, 1]))).toBe(true);
   });
 
@@ -79,6 +84,7 @@ describe.each(ENGINES)('argument errors carry a code (%s engine)', (engine) => {
     const x = new Matrix(2, 3, randomArray(6, 2, Float32Array));
     transferred(x.data as Float32Array);
     expectCoded(() => m.predict(x), RangeError, /detached/);
+    expectCoded(() => ops.matmul(new Matrix(2, 2), new Matrix(2, 3), { engine, out: x }), RangeError, /detached .*for out/);
     expectCoded(() => new Matrix(0, 3, transferred(new Float32Array(6))), RangeError, /detached/);
     expectCoded(() => new Matrix(2, 3, new Float32Array(new SharedArrayBuffer(24))), TypeError, /SharedArrayBuffer/);
     const resizable = new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(24, { maxByteLength: 48 });
