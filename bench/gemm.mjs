@@ -127,7 +127,7 @@ function table(rows, threadSets, load, blasLabel, isa) {
   }
   return [
     `float32 GFLOP/s, best sample of ${rows[0]?.rounds ?? '?'} alternating rounds; fastmlp through ops.matmul`,
-    `(native engine, ${isa} kernel, output allocated per call); baseline ${blasLabel}.`,
+    `(native engine, ${isa} kernel, result written into a reused Matrix with { out }); baseline ${blasLabel}.`,
     `Load average ${load.before.map((x) => x.toFixed(2)).join(' ')} before, ${load.after.map((x) => x.toFixed(2)).join(' ')} after.`,
     '',
     ...lines,

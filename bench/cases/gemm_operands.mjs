@@ -35,13 +35,17 @@ export function checkProduct(c, a, b, m, n, k, transA, transB) {
 }
 
 /**
- * Checks then times one product through the public ops.matmul on `engine`
- * with `threads` threads: GFLOP/s of the median and of the best sample.
+ * Checks then times one product through the public ops.matmul (into a reused
+ * `out`) on `engine` with `threads` threads: GFLOP/s of the median and of the best sample.
  */
 export function timeMatmul({ engine = 'native', threads, m, n, k, transA = false, transB = false, minTime }) {
   setThreads(threads);
   const { a, b } = operands({ m, n, k, transA, transB });
-  const opts = { transA, transB, engine };
+  // The product goes into one reused Matrix ({ out }), as cblas_sgemm writes
+  // into the caller's C: a fresh 64 MB result per call would time the
+  // allocator and page faults, not the product.
+  const out = Matrix.zeros(m, n);
+  const opts = { transA, transB, engine, out };
   const maxError = checkProduct(ops.matmul(a, b, opts), a.data, b.data, m, n, k, transA, transB);
   const { samples, reps } = measure(() => ops.matmul(a, b, opts), minTime);
   const gflop = (2 * m * n * k) / 1e9;
