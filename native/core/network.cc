@@ -202,7 +202,8 @@ void Network<T>::reserve(index_t rows) {
   require_fits_in_memory(index_t(acts + 2 * scratch + dout), sizeof(T), "the batch's activations");
   // Allocate everything before touching any member (strong exception
   // guarantee): if one allocation fails, the network is exactly as before.
-  std::vector<T> new_acts(acts), new_scratch0(scratch), new_scratch1(scratch), new_dout(dout);
+  LargeBuffer new_acts(acts), new_scratch0(scratch), new_scratch1(scratch);
+  std::vector<T> new_dout(dout);
   std::vector<std::vector<T>> new_aux(aux_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const LayerSpec& L = layers_[l];
