@@ -29,7 +29,6 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
-#include <type_traits>
 
 #include "cpu.h"
 #include "gemm_kernels.h"  // FASTMLP_TARGET_* and FASTMLP_GEMM_X86
@@ -294,19 +293,6 @@ bool known_kind(OptimizerKind k) {
          k == OptimizerKind::Adagrad || k == OptimizerKind::RMSprop;
 }
 
-void check_update(const OptimizerSpec& spec, const void* param, const void* grad,
-                  const void* state, index_t n, std::int64_t step) {
-  require(n >= 0, "optimizer_update: expected n >= 0");
-  require(step >= 1, "optimizer_update: expected step >= 1 but received " +
-                         std::to_string(step));
-  if (n == 0) return;
-  require(param != nullptr && grad != nullptr,
-          "optimizer_update: null param or grad");
-  require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
-  require(optimizer_state_size(spec, n) == 0 || state != nullptr,
-          "optimizer_update: null state");
-}
-
 // All n elements with the step's clipping functor, in chunks over the
 // threads, each chunk by the widest variant of the loops the CPU runs.
 template <typename T, typename C>
@@ -319,7 +305,6 @@ void run_update(const OptimizerSpec& spec, const C& clip, T* param, const T* gra
     else update_slice<T, C>(spec, clip, param, grad, state, n, b, e, step);
   });
 }
-
 
 }  // namespace
 
@@ -399,8 +384,15 @@ bool optimizer_state_compatible(const OptimizerSpec& a, const OptimizerSpec& b) 
 template <typename T>
 void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
                       T* state, index_t n, std::int64_t step) {
-  check_update(spec, param, grad, state, n, step);
+  require(n >= 0, "optimizer_update: expected n >= 0");
+  require(step >= 1, "optimizer_update: expected step >= 1 but received " +
+                         std::to_string(step));
   if (n == 0) return;
+  require(param != nullptr && grad != nullptr,
+          "optimizer_update: null param or grad");
+  require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
+  require(optimizer_state_size(spec, n) == 0 || state != nullptr,
+          "optimizer_update: null state");
   if (spec.clip_norm > 0 || spec.clip_value > 0)
     run_update(spec, make_clip(spec, grad, n), param, grad, state, n, step);
   else
