@@ -70,7 +70,6 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
 // new Network({ dtype, layers, maxBatch })
 NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetworkWrap>(info) {
   Napi::Env env = info.Env();
-  info.This().As<Napi::Object>().TypeTag(&kNetworkTypeTag);
   Napi::Object spec = object(arg(info, 0), "spec");
   dtype_ = parse_dtype(spec.Get("dtype"), "spec.dtype");
   const auto layers = parse_layers(spec.Get("layers"));
@@ -84,6 +83,8 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
   out_ = f32_ ? f32_->output_size() : f64_->output_size();
   param_count_ = f32_ ? f32_->param_count() : f64_->param_count();
   sync_external_memory(env);
+  // Last: only a fully built Network (core network allocated) is ever taken for one.
+  info.This().As<Napi::Object>().TypeTag(&kNetworkTypeTag);
 }
 
 NetworkWrap::~NetworkWrap() {
