@@ -194,6 +194,21 @@ export interface NetworkPlan {
   getBuffers(out: FloatArray): void;
   /** Copies src (length bufferCount) into the buffers. */
   setBuffers(src: FloatArray): void;
+  /**
+   * Copies source's parameters and buffers (batch-norm running statistics)
+   * straight into this plan's memory, with no intermediate array — what fit's
+   * per-epoch predict snapshot needs. Nothing else is copied: not the optimizer
+   * state or step count, the gradients, the loss, the mode or the dropout seed.
+   * source must be a plan of the same engine (TypeError otherwise) and dtype
+   * (TypeError), not this plan (RangeError), with the same inputSize,
+   * outputSize, paramCount and bufferCount (RangeError). Layer specs are not
+   * compared (the native binding knows nothing of layers): plans compiled from
+   * one PlanSpec always match, and a caller copying between other architectures
+   * with equal counts gets the values in the flat layout order. Both plans must
+   * be idle and not disposed (ERR_FASTMLP_BUSY / ERR_FASTMLP_DISPOSED, naming
+   * source when it is source's fault). A refused copy changes nothing.
+   */
+  copyStateFrom(source: NetworkPlan): void;
   /** True (the default) for training mode, false for eval mode. */
   readonly training: boolean;
   setTraining(training: boolean): void;

@@ -24,6 +24,11 @@ export interface NativeNetwork {
   readonly bufferCount: number;
   getBuffers(out: FloatArray): void;
   setBuffers(src: FloatArray): void;
+  /**
+   * Parameters and buffers of another native Network (same dtype and counts)
+   * copied into this one; anything else is refused with a TypeError, so unknown.
+   */
+  copyStateFrom(source: unknown): void;
   readonly training: boolean;
   setTraining(training: boolean): void;
   setSeed(seed: number): void;

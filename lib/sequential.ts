@@ -480,6 +480,7 @@ export class Sequential {
    */
   dispose(): void {
     this.plan.dispose();
+    this.snapshotPlan?.dispose();  // fit's predict snapshot holds a second copy of the weights
   }
 
   get disposed(): boolean {
@@ -539,19 +540,16 @@ export class Sequential {
     return this.busy && this.snapshotPlan !== null ? this.snapshotPlan : this.plan;
   }
 
-  /** Copies the live weights and buffers into the snapshot plan (the live plan must be idle). */
+  /**
+   * Copies the live weights and buffers into the snapshot plan (the live plan
+   * must be idle): plan to plan with copyStateFrom, no array in between (on
+   * 5.8 M parameters a fresh 23 MB array per epoch cost several ms).
+   */
   private takeSnapshot(): void {
     if (this.snapshotPlan === null) {
       this.snapshotPlan = this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch: INITIAL_MAX_BATCH });
     }
-    const params = allocate(this.dtype, this.plan.paramCount);
-    this.plan.getParams(params);
-    this.snapshotPlan.setParams(params);
-    if (this.plan.bufferCount > 0) {
-      const buffers = allocate(this.dtype, this.plan.bufferCount);
-      this.plan.getBuffers(buffers);
-      this.snapshotPlan.setBuffers(buffers);
-    }
+    this.snapshotPlan.copyStateFrom(this.plan);
   }
 
   private fitHost(loss: Loss | LossFunction): FitHost {

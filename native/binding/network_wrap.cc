@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "errors.h"
 #include "specs.h"
@@ -14,6 +15,11 @@ namespace {
 template <typename N> struct element_of;
 template <typename T> struct element_of<Network<T>> { using type = T; };
 template <typename N> using element_t = typename element_of<std::decay_t<N>>::type;
+
+// Marks the objects this class constructs (napi_type_tag_object, N-API 8), so
+// copyStateFrom can tell a real Network from a look-alike before unwrapping it:
+// napi_unwrap alone would hand back another class's pointer. Random 128 bits.
+constexpr napi_type_tag kNetworkTypeTag = {0x6a1f3c9e52d84b07ULL, 0xb39e0d51c7a24f68ULL};
 
 template <typename T>
 const T* dense_or_null(const TargetArg& t) {
@@ -45,6 +51,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceAccessor<&NetworkWrap::GetTraining>("training"),
       InstanceMethod<&NetworkWrap::GetBuffers>("getBuffers"),
       InstanceMethod<&NetworkWrap::SetBuffers>("setBuffers"),
+      InstanceMethod<&NetworkWrap::CopyStateFrom>("copyStateFrom"),
       InstanceMethod<&NetworkWrap::SetTraining>("setTraining"),
       InstanceMethod<&NetworkWrap::SetSeed>("setSeed"),
       InstanceMethod<&NetworkWrap::Predict>("predict"),
@@ -76,6 +83,8 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
   out_ = f32_ ? f32_->output_size() : f64_->output_size();
   param_count_ = f32_ ? f32_->param_count() : f64_->param_count();
   sync_external_memory(env);
+  // Last: only a fully built Network (core network allocated) is ever taken for one.
+  info.This().As<Napi::Object>().TypeTag(&kNetworkTypeTag);
 }
 
 NetworkWrap::~NetworkWrap() {
@@ -112,6 +121,15 @@ void NetworkWrap::require_idle(Napi::Env env) const {
 
 index_t NetworkWrap::in_size() const { return in_; }
 index_t NetworkWrap::out_size() const { return out_; }
+
+NetworkWrap& NetworkWrap::unwrap_network(Napi::Env env, const Napi::Value& v, const char* name) {
+  void* wrap = nullptr;
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kNetworkTypeTag) ||
+      napi_unwrap(env, v, &wrap) != napi_ok || wrap == nullptr)
+    throw_type_error(env, std::string("Expected a network plan of the native engine for ") + name +
+                              " but received " + describe(v));
+  return *static_cast<NetworkWrap*>(wrap);
+}
 
 index_t NetworkWrap::rows_arg(const Napi::CallbackInfo& info, std::size_t i) {
   return integer(arg(info, i), "rows", 1, kMaxDim);
@@ -268,6 +286,44 @@ Napi::Value NetworkWrap::SetBuffers(const Napi::CallbackInfo& info) {
     if (count > 0) std::memcpy(n.buffers(), src.as<T>(), sizeof(T) * std::size_t(count));
   });
   return info.Env().Undefined();
+}
+
+// copyStateFrom(source): source's parameters and buffers memcpy'd into this
+// network, for fit's per-epoch predict snapshot (no JS array in between). Only
+// flat counts are compared — the binding knows nothing of layers; lib/engine.ts
+// documents the contract. Every check runs before the first byte is copied.
+Napi::Value NetworkWrap::CopyStateFrom(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  NetworkWrap& source = unwrap_network(env, arg(info, 0), "source");
+  if (&source == this)
+    throw_range_error(env, "Expected another plan than this one for source but received the same plan");
+  if (source.disposed_)
+    throw_error(env, "Cannot copy from source: it has been disposed (dispose() freed its memory)", kCodeDisposed);
+  if (source.busy_)
+    throw_error(env, "Cannot copy from source: it is training (an epoch is running); wait for it to finish",
+                kCodeBusy);
+  const auto dtype_name = [](Dtype d) { return d == Dtype::Float32 ? "float32" : "float64"; };
+  if (source.dtype_ != dtype_)
+    throw_type_error(env, std::string("Expected a ") + dtype_name(dtype_) + " plan for source but received a " +
+                              dtype_name(source.dtype_) + " plan");
+  const index_t buffers = visit([](auto& n) { return n.buffer_count(); });
+  const index_t source_buffers = source.visit([](auto& n) { return n.buffer_count(); });
+  if (source.in_ != in_ || source.out_ != out_ || source.param_count_ != param_count_ || source_buffers != buffers)
+    throw_range_error(env, "Expected a plan of the same layout for source (inputSize " + std::to_string(in_) +
+                               ", outputSize " + std::to_string(out_) + ", paramCount " +
+                               std::to_string(param_count_) + ", bufferCount " + std::to_string(buffers) +
+                               ") but received inputSize " + std::to_string(source.in_) + ", outputSize " +
+                               std::to_string(source.out_) + ", paramCount " + std::to_string(source.param_count_) +
+                               ", bufferCount " + std::to_string(source_buffers));
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    Network<T>* from = nullptr;
+    if constexpr (std::is_same_v<T, float>) from = source.f32_.get(); else from = source.f64_.get();
+    std::memcpy(n.params(), from->params(), sizeof(T) * std::size_t(param_count_));
+    if (buffers > 0) std::memcpy(n.buffers(), from->buffers(), sizeof(T) * std::size_t(buffers));
+  });
+  return env.Undefined();
 }
 
 // setTraining(true | false): the mode of forwardTrain, trainStep and trainEpoch.

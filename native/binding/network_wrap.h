@@ -41,6 +41,11 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   void require_live(Napi::Env env) const;
   index_t in_size() const;
   index_t out_size() const;
+  // The NetworkWrap behind v, or a TypeError naming `name` when v is anything
+  // else: only objects this class constructed carry its type tag, so a look-alike
+  // (Object.create(Network.prototype), another addon's wrapped object) is refused
+  // before its native pointer is ever read.
+  static NetworkWrap& unwrap_network(Napi::Env env, const Napi::Value& v, const char* name);
   // rows (integer ≥ 1) at argument i
   static index_t rows_arg(const Napi::CallbackInfo& info, std::size_t i);
   // Checks class indices (0 ≤ idx < outputs) before anything runs, so a bad one
@@ -69,6 +74,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetGrads(const Napi::CallbackInfo& info);
   Napi::Value GetBuffers(const Napi::CallbackInfo& info);
   Napi::Value SetBuffers(const Napi::CallbackInfo& info);
+  Napi::Value CopyStateFrom(const Napi::CallbackInfo& info);
   Napi::Value SetTraining(const Napi::CallbackInfo& info);
   Napi::Value SetSeed(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);

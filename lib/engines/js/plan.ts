@@ -38,9 +38,14 @@ import { lossForwardBackward, lossSpecForTraining, validateTarget } from './loss
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
-import { ArgumentRangeError, ArgumentTypeError, disposedError } from '../../validate';
+import { ArgumentRangeError, ArgumentTypeError, DISPOSED, describe, disposedError } from '../../validate';
 
-
+/**
+ * Every plan this engine constructed: copyStateFrom's brand check. instanceof
+ * alone would accept Object.create(JsNetworkPlan.prototype), whose missing
+ * buffers would then fail with an uncoded error half-way through.
+ */
+const constructedPlans = new WeakSet<object>();
 
 /** network.h: SGD(lr = 0.01) until setOptimizer; the other fields are torch defaults. */
 const DEFAULT_OPTIMIZER: OptimizerSpec = completeOptimizer({
@@ -81,6 +86,15 @@ function checkRows(rows: unknown, max: number): void {
     const bound = max === Infinity ? '' : ` and ≤ maxBatch (${max}; call reserve first)`;
     throw new ArgumentRangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
   }
+}
+
+/** The code of a call on a plan whose epoch is running (the binding's too). */
+const BUSY = 'ERR_FASTMLP_BUSY';
+
+function codedError(message: string, code: string): Error {
+  const e = new Error(message);
+  (e as Error & { code: string }).code = code;
+  return e;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -178,6 +192,7 @@ export class JsNetworkPlan implements NetworkPlan {
     this.scratch = [alloc(this.dtype, 0), alloc(this.dtype, 0)];
     this.dout = alloc(this.dtype, 0);
     this.reserve(spec.maxBatch);
+    constructedPlans.add(this);
   }
 
 
@@ -226,6 +241,41 @@ export class JsNetworkPlan implements NetworkPlan {
     copy(src, 0, this.buffers, 0, this.buffers.length);
   }
 
+  /**
+   * Copies source's parameters and buffers into this plan's own arrays (one
+   * typed-array set each, no intermediate array); the checks and what is not
+   * copied are documented on NetworkPlan.copyStateFrom, and run in the native
+   * binding's order so both engines refuse alike. A refused copy changes nothing.
+   */
+  copyStateFrom(source: NetworkPlan): void {
+    this.assertIdle('copyStateFrom');
+    if (typeof source !== 'object' || source === null || !constructedPlans.has(source)) {
+      throw new ArgumentTypeError(`Expected a network plan of the js engine for source but received ${describe(source)}`);
+    }
+    const from = source as JsNetworkPlan;
+    if (from === this) {
+      throw new ArgumentRangeError('Expected another plan than this one for source but received the same plan');
+    }
+    if (from.isDisposed) {
+      throw codedError('Cannot copy from source: it has been disposed (dispose() freed its memory)', DISPOSED);
+    }
+    if (from.busy) {
+      throw codedError('Cannot copy from source: it is training (an epoch is running); wait for it to finish', BUSY);
+    }
+    if (from.dtype !== this.dtype) {
+      throw new ArgumentTypeError(`Expected a ${this.dtype} plan for source but received a ${from.dtype} plan`);
+    }
+    if (from.inputSize !== this.inputSize || from.outputSize !== this.outputSize ||
+        from.paramCount !== this.paramCount || from.bufferCount !== this.bufferCount) {
+      throw new ArgumentRangeError(
+        `Expected a plan of the same layout for source (inputSize ${this.inputSize}, outputSize ${this.outputSize}, ` +
+        `paramCount ${this.paramCount}, bufferCount ${this.bufferCount}) but received inputSize ${from.inputSize}, ` +
+        `outputSize ${from.outputSize}, paramCount ${from.paramCount}, bufferCount ${from.bufferCount}`);
+    }
+    this.params.set(from.params);
+    this.buffers.set(from.buffers);
+  }
+
   get stepCount(): number {
     if (this.isDisposed) throw disposedError('stepCount');
     return this.steps;
@@ -269,9 +319,7 @@ export class JsNetworkPlan implements NetworkPlan {
   private assertIdle(what: string): void {
     if (this.isDisposed) throw disposedError(what);
     if (this.busy) {
-      const e = new Error(`Cannot run ${what}: this plan is training (an epoch is running); wait for it to finish`);
-      (e as Error & { code: string }).code = 'ERR_FASTMLP_BUSY';
-      throw e;
+      throw codedError(`Cannot run ${what}: this plan is training (an epoch is running); wait for it to finish`, BUSY);
     }
   }
 
