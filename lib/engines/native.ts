@@ -32,7 +32,8 @@ function nativePlanClass(binding: NativeBinding) {
                               order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
       const signal = hooks?.signal;
       const onBatch = hooks?.onBatch;
-      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null);
+      const outputs = hooks?.outputs ?? null;
+      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null, outputs);
       if (signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
 
       // Events arrive through the event loop, possibly after the epoch's promise
@@ -57,7 +58,7 @@ function nativePlanClass(binding: NativeBinding) {
       const abort = () => { this.cancelEpoch(); };
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null);
+        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null, outputs);
         if (onBatch) {
           expected = result.batches;
           if (delivered < expected) await allDelivered;

@@ -38,7 +38,7 @@ import { lossForwardBackward, lossSpecForTraining, validateTarget } from './loss
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
-import { ArgumentRangeError, ArgumentTypeError, disposedError } from '../../validate';
+import { ArgumentRangeError, ArgumentTypeError, disposedError, rangeError, typeError } from '../../validate';
 
 
 
@@ -581,8 +581,18 @@ export class JsNetworkPlan implements NetworkPlan {
     if (order !== null && (!(order instanceof Int32Array) || order.length !== rows)) {
       throw new ArgumentRangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
     }
+    if (hooks?.outputs !== undefined) this.checkOutputs(hooks.outputs, rows);
     const loss = this.requireLoss('trainEpoch');
     return this.runEpoch(loss, x, rows, y, batchSize, order, hooks ?? {});
+  }
+
+  /** EpochHooks.outputs: a typed array of the plan's dtype, rows × outputSize long (as the binding checks). */
+  private checkOutputs(outputs: unknown, rows: number): void {
+    const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!(outputs instanceof Ctor)) throw typeError('outputs', `a ${Ctor.name}`, outputs);
+    if (outputs.length !== rows * this.outputSize) {
+      throw rangeError('outputs', `${rows * this.outputSize} elements (rows × outputSize)`, outputs);
+    }
   }
 
   private async runEpoch(loss: LossSpec, x: FloatArray, rows: number, y: Target,
@@ -609,6 +619,7 @@ export class JsNetworkPlan implements NetworkPlan {
       this.yDense = alloc(this.dtype, this.capacity * nOut);
     }
     const yb: Target = indices !== null ? (this.yIdx as Int32Array) : (this.yDense as FloatArray);
+    const recorded = hooks.outputs;
 
     this.busy = true;
     let lossSum = 0;
@@ -645,6 +656,13 @@ export class JsNetworkPlan implements NetworkPlan {
         if (!Number.isFinite(value)) {
           badBatch = batches;
           break;
+        }
+        // The outputs the loss saw, at each row's own position (backward only reads the activations).
+        if (recorded !== undefined) {
+          const out = this.acts[this.layers.length];
+          for (let i = 0; i < n; i++) {
+            copy(out, i * nOut, recorded, (order !== null ? order[start + i] : start + i) * nOut, nOut);
+          }
         }
         this.steps++;
         optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
