@@ -90,6 +90,13 @@ function written(outputs: Float64Array, row: number, sentinel: number): boolean 
   return true;
 }
 
+/** A Float64Array whose buffer was transferred away. */
+function detached(): Float64Array {
+  const a = new Float64Array(ROWS * OUT);
+  structuredClone(a.buffer, { transfer: [a.buffer] });
+  return a;
+}
+
 /** The error of fn, thrown synchronously (JS engine) or as a rejection (native). */
 async function codeOf(fn: () => unknown): Promise<{ name: string; code: unknown; message: string }> {
   try {
@@ -167,6 +174,9 @@ describe.each(ENGINES)('trainEpoch outputs (%s engine)', (name) => {
       ['outputs', 'TypeError'],
       [new Float64Array(ROWS * OUT - 1), 'RangeError'],
       [new Float64Array(ROWS * OUT + OUT), 'RangeError'],
+      [new Float64Array(new SharedArrayBuffer(ROWS * OUT * 8)), 'TypeError'],
+      [new Float64Array(new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(ROWS * OUT * 8, { maxByteLength: ROWS * OUT * 16 })), 'TypeError'],
+      [detached(), 'RangeError'],
     ];
     for (const [outputs, errName] of cases) {
       const e = await codeOf(() => p.trainEpoch(x, ROWS, y, BATCH, null, { outputs: outputs as Float64Array }));

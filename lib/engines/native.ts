@@ -4,6 +4,7 @@
 // posted from the worker thread) into the contract's ordered, awaited form.
 import type { Engine, EpochHooks, EpochResult, FloatArray, NetworkPlan, PlanSpec, Target } from '../engine';
 import { loadNative, type NativeBinding } from '../native';
+import { ownedBuffer } from '../validate';
 
 export function createNativeEngine(): Engine {
   const binding = loadNative();
@@ -33,6 +34,8 @@ function nativePlanClass(binding: NativeBinding) {
       const signal = hooks?.signal;
       const onBatch = hooks?.onBatch;
       const outputs = hooks?.outputs ?? null;
+      // The binding checks type and length; a shared, resizable or detached buffer is refused here.
+      if (ArrayBuffer.isView(outputs)) ownedBuffer('outputs', outputs);
       if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null, outputs);
       if (signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
 

@@ -38,7 +38,7 @@ import { lossForwardBackward, lossSpecForTraining, validateTarget } from './loss
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
-import { ArgumentRangeError, ArgumentTypeError, disposedError, rangeError, typeError } from '../../validate';
+import { ArgumentRangeError, ArgumentTypeError, disposedError, ownedBuffer, rangeError, typeError } from '../../validate';
 
 
 
@@ -590,6 +590,7 @@ export class JsNetworkPlan implements NetworkPlan {
   private checkOutputs(outputs: unknown, rows: number): void {
     const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
     if (!(outputs instanceof Ctor)) throw typeError('outputs', `a ${Ctor.name}`, outputs);
+    ownedBuffer('outputs', outputs);  // refused in both engines (the native one writes it after its worker)
     if (outputs.length !== rows * this.outputSize) {
       throw rangeError('outputs', `${rows * this.outputSize} elements (rows × outputSize)`, outputs);
     }
