@@ -136,6 +136,16 @@ export interface EpochHooks {
   onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void;
   /** Aborting stops the epoch before its next batch; the batch in flight completes. */
   signal?: AbortSignal;
+  /**
+   * Where to record the outputs the loss saw (rows × outputSize, the plan's
+   * dtype): each batch's training-mode output rows, after its forward and
+   * before its step, written at the rows' own positions in x — row order[r]
+   * (or r when order is null) gets its output — so after the epoch outputs
+   * lines up with x and y (training metrics without a second pass). Rows of
+   * batches that did not complete (a cancellation, the bad batch and after)
+   * are left untouched. Must not be read or written until the promise settles.
+   */
+  outputs?: FloatArray;
 }
 
 /**

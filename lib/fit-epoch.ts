@@ -13,7 +13,7 @@
 import { callHook, type Callback, type CallbackModel, type HookName, type Logs } from './callbacks';
 import type { EpochHooks, EpochResult, FloatArray, Target } from './engine';
 import type { Rng } from './rng';
-import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext } from './training';
+import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext, type EpochRecord } from './training';
 
 /** Rows of training data with their targets, validated and of the model's dtype. */
 export interface DataChunk {
@@ -37,8 +37,12 @@ export interface EpochRun {
   syncOptimizer(): void;
   model: CallbackModel;
   signal: AbortSignal | null;
-  /** Where a batch-driven epoch records outputs for training metrics (one chunk only), or null. */
-  record: BatchDriver['record'];
+  /**
+   * Where either kind of epoch records each row's training-mode outputs (before
+   * its batch's step, at the row's position in the data) for the training
+   * metrics: in-memory data only (one chunk), else null.
+   */
+  record: EpochRecord | null;
   /** Reused shuffle order for chunks of its length. */
   order: Int32Array;
 }
@@ -83,8 +87,9 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
 /** One trainEpoch call; observers get onBatchEnd from its events, in order. */
 async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number): Promise<EpochResult> {
   const { observers } = run;
+  const outputs = run.record?.outputs;
   if (observers.length === 0 && run.signal === null) {
-    return runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order);
+    return runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, outputs ? { outputs } : {});
   }
   // Our own controller: the caller's signal and a stopping observer both cancel through it.
   const stop = new AbortController();
@@ -105,6 +110,7 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
   };
   const settle = () => { if (run.model.stopTraining) stop.abort(); };
   const hooks: EpochHooks = { signal: stop.signal };
+  if (outputs) hooks.outputs = outputs;
   if (observers.length > 0) {
     hooks.onBatch = (batch, size, loss, seconds) => {
       rowsSeen += size;

@@ -15,7 +15,7 @@ import { trainEpochChunks, type DataChunk, type EpochRun } from './fit-epoch';
 import { Matrix, allocate } from './matrix';
 import { metricByName, type MetricName } from './metrics';
 import type { Rng } from './rng';
-import type { BatchDriver, EpochContext } from './training';
+import type { EpochContext, EpochRecord } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
 
 export interface History {
@@ -40,8 +40,6 @@ export interface FitHost {
   syncOptimizer(): void;
   /** Eval-mode loss and metrics. */
   evaluate(x: Matrix, y: Target): Logs;
-  /** Eval-mode outputs. */
-  predict(x: FloatArray, rows: number): Matrix;
   /** Marks the model busy (training) or idle (hooks may use it). */
   setBusy(busy: boolean): void;
   /** Copies the current weights into the snapshot that predict uses while the model trains. */
@@ -114,10 +112,11 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     cb.setParams?.(params);
   }
 
-  // Training metrics need every output of the epoch: in memory only (a stream would need a second pass).
-  const record = byBatch && !data.stream && host.metricNames.length > 0 ? {
+  // Training metrics need every output of the epoch, recorded as the batches
+  // train (both ways of driving the epoch): in memory only — a stream's rows
+  // are gone once trained, and keeping its outputs and targets would grow without bound.
+  const record: EpochRecord | null = !data.stream && host.metricNames.length > 0 ? {
     outputs: allocate(ctx.dtype, data.rows * outputSize),
-    targets: data.y instanceof Int32Array ? new Int32Array(data.rows) : allocate(ctx.dtype, data.y.length),
     engine: host.engine,
     spec: host.lossSpec,
   } : null;
@@ -150,7 +149,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
         'for several epochs pass a function that returns a fresh (async) iterable each time');
     }
     const logs: Logs = { loss: result.badBatch >= 0 ? NaN : result.loss };
-    if (!data.stream) Object.assign(logs, trainMetrics(host, data, record, result.rowsDone));
+    if (record) Object.assign(logs, trainMetrics(host, data, record.outputs, shuffle ? run.order : null, result.rowsDone));
     if (data.validation) {
       for (const [k, value] of Object.entries(host.evaluate(data.validation.x, data.validation.y))) logs[`val_${k}`] = value;
     }
@@ -164,25 +163,33 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
 }
 
 /**
- * Training-set metrics of an epoch. Driven batch by batch, they come from each
- * batch's training-mode outputs before its step (as Keras reports them); a
- * whole-epoch engine call returns no outputs, so then one eval-mode pass over
- * the training rows after the epoch supplies them.
+ * Training-set metrics of an epoch, Keras's definition in both ways of driving
+ * it: from each batch's training-mode outputs before its step, recorded by the
+ * epoch at each row's position (so no second pass over the data). When the
+ * epoch stopped early, over the rows it trained: the first rowsDone of its order.
  */
-function trainMetrics(host: FitHost, data: TrainingData, record: BatchDriver['record'], rowsDone: number): Logs {
+function trainMetrics(host: FitHost, data: TrainingData, outputs: FloatArray, order: Int32Array | null,
+                      rowsDone: number): Logs {
   const logs: Logs = {};
   if (host.metricNames.length === 0 || rowsDone === 0) return logs;
   const cols = host.ctx.outputSize;
-  let pred: Matrix;
-  let target: Target;
-  if (record) {
-    pred = new Matrix(rowsDone, cols, record.outputs.subarray(0, rowsDone * cols));
-    target = record.targets instanceof Int32Array ? record.targets.subarray(0, rowsDone)
-      : record.targets.subarray(0, rowsDone * cols);
-  } else {
-    pred = host.predict(data.x, data.rows);
-    target = data.y;
-  }
+  let pred = new Matrix(data.rows, cols, outputs);
+  let target = data.y;
+  if (rowsDone < data.rows) [pred, target] = trainedRows(outputs, data.y, cols, order, rowsDone);
   for (const name of host.metricNames) logs[name] = metricByName(name, pred, target);
   return logs;
+}
+
+/** The outputs and targets of the first `done` rows of the epoch's order, gathered. */
+function trainedRows(outputs: FloatArray, y: Target, cols: number, order: Int32Array | null, done: number): [Matrix, Target] {
+  const pred = allocate(outputs instanceof Float32Array ? 'float32' : 'float64', done * cols);
+  const width = y instanceof Int32Array ? 1 : cols;
+  const target: Target = y instanceof Int32Array ? new Int32Array(done)
+    : allocate(y instanceof Float32Array ? 'float32' : 'float64', done * width);
+  for (let i = 0; i < done; i++) {
+    const r = order ? order[i]! : i;
+    pred.set(outputs.subarray(r * cols, (r + 1) * cols), i * cols);
+    (target as FloatArray).set((y as FloatArray).subarray(r * width, (r + 1) * width), i * width);
+  }
+  return [new Matrix(done, cols, pred), target];
 }

@@ -42,10 +42,12 @@ export interface NativeNetwork {
   /**
    * One epoch on a worker thread (lib/engines/native.ts wraps it as the plan's
    * trainEpoch). onBatch is posted from the worker thread; events may arrive
-   * after the promise settles.
+   * after the promise settles. outputs (EpochHooks.outputs) is written when the
+   * promise settles (the worker records into a copy).
    */
   runEpoch(x: FloatArray, rows: number, y: Target, batchSize: number, order: Int32Array | null,
-             onBatch?: ((batch: number, rows: number, loss: number, seconds: number) => void) | null): Promise<EpochResult>;
+             onBatch?: ((batch: number, rows: number, loss: number, seconds: number) => void) | null,
+             outputs?: FloatArray | null): Promise<EpochResult>;
   /** Stops the running epoch before its next batch; false when none runs. */
   cancelEpoch(): boolean;
   /** Frees the core network now, or when the running epoch's worker finishes (it is cancelled). */

@@ -563,7 +563,6 @@ export class Sequential {
       syncOptimizer: () => this.syncOptimizer(),
       // The fit loop calls these between epochs, with the live plan idle: they use it, not the snapshot.
       evaluate: (x, y) => this.evaluateMatrix(x, y, this.plan),
-      predict: (x, rows) => this.predictRows(x, rows, this.plan),
       setBusy: (busy) => { this.busy = busy; },
       snapshot: () => this.takeSnapshot(),
     };

@@ -65,7 +65,7 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
       if (Number.isFinite(loss)) hooks.onBatch?.(index, size, loss, (performance.now() - started) / 1000);
       return hooks.signal?.aborted ?? false;
     },
-    record: null,
+    record: hooks.outputs ? { outputs: hooks.outputs, engine: null, spec: null } : null,
   });
   return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled };
 }
@@ -77,10 +77,18 @@ export interface BatchDriver {
   /** Runs after each batch with its loss (NaN/∞: step skipped); returns true to stop the epoch. */
   after(batch: number, size: number, loss: number): boolean | Promise<boolean>;
   /**
-   * When set, each batch's training-mode outputs (before its step) and targets
-   * are written here in training order, for metrics averaged over the epoch.
+   * When set, each completed batch's training-mode outputs (before its step)
+   * are written to `outputs` at the rows' own positions in x, as the engines'
+   * trainEpoch does with EpochHooks.outputs (for metrics over the epoch).
+   * engine and spec compute a built-in loss (null with a custom loss).
    */
-  record: { outputs: FloatArray; targets: Target; engine: Engine; spec: LossSpec | null } | null;
+  record: EpochRecord | null;
+}
+
+export interface EpochRecord {
+  outputs: FloatArray;
+  engine: Engine | null;
+  spec: LossSpec | null;
 }
 
 /** EpochResult's fields (spelled out, so it stays assignable as the contract's result grows) plus rowsDone. */
@@ -107,6 +115,9 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const targetWidth = y instanceof Int32Array ? 1 : ctx.outputSize;
   const bx = allocate(ctx.dtype, batch * inputs);
   const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * targetWidth);
+  const cols = ctx.outputSize;
+  const bout = driver.record ? allocate(ctx.dtype, batch * cols) : null;
+  const grad = driver.record ? allocate(ctx.dtype, batch * cols) : null;
   let total = 0;
   let batches = 0;
   let lastYield = Date.now();
@@ -120,7 +131,21 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     const xb = n === batch ? bx : bx.subarray(0, n * inputs);
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
     await driver.before(batches, n);
-    const value = driver.record ? recordedStep(ctx, xb, n, yb, start, driver.record) : stepIfFinite(ctx, xb, n, yb);
+    let value: number;
+    if (driver.record) {
+      const out = n === batch ? bout! : bout!.subarray(0, n * cols);
+      value = recordedStep(ctx, xb, n, yb, out, n === batch ? grad! : grad!.subarray(0, n * cols), driver.record);
+      // Only a batch that stepped is recorded, as in the engines' trainEpoch.
+      if (Number.isFinite(value)) {
+        const recorded = driver.record.outputs;
+        for (let i = 0; i < n; i++) {
+          const r = order ? order[start + i]! : start + i;
+          recorded.set(out.subarray(i * cols, (i + 1) * cols), r * cols);
+        }
+      }
+    } else {
+      value = stepIfFinite(ctx, xb, n, yb);
+    }
     const stop = await driver.after(batches, n, value);
     if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start };
     total += value * n;
@@ -136,15 +161,12 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
 
 /**
  * A training step that keeps its outputs: forward, loss, backward and step as
- * separate engine calls (the same arithmetic as trainStep), writing the outputs
- * and targets at position `at` of the epoch's record.
+ * separate engine calls (the same arithmetic as trainStep, penalties included),
+ * leaving the batch's outputs in `out`. A loss that is not finite skips the step.
  */
-function recordedStep(ctx: EpochContext, x: FloatArray, rows: number, y: Target, at: number,
-                      record: NonNullable<BatchDriver['record']>): number {
+function recordedStep(ctx: EpochContext, x: FloatArray, rows: number, y: Target, out: FloatArray,
+                      lossGrad: FloatArray, record: EpochRecord): number {
   const cols = ctx.outputSize;
-  const out = record.outputs.subarray(at * cols, (at + rows) * cols);
-  const targetWidth = y instanceof Int32Array ? 1 : cols;
-  (record.targets as FloatArray).set(y as FloatArray, at * targetWidth);
   ctx.plan.forwardTrain(x, rows, out);
   let value: number;
   let grad: FloatArray;
@@ -155,14 +177,15 @@ function recordedStep(ctx: EpochContext, x: FloatArray, rows: number, y: Target,
     if (!Number.isFinite(value)) return value;
     grad = customGradient(ctx.loss, pred, target);
   } else {
-    if (record.spec === null) throw new Error('fastmlp internal error: no loss to record');
+    if (record.spec === null || record.engine === null) throw new Error('fastmlp internal error: no loss to record');
     value = record.engine.lossForward(record.spec, out, rows, cols, y);
     if (!Number.isFinite(value)) return value;
-    grad = allocate(ctx.dtype, rows * cols);
+    grad = lossGrad;
     record.engine.lossBackward(record.spec, out, rows, cols, y, grad);
   }
   ctx.plan.backward(grad, rows);
-  ctx.plan.step();
+  value += ctx.plan.penalty; // dense L1/L2 penalties, whose gradient backward added (as trainStep)
+  if (Number.isFinite(value)) ctx.plan.step();
   return value;
 }
 

@@ -4,6 +4,7 @@
 // posted from the worker thread) into the contract's ordered, awaited form.
 import type { Engine, EpochHooks, EpochResult, FloatArray, NetworkPlan, PlanSpec, Target } from '../engine';
 import { loadNative, type NativeBinding } from '../native';
+import { ownedBuffer } from '../validate';
 
 export function createNativeEngine(): Engine {
   const binding = loadNative();
@@ -32,7 +33,10 @@ function nativePlanClass(binding: NativeBinding) {
                               order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
       const signal = hooks?.signal;
       const onBatch = hooks?.onBatch;
-      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null);
+      const outputs = hooks?.outputs ?? null;
+      // The binding checks type and length; a shared, resizable or detached buffer is refused here.
+      if (ArrayBuffer.isView(outputs)) ownedBuffer('outputs', outputs);
+      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null, outputs);
       if (signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
 
       // Events arrive through the event loop, possibly after the epoch's promise
@@ -57,7 +61,7 @@ function nativePlanClass(binding: NativeBinding) {
       const abort = () => { this.cancelEpoch(); };
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null);
+        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null, outputs);
         if (onBatch) {
           expected = result.batches;
           if (delivered < expected) await allDelivered;

@@ -449,7 +449,7 @@ Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, loss);
 }
 
-// runEpoch(x, rows, y, batchSize, order | null, onBatch?) → (the plan's trainEpoch in TS)
+// runEpoch(x, rows, y, batchSize, order | null, onBatch?, outputs?) → (the plan's trainEpoch in TS)
 //   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds)
 Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -467,6 +467,11 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
     throw_type_error(env, "Expected a function or null for onBatch");
   if (dtype_ == Dtype::Float32 ? !f32_->has_loss() : !f64_->has_loss())
     throw_error(env, "trainEpoch needs a built-in loss (setLoss) on this network", kCodeInvalidArgument);
+  // outputs (optional): where each batch's training-mode outputs go (EpochHooks.outputs).
+  const Napi::Value outputs_v = arg(info, 6);
+  const bool has_outputs = !outputs_v.IsNull() && !outputs_v.IsUndefined();
+  FloatArg outputs;
+  if (has_outputs) outputs = float_array(outputs_v, "outputs", dtype_, std::size_t(rows * out_size()));
 
   return guard(env, [&]() -> Napi::Value {
     return visit([&](auto& n) -> Napi::Value {
@@ -482,8 +487,14 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
       }
       baton.rows = rows;
       baton.batch = batch;
+      if (has_outputs) {
+        // Rows the epoch does not reach keep the caller's values, as in the JS engine.
+        baton.outputs.assign(outputs.as<T>(), outputs.as<T>() + outputs.length);
+        baton.has_outputs = true;
+      }
       n.reserve(std::min(batch, rows));
-      auto* worker = new TrainEpochWorker<T>(env, Value(), this, std::move(baton), on_batch);
+      auto* worker = new TrainEpochWorker<T>(env, Value(), this, std::move(baton), on_batch,
+                                             has_outputs ? outputs_v : Napi::Value());
       Napi::Promise promise = worker->Promise();
       worker->Queue();
       return promise;

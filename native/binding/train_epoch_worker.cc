@@ -1,6 +1,8 @@
 #include "train_epoch_worker.h"
 
 #include <chrono>
+#include <cstring>
+#include <string>
 
 #include "network_wrap.h"
 
@@ -33,7 +35,7 @@ void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
 
 template <typename T>
 TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap,
-                                      Baton baton, Napi::Value on_batch)
+                                      Baton baton, Napi::Value on_batch, Napi::Value outputs)
     : Napi::AsyncWorker(env, "fastmlp.trainEpoch"),
       baton_(std::move(baton)),
       deferred_(Napi::Promise::Deferred::New(env)),
@@ -48,6 +50,7 @@ TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkW
                                               "fastmlp.trainEpoch.progress", 0, 1);
     has_progress_ = true;
   }
+  if (baton_.has_outputs) outputs_ = Napi::Persistent(outputs.As<Napi::TypedArray>());
   wrap_->set_busy(true, cancel_);
 }
 
@@ -85,7 +88,8 @@ void TrainEpochWorker<T>::Execute() {
     result_ = b.net->train_epoch(b.x.data(), b.rows, b.y_idx.empty() ? nullptr : b.y_idx.data(),
                                  b.y.empty() ? nullptr : b.y.data(), b.batch,
                                  b.has_order ? b.order.data() : nullptr, cancel_.get(),
-                                 has_progress_ ? &observer : nullptr);
+                                 has_progress_ ? &observer : nullptr,
+                                 b.has_outputs ? baton_.outputs.data() : nullptr);
   } catch (...) {
     failure_ = std::current_exception();
   }
@@ -112,6 +116,22 @@ void TrainEpochWorker<T>::OnOK() {
       deferred_.Reject(error_from_current_exception(env).Value());
     }
     return;
+  }
+  if (baton_.has_outputs) {
+    // Still the array that was checked when the epoch started? JS may have
+    // transferred (detached) or shrunk its buffer while the worker ran.
+    Napi::TypedArray target = outputs_.Value();
+    const std::size_t n = baton_.outputs.size();
+    if (target.ElementLength() != n || target.ArrayBuffer().IsDetached()) {
+      Napi::Error e = Napi::RangeError::New(
+          env, "Expected outputs to keep its " + std::to_string(n) +
+                   " elements until trainEpoch settled but its buffer was transferred or resized "
+                   "during the epoch (the epoch trained; its outputs were dropped)");
+      e.Set("code", Napi::String::New(env, kCodeInvalidArgument));
+      deferred_.Reject(e.Value());
+      return;
+    }
+    std::memcpy(target.As<Napi::TypedArrayOf<T>>().Data(), baton_.outputs.data(), n * sizeof(T));
   }
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, result_.mean_loss));

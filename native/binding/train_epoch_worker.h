@@ -10,6 +10,14 @@
 // The inputs are copied into the baton: the caller's ArrayBuffers could be
 // transferred or resized by JS while the epoch runs, and a copy is ~1 % of the
 // epoch's arithmetic (one pass over X versus six flops per weight per row).
+//
+// Recorded outputs (EpochHooks.outputs) take the same care the other way: the
+// worker writes into the baton's copy, and OnOK — on the main thread, after a
+// reference kept the caller's typed array alive for the whole epoch — copies
+// it back once the array is checked to be still attached and of its length.
+// A transferred ArrayBuffer could otherwise be freed by its new owner while
+// the worker writes into it; the copy back is rows × outputs values, small
+// next to the epoch.
 #pragma once
 
 #include <napi.h>
@@ -38,11 +46,15 @@ class TrainEpochWorker : public Napi::AsyncWorker {
     bool has_order = false;
     index_t rows = 0;
     index_t batch = 0;
+    std::vector<T> outputs;  // the recorded outputs (rows × out), when has_outputs
+    bool has_outputs = false;
   };
 
   // on_batch: a JS function (batch, rows, loss, seconds) or an empty value for none.
+  // outputs: the caller's typed array that baton.outputs is copied back into
+  // (when baton.has_outputs; checked by the caller for dtype and length).
   TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton,
-                   Napi::Value on_batch);
+                   Napi::Value on_batch, Napi::Value outputs = Napi::Value());
   ~TrainEpochWorker() override;
   Napi::Promise Promise() { return deferred_.Promise(); }
 
@@ -64,6 +76,7 @@ class TrainEpochWorker : public Napi::AsyncWorker {
   Napi::Env::CleanupHook<void (*)(std::atomic<bool>*), std::atomic<bool>> cleanup_;
   Napi::ThreadSafeFunction progress_;
   bool has_progress_ = false;
+  Napi::Reference<Napi::TypedArray> outputs_;  // alive until OnOK copies into it
   EpochResult result_;
   std::exception_ptr failure_;
 };

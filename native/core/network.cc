@@ -514,7 +514,7 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
                                     const std::int32_t* y_idx, const T* Y,
                                     index_t batch, const std::int32_t* order,
                                     const std::atomic<bool>* cancel,
-                                    const BatchObserver* on_batch) {
+                                    const BatchObserver* on_batch, T* outputs) {
   require_loss("train_epoch");
   validate_loss(loss_, y_idx != nullptr, Y != nullptr);
   require(rows >= 1, "train_epoch: expected rows >= 1 but received " +
@@ -602,6 +602,17 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     if (!std::isfinite(loss)) {
       res.bad_batch = bi;  // no update from a non-finite loss
       break;
+    }
+    // The outputs the loss saw (backward only reads the activation segments),
+    // for training metrics over the epoch without a second forward pass.
+    if (outputs != nullptr) {
+      const std::size_t row_bytes = static_cast<std::size_t>(out_) * sizeof(T);
+      if (order == nullptr) {
+        std::memcpy(outputs + r0 * out_, out, static_cast<std::size_t>(nb) * row_bytes);
+      } else {
+        for (index_t r = 0; r < nb; ++r)
+          std::memcpy(outputs + static_cast<index_t>(order[r0 + r]) * out_, out + r * out_, row_bytes);
+      }
     }
     step();
     total += loss * static_cast<double>(nb);

@@ -142,10 +142,16 @@ class Network {
   // The last batch may be smaller. Stops at the first batch whose loss is not
   // finite (EpochResult::bad_batch) and, between batches, when `cancel` becomes
   // true. `on_batch` (optional) observes each completed batch.
+  // `outputs` (optional, rows × out): each completed batch's training-mode
+  // output rows, taken after its forward and before its step, written at the
+  // rows' own indices in X (row order[r] gets its output), so after the epoch
+  // outputs lines up with X and Y. Rows of batches that did not complete (a
+  // cancellation, the bad batch and after) are left untouched.
   EpochResult train_epoch(const T* X, index_t rows, const std::int32_t* y_idx,
                           const T* Y, index_t batch, const std::int32_t* order,
                           const std::atomic<bool>* cancel = nullptr,
-                          const BatchObserver* on_batch = nullptr);
+                          const BatchObserver* on_batch = nullptr,
+                          T* outputs = nullptr);
 
  private:
   T* segment(index_t s);  // activation segment s: 0 = input, l+1 = layer l's output

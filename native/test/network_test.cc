@@ -164,10 +164,16 @@ void test_network() {
   const std::int32_t perm[] = {3, 9, 0, 4, 7, 1, 8, 2, 6, 5};
   for (bool ordered : {false, true}) {
     Network<double> a = fresh(), b = fresh();
-    const EpochResult r =
-        a.train_epoch(X.data(), rows, Y.data(), nullptr, bs, ordered ? perm : nullptr);
+    // The recorded outputs: each row's training-mode output before its batch's
+    // step, at the row's own index (NaN marks a row never written).
+    const index_t nout = a.output_size();
+    std::vector<double> recorded(rows * nout, std::nan(""));
+    const EpochResult r = a.train_epoch(X.data(), rows, Y.data(), nullptr, bs,
+                                        ordered ? perm : nullptr, nullptr, nullptr,
+                                        recorded.data());
     b.reserve(bs);
     double total = 0;
+    bool outputs_match = true;
     for (index_t r0 = 0; r0 < rows; r0 += bs) {
       const index_t nb = std::min(bs, rows - r0);
       std::vector<double> xb(nb * 3);
@@ -177,8 +183,17 @@ void test_network() {
         std::memcpy(&xb[k * 3], &X[src * 3], 3 * sizeof(double));
         yb[k] = Y[src];
       }
+      // forward_train of the same batch before the step (no dropout here, so
+      // it draws nothing and the replay's step below sees the same state).
+      const double* fwd = b.forward_train(xb.data(), nb);
+      for (index_t k = 0; k < nb; ++k) {
+        const index_t src = ordered ? perm[r0 + k] : r0 + k;
+        outputs_match = outputs_match &&
+            std::memcmp(&recorded[src * nout], fwd + k * nout, nout * sizeof(double)) == 0;
+      }
       total += b.train_step(xb.data(), nb, yb.data(), nullptr) * nb;
     }
+    CHECK(outputs_match);
     CHECK(r.batches == 3 && r.bad_batch == -1);
     CHECK_NEAR(r.mean_loss, total / rows, 1e-14);
     CHECK(a.step_count() == 3 && b.step_count() == 3);
@@ -208,8 +223,12 @@ void test_network() {
     Network<double> a = fresh(), b = fresh();
     auto Xn = X;
     Xn[9 * 3 + 1] = std::nan("");  // row 9 → batch 2
-    const EpochResult r = a.train_epoch(Xn.data(), rows, Y.data(), nullptr, bs, nullptr);
+    std::vector<double> recorded(rows * 2, std::nan(""));
+    const EpochResult r = a.train_epoch(Xn.data(), rows, Y.data(), nullptr, bs, nullptr,
+                                        nullptr, nullptr, recorded.data());
     CHECK(r.bad_batch == 2 && r.batches == 2);
+    // The two completed batches' rows are written; the bad batch's are not.
+    for (index_t i = 0; i < rows * 2; ++i) CHECK(std::isnan(recorded[i]) == (i >= 2 * bs * 2));
     b.reserve(bs);
     b.train_step(X.data(), bs, Y.data(), nullptr);
     b.train_step(X.data() + bs * 3, bs, Y.data() + bs, nullptr);

@@ -38,7 +38,7 @@ import { lossForwardBackward, lossSpecForTraining, validateTarget } from './loss
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
-import { ArgumentRangeError, ArgumentTypeError, DISPOSED, describe, disposedError } from '../../validate';
+import { ArgumentRangeError, ArgumentTypeError, DISPOSED, describe, disposedError, ownedBuffer, rangeError, typeError } from '../../validate';
 
 /**
  * Every plan this engine constructed: copyStateFrom's brand check. instanceof
@@ -629,8 +629,19 @@ export class JsNetworkPlan implements NetworkPlan {
     if (order !== null && (!(order instanceof Int32Array) || order.length !== rows)) {
       throw new ArgumentRangeError(`Expected an Int32Array of ${rows} row indices for order but received ${String((order as { length?: unknown }).length)} values`);
     }
+    if (hooks?.outputs !== undefined) this.checkOutputs(hooks.outputs, rows);
     const loss = this.requireLoss('trainEpoch');
     return this.runEpoch(loss, x, rows, y, batchSize, order, hooks ?? {});
+  }
+
+  /** EpochHooks.outputs: a typed array of the plan's dtype, rows × outputSize long (as the binding checks). */
+  private checkOutputs(outputs: unknown, rows: number): void {
+    const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!(outputs instanceof Ctor)) throw typeError('outputs', `a ${Ctor.name}`, outputs);
+    ownedBuffer('outputs', outputs);  // refused in both engines (the native one writes it after its worker)
+    if (outputs.length !== rows * this.outputSize) {
+      throw rangeError('outputs', `${rows * this.outputSize} elements (rows × outputSize)`, outputs);
+    }
   }
 
   private async runEpoch(loss: LossSpec, x: FloatArray, rows: number, y: Target,
@@ -657,6 +668,7 @@ export class JsNetworkPlan implements NetworkPlan {
       this.yDense = alloc(this.dtype, this.capacity * nOut);
     }
     const yb: Target = indices !== null ? (this.yIdx as Int32Array) : (this.yDense as FloatArray);
+    const recorded = hooks.outputs;
 
     this.busy = true;
     let lossSum = 0;
@@ -693,6 +705,13 @@ export class JsNetworkPlan implements NetworkPlan {
         if (!Number.isFinite(value)) {
           badBatch = batches;
           break;
+        }
+        // The outputs the loss saw, at each row's own position (backward only reads the activations).
+        if (recorded !== undefined) {
+          const out = this.acts[this.layers.length];
+          for (let i = 0; i < n; i++) {
+            copy(out, i * nOut, recorded, (order !== null ? order[start + i] : start + i) * nOut, nOut);
+          }
         }
         this.steps++;
         optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
