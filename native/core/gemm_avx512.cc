@@ -55,6 +55,7 @@ struct F64 {
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX512
 #include "gemm_simd_kernel.inc"
 #include "gemm_pack_avx.inc"
+#include "gemm_small_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -70,6 +71,7 @@ bool avx512_config(KernelConfig<float>* cfg) {
   *cfg = {"avx512", 12, 32, 3072, 384, 480, LoopOrder::AResident,
           &kernel<F32, 12, 2>, &pack_t_f32};
   set_edge_kernels<F32, 12, 2>(cfg);
+  set_small_kernels<F32, 12, 2>(cfg);
   return true;
 }
 
@@ -77,6 +79,7 @@ bool avx512_config(KernelConfig<double>* cfg) {
   *cfg = {"avx512", 12, 16, 1536, 256, 240, LoopOrder::AResident,
           &kernel<F64, 12, 2>, &pack_transposed<double>};
   set_edge_kernels<F64, 12, 2>(cfg);
+  set_small_kernels<F64, 12, 2>(cfg);
   return true;
 }
 

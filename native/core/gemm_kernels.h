@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstring>
+#include <utility>
 
 #include "common.h"
 
@@ -99,6 +100,16 @@ template <typename T>
 using PackCopy = void (*)(const T* src, index_t ld, index_t cols, index_t kc,
                           index_t w, T* dst);
 
+// The unpacked kernels for small products (gemm_small_kernel.inc): C tile
+// (rows × vectors·lanes, fixed per kernel) = alpha · op(A)·B + beta · C
+// (+ bias), op(A) read from the caller's storage (a[i*lda + p], or
+// a[p*lda + i] for the transposed table half) and B row-major (b[p*ldb + j]).
+template <typename T>
+using SmallKernel = void (*)(index_t k, T alpha, const T* a, index_t lda,
+                             const T* b, index_t ldb, T beta, T* c,
+                             index_t ldc, const T* bias);
+constexpr int kSmallMaxRows = 12, kSmallMaxVectors = 4;
+
 template <typename T>
 struct KernelConfig {
   const char* name;
@@ -115,6 +126,10 @@ struct KernelConfig {
   // Optional ISA copies for the untransposed packs (A panels of width mr,
   // B panels of width nr). Null: gemm.cc's portable copy.
   PackCopy<T> copy_a = nullptr, copy_b = nullptr;
+  // The small-product kernels (set_small_kernels): small[ta][r-1][v-1]
+  // computes r <= small_mr rows and v <= small_nv vectors of small_lanes.
+  index_t small_mr = 0, small_nv = 0, small_lanes = 0;
+  SmallKernel<T> small[2][kSmallMaxRows][kSmallMaxVectors] = {};
 };
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into

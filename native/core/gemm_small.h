@@ -1,0 +1,105 @@
+// Internal to gemm: the unpacked path for small and skinny products, where
+// packing A and B costs more than it saves (the issue's "small/skinny-shape
+// path"; OpenBLAS has a dedicated small-matrix kernel for the same reason).
+// gemm.cc decides when to take it (use_small_path) and calls gemm_small.
+//
+// op(A) is read in place by the small kernels (gemm_small_kernel.inc). op(B)
+// is read in place when B is not transposed; a transposed B (n×k) is first
+// copied, transposed, into a k×n' scratch panel (n' = n rounded up to whole
+// vectors, zero-padded): B is small here, and the kernels then see one
+// layout. A ragged last column strip of an untransposed B is copied into a
+// zero-padded k×(whole vectors) scratch panel instead of being read past its
+// last column, and its C tile goes through a local tile merged element by
+// element, so no access leaves the caller's matrices.
+//
+// Loop order: column strips of NR = small_nv·lanes outside, row blocks of
+// small_mr inside, the whole k in one kernel call. A strip of B (k×NR) is
+// reused by every row block from L1/L2; A is re-read once per strip, from L2
+// at these sizes. Single-threaded: waking the pool costs more than these
+// products take.
+#pragma once
+
+#include <algorithm>
+
+#include "gemm.h"
+#include "gemm_kernels.h"
+
+namespace fastmlp {
+namespace gemm_detail {
+
+// Scratch elements gemm_small needs for a product of this shape.
+template <typename T>
+index_t gemm_small_scratch(const KernelConfig<T>& cfg, bool tb, index_t n,
+                           index_t k) {
+  const index_t L = cfg.small_lanes;
+  return tb ? k * ((n + L - 1) / L * L) : k * L * cfg.small_nv;
+}
+
+// C (m×n) = alpha·op(A)·op(B) + beta·C, then the epilogue (bias in the
+// kernel or the merge, tile_fn on each finished tile). m, n, k > 0;
+// `scratch` holds gemm_small_scratch elements.
+template <typename T>
+void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
+                index_t n, index_t k, T alpha, const T* A, index_t lda,
+                const T* B, index_t ldb, T beta, T* C, index_t ldc,
+                const GemmEpilogue<T>* ep, T* scratch) {
+  const index_t L = cfg.small_lanes, MR = cfg.small_mr;
+  const index_t NR = L * cfg.small_nv;
+  const T* b = B;
+  index_t bld = ldb;
+  // Columns [0, readable) of b can be loaded in whole vectors.
+  index_t readable = n / L * L;
+  if (tb) {
+    bld = (n + L - 1) / L * L;
+    cfg.pack_t(B, ldb, n, k, bld, scratch);  // scratch[p*bld + j] = B[j*ldb + p]
+    b = scratch;
+    readable = bld;
+  }
+  for (index_t jr = 0, nr; jr < n; jr += nr) {
+    // A strip of up to small_nv vectors; of a ragged end, first its whole
+    // vectors (read in place), then the last partial one (copied).
+    nr = std::min(NR, n - jr);
+    if (jr + nr > readable && nr > L) nr = nr / L * L;
+    const index_t nv = (nr + L - 1) / L;
+    const T* bpanel = b + jr;
+    index_t bpld = bld;
+    if (jr + nv * L > readable) {  // the partial last vector of an untransposed B
+      const index_t w = nv * L;
+      for (index_t p = 0; p < k; ++p) {
+        const T* src = B + p * ldb + jr;
+        T* d = scratch + p * w;
+        for (index_t j = 0; j < nr; ++j) d[j] = src[j];
+        for (index_t j = nr; j < w; ++j) d[j] = T(0);
+      }
+      bpanel = scratch;
+      bpld = w;
+    }
+    const T* bias = ep && ep->bias ? ep->bias + jr : nullptr;
+    for (index_t ir = 0; ir < m; ir += MR) {
+      const index_t mr = std::min(MR, m - ir);
+      const SmallKernel<T> kernel = cfg.small[ta][mr - 1][nv - 1];
+      const T* a = ta ? A + ir : A + ir * lda;
+      T* cc = C + ir * ldc + jr;
+      if (nv * L == nr) {
+        kernel(k, alpha, a, lda, bpanel, bpld, beta, cc, ldc, bias);
+      } else {
+        // The kernel writes whole vectors: into a local tile, of which the
+        // nr valid columns are merged (beta == 0: C not read).
+        alignas(64) T tile[kSmallMaxRows * kSmallMaxVectors * 16];
+        const index_t w = nv * L;
+        kernel(k, alpha, a, lda, bpanel, bpld, T(0), tile, w, nullptr);
+        for (index_t i = 0; i < mr; ++i)
+          for (index_t j = 0; j < nr; ++j) {
+            T* cij = cc + i * ldc + j;
+            T t = tile[i * w + j];
+            if (beta != T(0)) t += beta * *cij;
+            *cij = bias ? t + bias[j] : t;
+          }
+      }
+      if (ep && ep->tile_fn) ep->tile_fn(cc, ldc, mr, nr, ep->ctx);
+    }
+  }
+}
+
+}  // namespace gemm_detail
+}  // namespace fastmlp
