@@ -459,18 +459,34 @@ void apply_epilogue(index_t m, index_t n, T* C, index_t ldc,
   if (ep->tile_fn) ep->tile_fn(C, ldc, m, n, ep->ctx);
 }
 
-// Whether a product takes the unpacked path (gemm_small.h): packing pays
-// once each packed value is reused often enough. Thresholds measured with
-// fastmlp_gemm_bench, 1 thread, AVX-512 (see README "### gemm").
-inline bool use_small_path(bool ta, bool tb, index_t m, index_t n, index_t k) {
-  (void)ta;
-  (void)tb;
-  static const double max_work = [] {
-    const char* e = std::getenv("FASTMLP_GEMM_SMALL_WORK");
-    return e ? std::atof(e) : 96.0 * 96.0 * 96.0;
-  }();
-  return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) <= max_work;
+// Whether a product takes the unpacked path (gemm_small.h), where packing
+// costs more than it saves. Measured with fastmlp_gemm_bench, 1 thread,
+// AVX-512 sgemm and dgemm, small path against the packed one (README "### gemm"):
+// - op(B) = B (read in place): the small path wins up to about 192³ (64³:
+//   1.45×, 8×512×512: 1.9×, 16×512×784: 1.35×; 224³: 0.75×) and while B's
+//   rows are at most 512 apart: a strip of B read in place from rows 4 KiB or
+//   more apart ran at half speed (32×1024×1024 TN, 64×1024×1024 NN).
+// - op(B) = Bᵀ (one strip at a time transposed into a scratch panel): it
+//   wins on every shape tried while op(A), re-read once per strip, stays
+//   within L2 (128×512×784 NT 1.08×, 4×1024×1024 NT 1.3×, 128×10×256 NT
+//   1.8×; 1024³ NT, A 4 MiB: 0.98×, dgemm 0.8×).
+// With more threads the packed path splits C and the small one does not, so
+// it then takes only products too small for the pool to pay (2 threads,
+// 96³: the small path on one thread was 2.6× the packed one on two, on this
+// loaded machine; 32×256×256 NT already went faster on two).
+template <typename T>
+bool use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb) {
+  // The whole k runs in one kernel call, through a k×NR scratch strip when B
+  // is transposed or ragged: a long k (a 1×1×10⁶ dot product) goes to the
+  // packed path, whose buffers are bounded by KC.
+  if (k > 2048) return false;
+  const double work = static_cast<double>(m) * static_cast<double>(n) *
+                      static_cast<double>(k);
+  if (num_threads() > 1) return work <= 96.0 * 96.0 * 96.0;
+  if (tb) return static_cast<double>(m) * static_cast<double>(k) * sizeof(T) <= 1 << 20;
+  return work <= 192.0 * 192.0 * 192.0 && ldb <= 512;
 }
+
 // Each thread should get at least this many multiply-adds, so that waking the
 // pool (a few microseconds) stays small next to the work.
 constexpr double kWorkPerThread = 1 << 18;
@@ -515,9 +531,9 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
     return;
   }
   const KernelConfig<T>& cfg = active_config<T>();
-  if (use_small_path(transA, transB, m, n, k)) {
+  if (use_small_path<T>(transB, m, n, k, ldb)) {
     T* scratch = workspace<T>().b.get(static_cast<std::size_t>(
-        gemm_detail::gemm_small_scratch(cfg, transB, n, k)));
+        gemm_detail::gemm_small_scratch(cfg, k)));
     gemm_detail::gemm_small(cfg, transA, transB, m, n, k, alpha, A, lda, B,
                             ldb, beta, C, ldc, ep, scratch);
     return;

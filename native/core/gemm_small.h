@@ -4,13 +4,13 @@
 // gemm.cc decides when to take it (use_small_path) and calls gemm_small.
 //
 // op(A) is read in place by the small kernels (gemm_small_kernel.inc). op(B)
-// is read in place when B is not transposed; a transposed B (n×k) is first
-// copied, transposed, into a k×n' scratch panel (n' = n rounded up to whole
-// vectors, zero-padded): B is small here, and the kernels then see one
-// layout. A ragged last column strip of an untransposed B is copied into a
-// zero-padded k×(whole vectors) scratch panel instead of being read past its
-// last column, and its C tile goes through a local tile merged element by
-// element, so no access leaves the caller's matrices.
+// is read in place when B is not transposed; a transposed B (n×k) is copied,
+// transposed, one column strip at a time into a k×NR scratch panel (only B
+// is packed: it is the operand the kernel streams in vectors). A ragged last
+// strip is zero-padded to whole vectors in that scratch panel (an
+// untransposed B's too, instead of being read past its last column), and its
+// C tile goes through a local tile merged element by element, so no access
+// leaves the caller's matrices.
 //
 // Loop order: column strips of NR = small_nv·lanes outside, row blocks of
 // small_mr inside, the whole k in one kernel call. A strip of B (k×NR) is
@@ -27,12 +27,10 @@
 namespace fastmlp {
 namespace gemm_detail {
 
-// Scratch elements gemm_small needs for a product of this shape.
+// Scratch elements gemm_small needs: one k×NR strip of B.
 template <typename T>
-index_t gemm_small_scratch(const KernelConfig<T>& cfg, bool tb, index_t n,
-                           index_t k) {
-  const index_t L = cfg.small_lanes;
-  return tb ? k * ((n + L - 1) / L * L) : k * L * cfg.small_nv;
+index_t gemm_small_scratch(const KernelConfig<T>& cfg, index_t k) {
+  return k * cfg.small_lanes * cfg.small_nv;
 }
 
 // C (m×n) = alpha·op(A)·op(B) + beta·C, then the epilogue (bias in the
@@ -45,26 +43,24 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                 const GemmEpilogue<T>* ep, T* scratch) {
   const index_t L = cfg.small_lanes, MR = cfg.small_mr;
   const index_t NR = L * cfg.small_nv;
-  const T* b = B;
-  index_t bld = ldb;
-  // Columns [0, readable) of b can be loaded in whole vectors.
-  index_t readable = n / L * L;
-  if (tb) {
-    bld = (n + L - 1) / L * L;
-    cfg.pack_t(B, ldb, n, k, bld, scratch);  // scratch[p*bld + j] = B[j*ldb + p]
-    b = scratch;
-    readable = bld;
-  }
+  const index_t whole = n / L * L;  // columns of B loadable in whole vectors
   for (index_t jr = 0, nr; jr < n; jr += nr) {
-    // A strip of up to small_nv vectors; of a ragged end, first its whole
-    // vectors (read in place), then the last partial one (copied).
+    // A strip of up to small_nv vectors. Of an untransposed B's ragged end,
+    // first its whole vectors (read in place), then the partial one (copied).
     nr = std::min(NR, n - jr);
-    if (jr + nr > readable && nr > L) nr = nr / L * L;
-    const index_t nv = (nr + L - 1) / L;
-    const T* bpanel = b + jr;
-    index_t bpld = bld;
-    if (jr + nv * L > readable) {  // the partial last vector of an untransposed B
-      const index_t w = nv * L;
+    if (!tb && jr + nr > whole && nr > L) nr = nr / L * L;
+    const index_t nv = (nr + L - 1) / L, w = nv * L;
+    const T* bpanel = B + jr;
+    index_t bpld = ldb;
+    if (tb) {
+      // scratch[p*w + j] = B[(jr+j)*ldb + p], zero for j >= nr. One strip
+      // at a time: transposing all of B into one k×n panel wrote rows n
+      // floats apart, and ran 3× slower than the packed path on
+      // 4×1024×1024 NT (measured).
+      cfg.pack_t(B + jr * ldb, ldb, nr, k, w, scratch);
+      bpanel = scratch;
+      bpld = w;
+    } else if (w != nr) {
       for (index_t p = 0; p < k; ++p) {
         const T* src = B + p * ldb + jr;
         T* d = scratch + p * w;
@@ -80,13 +76,12 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       const SmallKernel<T> kernel = cfg.small[ta][mr - 1][nv - 1];
       const T* a = ta ? A + ir : A + ir * lda;
       T* cc = C + ir * ldc + jr;
-      if (nv * L == nr) {
+      if (w == nr) {
         kernel(k, alpha, a, lda, bpanel, bpld, beta, cc, ldc, bias);
       } else {
         // The kernel writes whole vectors: into a local tile, of which the
         // nr valid columns are merged (beta == 0: C not read).
         alignas(64) T tile[kSmallMaxRows * kSmallMaxVectors * 16];
-        const index_t w = nv * L;
         kernel(k, alpha, a, lda, bpanel, bpld, T(0), tile, w, nullptr);
         for (index_t i = 0; i < mr; ++i)
           for (index_t j = 0; j < nr; ++j) {
