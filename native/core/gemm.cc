@@ -459,6 +459,8 @@ void apply_epilogue(index_t m, index_t n, T* C, index_t ldc,
   if (ep->tile_fn) ep->tile_fn(C, ldc, m, n, ep->ctx);
 }
 
+}  // namespace
+
 // Whether a product takes the unpacked path (gemm_small.h), where packing
 // costs more than it saves. Measured with fastmlp_gemm_bench, 1 thread,
 // AVX-512 sgemm and dgemm, small path against the packed one (README "### gemm"):
@@ -474,8 +476,9 @@ void apply_epilogue(index_t m, index_t n, T* C, index_t ldc,
 // it then takes only products too small for the pool to pay (2 threads,
 // 96³: the small path on one thread was 2.6× the packed one on two, on this
 // loaded machine; 32×256×256 NT already went faster on two).
+
 template <typename T>
-bool use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb) {
+bool gemm_detail::use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb) {
   // The whole k runs in one kernel call, through a k×NR scratch strip when B
   // is transposed or ragged: a long k (a 1×1×10⁶ dot product) goes to the
   // packed path, whose buffers are bounded by KC.
@@ -486,6 +489,10 @@ bool use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb) {
   if (tb) return static_cast<double>(m) * static_cast<double>(k) * sizeof(T) <= 1 << 20;
   return work <= 192.0 * 192.0 * 192.0 && ldb <= 512;
 }
+template bool gemm_detail::use_small_path<float>(bool, index_t, index_t, index_t, index_t);
+template bool gemm_detail::use_small_path<double>(bool, index_t, index_t, index_t, index_t);
+
+namespace {
 
 // Each thread should get at least this many multiply-adds, so that waking the
 // pool (a few microseconds) stays small next to the work.
@@ -531,7 +538,7 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
     return;
   }
   const KernelConfig<T>& cfg = active_config<T>();
-  if (use_small_path<T>(transB, m, n, k, ldb)) {
+  if (gemm_detail::use_small_path<T>(transB, m, n, k, ldb)) {
     T* scratch = workspace<T>().b.get(static_cast<std::size_t>(
         gemm_detail::gemm_small_scratch(cfg, k)));
     gemm_detail::gemm_small(cfg, transA, transB, m, n, k, alpha, A, lda, B,

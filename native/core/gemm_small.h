@@ -27,6 +27,13 @@
 namespace fastmlp {
 namespace gemm_detail {
 
+// Whether gemm() takes this path for a product of this shape (op(B) = Bᵀ
+// when tb; ldb is B's row stride) at the current thread count. Defined in
+// gemm.cc beside the measurements behind it; tests use it to put their
+// shapes on both sides of the thresholds.
+template <typename T>
+bool use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb);
+
 // Scratch elements gemm_small needs: one k×NR strip of B.
 template <typename T>
 index_t gemm_small_scratch(const KernelConfig<T>& cfg, index_t k) {
