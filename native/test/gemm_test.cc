@@ -213,9 +213,9 @@ void test_small_path() {
           check_case<T>(ta, tb, m, n, k, T(0.75), T(1), 0);
           check_case<T>(ta, tb, m, n, k, T(-1.25), T(0.5), 2, &bias_relu);
         }
-    // Both sides of each threshold, one thread: op(B) = B read in place up
-    // to 192³ and rows of B at most 512 apart; op(B) = Bᵀ while A is within
-    // 1 MiB; never past k = 2048.
+    // Both sides of each threshold, one thread: C within 1 MiB; op(B) = B
+    // read in place up to 192³ and rows of B at most 512 apart; op(B) = Bᵀ
+    // while A is within 1 MiB; never past k = 2048.
     small_case<T>(true, ta, tb, 192, 192, 192);
     small_case<T>(tb, ta, tb, 193, 192, 192);
     small_case<T>(true, ta, tb, 8, 500, 300, 12);  // ldb = 512 (NN) / 312 (NT)
@@ -223,6 +223,9 @@ void test_small_path() {
     const index_t m_fit = (index_t(1) << 20) / static_cast<index_t>(sizeof(T)) / 2048;
     small_case<T>(tb, ta, tb, m_fit, 60, 2048);    // A (m×k) exactly 1 MiB
     small_case<T>(false, ta, tb, m_fit + 1, 60, 2048);
+    const index_t m_c = (index_t(1) << 20) / static_cast<index_t>(sizeof(T)) / 256;
+    small_case<T>(true, ta, tb, m_c, 256, 8);      // C (m×n) exactly 1 MiB
+    small_case<T>(false, ta, tb, m_c + 1, 256, 8);
     small_case<T>(false, ta, tb, 3, 5, 2049);
     small_case<T>(true, ta, tb, 3, 5, 2048);
     // Two threads: only products the pool would not speed up.
