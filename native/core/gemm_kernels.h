@@ -103,11 +103,12 @@ using PackCopy = void (*)(const T* src, index_t ld, index_t cols, index_t kc,
 // The unpacked kernels for small products (gemm_small_kernel.inc): C tile
 // (rows × vectors·lanes, fixed per kernel) = alpha · op(A)·B + beta · C
 // (+ bias), op(A) read from the caller's storage (a[i*lda + p], or
-// a[p*lda + i] for the transposed table half) and B row-major (b[p*ldb + j]).
+// a[p*lda + i] for the transposed table half) and B row-major (b[p*ldb + j]);
+// ab = {alpha, beta}.
 template <typename T>
-using SmallKernel = void (*)(index_t k, T alpha, const T* a, index_t lda,
-                             const T* b, index_t ldb, T beta, T* c,
-                             index_t ldc, const T* bias);
+using SmallKernel = void (*)(index_t k, const T* ab, const T* a, index_t lda,
+                             const T* b, index_t ldb, T* c, index_t ldc,
+                             const T* bias);
 constexpr int kSmallMaxRows = 12, kSmallMaxVectors = 4;
 
 template <typename T>

@@ -50,6 +50,7 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                 const GemmEpilogue<T>* ep, T* scratch) {
   const index_t L = cfg.small_lanes, MR = cfg.small_mr;
   const index_t NR = L * cfg.small_nv;
+  const T ab[2] = {alpha, beta}, ab_tile[2] = {alpha, T(0)};
   const index_t whole = n / L * L;  // columns of B loadable in whole vectors
   for (index_t jr = 0, nr; jr < n; jr += nr) {
     // A strip of up to small_nv vectors. Of an untransposed B's ragged end,
@@ -84,12 +85,12 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       const T* a = ta ? A + ir : A + ir * lda;
       T* cc = C + ir * ldc + jr;
       if (w == nr) {
-        kernel(k, alpha, a, lda, bpanel, bpld, beta, cc, ldc, bias);
+        kernel(k, ab, a, lda, bpanel, bpld, cc, ldc, bias);
       } else {
         // The kernel writes whole vectors: into a local tile, of which the
         // nr valid columns are merged (beta == 0: C not read).
         alignas(64) T tile[kSmallMaxRows * kSmallMaxVectors * 16];
-        kernel(k, alpha, a, lda, bpanel, bpld, T(0), tile, w, nullptr);
+        kernel(k, ab_tile, a, lda, bpanel, bpld, tile, w, nullptr);
         for (index_t i = 0; i < mr; ++i)
           for (index_t j = 0; j < nr; ++j) {
             T* cij = cc + i * ldc + j;
