@@ -36,6 +36,13 @@ struct F32 {
   FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  // The first n lanes (n <= 16); masked-off lanes are neither read nor written.
+  FASTMLP_TARGET_AVX512 static V load_n(const T* p, index_t n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  }
+  FASTMLP_TARGET_AVX512 static void store_n(T* p, V v, index_t n) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+  }
 };
 
 struct F64 {
@@ -50,6 +57,12 @@ struct F64 {
   FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  FASTMLP_TARGET_AVX512 static V load_n(const T* p, index_t n) {
+    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+  }
+  FASTMLP_TARGET_AVX512 static void store_n(T* p, V v, index_t n) {
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), v);
+  }
 };
 
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX512

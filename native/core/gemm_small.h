@@ -52,11 +52,12 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   const index_t NR = L * cfg.small_nv;
   const T ab[2] = {alpha, beta}, ab_tile[2] = {alpha, T(0)};
   const index_t whole = n / L * L;  // columns of B loadable in whole vectors
+  const bool masked = cfg.small_tail[0][0][0] != nullptr;
   for (index_t jr = 0, nr; jr < n; jr += nr) {
     // A strip of up to small_nv vectors. Of an untransposed B's ragged end,
     // first its whole vectors (read in place), then the partial one (copied).
     nr = std::min(NR, n - jr);
-    if (!tb && jr + nr > whole && nr > L) nr = nr / L * L;
+    if (!masked && !tb && jr + nr > whole && nr > L) nr = nr / L * L;
     const index_t nv = (nr + L - 1) / L, w = nv * L;
     const T* bpanel = B + jr;
     index_t bpld = ldb;
@@ -68,7 +69,7 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       cfg.pack_t(B + jr * ldb, ldb, nr, k, w, scratch);
       bpanel = scratch;
       bpld = w;
-    } else if (w != nr) {
+    } else if (w != nr && !masked) {
       for (index_t p = 0; p < k; ++p) {
         const T* src = B + p * ldb + jr;
         T* d = scratch + p * w;
@@ -85,12 +86,15 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       const T* a = ta ? A + ir : A + ir * lda;
       T* cc = C + ir * ldc + jr;
       if (w == nr) {
-        kernel(k, ab, a, lda, bpanel, bpld, cc, ldc, bias);
+        kernel(k, ab, a, lda, bpanel, bpld, cc, ldc, bias, L);
+      } else if (masked) {
+        cfg.small_tail[ta][mr - 1][nv - 1](k, ab, a, lda, bpanel, bpld, cc, ldc,
+                                           bias, nr - (nv - 1) * L);
       } else {
         // The kernel writes whole vectors: into a local tile, of which the
         // nr valid columns are merged (beta == 0: C not read).
         alignas(64) T tile[kSmallMaxRows * kSmallMaxVectors * 16];
-        kernel(k, ab_tile, a, lda, bpanel, bpld, tile, w, nullptr);
+        kernel(k, ab_tile, a, lda, bpanel, bpld, tile, w, nullptr, L);
         for (index_t i = 0; i < mr; ++i)
           for (index_t j = 0; j < nr; ++j) {
             T* cij = cc + i * ldc + j;
