@@ -106,7 +106,8 @@ void kernel_scalar(index_t kc, T alpha, const T* a, const T* b, T beta,
 }
 
 // The portable small-product kernels: gemm_small_kernel.inc over a "vector"
-// of N plain values, which g++ -O3 turns into baseline SSE2 arithmetic.
+// of N plain values (loops of constant length the compiler may vectorise
+// for the baseline ISA; 32³ 16 → 26 GFLOP/s over the packed scalar kernel).
 template <typename TT, int N>
 struct PortableOps {
   using T = TT;
@@ -458,45 +459,6 @@ void apply_epilogue(index_t m, index_t n, T* C, index_t ldc,
       for (index_t j = 0; j < n; ++j) C[i * ldc + j] += ep->bias[j];
   if (ep->tile_fn) ep->tile_fn(C, ldc, m, n, ep->ctx);
 }
-
-}  // namespace
-
-// Whether a product takes the unpacked path (gemm_small.h), where packing
-// costs more than it saves. Measured with fastmlp_gemm_bench, 1 thread,
-// AVX-512 sgemm and dgemm, small path against the packed one (README "### gemm"):
-// - C within 1 MiB: the small path walks C in column strips of NR, rows ldc
-//   apart; over a larger C that ran at a third of the packed path's speed
-//   (4096×4096×32 NT 38 vs 121 GFLOP/s; 256×4096×256 NT 0.92×).
-// - op(B) = B (read in place): it wins up to about 192³ (64³: 1.45×,
-//   8×512×512: 1.9×, 16×512×784: 1.35×; 224³: 0.75×) while B's rows are at
-//   most 512 apart: a strip of B read in place from rows 4 KiB or more apart
-//   ran at half speed (32×1024×1024 TN, 64×1024×1024 NN).
-// - op(B) = Bᵀ (one strip at a time transposed into a scratch panel): it
-//   wins while op(A), re-read once per strip, stays within L2
-//   (128×512×784 NT 1.08×, 4×1024×1024 NT 1.3×, 128×10×256 NT 1.8×,
-//   2048×128×128 NT 1.1×; 1024³ NT, A 4 MiB: 0.98×, dgemm 0.8×).
-// With more threads the packed path splits C and the small one does not, so
-// it then takes only products too small for the pool to pay (2 threads,
-// 96³: the small path on one thread was 2.6× the packed one on two, on this
-// loaded machine; 32×256×256 NT already went faster on two).
-
-template <typename T>
-bool gemm_detail::use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb) {
-  constexpr double kMiB = 1 << 20;
-  const double dm = static_cast<double>(m), dn = static_cast<double>(n),
-               dk = static_cast<double>(k), size = sizeof(T);
-  // The whole k runs in one kernel call, through a k×NR scratch strip when B
-  // is transposed or ragged: a long k (a 1×1×10⁶ dot product) goes to the
-  // packed path, whose buffers are bounded by KC.
-  if (k > 2048 || dm * dn * size > kMiB) return false;
-  if (num_threads() > 1) return dm * dn * dk <= 96.0 * 96.0 * 96.0;
-  if (tb) return dm * dk * size <= kMiB;
-  return dm * dn * dk <= 192.0 * 192.0 * 192.0 && ldb <= 512;
-}
-template bool gemm_detail::use_small_path<float>(bool, index_t, index_t, index_t, index_t);
-template bool gemm_detail::use_small_path<double>(bool, index_t, index_t, index_t, index_t);
-
-namespace {
 
 // Each thread should get at least this many multiply-adds, so that waking the
 // pool (a few microseconds) stays small next to the work.

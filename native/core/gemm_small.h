@@ -7,10 +7,11 @@
 // is read in place when B is not transposed; a transposed B (n×k) is copied,
 // transposed, one column strip at a time into a k×NR scratch panel (only B
 // is packed: it is the operand the kernel streams in vectors). A ragged last
-// strip is zero-padded to whole vectors in that scratch panel (an
-// untransposed B's too, instead of being read past its last column), and its
-// C tile goes through a local tile merged element by element, so no access
-// leaves the caller's matrices.
+// strip is handled by masked kernels where the ISA has masked loads and
+// stores (AVX-512); elsewhere it is zero-padded to whole vectors in that
+// scratch panel (an untransposed B's too, instead of being read past its last
+// column) and its C tile goes through a local tile merged element by element.
+// Either way no access leaves the caller's matrices.
 //
 // Loop order: column strips of NR = small_nv·lanes outside, row blocks of
 // small_mr inside, the whole k in one kernel call. A strip of B (k×NR) is
@@ -23,16 +24,44 @@
 
 #include "gemm.h"
 #include "gemm_kernels.h"
+#include "threads.h"
 
 namespace fastmlp {
 namespace gemm_detail {
 
-// Whether gemm() takes this path for a product of this shape (op(B) = Bᵀ
-// when tb; ldb is B's row stride) at the current thread count. Defined in
-// gemm.cc beside the measurements behind it; tests use it to put their
-// shapes on both sides of the thresholds.
+// Whether gemm() takes this path (at the current thread count; op(B) = Bᵀ
+// when tb, ldb its row stride): where packing costs more than it saves.
+// Measured with fastmlp_gemm_bench, 1 thread, AVX-512 sgemm and dgemm, small
+// path against the packed one (README "### gemm"); tests put their shapes on
+// both sides of each threshold with it.
+// - C within 1 MiB: the small path walks C in column strips of NR, rows ldc
+//   apart; over a larger C that ran at a third of the packed path's speed
+//   (4096×4096×32 NT 38 vs 121 GFLOP/s; 256×4096×256 NT 0.92×).
+// - op(B) = B (read in place): it wins up to about 192³ (64³: 1.45×,
+//   8×512×512: 1.9×, 16×512×784: 1.35×; 224³: 0.75×) while B's rows are at
+//   most 512 apart: a strip of B read in place from rows 4 KiB or more apart
+//   ran at half speed (32×1024×1024 TN, 64×1024×1024 NN).
+// - op(B) = Bᵀ (one strip at a time transposed into a scratch panel): it
+//   wins while op(A), re-read once per strip, stays within L2
+//   (128×512×784 NT 1.08×, 4×1024×1024 NT 1.3×, 128×10×256 NT 1.8×,
+//   2048×128×128 NT 1.1×; 1024³ NT, A 4 MiB: 0.98×, dgemm 0.8×).
+// With more threads the packed path splits C and the small one does not, so
+// it then takes only products too small for the pool to pay (2 threads,
+// 96³: the small path on one thread was 2.6× the packed one on two, on this
+// loaded machine; 32×256×256 NT already went faster on two).
 template <typename T>
-bool use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb);
+bool use_small_path(bool tb, index_t m, index_t n, index_t k, index_t ldb) {
+  constexpr double kMiB = 1 << 20;
+  const double dm = static_cast<double>(m), dn = static_cast<double>(n),
+               dk = static_cast<double>(k), size = sizeof(T);
+  // The whole k runs in one kernel call, through a k×NR scratch strip when B
+  // is transposed or ragged: a long k (a 1×1×10⁶ dot product) goes to the
+  // packed path, whose buffers are bounded by KC.
+  if (k > 2048 || dm * dn * size > kMiB) return false;
+  if (num_threads() > 1) return dm * dn * dk <= 96.0 * 96.0 * 96.0;
+  if (tb) return dm * dk * size <= kMiB;
+  return dm * dn * dk <= 192.0 * 192.0 * 192.0 && ldb <= 512;
+}
 
 // Scratch elements gemm_small needs: one k×NR strip of B.
 template <typename T>
