@@ -53,6 +53,7 @@ struct F64 {
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX2
 #include "gemm_simd_kernel.inc"
 #include "gemm_pack_avx.inc"
+#include "gemm_small_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -64,6 +65,7 @@ bool avx2_config(KernelConfig<float>* cfg) {
   *cfg = {"avx2", 6, 16, 168, 256, 4080, LoopOrder::BResident,
           &kernel<F32, 6, 2>, &pack_t_f32};
   set_edge_kernels<F32, 6, 2>(cfg);
+  set_small_kernels<F32, 6, 2>(cfg);
   return true;
 }
 
@@ -71,6 +73,7 @@ bool avx2_config(KernelConfig<double>* cfg) {
   *cfg = {"avx2", 6, 8, 72, 256, 4080, LoopOrder::BResident,
           &kernel<F64, 6, 2>, &pack_transposed<double>};
   set_edge_kernels<F64, 6, 2>(cfg);
+  set_small_kernels<F64, 6, 2>(cfg);
   return true;
 }
 

@@ -36,6 +36,13 @@ struct F32 {
   FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_ps(a, b); }
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  // The first n lanes (n <= 16); masked-off lanes are neither read nor written.
+  FASTMLP_TARGET_AVX512 static V load_n(const T* p, index_t n) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1), p);
+  }
+  FASTMLP_TARGET_AVX512 static void store_n(T* p, V v, index_t n) {
+    _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1), v);
+  }
 };
 
 struct F64 {
@@ -50,11 +57,18 @@ struct F64 {
   FASTMLP_TARGET_AVX512 static V add(V a, V b) { return _mm512_add_pd(a, b); }
   static void prefetch(const char* p) { _mm_prefetch(p, _MM_HINT_T0); }
   FASTMLP_TARGET_AVX512 static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  FASTMLP_TARGET_AVX512 static V load_n(const T* p, index_t n) {
+    return _mm512_maskz_loadu_pd(static_cast<__mmask8>((1u << n) - 1), p);
+  }
+  FASTMLP_TARGET_AVX512 static void store_n(T* p, V v, index_t n) {
+    _mm512_mask_storeu_pd(p, static_cast<__mmask8>((1u << n) - 1), v);
+  }
 };
 
 #define FASTMLP_SIMD_TARGET FASTMLP_TARGET_AVX512
 #include "gemm_simd_kernel.inc"
 #include "gemm_pack_avx.inc"
+#include "gemm_small_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -70,6 +84,7 @@ bool avx512_config(KernelConfig<float>* cfg) {
   *cfg = {"avx512", 12, 32, 3072, 384, 480, LoopOrder::AResident,
           &kernel<F32, 12, 2>, &pack_t_f32};
   set_edge_kernels<F32, 12, 2>(cfg);
+  set_small_kernels<F32, 12, 2>(cfg);
   return true;
 }
 
@@ -77,6 +92,7 @@ bool avx512_config(KernelConfig<double>* cfg) {
   *cfg = {"avx512", 12, 16, 1536, 256, 240, LoopOrder::AResident,
           &kernel<F64, 12, 2>, &pack_transposed<double>};
   set_edge_kernels<F64, 12, 2>(cfg);
+  set_small_kernels<F64, 12, 2>(cfg);
   return true;
 }
 

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
+#include <utility>
 
 #include "common.h"
 
@@ -99,6 +101,18 @@ template <typename T>
 using PackCopy = void (*)(const T* src, index_t ld, index_t cols, index_t kc,
                           index_t w, T* dst);
 
+// The unpacked kernels for small products (gemm_small_kernel.inc): C tile
+// (rows × vectors·lanes, fixed per kernel) = alpha · op(A)·B + beta · C
+// (+ bias), op(A) read from the caller's storage (a[i*lda + p], or
+// a[p*lda + i] for the transposed table half) and B row-major (b[p*ldb + j]);
+// ab = {alpha, beta}. tail: columns in the last vector, for the masked
+// kernels (small_tail); the others compute whole vectors and ignore it.
+template <typename T>
+using SmallKernel = void (*)(index_t k, const T* ab, const T* a, index_t lda,
+                             const T* b, index_t ldb, T* c, index_t ldc,
+                             const T* bias, index_t tail);
+constexpr int kSmallMaxRows = 12, kSmallMaxVectors = 4;
+
 template <typename T>
 struct KernelConfig {
   const char* name;
@@ -115,6 +129,13 @@ struct KernelConfig {
   // Optional ISA copies for the untransposed packs (A panels of width mr,
   // B panels of width nr). Null: gemm.cc's portable copy.
   PackCopy<T> copy_a = nullptr, copy_b = nullptr;
+  // The small-product kernels (set_small_kernels): small[ta][r-1][v-1]
+  // computes r <= small_mr rows and v <= small_nv vectors of small_lanes.
+  index_t small_mr = 0, small_nv = 0, small_lanes = 0;
+  SmallKernel<T> small[2][kSmallMaxRows][kSmallMaxVectors] = {};
+  // The same with the last vector masked to `tail` columns; null where the
+  // ISA has no masked loads and stores.
+  SmallKernel<T> small_tail[2][kSmallMaxRows][kSmallMaxVectors] = {};
 };
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into

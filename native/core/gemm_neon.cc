@@ -66,6 +66,7 @@ struct F64 {
 
 #define FASTMLP_SIMD_TARGET
 #include "gemm_simd_kernel.inc"
+#include "gemm_small_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -79,6 +80,7 @@ bool neon_config(KernelConfig<float>* cfg) {
           &kernel<F32, 8, 3>, &pack_transposed<float>};
   cfg->copy_a = &pack_copy<float, 8>;
   cfg->copy_b = &pack_copy<float, 12>;
+  set_small_kernels<F32, 8, 3>(cfg);
   return true;
 }
 
@@ -87,6 +89,7 @@ bool neon_config(KernelConfig<double>* cfg) {
           &kernel<F64, 6, 4>, &pack_transposed<double>};
   cfg->copy_a = &pack_copy<double, 6>;
   cfg->copy_b = &pack_copy<double, 8>;
+  set_small_kernels<F64, 6, 4>(cfg);
   return true;
 }
 

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "gemm.h"
+#include "gemm_small.h"
 #include "threads.h"
 
 using namespace fastmlp;
@@ -169,6 +170,86 @@ void test_epilogue() {
   }
 }
 
+// The unpacked small-product path (gemm_small.h) on both sides of its
+// thresholds. Each shape is first checked to take the path it is meant to
+// (gemm_detail::use_small_path), so a changed threshold cannot silently turn
+// these into tests of the packed path only.
+template <typename T>
+void small_case(bool want_small, bool ta, bool tb, index_t m, index_t n,
+                index_t k, index_t pad = 0, int threads = 1) {
+  set_num_threads(threads);
+  const index_t ldb = (tb ? k : n) + pad;
+  const bool small = gemm_detail::use_small_path<T>(tb, m, n, k, ldb);
+  CHECK(small == want_small);
+  if (small != want_small)
+    std::fprintf(stderr, "  %c%c %lldx%lldx%lld pad %lld, %d threads: small path %d\n",
+                 ta ? 'T' : 'N', tb ? 'T' : 'N', static_cast<long long>(m),
+                 static_cast<long long>(n), static_cast<long long>(k),
+                 static_cast<long long>(pad), threads, small);
+  check_case<T>(ta, tb, m, n, k, T(1), T(0), pad);
+  check_case<T>(ta, tb, m, n, k, T(-0.5), T(1), pad);
+  set_num_threads(1);
+}
+
+template <typename T>
+void test_small_path() {
+  const auto bias = random_vec<T>(600, 41);
+  GemmEpilogue<T> bias_relu;
+  bias_relu.bias = bias.data();
+  bias_relu.tile_fn = &relu_tile<T>;
+  // Ragged rows (1 … MR+1 of every kernel) and columns (partial vectors of
+  // 2, 4, 8 and 16 lanes, and strips of 1–4 vectors), every transpose
+  // combination, padded leading dimensions (sub-matrix views), beta 0 (C
+  // NaN-filled), 1 and another value, with and without the fused epilogue.
+  const index_t rows[] = {1, 3, 6, 7, 8, 9, 12, 13, 25};
+  const index_t cols[] = {1, 2, 3, 4, 5, 8, 12, 15, 16, 17, 24, 31, 33, 47, 48, 64, 65};
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    for (index_t m : rows)
+      for (index_t n : cols)
+        for (index_t k : {1, 2, 19}) {
+          CHECK(gemm_detail::use_small_path<T>(tb, m, n, k, (tb ? k : n) + 5));
+          check_case<T>(ta, tb, m, n, k, T(1), T(0), 5);
+          check_case<T>(ta, tb, m, n, k, T(0.75), T(1), 0);
+          check_case<T>(ta, tb, m, n, k, T(-1.25), T(0.5), 2, &bias_relu);
+        }
+    // Both sides of each threshold, one thread: C within 1 MiB; op(B) = B
+    // read in place up to 192³ and rows of B at most 512 apart; op(B) = Bᵀ
+    // while A is within 1 MiB; never past k = 2048.
+    small_case<T>(true, ta, tb, 192, 192, 192);
+    small_case<T>(tb, ta, tb, 193, 192, 192);
+    small_case<T>(true, ta, tb, 8, 500, 300, 12);  // ldb = 512 (NN) / 312 (NT)
+    small_case<T>(tb, ta, tb, 8, 500, 300, 13);    // ldb = 513 (NN) / 313 (NT)
+    const index_t m_fit = (index_t(1) << 20) / static_cast<index_t>(sizeof(T)) / 2048;
+    small_case<T>(tb, ta, tb, m_fit, 60, 2048);    // A (m×k) exactly 1 MiB
+    small_case<T>(false, ta, tb, m_fit + 1, 60, 2048);
+    const index_t m_c = (index_t(1) << 20) / static_cast<index_t>(sizeof(T)) / 256;
+    small_case<T>(true, ta, tb, m_c, 256, 8);      // C (m×n) exactly 1 MiB
+    small_case<T>(false, ta, tb, m_c + 1, 256, 8);
+    small_case<T>(false, ta, tb, 3, 5, 2049);
+    small_case<T>(true, ta, tb, 3, 5, 2048);
+    // Two threads: only products the pool would not speed up.
+    small_case<T>(true, ta, tb, 96, 96, 96, 0, 2);
+    small_case<T>(false, ta, tb, 97, 96, 96, 0, 2);
+    // The epilogue on the larger small shapes.
+    check_case<T>(ta, tb, 100, 130, 150, T(1), T(0), 3, &bias_relu);
+    check_case<T>(ta, tb, 37, 530, 61, T(1), T(-1), 0, &bias_relu);
+  }
+  // Bit-identical from run to run (no state carried between calls: the
+  // scratch strip is rewritten before it is read).
+  const index_t m = 45, n = 77, k = 130;
+  const auto A = random_vec<T>(static_cast<std::size_t>(m * k), 51);
+  const auto B = random_vec<T>(static_cast<std::size_t>(k * n), 52);
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t & 2;
+    std::vector<T> C1(static_cast<std::size_t>(m * n)), C2(C1.size());
+    gemm<T>(ta, tb, m, n, k, T(1), A.data(), ta ? m : k, B.data(), tb ? k : n, T(0), C1.data(), n);
+    gemm<T>(ta, tb, 7, 9, k, T(1), B.data(), ta ? 7 : k, A.data(), tb ? k : 9, T(0), C2.data(), 9);
+    gemm<T>(ta, tb, m, n, k, T(1), A.data(), ta ? m : k, B.data(), tb ? k : n, T(0), C2.data(), n);
+    CHECK(std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(T)) == 0);
+  }
+}
+
 // Results depend on the thread count only through the block split, and for a
 // given count are identical from run to run (no racing reductions).
 template <typename T>
@@ -202,6 +283,8 @@ int main() {
   test_awkward_sizes<double>();
   test_epilogue<float>();
   test_epilogue<double>();
+  test_small_path<float>();
+  test_small_path<double>();
   test_threads_deterministic<float>();
   test_threads_deterministic<double>();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
