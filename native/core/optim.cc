@@ -268,7 +268,8 @@ inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, con
 // results are bit-identical to the baseline build's; only the speed differs
 // (memory-bound Adam on 5.8 M floats: 6.6 ms with SSE2, 4.6 ms with
 // AVX-512, measured on the benchmark machine).
-#if FASTMLP_GEMM_X86 && (defined(__GNUC__) || defined(__clang__))
+#if FASTMLP_GEMM_X86
+#if defined(__GNUC__) || defined(__clang__)
 #define FASTMLP_FLATTEN __attribute__((flatten))
 #else
 #define FASTMLP_FLATTEN
@@ -287,6 +288,7 @@ FASTMLP_TARGET_AVX2 FASTMLP_FLATTEN void update_slice_avx2(
     index_t begin, index_t end, std::int64_t step) {
   update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
 }
+#endif  // FASTMLP_GEMM_X86
 
 bool known_kind(OptimizerKind k) {
   return k == OptimizerKind::Sgd || k == OptimizerKind::Adam || k == OptimizerKind::AdamW ||
@@ -298,11 +300,13 @@ bool known_kind(OptimizerKind k) {
 template <typename T, typename C>
 void run_update(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
                 T* state, index_t n, std::int64_t step) {
-  const CpuFeatures& cpu = cpu_features();
+  [[maybe_unused]] const CpuFeatures& cpu = cpu_features();
   parallel_for(n, kUpdateGrain, [&](index_t b, index_t e) {
-    if (cpu.avx512f) update_slice_avx512<T, C>(spec, clip, param, grad, state, n, b, e, step);
-    else if (cpu.avx2_fma) update_slice_avx2<T, C>(spec, clip, param, grad, state, n, b, e, step);
-    else update_slice<T, C>(spec, clip, param, grad, state, n, b, e, step);
+#if FASTMLP_GEMM_X86
+    if (cpu.avx512f) return update_slice_avx512<T, C>(spec, clip, param, grad, state, n, b, e, step);
+    if (cpu.avx2_fma) return update_slice_avx2<T, C>(spec, clip, param, grad, state, n, b, e, step);
+#endif
+    update_slice<T, C>(spec, clip, param, grad, state, n, b, e, step);
   });
 }
 
