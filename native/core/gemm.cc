@@ -33,7 +33,6 @@
 #include "gemm_small.h"
 #include "threads.h"
 
-
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTMLP_NOINLINE __attribute__((noinline))
 #elif defined(_MSC_VER)
