@@ -16,7 +16,7 @@ import * as modelFile from './io/model-file';
 import { Rng, randomSeed, type RngState } from './rng';
 import { toTarget } from './targets';
 import { trainBatch, type EpochContext } from './training';
-import { allocationSize, ArgumentRangeError, ArgumentTypeError, boolean, disposedError, integer, number, oneOf, options, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, ArgumentTypeError, boolean, BUSY, codedError, disposedError, integer, number, oneOf, options, typeError } from './validate';
 
 export type { Logs } from './callbacks';
 export type { History } from './fit-loop';
@@ -621,11 +621,7 @@ export class Sequential {
 
   private requireIdle(method: string): void {
     if (this.plan.disposed) throw disposedError(`Sequential.${method}`);
-    if (this.busy) {
-      const e = new Error(`Sequential.${method}: the model is training (fit is running); await fit() first`);
-      (e as Error & { code: string }).code = 'ERR_FASTMLP_BUSY';
-      throw e;
-    }
+    if (this.busy) throw codedError(`Sequential.${method}: the model is training (fit is running); await fit() first`, BUSY);
   }
 
   private requireCompiled(method: string): { loss: Loss | LossFunction } {

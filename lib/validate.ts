@@ -23,10 +23,18 @@ export class ArgumentRangeError extends RangeError {
 /** The code of every call on a disposed model or plan (the binding's too). */
 export const DISPOSED = 'ERR_FASTMLP_DISPOSED';
 
-export function disposedError(what: string): Error {
-  const e = new Error(`Cannot run ${what}: this model was disposed (dispose() freed its memory); create a new one`);
-  (e as Error & { code: string }).code = DISPOSED;
+/** The code of a call on a model or plan that is training (the binding's too). */
+export const BUSY = 'ERR_FASTMLP_BUSY';
+
+/** An Error carrying one of the codes above (DISPOSED, BUSY). */
+export function codedError(message: string, code: string): Error {
+  const e = new Error(message);
+  (e as Error & { code: string }).code = code;
   return e;
+}
+
+export function disposedError(what: string): Error {
+  return codedError(`Cannot run ${what}: this model was disposed (dispose() freed its memory); create a new one`, DISPOSED);
 }
 
 /** A short description of a value for error messages. */

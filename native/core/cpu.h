@@ -18,11 +18,14 @@ namespace fastmlp {
 struct CpuFeatures {
   bool avx2_fma = false;
   bool avx512f = false;
+  bool neon = false;  // part of the AArch64 baseline: true in every arm64 build
 };
 
 inline CpuFeatures detect_cpu_features() {
   CpuFeatures f;
-#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__aarch64__) || defined(_M_ARM64)
+  f.neon = true;
+#elif (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
   __builtin_cpu_init();  // may run before libgcc's own constructor
   f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   f.avx512f = __builtin_cpu_supports("avx512f");
@@ -45,8 +48,9 @@ inline CpuFeatures detect_cpu_features() {
 }
 
 // The features the library may use: the CPU's, lowered when
-// FASTMLP_GEMM_KERNEL asks for a narrower kernel (scalar, avx2/neon), so that
-// tests and benchmarks can run every variant on one machine.
+// FASTMLP_GEMM_KERNEL asks for a narrower kernel (scalar: none; avx2 or neon:
+// no AVX-512), so that tests and benchmarks can run every variant on one
+// machine. A request for more than the CPU has changes nothing.
 inline const CpuFeatures& cpu_features() {
   static const CpuFeatures features = [] {
     CpuFeatures f = detect_cpu_features();

@@ -164,18 +164,13 @@ KernelConfig<double> scalar_config<double>() {
 // name is ignored.
 template <typename T>
 KernelConfig<T> select_config() {
-  int want = 2;  // 2 avx512, 1 avx2 or neon, 0 scalar
-  if (const char* env = std::getenv("FASTMLP_GEMM_KERNEL")) {
-    if (std::strcmp(env, "scalar") == 0) want = 0;
-    if (std::strcmp(env, "avx2") == 0 || std::strcmp(env, "neon") == 0) want = 1;
-  }
-  // cpu_features() already honours the same variable on x86.
+  // cpu_features() has already lowered what the CPU has to what
+  // FASTMLP_GEMM_KERNEL allows.
   const CpuFeatures& cpu = cpu_features();
   KernelConfig<T> cfg;
-  if (want >= 2 && cpu.avx512f && gemm_detail::avx512_config(&cfg)) return cfg;
-  if (want >= 1 && cpu.avx2_fma && gemm_detail::avx2_config(&cfg)) return cfg;
-  // Every AArch64 CPU has NEON; neon_config is false in other builds.
-  if (want >= 1 && gemm_detail::neon_config(&cfg)) return cfg;
+  if (cpu.avx512f && gemm_detail::avx512_config(&cfg)) return cfg;
+  if (cpu.avx2_fma && gemm_detail::avx2_config(&cfg)) return cfg;
+  if (cpu.neon && gemm_detail::neon_config(&cfg)) return cfg;
   return scalar_config<T>();
 }
 

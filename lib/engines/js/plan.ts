@@ -38,7 +38,9 @@ import { lossForwardBackward, lossSpecForTraining, validateTarget } from './loss
 import {
   completeOptimizer, optimizerStateCompatible, optimizerStateSize, optimizerUpdate, validateOptimizer,
 } from './optim';
-import { ArgumentRangeError, ArgumentTypeError, DISPOSED, describe, disposedError, ownedBuffer, rangeError, typeError } from '../../validate';
+import {
+  ArgumentRangeError, ArgumentTypeError, BUSY, DISPOSED, codedError, describe, disposedError, ownedBuffer, rangeError, typeError,
+} from '../../validate';
 
 /**
  * Every plan this engine constructed: copyStateFrom's brand check. instanceof
@@ -86,15 +88,6 @@ function checkRows(rows: unknown, max: number): void {
     const bound = max === Infinity ? '' : ` and ≤ maxBatch (${max}; call reserve first)`;
     throw new ArgumentRangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
   }
-}
-
-/** The code of a call on a plan whose epoch is running (the binding's too). */
-const BUSY = 'ERR_FASTMLP_BUSY';
-
-function codedError(message: string, code: string): Error {
-  const e = new Error(message);
-  (e as Error & { code: string }).code = code;
-  return e;
 }
 
 function yieldToEventLoop(): Promise<void> {
