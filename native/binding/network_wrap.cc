@@ -21,6 +21,9 @@ template <typename N> using element_t = typename element_of<std::decay_t<N>>::ty
 // napi_unwrap alone would hand back another class's pointer. Random 128 bits.
 constexpr napi_type_tag kNetworkTypeTag = {0x6a1f3c9e52d84b07ULL, 0xb39e0d51c7a24f68ULL};
 
+// The dtype as lib/engine.ts spells it.
+const char* dtype_label(Dtype d) { return d == Dtype::Float32 ? "float32" : "float64"; }
+
 template <typename T>
 const T* dense_or_null(const TargetArg& t) {
   return t.has_dense ? t.dense.as<T>() : nullptr;
@@ -147,7 +150,7 @@ void NetworkWrap::check_target(Napi::Env env, const TargetArg& t, index_t rows) 
 }
 
 Napi::Value NetworkWrap::GetDtype(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), dtype_ == Dtype::Float32 ? "float32" : "float64");
+  return Napi::String::New(info.Env(), dtype_label(dtype_));
 }
 Napi::Value NetworkWrap::GetInputSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(in_size()));
@@ -303,10 +306,9 @@ Napi::Value NetworkWrap::CopyStateFrom(const Napi::CallbackInfo& info) {
   if (source.busy_)
     throw_error(env, "Cannot copy from source: it is training (an epoch is running); wait for it to finish",
                 kCodeBusy);
-  const auto dtype_name = [](Dtype d) { return d == Dtype::Float32 ? "float32" : "float64"; };
   if (source.dtype_ != dtype_)
-    throw_type_error(env, std::string("Expected a ") + dtype_name(dtype_) + " plan for source but received a " +
-                              dtype_name(source.dtype_) + " plan");
+    throw_type_error(env, std::string("Expected a ") + dtype_label(dtype_) + " plan for source but received a " +
+                              dtype_label(source.dtype_) + " plan");
   const index_t buffers = visit([](auto& n) { return n.buffer_count(); });
   const index_t source_buffers = source.visit([](auto& n) { return n.buffer_count(); });
   if (source.in_ != in_ || source.out_ != out_ || source.param_count_ != param_count_ || source_buffers != buffers)
