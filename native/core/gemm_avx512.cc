@@ -70,6 +70,7 @@ struct F64 {
 #include "gemm_pack_avx.inc"
 #include "gemm_small_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
+#include "gemm_avx512_asm.inc"
 
 }  // namespace
 
@@ -83,6 +84,9 @@ struct F64 {
 bool avx512_config(KernelConfig<float>* cfg) {
   *cfg = {"avx512", 12, 32, 3072, 384, 480, LoopOrder::AResident,
           &kernel<F32, 12, 2>, &pack_t_f32};
+#ifdef FASTMLP_GEMM_ASM_KERNEL
+  cfg->kernel = &kernel_f32_12x32_asm;
+#endif
   set_edge_kernels<F32, 12, 2>(cfg);
   set_small_kernels<F32, 12, 2>(cfg);
   return true;

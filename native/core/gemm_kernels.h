@@ -100,6 +100,10 @@ void pack_transposed(const T* src, index_t ld, index_t rows, index_t kc,
 template <typename T>
 using PackCopy = void (*)(const T* src, index_t ld, index_t cols, index_t kc,
                           index_t w, T* dst);
+// All ceil(cols / NR) B micro-panels of a kc×cols block of a row-major B
+// (the untransposed pack_b), the last one zero-padded.
+template <typename T>
+using PackCopyBlock = void (*)(const T* src, index_t ld, index_t cols, index_t kc, T* dst);
 
 // The unpacked kernels for small products (gemm_small_kernel.inc): C tile
 // (rows × vectors·lanes, fixed per kernel) = alpha · op(A)·B + beta · C
@@ -129,6 +133,8 @@ struct KernelConfig {
   // Optional ISA copies for the untransposed packs (A panels of width mr,
   // B panels of width nr). Null: gemm.cc's portable copy.
   PackCopy<T> copy_a = nullptr, copy_b = nullptr;
+  // Optional: the whole untransposed B block at once (preferred to copy_b).
+  PackCopyBlock<T> copy_b_block = nullptr;
   // The small-product kernels (set_small_kernels): small[ta][r-1][v-1]
   // computes r <= small_mr rows and v <= small_nv vectors of small_lanes.
   index_t small_mr = 0, small_nv = 0, small_lanes = 0;

@@ -80,6 +80,7 @@ bool neon_config(KernelConfig<float>* cfg) {
           &kernel<F32, 8, 3>, &pack_transposed<float>};
   cfg->copy_a = &pack_copy<float, 8>;
   cfg->copy_b = &pack_copy<float, 12>;
+  cfg->copy_b_block = &pack_copy_block<float, 12>;
   set_small_kernels<F32, 8, 3>(cfg);
   return true;
 }
@@ -89,6 +90,7 @@ bool neon_config(KernelConfig<double>* cfg) {
           &kernel<F64, 6, 4>, &pack_transposed<double>};
   cfg->copy_a = &pack_copy<double, 6>;
   cfg->copy_b = &pack_copy<double, 8>;
+  cfg->copy_b_block = &pack_copy_block<double, 8>;
   set_small_kernels<F64, 6, 4>(cfg);
   return true;
 }
