@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -297,9 +298,7 @@ void pack_b(const KernelConfig<T>& cfg, bool trans, const T* B, index_t ldb,
   }
   for (index_t jr = 0; jr < nc; jr += nr) {
     const index_t cols = std::min(nr, nc - jr);
-    if (!trans && cfg.copy_b) {
-      cfg.copy_b(B + p0 * ldb + j0 + jr, ldb, cols, kc, nr, dst);
-    } else if (!trans) {
+    if (!trans) {
       for (index_t p = 0; p < kc; ++p) {
         const T* src = B + (p0 + p) * ldb + j0 + jr;
         T* d = dst + p * nr;
@@ -427,8 +426,8 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
     // in L2 while the k blocks accumulate into it. In the order below each k
     // block sweeps all of C instead (2 MiB for a 256×2048 layer output, the
     // size of L2): the forward and input-gradient products of a 2048-wide
-    // layer at batch 256 ran 2–4 % faster this way (fastmlp_gemm_bench and
-    // the training step, one thread, on the benchmark machine).
+    // layer at batch 256 (256×2048×2048 NT and NN) ran 2–4 % faster this way
+    // (C++ harness, one thread, alternating runs on the benchmark machine).
     T* apall = ws.a.get(static_cast<std::size_t>(mc_max * k));
     for (index_t pc = 0; pc < k; pc += KC)
       pack_a(cfg, ta, A, lda, 0, pc, m, std::min(KC, k - pc), apall + pc * mc_max);

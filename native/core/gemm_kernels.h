@@ -131,9 +131,8 @@ struct KernelConfig {
   index_t edge_mr = 0, edge_nr = 0;
   MicroKernel<T> edge[3][2] = {{nullptr, nullptr}, {nullptr, nullptr}, {nullptr, nullptr}};
   // Optional ISA copies for the untransposed packs (A panels of width mr,
-  // B panels of width nr). Null: gemm.cc's portable copy.
-  PackCopy<T> copy_a = nullptr, copy_b = nullptr;
-  // Optional: the whole untransposed B block at once (preferred to copy_b).
+  // a whole B block in panels of width nr). Null: gemm.cc's portable copy.
+  PackCopy<T> copy_a = nullptr;
   PackCopyBlock<T> copy_b_block = nullptr;
   // The small-product kernels (set_small_kernels): small[ta][r-1][v-1]
   // computes r <= small_mr rows and v <= small_nv vectors of small_lanes.

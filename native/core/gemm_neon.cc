@@ -79,7 +79,6 @@ bool neon_config(KernelConfig<float>* cfg) {
   *cfg = {"neon", 8, 12, 120, 640, 3072, LoopOrder::BResident,
           &kernel<F32, 8, 3>, &pack_transposed<float>};
   cfg->copy_a = &pack_copy<float, 8>;
-  cfg->copy_b = &pack_copy<float, 12>;
   cfg->copy_b_block = &pack_copy_block<float, 12>;
   set_small_kernels<F32, 8, 3>(cfg);
   return true;
@@ -89,7 +88,6 @@ bool neon_config(KernelConfig<double>* cfg) {
   *cfg = {"neon", 6, 8, 120, 240, 3072, LoopOrder::BResident,
           &kernel<F64, 6, 4>, &pack_transposed<double>};
   cfg->copy_a = &pack_copy<double, 6>;
-  cfg->copy_b = &pack_copy<double, 8>;
   cfg->copy_b_block = &pack_copy_block<double, 8>;
   set_small_kernels<F64, 6, 4>(cfg);
   return true;
