@@ -367,6 +367,9 @@ inline void run_tile(const KernelConfig<T>& cfg, index_t kc, T alpha,
   if (ep && ep->tile_fn) ep->tile_fn(cc, ldc, mr, nr, ep->ctx);
 }
 
+// The largest A (values) packed whole by gemm_blocked's one-row-block order.
+constexpr index_t kMaxWholeA = index_t(1) << 22;
+
 // The five loops on one (sub-)problem, single-threaded. Pointers are already
 // offset to the sub-block's first row/column. Only the first k block applies
 // the caller's beta; later ones accumulate (beta 1).
@@ -420,7 +423,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         }
       }
     }
-  } else if (m <= MC && k > KC && n > NC) {
+  } else if (m <= MC && k > KC && n > NC && mc_max * k <= kMaxWholeA) {
     // One row block (a batch of ≤ MC rows) and several k blocks: A is packed
     // whole, once, and jc goes outermost, so that the m×NC block of C stays
     // in L2 while the k blocks accumulate into it. In the order below each k
@@ -428,6 +431,8 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
     // size of L2): the forward and input-gradient products of a 2048-wide
     // layer at batch 256 (256×2048×2048 NT and NN) ran 2–4 % faster this way
     // (C++ harness, one thread, alternating runs on the benchmark machine).
+    // The whole of A is at most kMaxWholeA values (16 MiB of floats), so a
+    // huge k does not double the caller's memory.
     T* apall = ws.a.get(static_cast<std::size_t>(mc_max * k));
     for (index_t pc = 0; pc < k; pc += KC)
       pack_a(cfg, ta, A, lda, 0, pc, m, std::min(KC, k - pc), apall + pc * mc_max);
