@@ -34,6 +34,22 @@
 #include "gemm_kernels.h"  // FASTMLP_TARGET_* and FASTMLP_GEMM_X86
 #include "threads.h"
 
+// No FMA contraction in this file, so that the AVX-512 and AVX2 variants below
+// round exactly as the baseline build does (a·b + c stays a multiply and an
+// add). The compilers' defaults differ: g++ contracts across statements
+// (-ffp-contract=fast, its default for C++), clang within one expression
+// (=on), so without this each gave different bits on AVX2/AVX-512 machines,
+// and neither matched the baseline (native/test/fingerprint.cc showed it).
+// Cost, measured with AVX-512 on one thread: none at the 784-512-256-10
+// network's 536 k parameters (Adam 0.30 ms either way); on 5.8 M floats,
+// where the update leaves the caches, Adam ~4.8 → ~5.3 ms and SGD with
+// momentum ~2.7 → ~2.9 ms (medians of 60 updates on a shared machine).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 // The buffers of one update never overlap (distinct slices of the flat
 // parameter, gradient and state buffers); saying so lets g++ vectorise the
 // loops that touch five arrays, where its runtime alias checks give up
@@ -291,9 +307,9 @@ inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, con
 // The same loops compiled for wider vectors, chosen at run time by cpuid
 // (cpu.h): `flatten` inlines every call, so the whole update is generated for
 // the wrapper's instruction set. The arithmetic is the same IEEE operations
-// in the same order (the build does not contract a·b + c into an FMA), so the
+// in the same order (no FMA contraction here: see the top of the file), so the
 // results are bit-identical to the baseline build's; only the speed differs
-// (memory-bound Adam on 5.8 M floats: 6.6 ms with SSE2, 4.6 ms with
+// (memory-bound Adam on 5.8 M floats: ~7 ms with SSE2, ~5.3 ms with
 // AVX-512, measured on the benchmark machine).
 #if FASTMLP_GEMM_X86
 #if defined(__GNUC__) || defined(__clang__)
