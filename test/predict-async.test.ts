@@ -64,7 +64,7 @@ describe.each(ENGINES)('predictAsync (%s engine)', (engine) => {
       : model(engine);
     const rows = engine === 'native' ? 8192 : 2000;
     const x = new Matrix(rows, m.inputSize, randomArray(rows * m.inputSize, 4, Float32Array));
-    // Native: a 1 ms interval timer, during one chunk of every row (~10 GFLOP): a main-thread
+    // Native: a 1 ms interval timer, during one chunk of every row (~6.5 GFLOP): a main-thread
     // predict would let it fire only once it returned, the worker leaves the loop free.
     // JS: 63 chunks of 32 rows with a yield after each, counted by a setImmediate chain.
     let ticks = 0;
