@@ -5,6 +5,8 @@
 // setWeights, dispose or another predictAsync do meanwhile; bad arguments are
 // refused with errors naming them. The plan-level contract (lib/engine.ts
 // NetworkPlan.predictAsync) is tested on plans directly at the end.
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Dense, Dropout, LayerNorm, Matrix, Sequential } from '../lib';
 import type { EngineName, FloatArray, NetworkPlan } from '../lib/engine';
@@ -241,5 +243,41 @@ describe('predictAsync parity', () => {
     b!.setWeights(a!.getWeights());
     const [ra, rb] = await Promise.all([a!.predictAsync(x, { batchSize: 60 }), b!.predictAsync(x, { batchSize: 60 })]);
     expect(maxRelDiff(ra.data, rb.data)).toBeLessThan(1e-10);
+  });
+});
+
+describe('predictAsync in a worker thread (native)', () => {
+  it('dispose races and a terminate() while the worker thread predicts: no crash', async () => {
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const { Sequential, Dense, Matrix } = require(${JSON.stringify(path.resolve(__dirname, '..', 'dist'))});
+      (async () => {
+        const x = new Matrix(2000, 20, Float32Array.from({ length: 40000 }, (_, i) => Math.sin(i)));
+        let rejected = 0, finished = 0;
+        for (let i = 0; i < 40; i++) {
+          const m = new Sequential([new Dense(20, 64, { activation: 'relu' }), new Dense(64, 4)], { engine: 'native', seed: i });
+          const p = m.predictAsync(x, { batchSize: 32 });
+          if (i % 3 === 0) await new Promise((r) => setImmediate(r));
+          m.dispose();
+          await p.then(() => { finished++; }, (e) => { if (e.code === 'ERR_FASTMLP_DISPOSED') rejected++; else throw e; });
+        }
+        parentPort.postMessage({ rejected, finished });
+        // A call of ~0.1 s that the parent terminates mid-way. (Node 20 drains pending thread-pool
+        // work before it runs the environment's cleanup hooks, so terminate() waits for it to end.)
+        const m = new Sequential([new Dense(20, 1024, { activation: 'relu' }), new Dense(1024, 1024), new Dense(1024, 4)], { engine: 'native', seed: 1 });
+        const big = new Matrix(4000, 20, Float32Array.from({ length: 80000 }, (_, i) => Math.cos(i)));
+        m.predictAsync(big, { batchSize: 512 }).catch(() => {});
+        parentPort.postMessage('predicting');
+      })().catch((e) => parentPort.postMessage({ error: String(e && e.stack) }));`;
+    const w = new Worker(code, { eval: true });
+    const messages: unknown[] = [];
+    const predicting = new Promise<void>((resolve, reject) => {
+      w.on('message', (m) => { messages.push(m); if (m === 'predicting' || (m as { error?: string }).error) resolve(); });
+      w.on('error', reject);
+    });
+    await predicting;
+    expect(messages[0]).toMatchObject({ rejected: 40, finished: 0 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await w.terminate()).toBe(1);
   });
 });

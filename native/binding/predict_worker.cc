@@ -19,6 +19,8 @@ PredictWorker<T>::PredictWorker(Napi::Env env, Napi::Object self, NetworkWrap* w
       wrap_(wrap),
       cancel_(std::make_shared<std::atomic<bool>>(false)) {
   // A worker_thread terminated mid-call: stop at the next chunk, nobody waits.
+  // (Node 20 drains pending thread-pool work before it runs cleanup hooks, so
+  // there terminate() waits for the call instead; measured, see the test.)
   cleanup_ = env.AddCleanupHook(&PredictWorker::on_env_cleanup, cancel_.get());
   out_ = Napi::Persistent(out.As<Napi::TypedArray>());
   wrap_->set_busy(true, cancel_, NetworkWrap::BusyWith::Predict);
