@@ -59,7 +59,12 @@ export class AsyncPredictor {
     const plan = this.idle;
     this.idle = null;
     if (plan !== null && plan.maxBatch <= maxBatch) {
-      plan.reserve(maxBatch);
+      try {
+        plan.reserve(maxBatch);
+      } catch (err) {
+        plan.dispose();
+        throw err;
+      }
       return plan;
     }
     plan?.dispose();
