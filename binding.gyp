@@ -34,6 +34,7 @@
         "native/binding/network_wrap.cc",
         "native/binding/ops.cc",
         "native/binding/specs.cc",
+        "native/binding/predict_worker.cc",
         "native/binding/train_epoch_worker.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -233,6 +233,21 @@ export interface NetworkPlan {
 
   /** Eval-mode forward of any number of rows: x (rows × in) → out (rows × out). */
   predict(x: FloatArray, rows: number, out: FloatArray): void;
+  /**
+   * predict without blocking the event loop: the native engine runs it on a
+   * worker thread; the JS engine runs it on the main thread and yields to the
+   * event loop between chunks. batchSize: rows per chunk, rounded up to a
+   * multiple of maxBatch, so the forward passes are exactly predict's
+   * (maxBatch rows each) and out equals predict's output bit for bit. x is
+   * copied before the call returns (the caller may reuse it at once); out is
+   * written only when the promise resolves, after a check that it still has
+   * rows × outputSize elements (a transferred buffer rejects with a RangeError).
+   * Until the promise settles the plan is busy: every other method throws
+   * ERR_FASTMLP_BUSY. dispose() meanwhile stops it at its next chunk and the
+   * promise rejects with ERR_FASTMLP_DISPOSED (out untouched). Arguments are
+   * checked before anything runs, throwing synchronously.
+   */
+  predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void>;
   /** Training forward of one batch (rows ≤ maxBatch); keeps activations; output copied to out. */
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   /** Backward of the last forwardTrain from dLoss/dOutput; optionally writes dLoss/dInput. */

@@ -34,6 +34,8 @@ export interface NativeNetwork {
   setSeed(seed: number): void;
   readonly penalty: number;
   predict(x: FloatArray, rows: number, out: FloatArray): void;
+  /** predict on a worker thread (native/binding/predict_worker.h); NetworkPlan.predictAsync has the rules. */
+  predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void>;
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
   computeGradients(x: FloatArray, rows: number, y: Target): number;

@@ -12,6 +12,7 @@ import { runFit, type FitHost, type FitSettings, type History, type TrainingData
 import { isStreamSource, streamChunks, type StreamSource } from './fit-stream';
 import { checkMetricNames, metricByName, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
+import { AsyncPredictor } from './predict-async';
 import * as modelFile from './io/model-file';
 import { Rng, randomSeed, type RngState } from './rng';
 import { toTarget } from './targets';
@@ -66,7 +67,7 @@ export interface FitOptions {
 }
 
 export interface PredictAsyncOptions {
-  /** Rows per chunk; the event loop runs between chunks. */
+  /** Rows per chunk, rounded up to whole forward passes; the JS engine lets the event loop run between chunks. */
   batchSize?: number;         // 256
 }
 
@@ -113,6 +114,9 @@ export class Sequential {
   private readonly specs: LayerSpec[];
   /** The weights predict() uses while fit runs (a second plan; created by the first fit). */
   private snapshotPlan: NetworkPlan | null = null;
+  /** predictAsync's private plans (a copy of the weights per call). */
+  private readonly asyncPredictor = new AsyncPredictor(
+    (maxBatch) => this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch }));
   /** Set to true (from a callback) to stop fit after the current batch (with batch hooks) or epoch. */
   stopTraining = false;
 
@@ -327,22 +331,24 @@ export class Sequential {
   }
 
   /**
-   * predict for large inputs: runs in chunks of batchSize rows and lets the
-   * event loop run between them. While fit runs, each chunk uses the snapshot
-   * current at that moment (as predict does).
+   * predict for large inputs without blocking the event loop: the native
+   * engine runs it on a worker thread, the JS engine in chunks of batchSize
+   * rows with the event loop running between them.
+   *
+   * Consistency: it answers with the weights predict would use at the moment
+   * of the call (during fit, the epoch's snapshot), bit for bit predict's
+   * output: they are copied into a private plan before the call returns
+   * (lib/predict-async.ts), and x is copied too. So fit, trainStep,
+   * setWeights or another predictAsync may run meanwhile without changing the
+   * answer. dispose() before it settles rejects it with ERR_FASTMLP_DISPOSED.
    */
   async predictAsync(x: unknown, opts?: PredictAsyncOptions): Promise<Matrix> {
     const o = options('predictAsync options', opts, ['batchSize']);
     const batchSize = o.batchSize === undefined ? 256 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
-    // A private copy: the caller's array may change while we yield.
-    const X = this.inputMatrix(x, 'x', true);
+    if (this.plan.disposed) throw disposedError('Sequential.predictAsync');
+    const X = this.inputMatrix(x, 'x');
     const out = allocate(this.dtype, X.rows * this.outputSize);
-    for (let start = 0; start < X.rows; start += batchSize) {
-      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const rows = Math.min(batchSize, X.rows - start);
-      this.predictPlan().predict(X.data.subarray(start * this.inputSize, (start + rows) * this.inputSize), rows,
-        out.subarray(start * this.outputSize, (start + rows) * this.outputSize));
-    }
+    await this.asyncPredictor.run(this.predictPlan(), X.data, X.rows, out, batchSize);
     return new Matrix(X.rows, this.outputSize, out);
   }
 
@@ -481,6 +487,7 @@ export class Sequential {
   dispose(): void {
     this.plan.dispose();
     this.snapshotPlan?.dispose();  // fit's predict snapshot holds a second copy of the weights
+    this.asyncPredictor.dispose();  // pending predictAsync calls reject with ERR_FASTMLP_DISPOSED
   }
 
   get disposed(): boolean {

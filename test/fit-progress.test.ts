@@ -2,11 +2,11 @@
 // callbacks ride the engine's per-batch events (in order, with batch index,
 // rows, loss and samples/s) without switching to batch-by-batch driving;
 // stopTraining from one stops the engine; predict answers from the epoch's
-// weight snapshot; predictAsync runs in chunks; the event loop keeps running.
+// weight snapshot; predictAsync equals predict; the event loop keeps running.
 import { describe, expect, it } from 'vitest';
 import { Activation, BatchNorm1d, Dense, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback, Logs } from '../lib/callbacks';
-import { ENGINES, maxRelDiff, randomArray } from './helpers';
+import { ENGINES, randomArray } from './helpers';
 
 const IN = 8;
 const OUT = 3;
@@ -173,23 +173,18 @@ describe.each(ENGINES)('progress while training (%s engine)', (engine) => {
     for (const out of seen) expect(out).toEqual(before);
   });
 
-  it('predictAsync equals predict, runs in chunks and yields between them', async () => {
+  it('predictAsync equals predict bit for bit; the JS engine yields between chunks of whole passes', async () => {
     const m = model(engine);
     let ticks = 0;
     const count = () => { ticks++; if (ticks < 1000) setImmediate(count); };
     setImmediate(count);
     const out = await m.predictAsync(X, { batchSize: 10 });
-    expect(ticks).toBeGreaterThanOrEqual(Math.ceil(ROWS / 10) - 2);
+    // batchSize 10 is rounded up to the plan's passes of maxBatch (32) rows: 13 chunks in the JS engine.
+    // (The native engine runs them all on a worker thread: test/predict-async.test.ts times that.)
+    if (engine === 'js') expect(ticks).toBeGreaterThanOrEqual(Math.ceil(ROWS / 32) - 2);
     expect(out.rows).toBe(ROWS);
-    // Exactly predict's outputs chunk by chunk (a whole-matrix predict may round differently: gemm blocking).
-    const chunked: number[] = [];
-    for (let s = 0; s < ROWS; s += 10) {
-      const n = Math.min(10, ROWS - s);
-      chunked.push(...m.predict(new Matrix(n, IN, X.data.subarray(s * IN, (s + n) * IN))).data);
-    }
-    expect(Array.from(out.data)).toEqual(chunked);
-    expect(maxRelDiff(out.data, m.predict(X).data)).toBeLessThan(1e-12);
-    expect(maxRelDiff((await m.predictAsync(X)).data, out.data)).toBeLessThan(1e-12);
+    expect(Array.from(out.data)).toEqual(Array.from(m.predict(X).data));
+    expect(Array.from((await m.predictAsync(X)).data)).toEqual(Array.from(out.data));
     await expect(m.predictAsync(X, { batchSize: 0 })).rejects.toThrow(/batchSize/);
     await expect(m.predictAsync(X, { chunk: 3 } as never)).rejects.toThrow(/chunk/);
     await expect(m.predictAsync(new Matrix(2, IN + 1, new Float64Array(2 * (IN + 1))))).rejects.toThrow(/columns for x/);

@@ -29,6 +29,12 @@ export function createNativeEngine(): Engine {
 
 function nativePlanClass(binding: NativeBinding) {
   return class NativePlan extends binding.Network {
+    override predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
+      // The binding checks type and length; a shared or resizable out is refused here (it is written after the worker).
+      if (ArrayBuffer.isView(out)) ownedBuffer('out', out);
+      return super.predictAsync(x, rows, out, batchSize);
+    }
+
     async trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
                               order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
       const signal = hooks?.signal;

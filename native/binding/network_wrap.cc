@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "specs.h"
+#include "predict_worker.h"
 #include "train_epoch_worker.h"
 
 namespace fastmlp::binding {
@@ -58,6 +59,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::SetTraining>("setTraining"),
       InstanceMethod<&NetworkWrap::SetSeed>("setSeed"),
       InstanceMethod<&NetworkWrap::Predict>("predict"),
+      InstanceMethod<&NetworkWrap::PredictAsync>("predictAsync"),
       InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
       InstanceMethod<&NetworkWrap::Backward>("backward"),
       InstanceMethod<&NetworkWrap::ComputeGradients>("computeGradients"),
@@ -118,7 +120,9 @@ void NetworkWrap::require_live(Napi::Env env) const {
 void NetworkWrap::require_idle(Napi::Env env) const {
   require_live(env);
   if (busy_)
-    throw_error(env, "This network is training (an epoch is running); wait for it to finish",
+    throw_error(env, busy_with_ == BusyWith::Predict
+                         ? "This network is predicting (predictAsync is running); wait for it to finish"
+                         : "This network is training (an epoch is running); wait for it to finish",
                 kCodeBusy);
 }
 
@@ -370,6 +374,36 @@ Napi::Value NetworkWrap::Predict(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// predictAsync(x, rows, out, batchSize) → Promise<void>: predict on a worker
+// thread (predict_worker.h), batchSize rows per chunk rounded up to a multiple
+// of maxBatch so the forward passes — and so the output, bit for bit — are
+// predict's. x is copied now; out is written when the promise resolves.
+Napi::Value NetworkWrap::PredictAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const Napi::Value out_v = arg(info, 2);
+  const FloatArg out = float_array(out_v, "out", dtype_, std::size_t(rows * out_size()));
+  const index_t batch = integer(arg(info, 3), "batchSize", 1, kMaxDim);
+  return guard(env, [&]() -> Napi::Value {
+    return visit([&](auto& n) -> Napi::Value {
+      using T = element_t<decltype(n)>;
+      typename PredictWorker<T>::Baton baton;
+      if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
+      baton.x.assign(x.as<T>(), x.as<T>() + x.length);
+      baton.out.resize(out.length);
+      baton.rows = rows;
+      const index_t pass = n.max_batch();
+      baton.chunk = std::min(rows, (batch + pass - 1) / pass * pass);
+      auto* worker = new PredictWorker<T>(env, Value(), this, std::move(baton), out_v);
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    });
+  });
+}
+
 // forwardTrain(x, rows, out): one batch, activations kept for backward.
 Napi::Value NetworkWrap::ForwardTrain(const Napi::CallbackInfo& info) {
   require_idle(info.Env());
@@ -507,15 +541,15 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
 // cancelEpoch() → true when an epoch was running: it stops before its next batch
 // (the batch in flight completes, so the parameters stay consistent).
 Napi::Value NetworkWrap::CancelEpoch(const Napi::CallbackInfo& info) {
-  if (!epoch_cancel_) return Napi::Boolean::New(info.Env(), false);
+  if (!epoch_cancel_ || busy_with_ != BusyWith::Epoch) return Napi::Boolean::New(info.Env(), false);
   epoch_cancel_->store(true);
   return Napi::Boolean::New(info.Env(), true);
 }
 
-// dispose(): frees the network's memory now, or — while an epoch runs —
-// cancels it (before its next batch) and lets the worker free the network when
-// it finishes: the worker's baton holds a shared_ptr, so the batch in flight
-// never sees freed memory. Idempotent. The classic-level pattern: close()
+// dispose(): frees the network's memory now, or — while an epoch or a
+// predictAsync runs — cancels it (before its next batch or chunk) and lets the
+// worker free the network when it finishes: the worker's baton holds a
+// shared_ptr, so the batch in flight never sees freed memory. Idempotent. The classic-level pattern: close()
 // while operations are pending must not crash (its segfault tests).
 Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo& info) {
   if (disposed_) return info.Env().Undefined();

@@ -1,7 +1,7 @@
 // JS class `Network`: owns one core Network<float|double> (shared with any
-// epoch running on a worker thread, so neither GC nor env teardown can free it
-// under the worker). While an epoch runs the object is busy and every other
-// method throws ERR_FASTMLP_BUSY instead of racing the worker. dispose() drops
+// epoch or predictAsync running on a worker thread, so neither GC nor env
+// teardown can free it under the worker). While one runs the object is busy and
+// every other method throws ERR_FASTMLP_BUSY instead of racing the worker. dispose() drops
 // this object's share of the core Network: freed at once when idle, or by the
 // epoch's worker when it finishes (its baton holds the other share); after it
 // every method throws ERR_FASTMLP_DISPOSED.
@@ -30,10 +30,15 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   // only when the JS heap fills up. Call when idle, after anything that may grow.
   void sync_external_memory(Napi::Env env);
 
-  void set_busy(bool busy, std::shared_ptr<std::atomic<bool>> cancel) {
+  // What keeps the network busy: an epoch (trainEpoch) or a predictAsync call,
+  // for the refusal message and so cancelEpoch() never stops a prediction.
+  enum class BusyWith { Nothing, Epoch, Predict };
+  void set_busy(bool busy, std::shared_ptr<std::atomic<bool>> cancel, BusyWith what = BusyWith::Epoch) {
     busy_ = busy;
+    busy_with_ = busy ? what : BusyWith::Nothing;
     epoch_cancel_ = std::move(cancel);
   }
+  bool disposed() const { return disposed_; }
 
  private:
   template <typename F> decltype(auto) visit(F&& f);
@@ -83,6 +88,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value ComputeGradients(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
+  Napi::Value PredictAsync(const Napi::CallbackInfo& info);
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
   Napi::Value CancelEpoch(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
@@ -92,11 +98,12 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   std::shared_ptr<Network<float>> f32_;
   std::shared_ptr<Network<double>> f64_;
   bool busy_ = false;
+  BusyWith busy_with_ = BusyWith::Nothing;
   bool disposed_ = false;
   // Fixed at construction, so they stay readable after dispose().
   index_t in_ = 0, out_ = 0, param_count_ = 0;
   std::int64_t external_bytes_ = 0;  // reported to V8 so far
-  std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch runs
+  std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch or predictAsync runs
   index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match
 };
 

@@ -131,8 +131,8 @@ export class JsNetworkPlan implements NetworkPlan {
   private yDense: FloatArray | null = null;
   /** Rows of the forwardTrain whose activations are held, or -1 if none are. */
   private trainedRows = -1;
-  /** Set while trainEpoch runs: it yields between batches, and nothing may interleave. */
-  private busy = false;
+  /** Set while trainEpoch or predictAsync runs: they yield between batches, and nothing may interleave. */
+  private busy: false | 'training' | 'predicting' = false;
   /** dispose() was called: buffers dropped (or dropped when the running epoch stops). */
   private isDisposed = false;
 
@@ -311,6 +311,9 @@ export class JsNetworkPlan implements NetworkPlan {
 
   private assertIdle(what: string): void {
     if (this.isDisposed) throw disposedError(what);
+    if (this.busy === 'predicting') {
+      throw codedError(`Cannot run ${what}: this plan is predicting (predictAsync is running); wait for it to finish`, BUSY);
+    }
     if (this.busy) {
       throw codedError(`Cannot run ${what}: this plan is training (an epoch is running); wait for it to finish`, BUSY);
     }
@@ -525,6 +528,12 @@ export class JsNetworkPlan implements NetworkPlan {
     const nOut = this.outputSize;
     need(x, rows * nIn, 'x');
     need(out, rows * nOut, 'out');
+    this.predictRows(x, rows, out);
+  }
+
+  private predictRows(x: FloatArray, rows: number, out: FloatArray): void {
+    const nIn = this.inputSize;
+    const nOut = this.outputSize;
     // Eval mode keeps no activations: each chunk ping-pongs through the two
     // scratch buffers (capacity × maxWidth each), so the activations of the
     // last forwardTrain survive for a later backward (as in network.cc).
@@ -540,6 +549,65 @@ export class JsNetworkPlan implements NetworkPlan {
       }
       copy(src, 0, out, start * nOut, n * nOut);
     }
+  }
+
+  /**
+   * The contract's predictAsync (lib/engine.ts), on the main thread: chunks of
+   * batchSize rows rounded up to a multiple of capacity — whole predict
+   * passes, so the output is predict's bit for bit — with a yield to the
+   * event loop between them. Busy meanwhile, like an epoch; dispose() stops it
+   * before its next chunk and the promise rejects with ERR_FASTMLP_DISPOSED.
+   */
+  predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
+    this.assertIdle('predictAsync');
+    checkRows(rows, Infinity);
+    const nIn = this.inputSize;
+    const nOut = this.outputSize;
+    need(x, rows * nIn, 'x');
+    this.checkOwnOutput(out, rows * nOut);
+    if (!isCount(batchSize, 1)) {
+      throw new ArgumentRangeError(`Expected an integer ≥ 1 for batchSize but received ${String(batchSize)}`);
+    }
+    const chunk = Math.ceil(batchSize / this.capacity) * this.capacity;
+    // Private copies both ways, as the native binding makes: x may change once
+    // this returns, and out is only written when every chunk has run.
+    const input = x.slice(0, rows * nIn);
+    const result = alloc(this.dtype, rows * nOut);
+    this.busy = 'predicting';
+    return this.runPredict(input, rows, result, out, chunk);
+  }
+
+  private async runPredict(x: FloatArray, rows: number, result: FloatArray, out: FloatArray, chunk: number): Promise<void> {
+    const nIn = this.inputSize;
+    const nOut = this.outputSize;
+    try {
+      for (let start = 0; start < rows; start += chunk) {
+        if (start > 0) await yieldToEventLoop();
+        if (this.isDisposed) {
+          throw codedError('predictAsync was cancelled: the plan was disposed (dispose() freed its memory) before it finished', DISPOSED);
+        }
+        const n = Math.min(chunk, rows - start);
+        this.predictRows(x.subarray(start * nIn, (start + n) * nIn), n, result.subarray(start * nOut, (start + n) * nOut));
+      }
+      if (this.isDisposed) {
+        throw codedError('predictAsync was cancelled: the plan was disposed (dispose() freed its memory) before it finished', DISPOSED);
+      }
+      if (out.length !== rows * nOut) {
+        throw new ArgumentRangeError(`Expected out to keep its ${rows * nOut} elements until predictAsync settled but its buffer was transferred or resized`);
+      }
+      out.set(result);
+    } finally {
+      this.busy = false;
+      if (this.isDisposed) this.releaseBuffers();
+    }
+  }
+
+  /** predictAsync's out: a typed array of the plan's dtype and length, over an ordinary ArrayBuffer (as the binding checks). */
+  private checkOwnOutput(out: unknown, length: number): void {
+    const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
+    if (!(out instanceof Ctor)) throw typeError('out', `a ${Ctor.name}`, out);
+    ownedBuffer('out', out);
+    if (out.length !== length) throw rangeError('out', `${length} elements (rows × outputSize)`, out);
   }
 
   /** Copies x into the input buffer and runs the training forward. */
@@ -663,7 +731,7 @@ export class JsNetworkPlan implements NetworkPlan {
     const yb: Target = indices !== null ? (this.yIdx as Int32Array) : (this.yDense as FloatArray);
     const recorded = hooks.outputs;
 
-    this.busy = true;
+    this.busy = 'training';
     let lossSum = 0;
     let done = 0; // rows of the completed batches
     let batches = 0;

@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// The event loop while a service awaits a large prediction: native engine, one
+// thread, 784-2048-2048-10 (float32), 8192 rows, batchSize 256. Two variants,
+// each in a fresh process (STYLE.md §13):
+//   main-thread  the previous predictAsync, reproduced here: predict on each
+//                256-row chunk on the main thread, setImmediate between chunks
+//   worker       today's predictAsync: weights and x copied to a private plan
+//                on the main thread, the forward passes on a libuv worker
+// Printed: wall time per call (median of 5), the event loop's p99 and max delay
+// (perf_hooks.monitorEventLoopDelay, 1 ms resolution) over the 5 calls, and the
+// main thread's synchronous share of one worker call (until predictAsync returns).
+//   node bench/predict-async.mjs      (after npm run build)
+import { spawnSync } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+const variant = process.argv[2];
+if (!variant) {
+  console.log('variant        ms/call   loop p99 (ms)   loop max (ms)   sync part (ms)');
+  for (const v of ['main-thread', 'worker']) {
+    const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), v], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${v} failed: ${r.stderr}`);
+    const o = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    console.log(`${v.padEnd(13)}${o.msPerCall.toFixed(0).padStart(8)}${o.p99ms.toFixed(1).padStart(16)}${o.maxMs.toFixed(1).padStart(16)}` +
+      `${(o.syncMs === null ? '—' : o.syncMs.toFixed(1)).padStart(17)}`);
+  }
+} else {
+  const { Sequential, Dense, Matrix, setThreads } = await import('../dist/index.js').then((m) => m.default ?? m);
+  setThreads(1);
+  const m = new Sequential([new Dense(784, 2048, { activation: 'relu' }), new Dense(2048, 2048, { activation: 'relu' }), new Dense(2048, 10)],
+    { engine: 'native', seed: 1 });
+  const rows = 8192;
+  const x = new Matrix(rows, 784, Float32Array.from({ length: rows * 784 }, (_, i) => Math.sin(i)));
+  const oldPredictAsync = async (X, batchSize = 256) => {
+    const out = new Float32Array(X.rows * 10);
+    for (let start = 0; start < X.rows; start += batchSize) {
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+      const n = Math.min(batchSize, X.rows - start);
+      out.set(m.predict(new Matrix(n, 784, X.data.subarray(start * 784, (start + n) * 784))).data, start * 10);
+    }
+    return out;
+  };
+  const call = () => (variant === 'worker' ? m.predictAsync(x, { batchSize: 256 }) : oldPredictAsync(x));
+  await call();  // warm-up (and the worker variant's private plan)
+  let syncMs = null;
+  if (variant === 'worker') {
+    const t0 = performance.now();
+    const p = call();
+    syncMs = performance.now() - t0;
+    await p;
+  }
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  const times = [];
+  h.enable();
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    await call();
+    times.push(performance.now() - t0);
+  }
+  h.disable();
+  times.sort((a, b) => a - b);
+  console.log(JSON.stringify({ variant, msPerCall: times[2], p99ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6, syncMs }));
+}
