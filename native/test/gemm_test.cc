@@ -166,8 +166,11 @@ void test_epilogue() {
         check_case<T>(ta, tb, 64, 300, 800, T(0.5), T(1), 0, ep);   // several k blocks
         // One row block, several k and column blocks (A packed whole, C
         // accumulated block column by block column; k > 2048 keeps even the
-        // transposed-B cases off the small path).
-        check_case<T>(ta, tb, 13, 1000, 2100, T(0.5), T(1), 1, ep);
+        // transposed-B cases off the small path). One thread only: two split
+        // the columns below the size where this order applies. With the full
+        // epilogue only: the reference product is the slow part under ASan.
+        if (threads == 1 && ep == &bias_relu)
+          check_case<T>(ta, tb, 13, 1000, 2100, T(0.5), T(1), 1, ep);
         check_case<T>(ta, tb, 257, 513, 65, T(1), T(-0.5), 0, ep);  // threads split C
       }
     }
