@@ -1,8 +1,6 @@
 #include "predict_worker.h"
 
 #include <algorithm>
-#include <cstring>
-#include <string>
 
 #include "errors.h"
 #include "network_wrap.h"
@@ -12,23 +10,12 @@ namespace fastmlp::binding {
 template <typename T>
 PredictWorker<T>::PredictWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton,
                                 Napi::Value out)
-    : Napi::AsyncWorker(env, "fastmlp.predictAsync"),
-      baton_(std::move(baton)),
-      deferred_(Napi::Promise::Deferred::New(env)),
-      self_(Napi::Persistent(self)),
-      wrap_(wrap),
-      cancel_(std::make_shared<std::atomic<bool>>(false)) {
-  // A worker_thread terminated mid-call: stop at the next chunk, nobody waits.
+    : PlanWorker(env, "fastmlp.predictAsync", self, wrap), baton_(std::move(baton)) {
   // (Node 20 drains pending thread-pool work before it runs cleanup hooks, so
-  // there terminate() waits for the call instead; measured, see the test.)
-  cleanup_ = env.AddCleanupHook(&PredictWorker::on_env_cleanup, cancel_.get());
+  // a worker_thread's terminate() waits for the call rather than cancelling
+  // it: see the test.)
   out_ = Napi::Persistent(out.As<Napi::TypedArray>());
-  wrap_->set_busy(true, cancel_, NetworkWrap::BusyWith::Predict);
-}
-
-template <typename T>
-void PredictWorker<T>::on_env_cleanup(std::atomic<bool>* cancel) {
-  cancel->store(true);
+  mark_busy(NetworkWrap::BusyWith::Predict);
 }
 
 template <typename T>
@@ -48,12 +35,6 @@ void PredictWorker<T>::Execute() {
 }
 
 template <typename T>
-void PredictWorker<T>::finish() {
-  cleanup_.Remove(Env());
-  wrap_->set_busy(false, nullptr, NetworkWrap::BusyWith::Nothing);
-}
-
-template <typename T>
 void PredictWorker<T>::OnOK() {
   Napi::Env env = Env();
   finish();
@@ -70,34 +51,8 @@ void PredictWorker<T>::OnOK() {
     deferred_.Reject(e.Value());
     return;
   }
-  if (failure_) {
-    try {
-      std::rethrow_exception(failure_);
-    } catch (...) {
-      deferred_.Reject(error_from_current_exception(env).Value());
-    }
-    return;
-  }
-  // Still the array that was checked at the call? JS may have transferred
-  // (detached) or shrunk its buffer while the worker ran.
-  Napi::TypedArray target = out_.Value();
-  const std::size_t n = baton_.out.size();
-  if (target.ElementLength() != n || target.ArrayBuffer().IsDetached()) {
-    Napi::Error e = Napi::RangeError::New(
-        env, "Expected out to keep its " + std::to_string(n) +
-                 " elements until predictAsync settled but its buffer was transferred or resized");
-    e.Set("code", Napi::String::New(env, kCodeInvalidArgument));
-    deferred_.Reject(e.Value());
-    return;
-  }
-  if (n > 0) std::memcpy(target.As<Napi::TypedArrayOf<T>>().Data(), baton_.out.data(), n * sizeof(T));
-  deferred_.Resolve(env.Undefined());
-}
-
-template <typename T>
-void PredictWorker<T>::OnError(const Napi::Error& e) {
-  finish();
-  deferred_.Reject(e.Value());
+  if (reject_failure()) return;
+  if (copy_back(out_, baton_.out, "out", "predictAsync")) deferred_.Resolve(env.Undefined());
 }
 
 template class PredictWorker<float>;

@@ -22,19 +22,16 @@
 
 #include <napi.h>
 
-#include <atomic>
-#include <exception>
 #include <memory>
 #include <vector>
 
 #include "../core/network.h"
+#include "plan_worker.h"
 
 namespace fastmlp::binding {
 
-class NetworkWrap;
-
 template <typename T>
-class PredictWorker : public Napi::AsyncWorker {
+class PredictWorker : public PlanWorker {
  public:
   struct Baton {
     std::shared_ptr<Network<T>> net;
@@ -47,25 +44,14 @@ class PredictWorker : public Napi::AsyncWorker {
   // out: the caller's typed array that baton.out is copied into (checked by
   // the caller for dtype and length).
   PredictWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton, Napi::Value out);
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override;
   void OnOK() override;
-  void OnError(const Napi::Error& e) override;
 
  private:
-  void finish();
-  static void on_env_cleanup(std::atomic<bool>* cancel);
-
   Baton baton_;
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference self_;  // keeps the JS object (and so `wrap_`) alive
-  NetworkWrap* wrap_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::Env::CleanupHook<void (*)(std::atomic<bool>*), std::atomic<bool>> cleanup_;
   Napi::Reference<Napi::TypedArray> out_;  // alive until OnOK copies into it
-  std::exception_ptr failure_;
   bool completed_ = false;  // every chunk ran (not stopped by the cancel flag)
 };
 

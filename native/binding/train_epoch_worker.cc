@@ -1,8 +1,6 @@
 #include "train_epoch_worker.h"
 
 #include <chrono>
-#include <cstring>
-#include <string>
 
 #include "network_wrap.h"
 
@@ -36,22 +34,14 @@ void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
 template <typename T>
 TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap,
                                       Baton baton, Napi::Value on_batch, Napi::Value outputs)
-    : Napi::AsyncWorker(env, "fastmlp.trainEpoch"),
-      baton_(std::move(baton)),
-      deferred_(Napi::Promise::Deferred::New(env)),
-      self_(Napi::Persistent(self)),
-      wrap_(wrap),
-      cancel_(std::make_shared<std::atomic<bool>>(false)) {
-  // If the environment goes away (a worker_thread terminated mid-epoch), stop
-  // the epoch at the next batch instead of training to the end for nobody.
-  cleanup_ = env.AddCleanupHook(&TrainEpochWorker::on_env_cleanup, cancel_.get());
+    : PlanWorker(env, "fastmlp.trainEpoch", self, wrap), baton_(std::move(baton)) {
   if (on_batch.IsFunction()) {
     progress_ = Napi::ThreadSafeFunction::New(env, on_batch.As<Napi::Function>(),
                                               "fastmlp.trainEpoch.progress", 0, 1);
     has_progress_ = true;
   }
   if (baton_.has_outputs) outputs_ = Napi::Persistent(outputs.As<Napi::TypedArray>());
-  wrap_->set_busy(true, cancel_);
+  mark_busy(NetworkWrap::BusyWith::Epoch);
 }
 
 template <typename T>
@@ -65,11 +55,6 @@ void TrainEpochWorker<T>::release_progress() {
     has_progress_ = false;
     progress_.Release();
   }
-}
-
-template <typename T>
-void TrainEpochWorker<T>::on_env_cleanup(std::atomic<bool>* cancel) {
-  cancel->store(true);
 }
 
 template <typename T>
@@ -100,8 +85,7 @@ void TrainEpochWorker<T>::Execute() {
 
 template <typename T>
 void TrainEpochWorker<T>::finish() {
-  cleanup_.Remove(Env());
-  wrap_->set_busy(false, nullptr);
+  PlanWorker::finish();
   wrap_->sync_external_memory(Env());  // the epoch may have grown its gather buffers
 }
 
@@ -109,42 +93,17 @@ template <typename T>
 void TrainEpochWorker<T>::OnOK() {
   Napi::Env env = Env();
   finish();
-  if (failure_) {
-    try {
-      std::rethrow_exception(failure_);
-    } catch (...) {
-      deferred_.Reject(error_from_current_exception(env).Value());
-    }
+  if (reject_failure()) return;
+  if (baton_.has_outputs &&
+      !copy_back(outputs_, baton_.outputs, "outputs", "trainEpoch",
+                 " during the epoch (the epoch trained; its outputs were dropped)"))
     return;
-  }
-  if (baton_.has_outputs) {
-    // Still the array that was checked when the epoch started? JS may have
-    // transferred (detached) or shrunk its buffer while the worker ran.
-    Napi::TypedArray target = outputs_.Value();
-    const std::size_t n = baton_.outputs.size();
-    if (target.ElementLength() != n || target.ArrayBuffer().IsDetached()) {
-      Napi::Error e = Napi::RangeError::New(
-          env, "Expected outputs to keep its " + std::to_string(n) +
-                   " elements until trainEpoch settled but its buffer was transferred or resized "
-                   "during the epoch (the epoch trained; its outputs were dropped)");
-      e.Set("code", Napi::String::New(env, kCodeInvalidArgument));
-      deferred_.Reject(e.Value());
-      return;
-    }
-    std::memcpy(target.As<Napi::TypedArrayOf<T>>().Data(), baton_.outputs.data(), n * sizeof(T));
-  }
   Napi::Object out = Napi::Object::New(env);
   out.Set("loss", Napi::Number::New(env, result_.mean_loss));
   out.Set("batches", Napi::Number::New(env, double(result_.batches)));
   out.Set("badBatch", Napi::Number::New(env, double(result_.bad_batch)));
   out.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
   deferred_.Resolve(out);
-}
-
-template <typename T>
-void TrainEpochWorker<T>::OnError(const Napi::Error& e) {
-  finish();
-  deferred_.Reject(e.Value());
 }
 
 template class TrainEpochWorker<float>;

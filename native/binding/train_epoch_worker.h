@@ -22,20 +22,16 @@
 
 #include <napi.h>
 
-#include <atomic>
-#include <exception>
 #include <memory>
 #include <vector>
 
 #include "../core/network.h"
-#include "errors.h"
+#include "plan_worker.h"
 
 namespace fastmlp::binding {
 
-class NetworkWrap;
-
 template <typename T>
-class TrainEpochWorker : public Napi::AsyncWorker {
+class TrainEpochWorker : public PlanWorker {
  public:
   struct Baton {
     std::shared_ptr<Network<T>> net;
@@ -56,29 +52,20 @@ class TrainEpochWorker : public Napi::AsyncWorker {
   TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton,
                    Napi::Value on_batch, Napi::Value outputs = Napi::Value());
   ~TrainEpochWorker() override;
-  Napi::Promise Promise() { return deferred_.Promise(); }
 
  protected:
   void Execute() override;
   void OnOK() override;
-  void OnError(const Napi::Error& e) override;
+  void finish() override;
 
  private:
-  void finish();
   void release_progress();
-  static void on_env_cleanup(std::atomic<bool>* cancel);
 
   Baton baton_;
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference self_;  // keeps the JS object (and so `wrap_`) alive
-  NetworkWrap* wrap_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  Napi::Env::CleanupHook<void (*)(std::atomic<bool>*), std::atomic<bool>> cleanup_;
   Napi::ThreadSafeFunction progress_;
   bool has_progress_ = false;
   Napi::Reference<Napi::TypedArray> outputs_;  // alive until OnOK copies into it
   EpochResult result_;
-  std::exception_ptr failure_;
 };
 
 }  // namespace fastmlp::binding

@@ -401,6 +401,18 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   Workspace<T>& ws = workspace<T>();
   T* bp = ws.b.get(static_cast<std::size_t>(kc_max * nc_max));
   T* ap = ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
+  // The AResident inner loops over one packed A block (rows ic.., mc of
+  // them) and the packed B block in bp (columns jc.., nc): each A micro-panel
+  // stays in L1 while the B micro-panels stream past it.
+  const auto a_resident_tiles = [&](const T* apack, index_t ic, index_t mc, index_t jc,
+                                    index_t nc, index_t kc, T beta_eff,
+                                    const GemmEpilogue<T>* last) {
+    for (index_t ir = 0; ir < mc; ir += MR)
+      for (index_t jr = 0; jr < nc; jr += NR)
+        run_tile(cfg, kc, alpha, apack + ir * kc, bp + jr * kc, beta_eff,
+                 C + (ic + ir) * ldc + jc + jr, ldc, std::min(MR, mc - ir),
+                 std::min(NR, nc - jr), last, last && last->bias ? last->bias + jc + jr : nullptr);
+  };
 
   if (cfg.order == LoopOrder::BResident) {
     // jc (L3 B block) / pc / ic (L2 A block) / jr (B micro-panel in L1) / ir.
@@ -443,13 +455,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         const T beta_eff = pc == 0 ? beta : T(1);
         const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
         pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
-        const T* apc = apall + pc * mc_max;
-        for (index_t ir = 0; ir < m; ir += MR)
-          for (index_t jr = 0; jr < nc; jr += NR)
-            run_tile(cfg, kc, alpha, apc + ir * kc, bp + jr * kc, beta_eff,
-                     C + ir * ldc + jc + jr, ldc,
-                     std::min(MR, m - ir), std::min(NR, nc - jr), last,
-                     last && last->bias ? last->bias + jc + jr : nullptr);
+        a_resident_tiles(apall + pc * mc_max, 0, m, jc, nc, kc, beta_eff, last);
       }
     }
   } else {
@@ -465,12 +471,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         for (index_t jc = 0; jc < n; jc += NC) {
           const index_t nc = std::min(NC, n - jc);
           pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
-          for (index_t ir = 0; ir < mc; ir += MR)
-            for (index_t jr = 0; jr < nc; jr += NR)
-              run_tile(cfg, kc, alpha, ap + ir * kc, bp + jr * kc, beta_eff,
-                       C + (ic + ir) * ldc + jc + jr, ldc,
-                       std::min(MR, mc - ir), std::min(NR, nc - jr), last,
-                       last && last->bias ? last->bias + jc + jr : nullptr);
+          a_resident_tiles(ap, ic, mc, jc, nc, kc, beta_eff, last);
         }
       }
     }
