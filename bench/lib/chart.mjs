@@ -2,9 +2,11 @@
 // and thread count, one panel per network, on a log scale (the figures span
 // four orders of magnitude, from brain.js to the native engine).
 
+import { engineLabel } from './report.mjs';
+
 const COLORS = { native: '#1f77b4', js: '#6baed6', torch: '#d62728', 'tfjs-cpu': '#ff7f0e', 'tfjs-wasm': '#fdae6b', 'brain.js': '#2ca02c' };
 const ROW = 22;
-const LEFT = 150;
+const LEFT = 180;
 const WIDTH = 760;
 const PLOT = WIDTH - LEFT - 90;
 
@@ -24,7 +26,7 @@ export function trainingChart(results, nets) {
     y += 12;
     const top = y;
     for (const r of rows) {
-      const label = `${r.impl}${r.impl === 'native' || r.impl === 'torch' ? ` ${r.threads}T` : ''}`;
+      const label = `${engineLabel(r)}${r.impl === 'native' || r.impl === 'torch' ? ` ${r.threads}T` : ''}`;
       parts.push(`<text x="${LEFT - 8}" y="${y + 15}" text-anchor="end">${label}</text>`);
       if (r.skipped || r.error || !(r.samplesPerSec > 0)) {
         parts.push(`<text x="${LEFT + 4}" y="${y + 15}" fill="#888">${r.skipped ? 'skipped' : 'error'}</text>`);

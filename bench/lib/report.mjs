@@ -14,6 +14,9 @@ const cell = (r, value) => (!r ? '—' : r.skipped ? 'skip' : r.error ? 'error' 
 const figure = (r, value) => (r && !r.skipped && !r.error ? value(r) : NaN);
 const who = (r) => `${r.impl} ${r.threads}T`;
 
+/** The training table's engine cell: PyTorch's BLAS-threads setting is named (see bench/run.mjs). */
+export const engineLabel = (r) => (r.variant === 'blas-threads' ? 'torch, 1 op thread' : r.impl);
+
 /**
  * The reasons behind 'skip' and 'error' cells, one line per reason. An
  * implementation whose every cell shares the reason is named alone; otherwise
@@ -63,23 +66,24 @@ export function gemmReport(results, threadSets, stat) {
  * MLP training: one row per (implementation, threads), with ratios to the JS
  * engine, to each tfjs backend (single-threaded in Node, so every row is
  * compared with its one figure; DESIGN.md: js ≥ 3× tfjs-cpu), to PyTorch at
- * equal threads, and to PyTorch's best thread count (Debian's torch with
- * OpenBLAS can be slower on 2 threads than on 1, which would flatter the
- * equal-thread ratio). A row is not compared with itself.
+ * equal threads — its faster setting when two ran at that count — and to
+ * PyTorch's best figure at any thread count. A row is not compared with itself.
  */
 export function mlpReport(results) {
   const find = (impl, threads) => results.find((r) => r.impl === impl && r.threads === threads);
   const sps = (r) => r.samplesPerSec;
-  const torchBest = Math.max(-Infinity, ...results.filter((r) => r.impl === 'torch').map((r) => figure(r, sps)).filter((v) => v > 0));
+  const torchFigures = (threads) => results.filter((r) => r.impl === 'torch' && (threads === undefined || r.threads === threads))
+    .map((r) => figure(r, sps)).filter((v) => v > 0);
+  const torchBest = Math.max(-Infinity, ...torchFigures());
   const against = [['×js', 'js'], ['×tfjs-cpu', 'tfjs-cpu'], ['×tfjs-wasm', 'tfjs-wasm']];
   const headers = ['engine', 'threads', 'samples/s', 'epochs×rows', ...against.map(([h]) => h), '×torch', '×torch best',
     'loop p99', 'data'];
   const rows = results.map((r) => {
     const mine = figure(r, sps);
-    const torch = r.impl === 'torch' ? NaN : figure(find('torch', r.threads), sps);
+    const torch = r.impl === 'torch' ? NaN : Math.max(-Infinity, ...torchFigures(r.threads));
     const ok = !r.skipped && !r.error;
     return [
-      r.impl, String(r.threads), cell(r, sps),
+      engineLabel(r), String(r.threads), cell(r, sps),
       ok ? `${r.epochs}×${r.rows}` : '—',
       ...against.map(([, impl]) => (r.impl === impl ? '—' : ratio(mine, figure(find(impl, 1), sps)))),
       ratio(mine, torch),
@@ -88,5 +92,8 @@ export function mlpReport(results) {
       ok ? r.dataset : '—',
     ];
   });
-  return [formatTable(headers, rows), ...notes(results, () => '')].join('\n');
+  const variant = results.some((r) => r.variant === 'blas-threads' && !r.skipped)
+    ? ['  torch, 1 op thread: torch.set_num_threads(1) over an OpenBLAS on every thread — PyTorch\'s fastest ' +
+      'multi-core setting on this machine (its own threads and OpenBLAS\'s oversubscribe the cores otherwise).'] : [];
+  return [formatTable(headers, rows), ...variant, ...notes(results, () => '')].join('\n');
 }
