@@ -8,6 +8,7 @@ import { activationKernel, type ActivationKernel } from './activations';
 import { dropoutBackward } from './dropout';
 import { batchnormBackward, layernormBackward } from './norm';
 import { preluBackward } from './prelu';
+import { alloc, copy, isCount } from './plan-arrays';
 import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
 
 export interface DenseLayer {
@@ -78,14 +79,6 @@ export interface Shape {
   bufOff: number; // first buffer, or -1
 }
 
-function alloc(dtype: Dtype, n: number): FloatArray {
-  return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
-}
-
-function isCount(x: unknown, min: number): x is number {
-  return typeof x === 'number' && Number.isInteger(x) && x >= min;
-}
-
 /**
  * Consecutive views of n values: training mean, invstd, predict mean, invstd,
  * and (batch norm, whose buffer is 6n long) a 2n backward scratch.
@@ -94,10 +87,6 @@ export function splitStats(buf: FloatArray, n: number): FloatArray[] {
   const views = [0, 1, 2, 3].map((k) => buf.subarray(k * n, (k + 1) * n));
   if (buf.length > 4 * n) views.push(buf.subarray(4 * n));
   return views;
-}
-
-function copy(src: ArrayLike<number>, sOff: number, dst: FloatArray, dOff: number, n: number): void {
-  for (let i = 0; i < n; i++) dst[dOff + i] = src[sOff + i];
 }
 
 /** Views into the flat buffers (params, grads, buffers) for one validated layer. */

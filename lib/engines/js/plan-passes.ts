@@ -1,0 +1,156 @@
+// The passes of the TypeScript engine's plan (plan.ts) over its layers: the
+// training forward, which keeps every layer's output for backward; predict's
+// forward, through two scratch buffers; and backward. Kernels: gemm.ts,
+// activations.ts, dropout.ts, norm.ts, prelu.ts, penalty.ts; the backward of
+// the layers other than dense and activation: plan-layers.ts.
+//
+// Dense layer (SPEC.md §1, notes 001; native/core/dense.h):
+//   forward   Z (B,OC) = A (B,C) · Wᵀ + b
+//   backward  dW (OC,C) = dZᵀ · A,  db = column sums of dZ,  dA (B,C) = dZ · W
+// The 1/B of a mean-reduced loss lives in the loss gradient, not here.
+
+import type { FloatArray, LossSpec, Target } from '../../engine';
+import { dropoutForward } from './dropout';
+import { gemm } from './gemm';
+import { batchnormForward, layernormForward } from './norm';
+import { densePenaltyBackward } from './penalty';
+import { preluForward } from './prelu';
+import { otherBackward, type Layer } from './plan-layers';
+import { lossForwardBackward } from './losses';
+import { checkRows, copy, need } from './plan-arrays';
+import { PlanState } from './plan-state';
+import { ArgumentRangeError } from '../../validate';
+
+export abstract class PlanPasses extends PlanState {
+  /**
+   * One layer's forward of `rows` rows from inp into out. keep: a training-path
+   * forward whose statistics backward will use; otherwise predict's (eval, and
+   * into the second half of the norm layers' stats so the first survives).
+   */
+  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                       training: boolean, keep: boolean): void {
+    switch (layer.kind) {
+      case 'dense': {
+        // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
+        // whatever out held before (even NaN) is never read.
+        const { inF, outF, weight, bias } = layer;
+        gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
+        for (let r = 0; r < rows; r++) {
+          const o = r * outF;
+          for (let j = 0; j < outF; j++) out[o + j] += bias[j];
+        }
+        return;
+      }
+      case 'activation':
+        layer.kernel.forward(inp, out, rows, layer.width);
+        return;
+      case 'dropout':
+        if (training) dropoutForward(out, inp, layer.mask, rows * layer.width, layer.p, this.rng);
+        else copy(inp, 0, out, 0, rows * layer.width);
+        return;
+      case 'prelu':
+        preluForward(out, inp, layer.weight, rows, layer.width, layer.slopes);
+        return;
+      case 'batchnorm': {
+        const C = layer.width;
+        const k = keep ? 0 : 2;
+        batchnormForward(out, inp, layer.gamma, layer.beta, layer.runningMean, layer.runningVar,
+          layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, layer.momentum, training);
+        if (training) layer.tracked[0] += 1;
+        return;
+      }
+      case 'layernorm': {
+        const k = keep ? 0 : 2;
+        layernormForward(out, inp, layer.gamma, layer.beta, layer.stats[k]!, layer.stats[k + 1]!,
+          rows, layer.width, layer.eps);
+        return;
+      }
+    }
+  }
+
+  /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
+  protected forwardRows(rows: number): void {
+    this.trainedRows = -1; // stays so if a layer throws
+    if (this.isTraining && rows < 2 && this.layers.some((l) => l.kind === 'batchnorm')) {
+      throw new ArgumentRangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
+    }
+    for (let l = 0; l < this.layers.length; l++) {
+      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+    }
+    this.forwardTraining = this.isTraining;
+    this.trainedRows = rows;
+  }
+
+  /**
+   * Backward from dOut (rows, outputSize) through the activations of the last
+   * forward. Overwrites every gradient; writes dLoss/dInput when dinput is given.
+   */
+  protected backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
+    const { layers, acts, scratch } = this;
+    this.lastPenalty = 0;
+    const stop = dinput !== null ? 0 : this.firstParam;
+    let cur: FloatArray = dOut;
+    for (let l = layers.length - 1; l >= stop; l--) {
+      const layer = layers[l];
+      const next = cur === scratch[0] ? scratch[1] : scratch[0];
+      if (layer.kind === 'dense') {
+        // dZ = cur (B,OC); inp (B,C) = acts[l]
+        const { inF, outF, weight, dWeight, dBias } = layer;
+        // dweight (OC,C) = dZᵀ (OC,B) · inp (B,C)
+        gemm(true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+        // dbias (OC) = column sums of dZ, summed in double
+        for (let j = 0; j < outF; j++) {
+          let s = 0;
+          for (let r = 0; r < rows; r++) s += cur[r * outF + j];
+          dBias[j] = s;
+        }
+        if (layer.l1 > 0 || layer.l2 > 0) this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+        if (l === stop && dinput === null) break; // nothing below needs dA
+        // dinp (B,C) = dZ (B,OC) · weight (OC,C)
+        gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
+      } else if (layer.kind === 'activation') {
+        layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, layer.width);
+      } else {
+        const last = l === stop && dinput === null;
+        otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining);
+        if (last) break;
+      }
+      cur = next;
+    }
+    if (dinput !== null) copy(cur, 0, dinput, 0, rows * this.inputSize);
+  }
+
+  protected predictRows(x: FloatArray, rows: number, out: FloatArray): void {
+    const nIn = this.inputSize;
+    const nOut = this.outputSize;
+    // Eval mode keeps no activations: each chunk ping-pongs through the two
+    // scratch buffers (capacity × maxWidth each), so the activations of the
+    // last forwardTrain survive for a later backward (as in network.cc).
+    const { layers, scratch } = this;
+    for (let start = 0; start < rows; start += this.capacity) {
+      const n = Math.min(this.capacity, rows - start);
+      let src = scratch[0];
+      copy(x, start * nIn, src, 0, n * nIn);
+      for (let l = 0; l < layers.length; l++) {
+        const dst = src === scratch[0] ? scratch[1] : scratch[0];
+        this.layerForward(layers[l], src, dst, n, false, false);
+        src = dst;
+      }
+      copy(src, 0, out, start * nOut, n * nOut);
+    }
+  }
+
+  /** Copies x into the input buffer and runs the training forward. */
+  protected forwardBatch(x: FloatArray, rows: number): void {
+    checkRows(rows, this.capacity);
+    need(x, rows * this.inputSize, 'x');
+    copy(x, 0, this.acts[0], 0, rows * this.inputSize);
+    this.forwardRows(rows);
+  }
+
+  /** Forward, loss and its gradient into this.dout; no backward yet. */
+  protected forwardLoss(loss: LossSpec, rows: number, y: Target): number {
+    const pred = this.acts[this.layers.length];
+    return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout);
+  }
+}

@@ -1,0 +1,165 @@
+// The state of the TypeScript engine's plan (plan.ts) that callers set, read
+// and copy: training mode, seed, loss and optimizer settings, and copies of
+// parameters, gradients, batch-norm buffers and optimizer state in and out,
+// or plan to plan (copyStateFrom). Each method checks assertIdle first.
+
+import type { FloatArray, LossSpec, NetworkPlan, OptimizerSpec } from '../../engine';
+import { Rng } from '../../rng';
+import { lossSpecForTraining } from './losses';
+import {
+  completeOptimizer, optimizerStateCompatible, optimizerStateSize, validateOptimizer,
+} from './optim';
+import { alloc, copy, isCount, need } from './plan-arrays';
+import { DEFAULT_OPTIMIZER, PlanMemory, isJsPlan } from './plan-memory';
+import {
+  ArgumentRangeError, ArgumentTypeError, BUSY, DISPOSED, codedError, describe, disposedError,
+} from '../../validate';
+
+export abstract class PlanState extends PlanMemory {
+  get penalty(): number {
+    return this.lastPenalty;
+  }
+
+  get training(): boolean {
+    return this.isTraining;
+  }
+
+  setTraining(training: boolean): void {
+    this.assertIdle('setTraining');
+    if (typeof training !== 'boolean') {
+      throw new ArgumentTypeError(`Expected a boolean for training but received ${typeof training}`);
+    }
+    this.isTraining = training;
+  }
+
+  setSeed(seed: number): void {
+    this.assertIdle('setSeed');
+    if (!isCount(seed, 0) || seed > Number.MAX_SAFE_INTEGER) {
+      throw new ArgumentRangeError(`Expected an integer in [0, 2^53) for seed but received ${String(seed)}`);
+    }
+    this.rng = new Rng(seed);
+  }
+
+  getBuffers(out: FloatArray): void {
+    this.assertIdle('getBuffers');
+    need(out, this.buffers.length, 'out');
+    out.set(this.buffers);
+  }
+
+  setBuffers(src: FloatArray): void {
+    this.assertIdle('setBuffers');
+    need(src, this.buffers.length, 'src');
+    copy(src, 0, this.buffers, 0, this.buffers.length);
+  }
+
+  /**
+   * Copies source's parameters and buffers into this plan's own arrays (one
+   * typed-array set each, no intermediate array); the checks and what is not
+   * copied are documented on NetworkPlan.copyStateFrom, and run in the native
+   * binding's order so both engines refuse alike. A refused copy changes nothing.
+   */
+  copyStateFrom(source: NetworkPlan): void {
+    this.assertIdle('copyStateFrom');
+    if (!isJsPlan(source)) {
+      throw new ArgumentTypeError(`Expected a network plan of the js engine for source but received ${describe(source)}`);
+    }
+    const from = source as unknown as PlanState; // isJsPlan: one this engine constructed
+    if (from === this) {
+      throw new ArgumentRangeError('Expected another plan than this one for source but received the same plan');
+    }
+    if (from.isDisposed) {
+      throw codedError('Cannot copy from source: it has been disposed (dispose() freed its memory)', DISPOSED);
+    }
+    if (from.busy) {
+      throw codedError('Cannot copy from source: it is training (an epoch is running); wait for it to finish', BUSY);
+    }
+    if (from.dtype !== this.dtype) {
+      throw new ArgumentTypeError(`Expected a ${this.dtype} plan for source but received a ${from.dtype} plan`);
+    }
+    if (from.inputSize !== this.inputSize || from.outputSize !== this.outputSize ||
+        from.paramCount !== this.paramCount || from.bufferCount !== this.bufferCount) {
+      throw new ArgumentRangeError(
+        `Expected a plan of the same layout for source (inputSize ${this.inputSize}, outputSize ${this.outputSize}, ` +
+        `paramCount ${this.paramCount}, bufferCount ${this.bufferCount}) but received inputSize ${from.inputSize}, ` +
+        `outputSize ${from.outputSize}, paramCount ${from.paramCount}, bufferCount ${from.bufferCount}`);
+    }
+    this.params.set(from.params);
+    this.buffers.set(from.buffers);
+  }
+
+  get stepCount(): number {
+    if (this.isDisposed) throw disposedError('stepCount');
+    return this.steps;
+  }
+
+  setLoss(loss: LossSpec | null): void {
+    this.assertIdle('setLoss');
+    if (loss === null) {
+      this.loss = null;
+      return;
+    }
+    this.loss = lossSpecForTraining(loss, this.outputSize);
+  }
+
+  setOptimizer(optimizer: OptimizerSpec): void {
+    this.assertIdle('setOptimizer');
+    validateOptimizer(optimizer);
+    const next: OptimizerSpec = completeOptimizer({ ...DEFAULT_OPTIMIZER, ...optimizer });
+    const size = optimizerStateSize(next, this.paramCount);
+    // A hyper-parameter change (same kind and state layout) keeps the moments
+    // and the step count, as changing lr in a torch optimizer's param_groups does.
+    if (!optimizerStateCompatible(next, this.optimizer) || size !== this.optState.length) {
+      this.optState = alloc(this.dtype, size);
+      this.steps = 0;
+    }
+    this.optimizer = next;
+  }
+
+  resetOptimizer(): void {
+    this.assertIdle('resetOptimizer');
+    this.optState.fill(0);
+    this.steps = 0;
+  }
+
+  get optimizerStateSize(): number {
+    return this.optState.length;
+  }
+
+  getOptimizerState(out: FloatArray): void {
+    this.assertIdle('getOptimizerState');
+    if (out.length !== this.optState.length) {
+      throw new ArgumentRangeError(`Expected ${this.optState.length} elements for out but received ${out.length}`);
+    }
+    out.set(this.optState);
+  }
+
+  setOptimizerState(src: FloatArray, stepCount: number): void {
+    this.assertIdle('setOptimizerState');
+    if (src.length !== this.optState.length) {
+      throw new ArgumentRangeError(`Expected ${this.optState.length} elements for src but received ${src.length}`);
+    }
+    if (!isCount(stepCount, 0) || stepCount > Number.MAX_SAFE_INTEGER) {
+      throw new ArgumentRangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
+    }
+    copy(src, 0, this.optState, 0, src.length);
+    this.steps = stepCount;
+  }
+
+  getParams(out: FloatArray): void {
+    this.assertIdle('getParams');
+    need(out, this.paramCount, 'out');
+    out.set(this.params);
+  }
+
+  setParams(src: FloatArray): void {
+    this.assertIdle('setParams');
+    need(src, this.paramCount, 'src');
+    copy(src, 0, this.params, 0, this.paramCount);
+  }
+
+  getGrads(out: FloatArray): void {
+    this.assertIdle('getGrads');
+    need(out, this.paramCount, 'out');
+    out.set(this.grads);
+  }
+}
