@@ -216,11 +216,14 @@ describe.each(ENGINES)('predictAsync reuses its private plan (%s engine)', (engi
     expect(seen[0]![0]).not.toEqual(seen[1]![0]);
   });
 
-  it('during fit answers from the epoch snapshot, epoch after epoch, then from the trained weights', async () => {
+  it('during fit answers from the epoch snapshot, epoch after epoch, in callbacks from the trained weights', async () => {
     const m = model(engine);
     const big = data(2000, 4);
     const answers: [number[], Matrix][] = [];
-    const fitting = m.fit(big.x, big.y, { epochs: 4, batchSize: 25 });
+    const inHooks: [number[], Promise<Matrix>][] = [];
+    // In a hook the model is idle and predict reads the weights the epoch just trained, not its snapshot.
+    const onEpochEnd = () => { inHooks.push([values(m.predict(probe)), m.predictAsync(probe)]); };
+    const fitting = m.fit(big.x, big.y, { epochs: 4, batchSize: 25, callbacks: [callbacks.lambda({ onEpochEnd })] });
     let done = false;
     void fitting.finally(() => { done = true; });
     while (!done) {
@@ -230,6 +233,8 @@ describe.each(ENGINES)('predictAsync reuses its private plan (%s engine)', (engi
     }
     await fitting;
     for (const [expected, answer] of answers) expect(values(answer)).toEqual(expected);
+    expect(inHooks).toHaveLength(4);
+    for (const [expected, answer] of inHooks) expect(values(await answer)).toEqual(expected);
     expect(new Set(answers.map(([e]) => e.join())).size).toBeGreaterThan(1);  // it saw more than one epoch
     expect(values(await m.predictAsync(probe))).toEqual(values(m.predict(probe)));
   });
