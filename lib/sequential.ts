@@ -114,7 +114,16 @@ export class Sequential {
   private readonly specs: LayerSpec[];
   /** The weights predict() uses while fit runs (a second plan; created by the first fit). */
   private snapshotPlan: NetworkPlan | null = null;
-  /** predictAsync's private plans (a copy of the weights per call). */
+  /**
+   * Counts writes to the live plan's parameters and buffers (all predict
+   * reads; the training/eval mode is not among them: predict is always eval).
+   * Every path that may write them calls stateChanged(), so predictAsync
+   * reuses a private plan filled at the same count instead of copying again.
+   */
+  private stateVersion = 0;
+  /** The stateVersion whose weights the snapshot plan holds. */
+  private snapshotVersion = -1;
+  /** predictAsync's private plans (a copy of the weights when they changed). */
   private readonly asyncPredictor = new AsyncPredictor(
     (maxBatch) => this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch }));
   /** Set to true (from a callback) to stop fit after the current batch (with batch hooks) or epoch. */
@@ -244,6 +253,7 @@ export class Sequential {
     const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
     this.syncOptimizer();
+    this.stateChanged();  // before: a throw half-way may have written some of the weights
     return trainBatch(this.context(loss), X.data, X.rows, Y);
   }
 
@@ -348,7 +358,9 @@ export class Sequential {
     if (this.plan.disposed) throw disposedError('Sequential.predictAsync');
     const X = this.inputMatrix(x, 'x');
     const out = allocate(this.dtype, X.rows * this.outputSize);
-    await this.asyncPredictor.run(this.predictPlan(), X.data, X.rows, out, batchSize);
+    const source = this.predictPlan();
+    const version = source === this.plan ? this.stateVersion : this.snapshotVersion;
+    await this.asyncPredictor.run(source, version, X.data, X.rows, out, batchSize);
     return new Matrix(X.rows, this.outputSize, out);
   }
 
@@ -402,6 +414,7 @@ export class Sequential {
         (e.buffer ? buffers : all)[e.offset + i] = v;
       }
     }
+    this.stateChanged();
     this.plan.setParams(all);
     this.plan.setBuffers(buffers);
   }
@@ -485,6 +498,7 @@ export class Sequential {
    * fine too (the GC frees it), this only makes the moment deterministic.
    */
   dispose(): void {
+    this.stateChanged();
     this.plan.dispose();
     this.snapshotPlan?.dispose();  // fit's predict snapshot holds a second copy of the weights
     this.asyncPredictor.dispose();  // pending predictAsync calls reject with ERR_FASTMLP_DISPOSED
@@ -538,6 +552,7 @@ export class Sequential {
       return await runFit(this.fitHost(loss), data, settings);
     } finally {
       this.busy = false;
+      this.stateChanged();  // the epochs wrote the weights
       this.plan.setTraining(wasTraining);
     }
   }
@@ -556,7 +571,19 @@ export class Sequential {
     if (this.snapshotPlan === null) {
       this.snapshotPlan = this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch: INITIAL_MAX_BATCH });
     }
-    this.snapshotPlan.copyStateFrom(this.plan);
+    // The epoch before this one wrote the live weights with no count in between.
+    this.stateChanged();
+    this.snapshotPlan.copyStateFrom(this.plan);  // a refused copy changes nothing: the old version stays true
+    this.snapshotVersion = this.stateVersion;
+  }
+
+  /**
+   * Marks the live plan's parameters or buffers as (about to be) written. A
+   * missed call would let predictAsync answer with stale weights; an extra one
+   * costs one copy of the weights in the next predictAsync.
+   */
+  private stateChanged(): void {
+    this.stateVersion++;
   }
 
   private fitHost(loss: Loss | LossFunction): FitHost {
@@ -570,7 +597,8 @@ export class Sequential {
       syncOptimizer: () => this.syncOptimizer(),
       // The fit loop calls these between epochs, with the live plan idle: they use it, not the snapshot.
       evaluate: (x, y) => this.evaluateMatrix(x, y, this.plan),
-      setBusy: (busy) => { this.busy = busy; },
+      // Not busy (a hook runs): predict and predictAsync read the live plan, which the epochs wrote.
+      setBusy: (busy) => { this.busy = busy; if (!busy) this.stateChanged(); },
       snapshot: () => this.takeSnapshot(),
     };
   }
