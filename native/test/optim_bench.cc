@@ -3,9 +3,9 @@
 // network), one thread, for each update loop. Used to measure optim.cc's
 // software prefetch; only interleaved runs of two builds are worth comparing
 // (the machine's speed drifts by ±5 % over minutes). Not a CMake target; built
-// by hand against the core library:
-//   g++ -O2 -std=c++17 -Inative/core native/test/optim_bench.cc \
-//       build-cmake/libfastmlp_core.a -lpthread -o /tmp/optim_bench
+// by hand against the core library (one line):
+//   g++ -O2 -std=c++17 -Inative/core native/test/optim_bench.cc
+//   build-cmake/libfastmlp_core.a -lpthread -o /tmp/optim_bench
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
