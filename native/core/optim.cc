@@ -95,10 +95,11 @@ struct NoClip {
 // standalone harness on the benchmark machine; 1 and 8 KiB ahead gained
 // less). kStreamBlock bytes of each array are updated per request.
 // SGD with momentum, Adagrad and RMSprop do the same: on 5.8 M floats, one
-// thread, medians of 8 interleaved before/after runs on a busy machine, SGD
-// with momentum 3.8 → 2.8 ms, Adagrad 5.0 → 3.1, RMSprop 4.9 → 3.1, centered
-// RMSprop with momentum 13.3 → 11.2. Plain SGD (two streams) gained nothing
-// measurable (1.98 against 1.96 ms), so it keeps its one plain loop.
+// thread (native/test/optim_bench.cc), medians of 8 interleaved before/after
+// runs, SGD with momentum 3.5 → 3.0 ms, Adagrad 4.3 → 3.1, RMSprop
+// 4.6 → 3.2, centered RMSprop with momentum 9.3 → 7.5, each faster in all 8
+// pairs. Plain SGD (two streams) gained nothing measurable (1.98 against
+// 1.96 ms), so it keeps its one plain loop.
 constexpr index_t kStreamBlock = 256, kPrefetchAhead = 2048;
 
 template <typename... P>
