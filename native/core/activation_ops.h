@@ -6,7 +6,10 @@
 // body inline. Parameters live in the functor (converted to T once), not in
 // the loop. exp, expm1, tanh, σ, log1p and float erf come from vec_math.h
 // (branch-free, no library call), so the loops over them vectorise; double
-// erf is still a libm call.
+// erf is still a libm call. Everything here is always inlined
+// (FASTMLP_VEC_INLINE, vec_math.h), so that the per-ISA loops in
+// activations.cc are generated whole for their instruction set by g++ and
+// clang alike.
 //
 // Definitions and the derivative at kinks follow PyTorch's documentation
 // (torch.nn.LeakyReLU, ELU, SELU, Softplus, GELU, SiLU):
@@ -29,7 +32,7 @@ namespace act_ops {
 
 // Stable logistic function (vec_math.h): e^{−|x|} ≤ 1 never overflows.
 template <typename T>
-inline T stable_sigmoid(T x) {
+FASTMLP_VEC_INLINE T stable_sigmoid(T x) {
   return vec_math::sigmoid(x);
 }
 
@@ -38,29 +41,29 @@ struct Relu {
   // max(0, x), but NaN stays NaN (as torch.relu): a NaN that reached a
   // hidden layer must still show up in the loss, or training would carry on
   // with broken weights.
-  T fwd(T x) const { return x > T(0) ? x : (x <= T(0) ? T(0) : x); }
+  FASTMLP_VEC_INLINE T fwd(T x) const { return x > T(0) ? x : (x <= T(0) ? T(0) : x); }
   // 1 if x > 0 else 0, so the derivative at the kink is 0 (SPEC.md §2).
-  T grad(T x, T) const { return x > T(0) ? T(1) : T(0); }
+  FASTMLP_VEC_INLINE T grad(T x, T) const { return x > T(0) ? T(1) : T(0); }
 };
 
 template <typename T>
 struct Sigmoid {
-  T fwd(T x) const { return stable_sigmoid(x); }
-  T grad(T, T y) const { return y * (T(1) - y); }  // σ' = σ(1−σ)
+  FASTMLP_VEC_INLINE T fwd(T x) const { return stable_sigmoid(x); }
+  FASTMLP_VEC_INLINE T grad(T, T y) const { return y * (T(1) - y); }  // σ' = σ(1−σ)
 };
 
 template <typename T>
 struct Tanh {
-  T fwd(T x) const { return vec_math::tanh(x); }
-  T grad(T, T y) const { return T(1) - y * y; }  // tanh' = 1 − tanh²
+  FASTMLP_VEC_INLINE T fwd(T x) const { return vec_math::tanh(x); }
+  FASTMLP_VEC_INLINE T grad(T, T y) const { return T(1) - y * y; }  // tanh' = 1 − tanh²
 };
 
 template <typename T>
 struct LeakyRelu {
   T slope;
   // a·NaN is NaN, so NaN propagates without a special case.
-  T fwd(T x) const { return x > T(0) ? x : slope * x; }
-  T grad(T x, T) const { return x > T(0) ? T(1) : slope; }
+  FASTMLP_VEC_INLINE T fwd(T x) const { return x > T(0) ? x : slope * x; }
+  FASTMLP_VEC_INLINE T grad(T x, T) const { return x > T(0) ? T(1) : slope; }
 };
 
 // ELU and SELU share one form: scale·(x if x > 0 else α(eˣ − 1)); ELU has
@@ -68,8 +71,8 @@ struct LeakyRelu {
 template <typename T>
 struct ScaledElu {
   T scale, alpha;
-  T fwd(T x) const { return x > T(0) ? scale * x : scale * alpha * vec_math::expm1(x); }
-  T grad(T x, T) const { return x > T(0) ? scale : scale * alpha * vec_math::exp(x); }
+  FASTMLP_VEC_INLINE T fwd(T x) const { return x > T(0) ? scale * x : scale * alpha * vec_math::expm1(x); }
+  FASTMLP_VEC_INLINE T grad(T x, T) const { return x > T(0) ? scale : scale * alpha * vec_math::exp(x); }
 };
 
 template <typename T>
@@ -80,14 +83,14 @@ struct Softplus {
   // log(1 + e^{βx}) is computed as max(βx, 0) + log(1 + e^{−|βx|}), equal
   // in exact arithmetic; the log1p argument stays in (0, 1], where
   // vec_math::log1p_unit needs no library call.
-  T fwd(T x) const {
+  FASTMLP_VEC_INLINE T fwd(T x) const {
     const T bx = beta * x;
     const T abx = bx < T(0) ? -bx : bx;
     const T pos = bx > T(0) ? bx : T(0);
     const T soft = (pos + vec_math::log1p_unit(vec_math::exp(-abx))) / beta;
     return bx > threshold ? x : soft;
   }
-  T grad(T x, T) const {
+  FASTMLP_VEC_INLINE T grad(T x, T) const {
     const T bx = beta * x;
     return bx > threshold ? T(1) : stable_sigmoid(bx);
   }
@@ -97,7 +100,7 @@ struct Softplus {
 // faster than libm's erff); libm's for double, whose rational approximation
 // beats a 28-term series on two-lane vectors (measured).
 template <typename T>
-inline T gelu_erf(T x) {
+FASTMLP_VEC_INLINE T gelu_erf(T x) {
   if constexpr (sizeof(T) == 4) return vec_math::erf(x);
   else return std::erf(x);
 }
@@ -107,8 +110,8 @@ struct GeluErf {
   // 1/√2 and 1/√(2π): Φ(x) = ½(1 + erf(x/√2)), φ(x) = e^{−x²/2}/√(2π).
   static constexpr double kInvSqrt2 = 0.70710678118654752440;
   static constexpr double kInvSqrt2Pi = 0.39894228040143267794;
-  T fwd(T x) const { return x * T(0.5) * (T(1) + gelu_erf(x * T(kInvSqrt2))); }
-  T grad(T x, T) const {
+  FASTMLP_VEC_INLINE T fwd(T x) const { return x * T(0.5) * (T(1) + gelu_erf(x * T(kInvSqrt2))); }
+  FASTMLP_VEC_INLINE T grad(T x, T) const {
     const T cdf = T(0.5) * (T(1) + gelu_erf(x * T(kInvSqrt2)));
     const T pdf = vec_math::exp(T(-0.5) * x * x) * T(kInvSqrt2Pi);
     return cdf + x * pdf;
@@ -119,13 +122,13 @@ template <typename T>
 struct GeluTanh {
   static constexpr double kSqrt2OverPi = 0.79788456080286535588;  // √(2/π)
   static constexpr double kKappa = 0.044715;
-  T fwd(T x) const {
+  FASTMLP_VEC_INLINE T fwd(T x) const {
     const T inner = T(kSqrt2OverPi) * (x + T(kKappa) * x * x * x);
     return T(0.5) * x * (T(1) + vec_math::tanh(inner));
   }
   // d/dx of ½x(1 + tanh u), u = k(x + κx³):
   //   ½(1 + tanh u) + ½x(1 − tanh² u)·k(1 + 3κx²)
-  T grad(T x, T) const {
+  FASTMLP_VEC_INLINE T grad(T x, T) const {
     const T x2 = x * x;
     const T t = vec_math::tanh(T(kSqrt2OverPi) * (x + T(kKappa) * x2 * x));
     const T du = T(kSqrt2OverPi) * (T(1) + T(3 * kKappa) * x2);
@@ -138,8 +141,8 @@ struct GeluTanh {
 template <typename T>
 struct Swish {
   T beta;
-  T fwd(T x) const { return x * stable_sigmoid(beta * x); }
-  T grad(T x, T) const {
+  FASTMLP_VEC_INLINE T fwd(T x) const { return x * stable_sigmoid(beta * x); }
+  FASTMLP_VEC_INLINE T grad(T x, T) const {
     const T s = stable_sigmoid(beta * x);
     return s * (T(1) + beta * x * (T(1) - s));
   }

@@ -11,22 +11,33 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu.h"
+#include "gemm_kernels.h"  // FASTMLP_TARGET_* and FASTMLP_GEMM_X86
+
+// The loops are compiled three times — AVX-512, AVX2 and the baseline ISA —
+// and one is picked per call from cpu_features() (cpu.h), as optim.cc does,
+// so every compiler gets the wide versions and FASTMLP_GEMM_KERNEL can force
+// a narrower one. (g++'s target_clones did this before, but clang 14 rejects
+// it on function templates, so clang builds ran the baseline loops only:
+// GELU float32 ~11x slower than g++'s.) The results are the same in every
+// version and for every batch split: only the vector width changes, because
+// FMA contraction is off in this file (with it, the AVX-512 loop body and
+// its scalar tail would round differently, a row's activations would depend
+// on where the batch was cut, and g++ — which contracts across statements —
+// and clang — within one expression — would disagree). clang fixes an
+// expression's contraction when it parses it, so its pragma must come before
+// the functors and vec_math.h; g++ decides per function after inlining, so
+// its pragma only needs to cover the loops below (placed before the standard
+// headers it would also mark every library function).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
 #include "activation_ops.h"
 #include "vec_math.h"
 
-// The loops are compiled three times — AVX-512, AVX2 and the baseline ISA —
-// and the loader picks one per CPU (GCC function multiversioning through an
-// ifunc, so glibc on x86-64 only; elsewhere the baseline build runs). The
-// results are the same in every version and for every batch split: only the
-// vector width changes, because FMA contraction is off in this file (with it,
-// the AVX-512 loop body and its scalar tail would round differently, and a
-// row's activations would depend on where the batch was cut).
-#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && \
-    defined(__GNUC__) && !defined(__clang__) && !defined(FASTMLP_NO_TARGET_CLONES)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("fp-contract=off")
-#define FASTMLP_ISA_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define FASTMLP_ISA_CLONES
 #endif
 
 namespace fastmlp {
@@ -35,14 +46,13 @@ namespace {
 using namespace act_ops;
 
 template <typename Op, typename T>
-FASTMLP_ISA_CLONES void unary_forward(const Op op, const T* x, T* y, index_t n) {
+void unary_forward(const Op op, const T* x, T* y, index_t n) {
   for (index_t i = 0; i < n; ++i) y[i] = op.fwd(x[i]);
 }
 
 // dx = dy · f'(x, y); dx may alias dy (each element is read before written).
 template <typename Op, typename T>
-FASTMLP_ISA_CLONES void unary_backward(const Op op, const T* x, const T* y, const T* dy, T* dx,
-                    index_t n) {
+void unary_backward(const Op op, const T* x, const T* y, const T* dy, T* dx, index_t n) {
   for (index_t i = 0; i < n; ++i) dx[i] = dy[i] * op.grad(x[i], y[i]);
 }
 
@@ -61,7 +71,7 @@ T row_max(const T* xr, index_t cols) {
 // Subtracting the maximum (notes 002) keeps every exponent ≤ 0, so nothing
 // overflows and at least one term is exactly 1 (the sum is ≥ 1).
 template <typename T>
-FASTMLP_ISA_CLONES void softmax_forward(const T* x, T* y, index_t rows, index_t cols) {
+void softmax_forward(const T* x, T* y, index_t rows, index_t cols) {
   for (index_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
@@ -76,8 +86,9 @@ FASTMLP_ISA_CLONES void softmax_forward(const T* x, T* y, index_t rows, index_t 
   }
 }
 
-// Not multiversioned: its baseline build measured faster (1650 against 950
-// Melem/s at 128×512 float32) than the AVX-512 one the loader would pick.
+// Not dispatched (activation_backward calls it directly): its baseline build
+// measured faster (1650 against 950 Melem/s at 128×512 float32) than the
+// AVX-512 one.
 // Vector-Jacobian product with ∂y_j/∂x_i = y_j(δ_ij − y_i):
 // dx_i = Σ_j dy_j y_j(δ_ij − y_i) = y_i (dy_i − Σ_j dy_j y_j).
 // The dot product is taken before any dx is written, so dx may alias dy.
@@ -98,7 +109,7 @@ void softmax_backward(const T* y, const T* dy, T* dx, index_t rows,
 // max shift as softmax; y is computed from x − m directly rather than as
 // log(softmax), which would lose the tail (log of an underflowed 0 = −∞).
 template <typename T>
-FASTMLP_ISA_CLONES void log_softmax_forward(const T* x, T* y, index_t rows, index_t cols) {
+void log_softmax_forward(const T* x, T* y, index_t rows, index_t cols) {
   for (index_t r = 0; r < rows; ++r) {
     const T* xr = x + r * cols;
     T* yr = y + r * cols;
@@ -120,8 +131,7 @@ FASTMLP_ISA_CLONES void log_softmax_forward(const T* x, T* y, index_t rows, inde
 // ∂y_j/∂x_i = δ_ij − softmax_i, so dx_i = dy_i − e^{y_i} Σ_j dy_j. The sum
 // is taken before any dx is written, so dx may alias dy.
 template <typename T>
-FASTMLP_ISA_CLONES void log_softmax_backward(const T* y, const T* dy, T* dx, index_t rows,
-                          index_t cols) {
+void log_softmax_backward(const T* y, const T* dy, T* dx, index_t rows, index_t cols) {
   for (index_t r = 0; r < rows; ++r) {
     const T* yr = y + r * cols;
     const T* dyr = dy + r * cols;
@@ -130,6 +140,38 @@ FASTMLP_ISA_CLONES void log_softmax_backward(const T* y, const T* dy, T* dx, ind
     for (index_t j = 0; j < cols; ++j) sum += dyr[j];
     for (index_t j = 0; j < cols; ++j) dxr[j] = dyr[j] - vec_math::exp(yr[j]) * sum;
   }
+}
+
+// run() compiled for the widest instruction set the CPU has (and
+// FASTMLP_GEMM_KERNEL allows). `flatten` inlines the loop run() calls, and
+// the functors and vec_math calls inside it, into the wrapper, so the whole
+// loop is generated for the wrapper's target.
+#if FASTMLP_GEMM_X86
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTMLP_FLATTEN __attribute__((flatten))
+#else
+#define FASTMLP_FLATTEN
+#endif
+
+template <typename F>
+FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN void run_avx512(const F& run) {
+  run();
+}
+
+template <typename F>
+FASTMLP_TARGET_AVX2 FASTMLP_FLATTEN void run_avx2(const F& run) {
+  run();
+}
+#endif  // FASTMLP_GEMM_X86
+
+template <typename F>
+void run_widest(const F& run) {
+#if FASTMLP_GEMM_X86
+  const CpuFeatures& cpu = cpu_features();
+  if (cpu.avx512f) return run_avx512(run);
+  if (cpu.avx2_fma) return run_avx2(run);
+#endif
+  run();
 }
 
 void check_shape(index_t rows, index_t cols, const void* a, const void* b,
@@ -221,16 +263,18 @@ void activation_forward(Activation act, const ActivationParams& p, const T* x,
   check_shape(rows, cols, x, y, "activation_forward");
   const index_t n = rows * cols;
   if (n == 0) return;
-  if (with_unary_op<T>(act, p, [&](auto op) { unary_forward(op, x, y, n); }))
+  if (with_unary_op<T>(act, p, [&](auto op) {
+        run_widest([&] { unary_forward(op, x, y, n); });
+      }))
     return;
   switch (act) {
     case Activation::Identity:
       if (x != y) std::memmove(y, x, static_cast<std::size_t>(n) * sizeof(T));
       return;
     case Activation::Softmax:
-      return softmax_forward(x, y, rows, cols);
+      return run_widest([&] { softmax_forward(x, y, rows, cols); });
     case Activation::LogSoftmax:
-      return log_softmax_forward(x, y, rows, cols);
+      return run_widest([&] { log_softmax_forward(x, y, rows, cols); });
     default:
       break;
   }
@@ -254,13 +298,15 @@ void activation_backward(Activation act, const ActivationParams& p, const T* x,
       return softmax_backward(y, dy, dx, rows, cols);
     case Activation::LogSoftmax:
       require(y != nullptr, "activation_backward: log-softmax needs y");
-      return log_softmax_backward(y, dy, dx, rows, cols);
+      return run_widest([&] { log_softmax_backward(y, dy, dx, rows, cols); });
     default:
       break;
   }
   // Element-wise: the functors read x, y or both, so both must be present.
   require(x != nullptr && y != nullptr, "activation_backward: needs x and y");
-  with_unary_op<T>(act, p, [&](auto op) { unary_backward(op, x, y, dy, dx, n); });
+  with_unary_op<T>(act, p, [&](auto op) {
+    run_widest([&] { unary_backward(op, x, y, dy, dx, n); });
+  });
 }
 
 template void activation_forward<float>(Activation, const ActivationParams&,
