@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  Activation, Dense, Layer, Matrix, Sequential, io, layerFromConfig, losses, optim,
+  Activation, BatchNorm1d, Dense, Layer, Matrix, Sequential, io, layerFromConfig, losses, optim,
   type Dtype,
 } from '../lib';
 import { ENGINES, engine, randomArray } from './helpers';
@@ -67,6 +67,23 @@ describe.each(ENGINES)('model files (%s engine)', (engineName) => {
       const fromJson = Sequential.fromJSON(obj, { engine: engineName });
       expect(fromJson.predict(X).data).toEqual(m.predict(X).data);
       expect(fromJson.evaluate(X, Y)).toEqual(m.evaluate(X, Y));
+    });
+
+    it('batch norm: its running statistics are stored and restored, so the loaded model predicts as the saved one', async () => {
+      const m = new Sequential([new Dense(5, 8, { activation: 'relu' }), new BatchNorm1d(8), new Dense(8, 3)],
+        { engine: engineName, seed: 2, dtype });
+      m.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 0.05 }) });
+      for (let i = 0; i < 3; i++) m.trainStep(X, Y);
+      const stats = arrays(m.getWeights());
+      expect(stats['1.running_mean']!.some((v) => v !== 0)).toBe(true);  // training moved them off their start
+      const file = path.join(dir, `bn-${engineName}-${dtype}.safetensors`);
+      await m.save(file);
+      for (const back of [await Sequential.load(file, { engine: engineName }),
+        Sequential.fromBuffer(m.toBuffer(), { engine: engineName }),
+        Sequential.fromJSON(JSON.parse(JSON.stringify(m)) as io.ModelJSON, { engine: engineName })]) {
+        expect(arrays(back.getWeights())).toEqual(stats);
+        expect(back.predict(X).data).toEqual(m.predict(X).data);
+      }
     });
 
     it.each([

@@ -120,11 +120,15 @@ function stringMap(name: string, value: unknown): Record<string, string> {
   return out;
 }
 
-/** Parameter names and shapes in plan order, as Sequential lays them out. */
+/**
+ * The stored tensors' names and shapes in plan order, as Sequential lays them
+ * out: each layer's parameters, then its buffers (batch norm's running
+ * statistics, which predict uses and setWeights requires).
+ */
 function paramShapes(layers: readonly Layer[]): { name: string; shape: number[] }[] {
   const out: { name: string; shape: number[] }[] = [];
   layers.forEach((layer, i) => {
-    for (const p of layer.params()) out.push({ name: `${i}.${p.name}`, shape: p.shape });
+    for (const p of [...layer.params(), ...layer.buffers()]) out.push({ name: `${i}.${p.name}`, shape: p.shape });
   });
   return out;
 }
