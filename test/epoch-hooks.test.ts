@@ -12,7 +12,7 @@ import { ENGINES, engine, randomArray } from './helpers';
 // JS sees an early batch's event (the abort test relies on that).
 const LAYERS: LayerSpec[] = [{ kind: 'dense', inFeatures: 5, outFeatures: 128 }, { kind: 'activation', activation: 'tanh' },
   { kind: 'dense', inFeatures: 128, outFeatures: 3 }];
-const ROWS = 8 * 1500;
+const ROWS = 8 * 15000;  // long enough (~0.1 s native) that the abort from batch 2's event lands mid-epoch even on a loaded machine
 const BATCH = 8;
 const x = randomArray(ROWS * 5, 7);
 const y = Int32Array.from({ length: ROWS }, (_, i) => (i * 7) % 3);
