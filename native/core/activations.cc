@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "cpu.h"
-#include "gemm_kernels.h"  // FASTMLP_TARGET_* and FASTMLP_GEMM_X86
+#include "gemm_kernels.h"  // FASTMLP_TARGET_*, FASTMLP_FLATTEN and FASTMLP_GEMM_X86
 
 // The loops are compiled three times — AVX-512, AVX2 and the baseline ISA —
 // and one is picked per call from cpu_features() (cpu.h), as optim.cc does,
@@ -147,11 +147,6 @@ void log_softmax_backward(const T* y, const T* dy, T* dx, index_t rows, index_t 
 // the functors and vec_math calls inside it, into the wrapper, so the whole
 // loop is generated for the wrapper's target.
 #if FASTMLP_GEMM_X86
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTMLP_FLATTEN __attribute__((flatten))
-#else
-#define FASTMLP_FLATTEN
-#endif
 
 template <typename F>
 FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN void run_avx512(const F& run) {

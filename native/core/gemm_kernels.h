@@ -30,6 +30,15 @@
 #define FASTMLP_TARGET_AVX512
 #endif
 
+// On a FASTMLP_TARGET_* wrapper: inline every call below it, so the loops it
+// runs are generated for the wrapper's instruction set (the run-time
+// dispatch of optim.cc and activations.cc).
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTMLP_FLATTEN __attribute__((flatten))
+#else
+#define FASTMLP_FLATTEN
+#endif
+
 #if defined(__clang__)
 #define FASTMLP_UNROLL _Pragma("unroll")
 #elif defined(__GNUC__)

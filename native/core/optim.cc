@@ -31,7 +31,7 @@
 #include <mutex>
 
 #include "cpu.h"
-#include "gemm_kernels.h"  // FASTMLP_TARGET_* and FASTMLP_GEMM_X86
+#include "gemm_kernels.h"  // FASTMLP_TARGET_*, FASTMLP_FLATTEN and FASTMLP_GEMM_X86
 #include "threads.h"
 
 // No FMA contraction in this file, so that the AVX-512 and AVX2 variants below
@@ -339,11 +339,6 @@ inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, con
 // (memory-bound Adam on 5.8 M floats: ~7 ms with SSE2, ~5.3 ms with
 // AVX-512, measured on the benchmark machine).
 #if FASTMLP_GEMM_X86
-#if defined(__GNUC__) || defined(__clang__)
-#define FASTMLP_FLATTEN __attribute__((flatten))
-#else
-#define FASTMLP_FLATTEN
-#endif
 
 template <typename T, typename C>
 FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN void update_slice_avx512(
