@@ -29,6 +29,8 @@ int main() {
   cases.push_back({"sgd", s});
   s.momentum = 0.9;
   cases.push_back({"sgd-momentum", s});
+  s.nesterov = true;
+  cases.push_back({"sgd-nesterov", s});
   s = OptimizerSpec{};
   s.kind = OptimizerKind::Adagrad;
   cases.push_back({"adagrad", s});
@@ -36,11 +38,22 @@ int main() {
   s.kind = OptimizerKind::RMSprop;
   cases.push_back({"rmsprop", s});
   s.centered = true;
+  cases.push_back({"rmsprop-centered", s});
+  s.centered = false;
   s.momentum = 0.9;
+  cases.push_back({"rmsprop-momentum", s});
+  s.centered = true;
   cases.push_back({"rmsprop-centered-momentum", s});
   s = OptimizerSpec{};
   s.kind = OptimizerKind::Adam;
   cases.push_back({"adam", s});
+  s.kind = OptimizerKind::AdamW;
+  s.weight_decay = 0.01;
+  cases.push_back({"adamw", s});
+  s = OptimizerSpec{};
+  s.kind = OptimizerKind::Adam;
+  s.amsgrad = true;
+  cases.push_back({"adam-amsgrad", s});
 
   // Every state layout fits in 3n; gradients are small and varied, so the
   // parameters stay finite over all the steps.
