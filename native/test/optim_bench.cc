@@ -62,6 +62,10 @@ int main() {
   std::printf("optimizer_update, %lld floats, 1 thread, median ms of 41\n",
               static_cast<long long>(n));
   for (const Case& c : cases) {
+    // Each case from fresh parameters and zero state (another case's state
+    // means something else and drove half the parameters to NaN).
+    std::fill(param.begin(), param.end(), 0.5f);
+    std::fill(state.begin(), state.end(), 0.0f);
     std::vector<double> ms;
     for (int r = 0; r < 41; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
