@@ -75,8 +75,11 @@ export interface TrainingData {
   x: FloatArray;
   rows: number;
   y: Target;
-  /** Streamed data: the chunks of one epoch (called once per epoch); null for in-memory data. */
-  stream: ((epoch: number) => AsyncIterable<DataChunk>) | null;
+  /**
+   * Streamed data: the chunks of one epoch (called once per epoch); null for
+   * in-memory data. An abort of the signal ends the chunks at once.
+   */
+  stream: ((epoch: number, signal: AbortSignal | null) => AsyncIterable<DataChunk>) | null;
   validation: { x: Matrix; y: Target } | null;
 }
 
@@ -105,6 +108,8 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     } finally {
       host.setBusy(true);
     }
+    // A hook disposed the model: say so as fit, before anything touches the freed plan.
+    if (ctx.plan.disposed) throw disposedError('Sequential.fit');
   };
   host.model.stopTraining = false;
   for (const cb of callbacks) {
@@ -136,7 +141,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     if (signal?.aborted) throw new AbortError(history, signal.reason);
     host.syncOptimizer();
     host.snapshot();  // predict() during this epoch answers with the weights as they are now
-    const result = await trainEpochChunks(run, data.stream ? data.stream(epoch) : memory);
+    const result = await trainEpochChunks(run, data.stream ? data.stream(epoch, signal) : memory);
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
     if (result.aborted) throw new AbortError(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {

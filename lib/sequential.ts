@@ -111,6 +111,12 @@ export class Sequential {
   private optimizerVersion = -1;
   private metricNames: MetricName[] = [];
   private busy = false;
+  /**
+   * True from fit's start to its end, hooks included (busy is false while a
+   * hook runs, so hooks may use the model): a hook may not start another fit
+   * or recompile, which would change the loss and optimizer under the loop.
+   */
+  private fitting = false;
   private readonly specs: LayerSpec[];
   /** The weights predict() uses while fit runs (a second plan; created by the first fit). */
   private snapshotPlan: NetworkPlan | null = null;
@@ -199,6 +205,7 @@ export class Sequential {
    */
   train(): this {
     this.requireIdle('train');
+    this.requireNotFitting('train');  // fit trains in training mode throughout
     this.plan.setTraining(true);
     return this;
   }
@@ -206,6 +213,7 @@ export class Sequential {
   /** Eval mode for trainStep: dropout is the identity, batch norm uses its running statistics. */
   eval(): this {
     this.requireIdle('eval');
+    this.requireNotFitting('eval');  // fit trains in training mode throughout
     this.plan.setTraining(false);
     return this;
   }
@@ -232,6 +240,7 @@ export class Sequential {
   /** Sets the loss, optimizer and metrics used by fit, trainStep and evaluate. */
   compile(opts: CompileOptions): void {
     this.requireIdle('compile');
+    this.requireNotFitting('compile');
     const o = options('compile options', opts, ['loss', 'optimizer', 'metrics']);
     if (o.loss === undefined) throw typeError('loss', "a loss ('mse', 'cross-entropy', losses.create(...) or a custom loss)", undefined);
     const loss = resolveLoss(o.loss, 'loss');
@@ -250,11 +259,23 @@ export class Sequential {
     this.requireIdle('trainStep');
     const { loss } = this.requireCompiled('trainStep');
     const X = this.inputMatrix(x, 'x');
+    // As fit: a NaN in x would poison batch norm's running statistics in the forward pass, before any loss is seen.
+    requireFinite(X, 'x');
     const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
+    requireFiniteTarget(Y, 'y');
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
     this.syncOptimizer();
     this.stateChanged();  // before: a throw half-way may have written some of the weights
-    return trainBatch(this.context(loss), X.data, X.rows, Y);
+    // Finite inputs can still overflow: the forward then has updated batch norm's
+    // running statistics, which a skipped step must not leave behind.
+    const buffers = this.plan.bufferCount > 0 ? allocate(this.dtype, this.plan.bufferCount) : null;
+    if (buffers) this.plan.getBuffers(buffers);
+    try {
+      return trainBatch(this.context(loss), X.data, X.rows, Y);
+    } catch (err) {
+      if (buffers && !this.plan.disposed) this.plan.setBuffers(buffers);
+      throw err;
+    }
   }
 
   /**
@@ -265,6 +286,7 @@ export class Sequential {
    */
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
+    this.requireNotFitting('fit');
     const { loss } = this.requireCompiled('fit');
     const stream = isStreamSource(x) ? x : null;
     if (stream) {
@@ -539,8 +561,11 @@ export class Sequential {
 
   private validationPair(vd: unknown): { x: Matrix; y: Target } {
     if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
-    const vx = this.inputMatrix(vd[0], 'validationData[0]');
-    return { x: vx, y: toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype) };
+    // Private and finite, as fit's x and y: the caller may change or transfer its arrays while we train.
+    const vx = this.inputMatrix(vd[0], 'validationData[0]', true);
+    requireFinite(vx, 'validationData[0]');
+    const vy = toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype);
+    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]') };
   }
 
   private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings): Promise<History> {
@@ -548,12 +573,15 @@ export class Sequential {
     this.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
     this.busy = true;
+    this.fitting = true;
     try {
       return await runFit(this.fitHost(loss), data, settings);
     } finally {
       this.busy = false;
+      this.fitting = false;
       this.stateChanged();  // the epochs wrote the weights
-      this.plan.setTraining(wasTraining);
+      // A disposed plan refuses setTraining; throwing here would replace fit's own error.
+      if (!this.plan.disposed) this.plan.setTraining(wasTraining);
     }
   }
 
@@ -617,13 +645,9 @@ export class Sequential {
     return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
   }
 
-  private privateTarget(t: Target, original: unknown): Target {
+  private privateTarget(t: Target, original: unknown, name = 'y'): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
-    if (!(t instanceof Int32Array)) {
-      for (let i = 0; i < t.length; i++) {
-        if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
-      }
-    }
+    requireFiniteTarget(t, name);
     return shared ? t.slice() : t;
   }
 
@@ -659,9 +683,24 @@ export class Sequential {
     if (this.busy) throw codedError(`Sequential.${method}: the model is training (fit is running); await fit() first`, BUSY);
   }
 
+  /** requireIdle lets hooks use the model; this also refuses them (nested fit, recompiling). */
+  private requireNotFitting(method: string): void {
+    if (this.fitting) {
+      throw codedError(`Sequential.${method}: fit is running on this model (a callback may not start another fit or recompile); await fit() first`, BUSY);
+    }
+  }
+
   private requireCompiled(method: string): { loss: Loss | LossFunction } {
     if (!this.loss) throw new Error(`Sequential.${method}: call compile({ loss, optimizer }) first`);
     return { loss: this.loss };
+  }
+}
+
+/** Throws a RangeError naming the first NaN/±Infinity of a dense target (class indices are integers). */
+function requireFiniteTarget(t: Target, name: string): void {
+  if (t instanceof Int32Array) return;
+  for (let i = 0; i < t.length; i++) {
+    if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in ${name} but received ${t[i]} at index ${i}`);
   }
 }
 

@@ -19,21 +19,11 @@ import { validateTarget } from './losses';
 import { optimizerUpdate } from './optim';
 import { alloc, checkRows, copy, isCount, need } from './plan-arrays';
 import { PlanPasses } from './plan-passes';
+import { yieldDue, yieldToEventLoop } from '../../event-loop';
 import {
   ArgumentRangeError, DISPOSED, codedError, ownedBuffer, rangeError, typeError,
 } from '../../validate';
 
-/**
- * trainEpoch yields to the event loop once this many milliseconds of work have
- * passed since the last yield, so the loop's delay stays under the 20 ms p99
- * target of DESIGN.md while batches too short to be worth a yield each run
- * back to back.
- */
-const YIELD_MS = 15;
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise<void>((resolve) => setImmediate(resolve));
-}
 
 export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
   predict(x: FloatArray, rows: number, out: FloatArray): void {
@@ -220,8 +210,11 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     let cancelled = false;
     try {
       const started = performance.now();
-      let lastYield = started;
       for (let start = 0; start < rows; start += batchSize) {
+        // Before every batch, the first too: the clock is shared with the
+        // epochs before this one (lib/event-loop.ts), so epochs shorter than
+        // the budget still let the event loop run between them.
+        if (yieldDue()) await yieldToEventLoop();
         if (hooks.signal?.aborted || this.isDisposed) {
           cancelled = true;
           break;
@@ -262,10 +255,6 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         done += n;
         batches++;
         hooks.onBatch?.(batches - 1, n, value, (performance.now() - started) / 1000);
-        if (start + batchSize < rows && performance.now() - lastYield >= YIELD_MS) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
       }
     } finally {
       this.busy = false;

@@ -1,0 +1,200 @@
+// Regressions found by a user's audit of the training engine (issue 5), each
+// failing before its fix, on both engines: the event loop during fits made of
+// many short epochs, aborting a fit stalled on its data source, dispose and
+// nested fit/compile from callbacks, non-finite inputs to trainStep and to
+// validationData, and resuming a dropout model from a file.
+import { describe, expect, it } from 'vitest';
+import { AbortError, BatchNorm1d, Dense, Dropout, Matrix, Sequential, optim } from '../lib';
+import type { Callback } from '../lib/callbacks';
+import { ENGINES, randomArray } from './helpers';
+
+const IN = 5;
+const OUT = 3;
+const ROWS = 120;
+const X = new Matrix(ROWS, IN, randomArray(ROWS * IN, 17, Float64Array));
+const Y = Int32Array.from({ length: ROWS }, (_, i) => (i + (X.data[i * IN]! > 0 ? 1 : 0)) % OUT);
+
+function model(engine: 'native' | 'js', width = 16) {
+  const m = new Sequential([new Dense(IN, width, { activation: 'relu' }), new Dense(width, OUT)],
+    { engine, seed: 5, dtype: 'float64' });
+  m.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 0.01 }) });
+  return m;
+}
+
+function flat(m: Sequential): number[] {
+  return Object.values(m.getWeights()).flatMap((a) => Array.from(a));
+}
+
+/** Runs fit while a 2 ms interval timer records the longest gap between its ticks. */
+async function timerGaps(run: () => Promise<unknown>): Promise<{ ticks: number; worst: number; elapsed: number }> {
+  let last = performance.now();
+  let worst = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+    ticks++;
+  }, 2);
+  const started = performance.now();
+  try {
+    await run();
+  } finally {
+    clearInterval(timer);
+  }
+  const elapsed = performance.now() - started;
+  worst = Math.max(worst, performance.now() - last);
+  return { ticks, worst, elapsed };
+}
+
+describe.each(ENGINES)('audit: the event loop between epochs (%s engine)', (engine) => {
+  // Each epoch is one batch, far shorter than the 15 ms yield interval: before,
+  // neither the JS engine's epochs nor the batch-driven loop ever reached the
+  // event loop, so a whole fit of short epochs held it from start to end.
+  it('a fit of many one-batch epochs lets timers run', async () => {
+    const m = model(engine, 64);
+    const epochs = engine === 'native' ? 1500 : 600;
+    const acting: Callback = { onBatchEnd: () => undefined };  // native: batch-driven on the main thread
+    const r = await timerGaps(() => m.fit(X, Y, { epochs, batchSize: ROWS, callbacks: engine === 'native' ? [acting] : [] }));
+    expect(r.elapsed).toBeGreaterThan(100);  // long enough for the check to mean something
+    expect(r.ticks).toBeGreaterThanOrEqual(3);
+    expect(r.worst).toBeLessThan(r.elapsed / 2);
+  });
+
+  it('a fit of many short multi-batch epochs lets timers run', async () => {
+    const m = model(engine, 64);
+    const r = await timerGaps(() => m.fit(X, Y, { epochs: engine === 'native' ? 1000 : 500, batchSize: 16,
+      callbacks: engine === 'native' ? [{ onBatchBegin: () => undefined }] : [] }));
+    expect(r.elapsed).toBeGreaterThan(100);
+    expect(r.ticks).toBeGreaterThanOrEqual(3);
+    expect(r.worst).toBeLessThan(r.elapsed / 2);
+  });
+});
+
+describe.each(ENGINES)('audit: cancelling and disposing (%s engine)', (engine) => {
+  it('an abort rejects a fit that waits on a stalled data source, and closes the source', async () => {
+    const m = model(engine);
+    const controller = new AbortController();
+    let closed = false;
+    const source = {
+      [Symbol.asyncIterator]() {
+        let calls = 0;
+        return {
+          next: () => (calls++ === 0
+            ? Promise.resolve({ done: false, value: { x: X, y: Y } })
+            : new Promise<IteratorResult<{ x: Matrix; y: Int32Array }>>(() => {})),  // a read that never returns
+          return: () => { closed = true; return Promise.resolve({ done: true as const, value: undefined }); },
+        };
+      },
+    };
+    setTimeout(() => controller.abort(new Error('stop waiting')), 50);
+    const outcome = await Promise.race([
+      m.fit(source, { epochs: 1, batchSize: 32, signal: controller.signal }).then(() => 'resolved', (e: unknown) => e),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ]);
+    expect(outcome).toBeInstanceOf(AbortError);
+    expect(((outcome as AbortError).cause as Error).message).toBe('stop waiting');
+    expect(closed).toBe(true);
+    // The chunk that arrived trained; the model is idle and trains on.
+    expect(Number.isFinite(m.trainStep(X, Y))).toBe(true);
+  });
+
+  it('an abort while an async generator source awaits rejects fit at once', async () => {
+    const m = model(engine);
+    const controller = new AbortController();
+    async function* source() {
+      yield { x: X, y: Y };
+      await new Promise(() => {});  // stalls forever
+    }
+    setTimeout(() => controller.abort(), 30);
+    const outcome = await Promise.race([
+      m.fit(source, { epochs: 1, signal: controller.signal }).then(() => 'resolved', (e: unknown) => e),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ]);
+    expect(outcome).toBeInstanceOf(AbortError);
+  });
+
+  it('dispose() from a callback rejects fit with ERR_FASTMLP_DISPOSED naming fit, not an internal call', async () => {
+    for (const hook of ['onTrainBegin', 'onEpochBegin', 'onEpochEnd', 'onBatchEnd'] as const) {
+      const m = model(engine);
+      const cb: Callback = { [hook]: () => { m.dispose(); } };
+      const err = await m.fit(X, Y, { epochs: 3, batchSize: 32, callbacks: [cb] }).then(() => null, (e: unknown) => e);
+      expect(err, hook).toMatchObject({ code: 'ERR_FASTMLP_DISPOSED' });
+      expect((err as Error).message, hook).toMatch(/Sequential\.fit/);
+      expect(m.disposed).toBe(true);
+    }
+  });
+
+  it('a callback cannot start a second fit or recompile the model while fit runs', async () => {
+    const m = model(engine);
+    const inner: unknown[] = [];
+    const cb: Callback = {
+      onEpochEnd: async () => {
+        inner.push(await m.fit(X, Y, { epochs: 1 }).then(() => null, (e: unknown) => e));
+        try {
+          m.compile({ loss: 'mse' });
+          inner.push(null);
+        } catch (e) {
+          inner.push(e);
+        }
+      },
+    };
+    const h = await m.fit(X, Y, { epochs: 2, batchSize: 32, callbacks: [cb] });
+    expect(h.epoch).toEqual([0, 1]);
+    expect(inner).toHaveLength(4);
+    for (const e of inner) {
+      expect(e).toMatchObject({ code: 'ERR_FASTMLP_BUSY' });
+      expect((e as Error).message).toMatch(/fit is running/);
+    }
+    // Still compiled for cross-entropy, and idle afterwards.
+    expect(Number.isFinite(m.trainStep(X, Y))).toBe(true);
+  });
+});
+
+describe.each(ENGINES)('audit: non-finite inputs (%s engine)', (engine) => {
+  it('trainStep refuses a non-finite x before it runs, so batch norm statistics stay finite', () => {
+    const m = new Sequential([new Dense(IN, 6), new BatchNorm1d(6), new Dense(6, OUT)], { engine, seed: 1, dtype: 'float64' });
+    m.compile({ loss: 'cross-entropy' });
+    const before = m.getWeights();
+    const bad = X.data.slice();
+    bad[7] = NaN;
+    expect(() => m.trainStep(new Matrix(ROWS, IN, bad), Y)).toThrow(RangeError);
+    expect(() => m.trainStep(new Matrix(ROWS, IN, bad), Y)).toThrow(/finite values in x .*row 1, column 2/);
+    bad[7] = Infinity;
+    expect(() => m.trainStep(new Matrix(ROWS, IN, bad), Y)).toThrow(/finite values in x/);
+    expect(m.getWeights()).toEqual(before);
+    expect(m.predict(X).data.every(Number.isFinite)).toBe(true);
+  });
+
+  it('trainStep refuses non-finite dense targets, naming y', () => {
+    const m = new Sequential([new Dense(IN, 1)], { engine, seed: 1 });
+    m.compile({ loss: 'mse' });
+    const y = new Float32Array(ROWS);
+    y[4] = NaN;
+    expect(() => m.trainStep(X, y)).toThrow(/finite values in y .*index 4/);
+  });
+
+  it('a batch whose loss overflows leaves the batch-norm running statistics as they were', () => {
+    const m = new Sequential([new Dense(IN, 6), new BatchNorm1d(6), new Dense(6, 1)], { engine, seed: 1, dtype: 'float32' });
+    m.compile({ loss: 'mse' });
+    const before = m.getWeights();
+    // Finite inputs whose squared error overflows float32.
+    const huge = new Matrix(4, IN, new Float32Array(4 * IN).map((_, i) => (i % 2 ? 3e38 : -3e38)));
+    expect(() => m.trainStep(huge, new Float32Array([3e38, -3e38, 3e38, -3e38]))).toThrow(/not applied/);
+    expect(m.getWeights()).toEqual(before);
+  });
+
+  it('fit refuses non-finite validationData like x, naming it', async () => {
+    const m = model(engine);
+    const bad = X.data.slice();
+    bad[IN + 1] = NaN;
+    await expect(m.fit(X, Y, { validationData: [new Matrix(ROWS, IN, bad), Y] }))
+      .rejects.toThrow(/finite values in validationData\[0\] .*row 1, column 1/);
+    const r = new Sequential([new Dense(IN, 1)], { engine, seed: 1 });
+    r.compile({ loss: 'mse' });
+    const vy = new Float32Array(ROWS);
+    vy[2] = Infinity;
+    await expect(r.fit(X, new Float32Array(ROWS), { validationData: [X, vy] }))
+      .rejects.toThrow(/finite values in validationData\[1\]/);
+  });
+});
