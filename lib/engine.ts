@@ -225,6 +225,17 @@ export interface NetworkPlan {
   /** Restarts the dropout mask stream; seed an integer in [0, 2^53). */
   setSeed(seed: number): void;
   /**
+   * The dropout mask stream's generator state: four 32-bit words (unsigned),
+   * the same in both engines. Model files saved with includeOptimizer store it,
+   * so a loaded model draws the masks an uninterrupted run would.
+   */
+  getDropoutState(): number[];
+  /**
+   * Restores getDropoutState's words: an array of four integers in [0, 2^32),
+   * not all zero (TypeError/RangeError naming words otherwise; nothing changes).
+   */
+  setDropoutState(words: readonly number[]): void;
+  /**
    * The dense layers' L1/L2 penalty value computed by the last backward (with
    * its gradient); computeGradients, trainStep and trainEpoch include it in
    * their loss, a custom-loss loop adds it itself.

@@ -32,6 +32,8 @@ export interface NativeNetwork {
   readonly training: boolean;
   setTraining(training: boolean): void;
   setSeed(seed: number): void;
+  getDropoutState(): number[];
+  setDropoutState(words: readonly number[]): void;
   readonly penalty: number;
   predict(x: FloatArray, rows: number, out: FloatArray): void;
   /** predict on a worker thread (native/binding/predict_worker.h); NetworkPlan.predictAsync has the rules. */

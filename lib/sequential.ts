@@ -77,8 +77,18 @@ export interface TrainingState {
   loss: LossConfig | 'custom';
   optimizer: OptimizerConfig;
   metrics: string[];
-  /** The flat optimizer state, step count and shuffling generator, when asked for. */
-  optimizerState?: { state: FloatArray; steps: number; rng: RngState };
+  /** The flat optimizer state, step count and generators (shuffling, dropout), when asked for. */
+  optimizerState?: { state: FloatArray; steps: number; rng: TrainingRngState };
+}
+
+/**
+ * The generators a resumed fit needs: the shuffling one (RngState) and, as
+ * dropoutWords, the plan's dropout mask stream (engine getDropoutState). Model
+ * files store both in one JSON field; files from before dropoutWords load with
+ * the seed's stream.
+ */
+export interface TrainingRngState extends RngState {
+  dropoutWords?: number[];
 }
 
 interface ParamEntry {
@@ -495,20 +505,29 @@ export class Sequential {
     if (includeOptimizer) {
       const buf = allocate(this.dtype, this.plan.optimizerStateSize);
       this.plan.getOptimizerState(buf);
-      state.optimizerState = { state: buf, steps: this.plan.stepCount, rng: this.rng.getState() };
+      state.optimizerState = { state: buf, steps: this.plan.stepCount,
+        rng: { ...this.rng.getState(), dropoutWords: this.plan.getDropoutState() } };
     }
     return state;
   }
 
   /** @internal For lib/io: restores what trainingState(true) returned, after compile. */
-  restoreOptimizerState(state: FloatArray, steps: number, rng: RngState): void {
+  restoreOptimizerState(state: FloatArray, steps: number, rng: TrainingRngState): void {
     this.requireCompiled('restoreOptimizerState');
     if (state.length !== this.plan.optimizerStateSize) {
       throw new ArgumentRangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
     }
     const check = new Rng(0);
     check.setState(rng);  // validates before anything changes
-    this.plan.setOptimizerState(state, steps);
+    const dropoutBefore = this.plan.getDropoutState();
+    // Validates its words before it changes anything (a file from before it has none).
+    if (rng.dropoutWords !== undefined) this.plan.setDropoutState(rng.dropoutWords);
+    try {
+      this.plan.setOptimizerState(state, steps);
+    } catch (err) {
+      this.plan.setDropoutState(dropoutBefore);
+      throw err;
+    }
     this.rng.setState(rng);
   }
 

@@ -58,6 +58,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::CopyStateFrom>("copyStateFrom"),
       InstanceMethod<&NetworkWrap::SetTraining>("setTraining"),
       InstanceMethod<&NetworkWrap::SetSeed>("setSeed"),
+      InstanceMethod<&NetworkWrap::GetDropoutState>("getDropoutState"),
+      InstanceMethod<&NetworkWrap::SetDropoutState>("setDropoutState"),
       InstanceMethod<&NetworkWrap::Predict>("predict"),
       InstanceMethod<&NetworkWrap::PredictAsync>("predictAsync"),
       InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
@@ -346,6 +348,39 @@ Napi::Value NetworkWrap::SetSeed(const Napi::CallbackInfo& info) {
   const index_t seed = integer(arg(info, 0), "seed", 0, (index_t(1) << 53) - 1);
   visit([&](auto& n) { n.set_seed(static_cast<std::uint64_t>(seed)); });
   return info.Env().Undefined();
+}
+
+// getDropoutState(): the dropout mask stream's four 32-bit state words.
+Napi::Value NetworkWrap::GetDropoutState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  std::uint32_t words[4];
+  visit([&](auto& n) { n.dropout_rng().get_state(words); });
+  Napi::Array out = Napi::Array::New(env, 4);
+  for (std::uint32_t i = 0; i < 4; i++) out.Set(i, Napi::Number::New(env, double(words[i])));
+  return out;
+}
+
+// setDropoutState(words): restores getDropoutState's four words (integers in
+// [0, 2^32), not all zero); a refused state changes nothing.
+Napi::Value NetworkWrap::SetDropoutState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const Napi::Value v = arg(info, 0);
+  if (!v.IsArray())
+    throw_type_error(env, "Expected an array of four 32-bit words for words but received " + describe(v));
+  const Napi::Array list = v.As<Napi::Array>();
+  if (list.Length() != 4)
+    throw_range_error(env, "Expected an array of four 32-bit words for words but received " + describe(v));
+  std::uint32_t words[4];
+  for (std::uint32_t i = 0; i < 4; i++) {
+    const std::string name = "words[" + std::to_string(i) + "]";
+    words[i] = static_cast<std::uint32_t>(integer(list.Get(i), name.c_str(), 0, (index_t(1) << 32) - 1));
+  }
+  if ((words[0] | words[1] | words[2] | words[3]) == 0)
+    throw_range_error(env, "Expected four 32-bit words, not all zero, for words but received [0, 0, 0, 0]");
+  visit([&](auto& n) { n.dropout_rng().set_state(words); });
+  return env.Undefined();
 }
 
 Napi::Value NetworkWrap::GetGrads(const Napi::CallbackInfo& info) {
