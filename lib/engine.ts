@@ -131,7 +131,8 @@ export interface EpochHooks {
    * resolves. The native engine posts these from its worker thread without
    * waiting for JS, so the callback lags behind training by up to a few batches.
    * `seconds`: time from the epoch's start to the end of this batch, measured
-   * where the batch ran (the worker thread), so rows/seconds is a true rate.
+   * where the batch ran (the worker thread; in the JS engine, the main thread
+   * minus its yields to the event loop), so rows/seconds is a true rate.
    */
   onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void;
   /** Aborting stops the epoch before its next batch; the batch in flight completes. */

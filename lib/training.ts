@@ -5,7 +5,7 @@
 import type { Dtype, Engine, EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from './engine';
 import type { LossFunction } from './losses';
 import { yieldIfDue } from './event-loop';
-import { Matrix, allocate, toMatrix } from './matrix';
+import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { ArgumentRangeError, ArgumentTypeError } from './validate';
 
 export interface EpochContext {
@@ -200,5 +200,7 @@ function customGradient(loss: LossFunction, pred: Matrix, target: Target | Matri
   if (grad.rows !== pred.rows || grad.cols !== pred.cols) {
     throw new ArgumentRangeError(`Expected a ${pred.rows} × ${pred.cols} gradient from the custom loss's backward() but received ${grad.rows} × ${grad.cols}`);
   }
+  // A finite loss with a NaN gradient would turn every weight NaN at the step, silently.
+  requireFinite(grad, "the custom loss's backward() result");
   return grad.data;
 }

@@ -184,6 +184,15 @@ describe.each(ENGINES)('audit: non-finite inputs (%s engine)', (engine) => {
     expect(m.getWeights()).toEqual(before);
   });
 
+  it('a custom loss whose gradient is not finite stops fit and trainStep before the step', async () => {
+    const m = new Sequential([new Dense(IN, OUT)], { engine, seed: 2, dtype: 'float64' });
+    m.compile({ loss: { forward: () => 1, backward: (p: Matrix) => new Matrix(p.rows, p.cols, new Float64Array(p.rows * p.cols).fill(NaN)) } });
+    const before = m.getWeights();
+    await expect(m.fit(X, Y, { epochs: 1, batchSize: 32 })).rejects.toThrow(/finite values in the custom loss's backward\(\) result/);
+    expect(() => m.trainStep(X, Y)).toThrow(RangeError);
+    expect(m.getWeights()).toEqual(before);
+  });
+
   it('fit refuses non-finite validationData like x, naming it', async () => {
     const m = model(engine);
     const bad = X.data.slice();

@@ -210,11 +210,16 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     let cancelled = false;
     try {
       const started = performance.now();
+      let yielded = 0;  // ms spent in the event loop: not training time (onBatch's rate)
       for (let start = 0; start < rows; start += batchSize) {
         // Before every batch, the first too: the clock is shared with the
         // epochs before this one (lib/event-loop.ts), so epochs shorter than
         // the budget still let the event loop run between them.
-        if (yieldDue()) await yieldToEventLoop();
+        if (yieldDue()) {
+          const paused = performance.now();
+          await yieldToEventLoop();
+          yielded += performance.now() - paused;
+        }
         if (hooks.signal?.aborted || this.isDisposed) {
           cancelled = true;
           break;
@@ -254,7 +259,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         lossSum += value * n;
         done += n;
         batches++;
-        hooks.onBatch?.(batches - 1, n, value, (performance.now() - started) / 1000);
+        hooks.onBatch?.(batches - 1, n, value, (performance.now() - started - yielded) / 1000);
       }
     } finally {
       this.busy = false;
