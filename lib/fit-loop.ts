@@ -139,6 +139,8 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   for (let epoch = initialEpoch; epoch < epochs && !host.model.stopTraining; epoch++) {
     await hook('onEpochBegin', epoch, {});
     if (signal?.aborted) throw new AbortError(history, signal.reason);
+    // Stopped before its first batch: the epoch did not happen (no history entry with a loss of 0, no onEpochEnd).
+    if (host.model.stopTraining) break;
     host.syncOptimizer();
     host.snapshot();  // predict() during this epoch answers with the weights as they are now
     const result = await trainEpochChunks(run, data.stream ? data.stream(epoch, signal) : memory);

@@ -125,6 +125,19 @@ describe.each(ENGINES)('audit: cancelling and disposing (%s engine)', (engine) =
     }
   });
 
+  it('stopTraining set in onEpochBegin ends fit without recording an epoch that trained nothing', async () => {
+    const m = model(engine);
+    const ends: number[] = [];
+    const h = await m.fit(X, Y, { epochs: 4, batchSize: 32, validationSplit: 0.25, callbacks: [{
+      onEpochBegin: (e) => { if (e === 1) m.stopTraining = true; },
+      onEpochEnd: (e) => { ends.push(e); },
+    }] });
+    expect(h.epoch).toEqual([0]);
+    expect(ends).toEqual([0]);
+    expect(h.history['loss']).toHaveLength(1);
+    expect(h.history['loss']![0]).toBeGreaterThan(0);
+  });
+
   it('a callback cannot start a second fit or recompile the model while fit runs', async () => {
     const m = model(engine);
     const inner: unknown[] = [];
