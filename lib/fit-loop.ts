@@ -38,8 +38,8 @@ export interface FitHost {
   metricNames: readonly MetricName[];
   /** Sends the optimizer's settings (a schedule may have changed lr) to the plan. */
   syncOptimizer(): void;
-  /** Eval-mode loss and metrics. */
-  evaluate(x: Matrix, y: Target): Logs;
+  /** Eval-mode loss and metrics, without holding the event loop (predictAsync in chunks of batchSize rows). */
+  evaluate(x: Matrix, y: Target, batchSize: number): Promise<Logs>;
   /** Marks the model busy (training) or idle (hooks may use it). */
   setBusy(busy: boolean): void;
   /** Copies the current weights into the snapshot that predict uses while the model trains. */
@@ -158,7 +158,14 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     const logs: Logs = { loss: result.badBatch >= 0 ? NaN : result.loss };
     if (record) Object.assign(logs, trainMetrics(host, data, record.outputs, shuffle ? run.order : null, result.rowsDone));
     if (data.validation) {
-      for (const [k, value] of Object.entries(host.evaluate(data.validation.x, data.validation.y))) logs[`val_${k}`] = value;
+      let validation: Logs;
+      try {
+        validation = await host.evaluate(data.validation.x, data.validation.y, batchSize);
+      } catch (err) {
+        if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the validation pass
+        throw err;
+      }
+      for (const [k, value] of Object.entries(validation)) logs[`val_${k}`] = value;
     }
     history.epoch.push(epoch);
     for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);

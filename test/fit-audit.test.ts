@@ -71,6 +71,33 @@ describe.each(ENGINES)('audit: the event loop between epochs (%s engine)', (engi
   });
 });
 
+describe.each(ENGINES)('audit: the event loop during validation (%s engine)', (engine) => {
+  // The validation pass was one synchronous predict over validationData at each
+  // epoch's end: the event loop stopped for all of it.
+  it('validationData is evaluated without holding the event loop for the whole pass', async () => {
+    const width = 64;
+    const m = new Sequential([new Dense(width, 512, { activation: 'relu' }), new Dense(512, 512, { activation: 'relu' }),
+      new Dense(512, OUT)], { engine, seed: 3, dtype: 'float32' });
+    m.compile({ loss: 'cross-entropy', metrics: ['accuracy'] });
+    const rows = engine === 'native' ? 16384 : 2048;
+    const vx = new Matrix(rows, width, randomArray(rows * width, 8, Float32Array));
+    const vy = Int32Array.from({ length: rows }, (_, i) => i % OUT);
+    const started = performance.now();
+    const expected = m.evaluate(vx, vy);
+    const syncPass = performance.now() - started;
+    expect(syncPass).toBeGreaterThan(50);  // long enough to see
+    const tx = new Matrix(32, width, randomArray(32 * width, 9, Float32Array));
+    const ty = Int32Array.from({ length: 32 }, (_, i) => i % OUT);
+    // lr 0: the weights stay those evaluate saw, so val_loss must equal it bit for bit.
+    m.compile({ loss: 'cross-entropy', metrics: ['accuracy'], optimizer: new optim.SGD({ lr: 0 }) });
+    let h: Awaited<ReturnType<Sequential['fit']>> | null = null;
+    const r = await timerGaps(async () => { h = await m.fit(tx, ty, { epochs: 1, batchSize: 32, validationData: [vx, vy] }); });
+    expect(r.worst).toBeLessThan(syncPass / 2);
+    expect(h!.history['val_loss']).toEqual([expected['loss']]);
+    expect(h!.history['val_accuracy']).toEqual([expected['accuracy']]);
+  });
+});
+
 describe.each(ENGINES)('audit: cancelling and disposing (%s engine)', (engine) => {
   it('an abort rejects a fit that waits on a stalled data source, and closes the source', async () => {
     const m = model(engine);
