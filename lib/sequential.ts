@@ -368,6 +368,7 @@ export class Sequential {
    * epoch began (the weights at the last epoch end), never a half-updated model.
    */
   predict(x: unknown): Matrix {
+    if (this.plan.disposed) throw disposedError('Sequential.predict');  // as every other method, not the engine's wording
     const X = this.inputMatrix(x, 'x');
     return this.predictRows(X.data, X.rows);
   }

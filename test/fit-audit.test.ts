@@ -165,6 +165,12 @@ describe.each(ENGINES)('audit: cancelling and disposing (%s engine)', (engine) =
     expect(h.history['loss']![0]).toBeGreaterThan(0);
   });
 
+  it('predict on a disposed model names Sequential.predict in both engines', () => {
+    const m = model(engine);
+    m.dispose();
+    expect(() => m.predict(X)).toThrow(/Cannot run Sequential\.predict: this model was disposed/);
+  });
+
   it('a callback cannot start a second fit or recompile the model while fit runs', async () => {
     const m = model(engine);
     const inner: unknown[] = [];
