@@ -53,19 +53,19 @@ describe.each(ENGINES)('audit: the event loop between epochs (%s engine)', (engi
   // event loop, so a whole fit of short epochs held it from start to end.
   it('a fit of many one-batch epochs lets timers run', async () => {
     const m = model(engine, 64);
-    const epochs = engine === 'native' ? 1500 : 600;
+    const epochs = engine === 'native' ? 3000 : 1200;
     const acting: Callback = { onBatchEnd: () => undefined };  // native: batch-driven on the main thread
     const r = await timerGaps(() => m.fit(X, Y, { epochs, batchSize: ROWS, callbacks: engine === 'native' ? [acting] : [] }));
-    expect(r.elapsed).toBeGreaterThan(100);  // long enough for the check to mean something
+    expect(r.elapsed).toBeGreaterThan(60);  // several yield intervals: long enough for the check to mean something
     expect(r.ticks).toBeGreaterThanOrEqual(3);
     expect(r.worst).toBeLessThan(r.elapsed / 2);
   });
 
   it('a fit of many short multi-batch epochs lets timers run', async () => {
     const m = model(engine, 64);
-    const r = await timerGaps(() => m.fit(X, Y, { epochs: engine === 'native' ? 1000 : 500, batchSize: 16,
+    const r = await timerGaps(() => m.fit(X, Y, { epochs: engine === 'native' ? 2000 : 1000, batchSize: 16,
       callbacks: engine === 'native' ? [{ onBatchBegin: () => undefined }] : [] }));
-    expect(r.elapsed).toBeGreaterThan(100);
+    expect(r.elapsed).toBeGreaterThan(60);
     expect(r.ticks).toBeGreaterThanOrEqual(3);
     expect(r.worst).toBeLessThan(r.elapsed / 2);
   });
