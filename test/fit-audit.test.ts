@@ -296,3 +296,21 @@ describe.each(ENGINES)('audit: resuming a dropout model (%s engine)', (engine) =
     expect(() => plan.setDropoutState('abcd' as never)).toThrow(TypeError);
   });
 });
+
+describe('audit: engine parity of the dropout stream state', () => {
+  it('both engines hand out the same words for a seed, and after the same training', async () => {
+    const words: number[][][] = [];
+    for (const engine of ENGINES) {
+      const m = new Sequential([new Dense(IN, 8), new Dropout(0.5), new Dense(8, OUT)], { engine, seed: 21, dtype: 'float64' });
+      m.compile({ loss: 'cross-entropy' });
+      const plan = (m as unknown as { plan: import('../lib/engine').NetworkPlan }).plan;
+      const seen = [plan.getDropoutState()];
+      await m.fit(X, Y, { epochs: 2, batchSize: 16 });
+      seen.push(plan.getDropoutState());
+      words.push(seen);
+    }
+    expect(words[0]).toEqual(words[1]);
+    expect(words[0]![0]).not.toEqual(words[0]![1]);  // training drew masks
+    for (const w of words[0]!.flat()) expect(w >= 0 && w < 2 ** 32 && Number.isInteger(w)).toBe(true);
+  });
+});
