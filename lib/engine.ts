@@ -147,6 +147,14 @@ export interface EpochHooks {
    * are left untouched. Must not be read or written until the promise settles.
    */
   outputs?: FloatArray;
+  /**
+   * The caller promises x and y stay unchanged until it calls the plan's
+   * releaseEpochData() (fit's private copies do): the native engine then
+   * copies them for the first such epoch only and reuses that copy in later
+   * keepData epochs over the same two arrays and rows, instead of copying both
+   * on the main thread every epoch. The JS engine reads them in place anyway.
+   */
+  keepData?: boolean;
 }
 
 /**
@@ -280,6 +288,8 @@ export interface NetworkPlan {
    */
   trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
              order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult>;
+  /** Drops the copy of x and y that keepData epochs kept (EpochHooks.keepData). Idempotent. */
+  releaseEpochData(): void;
   /**
    * Frees the plan's memory now; while an epoch runs, stops it before its next
    * batch (the promise resolves with cancelled: true) and frees it when the

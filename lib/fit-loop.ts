@@ -129,6 +129,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     ctx, batchSize, shuffle, rng: host.rng, byBatch, observers: byBatch ? [] : batchObservers(callbacks), hook,
     syncOptimizer: () => host.syncOptimizer(), model: host.model, signal: settings.signal, record,
     order: new Int32Array(data.rows),
+    keepData: data.stream === null,  // Sequential's private copies; released when fit ends
   };
   const memory: DataChunk[] = [{ x: data.x, rows: data.rows, y: data.y }];
   const { signal } = settings;

@@ -600,6 +600,7 @@ export class Sequential {
       this.busy = false;
       this.fitting = false;
       this.stateChanged();  // the epochs wrote the weights
+      this.plan.releaseEpochData();  // the native engine's copy of the data, kept across epochs
       // A disposed plan refuses setTraining; throwing here would replace fit's own error.
       if (!this.plan.disposed) this.plan.setTraining(wasTraining);
     }

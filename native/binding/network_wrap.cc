@@ -69,6 +69,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::TrainStep>("trainStep"),
       InstanceMethod<&NetworkWrap::TrainEpoch>("runEpoch"),
       InstanceMethod<&NetworkWrap::CancelEpoch>("cancelEpoch"),
+      InstanceMethod<&NetworkWrap::ReleaseEpochData>("releaseEpochData"),
       InstanceMethod<&NetworkWrap::Dispose>("dispose"),
       InstanceAccessor<&NetworkWrap::GetDisposed>("disposed"),
   });
@@ -520,8 +521,11 @@ Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, loss);
 }
 
-// runEpoch(x, rows, y, batchSize, order | null, onBatch?, outputs?) → (the plan's trainEpoch in TS)
-//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds)
+// runEpoch(x, rows, y, batchSize, order | null, onBatch?, outputs?, keepData?) → (the plan's trainEpoch in TS)
+//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds).
+//   keepData (EpochHooks.keepData): the caller keeps x and y unchanged until
+//   releaseEpochData; their copy is kept and reused by later keepData epochs
+//   over the same two arrays instead of being made again.
 Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
@@ -543,15 +547,39 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   const bool has_outputs = !outputs_v.IsNull() && !outputs_v.IsUndefined();
   FloatArg outputs;
   if (has_outputs) outputs = float_array(outputs_v, "outputs", dtype_, std::size_t(rows * out_size()));
+  const Napi::Value keep_v = arg(info, 7);
+  const bool keep = !keep_v.IsNull() && !keep_v.IsUndefined() && boolean(keep_v, "keepData");
+  // The same two arrays (by identity, while they live) and rows as the kept copy: reuse it.
+  const auto same_object = [](Napi::ObjectReference& ref, const Napi::Value& v) {
+    if (ref.IsEmpty() || !v.IsObject()) return false;
+    const Napi::Object kept = ref.Value();
+    return !kept.IsEmpty() && kept.StrictEquals(v);
+  };
+  const bool reuse = keep && kept_data_ && kept_rows_ == rows && same_object(kept_x_, arg(info, 0)) &&
+                     same_object(kept_y_, arg(info, 2));
 
   return guard(env, [&]() -> Napi::Value {
     return visit([&](auto& n) -> Napi::Value {
       using T = element_t<decltype(n)>;
       typename TrainEpochWorker<T>::Baton baton;
       if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
-      baton.x.assign(x.as<T>(), x.as<T>() + x.length);
-      if (y.indices) baton.y_idx.assign(y.indices, y.indices + y.index_count);
-      else baton.y.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+      if (reuse) {
+        baton.data = std::static_pointer_cast<const EpochData<T>>(kept_data_);
+      } else {
+        auto data = std::make_shared<EpochData<T>>();
+        data->x.assign(x.as<T>(), x.as<T>() + x.length);
+        if (y.indices) data->y_idx.assign(y.indices, y.indices + y.index_count);
+        else data->y.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+        baton.data = std::move(data);
+      }
+      if (keep) {
+        kept_data_ = baton.data;
+        kept_x_ = Napi::Weak(arg(info, 0).As<Napi::Object>());
+        kept_y_ = Napi::Weak(arg(info, 2).As<Napi::Object>());
+        kept_rows_ = rows;
+      } else {
+        release_epoch_data();
+      }
       if (order) {
         baton.order.assign(order, order + rows);
         baton.has_order = true;
@@ -581,6 +609,20 @@ Napi::Value NetworkWrap::CancelEpoch(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// releaseEpochData(): drops the copy of x and y kept by keepData epochs (an
+// epoch running on it keeps its own reference until it ends). Idempotent.
+Napi::Value NetworkWrap::ReleaseEpochData(const Napi::CallbackInfo& info) {
+  release_epoch_data();
+  return info.Env().Undefined();
+}
+
+void NetworkWrap::release_epoch_data() {
+  kept_data_.reset();
+  kept_x_.Reset();
+  kept_y_.Reset();
+  kept_rows_ = 0;
+}
+
 // dispose(): frees the network's memory now, or — while an epoch or a
 // predictAsync runs — cancels it (before its next batch or chunk) and lets the
 // worker free the network when it finishes: the worker's baton holds a
@@ -590,6 +632,7 @@ Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo& info) {
   if (disposed_) return info.Env().Undefined();
   if (epoch_cancel_) epoch_cancel_->store(true);
   disposed_ = true;
+  release_epoch_data();
   f32_.reset();
   f64_.reset();
   sync_external_memory(info.Env());  // reports 0 bytes now

@@ -166,6 +166,9 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     return this.runEpoch(loss, x, rows, y, batchSize, order, hooks ?? {});
   }
 
+  /** EpochHooks.keepData changes nothing here: this engine reads x and y in place. */
+  releaseEpochData(): void {}
+
   /** EpochHooks.outputs: a typed array of the plan's dtype, rows × outputSize long (as the binding checks). */
   private checkOutputs(outputs: unknown, rows: number): void {
     const Ctor = this.dtype === 'float32' ? Float32Array : Float64Array;
