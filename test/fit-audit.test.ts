@@ -1,8 +1,10 @@
 // Regressions found by a user's audit of the training engine (issue 5), each
 // failing before its fix, on both engines: the event loop during fits made of
-// many short epochs, aborting a fit stalled on its data source, dispose and
-// nested fit/compile from callbacks, non-finite inputs to trainStep and to
-// validationData, and resuming a dropout model from a file.
+// many short epochs, during the validation pass and across the native engine's
+// per-epoch data copy; aborting a fit stalled on its data source; dispose and
+// nested fit/compile from callbacks; stopTraining before an epoch's first
+// batch; non-finite inputs to trainStep, validationData and custom-loss
+// gradients; and resuming a dropout model from a file.
 import { describe, expect, it } from 'vitest';
 import { AbortError, BatchNorm1d, Dense, Dropout, Matrix, Sequential, optim } from '../lib';
 import type { Callback } from '../lib/callbacks';
