@@ -131,7 +131,8 @@ export interface EpochHooks {
    * resolves. The native engine posts these from its worker thread without
    * waiting for JS, so the callback lags behind training by up to a few batches.
    * `seconds`: time from the epoch's start to the end of this batch, measured
-   * where the batch ran (the worker thread), so rows/seconds is a true rate.
+   * where the batch ran (the worker thread; in the JS engine, the main thread
+   * minus its yields to the event loop), so rows/seconds is a true rate.
    */
   onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void;
   /** Aborting stops the epoch before its next batch; the batch in flight completes. */
@@ -146,6 +147,14 @@ export interface EpochHooks {
    * are left untouched. Must not be read or written until the promise settles.
    */
   outputs?: FloatArray;
+  /**
+   * The caller promises x and y stay unchanged until it calls the plan's
+   * releaseEpochData() (fit's private copies do): the native engine then
+   * copies them for the first such epoch only and reuses that copy in later
+   * keepData epochs over the same two arrays and rows, instead of copying both
+   * on the main thread every epoch. The JS engine reads them in place anyway.
+   */
+  keepData?: boolean;
 }
 
 /**
@@ -225,6 +234,17 @@ export interface NetworkPlan {
   /** Restarts the dropout mask stream; seed an integer in [0, 2^53). */
   setSeed(seed: number): void;
   /**
+   * The dropout mask stream's generator state: four 32-bit words (unsigned),
+   * the same in both engines. Model files saved with includeOptimizer store it,
+   * so a loaded model draws the masks an uninterrupted run would.
+   */
+  getDropoutState(): number[];
+  /**
+   * Restores getDropoutState's words: an array of four integers in [0, 2^32),
+   * not all zero (TypeError/RangeError naming words otherwise; nothing changes).
+   */
+  setDropoutState(words: readonly number[]): void;
+  /**
    * The dense layers' L1/L2 penalty value computed by the last backward (with
    * its gradient); computeGradients, trainStep and trainEpoch include it in
    * their loss, a custom-loss loop adds it itself.
@@ -268,6 +288,8 @@ export interface NetworkPlan {
    */
   trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
              order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult>;
+  /** Drops the copy of x and y that keepData epochs kept (EpochHooks.keepData). Idempotent. */
+  releaseEpochData(): void;
   /**
    * Frees the plan's memory now; while an epoch runs, stops it before its next
    * batch (the promise resolves with cancelled: true) and frees it when the

@@ -45,6 +45,8 @@ export interface EpochRun {
   record: EpochRecord | null;
   /** Reused shuffle order for chunks of its length. */
   order: Int32Array;
+  /** In-memory data, private to fit: the engine may keep its copy across epochs (EpochHooks.keepData). */
+  keepData: boolean;
 }
 
 export interface EpochOutcome {
@@ -88,8 +90,9 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
 async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number): Promise<EpochResult> {
   const { observers } = run;
   const outputs = run.record?.outputs;
+  const keep: EpochHooks = run.keepData ? { keepData: true } : {};
   if (observers.length === 0 && run.signal === null) {
-    return runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, outputs ? { outputs } : {});
+    return runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, outputs ? { outputs, ...keep } : keep);
   }
   // Our own controller: the caller's signal and a stopping observer both cancel through it.
   const stop = new AbortController();
@@ -109,7 +112,7 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
     stop.abort();
   };
   const settle = () => { if (run.model.stopTraining) stop.abort(); };
-  const hooks: EpochHooks = { signal: stop.signal };
+  const hooks: EpochHooks = { signal: stop.signal, ...keep };
   if (outputs) hooks.outputs = outputs;
   if (observers.length > 0) {
     hooks.onBatch = (batch, size, loss, seconds) => {

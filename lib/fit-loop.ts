@@ -38,8 +38,8 @@ export interface FitHost {
   metricNames: readonly MetricName[];
   /** Sends the optimizer's settings (a schedule may have changed lr) to the plan. */
   syncOptimizer(): void;
-  /** Eval-mode loss and metrics. */
-  evaluate(x: Matrix, y: Target): Logs;
+  /** Eval-mode loss and metrics, without holding the event loop (predictAsync in chunks of batchSize rows). */
+  evaluate(x: Matrix, y: Target, batchSize: number): Promise<Logs>;
   /** Marks the model busy (training) or idle (hooks may use it). */
   setBusy(busy: boolean): void;
   /** Copies the current weights into the snapshot that predict uses while the model trains. */
@@ -75,8 +75,11 @@ export interface TrainingData {
   x: FloatArray;
   rows: number;
   y: Target;
-  /** Streamed data: the chunks of one epoch (called once per epoch); null for in-memory data. */
-  stream: ((epoch: number) => AsyncIterable<DataChunk>) | null;
+  /**
+   * Streamed data: the chunks of one epoch (called once per epoch); null for
+   * in-memory data. An abort of the signal ends the chunks at once.
+   */
+  stream: ((epoch: number, signal: AbortSignal | null) => AsyncIterable<DataChunk>) | null;
   validation: { x: Matrix; y: Target } | null;
 }
 
@@ -105,6 +108,8 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     } finally {
       host.setBusy(true);
     }
+    // A hook disposed the model: say so as fit, before anything touches the freed plan.
+    if (ctx.plan.disposed) throw disposedError('Sequential.fit');
   };
   host.model.stopTraining = false;
   for (const cb of callbacks) {
@@ -124,6 +129,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     ctx, batchSize, shuffle, rng: host.rng, byBatch, observers: byBatch ? [] : batchObservers(callbacks), hook,
     syncOptimizer: () => host.syncOptimizer(), model: host.model, signal: settings.signal, record,
     order: new Int32Array(data.rows),
+    keepData: data.stream === null,  // Sequential's private copies; released when fit ends
   };
   const memory: DataChunk[] = [{ x: data.x, rows: data.rows, y: data.y }];
   const { signal } = settings;
@@ -134,9 +140,11 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   for (let epoch = initialEpoch; epoch < epochs && !host.model.stopTraining; epoch++) {
     await hook('onEpochBegin', epoch, {});
     if (signal?.aborted) throw new AbortError(history, signal.reason);
+    // Stopped before its first batch: the epoch did not happen (no history entry with a loss of 0, no onEpochEnd).
+    if (host.model.stopTraining) break;
     host.syncOptimizer();
     host.snapshot();  // predict() during this epoch answers with the weights as they are now
-    const result = await trainEpochChunks(run, data.stream ? data.stream(epoch) : memory);
+    const result = await trainEpochChunks(run, data.stream ? data.stream(epoch, signal) : memory);
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
     if (result.aborted) throw new AbortError(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {
@@ -151,7 +159,14 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     const logs: Logs = { loss: result.badBatch >= 0 ? NaN : result.loss };
     if (record) Object.assign(logs, trainMetrics(host, data, record.outputs, shuffle ? run.order : null, result.rowsDone));
     if (data.validation) {
-      for (const [k, value] of Object.entries(host.evaluate(data.validation.x, data.validation.y))) logs[`val_${k}`] = value;
+      let validation: Logs;
+      try {
+        validation = await host.evaluate(data.validation.x, data.validation.y, batchSize);
+      } catch (err) {
+        if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the validation pass
+        throw err;
+      }
+      for (const [k, value] of Object.entries(validation)) logs[`val_${k}`] = value;
     }
     history.epoch.push(epoch);
     for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);

@@ -43,28 +43,96 @@ export type ChunkConverter = (x: unknown, y: unknown, name: string) => { x: Matr
 
 /**
  * The per-epoch chunk stream fit's loop consumes: validates and converts each
- * chunk, names the epoch and chunk in errors.
+ * chunk, names the epoch and chunk in errors. An abort of `signal` ends it at
+ * once, even while the source is still producing a chunk (a stalled read from
+ * disk or a socket): the source's iterator is then closed with return(), not
+ * awaited, since a source stuck in a read may never answer.
  */
-export function streamChunks(source: StreamSource, convert: ChunkConverter): (epoch: number) => AsyncIterable<DataChunk> {
-  return (epoch) => ({
+export function streamChunks(source: StreamSource, convert: ChunkConverter):
+    (epoch: number, signal: AbortSignal | null) => AsyncIterable<DataChunk> {
+  return (epoch, signal) => ({
     async *[Symbol.asyncIterator]() {
       const iterable = typeof source === 'function' ? source() : source;
       if (!isIterable(iterable)) {
         throw typeError('the data source function\'s result', 'an AsyncIterable or Iterable of { x, y } chunks', iterable);
       }
-      let index = 0;
-      for await (const chunk of iterable) {
-        const name = `epoch ${epoch + 1} chunk ${index}`;
-        if (typeof chunk !== 'object' || chunk === null || !('x' in chunk) || !('y' in chunk)) {
-          throw typeError(`data ${name}`, 'an object { x, y }', chunk);
+      const iterator = asyncIterator(iterable);
+      // What for-await does when its loop ends early (a break, an error in the
+      // body, an abort): close the source. Not after the source ended or threw.
+      let open = true;
+      let abandoned = false;
+      try {
+        for (let index = 0; ; index++) {
+          let step: IteratorResult<unknown>;
+          try {
+            const next = await untilAborted(iterator.next(), signal);
+            if (next === ABORTED) {
+              abandoned = true;
+              return;
+            }
+            step = next;
+          } catch (err) {
+            open = false;
+            throw err;
+          }
+          if (step.done) {
+            open = false;
+            return;
+          }
+          const chunk = step.value;
+          const name = `epoch ${epoch + 1} chunk ${index}`;
+          if (typeof chunk !== 'object' || chunk === null || !('x' in chunk) || !('y' in chunk)) {
+            throw typeError(`data ${name}`, 'an object { x, y }', chunk);
+          }
+          const { x, y } = convert(chunk.x, chunk.y, name);
+          requireFinite(x, `x of ${name}`);
+          yield { x: x.data, rows: x.rows, y };
         }
-        const { x, y } = convert(chunk.x, chunk.y, name);
-        requireFinite(x, `x of ${name}`);
-        yield { x: x.data, rows: x.rows, y };
-        index++;
+      } finally {
+        if (open && typeof iterator.return === 'function') {
+          const closing = Promise.resolve().then(() => iterator.return!());
+          if (abandoned) closing.catch(() => {});  // the source may answer late or never
+          else await closing;
+        }
       }
     },
   });
+}
+
+const ABORTED = Symbol('aborted');
+
+/** The promise's value, or ABORTED as soon as the signal aborts (the promise is then left to settle unobserved). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | null): Promise<T | typeof ABORTED> {
+  if (signal === null) return promise;
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise<T | typeof ABORTED>((resolve, reject) => {
+    const onAbort = () => {
+      promise.catch(() => {});
+      resolve(ABORTED);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+    );
+  });
+}
+
+/** The source's async iterator; a sync one's values are awaited, as for-await does. */
+function asyncIterator(iterable: AsyncIterable<unknown> | Iterable<unknown>): AsyncIterator<unknown> {
+  const asyncMethod = (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator];
+  if (typeof asyncMethod === 'function') return asyncMethod.call(iterable);
+  const sync = (iterable as Iterable<unknown>)[Symbol.iterator]();
+  return {
+    next: async () => {
+      const step = sync.next();
+      return step.done ? step : { done: false, value: await step.value };
+    },
+    return: typeof sync.return === 'function' ? async () => sync.return!() : undefined,
+  } as AsyncIterator<unknown>;
 }
 
 function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {

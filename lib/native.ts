@@ -32,6 +32,8 @@ export interface NativeNetwork {
   readonly training: boolean;
   setTraining(training: boolean): void;
   setSeed(seed: number): void;
+  getDropoutState(): number[];
+  setDropoutState(words: readonly number[]): void;
   readonly penalty: number;
   predict(x: FloatArray, rows: number, out: FloatArray): void;
   /** predict on a worker thread (native/binding/predict_worker.h); NetworkPlan.predictAsync has the rules. */
@@ -49,7 +51,9 @@ export interface NativeNetwork {
    */
   runEpoch(x: FloatArray, rows: number, y: Target, batchSize: number, order: Int32Array | null,
              onBatch?: ((batch: number, rows: number, loss: number, seconds: number) => void) | null,
-             outputs?: FloatArray | null): Promise<EpochResult>;
+             outputs?: FloatArray | null, keepData?: boolean): Promise<EpochResult>;
+  /** Drops the copy of x and y that keepData epochs kept. */
+  releaseEpochData(): void;
   /** Stops the running epoch before its next batch; false when none runs. */
   cancelEpoch(): boolean;
   /** Frees the core network now, or when the running epoch's worker finishes (it is cancelled). */

@@ -77,8 +77,18 @@ export interface TrainingState {
   loss: LossConfig | 'custom';
   optimizer: OptimizerConfig;
   metrics: string[];
-  /** The flat optimizer state, step count and shuffling generator, when asked for. */
-  optimizerState?: { state: FloatArray; steps: number; rng: RngState };
+  /** The flat optimizer state, step count and generators (shuffling, dropout), when asked for. */
+  optimizerState?: { state: FloatArray; steps: number; rng: TrainingRngState };
+}
+
+/**
+ * The generators a resumed fit needs: the shuffling one (RngState) and, as
+ * dropoutWords, the plan's dropout mask stream (engine getDropoutState). Model
+ * files store both in one JSON field; files from before dropoutWords load with
+ * the seed's stream.
+ */
+export interface TrainingRngState extends RngState {
+  dropoutWords?: number[];
 }
 
 interface ParamEntry {
@@ -111,6 +121,12 @@ export class Sequential {
   private optimizerVersion = -1;
   private metricNames: MetricName[] = [];
   private busy = false;
+  /**
+   * True from fit's start to its end, hooks included (busy is false while a
+   * hook runs, so hooks may use the model): a hook may not start another fit
+   * or recompile, which would change the loss and optimizer under the loop.
+   */
+  private fitting = false;
   private readonly specs: LayerSpec[];
   /** The weights predict() uses while fit runs (a second plan; created by the first fit). */
   private snapshotPlan: NetworkPlan | null = null;
@@ -199,6 +215,7 @@ export class Sequential {
    */
   train(): this {
     this.requireIdle('train');
+    this.requireNotFitting('train');  // fit trains in training mode throughout
     this.plan.setTraining(true);
     return this;
   }
@@ -206,6 +223,7 @@ export class Sequential {
   /** Eval mode for trainStep: dropout is the identity, batch norm uses its running statistics. */
   eval(): this {
     this.requireIdle('eval');
+    this.requireNotFitting('eval');  // fit trains in training mode throughout
     this.plan.setTraining(false);
     return this;
   }
@@ -232,6 +250,7 @@ export class Sequential {
   /** Sets the loss, optimizer and metrics used by fit, trainStep and evaluate. */
   compile(opts: CompileOptions): void {
     this.requireIdle('compile');
+    this.requireNotFitting('compile');
     const o = options('compile options', opts, ['loss', 'optimizer', 'metrics']);
     if (o.loss === undefined) throw typeError('loss', "a loss ('mse', 'cross-entropy', losses.create(...) or a custom loss)", undefined);
     const loss = resolveLoss(o.loss, 'loss');
@@ -250,11 +269,23 @@ export class Sequential {
     this.requireIdle('trainStep');
     const { loss } = this.requireCompiled('trainStep');
     const X = this.inputMatrix(x, 'x');
+    // As fit: a NaN in x would poison batch norm's running statistics in the forward pass, before any loss is seen.
+    requireFinite(X, 'x');
     const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
+    requireFiniteTarget(Y, 'y');
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
     this.syncOptimizer();
     this.stateChanged();  // before: a throw half-way may have written some of the weights
-    return trainBatch(this.context(loss), X.data, X.rows, Y);
+    // Finite inputs can still overflow: the forward then has updated batch norm's
+    // running statistics, which a skipped step must not leave behind.
+    const buffers = this.plan.bufferCount > 0 ? allocate(this.dtype, this.plan.bufferCount) : null;
+    if (buffers) this.plan.getBuffers(buffers);
+    try {
+      return trainBatch(this.context(loss), X.data, X.rows, Y);
+    } catch (err) {
+      if (buffers && !this.plan.disposed) this.plan.setBuffers(buffers);
+      throw err;
+    }
   }
 
   /**
@@ -265,6 +296,7 @@ export class Sequential {
    */
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
+    this.requireNotFitting('fit');
     const { loss } = this.requireCompiled('fit');
     const stream = isStreamSource(x) ? x : null;
     if (stream) {
@@ -336,6 +368,7 @@ export class Sequential {
    * epoch began (the weights at the last epoch end), never a half-updated model.
    */
   predict(x: unknown): Matrix {
+    if (this.plan.disposed) throw disposedError('Sequential.predict');  // as every other method, not the engine's wording
     const X = this.inputMatrix(x, 'x');
     return this.predictRows(X.data, X.rows);
   }
@@ -473,20 +506,29 @@ export class Sequential {
     if (includeOptimizer) {
       const buf = allocate(this.dtype, this.plan.optimizerStateSize);
       this.plan.getOptimizerState(buf);
-      state.optimizerState = { state: buf, steps: this.plan.stepCount, rng: this.rng.getState() };
+      state.optimizerState = { state: buf, steps: this.plan.stepCount,
+        rng: { ...this.rng.getState(), dropoutWords: this.plan.getDropoutState() } };
     }
     return state;
   }
 
   /** @internal For lib/io: restores what trainingState(true) returned, after compile. */
-  restoreOptimizerState(state: FloatArray, steps: number, rng: RngState): void {
+  restoreOptimizerState(state: FloatArray, steps: number, rng: TrainingRngState): void {
     this.requireCompiled('restoreOptimizerState');
     if (state.length !== this.plan.optimizerStateSize) {
       throw new ArgumentRangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
     }
     const check = new Rng(0);
     check.setState(rng);  // validates before anything changes
-    this.plan.setOptimizerState(state, steps);
+    const dropoutBefore = this.plan.getDropoutState();
+    // Validates its words before it changes anything (a file from before it has none).
+    if (rng.dropoutWords !== undefined) this.plan.setDropoutState(rng.dropoutWords);
+    try {
+      this.plan.setOptimizerState(state, steps);
+    } catch (err) {
+      this.plan.setDropoutState(dropoutBefore);
+      throw err;
+    }
     this.rng.setState(rng);
   }
 
@@ -539,8 +581,11 @@ export class Sequential {
 
   private validationPair(vd: unknown): { x: Matrix; y: Target } {
     if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
-    const vx = this.inputMatrix(vd[0], 'validationData[0]');
-    return { x: vx, y: toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype) };
+    // Private and finite, as fit's x and y: the caller may change or transfer its arrays while we train.
+    const vx = this.inputMatrix(vd[0], 'validationData[0]', true);
+    requireFinite(vx, 'validationData[0]');
+    const vy = toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype);
+    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]') };
   }
 
   private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings): Promise<History> {
@@ -548,12 +593,16 @@ export class Sequential {
     this.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
     this.busy = true;
+    this.fitting = true;
     try {
       return await runFit(this.fitHost(loss), data, settings);
     } finally {
       this.busy = false;
+      this.fitting = false;
       this.stateChanged();  // the epochs wrote the weights
-      this.plan.setTraining(wasTraining);
+      this.plan.releaseEpochData();  // the native engine's copy of the data, kept across epochs
+      // A disposed plan refuses setTraining; throwing here would replace fit's own error.
+      if (!this.plan.disposed) this.plan.setTraining(wasTraining);
     }
   }
 
@@ -596,7 +645,14 @@ export class Sequential {
       metricNames: this.metricNames,
       syncOptimizer: () => this.syncOptimizer(),
       // The fit loop calls these between epochs, with the live plan idle: they use it, not the snapshot.
-      evaluate: (x, y) => this.evaluateMatrix(x, y, this.plan),
+      // The validation forward runs as predictAsync (native: a worker thread; JS: chunks of batchSize
+      // rows with the event loop between them): a synchronous predict of a large validation set held
+      // the event loop for the whole pass every epoch (8192 rows of 256-1024-1024-10: 0.23 s native).
+      evaluate: async (x, y, batchSize) => {
+        const out = allocate(this.dtype, x.rows * this.outputSize);
+        await this.plan.predictAsync(x.data, x.rows, out, batchSize);
+        return this.lossAndMetrics(new Matrix(x.rows, this.outputSize, out), y);
+      },
       // Not busy (a hook runs): predict and predictAsync read the live plan, which the epochs wrote.
       setBusy: (busy) => { this.busy = busy; if (!busy) this.stateChanged(); },
       snapshot: () => this.takeSnapshot(),
@@ -617,13 +673,9 @@ export class Sequential {
     return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
   }
 
-  private privateTarget(t: Target, original: unknown): Target {
+  private privateTarget(t: Target, original: unknown, name = 'y'): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
-    if (!(t instanceof Int32Array)) {
-      for (let i = 0; i < t.length; i++) {
-        if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in y but received ${t[i]} at index ${i}`);
-      }
-    }
+    requireFiniteTarget(t, name);
     return shared ? t.slice() : t;
   }
 
@@ -634,9 +686,13 @@ export class Sequential {
   }
 
   private evaluateMatrix(x: Matrix, y: Target, plan = this.predictPlan()): Logs {
-    const pred = this.predictRows(x.data, x.rows, plan);
+    return this.lossAndMetrics(this.predictRows(x.data, x.rows, plan), y);
+  }
+
+  /** The compiled loss and metrics of eval-mode outputs `pred` against y. */
+  private lossAndMetrics(pred: Matrix, y: Target): Logs {
     const loss = this.loss as Loss | LossFunction;
-    const target = y instanceof Int32Array ? y : new Matrix(x.rows, this.outputSize, y);
+    const target = y instanceof Int32Array ? y : new Matrix(pred.rows, this.outputSize, y);
     const logs: Logs = {
       loss: loss instanceof Loss
         ? this.engineImpl.lossForward(loss.spec, pred.data, pred.rows, pred.cols, y)
@@ -659,9 +715,24 @@ export class Sequential {
     if (this.busy) throw codedError(`Sequential.${method}: the model is training (fit is running); await fit() first`, BUSY);
   }
 
+  /** requireIdle lets hooks use the model; this also refuses them (nested fit, recompiling). */
+  private requireNotFitting(method: string): void {
+    if (this.fitting) {
+      throw codedError(`Sequential.${method}: fit is running on this model (a callback may not start another fit or recompile); await fit() first`, BUSY);
+    }
+  }
+
   private requireCompiled(method: string): { loss: Loss | LossFunction } {
     if (!this.loss) throw new Error(`Sequential.${method}: call compile({ loss, optimizer }) first`);
     return { loss: this.loss };
+  }
+}
+
+/** Throws a RangeError naming the first NaN/±Infinity of a dense target (class indices are integers). */
+function requireFiniteTarget(t: Target, name: string): void {
+  if (t instanceof Int32Array) return;
+  for (let i = 0; i < t.length; i++) {
+    if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in ${name} but received ${t[i]} at index ${i}`);
   }
 }
 

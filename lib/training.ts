@@ -4,7 +4,8 @@
 // (DESIGN.md, engine contract) — slower, but the same in both engines.
 import type { Dtype, Engine, EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from './engine';
 import type { LossFunction } from './losses';
-import { Matrix, allocate, toMatrix } from './matrix';
+import { yieldIfDue } from './event-loop';
+import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { ArgumentRangeError, ArgumentTypeError } from './validate';
 
 export interface EpochContext {
@@ -14,9 +15,6 @@ export interface EpochContext {
   outputSize: number;
   dtype: Dtype;
 }
-
-/** The yield interval of the custom-loss loop: keeps the event loop responsive. */
-const YIELD_MS = 15;
 
 /**
  * One optimizer step; returns the loss before it. A non-finite loss throws and
@@ -120,8 +118,12 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const grad = driver.record ? allocate(ctx.dtype, batch * cols) : null;
   let total = 0;
   let batches = 0;
-  let lastYield = Date.now();
   for (let start = 0; start < rows; start += batch) {
+    // The clock is shared with the epochs before (lib/event-loop.ts): a fit
+    // of epochs shorter than the budget still lets the event loop run.
+    await yieldIfDue();
+    // dispose() while the event loop ran: stop as the engines' epochs do (fit then rejects with ERR_FASTMLP_DISPOSED).
+    if (ctx.plan.disposed) return { loss: start > 0 ? total / start : 0, batches, badBatch: -1, cancelled: true, rowsDone: start };
     const n = Math.min(batch, rows - start);
     for (let i = 0; i < n; i++) {
       const r = order ? order[start + i]! : start + i;
@@ -151,10 +153,6 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     total += value * n;
     batches++;
     if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };
-    if (Date.now() - lastYield >= YIELD_MS) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      lastYield = Date.now();
-    }
   }
   return { loss: total / rows, batches, badBatch: -1, cancelled: false, rowsDone: rows };
 }
@@ -202,5 +200,7 @@ function customGradient(loss: LossFunction, pred: Matrix, target: Target | Matri
   if (grad.rows !== pred.rows || grad.cols !== pred.cols) {
     throw new ArgumentRangeError(`Expected a ${pred.rows} × ${pred.cols} gradient from the custom loss's backward() but received ${grad.rows} × ${grad.cols}`);
   }
+  // A finite loss with a NaN gradient would turn every weight NaN at the step, silently.
+  requireFinite(grad, "the custom loss's backward() result");
   return grad.data;
 }

@@ -40,9 +40,10 @@ function nativePlanClass(binding: NativeBinding) {
       const signal = hooks?.signal;
       const onBatch = hooks?.onBatch;
       const outputs = hooks?.outputs ?? null;
+      const keepData = hooks?.keepData === true;
       // The binding checks type and length; a shared, resizable or detached buffer is refused here.
       if (ArrayBuffer.isView(outputs)) ownedBuffer('outputs', outputs);
-      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null, outputs);
+      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null, outputs, keepData);
       if (signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
 
       // Events arrive through the event loop, possibly after the epoch's promise
@@ -67,7 +68,7 @@ function nativePlanClass(binding: NativeBinding) {
       const abort = () => { this.cancelEpoch(); };
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null, outputs);
+        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null, outputs, keepData);
         if (onBatch) {
           expected = result.batches;
           if (delivered < expected) await allDelivered;

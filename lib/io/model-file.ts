@@ -10,13 +10,15 @@
 //   fastmlp.compile          JSON { loss, optimizer, metrics } when the model was compiled
 //                            with a built-in loss (a custom loss cannot be saved)
 //   fastmlp.optimizer_steps  the step count, when the optimizer state is included
-//   fastmlp.rng_state        JSON of the shuffling generator's state, likewise
+//   fastmlp.rng_state        JSON of the shuffling generator's state, likewise, with
+//                            dropoutWords: the plan's dropout mask stream (absent in
+//                            older files, which then resume with the seed's stream)
 //   fastmlp.checksum         'sha256:<hex>' of the data section (every tensor byte)
 //   fastmlp.metadata         JSON of the user's { key: string } map (save option
 //                            `metadata`, e.g. the CLI's class names), when given
 // With { includeOptimizer: true } one more tensor, OPTIMIZER_TENSOR, holds the
 // engine's flat optimizer state (same dtype); with the step count and the
-// generator that shuffles fit's batches, training resumes exactly.
+// generators that shuffle fit's batches and draw dropout masks, training resumes exactly.
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';

@@ -58,6 +58,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::CopyStateFrom>("copyStateFrom"),
       InstanceMethod<&NetworkWrap::SetTraining>("setTraining"),
       InstanceMethod<&NetworkWrap::SetSeed>("setSeed"),
+      InstanceMethod<&NetworkWrap::GetDropoutState>("getDropoutState"),
+      InstanceMethod<&NetworkWrap::SetDropoutState>("setDropoutState"),
       InstanceMethod<&NetworkWrap::Predict>("predict"),
       InstanceMethod<&NetworkWrap::PredictAsync>("predictAsync"),
       InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
@@ -67,6 +69,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::TrainStep>("trainStep"),
       InstanceMethod<&NetworkWrap::TrainEpoch>("runEpoch"),
       InstanceMethod<&NetworkWrap::CancelEpoch>("cancelEpoch"),
+      InstanceMethod<&NetworkWrap::ReleaseEpochData>("releaseEpochData"),
       InstanceMethod<&NetworkWrap::Dispose>("dispose"),
       InstanceAccessor<&NetworkWrap::GetDisposed>("disposed"),
   });
@@ -348,6 +351,39 @@ Napi::Value NetworkWrap::SetSeed(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// getDropoutState(): the dropout mask stream's four 32-bit state words.
+Napi::Value NetworkWrap::GetDropoutState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  std::uint32_t words[4];
+  visit([&](auto& n) { n.dropout_rng().get_state(words); });
+  Napi::Array out = Napi::Array::New(env, 4);
+  for (std::uint32_t i = 0; i < 4; i++) out.Set(i, Napi::Number::New(env, double(words[i])));
+  return out;
+}
+
+// setDropoutState(words): restores getDropoutState's four words (integers in
+// [0, 2^32), not all zero); a refused state changes nothing.
+Napi::Value NetworkWrap::SetDropoutState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const Napi::Value v = arg(info, 0);
+  if (!v.IsArray())
+    throw_type_error(env, "Expected an array of four 32-bit words for words but received " + describe(v));
+  const Napi::Array list = v.As<Napi::Array>();
+  if (list.Length() != 4)
+    throw_range_error(env, "Expected an array of four 32-bit words for words but received " + describe(v));
+  std::uint32_t words[4];
+  for (std::uint32_t i = 0; i < 4; i++) {
+    const std::string name = "words[" + std::to_string(i) + "]";
+    words[i] = static_cast<std::uint32_t>(integer(list.Get(i), name.c_str(), 0, (index_t(1) << 32) - 1));
+  }
+  if ((words[0] | words[1] | words[2] | words[3]) == 0)
+    throw_range_error(env, "Expected four 32-bit words, not all zero, for words but received [0, 0, 0, 0]");
+  visit([&](auto& n) { n.dropout_rng().set_state(words); });
+  return env.Undefined();
+}
+
 Napi::Value NetworkWrap::GetGrads(const Napi::CallbackInfo& info) {
   require_idle(info.Env());
   const index_t count = visit([](auto& n) { return n.param_count(); });
@@ -485,8 +521,11 @@ Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, loss);
 }
 
-// runEpoch(x, rows, y, batchSize, order | null, onBatch?, outputs?) → (the plan's trainEpoch in TS)
-//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds)
+// runEpoch(x, rows, y, batchSize, order | null, onBatch?, outputs?, keepData?) → (the plan's trainEpoch in TS)
+//   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds).
+//   keepData (EpochHooks.keepData): the caller keeps x and y unchanged until
+//   releaseEpochData; their copy is kept and reused by later keepData epochs
+//   over the same two arrays instead of being made again.
 Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
@@ -508,15 +547,39 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   const bool has_outputs = !outputs_v.IsNull() && !outputs_v.IsUndefined();
   FloatArg outputs;
   if (has_outputs) outputs = float_array(outputs_v, "outputs", dtype_, std::size_t(rows * out_size()));
+  const Napi::Value keep_v = arg(info, 7);
+  const bool keep = !keep_v.IsNull() && !keep_v.IsUndefined() && boolean(keep_v, "keepData");
+  // The same two arrays (by identity, while they live) and rows as the kept copy: reuse it.
+  const auto same_object = [](Napi::ObjectReference& ref, const Napi::Value& v) {
+    if (ref.IsEmpty() || !v.IsObject()) return false;
+    const Napi::Object kept = ref.Value();
+    return !kept.IsEmpty() && kept.StrictEquals(v);
+  };
+  const bool reuse = keep && kept_data_ && kept_rows_ == rows && same_object(kept_x_, arg(info, 0)) &&
+                     same_object(kept_y_, arg(info, 2));
 
   return guard(env, [&]() -> Napi::Value {
     return visit([&](auto& n) -> Napi::Value {
       using T = element_t<decltype(n)>;
       typename TrainEpochWorker<T>::Baton baton;
       if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
-      baton.x.assign(x.as<T>(), x.as<T>() + x.length);
-      if (y.indices) baton.y_idx.assign(y.indices, y.indices + y.index_count);
-      else baton.y.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+      if (reuse) {
+        baton.data = std::static_pointer_cast<const EpochData<T>>(kept_data_);
+      } else {
+        auto data = std::make_shared<EpochData<T>>();
+        data->x.assign(x.as<T>(), x.as<T>() + x.length);
+        if (y.indices) data->y_idx.assign(y.indices, y.indices + y.index_count);
+        else data->y.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+        baton.data = std::move(data);
+      }
+      if (keep) {
+        kept_data_ = baton.data;
+        kept_x_ = Napi::Weak(arg(info, 0).As<Napi::Object>());
+        kept_y_ = Napi::Weak(arg(info, 2).As<Napi::Object>());
+        kept_rows_ = rows;
+      } else {
+        release_epoch_data();
+      }
       if (order) {
         baton.order.assign(order, order + rows);
         baton.has_order = true;
@@ -546,6 +609,20 @@ Napi::Value NetworkWrap::CancelEpoch(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
+// releaseEpochData(): drops the copy of x and y kept by keepData epochs (an
+// epoch running on it keeps its own reference until it ends). Idempotent.
+Napi::Value NetworkWrap::ReleaseEpochData(const Napi::CallbackInfo& info) {
+  release_epoch_data();
+  return info.Env().Undefined();
+}
+
+void NetworkWrap::release_epoch_data() {
+  kept_data_.reset();
+  kept_x_.Reset();
+  kept_y_.Reset();
+  kept_rows_ = 0;
+}
+
 // dispose(): frees the network's memory now, or — while an epoch or a
 // predictAsync runs — cancels it (before its next batch or chunk) and lets the
 // worker free the network when it finishes: the worker's baton holds a
@@ -555,6 +632,7 @@ Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo& info) {
   if (disposed_) return info.Env().Undefined();
   if (epoch_cancel_) epoch_cancel_->store(true);
   disposed_ = true;
+  release_epoch_data();
   f32_.reset();
   f64_.reset();
   sync_external_memory(info.Env());  // reports 0 bytes now

@@ -82,6 +82,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value CopyStateFrom(const Napi::CallbackInfo& info);
   Napi::Value SetTraining(const Napi::CallbackInfo& info);
   Napi::Value SetSeed(const Napi::CallbackInfo& info);
+  Napi::Value GetDropoutState(const Napi::CallbackInfo& info);
+  Napi::Value SetDropoutState(const Napi::CallbackInfo& info);
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value ForwardTrain(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);
@@ -91,6 +93,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value PredictAsync(const Napi::CallbackInfo& info);
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
   Napi::Value CancelEpoch(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseEpochData(const Napi::CallbackInfo& info);
+  void release_epoch_data();
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
 
@@ -105,6 +109,13 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   std::int64_t external_bytes_ = 0;  // reported to V8 so far
   std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch or predictAsync runs
   index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match
+  // runEpoch's keepData: the last such epoch's EpochData<T> (type-erased; the
+  // dtype is fixed), reused by the next keepData epoch over the same x and y
+  // objects (weak references, compared by identity) and rows. Dropped by
+  // releaseEpochData, dispose, or an epoch without keepData.
+  std::shared_ptr<const void> kept_data_;
+  Napi::ObjectReference kept_x_, kept_y_;
+  index_t kept_rows_ = 0;
 };
 
 }  // namespace fastmlp::binding

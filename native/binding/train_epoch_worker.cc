@@ -70,8 +70,9 @@ void TrainEpochWorker<T>::Execute() {
         if (progress_.NonBlockingCall(event, deliver_batch) != napi_ok) delete event;
       };
     }
-    result_ = b.net->train_epoch(b.x.data(), b.rows, b.y_idx.empty() ? nullptr : b.y_idx.data(),
-                                 b.y.empty() ? nullptr : b.y.data(), b.batch,
+    const EpochData<T>& d = *b.data;
+    result_ = b.net->train_epoch(d.x.data(), b.rows, d.y_idx.empty() ? nullptr : d.y_idx.data(),
+                                 d.y.empty() ? nullptr : d.y.data(), b.batch,
                                  b.has_order ? b.order.data() : nullptr, cancel_.get(),
                                  has_progress_ ? &observer : nullptr,
                                  b.has_outputs ? baton_.outputs.data() : nullptr);

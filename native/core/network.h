@@ -85,6 +85,9 @@ class Network {
   bool training() const;
   // Restarts the dropout mask stream (seed: an integer below 2^53).
   void set_seed(std::uint64_t seed);
+  // The dropout mask stream itself, for saving and restoring its state (model
+  // files resume training exactly). Inline: the generator is all header.
+  Xoshiro128& dropout_rng() { return rng_; }
 
   // Grows the activation buffers so batches of up to `rows` fit (never shrinks).
   void reserve(index_t rows);

@@ -45,6 +45,18 @@ class Xoshiro128 {
   // Uniform in [0, 1) with 32 bits of resolution (exact in double, as in JS).
   double uniform() { return static_cast<double>(next_u32()) / 4294967296.0; }
 
+  // The four state words, in lib/rng.ts's RngState.words order (s0..s3), so a
+  // model file can store the stream and a loaded model draw on where it stopped.
+  void get_state(std::uint32_t out[4]) const {
+    for (int i = 0; i < 4; i++) out[i] = s_[i];
+  }
+  // Restores get_state's words; all zero is refused (a fixed point of the generator).
+  bool set_state(const std::uint32_t in[4]) {
+    if ((in[0] | in[1] | in[2] | in[3]) == 0) return false;
+    for (int i = 0; i < 4; i++) s_[i] = in[i];
+    return true;
+  }
+
  private:
   static std::uint32_t rotl(std::uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
   std::uint32_t s_[4];

@@ -1,5 +1,5 @@
 // The state of the TypeScript engine's plan (plan.ts) that callers set, read
-// and copy: training mode, seed, loss and optimizer settings, and copies of
+// and copy: training mode, seed and dropout stream, loss and optimizer settings, and copies of
 // parameters, gradients, batch-norm buffers and optimizer state in and out,
 // or plan to plan (copyStateFrom). Each method checks assertIdle first.
 
@@ -12,7 +12,7 @@ import {
 import { alloc, copy, isCount, need } from './plan-arrays';
 import { DEFAULT_OPTIMIZER, PlanMemory, isJsPlan } from './plan-memory';
 import {
-  ArgumentRangeError, ArgumentTypeError, BUSY, DISPOSED, codedError, describe, disposedError,
+  ArgumentRangeError, ArgumentTypeError, BUSY, DISPOSED, codedError, describe, disposedError, rangeError, typeError,
 } from '../../validate';
 
 export abstract class PlanState extends PlanMemory {
@@ -38,6 +38,25 @@ export abstract class PlanState extends PlanMemory {
       throw new ArgumentRangeError(`Expected an integer in [0, 2^53) for seed but received ${String(seed)}`);
     }
     this.rng = new Rng(seed);
+  }
+
+  getDropoutState(): number[] {
+    this.assertIdle('getDropoutState');
+    return this.rng.getState().words.map((w) => w >>> 0);  // unsigned, as the native engine's
+  }
+
+  setDropoutState(words: readonly number[]): void {
+    this.assertIdle('setDropoutState');
+    if (!Array.isArray(words)) throw typeError('words', 'an array of four 32-bit words', words);
+    if (words.length !== 4) throw rangeError('words', 'an array of four 32-bit words', words);
+    words.forEach((w, i) => {
+      if (typeof w !== 'number') throw typeError(`words[${i}]`, 'an integer', w);
+      if (!Number.isInteger(w) || w < 0 || w >= 2 ** 32) throw rangeError(`words[${i}]`, 'an integer in [0, 4294967295]', w);
+    });
+    if ((words[0]! | words[1]! | words[2]! | words[3]!) === 0) {
+      throw new ArgumentRangeError('Expected four 32-bit words, not all zero, for words but received [0, 0, 0, 0]');
+    }
+    this.rng.setState({ words: [...words], spareNormal: null });  // dropout draws uniforms only
   }
 
   getBuffers(out: FloatArray): void {
