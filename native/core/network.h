@@ -161,6 +161,9 @@ class Network {
   void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
                      bool training, bool keep);
   void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
+  // Dense layer l and the element-wise activation l + 1 in one gemm: z gets
+  // the dense output, y the activation's (y may be z: in place).
+  void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows);
   void check_batch_rows(index_t rows, const char* fn) const;
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
                        const T* y);
@@ -181,6 +184,11 @@ class Network {
   // row (2·cap_, twice). The second copy serves predict, so a predict between
   // forward_train and backward leaves the training statistics intact.
   std::vector<std::vector<T>> aux_;
+  // Per layer: for an element-wise activation, whether its forward runs in
+  // the gemm of the dense layer before it (kFusedForward) and its backward in
+  // the input-gradient gemm of the dense layer after it (kFusedBackward).
+  static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2;
+  std::vector<unsigned char> fused_;
   bool has_batchnorm_ = false;
   bool training_ = true;
   bool fwd_training_ = true;  // the mode of the last forward_train
