@@ -38,8 +38,8 @@ void activation_forward(Activation act, const ActivationParams& params,
 
 // dx (rows, cols) = dL/dx given dy = dL/dy, the input x and the output y of
 // the forward pass. Overwrites dx; dx may alias dy. Derivatives use y where
-// it is cheaper (σ' = y(1−y), tanh' = 1−y²), x otherwise (relu' = [x > 0],
-// gelu' = Φ(x) + xφ(x), ...). Softmax applies its Jacobian per row,
+// it is cheaper (σ' = y(1−y), tanh' = 1−y², relu' = [y > 0]), x otherwise
+// (gelu' = Φ(x) + xφ(x), ...); activation_grad_reads_input says which. Softmax applies its Jacobian per row,
 // dx_i = y_i (dy_i − Σ_j dy_j y_j); log-softmax dx_i = dy_i − e^{y_i} Σ_j dy_j.
 template <typename T>
 void activation_backward(Activation act, const ActivationParams& params,
@@ -58,6 +58,11 @@ void activation_backward(Activation act, const ActivationParams& params,
 // softmax and log-softmax need whole rows, which a tile is not, and the
 // identity has nothing to fuse.
 bool activation_is_elementwise(Activation act);
+
+// Whether activation_backward reads x (the forward's input) for `act`; where
+// it does not (identity, relu, sigmoid, tanh, softmax, log-softmax) x may be
+// any readable buffer of the same shape, so the caller need not keep it.
+bool activation_grad_reads_input(Activation act);
 
 // The tile_fn's context: pass &tile as GemmEpilogue::ctx, tile.fn as tile_fn.
 // Each block c of the gemm's C is located by its offset from tile.c (the

@@ -5,7 +5,9 @@
 //  - nothing is allocated per step: buffers are sized for cap_ rows and only
 //    grow in reserve() (and train_epoch's gather buffers once per epoch);
 //  - every layer keeps its own output segment, so backward has each layer's
-//    input and output (relu' needs x, sigmoid/tanh/softmax need y).
+//    input and output (gelu' needs x, sigmoid/tanh/softmax need y), except
+//    that a relu, sigmoid or tanh right after a dense layer overwrites its
+//    input segment's values in place (their derivatives read only y; below).
 //
 // Backward per layer (SPEC.md §1, notes 001), with the 1/B inside dLoss/dOut:
 //   activation: dX = dY ⊙ f'(X)  (softmax: its Jacobian)
@@ -14,7 +16,9 @@
 // gemm (activations.h ActivationTile, gemm.h GemmEpilogue), one pass over
 // memory instead of two, with the same bits: forward, f(Z) is computed from
 // each block of Z while it is in L1 (both segments are still written: f'
-// reads Z); backward, the dense layer after the activation multiplies each
+// reads Z, unless the derivative needs only f(Z), as relu's, sigmoid's and
+// tanh's do: then f(Z) overwrites Z in place and Z's segment is not written);
+// backward, the dense layer after the activation multiplies each
 // block of dA = dZ_next·W by f' before it leaves L1, so dA is never stored.
 #include "network.h"
 
@@ -158,7 +162,10 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     if (layers_[l].kind != LayerSpec::Kind::Activation ||
         !activation_is_elementwise(layers_[l].activation))
       continue;
-    if (l > 0 && layers_[l - 1].kind == LayerSpec::Kind::Dense) fused_[l] |= kFusedForward;
+    if (l > 0 && layers_[l - 1].kind == LayerSpec::Kind::Dense) {
+      fused_[l] |= kFusedForward;
+      if (!activation_grad_reads_input(layers_[l].activation)) fused_[l] |= kInputNotKept;
+    }
     if (l + 1 < layers_.size() && layers_[l + 1].kind == LayerSpec::Kind::Dense)
       fused_[l] |= kFusedBackward;
   }
@@ -204,6 +211,12 @@ void Network<T>::set_seed(std::uint64_t seed) { rng_.reseed(seed); }
 template <typename T>
 T* Network<T>::segment(index_t s) {
   return acts_.data() + cap_ * seg_off_[static_cast<std::size_t>(s)];
+}
+
+template <typename T>
+const T* Network<T>::activation_input(std::size_t l) {
+  const index_t s = static_cast<index_t>(l);
+  return segment((fused_[l] & kInputNotKept) ? s + 1 : s);
 }
 
 template <typename T>
@@ -344,8 +357,10 @@ const T* Network<T>::forward_from_input(index_t rows) {
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     const index_t s = static_cast<index_t>(l);
     if (l + 1 < layers_.size() && (fused_[l + 1] & kFusedForward)) {
-      // Both segments as unfused: Z (the activation's backward reads it) and f(Z).
-      dense_activation_forward(l++, segment(s), segment(s + 1), segment(s + 2), rows);
+      // Z and f(Z) in their own segments, as unfused, where the activation's
+      // backward reads Z; otherwise f(Z) over Z in the activation's segment.
+      T* z = segment((fused_[l + 1] & kInputNotKept) ? s + 2 : s + 1);
+      dense_activation_forward(l++, segment(s), z, segment(s + 2), rows);
     } else {
       layer_forward(l, segment(s), segment(s + 1), rows, training_, true);
     }
@@ -409,7 +424,7 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
       if (fuse && dst) {
         const LayerSpec& A = layers_[i - 1];
         tile = activation_backward_tile(A.activation, A.act_params, static_cast<const T*>(dst),
-                                        segment(l - 1), segment(l));
+                                        activation_input(i - 1), segment(l));
       }
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
                      g, segment(l), params_.data() + off, rows, L.in, L.out,
@@ -419,8 +434,8 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
                                            L.out * L.in, L.l1, L.l2);
     } else if (L.kind == LayerSpec::Kind::Activation) {
       if (dst)
-        activation_backward(L.activation, L.act_params, segment(l), segment(l + 1), g, dst,
-                            rows, in_w);
+        activation_backward(L.activation, L.act_params, activation_input(i), segment(l + 1), g,
+                            dst, rows, in_w);
     } else {
       layer_backward(i, g, dst, rows);
     }

@@ -155,6 +155,9 @@ class Network {
 
  private:
   T* segment(index_t s);  // activation segment s: 0 = input, l+1 = layer l's output
+  // What activation layer l's backward gets as its input x: segment l, or its
+  // output where that segment is not kept (kInputNotKept; x is not read).
+  const T* activation_input(std::size_t l);
   const T* forward_from_input(index_t rows);  // input segment already filled
   // One layer's forward. keep: a training-forward whose statistics backward
   // will use (aux first half); otherwise a predict (aux second half, eval).
@@ -186,8 +189,11 @@ class Network {
   std::vector<std::vector<T>> aux_;
   // Per layer: for an element-wise activation, whether its forward runs in
   // the gemm of the dense layer before it (kFusedForward) and its backward in
-  // the input-gradient gemm of the dense layer after it (kFusedBackward).
-  static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2;
+  // the input-gradient gemm of the dense layer after it (kFusedBackward);
+  // kInputNotKept: its derivative reads only its output
+  // (activation_grad_reads_input), so the fused forward writes f(Z) over Z in
+  // the activation's output segment and never writes its input segment.
+  static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2, kInputNotKept = 4;
   std::vector<unsigned char> fused_;
   bool has_batchnorm_ = false;
   bool training_ = true;

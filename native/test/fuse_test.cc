@@ -177,6 +177,8 @@ struct Reference {
         const T* p = params + param_off[l];
         dense_forward(dst.data(), src.data(), p, p + L.out * L.in, rows, L.in, L.out);
         acts.push_back(std::move(dst));
+      } else if (L.kind == LayerSpec::Kind::Dropout) {  // eval mode: the identity
+        acts.push_back(src);
       } else {
         const index_t C = width_in(l, in);
         std::vector<T> dst = nans<T>(src.size());
@@ -199,6 +201,8 @@ struct Reference {
         dense_backward(dst.data(), grads.data() + off, grads.data() + off + L.out * L.in,
                        g.data(), acts[l].data(), params + off, rows, L.in, L.out,
                        /*accumulate=*/false);
+      } else if (L.kind == LayerSpec::Kind::Dropout) {
+        dst = g;
       } else {
         activation_backward(L.activation, L.act_params, acts[l].data(), acts[l + 1].data(),
                             g.data(), dst.data(), rows, width_in(l, in));
@@ -211,8 +215,9 @@ struct Reference {
 
 template <typename T>
 void check_network(const std::vector<LayerSpec>& layers, index_t in, index_t rows,
-                   const char* what, const char* act, const char* type) {
+                   const char* what, const char* act, const char* type, bool eval = false) {
   Network<T> net(layers, rows);
+  net.set_training(!eval);
   for (index_t i = 0; i < net.param_count(); ++i)
     net.params()[i] = static_cast<T>(0.4 * std::sin(0.7 * static_cast<double>(i) + 0.3));
   const auto x = random_vec<T>(static_cast<std::size_t>(rows * in), -2, 2);
@@ -272,6 +277,13 @@ void test_type(const char* type) {
     check_network<T>(mlp, 29, 37, "mlp", a.name, type);
     check_network<T>(ends, 29, 13, "activation first and last", a.name, type);
     check_network<T>(wide, 300, 261, "wide", a.name, type);
+    // An activation between a dense layer and a dropout (eval mode: the
+    // identity): its forward fuses, its backward does not.
+    LayerSpec dropout;
+    dropout.kind = LayerSpec::Kind::Dropout;
+    dropout.p = 0.5;
+    const std::vector<LayerSpec> split = {dense_layer(29, 70), act, dropout, dense_layer(70, 9)};
+    check_network<T>(split, 29, 37, "dense, activation, dropout", a.name, type, /*eval=*/true);
   }
 }
 
