@@ -6,8 +6,8 @@
 //    grow in reserve() (and train_epoch's gather buffers once per epoch);
 //  - every layer keeps its own output segment, so backward has each layer's
 //    input and output (gelu' needs x, sigmoid/tanh/softmax need y), except
-//    that a relu, sigmoid or tanh right after a dense layer overwrites its
-//    input segment's values in place (their derivatives read only y; below).
+//    a relu, sigmoid or tanh right after a dense layer: its derivative reads
+//    only y, so its input segment is not written (below).
 //
 // Backward per layer (SPEC.md §1, notes 001), with the 1/B inside dLoss/dOut:
 //   activation: dX = dY ⊙ f'(X)  (softmax: its Jacobian)
