@@ -43,7 +43,9 @@ struct Relu {
   // with broken weights.
   FASTMLP_VEC_INLINE T fwd(T x) const { return x > T(0) ? x : (x <= T(0) ? T(0) : x); }
   // 1 if x > 0 else 0, so the derivative at the kink is 0 (SPEC.md §2).
-  FASTMLP_VEC_INLINE T grad(T x, T) const { return x > T(0) ? T(1) : T(0); }
+  // Read from y, the same bits: y > 0 exactly when x > 0 (y is 0 for
+  // x ≤ 0 and NaN for NaN). So the network need not keep x (network.cc).
+  FASTMLP_VEC_INLINE T grad(T, T y) const { return y > T(0) ? T(1) : T(0); }
 };
 
 template <typename T>

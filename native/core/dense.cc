@@ -28,14 +28,18 @@ void check_dense(const void* inp, const void* weight, index_t B, index_t C,
 // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC)
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
-                   index_t B, index_t C, index_t OC) {
+                   index_t B, index_t C, index_t OC, GemmTileFn<T> then_fn,
+                   const void* then_ctx) {
   check_dense(inp, weight, B, C, OC, "dense_forward");
   if (B == 0) return;
   require(out != nullptr, "dense_forward: null output");
   // beta = 0: out may hold anything (even NaN) before the call. The bias is
-  // added by gemm's epilogue while each tile is in registers.
+  // added by gemm's epilogue while each tile is in registers, then_fn runs
+  // while it is in L1.
   GemmEpilogue<T> epilogue;
   epilogue.bias = bias;
+  epilogue.tile_fn = then_fn;
+  epilogue.ctx = then_ctx;
   gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC,
           epilogue);
 }
@@ -45,8 +49,11 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
 // dbias (OC)     += Σ_b dout (b,·)
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
-                    const T* weight, index_t B, index_t C, index_t OC, bool accumulate) {
+                    const T* weight, index_t B, index_t C, index_t OC, bool accumulate,
+                    GemmTileFn<T> dinp_fn, const void* dinp_ctx) {
   check_dense(inp, weight, B, C, OC, "dense_backward");
+  require(!accumulate || dinp_fn == nullptr,
+          "dense_backward: a tile function on dinp needs accumulate = false");
   if (B == 0) {
     if (!accumulate) {  // an empty sum is zero
       if (dinp != nullptr) std::fill(dinp, dinp + B * C, T(0));
@@ -58,8 +65,12 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   require(dout != nullptr, "dense_backward: null dout");
   // beta = 0 writes C without reading it (gemm.h).
   const T beta = accumulate ? T(1) : T(0);
-  if (dinp != nullptr)
-    gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, beta, dinp, C);
+  if (dinp != nullptr) {
+    GemmEpilogue<T> epilogue;
+    epilogue.tile_fn = dinp_fn;
+    epilogue.ctx = dinp_ctx;
+    gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, beta, dinp, C, epilogue);
+  }
   if (dweight != nullptr)
     gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, beta, dweight, C);
   if (dbias != nullptr) {
@@ -134,14 +145,18 @@ template double dense_penalty_backward<double>(double*, const double*, index_t,
                                                double, double);
 
 template void dense_forward<float>(float*, const float*, const float*,
-                                   const float*, index_t, index_t, index_t);
+                                   const float*, index_t, index_t, index_t,
+                                   GemmTileFn<float>, const void*);
 template void dense_forward<double>(double*, const double*, const double*,
-                                    const double*, index_t, index_t, index_t);
+                                    const double*, index_t, index_t, index_t,
+                                    GemmTileFn<double>, const void*);
 template void dense_backward<float>(float*, float*, float*, const float*,
                                     const float*, const float*, index_t,
-                                    index_t, index_t, bool);
+                                    index_t, index_t, bool, GemmTileFn<float>,
+                                    const void*);
 template void dense_backward<double>(double*, double*, double*, const double*,
                                      const double*, const double*, index_t,
-                                     index_t, index_t, bool);
+                                     index_t, index_t, bool, GemmTileFn<double>,
+                                     const void*);
 
 }  // namespace fastmlp

@@ -4,13 +4,18 @@
 #pragma once
 
 #include "common.h"
+#include "gemm.h"
 
 namespace fastmlp {
 
 // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC)
+// then_fn (optional) is gemm's tile function (gemm.h GemmEpilogue), called
+// with then_ctx on each finished block of out: the network passes the
+// activation that follows the layer (activations.h ActivationTile).
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
-                   index_t B, index_t C, index_t OC);
+                   index_t B, index_t C, index_t OC, GemmTileFn<T> then_fn = nullptr,
+                   const void* then_ctx = nullptr);
 
 // Accumulates (+=) into the gradients; zeroing is the caller's job. With
 // accumulate = false it overwrites them instead (=), which saves the caller a
@@ -19,10 +24,15 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
 // dinp (B,C) += dout (B,OC) · weight (OC,C)      (skipped when dinp is null)
 // dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C)
 // dbias (OC) += column sums of dout
+// dinp_fn (optional) is gemm's tile function on each finished block of dinp:
+// the network passes the derivative of the activation before the layer, so
+// dinp = (dout · weight) ⊙ f' without writing dout · weight out first. It
+// needs accumulate = false (with +=, it would scale the old dinp too).
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                     const T* weight, index_t B, index_t C, index_t OC,
-                    bool accumulate = true);
+                    bool accumulate = true, GemmTileFn<T> dinp_fn = nullptr,
+                    const void* dinp_ctx = nullptr);
 
 // L1/L2 weight penalty of one dense layer (Keras kernel_regularizer naming):
 // dweight (n) += l1·sign(w) + 2·l2·w (sign(0) = 0, as torch.sign), and returns

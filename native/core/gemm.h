@@ -24,19 +24,26 @@ void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
           const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
           index_t ldc);
 
-// Work fused into gemm's last pass over C, for the forward pass of a layer:
-//   C(i,j) = tile_fn(alpha·(op(A)·op(B))(i,j) + beta·C(i,j) + bias[j])
+// Work fused into gemm's last pass over C (a dense layer's bias and
+// activation; in backward, the activation's derivative):
+//   C(i,j) = alpha·(op(A)·op(B))(i,j) + beta·C(i,j) + bias[j], then tile_fn
 // The bias (length n, may be null) is added by the micro-kernel while the
-// tile is still in registers; tile_fn (may be null) is then called on each
-// finished block of C (rows×cols at c, row stride ldc) while it is in L1, so
-// an element-wise activation costs no extra trip through memory. tile_fn must
+// tile is still in registers; tile_fn (may be null) is then called once on
+// each finished block of C (rows×cols at c, row stride ldc) while it is in
+// L1, so an element-wise activation costs no extra trip through memory (it
+// may rewrite the block in place or write f(block) elsewhere). tile_fn must
 // be element-wise (it sees blocks in no fixed order, from several threads at
-// once) and must not throw.
+// once) and must not throw. A tile_fn that needs the block's position in C
+// (to read matching blocks of other matrices) gets it from c's offset from
+// C's first element: (c − C) / ldc rows and (c − C) % ldc columns in.
+template <typename T>
+using GemmTileFn = void (*)(T* c, index_t ldc, index_t rows, index_t cols,
+                            const void* ctx);
+
 template <typename T>
 struct GemmEpilogue {
   const T* bias = nullptr;
-  void (*tile_fn)(T* c, index_t ldc, index_t rows, index_t cols,
-                  const void* ctx) = nullptr;
+  GemmTileFn<T> tile_fn = nullptr;
   const void* ctx = nullptr;
 };
 

@@ -5,11 +5,21 @@
 //  - nothing is allocated per step: buffers are sized for cap_ rows and only
 //    grow in reserve() (and train_epoch's gather buffers once per epoch);
 //  - every layer keeps its own output segment, so backward has each layer's
-//    input and output (relu' needs x, sigmoid/tanh/softmax need y).
+//    input and output (gelu' needs x, sigmoid/tanh/softmax need y), except
+//    a relu, sigmoid or tanh right after a dense layer: its derivative reads
+//    only y, so its input segment is not written (below).
 //
 // Backward per layer (SPEC.md §1, notes 001), with the 1/B inside dLoss/dOut:
 //   activation: dX = dY ⊙ f'(X)  (softmax: its Jacobian)
 //   dense:      dW = dZᵀ·A, db = colSums(dZ), dA = dZ·W
+// An element-wise activation next to a dense layer runs inside that layer's
+// gemm (activations.h ActivationTile, gemm.h GemmEpilogue), one pass over
+// memory instead of two, with the same bits: forward, f(Z) is computed from
+// each block of Z while it is in L1 (both segments are still written: f'
+// reads Z, unless the derivative needs only f(Z), as relu's, sigmoid's and
+// tanh's do: then f(Z) overwrites Z in place and Z's segment is not written);
+// backward, the dense layer after the activation multiplies each
+// block of dA = dZ_next·W by f' before it leaves L1, so dA is never stored.
 #include "network.h"
 
 #include <algorithm>
@@ -147,6 +157,18 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     max_width_ = std::max(max_width_, cur);
   }
   out_ = cur;
+  fused_.assign(layers_.size(), 0);
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    if (layers_[l].kind != LayerSpec::Kind::Activation ||
+        !activation_is_elementwise(layers_[l].activation))
+      continue;
+    if (l > 0 && layers_[l - 1].kind == LayerSpec::Kind::Dense) {
+      fused_[l] |= kFusedForward;
+      if (!activation_grad_reads_input(layers_[l].activation)) fused_[l] |= kInputNotKept;
+    }
+    if (l + 1 < layers_.size() && layers_[l + 1].kind == LayerSpec::Kind::Dense)
+      fused_[l] |= kFusedBackward;
+  }
   require_fits_in_memory(2 * nparams_, sizeof(T), "the parameters and gradients");
   params_.assign(static_cast<std::size_t>(nparams_), T(0));
   grads_.assign(static_cast<std::size_t>(nparams_), T(0));
@@ -189,6 +211,12 @@ void Network<T>::set_seed(std::uint64_t seed) { rng_.reseed(seed); }
 template <typename T>
 T* Network<T>::segment(index_t s) {
   return acts_.data() + cap_ * seg_off_[static_cast<std::size_t>(s)];
+}
+
+template <typename T>
+const T* Network<T>::activation_input(std::size_t l) {
+  const index_t s = static_cast<index_t>(l);
+  return segment((fused_[l] & kInputNotKept) ? s + 1 : s);
 }
 
 template <typename T>
@@ -309,9 +337,14 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
     const T* src = x + r0 * in_;
     int pp = 0;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      T* dst = l == last ? out + r0 * out_ : scratch_[pp].data();
+      // A dense layer and the activation after it write one buffer, the
+      // activation's, in place.
+      const bool fuse = l + 1 < layers_.size() && (fused_[l + 1] & kFusedForward);
+      const std::size_t writes = fuse ? l + 1 : l;
+      T* dst = writes == last ? out + r0 * out_ : scratch_[pp].data();
       pp ^= 1;
-      layer_forward(l, src, dst, nb, false, false);
+      if (fuse) dense_activation_forward(l++, src, dst, dst, nb);
+      else layer_forward(l, src, dst, nb, false, false);
       src = dst;
     }
   }
@@ -322,8 +355,15 @@ const T* Network<T>::forward_from_input(index_t rows) {
   fwd_rows_ = 0;  // stays 0 if a layer throws
   check_batch_rows(rows, "forward_train");
   for (std::size_t l = 0; l < layers_.size(); ++l) {
-    layer_forward(l, segment(static_cast<index_t>(l)),
-                  segment(static_cast<index_t>(l) + 1), rows, training_, true);
+    const index_t s = static_cast<index_t>(l);
+    if (l + 1 < layers_.size() && (fused_[l + 1] & kFusedForward)) {
+      // Z and f(Z) in their own segments, as unfused, where the activation's
+      // backward reads Z; otherwise f(Z) over Z in the activation's segment.
+      T* z = segment((fused_[l + 1] & kInputNotKept) ? s + 2 : s + 1);
+      dense_activation_forward(l++, segment(s), z, segment(s + 2), rows);
+    } else {
+      layer_forward(l, segment(s), segment(s + 1), rows, training_, true);
+    }
   }
   fwd_training_ = training_;
   fwd_rows_ = rows;
@@ -365,30 +405,42 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const LayerSpec& L = layers_[i];
     const index_t l = static_cast<index_t>(i);
-    const bool need_dinp = i > 0 || dinput != nullptr;
+    // A dense layer after an element-wise activation applies the activation's
+    // derivative in its input-gradient gemm and so writes dL/d(input of
+    // layer i − 1): dA = dZ·W is never stored.
+    const bool fuse = i > 0 && (fused_[i - 1] & kFusedBackward);
+    const std::size_t writes = fuse ? i - 1 : i;  // the layer whose dL/dinput dst gets
+    const bool need_dinp = writes > 0 || dinput != nullptr;
     const index_t in_w = i == 0 ? in_ : width_[i - 1];
     // Ping-pong: dst is never the buffer g points into.
     T* dst = nullptr;
     if (need_dinp) {
-      dst = i == 0 ? dinput : scratch_[pp].data();
-      if (i > 0) pp ^= 1;
+      dst = writes == 0 ? dinput : scratch_[pp].data();
+      if (writes > 0) pp ^= 1;
     }
     if (L.kind == LayerSpec::Kind::Dense) {
       const index_t off = param_off_[i];
+      ActivationTile<T> tile;  // no tile function unless fused
+      if (fuse && dst) {
+        const LayerSpec& A = layers_[i - 1];
+        tile = activation_backward_tile(A.activation, A.act_params, static_cast<const T*>(dst),
+                                        activation_input(i - 1), segment(l));
+      }
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
                      g, segment(l), params_.data() + off, rows, L.in, L.out,
-                     /*accumulate=*/false);
+                     /*accumulate=*/false, tile.fn, &tile);
       if (L.l1 > 0 || L.l2 > 0)
         penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
                                            L.out * L.in, L.l1, L.l2);
     } else if (L.kind == LayerSpec::Kind::Activation) {
       if (dst)
-        activation_backward(L.activation, L.act_params, segment(l), segment(l + 1), g, dst,
-                            rows, in_w);
+        activation_backward(L.activation, L.act_params, activation_input(i), segment(l + 1), g,
+                            dst, rows, in_w);
     } else {
       layer_backward(i, g, dst, rows);
     }
     g = dst;
+    if (fuse) --i;  // the activation's backward is done
   }
 }
 
@@ -443,6 +495,17 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
       prelu_forward(dst, src, p, rows, C, L.slopes);
       return;
   }
+}
+
+template <typename T>
+void Network<T>::dense_activation_forward(std::size_t l, const T* src, T* z, T* y,
+                                          index_t rows) {
+  const LayerSpec& D = layers_[l];
+  const LayerSpec& A = layers_[l + 1];
+  const T* p = params_.data() + param_off_[l];
+  const ActivationTile<T> tile = activation_forward_tile(A.activation, A.act_params,
+                                                         static_cast<const T*>(z), y);
+  dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile);
 }
 
 template <typename T>

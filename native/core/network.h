@@ -158,12 +158,18 @@ class Network {
 
  private:
   T* segment(index_t s);  // activation segment s: 0 = input, l+1 = layer l's output
+  // What activation layer l's backward gets as its input x: segment l, or its
+  // output where that segment is not kept (kInputNotKept; x is not read).
+  const T* activation_input(std::size_t l);
   const T* forward_from_input(index_t rows);  // input segment already filled
   // One layer's forward. keep: a training-forward whose statistics backward
   // will use (aux first half); otherwise a predict (aux second half, eval).
   void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
                      bool training, bool keep);
   void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
+  // Dense layer l and the element-wise activation l + 1 in one gemm: z gets
+  // the dense output, y the activation's (y may be z: in place).
+  void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows);
   void check_batch_rows(index_t rows, const char* fn) const;
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
                        const T* y);
@@ -184,6 +190,14 @@ class Network {
   // row (2·cap_, twice). The second copy serves predict, so a predict between
   // forward_train and backward leaves the training statistics intact.
   std::vector<std::vector<T>> aux_;
+  // Per layer: for an element-wise activation, whether its forward runs in
+  // the gemm of the dense layer before it (kFusedForward) and its backward in
+  // the input-gradient gemm of the dense layer after it (kFusedBackward);
+  // kInputNotKept: its derivative reads only its output
+  // (activation_grad_reads_input), so the fused forward writes f(Z) over Z in
+  // the activation's output segment and never writes its input segment.
+  static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2, kInputNotKept = 4;
+  std::vector<unsigned char> fused_;
   bool has_batchnorm_ = false;
   bool training_ = true;
   bool fwd_training_ = true;  // the mode of the last forward_train
