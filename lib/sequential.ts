@@ -9,6 +9,7 @@ import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import { ClassWeightedLoss, classWeights } from './class-weight';
 import { checkCallbacks, lambda, type Callback, type Logs } from './callbacks';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
+import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
 import { isStreamSource, streamChunks, type StreamSource } from './fit-stream';
 import { checkMetricNames, metricByName, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
@@ -333,19 +334,24 @@ export class Sequential {
 
     const validationData = o.validationData === undefined ? null : this.validationPair(o.validationData);
     const settings = { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks, signal };
+    // The finiteness checks of the private copies run in chunks once fit is marked running (lib/fit-input.ts).
+    const checkValidation = async () => {
+      if (validationData === null) return;
+      await requireFiniteInChunks(validationData.x, 'validationData[0]');
+      await requireFiniteTargetInChunks(validationData.y, 'validationData[1]');
+    };
     if (stream) {
       const chunks = streamChunks(stream as StreamSource, (cx, cy, name) => {
         const X = this.inputMatrix(cx, `x of ${name}`);
         return { x: X, y: this.privateTarget(toTarget(cy, `y of ${name}`, this.lossKind(), X.rows, this.outputSize, this.dtype), null) };
       });
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
-        validation: validationData }, settings);
+        validation: validationData }, settings, checkValidation);
     }
 
-    // Private copies: the caller may change or transfer its arrays while we train.
+    // Private copies, made now (one memcpy each): the caller may change or transfer its arrays while we train.
     const X = this.inputMatrix(x, 'x', true);
-    requireFinite(X, 'x');
-    const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y);
+    const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y, 'y', false);
     const valRows = Math.floor(X.rows * split);
     const trainRows = X.rows - valRows;
     if (split > 0 && (valRows < 1 || trainRows < 1)) {
@@ -359,7 +365,12 @@ export class Sequential {
     }
     const trainX = X.data.subarray(0, trainRows * this.inputSize);
     const trainY = targetRows(Y, 0, trainRows, this.outputSize);
-    return this.runTraining(trainLoss, { x: trainX, rows: trainRows, y: trainY, stream: null, validation }, settings);
+    const checkData = async () => {
+      await requireFiniteInChunks(X, 'x');
+      await requireFiniteTargetInChunks(Y, 'y');
+      await checkValidation();
+    };
+    return this.runTraining(trainLoss, { x: trainX, rows: trainRows, y: trainY, stream: null, validation }, settings, checkData);
   }
 
   /**
@@ -582,19 +593,23 @@ export class Sequential {
   private validationPair(vd: unknown): { x: Matrix; y: Target } {
     if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
     // Private and finite, as fit's x and y: the caller may change or transfer its arrays while we train.
+    // Checked for finite values by fit, in chunks, once it is marked running.
     const vx = this.inputMatrix(vd[0], 'validationData[0]', true);
-    requireFinite(vx, 'validationData[0]');
     const vy = toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype);
-    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]') };
+    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false) };
   }
 
-  private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings): Promise<History> {
+  /** checkData: the chunked finiteness checks, run with the model already busy (no second fit meanwhile). */
+  private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings,
+                            checkData: () => Promise<void>): Promise<History> {
     const wasTraining = this.plan.training;
     this.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
     this.busy = true;
     this.fitting = true;
     try {
+      await checkData();
+      if (this.plan.disposed) throw disposedError('Sequential.fit');  // dispose() while the check yielded
       return await runFit(this.fitHost(loss), data, settings);
     } finally {
       this.busy = false;
@@ -673,9 +688,10 @@ export class Sequential {
     return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
   }
 
-  private privateTarget(t: Target, original: unknown, name = 'y'): Target {
+  /** t, copied when it is the caller's array; checked for finite values unless the caller checks it later. */
+  private privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
-    requireFiniteTarget(t, name);
+    if (check) requireFiniteTarget(t, name);
     return shared ? t.slice() : t;
   }
 
