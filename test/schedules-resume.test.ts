@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, optim, schedules } from '../lib';
 import type { Callback } from '../lib/callbacks';
-import { ENGINES, randomArray } from './helpers';
+import { ENGINES, maxRelDiff, randomArray } from './helpers';
 
 const IN = 4;
 const OUT = 3;
@@ -95,5 +95,24 @@ describe.each(ENGINES)('schedules resume with initialEpoch from a model file (%s
     const json = JSON.parse(JSON.stringify(part.toJSON({ includeOptimizer: true })));
     json.compile.optimizer.schedule.baseLr = -1;
     expect(() => Sequential.fromJSON(json, { engine })).toThrow(/schedule.baseLr/);
+  });
+});
+
+describe('schedules resume: engine parity', () => {
+  it('a cosine fit resumed from a file trains the same in both engines (lr per epoch equal, weights within 1e-9)', async () => {
+    const runs: { lr: number[]; weights: number[] }[] = [];
+    for (const engine of ENGINES) {
+      const part = model(engine);
+      const lr: number[] = [];
+      let saved: Buffer | null = null;
+      await part.fit(X, Y, { epochs: SPLIT_AT, batchSize: BATCH, callbacks: [schedules.cosine({ tMax: EPOCHS }), lrRecorder(part, lr)],
+        onEpochEnd: (e) => { if (e === SPLIT_AT - 1) saved = part.toBuffer({ includeOptimizer: true }); } });
+      const resumed = Sequential.fromBuffer(saved!, { engine });
+      await resumed.fit(X, Y, { epochs: EPOCHS, initialEpoch: SPLIT_AT, batchSize: BATCH,
+        callbacks: [schedules.cosine({ tMax: EPOCHS }), lrRecorder(resumed, lr)] });
+      runs.push({ lr, weights: Object.values(resumed.getWeights()).flatMap((a) => Array.from(a)) });
+    }
+    expect(runs[0]!.lr).toEqual(runs[1]!.lr);
+    expect(maxRelDiff(runs[0]!.weights, runs[1]!.weights)).toBeLessThan(1e-9);
   });
 });
