@@ -17,6 +17,7 @@ import { Optimizer, resolveOptimizer } from './optim';
 import { AsyncPredictor } from './predict-async';
 import * as modelFile from './io/model-file';
 import { Rng, randomSeed } from './rng';
+import type { CompileOptions, FitOptions, PredictAsyncOptions, SequentialOptions, TrainingRngState, TrainingState } from './sequential-options';
 import { toTarget } from './targets';
 import { trainBatch, type EpochContext } from './training';
 import { allocationSize, ArgumentRangeError, BUSY, codedError, disposedError, integer, oneOf, options, typeError } from './validate';
@@ -26,7 +27,6 @@ export type { History } from './fit-loop';
 export type { StreamChunk, StreamSource } from './fit-stream';
 
 export type { SequentialOptions, CompileOptions, FitOptions, PredictAsyncOptions, TrainingState, TrainingRngState } from './sequential-options';
-import type { CompileOptions, FitOptions, PredictAsyncOptions, SequentialOptions, TrainingRngState, TrainingState } from './sequential-options';
 
 /** Set only inside Sequential.forLoading. */
 let skipInitForLoading = false;
