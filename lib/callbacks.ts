@@ -54,6 +54,12 @@ export interface Callback {
   onTrainBegin?: Hook<[logs: Logs]>;
   onTrainEnd?: Hook<[logs: Logs]>;
   onEpochBegin?: Hook<[epoch: number, logs: Logs]>;
+  /**
+   * logs: loss, the compiled metrics, val_* with validation, and
+   * samplesPerSecond — the epoch's training rows (a stream's rows actually
+   * trained) over its training seconds, without the validation pass or the
+   * waits for a stream's chunks. History records all but samplesPerSecond.
+   */
   onEpochEnd?: Hook<[epoch: number, logs: Logs]>;
   /**
    * Batch hooks make fit drive the epoch batch by batch (correct in both engines,
@@ -298,7 +304,16 @@ export interface CsvLoggerOptions {
   append?: boolean;    // false
 }
 
-/** Writes one row per epoch: epoch, then the log values in sorted column order. */
+/** The epoch-log entry that is a timing, not a training result (lib/fit-loop.ts). */
+export const RATE_LOG = 'samplesPerSecond';
+
+/**
+ * Writes one row per epoch: epoch, then the log values in sorted column order.
+ * It leaves samplesPerSecond out: the file is the record of the training
+ * results, as History (same columns), so two identical seeded runs write
+ * identical files that can be diffed; a timing differs every run and belongs
+ * to the progress output.
+ */
 export class CsvLogger implements Callback {
   readonly path: string;
   readonly separator: string;
@@ -324,7 +339,7 @@ export class CsvLogger implements Callback {
   async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
     let text = '';
     if (this.columns === null) {
-      this.columns = Object.keys(logs).sort();
+      this.columns = Object.keys(logs).filter((k) => k !== RATE_LOG).sort();
       const existing = this.append ? await fs.stat(this.path).then((s) => s.size > 0, () => false) : false;
       if (!existing) text += ['epoch', ...this.columns].join(this.separator) + '\n';
     }
@@ -355,7 +370,11 @@ export interface ProgressOptions {
   write?: (line: string) => void;
 }
 
-/** Prints one line per epoch: "Epoch 3/10 - 0.12 s - loss: 0.4123 - val_loss: 0.5012". */
+/**
+ * Prints one line per epoch: "Epoch 3/10 - 0.12 s - loss: 0.4123 - val_loss: 0.5012 - 51234 samples/s".
+ * It prints the epoch's samples/s: verbose output is for a person watching the
+ * run, for whom throughput is the point (Keras prints its time per step there).
+ */
 export class ProgressLogger implements Callback {
   private readonly write: (line: string) => void;
   private epochs = 0;
@@ -377,7 +396,9 @@ export class ProgressLogger implements Callback {
 
   onEpochEnd(epoch: number, logs: Logs): void {
     const seconds = ((performance.now() - this.started) / 1000).toFixed(2);
-    const parts = Object.entries(logs).map(([k, v]) => `${k}: ${v.toFixed(4)}`);
+    const parts = Object.entries(logs).filter(([k]) => k !== RATE_LOG).map(([k, v]) => `${k}: ${v.toFixed(4)}`);
+    const rate = logs[RATE_LOG];
+    if (rate !== undefined) parts.push(`${Math.round(rate)} samples/s`);
     this.write([`Epoch ${epoch + 1}/${this.epochs}`, `${seconds} s`, ...parts].join(' - '));
   }
 }

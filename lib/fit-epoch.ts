@@ -58,6 +58,11 @@ export interface EpochOutcome {
   badBatch: number;
   /** The signal aborted the epoch. */
   aborted: boolean;
+  /**
+   * Seconds spent training the chunks (batch hooks included), without the
+   * waits for a stream's next chunk: the denominator of the epoch's samples/s.
+   */
+  seconds: number;
 }
 
 /** Trains one epoch over `chunks` (each shuffled on its own when run.shuffle). */
@@ -66,16 +71,19 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
   let lossSum = 0;
   let rowsDone = 0;
   let batches = 0;
+  let seconds = 0;
   const outcome = (badBatch: number): EpochOutcome => ({
-    loss: rowsDone > 0 ? lossSum / rowsDone : 0, rowsDone, batches, badBatch, aborted: run.signal?.aborted === true,
+    loss: rowsDone > 0 ? lossSum / rowsDone : 0, rowsDone, batches, badBatch, aborted: run.signal?.aborted === true, seconds,
   });
   for await (const chunk of chunks) {
     if (run.signal?.aborted || run.model.stopTraining) break;
+    const started = performance.now();
     if (run.order.length !== chunk.rows) run.order = new Int32Array(chunk.rows);
     const order = run.shuffle ? run.rng.permutation(chunk.rows, run.order) : null;
     const result: EpochResult & { rowsDone?: number } = run.byBatch
       ? await batchDriven(run, chunk, order, batches)
       : await engineDriven(run, chunk, order, batches);
+    seconds += (performance.now() - started) / 1000;
     const done = result.rowsDone ?? Math.min(result.batches * Math.min(run.batchSize, chunk.rows), chunk.rows);
     lossSum += result.loss * done;
     rowsDone += done;

@@ -170,11 +170,23 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     }
     history.epoch.push(epoch);
     for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
-    await hook('onEpochEnd', epoch, logs);
-    lastLogs = logs;
+    // Throughput reaches the hooks only, after History took the epoch: timing is
+    // not a training result, and two identical seeded runs must give equal histories.
+    const epochLogs: Logs = { ...logs, samplesPerSecond: epochRate(result.rowsDone, result.seconds) };
+    await hook('onEpochEnd', epoch, epochLogs);
+    lastLogs = epochLogs;
   }
   await hook('onTrainEnd', lastLogs);
   return history;
+}
+
+/**
+ * The epoch's training rows (for streams, those actually trained) over its
+ * training seconds; the validation pass and a stream's waits are not in them.
+ * 0 when nothing trained or the clock did not move.
+ */
+function epochRate(rows: number, seconds: number): number {
+  return rows > 0 && seconds > 0 ? rows / seconds : 0;
 }
 
 /**

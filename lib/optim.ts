@@ -9,7 +9,7 @@
 // one to ±clipValue (clip_grad_value_); norm first, then value, both before
 // weight decay and the update, inside the engine's fused step.
 import type { OptimizerName, OptimizerSpec } from './engine';
-import { ArgumentRangeError, boolean, number, oneOf, options, rangeError, typeError } from './validate';
+import { ArgumentRangeError, boolean, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
 /** Options every optimizer takes. */
 export interface ClipOptions {
@@ -46,6 +46,13 @@ export abstract class Optimizer {
   readonly clipValue: number | undefined;
   private configName = '';
   private configOptions: Record<string, unknown> = {};
+  /**
+   * @internal Where the schedule driving lr stands (base lr, steps, plateau
+   * counters), written by lib/schedules.ts at each step and saved with the
+   * optimizer's config, so a fresh schedule in a fit with initialEpoch resumes
+   * it — as PyTorch keeps `initial_lr` in the optimizer's param groups.
+   */
+  scheduleState: ScheduleState | null = null;
 
   protected constructor(lr: number, clip: ClipOptions) {
     this.learningRate = number('lr', lr, 0);
@@ -85,14 +92,29 @@ export abstract class Optimizer {
     if (this.configName === '') {
       throw new Error(`${this.constructor.name} cannot be serialised: its constructor does not call recordConfig`);
     }
-    return { name: this.configName, options: { ...structuredClone(this.configOptions), lr: this.lr } };
+    const config: OptimizerConfig = { name: this.configName, options: { ...structuredClone(this.configOptions), lr: this.lr } };
+    if (this.scheduleState !== null) config.schedule = structuredClone(this.scheduleState);
+    return config;
   }
 }
 
-/** An optimizer as JSON: its registered name and options. */
+/**
+ * What a schedule needs to continue where it stopped (lib/schedules.ts):
+ * its kind, the lr it started from, the steps taken and, for
+ * reduce-on-plateau, its counters (best is null while none is recorded).
+ */
+export interface ScheduleState {
+  kind: string;
+  baseLr: number;
+  step: number;
+  plateau?: { best: number | null; badEpochs: number; cooldownLeft: number };
+}
+
+/** An optimizer as JSON: its registered name and options (and the schedule state, when a schedule drove it). */
 export interface OptimizerConfig {
   name: string;
   options: Record<string, unknown>;
+  schedule?: ScheduleState;
 }
 
 type OptimizerFactory = (options: Record<string, unknown>) => Optimizer;
@@ -112,7 +134,31 @@ export function optimizerFromConfig(config: unknown, name = 'optimizer config'):
     throw new ArgumentRangeError(`Expected a known optimizer (${[...OPTIMIZER_REGISTRY.keys()].map((n) => `'${n}'`).join(', ')}) ` +
       `for ${name}.name but received ${describeName(c.name)}`);
   }
-  return factory((c.options ?? {}) as Record<string, unknown>);
+  const optimizer = factory((c.options ?? {}) as Record<string, unknown>);
+  // Absent in files from before schedules resumed: a schedule then starts from the saved lr.
+  if (c.schedule !== undefined) optimizer.scheduleState = checkScheduleState(c.schedule, `${name}.schedule`);
+  return optimizer;
+}
+
+function checkScheduleState(value: unknown, name: string): ScheduleState {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw typeError(name, 'a schedule state object', value);
+  const v = value as Record<string, unknown>;
+  if (typeof v['kind'] !== 'string') throw typeError(`${name}.kind`, 'a schedule name', v['kind']);
+  const state: ScheduleState = {
+    kind: v['kind'],
+    baseLr: number(`${name}.baseLr`, v['baseLr'], 0),
+    step: integer(`${name}.step`, v['step'], 0),
+  };
+  if (v['plateau'] !== undefined) {
+    const p = v['plateau'] as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null) throw typeError(`${name}.plateau`, 'an object', p);
+    state.plateau = {
+      best: p['best'] === null ? null : number(`${name}.plateau.best`, p['best'], -Infinity, Infinity),
+      badEpochs: integer(`${name}.plateau.badEpochs`, p['badEpochs'], 0),
+      cooldownLeft: integer(`${name}.plateau.cooldownLeft`, p['cooldownLeft'], 0),
+    };
+  }
+  return state;
 }
 
 function describeName(v: unknown): string {

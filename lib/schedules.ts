@@ -4,12 +4,22 @@
 // next step. A schedule is also a fit() callback: epoch schedules step after each
 // epoch (as PyTorch's `scheduler.step()` after the epoch loop), one-cycle after
 // each batch, reduce-on-plateau after each epoch with the monitored value.
-import type { Callback, CallbackModel, Logs } from './callbacks';
+//
+// Resuming (fit with initialEpoch > 0): a fresh schedule continues where the
+// optimizer's last schedule stood, not from the lr it finds. Each schedule
+// writes its base lr and steps into optimizer.scheduleState (saved in model
+// files with the optimizer's config), as PyTorch keeps `initial_lr` in the
+// param groups and rebuilds the rate for `last_epoch`; the step is
+// initialEpoch (per-batch schedules: initialEpoch × batches per epoch).
+import type { Callback, CallbackModel, Logs, TrainingParams } from './callbacks';
+import type { ScheduleState } from './optim';
 import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
 /** Anything with a settable learning rate: every optim.* optimizer. */
 export interface LrHolder {
   lr: number;
+  /** Where the last schedule on it stood (optim.* optimizers have it); lets a fresh schedule resume. */
+  scheduleState?: ScheduleState | null;
 }
 
 export type Stepping = 'epoch' | 'batch';
@@ -21,10 +31,14 @@ export type Stepping = 'epoch' | 'batch';
 export abstract class Schedule implements Callback {
   /** When fit() steps it: after each epoch or after each batch. */
   abstract readonly stepping: Stepping;
+  /** Its name in the saved schedule state. */
+  protected abstract readonly kind: string;
   /** Steps taken (PyTorch's last_epoch). */
   stepCount = 0;
   protected optimizer: LrHolder | null = null;
   protected baseLr = NaN;
+  /** The optimizer's schedule state as bind found it, before this schedule replaced it (read by resume). */
+  protected found: ScheduleState | null = null;
 
   /** The learning rate this schedule sets after `step` steps (base lr known). */
   protected abstract lrAt(step: number): number;
@@ -36,9 +50,40 @@ export abstract class Schedule implements Callback {
     }
     if (this.optimizer === optimizer) return;
     this.optimizer = optimizer;
+    this.found = optimizer.scheduleState ?? null;
     this.baseLr = this.initialLr(optimizer.lr);
     this.stepCount = 0;
     optimizer.lr = this.lrAt(0);
+    this.saveState();
+  }
+
+  /**
+   * Continues from fit's initialEpoch (a fresh schedule only: one that has
+   * stepped is already where it should be): the base lr the optimizer's last
+   * schedule recorded (else the current lr, for files from before it was
+   * saved), at the step initialEpoch stands for.
+   */
+  protected resume(params: TrainingParams): void {
+    const opt = this.requireBound();
+    if (this.found !== null) this.baseLr = this.initialLr(this.found.baseLr);
+    this.stepCount = this.resumeStep(params, this.found);
+    opt.lr = this.lrAt(this.stepCount);
+    this.saveState();
+  }
+
+  /** The step a fit starting at params.initialEpoch is at: one per epoch. */
+  protected resumeStep(params: TrainingParams, _found: ScheduleState | null): number {
+    return params.initialEpoch;
+  }
+
+  /** What resume needs later; written into the optimizer at every step. */
+  protected state(): ScheduleState {
+    return { kind: this.kind, baseLr: this.baseLr, step: this.stepCount };
+  }
+
+  protected saveState(): void {
+    const opt = this.optimizer;
+    if (opt !== null && 'scheduleState' in opt) opt.scheduleState = this.state();
   }
 
   /** The rate the schedule starts from (one-cycle overrides: maxLr / divFactor). */
@@ -56,6 +101,7 @@ export abstract class Schedule implements Callback {
     const opt = this.requireBound();
     this.stepCount++;
     opt.lr = this.lrAt(this.stepCount);
+    this.saveState();
   }
 
   // ---- as a fit() callback ------------------------------------------------
@@ -65,6 +111,10 @@ export abstract class Schedule implements Callback {
       if (!model.optimizer) throw new Error('schedule: the model has no optimizer; call compile() first');
       this.bind(model.optimizer);
     }
+  }
+
+  setParams(params: TrainingParams): void {
+    if (params.initialEpoch > 0 && this.stepCount === 0 && this.optimizer !== null) this.resume(params);
   }
 
   onEpochEnd(_epoch: number, _logs: Logs): void {
@@ -88,6 +138,12 @@ abstract class BatchSchedule extends Schedule {
   override onEpochEnd(): void {
     // stepped per batch
   }
+
+  /** initialEpoch × batches per epoch; for streams (batches unknown) the steps the saved state counted. */
+  protected override resumeStep(params: TrainingParams, found: ScheduleState | null): number {
+    if (Number.isFinite(params.steps)) return params.initialEpoch * params.steps;
+    return found !== null && found.kind === this.kind ? found.step : 0;
+  }
 }
 
 // ---- step / exponential / linear / cosine -------------------------------------
@@ -97,6 +153,7 @@ export interface StepOptions { stepSize: number; gamma?: number }
 /** StepLR: lr = base · γ^⌊t / stepSize⌋. */
 class StepSchedule extends Schedule {
   readonly stepping = 'epoch' as const;
+  protected readonly kind = 'step';
   readonly stepSize: number;
   readonly gamma: number;
 
@@ -120,6 +177,7 @@ export interface ExponentialOptions { gamma: number }
 /** ExponentialLR: lr = base · γ^t. */
 class ExponentialSchedule extends Schedule {
   readonly stepping = 'epoch' as const;
+  protected readonly kind = 'exponential';
   readonly gamma: number;
 
   constructor(opts: ExponentialOptions, optimizer?: LrHolder) {
@@ -140,6 +198,7 @@ export interface LinearWarmupOptions { startFactor?: number; endFactor?: number;
 /** LinearLR: the factor moves linearly from startFactor to endFactor over totalIters steps, then stays. */
 class LinearWarmupSchedule extends Schedule {
   readonly stepping = 'epoch' as const;
+  protected readonly kind = 'linearWarmup';
   readonly startFactor: number;
   readonly endFactor: number;
   readonly totalIters: number;
@@ -178,6 +237,7 @@ export interface CosineOptions {
  */
 class CosineSchedule extends Schedule {
   readonly stepping = 'epoch' as const;
+  protected readonly kind = 'cosine';
   readonly tMax: number;
   readonly etaMin: number;
   readonly warmupEpochs: number;
@@ -226,6 +286,7 @@ export interface OneCycleOptions {
  * maxLr → initial/finalDivFactor by step totalSteps − 1. Stepped per batch.
  */
 class OneCycleSchedule extends BatchSchedule {
+  protected readonly kind = 'oneCycle';
   readonly maxLr: number;
   readonly totalSteps: number;
   readonly pctStart: number;
@@ -302,6 +363,7 @@ export interface ReduceOnPlateauOptions {
  */
 export class ReduceOnPlateau extends Schedule {
   readonly stepping = 'epoch' as const;
+  protected readonly kind = 'reduceOnPlateau';
   readonly monitor: string;
   readonly mode: 'min' | 'max';
   readonly factor: number;
@@ -361,6 +423,25 @@ export class ReduceOnPlateau extends Schedule {
       this.cooldownLeft = this.cooldown;
       this.badEpochs = 0;
     }
+    this.saveState();
+  }
+
+  /** Its counters too (PyTorch saves them in the scheduler's state_dict); best is null until a value came. */
+  protected override state(): ScheduleState {
+    return { ...super.state(), plateau: { best: Number.isFinite(this.best) ? this.best : null,
+      badEpochs: this.badEpochs, cooldownLeft: this.cooldownLeft } };
+  }
+
+  /** Keeps the lr it finds (it has no base) and takes back the plateau counters of a reduce-on-plateau before it. */
+  protected override resume(params: TrainingParams): void {
+    const plateau = this.found?.kind === this.kind ? this.found.plateau : undefined;
+    if (plateau !== undefined) {
+      if (plateau.best !== null) this.best = plateau.best;
+      this.badEpochs = plateau.badEpochs;
+      this.cooldownLeft = plateau.cooldownLeft;
+    }
+    this.stepCount = params.initialEpoch;
+    this.saveState();
   }
 
   override onEpochEnd(_epoch: number, logs: Logs): void {

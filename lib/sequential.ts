@@ -1,104 +1,32 @@
 // Sequential: a stack of layers compiled into one engine plan. The model keeps
 // no parameters of its own — they live in the plan's flat buffer — and every
 // method validates its input before an engine sees it.
-import { getEngine, type EngineChoice } from './backend';
+import { getEngine } from './backend';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { Layer, type LayerConfig } from './layers';
-import { Loss, resolveLoss, type LossConfig, type LossFunction } from './losses';
+import { gatherWeights, layoutParams, type ParamEntry } from './param-layout';
+import { Loss, resolveLoss, type LossFunction } from './losses';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
-import { ClassWeightedLoss, classWeights } from './class-weight';
-import { checkCallbacks, lambda, type Callback, type Logs } from './callbacks';
+import type { Logs } from './callbacks';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
-import { isStreamSource, streamChunks, type StreamSource } from './fit-stream';
+import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
+import { parseFitOptions, splitValidation, trainingLoss } from './fit-options';
+import { streamChunks } from './fit-stream';
 import { checkMetricNames, metricByName, type MetricName } from './metrics';
-import { Optimizer, resolveOptimizer, type OptimizerConfig } from './optim';
+import { Optimizer, resolveOptimizer } from './optim';
 import { AsyncPredictor } from './predict-async';
 import * as modelFile from './io/model-file';
-import { Rng, randomSeed, type RngState } from './rng';
+import { Rng, randomSeed } from './rng';
+import type { CompileOptions, FitOptions, PredictAsyncOptions, SequentialOptions, TrainingRngState, TrainingState } from './sequential-options';
 import { toTarget } from './targets';
 import { trainBatch, type EpochContext } from './training';
-import { allocationSize, ArgumentRangeError, ArgumentTypeError, boolean, BUSY, codedError, disposedError, integer, number, oneOf, options, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, BUSY, codedError, disposedError, integer, oneOf, options, typeError } from './validate';
 
 export type { Logs } from './callbacks';
 export type { History } from './fit-loop';
 export type { StreamChunk, StreamSource } from './fit-stream';
 
-export interface SequentialOptions {
-  /** 'native', 'js' or 'auto' (default: native when the addon loads). */
-  engine?: EngineChoice;
-  /** Seed for initial weights and shuffling; the same seed gives identical weights in both engines. */
-  seed?: number;
-  /** 'float32' (default) or 'float64'. */
-  dtype?: Dtype;
-}
-
-export interface CompileOptions {
-  /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
-  loss: string | LossFunction | Loss;
-  /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
-  optimizer?: string | Optimizer;
-  /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
-  metrics?: MetricName[];
-}
-
-export interface FitOptions {
-  epochs?: number;            // 1
-  batchSize?: number;         // 32
-  shuffle?: boolean;          // true
-  /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
-  validationSplit?: number;   // 0
-  validationData?: [unknown, unknown];
-  /** Print one line per epoch. */
-  verbose?: boolean;          // false
-  /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
-  callbacks?: Callback[];
-  /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */
-  initialEpoch?: number;      // 0
-  /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
-  classWeight?: Record<number, number> | number[];
-  /** Called after each epoch with its logs (awaited when it returns a promise). */
-  onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
-  /**
-   * Cancels training between batches: fit rejects with an AbortError (name
-   * 'AbortError', `history` of the completed epochs) and the parameters are
-   * those after the last completed batch.
-   */
-  signal?: AbortSignal;
-}
-
-export interface PredictAsyncOptions {
-  /** Rows per chunk, rounded up to whole forward passes; the JS engine lets the event loop run between chunks. */
-  batchSize?: number;         // 256
-}
-
-/** What a model file stores besides the weights (lib/io/model-file.ts). */
-export interface TrainingState {
-  /** A built-in loss's config, or 'custom' for a user loss (which cannot be saved). */
-  loss: LossConfig | 'custom';
-  optimizer: OptimizerConfig;
-  metrics: string[];
-  /** The flat optimizer state, step count and generators (shuffling, dropout), when asked for. */
-  optimizerState?: { state: FloatArray; steps: number; rng: TrainingRngState };
-}
-
-/**
- * The generators a resumed fit needs: the shuffling one (RngState) and, as
- * dropoutWords, the plan's dropout mask stream (engine getDropoutState). Model
- * files store both in one JSON field; files from before dropoutWords load with
- * the seed's stream.
- */
-export interface TrainingRngState extends RngState {
-  dropoutWords?: number[];
-}
-
-interface ParamEntry {
-  name: string;
-  shape: number[];
-  offset: number;
-  length: number;
-  /** A buffer (batch-norm running statistic) rather than a learnable parameter. */
-  buffer: boolean;
-}
+export type { SequentialOptions, CompileOptions, FitOptions, PredictAsyncOptions, TrainingState, TrainingRngState } from './sequential-options';
 
 /** Set only inside Sequential.forLoading. */
 let skipInitForLoading = false;
@@ -160,35 +88,15 @@ export class Sequential {
     const first = layers.find((l) => l.inFeatures !== null);
     if (!first) throw new ArgumentRangeError('Expected at least one Dense layer in layers, to fix the input width');
     this.inputSize = first.inFeatures as number;
-    const specs: LayerSpec[] = [];
+    const { specs, entries, outputSize, paramCount } = layoutParams(layers, this.inputSize);
     this.specs = specs;
-    this.entries = [];
-    let width = this.inputSize;
-    let offset = 0;
-    let bufferOffset = 0;
-    layers.forEach((layer, i) => {
-      if (layer.inFeatures !== null && layer.inFeatures !== width) {
-        throw new ArgumentRangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
-      }
-      specs.push(...layer.toSpecs(width));
-      for (const p of layer.params()) {
-        const length = p.shape.reduce((a, b) => a * b, 1);
-        this.entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false });
-        offset += length;
-      }
-      for (const b of layer.buffers()) {
-        const length = b.shape.reduce((x, y) => x * y, 1);
-        this.entries.push({ name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true });
-        bufferOffset += length;
-      }
-      width = layer.outFeatures(width);
-    });
-    this.outputSize = width;
+    this.entries = entries;
+    this.outputSize = outputSize;
     // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
-    allocationSize('layers (parameters, gradients, optimizer state)', offset * 4, this.dtype === 'float64' ? 8 : 4);
+    allocationSize('layers (parameters, gradients, optimizer state)', paramCount * 4, this.dtype === 'float64' ? 8 : 4);
     this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: INITIAL_MAX_BATCH });
-    if (this.plan.paramCount !== offset) {
-      throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${offset}`);
+    if (this.plan.paramCount !== paramCount) {
+      throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${paramCount}`);
     }
     this.rng = new Rng(this.seed);
     // A model being loaded gets its weights next: skip the random init (2/3 of a load's time).
@@ -298,68 +206,34 @@ export class Sequential {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
     const { loss } = this.requireCompiled('fit');
-    const stream = isStreamSource(x) ? x : null;
-    if (stream) {
-      if (y !== undefined && opts !== undefined) {
-        throw typeError('y', 'nothing (fit(source, options): the chunks carry their targets)', y);
-      }
-      opts = (opts ?? y) as FitOptions | undefined;
-    }
-    const o = options('fit options', opts, ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData',
-      'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight', 'signal']);
-    const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
-    const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs - 1);
-    const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
-    const shuffle = o.shuffle === undefined ? !stream : boolean('shuffle', o.shuffle);
-    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
-    const signal = (o.signal as AbortSignal | undefined) ?? null;
-    const split = o.validationSplit === undefined ? 0 : number('validationSplit', o.validationSplit, 0, 1, { maxExclusive: true });
-    const verbose = o.verbose === undefined ? false : boolean('verbose', o.verbose);
-    if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
-    const callbacks = checkCallbacks(o.callbacks);
-    if (o.onEpochEnd !== undefined) callbacks.push(lambda({ onEpochEnd: o.onEpochEnd as Callback['onEpochEnd'] }));
-    if (split > 0 && o.validationData !== undefined) {
-      throw new ArgumentRangeError('Expected validationSplit or validationData for fit options but received both');
-    }
-    if (stream && split > 0) {
-      throw new ArgumentRangeError(`Expected no validationSplit with streamed data (use validationData) but received ${split}`);
-    }
-    let trainLoss = loss;
-    if (o.classWeight !== undefined) {
-      if (!(loss instanceof Loss)) throw new ArgumentTypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
-      const weights = classWeights(o.classWeight, this.outputSize === 1 ? 2 : this.outputSize);
-      trainLoss = new ClassWeightedLoss(this.engineImpl, loss.spec, weights);
-    }
+    const { stream, settings, split, validationData: vd, classWeight } = parseFitOptions(x, y, opts);
+    const trainLoss = trainingLoss(loss, classWeight, this.outputSize, this.engineImpl);
 
-    const validationData = o.validationData === undefined ? null : this.validationPair(o.validationData);
-    const settings = { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks, signal };
+    const validationData = vd === undefined ? null : this.validationPair(vd);
+    // The finiteness checks of the private copies run in chunks once fit is marked running (lib/fit-input.ts).
+    const checkValidation = async () => {
+      if (validationData === null) return;
+      await requireFiniteInChunks(validationData.x, 'validationData[0]');
+      await requireFiniteTargetInChunks(validationData.y, 'validationData[1]');
+    };
     if (stream) {
-      const chunks = streamChunks(stream as StreamSource, (cx, cy, name) => {
+      const chunks = streamChunks(stream, (cx, cy, name) => {
         const X = this.inputMatrix(cx, `x of ${name}`);
         return { x: X, y: this.privateTarget(toTarget(cy, `y of ${name}`, this.lossKind(), X.rows, this.outputSize, this.dtype), null) };
       });
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
-        validation: validationData }, settings);
+        validation: validationData }, settings, checkValidation);
     }
 
-    // Private copies: the caller may change or transfer its arrays while we train.
+    // Private copies, made now (one memcpy each): the caller may change or transfer its arrays while we train.
     const X = this.inputMatrix(x, 'x', true);
-    requireFinite(X, 'x');
-    const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y);
-    const valRows = Math.floor(X.rows * split);
-    const trainRows = X.rows - valRows;
-    if (split > 0 && (valRows < 1 || trainRows < 1)) {
-      throw new ArgumentRangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
-    }
-    let validation: { x: Matrix; y: Target } | null = null;
-    if (valRows > 0) {
-      validation = { x: rowsOf(X, trainRows, X.rows), y: targetRows(Y, trainRows, X.rows, this.outputSize) };
-    } else {
-      validation = validationData;
-    }
-    const trainX = X.data.subarray(0, trainRows * this.inputSize);
-    const trainY = targetRows(Y, 0, trainRows, this.outputSize);
-    return this.runTraining(trainLoss, { x: trainX, rows: trainRows, y: trainY, stream: null, validation }, settings);
+    const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y, 'y', false);
+    const checkData = async () => {
+      await requireFiniteInChunks(X, 'x');
+      await requireFiniteTargetInChunks(Y, 'y');
+      await checkValidation();
+    };
+    return this.runTraining(trainLoss, splitValidation(X, Y, split, this.outputSize, validationData), settings, checkData);
   }
 
   /**
@@ -426,27 +300,7 @@ export class Sequential {
     if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) {
       throw typeError('weights', 'an object of named arrays', weights);
     }
-    const known = new Set(this.entries.map((e) => e.name));
-    const unknown = Object.keys(weights).filter((k) => !known.has(k));
-    if (unknown.length > 0) {
-      throw new ArgumentRangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
-    }
-    const all = allocate(this.dtype, this.plan.paramCount);
-    const buffers = allocate(this.dtype, this.plan.bufferCount);
-    for (const e of this.entries) {
-      const src = weights[e.name];
-      const name = `weights['${e.name}']`;
-      if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
-      if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
-        throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
-      }
-      if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
-      for (let i = 0; i < e.length; i++) {
-        const v = src[i];
-        if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
-        (e.buffer ? buffers : all)[e.offset + i] = v;
-      }
-    }
+    const { all, buffers } = gatherWeights(this.entries, weights, this.dtype, this.plan.paramCount, this.plan.bufferCount);
     this.stateChanged();
     this.plan.setParams(all);
     this.plan.setBuffers(buffers);
@@ -582,19 +436,23 @@ export class Sequential {
   private validationPair(vd: unknown): { x: Matrix; y: Target } {
     if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
     // Private and finite, as fit's x and y: the caller may change or transfer its arrays while we train.
+    // Checked for finite values by fit, in chunks, once it is marked running.
     const vx = this.inputMatrix(vd[0], 'validationData[0]', true);
-    requireFinite(vx, 'validationData[0]');
     const vy = toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype);
-    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]') };
+    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false) };
   }
 
-  private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings): Promise<History> {
+  /** checkData: the chunked finiteness checks, run with the model already busy (no second fit meanwhile). */
+  private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings,
+                            checkData: () => Promise<void>): Promise<History> {
     const wasTraining = this.plan.training;
     this.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
     this.busy = true;
     this.fitting = true;
     try {
+      await checkData();
+      if (this.plan.disposed) throw disposedError('Sequential.fit');  // dispose() while the check yielded
       return await runFit(this.fitHost(loss), data, settings);
     } finally {
       this.busy = false;
@@ -673,9 +531,10 @@ export class Sequential {
     return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
   }
 
-  private privateTarget(t: Target, original: unknown, name = 'y'): Target {
+  /** t, copied when it is the caller's array; checked for finite values unless the caller checks it later. */
+  private privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
-    requireFiniteTarget(t, name);
+    if (check) requireFiniteTarget(t, name);
     return shared ? t.slice() : t;
   }
 
@@ -734,12 +593,4 @@ function requireFiniteTarget(t: Target, name: string): void {
   for (let i = 0; i < t.length; i++) {
     if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in ${name} but received ${t[i]} at index ${i}`);
   }
-}
-
-function rowsOf(m: Matrix, from: number, to: number): Matrix {
-  return new Matrix(to - from, m.cols, m.data.subarray(from * m.cols, to * m.cols));
-}
-
-function targetRows(t: Target, from: number, to: number, cols: number): Target {
-  return t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * cols, to * cols);
 }

@@ -51,8 +51,10 @@ export class TrainingProgress {
     this.bar?.stop();
     this.bar = null;
     if (this.batches === 0 && samples !== undefined) this.samples = samples;
-    const parts = Object.entries(logs).map(([k, v]) => `${k} ${formatValue(k, v)}`);
-    const rate = this.samples > 0 ? ` - ${Math.round(this.samplesPerSecond())} samples/s` : '';
+    const parts = Object.entries(logs).filter(([k]) => k !== 'samplesPerSecond').map(([k, v]) => `${k} ${formatValue(k, v)}`);
+    // fit's own figure when it gave one (training time only); else rows over the epoch's wall time.
+    const perSecond = logs['samplesPerSecond'] ?? (this.samples > 0 ? this.samplesPerSecond() : 0);
+    const rate = perSecond > 0 ? ` - ${Math.round(perSecond)} samples/s` : '';
     const seconds = (performance.now() - this.epochStart) / 1000;
     this.out.write(`epoch ${epoch + 1}/${this.epochs} - ${parts.join(' - ')} - ${seconds.toFixed(2)} s${rate}\n`);
   }

@@ -1,0 +1,99 @@
+// fit's arguments, read and validated before anything trains (Sequential.fit,
+// lib/sequential.ts): the option values with their defaults, the streamed or
+// in-memory form of the call, the class-weighted training loss, and the rows a
+// validationSplit holds out.
+import { checkCallbacks, lambda, type Callback } from './callbacks';
+import { ClassWeightedLoss, classWeights } from './class-weight';
+import type { Engine, Target } from './engine';
+import type { FitSettings } from './fit-loop';
+import { isStreamSource, type StreamSource } from './fit-stream';
+import { Loss, type LossFunction } from './losses';
+import { Matrix } from './matrix';
+import type { FitOptions } from './sequential-options';
+import { ArgumentRangeError, ArgumentTypeError, boolean, integer, number, options, typeError } from './validate';
+
+/** fit(x, y, options) or fit(source, options), read. */
+export interface FitCall {
+  /** The streamed source, or null for in-memory x and y. */
+  stream: StreamSource | null;
+  settings: FitSettings;
+  /** validationSplit (0: none). */
+  split: number;
+  /** The validationData option as given (undefined: none). */
+  validationData: unknown;
+  /** The classWeight option as given (undefined: none). */
+  classWeight: unknown;
+}
+
+/** Reads and validates fit's options (throws TypeError/RangeError naming the option). */
+export function parseFitOptions(x: unknown, y: unknown, opts: FitOptions | undefined): FitCall {
+  const stream = isStreamSource(x) ? x : null;
+  if (stream) {
+    if (y !== undefined && opts !== undefined) {
+      throw typeError('y', 'nothing (fit(source, options): the chunks carry their targets)', y);
+    }
+    opts = (opts ?? y) as FitOptions | undefined;
+  }
+  const o = options('fit options', opts, ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData',
+    'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight', 'signal']);
+  const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
+  const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs - 1);
+  const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
+  const shuffle = o.shuffle === undefined ? !stream : boolean('shuffle', o.shuffle);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
+  const signal = (o.signal as AbortSignal | undefined) ?? null;
+  const split = o.validationSplit === undefined ? 0 : number('validationSplit', o.validationSplit, 0, 1, { maxExclusive: true });
+  const verbose = o.verbose === undefined ? false : boolean('verbose', o.verbose);
+  if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
+  const callbacks = checkCallbacks(o.callbacks);
+  if (o.onEpochEnd !== undefined) callbacks.push(lambda({ onEpochEnd: o.onEpochEnd as Callback['onEpochEnd'] }));
+  if (split > 0 && o.validationData !== undefined) {
+    throw new ArgumentRangeError('Expected validationSplit or validationData for fit options but received both');
+  }
+  if (stream && split > 0) {
+    throw new ArgumentRangeError(`Expected no validationSplit with streamed data (use validationData) but received ${split}`);
+  }
+  return { stream: stream as StreamSource | null, settings: { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks, signal },
+    split, validationData: o.validationData, classWeight: o.classWeight };
+}
+
+/** The loss fit trains with: the compiled one, or it weighted per class by the classWeight option. */
+export function trainingLoss(loss: Loss | LossFunction, classWeight: unknown, outputSize: number, engine: Engine): Loss | LossFunction {
+  let trainLoss = loss;
+  if (classWeight !== undefined) {
+    if (!(loss instanceof Loss)) throw new ArgumentTypeError('classWeight needs a built-in loss (compile with a loss name or losses.create)');
+    const weights = classWeights(classWeight, outputSize === 1 ? 2 : outputSize);
+    trainLoss = new ClassWeightedLoss(engine, loss.spec, weights);
+  }
+  return trainLoss;
+}
+
+/**
+ * The training rows and the validation set of in-memory data: the last
+ * validationSplit of the rows (before shuffling, as Keras), else validationData.
+ */
+export function splitValidation(X: Matrix, Y: Target, split: number, outputSize: number,
+                                validationData: { x: Matrix; y: Target } | null) {
+  const valRows = Math.floor(X.rows * split);
+  const trainRows = X.rows - valRows;
+  if (split > 0 && (valRows < 1 || trainRows < 1)) {
+    throw new ArgumentRangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
+  }
+  let validation: { x: Matrix; y: Target } | null = null;
+  if (valRows > 0) {
+    validation = { x: rowsOf(X, trainRows, X.rows), y: targetRows(Y, trainRows, X.rows, outputSize) };
+  } else {
+    validation = validationData;
+  }
+  const trainX = X.data.subarray(0, trainRows * X.cols);
+  const trainY = targetRows(Y, 0, trainRows, outputSize);
+  return { x: trainX, rows: trainRows, y: trainY, stream: null, validation };
+}
+
+function rowsOf(m: Matrix, from: number, to: number): Matrix {
+  return new Matrix(to - from, m.cols, m.data.subarray(from * m.cols, to * m.cols));
+}
+
+function targetRows(t: Target, from: number, to: number, cols: number): Target {
+  return t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * cols, to * cols);
+}

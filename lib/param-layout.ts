@@ -1,0 +1,76 @@
+// Where each named parameter and buffer of a Sequential lives in its plan's
+// flat buffers: PyTorch state_dict names ('0.weight', '1.running_mean') with
+// their shapes and offsets, laid out layer by layer (lib/sequential.ts), and
+// the strict, validated gathering of named weights into those buffers.
+import type { Dtype, FloatArray, LayerSpec } from './engine';
+import type { Layer } from './layers';
+import { allocate } from './matrix';
+import { ArgumentRangeError, typeError } from './validate';
+
+export interface ParamEntry {
+  name: string;
+  shape: number[];
+  offset: number;
+  length: number;
+  /** A buffer (batch-norm running statistic) rather than a learnable parameter. */
+  buffer: boolean;
+}
+
+/** The engine specs and named entries of `layers` fed `inputSize` columns; throws when widths do not chain. */
+export function layoutParams(layers: readonly Layer[], inputSize: number):
+    { specs: LayerSpec[]; entries: ParamEntry[]; outputSize: number; paramCount: number } {
+  const specs: LayerSpec[] = [];
+  const entries: ParamEntry[] = [];
+  let width = inputSize;
+  let offset = 0;
+  let bufferOffset = 0;
+  layers.forEach((layer, i) => {
+    if (layer.inFeatures !== null && layer.inFeatures !== width) {
+      throw new ArgumentRangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
+    }
+    specs.push(...layer.toSpecs(width));
+    for (const p of layer.params()) {
+      const length = p.shape.reduce((a, b) => a * b, 1);
+      entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false });
+      offset += length;
+    }
+    for (const b of layer.buffers()) {
+      const length = b.shape.reduce((x, y) => x * y, 1);
+      entries.push({ name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true });
+      bufferOffset += length;
+    }
+    width = layer.outFeatures(width);
+  });
+  return { specs, entries, outputSize: width, paramCount: offset };
+}
+
+/**
+ * The parameters and buffers named in `weights`, each validated (all names,
+ * right lengths, finite numbers), in flat arrays the plan's setParams and
+ * setBuffers take; throws before anything is written.
+ */
+export function gatherWeights(entries: readonly ParamEntry[], weights: Record<string, ArrayLike<number>>, dtype: Dtype,
+                              paramCount: number, bufferCount: number): { all: FloatArray; buffers: FloatArray } {
+  const known = new Set(entries.map((e) => e.name));
+  const unknown = Object.keys(weights).filter((k) => !known.has(k));
+  if (unknown.length > 0) {
+    throw new ArgumentRangeError(`Unknown parameter name(s) ${unknown.map((k) => `'${k}'`).join(', ')} for weights; expected ${[...known].join(', ')}`);
+  }
+  const all = allocate(dtype, paramCount);
+  const buffers = allocate(dtype, bufferCount);
+  for (const e of entries) {
+    const src = weights[e.name];
+    const name = `weights['${e.name}']`;
+    if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
+    if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
+      throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
+    }
+    if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
+    for (let i = 0; i < e.length; i++) {
+      const v = src[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+      (e.buffer ? buffers : all)[e.offset + i] = v;
+    }
+  }
+  return { all, buffers };
+}

@@ -1,0 +1,78 @@
+// The options and saved-state shapes of Sequential (lib/sequential.ts): what
+// its constructor, compile, fit and predictAsync take, and what a model file
+// stores besides the weights. Types only; Sequential re-exports them.
+import type { EngineChoice } from './backend';
+import type { Callback, Logs } from './callbacks';
+import type { Dtype, FloatArray } from './engine';
+import type { LossConfig, LossFunction, Loss } from './losses';
+import type { MetricName } from './metrics';
+import type { Optimizer, OptimizerConfig } from './optim';
+import type { RngState } from './rng';
+
+export interface SequentialOptions {
+  /** 'native', 'js' or 'auto' (default: native when the addon loads). */
+  engine?: EngineChoice;
+  /** Seed for initial weights and shuffling; the same seed gives identical weights in both engines. */
+  seed?: number;
+  /** 'float32' (default) or 'float64'. */
+  dtype?: Dtype;
+}
+
+export interface CompileOptions {
+  /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
+  loss: string | LossFunction | Loss;
+  /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
+  optimizer?: string | Optimizer;
+  /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
+  metrics?: MetricName[];
+}
+
+export interface FitOptions {
+  epochs?: number;            // 1
+  batchSize?: number;         // 32
+  shuffle?: boolean;          // true
+  /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
+  validationSplit?: number;   // 0
+  validationData?: [unknown, unknown];
+  /** Print one line per epoch. */
+  verbose?: boolean;          // false
+  /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
+  callbacks?: Callback[];
+  /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */
+  initialEpoch?: number;      // 0
+  /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
+  classWeight?: Record<number, number> | number[];
+  /** Called after each epoch with its logs (awaited when it returns a promise). */
+  onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  /**
+   * Cancels training between batches: fit rejects with an AbortError (name
+   * 'AbortError', `history` of the completed epochs) and the parameters are
+   * those after the last completed batch.
+   */
+  signal?: AbortSignal;
+}
+
+export interface PredictAsyncOptions {
+  /** Rows per chunk, rounded up to whole forward passes; the JS engine lets the event loop run between chunks. */
+  batchSize?: number;         // 256
+}
+
+/** What a model file stores besides the weights (lib/io/model-file.ts). */
+export interface TrainingState {
+  /** A built-in loss's config, or 'custom' for a user loss (which cannot be saved). */
+  loss: LossConfig | 'custom';
+  optimizer: OptimizerConfig;
+  metrics: string[];
+  /** The flat optimizer state, step count and generators (shuffling, dropout), when asked for. */
+  optimizerState?: { state: FloatArray; steps: number; rng: TrainingRngState };
+}
+
+/**
+ * The generators a resumed fit needs: the shuffling one (RngState) and, as
+ * dropoutWords, the plan's dropout mask stream (engine getDropoutState). Model
+ * files store both in one JSON field; files from before dropoutWords load with
+ * the seed's stream.
+ */
+export interface TrainingRngState extends RngState {
+  dropoutWords?: number[];
+}
