@@ -621,6 +621,13 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     }
   }
 
+  // Batch norm's running statistics change in each batch's forward, before
+  // its loss is known: a copy from before every batch puts them back when the
+  // loss is not finite (as Sequential.trainStep does). Only a model with
+  // buffers keeps one; a plain MLP's epoch copies nothing.
+  const bool keep_buffers = !buffers_.empty();
+  if (keep_buffers) buffers_before_.resize(buffers_.size());
+
   EpochResult res;
   double total = 0;
   index_t done_rows = 0;
@@ -655,6 +662,7 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
       yb_idx = y_idx ? batch_idx_.data() : nullptr;
       yb = Y ? batch_y_.data() : nullptr;
     }
+    if (keep_buffers) std::copy(buffers_.begin(), buffers_.end(), buffers_before_.begin());
     // The same sequence as train_step: forward, loss, backward, step.
     const T* out = forward_from_input(nb);
     double loss = loss_and_dout(out, nb, yb_idx, yb);
@@ -663,6 +671,7 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
       loss += penalty_;
     }
     if (!std::isfinite(loss)) {
+      if (keep_buffers) std::copy(buffers_before_.begin(), buffers_before_.end(), buffers_.begin());
       res.bad_batch = bi;  // no update from a non-finite loss
       break;
     }
@@ -691,7 +700,7 @@ template <typename T>
 std::size_t Network<T>::allocated_bytes() const {
   std::size_t elems = params_.capacity() + grads_.capacity() + opt_state_.capacity() +
                       acts_.capacity() + scratch_[0].capacity() + scratch_[1].capacity() +
-                      dout_.capacity() + batch_y_.capacity();
+                      dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity();
   return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity();
 }
 
