@@ -24,6 +24,8 @@
         "native/core/losses.cc",
         "native/core/losses_elementwise.cc",
         "native/core/network.cc",
+        "native/core/network_epoch.cc",
+        "native/core/network_passes.cc",
         "native/core/norm.cc",
         "native/core/optim.cc",
         "native/core/prelu.cc",

@@ -116,6 +116,10 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const cols = ctx.outputSize;
   const bout = driver.record ? allocate(ctx.dtype, batch * cols) : null;
   const grad = driver.record ? allocate(ctx.dtype, batch * cols) : null;
+  // Batch norm's running statistics change in each batch's forward, before its
+  // loss is known: kept before every batch so a bad batch can put them back
+  // (as trainStep does). A model without buffers copies nothing.
+  const savedBuffers = ctx.plan.bufferCount > 0 ? allocate(ctx.dtype, ctx.plan.bufferCount) : null;
   let total = 0;
   let batches = 0;
   for (let start = 0; start < rows; start += batch) {
@@ -133,6 +137,7 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     const xb = n === batch ? bx : bx.subarray(0, n * inputs);
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
     await driver.before(batches, n);
+    if (savedBuffers) ctx.plan.getBuffers(savedBuffers);
     let value: number;
     if (driver.record) {
       const out = n === batch ? bout! : bout!.subarray(0, n * cols);
@@ -148,6 +153,8 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     } else {
       value = stepIfFinite(ctx, xb, n, yb);
     }
+    // Restored before `after`, so a callback that stops here (terminateOnNaN) sees the model as it was.
+    if (savedBuffers && !Number.isFinite(value)) ctx.plan.setBuffers(savedBuffers);
     const stop = await driver.after(batches, n, value);
     if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start };
     total += value * n;

@@ -149,7 +149,8 @@ class Network {
   // output rows, taken after its forward and before its step, written at the
   // rows' own indices in X (row order[r] gets its output), so after the epoch
   // outputs lines up with X and Y. Rows of batches that did not complete (a
-  // cancellation, the bad batch and after) are left untouched.
+  // cancellation, the bad batch and after) are left untouched. The bad batch's
+  // forward leaves no trace: the running statistics are those before it.
   EpochResult train_epoch(const T* X, index_t rows, const std::int32_t* y_idx,
                           const T* Y, index_t batch, const std::int32_t* order,
                           const std::atomic<bool>* cancel = nullptr,
@@ -185,6 +186,7 @@ class Network {
   std::vector<index_t> param_off_;  // per layer: first parameter's offset or -1
   std::vector<index_t> buf_off_;    // per layer: first buffer's offset or -1
   std::vector<T> buffers_;          // running statistics (see the layout above)
+  std::vector<T> buffers_before_;   // train_epoch: buffers_ before the current batch
   // Per layer: what backward needs beyond the activations — dropout masks
   // (cap_ × C), batch-norm μ and 1/σ (2C, twice, then 2C of backward scratch), layer-norm μ and 1/σ per
   // row (2·cap_, twice). The second copy serves predict, so a predict between

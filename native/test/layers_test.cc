@@ -2,7 +2,7 @@
 // generator against lib/rng.ts's first outputs, finite-difference gradients
 // of networks with batch norm (training and eval), layer norm, PReLU, dropout
 // (mask fixed by reseeding) and L1/L2 penalties, buffers and modes, and the
-// one-row batch-norm checks.
+// one-row batch-norm checks, and a bad batch's statistics undone.
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
@@ -109,6 +109,30 @@ void test_layers() {
   CHECK_THROWS(net.train_epoch(X.data(), 7, Y.data(), nullptr, 3, nullptr), std::invalid_argument);
   net.set_training(false);
   CHECK(net.train_epoch(X.data(), 7, Y.data(), nullptr, 3, nullptr).batches == 3);
+
+  // A batch whose loss is not finite stops train_epoch before its step and
+  // leaves batch norm's running statistics as they were before that batch
+  // (its forward had already updated them): equal, bit for bit, to a twin
+  // that trained the good batch alone.
+  {
+    LossSpec mse;
+    mse.kind = LossKind::Mse;
+    const std::vector<LayerSpec> bn_layers = {dense(3, 4), of_kind(BN, 4), dense(4, 1)};
+    Network<double> epoch_net(bn_layers, 4), twin(bn_layers, 4);
+    const auto w = random_vec<double>(static_cast<std::size_t>(epoch_net.param_count()), 0.3, 1.0);
+    for (Network<double>* n : {&epoch_net, &twin}) {
+      std::copy(w.begin(), w.end(), n->params());
+      n->set_loss(mse);
+    }
+    const auto xs = random_vec<double>(24);                     // two batches of 4 rows
+    std::vector<double> ys = {1, -1, 2, 0, 1, 1e300, -1, 0};     // the second overflows
+    CHECK(std::isfinite(twin.train_step(xs.data(), 4, nullptr, ys.data())));
+    const EpochResult r = epoch_net.train_epoch(xs.data(), 8, nullptr, ys.data(), 4, nullptr);
+    CHECK(r.bad_batch == 1 && r.batches == 1);
+    for (index_t i = 0; i < twin.buffer_count(); ++i) CHECK(epoch_net.buffers()[i] == twin.buffers()[i]);
+    CHECK(epoch_net.buffers()[8] == 1);  // num_batches_tracked: the good batch only
+    for (index_t i = 0; i < twin.param_count(); ++i) CHECK(epoch_net.params()[i] == twin.params()[i]);
+  }
 
   // Construction checks.
   LayerSpec bad_drop = drop;

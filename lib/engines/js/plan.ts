@@ -204,6 +204,10 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     }
     const yb: Target = indices !== null ? (this.yIdx as Int32Array) : (this.yDense as FloatArray);
     const recorded = hooks.outputs;
+    // Batch norm's running statistics change in each batch's forward, before
+    // its loss is known: a copy from before every batch puts them back when
+    // the loss is not finite (network.cc train_epoch). Nothing to copy without buffers.
+    const savedBuffers = this.buffers.length > 0 ? alloc(this.dtype, this.buffers.length) : null;
 
     this.busy = 'training';
     let lossSum = 0;
@@ -236,6 +240,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
           if (indices !== null) (yb as Int32Array)[i] = indices[src];
           else copy(y, src * nOut, yb as FloatArray, i * nOut, nOut);
         }
+        if (savedBuffers !== null) savedBuffers.set(this.buffers);
         // The same sequence as trainStep: forward, loss, backward, step.
         this.forwardRows(n);
         let value = this.forwardLoss(loss, n, yb);
@@ -246,6 +251,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         // A non-finite loss stops the epoch before its update is applied, so the
         // parameters stay those of the last good batch (network.cc train_epoch).
         if (!Number.isFinite(value)) {
+          if (savedBuffers !== null) this.buffers.set(savedBuffers);
           badBatch = batches;
           break;
         }

@@ -1,0 +1,266 @@
+// The passes of a compiled plan (network.h): eval-mode predict, the
+// training forward that keeps every activation, and backward.
+//
+// Backward per layer (SPEC.md §1, notes 001), with the 1/B inside dLoss/dOut:
+//   activation: dX = dY ⊙ f'(X)  (softmax: its Jacobian)
+//   dense:      dW = dZᵀ·A, db = colSums(dZ), dA = dZ·W
+// An element-wise activation next to a dense layer runs inside that layer's
+// gemm (activations.h ActivationTile, gemm.h GemmEpilogue), one pass over
+// memory instead of two, with the same bits: forward, f(Z) is computed from
+// each block of Z while it is in L1 (both segments are still written: f'
+// reads Z, unless the derivative needs only f(Z), as relu's, sigmoid's and
+// tanh's do: then f(Z) overwrites Z in place and Z's segment is not written);
+// backward, the dense layer after the activation multiplies each
+// block of dA = dZ_next·W by f' before it leaves L1, so dA is never stored.
+#include <algorithm>
+#include <cstring>
+
+#include "activations.h"
+#include "dense.h"
+#include "dropout.h"
+#include "network.h"
+#include "norm.h"
+#include "prelu.h"
+
+namespace fastmlp {
+
+template <typename T>
+void Network<T>::predict(const T* x, index_t rows, T* out) {
+  require(rows >= 0, "predict: expected rows >= 0 but received " +
+                         std::to_string(rows));
+  if (rows == 0) return;
+  require(x != nullptr && out != nullptr, "predict: null buffer");
+  // Eval mode needs no stored activations: ping-pong through the scratch
+  // buffers (leaving the last forward_train intact) and write the last
+  // layer straight into `out`.
+  const std::size_t last = layers_.size() - 1;
+  for (index_t r0 = 0; r0 < rows; r0 += cap_) {
+    const index_t nb = std::min(cap_, rows - r0);
+    const T* src = x + r0 * in_;
+    int pp = 0;
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      // A dense layer and the activation after it write one buffer, the
+      // activation's, in place.
+      const bool fuse = l + 1 < layers_.size() && (fused_[l + 1] & kFusedForward);
+      const std::size_t writes = fuse ? l + 1 : l;
+      T* dst = writes == last ? out + r0 * out_ : scratch_[pp].data();
+      pp ^= 1;
+      if (fuse) dense_activation_forward(l++, src, dst, dst, nb);
+      else layer_forward(l, src, dst, nb, false, false);
+      src = dst;
+    }
+  }
+}
+
+template <typename T>
+const T* Network<T>::forward_from_input(index_t rows) {
+  fwd_rows_ = 0;  // stays 0 if a layer throws
+  check_batch_rows(rows, "forward_train");
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const index_t s = static_cast<index_t>(l);
+    if (l + 1 < layers_.size() && (fused_[l + 1] & kFusedForward)) {
+      // Z and f(Z) in their own segments, as unfused, where the activation's
+      // backward reads Z; otherwise f(Z) over Z in the activation's segment.
+      T* z = segment((fused_[l + 1] & kInputNotKept) ? s + 2 : s + 1);
+      dense_activation_forward(l++, segment(s), z, segment(s + 2), rows);
+    } else {
+      layer_forward(l, segment(s), segment(s + 1), rows, training_, true);
+    }
+  }
+  fwd_training_ = training_;
+  fwd_rows_ = rows;
+  return segment(static_cast<index_t>(layers_.size()));
+}
+
+template <typename T>
+const T* Network<T>::forward_train(const T* x, index_t rows) {
+  require(rows >= 1 && rows <= cap_,
+          "forward_train: expected 1 <= rows <= max_batch (" +
+              std::to_string(cap_) + ") but received " + std::to_string(rows));
+  require(x != nullptr, "forward_train: x is null");
+  std::memcpy(segment(0), x, static_cast<std::size_t>(rows * in_) * sizeof(T));
+  return forward_from_input(rows);
+}
+
+template <typename T>
+void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
+  if (fwd_rows_ == 0)
+    throw std::logic_error("backward: no forward_train to differentiate");
+  require(rows == fwd_rows_, "backward: expected rows = " +
+                                 std::to_string(fwd_rows_) +
+                                 " (the last forward_train) but received " +
+                                 std::to_string(rows));
+  require(dout != nullptr, "backward: dout is null");
+  // backward overwrites the gradients. Dense layers write theirs in place
+  // (dense_backward with accumulate = false: no zero fill, and gemm need not
+  // read C); the other layers with parameters accumulate, so theirs start at 0.
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i].kind == LayerSpec::Kind::Dense || param_off_[i] < 0) continue;
+    index_t end = nparams_;
+    for (std::size_t j = i + 1; j < layers_.size(); ++j)
+      if (param_off_[j] >= 0) { end = param_off_[j]; break; }
+    std::fill(grads_.begin() + param_off_[i], grads_.begin() + end, T(0));
+  }
+  penalty_ = 0;
+  const T* g = dout;  // dLoss / d(output of layer l)
+  int pp = 0;
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    const LayerSpec& L = layers_[i];
+    const index_t l = static_cast<index_t>(i);
+    // A dense layer after an element-wise activation applies the activation's
+    // derivative in its input-gradient gemm and so writes dL/d(input of
+    // layer i − 1): dA = dZ·W is never stored.
+    const bool fuse = i > 0 && (fused_[i - 1] & kFusedBackward);
+    const std::size_t writes = fuse ? i - 1 : i;  // the layer whose dL/dinput dst gets
+    const bool need_dinp = writes > 0 || dinput != nullptr;
+    const index_t in_w = i == 0 ? in_ : width_[i - 1];
+    // Ping-pong: dst is never the buffer g points into.
+    T* dst = nullptr;
+    if (need_dinp) {
+      dst = writes == 0 ? dinput : scratch_[pp].data();
+      if (writes > 0) pp ^= 1;
+    }
+    if (L.kind == LayerSpec::Kind::Dense) {
+      const index_t off = param_off_[i];
+      ActivationTile<T> tile;  // no tile function unless fused
+      if (fuse && dst) {
+        const LayerSpec& A = layers_[i - 1];
+        tile = activation_backward_tile(A.activation, A.act_params, static_cast<const T*>(dst),
+                                        activation_input(i - 1), segment(l));
+      }
+      dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
+                     g, segment(l), params_.data() + off, rows, L.in, L.out,
+                     /*accumulate=*/false, tile.fn, &tile);
+      if (L.l1 > 0 || L.l2 > 0)
+        penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
+                                           L.out * L.in, L.l1, L.l2);
+    } else if (L.kind == LayerSpec::Kind::Activation) {
+      if (dst)
+        activation_backward(L.activation, L.act_params, activation_input(i), segment(l + 1), g,
+                            dst, rows, in_w);
+    } else {
+      layer_backward(i, g, dst, rows);
+    }
+    g = dst;
+    if (fuse) --i;  // the activation's backward is done
+  }
+}
+
+template <typename T>
+double Network<T>::loss_and_dout(const T* out, index_t rows,
+                                 const std::int32_t* y_idx, const T* y) {
+  return loss_forward_backward(loss_, out, rows, out_, y_idx, y, dout_.data());
+}
+
+template <typename T>
+void Network<T>::check_batch_rows(index_t rows, const char* fn) const {
+  if (training_ && has_batchnorm_ && rows < 2)
+    throw std::invalid_argument(
+        std::string(fn) + ": batch norm in training mode needs batches of at least 2 rows "
+        "(the variance of one row is undefined) but received " + std::to_string(rows));
+}
+
+template <typename T>
+void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
+                               bool training, bool keep) {
+  const LayerSpec& L = layers_[l];
+  const index_t C = width_[l];
+  const T* p = param_off_[l] >= 0 ? params_.data() + param_off_[l] : nullptr;
+  switch (L.kind) {
+    case LayerSpec::Kind::Dense:
+      dense_forward(dst, src, p, p + L.out * L.in, rows, L.in, L.out);
+      return;
+    case LayerSpec::Kind::Activation:
+      activation_forward(L.activation, L.act_params, src, dst, rows, C);
+      return;
+    case LayerSpec::Kind::Dropout:
+      if (training)
+        dropout_forward(dst, src, aux_[l].data(), rows * C, L.p, rng_);
+      else if (dst != src)
+        std::memcpy(dst, src, static_cast<std::size_t>(rows * C) * sizeof(T));
+      return;
+    case LayerSpec::Kind::BatchNorm: {
+      T* stats = aux_[l].data() + (keep ? 0 : 2 * C);
+      T* buf = buffers_.data() + buf_off_[l];
+      batchnorm_forward(dst, src, p, p ? p + C : nullptr, buf, buf + C, stats,
+                        stats + C, rows, C, L.eps, L.momentum, training);
+      if (training) buf[2 * C] += T(1);  // num_batches_tracked
+      return;
+    }
+    case LayerSpec::Kind::LayerNorm: {
+      T* stats = aux_[l].data() + (keep ? 0 : 2 * cap_);
+      layernorm_forward(dst, src, p, p ? p + C : nullptr, stats, stats + cap_,
+                        rows, C, L.eps);
+      return;
+    }
+    case LayerSpec::Kind::PRelu:
+      prelu_forward(dst, src, p, rows, C, L.slopes);
+      return;
+  }
+}
+
+template <typename T>
+void Network<T>::dense_activation_forward(std::size_t l, const T* src, T* z, T* y,
+                                          index_t rows) {
+  const LayerSpec& D = layers_[l];
+  const LayerSpec& A = layers_[l + 1];
+  const T* p = params_.data() + param_off_[l];
+  const ActivationTile<T> tile = activation_forward_tile(A.activation, A.act_params,
+                                                         static_cast<const T*>(z), y);
+  dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile);
+}
+
+template <typename T>
+void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows) {
+  const LayerSpec& L = layers_[l];
+  const index_t C = width_[l];
+  const index_t off = param_off_[l];
+  const T* p = off >= 0 ? params_.data() + off : nullptr;
+  T* dp = off >= 0 ? grads_.data() + off : nullptr;
+  const T* x = segment(static_cast<index_t>(l));
+  switch (L.kind) {
+    case LayerSpec::Kind::Dropout:
+      if (dst) {
+        if (fwd_training_) dropout_backward(dst, g, aux_[l].data(), rows * C);
+        else std::memcpy(dst, g, static_cast<std::size_t>(rows * C) * sizeof(T));
+      }
+      return;
+    case LayerSpec::Kind::BatchNorm: {
+      const T* stats = aux_[l].data();
+      batchnorm_backward(dst, dp, dp ? dp + C : nullptr, g, x, p, stats, stats + C,
+                         rows, C, fwd_training_, aux_[l].data() + 4 * C);
+      return;
+    }
+    case LayerSpec::Kind::LayerNorm: {
+      const T* stats = aux_[l].data();
+      layernorm_backward(dst, dp, dp ? dp + C : nullptr, g, x, p, stats,
+                         stats + cap_, rows, C);
+      return;
+    }
+    case LayerSpec::Kind::PRelu:
+      prelu_backward(dst, dp, g, x, p, rows, C, L.slopes);
+      return;
+    default:
+      return;  // dense and activation are handled by backward()
+  }
+}
+
+// network.cc instantiates the class and the members it defines; these are
+// the members defined here.
+#define FASTMLP_INSTANTIATE_PASSES(T)                                                      \
+  template void Network<T>::predict(const T*, index_t, T*);                               \
+  template const T* Network<T>::forward_from_input(index_t);                              \
+  template const T* Network<T>::forward_train(const T*, index_t);                         \
+  template void Network<T>::backward(const T*, index_t, T*);                              \
+  template double Network<T>::loss_and_dout(const T*, index_t, const std::int32_t*,       \
+                                            const T*);                                    \
+  template void Network<T>::check_batch_rows(index_t, const char*) const;                 \
+  template void Network<T>::layer_forward(std::size_t, const T*, T*, index_t, bool, bool); \
+  template void Network<T>::dense_activation_forward(std::size_t, const T*, T*, T*,       \
+                                                     index_t);                            \
+  template void Network<T>::layer_backward(std::size_t, const T*, T*, index_t);
+FASTMLP_INSTANTIATE_PASSES(float)
+FASTMLP_INSTANTIATE_PASSES(double)
+#undef FASTMLP_INSTANTIATE_PASSES
+
+}  // namespace fastmlp
