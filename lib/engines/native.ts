@@ -24,6 +24,7 @@ export function createNativeEngine(): Engine {
     lossValues: (spec, pred, rows, cols, target, out) =>
       binding.lossValues(spec, pred, rows, cols, target, out),
     createPlan: (spec: PlanSpec): NetworkPlan => new NativePlan(spec),
+    allocData: (dtype, length) => binding.allocData(dtype, length),
   };
 }
 
