@@ -152,7 +152,8 @@ export interface EpochHooks {
    * releaseEpochData() (fit's private copies do): the native engine then
    * copies them for the first such epoch only and reuses that copy in later
    * keepData epochs over the same two arrays and rows, instead of copying both
-   * on the main thread every epoch. The JS engine reads them in place anyway.
+   * on the main thread every epoch; x and a dense y from Engine.allocData it
+   * reads in place, with no copy at all. The JS engine reads them in place anyway.
    */
   keepData?: boolean;
 }

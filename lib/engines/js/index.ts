@@ -12,11 +12,8 @@ import { allocate } from '../../matrix';
 import { gemm } from './gemm';
 import { lossBackward, lossForward, lossValues } from './losses';
 import { JsNetworkPlan } from './plan';
-import { ArgumentRangeError, integer, oneOf } from '../../validate';
-
-const DTYPES: readonly Dtype[] = ['float32', 'float64'];
-/** Engine.allocData's largest length, as the native binding's (V8's typed-array limit in Node 20). */
-const MAX_DATA_LENGTH = 2 ** 32;
+import { ArgumentRangeError } from '../../validate';
+import { checkDataRequest } from '../alloc-data';
 
 /** Version of the engine's implementation (the package version it ships in). */
 export const JS_ENGINE_VERSION = '0.1.0';
@@ -87,7 +84,7 @@ export const jsEngine: Engine = {
 
   /** A plain typed array: this engine reads x and y in place anyway. */
   allocData(dtype: Dtype, length: number): FloatArray {
-    return allocate(oneOf('dtype', dtype, DTYPES), integer('length', length, 0, MAX_DATA_LENGTH));
+    return allocate(dtype, checkDataRequest(dtype, length));
   },
 };
 
