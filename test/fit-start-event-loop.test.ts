@@ -5,9 +5,10 @@
 // the event loop; the copy stays one synchronous memcpy, so fit still trains
 // on x as it was at the call. The bound is relative, for loaded CI machines:
 // 70 % of what the old code did in one turn of the event loop, timed here
-// beside the fit — a copy and a check of x, and in the native engine also its
-// first-epoch copy of the data (about one more memcpy of x), which followed in
-// the same turn. The new code's longest turn is about one memcpy of x.
+// beside the fit — a copy and a check of x. (The native engine's first epoch
+// also copied the data again, in a turn of its own; it now reads fit's private
+// copy in place, lib/engine.ts allocData.) The new code's longest turn is
+// about one memcpy of x, in both engines.
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential } from '../lib';
 import { ENGINES } from './helpers';
