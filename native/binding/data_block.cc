@@ -63,10 +63,12 @@ struct JsShare {
   std::shared_ptr<DataBlock> block;
 };
 
-void finalize_share(Napi::Env env, void* /*data*/, JsShare* share) {
+void finalize_share(napi_env env, void* /*data*/, void* hint) {
+  auto* share = static_cast<JsShare*>(hint);
   const auto bytes = static_cast<std::int64_t>(share->block->bytes());
   delete share;  // frees the memory unless an epoch still holds it
-  if (env != nullptr) Napi::MemoryManagement::AdjustExternalMemory(env, -bytes);
+  std::int64_t ignored = 0;
+  if (env != nullptr) napi_adjust_external_memory(env, -bytes, &ignored);
 }
 
 // allocData(dtype, length) → a zero-filled Float32Array/Float64Array over addon-owned memory.
@@ -84,15 +86,21 @@ Napi::Value AllocData(const Napi::CallbackInfo& info) {
     }
     return new JsShare{std::move(block)};
   });
-  void* data = share->block->data();
+  napi_value raw = nullptr;
+  const napi_status status =
+      napi_create_external_arraybuffer(env, share->block->data(), bytes, finalize_share, share, &raw);
   Napi::ArrayBuffer buffer;
-  try {
-    buffer = Napi::ArrayBuffer::New(env, data, bytes, finalize_share, share);
-  } catch (...) {
-    delete share;  // the ArrayBuffer was not made, so its finalizer will never run
-    throw;
+  if (status == napi_ok) {
+    buffer = Napi::ArrayBuffer(env, raw);
+    Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<std::int64_t>(bytes));
+  } else {
+    // A runtime without external buffers (napi_no_external_buffers_allowed,
+    // e.g. Electron's V8 sandbox): the finalizer will never run, so drop the
+    // block and return an ordinary ArrayBuffer; epochs then copy it as they
+    // copy any caller's array. Correct, just not zero-copy.
+    delete share;
+    buffer = Napi::ArrayBuffer::New(env, bytes);
   }
-  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<std::int64_t>(bytes));
   if (dtype == Dtype::Float32) return Napi::Float32Array::New(env, std::size_t(length), buffer, 0);
   return Napi::Float64Array::New(env, std::size_t(length), buffer, 0);
 }
