@@ -22,12 +22,13 @@ class DataBlock;
 // The registry: base address → block, for blocks that are alive. An address is
 // unique while its block lives; the destructor removes the entry before the
 // memory goes back to the allocator, so a reused address never finds a stale block.
+// Both are never destroyed: a worker thread may free a block during static teardown at exit.
 std::mutex& registry_mutex() {
-  static std::mutex m;
-  return m;
+  static auto* m = new std::mutex();
+  return *m;
 }
 std::unordered_map<const void*, std::weak_ptr<DataBlock>>& registry() {
-  static auto* map = new std::unordered_map<const void*, std::weak_ptr<DataBlock>>();  // never destroyed: blocks may outlive static teardown
+  static auto* map = new std::unordered_map<const void*, std::weak_ptr<DataBlock>>();
   return *map;
 }
 
