@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Engine, FloatArray, LossName, NetworkPlan, Target } from '../lib/engine';
 import { loadNative } from '../lib/native';
-import { ENGINES, engine, randomArray } from './helpers';
+import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
 
 const ROWS = 96;
 const COLS = 12;
@@ -158,5 +158,27 @@ describe('the native binding re-checks allocData', () => {
     expect(() => binding.allocData('float32', Number.NaN)).toThrow(/length/);
     expect(() => binding.allocData('float64', 2 ** 32 + 1)).toThrow(RangeError);
     expect(() => binding.allocData('float32', {})).toThrow(TypeError);
+  });
+});
+
+describe('engine parity over allocData arrays', () => {
+  it('native and JS epochs over their own allocData copies agree (float64, shuffled order, dense and index targets)', async () => {
+    for (const loss of ['cross-entropy', 'mse'] as const) {
+      const x = randomArray(ROWS * COLS, 11, Float64Array);
+      const y: Target = loss === 'mse' ? randomArray(ROWS * OUT, 13, Float64Array) : Int32Array.from({ length: ROWS }, (_, i) => (i * 2) % OUT);
+      const order = Int32Array.from({ length: ROWS }, (_, i) => (i * 41) % ROWS);
+      const trained = await Promise.all(ENGINES.map(async (name) => {
+        const eng = engine(name);
+        const plan = makePlan(eng, 'float64', loss);
+        const xs = copyInto(eng, x);
+        const ys = y instanceof Int32Array ? y.slice() : copyInto(eng, y);
+        const losses: number[] = [];
+        for (let e = 0; e < 3; e++) losses.push((await plan.trainEpoch(xs, ROWS, ys, 16, order, { keepData: true })).loss);
+        plan.releaseEpochData();
+        return { params: paramsOf(plan), losses };
+      }));
+      expect(maxRelDiff(trained[0]!.params, trained[1]!.params), loss).toBeLessThan(1e-9);
+      expect(maxRelDiff(trained[0]!.losses, trained[1]!.losses), loss).toBeLessThan(1e-9);
+    }
   });
 });
