@@ -7,7 +7,8 @@
 // transfer, dispose, many fits) in fresh processes with --expose-gc.
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Dense, Matrix, Sequential } from '../lib';
 import type { Engine, FloatArray, LossName, NetworkPlan, Target } from '../lib/engine';
 import { loadNative } from '../lib/native';
 import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
@@ -180,5 +181,34 @@ describe('engine parity over allocData arrays', () => {
       expect(maxRelDiff(trained[0]!.params, trained[1]!.params), loss).toBeLessThan(1e-9);
       expect(maxRelDiff(trained[0]!.losses, trained[1]!.losses), loss).toBeLessThan(1e-9);
     }
+  });
+});
+
+describe.each(ENGINES)('fit copies its data into allocData memory (%s engine)', (name) => {
+  afterEach(() => { vi.restoreAllMocks(); });
+
+  it('x and a dense y once each (index targets stay a plain Int32Array copy), and trains as trainStep would on them', async () => {
+    const eng = engine(name);
+    const spy = vi.spyOn(eng, 'allocData');
+    const rows = 40;
+    const x = new Matrix(rows, COLS, randomArray(rows * COLS, 21, Float32Array) as Float32Array);
+    const yDense = new Matrix(rows, OUT, randomArray(rows * OUT, 22, Float32Array) as Float32Array);
+    const make = () => {
+      const m = new Sequential([new Dense(COLS, OUT)], { engine: name, seed: 3 });
+      m.compile({ loss: 'mse', optimizer: 'sgd' });
+      return m;
+    };
+    const fitted = make();
+    await fitted.fit(x, yDense, { epochs: 1, batchSize: rows, shuffle: false });
+    expect(spy.mock.calls).toEqual([['float32', rows * COLS], ['float32', rows * OUT]]);
+    const stepped = make();
+    stepped.trainStep(x, yDense);
+    expect(fitted.getWeights()).toEqual(stepped.getWeights());
+
+    spy.mockClear();
+    const classifier = new Sequential([new Dense(COLS, OUT)], { engine: name, seed: 3 });
+    classifier.compile({ loss: 'cross-entropy', optimizer: 'sgd' });
+    await classifier.fit(x, Int32Array.from({ length: rows }, (_, i) => i % OUT), { epochs: 1, validationSplit: 0.25 });
+    expect(spy.mock.calls).toEqual([['float32', rows * COLS]]);
   });
 });
