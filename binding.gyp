@@ -32,6 +32,7 @@
         "native/core/threads.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
+        "native/binding/data_block.cc",
         "native/binding/errors.cc",
         "native/binding/network_wrap.cc",
         "native/binding/ops.cc",

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The event loop at the start of fit: model.fit on 60,000 × 784 float32 rows
 // (188 MB, MNIST's shape), 784-10 softmax regression, stopped after its first
-// batch so the start dominates: fit's private copy of x, its finiteness check
-// and (native) the engine's first-epoch copy of the data. Each engine in a
+// batch so the start dominates: fit's private copy of x and its finiteness
+// check (the native engine reads that copy in place since Engine.allocData;
+// before, its first epoch copied the data again). Each engine in a
 // fresh process (STYLE.md §13); printed: the longest gap between ticks of a
 // 5 ms interval timer and the event loop's max delay (monitorEventLoopDelay),
 // best and worst of 3 fits.

@@ -152,7 +152,8 @@ export interface EpochHooks {
    * releaseEpochData() (fit's private copies do): the native engine then
    * copies them for the first such epoch only and reuses that copy in later
    * keepData epochs over the same two arrays and rows, instead of copying both
-   * on the main thread every epoch. The JS engine reads them in place anyway.
+   * on the main thread every epoch; x and a dense y from Engine.allocData it
+   * reads in place, with no copy at all. The JS engine reads them in place anyway.
    */
   keepData?: boolean;
 }
@@ -325,4 +326,16 @@ export interface Engine {
   lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
              out: Float64Array): void;
   createPlan(spec: PlanSpec): NetworkPlan;
+  /**
+   * A zero-filled array of `length` values for data the engine will train on
+   * (fit's private copy of x and of a dense y). The native engine allocates
+   * it in memory the addon owns, so a keepData epoch (EpochHooks.keepData) over
+   * it reads that memory in place, with no copy on the main thread; the memory
+   * lives until the array is collected and no epoch uses it, so a detach or GC
+   * of the array during an epoch cannot free it under the worker. The JS engine
+   * returns a plain typed array. dtype: 'float32' | 'float64' (TypeError/
+   * RangeError naming dtype otherwise); length: an integer in [0, 2^32]
+   * (RangeError naming length).
+   */
+  allocData(dtype: Dtype, length: number): FloatArray;
 }

@@ -75,6 +75,8 @@ export interface NativeBinding {
   lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
              out: Float64Array): void;
   Network: new (spec: PlanSpec) => NativeNetwork;
+  /** A zero-filled array over addon-owned memory (native/binding/data_block.h; Engine.allocData). */
+  allocData(dtype: 'float32' | 'float64', length: number): FloatArray;
 }
 
 /** The package root: lib/ (under vitest) and dist/ (compiled) both sit one level below it. */

@@ -528,14 +528,26 @@ export class Sequential {
     }
     if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
     const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
-    return privateCopy && shared ? new Matrix(m.rows, m.cols, m.data.slice()) : m;
+    return privateCopy && shared ? new Matrix(m.rows, m.cols, this.engineCopy(m.data)) : m;
+  }
+
+  /**
+   * fit's private copy of the caller's data, in memory from Engine.allocData:
+   * the native engine's epochs then read it in place (keepData) instead of
+   * copying it a second time on the main thread.
+   */
+  private engineCopy<A extends FloatArray>(data: A): A {
+    const copy = this.engineImpl.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length) as A;
+    copy.set(data);
+    return copy;
   }
 
   /** t, copied when it is the caller's array; checked for finite values unless the caller checks it later. */
   private privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
     if (check) requireFiniteTarget(t, name);
-    return shared ? t.slice() : t;
+    if (!shared) return t;
+    return t instanceof Int32Array ? t.slice() : this.engineCopy(t);
   }
 
   private predictRows(x: FloatArray, rows: number, plan = this.predictPlan()): Matrix {

@@ -5,6 +5,7 @@
 import type { Engine, EpochHooks, EpochResult, FloatArray, NetworkPlan, PlanSpec, Target } from '../engine';
 import { loadNative, type NativeBinding } from '../native';
 import { ownedBuffer } from '../validate';
+import { checkDataRequest } from './alloc-data';
 
 export function createNativeEngine(): Engine {
   const binding = loadNative();
@@ -24,6 +25,7 @@ export function createNativeEngine(): Engine {
     lossValues: (spec, pred, rows, cols, target, out) =>
       binding.lossValues(spec, pred, rows, cols, target, out),
     createPlan: (spec: PlanSpec): NetworkPlan => new NativePlan(spec),
+    allocData: (dtype, length) => binding.allocData(dtype, checkDataRequest(dtype, length)),
   };
 }
 

@@ -3,6 +3,7 @@
 // NODE_API_MODULE, so the addon loads in several worker_threads at once.
 #include <napi.h>
 
+#include "data_block.h"
 #include "network_wrap.h"
 #include "ops.h"
 #include "../core/version.h"
@@ -11,6 +12,7 @@ namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fastmlp::binding::init_ops(env, exports);
+  fastmlp::binding::init_data_blocks(env, exports);
   exports.Set("Network", fastmlp::binding::NetworkWrap::Define(env));
   exports.Set("version", Napi::String::New(env, FASTMLP_VERSION));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "data_block.h"
 #include "errors.h"
 #include "specs.h"
 #include "predict_worker.h"
@@ -525,7 +526,8 @@ Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
 //   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds).
 //   keepData (EpochHooks.keepData): the caller keeps x and y unchanged until
 //   releaseEpochData; their copy is kept and reused by later keepData epochs
-//   over the same two arrays instead of being made again.
+//   over the same two arrays instead of being made again. When x (or a dense
+//   y) is allocData's, the epoch reads its addon-owned memory and no copy is made.
 Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
@@ -567,9 +569,25 @@ Napi::Value NetworkWrap::TrainEpoch(const Napi::CallbackInfo& info) {
         baton.data = std::static_pointer_cast<const EpochData<T>>(kept_data_);
       } else {
         auto data = std::make_shared<EpochData<T>>();
-        data->x.assign(x.as<T>(), x.as<T>() + x.length);
-        if (y.indices) data->y_idx.assign(y.indices, y.indices + y.index_count);
-        else data->y.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+        // keepData over allocData's memory: share it, no copy (data_block.h).
+        if (keep) data->x_owner = find_data_block(arg(info, 0), x.data, x.length * sizeof(T));
+        if (data->x_owner) {
+          data->x = x.as<T>();
+        } else {
+          data->x_copy.assign(x.as<T>(), x.as<T>() + x.length);
+          data->x = data->x_copy.data();
+        }
+        if (y.indices) {
+          data->y_idx.assign(y.indices, y.indices + y.index_count);
+        } else {
+          if (keep) data->y_owner = find_data_block(arg(info, 2), y.dense.data, y.dense.length * sizeof(T));
+          if (data->y_owner) {
+            data->y = y.dense.as<T>();
+          } else {
+            data->y_copy.assign(y.dense.as<T>(), y.dense.as<T>() + y.dense.length);
+            data->y = data->y_copy.data();
+          }
+        }
         baton.data = std::move(data);
       }
       if (keep) {

@@ -71,8 +71,7 @@ void TrainEpochWorker<T>::Execute() {
       };
     }
     const EpochData<T>& d = *b.data;
-    result_ = b.net->train_epoch(d.x.data(), b.rows, d.y_idx.empty() ? nullptr : d.y_idx.data(),
-                                 d.y.empty() ? nullptr : d.y.data(), b.batch,
+    result_ = b.net->train_epoch(d.x, b.rows, d.y == nullptr ? d.y_idx.data() : nullptr, d.y, b.batch,
                                  b.has_order ? b.order.data() : nullptr, cancel_.get(),
                                  has_progress_ ? &observer : nullptr,
                                  b.has_outputs ? baton_.outputs.data() : nullptr);

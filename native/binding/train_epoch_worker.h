@@ -9,7 +9,9 @@
 //
 // The inputs are copied into the baton: the caller's ArrayBuffers could be
 // transferred or resized by JS while the epoch runs, and a copy is ~1 % of the
-// epoch's arithmetic (one pass over X versus six flops per weight per row).
+// epoch's arithmetic (one pass over X versus six flops per weight per row) —
+// but it holds the event loop, so keepData epochs over allocData's arrays
+// (fit's private copies) share their addon-owned memory instead (EpochData).
 //
 // Recorded outputs (EpochHooks.outputs) take the same care the other way: the
 // worker writes into the baton's copy, and OnOK — on the main thread, after a
@@ -30,15 +32,23 @@
 
 namespace fastmlp::binding {
 
-// An epoch's private copy of x and y, made on the main thread and read on the
-// worker. Shared: with keepData the network keeps it for the next epochs over
-// the same arrays, so fit copies its data once, not once per epoch (on
-// 60,000 × 784 float32 rows each copy held the event loop ~95 ms).
+// The x and y an epoch reads on the worker. Either a private copy made on the
+// main thread (x_copy, y_copy), or — for arrays from allocData whose caller
+// promised to keep them unchanged (keepData) — the addon-owned memory itself,
+// with `owner` holding a share of it so it outlives any GC or detach of the JS
+// buffer (native/binding/data_block.h): fit's data then crosses no second copy
+// (on 60,000 × 784 float32 rows each copy held the event loop ~100 ms).
+// Class indices are always copied (rows × 4 bytes): they were range-checked
+// before the epoch, and JS must not be able to change one into an out-of-range
+// index under the worker. Shared: with keepData the network keeps it for the
+// next epochs over the same arrays.
 template <typename T>
 struct EpochData {
-  std::vector<T> x;
+  const T* x = nullptr;         // x_copy.data() or addon-owned memory
+  const T* y = nullptr;         // dense target: y_copy.data() or addon-owned memory; null with y_idx
   std::vector<std::int32_t> y_idx;
-  std::vector<T> y;
+  std::vector<T> x_copy, y_copy;
+  std::shared_ptr<const void> x_owner, y_owner;
 };
 
 template <typename T>

@@ -7,11 +7,13 @@
 // accepts and remembers the requested count so callers can treat both engines
 // alike, but getThreads() reports 1, the number of threads actually used.
 
-import type { Engine, FloatArray, LossSpec, NetworkPlan, PlanSpec, Target } from '../../engine';
+import type { Dtype, Engine, FloatArray, LossSpec, NetworkPlan, PlanSpec, Target } from '../../engine';
+import { allocate } from '../../matrix';
 import { gemm } from './gemm';
 import { lossBackward, lossForward, lossValues } from './losses';
 import { JsNetworkPlan } from './plan';
 import { ArgumentRangeError } from '../../validate';
+import { checkDataRequest } from '../alloc-data';
 
 /** Version of the engine's implementation (the package version it ships in). */
 export const JS_ENGINE_VERSION = '0.1.0';
@@ -78,6 +80,11 @@ export const jsEngine: Engine = {
 
   createPlan(spec: PlanSpec): NetworkPlan {
     return new JsNetworkPlan(spec);
+  },
+
+  /** A plain typed array: this engine reads x and y in place anyway. */
+  allocData(dtype: Dtype, length: number): FloatArray {
+    return allocate(dtype, checkDataRequest(dtype, length));
   },
 };
 
