@@ -19,6 +19,7 @@
 // one pause.
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential } from '../lib';
+import { halfTimeGap } from './event-loop-gaps';
 import { ENGINES } from './helpers';
 
 const ROWS = 60_000;
@@ -60,23 +61,6 @@ async function turnsWhileChecking(m: Sequential, x: Matrix, y: Int32Array): Prom
   return { turns: stamps.length - 2, gaps: stamps.slice(1).map((t, i) => t - stamps[i]!) };
 }
 
-/**
- * The length of turn below which half of the check's time ran: gaps sorted by
- * length, the one at which their running sum reaches half the total (a median
- * weighted by time). One long pause among many short turns does not move it;
- * a check held in one long turn, even between two short ones, does.
- */
-function halfTimeTurn(gaps: number[]): number {
-  const sorted = [...gaps].sort((a, b) => a - b);
-  const total = sorted.reduce((sum, g) => sum + g, 0);
-  let sum = 0;
-  for (const g of sorted) {
-    sum += g;
-    if (sum >= total / 2) return g;
-  }
-  return sorted[sorted.length - 1]!;
-}
-
 describe.each(ENGINES)('the event loop at the start of fit on 60,000 × 784 float32 (%s engine)', (engine) => {
   it('the check of x lets the event loop turn several times, no turn holding much of it', async () => {
     const x = bigX();
@@ -90,7 +74,7 @@ describe.each(ENGINES)('the event loop at the start of fit on 60,000 × 784 floa
     // Half of the check's time ran in turns shorter than a quarter of it. A check held in one
     // turn fails this even between yields (that turn is the check); so do chunks of a third.
     const total = gaps.reduce((sum, g) => sum + g, 0);
-    expect(halfTimeTurn(gaps)).toBeLessThan(total / 4);
+    expect(halfTimeGap(gaps)).toBeLessThan(total / 4);
   }, 60_000);
 
   it('a NaN deep in x still rejects fit before any training, naming its row and column', async () => {
