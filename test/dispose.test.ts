@@ -119,13 +119,24 @@ describe('dispose while native work is pending (classic-level segfault style)', 
           await p.then(() => { finished++; }, (e) => { if (e.code === 'ERR_FASTMLP_DISPOSED') rejected++; else throw e; });
         }
         parentPort.postMessage({ rejected, finished });
-        // Now a long epoch that the parent terminates mid-way, with a dispose pending.
-        const m = new Sequential([new Dense(20, 256, { activation: 'relu' }), new Dense(256, 4)], { engine: 'native', seed: 1 });
-        m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
+        // Now long epochs that the parent terminates mid-way, one of them with a dispose pending.
+        // The parent asks for the dispose and terminates once it is done: on its own timer it once
+        // came after the thread's (a loaded machine), which had disposed the only model and, nothing
+        // left to run, exited with 0 before terminate(). Its message listener keeps it alive now.
         const big = new Matrix(100000, 20, Float32Array.from({ length: 2000000 }, (_, i) => Math.cos(i)));
-        m.fit(big, Int32Array.from({ length: 100000 }, (_, i) => i % 4), { epochs: 5, batchSize: 8 }).catch(() => {});
+        const bigY = Int32Array.from({ length: 100000 }, (_, i) => i % 4);
+        const [disposed, training] = [1, 2].map((seed) => {
+          const m = new Sequential([new Dense(20, 256, { activation: 'relu' }), new Dense(256, 4)], { engine: 'native', seed });
+          m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
+          m.fit(big, bigY, { epochs: 5, batchSize: 8 }).catch(() => {});
+          return m;
+        });
+        parentPort.on('message', (msg) => {
+          if (msg !== 'dispose') return;
+          disposed.dispose();
+          parentPort.postMessage('disposed');
+        });
         parentPort.postMessage('training');
-        setTimeout(() => m.dispose(), 30);
       })().catch((e) => parentPort.postMessage({ error: String(e && e.stack) }));`;
     const w = new Worker(code, { eval: true });
     const messages: unknown[] = [];
@@ -137,7 +148,10 @@ describe('dispose while native work is pending (classic-level segfault style)', 
     const { rejected, finished } = messages[0] as { rejected: number; finished: number };
     expect(rejected + finished).toBe(100);
     expect(rejected).toBeGreaterThan(50);
-    await new Promise((r) => setTimeout(r, 20));
+    const disposed = new Promise<void>((resolve) => { w.on('message', (m) => { if (m === 'disposed') resolve(); }); });
+    w.postMessage('dispose');
+    await disposed;
     expect(await w.terminate()).toBe(1);
+    expect(messages).toEqual([messages[0], 'training', 'disposed']);  // no error in the thread
   });
 });

@@ -129,11 +129,19 @@ describe.each(ENGINES)('trainEpoch outputs (%s engine)', (name) => {
   }
 
   it('leaves the rows of batches that did not run untouched (cancelled epoch)', async () => {
-    // Enough work that the native worker is still training when JS sees batch 1's event.
+    // The native worker posts batch events without waiting for JS (EpochHooks.onBatch), so the
+    // abort below lands mid-epoch only if the main thread runs batch 1's event before the worker
+    // ends the epoch. With a 5-128-3 net the whole epoch took ~15 ms, and on a loaded machine the
+    // event arrived later than that (seen here: 672 of 1500 batches done before it, unloaded);
+    // the epoch then completed uncancelled and the test failed. Each batch now costs ~1.6 ms
+    // (two 512-wide hidden layers), so the worker needs ~2.4 s for the epoch: the event has to
+    // lag by that to lose, while a won race still stops after a few batches (a few ms).
     const rows = BATCH * 1500;
+    const hidden = 512;
     const p = engine(name).createPlan({ dtype: 'float64', maxBatch: BATCH, layers: [
-      { kind: 'dense', inFeatures: IN, outFeatures: 128 }, { kind: 'activation', activation: 'tanh' },
-      { kind: 'dense', inFeatures: 128, outFeatures: OUT }] });
+      { kind: 'dense', inFeatures: IN, outFeatures: hidden }, { kind: 'activation', activation: 'tanh' },
+      { kind: 'dense', inFeatures: hidden, outFeatures: hidden }, { kind: 'activation', activation: 'tanh' },
+      { kind: 'dense', inFeatures: hidden, outFeatures: OUT }] });
     p.setParams(randomArray(p.paramCount, 11));
     p.setLoss(LOSS);
     const bigX = randomArray(rows * IN, 8);

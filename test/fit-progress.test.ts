@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Activation, BatchNorm1d, Dense, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback, Logs } from '../lib/callbacks';
+import { halfTimeGap, timerGaps } from './event-loop-gaps';
 import { ENGINES, randomArray } from './helpers';
 
 const IN = 8;
@@ -199,24 +200,12 @@ describe.each(ENGINES)('progress while training (%s engine)', (engine) => {
     m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
     const x = new Matrix(rows, 128, randomArray(rows * 128, 2, Float32Array));
     const y = Int32Array.from({ length: rows }, (_, i) => i % 10);
-    let last = performance.now();
-    let worst = 0;
-    let ticks = 0;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      worst = Math.max(worst, now - last);
-      last = now;
-      ticks++;
-    }, 5);
-    const started = performance.now();
-    try {
-      await m.fit(x, y, { epochs: 1, batchSize, callbacks: [callbacks.progressBar({ stream: nullStream() })] });
-    } finally {
-      clearInterval(timer);
-    }
-    const elapsed = performance.now() - started;
-    // Loose: 2 shared cores; the design target (p99 < 20 ms) is measured by bench/.
-    expect(worst).toBeLessThan(250);
+    const { gaps, ticks, elapsed } = await timerGaps(5, () =>
+      m.fit(x, y, { epochs: 1, batchSize, callbacks: [callbacks.progressBar({ stream: nullStream() })] }));
+    // Loose: 2 shared cores; the design target (p99 < 20 ms) is measured by bench/. Half of the
+    // fit's time ran in turns shorter than the bound (halfTimeGap, not the longest gap: one
+    // descheduling of a loaded machine makes one gap as long as it lasts, whatever the code does).
+    expect(halfTimeGap(gaps)).toBeLessThan(100);  // seen here under load: native ~7 ms, JS ~30 ms
     expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 50));
   });
 });
