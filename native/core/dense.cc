@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "gemm.h"
 
@@ -50,7 +51,8 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                     const T* weight, index_t B, index_t C, index_t OC, bool accumulate,
-                    GemmTileFn<T> dinp_fn, const void* dinp_ctx) {
+                    GemmTileFn<T> dinp_fn, const void* dinp_ctx,
+                    const GradientCheck* check) {
   check_dense(inp, weight, B, C, OC, "dense_backward");
   require(!accumulate || dinp_fn == nullptr,
           "dense_backward: a tile function on dinp needs accumulate = false");
@@ -59,6 +61,10 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
       if (dinp != nullptr) std::fill(dinp, dinp + B * C, T(0));
       if (dweight != nullptr) std::fill(dweight, dweight + OC * C, T(0));
       if (dbias != nullptr) std::fill(dbias, dbias + OC, T(0));
+    } else if (check != nullptr &&
+               ((dweight != nullptr && any_nonfinite(dweight, OC * C)) ||
+                (dbias != nullptr && any_nonfinite(dbias, OC)))) {
+      check->flag();  // the gradients accumulated before were already bad
     }
     return;
   }
@@ -71,8 +77,16 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
     epilogue.ctx = dinp_ctx;
     gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, beta, dinp, C, epilogue);
   }
-  if (dweight != nullptr)
-    gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, beta, dweight, C);
+  if (dweight != nullptr) {
+    // The finiteness test rides the gemm's epilogue: each finished tile of
+    // dweight is checked while it is in L1 (finite.h), not in a later pass.
+    GemmEpilogue<T> epilogue;
+    if (check != nullptr) {
+      epilogue.tile_fn = &GradientCheck::tile<T>;
+      epilogue.ctx = check;
+    }
+    gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, beta, dweight, C, epilogue);
+  }
   if (dbias != nullptr) {
     if (!accumulate) std::copy(dout, dout + OC, dbias);
     // Row by row keeps the inner loop contiguous (vectorises over OC).
@@ -80,6 +94,7 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
       const T* d = dout + b * OC;
       for (index_t j = 0; j < OC; ++j) dbias[j] += d[j];
     }
+    if (check != nullptr && any_nonfinite(dbias, OC)) check->flag();
   }
 }
 
@@ -90,12 +105,17 @@ namespace {
 // vectorises under strict floating-point ordering), then add up in double.
 // The L1 terms cost compares and a fabs per weight, so the common L2-only
 // case gets its own instantiation without them (measured ~2× faster).
+// The exponent bits of every written gradient are OR-reduced too (finite.h):
+// integer lanes, so the loop still vectorises.
 template <bool kL1, typename T>
 double penalty_pass(T* __restrict dweight, const T* __restrict weight, index_t n,
-                    double l1, double l2) {
+                    double l1, double l2, const GradientCheck* check) {
+  using U = typename FloatBits<T>::U;
+  constexpr U kExp = FloatBits<T>::kExponent;
   constexpr index_t kBlock = 256, kLanes = 16;
   const T a = T(l1), b = T(2.0 * l2);
   double abs_total = 0, sq_total = 0;
+  U bad[kLanes] = {};
   for (index_t i0 = 0; i0 < n; i0 += kBlock) {
     const index_t end = std::min(n, i0 + kBlock);
     T pa[kLanes] = {}, pq[kLanes] = {};
@@ -108,8 +128,12 @@ double penalty_pass(T* __restrict dweight, const T* __restrict weight, index_t n
           g += a * (T(w > T(0)) - T(w < T(0)));  // l1·sign(w), branch-free
           pa[k] += std::fabs(w);
         }
-        dweight[i + k] += g;
+        const T d = dweight[i + k] + g;
+        dweight[i + k] = d;
         pq[k] += w * w;
+        U bits;
+        std::memcpy(&bits, &d, sizeof bits);
+        bad[k] |= static_cast<U>((bits & kExp) == kExp);
       }
     }
     for (; i < end; ++i) {
@@ -119,14 +143,21 @@ double penalty_pass(T* __restrict dweight, const T* __restrict weight, index_t n
         g += a * (T(w > T(0)) - T(w < T(0)));
         pa[0] += std::fabs(w);
       }
-      dweight[i] += g;
+      const T d = dweight[i] + g;
+      dweight[i] = d;
       pq[0] += w * w;
+      U bits;
+      std::memcpy(&bits, &d, sizeof bits);
+      bad[0] |= static_cast<U>((bits & kExp) == kExp);
     }
     for (index_t k = 0; k < kLanes; ++k) {
       abs_total += pa[k];
       sq_total += pq[k];
     }
   }
+  U any = 0;
+  for (index_t k = 0; k < kLanes; ++k) any |= bad[k];
+  if (check != nullptr && any != 0) check->flag();
   return l1 * abs_total + l2 * sq_total;
 }
 
@@ -134,15 +165,15 @@ double penalty_pass(T* __restrict dweight, const T* __restrict weight, index_t n
 
 template <typename T>
 double dense_penalty_backward(T* dweight, const T* weight, index_t n, double l1,
-                              double l2) {
-  return l1 != 0 ? penalty_pass<true>(dweight, weight, n, l1, l2)
-                 : penalty_pass<false>(dweight, weight, n, l1, l2);
+                              double l2, const GradientCheck* check) {
+  return l1 != 0 ? penalty_pass<true>(dweight, weight, n, l1, l2, check)
+                 : penalty_pass<false>(dweight, weight, n, l1, l2, check);
 }
 
 template double dense_penalty_backward<float>(float*, const float*, index_t,
-                                              double, double);
+                                              double, double, const GradientCheck*);
 template double dense_penalty_backward<double>(double*, const double*, index_t,
-                                               double, double);
+                                               double, double, const GradientCheck*);
 
 template void dense_forward<float>(float*, const float*, const float*,
                                    const float*, index_t, index_t, index_t,
@@ -153,10 +184,10 @@ template void dense_forward<double>(double*, const double*, const double*,
 template void dense_backward<float>(float*, float*, float*, const float*,
                                     const float*, const float*, index_t,
                                     index_t, index_t, bool, GemmTileFn<float>,
-                                    const void*);
+                                    const void*, const GradientCheck*);
 template void dense_backward<double>(double*, double*, double*, const double*,
                                      const double*, const double*, index_t,
                                      index_t, index_t, bool, GemmTileFn<double>,
-                                     const void*);
+                                     const void*, const GradientCheck*);
 
 }  // namespace fastmlp
