@@ -149,10 +149,10 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     if (result.aborted) throw new AbortError(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {
       // A finite loss can come with overflowed gradients (float32); say which, to point at the cause.
-      const what = gradientsOverflowed(ctx.plan) ? 'Gradients overflowed to NaN or infinite (the loss was finite)'
-        : 'Loss became NaN or infinite';
-      throw new ArgumentRangeError(`${what} at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
-        `(of ${data.stream ? 'a stream' : steps}); training stopped before that batch's update. ` +
+      const gradients = gradientsOverflowed(ctx.plan);
+      throw new ArgumentRangeError(`${gradients ? 'Gradients overflowed to' : 'Loss became'} NaN or infinite at ` +
+        `epoch ${epoch + 1}, batch ${result.badBatch + 1} (of ${data.stream ? 'a stream' : steps})` +
+        `${gradients ? ' though its loss was finite' : ''}; training stopped before that batch's update. ` +
         'Try a smaller learning rate or check the data, or add callbacks.terminateOnNaN() to stop without an error.');
     }
     if (data.stream && result.rowsDone === 0 && result.badBatch < 0 && !host.model.stopTraining) {

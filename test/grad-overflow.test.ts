@@ -24,7 +24,7 @@ const ROWS = 64;
 const BATCH = 16;
 const X64 = randomArray(ROWS * IN, 31, Float64Array);
 const TARGETS = Float64Array.from({ length: ROWS }, (_, i) => i * 1e3);
-const GRADIENT_ERROR = /^Gradients overflowed to NaN or infinite \(the loss was finite\) at epoch 1, batch (\d+) /;
+const GRADIENT_ERROR = /^Gradients overflowed to NaN or infinite at epoch 1, batch (\d+) \(of (\d+|a stream)\) though its loss was finite; /;
 
 function data(dtype: Dtype = 'float32') {
   const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
@@ -233,10 +233,18 @@ describe('overflowed gradients: the engines agree', () => {
   it('the same bad batch and the same state before it', async () => {
     const [native, js] = ENGINES.map((engine) => firstBadBatch(engine));
     expect(native!.bad).toBe(js!.bad);
+    expect(native!.err.message).toBe(js!.err.message.replace(/its loss, [^,]+,/, native!.err.message.match(/its loss, [^,]+,/)![0]));
     for (const name of Object.keys(native!.before)) {
+      // The bias before batch norm has a gradient of exactly 0 (batch norm
+      // removes any shift): at lr 1e6 its value is rounding noise in either engine.
+      if (name === '0.bias') continue;
       const a = native!.before[name]!;
       const b = js!.before[name]!;
-      a.forEach((v, i) => expect(Math.abs(v - b[i]!) / Math.max(1, Math.abs(b[i]!))).toBeLessThan(1e-4));
+      let diff = 0;
+      let scale = 1;
+      a.forEach((v, i) => { diff = Math.max(diff, Math.abs(v - b[i]!)); scale = Math.max(scale, Math.abs(b[i]!)); });
+      // float32 rounding, relative to the tensor's largest value (~1e9 after one step at lr 1e6).
+      expect(diff / scale, name).toBeLessThan(1e-5);
     }
   });
 });
