@@ -129,6 +129,38 @@ void test_dense_and_penalty(const char* type) {
     CHECK(check.found());
   }
   {
+    // A wide layer (B·(C + OC) < C·OC): dense_backward proves dW finite from
+    // max|dout|·max|inp| when it can, else checks the tiles exactly.
+    const index_t b2 = 8, c2 = 64, o2 = 64;
+    std::vector<T> d2 = random_vec<T>(b2 * o2), i2 = random_vec<T>(b2 * c2), w2 = random_vec<T>(o2 * c2);
+    std::vector<T> g2(o2 * c2), gb(o2);
+    GradientCheck clean;  // the bound holds: no tile is read, nothing flagged
+    dense_backward<T>(nullptr, g2.data(), gb.data(), d2.data(), i2.data(), w2.data(), b2, c2, o2,
+                      false, nullptr, nullptr, &clean);
+    CHECK(!clean.found());
+    // One product past T's range from finite inputs, in a ragged spot.
+    std::vector<T> dbig = d2, ibig = i2;
+    dbig[5 * o2 + 63] = huge<T>();
+    ibig[5 * c2 + 17] = huge<T>();
+    GradientCheck over;
+    dense_backward<T>(nullptr, g2.data(), gb.data(), dbig.data(), ibig.data(), w2.data(), b2, c2, o2,
+                      false, nullptr, nullptr, &over);
+    CHECK(over.found());
+    CHECK(any_nonfinite(g2.data(), o2 * c2));
+    // Large but finite: the bound fails (B·max·max > max), the exact check passes.
+    std::vector<T> dnear = d2, inear = i2;
+    const T root = std::sqrt(std::numeric_limits<T>::max()) / T(4);
+    dnear[2 * o2 + 1] = root;
+    inear[2 * c2 + 3] = root;
+    GradientCheck near;
+    dense_backward<T>(nullptr, g2.data(), gb.data(), dnear.data(), inear.data(), w2.data(), b2, c2, o2,
+                      false, nullptr, nullptr, &near);
+    CHECK(!near.found());
+    CHECK(!any_nonfinite(g2.data(), o2 * c2));
+    CHECK(std::isinf(max_abs_or_inf(std::vector<T>{T(1), std::numeric_limits<T>::quiet_NaN()}.data(), 2)));
+    CHECK(max_abs_or_inf(std::vector<T>{T(1), T(-3), T(2)}.data(), 3) == 3.0);
+  }
+  {
     // The penalty's sum overflows where both of its terms were finite.
     std::vector<T> g(300, T(0)), wt(300, T(1));
     g[277] = std::numeric_limits<T>::max();
