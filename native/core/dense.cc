@@ -32,8 +32,8 @@ void check_dense(const void* inp, const void* weight, index_t B, index_t C,
 // rounding of B additions in T (u its unit roundoff; Higham, "Accuracy and
 // Stability of Numerical Algorithms", 2nd ed., §3.1); below T's largest
 // value nothing can overflow. max|dout| comes with the bias sums, which read
-// dout anyway; max|inp| is one pass over the B·C inputs the gemm has just
-// read. That beats reading the OC·C gradient back tile by tile after the
+// dout anyway; max|inp| is one pass over the B·C inputs just before the gemm
+// reads them. That beats reading the OC·C gradient back tile by tile after the
 // micro-kernel stored it (rows ldc apart alias in L1: measured ~0.4 ns a
 // value, 11 % of the 784-2048-2048-10 weight-gradient products) wherever the
 // inputs are smaller than the gradient; elsewhere the tiles are checked.
@@ -126,6 +126,9 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   }
   // The weight gradient's check: a bound from the inputs or the tiles (above).
   const bool by_bound = check != nullptr && dweight != nullptr && bound_is_cheaper(B, C, OC, accumulate);
+  // Read before the gemm, which then finds inp in cache for its packing
+  // (after it, the OC·C gradient it stored has pushed inp out).
+  const double max_inp = by_bound ? max_abs_or_inf(inp, B * C) : 0.0;
   if (dweight != nullptr) {
     GemmEpilogue<T> epilogue;
     if (check != nullptr && !by_bound) {
@@ -152,7 +155,7 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   }
   if (by_bound) {
     const double u = std::numeric_limits<T>::epsilon() / 2;
-    const double bound = static_cast<double>(B) * max_dout * max_abs_or_inf(inp, B * C) *
+    const double bound = static_cast<double>(B) * max_dout * max_inp *
                          (1 + 2 * static_cast<double>(B) * u);
     // Not proven (values near T's range, or a NaN/∞ among the inputs): the
     // exact answer from dweight itself — a pass only a diverging step pays.
