@@ -118,7 +118,7 @@ export interface EpochResult {
   loss: number;
   /** Batches completed. */
   batches: number;
-  /** Index of the first batch whose loss was not finite (training stopped there), or -1. */
+  /** Index of the first batch whose loss or gradients were not finite (training stopped there), or -1. */
   badBatch: number;
   /** True when hooks.signal stopped the epoch early (between batches; the model stays consistent). */
   cancelled: boolean;
@@ -275,11 +275,15 @@ export interface NetworkPlan {
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
   /** forwardTrain + loss + backward (needs a loss); returns the loss; parameters unchanged. */
   computeGradients(x: FloatArray, rows: number, y: Target): number;
-  /** One optimizer update with the current gradients. */
+  /**
+   * One optimizer update with the current gradients. Refused (nothing changes,
+   * stepCount included) when the last backward's gradients are not all finite.
+   */
   step(): void;
   /**
    * computeGradients + step; returns the batch loss before the update. A loss
-   * that is not finite skips the step (parameters unchanged).
+   * that is not finite skips the step (parameters unchanged); so do gradients
+   * that are not (the loss is returned; stepCount stays).
    */
   trainStep(x: FloatArray, rows: number, y: Target): number;
   /**

@@ -15,7 +15,7 @@ import { trainEpochChunks, type DataChunk, type EpochRun } from './fit-epoch';
 import { Matrix, allocate } from './matrix';
 import { metricByName, type MetricName } from './metrics';
 import type { Rng } from './rng';
-import type { EpochContext, EpochRecord } from './training';
+import { gradientsOverflowed, type EpochContext, type EpochRecord } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
 
 export interface History {
@@ -148,8 +148,11 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
     if (result.aborted) throw new AbortError(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {
-      throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}, batch ${result.badBatch + 1} ` +
-        `(of ${data.stream ? 'a stream' : steps}); training stopped before that batch's update. ` +
+      // A finite loss can come with overflowed gradients (float32); say which, to point at the cause.
+      const gradients = gradientsOverflowed(ctx.plan);
+      throw new ArgumentRangeError(`${gradients ? 'Gradients overflowed to' : 'Loss became'} NaN or infinite at ` +
+        `epoch ${epoch + 1}, batch ${result.badBatch + 1} (of ${data.stream ? 'a stream' : steps})` +
+        `${gradients ? ' though its loss was finite' : ''}; training stopped before that batch's update. ` +
         'Try a smaller learning rate or check the data, or add callbacks.terminateOnNaN() to stop without an error.');
     }
     if (data.stream && result.rowsDone === 0 && result.badBatch < 0 && !host.model.stopTraining) {

@@ -17,18 +17,30 @@ export interface EpochContext {
 }
 
 /**
- * One optimizer step; returns the loss before it. A non-finite loss throws and
- * leaves the parameters unchanged (the step is not applied).
+ * One optimizer step; returns the loss before it. A non-finite loss, or
+ * gradients that overflowed to NaN/±Infinity, throw and leave the parameters
+ * unchanged (the step is not applied).
  */
 export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
+  const steps = ctx.plan.stepCount;
   const value = stepIfFinite(ctx, x, rows, y);
   if (!Number.isFinite(value)) {
     throw new ArgumentRangeError(`Loss is ${value} for this batch; the step was not applied (parameters unchanged)`);
   }
+  if (ctx.plan.stepCount === steps) throw gradientOverflow(value);
   return value;
 }
 
-/** Computes the batch loss and gradients, and steps only when the loss is finite. */
+function gradientOverflow(loss: number): RangeError {
+  return new ArgumentRangeError(`Gradients overflowed to NaN or infinite for this batch (its loss, ${loss}, was finite); ` +
+    'the step was not applied (parameters unchanged)');
+}
+
+/**
+ * Computes the batch loss and gradients, and steps only when the loss is
+ * finite. The engines refuse a step whose gradients are not all finite
+ * (stepCount then stays), so callers compare stepCount to know it stepped.
+ */
 function stepIfFinite(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
   const { plan } = ctx;
   // Built-in loss: one call into the engine, which skips a non-finite step itself.
@@ -44,6 +56,22 @@ function stepIfFinite(ctx: EpochContext, x: FloatArray, rows: number, y: Target)
     if (Number.isFinite(value)) plan.step();
   }
   return value;
+}
+
+/**
+ * After a batch stopped training (a bad batch of fit): true when its
+ * gradients overflowed though its loss was finite, false when the loss itself
+ * was not finite. The engines run backward only for a finite loss and never
+ * apply non-finite gradients, so the gradients held are the bad batch's
+ * exactly when they are not all finite. Reads them once, on the error path only.
+ */
+export function gradientsOverflowed(plan: NetworkPlan): boolean {
+  const grads = allocate(plan.dtype, plan.paramCount);
+  plan.getGrads(grads);
+  for (let i = 0; i < grads.length; i++) {
+    if (!Number.isFinite(grads[i]!)) return true;
+  }
+  return false;
 }
 
 /** One epoch of mini-batches in `order` (null: natural order). */
@@ -103,7 +131,8 @@ export interface DrivenEpochResult {
 /**
  * One epoch driven from TypeScript batch by batch, in either engine: slower
  * than the native engine's worker-thread epoch, but hooks run between batches.
- * It stops at the first non-finite loss (after calling `after`).
+ * It stops at the first non-finite loss or overflowed gradients (after
+ * calling `after`, with NaN for the loss in either case).
  */
 export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target, batchSize: number,
                                       order: Int32Array | null, driver: BatchDriver): Promise<DrivenEpochResult> {
@@ -138,12 +167,13 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
     await driver.before(batches, n);
     if (savedBuffers) ctx.plan.getBuffers(savedBuffers);
+    const steps = ctx.plan.stepCount;
     let value: number;
     if (driver.record) {
       const out = n === batch ? bout! : bout!.subarray(0, n * cols);
       value = recordedStep(ctx, xb, n, yb, out, n === batch ? grad! : grad!.subarray(0, n * cols), driver.record);
       // Only a batch that stepped is recorded, as in the engines' trainEpoch.
-      if (Number.isFinite(value)) {
+      if (Number.isFinite(value) && ctx.plan.stepCount !== steps) {
         const recorded = driver.record.outputs;
         for (let i = 0; i < n; i++) {
           const r = order ? order[start + i]! : start + i;
@@ -153,6 +183,9 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     } else {
       value = stepIfFinite(ctx, xb, n, yb);
     }
+    // A finite loss whose gradients overflowed: the engine refused the step.
+    // Hooks see NaN, as for any batch whose step was not applied (Callback.onBatchEnd).
+    if (Number.isFinite(value) && ctx.plan.stepCount === steps) value = NaN;
     // Restored before `after`, so a callback that stops here (terminateOnNaN) sees the model as it was.
     if (savedBuffers && !Number.isFinite(value)) ctx.plan.setBuffers(savedBuffers);
     const stop = await driver.after(batches, n, value);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common.h"
+#include "finite.h"
 #include "gemm.h"
 
 namespace fastmlp {
@@ -28,17 +29,23 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
 // the network passes the derivative of the activation before the layer, so
 // dinp = (dout · weight) ⊙ f' without writing dout · weight out first. It
 // needs accumulate = false (with +=, it would scale the old dinp too).
+// check (optional) is flagged when dweight or dbias holds a NaN/±Infinity
+// after the call: dweight is tested tile by tile inside its gemm (finite.h),
+// dbias directly — no extra pass over the weight gradient.
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                     const T* weight, index_t B, index_t C, index_t OC,
                     bool accumulate = true, GemmTileFn<T> dinp_fn = nullptr,
-                    const void* dinp_ctx = nullptr);
+                    const void* dinp_ctx = nullptr,
+                    const GradientCheck* check = nullptr);
 
 // L1/L2 weight penalty of one dense layer (Keras kernel_regularizer naming):
 // dweight (n) += l1·sign(w) + 2·l2·w (sign(0) = 0, as torch.sign), and returns
 // the penalty's value l1·Σ|w| + l2·Σw². Biases are not penalised, as in Keras.
+// check (optional) is flagged when a dweight it wrote is NaN/±Infinity (the
+// same pass: the sum can overflow where both terms were finite).
 template <typename T>
 double dense_penalty_backward(T* dweight, const T* weight, index_t n, double l1,
-                              double l2);
+                              double l2, const GradientCheck* check = nullptr);
 
 }  // namespace fastmlp

@@ -50,7 +50,8 @@ struct LayerSpec {
 struct EpochResult {
   double mean_loss = 0;    // mean of the batch losses weighted by batch rows
   index_t batches = 0;     // batches completed
-  index_t bad_batch = -1;  // index of the first batch whose loss was not finite, or -1
+  index_t bad_batch = -1;  // index of the first batch whose loss or gradients were not finite, or -1
+  bool bad_gradients = false;  // bad_batch's loss was finite but its gradients were not
   bool cancelled = false;  // stopped early because `cancel` became true
 };
 
@@ -126,17 +127,28 @@ class Network {
 
   // Backward of the last forward_train from dout = dLoss/dOutput (rows, out):
   // overwrites the gradients; writes dLoss/dInput (rows, in) when dinput is non-null.
+  // Also records whether every gradient it wrote is finite (gradients_finite).
   void backward(const T* dout, index_t rows, T* dinput = nullptr);
+
+  // False when the last backward wrote a NaN/±Infinity into the gradients —
+  // in float32 a finite loss (summed in double) can still overflow them. True
+  // before any backward. Found inside the passes that write the gradients
+  // (dense weights in their gemm's epilogue, finite.h), not by a second pass.
+  bool gradients_finite() const;
 
   // forward_train + loss + backward; gradients ready, parameters unchanged.
   double compute_gradients(const T* x, index_t rows, const std::int32_t* y_idx,
                            const T* y);
 
-  // One optimizer update with the current gradients.
-  void step();
+  // One optimizer update with the current gradients. Skipped — parameters,
+  // optimizer state and step count unchanged — when they are not all finite
+  // (gradients_finite), so no path can apply an overflowed step; returns
+  // whether the update was applied.
+  bool step();
 
   // compute_gradients + step; returns the batch loss (before the update).
-  // When the loss is not finite the step is skipped (parameters unchanged).
+  // When the loss or a gradient is not finite the step is skipped
+  // (parameters unchanged; step_count() tells).
   double train_step(const T* x, index_t rows, const std::int32_t* y_idx,
                     const T* y);
 
@@ -144,7 +156,9 @@ class Network {
   // rows in `order` (a permutation of 0..rows-1, validated; null = natural order).
   // The last batch may be smaller. Stops at the first batch whose loss is not
   // finite (EpochResult::bad_batch) and, between batches, when `cancel` becomes
-  // true. `on_batch` (optional) observes each completed batch.
+  // true. A batch whose gradients are not finite though its loss is stops the
+  // epoch the same way (EpochResult::bad_gradients says which).
+  // `on_batch` (optional) observes each completed batch.
   // `outputs` (optional, rows × out): each completed batch's training-mode
   // output rows, taken after its forward and before its step, written at the
   // rows' own indices in X (row order[r] gets its output), so after the epoch
@@ -172,6 +186,7 @@ class Network {
   // the dense output, y the activation's (y may be z: in place).
   void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows);
   void check_batch_rows(index_t rows, const char* fn) const;
+  index_t param_end(std::size_t l) const;  // one past layer l's last parameter
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
                        const T* y);
   void require_loss(const char* fn) const;
@@ -219,6 +234,7 @@ class Network {
   std::int64_t step_ = 0;
   index_t fwd_rows_ = 0;  // rows of the last forward_train; 0 = none to use
   double penalty_ = 0;    // the L1/L2 penalties' value, computed by the last backward
+  bool grads_finite_ = true;  // the last backward's gradients are all finite
 };
 
 }  // namespace fastmlp

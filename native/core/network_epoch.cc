@@ -1,7 +1,7 @@
 // Training a compiled plan (network.h): one step (forward, loss, backward,
 // optimizer) and the epoch loop that runs mini-batches over a data set in
 // one call, gathering each batch into the input segment. A batch whose loss
-// is not finite stops the epoch before its step, and the running statistics
+// or gradients are not finite stops the epoch before its step, and the running statistics
 // its forward updated are put back, so a bad batch leaves no trace.
 #include <algorithm>
 #include <cmath>
@@ -23,10 +23,15 @@ double Network<T>::compute_gradients(const T* x, index_t rows,
 }
 
 template <typename T>
-void Network<T>::step() {
+bool Network<T>::step() {
+  // An overflowed gradient would turn every parameter it reaches NaN: the
+  // update is refused on every path (train_step, train_epoch, a custom loss's
+  // backward + step), as a non-finite loss is.
+  if (!grads_finite_) return false;
   ++step_;
   optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(),
                    nparams_, step_);
+  return true;
 }
 
 template <typename T>
@@ -35,7 +40,8 @@ double Network<T>::train_step(const T* x, index_t rows,
   require_loss("train_step");
   const double loss = compute_gradients(x, rows, y_idx, y);
   // As train_epoch: a NaN/Inf loss leaves the parameters as they were, so the
-  // caller can report it without the model already being ruined.
+  // caller can report it without the model already being ruined; so do
+  // non-finite gradients (step() refuses them; step_count() tells).
   if (std::isfinite(loss)) step();
   return loss;
 }
@@ -138,9 +144,13 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
       backward(dout_.data(), nb, nullptr);
       loss += penalty_;
     }
-    if (!std::isfinite(loss)) {
+    // A finite loss can still come with overflowed gradients (float32: the
+    // loss sums in double): the same stop, flagged by backward at no extra pass.
+    const bool bad_gradients = std::isfinite(loss) && !grads_finite_;
+    if (!std::isfinite(loss) || bad_gradients) {
       if (keep_buffers) std::copy(buffers_before_.begin(), buffers_before_.end(), buffers_.begin());
-      res.bad_batch = bi;  // no update from a non-finite loss
+      res.bad_batch = bi;  // no update from a non-finite loss or gradient
+      res.bad_gradients = bad_gradients;
       break;
     }
     // The outputs the loss saw (backward only reads the activation segments),
@@ -169,7 +179,7 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
 #define FASTMLP_INSTANTIATE_EPOCH(T)                                                         \
   template double Network<T>::compute_gradients(const T*, index_t, const std::int32_t*,     \
                                                 const T*);                                  \
-  template void Network<T>::step();                                                         \
+  template bool Network<T>::step();                                                         \
   template double Network<T>::train_step(const T*, index_t, const std::int32_t*, const T*); \
   template EpochResult Network<T>::train_epoch(const T*, index_t, const std::int32_t*,      \
                                                const T*, index_t, const std::int32_t*,      \

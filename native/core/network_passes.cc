@@ -18,6 +18,7 @@
 #include "activations.h"
 #include "dense.h"
 #include "dropout.h"
+#include "finite.h"
 #include "network.h"
 #include "norm.h"
 #include "prelu.h"
@@ -96,12 +97,12 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   // read C); the other layers with parameters accumulate, so theirs start at 0.
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (layers_[i].kind == LayerSpec::Kind::Dense || param_off_[i] < 0) continue;
-    index_t end = nparams_;
-    for (std::size_t j = i + 1; j < layers_.size(); ++j)
-      if (param_off_[j] >= 0) { end = param_off_[j]; break; }
-    std::fill(grads_.begin() + param_off_[i], grads_.begin() + end, T(0));
+    std::fill(grads_.begin() + param_off_[i], grads_.begin() + param_end(i), T(0));
   }
   penalty_ = 0;
+  // Every gradient array is tested as it is written: the dense weights inside
+  // their gemm (finite.h), the small ones (biases, norms, PReLU) directly.
+  GradientCheck check;
   const T* g = dout;  // dLoss / d(output of layer l)
   int pp = 0;
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -130,20 +131,35 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
       }
       dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
                      g, segment(l), params_.data() + off, rows, L.in, L.out,
-                     /*accumulate=*/false, tile.fn, &tile);
+                     /*accumulate=*/false, tile.fn, &tile, &check);
       if (L.l1 > 0 || L.l2 > 0)
         penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
-                                           L.out * L.in, L.l1, L.l2);
+                                           L.out * L.in, L.l1, L.l2, &check);
     } else if (L.kind == LayerSpec::Kind::Activation) {
       if (dst)
         activation_backward(L.activation, L.act_params, activation_input(i), segment(l + 1), g,
                             dst, rows, in_w);
     } else {
       layer_backward(i, g, dst, rows);
+      if (param_off_[i] >= 0 && any_nonfinite(grads_.data() + param_off_[i], param_end(i) - param_off_[i]))
+        check.flag();
     }
     g = dst;
     if (fuse) --i;  // the activation's backward is done
   }
+  grads_finite_ = !check.found();
+}
+
+template <typename T>
+bool Network<T>::gradients_finite() const {
+  return grads_finite_;
+}
+
+template <typename T>
+index_t Network<T>::param_end(std::size_t l) const {
+  for (std::size_t j = l + 1; j < layers_.size(); ++j)
+    if (param_off_[j] >= 0) return param_off_[j];
+  return nparams_;
 }
 
 template <typename T>
@@ -252,6 +268,8 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
   template const T* Network<T>::forward_from_input(index_t);                              \
   template const T* Network<T>::forward_train(const T*, index_t);                         \
   template void Network<T>::backward(const T*, index_t, T*);                              \
+  template bool Network<T>::gradients_finite() const;                                      \
+  template index_t Network<T>::param_end(std::size_t) const;                               \
   template double Network<T>::loss_and_dout(const T*, index_t, const std::int32_t*,       \
                                             const T*);                                    \
   template void Network<T>::check_batch_rows(index_t, const char*) const;                 \

@@ -32,3 +32,16 @@ export function checkRows(rows: unknown, max: number): void {
     throw new ArgumentRangeError(`Expected an integer ≥ 1${bound} for rows but received ${String(rows)}`);
   }
 }
+
+/**
+ * True when every value is finite. v − v is 0 for a finite v and NaN for NaN
+ * or ±Infinity, so one subtraction and compare per value (no call into
+ * Number.isFinite, which V8 would not always inline in this hot loop).
+ */
+export function allFinite(a: FloatArray): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const v = a[i]!;
+    if (v - v !== 0) return false;
+  }
+  return true;
+}

@@ -67,6 +67,8 @@ export abstract class PlanMemory {
   protected rng = new Rng(0);
   /** The dense L1/L2 penalties' value, computed with their gradient by the last backward. */
   protected lastPenalty = 0;
+  /** Whether the last backward's gradients are all finite (true before any); step() refuses them otherwise. */
+  protected gradsFinite = true;
 
   protected optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   protected optState: FloatArray;

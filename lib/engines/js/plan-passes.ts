@@ -17,7 +17,7 @@ import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
-import { checkRows, copy, need } from './plan-arrays';
+import { allFinite, checkRows, copy, need } from './plan-arrays';
 import { PlanState } from './plan-state';
 import { ArgumentRangeError } from '../../validate';
 
@@ -118,6 +118,10 @@ export abstract class PlanPasses extends PlanState {
       cur = next;
     }
     if (dinput !== null) copy(cur, 0, dinput, 0, rows * this.inputSize);
+    // In float32 a finite loss (summed in double) can still overflow the
+    // gradients; step() then refuses them (native/core/network.h
+    // gradients_finite). One pass here: this engine's steps are slow anyway.
+    this.gradsFinite = allFinite(this.grads);
   }
 
   protected predictRows(x: FloatArray, rows: number, out: FloatArray): void {

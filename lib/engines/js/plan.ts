@@ -127,8 +127,10 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     return value + this.lastPenalty; // the penalties' value comes with their gradient
   }
 
+  /** Skipped (stepCount unchanged) when the last backward's gradients are not all finite, as in the native core. */
   step(): void {
     this.assertIdle('step');
+    if (!this.gradsFinite) return;
     this.steps++;
     optimizerUpdate(this.optimizer, this.params, this.grads, this.optState, this.paramCount,
                     this.steps);
@@ -136,7 +138,8 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
 
   trainStep(x: FloatArray, rows: number, y: Target): number {
     const value = this.computeGradients(x, rows, y);
-    // As trainEpoch and the native engine: a NaN/Inf loss leaves the parameters unchanged.
+    // As trainEpoch and the native engine: a NaN/Inf loss leaves the parameters
+    // unchanged, and so do non-finite gradients (step() refuses them).
     if (Number.isFinite(value)) this.step();
     return value;
   }
@@ -248,9 +251,10 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
           this.backwardRows(this.dout, n, null);
           value += this.lastPenalty;
         }
-        // A non-finite loss stops the epoch before its update is applied, so the
-        // parameters stay those of the last good batch (network.cc train_epoch).
-        if (!Number.isFinite(value)) {
+        // A non-finite loss, or a finite one whose gradients overflowed, stops
+        // the epoch before its update is applied, so the parameters stay those
+        // of the last good batch (network_epoch.cc train_epoch).
+        if (!Number.isFinite(value) || !this.gradsFinite) {
           if (savedBuffers !== null) this.buffers.set(savedBuffers);
           badBatch = batches;
           break;
