@@ -27,7 +27,7 @@ clang_version=$(clang++ -dumpversion)
 # --- the core and its tests, built by clang -----------------------------------
 cmake --preset clang >/dev/null
 cmake --build --preset clang -j"${JOBS:-1}" >/dev/null
-ctest --preset clang >build-clang/ctest.log 2>&1 || { cat build-clang/ctest.log >&2; exit 1; }
+ctest --preset clang -j"${JOBS:-1}" >build-clang/ctest.log 2>&1 || { cat build-clang/ctest.log >&2; exit 1; }
 tests=$(grep -o 'out of [0-9]*' build-clang/ctest.log | grep -o '[0-9]*')
 
 # --- the binding, compiled by clang (syntax and warnings only: building the

@@ -12,45 +12,21 @@
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Dense, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback } from '../lib/callbacks';
-import type { Dtype, NetworkPlan } from '../lib/engine';
-import { ENGINES, randomArray } from './helpers';
+import type { Dtype } from '../lib/engine';
+import { BATCH, type Engine, IN, ROWS, WIDTH, data, divergingModel, planOf, rowsOf } from './diverging-model';
+import { ENGINES } from './helpers';
 
-type Engine = 'native' | 'js';
 type Weights = Record<string, Float32Array | Float64Array>;
 
-const IN = 4;
-const WIDTH = 8;
-const ROWS = 64;
-const BATCH = 16;
-const X64 = randomArray(ROWS * IN, 31, Float64Array);
-const TARGETS = Float64Array.from({ length: ROWS }, (_, i) => i * 1e3);
 const GRADIENT_ERROR = /^Gradients overflowed to NaN or infinite at epoch 1, batch (\d+) \(of (\d+|a stream)\) though its loss was finite; /;
 
-function data(dtype: Dtype = 'float32') {
-  const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
-  return { x: new Matrix(ROWS, IN, Ctor.from(X64)), y: Ctor.from(TARGETS) };
-}
-
-function rowsOf(start: number, n: number, dtype: Dtype = 'float32') {
-  const { x, y } = data(dtype);
-  return { x: new Matrix(n, IN, x.data.slice(start * IN, (start + n) * IN)), y: y.slice(start, start + n) };
-}
-
 /**
- * The repro: Dense(4,8) → BatchNorm1d(8) → Dense(8,8) relu → Dense(8,1), mse,
- * SGD lr 1e6, float32. Its second batch has a loss of ~1e59 (finite in the
- * float64 it is summed in) and float32 gradients that overflow. (Without the
- * middle layer the loss itself overflows first: that case is the loss's.)
+ * The repro (test/diverging-model.ts), float32: its second batch has a loss of
+ * ~1e59 and float32 gradients that overflow. (Without the middle layer the
+ * loss itself overflows first: that case is the loss's.)
  */
 function repro(engine: Engine, opts: { metrics?: boolean } = {}): Sequential {
-  const m = new Sequential([new Dense(IN, WIDTH), new BatchNorm1d(WIDTH), new Dense(WIDTH, WIDTH, { activation: 'relu' }),
-    new Dense(WIDTH, 1)], { engine, seed: 3, dtype: 'float32' });
-  m.compile({ loss: 'mse', optimizer: new optim.SGD({ lr: 1e6 }), ...(opts.metrics ? { metrics: ['mae'] } : {}) });
-  return m;
-}
-
-function planOf(m: Sequential): NetworkPlan {
-  return (m as unknown as { plan: NetworkPlan }).plan;
+  return divergingModel(engine, opts);
 }
 
 function allFinite(w: Weights): boolean {
