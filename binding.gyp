@@ -35,6 +35,8 @@
         "native/binding/data_block.cc",
         "native/binding/errors.cc",
         "native/binding/network_wrap.cc",
+        "native/binding/network_wrap_run.cc",
+        "native/binding/network_wrap_state.cc",
         "native/binding/ops.cc",
         "native/binding/specs.cc",
         "native/binding/predict_worker.cc",
