@@ -2,6 +2,7 @@
 // no parameters of its own — they live in the plan's flat buffer — and every
 // method validates its input before an engine sees it.
 import { getEngine } from './backend';
+import { BufferScratch } from './buffer-scratch';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { Layer, type LayerConfig } from './layers';
 import { gatherWeights, layoutParams, type ParamEntry } from './param-layout';
@@ -70,6 +71,8 @@ export class Sequential {
   /** predictAsync's private plans (a copy of the weights when they changed). */
   private readonly asyncPredictor = new AsyncPredictor(
     (maxBatch) => this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch }));
+  /** trainStep's copy of the layer buffers, made once and reused (lib/buffer-scratch.ts). */
+  private readonly bufferScratch = new BufferScratch();
   /** Set to true (from a callback) to stop fit after the current batch (with batch hooks) or epoch. */
   stopTraining = false;
 
@@ -186,12 +189,11 @@ export class Sequential {
     this.stateChanged();  // before: a throw half-way may have written some of the weights
     // Finite inputs can still overflow: the forward then has updated batch norm's
     // running statistics, which a skipped step must not leave behind.
-    const buffers = this.plan.bufferCount > 0 ? allocate(this.dtype, this.plan.bufferCount) : null;
-    if (buffers) this.plan.getBuffers(buffers);
+    const saved = this.bufferScratch.save(this.plan);
     try {
       return trainBatch(this.context(loss), X.data, X.rows, Y);
     } catch (err) {
-      if (buffers && !this.plan.disposed) this.plan.setBuffers(buffers);
+      if (saved) this.bufferScratch.restore(this.plan);
       throw err;
     }
   }
@@ -398,6 +400,7 @@ export class Sequential {
     this.plan.dispose();
     this.snapshotPlan?.dispose();  // fit's predict snapshot holds a second copy of the weights
     this.asyncPredictor.dispose();  // pending predictAsync calls reject with ERR_FASTMLP_DISPOSED
+    this.bufferScratch.release();
   }
 
   get disposed(): boolean {
