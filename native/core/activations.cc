@@ -299,6 +299,21 @@ void require_elementwise(Activation act, const char* fn) {
                             "softmax or log-softmax)");
 }
 
+// What a forward and a backward tile share: the checked activation, the
+// tile function for the widest instruction set, and C; the callers add the
+// matrices their direction reads or writes.
+template <typename T, bool kBackward>
+ActivationTile<T> tile_of(Activation act, const ActivationParams& params, const T* c,
+                          const char* fn) {
+  require_elementwise(act, fn);
+  ActivationTile<T> t;
+  t.fn = widest_tile_fn<T, kBackward>();
+  t.act = act;
+  t.params = params;
+  t.c = c;
+  return t;
+}
+
 }  // namespace
 
 bool activation_is_elementwise(Activation act) {
@@ -322,12 +337,7 @@ bool activation_grad_reads_input(Activation act) {
 template <typename T>
 ActivationTile<T> activation_forward_tile(Activation act, const ActivationParams& params,
                                           const T* c, T* y_out) {
-  require_elementwise(act, "activation_forward_tile");
-  ActivationTile<T> t;
-  t.fn = widest_tile_fn<T, false>();
-  t.act = act;
-  t.params = params;
-  t.c = c;
+  ActivationTile<T> t = tile_of<T, false>(act, params, c, "activation_forward_tile");
   t.y_out = y_out;
   return t;
 }
@@ -335,12 +345,7 @@ ActivationTile<T> activation_forward_tile(Activation act, const ActivationParams
 template <typename T>
 ActivationTile<T> activation_backward_tile(Activation act, const ActivationParams& params,
                                            const T* c, const T* x, const T* y) {
-  require_elementwise(act, "activation_backward_tile");
-  ActivationTile<T> t;
-  t.fn = widest_tile_fn<T, true>();
-  t.act = act;
-  t.params = params;
-  t.c = c;
+  ActivationTile<T> t = tile_of<T, true>(act, params, c, "activation_backward_tile");
   t.x = x;
   t.y = y;
   return t;
