@@ -56,6 +56,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   // Checks class indices (0 ≤ idx < outputs) before anything runs, so a bad one
   // fails the whole call up front instead of part-way through an epoch.
   void check_target(Napi::Env env, const TargetArg& t, index_t rows) const;
+  // computeGradients (kStep false) and trainStep (true): one batch's loss.
+  template <bool kStep> Napi::Value batch_loss(const Napi::CallbackInfo& info);
 
   Napi::Value GetDtype(const Napi::CallbackInfo& info);
   Napi::Value GetInputSize(const Napi::CallbackInfo& info);

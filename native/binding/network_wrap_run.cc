@@ -110,8 +110,11 @@ Napi::Value NetworkWrap::Backward(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// computeGradients(x, rows, y) → loss; trainStep(x, rows, y) → loss.
-Napi::Value NetworkWrap::ComputeGradients(const Napi::CallbackInfo& info) {
+// computeGradients(x, rows, y) → loss: forward, loss and backward on one
+// batch; trainStep(x, rows, y) → loss: the same, then the optimizer step.
+// One set of argument checks for both (batch_loss).
+template <bool kStep>
+Napi::Value NetworkWrap::batch_loss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
   const index_t rows = rows_arg(info, 1);
@@ -121,12 +124,15 @@ Napi::Value NetworkWrap::ComputeGradients(const Napi::CallbackInfo& info) {
   const double loss = guard(env, [&] {
     return visit([&](auto& n) {
       using T = element_t<decltype(n)>;
-      return n.compute_gradients(x.as<T>(), rows, y.indices, dense_or_null<T>(y));
+      if constexpr (kStep) return n.train_step(x.as<T>(), rows, y.indices, dense_or_null<T>(y));
+      else return n.compute_gradients(x.as<T>(), rows, y.indices, dense_or_null<T>(y));
     });
   });
   last_forward_rows_ = rows;
   return Napi::Number::New(env, loss);
 }
+
+Napi::Value NetworkWrap::ComputeGradients(const Napi::CallbackInfo& info) { return batch_loss<false>(info); }
 
 Napi::Value NetworkWrap::Step(const Napi::CallbackInfo& info) {
   require_idle(info.Env());
@@ -134,22 +140,7 @@ Napi::Value NetworkWrap::Step(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  require_idle(env);
-  const index_t rows = rows_arg(info, 1);
-  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
-  const TargetArg y = target_array(arg(info, 2), "y", dtype_);
-  check_target(env, y, rows);
-  const double loss = guard(env, [&] {
-    return visit([&](auto& n) {
-      using T = element_t<decltype(n)>;
-      return n.train_step(x.as<T>(), rows, y.indices, dense_or_null<T>(y));
-    });
-  });
-  last_forward_rows_ = rows;
-  return Napi::Number::New(env, loss);
-}
+Napi::Value NetworkWrap::TrainStep(const Napi::CallbackInfo& info) { return batch_loss<true>(info); }
 
 // runEpoch(x, rows, y, batchSize, order | null, onBatch?, outputs?, keepData?) → (the plan's trainEpoch in TS)
 //   Promise<{ loss, batches, badBatch, cancelled }>; onBatch(batch, rows, loss, seconds).
