@@ -10,7 +10,7 @@
 // steady-state steps reuse the one array (its identity, through the model's
 // private field, across calls).
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, Dense, Matrix, Sequential, optim } from '../lib';
+import { BatchNorm1d, Dense, Matrix, Sequential, losses, optim } from '../lib';
 import type { Dtype, FloatArray } from '../lib/engine';
 import type { LossFunction } from '../lib/losses';
 import { BufferScratch } from '../lib/buffer-scratch';
@@ -29,20 +29,14 @@ function scratchOf(m: Sequential): BufferScratch {
   return (m as unknown as { bufferScratch: BufferScratch }).bufferScratch;
 }
 
-/** An mse written in TypeScript: trainStep then runs forward, loss and backward as separate engine calls. */
-const tsMse: LossFunction = {
-  forward(pred, target) {
-    const t = target as Matrix;
-    let s = 0;
-    for (let i = 0; i < pred.data.length; i++) s += (pred.data[i]! - t.data[i]!) ** 2;
-    return s / pred.data.length;
-  },
-  backward(pred, target) {
-    const t = target as Matrix;
-    const g = new Float64Array(pred.data.length);
-    for (let i = 0; i < g.length; i++) g[i] = (2 * (pred.data[i]! - t.data[i]!)) / g.length;
-    return new Matrix(pred.rows, pred.cols, pred.data instanceof Float32Array ? Float32Array.from(g) : g);
-  },
+/**
+ * The built-in mse behind a plain object: not a Loss instance, so trainStep
+ * takes the custom-loss path (forward, loss and backward as separate engine calls).
+ */
+const mse = losses.create('mse');
+const customMse: LossFunction = {
+  forward: (pred, target) => mse.forward(pred, target),
+  backward: (pred, target) => mse.backward(pred, target),
 };
 
 type LossKind = 'built-in' | 'custom';
@@ -52,7 +46,7 @@ function bnModel(engine: string, dtype: Dtype, loss: LossKind): Sequential {
   const m = new Sequential([
     new Dense(IN, 8), new BatchNorm1d(8), new Dense(8, 8, { activation: 'relu' }), new BatchNorm1d(8), new Dense(8, OUT),
   ], { engine: engine as 'native' | 'js', seed: 5, dtype });
-  m.compile({ loss: loss === 'built-in' ? 'mse' : tsMse, optimizer: new optim.Adam({ lr: 1e-2 }) });
+  m.compile({ loss: loss === 'built-in' ? 'mse' : customMse, optimizer: new optim.Adam({ lr: 1e-2 }) });
   return m;
 }
 
