@@ -75,10 +75,14 @@ export interface Callback {
   /**
    * True: onBatchEnd only reads its logs (progress, logging), so fit may deliver
    * it from the engine's per-batch events while training goes on — in the native
-   * engine up to a few batches late, with the model still training (predict
-   * answers from the epoch's snapshot; getWeights/setWeights/lr are refused or
-   * take effect late). Setting model.stopTraining still stops the epoch, at the
-   * engine's next batch. Such a callback may not have onBatchBegin.
+   * engine at most ON_BATCH_MAX_LAG (16, lib/engine.ts) batches late, with the
+   * model still training (predict answers from the epoch's snapshot;
+   * getWeights/setWeights/lr are refused or take effect late). A synchronous
+   * onBatchEnd slower than a batch slows training to its pace (backpressure:
+   * the worker waits rather than queue events without bound). Setting
+   * model.stopTraining still stops the epoch, at the engine's next batch — at
+   * most ON_BATCH_MAX_LAG + 1 batches after the one observed. Such a callback
+   * may not have onBatchBegin.
    */
   observeOnly?: boolean;
 }
