@@ -24,12 +24,15 @@
 // cancellation the core stops before its next batch, so the at most one
 // event posted without waiting adds no batch to the lag.
 //
-// kCapacity = 16: large enough that a callback as fast as a batch never stalls
-// the worker on the event loop's wake-up latency (the TSFN hands JS every
-// queued event in one loop turn; 16 batches of the smallest nets are still
-// ~0.2–0.5 ms, longer than a wake-up), small enough that "lags by up to a few
-// batches" stays true and the queue is a few hundred bytes. Measured: no
-// change in samples/s with a trivial onBatch (README, "Progress and backpressure").
+// kCapacity = 16: large enough that a callback faster than a batch seldom
+// stalls the worker on the event loop's wake-up latency (the TSFN hands JS the
+// queued events in one loop turn; 16 batches of the digits net, ~70 µs each,
+// outlast a wake-up of tens of µs), small enough that the lag stays "a few
+// batches" and the queue a few hundred bytes. Measured with a trivial onBatch
+// (bench/fit-backpressure.mjs, README "Backpressure"): no change above the
+// noise on the digits and 784-512-256-10 nets; on ~3 µs batches (64-16-10,
+// batch 4), where the worker outruns JS's per-event cost, −13 % at 16 and
+// −5 % at 64: a bound costs there what the unbounded queue hid in memory.
 #pragma once
 
 #include <atomic>
