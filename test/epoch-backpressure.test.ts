@@ -51,12 +51,9 @@ describe.each(ENGINES)('onBatch backpressure (%s engine)', (name) => {
     const p = plan(name);
     await p.trainEpoch(x, ROWS, y, BATCH, null);  // warm-up: the thread pool is up before timing
     const batches: number[] = [];
-    const endedMs: number[] = [];   // each batch's end, on the clock of the thread that ran it (from `seconds`)
-    const calledMs: number[] = [];  // when onBatch was called, on the JS clock from before the call
-    const t0 = performance.now();
+    const endedMs: number[] = [];  // each batch's end, on the clock of the thread that ran it (`seconds`)
     const result = await p.trainEpoch(x, ROWS, y, BATCH, null, {
       onBatch: (b, _rows, _loss, seconds) => {
-        calledMs.push(performance.now() - t0);
         batches.push(b);
         endedMs.push(seconds * 1000);
         busyWait(BUSY_MS);
@@ -64,18 +61,19 @@ describe.each(ENGINES)('onBatch backpressure (%s engine)', (name) => {
     });
     expect(result.batches).toBe(BATCHES);
     expect(batches).toEqual([...Array(BATCHES).keys()]);
-    // On the worker's own clock: batch k + N + 1 could only end after onBatch(k) returned,
-    // so at least BUSY_MS after batch k ended. (Unbounded, it ended microseconds later.)
-    for (let k = 0; k + N + 1 < BATCHES; k++) {
-      expect(endedMs[k + N + 1]! - endedMs[k]!, `batch ${k + N + 1} vs ${k}`).toBeGreaterThanOrEqual(BUSY_MS - 0.05);
+    // The lag, on the training thread's own clock (exact under any load, unlike a comparison
+    // with the JS clock, whose offset from the worker's start is unknown): with at most `lag`
+    // batches ahead, batch k + lag + 1 cannot end before onBatch(k) has returned — at least
+    // BUSY_MS after batch k ended. Unbounded, it ended microseconds later; a bound of lag + 1
+    // fails at k = 0, where the worker trains its first lag + 1 batches while JS has seen none.
+    const lag = name === 'native' ? N : 0;  // the JS engine calls onBatch between batches
+    for (let k = 0; k + lag + 1 < BATCHES; k++) {
+      expect(endedMs[k + lag + 1]! - endedMs[k]!, `batch ${k + lag + 1} vs ${k}`).toBeGreaterThanOrEqual(BUSY_MS - 0.05);
     }
-    // At each call, batches completed minus delivered ≤ N. The epoch's clock started after t0, so
-    // counting the batches with t0 + end ≤ the call's time over-counts the completed ones: a bound.
-    for (let b = 0; b < BATCHES; b++) {
-      const completed = endedMs.filter((e) => e <= calledMs[b]!).length;
-      expect(completed - (b + 1), `lag at batch ${b}`).toBeLessThanOrEqual(N);
-    }
-    if (name === 'js') expect(endedMs.filter((e) => e <= calledMs[5]!).length).toBe(6);  // lag 0
+    // Not an artefact of slow batches: the same epoch with a trivial onBatch takes a fraction of the time.
+    let freeMs = 0;
+    await p.trainEpoch(x, ROWS, y, BATCH, null, { onBatch: (_b, _r, _l, seconds) => { freeMs = seconds * 1000; } });
+    expect(freeMs).toBeLessThan(endedMs.at(-1)! / 4);
   });
 
   it('an abort while the worker waits for room stops the epoch; every trained batch is delivered', async () => {
