@@ -12,7 +12,7 @@ import { ON_BATCH_MAX_LAG, type LayerSpec, type NetworkPlan } from '../lib/engin
 import { resolveLoss, Loss } from '../lib/losses';
 import { loadNative } from '../lib/native';
 import { SGD } from '../lib/optim';
-import { ENGINES, engine, randomArray } from './helpers';
+import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
 
 const N = ON_BATCH_MAX_LAG;
 // A tiny net: a batch takes microseconds, so a BUSY_MS onBatch is thousands of times slower.
@@ -133,6 +133,22 @@ describe.each(ENGINES)('onBatch backpressure (%s engine)', (name) => {
     // Either way the epoch settled without training on: a DISPOSED rejection, or a cancelled result.
     if (outcome instanceof Error) expect((outcome as Error & { code?: string }).code).toBe('ERR_FASTMLP_DISPOSED');
     else expect((outcome as { cancelled: boolean }).cancelled).toBe(true);
+  });
+});
+
+describe('parity', () => {
+  it('a slow onBatch changes nothing trained: the engines agree on every batch loss and the parameters', async () => {
+    const runs = await Promise.all(ENGINES.map(async (name) => {
+      const p = plan(name);
+      const losses: number[] = [];
+      await p.trainEpoch(x, ROWS, y, BATCH, null, { onBatch: (_b, _r, loss) => { losses.push(loss); busyWait(1); } });
+      const params = new Float64Array(p.paramCount);
+      p.getParams(params);
+      return { losses, params };
+    }));
+    expect(runs[0]!.losses).toHaveLength(BATCHES);
+    expect(maxRelDiff(runs[0]!.losses, runs[1]!.losses)).toBeLessThan(1e-10);
+    expect(maxRelDiff(runs[0]!.params, runs[1]!.params)).toBeLessThan(1e-10);
   });
 });
 
