@@ -75,10 +75,16 @@ export interface Callback {
   /**
    * True: onBatchEnd only reads its logs (progress, logging), so fit may deliver
    * it from the engine's per-batch events while training goes on — in the native
-   * engine up to a few batches late, with the model still training (predict
-   * answers from the epoch's snapshot; getWeights/setWeights/lr are refused or
-   * take effect late). Setting model.stopTraining still stops the epoch, at the
-   * engine's next batch. Such a callback may not have onBatchBegin.
+   * engine at most ON_BATCH_MAX_LAG (16, lib/engine.ts) batches late, with the
+   * model still training (predict answers from the epoch's snapshot;
+   * getWeights/setWeights/lr are refused or take effect late). A synchronous
+   * onBatchEnd slower than a batch slows training to its pace (backpressure:
+   * the worker waits rather than queue events without bound). One that returns
+   * a promise is awaited in order but does not hold the worker back: its
+   * pending calls queue in fit (lib/fit-epoch.ts). Setting
+   * model.stopTraining still stops the epoch, at the engine's next batch — at
+   * most ON_BATCH_MAX_LAG + 1 batches after the one observed. Such a callback
+   * may not have onBatchBegin.
    */
   observeOnly?: boolean;
 }

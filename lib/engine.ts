@@ -124,12 +124,23 @@ export interface EpochResult {
   cancelled: boolean;
 }
 
+/**
+ * How many batches the native engine's worker may train ahead of
+ * EpochHooks.onBatch (native/binding/progress_gate.h, ProgressGate::kCapacity;
+ * the addon reports it as maxBatchLag). The JS engine's lag is 0.
+ */
+export const ON_BATCH_MAX_LAG = 16;
+
 /** Optional observers and controls for one trainEpoch call. */
 export interface EpochHooks {
   /**
    * Called after each completed batch, in order, before the epoch's promise
-   * resolves. The native engine posts these from its worker thread without
-   * waiting for JS, so the callback lags behind training by up to a few batches.
+   * resolves. The JS engine calls it synchronously between batches (lag 0).
+   * The native engine posts it from its worker thread, which runs ahead by at
+   * most ON_BATCH_MAX_LAG batches: when onBatch is called for batch b, no batch
+   * after b + ON_BATCH_MAX_LAG has completed. A callback slower than a batch
+   * therefore slows training (backpressure) instead of queueing events without
+   * bound; every event is still delivered, once, in order.
    * `seconds`: time from the epoch's start to the end of this batch, measured
    * where the batch ran (the worker thread; in the JS engine, the main thread
    * minus its yields to the event loop), so rows/seconds is a true rate.

@@ -45,8 +45,8 @@ export interface NativeNetwork {
   trainStep(x: FloatArray, rows: number, y: Target): number;
   /**
    * One epoch on a worker thread (lib/engines/native.ts wraps it as the plan's
-   * trainEpoch). onBatch is posted from the worker thread; events may arrive
-   * after the promise settles. outputs (EpochHooks.outputs) is written when the
+   * trainEpoch). onBatch is posted from the worker thread, which waits while
+   * maxBatchLag events are undelivered; events may arrive after the promise settles. outputs (EpochHooks.outputs) is written when the
    * promise settles (the worker records into a copy).
    */
   runEpoch(x: FloatArray, rows: number, y: Target, batchSize: number, order: Int32Array | null,
@@ -65,6 +65,8 @@ export interface NativeBinding {
   readonly version: string;
   readonly napiVersion: number;
   readonly isa: string;
+  /** Batches an epoch's worker may run ahead of onBatch (ON_BATCH_MAX_LAG in lib/engine.ts). */
+  readonly maxBatchLag: number;
   setThreads(n: number): void;
   getThreads(): number;
   gemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,

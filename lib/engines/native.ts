@@ -29,6 +29,26 @@ export function createNativeEngine(): Engine {
   };
 }
 
+// Native epochs in flight. process.exit() joins libuv's worker threads before
+// the process ends (uv_library_shutdown), with the event loop stopped: an epoch
+// still running would hold the exit until it finished, and one whose worker
+// waits for room to post onBatch events (ProgressGate, native/binding/
+// progress_gate.h) would hold it forever. Cancelling them on 'exit' lets the
+// worker stop within a batch.
+const runningEpochs = new Set<{ cancelEpoch(): boolean }>();
+let exitHookInstalled = false;
+
+/** Adds plan to runningEpochs; false when it is there already (a second, refused call must not remove it). */
+function trackEpoch(plan: { cancelEpoch(): boolean }): boolean {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => { for (const p of runningEpochs) p.cancelEpoch(); });
+  }
+  if (runningEpochs.has(plan)) return false;
+  runningEpochs.add(plan);
+  return true;
+}
+
 function nativePlanClass(binding: NativeBinding) {
   return class NativePlan extends binding.Network {
     override predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
@@ -38,6 +58,16 @@ function nativePlanClass(binding: NativeBinding) {
     }
 
     async trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
+                     order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
+      const tracked = trackEpoch(this);
+      try {
+        return await this.hookedEpoch(x, rows, y, batchSize, order, hooks);
+      } finally {
+        if (tracked) runningEpochs.delete(this);
+      }
+    }
+
+    private async hookedEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
                               order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult> {
       const signal = hooks?.signal;
       const onBatch = hooks?.onBatch;

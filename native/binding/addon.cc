@@ -6,6 +6,7 @@
 #include "data_block.h"
 #include "network_wrap.h"
 #include "ops.h"
+#include "progress_gate.h"
 #include "../core/version.h"
 
 namespace {
@@ -16,6 +17,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Network", fastmlp::binding::NetworkWrap::Define(env));
   exports.Set("version", Napi::String::New(env, FASTMLP_VERSION));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
+  // How far an epoch's worker may run ahead of onBatch (lib/engine.ts ON_BATCH_MAX_LAG).
+  exports.Set("maxBatchLag", Napi::Number::New(env, double(fastmlp::binding::ProgressGate::kCapacity)));
   return exports;
 }
 

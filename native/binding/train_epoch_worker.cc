@@ -12,21 +12,30 @@ struct BatchEvent {
   index_t rows;
   double loss;
   double seconds;  // since the epoch started, measured on the worker (for samples/s)
+  std::shared_ptr<ProgressGate> gate;  // told when this event leaves the pipeline
 };
 
-// Runs on the main thread. The TypeScript caller's callback never throws (it
+// Runs on the main thread, or with a null env when the function is finalised
+// with events still queued. The TypeScript caller's callback never throws (it
 // catches and records its own errors), so an exception here can only come
-// from a terminating environment, where there is nobody left to tell.
+// from a terminating environment: nobody is left to tell, so the epoch stops.
+// Either way the event's slot in the gate is freed, so a worker waiting for
+// room always wakes.
 void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
   std::unique_ptr<BatchEvent> owned(event);
-  if (env == nullptr || callback == nullptr) return;
-  try {
-    callback.Call({Napi::Number::New(env, double(owned->batch)),
-                   Napi::Number::New(env, double(owned->rows)),
-                   Napi::Number::New(env, owned->loss),
-                   Napi::Number::New(env, owned->seconds)});
-  } catch (const Napi::Error&) {
+  if (env == nullptr || callback == nullptr) {
+    owned->gate->cancel();
+  } else {
+    try {
+      callback.Call({Napi::Number::New(env, double(owned->batch)),
+                     Napi::Number::New(env, double(owned->rows)),
+                     Napi::Number::New(env, owned->loss),
+                     Napi::Number::New(env, owned->seconds)});
+    } catch (const Napi::Error&) {
+      owned->gate->cancel();
+    }
   }
+  owned->gate->release();
 }
 
 }  // namespace
@@ -39,6 +48,7 @@ TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkW
     progress_ = Napi::ThreadSafeFunction::New(env, on_batch.As<Napi::Function>(),
                                               "fastmlp.trainEpoch.progress", 0, 1);
     has_progress_ = true;
+    gate_ = std::make_shared<ProgressGate>(cancel_);
   }
   if (baton_.has_outputs) outputs_ = Napi::Persistent(outputs.As<Napi::TypedArray>());
   mark_busy(NetworkWrap::BusyWith::Epoch);
@@ -57,6 +67,24 @@ void TrainEpochWorker<T>::release_progress() {
   }
 }
 
+// Worker thread, after each batch: waits for room (ProgressGate), then posts.
+// The TSFN's own queue stays unbounded (max_queue_size 0): the gate is the
+// bound, and a NonBlockingCall never waits inside Node where only JS could
+// wake it.
+template <typename T>
+void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, double seconds) {
+  if (!has_progress_) return;  // the environment went away earlier in this epoch
+  gate_->acquire();
+  auto* event = new BatchEvent{batch, rows, loss, seconds, gate_};
+  const napi_status status = progress_.NonBlockingCall(event, deliver_batch);
+  if (status == napi_ok) return;
+  delete event;
+  gate_->release();
+  gate_->cancel();  // nobody will see later batches either
+  // napi_closing released this thread's hold already; the function may be gone.
+  if (status == napi_closing) has_progress_ = false;
+}
+
 template <typename T>
 void TrainEpochWorker<T>::Execute() {
   try {
@@ -65,9 +93,9 @@ void TrainEpochWorker<T>::Execute() {
     const auto started = std::chrono::steady_clock::now();
     if (has_progress_) {
       observer = [this, started](index_t batch, index_t rows, double loss) {
+        // Measured before any wait for room: the batch's own end.
         const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
-        auto* event = new BatchEvent{batch, rows, loss, elapsed.count()};
-        if (progress_.NonBlockingCall(event, deliver_batch) != napi_ok) delete event;
+        post_batch(batch, rows, loss, elapsed.count());
       };
     }
     const EpochData<T>& d = *b.data;
@@ -78,8 +106,8 @@ void TrainEpochWorker<T>::Execute() {
   } catch (...) {
     failure_ = std::current_exception();
   }
-  // Every event is queued by now; releasing lets the function finalise once
-  // the queue drains.
+  // Every event is queued by now (at most ProgressGate::kCapacity of them);
+  // releasing lets the function finalise once the queue drains.
   release_progress();
 }
 

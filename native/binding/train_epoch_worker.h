@@ -3,9 +3,11 @@
 // baton; the promise is settled on the main thread).
 //
 // Progress: when JS passes an onBatch function, each completed batch is posted
-// to it through a thread-safe function (non-blocking, unbounded queue, so the
-// epoch never waits for JS). Events may arrive after the promise settles; the
-// TypeScript side waits until it has seen `batches` of them.
+// to it through a thread-safe function, at most ProgressGate::kCapacity events
+// in flight: a callback slower than the batches makes the worker wait
+// (backpressure, progress_gate.h) instead of queueing without bound. Events may
+// arrive after the promise settles; the TypeScript side waits until it has
+// seen `batches` of them.
 //
 // The inputs are copied into the baton: the caller's ArrayBuffers could be
 // transferred or resized by JS while the epoch runs, and a copy is ~1 % of the
@@ -29,6 +31,7 @@
 
 #include "../core/network.h"
 #include "plan_worker.h"
+#include "progress_gate.h"
 
 namespace fastmlp::binding {
 
@@ -79,10 +82,14 @@ class TrainEpochWorker : public PlanWorker {
 
  private:
   void release_progress();
+  void post_batch(index_t batch, index_t rows, double loss, double seconds);
 
   Baton baton_;
   Napi::ThreadSafeFunction progress_;
+  // False once released — or once a call returned napi_closing, which released
+  // this thread's hold on it already (it must not be called or released again).
   bool has_progress_ = false;
+  std::shared_ptr<ProgressGate> gate_;  // shared with the events in flight
   Napi::Reference<Napi::TypedArray> outputs_;  // alive until OnOK copies into it
   EpochResult result_;
 };
