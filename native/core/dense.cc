@@ -95,34 +95,6 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
 // dinp (B,C)     += dout (B,OC) · weight (OC,C)
 // dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C)
 // dbias (OC)     += Σ_b dout (b,·)
-namespace {
-
-// dinp (B,C) = dout (B,OC) · weight (OC,C) (+= when beta is 1), then dinp_fn
-// on each finished block of dinp.
-template <typename T>
-void input_gradient(T* dinp, const T* dout, const T* weight, index_t B, index_t C, index_t OC,
-                    T beta, GemmTileFn<T> dinp_fn, const void* dinp_ctx) {
-  GemmEpilogue<T> epilogue;
-  epilogue.tile_fn = dinp_fn;
-  epilogue.ctx = dinp_ctx;
-  gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, beta, dinp, C, epilogue);
-}
-
-// Whether B·max|dout|·max|inp|, with the rounding allowance of
-// bound_is_cheaper, stays below T's largest value (false for a NaN/∞ max).
-template <typename T>
-bool bound_proves_finite(index_t B, double max_dout, double max_inp) {
-  const double u = std::numeric_limits<T>::epsilon() / 2;
-  const double bound = static_cast<double>(B) * max_dout * max_inp *
-                       (1 + 2 * static_cast<double>(B) * u);
-  return bound < static_cast<double>(std::numeric_limits<T>::max());
-}
-
-}  // namespace
-
-// dinp (B,C)     += dout (B,OC) · weight (OC,C)
-// dweight (OC,C) += dout (B,OC)ᵀ · inp (B,C)
-// dbias (OC)     += Σ_b dout (b,·)
 template <typename T>
 void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                     const T* weight, index_t B, index_t C, index_t OC, bool accumulate,
@@ -146,7 +118,12 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   require(dout != nullptr, "dense_backward: null dout");
   // beta = 0 writes C without reading it (gemm.h).
   const T beta = accumulate ? T(1) : T(0);
-  if (dinp != nullptr) input_gradient(dinp, dout, weight, B, C, OC, beta, dinp_fn, dinp_ctx);
+  if (dinp != nullptr) {
+    GemmEpilogue<T> epilogue;
+    epilogue.tile_fn = dinp_fn;
+    epilogue.ctx = dinp_ctx;
+    gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, beta, dinp, C, epilogue);
+  }
   // The weight gradient's check: a bound from the inputs or the tiles (above).
   const bool by_bound = check != nullptr && dweight != nullptr && bound_is_cheaper(B, C, OC, accumulate);
   // Read before the gemm, which then finds inp in cache for its packing
@@ -176,36 +153,15 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   } else if (by_bound) {
     max_dout = max_abs_or_inf(dout, B * OC);
   }
-  // Not proven (values near T's range, or a NaN/∞ among the inputs): the
-  // exact answer from dweight itself — a pass only a diverging step pays.
-  if (by_bound && !bound_proves_finite<T>(B, max_dout, max_inp) && any_nonfinite(dweight, OC * C))
-    check->flag();
-}
-
-bool dense_weight_finite_by_bound(index_t B, index_t C, index_t OC) {
-  return B >= 1 && bound_is_cheaper(B, C, OC, /*accumulate=*/false);
-}
-
-template <typename T>
-bool dense_backward_except_weight(T* dinp, T* dbias, const T* dout, const T* inp,
-                                  const T* weight, index_t B, index_t C, index_t OC,
-                                  GemmTileFn<T> dinp_fn, const void* dinp_ctx,
-                                  const GradientCheck& check) {
-  check_dense(inp, weight, B, C, OC, "dense_backward_except_weight");
-  require(dense_weight_finite_by_bound(B, C, OC) && dout != nullptr && dbias != nullptr,
-          "dense_backward_except_weight: expected a shape proven by the bound, dout and dbias");
-  if (dinp != nullptr) input_gradient(dinp, dout, weight, B, C, OC, T(0), dinp_fn, dinp_ctx);
-  const double max_inp = max_abs_or_inf(inp, B * C);
-  const double max_dout = bias_sums_and_max(dbias, dout, B, OC, /*accumulate=*/false);
-  if (any_nonfinite(dbias, OC)) check.flag();
-  return bound_proves_finite<T>(B, max_dout, max_inp);
-}
-
-// dweight (OC,C) = dout (B,OC)ᵀ · inp (B,C), with the caller's epilogue.
-template <typename T>
-void dense_weight_gradient(T* dweight, const T* dout, const T* inp, index_t B, index_t C,
-                           index_t OC, const GemmEpilogue<T>& epilogue) {
-  gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, T(0), dweight, C, epilogue);
+  if (by_bound) {
+    const double u = std::numeric_limits<T>::epsilon() / 2;
+    const double bound = static_cast<double>(B) * max_dout * max_inp *
+                         (1 + 2 * static_cast<double>(B) * u);
+    // Not proven (values near T's range, or a NaN/∞ among the inputs): the
+    // exact answer from dweight itself — a pass only a diverging step pays.
+    if (!(bound < static_cast<double>(std::numeric_limits<T>::max())) && any_nonfinite(dweight, OC * C))
+      check->flag();
+  }
 }
 
 namespace {
@@ -291,15 +247,6 @@ template void dense_forward<float>(float*, const float*, const float*,
 template void dense_forward<double>(double*, const double*, const double*,
                                     const double*, index_t, index_t, index_t,
                                     GemmTileFn<double>, const void*);
-#define FASTMLP_INSTANTIATE_DEFERRED(T)                                                    \
-  template bool dense_backward_except_weight<T>(T*, T*, const T*, const T*, const T*,      \
-                                                index_t, index_t, index_t, GemmTileFn<T>,  \
-                                                const void*, const GradientCheck&);        \
-  template void dense_weight_gradient<T>(T*, const T*, const T*, index_t, index_t, index_t, \
-                                         const GemmEpilogue<T>&);
-FASTMLP_INSTANTIATE_DEFERRED(float)
-FASTMLP_INSTANTIATE_DEFERRED(double)
-#undef FASTMLP_INSTANTIATE_DEFERRED
 template void dense_backward<float>(float*, float*, float*, const float*,
                                     const float*, const float*, index_t,
                                     index_t, index_t, bool, GemmTileFn<float>,

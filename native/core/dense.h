@@ -39,27 +39,6 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
                     const void* dinp_ctx = nullptr,
                     const GradientCheck* check = nullptr);
 
-// dense_backward (accumulate = false) in two halves, so that the weight
-// gradient's gemm can run later, once every gradient of a network's step is
-// known finite, with an optimizer update as its tile function (the network's
-// fused step, network_passes.cc). Only for shapes where dense_backward proves
-// dweight finite by a bound (dense_weight_finite_by_bound) rather than by
-// reading it back, since the proof must come before dweight exists.
-// The first half writes dinp and dbias as dense_backward does and returns
-// whether the bound proves dweight = doutᵀ·inp finite (false: not proven —
-// an overflow is possible, or dout or inp holds a NaN/±Infinity); check is
-// flagged for a non-finite dbias. The second half writes dweight with the
-// caller's gemm epilogue (gemm.h: tile_fn, rows_fn) on it.
-bool dense_weight_finite_by_bound(index_t B, index_t C, index_t OC);
-template <typename T>
-bool dense_backward_except_weight(T* dinp, T* dbias, const T* dout, const T* inp,
-                                  const T* weight, index_t B, index_t C, index_t OC,
-                                  GemmTileFn<T> dinp_fn, const void* dinp_ctx,
-                                  const GradientCheck& check);
-template <typename T>
-void dense_weight_gradient(T* dweight, const T* dout, const T* inp, index_t B, index_t C,
-                           index_t OC, const GemmEpilogue<T>& epilogue);
-
 // L1/L2 weight penalty of one dense layer (Keras kernel_regularizer naming):
 // dweight (n) += l1·sign(w) + 2·l2·w (sign(0) = 0, as torch.sign), and returns
 // the penalty's value l1·Σ|w| + l2·Σw². Biases are not penalised, as in Keras.

@@ -407,15 +407,11 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   const auto a_resident_tiles = [&](const T* apack, index_t ic, index_t mc, index_t jc,
                                     index_t nc, index_t kc, T beta_eff,
                                     const GemmEpilogue<T>* last) {
-    for (index_t ir = 0; ir < mc; ir += MR) {
+    for (index_t ir = 0; ir < mc; ir += MR)
       for (index_t jr = 0; jr < nc; jr += NR)
         run_tile(cfg, kc, alpha, apack + ir * kc, bp + jr * kc, beta_eff,
                  C + (ic + ir) * ldc + jc + jr, ldc, std::min(MR, mc - ir),
-                 std::min(NR, nc - jr), last,
-                 last && last->bias ? last->bias + jc + jr : nullptr);
-      if (last && last->rows_fn)
-        last->rows_fn(C + (ic + ir) * ldc + jc, ldc, std::min(MR, mc - ir), nc, last->ctx);
-    }
+                 std::min(NR, nc - jr), last, last && last->bias ? last->bias + jc + jr : nullptr);
   };
 
   if (cfg.order == LoopOrder::BResident) {
@@ -436,7 +432,6 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                        C + (ic + ir) * ldc + jc + jr, ldc,
                        std::min(MR, mc - ir), std::min(NR, nc - jr), last,
                        last && last->bias ? last->bias + jc + jr : nullptr);
-          if (last && last->rows_fn) last->rows_fn(C + ic * ldc + jc, ldc, mc, nc, last->ctx);
         }
       }
     }
@@ -492,7 +487,6 @@ void apply_epilogue(index_t m, index_t n, T* C, index_t ldc,
     for (index_t i = 0; i < m; ++i)
       for (index_t j = 0; j < n; ++j) C[i * ldc + j] += ep->bias[j];
   if (ep->tile_fn) ep->tile_fn(C, ldc, m, n, ep->ctx);
-  if (ep->rows_fn) ep->rows_fn(C, ldc, m, n, ep->ctx);
 }
 
 // Each thread should get at least this many multiply-adds, so that waking the
@@ -544,7 +538,6 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
         gemm_detail::gemm_small_scratch(cfg, k)));
     gemm_detail::gemm_small(cfg, transA, transB, m, n, k, alpha, A, lda, B,
                             ldb, beta, C, ldc, ep, scratch);
-    if (ep && ep->rows_fn) ep->rows_fn(C, ldc, m, n, ep->ctx);  // all rows at once
     return;
   }
   const double work = static_cast<double>(m) * static_cast<double>(n) *
@@ -623,8 +616,7 @@ template <typename T>
 void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
           const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
           index_t ldc, const GemmEpilogue<T>& epilogue) {
-  const bool any = epilogue.bias != nullptr || epilogue.tile_fn != nullptr ||
-                   epilogue.rows_fn != nullptr;
+  const bool any = epilogue.bias != nullptr || epilogue.tile_fn != nullptr;
   gemm_impl<T>(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
                any ? &epilogue : nullptr);
 }

@@ -40,19 +40,11 @@ template <typename T>
 using GemmTileFn = void (*)(T* c, index_t ldc, index_t rows, index_t cols,
                             const void* ctx);
 
-// rows_fn (may be null) is called, with ctx, on each finished block of whole
-// tile rows: MR rows × the column block (NC wide, L2-sized) in the
-// A-resident loop order, the MC×NC block in the B-resident one; the same
-// contract as tile_fn otherwise. For work that streams other arrays row by
-// row (the fused optimizer step, optim.h), for which a tile's runs of NR
-// values are too short; tile_fn, still called per tile, can then ask for
-// what rows_fn will read while the micro-kernel computes.
 template <typename T>
 struct GemmEpilogue {
   const T* bias = nullptr;
   GemmTileFn<T> tile_fn = nullptr;
   const void* ctx = nullptr;
-  GemmTileFn<T> rows_fn = nullptr;
 };
 
 template <typename T>

@@ -157,16 +157,6 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     if (l + 1 < layers_.size() && layers_[l + 1].kind == LayerSpec::Kind::Dense)
       fused_[l] |= kFusedBackward;
   }
-  // Where each dense layer's dZ goes in dz_ when the fused step defers its
-  // weight gradient (network_epoch.cc).
-  dz_col_.assign(layers_.size(), -1);
-  index_t dz_cols = 0;
-  for (std::size_t l = 0; l < layers_.size(); ++l) {
-    if (layers_[l].kind != LayerSpec::Kind::Dense) continue;
-    dz_col_[l] = dz_cols;
-    dz_cols += layers_[l].out;
-  }
-  deferred_.reserve(static_cast<std::size_t>(layers_.size()));
   require_fits_in_memory(2 * nparams_, sizeof(T), "the parameters and gradients");
   params_.assign(static_cast<std::size_t>(nparams_), T(0));
   grads_.assign(static_cast<std::size_t>(nparams_), T(0));
@@ -201,12 +191,6 @@ template <typename T>
 T* Network<T>::buffers() { return buffers_.data(); }
 template <typename T>
 void Network<T>::set_training(bool training) { training_ = training; }
-template <typename T>
-void Network<T>::set_fused_optimizer(bool on) { fuse_optimizer_ = on; }
-template <typename T>
-bool Network<T>::fused_optimizer() const { return fuse_optimizer_; }
-template <typename T>
-index_t Network<T>::fused_weight_count() const { return fused_weights_; }
 template <typename T>
 bool Network<T>::training() const { return training_; }
 template <typename T>
@@ -330,8 +314,7 @@ template <typename T>
 std::size_t Network<T>::allocated_bytes() const {
   std::size_t elems = params_.capacity() + grads_.capacity() + opt_state_.capacity() +
                       acts_.capacity() + scratch_[0].capacity() + scratch_[1].capacity() +
-                      dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity() +
-                      dz_.capacity();
+                      dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity();
   return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity();
 }
 

@@ -146,21 +146,6 @@ class Network {
   // whether the update was applied.
   bool step();
 
-  // The fused optimizer step (on by default): train_step and train_epoch
-  // apply the update of each large dense weight inside the gemm that writes
-  // its gradient, block by block while the block is in L1, instead of in a
-  // second pass over all parameters. Same bits as the unfused step (params,
-  // state, gradients, loss), and the same refusal of a non-finite step: the
-  // update starts only once every gradient of the step is known finite (the
-  // large weight gradients by dense.h's bound). Steps with clip_norm (which
-  // needs every gradient first) or L1/L2 penalties, and compute_gradients +
-  // step, stay unfused. Off: always the unfused path (tests, benchmarks).
-  void set_fused_optimizer(bool on);
-  bool fused_optimizer() const;
-  // How many dense weights the last applied step updated inside their
-  // gradient gemm (0: an unfused step), so tests can tell the paths apart.
-  index_t fused_weight_count() const;
-
   // compute_gradients + step; returns the batch loss (before the update).
   // When the loss or a gradient is not finite the step is skipped
   // (parameters unchanged; step_count() tells).
@@ -197,20 +182,6 @@ class Network {
   void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
                      bool training, bool keep);
   void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
-  // backward's layers; with defer, the fused step's first phase (below).
-  void backward_layers(const T* dout, index_t rows, T* dinput, bool defer);
-  // Whether this step may take the fused path (set_fused_optimizer), and
-  // whether dense layer l's weight gradient waits for the update (its
-  // finiteness proven by dense.h's bound at this batch size).
-  bool fused_step_possible() const;
-  bool defers_weight(std::size_t l, index_t rows) const;
-  // The fused step after a finite loss, from dout_: phase 1 (backward_layers
-  // with defer) computes every gradient but the deferred dense weights',
-  // keeping each deferred layer's dZ in dz_ and proving its gradient finite;
-  // phase 2 runs their gemms with optimizer_apply_tile and updates the other
-  // parameters by ranges. Anything unproven or non-finite falls back to the
-  // unfused order (gemms with the exact check, then step()).
-  void backward_fused_step(index_t rows);
   // Dense layer l and the element-wise activation l + 1 in one gemm: z gets
   // the dense output, y the activation's (y may be z: in place).
   void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows);
@@ -264,17 +235,6 @@ class Network {
   index_t fwd_rows_ = 0;  // rows of the last forward_train; 0 = none to use
   double penalty_ = 0;    // the L1/L2 penalties' value, computed by the last backward
   bool grads_finite_ = true;  // the last backward's gradients are all finite
-  // The fused optimizer step (set_fused_optimizer, backward_fused_step).
-  bool fuse_optimizer_ = true;
-  struct DeferredWeight {
-    std::size_t layer;
-    const T* dout;  // its dZ (rows, out), in dz_ or dout_
-  };
-  std::vector<DeferredWeight> deferred_;  // this step's, in backward order
-  bool deferred_proven_ = true;           // every deferred gradient proven finite
-  index_t fused_weights_ = 0;             // fused_weight_count()
-  LargeBuffer dz_;                        // cap_ × Σ dense widths, on first use
-  std::vector<index_t> dz_col_;           // per dense layer: Σ earlier dense widths
 };
 
 }  // namespace fastmlp

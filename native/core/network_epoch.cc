@@ -7,8 +7,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "dense.h"
-#include "finite.h"
 #include "network.h"
 
 namespace fastmlp {
@@ -30,7 +28,6 @@ bool Network<T>::step() {
   // update is refused on every path (train_step, train_epoch, a custom loss's
   // backward + step), as a non-finite loss is.
   if (!grads_finite_) return false;
-  fused_weights_ = 0;
   ++step_;
   optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(),
                    nparams_, step_);
@@ -38,79 +35,9 @@ bool Network<T>::step() {
 }
 
 template <typename T>
-bool Network<T>::fused_step_possible() const {
-  if (!fuse_optimizer_ || opt_.clip_norm > 0) return false;
-  for (const LayerSpec& L : layers_)
-    if (L.kind == LayerSpec::Kind::Dense && (L.l1 > 0 || L.l2 > 0)) return false;
-  return true;
-}
-
-template <typename T>
-void Network<T>::backward_fused_step(index_t rows) {
-  // dz_ on first use (predict-only plans never pay for it), regrown with cap_.
-  index_t dense_widths = 0;
-  for (const LayerSpec& L : layers_)
-    if (L.kind == LayerSpec::Kind::Dense) dense_widths += L.out;
-  const index_t dz_size = dense_widths * cap_;
-  if (static_cast<index_t>(dz_.size()) < dz_size) LargeBuffer(static_cast<std::size_t>(dz_size)).swap(dz_);
-  backward_layers(dout_.data(), rows, nullptr, /*defer=*/true);
-  if (!grads_finite_ || !deferred_proven_) {
-    // The unfused order: the postponed weight gradients, each checked as it
-    // is written (dense_backward's exact check), then step(), which refuses
-    // non-finite gradients.
-    GradientCheck check;
-    GemmEpilogue<T> checked;
-    checked.tile_fn = &GradientCheck::tile<T>;
-    checked.ctx = &check;
-    for (const DeferredWeight& d : deferred_) {
-      const LayerSpec& L = layers_[d.layer];
-      dense_weight_gradient(grads_.data() + param_off_[d.layer], d.dout,
-                            segment(static_cast<index_t>(d.layer)), rows, L.in, L.out, checked);
-    }
-    if (check.found()) grads_finite_ = false;
-    step();
-    return;
-  }
-  // Every gradient is finite: the step happens. The deferred weights are
-  // updated inside their gemms, every other parameter by ranges; each
-  // element's update is the same arithmetic either way (optim.h).
-  const OptimizerStep<T> s = optimizer_prepare(opt_, params_.data(), static_cast<const T*>(grads_.data()),
-                                               opt_state_.data(), nparams_, step_ + 1);
-  GemmEpilogue<T> update;
-  update.tile_fn = &optimizer_prefetch_tile<T>;
-  update.rows_fn = &optimizer_apply_rows<T>;
-  update.ctx = &s;
-  index_t done_to = nparams_;  // deferred_ runs from the last layer back
-  for (const DeferredWeight& d : deferred_) {
-    const LayerSpec& L = layers_[d.layer];
-    const index_t off = param_off_[d.layer], size = L.out * L.in;
-    dense_weight_gradient(grads_.data() + off, d.dout, segment(static_cast<index_t>(d.layer)),
-                          rows, L.in, L.out, update);
-    optimizer_apply(s, off + size, done_to);
-    done_to = off;
-  }
-  optimizer_apply(s, 0, done_to);
-  ++step_;
-  fused_weights_ = static_cast<index_t>(deferred_.size());
-}
-
-template <typename T>
 double Network<T>::train_step(const T* x, index_t rows,
                               const std::int32_t* y_idx, const T* y) {
   require_loss("train_step");
-  if (fused_step_possible()) {
-    validate_loss(loss_, y_idx != nullptr, y != nullptr);
-    const T* out = forward_train(x, rows);
-    double loss = loss_and_dout(out, rows, y_idx, y);
-    // A non-finite loss: the unfused backward (the gradients are still
-    // computed, as compute_gradients does) and no step.
-    if (!std::isfinite(loss)) {
-      backward(dout_.data(), rows, nullptr);
-      return loss + penalty_;
-    }
-    backward_fused_step(rows);
-    return loss + penalty_;
-  }
   const double loss = compute_gradients(x, rows, y_idx, y);
   // As train_epoch: a NaN/Inf loss leaves the parameters as they were, so the
   // caller can report it without the model already being ruined; so do
@@ -213,13 +140,8 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     // The same sequence as train_step: forward, loss, backward, step.
     const T* out = forward_from_input(nb);
     double loss = loss_and_dout(out, nb, yb_idx, yb);
-    // The fused step updates inside backward, and only when every gradient
-    // is finite (so the checks below still stop the epoch with nothing
-    // applied); the unfused one steps below.
-    const bool fused = fused_step_possible();
     if (std::isfinite(loss)) {
-      if (fused) backward_fused_step(nb);
-      else backward(dout_.data(), nb, nullptr);
+      backward(dout_.data(), nb, nullptr);
       loss += penalty_;
     }
     // A finite loss can still come with overflowed gradients (float32: the
@@ -242,7 +164,7 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
           std::memcpy(outputs + static_cast<index_t>(order[r0 + r]) * out_, out + r * out_, row_bytes);
       }
     }
-    if (!fused) step();
+    step();
     total += loss * static_cast<double>(nb);
     done_rows += nb;
     ++res.batches;
@@ -258,8 +180,6 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
   template double Network<T>::compute_gradients(const T*, index_t, const std::int32_t*,     \
                                                 const T*);                                  \
   template bool Network<T>::step();                                                         \
-  template bool Network<T>::fused_step_possible() const;                                    \
-  template void Network<T>::backward_fused_step(index_t);                                   \
   template double Network<T>::train_step(const T*, index_t, const std::int32_t*, const T*); \
   template EpochResult Network<T>::train_epoch(const T*, index_t, const std::int32_t*,      \
                                                const T*, index_t, const std::int32_t*,      \

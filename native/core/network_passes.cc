@@ -85,17 +85,6 @@ const T* Network<T>::forward_train(const T* x, index_t rows) {
 
 template <typename T>
 void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
-  backward_layers(dout, rows, dinput, /*defer=*/false);
-}
-
-template <typename T>
-bool Network<T>::defers_weight(std::size_t l, index_t rows) const {
-  const LayerSpec& L = layers_[l];
-  return L.kind == LayerSpec::Kind::Dense && dense_weight_finite_by_bound(rows, L.in, L.out);
-}
-
-template <typename T>
-void Network<T>::backward_layers(const T* dout, index_t rows, T* dinput, bool defer) {
   if (fwd_rows_ == 0)
     throw std::logic_error("backward: no forward_train to differentiate");
   require(rows == fwd_rows_, "backward: expected rows = " +
@@ -114,10 +103,6 @@ void Network<T>::backward_layers(const T* dout, index_t rows, T* dinput, bool de
   // Every gradient array is tested as it is written: the dense weights inside
   // their gemm (finite.h), the small ones (biases, norms, PReLU) directly.
   GradientCheck check;
-  if (defer) {
-    deferred_.clear();
-    deferred_proven_ = true;
-  }
   const T* g = dout;  // dLoss / d(output of layer l)
   int pp = 0;
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -131,18 +116,10 @@ void Network<T>::backward_layers(const T* dout, index_t rows, T* dinput, bool de
     const bool need_dinp = writes > 0 || dinput != nullptr;
     const index_t in_w = i == 0 ? in_ : width_[i - 1];
     // Ping-pong: dst is never the buffer g points into.
-    // A deferred dense layer reads its dZ after the whole pass, so the layer
-    // before writes it into dz_, which nothing else overwrites.
     T* dst = nullptr;
     if (need_dinp) {
-      if (writes == 0) {
-        dst = dinput;
-      } else if (defer && defers_weight(writes - 1, rows)) {
-        dst = dz_.data() + dz_col_[writes - 1] * cap_;
-      } else {
-        dst = scratch_[pp].data();
-        pp ^= 1;
-      }
+      dst = writes == 0 ? dinput : scratch_[pp].data();
+      if (writes > 0) pp ^= 1;
     }
     if (L.kind == LayerSpec::Kind::Dense) {
       const index_t off = param_off_[i];
@@ -152,19 +129,9 @@ void Network<T>::backward_layers(const T* dout, index_t rows, T* dinput, bool de
         tile = activation_backward_tile(A.activation, A.act_params, static_cast<const T*>(dst),
                                         activation_input(i - 1), segment(l));
       }
-      T* dweight = grads_.data() + off;
-      T* dbias = dweight + L.out * L.in;
-      if (defer && defers_weight(i, rows)) {
-        // Everything but dweight; its gemm waits for backward_fused_step.
-        // (A network with penalties never defers: fused_step_possible.)
-        if (!dense_backward_except_weight(dst, dbias, g, segment(l), params_.data() + off, rows,
-                                          L.in, L.out, tile.fn, &tile, check))
-          deferred_proven_ = false;
-        deferred_.push_back({i, g});
-      } else {
-        dense_backward(dst, dweight, dbias, g, segment(l), params_.data() + off, rows, L.in,
-                       L.out, /*accumulate=*/false, tile.fn, &tile, &check);
-      }
+      dense_backward(dst, grads_.data() + off, grads_.data() + off + L.out * L.in,
+                     g, segment(l), params_.data() + off, rows, L.in, L.out,
+                     /*accumulate=*/false, tile.fn, &tile, &check);
       if (L.l1 > 0 || L.l2 > 0)
         penalty_ += dense_penalty_backward(grads_.data() + off, params_.data() + off,
                                            L.out * L.in, L.l1, L.l2, &check);
@@ -301,8 +268,6 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
   template const T* Network<T>::forward_from_input(index_t);                              \
   template const T* Network<T>::forward_train(const T*, index_t);                         \
   template void Network<T>::backward(const T*, index_t, T*);                              \
-  template bool Network<T>::defers_weight(std::size_t, index_t) const;                     \
-  template void Network<T>::backward_layers(const T*, index_t, T*, bool);                  \
   template bool Network<T>::gradients_finite() const;                                      \
   template index_t Network<T>::param_end(std::size_t) const;                               \
   template double Network<T>::loss_and_dout(const T*, index_t, const std::int32_t*,       \

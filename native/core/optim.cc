@@ -109,13 +109,12 @@ struct NoClip {
 // 1.96 ms), so it keeps its one plain loop.
 constexpr index_t kStreamBlock = 256, kPrefetchAhead = 2048;
 
-// Asks for the `bytes` bytes at array[at...] (whole lines).
+// Asks for the kStreamBlock bytes at array[at...].
 template <typename P>
-inline void prefetch_bytes([[maybe_unused]] const P* array, [[maybe_unused]] index_t at,
-                           [[maybe_unused]] index_t bytes) {
+inline void prefetch_block([[maybe_unused]] const P* array, [[maybe_unused]] index_t at) {
 #if defined(__GNUC__) || defined(__clang__)
-  const char* first = reinterpret_cast<const char*>(array + at);
-  for (index_t line = 0; line < bytes; line += 64) __builtin_prefetch(first + line);
+  const char* bytes = reinterpret_cast<const char*>(array + at);
+  for (index_t line = 0; line < kStreamBlock; line += 64) __builtin_prefetch(bytes + line);
 #endif
 }
 
@@ -123,7 +122,7 @@ inline void prefetch_bytes([[maybe_unused]] const P* array, [[maybe_unused]] ind
 // momentum buffer, amsgrad's maximum), known so at compile time: nothing to
 // prefetch, and the formula, which takes it as `auto*`, never reads it.
 struct Absent;
-inline void prefetch_bytes(const Absent*, index_t, index_t) {}
+inline void prefetch_block(const Absent*, index_t) {}
 
 template <bool Present, typename T>
 auto array_if(T* array) {
@@ -131,25 +130,10 @@ auto array_if(T* array) {
   else return static_cast<Absent*>(nullptr);
 }
 
-// The elements one call updates, relative to the arrays' pointers: `rows`
-// runs of `cols` contiguous elements, `ld` apart, and where to prefetch:
-// with each block of kStreamBlock bytes at i, the lines at i + ahead, if
-// that block ends at or before `limit`. A range [begin, end) is one run that
-// prefetches kPrefetchAhead bytes ahead, up to its end (make_range).
-struct Runs {
-  index_t rows, cols, ld;
-  index_t ahead, limit;
-};
-
-template <typename T>
-Runs make_range(index_t count) {
-  return Runs{1, count, count, kPrefetchAhead / static_cast<index_t>(sizeof(T)), count};
-}
-
-// The loop every update shares: each run in blocks of kStreamBlock bytes,
-// each block after asking for the lines kPrefetchAhead bytes further on in
-// every array (a long range's streams), then update(i, arrays...) per
-// element, so that each optimizer below states only its formula.
+// The loop every prefetching update shares: elements [0, n) in blocks of
+// kStreamBlock bytes, each block after asking for the lines kPrefetchAhead
+// bytes further on in every array, then update(i, arrays...) per element, so
+// that each optimizer below states only its formula.
 // The restrict that lets g++ vectorise without runtime alias checks is on
 // this function's parameters, and g++ 12 gives it only to the loads and
 // stores that sit in this function's body when it analyses it, before
@@ -162,35 +146,28 @@ Runs make_range(index_t count) {
 // aliasing (-fopt-info-vec), as with no restrict at all; so did __restrict on
 // the lambda's own parameters, in a reduced test.
 template <typename T, typename Update, typename... Arrays>
-inline void update_in_blocks(const Runs& runs, const Update& update,
+inline void update_in_blocks(index_t n, const Update& update,
                              Arrays* FASTMLP_RESTRICT... arrays) {
-  constexpr index_t kBlock = kStreamBlock / sizeof(T);
-  for (index_t r = 0; r < runs.rows; ++r) {
-    const index_t begin = r * runs.ld, end = begin + runs.cols;
-    for (index_t i0 = begin; i0 < end; i0 += kBlock) {
-      if (i0 + runs.ahead + kBlock <= runs.limit)
-        (prefetch_bytes(arrays, i0 + runs.ahead, kStreamBlock), ...);
-      const index_t i1 = std::min(end, i0 + kBlock);
-      for (index_t i = i0; i < i1; ++i) update(i, arrays...);
-    }
+  constexpr index_t kBlock = kStreamBlock / sizeof(T), kAhead = kPrefetchAhead / sizeof(T);
+  for (index_t i0 = 0; i0 < n; i0 += kBlock) {
+    if (i0 + kAhead + kBlock <= n) (prefetch_block(arrays, i0 + kAhead), ...);
+    const index_t i1 = std::min(n, i0 + kBlock);
+    for (index_t i = i0; i < i1; ++i) update(i, arrays...);
   }
 }
 
 template <typename T, typename C>
-void sgd_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRICT param,
-                const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT velocity, const Runs& runs) {
-  const T lr = s.lr, wd = s.weight_decay, mu = s.momentum;
-  if (s.spec.momentum == 0.0) {
-    for (index_t r = 0; r < runs.rows; ++r) {
-      const index_t begin = r * runs.ld, end = begin + runs.cols;
-      for (index_t i = begin; i < end; ++i) param[i] -= lr * (clip(grad[i]) + wd * param[i]);
-    }
+void sgd_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+                const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT velocity, index_t n, std::int64_t step) {
+  const T lr = T(s.lr), wd = T(s.weight_decay), mu = T(s.momentum);
+  if (s.momentum == 0.0) {
+    for (index_t i = 0; i < n; ++i) param[i] -= lr * (clip(grad[i]) + wd * param[i]);
     return;
   }
-  const T keep = s.keep;
-  const bool first = s.first, nesterov = s.nesterov;
+  const T keep = T(1.0 - s.dampening);
+  const bool first = step == 1, nesterov = s.nesterov;
   update_in_blocks<T>(
-      runs,
+      n,
       [=](index_t i, T* param, const T* grad, T* velocity) FASTMLP_ALWAYS_INLINE {
         T g = clip(grad[i]) + wd * param[i];
         // PyTorch creates the buffer as a copy of g on the first step: no
@@ -204,14 +181,16 @@ void sgd_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRICT pa
 }
 
 template <typename T, typename C>
-void adagrad_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRICT param,
-                    const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT sum, const Runs& runs) {
-  const T clr = s.lr, wd = s.weight_decay, eps = s.eps;
+void adagrad_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+                    const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT sum, index_t n, std::int64_t step) {
+  const T clr = T(s.lr / (1.0 + static_cast<double>(step - 1) * s.lr_decay));
+  const T wd = T(s.weight_decay), eps = T(s.eps);
   // The state buffer starts at zero; torch fills it with the initial value,
   // so the first step reads that value instead of the buffer.
-  const T init = s.init, keep = s.keep;
+  const T init = T(s.initial_accumulator_value);
+  const T keep = step == 1 ? T(0) : T(1);
   update_in_blocks<T>(
-      runs,
+      n,
       [=](index_t i, T* param, const T* grad, T* sum) FASTMLP_ALWAYS_INLINE {
         const T p = param[i];
         const T g = clip(grad[i]) + wd * p;
@@ -224,13 +203,13 @@ void adagrad_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRIC
 
 // grad_avg is null unless Centered, buffer unless Momentum.
 template <typename T, bool Centered, bool Momentum, typename C>
-void rmsprop_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRICT param,
+void rmsprop_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
                     const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT square_avg,
-                    T* FASTMLP_RESTRICT grad_avg, T* FASTMLP_RESTRICT buffer, const Runs& runs) {
-  const T lr = s.lr, wd = s.weight_decay, eps = s.eps;
-  const T alpha = s.alpha, one_minus_alpha = s.one_minus_alpha, mu = s.momentum;
+                    T* FASTMLP_RESTRICT grad_avg, T* FASTMLP_RESTRICT buffer, index_t n) {
+  const T lr = T(s.lr), wd = T(s.weight_decay), eps = T(s.eps);
+  const T alpha = T(s.alpha), one_minus_alpha = T(1.0 - s.alpha), mu = T(s.momentum);
   update_in_blocks<T>(
-      runs,
+      n,
       [=](index_t i, T* param, const T* grad, T* square_avg, auto* grad_avg,
           auto* buffer) FASTMLP_ALWAYS_INLINE {
         const T p = param[i];
@@ -257,18 +236,27 @@ void rmsprop_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRIC
       param, grad, square_avg, array_if<Centered>(grad_avg), array_if<Momentum>(buffer));
 }
 
-// v_max is null unless Amsgrad. AdamW's decoupled decay is s.decay (1 for
-// Adam), its coupled decay s.weight_decay (0 for AdamW): optimizer_prepare.
+// v_max is null unless Amsgrad.
 template <typename T, bool Amsgrad, typename C>
-void adam_update(const OptimizerStep<T>& s, const C& clip, T* FASTMLP_RESTRICT param,
+void adam_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
                  const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT m, T* FASTMLP_RESTRICT v,
-                 T* FASTMLP_RESTRICT v_max, const Runs& runs) {
-  const T b1 = s.beta1, b2 = s.beta2, eps = s.eps;
-  const T one_minus_b1 = s.one_minus_beta1, one_minus_b2 = s.one_minus_beta2;
-  const T step_size = s.step_size, inv_bc2_sqrt = s.inv_bc2_sqrt;
-  const T decay = s.decay, coupled = s.weight_decay;
+                 T* FASTMLP_RESTRICT v_max, index_t n, std::int64_t step, bool decoupled) {
+  // Scalars in double (β^t for large t), the per-element work in T.
+  const double t = static_cast<double>(step);
+  const double bc1 = 1.0 - std::pow(s.beta1, t);
+  const double bc2 = 1.0 - std::pow(s.beta2, t);
+  const T b1 = T(s.beta1), b2 = T(s.beta2), eps = T(s.eps);
+  // 1 − β in double, then rounded: in float, 1 − float(0.999) is off by
+  // 1.3e-5 relative, a bias on v that torch (which computes 1 − β in Python
+  // floats) does not have.
+  const T one_minus_b1 = T(1.0 - s.beta1), one_minus_b2 = T(1.0 - s.beta2);
+  const T step_size = T(s.lr / bc1);
+  const T inv_bc2_sqrt = T(1.0 / std::sqrt(bc2));
+  // AdamW: θ ← θ(1 − lr·λ) first; Adam: g ← g + λθ.
+  const T decay = T(decoupled ? 1.0 - s.lr * s.weight_decay : 1.0);
+  const T coupled = T(decoupled ? 0.0 : s.weight_decay);
   update_in_blocks<T>(
-      runs,
+      n,
       [=](index_t i, T* param, const T* grad, T* m, T* v,
           auto* v_max) FASTMLP_ALWAYS_INLINE {
         const T p = param[i] * decay;
@@ -315,53 +303,64 @@ double global_norm(const T* grad, index_t n) {
   return std::sqrt(total);
 }
 
-// The update of the elements `runs` covers from element `first` on
-// (optim.h's state layout: each state slice is s.n long).
+// The clipping of this step; `active` is false when neither bound is set.
+template <typename T>
+Clip<T> make_clip(const OptimizerSpec& s, const T* grad, index_t n) {
+  const T inf = std::numeric_limits<T>::infinity();
+  Clip<T> clip{T(1), -inf, inf};
+  if (s.clip_norm > 0) {
+    // torch: coef = max_norm / (total_norm + 1e-6), clamped to at most 1. A
+    // non-finite norm gives a NaN/zero coefficient there too; the loss of such
+    // a batch is not finite, so trainStep skips the step anyway.
+    const double coef = s.clip_norm / (global_norm(grad, n) + 1e-6);
+    clip.scale = T(std::min(coef, 1.0));
+  }
+  if (s.clip_value > 0) {
+    clip.lo = T(-s.clip_value);
+    clip.hi = T(s.clip_value);
+  }
+  return clip;
+}
+
+// The update of elements [begin, end) of n parameters (optim.h's state
+// layout: each state slice is n long).
 template <typename T, typename C>
-inline void update_runs(const OptimizerStep<T>& s, const C& clip, index_t first,
-                        const Runs& runs) {
-  const index_t n = s.n;
-  T* const p = s.param + first;
-  const T* const g = s.grad + first;
-  T* const state = s.state;
-  const bool centered = s.spec.centered;
-  const bool momentum = s.spec.momentum > 0;
-  switch (s.spec.kind) {
+inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
+                         T* state, index_t n, index_t begin, index_t end, std::int64_t step) {
+  const index_t count = end - begin;
+  T* const p = param + begin;
+  const T* const g = grad + begin;
+  const bool centered = spec.centered;
+  const bool momentum = spec.momentum > 0;
+  switch (spec.kind) {
     case OptimizerKind::Sgd:
-      sgd_update(s, clip, p, g, state ? state + first : nullptr, runs);
+      sgd_update(spec, clip, p, g, state ? state + begin : nullptr, count, step);
       break;
     case OptimizerKind::Adagrad:
-      adagrad_update(s, clip, p, g, state + first, runs);
+      adagrad_update(spec, clip, p, g, state + begin, count, step);
       break;
     case OptimizerKind::RMSprop: {
-      T* sq = state + first;
+      T* sq = state + begin;
       // Slices that the options leave out are null, never past the end.
-      T* ga = centered ? state + n + first : nullptr;
-      T* buf = momentum ? state + n * (centered ? 2 : 1) + first : nullptr;
-      if (centered && momentum) rmsprop_update<T, true, true>(s, clip, p, g, sq, ga, buf, runs);
-      else if (centered) rmsprop_update<T, true, false>(s, clip, p, g, sq, ga, buf, runs);
-      else if (momentum) rmsprop_update<T, false, true>(s, clip, p, g, sq, ga, buf, runs);
-      else rmsprop_update<T, false, false>(s, clip, p, g, sq, ga, buf, runs);
+      T* ga = centered ? state + n + begin : nullptr;
+      T* buf = momentum ? state + n * (centered ? 2 : 1) + begin : nullptr;
+      if (centered && momentum) rmsprop_update<T, true, true>(spec, clip, p, g, sq, ga, buf, count);
+      else if (centered) rmsprop_update<T, true, false>(spec, clip, p, g, sq, ga, buf, count);
+      else if (momentum) rmsprop_update<T, false, true>(spec, clip, p, g, sq, ga, buf, count);
+      else rmsprop_update<T, false, false>(spec, clip, p, g, sq, ga, buf, count);
       break;
     }
     case OptimizerKind::Adam:
     case OptimizerKind::AdamW: {
-      T* m = state + first;
-      T* v = state + n + first;
-      T* v_max = s.spec.amsgrad ? state + 2 * n + first : nullptr;
-      if (s.spec.amsgrad) adam_update<T, true>(s, clip, p, g, m, v, v_max, runs);
-      else adam_update<T, false>(s, clip, p, g, m, v, v_max, runs);
+      const bool decoupled = spec.kind == OptimizerKind::AdamW;
+      T* m = state + begin;
+      T* v = state + n + begin;
+      T* v_max = spec.amsgrad ? state + 2 * n + begin : nullptr;
+      if (spec.amsgrad) adam_update<T, true>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
+      else adam_update<T, false>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
       break;
     }
   }
-}
-
-// The clipping functor of the step, then the update: the loops are compiled
-// once per functor, so an unclipped step pays no min/max.
-template <typename T>
-inline void update_runs_clipped(const OptimizerStep<T>& s, index_t first, const Runs& runs) {
-  if (s.clipped) update_runs(s, Clip<T>{s.clip_scale, s.clip_lo, s.clip_hi}, first, runs);
-  else update_runs(s, NoClip<T>{}, first, runs);
 }
 
 // The same loops compiled for wider vectors, chosen at run time by cpuid
@@ -373,33 +372,39 @@ inline void update_runs_clipped(const OptimizerStep<T>& s, index_t first, const 
 // AVX-512, measured on the benchmark machine).
 #if FASTMLP_GEMM_X86
 
-template <typename T>
-FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN void update_runs_avx512(const OptimizerStep<T>& s,
-                                                              index_t first, const Runs& runs) {
-  update_runs_clipped<T>(s, first, runs);
+template <typename T, typename C>
+FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN void update_slice_avx512(
+    const OptimizerSpec& spec, const C& clip, T* param, const T* grad, T* state, index_t n,
+    index_t begin, index_t end, std::int64_t step) {
+  update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
 }
 
-template <typename T>
-FASTMLP_TARGET_AVX2 FASTMLP_FLATTEN void update_runs_avx2(const OptimizerStep<T>& s,
-                                                          index_t first, const Runs& runs) {
-  update_runs_clipped<T>(s, first, runs);
+template <typename T, typename C>
+FASTMLP_TARGET_AVX2 FASTMLP_FLATTEN void update_slice_avx2(
+    const OptimizerSpec& spec, const C& clip, T* param, const T* grad, T* state, index_t n,
+    index_t begin, index_t end, std::int64_t step) {
+  update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
 }
 #endif  // FASTMLP_GEMM_X86
-
-// The runs by the widest variant of the loops the CPU runs.
-template <typename T>
-void update_runs_dispatch(const OptimizerStep<T>& s, index_t first, const Runs& runs) {
-#if FASTMLP_GEMM_X86
-  const CpuFeatures& cpu = cpu_features();
-  if (cpu.avx512f) return update_runs_avx512<T>(s, first, runs);
-  if (cpu.avx2_fma) return update_runs_avx2<T>(s, first, runs);
-#endif
-  update_runs_clipped<T>(s, first, runs);
-}
 
 bool known_kind(OptimizerKind k) {
   return k == OptimizerKind::Sgd || k == OptimizerKind::Adam || k == OptimizerKind::AdamW ||
          k == OptimizerKind::Adagrad || k == OptimizerKind::RMSprop;
+}
+
+// All n elements with the step's clipping functor, in chunks over the
+// threads, each chunk by the widest variant of the loops the CPU runs.
+template <typename T, typename C>
+void run_update(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
+                T* state, index_t n, std::int64_t step) {
+  [[maybe_unused]] const CpuFeatures& cpu = cpu_features();
+  parallel_for(n, kUpdateGrain, [&](index_t b, index_t e) {
+#if FASTMLP_GEMM_X86
+    if (cpu.avx512f) return update_slice_avx512<T, C>(spec, clip, param, grad, state, n, b, e, step);
+    if (cpu.avx2_fma) return update_slice_avx2<T, C>(spec, clip, param, grad, state, n, b, e, step);
+#endif
+    update_slice<T, C>(spec, clip, param, grad, state, n, b, e, step);
+  });
 }
 
 }  // namespace
@@ -478,141 +483,21 @@ bool optimizer_state_compatible(const OptimizerSpec& a, const OptimizerSpec& b) 
 }
 
 template <typename T>
-OptimizerStep<T> optimizer_prepare(const OptimizerSpec& spec, T* param, const T* grad,
-                                   T* state, index_t n, std::int64_t step) {
+void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
+                      T* state, index_t n, std::int64_t step) {
   require(n >= 0, "optimizer_update: expected n >= 0");
   require(step >= 1, "optimizer_update: expected step >= 1 but received " +
                          std::to_string(step));
-  require(n == 0 || (param != nullptr && grad != nullptr),
+  if (n == 0) return;
+  require(param != nullptr && grad != nullptr,
           "optimizer_update: null param or grad");
   require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
-  require(n == 0 || optimizer_state_size(spec, n) == 0 || state != nullptr,
+  require(optimizer_state_size(spec, n) == 0 || state != nullptr,
           "optimizer_update: null state");
-  OptimizerStep<T> s;
-  s.spec = spec;
-  s.param = param;
-  s.grad = grad;
-  s.state = state;
-  s.n = n;
-  s.step = step;
-  // The gradient as the update reads it: scaled by the global-norm
-  // coefficient, then clamped (an unused half is scale 1 or bounds ±∞, which
-  // are exact and keep NaN as NaN).
-  if (spec.clip_norm > 0 || spec.clip_value > 0) {
-    const T inf = std::numeric_limits<T>::infinity();
-    s.clipped = true;
-    s.clip_scale = T(1);
-    s.clip_lo = -inf;
-    s.clip_hi = inf;
-    if (spec.clip_norm > 0 && n > 0) {
-      // torch: coef = max_norm / (total_norm + 1e-6), clamped to at most 1. A
-      // non-finite norm gives a NaN/zero coefficient there too; the loss of
-      // such a batch is not finite, so trainStep skips the step anyway.
-      const double coef = spec.clip_norm / (global_norm(grad, n) + 1e-6);
-      s.clip_scale = T(std::min(coef, 1.0));
-    }
-    if (spec.clip_value > 0) {
-      s.clip_lo = T(-spec.clip_value);
-      s.clip_hi = T(spec.clip_value);
-    }
-  }
-  // The per-element constants in T, each computed in double first.
-  s.eps = T(spec.eps);
-  s.momentum = T(spec.momentum);
-  s.weight_decay = T(spec.weight_decay);
-  switch (spec.kind) {
-    case OptimizerKind::Sgd:
-      s.lr = T(spec.lr);
-      s.keep = T(1.0 - spec.dampening);
-      s.first = step == 1;
-      s.nesterov = spec.nesterov;
-      break;
-    case OptimizerKind::Adagrad:
-      s.lr = T(spec.lr / (1.0 + static_cast<double>(step - 1) * spec.lr_decay));
-      s.init = T(spec.initial_accumulator_value);
-      s.keep = step == 1 ? T(0) : T(1);
-      break;
-    case OptimizerKind::RMSprop:
-      s.lr = T(spec.lr);
-      s.alpha = T(spec.alpha);
-      s.one_minus_alpha = T(1.0 - spec.alpha);
-      break;
-    case OptimizerKind::Adam:
-    case OptimizerKind::AdamW: {
-      // Scalars in double (β^t for large t), the per-element work in T.
-      const double t = static_cast<double>(step);
-      const double bc1 = 1.0 - std::pow(spec.beta1, t);
-      const double bc2 = 1.0 - std::pow(spec.beta2, t);
-      s.beta1 = T(spec.beta1);
-      s.beta2 = T(spec.beta2);
-      // 1 − β in double, then rounded: in float, 1 − float(0.999) is off by
-      // 1.3e-5 relative, a bias on v that torch (which computes 1 − β in
-      // Python floats) does not have.
-      s.one_minus_beta1 = T(1.0 - spec.beta1);
-      s.one_minus_beta2 = T(1.0 - spec.beta2);
-      s.step_size = T(spec.lr / bc1);
-      s.inv_bc2_sqrt = T(1.0 / std::sqrt(bc2));
-      // AdamW: θ ← θ(1 − lr·λ) first; Adam: g ← g + λθ.
-      const bool decoupled = spec.kind == OptimizerKind::AdamW;
-      s.decay = T(decoupled ? 1.0 - spec.lr * spec.weight_decay : 1.0);
-      s.weight_decay = T(decoupled ? 0.0 : spec.weight_decay);
-      break;
-    }
-  }
-  return s;
-}
-
-template <typename T>
-void optimizer_apply(const OptimizerStep<T>& step, index_t begin, index_t end) {
-  require(begin >= 0 && begin <= end && end <= step.n,
-          "optimizer_apply: expected 0 <= begin <= end <= n");
-  parallel_for(end - begin, kUpdateGrain, [&](index_t b, index_t e) {
-    update_runs_dispatch(step, begin + b, make_range<T>(e - b));
-  });
-}
-
-// gemm calls rows_fn on blocks of whole tile rows: with AVX-512, 12 rows ×
-// ~700 columns, rows ldc apart. (Updating each 12×32 tile in place instead
-// ran 2.6× slower per element than a long range when ldc·sizeof(T) is a
-// multiple of 4 KiB, as for a 2048-wide layer: each short row's loads share
-// address bits 11..0 with the row before's stores, still in the store buffer,
-// and wait for them — "4K aliasing", Intel's optimization manual.)
-template <typename T>
-void optimizer_apply_rows(T* c, index_t ldc, index_t rows, index_t cols, const void* ctx) {
-  const OptimizerStep<T>& step = *static_cast<const OptimizerStep<T>*>(ctx);
-  const index_t first = c - step.grad;
-  // No prefetch (limit 0): optimizer_prefetch_tile asked for these lines.
-  update_runs_dispatch(step, first, Runs{rows, cols, ldc, 0, 0});
-}
-
-// Each finished tile's parameter and state lines, into L2 (locality 2: the
-// micro-kernel's panels own L1), one request per line.
-template <typename T>
-void optimizer_prefetch_tile(T* c, index_t ldc, index_t rows, index_t cols, const void* ctx) {
-#if defined(__GNUC__) || defined(__clang__)
-  const OptimizerStep<T>& step = *static_cast<const OptimizerStep<T>*>(ctx);
-  const index_t first = c - step.grad;
-  const index_t slices = optimizer_state_size(step.spec, 1);
-  const index_t bytes = cols * static_cast<index_t>(sizeof(T));
-  for (index_t r = 0; r < rows; ++r) {
-    const index_t at = first + r * ldc;
-    const char* p = reinterpret_cast<const char*>(step.param + at);
-    for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(p + b, 1, 2);
-    for (index_t k = 0; k < slices; ++k) {
-      const char* st = reinterpret_cast<const char*>(step.state + k * step.n + at);
-      for (index_t b = 0; b < bytes; b += 64) __builtin_prefetch(st + b, 1, 2);
-    }
-  }
-#else
-  (void)c, (void)ldc, (void)rows, (void)cols, (void)ctx;
-#endif
-}
-
-template <typename T>
-void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
-                      T* state, index_t n, std::int64_t step) {
-  const OptimizerStep<T> s = optimizer_prepare(spec, param, grad, state, n, step);
-  optimizer_apply(s, 0, n);
+  if (spec.clip_norm > 0 || spec.clip_value > 0)
+    run_update(spec, make_clip(spec, grad, n), param, grad, state, n, step);
+  else
+    run_update(spec, NoClip<T>{}, param, grad, state, n, step);
 }
 
 template void optimizer_update<float>(const OptimizerSpec&, float*,
@@ -621,15 +506,5 @@ template void optimizer_update<float>(const OptimizerSpec&, float*,
 template void optimizer_update<double>(const OptimizerSpec&, double*,
                                        const double*, double*, index_t,
                                        std::int64_t);
-
-#define FASTMLP_INSTANTIATE_OPTIM(T)                                                      \
-  template OptimizerStep<T> optimizer_prepare<T>(const OptimizerSpec&, T*, const T*, T*, \
-                                                 index_t, std::int64_t);                 \
-  template void optimizer_apply<T>(const OptimizerStep<T>&, index_t, index_t);           \
-  template void optimizer_apply_rows<T>(T*, index_t, index_t, index_t, const void*);   \
-  template void optimizer_prefetch_tile<T>(T*, index_t, index_t, index_t, const void*);
-FASTMLP_INSTANTIATE_OPTIM(float)
-FASTMLP_INSTANTIATE_OPTIM(double)
-#undef FASTMLP_INSTANTIATE_OPTIM
 
 }  // namespace fastmlp

@@ -62,59 +62,8 @@ bool optimizer_state_compatible(const OptimizerSpec& a, const OptimizerSpec& b);
 
 // One update of n parameters. `state` holds optimizer_state_size() values
 // (zero-initialised before the first step); `step` counts from 1.
-// It is optimizer_apply over [0, n) of the step optimizer_prepare returns.
 template <typename T>
 void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
                       T* state, index_t n, std::int64_t step);
-
-// One step of the update above, its per-step constants (bias corrections,
-// decayed rates, clipping) computed once, then applied to parts of the n
-// parameters in any order and from any thread: each element's update reads
-// and writes only its own parameter, gradient and state values, so every
-// split of [0, n) gives the same bits as the whole. The network applies the
-// dense weights' part block by block inside their gradient gemm
-// (optimizer_apply_tile) and the rest by ranges.
-template <typename T>
-struct OptimizerStep {
-  OptimizerSpec spec;
-  T* param = nullptr;
-  const T* grad = nullptr;
-  T* state = nullptr;  // optimizer_state_size(spec, n) values: slices of n
-  index_t n = 0;
-  std::int64_t step = 1;
-  // Clipping by value (by norm needs the whole gradient: optimizer_prepare
-  // computes its scale, so a step prepared with clip_norm must see every
-  // gradient before it is prepared).
-  bool clipped = false;
-  T clip_scale = T(1), clip_lo = T(0), clip_hi = T(0);
-  // The formulas' constants, in T (optim.h's header comment names them).
-  T lr = T(0), weight_decay = T(0), momentum = T(0), keep = T(1), eps = T(0);
-  bool first = false, nesterov = false;          // SGD
-  T init = T(0);                                 // Adagrad
-  T alpha = T(0), one_minus_alpha = T(0);        // RMSprop
-  T beta1 = T(0), beta2 = T(0), one_minus_beta1 = T(0), one_minus_beta2 = T(0);
-  T step_size = T(0), inv_bc2_sqrt = T(0), decay = T(1);  // Adam/AdamW
-};
-
-// Validates the arguments as optimizer_update does and computes the step's
-// constants (with clip_norm, the global norm of all n gradients).
-template <typename T>
-OptimizerStep<T> optimizer_prepare(const OptimizerSpec& spec, T* param, const T* grad,
-                                   T* state, index_t n, std::int64_t step);
-
-// The step's update of elements [begin, end), split across the thread pool.
-template <typename T>
-void optimizer_apply(const OptimizerStep<T>& step, index_t begin, index_t end);
-
-// gemm's epilogue functions (gemm.h GemmEpilogue) for a gemm whose C lies
-// inside step->grad (ctx: the OptimizerStep<T>). optimizer_apply_rows, its
-// rows_fn, updates the elements behind each finished block of rows of C
-// while the block is in cache; optimizer_prefetch_tile, its tile_fn, asks
-// for the parameters and state behind each finished tile meanwhile, so that
-// the update finds them in cache and their traffic overlaps the products.
-template <typename T>
-void optimizer_apply_rows(T* c, index_t ldc, index_t rows, index_t cols, const void* step);
-template <typename T>
-void optimizer_prefetch_tile(T* c, index_t ldc, index_t rows, index_t cols, const void* step);
 
 }  // namespace fastmlp
