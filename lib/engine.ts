@@ -118,10 +118,16 @@ export interface EpochResult {
   loss: number;
   /** Batches completed. */
   batches: number;
-  /** Index of the first batch whose loss or gradients were not finite (training stopped there), or -1. */
+  /** Index of the first batch whose loss, gradients or running statistics were not finite (training stopped there), or -1. */
   badBatch: number;
   /** True when hooks.signal stopped the epoch early (between batches; the model stays consistent). */
   cancelled: boolean;
+  /**
+   * True when badBatch's loss and gradients were finite but the running
+   * statistics its forward updated were not (a huge finite input overflowed
+   * batch norm's variance); they were put back and the step refused.
+   */
+  badStatistics?: boolean;
 }
 
 /**

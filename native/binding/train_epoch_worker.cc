@@ -131,6 +131,7 @@ void TrainEpochWorker<T>::OnOK() {
   out.Set("batches", Napi::Number::New(env, double(result_.batches)));
   out.Set("badBatch", Napi::Number::New(env, double(result_.bad_batch)));
   out.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
+  out.Set("badStatistics", Napi::Boolean::New(env, result_.bad_statistics));
   deferred_.Resolve(out);
 }
 

@@ -52,6 +52,7 @@ struct EpochResult {
   index_t batches = 0;     // batches completed
   index_t bad_batch = -1;  // index of the first batch whose loss or gradients were not finite, or -1
   bool bad_gradients = false;  // bad_batch's loss was finite but its gradients were not
+  bool bad_statistics = false;  // bad_batch's loss and gradients were finite but its running statistics were not
   bool cancelled = false;  // stopped early because `cancel` became true
 };
 
