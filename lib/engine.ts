@@ -294,7 +294,8 @@ export interface NetworkPlan {
   computeGradients(x: FloatArray, rows: number, y: Target): number;
   /**
    * One optimizer update with the current gradients. Refused (nothing changes,
-   * stepCount included) when the last backward's gradients are not all finite.
+   * stepCount included) when the last backward's gradients are not all finite,
+   * or the buffers (batch norm's running statistics) are not.
    */
   step(): void;
   /**
