@@ -126,6 +126,7 @@ export interface EpochResult {
    * True when badBatch's loss and gradients were finite but the running
    * statistics its forward updated were not (a huge finite input overflowed
    * batch norm's variance); they were put back and the step refused.
+   * Present only then (both engines), so other results keep four fields.
    */
   badStatistics?: boolean;
 }

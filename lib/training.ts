@@ -116,7 +116,7 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
     },
     record: hooks.outputs ? { outputs: hooks.outputs, engine: null, spec: null } : null,
   });
-  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled, badStatistics: r.badStatistics };
+  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled, ...(r.badStatistics ? { badStatistics: true } : {}) };
 }
 
 /** What the batch-by-batch loop calls around each batch. */
@@ -219,7 +219,7 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     // Restored before `after`, so a callback that stops here (terminateOnNaN) sees the model as it was.
     if (savedBuffers && !Number.isFinite(value)) ctx.plan.setBuffers(savedBuffers);
     const stop = await driver.after(batches, n, value);
-    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start, badStatistics };
+    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start, ...(badStatistics ? { badStatistics } : {}) };
     total += value * n;
     batches++;
     if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };

@@ -286,7 +286,8 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
       this.busy = false;
       if (this.isDisposed) this.releaseBuffers();
     }
-    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled, badStatistics };
+    // badStatistics only when set, as the binding does (results compared whole stay as they were).
+    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled, ...(badStatistics ? { badStatistics } : {}) };
   }
 }
 
