@@ -118,10 +118,17 @@ export interface EpochResult {
   loss: number;
   /** Batches completed. */
   batches: number;
-  /** Index of the first batch whose loss or gradients were not finite (training stopped there), or -1. */
+  /** Index of the first batch whose loss, gradients or running statistics were not finite (training stopped there), or -1. */
   badBatch: number;
   /** True when hooks.signal stopped the epoch early (between batches; the model stays consistent). */
   cancelled: boolean;
+  /**
+   * True when badBatch's loss and gradients were finite but the running
+   * statistics its forward updated were not (a huge finite input overflowed
+   * batch norm's variance); they were put back and the step refused.
+   * Present only then (both engines), so other results keep four fields.
+   */
+  badStatistics?: boolean;
 }
 
 /**
@@ -288,7 +295,8 @@ export interface NetworkPlan {
   computeGradients(x: FloatArray, rows: number, y: Target): number;
   /**
    * One optimizer update with the current gradients. Refused (nothing changes,
-   * stepCount included) when the last backward's gradients are not all finite.
+   * stepCount included) when the last backward's gradients are not all finite,
+   * or the buffers (batch norm's running statistics) are not.
    */
   step(): void;
   /**

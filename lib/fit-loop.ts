@@ -148,11 +148,13 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
     if (result.aborted) throw new AbortError(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {
-      // A finite loss can come with overflowed gradients (float32); say which, to point at the cause.
+      // A finite loss can come with overflowed gradients (float32) or batch
+      // norm statistics (a huge input); say which, to point at the cause.
       const gradients = gradientsOverflowed(ctx.plan);
-      throw new ArgumentRangeError(`${gradients ? 'Gradients overflowed to' : 'Loss became'} NaN or infinite at ` +
+      const stats = !gradients && result.badStatistics;
+      throw new ArgumentRangeError(`${gradients ? 'Gradients overflowed to' : stats ? "Batch norm's running statistics overflowed to" : 'Loss became'} NaN or infinite at ` +
         `epoch ${epoch + 1}, batch ${result.badBatch + 1} (of ${data.stream ? 'a stream' : steps})` +
-        `${gradients ? ' though its loss was finite' : ''}; training stopped before that batch's update. ` +
+        `${gradients ? ' though its loss was finite' : stats ? ' though its loss and gradients were finite' : ''}; training stopped before that batch's update. ` +
         'Try a smaller learning rate or check the data, or add callbacks.terminateOnNaN() to stop without an error.');
     }
     if (data.stream && result.rowsDone === 0 && result.badBatch < 0 && !host.model.stopTraining) {

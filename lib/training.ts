@@ -27,8 +27,16 @@ export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Ta
   if (!Number.isFinite(value)) {
     throw new ArgumentRangeError(`Loss is ${value} for this batch; the step was not applied (parameters unchanged)`);
   }
-  if (ctx.plan.stepCount === steps) throw gradientOverflow(value);
+  if (ctx.plan.stepCount === steps) {
+    // Read before the caller puts the statistics back (Sequential.trainStep).
+    throw statisticsOverflowed(ctx.plan) && !gradientsOverflowed(ctx.plan) ? statisticsOverflow(value) : gradientOverflow(value);
+  }
   return value;
+}
+
+function statisticsOverflow(loss: number): RangeError {
+  return new ArgumentRangeError(`Batch norm's running statistics overflowed to NaN or infinite for this batch (its loss, ${loss}, ` +
+    'and gradients were finite: an input too large for the variance); the step was not applied (parameters and statistics unchanged)');
 }
 
 function gradientOverflow(loss: number): RangeError {
@@ -74,6 +82,21 @@ export function gradientsOverflowed(plan: NetworkPlan): boolean {
   return false;
 }
 
+/**
+ * True when a buffer (batch norm's running mean/var) is NaN or ±Infinity: the
+ * engines then refuse the step (PlanPasses.step, network_epoch.cc step). Read
+ * on the error path only, before the statistics from before the batch are put back.
+ */
+export function statisticsOverflowed(plan: NetworkPlan): boolean {
+  if (plan.bufferCount === 0) return false;
+  const buffers = allocate(plan.dtype, plan.bufferCount);
+  plan.getBuffers(buffers);
+  for (let i = 0; i < buffers.length; i++) {
+    if (!Number.isFinite(buffers[i]!)) return true;
+  }
+  return false;
+}
+
 /** One epoch of mini-batches in `order` (null: natural order). */
 export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y: Target, batchSize: number,
                                order: Int32Array | null, hooks: EpochHooks = {}): Promise<EpochResult> {
@@ -93,7 +116,7 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
     },
     record: hooks.outputs ? { outputs: hooks.outputs, engine: null, spec: null } : null,
   });
-  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled };
+  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled, ...(r.badStatistics ? { badStatistics: true } : {}) };
 }
 
 /** What the batch-by-batch loop calls around each batch. */
@@ -126,6 +149,8 @@ export interface DrivenEpochResult {
   cancelled: boolean;
   /** Rows trained (fewer than rows when a hook stopped the epoch). */
   rowsDone: number;
+  /** As EpochResult.badStatistics: the bad batch's running statistics overflowed, its loss and gradients did not. */
+  badStatistics?: boolean;
 }
 
 /**
@@ -183,13 +208,18 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     } else {
       value = stepIfFinite(ctx, xb, n, yb);
     }
-    // A finite loss whose gradients overflowed: the engine refused the step.
-    // Hooks see NaN, as for any batch whose step was not applied (Callback.onBatchEnd).
-    if (Number.isFinite(value) && ctx.plan.stepCount === steps) value = NaN;
+    // A finite loss whose gradients (or running statistics) overflowed: the
+    // engine refused the step. Hooks see NaN, as for any batch whose step was
+    // not applied (Callback.onBatchEnd). Which one, read before the restore below.
+    let badStatistics = false;
+    if (Number.isFinite(value) && ctx.plan.stepCount === steps) {
+      badStatistics = savedBuffers !== null && statisticsOverflowed(ctx.plan) && !gradientsOverflowed(ctx.plan);
+      value = NaN;
+    }
     // Restored before `after`, so a callback that stops here (terminateOnNaN) sees the model as it was.
     if (savedBuffers && !Number.isFinite(value)) ctx.plan.setBuffers(savedBuffers);
     const stop = await driver.after(batches, n, value);
-    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start };
+    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start, ...(badStatistics ? { badStatistics } : {}) };
     total += value * n;
     batches++;
     if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };

@@ -131,6 +131,8 @@ void TrainEpochWorker<T>::OnOK() {
   out.Set("batches", Napi::Number::New(env, double(result_.batches)));
   out.Set("badBatch", Napi::Number::New(env, double(result_.bad_batch)));
   out.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
+  // Only when set: results compared whole keep their four fields otherwise.
+  if (result_.bad_statistics) out.Set("badStatistics", Napi::Boolean::New(env, true));
   deferred_.Resolve(out);
 }
 

@@ -50,8 +50,9 @@ struct LayerSpec {
 struct EpochResult {
   double mean_loss = 0;    // mean of the batch losses weighted by batch rows
   index_t batches = 0;     // batches completed
-  index_t bad_batch = -1;  // index of the first batch whose loss or gradients were not finite, or -1
+  index_t bad_batch = -1;  // index of the first batch whose loss, gradients or statistics were not finite, or -1
   bool bad_gradients = false;  // bad_batch's loss was finite but its gradients were not
+  bool bad_statistics = false;  // bad_batch's loss and gradients were finite but its running statistics were not
   bool cancelled = false;  // stopped early because `cancel` became true
 };
 
@@ -142,12 +143,13 @@ class Network {
 
   // One optimizer update with the current gradients. Skipped — parameters,
   // optimizer state and step count unchanged — when they are not all finite
-  // (gradients_finite), so no path can apply an overflowed step; returns
+  // (gradients_finite), or the buffers (running statistics) are not, so no
+  // path can apply an overflowed step; returns
   // whether the update was applied.
   bool step();
 
   // compute_gradients + step; returns the batch loss (before the update).
-  // When the loss or a gradient is not finite the step is skipped
+  // When the loss, a gradient or a buffer (running statistics) is not finite the step is skipped
   // (parameters unchanged; step_count() tells).
   double train_step(const T* x, index_t rows, const std::int32_t* y_idx,
                     const T* y);
@@ -157,7 +159,9 @@ class Network {
   // The last batch may be smaller. Stops at the first batch whose loss is not
   // finite (EpochResult::bad_batch) and, between batches, when `cancel` becomes
   // true. A batch whose gradients are not finite though its loss is stops the
-  // epoch the same way (EpochResult::bad_gradients says which).
+  // epoch the same way (EpochResult::bad_gradients says which), and so does one
+  // whose running statistics overflowed though its loss and gradients did not
+  // (EpochResult::bad_statistics).
   // `on_batch` (optional) observes each completed batch.
   // `outputs` (optional, rows × out): each completed batch's training-mode
   // output rows, taken after its forward and before its step, written at the

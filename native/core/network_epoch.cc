@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "finite.h"
 #include "network.h"
 
 namespace fastmlp {
@@ -28,6 +29,10 @@ bool Network<T>::step() {
   // update is refused on every path (train_step, train_epoch, a custom loss's
   // backward + step), as a non-finite loss is.
   if (!grads_finite_) return false;
+  // So would running statistics that overflowed in this batch's forward (a huge
+  // but finite input: its batch variance overflows, the output and loss stay
+  // finite); 2·C values per batch norm layer, nothing for a model without them.
+  if (any_nonfinite(buffers_.data(), static_cast<index_t>(buffers_.size()))) return false;
   ++step_;
   optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(),
                    nparams_, step_);
@@ -147,10 +152,14 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
     // A finite loss can still come with overflowed gradients (float32: the
     // loss sums in double): the same stop, flagged by backward at no extra pass.
     const bool bad_gradients = std::isfinite(loss) && !grads_finite_;
-    if (!std::isfinite(loss) || bad_gradients) {
+    // So can overflowed running statistics (step() refuses them too).
+    const bool bad_statistics = std::isfinite(loss) && grads_finite_ && keep_buffers &&
+                                any_nonfinite(buffers_.data(), static_cast<index_t>(buffers_.size()));
+    if (!std::isfinite(loss) || bad_gradients || bad_statistics) {
       if (keep_buffers) std::copy(buffers_before_.begin(), buffers_before_.end(), buffers_.begin());
-      res.bad_batch = bi;  // no update from a non-finite loss or gradient
+      res.bad_batch = bi;  // no update from a non-finite loss, gradient or statistic
       res.bad_gradients = bad_gradients;
+      res.bad_statistics = bad_statistics;
       break;
     }
     // The outputs the loss saw (backward only reads the activation segments),

@@ -17,7 +17,7 @@
 import type { EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from '../../engine';
 import { validateTarget } from './losses';
 import { optimizerUpdate } from './optim';
-import { alloc, checkRows, copy, isCount, need } from './plan-arrays';
+import { allFinite, alloc, checkRows, copy, isCount, need } from './plan-arrays';
 import { PlanPasses } from './plan-passes';
 import { yieldDue, yieldToEventLoop } from '../../event-loop';
 import {
@@ -131,6 +131,10 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
   step(): void {
     this.assertIdle('step');
     if (!this.gradsFinite) return;
+    // So are running statistics that overflowed in this batch's forward (a huge
+    // but finite input: its batch variance overflows while the output and loss
+    // stay finite). 2·C values per batch norm layer; none without one.
+    if (this.buffers.length > 0 && !allFinite(this.buffers)) return;
     this.steps++;
     optimizerUpdate(this.optimizer, this.params, this.grads, this.optState, this.paramCount,
                     this.steps);
@@ -217,6 +221,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     let done = 0; // rows of the completed batches
     let batches = 0;
     let badBatch = -1;
+    let badStatistics = false;
     let cancelled = false;
     try {
       const started = performance.now();
@@ -254,9 +259,12 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         // A non-finite loss, or a finite one whose gradients overflowed, stops
         // the epoch before its update is applied, so the parameters stay those
         // of the last good batch (network_epoch.cc train_epoch).
-        if (!Number.isFinite(value) || !this.gradsFinite) {
+        // So do running statistics that overflowed (step() refuses them too).
+        const badStats = Number.isFinite(value) && this.gradsFinite && savedBuffers !== null && !allFinite(this.buffers);
+        if (!Number.isFinite(value) || !this.gradsFinite || badStats) {
           if (savedBuffers !== null) this.buffers.set(savedBuffers);
           badBatch = batches;
+          badStatistics = badStats;
           break;
         }
         // The outputs the loss saw, at each row's own position (backward only reads the activations).
@@ -278,7 +286,8 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
       this.busy = false;
       if (this.isDisposed) this.releaseBuffers();
     }
-    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled };
+    // badStatistics only when set, as the binding does (results compared whole stay as they were).
+    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled, ...(badStatistics ? { badStatistics } : {}) };
   }
 }
 
