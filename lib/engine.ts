@@ -138,6 +138,12 @@ export interface EpochResult {
  */
 export const ON_BATCH_MAX_LAG = 16;
 
+/** True for what EpochHooks.onBatch may return to be awaited: a promise or any thenable. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null &&
+    typeof (value as { then?: unknown }).then === 'function';
+}
+
 /** Optional observers and controls for one trainEpoch call. */
 export interface EpochHooks {
   /**
@@ -148,11 +154,18 @@ export interface EpochHooks {
    * after b + ON_BATCH_MAX_LAG has completed. A callback slower than a batch
    * therefore slows training (backpressure) instead of queueing events without
    * bound; every event is still delivered, once, in order.
+   * onBatch may return a promise (any thenable): its batch then counts as
+   * undelivered until it settles, and the next onBatch is called only after
+   * that, in both engines — the JS engine starts no next batch (lag 0), the
+   * native worker stays within ON_BATCH_MAX_LAG of the call in progress — so a
+   * slow async observer slows training like a slow synchronous one. A
+   * rejection stops the epoch and rejects trainEpoch with its reason, as a
+   * throw does; the epoch's promise settles after the last one settled.
    * `seconds`: time from the epoch's start to the end of this batch, measured
    * where the batch ran (the worker thread; in the JS engine, the main thread
    * minus its yields to the event loop), so rows/seconds is a true rate.
    */
-  onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void;
+  onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void | PromiseLike<void>;
   /** Aborting stops the epoch before its next batch; the batch in flight completes. */
   signal?: AbortSignal;
   /**

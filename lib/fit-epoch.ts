@@ -3,7 +3,8 @@
 // mini-batches in one of two ways (README "Training in a service"):
 // - engine-driven: one trainEpoch call per chunk — in the native engine on a
 //   worker thread. Observe-only batch callbacks ride its per-batch events,
-//   delivered in order, possibly a few batches late; setting
+//   delivered in order, possibly a few batches late (async ones too: the
+//   engine holds a batch until its observers' promise settles); setting
 //   model.stopTraining from one cancels the engine before its next batch.
 // - batch-driven: TypeScript steps batch by batch and awaits every batch hook
 //   with the model idle, for hooks that act (a one-cycle schedule, a callback
@@ -11,7 +12,7 @@
 // An AbortSignal stops either between batches, so the parameters are exactly
 // those after the last completed batch.
 import { callHook, type Callback, type CallbackModel, type HookName, type Logs } from './callbacks';
-import type { EpochHooks, EpochResult, FloatArray, Target } from './engine';
+import { isThenable, type EpochHooks, type EpochResult, type FloatArray, type Target } from './engine';
 import type { Rng } from './rng';
 import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext, type EpochRecord } from './training';
 
@@ -110,8 +111,12 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
   if (run.signal?.aborted) stop.abort();
   run.signal?.addEventListener('abort', forward, { once: true });
   // Events come one per batch (thousands a second for small batches): synchronous
-  // observers are called right away; only a promise from one makes later events wait in a chain.
-  let pending: Promise<void> | null = null;
+  // observers are called right away. Once one returns a promise, onBatch returns
+  // a promise of the rest, and the engine holds that batch until it settles and
+  // calls onBatch again only then (EpochHooks.onBatch): one batch at a time, in
+  // order, within the engine's lag bound. Chaining here instead, behind an
+  // onBatch that returned at once, gave async observers no backpressure: the
+  // chain, its memory and the lag grew with the epoch.
   let failed = false;
   let failure: unknown = null;
   let rowsSeen = 0;
@@ -128,29 +133,20 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
     hooks.onBatch = (batch, size, loss, seconds) => {
       rowsSeen += size;
       const logs: Logs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
-      if (failed) return;
-      if (pending !== null) {
-        // An async observer is still busy with an earlier batch: keep the order.
-        pending = pending.then(() => (failed ? undefined : callHook(observers, 'onBatchEnd', offset + batch, logs)))
-          .then(settle, fail);
-        return;
-      }
+      if (failed) return undefined;
       try {
         const next = observeNow(observers, offset + batch, logs);
-        if (next !== null) pending = next.then(settle, fail);
-        else settle();
+        if (next !== null) return next.then(settle, fail);  // never rejects: a failure stops the epoch through `stop`
+        settle();
       } catch (err) {
         fail(err);
       }
+      return undefined;
     };
   }
   try {
+    // Resolves after the last observer promise settled (EpochHooks.onBatch).
     const result = await runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, hooks);
-    while (pending !== null) {
-      const last: Promise<void> = pending;
-      await last;
-      if (pending === last) pending = null;
-    }
     if (failed) throw failure;
     return result;
   } finally {
@@ -166,7 +162,7 @@ function observeNow(observers: readonly Callback[], batch: number, logs: Logs): 
   for (let i = 0; i < observers.length; i++) {
     const cb = observers[i]!;
     const result: unknown = cb.onBatchEnd!.call(cb, batch, observers.length > 1 ? { ...logs } : logs);
-    if (result instanceof Promise || (typeof result === 'object' && result !== null && 'then' in result)) {
+    if (isThenable(result)) {
       const rest = observers.slice(i + 1);
       return Promise.resolve(result as PromiseLike<void>).then(() => callHook(rest, 'onBatchEnd', batch, logs));
     }

@@ -46,11 +46,12 @@ export interface NativeNetwork {
   /**
    * One epoch on a worker thread (lib/engines/native.ts wraps it as the plan's
    * trainEpoch). onBatch is posted from the worker thread, which waits while
-   * maxBatchLag events are undelivered; events may arrive after the promise settles. outputs (EpochHooks.outputs) is written when the
+   * maxBatchLag events are undelivered (an event whose onBatch returned a thenable stays
+   * undelivered until it settles; a rejection stops the epoch); events may arrive after the promise settles. outputs (EpochHooks.outputs) is written when the
    * promise settles (the worker records into a copy).
    */
   runEpoch(x: FloatArray, rows: number, y: Target, batchSize: number, order: Int32Array | null,
-             onBatch?: ((batch: number, rows: number, loss: number, seconds: number) => void) | null,
+             onBatch?: ((batch: number, rows: number, loss: number, seconds: number) => unknown) | null,
              outputs?: FloatArray | null, keepData?: boolean): Promise<EpochResult>;
   /** Drops the copy of x and y that keepData epochs kept. */
   releaseEpochData(): void;

@@ -110,8 +110,9 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
   const started = performance.now();
   const r = await runEpochByBatch(ctx, x, rows, y, batchSize, order, {
     before: () => {},
-    after: (index, size, loss) => {
-      if (Number.isFinite(loss)) hooks.onBatch?.(index, size, loss, (performance.now() - started) / 1000);
+    after: async (index, size, loss) => {
+      // Awaited as the engines await an async onBatch (EpochHooks.onBatch).
+      if (Number.isFinite(loss)) await hooks.onBatch?.(index, size, loss, (performance.now() - started) / 1000);
       return hooks.signal?.aborted ?? false;
     },
     record: hooks.outputs ? { outputs: hooks.outputs, engine: null, spec: null } : null,

@@ -2,7 +2,7 @@
 // shape, so this adapter names it and builds plans. Plans subclass the addon's
 // Network only to turn trainEpoch's hooks (an AbortSignal, per-batch events
 // posted from the worker thread) into the contract's ordered, awaited form.
-import type { Engine, EpochHooks, EpochResult, FloatArray, NetworkPlan, PlanSpec, Target } from '../engine';
+import { isThenable, type Engine, type EpochHooks, type EpochResult, type FloatArray, type NetworkPlan, type PlanSpec, type Target } from '../engine';
 import { loadNative, type NativeBinding } from '../native';
 import { ownedBuffer } from '../validate';
 import { checkDataRequest } from './alloc-data';
@@ -85,17 +85,42 @@ function nativePlanClass(binding: NativeBinding) {
       let drained: () => void = () => {};
       const allDelivered = new Promise<void>((resolve) => { drained = resolve; });
       let hookError: unknown = null;
-      const deliver = (batch: number, batchRows: number, loss: number, seconds: number) => {
+      const stopWith = (err: unknown) => {
+        if (hookError !== null) return;
+        hookError = err;     // stop training; the error rejects trainEpoch
+        this.cancelEpoch();
+      };
+      // Calls onBatch unless an earlier call failed; a promise it returns comes back settled either way.
+      const observe = (batch: number, batchRows: number, loss: number, seconds: number): Promise<void> | undefined => {
+        if (hookError !== null) return undefined;
+        try {
+          const observed = onBatch!(batch, batchRows, loss, seconds);
+          if (isThenable(observed)) return Promise.resolve(observed).then(() => {}, stopWith);
+        } catch (err) {
+          stopWith(err);
+        }
+        return undefined;
+      };
+      // An async onBatch (EpochHooks.onBatch): the binding keeps each event's slot
+      // in its ProgressGate until the promise returned for it settles
+      // (train_epoch_worker.cc, HeldSlot), and later events wait here behind it,
+      // so calls stay one at a time, in order, and the slots are freed in order:
+      // while onBatch runs for batch b, b is in flight and the worker has
+      // completed at most b + ON_BATCH_MAX_LAG batches. The chain lives here and
+      // not in fit (lib/fit-epoch.ts) so every engine user gets the bound; the
+      // binding only has to look at what the call returned.
+      let pending: Promise<void> | null = null;
+      const deliver = (batch: number, batchRows: number, loss: number, seconds: number): Promise<void> | undefined => {
         delivered++;
-        if (hookError === null) {
-          try {
-            onBatch!(batch, batchRows, loss, seconds);
-          } catch (err) {
-            hookError = err;     // stop training; the error rejects trainEpoch
-            this.cancelEpoch();
-          }
+        const held = pending !== null
+          ? pending.then(() => observe(batch, batchRows, loss, seconds))
+          : observe(batch, batchRows, loss, seconds);
+        if (held !== undefined) {
+          pending = held;
+          void held.then(() => { if (pending === held) pending = null; });
         }
         if (delivered >= expected) drained();
+        return held;
       };
       const abort = () => { this.cancelEpoch(); };
       signal?.addEventListener('abort', abort, { once: true });
@@ -104,6 +129,7 @@ function nativePlanClass(binding: NativeBinding) {
         if (onBatch) {
           expected = result.batches;
           if (delivered < expected) await allDelivered;
+          while (pending !== null) await pending;  // the last async onBatch has settled
         }
         if (hookError !== null) throw hookError;
         return result;

@@ -5,7 +5,9 @@
 // (TSFN). Without a bound, a callback slower than a batch (a 5 ms onBatch on a
 // 1 ms batch) lets the TSFN's queue and memory grow with the epoch, and the
 // callback ends up an epoch behind. The gate counts events in flight — posted,
-// their callback not yet returned — and the worker, before posting, waits
+// their callback not yet returned, or, when it returned a promise, that
+// promise not yet settled (train_epoch_worker.cc, HeldSlot: an async observer
+// is held back like a slow synchronous one) — and the worker, before posting, waits
 // once kCapacity of them are (until they are all delivered, see acquire()). So when JS is called for batch b, the worker
 // has completed at most batches b … b + kCapacity and has not started
 // b + kCapacity + 1: a lag of at most kCapacity batches, and a slow callback
@@ -48,6 +50,9 @@ class ProgressGate {
  public:
   static constexpr std::size_t kCapacity = 16;
   static constexpr std::chrono::milliseconds kCancelPoll{2};
+  // Rare enough to cost nothing (one no-op call on the event loop per 50 ms
+  // of waiting), short next to a worker_thread's termination.
+  static constexpr std::chrono::milliseconds kProbeEvery{50};
 
   explicit ProgressGate(std::shared_ptr<std::atomic<bool>> cancel) : cancel_(std::move(cancel)) {}
 
@@ -62,18 +67,36 @@ class ProgressGate {
   // the dispatcher also goes on when the worker posts before it has seen the
   // empty queue), and wakes the worker once per kCapacity deliveries rather
   // than once per delivery.
-  void acquire() {
+  //
+  // probe() is called (without the lock) after every kProbeEvery of waiting.
+  // An event held by an unsettled promise (an async observer) is freed only by
+  // JS, and when a worker_thread is terminated nothing JS-side runs before
+  // Node waits for this thread to finish (Environment::CleanupHandles runs
+  // the loop until thread-pool work is done, before any cleanup hook): the
+  // caller's probe posts a no-op through the TSFN, whose delivery during that
+  // loop finds JS gone and cancels, as a queued event's delivery does.
+  template <typename Probe>
+  void acquire(Probe&& probe) {
     std::unique_lock<std::mutex> lock(m_);
     if (in_flight_ >= kCapacity) {
       waiting_ = true;
-      while (in_flight_ > 0 && !cancelled()) room_.wait_for(lock, kCancelPoll);
+      auto next_probe = std::chrono::steady_clock::now() + kProbeEvery;
+      while (in_flight_ > 0 && !cancelled()) {
+        room_.wait_for(lock, kCancelPoll);
+        if (in_flight_ > 0 && !cancelled() && std::chrono::steady_clock::now() >= next_probe) {
+          lock.unlock();
+          probe();
+          lock.lock();
+          next_probe = std::chrono::steady_clock::now() + kProbeEvery;
+        }
+      }
       waiting_ = false;
     }
     ++in_flight_;
   }
 
-  // Any thread: an event left the pipeline (its callback returned, it was
-  // dropped, or it could not be posted).
+  // Any thread: an event left the pipeline (its callback returned, or the
+  // promise it returned settled; it was dropped, or it could not be posted).
   void release() {
     bool wake = false;
     {

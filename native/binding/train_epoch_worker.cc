@@ -1,6 +1,8 @@
 #include "train_epoch_worker.h"
 
 #include <chrono>
+#include <memory>
+#include <utility>
 
 #include "network_wrap.h"
 
@@ -15,22 +17,93 @@ struct BatchEvent {
   std::shared_ptr<ProgressGate> gate;  // told when this event leaves the pipeline
 };
 
+// Posted by a worker that has waited ProgressGate::kProbeEvery for room: does
+// the environment still run JS? A no-op native function is called — any call
+// fails once it cannot (a terminated worker_thread, Node draining its loop
+// before teardown) — and the epoch is cancelled then, which ends the wait.
+// Nothing of the caller's runs.
+struct EnvironmentProbe {
+  std::shared_ptr<ProgressGate> gate;
+};
+
+void probe_environment(Napi::Env env, Napi::Function, EnvironmentProbe* probe) {
+  std::unique_ptr<EnvironmentProbe> owned(probe);
+  if (env == nullptr) {
+    owned->gate->cancel();
+    return;
+  }
+  try {
+    Napi::Function::New(env, [](const Napi::CallbackInfo&) {}).Call({});
+  } catch (const Napi::Error&) {
+    owned->gate->cancel();
+  }
+}
+
+// An event whose callback returned a promise (or any thenable): its slot in
+// the gate stays taken until the promise settles, so an asynchronous observer
+// holds the worker back exactly as a slow synchronous one does. Without this
+// the callback "returns" at once, the gate counts the event delivered, and a
+// slow async observer (5 ms per 1 ms batch) lets the caller's pending work
+// grow with the epoch. The TypeScript side (lib/engines/native.ts) calls the
+// next onBatch only when the previous promise settled, so slots are freed in
+// order and the ProgressGate bound (kCapacity batches of lag) holds for the
+// observer's own calls. A rejection stops the epoch like a throw; the reason
+// is the caller's to report (native.ts records it). A promise that never
+// settles keeps its slot: the worker then waits only until the epoch is
+// cancelled (abort, dispose, process exit, environment teardown), as the
+// gate's wait always ends on cancel.
+class HeldSlot {
+ public:
+  explicit HeldSlot(std::shared_ptr<ProgressGate> gate) : gate_(std::move(gate)) {}
+  // Main thread only (promise reactions). Once: a thenable may call both of
+  // its callbacks, or one twice.
+  void free(bool stop_epoch) {
+    if (freed_) return;
+    freed_ = true;
+    if (stop_epoch) gate_->cancel();
+    gate_->release();
+  }
+
+ private:
+  std::shared_ptr<ProgressGate> gate_;
+  bool freed_ = false;
+};
+
+// True when result is a thenable, whose settling now frees the event's slot.
+// A then() that throws counts as a rejection. (Reading `then` may throw too:
+// the caller handles that as a throwing callback.)
+bool hold_until_settled(Napi::Env env, Napi::Value result, const std::shared_ptr<ProgressGate>& gate) {
+  if (!result.IsObject() && !result.IsFunction()) return false;
+  Napi::Value then = result.As<Napi::Object>().Get("then");
+  if (!then.IsFunction()) return false;
+  auto slot = std::make_shared<HeldSlot>(gate);
+  try {
+    then.As<Napi::Function>().Call(
+        result, {Napi::Function::New(env, [slot](const Napi::CallbackInfo&) { slot->free(false); }),
+                 Napi::Function::New(env, [slot](const Napi::CallbackInfo&) { slot->free(true); })});
+  } catch (const Napi::Error&) {
+    slot->free(true);
+  }
+  return true;
+}
+
 // Runs on the main thread, or with a null env when the function is finalised
 // with events still queued. The TypeScript caller's callback never throws (it
 // catches and records its own errors), so an exception here can only come
 // from a terminating environment: nobody is left to tell, so the epoch stops.
-// Either way the event's slot in the gate is freed, so a worker waiting for
-// room always wakes.
+// Either way the event's slot in the gate is freed — now, or when the promise
+// the callback returned settles — so a worker waiting for room wakes.
 void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
   std::unique_ptr<BatchEvent> owned(event);
   if (env == nullptr || callback == nullptr) {
     owned->gate->cancel();
   } else {
     try {
-      callback.Call({Napi::Number::New(env, double(owned->batch)),
-                     Napi::Number::New(env, double(owned->rows)),
-                     Napi::Number::New(env, owned->loss),
-                     Napi::Number::New(env, owned->seconds)});
+      Napi::Value result = callback.Call({Napi::Number::New(env, double(owned->batch)),
+                                          Napi::Number::New(env, double(owned->rows)),
+                                          Napi::Number::New(env, owned->loss),
+                                          Napi::Number::New(env, owned->seconds)});
+      if (hold_until_settled(env, result, owned->gate)) return;
     } catch (const Napi::Error&) {
       owned->gate->cancel();
     }
@@ -74,7 +147,11 @@ void TrainEpochWorker<T>::release_progress() {
 template <typename T>
 void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, double seconds) {
   if (!has_progress_) return;  // the environment went away earlier in this epoch
-  gate_->acquire();
+  gate_->acquire([this] { post_probe(); });
+  if (!has_progress_) {  // a probe found the function closing (and cancelled the epoch)
+    gate_->release();
+    return;
+  }
   auto* event = new BatchEvent{batch, rows, loss, seconds, gate_};
   const napi_status status = progress_.NonBlockingCall(event, deliver_batch);
   if (status == napi_ok) return;
@@ -82,6 +159,17 @@ void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, d
   gate_->release();
   gate_->cancel();  // nobody will see later batches either
   // napi_closing released this thread's hold already; the function may be gone.
+  if (status == napi_closing) has_progress_ = false;
+}
+
+// Worker thread, while waiting for room: see ProgressGate::acquire.
+template <typename T>
+void TrainEpochWorker<T>::post_probe() {
+  auto* probe = new EnvironmentProbe{gate_};
+  const napi_status status = progress_.NonBlockingCall(probe, probe_environment);
+  if (status == napi_ok) return;
+  delete probe;
+  gate_->cancel();
   if (status == napi_closing) has_progress_ = false;
 }
 

@@ -5,7 +5,9 @@
 // Progress: when JS passes an onBatch function, each completed batch is posted
 // to it through a thread-safe function, at most ProgressGate::kCapacity events
 // in flight: a callback slower than the batches makes the worker wait
-// (backpressure, progress_gate.h) instead of queueing without bound. Events may
+// (backpressure, progress_gate.h) instead of queueing without bound. A callback
+// that returns a promise keeps its event in flight until the promise settles
+// (train_epoch_worker.cc, HeldSlot), so async observers get the same bound. Events may
 // arrive after the promise settles; the TypeScript side waits until it has
 // seen `batches` of them.
 //
@@ -83,6 +85,7 @@ class TrainEpochWorker : public PlanWorker {
  private:
   void release_progress();
   void post_batch(index_t batch, index_t rows, double loss, double seconds);
+  void post_probe();
 
   Baton baton_;
   Napi::ThreadSafeFunction progress_;

@@ -14,7 +14,7 @@
 // out of the exported type (protected) and every method as it was in one file.
 // The layers' kinds, checks and non-dense backward: plan-layers.ts.
 
-import type { EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from '../../engine';
+import { isThenable, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type NetworkPlan, type Target } from '../../engine';
 import { validateTarget } from './losses';
 import { optimizerUpdate } from './optim';
 import { allFinite, alloc, checkRows, copy, isCount, need } from './plan-arrays';
@@ -280,7 +280,10 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         lossSum += value * n;
         done += n;
         batches++;
-        hooks.onBatch?.(batches - 1, n, value, (performance.now() - started - yielded) / 1000);
+        const observed = hooks.onBatch?.(batches - 1, n, value, (performance.now() - started - yielded) / 1000);
+        // An async observer holds the next batch until it settles (lag 0, EpochHooks.onBatch);
+        // the wait is not subtracted from the clock, as a slow synchronous onBatch's time is not.
+        if (isThenable(observed)) await observed;
       }
     } finally {
       this.busy = false;
