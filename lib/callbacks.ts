@@ -79,9 +79,11 @@ export interface Callback {
    * model still training (predict answers from the epoch's snapshot;
    * getWeights/setWeights/lr are refused or take effect late). A synchronous
    * onBatchEnd slower than a batch slows training to its pace (backpressure:
-   * the worker waits rather than queue events without bound). One that returns
-   * a promise is awaited in order but does not hold the worker back: its
-   * pending calls queue in fit (lib/fit-epoch.ts). Setting
+   * the worker waits rather than queue events without bound), and so does one
+   * that returns a promise: its batch counts as undelivered until the promise
+   * settles, and the next batch's call waits for it (EpochHooks.onBatch), so
+   * the same bound holds (JS engine: 0). A rejection rejects fit with its
+   * reason, as a throw does. Setting
    * model.stopTraining still stops the epoch, at the engine's next batch — at
    * most ON_BATCH_MAX_LAG + 1 batches after the one observed. Such a callback
    * may not have onBatchBegin.

@@ -147,6 +147,51 @@ describe.each(ENGINES)('async onBatch backpressure in trainEpoch (%s engine)', (
   });
 });
 
+// The binding's side of the protocol, called directly (it can be: it re-checks, and must not
+// hang or crash on odd thenables). Native only: the JS engine has no binding.
+describe('the binding holds an event while the thenable its onBatch returned is unsettled', () => {
+  type Raw = NetworkPlan & {
+    runEpoch(x: Float64Array, rows: number, y: Int32Array, batch: number, order: null, onBatch: (b: number) => unknown): Promise<{ batches: number; cancelled: boolean }>;
+    cancelEpoch(): boolean;
+  };
+  const raw = () => plan('native') as unknown as Raw;
+  const xs = x as Float64Array;
+
+  it('a rejection cancels the epoch', async () => {
+    const r = await raw().runEpoch(xs, ROWS, y, BATCH, null, async (b) => {
+      await sleepAtLeast(1);
+      if (b === 2) throw new Error('rejected');
+    });
+    expect(r.cancelled).toBe(true);
+    expect(r.batches).toBeGreaterThanOrEqual(3);
+    expect(r.batches).toBeLessThanOrEqual(3 + N);
+  });
+
+  it('a thenable calling its callbacks twice frees its slot once; then() or a then getter that throws cancels', async () => {
+    // A second free per event would wrap the gate's count around and stall the worker for good.
+    const twice = await raw().runEpoch(xs, ROWS, y, BATCH, null, () => ({ then(ok: () => void) { ok(); ok(); } }));
+    expect(twice).toMatchObject({ batches: BATCHES, cancelled: false });
+    const throwing = await raw().runEpoch(xs, ROWS, y, BATCH, null, () => ({ then() { throw new Error('then failed'); } }));
+    expect(throwing.cancelled).toBe(true);
+    const getter = await raw().runEpoch(xs, ROWS, y, BATCH, null, () => ({ get then() { throw new Error('no then'); } }));
+    expect(getter.cancelled).toBe(true);
+  }, 10_000);
+
+  it('promises that never settle hold the worker until the epoch is cancelled', async () => {
+    const p = raw();
+    let calls = 0;
+    const epoch = p.runEpoch(xs, ROWS, y, BATCH, null, () => { calls++; return new Promise<void>(() => {}); });
+    const until = performance.now() + 2000;
+    while (calls < N && performance.now() < until) await sleepAtLeast(1);
+    await sleepAtLeast(20);
+    expect(calls).toBe(N);  // the worker waits with N events held, the next batch trained but not posted
+    expect(p.cancelEpoch()).toBe(true);
+    const r = await epoch;
+    expect(r.cancelled).toBe(true);
+    expect(r.batches).toBe(N + 1);
+  });
+});
+
 /** An observeOnly callback that records each batch and its end on the training clock, then sleeps. */
 function slowObserver(): Callback & { batches: number[]; endedMs: number[]; losses: number[] } {
   const batches: number[] = [];
