@@ -8,7 +8,7 @@
 // process (STYLE.md §13); with two package roots, runs alternate A, B, A, B…
 // so machine noise falls on both alike. Printed: median and best samples/s per
 // root and net.
-//   NETS=tiny,small,large node bench/fit-backpressure.mjs [rootA [rootB]] [--pairs 5]   (roots built: dist/ and build/)
+//   NETS=tiny,small,large [OBSERVER=async] node bench/fit-backpressure.mjs [rootA [rootB]] [--pairs 5]   (roots built: dist/ and build/)
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -40,7 +40,10 @@ if (mode === '--child') {
     epochs = 1;
   }
   let events = 0;
-  const observer = { observeOnly: true, onBatchEnd: () => { events++; } };
+  // OBSERVER=async: the same trivial observer returning a promise (held until it settles since async backpressure).
+  const observer = process.env.OBSERVER === 'async'
+    ? { observeOnly: true, onBatchEnd: async () => { events++; } }
+    : { observeOnly: true, onBatchEnd: () => { events++; } };
   const fitOnce = async () => {
     const m = new Sequential(layers(), { engine: 'native', seed: 1 });
     m.compile({ loss: 'cross-entropy', optimizer: new optim.Adam() });

@@ -7,6 +7,21 @@
 #include "network_wrap.h"
 
 namespace fastmlp::binding {
+
+// The then() callbacks for an onBatch that returned a native Promise: one pair
+// per epoch, created with the TSFN on the main thread, shared by the events. A
+// pair per event (two functions, two finalizers per batch) cost 29 % of the
+// samples/s with a trivial async observer on 64-16-10 batch 4 and 11 % on
+// digits batch 32; shared, ~1-2 % (bench/fit-backpressure.mjs OBSERVER=async,
+// README "Backpressure"). A Promise calls one
+// of them once per then(), so each call frees one slot; which event's does not
+// matter to a counter. Each function holds its own share of the gate, so a
+// promise settling after the epoch frees nothing freed.
+struct SettleCallbacks {
+  Napi::FunctionReference fulfilled;
+  Napi::FunctionReference rejected;  // a rejection stops the epoch, as a throw does
+};
+
 namespace {
 
 struct BatchEvent {
@@ -15,6 +30,9 @@ struct BatchEvent {
   double loss;
   double seconds;  // since the epoch started, measured on the worker (for samples/s)
   std::shared_ptr<ProgressGate> gate;  // told when this event leaves the pipeline
+  // Shared with the worker, which outlives every event it posts and is
+  // deleted on the main thread: the references are never freed elsewhere.
+  std::shared_ptr<const SettleCallbacks> settle;
 };
 
 // Posted by a worker that has waited ProgressGate::kProbeEvery for room: does
@@ -71,12 +89,24 @@ class HeldSlot {
 
 // True when result is a thenable, whose settling now frees the event's slot.
 // A then() that throws counts as a rejection. (Reading `then` may throw too:
-// the caller handles that as a throwing callback.)
-bool hold_until_settled(Napi::Env env, Napi::Value result, const std::shared_ptr<ProgressGate>& gate) {
+// the caller handles that as a throwing callback.) Native Promises — what
+// lib/engines/native.ts returns — take the epoch's shared callbacks; other
+// thenables, which may call back twice, a guarded pair of their own.
+bool hold_until_settled(Napi::Env env, Napi::Value result, const BatchEvent& event) {
   if (!result.IsObject() && !result.IsFunction()) return false;
   Napi::Value then = result.As<Napi::Object>().Get("then");
   if (!then.IsFunction()) return false;
-  auto slot = std::make_shared<HeldSlot>(gate);
+  if (result.IsPromise()) {
+    try {
+      then.As<Napi::Function>().Call(result, {event.settle->fulfilled.Value(), event.settle->rejected.Value()});
+      return true;
+    } catch (const Napi::Error&) {
+      // A patched Promise.prototype.then that threw: free the slot below, as for a throw.
+      event.gate->cancel();
+      return false;
+    }
+  }
+  auto slot = std::make_shared<HeldSlot>(event.gate);
   try {
     then.As<Napi::Function>().Call(
         result, {Napi::Function::New(env, [slot](const Napi::CallbackInfo&) { slot->free(false); }),
@@ -103,7 +133,7 @@ void deliver_batch(Napi::Env env, Napi::Function callback, BatchEvent* event) {
                                           Napi::Number::New(env, double(owned->rows)),
                                           Napi::Number::New(env, owned->loss),
                                           Napi::Number::New(env, owned->seconds)});
-      if (hold_until_settled(env, result, owned->gate)) return;
+      if (hold_until_settled(env, result, *owned)) return;
     } catch (const Napi::Error&) {
       owned->gate->cancel();
     }
@@ -122,6 +152,14 @@ TrainEpochWorker<T>::TrainEpochWorker(Napi::Env env, Napi::Object self, NetworkW
                                               "fastmlp.trainEpoch.progress", 0, 1);
     has_progress_ = true;
     gate_ = std::make_shared<ProgressGate>(cancel_);
+    auto settle = std::make_shared<SettleCallbacks>();
+    settle->fulfilled = Napi::Persistent(
+        Napi::Function::New(env, [gate = gate_](const Napi::CallbackInfo&) { gate->release(); }));
+    settle->rejected = Napi::Persistent(Napi::Function::New(env, [gate = gate_](const Napi::CallbackInfo&) {
+      gate->cancel();
+      gate->release();
+    }));
+    settle_ = std::move(settle);
   }
   if (baton_.has_outputs) outputs_ = Napi::Persistent(outputs.As<Napi::TypedArray>());
   mark_busy(NetworkWrap::BusyWith::Epoch);
@@ -152,7 +190,7 @@ void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, d
     gate_->release();
     return;
   }
-  auto* event = new BatchEvent{batch, rows, loss, seconds, gate_};
+  auto* event = new BatchEvent{batch, rows, loss, seconds, gate_, settle_};
   const napi_status status = progress_.NonBlockingCall(event, deliver_batch);
   if (status == napi_ok) return;
   delete event;

@@ -56,6 +56,8 @@ struct EpochData {
   std::shared_ptr<const void> x_owner, y_owner;
 };
 
+struct SettleCallbacks;  // train_epoch_worker.cc: then() callbacks for async onBatch results
+
 template <typename T>
 class TrainEpochWorker : public PlanWorker {
  public:
@@ -93,6 +95,7 @@ class TrainEpochWorker : public PlanWorker {
   // this thread's hold on it already (it must not be called or released again).
   bool has_progress_ = false;
   std::shared_ptr<ProgressGate> gate_;  // shared with the events in flight
+  std::shared_ptr<const SettleCallbacks> settle_;  // with the events too; freed on the main thread
   Napi::Reference<Napi::TypedArray> outputs_;  // alive until OnOK copies into it
   EpochResult result_;
 };
