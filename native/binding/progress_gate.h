@@ -101,7 +101,11 @@ class ProgressGate {
     bool wake = false;
     {
       std::lock_guard<std::mutex> lock(m_);
-      --in_flight_;
+      // Never below zero: a Promise subclass whose then() calls back twice
+      // (train_epoch_worker.cc shares its callbacks between events) loosens
+      // the bound by a slot instead of wrapping the count and stalling the
+      // worker until the epoch is cancelled.
+      if (in_flight_ > 0) --in_flight_;
       wake = waiting_ && in_flight_ == 0;
     }
     if (wake) room_.notify_one();
