@@ -26,11 +26,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
-#include <map>
-#include <memory>
-#include <mutex>
 #include <new>
-#include <tuple>
 
 #include "cpu.h"
 #include "gemm_kernels.h"
@@ -315,92 +311,6 @@ void pack_b(const KernelConfig<T>& cfg, bool trans, const T* B, index_t ldb,
   }
 }
 
-// ---- PACKEXP (throw-away experiment, not for merging) ----------------------
-// FASTMLP_PACKEXP contains 'a': NN products with !ta, m <= 256 read B from a
-// persistent panel copy (packed once per source pointer: stale, wrong numbers,
-// right timing); 'b': the same for NT products; 'c': NT products pack B from
-// a panel-major copy ([k/32][n][32], 32x32 blocks of 4 KiB) instead of rows.
-struct PackExp {
-  bool a = false, b = false, c = false, p = false, q = false;
-};
-const PackExp& packexp() {
-  static const PackExp e = [] {
-    PackExp r;
-    if (const char* s = std::getenv("FASTMLP_PACKEXP")) {
-      r.a = std::strchr(s, 'a') != nullptr;
-      r.b = std::strchr(s, 'b') != nullptr;
-      r.c = std::strchr(s, 'c') != nullptr;
-      r.p = std::strchr(s, 'p') != nullptr;
-      r.q = std::strchr(s, 'q') != nullptr;
-    }
-    return r;
-  }();
-  return e;
-}
-// 'q': persistent panels padded by 64 values so that panels k·NR·4 bytes apart
-// (256 KiB for k = 2048) do not all map to the same L2 sets.
-inline index_t packexp_panel_stride(index_t k, index_t nr) {
-  return k * nr + (packexp().q ? 64 : 0);
-}
-template <typename T>
-struct PackExpCache {
-  std::mutex mu;
-  std::map<std::tuple<const void*, int, index_t, index_t, index_t>, std::unique_ptr<PackBuffer<T>>> m;
-};
-template <typename T>
-PackExpCache<T>& packexp_cache() {
-  static PackExpCache<T> c;
-  return c;
-}
-template <typename T>
-void pack_b(const KernelConfig<T>& cfg, bool trans, const T* B, index_t ldb,
-            index_t p0, index_t j0, index_t kc, index_t nc, T* dst);
-// kind 0: persistent panels [ceil(n/NR)][k][NR]; kind 1: panel-major copy of
-// an n×k (transposed) B, [ceil(k/32)][n][32].
-template <typename T>
-const T* packexp_buffer(const KernelConfig<T>& cfg, int kind, bool tb, const T* B,
-                        index_t ldb, index_t n, index_t k) {
-  PackExpCache<T>& c = packexp_cache<T>();
-  std::lock_guard<std::mutex> lock(c.mu);
-  auto key = std::make_tuple(static_cast<const void*>(B), kind * 2 + int(tb), n, k, ldb);
-  auto it = c.m.find(key);
-  if (it != c.m.end()) return it->second->get(0);
-  auto buf = std::make_unique<PackBuffer<T>>();
-  T* d;
-  if (kind == 0) {
-    const index_t ps = packexp_panel_stride(k, cfg.nr);
-    d = buf->get(static_cast<std::size_t>(round_up(n, cfg.nr) / cfg.nr * ps));
-    for (index_t j = 0; j < n; j += cfg.nr)
-      pack_b(cfg, tb, B, ldb, 0, j, k, std::min(cfg.nr, n - j), d + (j / cfg.nr) * ps);
-  } else {
-    const index_t kb = round_up(k, 32);
-    d = buf->get(static_cast<std::size_t>(kb * n));
-    for (index_t j = 0; j < n; ++j)
-      for (index_t p = 0; p < kb; ++p)
-        d[((p / 32) * n + j) * 32 + p % 32] = p < k ? B[j * ldb + p] : T(0);
-  }
-  c.m.emplace(key, std::move(buf));
-  return d;
-}
-// The forward's transposed pack of op(B)[pc:pc+kc, jc:jc+nc] read from the
-// panel-major copy S ([k/32][n][32]) of an n×k B: 32x32 blocks, 4 KiB each.
-template <typename T>
-void pack_b_from_panel_major(const KernelConfig<T>& cfg, const T* S, index_t n_total,
-                             index_t pc, index_t jc, index_t kc, index_t nc, index_t w,
-                             T* dst) {
-  for (index_t jr = 0; jr < nc; jr += w) {
-    const index_t cols = std::min(w, nc - jr);
-    for (index_t p = 0; p < kc;) {
-      const index_t gp = pc + p, len = std::min<index_t>(32 - gp % 32, kc - p);
-      cfg.pack_t(S + ((gp / 32) * n_total + jc + jr) * 32 + gp % 32, 32, cols, len, w,
-                 dst + p * w);
-      p += len;
-    }
-    dst += w * kc;
-  }
-}
-// ---- end PACKEXP -------------------------------------------------------------
-
 // C (m×n) = beta·C, with beta == 0 writing zeros without reading C.
 template <typename T>
 void scale_c(index_t m, index_t n, T beta, T* C, index_t ldc) {
@@ -494,59 +404,14 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   // The AResident inner loops over one packed A block (rows ic.., mc of
   // them) and the packed B block in bp (columns jc.., nc): each A micro-panel
   // stays in L1 while the B micro-panels stream past it.
-  // PACKEXP: where the B panels come from.
-  const PackExp& px = packexp();
-  const bool px_ok = !ta && m <= 256 && cfg.order == LoopOrder::AResident;
-  const T* px_persist = px_ok && ((tb && px.b) || (!tb && px.a))
-                            ? packexp_buffer(cfg, 0, tb, B, ldb, n, k) : nullptr;
-  const T* px_pm = px_ok && tb && px.c && !px_persist
-                       ? packexp_buffer(cfg, 1, tb, B, ldb, n, k) : nullptr;
-  const T* bbase = bp;
-  index_t bstride = 0;
-  const auto get_b = [&](index_t pc, index_t jc, index_t kc, index_t nc) {
-    if (px_persist) {
-      bstride = packexp_panel_stride(k, NR);
-      bbase = px_persist + (jc / NR) * bstride + pc * NR;
-      return;
-    }
-    if (px_pm)
-      pack_b_from_panel_major(cfg, px_pm, n, pc, jc, kc, nc, NR, bp);
-    else
-      pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
-    bbase = bp;
-    bstride = kc * NR;
-  };
-  // PACKEXP 'p': with persistent panels, prefetch the next B block into L2
-  // (prefetcht1) spread over the current block's tiles.
-  const T* nb_base = nullptr;
-  index_t nb_kc = 0, nb_nc = 0;
-  const auto set_next = [&](index_t pc, index_t jc, index_t KCb, index_t NCb) {
-    nb_base = nullptr;
-    if (!px_persist || !px.p) return;
-    index_t pc2 = pc + KCb, jc2 = jc;
-    if (pc2 >= k) { pc2 = 0; jc2 = jc + NCb; }
-    if (jc2 >= n) return;
-    nb_base = px_persist + (jc2 / NR) * packexp_panel_stride(k, NR) + pc2 * NR;
-    nb_kc = std::min(KCb, k - pc2);
-    nb_nc = std::min(NCb, n - jc2);
-  };
   const auto a_resident_tiles = [&](const T* apack, index_t ic, index_t mc, index_t jc,
                                     index_t nc, index_t kc, T beta_eff,
                                     const GemmEpilogue<T>* last) {
-    const index_t parts = (mc + MR - 1) / MR;
-    const index_t lines = nb_base ? nb_kc * NR * index_t(sizeof(T)) / 64 : 0;
     for (index_t ir = 0; ir < mc; ir += MR)
-      for (index_t jr = 0; jr < nc; jr += NR) {
-        if (nb_base && jr < nb_nc) {
-          const char* pb = reinterpret_cast<const char*>(nb_base + (jr / NR) * packexp_panel_stride(k, NR));
-          const index_t part = ir / MR;
-          for (index_t l = part * lines / parts, e = (part + 1) * lines / parts; l < e; ++l)
-            __builtin_prefetch(pb + l * 64, 0, 2);
-        }
-        run_tile(cfg, kc, alpha, apack + ir * kc, bbase + (jr / NR) * bstride, beta_eff,
+      for (index_t jr = 0; jr < nc; jr += NR)
+        run_tile(cfg, kc, alpha, apack + ir * kc, bp + jr * kc, beta_eff,
                  C + (ic + ir) * ldc + jc + jr, ldc, std::min(MR, mc - ir),
                  std::min(NR, nc - jr), last, last && last->bias ? last->bias + jc + jr : nullptr);
-      }
   };
 
   if (cfg.order == LoopOrder::BResident) {
@@ -589,8 +454,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
-        get_b(pc, jc, kc, nc);
-        set_next(pc, jc, KC, NC);
+        pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
         a_resident_tiles(apall + pc * mc_max, 0, m, jc, nc, kc, beta_eff, last);
       }
     }
@@ -606,7 +470,7 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
         for (index_t jc = 0; jc < n; jc += NC) {
           const index_t nc = std::min(NC, n - jc);
-          get_b(pc, jc, kc, nc);
+          pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
           a_resident_tiles(ap, ic, mc, jc, nc, kc, beta_eff, last);
         }
       }
@@ -672,16 +536,8 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
   if (gemm_detail::use_small_path<T>(transB, m, n, k, ldb)) {
     T* scratch = workspace<T>().b.get(static_cast<std::size_t>(
         gemm_detail::gemm_small_scratch(cfg, k)));
-    // PACKEXP: a transposed B from persistent panels ('b') or packed from a
-    // panel-major copy ('c'); only when the small strip width is the kernel's NR.
-    const PackExp& px = packexp();
-    const bool px_ok = !transA && transB && m <= 256 &&
-                       cfg.small_lanes * cfg.small_nv == cfg.nr && cfg.nr == 32;
-    const T* px_persist = px_ok && px.b ? packexp_buffer(cfg, 0, true, B, ldb, n, k) : nullptr;
-    const T* px_pm = px_ok && px.c && !px_persist ? packexp_buffer(cfg, 1, true, B, ldb, n, k) : nullptr;
     gemm_detail::gemm_small(cfg, transA, transB, m, n, k, alpha, A, lda, B,
-                            ldb, beta, C, ldc, ep, scratch, px_persist, px_pm,
-                            packexp_panel_stride(k, 32));
+                            ldb, beta, C, ldc, ep, scratch);
     return;
   }
   const double work = static_cast<double>(m) * static_cast<double>(n) *

@@ -76,9 +76,7 @@ template <typename T>
 void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                 index_t n, index_t k, T alpha, const T* A, index_t lda,
                 const T* B, index_t ldb, T beta, T* C, index_t ldc,
-                const GemmEpilogue<T>* ep, T* scratch,
-                const T* px_persist = nullptr, const T* px_pm = nullptr,
-                index_t px_stride = 0) {
+                const GemmEpilogue<T>* ep, T* scratch) {
   const index_t L = cfg.small_lanes, MR = cfg.small_mr;
   const index_t NR = L * cfg.small_nv;
   const T ab[2] = {alpha, beta}, ab_tile[2] = {alpha, T(0)};
@@ -97,23 +95,9 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
       // at a time: transposing all of B into one k×n panel wrote rows n
       // floats apart, and ran 3× slower than the packed path on
       // 4×1024×1024 NT (measured).
-      if (px_persist) {  // PACKEXP: panels [n/NR][k][NR], NR == 32
-        bpanel = px_persist + (jr / 32) * px_stride;
-        bpld = 32;
-      } else {
-        if (px_pm) {  // PACKEXP: from the panel-major copy, 32x32 blocks
-          for (index_t p = 0; p < k;) {
-            const index_t len = std::min<index_t>(32 - p % 32, k - p);
-            cfg.pack_t(px_pm + ((p / 32) * n + jr) * 32 + p % 32, 32, nr, len, w,
-                       scratch + p * w);
-            p += len;
-          }
-        } else {
-          cfg.pack_t(B + jr * ldb, ldb, nr, k, w, scratch);
-        }
-        bpanel = scratch;
-        bpld = w;
-      }
+      cfg.pack_t(B + jr * ldb, ldb, nr, k, w, scratch);
+      bpanel = scratch;
+      bpld = w;
     } else if (w != nr && !masked) {
       for (index_t p = 0; p < k; ++p) {
         const T* src = B + p * ldb + jr;

@@ -201,9 +201,7 @@ int main(int argc, char** argv) {
   if (shapes.empty())
     for (index_t n : {256, 512, 1024}) shapes.push_back({n, n, n, false, false});
   fastmlp::set_num_threads(threads);
-  // PACKEXP (throw-away): the experiment's skipped packs give wrong numbers.
-  const char* px = std::getenv("FASTMLP_PACKEXP");
-  if (!(px && *px) && (!validate<float>() || !validate<double>())) return 1;
+  if (!validate<float>() || !validate<double>()) return 1;
   const Blas blas = open_blas(threads);
   const int rounds = std::getenv("FASTMLP_BENCH_ROUNDS")
                          ? std::max(1, std::atoi(std::getenv("FASTMLP_BENCH_ROUNDS")))

@@ -45,9 +45,6 @@ int main(int argc, char** argv) {
   LossSpec ce; ce.kind = LossKind::CrossEntropy;
   n.set_loss(ce);
   OptimizerSpec adam; adam.kind = OptimizerKind::Adam; adam.lr = 1e-4;
-  // PACKEXP (throw-away): lr 0 keeps the weights constant, so the experiment's
-  // reused packs are not stale and every variant computes the baseline's numbers.
-  if (std::getenv("FASTMLP_STEP_LR0")) adam.lr = 0;
   n.set_optimizer(adam);
   std::vector<float> x(B * 784);
   std::uniform_real_distribution<float> ux(0.f, 1.f);
