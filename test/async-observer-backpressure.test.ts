@@ -7,15 +7,13 @@
 // ON_BATCH_MAX_LAG batches ahead (JS engine: 0); a rejection stops the epoch
 // as a throw does; an abort, dispose(), a terminated worker_thread or
 // process.exit() during a pending observer promise deadlocks nothing.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { AbortError, Dense, Matrix, Sequential, type Logs } from '../lib';
 import type { Callback } from '../lib/callbacks';
 import { ON_BATCH_MAX_LAG, type EngineName, type LayerSpec, type NetworkPlan } from '../lib/engine';
 import { resolveLoss, Loss } from '../lib/losses';
 import { SGD } from '../lib/optim';
+import { expectExitsWith7, expectTerminatesPromptly, fitForeverScript } from './fit-forever';
 import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
 
 const N = ON_BATCH_MAX_LAG;
@@ -28,7 +26,6 @@ const ROWS = BATCH * BATCHES;
 const SLOW_MS = 4;
 const x = randomArray(ROWS * 4, 3);
 const y = Int32Array.from({ length: ROWS }, (_, i) => i % 3);
-const root = path.resolve(__dirname, '..');
 
 function plan(name: EngineName): NetworkPlan {
   const p = engine(name).createPlan({ dtype: 'float64', layers: LAYERS, maxBatch: BATCH });
@@ -292,52 +289,18 @@ describe('parity', () => {
   });
 });
 
-// Child processes and threads load the built package (npm test builds dist/ first). The observer's
-// promise never settles once the environment goes away: the worker must not wait on it.
-const FIT_FOREVER_ASYNC = `
-  const { Sequential, Dense, Matrix } = require(${JSON.stringify(path.join(root, 'dist'))});
-  const rows = 200000;
-  const x = new Matrix(rows, 4, Float32Array.from({ length: rows * 4 }, (_, i) => Math.sin(i)));
-  const y = Int32Array.from({ length: rows }, (_, i) => i % 3);
-  const m = new Sequential([new Dense(4, 8, { activation: 'tanh' }), new Dense(8, 3)], { engine: 'native', seed: 1 });
-  m.compile({ loss: 'cross-entropy', optimizer: 'sgd' });
-  let seen = 0;
-  // 50,000 batches at ${SLOW_MS} ms each: minutes, unless the fit is cut short.
-  const fit = m.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false,
-    callbacks: [{ observeOnly: true, onBatchEnd: async () => {
+// The observer's promise never settles once the environment goes away: the worker must not wait on it.
+const FIT_FOREVER_ASYNC = fitForeverScript(`async () => {
       if (++seen === 20) started();
       await new Promise((r) => setTimeout(r, ${SLOW_MS}));
-    } }] });
-`;
+    }`);
 
 describe('the environment going away while an async observer holds the worker', () => {
   it('a worker_thread terminated mid-fit ends promptly', async () => {
-    const w = new Worker(`${FIT_FOREVER_ASYNC}
-      const { parentPort } = require('node:worker_threads');
-      function started() { parentPort.postMessage('training'); }
-      fit.then(() => parentPort.postMessage('finished'), (e) => parentPort.postMessage(String(e && e.stack)));`,
-    { eval: true });
-    const messages: unknown[] = [];
-    await new Promise<void>((resolve, reject) => {
-      w.on('message', (msg) => { messages.push(msg); resolve(); });
-      w.on('error', reject);
-    });
-    expect(messages).toEqual(['training']);
-    const t0 = performance.now();
-    expect(await w.terminate()).toBe(1);
-    expect(performance.now() - t0).toBeLessThan(3000);
+    await expectTerminatesPromptly(FIT_FOREVER_ASYNC);
   });
 
   it('process.exit() from inside a pending observer exits at once', async () => {
-    const child = spawn(process.execPath, ['-e', `${FIT_FOREVER_ASYNC}
-      function started() { setTimeout(() => process.exit(7), 1); }`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += String(d); });
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 8000);
-      child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
-    });
-    expect(stderr).toBe('');
-    expect(code).toBe(7);  // null: it hung, with its main thread joining the blocked worker
+    await expectExitsWith7(FIT_FOREVER_ASYNC, 'setTimeout(() => process.exit(7), 1);');
   });
 });

@@ -4,14 +4,12 @@
 // batches ahead (the JS engine calls it between batches: lag 0); and no path
 // deadlocks while the worker waits for room — an abort, a throwing onBatch,
 // dispose(), a second call, a worker_thread terminated mid-fit, process.exit().
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { ON_BATCH_MAX_LAG, type LayerSpec, type NetworkPlan } from '../lib/engine';
 import { resolveLoss, Loss } from '../lib/losses';
 import { loadNative } from '../lib/native';
 import { SGD } from '../lib/optim';
+import { expectExitsWith7, expectTerminatesPromptly, fitForeverScript } from './fit-forever';
 import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
 
 const N = ON_BATCH_MAX_LAG;
@@ -24,7 +22,6 @@ const ROWS = BATCH * BATCHES;
 const BUSY_MS = 4;
 const x = randomArray(ROWS * 4, 3);
 const y = Int32Array.from({ length: ROWS }, (_, i) => i % 3);
-const root = path.resolve(__dirname, '..');
 
 function plan(name: (typeof ENGINES)[number]): NetworkPlan {
   const p = engine(name).createPlan({ dtype: 'float64', layers: LAYERS, maxBatch: BATCH });
@@ -152,53 +149,17 @@ describe('parity', () => {
   });
 });
 
-// Child processes and threads load the built package (npm test builds dist/ first).
-const FIT_FOREVER = `
-  const { Sequential, Dense, Matrix } = require(${JSON.stringify(path.join(root, 'dist'))});
-  const rows = 200000;
-  const x = new Matrix(rows, 4, Float32Array.from({ length: rows * 4 }, (_, i) => Math.sin(i)));
-  const y = Int32Array.from({ length: rows }, (_, i) => i % 3);
-  const m = new Sequential([new Dense(4, 8, { activation: 'tanh' }), new Dense(8, 3)], { engine: 'native', seed: 1 });
-  m.compile({ loss: 'cross-entropy', optimizer: 'sgd' });
-  const busy = (ms) => { const until = performance.now() + ms; while (performance.now() < until); };
-  let seen = 0;
-  // 50,000 batches at ${BUSY_MS} ms each: minutes, unless the fit is cut short.
-  const fit = m.fit(x, y, { epochs: 1, batchSize: 4, shuffle: false,
-    callbacks: [{ observeOnly: true, onBatchEnd: () => { busy(${BUSY_MS}); if (++seen === 20) started(); } }] });
-`;
+// The observer busy-waits BUSY_MS per batch: the worker soon waits for room.
+const FIT_FOREVER = fitForeverScript(`() => { busy(${BUSY_MS}); if (++seen === 20) started(); }`);
 
 describe('the environment going away while the worker waits for room', () => {
   it('a worker_thread terminated mid-fit with a slow onBatch ends promptly, and so does its parent', async () => {
-    const w = new Worker(`${FIT_FOREVER}
-      const { parentPort } = require('node:worker_threads');
-      function started() { parentPort.postMessage('training'); }
-      fit.then(() => parentPort.postMessage('finished'), (e) => parentPort.postMessage(String(e && e.stack)));`,
-    { eval: true });
-    const messages: unknown[] = [];
-    await new Promise<void>((resolve, reject) => {
-      w.on('message', (m) => { messages.push(m); resolve(); });
-      w.on('error', reject);
-    });
-    expect(messages).toEqual(['training']);
-    const t0 = performance.now();
-    expect(await w.terminate()).toBe(1);
-    expect(performance.now() - t0).toBeLessThan(3000);
+    await expectTerminatesPromptly(FIT_FOREVER);
   });
 
   it('process.exit() with a fit in flight and the worker waiting for room exits at once', async () => {
     // Exits from inside onBatch, when the worker has long filled the queue: the main thread then
     // joins libuv's threads with no event loop left to deliver events and make room.
-    const child = spawn(process.execPath, ['-e', `${FIT_FOREVER}
-      function started() { process.exit(7); }`], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += String(d); });
-    const t0 = performance.now();
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 8000);
-      child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
-    });
-    expect(stderr).toBe('');
-    expect(code).toBe(7);  // null: it hung, with its main thread joining the blocked worker
-    expect(performance.now() - t0).toBeLessThan(8000);
+    await expectExitsWith7(FIT_FOREVER, 'process.exit(7);');
   });
 });
