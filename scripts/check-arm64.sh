@@ -31,7 +31,7 @@ cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cmake/toolchain-aarch64-linux-g
 # Every target, so that each test ctest registers has its program (a list of
 # targets here once missed two new tests: ctest then failed on them).
 cmake --build build-arm64 -j"${JOBS:-1}" >/dev/null
-file build-arm64/fastmlp_core_test | grep -q 'ARM aarch64' || { echo "check-arm64: not an aarch64 binary" >&2; exit 1; }
+file build-arm64/fastmlp_core_test | grep 'ARM aarch64' >/dev/null || { echo "check-arm64: not an aarch64 binary" >&2; exit 1; }
 # The default kernel on arm64 is NEON: every test runs with it; the portable
 # kernel's core tests run too. The x86 kernels' entries would only rerun the
 # portable kernel (an unsupported kernel falls back), and the portable gemm,
@@ -53,9 +53,11 @@ ln -s "$root/node_modules" "$stage/node_modules"
    npx prebuildify --napi --strip --arch arm64 --out "$root" >"$stage/prebuildify.log" 2>&1) ||
   { tail -30 "$stage/prebuildify.log" >&2; echo "check-arm64: prebuildify --arch arm64 failed" >&2; exit 1; }
 addon=$(ls prebuilds/linux-arm64/*.node)
-file "$addon" | grep -q 'ARM aarch64' || { echo "check-arm64: $addon is not aarch64" >&2; exit 1; }
+file "$addon" | grep 'ARM aarch64' >/dev/null || { echo "check-arm64: $addon is not aarch64" >&2; exit 1; }
 # No arm64 Node here to load it in: check that it is the Node-API module we
 # mean (its registration symbol) and links nothing beyond libc/libstdc++/libm.
-aarch64-linux-gnu-nm -D "$addon" | grep -q napi_register_module_v1 ||
+# grep reads its whole input (no -q): under pipefail, -q's exit at the first match
+# left nm to die of SIGPIPE once its output outgrew the pipe, failing this check.
+aarch64-linux-gnu-nm -D "$addon" | grep napi_register_module_v1 >/dev/null ||
   { echo "check-arm64: $addon does not export napi_register_module_v1" >&2; exit 1; }
 echo "arm64 addon: $addon ($(du -k "$addon" | cut -f1) KiB), needs: $(aarch64-linux-gnu-readelf -d "$addon" | grep -o 'Shared library: \[[^]]*\]' | tr -d '[]' | sed 's/Shared library: //' | tr '\n' ' ')"
