@@ -117,7 +117,7 @@ function deadParams(): number[] {
  * A plan whose first DEAD hidden units have bias −50 (their pre-activation, with
  * weights in [−1, 1) and inputs in [0, 1), stays below −44), and state near the
  * floor. Their weights are not 0: the proof in optim.cc excludes |θ| below
- * ~1e-24, where the unflushed subnormal step is visible (θ = 0 becomes −1.6e-33).
+ * ~4e-22·lr, where the unflushed subnormal step is visible (θ = 0 becomes −1.6e-33).
  */
 function deadUnitPlan(name: EngineName, dtype: Dtype, spec: OptimizerSpec): NetworkPlan {
   const Ctor = ctor(dtype);
