@@ -8,7 +8,9 @@
 //     the parameters are bit-identical with and without the flush after every
 //     step, and the state differs only where the unflushed one is subnormal
 //     (stored 0 instead);
-//  3. Adagrad's sum, which only grows, is kept as it is.
+//  3. the same in fused training (Network::train_step) of a network with dead
+//     ReLU units, both dtypes;
+//  4. Adagrad's sum, which only grows, is kept as it is.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "check.h"
+#include "network.h"
 #include "optim.h"
 
 using namespace fastmlp;
@@ -144,6 +147,67 @@ void parameters_unchanged_by_flush(const NamedSpec& c) {
   CHECK(state_flushed > 0);
 }
 
+// 6-10-3 with ReLU; hidden units 0..3 have bias −50, so with inputs in
+// [0, 1) and weights in [−1, 1) they never fire: their weight rows, biases
+// and outgoing weight columns get gradient exactly 0.
+template <typename T>
+Network<T> dead_unit_network(const OptimizerSpec& spec) {
+  std::vector<LayerSpec> layers(3);
+  layers[0].kind = LayerSpec::Kind::Dense;
+  layers[0].in = 6;
+  layers[0].out = 10;
+  layers[1].kind = LayerSpec::Kind::Activation;
+  layers[1].activation = Activation::Relu;
+  layers[2].kind = LayerSpec::Kind::Dense;
+  layers[2].in = 10;
+  layers[2].out = 3;
+  Network<T> net(layers, 12);
+  rng.seed(99);
+  const std::vector<T> init = random_vec<T>(static_cast<std::size_t>(net.param_count()));
+  std::copy(init.begin(), init.end(), net.params());
+  for (index_t unit = 0; unit < 4; ++unit) net.params()[60 + unit] = T(-50);
+  LossSpec ce;
+  ce.kind = LossKind::CrossEntropy;
+  net.set_loss(ce);
+  net.set_optimizer(spec);
+  const std::vector<T> state = near_normal_floor<T>(net.opt_state_size());
+  net.set_opt_state(state.data(), net.opt_state_size(), 10);
+  return net;
+}
+
+template <typename T>
+void fused_training_unchanged_by_flush(const NamedSpec& c) {
+  OptimizerSpec kept = c.spec;
+  kept.flush_subnormal = false;
+  Network<T> flushed = dead_unit_network<T>(c.spec), unflushed = dead_unit_network<T>(kept);
+  std::vector<T> x(12 * 6);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = T((i * 5) % 11) / T(11);
+  std::vector<std::int32_t> y(12);
+  for (std::size_t i = 0; i < y.size(); ++i) y[i] = std::int32_t(i % 3);
+  const index_t p = flushed.param_count(), s = flushed.opt_state_size();
+  int param_diffs = 0, state_bad = 0, state_flushed = 0, stored = 0;
+  for (int step = 0; step < 100; ++step) {
+    flushed.train_step(x.data(), 12, y.data(), nullptr);
+    unflushed.train_step(x.data(), 12, y.data(), nullptr);
+    for (index_t i = 0; i < p; ++i)
+      param_diffs += same_bits(flushed.params()[i], unflushed.params()[i]) ? 0 : 1;
+    for (index_t i = 0; i < s; ++i) {
+      const T a = flushed.opt_state()[i], b = unflushed.opt_state()[i];
+      stored += subnormal(a) ? 1 : 0;
+      if (same_bits(a, b)) continue;
+      if (a == T(0) && subnormal(b)) ++state_flushed;
+      else ++state_bad;
+    }
+  }
+  if (param_diffs || state_bad || stored)
+    std::fprintf(stderr, "%s fused: %d parameter and %d state differences, %d subnormal stored\n",
+                 c.name.c_str(), param_diffs, state_bad, stored);
+  CHECK(param_diffs == 0);
+  CHECK(state_bad == 0);
+  CHECK(stored == 0);
+  CHECK(state_flushed > 0);
+}
+
 // A zero gradient leaves Adagrad's sum as it is, subnormal or not: it does
 // not decay, so it is not flushed (optim.cc).
 template <typename T>
@@ -168,6 +232,8 @@ int main() {
     no_subnormal_stored<double>(c);
     parameters_unchanged_by_flush<float>(c);
     parameters_unchanged_by_flush<double>(c);
+    fused_training_unchanged_by_flush<float>(c);
+    fused_training_unchanged_by_flush<double>(c);
   }
   adagrad_sum_kept<float>();
   adagrad_sum_kept<double>();
