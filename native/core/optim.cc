@@ -127,8 +127,9 @@ struct NoClip {
 //  - Adam's m: with m = 0 the update is exactly 0 and θ stays. With the
 //    subnormal m it is |u| < (lr/(1 − β1))·2⁻¹²⁶/ε (1.2e-32 for the defaults),
 //    below ½ulp(θ) unless |θ| < 2²⁵·|u| (4e-25 for the defaults), so θ stays
-//    too. Likewise SGD's and RMSprop's momentum buffer (|u| = lr·μ·|b| <
-//    lr·2⁻¹²⁶ with a zero gradient: |θ| > lr·2⁻¹⁰¹ ≈ lr·3.9e-31 suffices).
+//    too. Likewise SGD's and RMSprop's momentum buffer b (with a zero
+//    gradient the step is lr·b or lr·μ·b, |u| < lr·2⁻¹²⁶: |θ| > lr·2⁻¹⁰¹ ≈
+//    lr·3.9e-31 suffices).
 //  - RMSprop's s: with g = 0 the step g/(√s + ε) is 0 either way; otherwise
 //    √s < 2⁻⁶³ < ½ulp(ε) for ε > 2⁻³⁸ ≈ 3.6e-12 (the default is 1e-8). The
 //    centered average a: a² underflows to 0 when |a| < 2⁻¹²⁶, so s − a² is
