@@ -16,6 +16,9 @@
 //  clip_norm > 0:  g ·= min(1, clip_norm / (‖g‖₂ + 1e-6))  (torch.nn.utils.clip_grad_norm_)
 //  clip_value > 0: g = clamp(g, −clip_value, clip_value)    (torch.nn.utils.clip_grad_value_)
 // in that order (norm first, as Keras applies clipnorm before clipvalue).
+// Decaying state (SGD's velocity, RMSprop's averages and buffer, Adam's m, v
+// and max v) is stored as 0 where it would be subnormal (optim.cc explains
+// why and proves that the parameters do not change).
 #pragma once
 
 #include <vector>
@@ -41,6 +44,10 @@ struct OptimizerSpec {
   double initial_accumulator_value = 0.0;  // Adagrad
   double clip_norm = 0.0;  // 0: off
   double clip_value = 0.0; // 0: off
+  // Stores decaying state values below the smallest normal number as 0 (see
+  // optim.cc, "Subnormal state"). Only tests and benchmarks turn it off, to
+  // compare with PyTorch's behaviour; the public API has no such option.
+  bool flush_subnormal = true;
 };
 
 // Throws std::invalid_argument for out-of-range hyper-parameters

@@ -6,9 +6,18 @@
 // by hand against the core library (one line):
 //   g++ -O2 -std=c++17 -Inative/core native/test/optim_bench.cc
 //   build-cmake/libfastmlp_core.a -lpthread -o /tmp/optim_bench
+// Arguments (any order): `subnormal` starts every state value at 1e-39 (a
+// subnormal float) with all gradients 0 — the state of dead units, which
+// optim.cc flushes to 0 — instead of zero state and varied gradients;
+// `keep` turns the flush off (spec.flush_subnormal = false, PyTorch's
+// behaviour); any other word runs only the cases whose name contains it.
+// Compile with -DOPTIM_BENCH_NO_FLUSH_FIELD against an optim.h from before
+// the flush existed to time the old loops.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "optim.h"
@@ -16,8 +25,15 @@
 
 using namespace fastmlp;
 
-int main() {
+int main(int argc, char** argv) {
   set_num_threads(1);
+  bool subnormal_state = false, keep_subnormal = false;
+  std::vector<std::string> only;
+  for (int a = 1; a < argc; ++a) {
+    if (std::strcmp(argv[a], "subnormal") == 0) subnormal_state = true;
+    else if (std::strcmp(argv[a], "keep") == 0) keep_subnormal = true;
+    else only.push_back(argv[a]);
+  }
   const index_t n = 5800000;
   struct Case {
     const char* name;
@@ -57,15 +73,24 @@ int main() {
 
   // Every state layout fits in 3n; gradients are small and varied, so the
   // parameters stay finite over all the steps.
-  std::vector<float> param(n, 0.5f), grad(n), state(3 * n, 0.0f);
-  for (index_t i = 0; i < n; ++i) grad[i] = float((i % 97) - 48) * 1e-3f;
-  std::printf("optimizer_update, %lld floats, 1 thread, median ms of 41\n",
-              static_cast<long long>(n));
-  for (const Case& c : cases) {
-    // Each case from fresh parameters and zero state (another case's state
+  const float initial_state = subnormal_state ? 1e-39f : 0.0f;
+  std::vector<float> param(n, 0.5f), grad(n, 0.0f), state(3 * n, initial_state);
+  if (!subnormal_state)
+    for (index_t i = 0; i < n; ++i) grad[i] = float((i % 97) - 48) * 1e-3f;
+  std::printf("optimizer_update, %lld floats, 1 thread, median ms of 41, %s state%s\n",
+              static_cast<long long>(n), subnormal_state ? "subnormal" : "ordinary",
+              keep_subnormal ? ", flush off" : "");
+  for (Case c : cases) {
+    bool wanted = only.empty();
+    for (const std::string& word : only) wanted = wanted || std::strstr(c.name, word.c_str());
+    if (!wanted) continue;
+#ifndef OPTIM_BENCH_NO_FLUSH_FIELD
+    c.spec.flush_subnormal = !keep_subnormal;
+#endif
+    // Each case from fresh parameters and state (another case's state
     // means something else and drove half the parameters to NaN).
     std::fill(param.begin(), param.end(), 0.5f);
-    std::fill(state.begin(), state.end(), 0.0f);
+    std::fill(state.begin(), state.end(), initial_state);
     std::vector<double> ms;
     for (int r = 0; r < 41; ++r) {
       const auto t0 = std::chrono::steady_clock::now();

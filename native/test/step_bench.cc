@@ -7,9 +7,14 @@
 // it measured the gradient check's cost (the README's Errors section); at
 // commit 3a57f56, with an --unfused flag, the fused optimizer step's (the
 // README's Benchmarks). Not a test.
-//   fastmlp_step_bench [steps] [--small] [--threads N]
+//   fastmlp_step_bench [steps] [--small] [--threads N] [--dead F]
 //   default: 30 steps, 784-2048-2048-10 batch 256, 1 thread;
-//   --small: 784-512-256-10 batch 128.
+//   --small: 784-512-256-10 batch 128;
+//   --dead F: the first F (0..1) of the first hidden layer's units are dead
+//   ReLUs (bias −100; their weight rows, bias and outgoing weight columns get
+//   gradient 0) whose Adam state has decayed as in a long run, m = 0 and
+//   v = 1e-39 (subnormal), set after the warm-up — what optim.cc's subnormal
+//   flush is about (measured before/after it, README Optimizers).
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -24,8 +29,10 @@ using namespace fastmlp;
 int main(int argc, char** argv) {
   int steps = 30, threads = 1;
   bool small = false;
+  double dead = 0.0;
   for (int a = 1; a < argc; ++a) {
     if (std::strcmp(argv[a], "--small") == 0) small = true;
+    else if (std::strcmp(argv[a], "--dead") == 0 && a + 1 < argc) dead = std::atof(argv[++a]);
     else if (std::strcmp(argv[a], "--threads") == 0 && a + 1 < argc) threads = std::atoi(argv[++a]);
     else steps = std::atoi(argv[a]);
   }
@@ -42,6 +49,10 @@ int main(int argc, char** argv) {
   std::mt19937 g(1);
   std::uniform_real_distribution<float> u(-0.03f, 0.03f);
   for (index_t i = 0; i < n.param_count(); ++i) n.params()[i] = u(g);
+  // Layout: W1 (h1 × 784), b1 (h1), W2 (h2 × h1), b2, W3, b3.
+  const index_t dead_units = static_cast<index_t>(dead * static_cast<double>(h1));
+  const index_t w2_at = h1 * 784 + h1;
+  for (index_t unit = 0; unit < dead_units; ++unit) n.params()[h1 * 784 + unit] = -100.f;
   LossSpec ce; ce.kind = LossKind::CrossEntropy;
   n.set_loss(ce);
   OptimizerSpec adam; adam.kind = OptimizerKind::Adam; adam.lr = 1e-4;
@@ -52,6 +63,17 @@ int main(int argc, char** argv) {
   std::vector<std::int32_t> y(B);
   for (index_t i = 0; i < B; ++i) y[i] = std::int32_t(i % 10);
   for (int i = 0; i < 5; ++i) n.train_step(x.data(), B, y.data(), nullptr);
+  if (dead_units > 0) {
+    const index_t p = n.param_count();
+    std::vector<float> state(n.opt_state(), n.opt_state() + n.opt_state_size());  // [m][v]
+    const auto decayed = [&](index_t i) { state[i] = 0.f; state[p + i] = 1e-39f; };
+    for (index_t unit = 0; unit < dead_units; ++unit) {
+      for (index_t j = 0; j < 784; ++j) decayed(unit * 784 + j);
+      decayed(h1 * 784 + unit);
+      for (index_t o = 0; o < h2; ++o) decayed(w2_at + o * h1 + unit);
+    }
+    n.set_opt_state(state.data(), n.opt_state_size(), n.step_count());
+  }
   const auto cpu_ms = [] {
     timespec ts;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);

@@ -132,6 +132,35 @@ export function optimizerStateCompatible(a: OptimizerSpec, b: OptimizerSpec): bo
     (Boolean(a.centered) === Boolean(b.centered) && (a.momentum > 0) === (b.momentum > 0));
 }
 
+// Subnormal state (native/core/optim.cc explains why and proves that the
+// parameters do not change): every state value that decays — SGD's velocity,
+// RMSprop's averages and buffer, Adam's m, v and max v — is stored as 0 where
+// the stored dtype would hold a subnormal number; the update then uses the
+// stored 0. JS computes in double, so the test is on the double before it is
+// rounded to the array's dtype: a double rounds to a float32 below 2⁻¹²⁶ (the
+// smallest normal float) exactly when |x| < 2⁻¹²⁶ − 2⁻¹⁵⁰, the midpoint
+// between the largest subnormal and 2⁻¹²⁶ (a tie rounds to 2⁻¹²⁶, whose last
+// mantissa bit is even); that is Math.fround first, then the compare, in one
+// compare. Adagrad's sum only grows and is left alone, as in the core.
+const FLOAT32_FLUSH_BELOW = 2 ** -126 - 2 ** -150;
+const FLOAT64_FLUSH_BELOW = 2 ** -1022;
+
+let flushingSubnormals = true;
+
+/**
+ * Tests only: false stores subnormal state as computed (PyTorch's behaviour),
+ * to show that the flush leaves the parameters bit-identical. Not public API.
+ */
+export function setSubnormalFlushForTests(on: boolean): void {
+  flushingSubnormals = on;
+}
+
+/** The magnitude below which state of this array's dtype is stored as 0 (0: never). */
+function flushBelow(state: FloatArray): number {
+  if (!flushingSubnormals) return 0;
+  return state instanceof Float32Array ? FLOAT32_FLUSH_BELOW : FLOAT64_FLUSH_BELOW;
+}
+
 // The updates use the native core's arithmetic arrangement (optim.cc), so
 // float64 trajectories of the two engines agree to rounding (Math.pow and
 // std::pow may differ in the last bit). The weight-decay term is added even
@@ -166,10 +195,12 @@ function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Float
   const first = step === 1;
   const keep = 1 - spec.dampening;
   const nesterov = spec.nesterov;
+  const tiny = flushBelow(state);
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    const v = first ? g : mu * state[i]! + keep * g;
+    let v = first ? g : mu * state[i]! + keep * g;
+    if (Math.abs(v) < tiny) v = 0;
     state[i] = v;
     param[i] = p - lr * (nesterov ? g + mu * v : v);
   }
@@ -203,21 +234,25 @@ function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   const oneMinusAlpha = 1 - alpha;
   const useMomentum = mu > 0;
   const bufferAt = centered ? 2 * n : n;
+  const tiny = flushBelow(state);
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    const sq = alpha * state[i]! + oneMinusAlpha * g * g;
+    let sq = alpha * state[i]! + oneMinusAlpha * g * g;
+    if (Math.abs(sq) < tiny) sq = 0;
     state[i] = sq;
     let variance = sq;
     if (centered) {
-      const ga = alpha * state[n + i]! + oneMinusAlpha * g;
+      let ga = alpha * state[n + i]! + oneMinusAlpha * g;
+      if (Math.abs(ga) < tiny) ga = 0;
       state[n + i] = ga;
       // ≥ 0 in exact arithmetic; rounding can push it just below (torch: NaN).
       variance = Math.max(sq - ga * ga, 0);
     }
     const d = g / (Math.sqrt(variance) + eps);
     if (useMomentum) {
-      const b = mu * state[bufferAt + i]! + d;
+      let b = mu * state[bufferAt + i]! + d;
+      if (Math.abs(b) < tiny) b = 0;
       state[bufferAt + i] = b;
       param[i] = p - lr * b;
     } else {
@@ -245,15 +280,19 @@ function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Floa
   // AdamW shrinks θ by (1 − lr·λ) first; Adam adds λθ to the gradient.
   const decay = decoupled ? 1 - lr * spec.weightDecay : 1;
   const coupled = decoupled ? 0 : spec.weightDecay;
+  const tiny = flushBelow(state);
   for (let i = 0; i < n; i++) {
     const p = param[i]! * decay;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + coupled * p;
-    const m = b1 * state[i]! + (1 - b1) * g;
+    let m = b1 * state[i]! + (1 - b1) * g;
     let v = b2 * state[n + i]! + (1 - b2) * g * g;
+    if (Math.abs(m) < tiny) m = 0;
+    if (Math.abs(v) < tiny) v = 0;
     state[i] = m;
     state[n + i] = v;
     if (amsgrad) {
       v = Math.max(state[2 * n + i]!, v);
+      if (Math.abs(v) < tiny) v = 0;
       state[2 * n + i] = v;
     }
     param[i] = p - stepSize * m / (Math.sqrt(v) / bc2Sqrt + eps);
