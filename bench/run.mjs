@@ -8,7 +8,7 @@
 // leak from one case into the next. This script only plans, runs, tabulates
 // and saves bench/results/latest.json.
 //
-//   node bench/run.mjs [--quick] [--only gemm|mlp] [--stat best|median]
+//   node bench/run.mjs [--quick] [--only gemm|mlp] [--stat best|median] [--rounds N]
 //                      [--js-max-size N] [--no-baselines] [--optimizer NAME]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -66,6 +66,8 @@ const USAGE = `usage: node bench/run.mjs [options]
   --stat best|median  gemm statistic shown in the table (default best; both are saved)
   --js-max-size <n>   largest square gemm for the JS engine (default 512, quick 256)
   --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
+  --rounds <n>        native/PyTorch MLP rounds (default 3, quick 1); more rounds narrow
+                      the spread of the ratio on a noisy machine
   --optimizer <name>  MLP case optimizer: adam (default), sgd, adagrad, rmsprop, adamw
                       (fastmlp and PyTorch with their defaults; tfjs runs only with adam)
   --help`;
@@ -79,6 +81,7 @@ function options() {
       'js-max-size': { type: 'string' },
       'no-baselines': { type: 'boolean', default: false },
       optimizer: { type: 'string', default: 'adam' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -99,6 +102,14 @@ function options() {
   const profileName = values.quick ? 'quick' : 'full';
   const profile = { ...PROFILES[profileName] };
   if (values['js-max-size'] !== undefined) profile.jsMaxSize = Number(values['js-max-size']);
+  if (values.rounds !== undefined) {
+    const rounds = Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+      console.error(`expected an integer 1..20 for --rounds but received '${values.rounds}'\n${USAGE}`);
+      process.exit(2);
+    }
+    profile.mlpRepeats = rounds;
+  }
   return { groups, profileName, profile, stat: values.stat, baselines: !values['no-baselines'], optimizer: values.optimizer };
 }
 
