@@ -235,6 +235,32 @@ describe('saving is atomic', () => {
   });
 });
 
+describe.each(ENGINES)('file-system errors name the caller\'s path (%s engine)', (engineName) => {
+  it('save to a missing directory, to a directory, under a file; load of a directory or a missing file', async () => {
+    const m = net(engineName, 'float32');
+    const file = path.join(dir, `plain-${engineName}.safetensors`);
+    await writeFile(file, 'x');
+    const cases: [() => Promise<unknown>, string, string, string][] = [
+      [() => m.save(path.join(dir, 'no-such-dir', 'm.safetensors')), 'ENOENT', 'write', path.join(dir, 'no-such-dir', 'm.safetensors')],
+      [() => m.save(dir), 'EISDIR', 'write', dir],
+      [() => m.save(path.join(file, 'm.safetensors')), 'ENOTDIR', 'write', path.join(file, 'm.safetensors')],
+      [() => Sequential.load(dir, { engine: engineName }), 'EISDIR', 'read', dir],
+      [() => io.readWeights(dir), 'EISDIR', 'read', dir],
+      [() => io.readModelInfo(path.join(dir, 'missing.safetensors')), 'ENOENT', 'read', path.join(dir, 'missing.safetensors')],
+    ];
+    for (const [call, code, action, where] of cases) {
+      const e = await call().then(() => null, (err: NodeJS.ErrnoException) => err);
+      expect(e).toBeInstanceOf(Error);
+      expect(e!.code).toBe(code);
+      expect(e!.path).toBe(where);
+      // "EISDIR: cannot write '<dir>': ...": the path given, never the temporary file's name.
+      expect(e!.message.startsWith(`${code}: cannot ${action} '${where}': `)).toBe(true);
+      expect(e!.message).not.toMatch(/\.tmp/);
+    }
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+});
+
 describe('configs and registries', () => {
   it('layerFromConfig rebuilds each layer from getConfig and refuses unknown types and options', () => {
     for (const layer of [new Dense(3, 4, { activation: 'tanh', biasInit: 0.5 }), new Activation('softmax')]) {

@@ -22,6 +22,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import type { EngineChoice } from '../backend';
 import type { Dtype } from '../engine';
 import type { RngState } from '../rng';
@@ -208,6 +209,33 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
  * A failure leaves any previous file untouched and removes the temporary one.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await writeThenRename(path, bytes);
+  } catch (e) {
+    // The system error names the temporary file ('.m.safetensors.1234.ab12.tmp'), which the caller never chose.
+    throw fileError(e, 'write', path);
+  }
+}
+
+/**
+ * A file-system error restated for the path the caller gave: "ENOENT: cannot
+ * write 'dir/m.safetensors': no such file or directory", with the original's
+ * code, errno and syscall kept (and it as the cause). Other errors pass through.
+ */
+export function fileError(e: unknown, action: 'read' | 'write', path: string): unknown {
+  const sys = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof sys.code !== 'string' || typeof sys.errno !== 'number') return e;
+  const reason = getSystemErrorMap().get(sys.errno)?.[1] ?? sys.message;
+  const out = new Error(`${sys.code}: cannot ${action} '${path}': ${reason}` +
+    (sys.code === 'EISDIR' ? ' (the path is a directory; give a file name)' : ''), { cause: e }) as NodeJS.ErrnoException;
+  out.code = sys.code;
+  out.errno = sys.errno;
+  if (sys.syscall !== undefined) out.syscall = sys.syscall;
+  out.path = path;
+  return out;
+}
+
+async function writeThenRename(path: string, bytes: Uint8Array): Promise<void> {
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'wx');
@@ -378,7 +406,16 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
  * refused without being read. decodeSafetensors then bounds everything else.
  */
 async function readSafetensorsFile(path: string): Promise<Buffer> {
-  const handle = await fs.open(requirePath(path), 'r');
+  requirePath(path);
+  try {
+    return await readWhole(path);
+  } catch (e) {
+    throw fileError(e, 'read', path);  // e.g. a directory: Node's EISDIR message does not name it
+  }
+}
+
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await fs.open(path, 'r');
   try {
     const { size } = await handle.stat();
     const head = Buffer.alloc(8);
