@@ -160,6 +160,30 @@ describe('fastmlp info, bench, --help, --version', () => {
     }
   });
 
+  it.each(ENGINES)('predict on an API model: a headerless CSV keeps its first row, --out names every output column (%s engine)', async (engine) => {
+    writeFileSync(join(dir, 'nohead.csv'), '0.5,-1,2\n3,0.25,-0.5\n-2,1,1\n');
+    writeFileSync(join(dir, 'head.csv'), 'a,b,c\n0.5,-1,2\n3,0.25,-0.5\n-2,1,1\n');
+    const { x } = await loadCsv(join(dir, 'head.csv'));
+    const m = new Sequential([new Dense(3, 2)], { engine, seed: 6 });
+    m.compile({ loss: 'mse' });
+    await m.save(join(dir, `two-outputs-${engine}.safetensors`));
+    const p = m.predict(x).data;
+    const expected = [0, 1, 2].map((i) => [p[2 * i]!, p[2 * i + 1]!]);
+    for (const args of [['nohead.csv'], ['head.csv'], ['nohead.csv', '--no-header']]) {
+      const r = fastmlp(['predict', `two-outputs-${engine}.safetensors`, ...args, '--engine', engine], dir);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => l.split(',').map(Number));
+      expect(lines).toHaveLength(3);   // the first data row was read as a header and dropped
+      lines.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected[i]![j]!, 5)));
+    }
+    const r = fastmlp(['predict', `two-outputs-${engine}.safetensors`, 'nohead.csv', '--out', `p-${engine}.csv`, '--engine', engine], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const csv = readFileSync(join(dir, `p-${engine}.csv`), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('prediction_0,prediction_1');   // one name per column: a well-formed CSV
+    expect(csv.slice(1).every((l) => l.split(',').length === 2)).toBe(true);
+    expect(csv).toHaveLength(4);
+  });
+
   it('info lists the architecture, parameters, dtype, compile options and metadata', () => {
     expect(fastmlp(['train', '--epochs', '1', '--layers', '8', '--out', 'small.safetensors'], dir).code).toBe(0);
     const r = fastmlp(['info', 'small.safetensors'], dir);

@@ -13,6 +13,7 @@ import { CliError, choiceFlag, helpText, inputFile, parseCommand, type Flags } f
 export const PREDICT_FLAGS: Flags = {
   out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
   engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
+  'no-header': { help: 'data.csv has no header line (default: as the training CSV; for a model saved through the API, a first line of numbers is data)' },
 };
 
 export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [--out preds.csv]',
@@ -39,8 +40,28 @@ async function firstRow(path: string): Promise<string[]> {
   return rows[0]!;
 }
 
-async function firstRowWidth(path: string): Promise<number> {
-  return (await firstRow(path)).length;
+const isNumberCell = (cell: string): boolean => cell !== '' && Number.isFinite(Number(cell));
+
+/**
+ * Whether data.csv starts with a header line. The training CSV's setting is
+ * stored in the model file ('header'); a model saved through the API has none,
+ * and a first line of numbers is then data, not column names (reading it as a
+ * header silently dropped the first row). A CLI model trained with a header
+ * whose names are not numbers likewise reads a file whose first line is all
+ * numbers as headerless.
+ */
+function startsWithHeader(first: string[], meta: Record<string, string>, noHeaderFlag: boolean, path: string): boolean {
+  if (noHeaderFlag || meta['header'] === 'false') return false;
+  const numeric = first.every(isNumberCell);
+  if (meta['header'] !== 'true') return !numeric;
+  const columns = jsonArray(meta['columns'], 'columns', path);
+  return !(numeric && columns !== null && !columns.every(isNumberCell));
+}
+
+/** The --out header: one name per printed column (a regression model may have several outputs). */
+function outputHeader(target: string | undefined, columns: number): string {
+  const base = target ? `predicted_${target}` : 'prediction';
+  return columns === 1 ? base : Array.from({ length: columns }, (_, i) => `${base}_${i}`).join(',');
 }
 
 export async function predict(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
@@ -59,14 +80,15 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const lossName = (info.compile?.loss as { name?: string } | undefined)?.name;
   const classes = jsonArray(meta['classes'], 'classes', modelPath)
     ?? (lossName === 'cross-entropy' || lossName === 'nll' ? Array.from({ length: model.outputSize }, (_, i) => String(i)) : null);
-  const header = meta['header'] !== 'false';
+  const first = await firstRow(csvPath);
+  const header = startsWithHeader(first, meta, values['no-header'] === true, modelPath);
   const target = meta['target'];
 
   // Without the target column the file has exactly the model's inputs; with it, one more.
-  const width = await firstRowWidth(csvPath);
+  const width = first.length;
   let targetColumn: string | number | undefined;
   if (width === model.inputSize + 1) {
-    const names = header ? await firstRow(csvPath) : [];
+    const names = header ? first : [];
     if (header && target && names.includes(target)) targetColumn = target;
     else if (!header && target !== undefined && /^\d+$/.test(target)) targetColumn = Number(target);
     else throw new CliError(`'${csvPath}' has ${width} columns: the model takes ${model.inputSize}, ` +
@@ -102,7 +124,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
 
   const body = lines.join('\n') + '\n';
   if (typeof values['out'] === 'string') {
-    await fs.writeFile(values['out'], `${target ? `predicted_${target}` : 'prediction'}\n${body}`);
+    await fs.writeFile(values['out'], `${outputHeader(target, classes ? 1 : pred.cols)}\n${body}`);
     err.write(`wrote ${lines.length} predictions to ${values['out']}\n`);
   } else {
     out.write(body);
