@@ -71,6 +71,23 @@ export function gatherWeights(entries: readonly ParamEntry[], weights: Record<st
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
       (e.buffer ? buffers : all)[e.offset + i] = v;
     }
+    if (e.buffer) checkBatchNormBuffer(e.name, name, src);
   }
   return { all, buffers };
+}
+
+/**
+ * Batch norm's buffers have ranges beyond finiteness: a variance below 0 makes
+ * eval mode's √(var + ε) NaN for every row (PyTorch copies it and predicts NaN;
+ * a strict setWeights refuses it instead), and the step count is a count.
+ */
+function checkBatchNormBuffer(entryName: string, name: string, src: ArrayLike<number>): void {
+  if (entryName.endsWith('.running_var')) {
+    for (let i = 0; i < src.length; i++) {
+      if (src[i]! < 0) throw new ArgumentRangeError(`Expected values ≥ 0 for ${name} but received ${src[i]} at index ${i}`);
+    }
+  } else if (entryName.endsWith('.num_batches_tracked')) {
+    const v = src[0]!;
+    if (!Number.isInteger(v) || v < 0) throw new ArgumentRangeError(`Expected a whole number ≥ 0 for ${name} but received ${v}`);
+  }
 }
