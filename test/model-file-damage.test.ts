@@ -100,6 +100,24 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     await expect(Sequential.load(file, { engine })).rejects.toThrow(/0 bytes is too short/);
   });
 
+  it('reads a tensor or metadata key named __proto__ as a name, not as the result\'s prototype', () => {
+    // JSON.parse makes '__proto__' an own key; assigning it to a plain object replaced that object's prototype.
+    const header = JSON.parse('{"__proto__":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
+      '"a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"__metadata__":{"__proto__":"x"}}') as object;
+    const file = join(header, Buffer.from(new Float32Array([1, 2, 3]).buffer));
+    const w = io.weightsFromBuffer(file);
+    expect(Object.getPrototypeOf(w)).toBe(Object.prototype);
+    expect(Object.keys(w)).toEqual(['__proto__', 'a']);
+    expect(Array.from(Object.getOwnPropertyDescriptor(w, '__proto__')!.value as Float32Array)).toEqual([1, 2]);
+    // Such a name is then an unknown parameter for setWeights, as any other.
+    expect(() => model(engine).setWeights(w)).toThrow(/Unknown parameter name\(s\) '__proto__', 'a'/);
+    // And user metadata under that key round-trips through save and readModelInfo.
+    const meta = JSON.parse('{"__proto__":"kept","b":"c"}') as Record<string, string>;
+    const info = io.modelInfoFromBuffer(model(engine).toBuffer({ metadata: meta }));
+    expect(Object.getPrototypeOf(info.metadata)).toBe(Object.prototype);
+    expect(Object.entries(info.metadata)).toEqual([['__proto__', 'kept'], ['b', 'c']]);
+  });
+
   it('refuses garbage', () => {
     const noise = Buffer.from(randomArray(64, 5, Float64Array).buffer);
     expect(() => Sequential.fromBuffer(noise, { engine })).toThrow(io.ModelFileError);

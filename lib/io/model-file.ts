@@ -32,7 +32,7 @@ import { optimizerFromConfig, type OptimizerConfig } from '../optim';
 import { Sequential } from '../sequential';
 import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
 import {
-  ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, type StoredTensor,
+  ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, setOwn, type StoredTensor,
 } from './safetensors';
 
 /** Bumped whenever the meaning of a stored field changes; older readers refuse newer files. */
@@ -118,7 +118,7 @@ function stringMap(name: string, value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw typeError(`${name}.${k}`, 'a string', v);
-    out[k] = v;
+    setOwn(out, k, v);
   }
   return out;
 }
@@ -549,6 +549,6 @@ export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, so
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
   const skip = readWeightsOptions(opts);
   const out: Record<string, Float32Array | Float64Array> = {};
-  for (const t of decodeSafetensors(buf, source, skip).tensors) out[t.name] = t.data;
+  for (const t of decodeSafetensors(buf, source, skip).tensors) setOwn(out, t.name, t.data);
   return out;
 }
