@@ -8,7 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { loadCsv } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
 import { Sequential } from '../sequential';
-import { CliError, choiceFlag, helpText, inputFile, parseCommand, type Flags } from './args';
+import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
 export const PREDICT_FLAGS: Flags = {
   out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
@@ -71,6 +71,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const engine = choiceFlag(values, 'engine', ['auto', 'native', 'js'] as const);
   const modelPath = inputFile(positionals[0]!, 'model file');
   const csvPath = inputFile(positionals[1]!, 'data file');
+  if (typeof values['out'] === 'string') outputFile(values['out'], '--out');
 
   const info = await readModelInfo(modelPath);
   const model = await Sequential.load(modelPath, { engine });
