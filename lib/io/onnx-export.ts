@@ -108,9 +108,12 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
   selu: (g, x) => g.node('Selu', [x], [f('alpha', 1.6732632423543772), f('gamma', 1.0507009873554805)]),
   softplus: (g, x, c) => {
     const beta = opt(c, 'beta', 1);
-    if (beta === 1) return g.node('Softplus', [x]);
-    // (1/β)·softplus(β·x)
-    return g.node('Div', [g.node('Softplus', [g.node('Mul', [x, g.scalar('beta', beta)])]), g.scalar('beta', beta)]);
+    // torch.nn.Softplus: (1/β)·log(1 + e^{βx}), and x itself where βx > threshold.
+    // ONNX Softplus has no threshold: Where picks x there (the model's own
+    // rule, which a user threshold such as 1 moves far from the smooth curve).
+    const bx = beta === 1 ? x : g.node('Mul', [x, g.scalar('beta', beta)]);
+    const smooth = beta === 1 ? g.node('Softplus', [x]) : g.node('Div', [g.node('Softplus', [bx]), g.scalar('beta', beta)]);
+    return g.node('Where', [g.node('Greater', [bx, g.scalar('threshold', opt(c, 'threshold', 20))]), x, smooth]);
   },
   gelu: (g, x, c) => {
     const tanhForm = c['approximate'] === 'tanh';
