@@ -281,8 +281,23 @@ export class Sequential {
     return this.evaluateMatrix(X, toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype));
   }
 
-  /** Copies of the parameters under PyTorch state_dict names ('0.weight', '0.bias', ...). */
+  /**
+   * Copies of the parameters under PyTorch state_dict names ('0.weight', '0.bias', ...),
+   * each in its own ArrayBuffer: one may be transferred to a worker (or listed
+   * with the others in a transfer list) without detaching the rest.
+   */
   getWeights(): Record<string, FloatArray> {
+    this.requireIdle('getWeights');
+    const views = this.weightViews();
+    for (const name of Object.keys(views)) views[name] = views[name]!.slice();
+    return views;
+  }
+
+  /**
+   * @internal For lib/io: getWeights' values as views into two fresh flat
+   * arrays (parameters, buffers) — one copy of the model, for saving and export.
+   */
+  weightViews(): Record<string, FloatArray> {
     this.requireIdle('getWeights');
     const all = allocate(this.dtype, this.plan.paramCount);
     this.plan.getParams(all);

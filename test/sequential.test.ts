@@ -1,5 +1,6 @@
 // Sequential: compile / fit / predict / evaluate / trainStep / getWeights /
 // setWeights, in both engines, including the error paths.
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Activation, Dense, Matrix, Sequential, losses, optim } from '../lib';
 import { ENGINES, randomArray } from './helpers';
@@ -121,6 +122,24 @@ describe.each(ENGINES)('Sequential (%s engine)', (engine) => {
     // getWeights returns copies: editing them does not touch the model.
     w['0.weight']!.fill(0);
     expect(Array.from(a.getWeights()['0.weight']!)).not.toEqual(Array.from(w['0.weight']!));
+  });
+
+  it('getWeights gives each tensor its own buffer: all can go in one transfer list, one can go without the rest', () => {
+    const a = model(engine, 3);
+    const w = a.getWeights();
+    for (const v of Object.values(w)) expect(v.buffer.byteLength).toBe(v.byteLength);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      // One buffer behind every tensor made this a DataCloneError (a duplicate in the transfer list).
+      port1.postMessage(w, Object.values(w).map((v) => v.buffer));
+      const mine = a.getWeights();
+      port1.postMessage(mine['0.bias'], [mine['0.bias']!.buffer]);
+      expect(mine['0.bias']!.length).toBe(0);          // transferred
+      expect(mine['0.weight']!.length).toBe(a.getWeights()['0.weight']!.length);   // the others stay
+    } finally {
+      port1.close();
+      port2.close();
+    }
   });
 
   it('refuses a second fit or trainStep while fit runs; predict answers from the snapshot', async () => {

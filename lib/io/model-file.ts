@@ -139,7 +139,7 @@ function paramShapes(layers: readonly Layer[]): { name: string; shape: number[] 
 function partsOf(model: Sequential, opts: unknown): ModelParts {
   if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
   const { includeOptimizer, metadata } = saveOptions(opts);
-  const weights = model.getWeights();
+  const weights = model.weightViews();  // one copy: the file's bytes are the next
   const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
     { name, dtype: model.dtype, shape, data: weights[name]! }));
   const training = model.trainingState(includeOptimizer);
