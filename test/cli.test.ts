@@ -114,6 +114,25 @@ describe.each(ENGINES)('fastmlp on user CSVs (%s engine)', (engine) => {
     expect(new Set(csv.slice(1))).toEqual(new Set(['red', 'green', 'blue']));
   });
 
+  it('predict matches columns by header name: reordered columns give the same labels, unknown names are refused', () => {
+    const dir = tempDir();
+    writeBlobsCsv(join(dir, 'blobs.csv'));
+    writeBlobsCsv(join(dir, 'blobs-unlabelled.csv'), 60, false);
+    const run = fastmlp(['train', 'blobs.csv', '--target', 'color', '--layers', '8', '--epochs', '5', '--engine', engine, '--out', 'b.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = readFileSync(join(dir, 'blobs-unlabelled.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    // z, x, y instead of x, y, z: fed in file order, every row went to the wrong inputs.
+    writeFileSync(join(dir, 'zxy.csv'), lines.map(([x, y, z]) => [z, x, y].join(',')).join('\n') + '\n');
+    writeFileSync(join(dir, 'renamed.csv'), ['x,y,depth', ...lines.slice(1).map((l) => l.join(','))].join('\n') + '\n');
+    const plain = fastmlp(['predict', 'b.safetensors', 'blobs-unlabelled.csv', '--engine', engine], dir);
+    const swapped = fastmlp(['predict', 'b.safetensors', 'zxy.csv', '--engine', engine], dir);
+    expect(swapped.code, swapped.stderr).toBe(0);
+    expect(swapped.stdout).toBe(plain.stdout);
+    const renamed = fastmlp(['predict', 'b.safetensors', 'renamed.csv', '--engine', engine], dir);
+    expect(renamed.code).toBe(1);
+    expect(renamed.stderr).toMatch(/'renamed.csv' has columns 'x', 'y', 'depth' but the model was trained on 'x', 'y', 'z' \(missing: 'z'\)/);
+  });
+
   it('a numeric target: mse, MAE/RMSE/R² in raw units, predict gives raw values', () => {
     const dir = tempDir();
     writeRegressionCsv(join(dir, 'houses.csv'));

@@ -7,6 +7,7 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { loadCsv } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
+import { Matrix } from '../matrix';
 import { Sequential } from '../sequential';
 import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
@@ -58,6 +59,28 @@ function startsWithHeader(first: string[], meta: Record<string, string>, noHeade
   return !(numeric && columns !== null && !columns.every(isNumberCell));
 }
 
+/**
+ * x's columns in the order the model was trained on, matched by header name
+ * (as a DataFrame is): the same columns in another order are reordered, not
+ * fed to the wrong inputs; names the model does not know are an error. Without
+ * stored names (a model saved through the API) the file's order is taken.
+ */
+function inTrainingOrder(x: Matrix, names: string[], trained: string[] | null, path: string): Matrix {
+  if (trained === null || trained.length !== names.length || trained.every((n, i) => n === names[i])) return x;
+  const at = new Map(names.map((n, i) => [n, i]));
+  const missing = trained.filter((n) => !at.has(n));
+  if (missing.length > 0 || at.size !== names.length) {
+    throw new CliError(`'${path}' has columns ${names.map((n) => `'${n}'`).join(', ')} but the model was trained on ` +
+      `${trained.map((n) => `'${n}'`).join(', ')}${missing.length > 0 ? ` (missing: ${missing.map((n) => `'${n}'`).join(', ')})` : ''}`, 1);
+  }
+  const order = trained.map((n) => at.get(n)!);
+  const out = new Matrix(x.rows, x.cols, x.dtype === 'float32' ? new Float32Array(x.data.length) : new Float64Array(x.data.length));
+  for (let r = 0; r < x.rows; r++) {
+    for (let c = 0; c < x.cols; c++) out.data[r * x.cols + c] = x.data[r * x.cols + order[c]!]!;
+  }
+  return out;
+}
+
 /** The --out header: one name per printed column (a regression model may have several outputs). */
 function outputHeader(target: string | undefined, columns: number): string {
   const base = target ? `predicted_${target}` : 'prediction';
@@ -99,8 +122,9 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
       `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
   }
   const data = await loadCsv(csvPath, { header, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
+  const x = header ? inTrainingOrder(data.x, data.columns, jsonArray(meta['columns'], 'columns', modelPath), csvPath) : data.x;
 
-  const pred = model.predict(data.x);
+  const pred = model.predict(x);
   const lines: string[] = [];
   if (classes) {
     for (let r = 0; r < pred.rows; r++) {
