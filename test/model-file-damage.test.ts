@@ -186,6 +186,16 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const wide = structuredClone(header);
     wide.__metadata__['fastmlp.architecture'] = wide.__metadata__['fastmlp.architecture'].replace('"outFeatures":2', '"outFeatures":3');
     refused(join(wide, data), engine, /'2.weight' is missing|'1.weight' has shape/);
+    // An architecture claiming a huge layer (it is outside the checksum) is refused by the tensors'
+    // shapes before the model is built: the native engine once allocated the claimed 15000 × 15000
+    // layer (1.8 GB, 5 s) for this 600-byte file before noticing.
+    const huge = structuredClone(header);
+    huge.__metadata__['fastmlp.architecture'] = huge.__metadata__['fastmlp.architecture']
+      .replace('"inFeatures":3,"outFeatures":4', '"inFeatures":15000,"outFeatures":15000').replace('"inFeatures":4', '"inFeatures":15000');
+    expect(huge.__metadata__['fastmlp.architecture']).toMatch(/"inFeatures":15000,"outFeatures":15000.*"inFeatures":15000/);
+    const rss = process.memoryUsage().rss;
+    refused(join(huge, data), engine, /tensor '0.weight' has shape \[4, 3\], the architecture needs \[15000, 15000\]/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(200e6);
     const compile = structuredClone(header);
     compile.__metadata__['fastmlp.compile'] = '{"loss":{"name":"mse","options":{}},"optimizer":{"name":"adam","options":{"lr":-1}},"metrics":[]}';
     refused(join(compile, data), engine, /compile settings fastmlp cannot use: Expected a finite number in \[0, ∞\) for lr/);
