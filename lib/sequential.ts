@@ -424,12 +424,15 @@ export class Sequential {
 
   /** A table of the layers and their parameter counts. */
   summary(): string {
-    const lines = ['Layer                                   Output   Params'];
+    const names = this.layers.map((layer, i) => `${i}: ${layer.describe()}`);
+    // 40 columns, or wider when a description (an activation's parameters) would run into the next column.
+    const column = Math.max(40, ...names.map((n) => n.length + 2));
+    const lines = [`${'Layer'.padEnd(column)}Output   Params`];
     let width = this.inputSize;
     this.layers.forEach((layer, i) => {
       width = layer.outFeatures(width);
       const params = layer.params().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-      lines.push(`${`${i}: ${layer.describe()}`.padEnd(40)}${String(width).padEnd(9)}${params}`);
+      lines.push(`${names[i]!.padEnd(column)}${String(width).padEnd(9)}${params}`);
     });
     lines.push(`Total parameters: ${this.paramCount} (${this.dtype}, engine '${this.engine}')`);
     return lines.join('\n');

@@ -24,6 +24,19 @@ describe.each(ENGINES)('Sequential (%s engine)', (engine) => {
     expect(m.engine).toBe(engine);
   });
 
+  it('summary keeps its columns apart when a layer description is longer than the default column', () => {
+    const m = new Sequential([new Dense(3, 4, { activation: { name: 'softplus', beta: 2, threshold: 10 } }), new Dense(4, 2)], { engine });
+    const lines = m.summary().split('\n');
+    // '0: Dense(3 → 4, activation: 'softplus' (beta 2, threshold 10))' ran into its output width: '...10))4        16'.
+    const outputAt = lines[0]!.indexOf('Output');
+    const paramsAt = lines[0]!.indexOf('Params');
+    for (const [line, output, params] of [[lines[1]!, '4', '16'], [lines[2]!, '2', '10']] as const) {
+      expect(line.slice(0, outputAt)).toMatch(/\S\s+$/);        // the description, then at least one space
+      expect(line.slice(outputAt, paramsAt).trim()).toBe(output);
+      expect(line.slice(paramsAt).trim()).toBe(params);
+    }
+  });
+
   it('predict gives one row per input row, in eval mode, for nested arrays too', () => {
     const m = model(engine);
     const p = m.predict(X);
