@@ -202,6 +202,9 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const steps = structuredClone(header);
     steps.__metadata__['fastmlp.optimizer_steps'] = '1e99';
     refused(join(steps, data), engine, /optimizer state needs/);
+    // readModelInfo (the CLI's info) refuses it too, instead of reporting 1e+99 steps.
+    expect(() => io.modelInfoFromBuffer(join(steps, data))).toThrow(/'fastmlp.optimizer_steps' is "1e99", not an integer ≥ 0/);
+    expect(io.modelInfoFromBuffer(good).optimizerSteps).toBe(1);
     const rng = structuredClone(header);
     rng.__metadata__['fastmlp.rng_state'] = '{"words":[0,0,0,0],"spareNormal":null}';
     refused(join(rng, data), engine, /Expected four 32-bit words, not all zero/);

@@ -398,7 +398,7 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
     throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
   }
   const stepsText = m[KEY.steps];
-  const steps = stepsText === undefined ? null : /^\d{1,16}$/.test(stepsText) ? Number(stepsText) : NaN;
+  const steps = stepsText === undefined ? null : stepCount(stepsText);
   return restore(source, {
     architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
@@ -407,6 +407,11 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
     metadata: userMetadata(source, parseJson(source, KEY.metadata, m[KEY.metadata])),
     tensors: file.tensors,
   }, opts);
+}
+
+/** The stored optimizer step count, or NaN when it is not a plain integer ≥ 0 (restore() refuses NaN). */
+function stepCount(text: string): number {
+  return /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : NaN;
 }
 
 /**
@@ -471,13 +476,17 @@ export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): Mod
   const file = decodeSafetensors(buf, source);
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
-  const steps = m[KEY.steps];
+  const stepsText = m[KEY.steps];
+  const steps = stepsText === undefined ? null : stepCount(stepsText);
+  if (Number.isNaN(steps)) {
+    throw new ModelFileError(`${source} is not a valid model file: '${KEY.steps}' is ${JSON.stringify(stepsText)}, not an integer ≥ 0`);
+  }
   return {
     version: FORMAT_VERSION,
     architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
     metadata: userMetadata(source, parseJson(source, KEY.metadata, m[KEY.metadata])) ?? {},
-    optimizerSteps: steps === undefined ? null : Number(steps),
+    optimizerSteps: steps,
     tensors: file.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
   };
 }
