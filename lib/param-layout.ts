@@ -66,10 +66,24 @@ export function gatherWeights(entries: readonly ParamEntry[], weights: Record<st
       throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
     }
     if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
-    for (let i = 0; i < e.length; i++) {
-      const v = src[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
-      (e.buffer ? buffers : all)[e.offset + i] = v;
+    const dest = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
+    if (src instanceof Float32Array || src instanceof Float64Array) {
+      dest.set(src);
+    } else {
+      for (let i = 0; i < e.length; i++) {
+        const v = src[i];
+        if (typeof v !== 'number') throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+        dest[i] = v;
+      }
+    }
+    // Checked as stored: a finite float64 beyond ±3.4e38 becomes ±Infinity in a float32 model.
+    for (let i = 0; i < dest.length; i++) {
+      if (!Number.isFinite(dest[i]!)) {
+        const v = src[i]!;
+        throw new ArgumentRangeError(Number.isFinite(v)
+          ? `Expected finite numbers within float32's range (±3.4e38) for ${name} but received ${v} at index ${i}`
+          : `Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+      }
     }
     if (e.buffer) checkBatchNormBuffer(e.name, name, src);
   }

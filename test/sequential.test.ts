@@ -137,6 +137,21 @@ describe.each(ENGINES)('Sequential (%s engine)', (engine) => {
     expect(Array.from(a.getWeights()['0.weight']!)).not.toEqual(Array.from(w['0.weight']!));
   });
 
+  it('setWeights refuses a float64 value that a float32 model would store as Infinity, changing nothing', () => {
+    const a = model(engine, 1);
+    expect(a.dtype).toBe('float32');
+    const w = a.getWeights();
+    const before = Array.from(a.predict(X).data);
+    const huge = Float64Array.from(w['0.bias']!);
+    huge[2] = 1e300;   // finite in float64, +Infinity in float32: predict then gave Infinity/NaN
+    expect(() => a.setWeights({ ...w, '0.bias': huge })).toThrow(RangeError);
+    expect(() => a.setWeights({ ...w, '0.bias': Array.from(huge) })).toThrow(
+      /Expected finite numbers within float32's range \(±3.4e38\) for weights\['0.bias'\] but received 1e\+300 at index 2/);
+    expect(Array.from(a.predict(X).data)).toEqual(before);
+    a.setWeights({ ...w, '0.bias': Float64Array.from(w['0.bias']!) });   // in range: fine
+    expect(Array.from(a.predict(X).data)).toEqual(before);
+  });
+
   it('getWeights gives each tensor its own buffer: all can go in one transfer list, one can go without the rest', () => {
     const a = model(engine, 3);
     const w = a.getWeights();
