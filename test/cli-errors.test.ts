@@ -58,8 +58,11 @@ describe.each(ENGINES)('fastmlp bad input (%s engine)', (engine) => {
   });
 
   it('unknown target column, and a target that does not suit the loss', () => {
-    expectOneLineError(train('blobs.csv', '--target', 'colour'), /Expected a column named 'colour' for target but the columns are 'x', 'y', 'z', 'color'/);
-    expectOneLineError(train('blobs.csv', '--target', '9'), /target/);
+    const unknown = train('blobs.csv', '--target', 'colour');
+    expectOneLineError(unknown, /Expected a column named 'colour' for --target but the columns are 'x', 'y', 'z', 'color'/);
+    const outOfRange = train('blobs.csv', '--target', '9');
+    expectOneLineError(outOfRange, /Expected an integer in \[-4, 3\] for --target but received 9/);
+    expect([unknown.code, outOfRange.code]).toEqual([2, 2]);   // usage errors, as every other bad flag
     expectOneLineError(train('blobs.csv', '--target', 'color', '--loss', 'mse'), /text labels .* regression needs numbers/);
   });
 

@@ -152,7 +152,12 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
   const header = positionals.length > 0 ? values['no-header'] !== true : false;
   const dataPath = positionals.length > 0 ? inputFile(positionals[0]!, 'data file') : DIGITS_CSV;
   const target = positionals.length > 0 ? targetOf(values['target'] as string, header) : 64;
-  const data = await loadCsv(dataPath, { header, target, targetKind: positionals.length > 0 ? 'auto' : 'class' });
+  const data = await loadCsv(dataPath, { header, target, targetKind: positionals.length > 0 ? 'auto' : 'class' })
+    .catch((e: unknown) => {
+      // An index out of range or an unknown name is a usage error of --target (exit 2), named as the flag.
+      if (e instanceof RangeError && / for target /.test(e.message)) throw new CliError(e.message.replace(' for target ', ' for --target '));
+      throw e;
+    });
   const t = taskOf(data, task, loss);
   const classes = t.classNames?.length ?? 0;
   const lossName = loss !== 'auto' ? loss : t.kind === 'classification' ? 'cross-entropy' : 'mse';
