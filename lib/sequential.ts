@@ -330,7 +330,7 @@ export class Sequential {
    * architecture, compile options, format version and checksum in __metadata__.
    * { includeOptimizer: true } also stores the optimizer state, to resume training.
    */
-  async save(path: string, opts?: modelFile.SaveOptions): Promise<void> {
+  async save(path: string | URL, opts?: modelFile.SaveOptions): Promise<void> {
     this.requireIdle('save');
     await modelFile.saveModel(this, path, opts);
   }
@@ -348,7 +348,7 @@ export class Sequential {
     return modelFile.modelToJSON(this, typeof opts === 'string' ? undefined : opts);
   }
 
-  static async load(path: string, opts?: modelFile.LoadOptions): Promise<Sequential> {
+  static async load(path: string | URL, opts?: modelFile.LoadOptions): Promise<Sequential> {
     return modelFile.loadModel(path, opts);
   }
 

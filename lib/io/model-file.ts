@@ -22,6 +22,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import type { EngineChoice } from '../backend';
 import type { Dtype } from '../engine';
@@ -30,7 +31,7 @@ import { layerFromConfig, type Layer, type LayerConfig } from '../layers';
 import { lossFromConfig, type LossConfig } from '../losses';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim';
 import { Sequential } from '../sequential';
-import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
+import { boolean, isPlainObject, oneOf, options, rangeError, typeError } from '../validate';
 import {
   ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, setOwn, type StoredTensor,
 } from './safetensors';
@@ -263,14 +264,22 @@ async function writeThenRename(path: string, bytes: Uint8Array): Promise<void> {
   }
 }
 
-function requirePath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string', path);
+/**
+ * A file path as fs takes it: a non-empty string, or a file: URL (ESM code
+ * writes `new URL('./model.safetensors', import.meta.url)`), as a string.
+ */
+export function filePath(path: unknown): string {
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw rangeError('path', "a file: URL", path.href);
+    return fileURLToPath(path);
+  }
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string or file: URL', path);
   return path;
 }
 
-export async function saveModel(model: Sequential, path: string, opts?: SaveOptions): Promise<void> {
+export async function saveModel(model: Sequential, path: string | URL, opts?: SaveOptions): Promise<void> {
   const bytes = modelToBuffer(model, opts);  // validates before touching the disk
-  await writeFileAtomic(requirePath(path), bytes);
+  await writeFileAtomic(filePath(path), bytes);
 }
 
 // ---- parts → model --------------------------------------------------------
@@ -420,7 +429,6 @@ function stepCount(text: string): number {
  * refused without being read. decodeSafetensors then bounds everything else.
  */
 async function readSafetensorsFile(path: string): Promise<Buffer> {
-  requirePath(path);
   try {
     return await readWhole(path);
   } catch (e) {
@@ -492,15 +500,17 @@ export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): Mod
 }
 
 /** Reads a model file's description and user metadata (io.readModelInfo). */
-export async function readModelInfo(path: string): Promise<ModelInfo> {
-  const bytes = await readSafetensorsFile(path);
-  return modelInfoFromBuffer(bytes, `'${path}'`);
+export async function readModelInfo(path: string | URL): Promise<ModelInfo> {
+  const file = filePath(path);
+  const bytes = await readSafetensorsFile(file);
+  return modelInfoFromBuffer(bytes, `'${file}'`);
 }
 
-export async function loadModel(path: string, opts?: LoadOptions): Promise<Sequential> {
+export async function loadModel(path: string | URL, opts?: LoadOptions): Promise<Sequential> {
+  const file = filePath(path);
   loadOptions(opts);
-  const bytes = await readSafetensorsFile(path);
-  return modelFromBuffer(bytes, opts, `'${path}'`);
+  const bytes = await readSafetensorsFile(file);
+  return modelFromBuffer(bytes, opts, `'${file}'`);
 }
 
 export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
@@ -552,10 +562,11 @@ export interface ReadWeightsOptions {
  * The tensors of any safetensors file (F32/F64), e.g. a PyTorch state_dict,
  * by name — for model.setWeights on a model built to match.
  */
-export async function readWeights(path: string, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
+export async function readWeights(path: string | URL, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
+  const file = filePath(path);
   readWeightsOptions(opts);
-  const bytes = await readSafetensorsFile(path);
-  return weightsFromBuffer(bytes, opts, `'${path}'`);
+  const bytes = await readSafetensorsFile(file);
+  return weightsFromBuffer(bytes, opts, `'${file}'`);
 }
 
 function readWeightsOptions(opts: unknown): boolean {

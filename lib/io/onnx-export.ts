@@ -13,7 +13,7 @@ import type { Dtype, FloatArray } from '../engine';
 import type { LayerConfig } from '../layers';
 import { Sequential } from '../sequential';
 import { ArgumentRangeError, integer, options, typeError } from '../validate';
-import { writeFileAtomic } from './model-file';
+import { filePath, writeFileAtomic } from './model-file';
 import {
   ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
 } from './onnx-schema';
@@ -246,8 +246,7 @@ export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): B
 }
 
 /** Writes the ONNX model to path (atomically, like model files). */
-export async function exportOnnx(model: Sequential, path: string, opts?: OnnxExportOptions): Promise<void> {
+export async function exportOnnx(model: Sequential, path: string | URL, opts?: OnnxExportOptions): Promise<void> {
   const bytes = exportOnnxBuffer(model, opts);
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string', path);
-  await writeFileAtomic(path, bytes);
+  await writeFileAtomic(filePath(path), bytes);
 }
