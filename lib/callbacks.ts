@@ -29,7 +29,7 @@ export interface CallbackModel {
 
 /** A model that can be saved (modelCheckpoint's structural requirement). */
 export interface SavableModel {
-  save(path: string): Promise<void>;
+  save(path: string, opts?: { includeOptimizer?: boolean }): Promise<void>;
 }
 
 /** The settings of one fit() call, as callbacks and History see them. */
@@ -232,6 +232,8 @@ export interface ModelCheckpointOptions {
   /** Save only when the monitored value improves. */
   saveBestOnly?: boolean;  // false
   mode?: 'auto' | 'min' | 'max';
+  /** Also save the optimizer state (model.save's option), so a checkpoint resumes training exactly. */
+  includeOptimizer?: boolean;  // false
 }
 
 export class ModelCheckpoint implements Callback {
@@ -239,18 +241,20 @@ export class ModelCheckpoint implements Callback {
   readonly monitor: string;
   readonly saveBestOnly: boolean;
   readonly mode: 'min' | 'max';
+  readonly includeOptimizer: boolean;
   best: number;
   /** Paths written, in order. */
   readonly saved: string[] = [];
   private model: (CallbackModel & Partial<SavableModel>) | null = null;
 
   constructor(opts: ModelCheckpointOptions) {
-    const o = options('modelCheckpoint options', opts, ['filepath', 'monitor', 'saveBestOnly', 'mode']);
+    const o = options('modelCheckpoint options', opts, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'includeOptimizer']);
     if (typeof o.filepath !== 'string' || o.filepath.length === 0) throw typeError('filepath', 'a non-empty path', o.filepath);
     this.filepath = o.filepath;
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.saveBestOnly = o.saveBestOnly === undefined ? false : boolean('saveBestOnly', o.saveBestOnly);
+    this.includeOptimizer = o.includeOptimizer === undefined ? false : boolean('includeOptimizer', o.includeOptimizer);
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
     this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
     this.best = this.mode === 'min' ? Infinity : -Infinity;
@@ -275,7 +279,9 @@ export class ModelCheckpoint implements Callback {
       this.best = current;
     }
     const path = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
-    await this.model.save(path);
+    // Saved as the epoch ends: the optimizer state, the step count and the shuffling generator are
+    // those the next epoch starts from, so fit(..., { initialEpoch: epoch + 1 }) on the loaded model resumes exactly.
+    await (this.includeOptimizer ? this.model.save(path, { includeOptimizer: true }) : this.model.save(path));
     this.saved.push(path);
   }
 }

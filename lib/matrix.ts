@@ -140,10 +140,16 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
     const isNumeric = ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array);
     if (!isNumeric && !Array.isArray(data)) throw typeError(`${name}.data`, 'a typed array or number[]', data);
     const src = data as ArrayLike<number>;
+    // A transferred buffer reads as empty: say so rather than "received length 0".
+    if (ArrayBuffer.isView(data) && isDetachedView(data)) ownedBuffer(`${name}.data`, data);
     const length = (rows as number) * (cols as number);
     if (src.length !== length) throw rangeError(`${name}.data`, `${length} values (rows × cols)`, data);
     if ((dtype === 'float32' && src instanceof Float32Array) || (dtype === 'float64' && src instanceof Float64Array)) {
-      return new Matrix(rows as number, cols as number, src);   // rejects shared/resizable/detached buffers
+      // Wrapped without a copy when its buffer is a plain one. Over a
+      // SharedArrayBuffer or a resizable buffer it is copied, as a source of
+      // the other dtype is: the engines never keep or read that memory later.
+      if (isPlainBuffer(src)) return new Matrix(rows as number, cols as number, src);
+      return new Matrix(rows as number, cols as number, src instanceof Float32Array ? new Float32Array(src) : new Float64Array(src));
     }
     const out = allocate(dtype, length);
     for (let i = 0; i < length; i++) {
@@ -154,6 +160,20 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
     return new Matrix(rows as number, cols as number, out);
   }
   throw typeError(name, 'a Matrix, number[][] or { data, rows, cols }', value);
+}
+
+function isPlainBuffer(view: ArrayBufferView): boolean {
+  const buf = view.buffer as ArrayBuffer & { resizable?: boolean };
+  return !(typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer) && buf.resizable !== true;
+}
+
+function isDetachedView(view: ArrayBufferView): boolean {
+  try {
+    ownedBuffer('view', view);
+    return false;
+  } catch (e) {
+    return e instanceof RangeError;   // ownedBuffer's only RangeError: a detached buffer
+  }
 }
 
 /** Throws a RangeError naming the first NaN/±Infinity in m. */

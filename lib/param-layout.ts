@@ -66,11 +66,42 @@ export function gatherWeights(entries: readonly ParamEntry[], weights: Record<st
       throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
     }
     if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
-    for (let i = 0; i < e.length; i++) {
-      const v = src[i];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
-      (e.buffer ? buffers : all)[e.offset + i] = v;
+    const dest = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
+    if (src instanceof Float32Array || src instanceof Float64Array) {
+      dest.set(src);
+    } else {
+      for (let i = 0; i < e.length; i++) {
+        const v = src[i];
+        if (typeof v !== 'number') throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+        dest[i] = v;
+      }
     }
+    // Checked as stored: a finite float64 beyond ±3.4e38 becomes ±Infinity in a float32 model.
+    for (let i = 0; i < dest.length; i++) {
+      if (!Number.isFinite(dest[i]!)) {
+        const v = src[i]!;
+        throw new ArgumentRangeError(Number.isFinite(v)
+          ? `Expected finite numbers within float32's range (±3.4e38) for ${name} but received ${v} at index ${i}`
+          : `Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+      }
+    }
+    if (e.buffer) checkBatchNormBuffer(e.name, name, src);
   }
   return { all, buffers };
+}
+
+/**
+ * Batch norm's buffers have ranges beyond finiteness: a variance below 0 makes
+ * eval mode's √(var + ε) NaN for every row (PyTorch copies it and predicts NaN;
+ * a strict setWeights refuses it instead), and the step count is a count.
+ */
+function checkBatchNormBuffer(entryName: string, name: string, src: ArrayLike<number>): void {
+  if (entryName.endsWith('.running_var')) {
+    for (let i = 0; i < src.length; i++) {
+      if (src[i]! < 0) throw new ArgumentRangeError(`Expected values ≥ 0 for ${name} but received ${src[i]} at index ${i}`);
+    }
+  } else if (entryName.endsWith('.num_batches_tracked')) {
+    const v = src[0]!;
+    if (!Number.isInteger(v) || v < 0) throw new ArgumentRangeError(`Expected a whole number ≥ 0 for ${name} but received ${v}`);
+  }
 }

@@ -281,8 +281,23 @@ export class Sequential {
     return this.evaluateMatrix(X, toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype));
   }
 
-  /** Copies of the parameters under PyTorch state_dict names ('0.weight', '0.bias', ...). */
+  /**
+   * Copies of the parameters under PyTorch state_dict names ('0.weight', '0.bias', ...),
+   * each in its own ArrayBuffer: one may be transferred to a worker (or listed
+   * with the others in a transfer list) without detaching the rest.
+   */
   getWeights(): Record<string, FloatArray> {
+    this.requireIdle('getWeights');
+    const views = this.weightViews();
+    for (const name of Object.keys(views)) views[name] = views[name]!.slice();
+    return views;
+  }
+
+  /**
+   * @internal For lib/io: getWeights' values as views into two fresh flat
+   * arrays (parameters, buffers) — one copy of the model, for saving and export.
+   */
+  weightViews(): Record<string, FloatArray> {
     this.requireIdle('getWeights');
     const all = allocate(this.dtype, this.plan.paramCount);
     this.plan.getParams(all);
@@ -315,7 +330,7 @@ export class Sequential {
    * architecture, compile options, format version and checksum in __metadata__.
    * { includeOptimizer: true } also stores the optimizer state, to resume training.
    */
-  async save(path: string, opts?: modelFile.SaveOptions): Promise<void> {
+  async save(path: string | URL, opts?: modelFile.SaveOptions): Promise<void> {
     this.requireIdle('save');
     await modelFile.saveModel(this, path, opts);
   }
@@ -333,7 +348,7 @@ export class Sequential {
     return modelFile.modelToJSON(this, typeof opts === 'string' ? undefined : opts);
   }
 
-  static async load(path: string, opts?: modelFile.LoadOptions): Promise<Sequential> {
+  static async load(path: string | URL, opts?: modelFile.LoadOptions): Promise<Sequential> {
     return modelFile.loadModel(path, opts);
   }
 
@@ -409,12 +424,15 @@ export class Sequential {
 
   /** A table of the layers and their parameter counts. */
   summary(): string {
-    const lines = ['Layer                                   Output   Params'];
+    const names = this.layers.map((layer, i) => `${i}: ${layer.describe()}`);
+    // 40 columns, or wider when a description (an activation's parameters) would run into the next column.
+    const column = Math.max(40, ...names.map((n) => n.length + 2));
+    const lines = [`${'Layer'.padEnd(column)}Output   Params`];
     let width = this.inputSize;
     this.layers.forEach((layer, i) => {
       width = layer.outFeatures(width);
       const params = layer.params().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-      lines.push(`${`${i}: ${layer.describe()}`.padEnd(40)}${String(width).padEnd(9)}${params}`);
+      lines.push(`${names[i]!.padEnd(column)}${String(width).padEnd(9)}${params}`);
     });
     lines.push(`Total parameters: ${this.paramCount} (${this.dtype}, engine '${this.engine}')`);
     return lines.join('\n');

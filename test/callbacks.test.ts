@@ -129,6 +129,27 @@ describe.each(ENGINES)('callbacks in fit (%s engine)', (engine) => {
     }
   });
 
+  it('modelCheckpoint with includeOptimizer writes checkpoints that resume training bit for bit', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-ckpt-'));
+    try {
+      const make = () => {
+        const m = new Sequential([new Dense(4, 8, { activation: 'relu' }), new Dense(8, 2)], { engine, seed: 11 });
+        m.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 0.02 }) });
+        return m;
+      };
+      const uninterrupted = make();
+      const filepath = join(dir, 'resume-{epoch}.safetensors');
+      await uninterrupted.fit(X, Y, { epochs: 4, batchSize: 4, shuffle: true,
+        callbacks: [callbacks.modelCheckpoint({ filepath, monitor: 'loss', includeOptimizer: true })] });
+      const resumed = await Sequential.load(join(dir, 'resume-2.safetensors'), { engine });
+      await resumed.fit(X, Y, { epochs: 4, initialEpoch: 2, batchSize: 4, shuffle: true });
+      expect(flat(resumed.getWeights())).toEqual(flat(uninterrupted.getWeights()));
+      expect(() => callbacks.modelCheckpoint({ filepath, includeOptimizer: 'yes' as never })).toThrow(TypeError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('terminateOnNaN ends fit without an error at the first non-finite batch loss, update not applied', async () => {
     const m = new Sequential([new Dense(4, 3)], { engine, seed: 4, dtype: 'float64' });
     m.compile({ loss: 'mse', optimizer: 'sgd' });

@@ -58,8 +58,11 @@ describe.each(ENGINES)('fastmlp bad input (%s engine)', (engine) => {
   });
 
   it('unknown target column, and a target that does not suit the loss', () => {
-    expectOneLineError(train('blobs.csv', '--target', 'colour'), /Expected a column named 'colour' for target but the columns are 'x', 'y', 'z', 'color'/);
-    expectOneLineError(train('blobs.csv', '--target', '9'), /target/);
+    const unknown = train('blobs.csv', '--target', 'colour');
+    expectOneLineError(unknown, /Expected a column named 'colour' for --target but the columns are 'x', 'y', 'z', 'color'/);
+    const outOfRange = train('blobs.csv', '--target', '9');
+    expectOneLineError(outOfRange, /Expected an integer in \[-4, 3\] for --target but received 9/);
+    expect([unknown.code, outOfRange.code]).toEqual([2, 2]);   // usage errors, as every other bad flag
     expectOneLineError(train('blobs.csv', '--target', 'color', '--loss', 'mse'), /text labels .* regression needs numbers/);
   });
 
@@ -70,6 +73,26 @@ describe.each(ENGINES)('fastmlp bad input (%s engine)', (engine) => {
     writeFileSync(join(dir, 'junk.safetensors'), 'this is not a model file at all');
     expectOneLineError(fastmlp(['predict', 'junk.safetensors', 'blobs.csv', '--engine', engine], dir), /not a valid model file/);
     expectOneLineError(fastmlp(['info', 'junk.safetensors'], dir), /not a valid model file/);
+  });
+
+  it('an --out that cannot be written fails before training, and the curves never overwrite the model', () => {
+    const before = (r: Run) => expect(r.stdout).not.toMatch(/epoch 1/);   // refused before any epoch ran
+    let r = train('blobs.csv', '--epochs', '1', '--out', join('no-such-dir', 'm.safetensors'));
+    expectOneLineError(r, /Expected a file in an existing directory for --out but received 'no-such-dir\/m.safetensors'/);
+    before(r);
+    r = train('blobs.csv', '--epochs', '1', '--out', '.');
+    expectOneLineError(r, /Expected a file name for --out but received '.', a directory/);
+    before(r);
+    expectOneLineError(train('blobs.csv', '--lr', '1e400'), /Expected a learning rate > 0 for --lr but received '1e400'/);
+    // '--out m.svg': the SVG used to replace the model file just written, leaving only the curves.
+    r = train('blobs.csv', '--epochs', '1', '--out', 'curves-clash.svg');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/saved curves-clash.svg and curves-clash.svg.svg/);
+    const info = fastmlp(['info', 'curves-clash.svg'], dir);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(/parameters: /);
+    expectOneLineError(fastmlp(['predict', 'curves-clash.svg', 'blobs.csv', '--out', join('no-such-dir', 'p.csv'), '--engine', engine], dir),
+      /Expected a file in an existing directory for --out but received 'no-such-dir\/p.csv'/);
   });
 
   it('unknown command, extra arguments', () => {

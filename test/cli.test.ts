@@ -114,6 +114,25 @@ describe.each(ENGINES)('fastmlp on user CSVs (%s engine)', (engine) => {
     expect(new Set(csv.slice(1))).toEqual(new Set(['red', 'green', 'blue']));
   });
 
+  it('predict matches columns by header name: reordered columns give the same labels, unknown names are refused', () => {
+    const dir = tempDir();
+    writeBlobsCsv(join(dir, 'blobs.csv'));
+    writeBlobsCsv(join(dir, 'blobs-unlabelled.csv'), 60, false);
+    const run = fastmlp(['train', 'blobs.csv', '--target', 'color', '--layers', '8', '--epochs', '5', '--engine', engine, '--out', 'b.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = readFileSync(join(dir, 'blobs-unlabelled.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+    // z, x, y instead of x, y, z: fed in file order, every row went to the wrong inputs.
+    writeFileSync(join(dir, 'zxy.csv'), lines.map(([x, y, z]) => [z, x, y].join(',')).join('\n') + '\n');
+    writeFileSync(join(dir, 'renamed.csv'), ['x,y,depth', ...lines.slice(1).map((l) => l.join(','))].join('\n') + '\n');
+    const plain = fastmlp(['predict', 'b.safetensors', 'blobs-unlabelled.csv', '--engine', engine], dir);
+    const swapped = fastmlp(['predict', 'b.safetensors', 'zxy.csv', '--engine', engine], dir);
+    expect(swapped.code, swapped.stderr).toBe(0);
+    expect(swapped.stdout).toBe(plain.stdout);
+    const renamed = fastmlp(['predict', 'b.safetensors', 'renamed.csv', '--engine', engine], dir);
+    expect(renamed.code).toBe(1);
+    expect(renamed.stderr).toMatch(/'renamed.csv' has columns 'x', 'y', 'depth' but the model was trained on 'x', 'y', 'z' \(missing: 'z'\)/);
+  });
+
   it('a numeric target: mse, MAE/RMSE/R² in raw units, predict gives raw values', () => {
     const dir = tempDir();
     writeRegressionCsv(join(dir, 'houses.csv'));
@@ -158,6 +177,30 @@ describe('fastmlp info, bench, --help, --version', () => {
         expect(lines).toEqual([0, 1, 2].map((i) => String(p[2 * i + 1]! > p[2 * i]! ? 1 : 0)));
       }
     }
+  });
+
+  it.each(ENGINES)('predict on an API model: a headerless CSV keeps its first row, --out names every output column (%s engine)', async (engine) => {
+    writeFileSync(join(dir, 'nohead.csv'), '0.5,-1,2\n3,0.25,-0.5\n-2,1,1\n');
+    writeFileSync(join(dir, 'head.csv'), 'a,b,c\n0.5,-1,2\n3,0.25,-0.5\n-2,1,1\n');
+    const { x } = await loadCsv(join(dir, 'head.csv'));
+    const m = new Sequential([new Dense(3, 2)], { engine, seed: 6 });
+    m.compile({ loss: 'mse' });
+    await m.save(join(dir, `two-outputs-${engine}.safetensors`));
+    const p = m.predict(x).data;
+    const expected = [0, 1, 2].map((i) => [p[2 * i]!, p[2 * i + 1]!]);
+    for (const args of [['nohead.csv'], ['head.csv'], ['nohead.csv', '--no-header']]) {
+      const r = fastmlp(['predict', `two-outputs-${engine}.safetensors`, ...args, '--engine', engine], dir);
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n').map((l) => l.split(',').map(Number));
+      expect(lines).toHaveLength(3);   // the first data row was read as a header and dropped
+      lines.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(expected[i]![j]!, 5)));
+    }
+    const r = fastmlp(['predict', `two-outputs-${engine}.safetensors`, 'nohead.csv', '--out', `p-${engine}.csv`, '--engine', engine], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const csv = readFileSync(join(dir, `p-${engine}.csv`), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('prediction_0,prediction_1');   // one name per column: a well-formed CSV
+    expect(csv.slice(1).every((l) => l.split(',').length === 2)).toBe(true);
+    expect(csv).toHaveLength(4);
   });
 
   it('info lists the architecture, parameters, dtype, compile options and metadata', () => {

@@ -129,6 +129,28 @@ describe.each(ENGINES)('dropout and modes (%s engine)', (name) => {
     const { ['1.running_var']: _, ...missing } = w;
     expect(() => m.setWeights(missing)).toThrow(/Missing weights\['1.running_var'\]/);
   });
+
+  it('setWeights refuses a negative running variance and a step count that is not a whole number ≥ 0, changing nothing', () => {
+    const m = model(name);
+    const w = m.getWeights();
+    const x = new Matrix(4, 6, randomArray(24, 12, Float64Array), 'float64');
+    const before = Array.from(m.predict(x).data);
+    const negative = new Float64Array(16).fill(1);
+    negative[3] = -0.5;   // eval mode would take the square root of -0.5 + eps: NaN outputs
+    const bad: [Record<string, ArrayLike<number>>, RegExp][] = [
+      [{ ...w, '1.running_var': negative }, /Expected values ≥ 0 for weights\['1.running_var'\] but received -0.5 at index 3/],
+      [{ ...w, '1.num_batches_tracked': [-1] }, /Expected a whole number ≥ 0 for weights\['1.num_batches_tracked'\] but received -1/],
+      [{ ...w, '1.num_batches_tracked': [2.5] }, /Expected a whole number ≥ 0 for weights\['1.num_batches_tracked'\] but received 2.5/],
+    ];
+    for (const [weights, message] of bad) {
+      expect(() => m.setWeights(weights)).toThrow(RangeError);
+      expect(() => m.setWeights(weights)).toThrow(message);
+    }
+    expect(Array.from(m.predict(x).data)).toEqual(before);
+    // Zero variance is allowed (a constant feature; eps keeps the division finite), as in PyTorch.
+    m.setWeights({ ...w, '1.running_var': new Float64Array(16) });
+    expect(Array.from(m.predict(x).data).every(Number.isFinite)).toBe(true);
+  });
 });
 
 describe('engine parity with dropout and batch norm', () => {

@@ -100,6 +100,24 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     await expect(Sequential.load(file, { engine })).rejects.toThrow(/0 bytes is too short/);
   });
 
+  it('reads a tensor or metadata key named __proto__ as a name, not as the result\'s prototype', () => {
+    // JSON.parse makes '__proto__' an own key; assigning it to a plain object replaced that object's prototype.
+    const header = JSON.parse('{"__proto__":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
+      '"a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"__metadata__":{"__proto__":"x"}}') as object;
+    const file = join(header, Buffer.from(new Float32Array([1, 2, 3]).buffer));
+    const w = io.weightsFromBuffer(file);
+    expect(Object.getPrototypeOf(w)).toBe(Object.prototype);
+    expect(Object.keys(w)).toEqual(['__proto__', 'a']);
+    expect(Array.from(Object.getOwnPropertyDescriptor(w, '__proto__')!.value as Float32Array)).toEqual([1, 2]);
+    // Such a name is then an unknown parameter for setWeights, as any other.
+    expect(() => model(engine).setWeights(w)).toThrow(/Unknown parameter name\(s\) '__proto__', 'a'/);
+    // And user metadata under that key round-trips through save and readModelInfo.
+    const meta = JSON.parse('{"__proto__":"kept","b":"c"}') as Record<string, string>;
+    const info = io.modelInfoFromBuffer(model(engine).toBuffer({ metadata: meta }));
+    expect(Object.getPrototypeOf(info.metadata)).toBe(Object.prototype);
+    expect(Object.entries(info.metadata)).toEqual([['__proto__', 'kept'], ['b', 'c']]);
+  });
+
   it('refuses garbage', () => {
     const noise = Buffer.from(randomArray(64, 5, Float64Array).buffer);
     expect(() => Sequential.fromBuffer(noise, { engine })).toThrow(io.ModelFileError);
@@ -168,12 +186,25 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
     const wide = structuredClone(header);
     wide.__metadata__['fastmlp.architecture'] = wide.__metadata__['fastmlp.architecture'].replace('"outFeatures":2', '"outFeatures":3');
     refused(join(wide, data), engine, /'2.weight' is missing|'1.weight' has shape/);
+    // An architecture claiming a huge layer (it is outside the checksum) is refused by the tensors'
+    // shapes before the model is built: the native engine once allocated the claimed 15000 × 15000
+    // layer (1.8 GB, 5 s) for this 600-byte file before noticing.
+    const huge = structuredClone(header);
+    huge.__metadata__['fastmlp.architecture'] = huge.__metadata__['fastmlp.architecture']
+      .replace('"inFeatures":3,"outFeatures":4', '"inFeatures":15000,"outFeatures":15000').replace('"inFeatures":4', '"inFeatures":15000');
+    expect(huge.__metadata__['fastmlp.architecture']).toMatch(/"inFeatures":15000,"outFeatures":15000.*"inFeatures":15000/);
+    const rss = process.memoryUsage().rss;
+    refused(join(huge, data), engine, /tensor '0.weight' has shape \[4, 3\], the architecture needs \[15000, 15000\]/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(200e6);
     const compile = structuredClone(header);
     compile.__metadata__['fastmlp.compile'] = '{"loss":{"name":"mse","options":{}},"optimizer":{"name":"adam","options":{"lr":-1}},"metrics":[]}';
     refused(join(compile, data), engine, /compile settings fastmlp cannot use: Expected a finite number in \[0, ∞\) for lr/);
     const steps = structuredClone(header);
     steps.__metadata__['fastmlp.optimizer_steps'] = '1e99';
     refused(join(steps, data), engine, /optimizer state needs/);
+    // readModelInfo (the CLI's info) refuses it too, instead of reporting 1e+99 steps.
+    expect(() => io.modelInfoFromBuffer(join(steps, data))).toThrow(/'fastmlp.optimizer_steps' is "1e99", not an integer ≥ 0/);
+    expect(io.modelInfoFromBuffer(good).optimizerSteps).toBe(1);
     const rng = structuredClone(header);
     rng.__metadata__['fastmlp.rng_state'] = '{"words":[0,0,0,0],"spareNormal":null}';
     refused(join(rng, data), engine, /Expected four 32-bit words, not all zero/);

@@ -4,6 +4,7 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   Activation, BatchNorm1d, Dense, Layer, Matrix, Sequential, io, layerFromConfig, losses, optim,
@@ -235,6 +236,48 @@ describe('saving is atomic', () => {
   });
 });
 
+describe.each(ENGINES)('file-system errors name the caller\'s path (%s engine)', (engineName) => {
+  it('save to a missing directory, to a directory, under a file; load of a directory or a missing file', async () => {
+    const m = net(engineName, 'float32');
+    const file = path.join(dir, `plain-${engineName}.safetensors`);
+    await writeFile(file, 'x');
+    const cases: [() => Promise<unknown>, string, string, string][] = [
+      [() => m.save(path.join(dir, 'no-such-dir', 'm.safetensors')), 'ENOENT', 'write', path.join(dir, 'no-such-dir', 'm.safetensors')],
+      [() => m.save(dir), 'EISDIR', 'write', dir],
+      [() => m.save(path.join(file, 'm.safetensors')), 'ENOTDIR', 'write', path.join(file, 'm.safetensors')],
+      [() => Sequential.load(dir, { engine: engineName }), 'EISDIR', 'read', dir],
+      [() => io.readWeights(dir), 'EISDIR', 'read', dir],
+      [() => io.readModelInfo(path.join(dir, 'missing.safetensors')), 'ENOENT', 'read', path.join(dir, 'missing.safetensors')],
+    ];
+    for (const [call, code, action, where] of cases) {
+      const e = await call().then(() => null, (err: NodeJS.ErrnoException) => err);
+      expect(e).toBeInstanceOf(Error);
+      expect(e!.code).toBe(code);
+      expect(e!.path).toBe(where);
+      // "EISDIR: cannot write '<dir>': ...": the path given, never the temporary file's name.
+      expect(e!.message.startsWith(`${code}: cannot ${action} '${where}': `)).toBe(true);
+      expect(e!.message).not.toMatch(/\.tmp/);
+    }
+    expect((await readdir(dir)).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+});
+
+describe.each(ENGINES)('paths as file: URLs, as ESM code writes them (%s engine)', (engineName) => {
+  it('save, load, readModelInfo, readWeights and exportOnnx take a URL', async () => {
+    const m = net(engineName, 'float32');
+    m.compile({ loss: 'mse' });
+    const url = pathToFileURL(path.join(dir, `url model ${engineName}.safetensors`));
+    await m.save(url, { metadata: { via: 'url' } });
+    const loaded = await Sequential.load(url, { engine: engineName });
+    expect(Array.from(loaded.predict(X).data)).toEqual(Array.from(m.predict(X).data));
+    expect((await io.readModelInfo(url)).metadata).toEqual({ via: 'url' });
+    expect(Object.keys(await io.readWeights(url))).toEqual(Object.keys(m.getWeights()));
+    const onnx = pathToFileURL(path.join(dir, `url model ${engineName}.onnx`));
+    await io.exportOnnx(m, onnx);
+    expect((await readFile(fileURLToPath(onnx))).equals(io.exportOnnxBuffer(m))).toBe(true);
+  });
+});
+
 describe('configs and registries', () => {
   it('layerFromConfig rebuilds each layer from getConfig and refuses unknown types and options', () => {
     for (const layer of [new Dense(3, 4, { activation: 'tanh', biasInit: 0.5 }), new Activation('softmax')]) {
@@ -280,7 +323,8 @@ describe('configs and registries', () => {
 describe('argument validation', () => {
   const m = net('js', 'float32');
   it('save, toBuffer and toJSON check their options and path', async () => {
-    await expect(m.save(42 as unknown as string)).rejects.toThrow(/Expected a non-empty file path string for path but received 42/);
+    await expect(m.save(42 as unknown as string)).rejects.toThrow(/Expected a non-empty file path string or file: URL for path but received 42/);
+    await expect(m.save(new URL('https://example.com/m.safetensors'))).rejects.toThrow(/Expected a file: URL for path but received 'https:/);
     await expect(m.save('')).rejects.toThrow(TypeError);
     expect(() => m.toBuffer({ includeOptimiser: true } as never)).toThrow(/Unknown option 'includeOptimiser'/);
     expect(() => m.toBuffer({ includeOptimizer: 'yes' } as never)).toThrow(/Expected a boolean for includeOptimizer/);

@@ -74,6 +74,8 @@ describe.each(ENGINES)('ONNX export of every activation and layer kind (%s engin
     'relu', 'sigmoid', 'tanh', 'softmax', 'log-softmax', { name: 'leaky-relu', negativeSlope: 0.2 },
     { name: 'elu', alpha: 0.7 }, 'selu', { name: 'softplus', beta: 2 }, 'gelu', { name: 'gelu', approximate: 'tanh' },
     'silu', { name: 'swish', beta: 1.5 },
+    // A threshold the inputs cross: above it softplus is x itself (the exporter once ignored the threshold).
+    { name: 'softplus', threshold: 0.5 }, { name: 'softplus', beta: 2, threshold: 1 },
   ] as const;
   it.each(ACTS.map((a) => [JSON.stringify(a), a] as const))('activation %s', async (_name, act) => {
     const m = new Sequential([new Dense(4, 6, { activation: act }), new Activation(act), new Dense(6, 3)],

@@ -1,5 +1,6 @@
 // Sequential: compile / fit / predict / evaluate / trainStep / getWeights /
 // setWeights, in both engines, including the error paths.
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Activation, Dense, Matrix, Sequential, losses, optim } from '../lib';
 import { ENGINES, randomArray } from './helpers';
@@ -21,6 +22,19 @@ describe.each(ENGINES)('Sequential (%s engine)', (engine) => {
     expect(Array.from(w['0.bias']!)).toEqual([0, 0, 0]);
     expect(m.summary()).toContain('Total parameters: 31');
     expect(m.engine).toBe(engine);
+  });
+
+  it('summary keeps its columns apart when a layer description is longer than the default column', () => {
+    const m = new Sequential([new Dense(3, 4, { activation: { name: 'softplus', beta: 2, threshold: 10 } }), new Dense(4, 2)], { engine });
+    const lines = m.summary().split('\n');
+    // '0: Dense(3 → 4, activation: 'softplus' (beta 2, threshold 10))' ran into its output width: '...10))4        16'.
+    const outputAt = lines[0]!.indexOf('Output');
+    const paramsAt = lines[0]!.indexOf('Params');
+    for (const [line, output, params] of [[lines[1]!, '4', '16'], [lines[2]!, '2', '10']] as const) {
+      expect(line.slice(0, outputAt)).toMatch(/\S\s+$/);        // the description, then at least one space
+      expect(line.slice(outputAt, paramsAt).trim()).toBe(output);
+      expect(line.slice(paramsAt).trim()).toBe(params);
+    }
   });
 
   it('predict gives one row per input row, in eval mode, for nested arrays too', () => {
@@ -121,6 +135,39 @@ describe.each(ENGINES)('Sequential (%s engine)', (engine) => {
     // getWeights returns copies: editing them does not touch the model.
     w['0.weight']!.fill(0);
     expect(Array.from(a.getWeights()['0.weight']!)).not.toEqual(Array.from(w['0.weight']!));
+  });
+
+  it('setWeights refuses a float64 value that a float32 model would store as Infinity, changing nothing', () => {
+    const a = model(engine, 1);
+    expect(a.dtype).toBe('float32');
+    const w = a.getWeights();
+    const before = Array.from(a.predict(X).data);
+    const huge = Float64Array.from(w['0.bias']!);
+    huge[2] = 1e300;   // finite in float64, +Infinity in float32: predict then gave Infinity/NaN
+    expect(() => a.setWeights({ ...w, '0.bias': huge })).toThrow(RangeError);
+    expect(() => a.setWeights({ ...w, '0.bias': Array.from(huge) })).toThrow(
+      /Expected finite numbers within float32's range \(±3.4e38\) for weights\['0.bias'\] but received 1e\+300 at index 2/);
+    expect(Array.from(a.predict(X).data)).toEqual(before);
+    a.setWeights({ ...w, '0.bias': Float64Array.from(w['0.bias']!) });   // in range: fine
+    expect(Array.from(a.predict(X).data)).toEqual(before);
+  });
+
+  it('getWeights gives each tensor its own buffer: all can go in one transfer list, one can go without the rest', () => {
+    const a = model(engine, 3);
+    const w = a.getWeights();
+    for (const v of Object.values(w)) expect(v.buffer.byteLength).toBe(v.byteLength);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      // One buffer behind every tensor made this a DataCloneError (a duplicate in the transfer list).
+      port1.postMessage(w, Object.values(w).map((v) => v.buffer));
+      const mine = a.getWeights();
+      port1.postMessage(mine['0.bias'], [mine['0.bias']!.buffer]);
+      expect(mine['0.bias']!.length).toBe(0);          // transferred
+      expect(mine['0.weight']!.length).toBe(a.getWeights()['0.weight']!.length);   // the others stay
+    } finally {
+      port1.close();
+      port2.close();
+    }
   });
 
   it('refuses a second fit or trainStep while fit runs; predict answers from the snapshot', async () => {

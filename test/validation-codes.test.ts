@@ -96,6 +96,31 @@ describe.each(ENGINES)('argument errors carry a code (%s engine)', (engine) => {
     expect(m.predict({ data: sharedF64, rows: 2, cols: 3 }).rows).toBe(2);
   });
 
+  it('copies a { data, rows, cols } over a shared or resizable buffer of the model\'s own dtype, as it does one of the other dtype', async () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const m = new Sequential([new Dense(3, 2)], { engine, seed: 4, dtype });
+      m.compile({ loss: 'mse' });
+      const values = randomArray(6, 9, dtype === 'float32' ? Float32Array : Float64Array);
+      const Ctor = dtype === 'float32' ? Float32Array : Float64Array;
+      const shared = new Ctor(new SharedArrayBuffer(6 * Ctor.BYTES_PER_ELEMENT));
+      shared.set(values);
+      const resizable = new Ctor(new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(
+        6 * Ctor.BYTES_PER_ELEMENT, { maxByteLength: 96 }));
+      resizable.set(values);
+      for (const data of [shared, resizable]) {
+        const expected = Array.from(m.predict(new Matrix(2, 3, values)).data);   // trainStep below moves the weights
+        expect(Array.from(m.predict({ data, rows: 2, cols: 3 }).data)).toEqual(expected);
+        expect(Array.from((await m.predictAsync({ data, rows: 2, cols: 3 })).data)).toEqual(expected);
+        expect(m.evaluate({ data, rows: 2, cols: 3 }, new Matrix(2, 2, undefined, dtype)).loss).toBeGreaterThanOrEqual(0);
+        expect(Number.isFinite(m.trainStep({ data, rows: 2, cols: 3 }, new Matrix(2, 2, undefined, dtype)))).toBe(true);
+      }
+      // A transferred one is named as such, not as "received length 0".
+      const gone = new Ctor(6);
+      structuredClone(gone.buffer, { transfer: [gone.buffer] });
+      expectCoded(() => m.predict({ data: gone, rows: 2, cols: 3 }), RangeError, /detached .*for x\.data/);
+    }
+  });
+
   it('refuses sizes whose product overflows or exceeds memory before allocating', () => {
     expectCoded(() => new Matrix(2 ** 40, 2 ** 40), RangeError, /rows × cols/);
     expectCoded(() => new Matrix(2 ** 20, 2 ** 20), RangeError, /bytes/);

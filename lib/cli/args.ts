@@ -3,6 +3,7 @@
 // line that names the flag ("Expected an integer ≥ 1 for --epochs but received
 // 'ten'") instead of a stack trace.
 import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** A usage error: printed as one line on stderr, exit code 2. */
@@ -96,7 +97,7 @@ export function intFlag(values: Parsed['values'], name: string, min: number, max
 export function numberFlag(values: Parsed['values'], name: string, min: number, max: number, what: string): number {
   const text = flagValue(values, name);
   const v = Number(text);
-  if (!NUMBER.test(text) || !(v >= min && v <= max)) throw new CliError(`Expected ${what} for --${name} but received '${text}'`);
+  if (!NUMBER.test(text) || !Number.isFinite(v) || !(v >= min && v <= max)) throw new CliError(`Expected ${what} for --${name} but received '${text}'`);
   return v;
 }
 
@@ -125,5 +126,21 @@ export function sizesFlag(values: Parsed['values'], name: string): number[] {
 export function inputFile(path: string, what: string): string {
   if (!existsSync(path)) throw new CliError(`${what} '${path}' does not exist`, 1);
   if (!statSync(path).isFile()) throw new CliError(`${what} '${path}' is not a file`, 1);
+  return path;
+}
+
+/**
+ * An output file the command will write at its end: checked at the start, so
+ * a long training run does not end in ENOENT and lose its model.
+ */
+export function outputFile(path: string, flag: string): string {
+  if (path === '') throw new CliError(`Expected a file name for ${flag} but received an empty string`);
+  if (existsSync(path) && statSync(path).isDirectory()) {
+    throw new CliError(`Expected a file name for ${flag} but received '${path}', a directory`);
+  }
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new CliError(`Expected a file in an existing directory for ${flag} but received '${path}'`);
+  }
   return path;
 }

@@ -7,12 +7,14 @@ import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
 import { loadCsv } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
+import { Matrix } from '../matrix';
 import { Sequential } from '../sequential';
-import { CliError, choiceFlag, helpText, inputFile, parseCommand, type Flags } from './args';
+import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
 export const PREDICT_FLAGS: Flags = {
   out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
   engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
+  'no-header': { help: 'data.csv has no header line (default: as the training CSV; for a model saved through the API, a first line of numbers is data)' },
 };
 
 export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [--out preds.csv]',
@@ -39,8 +41,50 @@ async function firstRow(path: string): Promise<string[]> {
   return rows[0]!;
 }
 
-async function firstRowWidth(path: string): Promise<number> {
-  return (await firstRow(path)).length;
+const isNumberCell = (cell: string): boolean => cell !== '' && Number.isFinite(Number(cell));
+
+/**
+ * Whether data.csv starts with a header line. The training CSV's setting is
+ * stored in the model file ('header'); a model saved through the API has none,
+ * and a first line of numbers is then data, not column names (reading it as a
+ * header silently dropped the first row). A CLI model trained with a header
+ * whose names are not numbers likewise reads a file whose first line is all
+ * numbers as headerless.
+ */
+function startsWithHeader(first: string[], meta: Record<string, string>, noHeaderFlag: boolean, path: string): boolean {
+  if (noHeaderFlag || meta['header'] === 'false') return false;
+  const numeric = first.every(isNumberCell);
+  if (meta['header'] !== 'true') return !numeric;
+  const columns = jsonArray(meta['columns'], 'columns', path);
+  return !(numeric && columns !== null && !columns.every(isNumberCell));
+}
+
+/**
+ * x's columns in the order the model was trained on, matched by header name
+ * (as a DataFrame is): the same columns in another order are reordered, not
+ * fed to the wrong inputs; names the model does not know are an error. Without
+ * stored names (a model saved through the API) the file's order is taken.
+ */
+function inTrainingOrder(x: Matrix, names: string[], trained: string[] | null, path: string): Matrix {
+  if (trained === null || trained.length !== names.length || trained.every((n, i) => n === names[i])) return x;
+  const at = new Map(names.map((n, i) => [n, i]));
+  const missing = trained.filter((n) => !at.has(n));
+  if (missing.length > 0 || at.size !== names.length) {
+    throw new CliError(`'${path}' has columns ${names.map((n) => `'${n}'`).join(', ')} but the model was trained on ` +
+      `${trained.map((n) => `'${n}'`).join(', ')}${missing.length > 0 ? ` (missing: ${missing.map((n) => `'${n}'`).join(', ')})` : ''}`, 1);
+  }
+  const order = trained.map((n) => at.get(n)!);
+  const out = new Matrix(x.rows, x.cols, x.dtype === 'float32' ? new Float32Array(x.data.length) : new Float64Array(x.data.length));
+  for (let r = 0; r < x.rows; r++) {
+    for (let c = 0; c < x.cols; c++) out.data[r * x.cols + c] = x.data[r * x.cols + order[c]!]!;
+  }
+  return out;
+}
+
+/** The --out header: one name per printed column (a regression model may have several outputs). */
+function outputHeader(target: string | undefined, columns: number): string {
+  const base = target ? `predicted_${target}` : 'prediction';
+  return columns === 1 ? base : Array.from({ length: columns }, (_, i) => `${base}_${i}`).join(',');
 }
 
 export async function predict(argv: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
@@ -50,6 +94,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const engine = choiceFlag(values, 'engine', ['auto', 'native', 'js'] as const);
   const modelPath = inputFile(positionals[0]!, 'model file');
   const csvPath = inputFile(positionals[1]!, 'data file');
+  if (typeof values['out'] === 'string') outputFile(values['out'], '--out');
 
   const info = await readModelInfo(modelPath);
   const model = await Sequential.load(modelPath, { engine });
@@ -59,14 +104,15 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const lossName = (info.compile?.loss as { name?: string } | undefined)?.name;
   const classes = jsonArray(meta['classes'], 'classes', modelPath)
     ?? (lossName === 'cross-entropy' || lossName === 'nll' ? Array.from({ length: model.outputSize }, (_, i) => String(i)) : null);
-  const header = meta['header'] !== 'false';
+  const first = await firstRow(csvPath);
+  const header = startsWithHeader(first, meta, values['no-header'] === true, modelPath);
   const target = meta['target'];
 
   // Without the target column the file has exactly the model's inputs; with it, one more.
-  const width = await firstRowWidth(csvPath);
+  const width = first.length;
   let targetColumn: string | number | undefined;
   if (width === model.inputSize + 1) {
-    const names = header ? await firstRow(csvPath) : [];
+    const names = header ? first : [];
     if (header && target && names.includes(target)) targetColumn = target;
     else if (!header && target !== undefined && /^\d+$/.test(target)) targetColumn = Number(target);
     else throw new CliError(`'${csvPath}' has ${width} columns: the model takes ${model.inputSize}, ` +
@@ -76,8 +122,9 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
       `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
   }
   const data = await loadCsv(csvPath, { header, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
+  const x = header ? inTrainingOrder(data.x, data.columns, jsonArray(meta['columns'], 'columns', modelPath), csvPath) : data.x;
 
-  const pred = model.predict(data.x);
+  const pred = model.predict(x);
   const lines: string[] = [];
   if (classes) {
     for (let r = 0; r < pred.rows; r++) {
@@ -102,7 +149,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
 
   const body = lines.join('\n') + '\n';
   if (typeof values['out'] === 'string') {
-    await fs.writeFile(values['out'], `${target ? `predicted_${target}` : 'prediction'}\n${body}`);
+    await fs.writeFile(values['out'], `${outputHeader(target, classes ? 1 : pred.cols)}\n${body}`);
     err.write(`wrote ${lines.length} predictions to ${values['out']}\n`);
   } else {
     out.write(body);

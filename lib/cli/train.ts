@@ -12,7 +12,7 @@ import { confusionMatrix, mae, r2, rmse } from '../metrics';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '../optim';
 import { Sequential } from '../sequential';
 import type { ActivationName } from '../engine';
-import { CliError, choiceFlag, helpText, inputFile, intFlag, numberFlag, parseCommand, sizesFlag, type Flags } from './args';
+import { CliError, choiceFlag, helpText, inputFile, intFlag, numberFlag, outputFile, parseCommand, sizesFlag, type Flags } from './args';
 import { foldInputScaling, foldOutputScaling } from './fold';
 import { curvesSvg, panelsFromHistory } from './plot';
 import { progressCallback } from './progress';
@@ -144,14 +144,20 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
   const loss = choiceFlag(values, 'loss', LOSSES);
   const task = choiceFlag(values, 'task', ['auto', 'classification', 'regression'] as const);
   const engine = choiceFlag(values, 'engine', ['auto', 'native', 'js'] as const);
-  const outPath = values['out'] as string;
-  if (outPath === '') throw new CliError('Expected a file name for --out but received an empty string');
-  const svgPath = outPath.replace(/\.[^./\\]*$/, '') + '.svg';
+  const outPath = outputFile(values['out'] as string, '--out');
+  // 'm.safetensors' → 'm.svg'; never the model file itself ('--out m.svg' → 'm.svg.svg').
+  const svgBase = outPath.replace(/\.[^./\\]*$/, '') + '.svg';
+  const svgPath = svgBase === outPath ? `${outPath}.svg` : svgBase;
 
   const header = positionals.length > 0 ? values['no-header'] !== true : false;
   const dataPath = positionals.length > 0 ? inputFile(positionals[0]!, 'data file') : DIGITS_CSV;
   const target = positionals.length > 0 ? targetOf(values['target'] as string, header) : 64;
-  const data = await loadCsv(dataPath, { header, target, targetKind: positionals.length > 0 ? 'auto' : 'class' });
+  const data = await loadCsv(dataPath, { header, target, targetKind: positionals.length > 0 ? 'auto' : 'class' })
+    .catch((e: unknown) => {
+      // An index out of range or an unknown name is a usage error of --target (exit 2), named as the flag.
+      if (e instanceof RangeError && / for target /.test(e.message)) throw new CliError(e.message.replace(' for target ', ' for --target '));
+      throw e;
+    });
   const t = taskOf(data, task, loss);
   const classes = t.classNames?.length ?? 0;
   const lossName = loss !== 'auto' ? loss : t.kind === 'classification' ? 'cross-entropy' : 'mse';

@@ -22,6 +22,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
 import type { EngineChoice } from '../backend';
 import type { Dtype } from '../engine';
 import type { RngState } from '../rng';
@@ -29,9 +31,9 @@ import { layerFromConfig, type Layer, type LayerConfig } from '../layers';
 import { lossFromConfig, type LossConfig } from '../losses';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim';
 import { Sequential } from '../sequential';
-import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
+import { boolean, isPlainObject, oneOf, options, rangeError, typeError } from '../validate';
 import {
-  ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, type StoredTensor,
+  ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, setOwn, type StoredTensor,
 } from './safetensors';
 
 /** Bumped whenever the meaning of a stored field changes; older readers refuse newer files. */
@@ -117,7 +119,7 @@ function stringMap(name: string, value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (typeof v !== 'string') throw typeError(`${name}.${k}`, 'a string', v);
-    out[k] = v;
+    setOwn(out, k, v);
   }
   return out;
 }
@@ -138,7 +140,7 @@ function paramShapes(layers: readonly Layer[]): { name: string; shape: number[] 
 function partsOf(model: Sequential, opts: unknown): ModelParts {
   if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
   const { includeOptimizer, metadata } = saveOptions(opts);
-  const weights = model.getWeights();
+  const weights = model.weightViews();  // one copy: the file's bytes are the next
   const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
     { name, dtype: model.dtype, shape, data: weights[name]! }));
   const training = model.trainingState(includeOptimizer);
@@ -208,6 +210,33 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
  * A failure leaves any previous file untouched and removes the temporary one.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await writeThenRename(path, bytes);
+  } catch (e) {
+    // The system error names the temporary file ('.m.safetensors.1234.ab12.tmp'), which the caller never chose.
+    throw fileError(e, 'write', path);
+  }
+}
+
+/**
+ * A file-system error restated for the path the caller gave: "ENOENT: cannot
+ * write 'dir/m.safetensors': no such file or directory", with the original's
+ * code, errno and syscall kept (and it as the cause). Other errors pass through.
+ */
+export function fileError(e: unknown, action: 'read' | 'write', path: string): unknown {
+  const sys = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof sys.code !== 'string' || typeof sys.errno !== 'number') return e;
+  const reason = getSystemErrorMap().get(sys.errno)?.[1] ?? sys.message;
+  const out = new Error(`${sys.code}: cannot ${action} '${path}': ${reason}` +
+    (sys.code === 'EISDIR' ? ' (the path is a directory; give a file name)' : ''), { cause: e }) as NodeJS.ErrnoException;
+  out.code = sys.code;
+  out.errno = sys.errno;
+  if (sys.syscall !== undefined) out.syscall = sys.syscall;
+  out.path = path;
+  return out;
+}
+
+async function writeThenRename(path: string, bytes: Uint8Array): Promise<void> {
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'wx');
@@ -235,14 +264,22 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   }
 }
 
-function requirePath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string', path);
+/**
+ * A file path as fs takes it: a non-empty string, or a file: URL (ESM code
+ * writes `new URL('./model.safetensors', import.meta.url)`), as a string.
+ */
+export function filePath(path: unknown): string {
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw rangeError('path', "a file: URL", path.href);
+    return fileURLToPath(path);
+  }
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string or file: URL', path);
   return path;
 }
 
-export async function saveModel(model: Sequential, path: string, opts?: SaveOptions): Promise<void> {
+export async function saveModel(model: Sequential, path: string | URL, opts?: SaveOptions): Promise<void> {
   const bytes = modelToBuffer(model, opts);  // validates before touching the disk
-  await writeFileAtomic(requirePath(path), bytes);
+  await writeFileAtomic(filePath(path), bytes);
 }
 
 // ---- parts → model --------------------------------------------------------
@@ -286,17 +323,20 @@ function checkArchitecture(source: string, a: unknown): Architecture {
 function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
   const { engine } = loadOptions(opts);
   const arch = parts.architecture;
-  let model: Sequential;
+  let layers: Layer[];
   try {
-    const layers = arch.layers.map((c, i) => layerFromConfig(c, `layers[${i}]`));
-    model = Sequential.forLoading(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}) });
+    layers = arch.layers.map((c, i) => layerFromConfig(c, `layers[${i}]`));
   } catch (e) {
     throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
 
+  // The tensors are checked against the layers before the model is built: an
+  // architecture edited to claim huge layers (it is outside the checksum) must
+  // be refused by its tensors' shapes, not after allocating the plan it claims
+  // (a 554-byte file claiming Dense(15000, 15000) cost 1.8 GB and 5 s).
   const byName = new Map(parts.tensors.map((t) => [t.name, t]));
   const weights: Record<string, Float32Array | Float64Array> = {};
-  for (const { name, shape } of paramShapes(model.layers)) {
+  for (const { name, shape } of paramShapes(layers)) {
     const t = byName.get(name);
     if (!t) throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is missing`);
     if (t.dtype !== arch.dtype) {
@@ -313,6 +353,12 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
   byName.delete(OPTIMIZER_TENSOR);
   if (byName.size > 0) {
     throw new ModelFileError(`${source} is not a valid model file: unexpected tensor(s) ${[...byName.keys()].map((n) => `'${n}'`).join(', ')}`);
+  }
+  let model: Sequential;
+  try {
+    model = Sequential.forLoading(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}) });
+  } catch (e) {
+    throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
   try {
     model.setWeights(weights);
@@ -361,7 +407,7 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
     throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
   }
   const stepsText = m[KEY.steps];
-  const steps = stepsText === undefined ? null : /^\d{1,16}$/.test(stepsText) ? Number(stepsText) : NaN;
+  const steps = stepsText === undefined ? null : stepCount(stepsText);
   return restore(source, {
     architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
@@ -372,13 +418,26 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
   }, opts);
 }
 
+/** The stored optimizer step count, or NaN when it is not a plain integer ≥ 0 (restore() refuses NaN). */
+function stepCount(text: string): number {
+  return /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : NaN;
+}
+
 /**
  * Reads a safetensors file, checking its header length against the file's size
  * after reading only 8 bytes, so a garbage or foreign file of any size is
  * refused without being read. decodeSafetensors then bounds everything else.
  */
 async function readSafetensorsFile(path: string): Promise<Buffer> {
-  const handle = await fs.open(requirePath(path), 'r');
+  try {
+    return await readWhole(path);
+  } catch (e) {
+    throw fileError(e, 'read', path);  // e.g. a directory: Node's EISDIR message does not name it
+  }
+}
+
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await fs.open(path, 'r');
   try {
     const { size } = await handle.stat();
     const head = Buffer.alloc(8);
@@ -425,27 +484,33 @@ export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): Mod
   const file = decodeSafetensors(buf, source);
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
-  const steps = m[KEY.steps];
+  const stepsText = m[KEY.steps];
+  const steps = stepsText === undefined ? null : stepCount(stepsText);
+  if (Number.isNaN(steps)) {
+    throw new ModelFileError(`${source} is not a valid model file: '${KEY.steps}' is ${JSON.stringify(stepsText)}, not an integer ≥ 0`);
+  }
   return {
     version: FORMAT_VERSION,
     architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
     metadata: userMetadata(source, parseJson(source, KEY.metadata, m[KEY.metadata])) ?? {},
-    optimizerSteps: steps === undefined ? null : Number(steps),
+    optimizerSteps: steps,
     tensors: file.tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape })),
   };
 }
 
 /** Reads a model file's description and user metadata (io.readModelInfo). */
-export async function readModelInfo(path: string): Promise<ModelInfo> {
-  const bytes = await readSafetensorsFile(path);
-  return modelInfoFromBuffer(bytes, `'${path}'`);
+export async function readModelInfo(path: string | URL): Promise<ModelInfo> {
+  const file = filePath(path);
+  const bytes = await readSafetensorsFile(file);
+  return modelInfoFromBuffer(bytes, `'${file}'`);
 }
 
-export async function loadModel(path: string, opts?: LoadOptions): Promise<Sequential> {
+export async function loadModel(path: string | URL, opts?: LoadOptions): Promise<Sequential> {
+  const file = filePath(path);
   loadOptions(opts);
-  const bytes = await readSafetensorsFile(path);
-  return modelFromBuffer(bytes, opts, `'${path}'`);
+  const bytes = await readSafetensorsFile(file);
+  return modelFromBuffer(bytes, opts, `'${file}'`);
 }
 
 export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
@@ -497,10 +562,11 @@ export interface ReadWeightsOptions {
  * The tensors of any safetensors file (F32/F64), e.g. a PyTorch state_dict,
  * by name — for model.setWeights on a model built to match.
  */
-export async function readWeights(path: string, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
+export async function readWeights(path: string | URL, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
+  const file = filePath(path);
   readWeightsOptions(opts);
-  const bytes = await readSafetensorsFile(path);
-  return weightsFromBuffer(bytes, opts, `'${path}'`);
+  const bytes = await readSafetensorsFile(file);
+  return weightsFromBuffer(bytes, opts, `'${file}'`);
 }
 
 function readWeightsOptions(opts: unknown): boolean {
@@ -512,6 +578,6 @@ export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, so
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
   const skip = readWeightsOptions(opts);
   const out: Record<string, Float32Array | Float64Array> = {};
-  for (const t of decodeSafetensors(buf, source, skip).tensors) out[t.name] = t.data;
+  for (const t of decodeSafetensors(buf, source, skip).tensors) setOwn(out, t.name, t.data);
   return out;
 }

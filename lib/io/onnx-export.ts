@@ -13,7 +13,7 @@ import type { Dtype, FloatArray } from '../engine';
 import type { LayerConfig } from '../layers';
 import { Sequential } from '../sequential';
 import { ArgumentRangeError, integer, options, typeError } from '../validate';
-import { writeFileAtomic } from './model-file';
+import { filePath, writeFileAtomic } from './model-file';
 import {
   ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
 } from './onnx-schema';
@@ -108,9 +108,12 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
   selu: (g, x) => g.node('Selu', [x], [f('alpha', 1.6732632423543772), f('gamma', 1.0507009873554805)]),
   softplus: (g, x, c) => {
     const beta = opt(c, 'beta', 1);
-    if (beta === 1) return g.node('Softplus', [x]);
-    // (1/β)·softplus(β·x)
-    return g.node('Div', [g.node('Softplus', [g.node('Mul', [x, g.scalar('beta', beta)])]), g.scalar('beta', beta)]);
+    // torch.nn.Softplus: (1/β)·log(1 + e^{βx}), and x itself where βx > threshold.
+    // ONNX Softplus has no threshold: Where picks x there (the model's own
+    // rule, which a user threshold such as 1 moves far from the smooth curve).
+    const bx = beta === 1 ? x : g.node('Mul', [x, g.scalar('beta', beta)]);
+    const smooth = beta === 1 ? g.node('Softplus', [x]) : g.node('Div', [g.node('Softplus', [bx]), g.scalar('beta', beta)]);
+    return g.node('Where', [g.node('Greater', [bx, g.scalar('threshold', opt(c, 'threshold', 20))]), x, smooth]);
   },
   gelu: (g, x, c) => {
     const tanhForm = c['approximate'] === 'tanh';
@@ -243,8 +246,7 @@ export function exportOnnxBuffer(model: Sequential, opts?: OnnxExportOptions): B
 }
 
 /** Writes the ONNX model to path (atomically, like model files). */
-export async function exportOnnx(model: Sequential, path: string, opts?: OnnxExportOptions): Promise<void> {
+export async function exportOnnx(model: Sequential, path: string | URL, opts?: OnnxExportOptions): Promise<void> {
   const bytes = exportOnnxBuffer(model, opts);
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string', path);
-  await writeFileAtomic(path, bytes);
+  await writeFileAtomic(filePath(path), bytes);
 }

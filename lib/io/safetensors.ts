@@ -47,6 +47,15 @@ export class ModelFileError extends Error {
   readonly code = 'ERR_FASTMLP_MODEL_FILE';
 }
 
+/**
+ * obj[key] = value as an own, enumerable property whatever the key: names
+ * come from files, and a plain assignment to '__proto__' (an own key after
+ * JSON.parse) would replace obj's prototype instead of adding an entry.
+ */
+export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function fail(source: string, why: string): never {
   throw new ModelFileError(`${source} is not a valid model file: ${why}`);
 }
@@ -66,7 +75,7 @@ export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<stri
   let offset = 0;
   for (const t of tensors) {
     const end = offset + t.data.byteLength;
-    header[t.name] = { dtype: DTYPE_CODES[t.dtype], shape: t.shape, data_offsets: [offset, end] };
+    setOwn(header, t.name, { dtype: DTYPE_CODES[t.dtype], shape: t.shape, data_offsets: [offset, end] });
     offset = end;
   }
   let json = JSON.stringify(header);
@@ -165,7 +174,7 @@ export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtyp
       if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(source, '__metadata__ is not a string map');
       for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) {
         if (typeof mv !== 'string') fail(source, `__metadata__['${mk}'] is not a string`);
-        metadata[mk] = mv;
+        setOwn(metadata, mk, mv);
       }
     } else {
       entries.push(parseEntry(source, key, value, dataSection.length, skipOtherDtypes));

@@ -158,10 +158,12 @@ Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
 }
 Napi::Value NetworkWrap::GetPenalty(const Napi::CallbackInfo& info) {
+  if (disposed_) return Napi::Number::New(info.Env(), at_dispose_.penalty);
   return Napi::Number::New(info.Env(), visit([](auto& n) { return n.penalty(); }));
 }
 
 Napi::Value NetworkWrap::GetOptimizerStateSize(const Napi::CallbackInfo& info) {
+  if (disposed_) return Napi::Number::New(info.Env(), double(at_dispose_.opt_state_size));
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.opt_state_size(); })));
 }
 
@@ -200,10 +202,12 @@ Napi::Value NetworkWrap::ResetOptimizer(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NetworkWrap::GetBufferCount(const Napi::CallbackInfo& info) {
+  if (disposed_) return Napi::Number::New(info.Env(), double(at_dispose_.buffer_count));
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.buffer_count(); })));
 }
 
 Napi::Value NetworkWrap::GetTraining(const Napi::CallbackInfo& info) {
+  if (disposed_) return Napi::Boolean::New(info.Env(), at_dispose_.training);
   return Napi::Boolean::New(info.Env(), visit([](auto& n) { return n.training(); }));
 }
 
@@ -231,6 +235,10 @@ Napi::Value NetworkWrap::SetSeed(const Napi::CallbackInfo& info) {
 Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo& info) {
   if (disposed_) return info.Env().Undefined();
   if (epoch_cancel_) epoch_cancel_->store(true);
+  // A running epoch's worker may be writing the penalty: read it only when idle.
+  at_dispose_ = visit([&](auto& n) {
+    return Disposed{n.training(), busy_ ? 0.0 : double(n.penalty()), n.buffer_count(), n.opt_state_size()};
+  });
   disposed_ = true;
   release_epoch_data();
   f32_.reset();

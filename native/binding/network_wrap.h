@@ -108,6 +108,14 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   bool disposed_ = false;
   // Fixed at construction, so they stay readable after dispose().
   index_t in_ = 0, out_ = 0, param_count_ = 0;
+  // What the other getters read from the core network, kept by dispose() (which
+  // frees that network) so reading them afterwards returns the last values
+  // instead of dereferencing a null pointer.
+  struct Disposed {
+    bool training = false;
+    double penalty = 0;
+    index_t buffer_count = 0, opt_state_size = 0;
+  } at_dispose_;
   std::int64_t external_bytes_ = 0;  // reported to V8 so far
   std::shared_ptr<std::atomic<bool>> epoch_cancel_;  // set while an epoch or predictAsync runs
   index_t last_forward_rows_ = 0;  // rows of the last forwardTrain; backward must match

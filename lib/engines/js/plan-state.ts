@@ -141,7 +141,8 @@ export abstract class PlanState extends PlanMemory {
   }
 
   get optimizerStateSize(): number {
-    return this.optState.length;
+    // dispose() drops optState; the size stays readable, as the contract promises.
+    return this.isDisposed ? optimizerStateSize(this.optimizer, this.paramCount) : this.optState.length;
   }
 
   getOptimizerState(out: FloatArray): void {
