@@ -45,8 +45,10 @@ struct OptimizerSpec {
   double clip_norm = 0.0;  // 0: off
   double clip_value = 0.0; // 0: off
   // Stores decaying state values below the smallest normal number as 0 (see
-  // optim.cc, "Subnormal state"). Only tests and benchmarks turn it off, to
-  // compare with PyTorch's behaviour; the public API has no such option.
+  // optim.cc, "Subnormal state"), and squares a tiny gradient whose square
+  // would be subnormal as 0 ("Tiny gradients"). Only tests and benchmarks
+  // turn it off, to compare with PyTorch's behaviour; the public API has no
+  // such option.
   bool flush_subnormal = true;
 };
 

@@ -161,6 +161,22 @@ function flushBelow(state: FloatArray): number {
   return state instanceof Float32Array ? FLOAT32_FLUSH_BELOW : FLOAT64_FLUSH_BELOW;
 }
 
+// Tiny gradients (native/core/optim.cc, "Tiny gradients", explains why and
+// which results can change): with the flush on, a gradient whose square term
+// c·g² (c = 1 − β2, 1 − α or 1; centered RMSprop's a² too) would be below the
+// smallest normal number of the array's dtype is squared as 0, with the
+// core's bound 0.999·√(N/c) (c as the dtype rounds it), so both engines drop
+// the same squares. In float32 arrays JS's double arithmetic takes no assist,
+// but the results must match the native engine's; in float64 arrays it does.
+function squareBelow(state: FloatArray, coefficient: number): number {
+  if (!flushingSubnormals) return 0;
+  const float32 = state instanceof Float32Array;
+  const c = float32 ? Math.fround(coefficient) : coefficient;
+  if (!(c > 0)) return Infinity;
+  const bound = 0.999 * Math.sqrt((float32 ? 2 ** -126 : 2 ** -1022) / c);
+  return float32 ? Math.fround(bound) : bound;
+}
+
 // Updates that overflow (native/core/optim.cc explains the choice): an
 // element whose new parameter or state value would be stored as NaN or
 // ±Infinity keeps its parameter and state exactly as they were; the others are
@@ -251,11 +267,13 @@ function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   const first = step === 1;
   const init = spec.initialAccumulatorValue;
   const big = overflowFrom(param);
+  const drop = squareBelow(sum, 1);
   let committed = true;
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    const acc = (first ? init : sum[i]!) + g * g;
+    const gs = Math.abs(g) < drop ? 0 : g;
+    const acc = (first ? init : sum[i]!) + gs * gs;
     const next = p - clr * g / (Math.sqrt(acc) + eps);
     if (Math.abs(next) < big && Math.abs(acc) < big && Math.abs(g) < big) {
       sum[i] = acc;
@@ -277,11 +295,14 @@ function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   const bufferAt = centered ? 2 * n : n;
   const tiny = flushBelow(state);
   const big = overflowFrom(param);
+  const drop = squareBelow(state, oneMinusAlpha);
+  const dropAverage = squareBelow(state, 1);
   let committed = true;
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    let sq = alpha * state[i]! + oneMinusAlpha * g * g;
+    const gs = Math.abs(g) < drop ? 0 : g;
+    let sq = alpha * state[i]! + oneMinusAlpha * gs * gs;
     if (Math.abs(sq) < tiny) sq = 0;
     let variance = sq;
     let ga = 0;
@@ -289,7 +310,8 @@ function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
       ga = alpha * state[n + i]! + oneMinusAlpha * g;
       if (Math.abs(ga) < tiny) ga = 0;
       // ≥ 0 in exact arithmetic; rounding can push it just below (torch: NaN).
-      variance = Math.max(sq - ga * ga, 0);
+      const gas = Math.abs(ga) < dropAverage ? 0 : ga;
+      variance = Math.max(sq - gas * gas, 0);
     }
     const d = g / (Math.sqrt(variance) + eps);
     let b = 0;
@@ -332,12 +354,14 @@ function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Floa
   const coupled = decoupled ? 0 : spec.weightDecay;
   const tiny = flushBelow(state);
   const big = overflowFrom(param);
+  const drop = squareBelow(state, 1 - b2);
   let committed = true;
   for (let i = 0; i < n; i++) {
     const p = param[i]! * decay;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + coupled * p;
     let m = b1 * state[i]! + (1 - b1) * g;
-    let v = b2 * state[n + i]! + (1 - b2) * g * g;
+    const gs = Math.abs(g) < drop ? 0 : g;
+    let v = b2 * state[n + i]! + (1 - b2) * gs * gs;
     if (Math.abs(m) < tiny) m = 0;
     if (Math.abs(v) < tiny) v = 0;
     // max(v̂max, v) is finite when v is (v̂max was stored finite).
