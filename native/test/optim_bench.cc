@@ -1,5 +1,5 @@
 // Optimizer update timing harness: the median milliseconds of one
-// optimizer_update over 5.8 M float32 parameters (the 784-2048-2048-10
+// optimizer_update over 5.8 M float32 (or float64) parameters (the 784-2048-2048-10
 // network), one thread, for each update loop. Used to measure optim.cc's
 // software prefetch; only interleaved runs of two builds are worth comparing
 // (the machine's speed drifts by ±5 % over minutes). Not a CMake target; built
