@@ -129,6 +129,14 @@ export interface EpochResult {
    * Present only then (both engines), so other results keep four fields.
    */
   badStatistics?: boolean;
+  /**
+   * True when badBatch's loss, gradients and statistics were finite but its
+   * optimizer update would have made some parameters or optimizer state
+   * NaN/±Infinity: those kept their values exactly, the others were updated,
+   * the step was not counted and the statistics were put back. Present only
+   * then (both engines).
+   */
+  badUpdate?: boolean;
 }
 
 /**
@@ -309,7 +317,9 @@ export interface NetworkPlan {
   /**
    * One optimizer update with the current gradients. Refused (nothing changes,
    * stepCount included) when the last backward's gradients are not all finite,
-   * or the buffers (batch norm's running statistics) are not.
+   * or the buffers (batch norm's running statistics) are not. Not counted
+   * (stepCount stays) when the update would make some parameters or state
+   * non-finite: those keep their values exactly, the others are updated.
    */
   step(): void;
   /**

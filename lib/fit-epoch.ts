@@ -59,6 +59,8 @@ export interface EpochOutcome {
   badBatch: number;
   /** The bad batch's running statistics overflowed (EpochResult.badStatistics). */
   badStatistics: boolean;
+  /** The bad batch's update overflowed for some parameters (EpochResult.badUpdate). */
+  badUpdate: boolean;
   /** The signal aborted the epoch. */
   aborted: boolean;
   /**
@@ -75,8 +77,8 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
   let rowsDone = 0;
   let batches = 0;
   let seconds = 0;
-  const outcome = (badBatch: number, badStatistics = false): EpochOutcome => ({
-    loss: rowsDone > 0 ? lossSum / rowsDone : 0, rowsDone, batches, badBatch, badStatistics, aborted: run.signal?.aborted === true, seconds,
+  const outcome = (badBatch: number, badStatistics = false, badUpdate = false): EpochOutcome => ({
+    loss: rowsDone > 0 ? lossSum / rowsDone : 0, rowsDone, batches, badBatch, badStatistics, badUpdate, aborted: run.signal?.aborted === true, seconds,
   });
   for await (const chunk of chunks) {
     if (run.signal?.aborted || run.model.stopTraining) break;
@@ -90,7 +92,7 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
     const done = result.rowsDone ?? Math.min(result.batches * Math.min(run.batchSize, chunk.rows), chunk.rows);
     lossSum += result.loss * done;
     rowsDone += done;
-    if (result.badBatch >= 0) return outcome(batches + result.badBatch, result.badStatistics === true);
+    if (result.badBatch >= 0) return outcome(batches + result.badBatch, result.badStatistics === true, result.badUpdate === true);
     batches += result.batches;
     if (result.cancelled) break;
   }

@@ -152,9 +152,17 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
       // norm statistics (a huge input); say which, to point at the cause.
       const gradients = gradientsOverflowed(ctx.plan);
       const stats = !gradients && result.badStatistics;
+      const update = !gradients && !stats && result.badUpdate;
+      const where = `epoch ${epoch + 1}, batch ${result.badBatch + 1} (of ${data.stream ? 'a stream' : steps})`;
+      if (update) {
+        // Not "before that batch's update": the elements whose update stayed finite were updated.
+        throw new ArgumentRangeError(`The optimizer's update overflowed to NaN or infinite for some parameters at ${where} ` +
+          'though its loss, gradients and statistics were finite; training stopped there: those parameters and their optimizer state ' +
+          'were left as they were, the others were updated (the step was not counted). ' +
+          'Try a smaller learning rate or weight decay, or add callbacks.terminateOnNaN() to stop without an error.');
+      }
       throw new ArgumentRangeError(`${gradients ? 'Gradients overflowed to' : stats ? "Batch norm's running statistics overflowed to" : 'Loss became'} NaN or infinite at ` +
-        `epoch ${epoch + 1}, batch ${result.badBatch + 1} (of ${data.stream ? 'a stream' : steps})` +
-        `${gradients ? ' though its loss was finite' : stats ? ' though its loss and gradients were finite' : ''}; training stopped before that batch's update. ` +
+        `${where}${gradients ? ' though its loss was finite' : stats ? ' though its loss and gradients were finite' : ''}; training stopped before that batch's update. ` +
         'Try a smaller learning rate or check the data, or add callbacks.terminateOnNaN() to stop without an error.');
     }
     if (data.stream && result.rowsDone === 0 && result.badBatch < 0 && !host.model.stopTraining) {

@@ -19,7 +19,8 @@ export interface EpochContext {
 /**
  * One optimizer step; returns the loss before it. A non-finite loss, or
  * gradients that overflowed to NaN/±Infinity, throw and leave the parameters
- * unchanged (the step is not applied).
+ * unchanged (the step is not applied). An update that overflowed for some
+ * parameters throws too: those kept their values, the others were updated.
  */
 export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target): number {
   const steps = ctx.plan.stepCount;
@@ -29,9 +30,28 @@ export function trainBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Ta
   }
   if (ctx.plan.stepCount === steps) {
     // Read before the caller puts the statistics back (Sequential.trainStep).
-    throw statisticsOverflowed(ctx.plan) && !gradientsOverflowed(ctx.plan) ? statisticsOverflow(value) : gradientOverflow(value);
+    const cause = refusalCause(ctx.plan, true);
+    throw cause === 'gradients' ? gradientOverflow(value) : cause === 'statistics' ? statisticsOverflow(value) : updateOverflow(value);
   }
   return value;
+}
+
+/**
+ * Why a step with a finite loss was not counted (stepCount stayed): the
+ * engines refuse overflowed gradients or running statistics before updating
+ * anything, and leave an update that overflowed uncounted. So with finite
+ * gradients and statistics it was the update. Reads them on the error path only.
+ */
+export function refusalCause(plan: NetworkPlan, statisticsHeld: boolean): 'gradients' | 'statistics' | 'update' {
+  if (gradientsOverflowed(plan)) return 'gradients';
+  if (statisticsHeld && statisticsOverflowed(plan)) return 'statistics';
+  return 'update';
+}
+
+function updateOverflow(loss: number): RangeError {
+  return new ArgumentRangeError(`The optimizer's update overflowed to NaN or infinite for some parameters in this batch (its loss, ${loss}, ` +
+    'gradients and statistics were finite: a learning rate or weight decay too large for the weights); those parameters and ' +
+    'their optimizer state were left as they were, the others were updated, and the step was not counted');
 }
 
 function statisticsOverflow(loss: number): RangeError {
@@ -117,7 +137,8 @@ export async function runEpoch(ctx: EpochContext, x: FloatArray, rows: number, y
     },
     record: hooks.outputs ? { outputs: hooks.outputs, engine: null, spec: null } : null,
   });
-  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled, ...(r.badStatistics ? { badStatistics: true } : {}) };
+  return { loss: r.loss, batches: r.batches, badBatch: r.badBatch, cancelled: r.cancelled, ...(r.badStatistics ? { badStatistics: true } : {}),
+           ...(r.badUpdate ? { badUpdate: true } : {}) };
 }
 
 /** What the batch-by-batch loop calls around each batch. */
@@ -152,6 +173,8 @@ export interface DrivenEpochResult {
   rowsDone: number;
   /** As EpochResult.badStatistics: the bad batch's running statistics overflowed, its loss and gradients did not. */
   badStatistics?: boolean;
+  /** As EpochResult.badUpdate: the bad batch's update overflowed for some parameters (kept), its loss, gradients and statistics did not. */
+  badUpdate?: boolean;
 }
 
 /**
@@ -213,14 +236,20 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     // engine refused the step. Hooks see NaN, as for any batch whose step was
     // not applied (Callback.onBatchEnd). Which one, read before the restore below.
     let badStatistics = false;
+    let badUpdate = false;
     if (Number.isFinite(value) && ctx.plan.stepCount === steps) {
-      badStatistics = savedBuffers !== null && statisticsOverflowed(ctx.plan) && !gradientsOverflowed(ctx.plan);
+      const cause = refusalCause(ctx.plan, savedBuffers !== null);
+      badStatistics = cause === 'statistics';
+      badUpdate = cause === 'update';
       value = NaN;
     }
     // Restored before `after`, so a callback that stops here (terminateOnNaN) sees the model as it was.
     if (savedBuffers && !Number.isFinite(value)) ctx.plan.setBuffers(savedBuffers);
     const stop = await driver.after(batches, n, value);
-    if (!Number.isFinite(value)) return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start, ...(badStatistics ? { badStatistics } : {}) };
+    if (!Number.isFinite(value)) {
+      return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start,
+               ...(badStatistics ? { badStatistics } : {}), ...(badUpdate ? { badUpdate } : {}) };
+    }
     total += value * n;
     batches++;
     if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };

@@ -227,3 +227,63 @@ describe('Adagrad keeps its sum (it only grows; a zero gradient leaves it as it 
     });
   }
 });
+
+// Tiny gradients (native/core/optim.cc "Tiny gradients"): a gradient whose
+// square term would be subnormal is squared as 0 (x86 takes a microcode assist
+// on every such multiply; the JS engine's float64 arithmetic too). The
+// parameters stay bit-identical to the unflushed run; the state differs only
+// where the unflushed one is subnormal (Adagrad's never-flushed sum: below
+// steps·N); elements with ordinary gradients are untouched. The native loops
+// are checked the same way in native/test/optim_flush_test.cc.
+describe('tiny gradients: squares that would be subnormal are dropped, parameters unchanged', () => {
+  const TINY: Record<Dtype, number> = { float32: 1e-20, float64: 1e-160 };
+  const squaring: Record<string, OptimizerSpec> = {
+    'rmsprop': SPECS.rmsprop!,
+    'rmsprop-centered-momentum': SPECS['rmsprop-centered-momentum']!,
+    'adam': SPECS.adam!,
+    'adam-amsgrad': SPECS['adam-amsgrad']!,
+    'adagrad': { ...BASE, kind: 'adagrad', lr: 0.01, eps: 1e-10 },
+  };
+  afterEach(() => setSubnormalFlushForTests(true));
+  for (const dtype of DTYPES) {
+    for (const [optName, spec] of Object.entries(squaring)) {
+      it(`js, ${dtype}, ${optName}`, () => {
+        const Ctor = ctor(dtype);
+        const n = 60;
+        const run = (flush: boolean) => {
+          setSubnormalFlushForTests(flush);
+          const param = randomArray(n, 13, Ctor);
+          const state = new Ctor(optimizerStateSize(spec, n));
+          const snapshots: { param: FloatArray; state: FloatArray }[] = [];
+          for (let step = 1; step <= 40; step++) {
+            // Even elements tiny (sign and size varying), odd ones ordinary.
+            const grad = Ctor.from({ length: n }, (_, i) => (i % 2 === 0
+              ? TINY[dtype] * (1 + (i % 5) / 8) * (i % 4 === 0 ? 1 : -1)
+              : 0.05 * ((((i * 7 + step * 13) % 23) - 11) / 11)));
+            optimizerUpdate(spec, param, grad, state, n, step);
+            snapshots.push({ param: Ctor.from(param), state: Ctor.from(state) });
+          }
+          return snapshots;
+        };
+        const dropped = run(true);
+        const kept = run(false);
+        let subnormalKept = 0;
+        for (let s = 0; s < dropped.length; s++) {
+          expect(sameBits(dropped[s]!.param, kept[s]!.param)).toBe(true);
+          const a = dropped[s]!.state;
+          const b = kept[s]!.state;
+          subnormalKept += subnormalCount(b, dtype);
+          for (let k = 0; k < a.length; k++) {
+            if (Object.is(a[k], b[k])) continue;
+            expect(k % 2, 'only elements with tiny gradients differ').toBe(0);
+            expect(a[k]).toBe(0);
+            const limit = spec.kind === 'adagrad' ? (s + 1) * SMALLEST_NORMAL[dtype] : SMALLEST_NORMAL[dtype];
+            expect(Math.abs(b[k]!)).toBeLessThan(limit);
+          }
+        }
+        // The unflushed run does hold subnormal state: the squares were there to drop.
+        expect(subnormalKept).toBeGreaterThan(0);
+      });
+    }
+  }
+});

@@ -259,6 +259,7 @@ void TrainEpochWorker<T>::OnOK() {
   out.Set("cancelled", Napi::Boolean::New(env, result_.cancelled));
   // Only when set: results compared whole keep their four fields otherwise.
   if (result_.bad_statistics) out.Set("badStatistics", Napi::Boolean::New(env, true));
+  if (result_.bad_update) out.Set("badUpdate", Napi::Boolean::New(env, true));
   deferred_.Resolve(out);
 }
 

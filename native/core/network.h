@@ -53,6 +53,7 @@ struct EpochResult {
   index_t bad_batch = -1;  // index of the first batch whose loss, gradients or statistics were not finite, or -1
   bool bad_gradients = false;  // bad_batch's loss was finite but its gradients were not
   bool bad_statistics = false;  // bad_batch's loss and gradients were finite but its running statistics were not
+  bool bad_update = false;  // bad_batch's loss, gradients and statistics were finite but its update overflowed (step())
   bool cancelled = false;  // stopped early because `cancel` became true
 };
 
@@ -145,7 +146,10 @@ class Network {
   // optimizer state and step count unchanged — when they are not all finite
   // (gradients_finite), or the buffers (running statistics) are not, so no
   // path can apply an overflowed step; returns
-  // whether the update was applied.
+  // whether the update was applied. An update that would make a parameter or
+  // state value non-finite leaves those elements exactly as they were,
+  // updates the others, and returns false without counting the step
+  // (optimizer_update).
   bool step();
 
   // compute_gradients + step; returns the batch loss (before the update).
@@ -161,7 +165,8 @@ class Network {
   // true. A batch whose gradients are not finite though its loss is stops the
   // epoch the same way (EpochResult::bad_gradients says which), and so does one
   // whose running statistics overflowed though its loss and gradients did not
-  // (EpochResult::bad_statistics).
+  // (EpochResult::bad_statistics), and so does one whose update overflowed
+  // for some parameters (EpochResult::bad_update; step() kept those).
   // `on_batch` (optional) observes each completed batch.
   // `outputs` (optional, rows × out): each completed batch's training-mode
   // output rows, taken after its forward and before its step, written at the

@@ -33,9 +33,16 @@ bool Network<T>::step() {
   // but finite input: its batch variance overflows, the output and loss stay
   // finite); 2·C values per batch norm layer, nothing for a model without them.
   if (any_nonfinite(buffers_.data(), static_cast<index_t>(buffers_.size()))) return false;
+  // Finite gradients can still give an update that overflows (a huge learning
+  // rate, weight decay near the largest float, Adam's g²): the elements it
+  // would make non-finite keep their parameter and state exactly, the others
+  // are updated (optim.cc, "Updates that overflow", says why not all-or-
+  // nothing), and the step is not counted, so that every caller reports it as
+  // a bad batch through the step count, as a refused step.
+  if (!optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(), nparams_,
+                        step_ + 1))
+    return false;
   ++step_;
-  optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(),
-                   nparams_, step_);
   return true;
 }
 
@@ -162,8 +169,18 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
       res.bad_statistics = bad_statistics;
       break;
     }
-    // The outputs the loss saw (backward only reads the activation segments),
-    // for training metrics over the epoch without a second forward pass.
+    if (!step()) {
+      // The update overflowed for some parameters (step() above): they were
+      // kept, the others updated; the epoch stops there as for a bad batch,
+      // with the running statistics of before the batch, as a refused step.
+      if (keep_buffers) std::copy(buffers_before_.begin(), buffers_before_.end(), buffers_.begin());
+      res.bad_batch = bi;
+      res.bad_update = true;
+      break;
+    }
+    // The outputs the loss saw (backward only reads the activation segments,
+    // and the step only the parameters), for training metrics over the epoch
+    // without a second forward pass.
     if (outputs != nullptr) {
       const std::size_t row_bytes = static_cast<std::size_t>(out_) * sizeof(T);
       if (order == nullptr) {
@@ -173,7 +190,6 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
           std::memcpy(outputs + static_cast<index_t>(order[r0 + r]) * out_, out + r * out_, row_bytes);
       }
     }
-    step();
     total += loss * static_cast<double>(nb);
     done_rows += nb;
     ++res.batches;

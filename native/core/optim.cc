@@ -26,11 +26,14 @@
 #include "optim.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <mutex>
 
 #include "cpu.h"
+#include "finite.h"  // FloatBits: the probes of overflowing updates
 #include "gemm_kernels.h"  // FASTMLP_TARGET_*, FASTMLP_FLATTEN and FASTMLP_GEMM_X86
 #include "threads.h"
 
@@ -149,6 +152,125 @@ struct FlushSubnormal {
   T operator()(T x) const { return std::abs(x) < below ? T(0) : x; }
 };
 
+// Tiny gradients. A gradient that is not 0 but below ~1e-19 in magnitude
+// (float; ~1e-154 in double) has a subnormal square: Adam's (1 − β2)·g·g,
+// RMSprop's (1 − α)·g·g and Adagrad's g·g then take a microcode assist on
+// every step, as the stored state's flush above cannot prevent (the product
+// is subnormal before anything is stored). Measured with optim_bench tiny=P
+// (5.8 M values, 1 thread, before this): with 1 % of the gradients tiny,
+// spread out, Adam 6.2 → 7.5 ms, RMSprop 3.3 → 6.6, Adagrad 3.2 → 11.7; with
+// 10 %, 23, 22 and 52 ms (double: 13 → 43, 10 → 40, 10 → 90); PyTorch 1.13
+// slows down alike (README, Optimizers). So the square is taken of g, or of 0
+// when |g| < `below`, a bound under which the product (c·g)·g, computed in T
+// with c = 1 − β2, 1 − α or 1, is certainly below the smallest normal number
+// N (2⁻¹²⁶ float, 2⁻¹⁰²² double): below = 0.999·√(N/c), and 0.999² leaves
+// room for the rounding of c, of `below` and of the two products. Only
+// squares that are subnormal or 0 are dropped; those in [0.998N, N) may still
+// be computed (assists in a band of 0.1 % of magnitudes).
+//
+// Which results can change (float; double: read 2⁻¹⁰²² for 2⁻¹²⁶ and 2⁻⁹⁶⁹
+// for 2⁻¹⁰²). The dropped term s has |s| < N = 2⁻¹²⁶, and the state it is
+// added to is a = β·v (Adam), α·s (RMSprop) or the sum (Adagrad), ≥ 0.
+//  - a = 0 (a state that was 0 or flushed, the case of gradients that stay
+//    tiny): Adam's and RMSprop's new state is flush(s) = 0 either way, so
+//    state and parameter are bit-identical. Adagrad's sum is never flushed:
+//    it lacks the dropped squares, so after k such steps it is 0 where it
+//    would be below k·N. Its parameter is the same while √(k·N) < ½ulp(ε)
+//    (the denominator is ε both ways): k < 2¹⁰ for ε = 1e-10 (the default),
+//    2²⁴ for 1e-8; beyond, the step lr·g/(√G + ε) is itself ~lr·1e-10 or
+//    less, below ½ulp(θ) unless |θ| < ~lr·1e-3.
+//  - a ≥ 2⁻¹⁰²: ½ulp(a) ≥ 2⁻¹²⁶ > |s|, so a + s rounds to a: bit-identical.
+//  - 0 < a < 2⁻¹⁰² (≈ 2e-31: a state decaying towards the subnormal range
+//    while the gradient is tiny): the new state may differ in its last bits
+//    (by less than 2⁻¹²⁶), and so may the parameter's last bit through
+//    √v/√bc2 + ε — state values below 2e-31, which the flush would store as
+//    0 within ~50,000 more steps of β2 = 0.999 anyway.
+// Centered RMSprop's a² is taken the same way (a = 0 when a² would be
+// subnormal; s − a² is s either way unless 0 < s < 2⁻¹⁰², or s = 0 where
+// max(−a², 0) = 0 too). Nothing else reads the dropped values: the first
+// moment, the gradient average and the update itself use g as it is. Off with flush_subnormal = false
+// (PyTorch's behaviour, for tests and benchmarks); tested in
+// native/test/optim_flush_test.cc and test/optim-subnormal.test.ts.
+template <typename T>
+struct SquareInput {
+  T below;  // |g| under which the square's input is 0 (0: never)
+  SquareInput(double coefficient, bool on)
+      : below(on && coefficient > 0
+                  ? T(0.999 * std::sqrt(double(std::numeric_limits<T>::min()) / double(T(coefficient))))
+                  : on ? std::numeric_limits<T>::infinity() : T(0)) {}
+  // As an AND of the bit pattern, not a select of 0: g++ 12 turned the select
+  // into "compute (c·g)·g anyway, then choose 0", which kept the assists
+  // (centered RMSprop was still 4× slower with tiny gradients).
+  T operator()(T g) const {
+    using U = typename FloatBits<T>::U;
+    U bits;
+    std::memcpy(&bits, &g, sizeof bits);
+    bits &= U(0) - U(!(std::abs(g) < below));
+    T out;
+    std::memcpy(&out, &bits, sizeof out);
+    return out;
+  }
+};
+
+// Updates that overflow. A finite gradient can still give a non-finite new
+// value: SGD with lr 1e30 and g = 1e10, weight decay on a parameter near the
+// largest finite T, Adam's g² for |g| > ~1e19 (float), Adagrad's growing sum.
+// Stored, it corrupts the model for good (an Infinity parameter turns every
+// later output NaN) and only the next batch's loss would show it. So each
+// update below computes an element's new parameter and state, and commits
+// them only when every one of them is finite; otherwise that element's
+// parameter and state are written back exactly as they were read, and the
+// update reports the refusal (optimizer_update returns false).
+//
+// Why per element and not the whole step refused atomically: all-or-nothing
+// needs to know before the first store whether any element will overflow,
+// i.e. either a read-only pass computing every update first (Adam: 4 more
+// streams of n values on top of the 7 it moves, ~1.5× the update's memory
+// traffic on a network that does not fit in cache) or a copy of the old
+// parameters and state to roll back from (as much again, every step, to
+// serve a case that should never happen). The guarded commit is a subtraction
+// and an add per new value and a compare and a blend per store, inside the
+// loop that already holds the old and the new values in registers. Measured
+// in alternating pairs of old/new builds (with the tiny-gradient change
+// below): step_bench (784-2048-2048-10, batch 256, Adam, 1 thread) median
+// pair ratio 0.997 over 12 pairs; optim_bench on 5.8 M values, median ratios
+// float/double: Adam 1.03/1.01, SGD 0.94/0.92 (prefetched now), SGD with
+// momentum 1.06/1.04, Adagrad 1.10/1.01, RMSprop 1.15/1.05 (its float loop is
+// bound by √ and ÷, not memory), others 0.98-1.03. So the model always stays
+// finite and every element is either updated or exactly as before; the
+// caller learns that the step was not fully applied (Network::step returns
+// false, does not count it, and training stops as for a bad batch).
+//
+// The test is a probe, Σ (x − x) over an element's new values: +0 when every
+// one is finite (x − x is exactly +0 for finite x in round-to-nearest), NaN
+// when any is ±∞ or NaN (∞ − ∞ and NaN − NaN are NaN; the core is never built
+// with -ffast-math, which could fold x − x). The element commits when the
+// probe is 0, and its bits are ORed into the loop's result, an integer
+// reduction as wide as T that vectorises lane for lane (a bool flag ORed
+// across the loop is a "condition reduction of multiple types" that g++ 12
+// refused to vectorise at all).
+template <typename T>
+using ProbeBits = typename FloatBits<T>::U;
+
+template <typename T, typename... More>
+inline T nonfinite_probe(T x, More... more) {
+  return ((x - x) + ... + (more - more));
+}
+
+// The probe's bits, for update_in_blocks to OR.
+template <typename T>
+inline ProbeBits<T> probe_bits(T probe) {
+  ProbeBits<T> bits;
+  std::memcpy(&bits, &probe, sizeof bits);
+  return bits;
+}
+
+// True when the ORed probes of a loop saw no NaN (every element committed).
+template <typename T>
+inline bool all_committed(ProbeBits<T> ored) {
+  return (ored & FloatBits<T>::kExponent) != FloatBits<T>::kExponent;
+}
+
 // Software prefetch for the streaming updates: Adam reads four arrays and
 // writes three, each as long as the model (5.8 M floats for 784-2048-2048-10),
 // and the hardware prefetcher alone left it ~12 % slower than asking for
@@ -159,8 +281,12 @@ struct FlushSubnormal {
 // thread (native/test/optim_bench.cc), medians of 8 interleaved before/after
 // runs, SGD with momentum 3.5 → 3.0 ms, Adagrad 4.3 → 3.1, RMSprop
 // 4.6 → 3.2, centered RMSprop with momentum 9.3 → 7.5, each faster in all 8
-// pairs. Plain SGD (two streams) gained nothing measurable (1.98 against
-// 1.96 ms), so it keeps its one plain loop.
+// pairs. Plain SGD (two streams) gained nothing measurable then (1.98 against
+// 1.96 ms), but with the guarded commit below its plain loop was ~5 % (float)
+// and ~12 % (double) slower than before, and prefetching won that back
+// (standalone AVX-512 loop on 5.8 M doubles: 6.7 ms plain unguarded, 7.6
+// plain guarded, 6.3 guarded and prefetched, medians of 31), so it shares
+// the loop too.
 constexpr index_t kStreamBlock = 256, kPrefetchAhead = 2048;
 
 // Asks for the kStreamBlock bytes at array[at...].
@@ -199,44 +325,67 @@ auto array_if(T* array) {
 // only by `flatten` left 132 of the file's 267 vectorised loops versioned for
 // aliasing (-fopt-info-vec), as with no restrict at all; so did __restrict on
 // the lambda's own parameters, in a reduced test.
+//
+// update(i, ...) returns probe_bits of its element's probe (the guarded
+// commit above); the loop ORs them and returns true when every element was
+// committed.
 template <typename T, typename Update, typename... Arrays>
-inline void update_in_blocks(index_t n, const Update& update,
+inline bool update_in_blocks(index_t n, const Update& update,
                              Arrays* FASTMLP_RESTRICT... arrays) {
   constexpr index_t kBlock = kStreamBlock / sizeof(T), kAhead = kPrefetchAhead / sizeof(T);
+  ProbeBits<T> probes = 0;
   for (index_t i0 = 0; i0 < n; i0 += kBlock) {
     if (i0 + kAhead + kBlock <= n) (prefetch_block(arrays, i0 + kAhead), ...);
     const index_t i1 = std::min(n, i0 + kBlock);
-    for (index_t i = i0; i < i1; ++i) update(i, arrays...);
+    // ORed per block first: a reduction carried across both loops left g++
+    // unable to vectorise the inner one ("control flow in loop").
+    ProbeBits<T> block_probes = 0;
+    for (index_t i = i0; i < i1; ++i) block_probes |= update(i, arrays...);
+    probes |= block_probes;
   }
+  return all_committed<T>(probes);
 }
 
+// Each update returns true when every element was committed (see refused<T>).
 template <typename T, typename C>
-void sgd_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+bool sgd_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
                 const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT velocity, index_t n, std::int64_t step) {
   const T lr = T(s.lr), wd = T(s.weight_decay), mu = T(s.momentum);
   if (s.momentum == 0.0) {
-    for (index_t i = 0; i < n; ++i) param[i] -= lr * (clip(grad[i]) + wd * param[i]);
-    return;
+    return update_in_blocks<T>(
+        n,
+        [=](index_t i, T* param, const T* grad) FASTMLP_ALWAYS_INLINE {
+          const T p = param[i];
+          const T next = p - lr * (clip(grad[i]) + wd * p);
+          const T probe = nonfinite_probe(next);
+          param[i] = probe == T(0) ? next : p;
+          return probe_bits(probe);
+        },
+        param, grad);
   }
   const T keep = T(1.0 - s.dampening);
   const bool first = step == 1, nesterov = s.nesterov;
   const FlushSubnormal<T> flush(s.flush_subnormal);
-  update_in_blocks<T>(
+  return update_in_blocks<T>(
       n,
       [=](index_t i, T* param, const T* grad, T* velocity) FASTMLP_ALWAYS_INLINE {
-        T g = clip(grad[i]) + wd * param[i];
+        const T p = param[i], v_old = velocity[i];
+        T g = clip(grad[i]) + wd * p;
         // PyTorch creates the buffer as a copy of g on the first step: no
         // dampening is applied to it.
-        const T v = flush(first ? g : mu * velocity[i] + keep * g);
-        velocity[i] = v;
+        const T v = flush(first ? g : mu * v_old + keep * g);
         g = nesterov ? g + mu * v : v;
-        param[i] -= lr * g;
+        const T next = p - lr * g;
+        const T probe = nonfinite_probe(next, v);
+        velocity[i] = probe == T(0) ? v : v_old;
+        param[i] = probe == T(0) ? next : p;
+        return probe_bits(probe);
       },
       param, grad, velocity);
 }
 
 template <typename T, typename C>
-void adagrad_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+bool adagrad_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
                     const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT sum, index_t n, std::int64_t step) {
   const T clr = T(s.lr / (1.0 + static_cast<double>(step - 1) * s.lr_decay));
   const T wd = T(s.weight_decay), eps = T(s.eps);
@@ -244,57 +393,78 @@ void adagrad_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT p
   // so the first step reads that value instead of the buffer.
   const T init = T(s.initial_accumulator_value);
   const T keep = step == 1 ? T(0) : T(1);
-  update_in_blocks<T>(
+  const SquareInput<T> square_input(1.0, s.flush_subnormal);
+  return update_in_blocks<T>(
       n,
       [=](index_t i, T* param, const T* grad, T* sum) FASTMLP_ALWAYS_INLINE {
-        const T p = param[i];
+        const T p = param[i], sum_old = sum[i];
         const T g = clip(grad[i]) + wd * p;
-        const T acc = keep * sum[i] + (T(1) - keep) * init + g * g;
-        sum[i] = acc;
-        param[i] = p - clr * g / (std::sqrt(acc) + eps);
+        const T gs = square_input(g);
+        const T acc = keep * sum_old + (T(1) - keep) * init + gs * gs;
+        const T next = p - clr * g / (std::sqrt(acc) + eps);
+        const T probe = nonfinite_probe(next, acc);
+        sum[i] = probe == T(0) ? acc : sum_old;
+        param[i] = probe == T(0) ? next : p;
+        return probe_bits(probe);
       },
       param, grad, sum);
 }
 
 // grad_avg is null unless Centered, buffer unless Momentum.
 template <typename T, bool Centered, bool Momentum, typename C>
-void rmsprop_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+bool rmsprop_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
                     const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT square_avg,
                     T* FASTMLP_RESTRICT grad_avg, T* FASTMLP_RESTRICT buffer, index_t n) {
   const T lr = T(s.lr), wd = T(s.weight_decay), eps = T(s.eps);
   const T alpha = T(s.alpha), one_minus_alpha = T(1.0 - s.alpha), mu = T(s.momentum);
   const FlushSubnormal<T> flush(s.flush_subnormal);
-  update_in_blocks<T>(
+  const SquareInput<T> square_input(1.0 - s.alpha, s.flush_subnormal);
+  const SquareInput<T> average_square_input(1.0, s.flush_subnormal);
+  return update_in_blocks<T>(
       n,
       [=](index_t i, T* param, const T* grad, T* square_avg, auto* grad_avg,
           auto* buffer) FASTMLP_ALWAYS_INLINE {
-        const T p = param[i];
+        const T p = param[i], sq_old = square_avg[i];
         const T g = clip(grad[i]) + wd * p;
-        const T sq = flush(alpha * square_avg[i] + one_minus_alpha * g * g);
-        square_avg[i] = sq;
+        const T gs = square_input(g);
+        const T sq = flush(alpha * sq_old + one_minus_alpha * gs * gs);
         T var = sq;
+        // The slices the options leave out are never read, probed or stored.
+        T ga_old = T(0), ga = T(0), b_old = T(0), b = T(0);
         if constexpr (Centered) {
-          const T ga = flush(alpha * grad_avg[i] + one_minus_alpha * g);
-          grad_avg[i] = ga;
+          ga_old = grad_avg[i];
+          ga = flush(alpha * ga_old + one_minus_alpha * g);
           // s − a² ≥ 0 in exact arithmetic; rounding can push it just below,
           // where torch would take √ of a negative number and return NaN.
-          var = std::max(sq - ga * ga, T(0));
+          // a² of a tiny average is dropped as a tiny g² is ("Tiny gradients"):
+          // s − a² is then s, the same unless s is below 2⁻¹⁰².
+          const T gas = average_square_input(ga);
+          var = std::max(sq - gas * gas, T(0));
         }
         const T d = g / (std::sqrt(var) + eps);
+        T next;
         if constexpr (Momentum) {
-          const T b = flush(mu * buffer[i] + d);
-          buffer[i] = b;
-          param[i] = p - lr * b;
+          b_old = buffer[i];
+          b = flush(mu * b_old + d);
+          next = p - lr * b;
         } else {
-          param[i] = p - lr * d;
+          next = p - lr * d;
         }
+        T probe = nonfinite_probe(next, sq);
+        if constexpr (Centered) probe += nonfinite_probe(ga);
+        if constexpr (Momentum) probe += nonfinite_probe(b);
+        square_avg[i] = probe == T(0) ? sq : sq_old;
+        if constexpr (Centered) grad_avg[i] = probe == T(0) ? ga : ga_old;
+        if constexpr (Momentum) buffer[i] = probe == T(0) ? b : b_old;
+        param[i] = probe == T(0) ? next : p;
+        return probe_bits(probe);
       },
       param, grad, square_avg, array_if<Centered>(grad_avg), array_if<Momentum>(buffer));
 }
 
 // v_max is null unless Amsgrad.
 template <typename T, bool Amsgrad, typename C>
-void adam_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
+bool adam_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT param,
                  const T* FASTMLP_RESTRICT grad, T* FASTMLP_RESTRICT m, T* FASTMLP_RESTRICT v,
                  T* FASTMLP_RESTRICT v_max, index_t n, std::int64_t step, bool decoupled) {
   // Scalars in double (β^t for large t), the per-element work in T.
@@ -312,23 +482,32 @@ void adam_update(const OptimizerSpec& s, const C& clip, T* FASTMLP_RESTRICT para
   const T decay = T(decoupled ? 1.0 - s.lr * s.weight_decay : 1.0);
   const T coupled = T(decoupled ? 0.0 : s.weight_decay);
   const FlushSubnormal<T> flush(s.flush_subnormal);
-  update_in_blocks<T>(
+  const SquareInput<T> square_input(1.0 - s.beta2, s.flush_subnormal);
+  return update_in_blocks<T>(
       n,
       [=](index_t i, T* param, const T* grad, T* m, T* v,
           auto* v_max) FASTMLP_ALWAYS_INLINE {
-        const T p = param[i] * decay;
+        const T p_old = param[i], m_old = m[i], v_old = v[i];
+        const T p = p_old * decay;
         const T g = clip(grad[i]) + coupled * p;
-        const T mi = flush(b1 * m[i] + one_minus_b1 * g);
-        T vi = flush(b2 * v[i] + one_minus_b2 * g * g);
-        m[i] = mi;
-        v[i] = vi;
+        const T mi = flush(b1 * m_old + one_minus_b1 * g);
+        const T gs = square_input(g);
+        const T vi = flush(b2 * v_old + one_minus_b2 * gs * gs);
+        T denominator_v = vi;
+        T seen = T(0);
         if constexpr (Amsgrad) {
           // Read here, not through std::max's reference (update_in_blocks).
-          const T seen = v_max[i];
-          vi = flush(std::max(seen, vi));
-          v_max[i] = vi;
+          seen = v_max[i];
+          denominator_v = flush(std::max(seen, vi));
         }
-        param[i] = p - step_size * mi / (std::sqrt(vi) * inv_bc2_sqrt + eps);
+        const T next = p - step_size * mi / (std::sqrt(denominator_v) * inv_bc2_sqrt + eps);
+        // max(v̂max, v) is finite when v is (v̂max was stored finite).
+        const T probe = nonfinite_probe(next, mi, vi);
+        m[i] = probe == T(0) ? mi : m_old;
+        v[i] = probe == T(0) ? vi : v_old;
+        if constexpr (Amsgrad) v_max[i] = probe == T(0) ? denominator_v : seen;
+        param[i] = probe == T(0) ? next : p_old;
+        return probe_bits(probe);
       },
       param, grad, m, v, array_if<Amsgrad>(v_max));
 }
@@ -380,9 +559,9 @@ Clip<T> make_clip(const OptimizerSpec& s, const T* grad, index_t n) {
 }
 
 // The update of elements [begin, end) of n parameters (optim.h's state
-// layout: each state slice is n long).
+// layout: each state slice is n long); false when an element was refused.
 template <typename T, typename C>
-inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
+inline bool update_slice(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
                          T* state, index_t n, index_t begin, index_t end, std::int64_t step) {
   const index_t count = end - begin;
   T* const p = param + begin;
@@ -391,21 +570,18 @@ inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, con
   const bool momentum = spec.momentum > 0;
   switch (spec.kind) {
     case OptimizerKind::Sgd:
-      sgd_update(spec, clip, p, g, state ? state + begin : nullptr, count, step);
-      break;
+      return sgd_update(spec, clip, p, g, state ? state + begin : nullptr, count, step);
     case OptimizerKind::Adagrad:
-      adagrad_update(spec, clip, p, g, state + begin, count, step);
-      break;
+      return adagrad_update(spec, clip, p, g, state + begin, count, step);
     case OptimizerKind::RMSprop: {
       T* sq = state + begin;
       // Slices that the options leave out are null, never past the end.
       T* ga = centered ? state + n + begin : nullptr;
       T* buf = momentum ? state + n * (centered ? 2 : 1) + begin : nullptr;
-      if (centered && momentum) rmsprop_update<T, true, true>(spec, clip, p, g, sq, ga, buf, count);
-      else if (centered) rmsprop_update<T, true, false>(spec, clip, p, g, sq, ga, buf, count);
-      else if (momentum) rmsprop_update<T, false, true>(spec, clip, p, g, sq, ga, buf, count);
-      else rmsprop_update<T, false, false>(spec, clip, p, g, sq, ga, buf, count);
-      break;
+      if (centered && momentum) return rmsprop_update<T, true, true>(spec, clip, p, g, sq, ga, buf, count);
+      if (centered) return rmsprop_update<T, true, false>(spec, clip, p, g, sq, ga, buf, count);
+      if (momentum) return rmsprop_update<T, false, true>(spec, clip, p, g, sq, ga, buf, count);
+      return rmsprop_update<T, false, false>(spec, clip, p, g, sq, ga, buf, count);
     }
     case OptimizerKind::Adam:
     case OptimizerKind::AdamW: {
@@ -413,11 +589,11 @@ inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, con
       T* m = state + begin;
       T* v = state + n + begin;
       T* v_max = spec.amsgrad ? state + 2 * n + begin : nullptr;
-      if (spec.amsgrad) adam_update<T, true>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
-      else adam_update<T, false>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
-      break;
+      if (spec.amsgrad) return adam_update<T, true>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
+      return adam_update<T, false>(spec, clip, p, g, m, v, v_max, count, step, decoupled);
     }
   }
+  return true;  // unreachable: optimizer_update checked the kind
 }
 
 // The same loops compiled for wider vectors, chosen at run time by cpuid
@@ -430,17 +606,17 @@ inline void update_slice(const OptimizerSpec& spec, const C& clip, T* param, con
 #if FASTMLP_GEMM_X86
 
 template <typename T, typename C>
-FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN void update_slice_avx512(
+FASTMLP_TARGET_AVX512 FASTMLP_FLATTEN bool update_slice_avx512(
     const OptimizerSpec& spec, const C& clip, T* param, const T* grad, T* state, index_t n,
     index_t begin, index_t end, std::int64_t step) {
-  update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
+  return update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
 }
 
 template <typename T, typename C>
-FASTMLP_TARGET_AVX2 FASTMLP_FLATTEN void update_slice_avx2(
+FASTMLP_TARGET_AVX2 FASTMLP_FLATTEN bool update_slice_avx2(
     const OptimizerSpec& spec, const C& clip, T* param, const T* grad, T* state, index_t n,
     index_t begin, index_t end, std::int64_t step) {
-  update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
+  return update_slice<T, C>(spec, clip, param, grad, state, n, begin, end, step);
 }
 #endif  // FASTMLP_GEMM_X86
 
@@ -451,17 +627,24 @@ bool known_kind(OptimizerKind k) {
 
 // All n elements with the step's clipping functor, in chunks over the
 // threads, each chunk by the widest variant of the loops the CPU runs.
+// False when any chunk refused an element.
 template <typename T, typename C>
-void run_update(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
+bool run_update(const OptimizerSpec& spec, const C& clip, T* param, const T* grad,
                 T* state, index_t n, std::int64_t step) {
   [[maybe_unused]] const CpuFeatures& cpu = cpu_features();
+  std::atomic<bool> all_committed{true};
   parallel_for(n, kUpdateGrain, [&](index_t b, index_t e) {
+    bool committed;
 #if FASTMLP_GEMM_X86
-    if (cpu.avx512f) return update_slice_avx512<T, C>(spec, clip, param, grad, state, n, b, e, step);
-    if (cpu.avx2_fma) return update_slice_avx2<T, C>(spec, clip, param, grad, state, n, b, e, step);
+    if (cpu.avx512f) committed = update_slice_avx512<T, C>(spec, clip, param, grad, state, n, b, e, step);
+    else if (cpu.avx2_fma) committed = update_slice_avx2<T, C>(spec, clip, param, grad, state, n, b, e, step);
+    else
 #endif
-    update_slice<T, C>(spec, clip, param, grad, state, n, b, e, step);
+      committed = update_slice<T, C>(spec, clip, param, grad, state, n, b, e, step);
+    // Only a refusal writes the shared flag.
+    if (!committed) all_committed.store(false, std::memory_order_relaxed);
   });
+  return all_committed.load(std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -540,27 +723,26 @@ bool optimizer_state_compatible(const OptimizerSpec& a, const OptimizerSpec& b) 
 }
 
 template <typename T>
-void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
+bool optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
                       T* state, index_t n, std::int64_t step) {
   require(n >= 0, "optimizer_update: expected n >= 0");
   require(step >= 1, "optimizer_update: expected step >= 1 but received " +
                          std::to_string(step));
-  if (n == 0) return;
+  if (n == 0) return true;
   require(param != nullptr && grad != nullptr,
           "optimizer_update: null param or grad");
   require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
   require(optimizer_state_size(spec, n) == 0 || state != nullptr,
           "optimizer_update: null state");
   if (spec.clip_norm > 0 || spec.clip_value > 0)
-    run_update(spec, make_clip(spec, grad, n), param, grad, state, n, step);
-  else
-    run_update(spec, NoClip<T>{}, param, grad, state, n, step);
+    return run_update(spec, make_clip(spec, grad, n), param, grad, state, n, step);
+  return run_update(spec, NoClip<T>{}, param, grad, state, n, step);
 }
 
-template void optimizer_update<float>(const OptimizerSpec&, float*,
+template bool optimizer_update<float>(const OptimizerSpec&, float*,
                                       const float*, float*, index_t,
                                       std::int64_t);
-template void optimizer_update<double>(const OptimizerSpec&, double*,
+template bool optimizer_update<double>(const OptimizerSpec&, double*,
                                        const double*, double*, index_t,
                                        std::int64_t);
 

@@ -45,8 +45,10 @@ struct OptimizerSpec {
   double clip_norm = 0.0;  // 0: off
   double clip_value = 0.0; // 0: off
   // Stores decaying state values below the smallest normal number as 0 (see
-  // optim.cc, "Subnormal state"). Only tests and benchmarks turn it off, to
-  // compare with PyTorch's behaviour; the public API has no such option.
+  // optim.cc, "Subnormal state"), and squares a tiny gradient whose square
+  // would be subnormal as 0 ("Tiny gradients"). Only tests and benchmarks
+  // turn it off, to compare with PyTorch's behaviour; the public API has no
+  // such option.
   bool flush_subnormal = true;
 };
 
@@ -69,8 +71,13 @@ bool optimizer_state_compatible(const OptimizerSpec& a, const OptimizerSpec& b);
 
 // One update of n parameters. `state` holds optimizer_state_size() values
 // (zero-initialised before the first step); `step` counts from 1.
+// Returns true when every element was updated. An element whose new
+// parameter or state would be NaN or ±Infinity (an update that overflows, from
+// finite values) keeps its parameter and state exactly as they were; the
+// others are updated, and the result is false (optim.cc, "Updates that
+// overflow", says why not all-or-nothing).
 template <typename T>
-void optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
+bool optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
                       T* state, index_t n, std::int64_t step);
 
 }  // namespace fastmlp

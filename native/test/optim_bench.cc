@@ -1,5 +1,5 @@
 // Optimizer update timing harness: the median milliseconds of one
-// optimizer_update over 5.8 M float32 parameters (the 784-2048-2048-10
+// optimizer_update over 5.8 M float32 (or float64) parameters (the 784-2048-2048-10
 // network), one thread, for each update loop. Used to measure optim.cc's
 // software prefetch; only interleaved runs of two builds are worth comparing
 // (the machine's speed drifts by ±5 % over minutes). Not a CMake target; built
@@ -11,9 +11,15 @@
 // optim.cc flushes to 0 — instead of zero state and varied gradients;
 // `keep` turns the flush off (spec.flush_subnormal = false, PyTorch's
 // behaviour); any other word runs only the cases whose name contains it.
+// `tiny=P` gives P % of the elements (spread evenly) gradients of ±1e-20
+// (float; ±1e-160 in double): nonzero, but their squares are subnormal, so
+// (1 − β2)·g·g, (1 − α)·g·g and g·g take a microcode assist on x86 on every
+// step; the rest keep the varied ordinary gradients. `double` runs the same
+// on float64 arrays.
 // Compile with -DOPTIM_BENCH_NO_FLUSH_FIELD against an optim.h from before
 // the flush existed to time the old loops.
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -25,15 +31,33 @@
 
 using namespace fastmlp;
 
+struct Options {
+  bool subnormal_state = false, keep_subnormal = false;
+  int tiny_percent = 0;
+  std::vector<std::string> only;
+};
+
+template <typename T>
+int run(const Options& o);
+
 int main(int argc, char** argv) {
   set_num_threads(1);
-  bool subnormal_state = false, keep_subnormal = false;
-  std::vector<std::string> only;
+  Options o;
+  bool use_double = false;
   for (int a = 1; a < argc; ++a) {
-    if (std::strcmp(argv[a], "subnormal") == 0) subnormal_state = true;
-    else if (std::strcmp(argv[a], "keep") == 0) keep_subnormal = true;
-    else only.push_back(argv[a]);
+    if (std::strcmp(argv[a], "subnormal") == 0) o.subnormal_state = true;
+    else if (std::strcmp(argv[a], "keep") == 0) o.keep_subnormal = true;
+    else if (std::strcmp(argv[a], "double") == 0) use_double = true;
+    else if (std::strncmp(argv[a], "tiny=", 5) == 0) o.tiny_percent = std::atoi(argv[a] + 5);
+    else o.only.push_back(argv[a]);
   }
+  return use_double ? run<double>(o) : run<float>(o);
+}
+
+template <typename T>
+int run(const Options& o) {
+  const bool subnormal_state = o.subnormal_state, keep_subnormal = o.keep_subnormal;
+  const std::vector<std::string>& only = o.only;
   const index_t n = 5800000;
   struct Case {
     const char* name;
@@ -73,12 +97,19 @@ int main(int argc, char** argv) {
 
   // Every state layout fits in 3n; gradients are small and varied, so the
   // parameters stay finite over all the steps.
-  const float initial_state = subnormal_state ? 1e-39f : 0.0f;
-  std::vector<float> param(n, 0.5f), grad(n, 0.0f), state(3 * n, initial_state);
+  const bool is_float = sizeof(T) == 4;
+  const T initial_state = subnormal_state ? T(is_float ? 1e-39 : 1e-309) : T(0);
+  const T tiny = T(is_float ? 1e-20 : 1e-160);
+  std::vector<T> param(n, T(0.5)), grad(n, T(0)), state(3 * n, initial_state);
   if (!subnormal_state)
-    for (index_t i = 0; i < n; ++i) grad[i] = float((i % 97) - 48) * 1e-3f;
-  std::printf("optimizer_update, %lld floats, 1 thread, median ms of 41, %s state%s\n",
-              static_cast<long long>(n), subnormal_state ? "subnormal" : "ordinary",
+    for (index_t i = 0; i < n; ++i) {
+      // Evenly spread: element i is tiny when its share of 100 crosses an integer.
+      const bool is_tiny = (i * o.tiny_percent) / 100 != ((i + 1) * o.tiny_percent) / 100;
+      grad[i] = is_tiny ? (i % 2 ? tiny : -tiny) : T((i % 97) - 48) * T(1e-3);
+    }
+  std::printf("optimizer_update, %lld %s, 1 thread, median ms of 41, %s state, %d %% tiny gradients%s\n",
+              static_cast<long long>(n), is_float ? "floats" : "doubles",
+              subnormal_state ? "subnormal" : "ordinary", o.tiny_percent,
               keep_subnormal ? ", flush off" : "");
   for (Case c : cases) {
     bool wanted = only.empty();
@@ -89,7 +120,7 @@ int main(int argc, char** argv) {
 #endif
     // Each case from fresh parameters and state (another case's state
     // means something else and drove half the parameters to NaN).
-    std::fill(param.begin(), param.end(), 0.5f);
+    std::fill(param.begin(), param.end(), T(0.5));
     std::fill(state.begin(), state.end(), initial_state);
     std::vector<double> ms;
     for (int r = 0; r < 41; ++r) {

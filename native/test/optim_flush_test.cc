@@ -10,12 +10,19 @@
 //     (stored 0 instead);
 //  3. the same in fused training (Network::train_step) of a network with dead
 //     ReLU units, both dtypes;
-//  4. Adagrad's sum, which only grows, is kept as it is.
+//  4. Adagrad's sum, which only grows, is kept as it is;
+//  5. tiny gradients (|g| ~1e-20 float, ~1e-160 double: g² subnormal), whose
+//     squares optim.cc drops ("Tiny gradients"): from zero state, and after
+//     ordinary steps (state ≥ 2⁻¹⁰²), the parameters are bit-identical with
+//     and without the flush (which switches the drop too), the state differs
+//     only where the unflushed one is subnormal (Adagrad's sum: below
+//     steps·N), and after ordinary steps not at all.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "check.h"
@@ -224,6 +231,61 @@ void adagrad_sum_kept() {
   CHECK(param == param_before);
 }
 
+// Rows: 0 tiny gradient (g² subnormal, nonzero), 1 ordinary, 2 tiny from
+// step `tiny_from` on (ordinary before, so that its state is normal).
+template <typename T>
+std::vector<T> tiny_gradients(index_t n, index_t width, int step, int tiny_from) {
+  std::vector<T> g(n);
+  const T tiny = std::is_same<T, float>::value ? T(1e-20) : T(1e-160);
+  for (index_t i = 0; i < n; ++i) {
+    const index_t row = i / width;
+    const T wave = T(((i * 7 + step * 13) % 23) - 11) / T(11);
+    const T signed_tiny = tiny * (wave < 0 ? T(-1) : T(1)) * (T(1) + T(i % 5) / T(8));
+    if (row % 3 == 0) g[i] = signed_tiny;
+    else if (row % 3 == 1 || step < tiny_from) g[i] = T(0.05) * wave;
+    else g[i] = signed_tiny;
+  }
+  return g;
+}
+
+template <typename T>
+void tiny_gradients_unchanged(const NamedSpec& c) {
+  const index_t n = 600, width = 50;
+  OptimizerSpec kept = c.spec;
+  kept.flush_subnormal = false;
+  rng.seed(21);
+  std::vector<T> param_on = random_vec<T>(n), param_off = param_on;
+  std::vector<T> state_on(static_cast<std::size_t>(optimizer_state_size(c.spec, n)), T(0));
+  std::vector<T> state_off = state_on;
+  int param_diffs = 0, state_bad = 0, row2_state_diffs = 0, subnormal_off = 0;
+  for (int step = 1; step <= 60; ++step) {
+    const std::vector<T> grad = tiny_gradients<T>(n, width, step, 21);
+    optimizer_update(c.spec, param_on.data(), grad.data(), state_on.data(), n, step);
+    optimizer_update(kept, param_off.data(), grad.data(), state_off.data(), n, step);
+    for (index_t i = 0; i < n; ++i) param_diffs += same_bits(param_on[i], param_off[i]) ? 0 : 1;
+    for (std::size_t k = 0; k < state_on.size(); ++k) {
+      subnormal_off += subnormal(state_off[k]) ? 1 : 0;
+      if (same_bits(state_on[k], state_off[k])) continue;
+      // Rows 2 (tiny after 20 ordinary steps: state far above 2⁻¹⁰²) never differ.
+      if ((static_cast<index_t>(k) % n) / width % 3 == 2) ++row2_state_diffs;
+      // Adagrad's sum is never flushed: it lacks the dropped squares, each
+      // below the smallest normal N, so it is lower by less than step·N.
+      const bool allowed = c.spec.kind == OptimizerKind::Adagrad
+                               ? state_on[k] == T(0) && state_off[k] < T(step) * std::numeric_limits<T>::min()
+                               : state_on[k] == T(0) && subnormal(state_off[k]);
+      if (!allowed) ++state_bad;
+    }
+  }
+  if (param_diffs || state_bad || row2_state_diffs)
+    std::fprintf(stderr, "%s tiny gradients: %d parameter, %d state, %d row-2 state differences\n",
+                 c.name.c_str(), param_diffs, state_bad, row2_state_diffs);
+  CHECK(param_diffs == 0);
+  CHECK(state_bad == 0);
+  CHECK(row2_state_diffs == 0);
+  // The unflushed run does meet subnormal state (the squares are there).
+  CHECK(subnormal_off > 0);
+}
+
 }  // namespace
 
 int main() {
@@ -237,6 +299,16 @@ int main() {
   }
   adagrad_sum_kept<float>();
   adagrad_sum_kept<double>();
+  std::vector<NamedSpec> squaring;
+  for (const NamedSpec& c : decaying_specs())
+    if (c.spec.kind != OptimizerKind::Sgd) squaring.push_back(c);
+  OptimizerSpec adagrad;
+  adagrad.kind = OptimizerKind::Adagrad;
+  squaring.push_back({"adagrad", adagrad});
+  for (const NamedSpec& c : squaring) {
+    tiny_gradients_unchanged<float>(c);
+    tiny_gradients_unchanged<double>(c);
+  }
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures == 0 ? 0 : 1;
 }

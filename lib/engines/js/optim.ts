@@ -161,6 +161,45 @@ function flushBelow(state: FloatArray): number {
   return state instanceof Float32Array ? FLOAT32_FLUSH_BELOW : FLOAT64_FLUSH_BELOW;
 }
 
+// Tiny gradients (native/core/optim.cc, "Tiny gradients", explains why and
+// which results can change): with the flush on, a gradient whose square term
+// c·g² (c = 1 − β2, 1 − α or 1; centered RMSprop's a² too) would be below the
+// smallest normal number of the array's dtype is squared as 0, with the
+// core's bound 0.999·√(N/c) (c as the dtype rounds it), so both engines drop
+// the same squares. In float32 arrays JS's double arithmetic takes no assist,
+// but the results must match the native engine's; in float64 arrays it does.
+function squareBelow(state: FloatArray, coefficient: number): number {
+  if (!flushingSubnormals) return 0;
+  const float32 = state instanceof Float32Array;
+  const c = float32 ? Math.fround(coefficient) : coefficient;
+  if (!(c > 0)) return Infinity;
+  const bound = 0.999 * Math.sqrt((float32 ? 2 ** -126 : 2 ** -1022) / c);
+  return float32 ? Math.fround(bound) : bound;
+}
+
+// Updates that overflow (native/core/optim.cc explains the choice): an
+// element whose new parameter or state value would be stored as NaN or
+// ±Infinity keeps its parameter and state exactly as they were; the others are
+// updated, and the update returns false. JS computes in double, so the test is
+// on the value as the array will store it: a double rounds to ±Infinity in a
+// Float32Array exactly when |x| ≥ 2¹²⁸ − 2¹⁰³, the midpoint between the
+// largest float (whose last mantissa bit is odd, so the tie goes up) and 2¹²⁸.
+// NaN fails the compare too. For float64 the bound is the largest double.
+// Each loop stores old or new values unconditionally (a select): stores
+// inside an if cost V8 far more (Adagrad on 536 k float64: 1.7 → 6.2 ms per
+// update with them, 2.5 with the select).
+// The decayed gradient g = g + λθ is tested too: the native core holds it in
+// the dtype, where λθ overflows (float32: λ = 4 on θ = 2.6e38) and makes the
+// new parameter infinite, while in double the update could still end finite.
+// (Other float32 intermediates, such as lr·g for a θ of the opposite sign
+// near the largest float, can still overflow natively and not here.)
+const FLOAT32_STORES_FINITE_BELOW = 2 ** 128 - 2 ** 103;
+
+/** The magnitude from which a value stored in this array is ±Infinity (with NaN: not committed). */
+function overflowFrom(param: FloatArray): number {
+  return param instanceof Float32Array ? FLOAT32_STORES_FINITE_BELOW : Infinity;
+}
+
 // The updates use the native core's arithmetic arrangement (optim.cc), so
 // float64 trajectories of the two engines agree to rounding (Math.pow and
 // std::pow may differ in the last bit). The weight-decay term is added even
@@ -176,19 +215,27 @@ function clipScale(spec: FullSpec, grad: FloatArray, n: number): number {
   return Math.min(spec.clipNorm / (Math.sqrt(sumSq) + 1e-6), 1);
 }
 
+// Each update returns true when every element was committed (see overflowFrom).
 function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                   state: FloatArray, n: number, step: number): void {
+                   state: FloatArray, n: number, step: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const lr = spec.lr;
   const wd = spec.weightDecay;
   const mu = spec.momentum;
+  const big = overflowFrom(param);
+  let committed = true;
   if (mu === 0) {
     for (let i = 0; i < n; i++) {
       const p = param[i]!;
-      param[i] = p - lr * (Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p);
+      const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
+      const next = p - lr * g;
+      // `< big` is false for NaN as for ±Infinity.
+      const ok = Math.abs(next) < big && Math.abs(g) < big;
+      param[i] = ok ? next : p;
+      if (!ok) committed = false;
     }
-    return;
+    return committed;
   }
   // torch.optim.SGD initialises the momentum buffer to the first gradient
   // itself (no dampening on that step), hence the `first` branch.
@@ -199,15 +246,20 @@ function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Float
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    let v = first ? g : mu * state[i]! + keep * g;
+    const vOld = state[i]!;
+    let v = first ? g : mu * vOld + keep * g;
     if (Math.abs(v) < tiny) v = 0;
-    state[i] = v;
-    param[i] = p - lr * (nesterov ? g + mu * v : v);
+    const next = p - lr * (nesterov ? g + mu * v : v);
+    const ok = Math.abs(next) < big && Math.abs(v) < big && Math.abs(g) < big;
+    state[i] = ok ? v : vOld;
+    param[i] = ok ? next : p;
+    if (!ok) committed = false;
   }
+  return committed;
 }
 
 function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                       sum: FloatArray, n: number, step: number): void {
+                       sum: FloatArray, n: number, step: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const clr = spec.lr / (1 + (step - 1) * spec.lrDecay);
@@ -217,17 +269,26 @@ function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   // the first step reads that value instead.
   const first = step === 1;
   const init = spec.initialAccumulatorValue;
+  const big = overflowFrom(param);
+  const drop = squareBelow(sum, 1);
+  let committed = true;
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    const acc = (first ? init : sum[i]!) + g * g;
-    sum[i] = acc;
-    param[i] = p - clr * g / (Math.sqrt(acc) + eps);
+    const gs = Math.abs(g) < drop ? 0 : g;
+    const sumOld = sum[i]!;
+    const acc = (first ? init : sumOld) + gs * gs;
+    const next = p - clr * g / (Math.sqrt(acc) + eps);
+    const ok = Math.abs(next) < big && Math.abs(acc) < big && Math.abs(g) < big;
+    sum[i] = ok ? acc : sumOld;
+    param[i] = ok ? next : p;
+    if (!ok) committed = false;
   }
+  return committed;
 }
 
 function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                       state: FloatArray, n: number): void {
+                       state: FloatArray, n: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const { lr, weightDecay: wd, eps, alpha, centered, momentum: mu } = spec;
@@ -235,34 +296,50 @@ function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   const useMomentum = mu > 0;
   const bufferAt = centered ? 2 * n : n;
   const tiny = flushBelow(state);
+  const big = overflowFrom(param);
+  const drop = squareBelow(state, oneMinusAlpha);
+  const dropAverage = squareBelow(state, 1);
+  let committed = true;
   for (let i = 0; i < n; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
-    let sq = alpha * state[i]! + oneMinusAlpha * g * g;
+    const gs = Math.abs(g) < drop ? 0 : g;
+    const sqOld = state[i]!;
+    let sq = alpha * sqOld + oneMinusAlpha * gs * gs;
     if (Math.abs(sq) < tiny) sq = 0;
-    state[i] = sq;
     let variance = sq;
+    let ga = 0;
+    let gaOld = 0;
     if (centered) {
-      let ga = alpha * state[n + i]! + oneMinusAlpha * g;
+      gaOld = state[n + i]!;
+      ga = alpha * gaOld + oneMinusAlpha * g;
       if (Math.abs(ga) < tiny) ga = 0;
-      state[n + i] = ga;
       // ≥ 0 in exact arithmetic; rounding can push it just below (torch: NaN).
-      variance = Math.max(sq - ga * ga, 0);
+      const gas = Math.abs(ga) < dropAverage ? 0 : ga;
+      variance = Math.max(sq - gas * gas, 0);
     }
     const d = g / (Math.sqrt(variance) + eps);
+    let b = 0;
+    let bOld = 0;
     if (useMomentum) {
-      let b = mu * state[bufferAt + i]! + d;
+      bOld = state[bufferAt + i]!;
+      b = mu * bOld + d;
       if (Math.abs(b) < tiny) b = 0;
-      state[bufferAt + i] = b;
-      param[i] = p - lr * b;
-    } else {
-      param[i] = p - lr * d;
     }
+    const next = p - lr * (useMomentum ? b : d);
+    // The slices the options leave out hold 0 here and are never stored.
+    const ok = Math.abs(next) < big && Math.abs(sq) < big && Math.abs(ga) < big && Math.abs(b) < big && Math.abs(g) < big;
+    state[i] = ok ? sq : sqOld;
+    if (centered) state[n + i] = ok ? ga : gaOld;
+    if (useMomentum) state[bufferAt + i] = ok ? b : bOld;
+    param[i] = ok ? next : p;
+    if (!ok) committed = false;
   }
+  return committed;
 }
 
 function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                    state: FloatArray, n: number, step: number): void {
+                    state: FloatArray, n: number, step: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const lr = spec.lr;
@@ -281,37 +358,55 @@ function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Floa
   const decay = decoupled ? 1 - lr * spec.weightDecay : 1;
   const coupled = decoupled ? 0 : spec.weightDecay;
   const tiny = flushBelow(state);
+  const big = overflowFrom(param);
+  const drop = squareBelow(state, 1 - b2);
+  let committed = true;
   for (let i = 0; i < n; i++) {
-    const p = param[i]! * decay;
+    const pOld = param[i]!;
+    const p = pOld * decay;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + coupled * p;
-    let m = b1 * state[i]! + (1 - b1) * g;
-    let v = b2 * state[n + i]! + (1 - b2) * g * g;
+    const mOld = state[i]!;
+    const vOld = state[n + i]!;
+    let m = b1 * mOld + (1 - b1) * g;
+    const gs = Math.abs(g) < drop ? 0 : g;
+    let v = b2 * vOld + (1 - b2) * gs * gs;
     if (Math.abs(m) < tiny) m = 0;
     if (Math.abs(v) < tiny) v = 0;
-    state[i] = m;
-    state[n + i] = v;
+    // max(v̂max, v) is finite when v is (v̂max was stored finite).
+    let vMax = v;
+    let vMaxOld = 0;
     if (amsgrad) {
-      v = Math.max(state[2 * n + i]!, v);
-      if (Math.abs(v) < tiny) v = 0;
-      state[2 * n + i] = v;
+      vMaxOld = state[2 * n + i]!;
+      vMax = Math.max(vMaxOld, v);
+      if (Math.abs(vMax) < tiny) vMax = 0;
     }
-    param[i] = p - stepSize * m / (Math.sqrt(v) / bc2Sqrt + eps);
+    const next = p - stepSize * m / (Math.sqrt(vMax) / bc2Sqrt + eps);
+    const ok = Math.abs(next) < big && Math.abs(m) < big && Math.abs(v) < big && Math.abs(g) < big;
+    state[i] = ok ? m : mOld;
+    state[n + i] = ok ? v : vOld;
+    if (amsgrad) state[2 * n + i] = ok ? vMax : vMaxOld;
+    param[i] = ok ? next : pOld;
+    if (!ok) committed = false;
   }
+  return committed;
 }
 
 /**
  * One update of the first n parameters with their gradients. `state` holds
  * optimizerStateSize(spec, n) values; `step` (≥ 1) is the update's number.
+ * Returns true when every element was updated; false when the update of some
+ * would have stored NaN or ±Infinity in a parameter or state value: those kept
+ * their parameter and state exactly as they were (see overflowFrom).
  */
 export function optimizerUpdate(input: OptimizerSpec, param: FloatArray, grad: FloatArray,
-                                state: FloatArray, n: number, step: number): void {
+                                state: FloatArray, n: number, step: number): boolean {
   // The plans pass complete specs, so a step allocates nothing.
   const spec = isComplete(input) ? input : completeOptimizer(input);
   const clip = clipScale(spec, grad, n);
   switch (spec.kind) {
-    case 'sgd': sgdUpdate(spec, clip, param, grad, state, n, step); break;
-    case 'adagrad': adagradUpdate(spec, clip, param, grad, state, n, step); break;
-    case 'rmsprop': rmspropUpdate(spec, clip, param, grad, state, n); break;
-    default: adamUpdate(spec, clip, param, grad, state, n, step);
+    case 'sgd': return sgdUpdate(spec, clip, param, grad, state, n, step);
+    case 'adagrad': return adagradUpdate(spec, clip, param, grad, state, n, step);
+    case 'rmsprop': return rmspropUpdate(spec, clip, param, grad, state, n);
+    default: return adamUpdate(spec, clip, param, grad, state, n, step);
   }
 }

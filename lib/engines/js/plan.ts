@@ -135,9 +135,19 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     // but finite input: its batch variance overflows while the output and loss
     // stay finite). 2·C values per batch norm layer; none without one.
     if (this.buffers.length > 0 && !allFinite(this.buffers)) return;
-    this.steps++;
-    optimizerUpdate(this.optimizer, this.params, this.grads, this.optState, this.paramCount,
-                    this.steps);
+    this.update();
+  }
+
+  /**
+   * The optimizer update, counted only when every element was updated: one
+   * whose update overflowed kept its parameter and state (optim.ts), and the
+   * step count stays, as for a refused step (network_epoch.cc step()).
+   */
+  private update(): boolean {
+    const applied = optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
+                                    this.paramCount, this.steps + 1);
+    if (applied) this.steps++;
+    return applied;
   }
 
   trainStep(x: FloatArray, rows: number, y: Target): number {
@@ -222,6 +232,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     let batches = 0;
     let badBatch = -1;
     let badStatistics = false;
+    let badUpdate = false;
     let cancelled = false;
     try {
       const started = performance.now();
@@ -267,6 +278,14 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
           badStatistics = badStats;
           break;
         }
+        if (!this.update()) {
+          // Overflowed for some parameters (kept; the others updated): stop as
+          // for a bad batch, statistics put back (network_epoch.cc train_epoch).
+          if (savedBuffers !== null) this.buffers.set(savedBuffers);
+          badBatch = batches;
+          badUpdate = true;
+          break;
+        }
         // The outputs the loss saw, at each row's own position (backward only reads the activations).
         if (recorded !== undefined) {
           const out = this.acts[this.layers.length];
@@ -274,9 +293,6 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
             copy(out, i * nOut, recorded, (order !== null ? order[start + i] : start + i) * nOut, nOut);
           }
         }
-        this.steps++;
-        optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
-                        this.paramCount, this.steps);
         lossSum += value * n;
         done += n;
         batches++;
@@ -289,8 +305,9 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
       this.busy = false;
       if (this.isDisposed) this.releaseBuffers();
     }
-    // badStatistics only when set, as the binding does (results compared whole stay as they were).
-    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled, ...(badStatistics ? { badStatistics } : {}) };
+    // badStatistics and badUpdate only when set, as the binding does (results compared whole stay as they were).
+    return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled, ...(badStatistics ? { badStatistics } : {}),
+             ...(badUpdate ? { badUpdate } : {}) };
   }
 }
 
