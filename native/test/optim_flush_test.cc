@@ -28,6 +28,7 @@
 #include "check.h"
 #include "network.h"
 #include "optim.h"
+#include "two_layer_net.h"
 
 using namespace fastmlp;
 using namespace fastmlp_test;
@@ -159,19 +160,7 @@ void parameters_unchanged_by_flush(const NamedSpec& c) {
 // and outgoing weight columns get gradient exactly 0.
 template <typename T>
 Network<T> dead_unit_network(const OptimizerSpec& spec) {
-  std::vector<LayerSpec> layers(3);
-  layers[0].kind = LayerSpec::Kind::Dense;
-  layers[0].in = 6;
-  layers[0].out = 10;
-  layers[1].kind = LayerSpec::Kind::Activation;
-  layers[1].activation = Activation::Relu;
-  layers[2].kind = LayerSpec::Kind::Dense;
-  layers[2].in = 10;
-  layers[2].out = 3;
-  Network<T> net(layers, 12);
-  rng.seed(99);
-  const std::vector<T> init = random_vec<T>(static_cast<std::size_t>(net.param_count()));
-  std::copy(init.begin(), init.end(), net.params());
+  Network<T> net = two_layer_net<T>(6, 10, 3, Activation::Relu, 12, 99);
   for (index_t unit = 0; unit < 4; ++unit) net.params()[60 + unit] = T(-50);
   LossSpec ce;
   ce.kind = LossKind::CrossEntropy;

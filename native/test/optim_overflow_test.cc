@@ -26,6 +26,7 @@
 #include "network.h"
 #include "optim.h"
 #include "threads.h"
+#include "two_layer_net.h"
 
 using namespace fastmlp;
 using namespace fastmlp_test;
@@ -210,19 +211,7 @@ void sgd_huge_learning_rate() {
 // 4-8-2 with tanh, MSE, Adam with weight decay 4 (g += 4θ).
 template <typename T>
 Network<T> decaying_network() {
-  std::vector<LayerSpec> layers(3);
-  layers[0].kind = LayerSpec::Kind::Dense;
-  layers[0].in = 4;
-  layers[0].out = 8;
-  layers[1].kind = LayerSpec::Kind::Activation;
-  layers[1].activation = Activation::Tanh;
-  layers[2].kind = LayerSpec::Kind::Dense;
-  layers[2].in = 8;
-  layers[2].out = 2;
-  Network<T> net(layers, 16);
-  rng.seed(3);
-  const std::vector<T> init = random_vec<T>(static_cast<std::size_t>(net.param_count()));
-  std::copy(init.begin(), init.end(), net.params());
+  Network<T> net = two_layer_net<T>(4, 8, 2, Activation::Tanh, 16, 3);
   LossSpec mse;
   mse.kind = LossKind::Mse;
   net.set_loss(mse);
