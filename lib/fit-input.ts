@@ -5,7 +5,8 @@
 // event loop on the shared clock (lib/event-loop.ts) between them. On
 // 60,000 × 784 float32 rows one loop over every value held the event loop for
 // ~120 ms of the ~230 ms that fit's start took before the first batch.
-import type { FloatArray, Target } from './engine';
+import type { FloatArray, LossName, Target } from './engine';
+import { firstBadTarget, targetError } from './target-checks';
 import { yieldIfDue } from './event-loop';
 import type { Matrix } from './matrix';
 import { ArgumentRangeError } from './validate';
@@ -43,11 +44,14 @@ export async function requireFiniteInChunks(m: Matrix, name: string): Promise<vo
   });
 }
 
-/** The same for a dense target (class indices are integers, always finite): names the first bad index. */
-export async function requireFiniteTargetInChunks(t: Target, name: string): Promise<void> {
+/**
+ * The same for a dense target (class indices are integers, always finite),
+ * with the loss's range (lib/target-checks.ts): names the first bad index.
+ */
+export async function requireFiniteTargetInChunks(t: Target, name: string, loss: LossName | 'custom'): Promise<void> {
   if (t instanceof Int32Array) return;
   await inChunks(t.length, (from, to) => {
-    const i = firstNonFinite(t, from, to);
-    if (i >= 0) throw new ArgumentRangeError(`Expected finite values in ${name} but received ${t[i]} at index ${i}`);
+    const i = firstBadTarget(t, loss, from, to);
+    if (i >= 0) throw targetError(t, i, name, loss);
   });
 }

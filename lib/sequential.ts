@@ -11,6 +11,7 @@ import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import type { Logs } from './callbacks';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
 import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
+import { requireValidTarget } from './target-checks';
 import { parseFitOptions, splitValidation, trainingLoss } from './fit-options';
 import { streamChunks } from './fit-stream';
 import { checkMetricNames, metricByName, type MetricName } from './metrics';
@@ -183,7 +184,7 @@ export class Sequential {
     // As fit: a NaN in x would poison batch norm's running statistics in the forward pass, before any loss is seen.
     requireFinite(X, 'x');
     const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
-    requireFiniteTarget(Y, 'y');
+    requireValidTarget(Y, 'y', this.lossKind());
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
     this.syncOptimizer();
     this.stateChanged();  // before: a throw half-way may have written some of the weights
@@ -216,7 +217,7 @@ export class Sequential {
     const checkValidation = async () => {
       if (validationData === null) return;
       await requireFiniteInChunks(validationData.x, 'validationData[0]');
-      await requireFiniteTargetInChunks(validationData.y, 'validationData[1]');
+      await requireFiniteTargetInChunks(validationData.y, 'validationData[1]', this.lossKind());
     };
     if (stream) {
       const chunks = streamChunks(stream, (cx, cy, name) => {
@@ -232,7 +233,7 @@ export class Sequential {
     const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y, 'y', false);
     const checkData = async () => {
       await requireFiniteInChunks(X, 'x');
-      await requireFiniteTargetInChunks(Y, 'y');
+      await requireFiniteTargetInChunks(Y, 'y', this.lossKind());
       await checkValidation();
     };
     return this.runTraining(trainLoss, splitValidation(X, Y, split, this.outputSize, validationData), settings, checkData);
@@ -278,7 +279,11 @@ export class Sequential {
     this.requireIdle('evaluate');
     this.requireCompiled('evaluate');
     const X = this.inputMatrix(x, 'x');
-    return this.evaluateMatrix(X, toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype));
+    // As trainStep: a NaN in x or y would come back as a NaN loss, which fit and trainStep refuse.
+    requireFinite(X, 'x');
+    const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
+    requireValidTarget(Y, 'y', this.lossKind());
+    return this.evaluateMatrix(X, Y);
   }
 
   /**
@@ -566,7 +571,7 @@ export class Sequential {
   /** t, copied when it is the caller's array; checked for finite values unless the caller checks it later. */
   private privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
-    if (check) requireFiniteTarget(t, name);
+    if (check) requireValidTarget(t, name, this.lossKind());
     if (!shared) return t;
     return t instanceof Int32Array ? t.slice() : this.engineCopy(t);
   }
@@ -617,13 +622,5 @@ export class Sequential {
   private requireCompiled(method: string): { loss: Loss | LossFunction } {
     if (!this.loss) throw new Error(`Sequential.${method}: call compile({ loss, optimizer }) first`);
     return { loss: this.loss };
-  }
-}
-
-/** Throws a RangeError naming the first NaN/±Infinity of a dense target (class indices are integers). */
-function requireFiniteTarget(t: Target, name: string): void {
-  if (t instanceof Int32Array) return;
-  for (let i = 0; i < t.length; i++) {
-    if (!Number.isFinite(t[i]!)) throw new ArgumentRangeError(`Expected finite values in ${name} but received ${t[i]} at index ${i}`);
   }
 }
