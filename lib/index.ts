@@ -1,6 +1,6 @@
 // fastmlp's public API: everything a user imports comes from here.
 export { Matrix } from './matrix';
-export type { MatrixLike } from './matrix';
+export type { MatrixLike, RowLike } from './matrix';
 export { Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, registerLayer } from './layers';
 export type { DenseOptions, ActivationOption, ActivationConfig, LayerConfig, Regularizer } from './layers';
 export type { BatchNormOptions, LayerNormOptions, PReLUOptions } from './layers-regularise';

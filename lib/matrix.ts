@@ -3,7 +3,10 @@
 import type { Dtype, FloatArray } from './engine';
 import { allocationSize, ArgumentRangeError, integer, oneOf, ownedBuffer, rangeError, typeError } from './validate';
 
-export type MatrixLike = Matrix | number[][] | { data: ArrayLike<number>; rows: number; cols: number };
+/** One row of an array of rows: plain numbers or a float typed array (rows of one array may mix them). */
+export type RowLike = number[] | Float32Array | Float64Array;
+
+export type MatrixLike = Matrix | RowLike[] | { data: ArrayLike<number>; rows: number; cols: number };
 
 const DTYPES = ['float32', 'float64'] as const;
 
@@ -51,8 +54,8 @@ export class Matrix {
     return dtypeOf(this.data);
   }
 
-  /** From nested arrays (one inner array per row, all of the same length). */
-  static from(rows: number[][], dtype: Dtype = 'float32'): Matrix {
+  /** From an array of rows (number[] or Float32Array/Float64Array, all of the same length). */
+  static from(rows: RowLike[], dtype: Dtype = 'float32'): Matrix {
     return toMatrix(rows, 'rows', dtype);
   }
 
@@ -117,18 +120,29 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
   if (Array.isArray(value)) {
     const rows = value.length;
     if (rows === 0) throw rangeError(name, 'at least one row', value);
-    const first = value[0];
-    if (!Array.isArray(first)) throw typeError(name, 'a Matrix, number[][] or { data, rows, cols }', value);
+    const first: unknown = value[0];
+    if (!isRow(first)) throw typeError(name, ACCEPTED, value);
     const cols = first.length;
     const data = allocate(dtype, rows * cols);
     for (let r = 0; r < rows; r++) {
-      const row = value[r];
-      if (!Array.isArray(row)) throw typeError(`${name}[${r}]`, 'an array of numbers', row);
-      if (row.length !== cols) throw rangeError(`${name}[${r}]`, `${cols} values (as in row 0)`, row);
-      for (let c = 0; c < cols; c++) {
-        const v = row[c];
-        if (typeof v !== 'number') throw typeError(`${name}[${r}][${c}]`, 'a number', v);
-        data[r * cols + c] = v;
+      const row: unknown = value[r];
+      if (Array.isArray(row)) {
+        if (row.length !== cols) throw rangeError(`${name}[${r}]`, `${cols} values (as in row 0)`, row);
+        for (let c = 0; c < cols; c++) {
+          const v = row[c];
+          if (typeof v !== 'number') throw typeError(`${name}[${r}][${c}]`, 'a number', v);
+          data[r * cols + c] = v;
+        }
+      } else if (row instanceof Float32Array || row instanceof Float64Array) {
+        // A transferred row reads as empty: say so rather than "received length 0".
+        if (row.length !== cols) {
+          if (isDetachedView(row)) ownedBuffer(`${name}[${r}]`, row);
+          throw rangeError(`${name}[${r}]`, `${cols} values (as in row 0)`, row);
+        }
+        // Copied now (one set per row), so a shared or resizable buffer is fine here.
+        data.set(row, r * cols);
+      } else {
+        throw typeError(`${name}[${r}]`, 'an array of numbers, a Float32Array or a Float64Array', row);
       }
     }
     return new Matrix(rows, cols, data);
@@ -159,7 +173,14 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
     }
     return new Matrix(rows as number, cols as number, out);
   }
-  throw typeError(name, 'a Matrix, number[][] or { data, rows, cols }', value);
+  throw typeError(name, ACCEPTED, value);
+}
+
+const ACCEPTED = 'a Matrix, an array of rows (number[] or Float32Array/Float64Array) or { data, rows, cols }';
+
+/** A row toMatrix takes from an array of rows: a number[] or a float typed array. */
+function isRow(value: unknown): value is ArrayLike<number> {
+  return Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array;
 }
 
 function isPlainBuffer(view: ArrayBufferView): boolean {

@@ -1,9 +1,9 @@
 // Training targets: class indices (Int32Array | number[]) or a dense matrix.
 import type { Dtype, LossName, Target } from './engine';
-import { Matrix, toMatrix } from './matrix';
+import { Matrix, toMatrix, type RowLike } from './matrix';
 import { ArgumentRangeError, ownedBuffer, rangeError, typeError } from './validate';
 
-export type TargetLike = Int32Array | number[] | Matrix | number[][] | { data: ArrayLike<number>; rows: number; cols: number };
+export type TargetLike = Int32Array | number[] | Matrix | RowLike[] | { data: ArrayLike<number>; rows: number; cols: number };
 
 /** Class indices checked to be integers in [0, classes). */
 export function toClassIndices(value: ArrayLike<number>, name: string, rows: number, classes: number): Int32Array {
