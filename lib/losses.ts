@@ -7,6 +7,7 @@ import type { Dtype, Engine, LossName, LossSpec, Reduction } from './engine';
 import { getEngine, type EngineChoice } from './backend';
 import { Matrix, toMatrix, type MatrixLike } from './matrix';
 import { toTarget, type TargetLike } from './targets';
+import { requireLossDomain } from './target-checks';
 import { ArgumentRangeError, describe, number, oneOf, options, typeError } from './validate';
 
 /** Every built-in loss; 'l1' (= 'mae') and 'pinball' (= 'quantile') are aliases. */
@@ -162,6 +163,7 @@ export class Loss<R extends Reduction = Reduction> {
       throw new ArgumentRangeError(`Expected ${w.length} columns for pred (one per class weight) but received ${p.cols}`);
     }
     const t = toTarget(target, 'target', this.name, p.rows, p.cols, dtype);
+    requireLossDomain(this.name, p.data, 'pred', t, 'target');  // here, not in an engine's words
     return { engine: getEngine(this.engineChoice) as Engine, p, t };
   }
 }

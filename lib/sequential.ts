@@ -222,7 +222,7 @@ export class Sequential {
     if (stream) {
       const chunks = streamChunks(stream, (cx, cy, name) => {
         const X = this.inputMatrix(cx, `x of ${name}`);
-        return { x: X, y: this.privateTarget(toTarget(cy, `y of ${name}`, this.lossKind(), X.rows, this.outputSize, this.dtype), null) };
+        return { x: X, y: this.privateTarget(toTarget(cy, `y of ${name}`, this.lossKind(), X.rows, this.outputSize, this.dtype), null, `y of ${name}`) };
       });
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
         validation: validationData }, settings, checkValidation);

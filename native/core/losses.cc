@@ -21,6 +21,7 @@
 #include <cmath>
 #include <limits>
 
+#include "js_number.h"
 #include "losses_elementwise.h"
 
 namespace fastmlp {
@@ -54,8 +55,8 @@ bool takes_class_weights(LossKind k) {
 
 void require_range(bool ok, const char* field, double v, const char* what) {
   if (!ok)
-    throw std::invalid_argument(std::string("loss: expected ") + what + " for " + field +
-                                " but received " + std::to_string(v));
+    throw std::invalid_argument(std::string("Expected ") + what + " for loss." + field +
+                                " but received " + js_number(v));
 }
 
 template <typename T>
@@ -77,9 +78,9 @@ void check_loss_args(const LossSpec& spec, const T* pred, index_t B, index_t C,
       const std::int32_t t = target_idx[b];
       if (t < 0 || t >= C)
         throw std::invalid_argument(
-            std::string(kind_name(spec.kind)) + ": expected class index in [0, " +
-            std::to_string(C) + ") for target[" + std::to_string(b) +
-            "] but received " + std::to_string(t));
+            "Expected class indices in [0, " + std::to_string(C) + ") for target of loss '" +
+            kind_name(spec.kind) + "' but received " + std::to_string(t) + " at target[" +
+            std::to_string(b) + "]");
     }
   }
   if (is_elementwise_loss(spec.kind)) check_elementwise_values(spec, pred, B * C, target);

@@ -6,6 +6,9 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
+
+#include "js_number.h"
 
 namespace fastmlp {
 namespace {
@@ -153,36 +156,35 @@ bool is_elementwise_loss(LossKind kind) {
   return kind != LossKind::CrossEntropy && kind != LossKind::Nll && kind != LossKind::Dice;
 }
 
+// The messages read as the TypeScript engine's (lib/engines/js/losses-elementwise.ts),
+// numbers as JS writes them (js_number.h): they reach users through the binding.
+[[noreturn]] static void bad_value(const char* what, const char* name, const char* kind, double v, index_t i) {
+  throw std::invalid_argument(std::string("Expected ") + what + " for " + name + " of loss '" + kind +
+                              "' but received " + js_number(v) + " at index " + std::to_string(i));
+}
+
 template <typename T>
 void check_elementwise_values(const LossSpec& spec, const T* pred, index_t n,
                               const T* target) {
-  const char* name = nullptr;
   for (index_t i = 0; i < n; ++i) {
     const double p = static_cast<double>(pred[i]), t = static_cast<double>(target[i]);
     switch (spec.kind) {
       case LossKind::Bce:
-        name = "bce";
-        if (p < 0 || p > 1)
-          throw std::invalid_argument("bce: expected probabilities in [0, 1] for pred but received " +
-                                      std::to_string(p) + " at index " + std::to_string(i));
-        [[fallthrough]];
+        if (p < 0 || p > 1) bad_value("probabilities in [0, 1]", "pred", "bce", p, i);
+        if (!(t >= 0 && t <= 1)) bad_value("targets in [0, 1]", "target", "bce", t, i);
+        break;
       case LossKind::BceWithLogits:
       case LossKind::Focal:
-        if (!name) name = spec.kind == LossKind::Focal ? "focal" : "bce-with-logits";
         if (!(t >= 0 && t <= 1))
-          throw std::invalid_argument(std::string(name) + ": expected targets in [0, 1] for target but received " +
-                                      std::to_string(t) + " at index " + std::to_string(i));
+          bad_value("targets in [0, 1]", "target", spec.kind == LossKind::Focal ? "focal" : "bce-with-logits", t, i);
         break;
       case LossKind::Hinge:
       case LossKind::SquaredHinge:
         if (t != 1 && t != -1)
-          throw std::invalid_argument("hinge: expected labels -1 or 1 for target but received " +
-                                      std::to_string(t) + " at index " + std::to_string(i));
+          bad_value("labels -1 or 1", "target", spec.kind == LossKind::Hinge ? "hinge" : "squared-hinge", t, i);
         break;
       case LossKind::KlDiv:
-        if (!(t >= 0))
-          throw std::invalid_argument("kl-div: expected probabilities (>= 0) for target but received " +
-                                      std::to_string(t) + " at index " + std::to_string(i));
+        if (!(t >= 0)) bad_value("probabilities (>= 0)", "target", "kl-div", t, i);
         break;
       default:
         return;  // no range to check

@@ -6,6 +6,7 @@
 import type { FloatArray, LossName } from '../../engine';
 import type { FullLossSpec } from './losses';
 import { ArgumentRangeError } from '../../validate';
+import { BCE_PRED_RANGE, TARGET_RANGES } from '../../target-checks';
 
 /** A value and its derivative in the prediction, written into a reused pair. */
 type Term = (p: number, t: number, out: Float64Array) => void;
@@ -99,29 +100,16 @@ export function isElementwiseLoss(kind: LossName): boolean {
  * diverged network gives a NaN loss rather than an exception.
  */
 export function checkElementwiseValues(kind: LossName, pred: FloatArray, n: number, target: FloatArray): void {
+  // The ranges are lib's (lib/target-checks.ts), which checks them first with the caller's argument names.
+  const range = TARGET_RANGES[kind];
+  if (range === undefined) return;
   const bad = (what: string, name: string, v: number, i: number) =>
     new ArgumentRangeError(`Expected ${what} for ${name} of loss '${kind}' but received ${v} at index ${i}`);
+  const checkPred = kind === 'bce';
   for (let i = 0; i < n; i++) {
-    const p = pred[i], t = target[i];
-    switch (kind) {
-      case 'bce':
-        if (p < 0 || p > 1) throw bad('probabilities in [0, 1]', 'pred', p, i);
-        if (!(t >= 0 && t <= 1)) throw bad('targets in [0, 1]', 'target', t, i);
-        break;
-      case 'bce-with-logits':
-      case 'focal':
-        if (!(t >= 0 && t <= 1)) throw bad('targets in [0, 1]', 'target', t, i);
-        break;
-      case 'hinge':
-      case 'squared-hinge':
-        if (t !== 1 && t !== -1) throw bad('labels -1 or 1', 'target', t, i);
-        break;
-      case 'kl-div':
-        if (!(t >= 0)) throw bad('probabilities (>= 0)', 'target', t, i);
-        break;
-      default:
-        return;
-    }
+    const p = pred[i]!, t = target[i]!;
+    if (checkPred && !BCE_PRED_RANGE.ok(p)) throw bad(BCE_PRED_RANGE.what, 'pred', p, i);
+    if (!range.ok(t)) throw bad(range.what, 'target', t, i);
   }
 }
 
