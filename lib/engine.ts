@@ -373,6 +373,12 @@ export interface Engine {
              out: Float64Array): void;
   createPlan(spec: PlanSpec): NetworkPlan;
   /**
+   * True when data holds a NaN or ±Infinity: the fast first look of lib's
+   * finiteness checks of user data (requireFinite), which then find the index
+   * only on the error path. No argument errors beyond a wrong array type.
+   */
+  anyNonFinite(data: FloatArray): boolean;
+  /**
    * A zero-filled array of `length` values for data the engine will train on
    * (fit's private copy of x and of a dense y). The native engine allocates
    * it in memory the addon owns, so a keepData epoch (EpochHooks.keepData) over

@@ -197,8 +197,13 @@ function isDetachedView(view: ArrayBufferView): boolean {
   }
 }
 
-/** Throws a RangeError naming the first NaN/±Infinity in m. */
-export function requireFinite(m: Matrix, name: string): void {
+/**
+ * Throws a RangeError naming the first NaN/±Infinity in m. anyNonFinite, an
+ * engine's fast whole-array test (Engine.anyNonFinite), lets the common case
+ * (all finite) skip the per-value loop, which finds the index on the error path.
+ */
+export function requireFinite(m: Matrix, name: string, anyNonFinite?: (data: FloatArray) => boolean): void {
+  if (anyNonFinite !== undefined && !anyNonFinite(m.data)) return;
   const d = m.data;
   for (let i = 0; i < d.length; i++) {
     if (!Number.isFinite(d[i]!)) {

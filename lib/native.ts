@@ -77,6 +77,8 @@ export interface NativeBinding {
                grad: FloatArray): void;
   lossValues(spec: LossSpec, pred: FloatArray, rows: number, cols: number, target: Target,
              out: Float64Array): void;
+  /** True when the array holds a NaN or ±Infinity (native/core/finite.h any_nonfinite). */
+  anyNonFinite(data: FloatArray): boolean;
   Network: new (spec: PlanSpec) => NativeNetwork;
   /** A zero-filled array over addon-owned memory (native/binding/data_block.h; Engine.allocData). */
   allocData(dtype: 'float32' | 'float64', length: number): FloatArray;

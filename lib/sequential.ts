@@ -182,7 +182,7 @@ export class Sequential {
     const { loss } = this.requireCompiled('trainStep');
     const X = this.inputMatrix(x, 'x');
     // As fit: a NaN in x would poison batch norm's running statistics in the forward pass, before any loss is seen.
-    requireFinite(X, 'x');
+    requireFinite(X, 'x', this.anyNonFinite);
     const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
     requireValidTarget(Y, 'y', this.lossKind());
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
@@ -280,7 +280,7 @@ export class Sequential {
     this.requireCompiled('evaluate');
     const X = this.inputMatrix(x, 'x');
     // As trainStep: a NaN in x or y would come back as a NaN loss, which fit and trainStep refuse.
-    requireFinite(X, 'x');
+    requireFinite(X, 'x', this.anyNonFinite);
     const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
     requireValidTarget(Y, 'y', this.lossKind());
     return this.evaluateMatrix(X, Y);
@@ -542,6 +542,9 @@ export class Sequential {
       snapshot: () => this.takeSnapshot(),
     };
   }
+
+  /** The engine's whole-array test, for requireFinite's fast path (bound: passed as a function). */
+  private readonly anyNonFinite = (data: FloatArray): boolean => this.engineImpl.anyNonFinite(data);
 
   private lossKind(): LossName | 'custom' {
     return this.loss instanceof Loss ? this.loss.name : 'custom';

@@ -69,3 +69,35 @@ describe.each(ENGINES)('evaluate validates its data (%s engine)', (engine) => {
     });
   }
 });
+
+describe.each(ENGINES)('Engine.anyNonFinite, requireFinite\'s fast first look (%s engine)', (name) => {
+  it('finds NaN and ±Infinity anywhere, in both dtypes and any length; finite values (-0, subnormals, ±max) pass', async () => {
+    const { engine } = await import('./helpers');
+    const e = engine(name);
+    for (const Ctor of [Float32Array, Float64Array]) {
+      const max = Ctor === Float32Array ? 3.4028234663852886e38 : Number.MAX_VALUE;
+      expect(e.anyNonFinite(new Ctor(0))).toBe(false);
+      expect(e.anyNonFinite(Ctor.from([-0, 1e-45, -max, max, 0.5]))).toBe(false);
+      for (const length of [1, 3, 4, 5, 8, 1001]) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          for (const at of [0, Math.floor(length / 2), length - 1]) {
+            const a = new Ctor(length).fill(0.25);
+            a[at] = bad;
+            expect(e.anyNonFinite(a)).toBe(true);
+          }
+        }
+      }
+    }
+  });
+});
+
+it('the native anyNonFinite refuses what is not a Float32Array/Float64Array with a TypeError', async () => {
+  const { loadNative } = await import('../lib/native');
+  const binding = loadNative();
+  for (const bad of [[1, 2], new Int32Array(2), undefined, 'x']) {
+    let caught: unknown;
+    try { binding.anyNonFinite(bad as never); } catch (err) { caught = err; }
+    expect(caught).toBeInstanceOf(TypeError);
+    expect((caught as Error).message).toMatch(/for data/);
+  }
+});

@@ -25,6 +25,7 @@ export function createNativeEngine(): Engine {
     lossValues: (spec, pred, rows, cols, target, out) =>
       binding.lossValues(spec, pred, rows, cols, target, out),
     createPlan: (spec: PlanSpec): NetworkPlan => new NativePlan(spec),
+    anyNonFinite: (data) => binding.anyNonFinite(data),
     allocData: (dtype, length) => binding.allocData(dtype, checkDataRequest(dtype, length)),
   };
 }

@@ -1,5 +1,6 @@
 #include "ops.h"
 
+#include "../core/finite.h"
 #include "../core/gemm.h"
 #include "../core/losses.h"
 #include "../core/threads.h"
@@ -107,6 +108,18 @@ Napi::Value LossValues(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// anyNonFinite(array): true when a Float32Array/Float64Array holds a NaN or
+// ±Infinity. lib's finiteness checks of user data (requireFinite) ask this
+// first and look for the offending index only when it says yes: on 10,000 ×
+// 784 float32 rows a JavaScript loop cost ~19 % of a native evaluate, this
+// bit test (finite.h, vectorised) a few percent.
+Napi::Value AnyNonFinite(const Napi::CallbackInfo& info) {
+  const FloatArg a = float_array(arg(info, 0), "data");
+  const index_t n = static_cast<index_t>(a.length);
+  const bool bad = a.dtype == Dtype::Float32 ? any_nonfinite(a.as<float>(), n) : any_nonfinite(a.as<double>(), n);
+  return Napi::Boolean::New(info.Env(), bad);
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   const index_t n = integer(arg(info, 0), "threads", 1, 1024);
   guard(info.Env(), [&] { set_num_threads(int(n)); });
@@ -124,6 +137,7 @@ void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("lossForward", Napi::Function::New(env, LossForward, "lossForward"));
   exports.Set("lossBackward", Napi::Function::New(env, LossBackward, "lossBackward"));
   exports.Set("lossValues", Napi::Function::New(env, LossValues, "lossValues"));
+  exports.Set("anyNonFinite", Napi::Function::New(env, AnyNonFinite, "anyNonFinite"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads, "getThreads"));
   exports.Set("isa", Napi::String::New(env, gemm_kernel_name()));
