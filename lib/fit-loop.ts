@@ -8,7 +8,7 @@
 // does), which carries the history of the completed epochs; the parameters
 // are those after the last completed batch. model.stopTraining instead ends
 // fit normally (Keras's convention), resolving with the history.
-import { batchObservers, callHook, needsBatchDriving, progress, type Callback, type CallbackModel, type HookName,
+import { batchObservers, callHook, needsBatchDriving, progress, progressBar, type Callback, type CallbackModel, type HookName,
   type Logs, type TrainingParams } from './callbacks';
 import type { Engine, FloatArray, LossSpec, Target } from './engine';
 import { trainEpochChunks, type DataChunk, type EpochRun } from './fit-epoch';
@@ -64,7 +64,8 @@ export interface FitSettings {
   initialEpoch: number;
   batchSize: number;
   shuffle: boolean;
-  verbose: boolean;
+  /** 0 silent, 1 a progress bar, 2 a line per epoch (lib/fit-options.ts). */
+  verbose: 0 | 1 | 2;
   callbacks: Callback[];
   /** Cancels between batches; fit then rejects with an AbortError. */
   signal: AbortSignal | null;
@@ -86,7 +87,8 @@ export interface TrainingData {
 export async function runFit(host: FitHost, data: TrainingData, settings: FitSettings): Promise<History> {
   const { epochs, initialEpoch, batchSize, shuffle } = settings;
   const callbacks = [...settings.callbacks];
-  if (settings.verbose) callbacks.push(progress({ write: (line) => console.log(line) }));
+  if (settings.verbose === 2) callbacks.push(progress({ write: (line) => console.log(line) }));
+  if (settings.verbose === 1) callbacks.push(progressBar());
   const byBatch = needsBatchDriving(callbacks) || host.ctx.loss !== null;
   const { ctx } = host;
   const outputSize = ctx.outputSize;
@@ -94,7 +96,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   const logNames = ['loss', ...host.metricNames];
   if (data.validation) logNames.push(...logNames.map((n) => `val_${n}`));
   const params: TrainingParams = {
-    epochs, initialEpoch, batchSize, samples: data.stream ? NaN : data.rows, steps, verbose: settings.verbose,
+    epochs, initialEpoch, batchSize, samples: data.stream ? NaN : data.rows, steps, verbose: settings.verbose > 0,
     metrics: logNames,
   };
   const history: History = { epoch: [], history: {}, params };

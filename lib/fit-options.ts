@@ -10,7 +10,7 @@ import { isStreamSource, type StreamSource } from './fit-stream';
 import { Loss, type LossFunction } from './losses';
 import { Matrix } from './matrix';
 import type { FitOptions } from './sequential-options';
-import { ArgumentRangeError, ArgumentTypeError, boolean, integer, number, options, typeError } from './validate';
+import { ArgumentRangeError, ArgumentTypeError, boolean, integer, number, options, rangeError, typeError } from './validate';
 
 /** fit(x, y, options) or fit(source, options), read. */
 export interface FitCall {
@@ -43,7 +43,7 @@ export function parseFitOptions(x: unknown, y: unknown, opts: FitOptions | undef
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);
   const signal = (o.signal as AbortSignal | undefined) ?? null;
   const split = o.validationSplit === undefined ? 0 : number('validationSplit', o.validationSplit, 0, 1, { maxExclusive: true });
-  const verbose = o.verbose === undefined ? false : boolean('verbose', o.verbose);
+  const verbose = verbosity(o.verbose);
   if (o.onEpochEnd !== undefined && typeof o.onEpochEnd !== 'function') throw typeError('onEpochEnd', 'a function', o.onEpochEnd);
   const callbacks = checkCallbacks(o.callbacks);
   if (o.onEpochEnd !== undefined) callbacks.push(lambda({ onEpochEnd: o.onEpochEnd as Callback['onEpochEnd'] }));
@@ -55,6 +55,20 @@ export function parseFitOptions(x: unknown, y: unknown, opts: FitOptions | undef
   }
   return { stream: stream as StreamSource | null, settings: { epochs, initialEpoch, batchSize, shuffle, verbose, callbacks, signal },
     split, validationData: o.validationData, classWeight: o.classWeight };
+}
+
+/**
+ * The verbose option: false/0 silent (the default), 1 a progress bar per batch
+ * on stderr, true/2 one line per epoch on stdout — Keras's levels, with true
+ * kept for the one-line form it has always meant here.
+ */
+function verbosity(value: unknown): 0 | 1 | 2 {
+  if (value === undefined || value === false || value === 0) return 0;
+  if (value === true || value === 2) return 2;
+  if (value === 1) return 1;
+  const what = 'a boolean or 0, 1, 2 (silent, progress bar, a line per epoch)';
+  if (typeof value === 'number') throw rangeError('verbose', what, value);
+  throw typeError('verbose', what, value);
 }
 
 /** The loss fit trains with: the compiled one, or it weighted per class by the classWeight option. */

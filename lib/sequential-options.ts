@@ -34,8 +34,8 @@ export interface FitOptions {
   /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
   validationSplit?: number;   // 0
   validationData?: [unknown, unknown];
-  /** Print one line per epoch. */
-  verbose?: boolean;          // false
+  /** false/0 silent; 1 a progress bar per batch (stderr); true/2 one line per epoch (stdout), as Keras's levels. */
+  verbose?: boolean | 0 | 1 | 2;  // false
   /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
   callbacks?: Callback[];
   /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */

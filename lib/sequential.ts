@@ -7,6 +7,7 @@ import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, Networ
 import { Layer, type LayerConfig } from './layers';
 import { gatherWeights, layoutParams, type ParamEntry } from './param-layout';
 import { Loss, resolveLoss, type LossFunction } from './losses';
+import { warnLossPairing } from './loss-pairing';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
 import type { Logs } from './callbacks';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
@@ -50,6 +51,7 @@ export class Sequential {
   private compiledOptimizer: Optimizer | null = null;
   private optimizerVersion = -1;
   private metricNames: MetricName[] = [];
+  private lossPairingWarned = false;
   private busy = false;
   /**
    * True from fit's start to its end, hooks included (busy is false while a
@@ -168,6 +170,7 @@ export class Sequential {
     const loss = resolveLoss(o.loss, 'loss');
     const optimizer = resolveOptimizer(o.optimizer ?? 'adam', 'optimizer');
     const metricNames = checkMetricNames(o.metrics);
+    if (loss instanceof Loss && !this.lossPairingWarned) this.lossPairingWarned = warnLossPairing(this.layers, loss.name);
     this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
     this.plan.setOptimizer(optimizer.toSpec());
     this.loss = loss;
