@@ -24,7 +24,7 @@ function net(engineName: 'native' | 'js', dtype: Dtype, seed = 4) {
     new Dense(5, 8, { activation: 'relu' }),
     new Activation('tanh'),
     new Dense(8, 6, { activation: 'sigmoid', biasInit: 0.1 }),
-    new Dense(6, 3, { activation: 'softmax', weightInit: 'xavier-normal' }),
+    new Dense(6, 3, { activation: 'log-softmax', weightInit: 'xavier-normal' }),
   ], { engine: engineName, seed, dtype });
 }
 
