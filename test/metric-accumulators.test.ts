@@ -17,6 +17,13 @@ import { MetricAccumulators, metricAccumulator } from '../lib/metric-accumulator
 import { METRIC_NAMES, metricByName, r2Of, type MetricName } from '../lib/metrics';
 import { randomArray } from './helpers';
 
+/** A typed array of C with f(value, index) of each element of source (Ctor.from over a union of constructors, typed). */
+function filled(C: Float32ArrayConstructor | Float64ArrayConstructor, source: ArrayLike<number>, f: (v: number, i: number) => number): FloatArray {
+  const out = new C(source.length);
+  for (let i = 0; i < source.length; i++) out[i] = f(source[i]!, i);
+  return out;
+}
+
 const CLASSIFICATION: MetricName[] = ['accuracy', 'binary_accuracy', 'top_k_accuracy', 'precision', 'recall', 'f1', 'log_loss'];
 
 interface Case {
@@ -29,7 +36,7 @@ interface Case {
 /** Outputs rounded to one decimal, so rows hold ties (argmax and top-k break them by index). */
 function outputs(rows: number, cols: number, Ctor: Float32ArrayConstructor | Float64ArrayConstructor, seed = 7): FloatArray {
   const raw = randomArray(rows * cols, seed, Float64Array);
-  return Ctor.from(raw, (v) => Math.round(v * 30) / 10);
+  return filled(Ctor, raw, (v) => Math.round(v * 30) / 10);
 }
 
 const classOf = (r: number, classes: number) => (r * 7 + (r >> 2)) % classes;
@@ -38,13 +45,13 @@ const CASES: Case[] = [
   { label: 'class indices, 4 outputs', cols: 4, names: CLASSIFICATION,
     target: (rows) => Int32Array.from({ length: rows }, (_, r) => classOf(r, 4)) },
   { label: 'one-hot rows, 4 outputs', cols: 4, names: METRIC_NAMES,
-    target: (rows, Ctor) => Ctor.from({ length: rows * 4 }, (_, i) => (classOf(Math.floor(i / 4), 4) === i % 4 ? 1 : 0)) },
+    target: (rows, Ctor) => filled(Ctor, { length: rows * 4 }, (_, i) => (classOf(Math.floor(i / 4), 4) === i % 4 ? 1 : 0)) },
   { label: 'dense values, 3 outputs', cols: 3, names: METRIC_NAMES,
-    target: (rows, Ctor) => Ctor.from(randomArray(rows * 3, 11, Float64Array), (v) => 5 + 2 * v) },
+    target: (rows, Ctor) => filled(Ctor, randomArray(rows * 3, 11, Float64Array), (v) => 5 + 2 * v) },
   { label: 'class indices, 1 output', cols: 1, names: CLASSIFICATION,
     target: (rows) => Int32Array.from({ length: rows }, (_, r) => classOf(r, 2)) },
   { label: 'dense 0/1, 1 output', cols: 1, names: METRIC_NAMES,
-    target: (rows, Ctor) => Ctor.from({ length: rows }, (_, r) => classOf(r, 2)) },
+    target: (rows, Ctor) => filled(Ctor, { length: rows }, (_, r) => classOf(r, 2)) },
 ];
 
 /** The rows [from, to) of a chunk's outputs and target, copied (as a stream's chunk would hold them). */
