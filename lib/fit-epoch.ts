@@ -12,7 +12,9 @@
 // An AbortSignal stops either between batches, so the parameters are exactly
 // those after the last completed batch.
 import { callHook, type Callback, type CallbackModel, type HookName, type Logs } from './callbacks';
-import { isThenable, type EpochHooks, type EpochResult, type FloatArray, type Target } from './engine';
+import { isThenable, type Engine, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type Target } from './engine';
+import { allocate } from './matrix';
+import type { MetricAccumulators } from './metric-accumulators';
 import type { Rng } from './rng';
 import { runEpoch, runEpochByBatch, type BatchDriver, type EpochContext, type EpochRecord } from './training';
 
@@ -38,12 +40,8 @@ export interface EpochRun {
   syncOptimizer(): void;
   model: CallbackModel;
   signal: AbortSignal | null;
-  /**
-   * Where either kind of epoch records each row's training-mode outputs (before
-   * its batch's step, at the row's position in the data) for the training
-   * metrics: in-memory data only (one chunk), else null.
-   */
-  record: EpochRecord | null;
+  /** The training metrics, folded chunk by chunk (null: none compiled). */
+  metrics: EpochMetrics | null;
   /** Reused shuffle order for chunks of its length. */
   order: Int32Array;
   /** In-memory data, private to fit: the engine may keep its copy across epochs (EpochHooks.keepData). */
@@ -70,9 +68,51 @@ export interface EpochOutcome {
   seconds: number;
 }
 
+/**
+ * The training metrics of an epoch, Keras's definition in both ways of driving
+ * it: each batch's training-mode outputs before its step, which the epoch
+ * records at each row's position in its chunk (no second pass over the data),
+ * folded into the accumulators once the chunk has trained. Only the outputs of
+ * the chunk in training are held: in-memory data is one chunk, a stream's
+ * chunks are folded and dropped as they go, so a stream larger than memory
+ * still reports its training metrics.
+ */
+export interface EpochMetrics {
+  accumulators: MetricAccumulators;
+  /** Computes the built-in loss when the epoch is driven batch by batch (EpochRecord). */
+  engine: Engine;
+  spec: LossSpec | null;
+  /**
+   * The recorded outputs of the chunk in training: the first rows × cols
+   * values. Grown to the largest chunk (for in-memory data, allocated at its
+   * size once), never to the epoch's rows.
+   */
+  outputs: FloatArray;
+}
+
+/** Where the epoch records a chunk of `rows` rows: the first rows × cols values of metrics.outputs, grown if short. */
+function chunkRecord(metrics: EpochMetrics, rows: number): EpochRecord {
+  const length = rows * metrics.accumulators.cols;
+  if (metrics.outputs.length < length) {
+    metrics.outputs = allocate(metrics.outputs instanceof Float32Array ? 'float32' : 'float64', length);
+  }
+  const outputs = metrics.outputs.length === length ? metrics.outputs : metrics.outputs.subarray(0, length);
+  return { outputs, engine: metrics.engine, spec: metrics.spec };
+}
+
+/**
+ * Folds the rows a chunk trained into the metrics: all of them in the chunk's
+ * own row order (as the whole-epoch metrics always summed), or, when the epoch
+ * stopped in this chunk, the first `done` rows of its training order.
+ */
+function foldChunk(metrics: EpochMetrics, record: EpochRecord, chunk: DataChunk, order: Int32Array | null, done: number): void {
+  metrics.accumulators.fold({ pred: record.outputs, target: chunk.y, order: done < chunk.rows ? order : null, count: done });
+}
+
 /** Trains one epoch over `chunks` (each shuffled on its own when run.shuffle). */
 export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<DataChunk> | Iterable<DataChunk>):
     Promise<EpochOutcome> {
+  run.metrics?.accumulators.reset();
   let lossSum = 0;
   let rowsDone = 0;
   let batches = 0;
@@ -85,13 +125,15 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
     const started = performance.now();
     if (run.order.length !== chunk.rows) run.order = new Int32Array(chunk.rows);
     const order = run.shuffle ? run.rng.permutation(chunk.rows, run.order) : null;
+    const record = run.metrics ? chunkRecord(run.metrics, chunk.rows) : null;
     const result: EpochResult & { rowsDone?: number } = run.byBatch
-      ? await batchDriven(run, chunk, order, batches)
-      : await engineDriven(run, chunk, order, batches);
+      ? await batchDriven(run, chunk, order, batches, record)
+      : await engineDriven(run, chunk, order, batches, record);
     seconds += (performance.now() - started) / 1000;
     const done = result.rowsDone ?? Math.min(result.batches * Math.min(run.batchSize, chunk.rows), chunk.rows);
     lossSum += result.loss * done;
     rowsDone += done;
+    if (record) foldChunk(run.metrics!, record, chunk, order, done);
     if (result.badBatch >= 0) return outcome(batches + result.badBatch, result.badStatistics === true, result.badUpdate === true);
     batches += result.batches;
     if (result.cancelled) break;
@@ -100,9 +142,10 @@ export async function trainEpochChunks(run: EpochRun, chunks: AsyncIterable<Data
 }
 
 /** One trainEpoch call; observers get onBatchEnd from its events, in order. */
-async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number): Promise<EpochResult> {
+async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number,
+                            record: EpochRecord | null): Promise<EpochResult> {
   const { observers } = run;
-  const outputs = run.record?.outputs;
+  const outputs = record?.outputs;
   const keep: EpochHooks = run.keepData ? { keepData: true } : {};
   if (observers.length === 0 && run.signal === null) {
     return runEpoch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, outputs ? { outputs, ...keep } : keep);
@@ -173,7 +216,7 @@ function observeNow(observers: readonly Callback[], batch: number, logs: Logs): 
 }
 
 /** Batch by batch from TypeScript, awaiting the batch hooks with the model idle. */
-function batchDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number) {
+function batchDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, offset: number, record: EpochRecord | null) {
   const started = performance.now();
   let rowsSeen = 0;
   const driver: BatchDriver = {
@@ -188,7 +231,7 @@ function batchDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, 
       await run.hook('onBatchEnd', offset + batch, logs);
       return run.model.stopTraining || run.signal?.aborted === true;
     },
-    record: run.record,
+    record,
   };
   return runEpochByBatch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, driver);
 }

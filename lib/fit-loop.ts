@@ -11,11 +11,12 @@
 import { batchObservers, callHook, needsBatchDriving, progress, progressBar, type Callback, type CallbackModel, type HookName,
   type Logs, type TrainingParams } from './callbacks';
 import type { Engine, FloatArray, LossSpec, Target } from './engine';
-import { trainEpochChunks, type DataChunk, type EpochRun } from './fit-epoch';
-import { Matrix, allocate } from './matrix';
-import { metricByName, type MetricName } from './metrics';
+import { trainEpochChunks, type DataChunk, type EpochMetrics, type EpochRun } from './fit-epoch';
+import { allocate, type Matrix } from './matrix';
+import { MetricAccumulators } from './metric-accumulators';
+import type { MetricName } from './metrics';
 import type { Rng } from './rng';
-import { gradientsOverflowed, type EpochContext, type EpochRecord } from './training';
+import { gradientsOverflowed, type EpochContext } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
 
 export interface History {
@@ -119,17 +120,18 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     cb.setParams?.(params);
   }
 
-  // Training metrics need every output of the epoch, recorded as the batches
-  // train (both ways of driving the epoch): in memory only — a stream's rows
-  // are gone once trained, and keeping its outputs and targets would grow without bound.
-  const record: EpochRecord | null = !data.stream && host.metricNames.length > 0 ? {
-    outputs: allocate(ctx.dtype, data.rows * outputSize),
+  // Training metrics from the outputs each chunk's batches recorded, folded
+  // chunk by chunk into sufficient statistics (lib/fit-epoch.ts EpochMetrics):
+  // a stream's outputs are held one chunk at a time, never the epoch's.
+  const metrics: EpochMetrics | null = host.metricNames.length > 0 ? {
+    accumulators: new MetricAccumulators(host.metricNames, outputSize),
     engine: host.engine,
     spec: host.lossSpec,
+    outputs: allocate(ctx.dtype, data.stream ? 0 : data.rows * outputSize),
   } : null;
   const run: EpochRun = {
     ctx, batchSize, shuffle, rng: host.rng, byBatch, observers: byBatch ? [] : batchObservers(callbacks), hook,
-    syncOptimizer: () => host.syncOptimizer(), model: host.model, signal: settings.signal, record,
+    syncOptimizer: () => host.syncOptimizer(), model: host.model, signal: settings.signal, metrics,
     order: new Int32Array(data.rows),
     keepData: data.stream === null,  // Sequential's private copies; released when fit ends
   };
@@ -172,7 +174,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
         'for several epochs pass a function that returns a fresh (async) iterable each time');
     }
     const logs: Logs = { loss: result.badBatch >= 0 ? NaN : result.loss };
-    if (record) Object.assign(logs, trainMetrics(host, data, record.outputs, shuffle ? run.order : null, result.rowsDone));
+    if (metrics) Object.assign(logs, metrics.accumulators.results());
     if (data.validation) {
       let validation: Logs;
       try {
@@ -202,36 +204,4 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
  */
 function epochRate(rows: number, seconds: number): number {
   return rows > 0 && seconds > 0 ? rows / seconds : 0;
-}
-
-/**
- * Training-set metrics of an epoch, Keras's definition in both ways of driving
- * it: from each batch's training-mode outputs before its step, recorded by the
- * epoch at each row's position (so no second pass over the data). When the
- * epoch stopped early, over the rows it trained: the first rowsDone of its order.
- */
-function trainMetrics(host: FitHost, data: TrainingData, outputs: FloatArray, order: Int32Array | null,
-                      rowsDone: number): Logs {
-  const logs: Logs = {};
-  if (host.metricNames.length === 0 || rowsDone === 0) return logs;
-  const cols = host.ctx.outputSize;
-  let pred = new Matrix(data.rows, cols, outputs);
-  let target = data.y;
-  if (rowsDone < data.rows) [pred, target] = trainedRows(outputs, data.y, cols, order, rowsDone);
-  for (const name of host.metricNames) logs[name] = metricByName(name, pred, target);
-  return logs;
-}
-
-/** The outputs and targets of the first `done` rows of the epoch's order, gathered. */
-function trainedRows(outputs: FloatArray, y: Target, cols: number, order: Int32Array | null, done: number): [Matrix, Target] {
-  const pred = allocate(outputs instanceof Float32Array ? 'float32' : 'float64', done * cols);
-  const width = y instanceof Int32Array ? 1 : cols;
-  const target: Target = y instanceof Int32Array ? new Int32Array(done)
-    : allocate(y instanceof Float32Array ? 'float32' : 'float64', done * width);
-  for (let i = 0; i < done; i++) {
-    const r = order ? order[i]! : i;
-    pred.set(outputs.subarray(r * cols, (r + 1) * cols), i * cols);
-    (target as FloatArray).set((y as FloatArray).subarray(r * width, (r + 1) * width), i * width);
-  }
-  return [new Matrix(done, cols, pred), target];
 }

@@ -112,7 +112,6 @@ export interface PrecisionRecallF1 {
  */
 export function precisionRecallF1Of(predicted: Int32Array, truth: Int32Array, classes: number, average: Average): PrecisionRecallF1 {
   const cm = confusionOf(predicted, truth, classes);
-  const div = (a: number, b: number) => (b === 0 ? 0 : a / b);
   const tp: number[] = [];
   const fp: number[] = [];
   const fn: number[] = [];
@@ -127,15 +126,35 @@ export function precisionRecallF1Of(predicted: Int32Array, truth: Int32Array, cl
     fp.push(col - cm[c]![c]!);
     fn.push(row - cm[c]![c]!);
   }
+  return precisionRecallF1FromCounts(tp, fp, fn, average);
+}
+
+/**
+ * precisionRecallF1Of from per-class counts of true positives, false
+ * positives and false negatives (what a confusion matrix reduces to; fit's
+ * training metrics accumulate these chunk by chunk, lib/metric-accumulators.ts).
+ */
+export function precisionRecallF1FromCounts(tp: ArrayLike<number>, fp: ArrayLike<number>, fn: ArrayLike<number>,
+                                            average: Average): PrecisionRecallF1 {
+  const div = (a: number, b: number) => (b === 0 ? 0 : a / b);
   const f1 = (p: number, r: number) => div(2 * p * r, p + r);
+  const classes = tp.length;
   if (average === 'micro') {
-    const sum = (a: number[]) => a.reduce((s, v) => s + v, 0);
+    const sum = (a: ArrayLike<number>) => {
+      let s = 0;
+      for (let c = 0; c < classes; c++) s += a[c]!;
+      return s;
+    };
     const p = div(sum(tp), sum(tp) + sum(fp));
     const r = div(sum(tp), sum(tp) + sum(fn));
     return { precision: p, recall: r, f1: f1(p, r) };
   }
-  const precision = tp.map((t, c) => div(t, t + fp[c]!));
-  const recall = tp.map((t, c) => div(t, t + fn[c]!));
+  const precision: number[] = [];
+  const recall: number[] = [];
+  for (let c = 0; c < classes; c++) {
+    precision.push(div(tp[c]!, tp[c]! + fp[c]!));
+    recall.push(div(tp[c]!, tp[c]! + fn[c]!));
+  }
   const f1s = precision.map((p, c) => f1(p, recall[c]!));
   if (average === 'none') return { precision, recall, f1: f1s };
   if (average === 'binary') return { precision: precision[1] ?? 0, recall: recall[1] ?? 0, f1: f1s[1] ?? 0 };
@@ -144,7 +163,7 @@ export function precisionRecallF1Of(predicted: Int32Array, truth: Int32Array, cl
 }
 
 /** Clip applied to probabilities in log-loss (scikit-learn 1.2's eps). */
-const LOG_LOSS_EPS = 1e-15;
+export const LOG_LOSS_EPS = 1e-15;
 
 /**
  * Mean negative log-likelihood of the true class. pred holds probabilities:
@@ -176,7 +195,7 @@ export const METRIC_NAMES = ['accuracy', 'binary_accuracy', 'top_k_accuracy', 'm
 export type MetricName = typeof METRIC_NAMES[number];
 
 /** top_k_accuracy in compile() uses k = 5 (Keras's default). */
-const COMPILED_TOP_K = 5;
+export const COMPILED_TOP_K = 5;
 
 /**
  * One named metric on a model's outputs. Classification metrics read class
