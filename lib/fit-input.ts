@@ -26,7 +26,7 @@ import type { Matrix } from './matrix';
 import { ArgumentRangeError } from './validate';
 
 /** Values checked between two yields: 4 MB of float32, ~1-5 ms of work. */
-const CHUNK_VALUES = 1 << 20;
+export const CHECK_CHUNK_VALUES = 1 << 20;
 
 /** Index of the first non-finite value of d in [from, to), or -1. */
 function firstNonFinite(d: FloatArray, from: number, to: number): number {
@@ -38,9 +38,9 @@ function firstNonFinite(d: FloatArray, from: number, to: number): number {
 
 /** Calls check(from, to) over [0, length) in chunks, letting the event loop run between every two of them. */
 async function inChunks(length: number, check: (from: number, to: number) => void): Promise<void> {
-  for (let from = 0; from < length; from += CHUNK_VALUES) {
-    check(from, Math.min(length, from + CHUNK_VALUES));
-    if (from + CHUNK_VALUES < length) await yieldToEventLoop();
+  for (let from = 0; from < length; from += CHECK_CHUNK_VALUES) {
+    check(from, Math.min(length, from + CHECK_CHUNK_VALUES));
+    if (from + CHECK_CHUNK_VALUES < length) await yieldToEventLoop();
   }
 }
 
