@@ -5,6 +5,8 @@
 // same row and column (or index) as the walk alone did, in both engines, both
 // dtypes, in memory and streamed; the check still lets the event loop run
 // between chunks.
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential } from '../lib';
 import type { Dtype, FloatArray } from '../lib/engine';
@@ -216,5 +218,53 @@ describe.each(ENGINES)('fit refuses non-finite data as before (%s engine)', (nam
       await expect(yModel(dtype).fit(stream({ chunk, at, value, inY: true }), { epochs: 1, batchSize: rows }))
         .rejects.toThrow(`Expected finite values in y of epoch 1 chunk ${chunk} but received ${value} at index ${at}`);
     }
+  }, 60_000);
+});
+
+// Where no addon loads, the checks fall back to the JS engine's sum (lib/finite-scan.ts). In a
+// process where it loads, compile() loads it ('auto' losses) and the native test serves both
+// engines' models, so the fallback is tested in a child process that cannot load it: there
+// node-gyp-build (which lib/native.ts asks for the addon) throws, as when no binary fits.
+describe('a process where the addon does not load', () => {
+  it('checks with the JS engine\'s sum and names the same row, column and index', () => {
+    const root = path.join(__dirname, '..');
+    const dist = JSON.stringify(path.join(root, 'dist'));
+    const code = `
+      const Module = require('node:module');
+      const load = Module._load;
+      Module._load = function (request, ...rest) {
+        if (request === 'node-gyp-build') throw new Error('no addon in this process');
+        return load.call(this, request, ...rest);
+      };
+      const { Sequential, Dense, Matrix } = require(${dist});
+      const { loadedNative } = require(${dist} + '/native.js');
+      const rows = ${ROWS}, cols = ${COLS};
+      const x = new Matrix(rows, cols, new Float32Array(rows * cols).fill(0.5));
+      x.data[${Math.floor(LENGTH / 2)}] = NaN;
+      const m = new Sequential([new Dense(cols, 2)], { engine: 'js', seed: 1 });
+      m.compile({ loss: 'mse', optimizer: 'sgd' });
+      const y = new Matrix(rows, 2, new Float32Array(rows * 2));
+      const wide = new Sequential([new Dense(2, cols)], { engine: 'js', seed: 1 });
+      wide.compile({ loss: 'mse', optimizer: 'sgd' });
+      const chunk = { x: new Matrix(10, 2, new Float32Array(20)), y: new Matrix(10, cols, new Float32Array(10 * cols)) };
+      chunk.y.data[${COLS * 10 - 1}] = -Infinity;
+      (async () => {
+        const messages = [];
+        for (const run of [() => m.fit(x, y, { epochs: 1 }), () => wide.fit([chunk], { epochs: 1 })]) {
+          try { await run(); messages.push('no error'); } catch (e) { messages.push(e.message); }
+        }
+        console.log(JSON.stringify({ messages, addonLoaded: loadedNative() !== null }));
+      })();`;
+    const env = { ...process.env, NODE_NO_WARNINGS: '1' };  // the fallback's one-line warning
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8', env })) as { messages: string[]; addonLoaded: boolean };
+    const at = Math.floor(LENGTH / 2);
+    const r = Math.floor(at / COLS);
+    expect(out).toEqual({
+      messages: [
+        `Expected finite values in x but received NaN at row ${r}, column ${at - r * COLS}`,
+        `Expected finite values in y of epoch 1 chunk 0 but received -Infinity at index ${COLS * 10 - 1}`,
+      ],
+      addonLoaded: false,
+    });
   }, 60_000);
 });
