@@ -8,6 +8,7 @@
 // native/core/losses_elementwise.cc words its messages alike), but a message
 // from there names the engine's 'target', not the caller's argument.
 import type { FloatArray, LossName, Target } from './engine';
+import { defaultNonFiniteTest, span, type NonFiniteTest } from './finite-scan';
 import { ArgumentRangeError } from './validate';
 
 export interface ValueRange {
@@ -59,6 +60,18 @@ export function firstBadTarget(t: FloatArray, loss: LossName | 'custom', from: n
   return -1;
 }
 
+/**
+ * firstBadTarget (finite values required) with a fast first look: a loss with
+ * no target range asks only for finite values, so anyNonFinite answers for all
+ * of [from, to) at once and the walk that finds the index runs only when it
+ * says yes. A loss with a range still walks every value (the range is the check).
+ */
+export function firstBadTargetFast(t: FloatArray, loss: LossName | 'custom', from: number, to: number,
+                                   anyNonFinite: NonFiniteTest): number {
+  if (rangeOf(loss) === null && !anyNonFinite(span(t, from, to))) return -1;
+  return firstBadTarget(t, loss, from, to);
+}
+
 /** The RangeError for t[i], which firstBadTarget found: not finite, or out of the loss's range. */
 export function targetError(t: FloatArray, i: number, name: string, loss: LossName | 'custom', finite = true): RangeError {
   const v = t[i]!;
@@ -69,11 +82,13 @@ export function targetError(t: FloatArray, i: number, name: string, loss: LossNa
 /**
  * Throws a RangeError naming `name` and the index of the first target value
  * that is not finite or not in the loss's range. Class indices (an Int32Array,
- * already checked to be in [0, classes)) pass.
+ * already checked to be in [0, classes)) pass. anyNonFinite: the model's
+ * engine's test when the caller knows it (lib/finite-scan.ts).
  */
-export function requireValidTarget(t: Target, name: string, loss: LossName | 'custom'): void {
+export function requireValidTarget(t: Target, name: string, loss: LossName | 'custom',
+                                   anyNonFinite: NonFiniteTest = defaultNonFiniteTest()): void {
   if (t instanceof Int32Array) return;
-  const i = firstBadTarget(t, loss, 0, t.length);
+  const i = firstBadTargetFast(t, loss, 0, t.length, anyNonFinite);
   if (i >= 0) throw targetError(t, i, name, loss);
 }
 

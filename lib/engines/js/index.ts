@@ -14,6 +14,7 @@ import { lossBackward, lossForward, lossValues } from './losses';
 import { JsNetworkPlan } from './plan';
 import { ArgumentRangeError } from '../../validate';
 import { checkDataRequest } from '../alloc-data';
+import { anyNonFiniteSum } from '../../finite-scan';
 
 /** Version of the engine's implementation (the package version it ships in). */
 export const JS_ENGINE_VERSION = '0.1.0';
@@ -82,22 +83,8 @@ export const jsEngine: Engine = {
     return new JsNetworkPlan(spec);
   },
 
-  /**
-   * v·0 is ±0 for a finite v and NaN for NaN/±Infinity, so a sum of them is 0
-   * exactly when all are finite: four independent sums and no branch run
-   * about twice as fast as Number.isFinite per value (10,000 × 784 float32:
-   * ~5 ms against ~10 ms here).
-   */
-  anyNonFinite(data: FloatArray): boolean {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    const n = data.length, whole = n - (n & 3);
-    let i = 0;
-    for (; i < whole; i += 4) {
-      s0 += data[i]! * 0; s1 += data[i + 1]! * 0; s2 += data[i + 2]! * 0; s3 += data[i + 3]! * 0;
-    }
-    for (; i < n; i++) s0 += data[i]! * 0;
-    return s0 + s1 + s2 + s3 !== 0;
-  },
+  /** The branch-free sum of lib/finite-scan.ts (also the default where a caller names no engine). */
+  anyNonFinite: anyNonFiniteSum,
 
   /** A plain typed array: this engine reads x and y in place anyway. */
   allocData(dtype: Dtype, length: number): FloatArray {
