@@ -44,8 +44,13 @@ export class AsyncPredictor {
    * copied now unless the plan already holds `version` of them. version must
    * change whenever source's parameters or buffers may have changed. source
    * must be idle. Rejects with ERR_FASTMLP_DISPOSED when dispose() comes first.
+   * An abort of signal disposes the private plan in flight, which both engines
+   * stop before its next chunk (lib/engine.ts): the call then rejects as a
+   * dispose() would, and the caller tells an abort by the signal. The plan is
+   * not reused (the next call fills a new one); the source is never touched.
    */
-  run(source: NetworkPlan, version: number, x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
+  run(source: NetworkPlan, version: number, x: FloatArray, rows: number, out: FloatArray, batchSize: number,
+      signal: AbortSignal | null = null): Promise<void> {
     const entry = this.take(source.maxBatch);
     const { plan } = entry;
     let running: Promise<void>;
@@ -61,7 +66,11 @@ export class AsyncPredictor {
       throw err;
     }
     this.pending.add(plan);
+    const abort = () => plan.dispose();
+    signal?.addEventListener('abort', abort, { once: true });
+    if (signal?.aborted) abort();  // aborted already: no event will come
     return running.finally(() => {
+      signal?.removeEventListener('abort', abort);
       this.pending.delete(plan);
       this.giveBack(entry);
     });
