@@ -320,6 +320,35 @@ describe.each(ENGINES)('evaluateAsync (%s engine)', (engine) => {
   });
 });
 
+describe('evaluateAsync in the JS engine', () => {
+  it('yields inside a chunk too, once the main thread\'s ~15 ms budget is spent (same passes: same Logs)', async () => {
+    // One chunk of every row (~0.35 GFLOP, 100-300 ms in the JS engine): before, the event loop
+    // ran only between chunks, so not once here.
+    const m = new Sequential([new Dense(64, 256, { activation: 'relu' }), new Dense(256, 256, { activation: 'relu' }), new Dense(256, 10)],
+      { engine: 'js', seed: 2 });
+    m.compile({ loss: 'cross-entropy', metrics: ['accuracy'] });
+    const rows = 2048;
+    const x = new Matrix(rows, 64, randomArray(rows * 64, 22, Float32Array));
+    const y = Int32Array.from({ length: rows }, (_, i) => i % 10);
+    let ticks = 0;
+    let counting = true;
+    const count = () => { ticks++; if (counting) setImmediate(count); };
+    setImmediate(count);
+    const started = performance.now();
+    let logs: Logs;
+    try {
+      logs = await m.evaluateAsync(x, y, { batchSize: rows });
+    } finally {
+      counting = false;
+    }
+    const ms = performance.now() - started;
+    // At least one turn per 60 ms of the call (a 15 ms budget; passes of 32 rows take ~5 ms alone).
+    expect(ticks).toBeGreaterThanOrEqual(Math.min(3, Math.floor(ms / 60)));
+    expect(ticks).toBeGreaterThanOrEqual(2);
+    expectSameLogs(logs, m.evaluate(x, y));
+  });
+});
+
 describe('evaluateAsync parity', () => {
   it('the native and JS engines agree (float64, same weights)', async () => {
     const x = rowsOf(250, 18, 'float64');
