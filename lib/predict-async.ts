@@ -1,7 +1,8 @@
-// The private plans behind Sequential.predictAsync. Each call answers with the
-// weights predict would use at that moment, on a plan of its own; the engine
-// predicts on that plan (on a worker thread in the native engine) while the
-// model's own plan stays free for fit, trainStep, setWeights or dispose.
+// The private plans behind Sequential.predictAsync and evaluateAsync's forward
+// pass (lib/model-reads.ts). Each call answers with the weights predict would
+// use at that moment, on a plan of its own; the engine predicts on that plan
+// (on a worker thread in the native engine) while the model's own plan stays
+// free for fit, trainStep, setWeights or dispose.
 //
 // Filling a private plan is a synchronous plan-to-plan copy (copyStateFrom:
 // parameters and batch-norm running statistics, no array in between) — ~3 ms
