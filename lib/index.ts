@@ -7,7 +7,7 @@ export type { BatchNormOptions, LayerNormOptions, PReLUOptions } from './layers-
 export * as init from './init-public';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
-export type { PredictAsyncOptions, StreamChunk, StreamSource } from './sequential';
+export type { PredictAsyncOptions, EvaluateAsyncOptions, StreamChunk, StreamSource } from './sequential';
 export { AbortError } from './fit-loop';
 export { backend, setThreads } from './backend';
 export type { BackendInfo, EngineChoice } from './backend';

@@ -1,7 +1,8 @@
-// The private plans behind Sequential.predictAsync. Each call answers with the
-// weights predict would use at that moment, on a plan of its own; the engine
-// predicts on that plan (on a worker thread in the native engine) while the
-// model's own plan stays free for fit, trainStep, setWeights or dispose.
+// The private plans behind Sequential.predictAsync and evaluateAsync's forward
+// pass (lib/model-reads.ts). Each call answers with the weights predict would
+// use at that moment, on a plan of its own; the engine predicts on that plan
+// (on a worker thread in the native engine) while the model's own plan stays
+// free for fit, trainStep, setWeights or dispose.
 //
 // Filling a private plan is a synchronous plan-to-plan copy (copyStateFrom:
 // parameters and batch-norm running statistics, no array in between) — ~3 ms
@@ -44,8 +45,13 @@ export class AsyncPredictor {
    * copied now unless the plan already holds `version` of them. version must
    * change whenever source's parameters or buffers may have changed. source
    * must be idle. Rejects with ERR_FASTMLP_DISPOSED when dispose() comes first.
+   * An abort of signal disposes the private plan in flight, which both engines
+   * stop before its next chunk (lib/engine.ts): the call then rejects as a
+   * dispose() would, and the caller tells an abort by the signal. The plan is
+   * not reused (the next call fills a new one); the source is never touched.
    */
-  run(source: NetworkPlan, version: number, x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
+  run(source: NetworkPlan, version: number, x: FloatArray, rows: number, out: FloatArray, batchSize: number,
+      signal: AbortSignal | null = null): Promise<void> {
     const entry = this.take(source.maxBatch);
     const { plan } = entry;
     let running: Promise<void>;
@@ -61,7 +67,11 @@ export class AsyncPredictor {
       throw err;
     }
     this.pending.add(plan);
+    const abort = () => plan.dispose();
+    signal?.addEventListener('abort', abort, { once: true });
+    if (signal?.aborted) abort();  // aborted already: no event will come
     return running.finally(() => {
+      signal?.removeEventListener('abort', abort);
       this.pending.delete(plan);
       this.giveBack(entry);
     });

@@ -1,6 +1,6 @@
 // The options and saved-state shapes of Sequential (lib/sequential.ts): what
-// its constructor, compile, fit and predictAsync take, and what a model file
-// stores besides the weights. Types only; Sequential re-exports them.
+// its constructor, compile, fit, predictAsync and evaluateAsync take, and what
+// a model file stores besides the weights. Types only; Sequential re-exports them.
 import type { EngineChoice } from './backend';
 import type { Callback, Logs } from './callbacks';
 import type { Dtype, FloatArray } from './engine';
@@ -55,7 +55,12 @@ export interface FitOptions {
 export interface PredictAsyncOptions {
   /** Rows per chunk, rounded up to whole forward passes; the JS engine lets the event loop run between chunks. */
   batchSize?: number;         // 256
+  /** Cancels the call before its next chunk: it rejects with an AbortError; the model is not touched. */
+  signal?: AbortSignal;
 }
+
+/** evaluateAsync's options: those of predictAsync, which runs its forward pass. */
+export type EvaluateAsyncOptions = PredictAsyncOptions;
 
 /** What a model file stores besides the weights (lib/io/model-file.ts). */
 export interface TrainingState {

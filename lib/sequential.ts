@@ -8,20 +8,20 @@ import { Layer, type LayerConfig } from './layers';
 import { gatherWeights, layoutParams, type ParamEntry } from './param-layout';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
-import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
+import { Matrix, allocate } from './matrix';
 import type { Logs } from './callbacks';
+import { ModelData } from './model-data';
+import { ModelReads, asyncReadOptions, type Scoring } from './model-reads';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
 import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
-import { requireValidTarget } from './target-checks';
 import { parseFitOptions, splitValidation, trainingLoss } from './fit-options';
 import { streamChunks } from './fit-stream';
-import { checkMetricNames, metricByName, type MetricName } from './metrics';
+import { checkMetricNames, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer } from './optim';
-import { AsyncPredictor } from './predict-async';
 import * as modelFile from './io/model-file';
 import { Rng, randomSeed } from './rng';
-import type { CompileOptions, FitOptions, PredictAsyncOptions, SequentialOptions, TrainingRngState, TrainingState } from './sequential-options';
-import { toTarget } from './targets';
+import type { CompileOptions, EvaluateAsyncOptions, FitOptions, PredictAsyncOptions, SequentialOptions, TrainingRngState,
+  TrainingState } from './sequential-options';
 import { trainBatch, type EpochContext } from './training';
 import { allocationSize, ArgumentRangeError, BUSY, codedError, disposedError, integer, oneOf, options, typeError } from './validate';
 
@@ -29,7 +29,8 @@ export type { Logs } from './callbacks';
 export type { History } from './fit-loop';
 export type { StreamChunk, StreamSource } from './fit-stream';
 
-export type { SequentialOptions, CompileOptions, FitOptions, PredictAsyncOptions, TrainingState, TrainingRngState } from './sequential-options';
+export type { SequentialOptions, CompileOptions, FitOptions, PredictAsyncOptions, EvaluateAsyncOptions, TrainingState,
+  TrainingRngState } from './sequential-options';
 
 /** Set only inside Sequential.forLoading. */
 let skipInitForLoading = false;
@@ -60,20 +61,10 @@ export class Sequential {
    */
   private fitting = false;
   private readonly specs: LayerSpec[];
-  /** The weights predict() uses while fit runs (a second plan; created by the first fit). */
-  private snapshotPlan: NetworkPlan | null = null;
-  /**
-   * Counts writes to the live plan's parameters and buffers (all predict
-   * reads; the training/eval mode is not among them: predict is always eval).
-   * Every path that may write them calls stateChanged(), so predictAsync
-   * reuses a private plan filled at the same count instead of copying again.
-   */
-  private stateVersion = 0;
-  /** The stateVersion whose weights the snapshot plan holds. */
-  private snapshotVersion = -1;
-  /** predictAsync's private plans (a copy of the weights when they changed). */
-  private readonly asyncPredictor = new AsyncPredictor(
-    (maxBatch) => this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch }));
+  /** predict, predictAsync, evaluate(Async): fit's snapshot, the private plans, the write count (lib/model-reads.ts). */
+  private readonly reads: ModelReads;
+  /** Checks and private copies of the data callers pass (lib/model-data.ts). */
+  private readonly data: ModelData;
   /** trainStep's copy of the layer buffers, made once and reused (lib/buffer-scratch.ts). */
   private readonly bufferScratch = new BufferScratch();
   /** Set to true (from a callback) to stop fit after the current batch (with batch hooks) or epoch. */
@@ -96,6 +87,7 @@ export class Sequential {
     this.inputSize = first.inFeatures as number;
     const { specs, entries, outputSize, paramCount } = layoutParams(layers, this.inputSize);
     this.specs = specs;
+    this.data = new ModelData(this.engineImpl, this.dtype, this.inputSize, outputSize, () => this.lossKind());
     this.entries = entries;
     this.outputSize = outputSize;
     // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
@@ -110,6 +102,9 @@ export class Sequential {
     // The dropout mask stream: its own seed, so adding a Dropout layer leaves
     // the initial weights and the shuffles of a seed unchanged.
     this.plan.setSeed((this.seed + 1) % 2 ** 53);
+    this.reads = new ModelReads(this.plan, this.engineImpl,
+      (maxBatch) => this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch }),
+      INITIAL_MAX_BATCH, () => this.busy);
   }
 
   /** @internal For lib/io: a model whose parameters the caller sets next (they start at zero). */
@@ -183,14 +178,10 @@ export class Sequential {
   trainStep(x: unknown, y: unknown): number {
     this.requireIdle('trainStep');
     const { loss } = this.requireCompiled('trainStep');
-    const X = this.inputMatrix(x, 'x');
-    // As fit: a NaN in x would poison batch norm's running statistics in the forward pass, before any loss is seen.
-    requireFinite(X, 'x', this.anyNonFinite);
-    const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
-    requireValidTarget(Y, 'y', this.lossKind());
+    const { X, Y } = this.data.checkedBatch(x, y);  // as fit: finite x, y in the loss's range
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
     this.syncOptimizer();
-    this.stateChanged();  // before: a throw half-way may have written some of the weights
+    this.reads.stateChanged();  // before: a throw half-way may have written some of the weights
     // Finite inputs can still overflow: the forward then has updated batch norm's
     // running statistics, which a skipped step must not leave behind.
     const saved = this.bufferScratch.save(this.plan);
@@ -215,7 +206,7 @@ export class Sequential {
     const { stream, settings, split, validationData: vd, classWeight } = parseFitOptions(x, y, opts);
     const trainLoss = trainingLoss(loss, classWeight, this.outputSize, this.engineImpl);
 
-    const validationData = vd === undefined ? null : this.validationPair(vd);
+    const validationData = vd === undefined ? null : this.data.validationPair(vd);
     // The finiteness checks of the private copies run in chunks once fit is marked running (lib/fit-input.ts).
     const checkValidation = async () => {
       if (validationData === null) return;
@@ -224,16 +215,16 @@ export class Sequential {
     };
     if (stream) {
       const chunks = streamChunks(stream, (cx, cy, name) => {
-        const X = this.inputMatrix(cx, `x of ${name}`);
-        return { x: X, y: this.privateTarget(toTarget(cy, `y of ${name}`, this.lossKind(), X.rows, this.outputSize, this.dtype), null, `y of ${name}`) };
+        const X = this.data.matrix(cx, `x of ${name}`);
+        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), null, `y of ${name}`) };
       });
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
         validation: validationData }, settings, checkValidation);
     }
 
     // Private copies, made now (one memcpy each): the caller may change or transfer its arrays while we train.
-    const X = this.inputMatrix(x, 'x', true);
-    const Y = this.privateTarget(toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype), y, 'y', false);
+    const X = this.data.matrix(x, 'x', true);
+    const Y = this.data.privateTarget(this.data.target(y, 'y', X.rows), y, 'y', false);
     const checkData = async () => {
       await requireFiniteInChunks(X, 'x');
       await requireFiniteTargetInChunks(Y, 'y', this.lossKind());
@@ -249,8 +240,7 @@ export class Sequential {
    */
   predict(x: unknown): Matrix {
     if (this.plan.disposed) throw disposedError('Sequential.predict');  // as every other method, not the engine's wording
-    const X = this.inputMatrix(x, 'x');
-    return this.predictRows(X.data, X.rows);
+    return this.reads.predict(this.data.matrix(x, 'x'));
   }
 
   /**
@@ -263,30 +253,37 @@ export class Sequential {
    * output: they are copied into a private plan before the call returns
    * (lib/predict-async.ts), and x is copied too. So fit, trainStep,
    * setWeights or another predictAsync may run meanwhile without changing the
-   * answer. dispose() before it settles rejects it with ERR_FASTMLP_DISPOSED.
+   * answer. dispose() before it settles rejects it with ERR_FASTMLP_DISPOSED;
+   * an abort of signal with an AbortError (the model is not touched).
    */
   async predictAsync(x: unknown, opts?: PredictAsyncOptions): Promise<Matrix> {
-    const o = options('predictAsync options', opts, ['batchSize']);
-    const batchSize = o.batchSize === undefined ? 256 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
+    const { batchSize, signal } = asyncReadOptions('predictAsync options', opts);
     if (this.plan.disposed) throw disposedError('Sequential.predictAsync');
-    const X = this.inputMatrix(x, 'x');
-    const out = allocate(this.dtype, X.rows * this.outputSize);
-    const source = this.predictPlan();
-    const version = source === this.plan ? this.stateVersion : this.snapshotVersion;
-    await this.asyncPredictor.run(source, version, X.data, X.rows, out, batchSize);
-    return new Matrix(X.rows, this.outputSize, out);
+    return this.reads.predictAsync(this.data.matrix(x, 'x'), batchSize, signal);
   }
 
   /** Loss (and compiled metrics) on x, y in eval mode. */
   evaluate(x: unknown, y: unknown): Logs {
-    this.requireIdle('evaluate');
-    this.requireCompiled('evaluate');
-    const X = this.inputMatrix(x, 'x');
-    // As trainStep: a NaN in x or y would come back as a NaN loss, which fit and trainStep refuse.
-    requireFinite(X, 'x', this.anyNonFinite);
-    const Y = toTarget(y, 'y', this.lossKind(), X.rows, this.outputSize, this.dtype);
-    requireValidTarget(Y, 'y', this.lossKind());
-    return this.evaluateMatrix(X, Y);
+    const { X, Y, scoring } = this.evaluationData('evaluate', x, y);
+    return this.reads.evaluate(X, Y, scoring);
+  }
+
+  /**
+   * evaluate without blocking the event loop: its forward pass runs as
+   * predictAsync's (native: a worker thread; JS: chunks of batchSize rows, and
+   * ~15 ms slices inside one, with the event loop between them), and it
+   * resolves with evaluate's Logs bit for bit (lib/model-reads.ts). It checks x and y as evaluate does and, as evaluate, is refused while
+   * fit runs (ERR_FASTMLP_BUSY; fit's hooks may call it). Once called it
+   * answers for the weights, loss and metrics of that moment, on private
+   * copies of them and of x and y: fit, trainStep, setWeights or compile may
+   * run meanwhile. dispose() before it settles rejects it with
+   * ERR_FASTMLP_DISPOSED; an abort of signal with an AbortError (the model is
+   * not touched).
+   */
+  async evaluateAsync(x: unknown, y: unknown, opts?: EvaluateAsyncOptions): Promise<Logs> {
+    const { batchSize, signal } = asyncReadOptions('evaluateAsync options', opts);
+    const { X, Y, scoring } = this.evaluationData('evaluateAsync', x, y);
+    return this.reads.evaluateAsync(X, this.data.privateTarget(Y, y, 'y', false), scoring, batchSize, signal);
   }
 
   /**
@@ -326,7 +323,7 @@ export class Sequential {
       throw typeError('weights', 'an object of named arrays', weights);
     }
     const { all, buffers } = gatherWeights(this.entries, weights, this.dtype, this.plan.paramCount, this.plan.bufferCount);
-    this.stateChanged();
+    this.reads.stateChanged();
     this.plan.setParams(all);
     this.plan.setBuffers(buffers);
   }
@@ -419,10 +416,9 @@ export class Sequential {
    * fine too (the GC frees it), this only makes the moment deterministic.
    */
   dispose(): void {
-    this.stateChanged();
+    this.reads.stateChanged();
     this.plan.dispose();
-    this.snapshotPlan?.dispose();  // fit's predict snapshot holds a second copy of the weights
-    this.asyncPredictor.dispose();  // pending predictAsync calls reject with ERR_FASTMLP_DISPOSED
+    this.reads.dispose();  // fit's snapshot; pending predictAsync/evaluateAsync calls reject with ERR_FASTMLP_DISPOSED
     this.bufferScratch.release();
   }
 
@@ -462,20 +458,11 @@ export class Sequential {
     return { plan: this.plan, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize, dtype: this.dtype };
   }
 
-  private validationPair(vd: unknown): { x: Matrix; y: Target } {
-    if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
-    // Private and finite, as fit's x and y: the caller may change or transfer its arrays while we train.
-    // Checked for finite values by fit, in chunks, once it is marked running.
-    const vx = this.inputMatrix(vd[0], 'validationData[0]', true);
-    const vy = toTarget(vd[1], 'validationData[1]', this.lossKind(), vx.rows, this.outputSize, this.dtype);
-    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false) };
-  }
-
   /** checkData: the chunked finiteness checks, run with the model already busy (no second fit meanwhile). */
   private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings,
                             checkData: () => Promise<void>): Promise<History> {
     const wasTraining = this.plan.training;
-    this.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
+    this.reads.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
     this.busy = true;
     this.fitting = true;
@@ -486,40 +473,11 @@ export class Sequential {
     } finally {
       this.busy = false;
       this.fitting = false;
-      this.stateChanged();  // the epochs wrote the weights
+      this.reads.stateChanged();  // the epochs wrote the weights
       this.plan.releaseEpochData();  // the native engine's copy of the data, kept across epochs
       // A disposed plan refuses setTraining; throwing here would replace fit's own error.
       if (!this.plan.disposed) this.plan.setTraining(wasTraining);
     }
-  }
-
-  /** The plan predict may use now: the live one, or the snapshot while fit trains the live one. */
-  private predictPlan(): NetworkPlan {
-    return this.busy && this.snapshotPlan !== null ? this.snapshotPlan : this.plan;
-  }
-
-  /**
-   * Copies the live weights and buffers into the snapshot plan (the live plan
-   * must be idle): plan to plan with copyStateFrom, no array in between (on
-   * 5.8 M parameters a fresh 23 MB array per epoch cost several ms).
-   */
-  private takeSnapshot(): void {
-    if (this.snapshotPlan === null) {
-      this.snapshotPlan = this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch: INITIAL_MAX_BATCH });
-    }
-    // The epoch before this one wrote the live weights with no count in between.
-    this.stateChanged();
-    this.snapshotPlan.copyStateFrom(this.plan);  // a refused copy changes nothing: the old version stays true
-    this.snapshotVersion = this.stateVersion;
-  }
-
-  /**
-   * Marks the live plan's parameters or buffers as (about to be) written. A
-   * missed call would let predictAsync answer with stale weights; an extra one
-   * costs one copy of the weights in the next predictAsync.
-   */
-  private stateChanged(): void {
-    this.stateVersion++;
   }
 
   private fitHost(loss: Loss | LossFunction): FitHost {
@@ -538,71 +496,28 @@ export class Sequential {
       evaluate: async (x, y, batchSize) => {
         const out = allocate(this.dtype, x.rows * this.outputSize);
         await this.plan.predictAsync(x.data, x.rows, out, batchSize);
-        return this.lossAndMetrics(new Matrix(x.rows, this.outputSize, out), y);
+        return this.reads.score(this.scoring(), new Matrix(x.rows, this.outputSize, out), y);
       },
       // Not busy (a hook runs): predict and predictAsync read the live plan, which the epochs wrote.
-      setBusy: (busy) => { this.busy = busy; if (!busy) this.stateChanged(); },
-      snapshot: () => this.takeSnapshot(),
+      setBusy: (busy) => { this.busy = busy; if (!busy) this.reads.stateChanged(); },
+      snapshot: () => this.reads.takeSnapshot(),
     };
   }
-
-  /** The engine's whole-array test, for requireFinite's fast path (bound: passed as a function). */
-  private readonly anyNonFinite = (data: FloatArray): boolean => this.engineImpl.anyNonFinite(data);
 
   private lossKind(): LossName | 'custom' {
     return this.loss instanceof Loss ? this.loss.name : 'custom';
   }
 
-  private inputMatrix(x: unknown, name: string, privateCopy = false): Matrix {
-    const m = toMatrix(x, name, this.dtype);
-    if (m.cols !== this.inputSize) {
-      throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
-    }
-    if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
-    const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
-    return privateCopy && shared ? new Matrix(m.rows, m.cols, this.engineCopy(m.data)) : m;
+  /** x and y checked as evaluate checks them (as trainStep does), and what to score them with. */
+  private evaluationData(method: string, x: unknown, y: unknown): { X: Matrix; Y: Target; scoring: Scoring } {
+    this.requireIdle(method);
+    this.requireCompiled(method);
+    return { ...this.data.checkedBatch(x, y), scoring: this.scoring() };
   }
 
-  /**
-   * fit's private copy of the caller's data, in memory from Engine.allocData:
-   * the native engine's epochs then read it in place (keepData) instead of
-   * copying it a second time on the main thread.
-   */
-  private engineCopy<A extends FloatArray>(data: A): A {
-    const copy = this.engineImpl.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length) as A;
-    copy.set(data);
-    return copy;
-  }
-
-  /** t, copied when it is the caller's array; checked for finite values unless the caller checks it later. */
-  private privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
-    const shared = t === original || (original as { data?: unknown })?.data === t;
-    if (check) requireValidTarget(t, name, this.lossKind());
-    if (!shared) return t;
-    return t instanceof Int32Array ? t.slice() : this.engineCopy(t);
-  }
-
-  private predictRows(x: FloatArray, rows: number, plan = this.predictPlan()): Matrix {
-    const out = allocate(this.dtype, rows * this.outputSize);
-    plan.predict(x, rows, out);
-    return new Matrix(rows, this.outputSize, out);
-  }
-
-  private evaluateMatrix(x: Matrix, y: Target, plan = this.predictPlan()): Logs {
-    return this.lossAndMetrics(this.predictRows(x.data, x.rows, plan), y);
-  }
-
-  /** The compiled loss and metrics of eval-mode outputs `pred` against y. */
-  private lossAndMetrics(pred: Matrix, y: Target): Logs {
-    const loss = this.loss as Loss | LossFunction;
-    const target = y instanceof Int32Array ? y : new Matrix(pred.rows, this.outputSize, y);
-    const logs: Logs = {
-      loss: loss instanceof Loss
-        ? this.engineImpl.lossForward(loss.spec, pred.data, pred.rows, pred.cols, y)
-        : loss.forward(pred, target),
-    };
-    for (const name of this.metricNames) logs[name] = metricByName(name, pred, y);
-    return logs;
+  /** The compiled loss and metrics (after compile). */
+  private scoring(): Scoring {
+    return { loss: this.loss as Loss | LossFunction, metricNames: this.metricNames };
   }
 
   private syncOptimizer(): void {

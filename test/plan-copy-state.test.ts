@@ -221,7 +221,8 @@ describe.each(ENGINES)('copyStateFrom (%s engine)', (name) => {
     expect(during).not.toBeNull();
     expect(Array.from(during!)).toEqual(Array.from(before));            // the epoch-start weights
     expect(Array.from(model.predict(x).data)).not.toEqual(Array.from(before));  // training did change them
-    const snapshot = (model as unknown as { snapshotPlan: NetworkPlan | null }).snapshotPlan;
+    // Private: the snapshot lives in the model's reads (lib/model-reads.ts).
+    const snapshot = (model as unknown as { reads: { snapshotPlan: NetworkPlan | null } }).reads.snapshotPlan;
     expect(snapshot).not.toBeNull();
     model.dispose();
     expect(snapshot!.disposed).toBe(true);

@@ -40,8 +40,12 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
    * The contract's predictAsync (lib/engine.ts), on the main thread: chunks of
    * batchSize rows rounded up to a multiple of capacity — whole predict
    * passes, so the output is predict's bit for bit — with a yield to the
-   * event loop between them. Busy meanwhile, like an epoch; dispose() stops it
-   * before its next chunk and the promise rejects with ERR_FASTMLP_DISPOSED.
+   * event loop between them, and inside a chunk between two passes once the
+   * main thread's budget is spent (lib/event-loop.ts, YIELD_MS): a chunk of
+   * 256 rows of 784-512-256-10 held the event loop ~90 ms, so the default
+   * batchSize made the p99 delay ~150 ms. Busy meanwhile, like an epoch;
+   * dispose() stops it before its next pass and the promise rejects with
+   * ERR_FASTMLP_DISPOSED.
    */
   predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
     this.assertIdle('predictAsync');
@@ -65,13 +69,14 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
   private async runPredict(x: FloatArray, rows: number, result: FloatArray, out: FloatArray, chunk: number): Promise<void> {
     const nIn = this.inputSize;
     const nOut = this.outputSize;
+    const pass = this.capacity;  // chunk is a multiple of it: the same passes as predict's
     try {
-      for (let start = 0; start < rows; start += chunk) {
-        if (start > 0) await yieldToEventLoop();
+      for (let start = 0; start < rows; start += pass) {
+        if (start > 0 && (start % chunk === 0 || yieldDue())) await yieldToEventLoop();
         if (this.isDisposed) {
           throw codedError('predictAsync was cancelled: the plan was disposed (dispose() freed its memory) before it finished', DISPOSED);
         }
-        const n = Math.min(chunk, rows - start);
+        const n = Math.min(pass, rows - start);
         this.predictRows(x.subarray(start * nIn, (start + n) * nIn), n, result.subarray(start * nOut, (start + n) * nOut));
       }
       if (this.isDisposed) {

@@ -1,0 +1,81 @@
+// What Sequential makes of the data a caller gives it: matrices of the model's
+// input width and dtype, targets for its output width and compiled loss, the
+// finiteness checks trainStep and evaluate share, and private copies where a
+// call outlives the caller's arrays (fit, evaluateAsync). The messages name
+// the argument as the caller wrote it ('x', 'validationData[0]', 'y of chunk 3
+// of epoch 1', ...).
+import type { Dtype, Engine, FloatArray, LossName, Target } from './engine';
+import { Matrix, requireFinite, toMatrix } from './matrix';
+import { requireValidTarget } from './target-checks';
+import { toTarget } from './targets';
+import { ArgumentRangeError, typeError } from './validate';
+
+export class ModelData {
+  /**
+   * lossKind(): the compiled loss's name ('custom' for a user loss, or before
+   * compile), which decides the target forms a loss takes and their range.
+   */
+  constructor(private readonly engine: Engine, private readonly dtype: Dtype, private readonly inputSize: number,
+              private readonly outputSize: number, readonly lossKind: () => LossName | 'custom') {}
+
+  /** x as a Matrix of inputSize columns and at least one row; privateCopy: never the caller's array. */
+  matrix(x: unknown, name: string, privateCopy = false): Matrix {
+    const m = toMatrix(x, name, this.dtype);
+    if (m.cols !== this.inputSize) {
+      throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
+    }
+    if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
+    const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
+    return privateCopy && shared ? new Matrix(m.rows, m.cols, this.engineCopy(m.data)) : m;
+  }
+
+  /** y as a target of `rows` rows for the compiled loss (class indices or rows × outputSize); not yet range-checked. */
+  target(y: unknown, name: string, rows: number): Target {
+    return toTarget(y, name, this.lossKind(), rows, this.outputSize, this.dtype);
+  }
+
+  /**
+   * x and y of trainStep and evaluate, checked alike: finite x (a NaN would
+   * poison batch norm's running statistics in trainStep's forward, before any
+   * loss is seen, and come back from evaluate as a NaN loss, which fit and
+   * trainStep refuse), and y in the loss's range. May be the caller's arrays.
+   */
+  checkedBatch(x: unknown, y: unknown): { X: Matrix; Y: Target } {
+    const X = this.matrix(x, 'x');
+    requireFinite(X, 'x', this.anyNonFinite);
+    const Y = this.target(y, 'y', X.rows);
+    requireValidTarget(Y, 'y', this.lossKind());
+    return { X, Y };
+  }
+
+  /** fit's validationData [x, y], as private copies (checked for finite values by fit, in chunks, once it runs). */
+  validationPair(vd: unknown): { x: Matrix; y: Target } {
+    if (!Array.isArray(vd) || vd.length !== 2) throw typeError('validationData', 'a pair [x, y]', vd);
+    // Private, as fit's x and y: the caller may change or transfer its arrays while we train.
+    const vx = this.matrix(vd[0], 'validationData[0]', true);
+    const vy = this.target(vd[1], 'validationData[1]', vx.rows);
+    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false) };
+  }
+
+  /** t, copied when it is the caller's array; checked for the loss's range unless the caller checks it later. */
+  privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
+    const shared = t === original || (original as { data?: unknown })?.data === t;
+    if (check) requireValidTarget(t, name, this.lossKind());
+    if (!shared) return t;
+    return t instanceof Int32Array ? t.slice() : this.engineCopy(t);
+  }
+
+  /** The engine's whole-array test, for requireFinite's fast path (bound: passed as a function). */
+  readonly anyNonFinite = (data: FloatArray): boolean => this.engine.anyNonFinite(data);
+
+  /**
+   * A private copy of the caller's data, in memory from Engine.allocData: the
+   * native engine's epochs then read fit's copy in place (keepData) instead of
+   * copying it a second time on the main thread.
+   */
+  private engineCopy<A extends FloatArray>(data: A): A {
+    const copy = this.engine.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length) as A;
+    copy.set(data);
+    return copy;
+  }
+}
