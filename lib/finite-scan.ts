@@ -7,12 +7,11 @@
 // speed instead of a Number.isFinite per value.
 //
 // Each engine has its own test (Engine.anyNonFinite: the native engine's bit
-// test in native/core/finite.h, the JS engine's sum below). A caller that knows
-// the model's engine passes its test; defaultNonFiniteTest() serves the callers
-// that do not (fit's checks, whose caller in lib/sequential.ts names no engine).
-// The answer is the same whichever test runs; only the speed differs.
+// test in native/core/finite.h, the JS engine's sum below), and the checks of a
+// model's data are given its engine's (lib/model-data.ts): a JS-engine model
+// runs no native code. The answer is the same whichever test runs; only the
+// speed differs.
 import type { FloatArray } from './engine';
-import { loadedNative } from './native';
 
 /** True when data holds a NaN or ±Infinity. */
 export type NonFiniteTest = (data: FloatArray) => boolean;
@@ -32,17 +31,6 @@ export function anyNonFiniteSum(data: FloatArray): boolean {
   }
   for (; i < n; i++) s0 += data[i]! * 0;
   return s0 + s1 + s2 + s3 !== 0;
-}
-
-/**
- * The test for a caller that names no engine: the native engine's when the
- * addon is already loaded (a native model exists or did), else the JS
- * engine's. It never loads the addon itself: a process that only uses the JS
- * engine keeps native code out.
- */
-export function defaultNonFiniteTest(): NonFiniteTest {
-  const binding = loadedNative();
-  return binding === null ? anyNonFiniteSum : (data) => binding.anyNonFinite(data);
 }
 
 /** data[from, to) as a view (data itself when that is all of it: no view to allocate). */

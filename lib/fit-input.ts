@@ -21,7 +21,7 @@
 // one per chunk (45 here) added ~3 ms to a 33 ms native check on a loaded
 // machine, and keeps every turn a few ms long.
 import type { FloatArray, LossName, Target } from './engine';
-import { defaultNonFiniteTest, span, type NonFiniteTest } from './finite-scan';
+import { span, type NonFiniteTest } from './finite-scan';
 import { firstBadTargetFast, targetError } from './target-checks';
 import { yieldToEventLoop } from './event-loop';
 import type { Matrix } from './matrix';
@@ -50,11 +50,10 @@ async function inChunks(length: number, check: (from: number, to: number) => voi
  * requireFinite (lib/matrix.ts) in chunks, with its message: a RangeError
  * naming the row and column of the first NaN/±Infinity in m. m must be private
  * to the caller (nothing else may change it while the check yields).
- * anyNonFinite: the model's engine's test (Engine.anyNonFinite); without one,
- * lib/finite-scan.ts's default.
+ * anyNonFinite: the model's engine's test (Engine.anyNonFinite).
  */
 export async function requireFiniteInChunks(m: Matrix, name: string,
-                                            anyNonFinite: NonFiniteTest = defaultNonFiniteTest()): Promise<void> {
+                                            anyNonFinite: NonFiniteTest): Promise<void> {
   await inChunks(m.data.length, (from, to) => {
     if (!anyNonFinite(span(m.data, from, to))) return;
     const i = firstNonFinite(m.data, from, to);
@@ -70,7 +69,7 @@ export async function requireFiniteInChunks(m: Matrix, name: string,
  * anyNonFinite helps only losses without a range (their check is finiteness alone).
  */
 export async function requireFiniteTargetInChunks(t: Target, name: string, loss: LossName | 'custom',
-                                                  anyNonFinite: NonFiniteTest = defaultNonFiniteTest()): Promise<void> {
+                                                  anyNonFinite: NonFiniteTest): Promise<void> {
   if (t instanceof Int32Array) return;
   await inChunks(t.length, (from, to) => {
     const i = firstBadTargetFast(t, loss, from, to, anyNonFinite);

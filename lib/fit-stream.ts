@@ -10,7 +10,7 @@
 // (shuffle, off by default for streams, shuffles rows within each chunk).
 import type { Target } from './engine';
 import type { DataChunk } from './fit-epoch';
-import { defaultNonFiniteTest, type NonFiniteTest } from './finite-scan';
+import type { NonFiniteTest } from './finite-scan';
 import { Matrix, requireFinite } from './matrix';
 import { typeError } from './validate';
 
@@ -48,9 +48,9 @@ export type ChunkConverter = (x: unknown, y: unknown, name: string) => { x: Matr
  * once, even while the source is still producing a chunk (a stalled read from
  * disk or a socket): the source's iterator is then closed with return(), not
  * awaited, since a source stuck in a read may never answer. anyNonFinite: the
- * model's engine's test for each chunk's x (without one, lib/finite-scan.ts's default).
+ * model's engine's test for each chunk's x.
  */
-export function streamChunks(source: StreamSource, convert: ChunkConverter, anyNonFinite?: NonFiniteTest):
+export function streamChunks(source: StreamSource, convert: ChunkConverter, anyNonFinite: NonFiniteTest):
     (epoch: number, signal: AbortSignal | null) => AsyncIterable<DataChunk> {
   return (epoch, signal) => ({
     async *[Symbol.asyncIterator]() {
@@ -88,7 +88,7 @@ export function streamChunks(source: StreamSource, convert: ChunkConverter, anyN
           }
           const { x, y } = convert(chunk.x, chunk.y, name);
           // The fast whole-chunk test first; the walk naming row and column only when it finds something.
-          requireFinite(x, `x of ${name}`, anyNonFinite ?? defaultNonFiniteTest());
+          requireFinite(x, `x of ${name}`, anyNonFinite);
           yield { x: x.data, rows: x.rows, y };
         }
       } finally {

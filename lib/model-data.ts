@@ -44,7 +44,7 @@ export class ModelData {
     const X = this.matrix(x, 'x');
     requireFinite(X, 'x', this.anyNonFinite);
     const Y = this.target(y, 'y', X.rows);
-    requireValidTarget(Y, 'y', this.lossKind());
+    requireValidTarget(Y, 'y', this.lossKind(), this.anyNonFinite);
     return { X, Y };
   }
 
@@ -60,7 +60,7 @@ export class ModelData {
   /** t, copied when it is the caller's array; checked for the loss's range unless the caller checks it later. */
   privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
-    if (check) requireValidTarget(t, name, this.lossKind());
+    if (check) requireValidTarget(t, name, this.lossKind(), this.anyNonFinite);
     if (!shared) return t;
     return t instanceof Int32Array ? t.slice() : this.engineCopy(t);
   }

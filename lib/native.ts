@@ -123,11 +123,6 @@ export function loadNative(): NativeBinding {
   return cached.binding as NativeBinding;
 }
 
-/** The addon if it has already been loaded (by anyone), else null; never loads it. */
-export function loadedNative(): NativeBinding | null {
-  return cached?.binding ?? null;
-}
-
 /** True when the addon loads; never throws. */
 export function nativeAvailable(): boolean {
   try {

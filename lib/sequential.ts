@@ -210,14 +210,14 @@ export class Sequential {
     // The finiteness checks of the private copies run in chunks once fit is marked running (lib/fit-input.ts).
     const checkValidation = async () => {
       if (validationData === null) return;
-      await requireFiniteInChunks(validationData.x, 'validationData[0]');
-      await requireFiniteTargetInChunks(validationData.y, 'validationData[1]', this.lossKind());
+      await requireFiniteInChunks(validationData.x, 'validationData[0]', this.data.anyNonFinite);
+      await requireFiniteTargetInChunks(validationData.y, 'validationData[1]', this.lossKind(), this.data.anyNonFinite);
     };
     if (stream) {
       const chunks = streamChunks(stream, (cx, cy, name) => {
         const X = this.data.matrix(cx, `x of ${name}`);
         return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), null, `y of ${name}`) };
-      });
+      }, this.data.anyNonFinite);
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
         validation: validationData }, settings, checkValidation);
     }
@@ -226,8 +226,8 @@ export class Sequential {
     const X = this.data.matrix(x, 'x', true);
     const Y = this.data.privateTarget(this.data.target(y, 'y', X.rows), y, 'y', false);
     const checkData = async () => {
-      await requireFiniteInChunks(X, 'x');
-      await requireFiniteTargetInChunks(Y, 'y', this.lossKind());
+      await requireFiniteInChunks(X, 'x', this.data.anyNonFinite);
+      await requireFiniteTargetInChunks(Y, 'y', this.lossKind(), this.data.anyNonFinite);
       await checkValidation();
     };
     return this.runTraining(trainLoss, splitValidation(X, Y, split, this.outputSize, validationData), settings, checkData);

@@ -8,7 +8,7 @@
 // native/core/losses_elementwise.cc words its messages alike), but a message
 // from there names the engine's 'target', not the caller's argument.
 import type { FloatArray, LossName, Target } from './engine';
-import { defaultNonFiniteTest, span, type NonFiniteTest } from './finite-scan';
+import { span, type NonFiniteTest } from './finite-scan';
 import { ArgumentRangeError } from './validate';
 
 export interface ValueRange {
@@ -83,10 +83,10 @@ export function targetError(t: FloatArray, i: number, name: string, loss: LossNa
  * Throws a RangeError naming `name` and the index of the first target value
  * that is not finite or not in the loss's range. Class indices (an Int32Array,
  * already checked to be in [0, classes)) pass. anyNonFinite: the model's
- * engine's test when the caller knows it (lib/finite-scan.ts).
+ * engine's test (Engine.anyNonFinite).
  */
 export function requireValidTarget(t: Target, name: string, loss: LossName | 'custom',
-                                   anyNonFinite: NonFiniteTest = defaultNonFiniteTest()): void {
+                                   anyNonFinite: NonFiniteTest): void {
   if (t instanceof Int32Array) return;
   const i = firstBadTargetFast(t, loss, 0, t.length, anyNonFinite);
   if (i >= 0) throw targetError(t, i, name, loss);
