@@ -18,6 +18,7 @@ import type { MetricName } from './metrics';
 import type { Rng } from './rng';
 import { gradientsOverflowed, type EpochContext } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
+import { AbortError } from './abort-error';
 
 export interface History {
   /** Epoch numbers (0-based; from initialEpoch). */
@@ -47,17 +48,10 @@ export interface FitHost {
   snapshot(): void;
 }
 
-/** How fit() rejects when its signal aborts; `history` holds the completed epochs. */
-export class AbortError extends Error {
-  readonly code = 'ABORT_ERR';
-  readonly history: History;
-
-  constructor(history: History, reason: unknown) {
-    super(`fit was aborted after ${history.epoch.length} complete epoch(s); the parameters are those after the last completed batch`,
-      { cause: reason });
-    this.name = 'AbortError';
-    this.history = history;
-  }
+/** How fit() rejects when its signal aborts: an AbortError whose `history` holds the completed epochs. */
+function fitAborted(history: History, reason: unknown): AbortError {
+  return new AbortError(`fit was aborted after ${history.epoch.length} complete epoch(s); ` +
+    'the parameters are those after the last completed batch', reason, history);
 }
 
 export interface FitSettings {
@@ -139,18 +133,18 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   const { signal } = settings;
 
   let lastLogs: Logs = {};
-  if (signal?.aborted) throw new AbortError(history, signal.reason);
+  if (signal?.aborted) throw fitAborted(history, signal.reason);
   await hook('onTrainBegin', {});
   for (let epoch = initialEpoch; epoch < epochs && !host.model.stopTraining; epoch++) {
     await hook('onEpochBegin', epoch, {});
-    if (signal?.aborted) throw new AbortError(history, signal.reason);
+    if (signal?.aborted) throw fitAborted(history, signal.reason);
     // Stopped before its first batch: the epoch did not happen (no history entry with a loss of 0, no onEpochEnd).
     if (host.model.stopTraining) break;
     host.syncOptimizer();
     host.snapshot();  // predict() during this epoch answers with the weights as they are now
     const result = await trainEpochChunks(run, data.stream ? data.stream(epoch, signal) : memory);
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
-    if (result.aborted) throw new AbortError(history, signal?.reason);
+    if (result.aborted) throw fitAborted(history, signal?.reason);
     if (result.badBatch >= 0 && !host.model.stopTraining) {
       // A finite loss can come with overflowed gradients (float32) or batch
       // norm statistics (a huge input); say which, to point at the cause.

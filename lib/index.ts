@@ -8,7 +8,7 @@ export * as init from './init-public';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
 export type { PredictAsyncOptions, EvaluateAsyncOptions, StreamChunk, StreamSource } from './sequential';
-export { AbortError } from './fit-loop';
+export { AbortError } from './abort-error';
 export { backend, setThreads } from './backend';
 export type { BackendInfo, EngineChoice } from './backend';
 export type { Dtype, FloatArray } from './engine';

@@ -26,6 +26,7 @@ import { Matrix, allocate } from './matrix';
 import { metricByName, type MetricName } from './metrics';
 import { AsyncPredictor } from './predict-async';
 import { disposedError, integer, options, typeError } from './validate';
+import { AbortError } from './abort-error';
 
 /** What evaluate scores with: the compiled loss and metric names, taken when the call is made. */
 export interface Scoring {
@@ -33,17 +34,9 @@ export interface Scoring {
   readonly metricNames: readonly MetricName[];
 }
 
-/**
- * How an async read rejects when its signal aborts: an Error named
- * 'AbortError' with code 'ABORT_ERR' and the signal's reason as its cause, the
- * shape of fit's AbortError and of Node's own (fit's class also carries a
- * history, which a read has none of).
- */
-export function readAbortedError(method: string, reason: unknown): Error {
-  const e = new Error(`${method} was aborted before it finished; the model is unchanged`, { cause: reason });
-  e.name = 'AbortError';
-  (e as Error & { code: string }).code = 'ABORT_ERR';
-  return e;
+/** How an async read rejects when its signal aborts (lib/abort-error.ts; history null). */
+export function readAbortedError(method: string, reason: unknown): AbortError {
+  return new AbortError(`${method} was aborted before it finished; the model is unchanged`, reason);
 }
 
 /**

@@ -7,7 +7,7 @@
 // event loop running while it evaluates. predictAsync's signal is tested here
 // too (the same path). test/predict-async*.test.ts cover the forward pass.
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, Dense, Dropout, LayerNorm, Matrix, Sequential } from '../lib';
+import { AbortError, BatchNorm1d, Dense, Dropout, LayerNorm, Matrix, Sequential } from '../lib';
 import type { EngineName } from '../lib/engine';
 import type { Logs } from '../lib/sequential';
 import { ENGINES, maxRelDiff, randomArray } from './helpers';
@@ -228,6 +228,8 @@ describe.each(ENGINES)('evaluateAsync (%s engine)', (engine) => {
     const already = AbortSignal.abort('not now');
     const e0 = await rejection(m.evaluateAsync(x, y, { signal: already }));
     expect([e0.name, e0.code, e0.cause]).toEqual(['AbortError', 'ABORT_ERR', 'not now']);
+    expect(e0).toBeInstanceOf(AbortError);  // the class fit rejects with: one instanceof catches every abort
+    expect((e0 as unknown as AbortError).history).toBeNull();
     expect(e0.message).toMatch(/^evaluateAsync was aborted/);
 
     // Aborted in the call's turn (always before it settles: the native completion runs on the main
@@ -292,6 +294,7 @@ describe.each(ENGINES)('evaluateAsync (%s engine)', (engine) => {
     c.abort();
     const e = await rejection(p);
     expect([e.name, e.code]).toEqual(['AbortError', 'ABORT_ERR']);
+    expect(e).toBeInstanceOf(AbortError);
     expect(e.message).toMatch(/^predictAsync was aborted/);
     expect(Array.from((await m.predictAsync(x, { signal: new AbortController().signal })).data)).toEqual(expected);
     await expect(m.predictAsync(x, { signal: {} as never })).rejects.toThrow(/Expected an AbortSignal for signal/);

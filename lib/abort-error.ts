@@ -1,0 +1,17 @@
+// How a call cancelled through its AbortSignal rejects — fit, predictAsync and
+// evaluateAsync alike: an AbortError with code 'ABORT_ERR' and the signal's
+// reason as its cause, the shape of Node's own and fetch's, so one
+// `err instanceof AbortError` (or `err.name === 'AbortError'`) catches them all.
+import type { History } from './fit-loop';
+
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  /** fit's completed epochs; null for predictAsync and evaluateAsync, which train nothing. */
+  readonly history: History | null;
+
+  constructor(message: string, reason: unknown, history: History | null = null) {
+    super(message, { cause: reason });
+    this.name = 'AbortError';
+    this.history = history;
+  }
+}
