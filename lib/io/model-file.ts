@@ -339,7 +339,8 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
   for (const { name, shape } of paramShapes(layers)) {
     const t = byName.get(name);
     if (!t) throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is missing`);
-    if (t.dtype !== arch.dtype) {
+    // A half-precision tensor (widened to float32, exactly) fits either dtype: setWeights widens it again for float64.
+    if (t.dtype !== arch.dtype && t.widenedFrom === undefined) {
       throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is ${t.dtype} but the model is ${arch.dtype}`);
     }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -384,11 +385,12 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
       throw new ModelFileError(`${source} is not a valid model file: the optimizer state needs '${OPTIMIZER_TENSOR}', ` +
         `'${KEY.steps}' (an integer ≥ 0), '${KEY.rng}' and the compile settings together`);
     }
-    if (optState.dtype !== arch.dtype || optState.shape.length !== 1) {
+    if ((optState.dtype !== arch.dtype && optState.widenedFrom === undefined) || optState.shape.length !== 1) {
       throw new ModelFileError(`${source} is not a valid model file: '${OPTIMIZER_TENSOR}' must be a 1-D ${arch.dtype} tensor`);
     }
+    const state = optState.dtype === arch.dtype ? optState.data : Float64Array.from(optState.data);  // widened half, exact
     try {
-      model.restoreOptimizerState(optState.data, steps, rng);
+      model.restoreOptimizerState(state, steps, rng);
     } catch (e) {
       throw new ModelFileError(`${source} has an optimizer state that does not fit its optimizer: ${(e as Error).message}`, { cause: e });
     }
@@ -552,15 +554,18 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
 
 export interface ReadWeightsOptions {
   /**
-   * Leave out tensors of other dtypes (e.g. BatchNorm's int64 num_batches_tracked
-   * in a PyTorch state_dict) instead of refusing the file (default false).
+   * Leave out tensors that are not floating point (e.g. BatchNorm's int64
+   * num_batches_tracked in a PyTorch state_dict; also the 8-bit floats, which
+   * fastmlp does not read) instead of refusing the file (default false).
+   * F16 and BF16 tensors are always read, widened exactly to float32.
    */
   skipNonFloat?: boolean;
 }
 
 /**
- * The tensors of any safetensors file (F32/F64), e.g. a PyTorch state_dict,
- * by name — for model.setWeights on a model built to match.
+ * The tensors of any safetensors file, e.g. a PyTorch state_dict, by name — for
+ * model.setWeights on a model built to match. F32 and F64 come as stored; F16
+ * and BF16 (a state_dict saved in half precision) as Float32Array, exactly.
  */
 export async function readWeights(path: string | URL, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
   const file = filePath(path);

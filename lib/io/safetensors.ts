@@ -11,6 +11,7 @@
 // tensors must tile the data section exactly — no gaps, no overlaps — as the
 // format requires.
 import type { Dtype, FloatArray } from '../engine';
+import { widenHalf } from './half';
 
 /** One tensor as stored: a dtype, a shape and its values (a copy, never a view of the file). */
 export interface StoredTensor {
@@ -18,7 +19,12 @@ export interface StoredTensor {
   dtype: Dtype;
   shape: number[];
   data: FloatArray;
+  /** 'F16' or 'BF16' when the file held half precision, widened exactly to float32 in `data`. */
+  widenedFrom?: HalfCode;
 }
+
+/** The format's half-precision dtypes, read as float32 (lib/io/half.ts). */
+export type HalfCode = 'F16' | 'BF16';
 
 export interface SafetensorsContents {
   tensors: StoredTensor[];
@@ -33,10 +39,14 @@ export interface SafetensorsContents {
 const DTYPE_CODES: Record<Dtype, string> = { float32: 'F32', float64: 'F64' };
 const CODE_DTYPES: Record<string, Dtype> = { F32: 'float32', F64: 'float64' };
 const BYTES: Record<Dtype, number> = { float32: 4, float64: 8 };
-/** Element sizes of the format's other dtypes: their tensors can be bounds-checked and skipped. */
+const HALF_CODES: readonly string[] = ['F16', 'BF16'];
+/**
+ * Element sizes of the format's dtypes that fastmlp does not read: their
+ * tensors can be bounds-checked and skipped (skipNonFloat). The 8-bit floats
+ * are among them: no reference to test a conversion against here.
+ */
 const OTHER_DTYPE_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, I64: 8, U64: 8,
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, I32: 4, U32: 4, I64: 8, U64: 8,
 };
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
@@ -107,6 +117,8 @@ interface HeaderEntry {
   name: string;
   /** null: another dtype of the format, kept only to check the layout. */
   dtype: Dtype | null;
+  /** Set for F16/BF16 tensors (dtype is then float32, their widened form). */
+  half: HalfCode | null;
   shape: number[];
   begin: number;
   end: number;
@@ -116,14 +128,15 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(source, `tensor '${name}' has no { dtype, shape, data_offsets } entry`);
   const v = value as Record<string, unknown>;
   const code = typeof v['dtype'] === 'string' ? v['dtype'] : '';
-  const dtype = Object.hasOwn(CODE_DTYPES, code) ? CODE_DTYPES[code]! : null;
+  const half = HALF_CODES.includes(code) ? code as HalfCode : null;
+  const dtype = Object.hasOwn(CODE_DTYPES, code) ? CODE_DTYPES[code]! : half !== null ? 'float32' : null;
   const other = dtype === null && skipOthers && Object.hasOwn(OTHER_DTYPE_BYTES, code);
   if (dtype === null && !other) {
-    fail(source, `tensor '${name}' has dtype ${JSON.stringify(v['dtype'])}; fastmlp reads F32 and F64 only` +
+    fail(source, `tensor '${name}' has dtype ${JSON.stringify(v['dtype'])}; fastmlp reads F32, F64, F16 and BF16 only` +
       (skipOthers ? '' : ' (io.readWeights can skip other tensors: { skipNonFloat: true })'));
   }
-  const width = dtype !== null ? BYTES[dtype] : OTHER_DTYPE_BYTES[code]!;
-  const typeName = dtype ?? code;
+  const width = half !== null ? 2 : dtype !== null ? BYTES[dtype] : OTHER_DTYPE_BYTES[code]!;
+  const typeName = half ?? dtype ?? code;
   const shape = v['shape'];
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     fail(source, `tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of integers ≥ 0`);
@@ -141,7 +154,7 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
   if (elements * width !== end - begin) {
     fail(source, `tensor '${name}' of shape [${(shape as number[]).join(', ')}] (${typeName}) needs ${elements * width} bytes but its offsets span ${end - begin}`);
   }
-  return { name, dtype, shape: shape as number[], begin, end };
+  return { name, dtype, half, shape: shape as number[], begin, end };
 }
 
 /**
@@ -198,6 +211,11 @@ export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtyp
   for (const e of entries) {
     if (e.dtype === null) {
       skipped.push(e.name);
+      continue;
+    }
+    if (e.half !== null) {
+      const data = widenHalf(dataSection.subarray(e.begin, e.end), (e.end - e.begin) / 2, e.half);
+      tensors.push({ name: e.name, dtype: 'float32', shape: e.shape, data, widenedFrom: e.half });
       continue;
     }
     // A copy into a fresh, aligned buffer: the data section need not be aligned,
