@@ -41,17 +41,16 @@ export function bf16BitsToF32Bits(h: number): number {
 }
 
 /**
- * The float32 values of `count` little-endian half-precision values at the
- * start of `bytes` (any alignment), in a fresh Float32Array.
+ * Writes into `out` the float32 values of the out.length little-endian
+ * half-precision values at the start of `bytes` (any alignment).
  */
-export function widenHalf(bytes: Uint8Array, count: number, code: 'F16' | 'BF16'): Float32Array {
+export function widenHalfInto(bytes: Uint8Array, out: Float32Array, code: 'F16' | 'BF16'): void {
+  const count = out.length;
   if (bytes.length < count * 2) throw new RangeError(`Expected ${count * 2} bytes for ${count} ${code} values but received ${bytes.length}`);
-  const out = new Float32Array(count);
-  const outBits = new Uint32Array(out.buffer);
+  const outBits = new Uint32Array(out.buffer, out.byteOffset, count);
   if (code === 'BF16') {
     for (let i = 0, j = 0; i < count; i++, j += 2) outBits[i] = (bytes[j]! << 16 | bytes[j + 1]! << 24) >>> 0;
   } else {
     for (let i = 0, j = 0; i < count; i++, j += 2) outBits[i] = f16BitsToF32Bits(bytes[j]! | bytes[j + 1]! << 8);
   }
-  return out;
 }

@@ -11,7 +11,8 @@
 // tensors must tile the data section exactly — no gaps, no overlaps — as the
 // format requires.
 import type { Dtype, FloatArray } from '../engine';
-import { widenHalf } from './half';
+import { STEP_BYTES, runSteps, type Steps } from '../steps';
+import { widenHalfInto } from './half';
 
 /** One tensor as stored: a dtype, a shape and its values (a copy, never a view of the file). */
 export interface StoredTensor {
@@ -71,15 +72,24 @@ function fail(source: string, why: string): never {
 }
 
 /** The bytes of a typed array, without copying (safetensors is little-endian, as is every host Node supports here). */
-function bytesOf(data: FloatArray): Buffer {
+export function bytesOf(data: FloatArray): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**
  * Encodes tensors (in the given order, which is also the order of their bytes
- * in the data section) and string metadata into one buffer.
+ * in the data section) and string metadata into one buffer: the header, then
+ * each tensor's bytes (save writes the same pieces to the file without joining them).
  */
 export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<string, string>): Buffer {
+  return Buffer.concat([safetensorsHeader(tensors, metadata), ...tensors.map((t) => bytesOf(t.data))]);
+}
+
+/**
+ * The bytes before the data section: the 8-byte header length and the JSON
+ * header describing `tensors` (laid out in the given order) and `metadata`.
+ */
+export function safetensorsHeader(tensors: StoredTensor[], metadata: Record<string, string>): Buffer {
   if (!isLittleEndianHost()) throw new Error('fastmlp model files need a little-endian host');
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
@@ -93,20 +103,10 @@ export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<stri
   const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
   json += ' '.repeat(pad);
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.allocUnsafe(8 + headerBytes.length + offset);
+  const out = Buffer.allocUnsafe(8 + headerBytes.length);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
-  let pos = 8 + headerBytes.length;
-  for (const t of tensors) {
-    bytesOf(t.data).copy(out, pos);
-    pos += t.data.byteLength;
-  }
   return out;
-}
-
-/** The data section of a tensor list, as encodeSafetensors lays it out (for checksums without a file). */
-export function concatTensorBytes(tensors: StoredTensor[]): Buffer {
-  return Buffer.concat(tensors.map((t) => bytesOf(t.data)));
 }
 
 function isLittleEndianHost(): boolean {
@@ -157,11 +157,29 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
   return { name, dtype, half, shape: shape as number[], begin, end };
 }
 
+export interface DecodeOptions {
+  /** Leave out tensors of the format's other dtypes instead of refusing the file (default false). */
+  skipOtherDtypes?: boolean;
+  /**
+   * Tensors as views into `buf` where it is aligned for their type (a copy
+   * where not), for a caller that copies them elsewhere and drops them (model
+   * loading): no copy of the file. Default false: every tensor is a copy, so
+   * keeping one does not keep the whole file in memory.
+   */
+  views?: boolean;
+}
+
 /**
  * Decodes a safetensors buffer; `source` (a path or 'buffer') names it in errors.
  * Throws ModelFileError for anything truncated, inconsistent or malformed.
  */
-export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtypes = false): SafetensorsContents {
+export function decodeSafetensors(buf: Uint8Array, source: string, opts: DecodeOptions = {}): SafetensorsContents {
+  return runSteps(decodeSafetensorsSteps(buf, source, opts));
+}
+
+/** decodeSafetensors in steps of at most STEP_BYTES copied or widened (lib/steps.ts). */
+export function* decodeSafetensorsSteps(buf: Uint8Array, source: string, opts: DecodeOptions = {}): Steps<SafetensorsContents> {
+  const skipOtherDtypes = opts.skipOtherDtypes ?? false;
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (bytes.length < 8) fail(source, `${bytes.length} bytes is too short for the 8-byte header length`);
   const headerLength = bytes.readBigUInt64LE(0);
@@ -213,17 +231,32 @@ export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtyp
       skipped.push(e.name);
       continue;
     }
+    const bytesIn = dataSection.subarray(e.begin, e.end);
     if (e.half !== null) {
-      const data = widenHalf(dataSection.subarray(e.begin, e.end), (e.end - e.begin) / 2, e.half);
+      const data = new Float32Array(bytesIn.length / 2);
+      for (let start = 0; start < data.length; start += STEP_BYTES / 4) {
+        const end = Math.min(data.length, start + STEP_BYTES / 4);
+        widenHalfInto(bytesIn.subarray(2 * start, 2 * end), data.subarray(start, end), e.half);
+        yield;
+      }
       tensors.push({ name: e.name, dtype: 'float32', shape: e.shape, data, widenedFrom: e.half });
+      continue;
+    }
+    const width = BYTES[e.dtype];
+    const Ctor = e.dtype === 'float32' ? Float32Array : Float64Array;
+    const file = bytesIn.buffer;
+    if (opts.views === true && file instanceof ArrayBuffer && (bytesIn.byteOffset % width) === 0) {  // a shared buffer is copied
+      tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data: new Ctor(file, bytesIn.byteOffset, bytesIn.length / width) });
       continue;
     }
     // A copy into a fresh, aligned buffer: the data section need not be aligned,
     // and the model must not keep the file's buffer alive.
-    const copy = new Uint8Array(e.end - e.begin);
-    copy.set(dataSection.subarray(e.begin, e.end));
-    const data = e.dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
-    tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data });
+    const copy = new Uint8Array(bytesIn.length);
+    for (let start = 0; start < copy.length; start += STEP_BYTES) {
+      copy.set(bytesIn.subarray(start, Math.min(copy.length, start + STEP_BYTES)), start);
+      yield;
+    }
+    tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data: new Ctor(copy.buffer) });
   }
   return { tensors, skipped, metadata, dataSection };
 }
