@@ -302,6 +302,10 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
   } catch (e) {
     throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
+  // Building the plan, setting its weights, compiling and restoring the optimizer
+  // state each hold the event loop once (allocations and copies the engine makes
+  // in one call): a step each, not one long turn.
+  yield;
   try {
     yield* model.setWeightsSteps(weights);
   } catch (e) {
@@ -309,6 +313,7 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
   }
 
   if (parts.compile !== null) {
+    yield;
     const c = parts.compile;
     try {
       if (!isPlainObject(c)) throw new Error('compile settings are not an object');
@@ -330,6 +335,7 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
       throw new ModelFileError(`${source} is not a valid model file: '${OPTIMIZER_TENSOR}' must be a 1-D ${arch.dtype} tensor`);
     }
     const state = optState.dtype === arch.dtype ? optState.data : Float64Array.from(optState.data);  // widened half, exact
+    yield;
     try {
       model.restoreOptimizerState(state, steps, rng);
     } catch (e) {
