@@ -91,10 +91,10 @@ describe.each(ENGINES)('asynchronous save and load (%s engine)', (engine) => {
     const gaps = await timerGaps(2, async () => { loaded = await Sequential.load(file, { engine }); });
     expect(sameWeights(loaded!.getWeights(), expected)).toBe(true);
     loaded!.dispose();
-    // Before, one turn held most of the load (halfTimeGap ≥ elapsed / 2); now it runs in steps of ~1 MB
+    // Before, one turn held most of the load (halfTimeGap 0.7-0.9 of elapsed); now it runs in steps of ~1 MB
     // with turns between (relative bounds: the machine's load stretches every step alike).
     expect(gaps.ticks).toBeGreaterThan(3);
-    expect(halfTimeGap(gaps.gaps)).toBeLessThan(gaps.elapsed / 4);
+    expect(halfTimeGap(gaps.gaps)).toBeLessThan(gaps.elapsed / 3);
   });
 
   it('refuses a damaged file on the asynchronous path as on the synchronous one', async () => {
