@@ -97,6 +97,26 @@ describe.each(ENGINES)('asynchronous save and load (%s engine)', (engine) => {
     expect(halfTimeGap(gaps.gaps)).toBeLessThan(gaps.elapsed / 3);
   });
 
+  it('fromBuffer reads tensors in place when aligned, and copies them from an unaligned or shared buffer', () => {
+    const m = wide(engine, 'float64');
+    const bytes = m.toBuffer({ includeOptimizer: true });
+    const unaligned = Buffer.alloc(bytes.length + 3);
+    bytes.copy(unaligned, 3);
+    const shared = new Uint8Array(new SharedArrayBuffer(bytes.length));
+    shared.set(bytes);
+    for (const buf of [bytes, unaligned.subarray(3), shared]) {
+      const loaded = Sequential.fromBuffer(buf, { engine });
+      expect(sameWeights(loaded.getWeights(), m.getWeights())).toBe(true);
+      expect(loaded.toBuffer({ includeOptimizer: true }).equals(bytes)).toBe(true);
+    }
+    const scratch = Buffer.from(bytes);
+    const kept = Sequential.fromBuffer(scratch, { engine });
+    scratch.fill(0);  // the model copied the weights: the buffer is the caller's again
+    expect(sameWeights(kept.getWeights(), m.getWeights())).toBe(true);
+    const views = io.weightsFromBuffer(bytes);  // readWeights' arrays are copies: they never pin the file
+    expect(views['0.weight']!.buffer).not.toBe(bytes.buffer);
+  });
+
   it('refuses a damaged file on the asynchronous path as on the synchronous one', async () => {
     const bytes = Buffer.from(wide(engine, 'float32').toBuffer());
     bytes[bytes.length - 5]! ^= 1;  // a tensor byte: only the checksum can tell

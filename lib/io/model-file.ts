@@ -31,7 +31,7 @@ import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
 import { sha256, sha256Steps } from './checksum';
 import { filePath, readSafetensorsFile, writeFileAtomic } from './files';
 import {
-  ModelFileError, bytesOf, decodeSafetensors, decodeSafetensorsSteps, encodeSafetensors, safetensorsHeader, setOwn,
+  ModelFileError, bytesOf, decodeSafetensors, decodeSafetensorsSteps, safetensorsHeader, setOwn,
   type StoredTensor,
 } from './safetensors';
 

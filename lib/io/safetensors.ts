@@ -77,17 +77,10 @@ export function bytesOf(data: FloatArray): Buffer {
 }
 
 /**
- * Encodes tensors (in the given order, which is also the order of their bytes
- * in the data section) and string metadata into one buffer: the header, then
- * each tensor's bytes (save writes the same pieces to the file without joining them).
- */
-export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<string, string>): Buffer {
-  return Buffer.concat([safetensorsHeader(tensors, metadata), ...tensors.map((t) => bytesOf(t.data))]);
-}
-
-/**
  * The bytes before the data section: the 8-byte header length and the JSON
  * header describing `tensors` (laid out in the given order) and `metadata`.
+ * The file is this followed by each tensor's bytes in that order (save writes
+ * the pieces one after the other; toBuffer concatenates them).
  */
 export function safetensorsHeader(tensors: StoredTensor[], metadata: Record<string, string>): Buffer {
   if (!isLittleEndianHost()) throw new Error('fastmlp model files need a little-endian host');
