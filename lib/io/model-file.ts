@@ -20,7 +20,7 @@
 // engine's flat optimizer state (same dtype); with the step count and the
 // generators that shuffle fit's batches and draw dropout masks, training resumes exactly.
 import type { EngineChoice } from '../backend';
-import type { Dtype } from '../engine';
+import type { Dtype, FloatArray } from '../engine';
 import type { RngState } from '../rng';
 import { layerFromConfig, type Layer, type LayerConfig } from '../layers';
 import { lossFromConfig, type LossConfig } from '../losses';
@@ -302,6 +302,19 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
   } catch (e) {
     throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
+  try {
+    yield* fillModelSteps(source, parts, model, weights, optState);
+  } catch (e) {
+    model.dispose();  // its memory now, not at the next GC (the native plan may hold hundreds of MB)
+    throw e;
+  }
+  return model;
+}
+
+/** restoreSteps' second half: weights, compile settings and optimizer state into the model just built. */
+function* fillModelSteps(source: string, parts: ModelParts, model: Sequential, weights: Record<string, FloatArray>,
+                         optState: StoredTensor | undefined): Steps<void> {
+  const arch = parts.architecture;
   // Building the plan, setting its weights, compiling and restoring the optimizer
   // state each hold the event loop once (allocations and copies the engine makes
   // in one call): a step each, not one long turn.
@@ -342,7 +355,6 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
       throw new ModelFileError(`${source} has an optimizer state that does not fit its optimizer: ${(e as Error).message}`, { cause: e });
     }
   }
-  return model;
 }
 
 export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 'the buffer'): Sequential {
