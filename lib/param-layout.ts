@@ -5,6 +5,7 @@
 import type { Dtype, FloatArray, LayerSpec } from './engine';
 import type { Layer } from './layers';
 import { allocate } from './matrix';
+import { STEP_BYTES, runSteps, type Steps } from './steps';
 import { ArgumentRangeError, typeError } from './validate';
 
 export interface ParamEntry {
@@ -51,6 +52,12 @@ export function layoutParams(layers: readonly Layer[], inputSize: number):
  */
 export function gatherWeights(entries: readonly ParamEntry[], weights: Record<string, ArrayLike<number>>, dtype: Dtype,
                               paramCount: number, bufferCount: number): { all: FloatArray; buffers: FloatArray } {
+  return runSteps(gatherWeightsSteps(entries, weights, dtype, paramCount, bufferCount));
+}
+
+/** gatherWeights in steps of at most STEP_BYTES copied and checked (lib/steps.ts), for an async caller to yield between. */
+export function* gatherWeightsSteps(entries: readonly ParamEntry[], weights: Record<string, ArrayLike<number>>, dtype: Dtype,
+                                    paramCount: number, bufferCount: number): Steps<{ all: FloatArray; buffers: FloatArray }> {
   const known = new Set(entries.map((e) => e.name));
   const unknown = Object.keys(weights).filter((k) => !known.has(k));
   if (unknown.length > 0) {
@@ -58,6 +65,7 @@ export function gatherWeights(entries: readonly ParamEntry[], weights: Record<st
   }
   const all = allocate(dtype, paramCount);
   const buffers = allocate(dtype, bufferCount);
+  const stepLength = STEP_BYTES / (dtype === 'float64' ? 8 : 4);
   for (const e of entries) {
     const src = weights[e.name];
     const name = `weights['${e.name}']`;
@@ -67,23 +75,27 @@ export function gatherWeights(entries: readonly ParamEntry[], weights: Record<st
     }
     if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
     const dest = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
-    if (src instanceof Float32Array || src instanceof Float64Array) {
-      dest.set(src);
-    } else {
-      for (let i = 0; i < e.length; i++) {
-        const v = src[i];
-        if (typeof v !== 'number') throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
-        dest[i] = v;
+    for (let start = 0; start < e.length; start += stepLength) {
+      const end = Math.min(e.length, start + stepLength);
+      if (src instanceof Float32Array || src instanceof Float64Array) {
+        dest.set(src.subarray(start, end), start);
+      } else {
+        for (let i = start; i < end; i++) {
+          const v = src[i];
+          if (typeof v !== 'number') throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+          dest[i] = v;
+        }
       }
-    }
-    // Checked as stored: a finite float64 beyond ±3.4e38 becomes ±Infinity in a float32 model.
-    for (let i = 0; i < dest.length; i++) {
-      if (!Number.isFinite(dest[i]!)) {
-        const v = src[i]!;
-        throw new ArgumentRangeError(Number.isFinite(v)
-          ? `Expected finite numbers within float32's range (±3.4e38) for ${name} but received ${v} at index ${i}`
-          : `Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+      // Checked as stored: a finite float64 beyond ±3.4e38 becomes ±Infinity in a float32 model.
+      for (let i = start; i < end; i++) {
+        if (!Number.isFinite(dest[i]!)) {
+          const v = src[i]!;
+          throw new ArgumentRangeError(Number.isFinite(v)
+            ? `Expected finite numbers within float32's range (±3.4e38) for ${name} but received ${v} at index ${i}`
+            : `Expected finite numbers for ${name} but received ${String(v)} at index ${i}`);
+        }
       }
+      yield;
     }
     if (e.buffer) checkBatchNormBuffer(e.name, name, src);
   }

@@ -5,7 +5,8 @@ import { getEngine } from './backend';
 import { BufferScratch } from './buffer-scratch';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { Layer, type LayerConfig } from './layers';
-import { gatherWeights, layoutParams, type ParamEntry } from './param-layout';
+import { gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layout';
+import { runSteps, type Steps } from './steps';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
 import { Matrix, allocate } from './matrix';
@@ -322,7 +323,13 @@ export class Sequential {
     if (typeof weights !== 'object' || weights === null || Array.isArray(weights)) {
       throw typeError('weights', 'an object of named arrays', weights);
     }
-    const { all, buffers } = gatherWeights(this.entries, weights, this.dtype, this.plan.paramCount, this.plan.bufferCount);
+    runSteps(this.setWeightsSteps(weights));
+  }
+
+  /** @internal setWeights in steps (lib/steps.ts): lib/io's async load yields between them. */
+  *setWeightsSteps(weights: Record<string, ArrayLike<number>>): Steps<void> {
+    const { all, buffers } = yield* gatherWeightsSteps(this.entries, weights, this.dtype, this.plan.paramCount, this.plan.bufferCount);
+    this.requireIdle('setWeights');  // again: the event loop may have run between steps
     this.reads.stateChanged();
     this.plan.setParams(all);
     this.plan.setBuffers(buffers);

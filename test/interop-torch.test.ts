@@ -38,7 +38,7 @@ describe.each(ENGINES)('PyTorch interop (%s engine)', (engine) => {
     const header = JSON.parse(file.toString('utf8', 8, 8 + n));
     const data = file.subarray(8 + n);
     header['9.num_batches_tracked'] = { dtype: 'I64', shape: [], data_offsets: [data.length, data.length + 8] };
-    header['9.half'] = { dtype: 'F16', shape: [3], data_offsets: [data.length + 8, data.length + 14] };
+    header['9.half'] = { dtype: 'I16', shape: [3], data_offsets: [data.length + 8, data.length + 14] };
     const json = Buffer.from(JSON.stringify(header));
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(json.length));
@@ -50,7 +50,7 @@ describe.each(ENGINES)('PyTorch interop (%s engine)', (engine) => {
     // Skipped tensors are still bounds-checked.
     header['9.half'].data_offsets = [data.length + 8, data.length + 16];
     const bad = Buffer.concat([len, Buffer.from(JSON.stringify(header).padEnd(json.length)), data, Buffer.alloc(16)]);
-    expect(() => io.weightsFromBuffer(bad, { skipNonFloat: true })).toThrow(/'9.half' .*\(F16\) needs 6 bytes but its offsets span 8/);
+    expect(() => io.weightsFromBuffer(bad, { skipNonFloat: true })).toThrow(/'9.half' .*\(I16\) needs 6 bytes but its offsets span 8/);
     expect(() => io.weightsFromBuffer(file, { skip: true } as never)).toThrow(/Unknown option 'skip'/);
   });
 

@@ -129,9 +129,12 @@ describe.each(ENGINES)('damaged model files (%s engine)', (engine) => {
 
   it('refuses a wrong dtype or shape in the header', () => {
     const { header, data } = split(good);
+    const i32 = structuredClone(header);
+    i32['0.weight'].dtype = 'I32';
+    refused(join(i32, data), engine, /tensor '0.weight' has dtype "I32"; fastmlp reads F32, F64, F16 and BF16 only/);
     const f16 = structuredClone(header);
-    f16['0.weight'].dtype = 'F16';
-    refused(join(f16, data), engine, /tensor '0.weight' has dtype "F16"; fastmlp reads F32 and F64 only/);
+    f16['0.weight'].dtype = 'F16';  // read (widened to float32), but half the width
+    refused(join(f16, data), engine, /'0.weight' of shape \[4, 3\] \(F16\) needs 24 bytes but its offsets span 48/);
     const f64 = structuredClone(header);
     f64['0.bias'].dtype = 'F64';
     refused(join(f64, data), engine, /'0.bias' of shape \[4\] \(float64\) needs 32 bytes but its offsets span 16/);

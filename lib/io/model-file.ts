@@ -19,22 +19,23 @@
 // With { includeOptimizer: true } one more tensor, OPTIMIZER_TENSOR, holds the
 // engine's flat optimizer state (same dtype); with the step count and the
 // generators that shuffle fit's batches and draw dropout masks, training resumes exactly.
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import * as nodePath from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { getSystemErrorMap } from 'node:util';
 import type { EngineChoice } from '../backend';
-import type { Dtype } from '../engine';
+import type { Dtype, FloatArray } from '../engine';
 import type { RngState } from '../rng';
 import { layerFromConfig, type Layer, type LayerConfig } from '../layers';
 import { lossFromConfig, type LossConfig } from '../losses';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim';
 import { Sequential } from '../sequential';
-import { boolean, isPlainObject, oneOf, options, rangeError, typeError } from '../validate';
+import { runSteps, runStepsYielding, type Steps } from '../steps';
+import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
+import { sha256, sha256Steps } from './checksum';
+import { filePath, readSafetensorsFile, writeFileAtomic } from './files';
 import {
-  ModelFileError, concatTensorBytes, decodeSafetensors, encodeSafetensors, setOwn, type StoredTensor,
+  ModelFileError, bytesOf, decodeSafetensors, decodeSafetensorsSteps, safetensorsHeader, setOwn,
+  type StoredTensor,
 } from './safetensors';
+
+export { filePath, writeFileAtomic, fileError } from './files';
 
 /** Bumped whenever the meaning of a stored field changes; older readers refuse newer files. */
 export const FORMAT_VERSION = 1;
@@ -99,9 +100,6 @@ interface ModelParts {
   tensors: StoredTensor[];
 }
 
-function sha256(bytes: Uint8Array): string {
-  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
-}
 
 // ---- model → parts --------------------------------------------------------
 
@@ -172,19 +170,31 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
   };
 }
 
-export function modelToBuffer(model: Sequential, opts?: SaveOptions): Buffer {
+/**
+ * A model file as its pieces: the header, then each tensor's bytes (views of
+ * the one snapshot partsOf took). The snapshot is taken at the call, before
+ * the first step, so the file holds the weights of that moment whatever runs
+ * between steps; the steps hash them.
+ */
+function modelFileSteps(model: Sequential, opts: unknown): Steps<Uint8Array[]> {
   const parts = partsOf(model, opts);
-  const metadata: Record<string, string> = {
-    format: 'pt',
-    [KEY.version]: String(FORMAT_VERSION),
-    [KEY.architecture]: JSON.stringify(parts.architecture),
-    [KEY.checksum]: sha256(concatTensorBytes(parts.tensors)),
-  };
-  if (parts.compile) metadata[KEY.compile] = JSON.stringify(parts.compile);
-  if (parts.optimizerSteps !== null) metadata[KEY.steps] = String(parts.optimizerSteps);
-  if (parts.rngState !== null) metadata[KEY.rng] = JSON.stringify(parts.rngState);
-  if (parts.metadata !== null) metadata[KEY.metadata] = JSON.stringify(parts.metadata);
-  return encodeSafetensors(parts.tensors, metadata);
+  return (function* () {
+    const metadata: Record<string, string> = {
+      format: 'pt',
+      [KEY.version]: String(FORMAT_VERSION),
+      [KEY.architecture]: JSON.stringify(parts.architecture),
+      [KEY.checksum]: yield* sha256Steps(parts.tensors.map((t) => bytesOf(t.data))),
+    };
+    if (parts.compile) metadata[KEY.compile] = JSON.stringify(parts.compile);
+    if (parts.optimizerSteps !== null) metadata[KEY.steps] = String(parts.optimizerSteps);
+    if (parts.rngState !== null) metadata[KEY.rng] = JSON.stringify(parts.rngState);
+    if (parts.metadata !== null) metadata[KEY.metadata] = JSON.stringify(parts.metadata);
+    return [safetensorsHeader(parts.tensors, metadata), ...parts.tensors.map((t) => bytesOf(t.data))];
+  })();
+}
+
+export function modelToBuffer(model: Sequential, opts?: SaveOptions): Buffer {
+  return Buffer.concat(runSteps(modelFileSteps(model, opts)));
 }
 
 export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
@@ -196,7 +206,7 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
     compile: parts.compile,
     optimizerSteps: parts.optimizerSteps,
     rngState: parts.rngState,
-    checksum: sha256(concatTensorBytes(parts.tensors)),
+    checksum: sha256(...parts.tensors.map((t) => bytesOf(t.data))),
     ...(parts.metadata !== null ? { metadata: parts.metadata } : {}),
     tensors: parts.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape,
       data: Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).toString('base64') })),
@@ -204,82 +214,13 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
 }
 
 /**
- * Writes atomically: a temporary file in the same directory (so the rename
- * cannot cross file systems), written and fsynced, then renamed over the
- * target; the directory is fsynced so the rename itself survives a crash.
- * A failure leaves any previous file untouched and removes the temporary one.
+ * model.save: the bytes of toBuffer, with the event loop let in between steps
+ * of hashing, and the pieces written as they are (no file-sized buffer).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeThenRename(path, bytes);
-  } catch (e) {
-    // The system error names the temporary file ('.m.safetensors.1234.ab12.tmp'), which the caller never chose.
-    throw fileError(e, 'write', path);
-  }
-}
-
-/**
- * A file-system error restated for the path the caller gave: "ENOENT: cannot
- * write 'dir/m.safetensors': no such file or directory", with the original's
- * code, errno and syscall kept (and it as the cause). Other errors pass through.
- */
-export function fileError(e: unknown, action: 'read' | 'write', path: string): unknown {
-  const sys = e as NodeJS.ErrnoException;
-  if (!(e instanceof Error) || typeof sys.code !== 'string' || typeof sys.errno !== 'number') return e;
-  const reason = getSystemErrorMap().get(sys.errno)?.[1] ?? sys.message;
-  const out = new Error(`${sys.code}: cannot ${action} '${path}': ${reason}` +
-    (sys.code === 'EISDIR' ? ' (the path is a directory; give a file name)' : ''), { cause: e }) as NodeJS.ErrnoException;
-  out.code = sys.code;
-  out.errno = sys.errno;
-  if (sys.syscall !== undefined) out.syscall = sys.syscall;
-  out.path = path;
-  return out;
-}
-
-async function writeThenRename(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'wx');
-  try {
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const d = await fs.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    // Some platforms (Windows) cannot open or fsync a directory; the file itself is synced.
-  }
-}
-
-/**
- * A file path as fs takes it: a non-empty string, or a file: URL (ESM code
- * writes `new URL('./model.safetensors', import.meta.url)`), as a string.
- */
-export function filePath(path: unknown): string {
-  if (path instanceof URL) {
-    if (path.protocol !== 'file:') throw rangeError('path', "a file: URL", path.href);
-    return fileURLToPath(path);
-  }
-  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string or file: URL', path);
-  return path;
-}
-
 export async function saveModel(model: Sequential, path: string | URL, opts?: SaveOptions): Promise<void> {
-  const bytes = modelToBuffer(model, opts);  // validates before touching the disk
-  await writeFileAtomic(filePath(path), bytes);
+  const steps = modelFileSteps(model, opts);  // validates and snapshots before touching the disk
+  const file = filePath(path);
+  await writeFileAtomic(file, await runStepsYielding(steps));
 }
 
 // ---- parts → model --------------------------------------------------------
@@ -320,7 +261,7 @@ function checkArchitecture(source: string, a: unknown): Architecture {
 }
 
 /** Builds the model a file describes; each step's failure names the file and what was wrong. */
-function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
+function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<Sequential> {
   const { engine } = loadOptions(opts);
   const arch = parts.architecture;
   let layers: Layer[];
@@ -339,7 +280,8 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
   for (const { name, shape } of paramShapes(layers)) {
     const t = byName.get(name);
     if (!t) throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is missing`);
-    if (t.dtype !== arch.dtype) {
+    // A half-precision tensor (widened to float32, exactly) fits either dtype: setWeights widens it again for float64.
+    if (t.dtype !== arch.dtype && t.widenedFrom === undefined) {
       throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is ${t.dtype} but the model is ${arch.dtype}`);
     }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -361,12 +303,30 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
     throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
   try {
-    model.setWeights(weights);
+    yield* fillModelSteps(source, parts, model, weights, optState);
+  } catch (e) {
+    model.dispose();  // its memory now, not at the next GC (the native plan may hold hundreds of MB)
+    throw e;
+  }
+  return model;
+}
+
+/** restoreSteps' second half: weights, compile settings and optimizer state into the model just built. */
+function* fillModelSteps(source: string, parts: ModelParts, model: Sequential, weights: Record<string, FloatArray>,
+                         optState: StoredTensor | undefined): Steps<void> {
+  const arch = parts.architecture;
+  // Building the plan, setting its weights, compiling and restoring the optimizer
+  // state each hold the event loop once (allocations and copies the engine makes
+  // in one call): a step each, not one long turn.
+  yield;
+  try {
+    yield* model.setWeightsSteps(weights);
   } catch (e) {
     throw new ModelFileError(`${source} holds unusable weights: ${(e as Error).message}`, { cause: e });
   }
 
   if (parts.compile !== null) {
+    yield;
     const c = parts.compile;
     try {
       if (!isPlainObject(c)) throw new Error('compile settings are not an object');
@@ -384,31 +344,41 @@ function restore(source: string, parts: ModelParts, opts: unknown): Sequential {
       throw new ModelFileError(`${source} is not a valid model file: the optimizer state needs '${OPTIMIZER_TENSOR}', ` +
         `'${KEY.steps}' (an integer ≥ 0), '${KEY.rng}' and the compile settings together`);
     }
-    if (optState.dtype !== arch.dtype || optState.shape.length !== 1) {
+    if ((optState.dtype !== arch.dtype && optState.widenedFrom === undefined) || optState.shape.length !== 1) {
       throw new ModelFileError(`${source} is not a valid model file: '${OPTIMIZER_TENSOR}' must be a 1-D ${arch.dtype} tensor`);
     }
+    const state = optState.dtype === arch.dtype ? optState.data : Float64Array.from(optState.data);  // widened half, exact
+    yield;
     try {
-      model.restoreOptimizerState(optState.data, steps, rng);
+      model.restoreOptimizerState(state, steps, rng);
     } catch (e) {
       throw new ModelFileError(`${source} has an optimizer state that does not fit its optimizer: ${(e as Error).message}`, { cause: e });
     }
   }
-  return model;
 }
 
 export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 'the buffer'): Sequential {
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
-  const file = decodeSafetensors(buf, source);
+  return runSteps(modelFromBufferSteps(buf, opts, source));
+}
+
+/**
+ * A model from a file's bytes, in steps: the tensors are views of `buf` (where
+ * aligned), hashed and copied into the model's plan a step at a time, never
+ * copied whole first.
+ */
+function* modelFromBufferSteps(buf: Uint8Array, opts: unknown, source: string): Steps<Sequential> {
+  const file = yield* decodeSafetensorsSteps(buf, source, { views: true });
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
   const checksum = m[KEY.checksum];
   if (checksum === undefined) throw new ModelFileError(`${source} is not a valid model file: it has no checksum`);
-  if (sha256(file.dataSection) !== checksum) {
+  if ((yield* sha256Steps([file.dataSection])) !== checksum) {
     throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
   }
   const stepsText = m[KEY.steps];
   const steps = stepsText === undefined ? null : stepCount(stepsText);
-  return restore(source, {
+  return yield* restoreSteps(source, {
     architecture: checkArchitecture(source, parseJson(source, KEY.architecture, m[KEY.architecture])),
     compile: (parseJson(source, KEY.compile, m[KEY.compile]) ?? null) as CompileConfig | null,
     optimizerSteps: steps,
@@ -421,42 +391,6 @@ export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 't
 /** The stored optimizer step count, or NaN when it is not a plain integer ≥ 0 (restore() refuses NaN). */
 function stepCount(text: string): number {
   return /^\d{1,16}$/.test(text) && Number.isSafeInteger(Number(text)) ? Number(text) : NaN;
-}
-
-/**
- * Reads a safetensors file, checking its header length against the file's size
- * after reading only 8 bytes, so a garbage or foreign file of any size is
- * refused without being read. decodeSafetensors then bounds everything else.
- */
-async function readSafetensorsFile(path: string): Promise<Buffer> {
-  try {
-    return await readWhole(path);
-  } catch (e) {
-    throw fileError(e, 'read', path);  // e.g. a directory: Node's EISDIR message does not name it
-  }
-}
-
-async function readWhole(path: string): Promise<Buffer> {
-  const handle = await fs.open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    const head = Buffer.alloc(8);
-    const { bytesRead } = await handle.read(head, 0, 8, 0);
-    if (bytesRead === 8 && head.readBigUInt64LE(0) > BigInt(size - 8)) {
-      throw new ModelFileError(`'${path}' is not a valid model file: its header claims ${head.readBigUInt64LE(0)} bytes ` +
-        `but only ${size - 8} follow (truncated or not a safetensors file)`);
-    }
-    const bytes = Buffer.allocUnsafe(size);
-    let done = 0;
-    while (done < size) {
-      const r = await handle.read(bytes, done, size - done, done);
-      if (r.bytesRead === 0) break;  // shrank while we read: decode sees it truncated
-      done += r.bytesRead;
-    }
-    return bytes.subarray(0, done);
-  } finally {
-    await handle.close();
-  }
 }
 
 function userMetadata(source: string, value: unknown): Record<string, string> | null {
@@ -481,7 +415,7 @@ export interface ModelInfo {
 
 export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): ModelInfo {
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
-  const file = decodeSafetensors(buf, source);
+  const file = decodeSafetensors(buf, source, { views: true });  // only names and shapes are kept
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
   const stepsText = m[KEY.steps];
@@ -510,7 +444,8 @@ export async function loadModel(path: string | URL, opts?: LoadOptions): Promise
   const file = filePath(path);
   loadOptions(opts);
   const bytes = await readSafetensorsFile(file);
-  return modelFromBuffer(bytes, opts, `'${file}'`);
+  // The event loop runs between steps; the model is nobody else's until it is returned.
+  return runStepsYielding(modelFromBufferSteps(bytes, opts, `'${file}'`));
 }
 
 export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
@@ -535,38 +470,41 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
     return { name: name as string, dtype: dtype as Dtype, shape: shape as number[],
       data: dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer) };
   });
-  if (sha256(concatTensorBytes(tensors)) !== obj['checksum']) {
+  if (sha256(...tensors.map((t) => bytesOf(t.data))) !== obj['checksum']) {
     throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
   }
   const steps = obj['optimizerSteps'];
   const rng = obj['rngState'];
-  return restore(source, {
+  return runSteps(restoreSteps(source, {
     architecture: checkArchitecture(source, obj['architecture']),
     compile: (obj['compile'] ?? null) as CompileConfig | null,
     optimizerSteps: steps === null || steps === undefined ? null : (steps as number),
     rngState: rng === null || rng === undefined ? null : (rng as RngState),
     metadata: userMetadata(source, obj['metadata']),
     tensors,
-  }, opts);
+  }, opts));
 }
 
 export interface ReadWeightsOptions {
   /**
-   * Leave out tensors of other dtypes (e.g. BatchNorm's int64 num_batches_tracked
-   * in a PyTorch state_dict) instead of refusing the file (default false).
+   * Leave out tensors that are not floating point (e.g. BatchNorm's int64
+   * num_batches_tracked in a PyTorch state_dict; also the 8-bit floats, which
+   * fastmlp does not read) instead of refusing the file (default false).
+   * F16 and BF16 tensors are always read, widened exactly to float32.
    */
   skipNonFloat?: boolean;
 }
 
 /**
- * The tensors of any safetensors file (F32/F64), e.g. a PyTorch state_dict,
- * by name — for model.setWeights on a model built to match.
+ * The tensors of any safetensors file, e.g. a PyTorch state_dict, by name — for
+ * model.setWeights on a model built to match. F32 and F64 come as stored; F16
+ * and BF16 (a state_dict saved in half precision) as Float32Array, exactly.
  */
 export async function readWeights(path: string | URL, opts?: ReadWeightsOptions): Promise<Record<string, Float32Array | Float64Array>> {
   const file = filePath(path);
   readWeightsOptions(opts);
   const bytes = await readSafetensorsFile(file);
-  return weightsFromBuffer(bytes, opts, `'${file}'`);
+  return runStepsYielding(weightsSteps(bytes, opts, `'${file}'`));
 }
 
 function readWeightsOptions(opts: unknown): boolean {
@@ -576,8 +514,12 @@ function readWeightsOptions(opts: unknown): boolean {
 
 export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, source = 'the buffer'): Record<string, Float32Array | Float64Array> {
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  return runSteps(weightsSteps(buf, opts, source));
+}
+
+function* weightsSteps(buf: Uint8Array, opts: unknown, source: string): Steps<Record<string, Float32Array | Float64Array>> {
   const skip = readWeightsOptions(opts);
   const out: Record<string, Float32Array | Float64Array> = {};
-  for (const t of decodeSafetensors(buf, source, skip).tensors) setOwn(out, t.name, t.data);
+  for (const t of (yield* decodeSafetensorsSteps(buf, source, { skipOtherDtypes: skip })).tensors) setOwn(out, t.name, t.data);
   return out;
 }

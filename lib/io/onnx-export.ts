@@ -13,7 +13,7 @@ import type { Dtype, FloatArray } from '../engine';
 import type { LayerConfig } from '../layers';
 import { Sequential } from '../sequential';
 import { ArgumentRangeError, integer, options, typeError } from '../validate';
-import { filePath, writeFileAtomic } from './model-file';
+import { filePath, writeFileAtomic } from './files';
 import {
   ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
 } from './onnx-schema';

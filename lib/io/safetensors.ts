@@ -11,6 +11,8 @@
 // tensors must tile the data section exactly — no gaps, no overlaps — as the
 // format requires.
 import type { Dtype, FloatArray } from '../engine';
+import { STEP_BYTES, runSteps, type Steps } from '../steps';
+import { widenHalfInto } from './half';
 
 /** One tensor as stored: a dtype, a shape and its values (a copy, never a view of the file). */
 export interface StoredTensor {
@@ -18,7 +20,12 @@ export interface StoredTensor {
   dtype: Dtype;
   shape: number[];
   data: FloatArray;
+  /** 'F16' or 'BF16' when the file held half precision, widened exactly to float32 in `data`. */
+  widenedFrom?: HalfCode;
 }
+
+/** The format's half-precision dtypes, read as float32 (lib/io/half.ts). */
+export type HalfCode = 'F16' | 'BF16';
 
 export interface SafetensorsContents {
   tensors: StoredTensor[];
@@ -33,10 +40,14 @@ export interface SafetensorsContents {
 const DTYPE_CODES: Record<Dtype, string> = { float32: 'F32', float64: 'F64' };
 const CODE_DTYPES: Record<string, Dtype> = { F32: 'float32', F64: 'float64' };
 const BYTES: Record<Dtype, number> = { float32: 4, float64: 8 };
-/** Element sizes of the format's other dtypes: their tensors can be bounds-checked and skipped. */
+const HALF_CODES: readonly string[] = ['F16', 'BF16'];
+/**
+ * Element sizes of the format's dtypes that fastmlp does not read: their
+ * tensors can be bounds-checked and skipped (skipNonFloat). The 8-bit floats
+ * are among them: no reference to test a conversion against here.
+ */
 const OTHER_DTYPE_BYTES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, I64: 8, U64: 8,
+  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, I16: 2, U16: 2, I32: 4, U32: 4, I64: 8, U64: 8,
 };
 
 /** The reference implementation refuses headers above 100 MB; so do we, before allocating anything. */
@@ -61,15 +72,17 @@ function fail(source: string, why: string): never {
 }
 
 /** The bytes of a typed array, without copying (safetensors is little-endian, as is every host Node supports here). */
-function bytesOf(data: FloatArray): Buffer {
+export function bytesOf(data: FloatArray): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**
- * Encodes tensors (in the given order, which is also the order of their bytes
- * in the data section) and string metadata into one buffer.
+ * The bytes before the data section: the 8-byte header length and the JSON
+ * header describing `tensors` (laid out in the given order) and `metadata`.
+ * The file is this followed by each tensor's bytes in that order (save writes
+ * the pieces one after the other; toBuffer concatenates them).
  */
-export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<string, string>): Buffer {
+export function safetensorsHeader(tensors: StoredTensor[], metadata: Record<string, string>): Buffer {
   if (!isLittleEndianHost()) throw new Error('fastmlp model files need a little-endian host');
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
@@ -83,20 +96,10 @@ export function encodeSafetensors(tensors: StoredTensor[], metadata: Record<stri
   const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
   json += ' '.repeat(pad);
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.allocUnsafe(8 + headerBytes.length + offset);
+  const out = Buffer.allocUnsafe(8 + headerBytes.length);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
-  let pos = 8 + headerBytes.length;
-  for (const t of tensors) {
-    bytesOf(t.data).copy(out, pos);
-    pos += t.data.byteLength;
-  }
   return out;
-}
-
-/** The data section of a tensor list, as encodeSafetensors lays it out (for checksums without a file). */
-export function concatTensorBytes(tensors: StoredTensor[]): Buffer {
-  return Buffer.concat(tensors.map((t) => bytesOf(t.data)));
 }
 
 function isLittleEndianHost(): boolean {
@@ -107,6 +110,8 @@ interface HeaderEntry {
   name: string;
   /** null: another dtype of the format, kept only to check the layout. */
   dtype: Dtype | null;
+  /** Set for F16/BF16 tensors (dtype is then float32, their widened form). */
+  half: HalfCode | null;
   shape: number[];
   begin: number;
   end: number;
@@ -116,14 +121,15 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(source, `tensor '${name}' has no { dtype, shape, data_offsets } entry`);
   const v = value as Record<string, unknown>;
   const code = typeof v['dtype'] === 'string' ? v['dtype'] : '';
-  const dtype = Object.hasOwn(CODE_DTYPES, code) ? CODE_DTYPES[code]! : null;
+  const half = HALF_CODES.includes(code) ? code as HalfCode : null;
+  const dtype = Object.hasOwn(CODE_DTYPES, code) ? CODE_DTYPES[code]! : half !== null ? 'float32' : null;
   const other = dtype === null && skipOthers && Object.hasOwn(OTHER_DTYPE_BYTES, code);
   if (dtype === null && !other) {
-    fail(source, `tensor '${name}' has dtype ${JSON.stringify(v['dtype'])}; fastmlp reads F32 and F64 only` +
+    fail(source, `tensor '${name}' has dtype ${JSON.stringify(v['dtype'])}; fastmlp reads F32, F64, F16 and BF16 only` +
       (skipOthers ? '' : ' (io.readWeights can skip other tensors: { skipNonFloat: true })'));
   }
-  const width = dtype !== null ? BYTES[dtype] : OTHER_DTYPE_BYTES[code]!;
-  const typeName = dtype ?? code;
+  const width = half !== null ? 2 : dtype !== null ? BYTES[dtype] : OTHER_DTYPE_BYTES[code]!;
+  const typeName = half ?? dtype ?? code;
   const shape = v['shape'];
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     fail(source, `tensor '${name}' has shape ${JSON.stringify(shape)}; expected an array of integers ≥ 0`);
@@ -141,14 +147,32 @@ function parseEntry(source: string, name: string, value: unknown, dataLength: nu
   if (elements * width !== end - begin) {
     fail(source, `tensor '${name}' of shape [${(shape as number[]).join(', ')}] (${typeName}) needs ${elements * width} bytes but its offsets span ${end - begin}`);
   }
-  return { name, dtype, shape: shape as number[], begin, end };
+  return { name, dtype, half, shape: shape as number[], begin, end };
+}
+
+export interface DecodeOptions {
+  /** Leave out tensors of the format's other dtypes instead of refusing the file (default false). */
+  skipOtherDtypes?: boolean;
+  /**
+   * Tensors as views into `buf` where it is aligned for their type (a copy
+   * where not), for a caller that copies them elsewhere and drops them (model
+   * loading): no copy of the file. Default false: every tensor is a copy, so
+   * keeping one does not keep the whole file in memory.
+   */
+  views?: boolean;
 }
 
 /**
  * Decodes a safetensors buffer; `source` (a path or 'buffer') names it in errors.
  * Throws ModelFileError for anything truncated, inconsistent or malformed.
  */
-export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtypes = false): SafetensorsContents {
+export function decodeSafetensors(buf: Uint8Array, source: string, opts: DecodeOptions = {}): SafetensorsContents {
+  return runSteps(decodeSafetensorsSteps(buf, source, opts));
+}
+
+/** decodeSafetensors in steps of at most STEP_BYTES copied or widened (lib/steps.ts). */
+export function* decodeSafetensorsSteps(buf: Uint8Array, source: string, opts: DecodeOptions = {}): Steps<SafetensorsContents> {
+  const skipOtherDtypes = opts.skipOtherDtypes ?? false;
   const bytes = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (bytes.length < 8) fail(source, `${bytes.length} bytes is too short for the 8-byte header length`);
   const headerLength = bytes.readBigUInt64LE(0);
@@ -200,12 +224,32 @@ export function decodeSafetensors(buf: Uint8Array, source: string, skipOtherDtyp
       skipped.push(e.name);
       continue;
     }
+    const bytesIn = dataSection.subarray(e.begin, e.end);
+    if (e.half !== null) {
+      const data = new Float32Array(bytesIn.length / 2);
+      for (let start = 0; start < data.length; start += STEP_BYTES / 4) {
+        const end = Math.min(data.length, start + STEP_BYTES / 4);
+        widenHalfInto(bytesIn.subarray(2 * start, 2 * end), data.subarray(start, end), e.half);
+        yield;
+      }
+      tensors.push({ name: e.name, dtype: 'float32', shape: e.shape, data, widenedFrom: e.half });
+      continue;
+    }
+    const width = BYTES[e.dtype];
+    const Ctor = e.dtype === 'float32' ? Float32Array : Float64Array;
+    const file = bytesIn.buffer;
+    if (opts.views === true && file instanceof ArrayBuffer && (bytesIn.byteOffset % width) === 0) {  // a shared buffer is copied
+      tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data: new Ctor(file, bytesIn.byteOffset, bytesIn.length / width) });
+      continue;
+    }
     // A copy into a fresh, aligned buffer: the data section need not be aligned,
     // and the model must not keep the file's buffer alive.
-    const copy = new Uint8Array(e.end - e.begin);
-    copy.set(dataSection.subarray(e.begin, e.end));
-    const data = e.dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer);
-    tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data });
+    const copy = new Uint8Array(bytesIn.length);
+    for (let start = 0; start < copy.length; start += STEP_BYTES) {
+      copy.set(bytesIn.subarray(start, Math.min(copy.length, start + STEP_BYTES)), start);
+      yield;
+    }
+    tensors.push({ name: e.name, dtype: e.dtype, shape: e.shape, data: new Ctor(copy.buffer) });
   }
   return { tensors, skipped, metadata, dataSection };
 }

@@ -1,0 +1,136 @@
+// Model files on disk: paths as the caller gives them, atomic writes (temporary
+// file, fsync, rename), whole-file reads that check the safetensors header
+// length first, and system errors restated for the caller's path. All file
+// I/O here is asynchronous (libuv's thread pool): nothing blocks the event loop
+// for a syscall, and the bytes written are the caller's buffers, not a copy.
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
+import { rangeError, typeError } from '../validate';
+import { ModelFileError } from './safetensors';
+
+/**
+ * Writes atomically: a temporary file in the same directory (so the rename
+ * cannot cross file systems), written and fsynced, then renamed over the
+ * target; the directory is fsynced so the rename itself survives a crash.
+ * A failure leaves any previous file untouched and removes the temporary one.
+ * `bytes` may be a list of pieces (a header and each tensor's bytes), written
+ * one after the other as they are: the file is their concatenation, which
+ * nobody has to build in memory.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | readonly Uint8Array[]): Promise<void> {
+  try {
+    await writeThenRename(path, bytes instanceof Uint8Array ? [bytes] : bytes);
+  } catch (e) {
+    // The system error names the temporary file ('.m.safetensors.1234.ab12.tmp'), which the caller never chose.
+    throw fileError(e, 'write', path);
+  }
+}
+
+/**
+ * A file-system error restated for the path the caller gave: "ENOENT: cannot
+ * write 'dir/m.safetensors': no such file or directory", with the original's
+ * code, errno and syscall kept (and it as the cause). Other errors pass through.
+ */
+export function fileError(e: unknown, action: 'read' | 'write', path: string): unknown {
+  const sys = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof sys.code !== 'string' || typeof sys.errno !== 'number') return e;
+  const reason = getSystemErrorMap().get(sys.errno)?.[1] ?? sys.message;
+  const out = new Error(`${sys.code}: cannot ${action} '${path}': ${reason}` +
+    (sys.code === 'EISDIR' ? ' (the path is a directory; give a file name)' : ''), { cause: e }) as NodeJS.ErrnoException;
+  out.code = sys.code;
+  out.errno = sys.errno;
+  if (sys.syscall !== undefined) out.syscall = sys.syscall;
+  out.path = path;
+  return out;
+}
+
+async function writeThenRename(path: string, pieces: readonly Uint8Array[]): Promise<void> {
+  const dir = nodePath.dirname(path);
+  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fs.open(tmp, 'wx');
+  try {
+    try {
+      await writePieces(handle, pieces);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  try {
+    const d = await fs.open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the file itself is synced.
+  }
+}
+
+/** Writes each piece whole, in order (a write may take fewer bytes than given: loop until it took all). */
+async function writePieces(handle: fs.FileHandle, pieces: readonly Uint8Array[]): Promise<void> {
+  for (const piece of pieces) {
+    let done = 0;
+    while (done < piece.byteLength) {
+      const { bytesWritten } = await handle.write(piece, done, piece.byteLength - done);
+      done += bytesWritten;
+    }
+  }
+}
+
+/**
+ * A file path as fs takes it: a non-empty string, or a file: URL (ESM code
+ * writes `new URL('./model.safetensors', import.meta.url)`), as a string.
+ */
+export function filePath(path: unknown): string {
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw rangeError('path', "a file: URL", path.href);
+    return fileURLToPath(path);
+  }
+  if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a non-empty file path string or file: URL', path);
+  return path;
+}
+
+/**
+ * Reads a safetensors file, checking its header length against the file's size
+ * after reading only 8 bytes, so a garbage or foreign file of any size is
+ * refused without being read. decodeSafetensors then bounds everything else.
+ */
+export async function readSafetensorsFile(path: string): Promise<Buffer> {
+  try {
+    return await readWhole(path);
+  } catch (e) {
+    throw fileError(e, 'read', path);  // e.g. a directory: Node's EISDIR message does not name it
+  }
+}
+
+async function readWhole(path: string): Promise<Buffer> {
+  const handle = await fs.open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await handle.read(head, 0, 8, 0);
+    if (bytesRead === 8 && head.readBigUInt64LE(0) > BigInt(size - 8)) {
+      throw new ModelFileError(`'${path}' is not a valid model file: its header claims ${head.readBigUInt64LE(0)} bytes ` +
+        `but only ${size - 8} follow (truncated or not a safetensors file)`);
+    }
+    const bytes = Buffer.allocUnsafe(size);
+    let done = 0;
+    while (done < size) {
+      const r = await handle.read(bytes, done, size - done, done);
+      if (r.bytesRead === 0) break;  // shrank while we read: decode sees it truncated
+      done += r.bytesRead;
+    }
+    return bytes.subarray(0, done);
+  } finally {
+    await handle.close();
+  }
+}
