@@ -1,6 +1,6 @@
 // Fully connected layer on top of gemm (dense.h). Weight is out×in, as
 // torch.nn.Linear, so the forward product multiplies by the transposed weight;
-// the packing routines in gemm.cc absorb the transposes, no copy is made.
+// gemm's packing (gemm_blocked.cc) absorbs the transposes, no copy is made.
 // Vectorised forms from the notes (001, SPEC.md §1):
 //   Z = A·Wᵀ + b,   dW = dZᵀ·A,   db = colSums(dZ),   dA = dZ·W.
 #include "dense.h"

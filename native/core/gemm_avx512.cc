@@ -8,7 +8,7 @@
 // load ports, bound it, and 24 independent accumulators cover the 4-cycle FMA
 // latency of two ports several times over. 14×32 (28 accumulators) also fits;
 // it was no faster in a best-of-3 comparison (on a shared, noisy machine) and
-// pads ragged m more (gemm.cc computes edge tiles in full).
+// pads ragged m more (gemm_blocked.cc computes edge tiles in full).
 #include "gemm_kernels.h"
 
 #if FASTMLP_GEMM_X86

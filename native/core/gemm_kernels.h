@@ -1,6 +1,7 @@
-// Internal to gemm: the micro-kernel interface shared by gemm.cc (the five
-// loops, packing, selection) and the per-ISA kernel files gemm_avx2.cc,
-// gemm_avx512.cc and gemm_neon.cc (STYLE.md §7). Not part of the core's API.
+// Internal to gemm: the micro-kernel interface shared by gemm.cc (selection,
+// thread grid), gemm_blocked.cc (the five loops, packing) and the kernel files
+// gemm_scalar.cc, gemm_avx2.cc, gemm_avx512.cc and gemm_neon.cc (STYLE.md
+// §7). Not part of the core's API.
 //
 // The ISA files are compiled with the same flags as everything else (no
 // -march, no per-file flags: binding.gyp cannot express them portably), so
@@ -59,7 +60,7 @@ template <typename T>
 using MicroKernel = void (*)(index_t kc, T alpha, const T* a, const T* b,
                              T beta, T* c, index_t ldc, const T* bias);
 
-// Loop order around the micro-kernel (see gemm.cc). BResident is the BLIS
+// Loop order around the micro-kernel (see gemm_blocked.cc). BResident is the BLIS
 // order for row-major C: a KC×NR micro-panel of B stays in L1 while A
 // micro-panels stream from L2; MC is the L2 block, NC the L3 block. With a
 // wide NR (AVX-512: 32 floats) a KC×NR panel no longer fits in L1 at a useful
@@ -126,6 +127,10 @@ using SmallKernel = void (*)(index_t k, const T* ab, const T* a, index_t lda,
                              const T* bias, index_t tail);
 constexpr int kSmallMaxRows = 12, kSmallMaxVectors = 4;
 
+// The largest MR×NR any kernel may use: edge tiles go through a stack tile of
+// this many values (gemm_blocked.cc), and gemm.cc refuses a bigger config.
+constexpr index_t kMaxTile = 32 * 32;
+
 template <typename T>
 struct KernelConfig {
   const char* name;
@@ -140,7 +145,8 @@ struct KernelConfig {
   index_t edge_mr = 0, edge_nr = 0;
   MicroKernel<T> edge[3][2] = {{nullptr, nullptr}, {nullptr, nullptr}, {nullptr, nullptr}};
   // Optional ISA copies for the untransposed packs (A panels of width mr,
-  // a whole B block in panels of width nr). Null: gemm.cc's portable copy.
+  // a whole B block in panels of width nr). Null: gemm_blocked.cc's portable
+  // copy.
   PackCopy<T> copy_a = nullptr;
   PackCopyBlock<T> copy_b_block = nullptr;
   // The small-product kernels (set_small_kernels): small[ta][r-1][v-1]
@@ -162,6 +168,9 @@ bool avx512_config(KernelConfig<float>* cfg);
 bool avx512_config(KernelConfig<double>* cfg);
 bool neon_config(KernelConfig<float>* cfg);
 bool neon_config(KernelConfig<double>* cfg);
+// The portable kernel (gemm_scalar.cc), in every build: the fallback.
+void scalar_config(KernelConfig<float>* cfg);
+void scalar_config(KernelConfig<double>* cfg);
 
 }  // namespace gemm_detail
 }  // namespace fastmlp

@@ -36,9 +36,9 @@ bool Network<T>::step() {
   // Finite gradients can still give an update that overflows (a huge learning
   // rate, weight decay near the largest float, Adam's g²): the elements it
   // would make non-finite keep their parameter and state exactly, the others
-  // are updated (optim.cc, "Updates that overflow", says why not all-or-
-  // nothing), and the step is not counted, so that every caller reports it as
-  // a bad batch through the step count, as a refused step.
+  // are updated (optim_numerics.inc, "Updates that overflow", says why not
+  // all-or-nothing), and the step is not counted, so that every caller
+  // reports it as a bad batch through the step count, as a refused step.
   if (!optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(), nparams_,
                         step_ + 1))
     return false;

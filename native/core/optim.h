@@ -17,8 +17,8 @@
 //  clip_value > 0: g = clamp(g, −clip_value, clip_value)    (torch.nn.utils.clip_grad_value_)
 // in that order (norm first, as Keras applies clipnorm before clipvalue).
 // Decaying state (SGD's velocity, RMSprop's averages and buffer, Adam's m, v
-// and max v) is stored as 0 where it would be subnormal (optim.cc explains
-// why and proves that the parameters do not change).
+// and max v) is stored as 0 where it would be subnormal (optim_numerics.inc
+// explains why and proves that the parameters do not change).
 #pragma once
 
 #include <vector>
@@ -45,8 +45,8 @@ struct OptimizerSpec {
   double clip_norm = 0.0;  // 0: off
   double clip_value = 0.0; // 0: off
   // Stores decaying state values below the smallest normal number as 0 (see
-  // optim.cc, "Subnormal state"), and squares a tiny gradient whose square
-  // would be subnormal as 0 ("Tiny gradients"). Only tests and benchmarks
+  // optim_numerics.inc, "Subnormal state"), and squares a tiny gradient whose
+  // square would be subnormal as 0 ("Tiny gradients"). Only tests and benchmarks
   // turn it off, to compare with PyTorch's behaviour; the public API has no
   // such option.
   bool flush_subnormal = true;
@@ -74,8 +74,8 @@ bool optimizer_state_compatible(const OptimizerSpec& a, const OptimizerSpec& b);
 // Returns true when every element was updated. An element whose new
 // parameter or state would be NaN or ±Infinity (an update that overflows, from
 // finite values) keeps its parameter and state exactly as they were; the
-// others are updated, and the result is false (optim.cc, "Updates that
-// overflow", says why not all-or-nothing).
+// others are updated, and the result is false (optim_numerics.inc,
+// "Updates that overflow", says why not all-or-nothing).
 template <typename T>
 bool optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
                       T* state, index_t n, std::int64_t step);

@@ -64,8 +64,13 @@ std::vector<T> random_vec(std::size_t n, double lo = -1, double hi = 1) {
   return v;
 }
 
-void test_network();  // network_test.cc
-void test_loss_kinds();  // losses_test.cc
-void test_layers();   // layers_test.cc
+// The parts of the core test program, run by core_test.cc's main.
+void test_activations();        // activations_test.cc
+void test_vec_math();           // activations_test.cc
+void test_cross_entropy_mse();  // losses_test.cc
+void test_loss_kinds();         // losses_test.cc
+void test_optim();              // optim_test.cc
+void test_network();            // network_test.cc
+void test_layers();             // layers_test.cc
 
 }  // namespace fastmlp_test

@@ -1,8 +1,16 @@
-// Tests of every loss kind in the core (losses.h): finite differences for
-// each kind, option and reduction in double, SPEC.md §7's worked numbers,
-// loss_values against the reductions, and the argument checks.
+// Core tests of the losses (losses.h), in two parts:
+//  - cross-entropy and mse: SPEC.md §7's golden values, soft and one-hot
+//    targets, label smoothing against an explicit log-softmax, reductions,
+//    gradients by finite differences, bad class indices and validate_loss;
+//  - every loss kind: finite differences for each kind, option and reduction
+//    in double, SPEC.md §7's worked numbers, loss_values against the
+//    reductions, and the argument checks.
+// Part of fastmlp_core_test (core_test.cc runs them).
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -12,6 +20,130 @@
 
 using namespace fastmlp;
 using namespace fastmlp_test;
+
+// ---------------------------------------------------------------------------
+// cross-entropy and mse
+
+namespace {
+
+const double kLogits45[] = {
+    0.7114,  -0.9152, -0.3899, 0.9435,  -0.1819, -0.6162, -0.0346,
+    -0.5723, -1.1487, -1.4400, 0.3388,  -0.9662, -0.2876, -0.1088,
+    -0.1857, -1.3066, 1.5789,  -0.3382, -0.6364, 2.9867};
+
+// Finite-difference check of loss_backward in double.
+void fd_loss(const LossSpec& spec, index_t B, index_t C,
+             const std::int32_t* idx, const double* target) {
+  auto p = random_vec<double>(static_cast<std::size_t>(B * C), -2, 2);
+  std::vector<double> g(p.size()), g2(p.size());
+  loss_backward(spec, p.data(), B, C, idx, target, g.data());
+  const double l = loss_forward_backward(spec, p.data(), B, C, idx, target, g2.data());
+  // A few ulps, relative: the two paths may sum in different orders (on
+  // aarch64 they differ by 1–2 ulps of a loss near 18; 1e-15 absolute is < 1 ulp there).
+  CHECK_NEAR(l, loss_forward(spec, p.data(), B, C, idx, target), 1e-14 * std::max(1.0, std::fabs(l)));
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    const double h = 1e-6;
+    auto pp = p, pm = p;
+    pp[i] += h;
+    pm[i] -= h;
+    const double fd = (loss_forward(spec, pp.data(), B, C, idx, target) -
+                       loss_forward(spec, pm.data(), B, C, idx, target)) / (2 * h);
+    CHECK_NEAR(g[i], fd, 1e-8);
+    CHECK(g[i] == g2[i]);
+  }
+}
+
+}  // namespace
+
+void fastmlp_test::test_cross_entropy_mse() {
+  LossSpec ce;
+  ce.kind = LossKind::CrossEntropy;
+  const std::int32_t y4[] = {1, 0, 3, 2};
+  // SPEC.md §7 golden values.
+  CHECK_NEAR(loss_forward<double>(ce, kLogits45, 4, 5, y4, nullptr), 2.383066, 1e-5);
+  std::vector<float> lf(std::begin(kLogits45), std::end(kLogits45));
+  CHECK_NEAR(loss_forward<float>(ce, lf.data(), 4, 5, y4, nullptr), 2.383066, 1e-5);
+  const double custom[] = {1.5, 0.5, -0.5, -0.5, 1.5, 0.5, 0.5, -0.5, 1.5};
+  const std::int32_t y3[] = {0, 1, 2};
+  CHECK_NEAR(loss_forward<double>(ce, custom, 3, 3, y3, nullptr), 0.407606, 1e-6);
+  // One-hot soft targets give the same value; reduction sum = B · mean.
+  std::vector<double> onehot(20, 0.0);
+  for (int b = 0; b < 4; ++b) onehot[b * 5 + y4[b]] = 1;
+  CHECK_NEAR(loss_forward<double>(ce, kLogits45, 4, 5, nullptr, onehot.data()),
+             2.383066, 1e-5);
+  LossSpec ce_sum = ce;
+  ce_sum.reduction = Reduction::Sum;
+  CHECK_NEAR(loss_forward<double>(ce_sum, kLogits45, 4, 5, y4, nullptr),
+             4 * 2.383065969279931, 1e-9);
+  // Label smoothing: q = (1−ε)e_y + ε/C, checked against explicit log-softmax.
+  LossSpec ls = ce;
+  ls.label_smoothing = 0.2;
+  double expect = 0;
+  for (int b = 0; b < 4; ++b) {
+    const double* z = kLogits45 + b * 5;
+    double s = 0;
+    for (int j = 0; j < 5; ++j) s += std::exp(z[j]);
+    for (int j = 0; j < 5; ++j)
+      expect -= ((j == y4[b] ? 0.8 : 0.0) + 0.2 / 5) * (z[j] - std::log(s));
+  }
+  CHECK_NEAR(loss_forward<double>(ls, kLogits45, 4, 5, y4, nullptr), expect / 4, 1e-12);
+  CHECK_NEAR(loss_forward<double>(ls, kLogits45, 4, 5, nullptr, onehot.data()),
+             expect / 4, 1e-12);
+  // mse by hand: differences 1, 0, −2, 3 → 14 (sum), 3.5 (mean).
+  LossSpec mse;
+  const double mp[] = {1, 2, 3, 4}, mt[] = {0, 2, 5, 1};
+  CHECK_NEAR(loss_forward<double>(mse, mp, 2, 2, nullptr, mt), 3.5, 1e-15);
+  LossSpec mse_sum = mse;
+  mse_sum.reduction = Reduction::Sum;
+  CHECK_NEAR(loss_forward<double>(mse_sum, mp, 2, 2, nullptr, mt), 14, 1e-15);
+
+  // Gradients by finite differences.
+  auto dense = random_vec<double>(4 * 5, 0, 1);  // soft rows, not normalised
+  auto dense_norm = dense;
+  for (int b = 0; b < 4; ++b) {
+    double s = 0;
+    for (int j = 0; j < 5; ++j) s += dense_norm[b * 5 + j];
+    for (int j = 0; j < 5; ++j) dense_norm[b * 5 + j] /= s;
+  }
+  for (Reduction red : {Reduction::Mean, Reduction::Sum}) {
+    for (double eps : {0.0, 0.1}) {
+      LossSpec s;
+      s.kind = LossKind::CrossEntropy;
+      s.reduction = red;
+      s.label_smoothing = eps;
+      fd_loss(s, 4, 5, y4, nullptr);
+      fd_loss(s, 4, 5, nullptr, dense.data());
+      fd_loss(s, 4, 5, nullptr, dense_norm.data());
+    }
+    LossSpec m;
+    m.reduction = red;
+    fd_loss(m, 4, 5, nullptr, dense.data());
+  }
+
+  // Bad indices throw before anything is written.
+  const std::int32_t bad1[] = {1, 0, 5, 2}, bad2[] = {1, -1, 3, 2};
+  std::vector<double> g(20, 42.0);
+  CHECK_THROWS(loss_backward<double>(ce, kLogits45, 4, 5, bad1, nullptr, g.data()),
+               std::invalid_argument);
+  CHECK_THROWS(loss_forward<double>(ce, kLogits45, 4, 5, bad2, nullptr),
+               std::invalid_argument);
+  CHECK(g[0] == 42.0 && g[19] == 42.0);
+  // validate_loss
+  LossSpec bad = ce;
+  for (double e : {-0.1, 1.1, std::nan("")}) {
+    bad.label_smoothing = e;
+    CHECK_THROWS(validate_loss(bad, true, false), std::invalid_argument);
+  }
+  bad.label_smoothing = 1.0;
+  validate_loss(bad, true, false);  // ε = 1 is allowed
+  CHECK_THROWS(validate_loss(mse, true, false), std::invalid_argument);
+  CHECK_THROWS(validate_loss(ce, true, true), std::invalid_argument);
+  CHECK_THROWS(validate_loss(ce, false, false), std::invalid_argument);
+  CHECK_THROWS(loss_forward<double>(mse, mp, 2, 2, y3, nullptr), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------------------
+// every loss kind
 
 namespace {
 

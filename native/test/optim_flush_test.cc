@@ -1,4 +1,4 @@
-// Subnormal optimizer state (optim.cc, "Subnormal state"), once per ISA
+// Subnormal optimizer state (optim_numerics.inc, "Subnormal state"), per ISA
 // variant of the update loops (fastmlp_kernel_test: default, avx2, scalar):
 //  1. no optimizer kind or option ever stores a subnormal state value, with
 //     gradients that are 0, ordinary, or tiny enough to make (1 − β)·g
@@ -12,11 +12,11 @@
 //     ReLU units, both dtypes;
 //  4. Adagrad's sum, which only grows, is kept as it is;
 //  5. tiny gradients (|g| ~1e-20 float, ~1e-160 double: g² subnormal), whose
-//     squares optim.cc drops ("Tiny gradients"): from zero state, and after
-//     ordinary steps (state ≥ 2⁻¹⁰²), the parameters are bit-identical with
-//     and without the flush (which switches the drop too), the state differs
-//     only where the unflushed one is subnormal (Adagrad's sum: below
-//     steps·N), and after ordinary steps not at all.
+//     squares the core drops (optim_numerics.inc, "Tiny gradients"): from
+//     zero state, and after ordinary steps (state ≥ 2⁻¹⁰²), the parameters
+//     are bit-identical with and without the flush (which switches the drop
+//     too), the state differs only where the unflushed one is subnormal
+//     (Adagrad's sum: below steps·N), and after ordinary steps not at all.
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -205,7 +205,7 @@ void fused_training_unchanged_by_flush(const NamedSpec& c) {
 }
 
 // A zero gradient leaves Adagrad's sum as it is, subnormal or not: it does
-// not decay, so it is not flushed (optim.cc).
+// not decay, so it is not flushed (optim_numerics.inc).
 template <typename T>
 void adagrad_sum_kept() {
   OptimizerSpec s;

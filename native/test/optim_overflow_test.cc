@@ -1,4 +1,4 @@
-// Updates that overflow (optim.cc, "Updates that overflow"), once per ISA
+// Updates that overflow (optim_numerics.inc, "Updates that overflow"), per ISA
 // variant of the update loops (fastmlp_kernel_test: default, avx2, scalar):
 //  1. every optimizer kind and option, float and double: a vector holding
 //     ordinary elements and elements whose update overflows from finite
