@@ -1,4 +1,4 @@
-// Updates that overflow (native/core/optim.cc "Updates that overflow",
+// Updates that overflow (native/core/optim_numerics.inc "Updates that overflow",
 // lib/engines/js/optim.ts): a finite gradient whose update would store NaN or
 // ±Infinity in a parameter or optimizer state value — weight decay on a
 // weight near the largest finite number, a gradient whose square overflows,

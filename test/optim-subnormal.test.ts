@@ -1,4 +1,4 @@
-// Subnormal optimizer state is stored as 0 (native/core/optim.cc "Subnormal
+// Subnormal optimizer state is stored as 0 (native/core/optim_numerics.inc "Subnormal
 // state", lib/engines/js/optim.ts), in both engines and both dtypes:
 //  - no optimizer kind or option stores a subnormal value, with gradients
 //    that are 0, ordinary, or tiny enough to make (1 − β)·g subnormal;
@@ -116,7 +116,7 @@ function deadParams(): number[] {
 /**
  * A plan whose first DEAD hidden units have bias −50 (their pre-activation, with
  * weights in [−1, 1) and inputs in [0, 1), stays below −44), and state near the
- * floor. Their weights are not 0: the proof in optim.cc excludes |θ| below
+ * floor. Their weights are not 0: the proof in optim_numerics.inc excludes |θ| below
  * ~4e-22·lr, where the unflushed subnormal step is visible (θ = 0 becomes −1.6e-33).
  */
 function deadUnitPlan(name: EngineName, dtype: Dtype, spec: OptimizerSpec): NetworkPlan {
@@ -228,7 +228,7 @@ describe('Adagrad keeps its sum (it only grows; a zero gradient leaves it as it 
   }
 });
 
-// Tiny gradients (native/core/optim.cc "Tiny gradients"): a gradient whose
+// Tiny gradients (native/core/optim_numerics.inc "Tiny gradients"): a gradient whose
 // square term would be subnormal is squared as 0 (x86 takes a microcode assist
 // on every such multiply; the JS engine's float64 arithmetic too). The
 // parameters stay bit-identical to the unflushed run; the state differs only

@@ -1,7 +1,7 @@
 // Optimizer updates over flat parameter buffers for the pure-TypeScript
 // engine; same semantics, state layout and arithmetic arrangement as
-// native/core/optim.cc, which follows torch.optim (SPEC.md §4, ε outside the
-// square root). g is the gradient after clipping; λ the weight decay:
+// native/core/optim.cc (its loops in optim_loops.inc), which follows
+// torch.optim (SPEC.md §4, ε outside the square root). g is the gradient after clipping; λ the weight decay:
 //
 //  SGD     g ← g + λθ;  v ← g on the first step, else μv + (1 − dampening)·g  (μ ≠ 0)
 //          g ← g + μv (nesterov) or v (μ ≠ 0);  θ ← θ − lr·g
@@ -132,7 +132,7 @@ export function optimizerStateCompatible(a: OptimizerSpec, b: OptimizerSpec): bo
     (Boolean(a.centered) === Boolean(b.centered) && (a.momentum > 0) === (b.momentum > 0));
 }
 
-// Subnormal state (native/core/optim.cc explains why and proves that the
+// Subnormal state (native/core/optim_numerics.inc explains why and proves that the
 // parameters do not change): every state value that decays — SGD's velocity,
 // RMSprop's averages and buffer, Adam's m, v and max v — is stored as 0 where
 // the stored dtype would hold a subnormal number; the update then uses the
@@ -161,7 +161,7 @@ function flushBelow(state: FloatArray): number {
   return state instanceof Float32Array ? FLOAT32_FLUSH_BELOW : FLOAT64_FLUSH_BELOW;
 }
 
-// Tiny gradients (native/core/optim.cc, "Tiny gradients", explains why and
+// Tiny gradients (native/core/optim_numerics.inc, "Tiny gradients", explains why and
 // which results can change): with the flush on, a gradient whose square term
 // c·g² (c = 1 − β2, 1 − α or 1; centered RMSprop's a² too) would be below the
 // smallest normal number of the array's dtype is squared as 0, with the
@@ -177,7 +177,7 @@ function squareBelow(state: FloatArray, coefficient: number): number {
   return float32 ? Math.fround(bound) : bound;
 }
 
-// Updates that overflow (native/core/optim.cc explains the choice): an
+// Updates that overflow (native/core/optim_numerics.inc explains the choice): an
 // element whose new parameter or state value would be stored as NaN or
 // ±Infinity keeps its parameter and state exactly as they were; the others are
 // updated, and the update returns false. JS computes in double, so the test is
@@ -200,7 +200,7 @@ function overflowFrom(param: FloatArray): number {
   return param instanceof Float32Array ? FLOAT32_STORES_FINITE_BELOW : Infinity;
 }
 
-// The updates use the native core's arithmetic arrangement (optim.cc), so
+// The updates use the native core's arithmetic arrangement (optim_loops.inc), so
 // float64 trajectories of the two engines agree to rounding (Math.pow and
 // std::pow may differ in the last bit). The weight-decay term is added even
 // when λ = 0, as there. Clipping is a scale and bounds applied as each
