@@ -1,7 +1,8 @@
 // Optimizer updates over flat parameter buffers for the pure-TypeScript
 // engine; same semantics, state layout and arithmetic arrangement as
 // native/core/optim.cc (its loops in optim_loops.inc), which follows
-// torch.optim (SPEC.md §4, ε outside the square root). g is the gradient after clipping; λ the weight decay:
+// torch.optim (SPEC.md §4, ε outside the square root). g is the gradient
+// after clipping; λ the weight decay:
 //
 //  SGD     g ← g + λθ;  v ← g on the first step, else μv + (1 − dampening)·g  (μ ≠ 0)
 //          g ← g + μv (nesterov) or v (μ ≠ 0);  θ ← θ − lr·g
