@@ -14,6 +14,7 @@ import type { Engine, FloatArray, LossSpec, Target } from './engine';
 import { trainEpochChunks, type DataChunk, type EpochMetrics, type EpochRun } from './fit-epoch';
 import { allocate, type Matrix } from './matrix';
 import { MetricAccumulators } from './metric-accumulators';
+import { outputReading } from './output-reading';
 import type { MetricName } from './metrics';
 import type { Rng } from './rng';
 import { gradientsOverflowed, type EpochContext } from './training';
@@ -118,7 +119,8 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   // chunk by chunk into sufficient statistics (lib/fit-epoch.ts EpochMetrics):
   // a stream's outputs are held one chunk at a time, never the epoch's.
   const metrics: EpochMetrics | null = host.metricNames.length > 0 ? {
-    accumulators: new MetricAccumulators(host.metricNames, outputSize),
+    // The outputs read as the compiled loss defines them (lib/output-reading.ts), as evaluate reads them.
+    accumulators: new MetricAccumulators(host.metricNames, outputSize, outputReading(host.lossSpec?.kind ?? null)),
     engine: host.engine,
     spec: host.lossSpec,
     outputs: allocate(ctx.dtype, data.stream ? 0 : data.rows * outputSize),

@@ -12,7 +12,11 @@
 // chunks in row order — except r2, whose total sum of squares is merged per
 // chunk (RSquared below) and so rounds differently.
 import type { FloatArray, Target } from './engine';
-import { COMPILED_TOP_K, LOG_LOSS_EPS, precisionRecallF1FromCounts, type MetricName } from './metrics';
+import { COMPILED_TOP_K, precisionRecallF1FromCounts, r2FromSums, type MetricName } from './metrics';
+import {
+  CUSTOM_READING, binaryColumns, binaryLogLoss, predictedLabel, probabilityMap, rowLogLoss, trueLabel,
+  type OutputReading, type ProbabilityMap,
+} from './output-reading';
 import { ArgumentRangeError } from './validate';
 
 /**
@@ -44,31 +48,58 @@ function argmaxAt(data: ArrayLike<number>, base: number, cols: number): number {
   return best;
 }
 
-/** Row r's predicted class: its argmax, or output ≥ 0.5 with one column (metrics.ts predictedClasses). */
-function predictedClass(pred: FloatArray, r: number, cols: number): number {
-  return cols === 1 ? (pred[r]! >= 0.5 ? 1 : 0) : argmaxAt(pred, r * cols, cols);
+/**
+ * How a fold reads its outputs (metrics.ts metricByName): each value as a
+ * binary decision (one column, or a multi-label loss with a dense target), or
+ * each row as one class (argmax).
+ */
+class Reader {
+  constructor(readonly reading: OutputReading, readonly cols: number) {}
+
+  /** Whether the values of a chunk with this target are scored one by one (metrics.ts scoresElements). */
+  elementwise(target: Target): boolean {
+    return binaryColumns(this.reading, this.cols) && (this.cols === 1 || !(target instanceof Int32Array));
+  }
+  /** Value v's predicted binary label. */
+  predictedLabel(pred: FloatArray, v: number): number {
+    return predictedLabel(this.reading, pred[v]!);
+  }
+  /** Value v's true binary label: its row's class index (one column), or the target value read. */
+  trueLabel(target: Target, v: number): number {
+    return target instanceof Int32Array ? target[v]! : trueLabel(this.reading, target[v]!);
+  }
+  /** Row r's true class, single-label: the index, or argmax of the target row. */
+  trueClass(target: Target, r: number): number {
+    return target instanceof Int32Array ? target[r]! : argmaxAt(target, r * this.cols, this.cols);
+  }
 }
 
-/** Row r's true class: the index, or a dense row's class as predictedClass reads it (metrics.ts trueClasses). */
-function trueClass(target: Target, r: number, cols: number): number {
-  return target instanceof Int32Array ? target[r]! : predictedClass(target, r, cols);
-}
-
-/** accuracy and binary_accuracy (metrics.ts accuracyOf): rows whose predicted class is the true one. */
+/**
+ * accuracy and binary_accuracy (metricByName): values whose predicted binary
+ * label is the true one, or rows whose argmax is the true class.
+ */
 class Accuracy implements MetricAccumulator {
-  private rows = 0;
+  private counted = 0;
   private correct = 0;
-  constructor(private readonly cols: number) {}
+  constructor(private readonly reader: Reader) {}
 
-  fold({ pred, target, order, count }: ChunkRows): void {
+  fold(rows: ChunkRows): void {
+    const { pred, target, order, count } = rows;
+    const { reader } = this;
+    const cols = reader.cols;
+    if (reader.elementwise(target)) {
+      forEachValue(rows, cols, (v) => { if (reader.predictedLabel(pred, v) === reader.trueLabel(target, v)) this.correct++; });
+      this.counted += count * cols;
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const r = order ? order[i]! : i;
-      if (predictedClass(pred, r, this.cols) === trueClass(target, r, this.cols)) this.correct++;
+      if (argmaxAt(pred, r * cols, cols) === reader.trueClass(target, r)) this.correct++;
     }
-    this.rows += count;
+    this.counted += count;
   }
-  value(): number { return this.correct / this.rows; }
-  reset(): void { this.rows = 0; this.correct = 0; }
+  value(): number { return this.correct / this.counted; }
+  reset(): void { this.counted = 0; this.correct = 0; }
 }
 
 /** top_k_accuracy (metrics.ts topKOf): rows whose true class ranks among the k highest outputs. */
@@ -76,15 +107,17 @@ class TopK implements MetricAccumulator {
   private rows = 0;
   private hits = 0;
   private readonly k: number;
-  constructor(private readonly cols: number) {
-    this.k = Math.min(COMPILED_TOP_K, cols);
+  private readonly cols: number;
+  constructor(private readonly reader: Reader) {
+    this.cols = reader.cols;
+    this.k = Math.min(COMPILED_TOP_K, this.cols);
   }
 
   fold({ pred, target, order, count }: ChunkRows): void {
-    const cols = this.cols;
+    const { cols, reader } = this;
     for (let i = 0; i < count; i++) {
       const r = order ? order[i]! : i;
-      const t = trueClass(target, r, cols);
+      const t = cols === 1 ? reader.trueLabel(target, r) : reader.trueClass(target, r);
       // Class 1 of a single output column has no score of its own: topKOf
       // reads none beyond the row and counts a hit (every row is, with one column).
       if (t >= cols) {
@@ -163,12 +196,12 @@ class SquaredError implements MetricAccumulator {
 }
 
 /**
- * r2 (metrics.ts r2Of): 1 − SS_res / SS_tot, both over every value of every
- * output pooled (one mean of all target values, as r2Of defines it). SS_res
- * is a running sum. SS_tot is the targets' M2 = Σ(t − mean)²: each chunk's
- * mean and M2 come from a two-pass loop over the chunk (r2Of's own
- * arithmetic), merged into the running (count, mean, M2) with the pairwise
- * update of Chan, Golub & LeVeque, "Updating formulae and a pairwise
+ * r2 (metrics.ts r2Of): per output, 1 − SS_res / SS_tot, then the uniform
+ * average over outputs (scikit-learn's and Keras's default). Per output,
+ * SS_res is a running sum and SS_tot the targets' M2 = Σ(t − mean)²: each
+ * chunk's mean and M2 come from a two-pass loop over the chunk (r2Of's own
+ * arithmetic), merged into the output's running (count, mean, M2) with the
+ * pairwise update of Chan, Golub & LeVeque, "Updating formulae and a pairwise
  * algorithm for computing sample variances" (Stanford CS-TR-79-773, 1979):
  *   δ = mean_B − mean_A,  mean = mean_A + δ·n_B/n,  M2 = M2_A + M2_B + δ²·n_A·n_B/n.
  * Not Σt² − n·mean², which cancels catastrophically when the mean is large
@@ -180,72 +213,102 @@ class SquaredError implements MetricAccumulator {
  * r2 of targets 1e9 + [−1, 1) in 1-row chunks was off by up to 8e-10; shifted, it
  * matched exact integer arithmetic (test/metric-accumulators.test.ts).
  * One chunk gives r2Of's number exactly; several differ from it by rounding.
+ * Memory: five numbers per output.
  */
 class RSquared implements MetricAccumulator {
-  private values = 0;
-  private sq = 0;
-  /** The first chunk's target mean; `mean` is the running mean minus it. */
-  private shift = 0;
-  private mean = 0;
-  private m2 = 0;
-  constructor(private readonly cols: number) {}
+  private rows = 0;
+  private readonly sq: Float64Array;
+  /** Each output's first-chunk target mean; `mean` is its running mean minus it. */
+  private readonly shift: Float64Array;
+  private readonly mean: Float64Array;
+  private readonly m2: Float64Array;
+  /** One chunk's per-output mean (scratch). */
+  private readonly chunkMean: Float64Array;
+  constructor(private readonly cols: number) {
+    this.sq = new Float64Array(cols);
+    this.shift = new Float64Array(cols);
+    this.mean = new Float64Array(cols);
+    this.m2 = new Float64Array(cols);
+    this.chunkMean = new Float64Array(cols);
+  }
 
   fold(rows: ChunkRows): void {
-    const { pred } = rows;
+    const { pred, order, count } = rows;
     const target = denseTarget('r2', rows.target);
-    const n = rows.count * this.cols;
-    if (n === 0) return;
-    const shift = this.shift;  // 0 for the first chunk: r2Of's arithmetic exactly
-    let chunkMean = 0;
-    forEachValue(rows, this.cols, (v) => {
-      const e = pred[v]! - target[v]!;
-      this.sq += e * e;
-      chunkMean += target[v]! - shift;
-    });
-    chunkMean /= n;
-    let chunkM2 = 0;
-    forEachValue(rows, this.cols, (v) => { chunkM2 += (target[v]! - shift - chunkMean) ** 2; });
-    if (this.values === 0) {
-      this.shift = chunkMean;
-      this.mean = 0;
-      this.m2 = chunkM2;
-    } else {
-      const total = this.values + n;
-      const delta = chunkMean - this.mean;
-      this.mean += delta * (n / total);
-      this.m2 += chunkM2 + delta * delta * (this.values * n / total);
+    if (count === 0) return;
+    const { cols, sq, shift, mean, m2, chunkMean } = this;
+    for (let c = 0; c < cols; c++) {
+      // Output c, rows in order: r2Of's arithmetic (shift 0 in the first chunk).
+      let s = 0;
+      for (let i = 0; i < count; i++) {
+        const v = (order ? order[i]! : i) * cols + c;
+        const e = pred[v]! - target[v]!;
+        sq[c]! += e * e;
+        s += target[v]! - shift[c]!;
+      }
+      chunkMean[c] = s / count;
+      let chunkM2 = 0;
+      for (let i = 0; i < count; i++) chunkM2 += (target[(order ? order[i]! : i) * cols + c]! - shift[c]! - chunkMean[c]!) ** 2;
+      if (this.rows === 0) {
+        shift[c] = chunkMean[c]!;
+        mean[c] = 0;
+        m2[c] = chunkM2;
+      } else {
+        const total = this.rows + count;
+        const delta = chunkMean[c]! - mean[c]!;
+        mean[c]! += delta * (count / total);
+        m2[c]! += chunkM2 + delta * delta * (this.rows * count / total);
+      }
     }
-    this.values += n;
+    this.rows += count;
   }
   value(): number {
-    if (this.m2 === 0) return this.sq === 0 ? 1 : 0;  // scikit-learn's convention for a constant target (as r2Of)
-    return 1 - this.sq / this.m2;
+    let sum = 0;
+    for (let c = 0; c < this.cols; c++) sum += r2FromSums(this.sq[c]!, this.m2[c]!);
+    return sum / this.cols;
   }
-  reset(): void { this.values = 0; this.sq = 0; this.shift = 0; this.mean = 0; this.m2 = 0; }
+  reset(): void {
+    this.rows = 0;
+    for (const a of [this.sq, this.shift, this.mean, this.m2]) a.fill(0);
+  }
 }
 
 /**
- * precision, recall and f1 (metricByName: macro average over the classes, or
- * class 1 with one output column): per class, true positives and how often it
- * was predicted and true — the confusion matrix's diagonal and its column and
- * row sums, all that precisionRecallF1Of reads of it.
+ * precision, recall and f1 (metricByName). Single-label: per class, true
+ * positives and how often it was predicted and true — the confusion matrix's
+ * diagonal and its column and row sums, all that precisionRecallF1Of reads
+ * of it — macro-averaged. Elementwise (one column, multi-label): per label,
+ * the counts of class 1 — the same three arrays — macro-averaged over labels.
  */
 class ClassCounts implements MetricAccumulator {
   private readonly truePositives: Float64Array;
   private readonly predicted: Float64Array;
   private readonly actual: Float64Array;
-  constructor(private readonly cols: number, private readonly name: 'precision' | 'recall' | 'f1') {
-    const classes = cols === 1 ? 2 : cols;
-    this.truePositives = new Float64Array(classes);
-    this.predicted = new Float64Array(classes);
-    this.actual = new Float64Array(classes);
+  constructor(private readonly reader: Reader, private readonly name: 'precision' | 'recall' | 'f1') {
+    this.truePositives = new Float64Array(reader.cols);
+    this.predicted = new Float64Array(reader.cols);
+    this.actual = new Float64Array(reader.cols);
   }
 
-  fold({ pred, target, order, count }: ChunkRows): void {
+  fold(rows: ChunkRows): void {
+    const { pred, target, order, count } = rows;
+    const { reader } = this;
+    const cols = reader.cols;
+    if (reader.elementwise(target)) {
+      forEachValue(rows, cols, (v) => {
+        const p = reader.predictedLabel(pred, v);
+        const t = reader.trueLabel(target, v);
+        const c = v % cols;
+        this.predicted[c]! += p;
+        this.actual[c]! += t;
+        this.truePositives[c]! += p & t;
+      });
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const r = order ? order[i]! : i;
-      const p = predictedClass(pred, r, this.cols);
-      const t = trueClass(target, r, this.cols);
+      const p = argmaxAt(pred, r * cols, cols);
+      const t = reader.trueClass(target, r);
       this.predicted[p]!++;
       this.actual[t]!++;
       if (p === t) this.truePositives[p]!++;
@@ -255,7 +318,7 @@ class ClassCounts implements MetricAccumulator {
     const tp = this.truePositives;
     const fp = this.predicted.map((n, c) => n - tp[c]!);
     const fn = this.actual.map((n, c) => n - tp[c]!);
-    return precisionRecallF1FromCounts(tp, fp, fn, this.cols === 1 ? 'binary' : 'macro')[this.name] as number;
+    return precisionRecallF1FromCounts(tp, fp, fn, 'macro')[this.name] as number;
   }
   reset(): void {
     this.truePositives.fill(0);
@@ -265,56 +328,54 @@ class ClassCounts implements MetricAccumulator {
 }
 
 /**
- * log_loss (metricByName: metrics.ts logLossOf on softmax of the outputs, or
- * on the one output column as P(class 1)): Σ −log p(true class), and the
- * count. One row's softmax at a time, in a scratch row of `cols` values.
+ * log_loss (metricByName): Σ −log p(true label) over the values scored one by
+ * one (lib/output-reading.ts binaryLogLoss), or Σ −log p(true class) over the
+ * rows (rowLogLoss, one row at a time in a scratch row of `cols` values), and
+ * the count.
  */
 class LogLoss implements MetricAccumulator {
-  private rows = 0;
+  private counted = 0;
   private total = 0;
   private readonly probs: Float64Array;
-  constructor(private readonly cols: number) {
-    this.probs = new Float64Array(cols);
+  private readonly map: ProbabilityMap;
+  constructor(private readonly reader: Reader) {
+    this.probs = new Float64Array(reader.cols);
+    this.map = probabilityMap(reader.reading, reader.cols);
+    if (this.map === null) {
+      throw new ArgumentRangeError(`Metric 'log_loss' has no meaning for outputs read as ${reader.reading.meaning}`);
+    }
   }
 
-  fold({ pred, target, order, count }: ChunkRows): void {
-    const { cols, probs } = this;
-    const clip = (p: number) => Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_LOSS_EPS, p));
+  fold(rows: ChunkRows): void {
+    const { pred, target, order, count } = rows;
+    const { reader, map, probs } = this;
+    const cols = reader.cols;
+    if (reader.elementwise(target)) {
+      forEachValue(rows, cols, (v) => { this.total += binaryLogLoss(map, pred[v]!, reader.trueLabel(target, v)); });
+      this.counted += count * cols;
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const r = order ? order[i]! : i;
-      const t = trueClass(target, r, cols);
-      if (cols === 1) {
-        const p1 = clip(pred[r]!);
-        this.total -= Math.log(t === 1 ? p1 : 1 - p1);
-        continue;
-      }
-      // softmaxRows, then logLossOf's clip and renormalisation, for row r.
-      const base = r * cols;
-      let max = -Infinity;
-      for (let c = 0; c < cols; c++) max = Math.max(max, pred[base + c]!);
-      let expSum = 0;
-      for (let c = 0; c < cols; c++) expSum += (probs[c] = Math.exp(pred[base + c]! - max));
-      for (let c = 0; c < cols; c++) probs[c]! /= expSum;
-      let sum = 0;
-      for (let c = 0; c < cols; c++) sum += clip(probs[c]!);
-      this.total -= Math.log(clip(probs[t]!) / sum);
+      this.total += rowLogLoss(map, pred, r * cols, cols, reader.trueClass(target, r), probs);
     }
-    this.rows += count;
+    this.counted += count;
   }
-  value(): number { return this.total / this.rows; }
-  reset(): void { this.rows = 0; this.total = 0; }
+  value(): number { return this.total / this.counted; }
+  reset(): void { this.counted = 0; this.total = 0; }
 }
 
-/** The accumulator of one compiled metric on `cols` outputs. */
-export function metricAccumulator(name: MetricName, cols: number): MetricAccumulator {
+/** The accumulator of one compiled metric on `cols` outputs read as `reading` says (lib/output-reading.ts). */
+export function metricAccumulator(name: MetricName, cols: number, reading: OutputReading = CUSTOM_READING): MetricAccumulator {
+  const reader = new Reader(reading, cols);
   switch (name) {
-    case 'accuracy': case 'binary_accuracy': return new Accuracy(cols);
-    case 'top_k_accuracy': return new TopK(cols);
+    case 'accuracy': case 'binary_accuracy': return new Accuracy(reader);
+    case 'top_k_accuracy': return new TopK(reader);
     case 'mae': return new AbsoluteError(cols);
     case 'mse': case 'rmse': return new SquaredError(cols, name);
     case 'r2': return new RSquared(cols);
-    case 'precision': case 'recall': case 'f1': return new ClassCounts(cols, name);
-    case 'log_loss': return new LogLoss(cols);
+    case 'precision': case 'recall': case 'f1': return new ClassCounts(reader, name);
+    case 'log_loss': return new LogLoss(reader);
   }
 }
 
@@ -327,8 +388,8 @@ export class MetricAccumulators {
   private readonly accumulators: MetricAccumulator[];
   private rows = 0;
 
-  constructor(readonly names: readonly MetricName[], readonly cols: number) {
-    this.accumulators = names.map((name) => metricAccumulator(name, cols));
+  constructor(readonly names: readonly MetricName[], readonly cols: number, readonly reading: OutputReading = CUSTOM_READING) {
+    this.accumulators = names.map((name) => metricAccumulator(name, cols, reading));
   }
 
   reset(): void {

@@ -3,10 +3,16 @@
 // ones (sklearn.metrics: accuracy_score, top_k_accuracy_score,
 // precision_recall_fscore_support, confusion_matrix, log_loss, r2_score), and
 // the tests compare against values it produced.
-import type { FloatArray, Target } from './engine';
+import type { FloatArray, LossName, Target } from './engine';
 import { Matrix, toMatrix, type MatrixLike } from './matrix';
 import { toClassIndices, toTarget, type TargetLike } from './targets';
 import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
+import {
+  CUSTOM_READING, LOG_LOSS_EPS, binaryColumns, outputReading, binaryLogLoss, predictedLabel, probabilityMap, rowLogLoss, trueLabel,
+  type OutputReading,
+} from './output-reading';
+
+export { LOG_LOSS_EPS };
 
 // ---- core functions on checked arrays (used by fit and evaluate) ----------------
 
@@ -54,40 +60,62 @@ export function topKOf(pred: Matrix, target: Target, k: number): number {
   return hits / pred.rows;
 }
 
-/** Sums over pred − target: |e|, e², and the target's mean and total sum of squares (for R²). */
-function regressionSums(pred: FloatArray, target: ArrayLike<number>) {
+/** Sums over pred − target: |e| and e². */
+function errorSums(pred: FloatArray, target: ArrayLike<number>) {
   let abs = 0;
   let sq = 0;
-  let mean = 0;
   for (let i = 0; i < pred.length; i++) {
     const e = pred[i]! - target[i]!;
     abs += Math.abs(e);
     sq += e * e;
-    mean += target[i]!;
   }
-  const n = pred.length;
-  mean /= n;
-  let total = 0;
-  for (let i = 0; i < n; i++) total += (target[i]! - mean) ** 2;
-  return { n, abs, sq, total };
+  return { n: pred.length, abs, sq };
 }
 
 export function maeOf(pred: FloatArray, target: ArrayLike<number>): number {
-  const s = regressionSums(pred, target);
+  const s = errorSums(pred, target);
   return s.abs / s.n;
 }
 export function mseOf(pred: FloatArray, target: ArrayLike<number>): number {
-  const s = regressionSums(pred, target);
+  const s = errorSums(pred, target);
   return s.sq / s.n;
 }
 export function rmseOf(pred: FloatArray, target: ArrayLike<number>): number {
   return Math.sqrt(mseOf(pred, target));
 }
-/** R² = 1 − SS_res / SS_tot over all values (scikit-learn's 'uniform_average' for one output). */
-export function r2Of(pred: FloatArray, target: ArrayLike<number>): number {
-  const s = regressionSums(pred, target);
-  if (s.total === 0) return s.sq === 0 ? 1 : 0;  // scikit-learn's convention for a constant target
-  return 1 - s.sq / s.total;
+
+/** R² of one output from its sums: 1 − SS_res / SS_tot; a constant target gives 1 for an exact fit, else 0 (scikit-learn's force_finite). */
+export function r2FromSums(sq: number, total: number): number {
+  if (total === 0) return sq === 0 ? 1 : 0;
+  return 1 - sq / total;
+}
+
+/**
+ * R² of each of the `cols` outputs (values row-major, rows × cols), averaged
+ * uniformly: scikit-learn's r2_score default (multioutput='uniform_average')
+ * and Keras's R2Score default. Pooling all outputs around one mean instead
+ * would count the spread between the outputs' means as explained variance
+ * (outputs of means 0 and 100 then score ≈ 1 whatever the model).
+ * Per output: its target's mean, then Σ(t − mean)² and Σ(pred − t)², rows in order.
+ */
+export function r2Of(pred: FloatArray, target: ArrayLike<number>, cols = 1): number {
+  const rows = pred.length / cols;
+  let sum = 0;
+  for (let c = 0; c < cols; c++) {
+    let sq = 0;
+    let mean = 0;
+    for (let r = 0; r < rows; r++) {
+      const v = r * cols + c;
+      const e = pred[v]! - target[v]!;
+      sq += e * e;
+      mean += target[v]!;
+    }
+    mean /= rows;
+    let total = 0;
+    for (let r = 0; r < rows; r++) total += (target[r * cols + c]! - mean) ** 2;
+    sum += r2FromSums(sq, total);
+  }
+  return sum / cols;
 }
 
 /** counts[true][predicted], classes × classes. */
@@ -162,9 +190,6 @@ export function precisionRecallF1FromCounts(tp: ArrayLike<number>, fp: ArrayLike
   return { precision: mean(precision), recall: mean(recall), f1: mean(f1s) };
 }
 
-/** Clip applied to probabilities in log-loss (scikit-learn 1.2's eps). */
-export const LOG_LOSS_EPS = 1e-15;
-
 /**
  * Mean negative log-likelihood of the true class. pred holds probabilities:
  * rows × classes, or rows × 1 (the probability of class 1). Clipped to
@@ -198,45 +223,90 @@ export type MetricName = typeof METRIC_NAMES[number];
 export const COMPILED_TOP_K = 5;
 
 /**
- * One named metric on a model's outputs. Classification metrics read class
- * indices or one-hot rows; regression ones need a dense target of pred's shape.
- * log_loss applies softmax to the outputs (the models' outputs are logits).
+ * Whether metrics under reading r score each output value of pred as a binary
+ * decision (one column, or a multi-label loss with a dense target) rather
+ * than each row as one class.
  */
-export function metricByName(name: MetricName, pred: Matrix, target: Target): number {
+function scoresElements(r: OutputReading, cols: number, target: Target): boolean {
+  return binaryColumns(r, cols) && (cols === 1 || !(target instanceof Int32Array));
+}
+
+/** Value v's true binary label: the class index of its row (one column), or the target value read by r. */
+function trueLabelAt(r: OutputReading, target: Target, v: number): number {
+  return target instanceof Int32Array ? target[v]! : trueLabel(r, target[v]!);
+}
+
+/** The true class of each row of a single-label reading: the index, or argmax of the target row. */
+function rowClasses(target: Target, rows: number, cols: number): Int32Array {
+  return target instanceof Int32Array ? target : new Matrix(rows, cols, target).argmax();
+}
+
+/**
+ * One named metric on a model's outputs, read as the compiled loss defines
+ * them (lib/output-reading.ts; CUSTOM_READING for a custom loss).
+ * Classification metrics read class indices or dense rows; regression ones
+ * need a dense target of pred's shape. lib/metric-accumulators.ts folds the
+ * same arithmetic chunk by chunk for fit's training metrics.
+ */
+export function metricByName(name: MetricName, pred: Matrix, target: Target, reading: OutputReading = CUSTOM_READING): number {
+  const { rows, cols, data } = pred;
+  const elementwise = scoresElements(reading, cols, target);
   switch (name) {
     case 'accuracy':
-    case 'binary_accuracy':
-      return accuracyOf(pred, target);
+    case 'binary_accuracy': {
+      if (rows === 0) return 0;
+      let correct = 0;
+      if (elementwise) {
+        for (let v = 0; v < data.length; v++) if (predictedLabel(reading, data[v]!) === trueLabelAt(reading, target, v)) correct++;
+        return correct / data.length;
+      }
+      const p = pred.argmax();
+      const t = rowClasses(target, rows, cols);
+      for (let r = 0; r < rows; r++) if (p[r] === t[r]) correct++;
+      return correct / rows;
+    }
     case 'top_k_accuracy':
-      return topKOf(pred, target, Math.min(COMPILED_TOP_K, pred.cols));
+      return topKOf(pred, cols === 1 && !(target instanceof Int32Array)
+        ? Int32Array.from(target, (t) => trueLabel(reading, t)) : target, Math.min(COMPILED_TOP_K, cols));
     case 'mae': case 'mse': case 'rmse': case 'r2': {
       if (target instanceof Int32Array) {
         throw new ArgumentRangeError(`Metric '${name}' needs a dense target (a matrix of the outputs' shape), not class indices`);
       }
-      return name === 'mae' ? maeOf(pred.data, target) : name === 'mse' ? mseOf(pred.data, target)
-        : name === 'rmse' ? rmseOf(pred.data, target) : r2Of(pred.data, target);
+      return name === 'mae' ? maeOf(data, target) : name === 'mse' ? mseOf(data, target)
+        : name === 'rmse' ? rmseOf(data, target) : r2Of(data, target, cols);
     }
     case 'precision': case 'recall': case 'f1': {
-      const classes = pred.cols === 1 ? 2 : pred.cols;
-      const scores = precisionRecallF1Of(predictedClasses(pred), trueClasses(target, pred.rows, pred.cols), classes,
-        pred.cols === 1 ? 'binary' : 'macro');
-      return scores[name] as number;
+      if (elementwise) {
+        // Per label (column): counts of class 1, then the macro average over labels (one column: class 1's).
+        const tp = new Float64Array(cols);
+        const fp = new Float64Array(cols);
+        const fn = new Float64Array(cols);
+        for (let v = 0; v < data.length; v++) {
+          const p = predictedLabel(reading, data[v]!);
+          const t = trueLabelAt(reading, target, v);
+          const c = v % cols;
+          if (p === 1 && t === 1) tp[c]!++;
+          else if (p === 1) fp[c]!++;
+          else if (t === 1) fn[c]!++;
+        }
+        return precisionRecallF1FromCounts(tp, fp, fn, 'macro')[name] as number;
+      }
+      return precisionRecallF1Of(pred.argmax(), rowClasses(target, rows, cols), cols, 'macro')[name] as number;
     }
-    case 'log_loss':
-      return logLossOf(pred.cols === 1 ? pred : softmaxRows(pred), target);
+    case 'log_loss': {
+      const map = probabilityMap(reading, cols);
+      if (map === null) throw new ArgumentRangeError(`Metric 'log_loss' has no meaning for outputs read as ${reading.meaning}`);
+      let total = 0;
+      if (elementwise) {
+        for (let v = 0; v < data.length; v++) total += binaryLogLoss(map, data[v]!, trueLabelAt(reading, target, v));
+        return total / data.length;
+      }
+      const t = rowClasses(target, rows, cols);
+      const scratch = new Float64Array(cols);
+      for (let r = 0; r < rows; r++) total += rowLogLoss(map, data, r * cols, cols, t[r]!, scratch);
+      return total / rows;
+    }
   }
-}
-
-function softmaxRows(m: Matrix): Matrix {
-  const out = new Float64Array(m.data.length);
-  for (let r = 0; r < m.rows; r++) {
-    let max = -Infinity;
-    for (let c = 0; c < m.cols; c++) max = Math.max(max, m.data[r * m.cols + c]!);
-    let sum = 0;
-    for (let c = 0; c < m.cols; c++) sum += (out[r * m.cols + c] = Math.exp(m.data[r * m.cols + c]! - max));
-    for (let c = 0; c < m.cols; c++) out[r * m.cols + c]! /= sum;
-  }
-  return new Matrix(m.rows, m.cols, out);
 }
 
 // ---- public functions: validate, convert, compute ---------------------------------
@@ -314,7 +384,7 @@ export function rmse(pred: MatrixLike | ArrayLike<number>, target: MatrixLike | 
 /** Coefficient of determination of pred for the true values target. */
 export function r2(pred: MatrixLike | ArrayLike<number>, target: MatrixLike | ArrayLike<number>): number {
   const p = predMatrix(pred);
-  return r2Of(p.data, valueTarget(target, p));
+  return r2Of(p.data, valueTarget(target, p), p.cols);
 }
 
 export interface ClassificationOptions {
@@ -357,9 +427,20 @@ export function logLoss(pred: MatrixLike | ArrayLike<number>, target: TargetLike
   return logLossOf(p, classTarget(target, p));
 }
 
-/** Checks compile()'s metrics option. */
-export function checkMetricNames(value: unknown): MetricName[] {
+/**
+ * Checks compile()'s metrics option; loss (its name, null for a custom loss)
+ * says how the outputs are read: hinge scores are no probabilities, so
+ * log_loss has no meaning with them.
+ */
+export function checkMetricNames(value: unknown, loss: LossName | null = null): MetricName[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw typeError('metrics', "an array such as ['accuracy']", value);
-  return value.map((m, i) => oneOf(`metrics[${i}]`, m, METRIC_NAMES));
+  const names = value.map((m, i) => oneOf(`metrics[${i}]`, m, METRIC_NAMES));
+  const reading = outputReading(loss);
+  names.forEach((name, i) => {
+    if (name === 'log_loss' && probabilityMap(reading, 1) === null) {
+      throw rangeError(`metrics[${i}]`, `a metric that reads ${reading.meaning} ('log_loss' needs outputs that are probabilities, logits or log-probabilities; loss '${loss}')`, name);
+    }
+  });
+  return names;
 }

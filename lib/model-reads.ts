@@ -24,6 +24,7 @@ import type { Engine, NetworkPlan, Target } from './engine';
 import { Loss, type LossFunction } from './losses';
 import { Matrix, allocate } from './matrix';
 import { metricByName, type MetricName } from './metrics';
+import { outputReading } from './output-reading';
 import { AsyncPredictor } from './predict-async';
 import { disposedError, integer, options, typeError } from './validate';
 import { AbortError } from './abort-error';
@@ -129,7 +130,9 @@ export class ModelReads {
         ? this.engine.lossForward(loss.spec, pred.data, pred.rows, pred.cols, y)
         : loss.forward(pred, target),
     };
-    for (const name of scoring.metricNames) logs[name] = metricByName(name, pred, y);
+    // The outputs read as the compiled loss defines them (lib/output-reading.ts), as fit's training metrics read them.
+    const reading = outputReading(loss instanceof Loss ? loss.name : null);
+    for (const name of scoring.metricNames) logs[name] = metricByName(name, pred, y, reading);
     return logs;
   }
 

@@ -165,7 +165,7 @@ export class Sequential {
     if (o.loss === undefined) throw typeError('loss', "a loss ('mse', 'cross-entropy', losses.create(...) or a custom loss)", undefined);
     const loss = resolveLoss(o.loss, 'loss');
     const optimizer = resolveOptimizer(o.optimizer ?? 'adam', 'optimizer');
-    const metricNames = checkMetricNames(o.metrics);
+    const metricNames = checkMetricNames(o.metrics, loss instanceof Loss ? loss.name : null);
     if (loss instanceof Loss && !this.lossPairingWarned) this.lossPairingWarned = warnLossPairing(this.layers, loss.name);
     this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
     this.plan.setOptimizer(optimizer.toSpec());
