@@ -57,6 +57,12 @@ const TASKS: Task[] = [
     y: (X, C) => new Matrix(ROWS, 2, filled(C, { length: ROWS * 2 }, (_, i) => 3 + X.data[Math.floor(i / 2) * IN + (i % 2)]! * 2)) },
   { label: 'binary, 1 output', outputs: 1, loss: 'bce-with-logits', metrics: METRIC_NAMES,
     y: (X, C) => new Matrix(ROWS, 1, filled(C, { length: ROWS }, (_, r) => classOf(X, r, 2))) },
+  // Outputs read as the loss defines them (lib/output-reading.ts): three independent labels scored elementwise.
+  { label: 'multi-label, 3 outputs', outputs: 3, loss: 'bce-with-logits', metrics: METRIC_NAMES,
+    y: (X, C) => new Matrix(ROWS, 3, filled(C, { length: ROWS * 3 }, (_, i) => (X.data[Math.floor(i / 3) * IN + (i % 3)]! > 0 ? 1 : 0))) },
+  // Hinge scores thresholded at 0, labels ±1 (log_loss has no meaning: compile refuses it).
+  { label: 'hinge, 1 output', outputs: 1, loss: 'hinge', metrics: CLASSIFICATION.filter((m) => m !== 'log_loss'),
+    y: (X, C) => new Matrix(ROWS, 1, filled(C, { length: ROWS }, (_, r) => 2 * classOf(X, r, 2) - 1)) },
 ];
 
 function data(dtype: Dtype, task: Task) {
