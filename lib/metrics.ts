@@ -381,7 +381,7 @@ export function rmse(pred: MatrixLike | ArrayLike<number>, target: MatrixLike | 
   const p = predMatrix(pred);
   return rmseOf(p.data, valueTarget(target, p));
 }
-/** Coefficient of determination of pred for the true values target. */
+/** Coefficient of determination of pred for the true values target: per output column, uniformly averaged (see r2Of). */
 export function r2(pred: MatrixLike | ArrayLike<number>, target: MatrixLike | ArrayLike<number>): number {
   const p = predMatrix(pred);
   return r2Of(p.data, valueTarget(target, p), p.cols);
