@@ -150,17 +150,33 @@ export interface EarlyStoppingOptions {
   minDelta?: number;            // 0
   /** 'auto': 'max' for accuracy-like names, else 'min'. */
   mode?: 'auto' | 'min' | 'max';
-  /** On stopping, restore the weights of the best epoch. */
+  /**
+   * A value the monitored quantity must beat (Keras's baseline): until an
+   * epoch beats both it and the best so far, the epochs since the last one
+   * that did keep counting towards patience.
+   */
+  baseline?: number;            // none
+  /** When training ends (stopped or not), restore the weights of the best epoch. */
   restoreBestWeights?: boolean; // false
 }
 
 const HIGHER_IS_BETTER = /acc|precision|recall|f1|r2/;
 
+/**
+ * Keras 3's keras.callbacks.EarlyStopping (documented behaviour): an epoch that
+ * improves on the best never stops training; one that does not stops it once
+ * `patience` epochs passed since the last epoch that improved on both the best
+ * and the baseline. restoreBestWeights restores at the end of training, whether
+ * patience ran out or the epochs did (Keras 3 moved the restore to
+ * on_train_end; before, a run that used all its epochs kept the last weights).
+ */
 export class EarlyStopping implements Callback {
   readonly monitor: string;
   readonly patience: number;
   readonly minDelta: number;
   readonly mode: 'min' | 'max';
+  /** The value to beat, or null. */
+  readonly baseline: number | null;
   readonly restoreBestWeights: boolean;
   /** Epoch (0-based) at which training stopped, or -1. */
   stoppedEpoch = -1;
@@ -172,13 +188,14 @@ export class EarlyStopping implements Callback {
   private model: CallbackModel | null = null;
 
   constructor(opts?: EarlyStoppingOptions) {
-    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'restoreBestWeights']);
+    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'baseline', 'restoreBestWeights']);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.patience = o.patience === undefined ? 0 : integer('patience', o.patience, 0);
     this.minDelta = o.minDelta === undefined ? 0 : Math.abs(number('minDelta', o.minDelta));
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
     this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.baseline = o.baseline === undefined || o.baseline === null ? null : number('baseline', o.baseline);
     this.restoreBestWeights = o.restoreBestWeights === undefined ? false : boolean('restoreBestWeights', o.restoreBestWeights);
   }
 
@@ -194,27 +211,38 @@ export class EarlyStopping implements Callback {
     this.bestWeights = null;
   }
 
+  private improves(current: number, reference: number): boolean {
+    return this.mode === 'min' ? current < reference - this.minDelta : current > reference + this.minDelta;
+  }
+
   onEpochEnd(epoch: number, logs: Logs): void {
     const current = logs[this.monitor];
     if (current === undefined) {
       throw new ArgumentRangeError(`earlyStopping monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')}); ` +
         'add validationData/validationSplit or choose another monitor');
     }
-    const improved = this.mode === 'min' ? current < this.best - this.minDelta : current > this.best + this.minDelta;
-    if (improved) {
-      this.best = current;
+    // A run whose monitored value never improves (NaN throughout) still restores its first epoch, as Keras.
+    if (this.restoreBestWeights && this.bestWeights === null) {
+      this.bestWeights = this.requireModel().getWeights();
       this.bestEpoch = epoch;
-      this.wait = 0;
-      if (this.restoreBestWeights) this.bestWeights = this.requireModel().getWeights();
-      return;
     }
     this.wait++;
-    if (this.wait >= this.patience) {
-      const model = this.requireModel();
-      this.stoppedEpoch = epoch;
-      model.stopTraining = true;
-      if (this.restoreBestWeights && this.bestWeights) model.setWeights(this.bestWeights);
+    if (this.improves(current, this.best)) {
+      this.best = current;
+      this.bestEpoch = epoch;
+      if (this.restoreBestWeights) this.bestWeights = this.requireModel().getWeights();
+      if (this.baseline === null || this.improves(current, this.baseline)) this.wait = 0;
+      return;
     }
+    if (this.wait >= this.patience) {
+      this.stoppedEpoch = epoch;
+      this.requireModel().stopTraining = true;
+    }
+  }
+
+  onTrainEnd(): void {
+    if (this.restoreBestWeights && this.bestWeights) this.requireModel().setWeights(this.bestWeights);
+    this.bestWeights = null;  // not kept alive past fit
   }
 
   private requireModel(): CallbackModel {

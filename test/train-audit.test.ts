@@ -1,0 +1,95 @@
+// A Keras/PyTorch user's first day with training (audit): what the callbacks,
+// schedules and fit options do compared with what Keras 3 and PyTorch 1.13
+// document. Each test failed before its fix; all run on both engines.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Dense, Matrix, Sequential, callbacks, optim, schedules } from '../lib';
+import { ENGINES, randomArray } from './helpers';
+
+const X = new Matrix(40, 4, randomArray(160, 31, Float64Array));
+const Y = Int32Array.from({ length: 40 }, (_, i) => (X.data[4 * i]! - X.data[4 * i + 2]! > 0 ? 1 : 0));
+
+function model(engine: 'native' | 'js', lr = 0.1) {
+  const m = new Sequential([new Dense(4, 6, { activation: 'tanh' }), new Dense(6, 2)], { engine, seed: 11, dtype: 'float64' });
+  m.compile({ loss: 'cross-entropy', optimizer: new optim.SGD({ lr }), metrics: ['accuracy'] });
+  return m;
+}
+
+function flat(w: Record<string, ArrayLike<number>>): number[] {
+  return Object.values(w).flatMap((a) => Array.from(a));
+}
+
+/** Records the weights after every epoch (listed before the callback under test, so it sees them first). */
+function weightRecorder(m: Sequential, seen: number[][]) {
+  return callbacks.lambda({ onEpochEnd: () => { seen.push(flat(m.getWeights())); } });
+}
+
+describe.each(ENGINES)('earlyStopping as Keras 3 documents it (%s engine)', (engine) => {
+  it('restoreBestWeights restores the best epoch at the end of training even when patience never ran out', async () => {
+    const m = model(engine);
+    const seen: number[][] = [];
+    // mode 'max' on a falling val_loss: the first epoch is the best, patience is never exhausted.
+    const stop = callbacks.earlyStopping({ monitor: 'val_loss', mode: 'max', patience: 100, restoreBestWeights: true });
+    const h = await m.fit(X, Y, { epochs: 6, batchSize: 40, shuffle: false, validationData: [X, Y],
+      callbacks: [weightRecorder(m, seen), stop] });
+    expect(h.epoch).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(stop.stoppedEpoch).toBe(-1);
+    expect(stop.bestEpoch).toBe(0);
+    expect(seen[5]).not.toEqual(seen[0]);
+    expect(flat(m.getWeights())).toEqual(seen[0]);
+  });
+
+  it('without restoreBestWeights the last weights stay', async () => {
+    const m = model(engine);
+    const seen: number[][] = [];
+    const stop = callbacks.earlyStopping({ monitor: 'val_loss', mode: 'max', patience: 100 });
+    await m.fit(X, Y, { epochs: 4, batchSize: 40, shuffle: false, validationData: [X, Y], callbacks: [weightRecorder(m, seen), stop] });
+    expect(flat(m.getWeights())).toEqual(seen[3]);
+  });
+
+  it('baseline: epochs that keep improving without beating it never stop training', async () => {
+    const m = model(engine, 0.05);
+    const seen: number[][] = [];
+    // A val_loss no model reaches here: every epoch improves on the last, none on the baseline.
+    const stop = callbacks.earlyStopping({ monitor: 'val_loss', patience: 3, baseline: 1e-9, restoreBestWeights: true });
+    const h = await m.fit(X, Y, { epochs: 20, batchSize: 40, shuffle: false, validationData: [X, Y],
+      callbacks: [weightRecorder(m, seen), stop] });
+    const val = h.history['val_loss']!;
+    expect(val.every((v, i) => i === 0 || v < val[i - 1]!)).toBe(true);  // improving all along
+    // Keras: an improving epoch never stops training; wait counts from the last epoch that beat the baseline.
+    expect(h.epoch.length).toBe(20);
+    expect(stop.stoppedEpoch).toBe(-1);
+    expect(flat(m.getWeights())).toEqual(seen[19]);
+
+  });
+
+  it('baseline: a flat metric that never beats it stops training once patience epochs passed', () => {
+    let stopTraining = false;
+    const fake = { get stopTraining() { return stopTraining; }, set stopTraining(v: boolean) { stopTraining = v; },
+      optimizer: null, getWeights: () => ({}), setWeights: () => undefined };
+    const stop = callbacks.earlyStopping({ monitor: 'm', patience: 2, baseline: -1 });
+    stop.setModel(fake);
+    stop.onTrainBegin();
+    for (let e = 0; e < 10 && !stopTraining; e++) stop.onEpochEnd(e, { m: 0 });
+    expect(stop.stoppedEpoch).toBe(1);  // epoch 0 improves on nothing-yet (wait 1), epoch 1 does not (wait 2)
+    expect(stop.bestEpoch).toBe(0);
+  });
+
+  it('baseline met: behaves as without one', async () => {
+    const a = callbacks.earlyStopping({ monitor: 'val_loss', patience: 1, baseline: 100 });
+    const b = callbacks.earlyStopping({ monitor: 'val_loss', patience: 1 });
+    const flipped = Int32Array.from(Y, (v) => 1 - v);
+    const ha = await model(engine).fit(X, Y, { epochs: 30, batchSize: 40, shuffle: false, validationData: [X, flipped], callbacks: [a] });
+    const hb = await model(engine).fit(X, Y, { epochs: 30, batchSize: 40, shuffle: false, validationData: [X, flipped], callbacks: [b] });
+    expect(ha.epoch).toEqual(hb.epoch);
+    expect(ha.epoch.length).toBeLessThan(30);
+  });
+
+  it('refuses a bad baseline, naming it', () => {
+    expect(() => callbacks.earlyStopping({ baseline: 'x' as never })).toThrow(TypeError);
+    expect(() => callbacks.earlyStopping({ baseline: 'x' as never })).toThrow(/for baseline/);
+    expect(() => callbacks.earlyStopping({ baseline: NaN })).toThrow(/for baseline/);
+  });
+});
