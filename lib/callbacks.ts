@@ -162,6 +162,11 @@ export interface EarlyStoppingOptions {
 
 const HIGHER_IS_BETTER = /acc|precision|recall|f1|r2/;
 
+/** Mode 'auto' as Keras resolves it: 'max' for accuracy-like names, else 'min'. */
+export function autoMode(monitor: string): 'min' | 'max' {
+  return HIGHER_IS_BETTER.test(monitor) ? 'max' : 'min';
+}
+
 /**
  * Keras 3's keras.callbacks.EarlyStopping (documented behaviour): an epoch that
  * improves on the best never stops training; one that does not stops it once
@@ -194,7 +199,7 @@ export class EarlyStopping implements Callback {
     this.patience = o.patience === undefined ? 0 : integer('patience', o.patience, 0);
     this.minDelta = o.minDelta === undefined ? 0 : Math.abs(number('minDelta', o.minDelta));
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
-    this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.mode = mode !== 'auto' ? mode : autoMode(this.monitor);
     this.baseline = o.baseline === undefined || o.baseline === null ? null : number('baseline', o.baseline);
     this.restoreBestWeights = o.restoreBestWeights === undefined ? false : boolean('restoreBestWeights', o.restoreBestWeights);
   }
@@ -284,7 +289,7 @@ export class ModelCheckpoint implements Callback {
     this.saveBestOnly = o.saveBestOnly === undefined ? false : boolean('saveBestOnly', o.saveBestOnly);
     this.includeOptimizer = o.includeOptimizer === undefined ? false : boolean('includeOptimizer', o.includeOptimizer);
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
-    this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.mode = mode !== 'auto' ? mode : autoMode(this.monitor);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
 

@@ -11,7 +11,7 @@
 // files with the optimizer's config), as PyTorch keeps `initial_lr` in the
 // param groups and rebuilds the rate for `last_epoch`; the step is
 // initialEpoch (per-batch schedules: initialEpoch × batches per epoch).
-import type { Callback, CallbackModel, Logs, TrainingParams } from './callbacks';
+import { autoMode, type Callback, type CallbackModel, type Logs, type TrainingParams } from './callbacks';
 import type { ScheduleState } from './optim';
 import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
@@ -347,7 +347,8 @@ function cosineAnneal(start: number, end: number, pct: number): number {
 
 export interface ReduceOnPlateauOptions {
   monitor?: string;      // 'val_loss'
-  mode?: 'min' | 'max';  // 'min'
+  /** 'auto' (Keras's default): 'max' for accuracy-like monitored names, else 'min' (PyTorch's default). */
+  mode?: 'auto' | 'min' | 'max';  // 'auto'
   factor?: number;       // 0.1
   patience?: number;     // 10
   /** Relative improvement needed to count as better (PyTorch's threshold, mode 'rel'). */
@@ -379,14 +380,17 @@ export class ReduceOnPlateau extends Schedule {
     const o = options('reduceOnPlateau options', opts,
       ['monitor', 'mode', 'factor', 'patience', 'threshold', 'cooldown', 'minLr']);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
-    const mode = o.mode === undefined ? 'min' : oneOf('mode', o.mode, ['min', 'max'] as const);
+    const monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    const given = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
+    // 'auto' before, a fixed 'min': a Keras user monitoring val_accuracy saw the rate cut every epoch.
+    const mode = given === 'auto' ? autoMode(monitor) : given;
     const factor = o.factor === undefined ? 0.1 : number('factor', o.factor, 0, 1, { minExclusive: true, maxExclusive: true });
     const patience = o.patience === undefined ? 10 : integer('patience', o.patience, 0);
     const threshold = o.threshold === undefined ? 1e-4 : number('threshold', o.threshold, 0);
     const cooldown = o.cooldown === undefined ? 0 : integer('cooldown', o.cooldown, 0);
     const minLr = o.minLr === undefined ? 0 : number('minLr', o.minLr, 0);
     super();
-    this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    this.monitor = monitor;
     this.mode = mode;
     this.factor = factor;
     this.patience = patience;

@@ -93,3 +93,29 @@ describe.each(ENGINES)('earlyStopping as Keras 3 documents it (%s engine)', (eng
     expect(() => callbacks.earlyStopping({ baseline: NaN })).toThrow(/for baseline/);
   });
 });
+
+describe.each(ENGINES)('reduceOnPlateau reads the direction from the monitored name, as Keras (%s engine)', (engine) => {
+  it("mode defaults to 'auto': 'max' for accuracy-like names, 'min' otherwise", () => {
+    expect(schedules.reduceOnPlateau({ monitor: 'val_accuracy' }).mode).toBe('max');
+    expect(schedules.reduceOnPlateau({ monitor: 'val_f1' }).mode).toBe('max');
+    expect(schedules.reduceOnPlateau().mode).toBe('min');
+    expect(schedules.reduceOnPlateau({ monitor: 'val_accuracy', mode: 'min' }).mode).toBe('min');
+    expect(schedules.reduceOnPlateau({ monitor: 'loss', mode: 'auto' }).mode).toBe('min');
+  });
+
+  it('a rising accuracy keeps the learning rate; a falling one lowers it', async () => {
+    const m = model(engine, 0.2);
+    const plateau = schedules.reduceOnPlateau({ monitor: 'accuracy', patience: 0, factor: 0.5, threshold: 0 });
+    const h = await m.fit(X, Y, { epochs: 8, batchSize: 40, shuffle: false, callbacks: [plateau] });
+    const acc = h.history['accuracy']!;
+    // Replay the rule (PyTorch's, mode 'max', threshold 0, patience 0): halve after each epoch not above the best so far.
+    let best = -Infinity;
+    let lr = 0.2;
+    for (const a of acc) {
+      if (a > best) best = a; else lr *= 0.5;
+    }
+    expect(acc.at(-1)!).toBeGreaterThan(acc[0]!);  // the task is learnable: the accuracy does rise
+    expect(m.optimizer!.lr).toBeCloseTo(lr, 12);
+    expect(m.optimizer!.lr).toBeGreaterThan(0.2 * 0.5 ** acc.length);
+  });
+});
