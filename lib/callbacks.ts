@@ -11,6 +11,7 @@
 // `observeOnly: true` only reads its logs: its onBatchEnd rides the engine's
 // per-batch events, so the native epoch stays one call on a worker thread.
 import { promises as fs } from 'node:fs';
+import { formatCheckpointPath, parseCheckpointPath } from './checkpoint-path';
 import { progressCallback, type ProgressOutput } from './cli/progress';
 import type { FloatArray } from './engine';
 import { ArgumentRangeError, ArgumentTypeError, boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
@@ -259,7 +260,10 @@ export class EarlyStopping implements Callback {
 // ---- model checkpoint -----------------------------------------------------------
 
 export interface ModelCheckpointOptions {
-  /** Where to save; `{epoch}` is replaced by the 1-based epoch number. */
+  /**
+   * Where to save; Keras's placeholders are filled: `{epoch}` (1-based) and any
+   * epoch log, optionally formatted: 'w.{epoch:02d}-{val_loss:.2f}.safetensors'.
+   */
   filepath: string;
   monitor?: string;        // 'val_loss'
   /** Save only when the monitored value improves. */
@@ -279,11 +283,13 @@ export class ModelCheckpoint implements Callback {
   /** Paths written, in order. */
   readonly saved: string[] = [];
   private model: (CallbackModel & Partial<SavableModel>) | null = null;
+  private readonly pathParts: ReturnType<typeof parseCheckpointPath>;
 
   constructor(opts: ModelCheckpointOptions) {
     const o = options('modelCheckpoint options', opts, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'includeOptimizer']);
     if (typeof o.filepath !== 'string' || o.filepath.length === 0) throw typeError('filepath', 'a non-empty path', o.filepath);
     this.filepath = o.filepath;
+    this.pathParts = parseCheckpointPath(o.filepath);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.saveBestOnly = o.saveBestOnly === undefined ? false : boolean('saveBestOnly', o.saveBestOnly);
@@ -311,7 +317,7 @@ export class ModelCheckpoint implements Callback {
       if (!better) return;
       this.best = current;
     }
-    const path = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
+    const path = formatCheckpointPath(this.filepath, this.pathParts, epoch, logs);
     // Saved as the epoch ends: the optimizer state, the step count and the shuffling generator are
     // those the next epoch starts from, so fit(..., { initialEpoch: epoch + 1 }) on the loaded model resumes exactly.
     await (this.includeOptimizer ? this.model.save(path, { includeOptimizer: true }) : this.model.save(path));

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, callbacks, optim, schedules } from '../lib';
+import { formatCheckpointPath, parseCheckpointPath } from '../lib/checkpoint-path';
 import { ENGINES, randomArray } from './helpers';
 
 const X = new Matrix(40, 4, randomArray(160, 31, Float64Array));
@@ -117,5 +118,44 @@ describe.each(ENGINES)('reduceOnPlateau reads the direction from the monitored n
     expect(acc.at(-1)!).toBeGreaterThan(acc[0]!);  // the task is learnable: the accuracy does rise
     expect(m.optimizer!.lr).toBeCloseTo(lr, 12);
     expect(m.optimizer!.lr).toBeGreaterThan(0.2 * 0.5 ** acc.length);
+  });
+});
+
+describe.each(ENGINES)("modelCheckpoint fills Keras's filepath placeholders (%s engine)", (engine) => {
+  it('{epoch:02d} and {val_loss:.3f} are formatted from the epoch and its logs, one file per epoch', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-ckpt-'));
+    try {
+      const ckpt = callbacks.modelCheckpoint({ filepath: join(dir, 'w.{epoch:02d}-{val_loss:.3f}-{accuracy}.safetensors') });
+      const h = await model(engine).fit(X, Y, { epochs: 3, batchSize: 40, validationSplit: 0.25, callbacks: [ckpt] });
+      const expected = h.epoch.map((e, i) => `w.${String(e + 1).padStart(2, '0')}-${h.history['val_loss']![i]!.toFixed(3)}-` +
+        `${String(h.history['accuracy']![i])}.safetensors`);
+      expect(ckpt.saved).toEqual(expected.map((name) => join(dir, name)));
+      expect(readdirSync(dir).sort()).toEqual([...expected].sort());
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a placeholder that is not in the logs rejects fit, naming filepath and the log names', async () => {
+    const ckpt = callbacks.modelCheckpoint({ filepath: join(tmpdir(), 'never-{val_acc:.2f}.safetensors') });
+    await expect(model(engine).fit(X, Y, { epochs: 1, batchSize: 40, validationSplit: 0.25, callbacks: [ckpt] }))
+      .rejects.toThrow(/filepath.*'val_acc'.*val_accuracy/);
+    expect(ckpt.saved).toEqual([]);
+  });
+
+  it('refuses a format it does not know, when created', () => {
+    expect(() => callbacks.modelCheckpoint({ filepath: 'w-{epoch:>5s}.safetensors' })).toThrow(RangeError);
+    expect(() => callbacks.modelCheckpoint({ filepath: 'w-{epoch:>5s}.safetensors' })).toThrow(/for filepath/);
+    expect(() => callbacks.modelCheckpoint({ filepath: 'w-{epoch.safetensors' })).toThrow(/for filepath/);
+  });
+});
+
+describe('checkpoint path formatting (Python format specs)', () => {
+  it('pads, rounds and writes exponents as Python does', () => {
+    const t = 'a{epoch:03d}_{x:08.3f}_{y:.2e}_{z:5d}_{{lit}}_{w}';
+    const out = formatCheckpointPath(t, parseCheckpointPath(t), 6, { x: -1.23456, y: 0.0015, z: 42, w: 0.5 });
+    // Python: f"a{7:03d}_{-1.23456:08.3f}_{0.0015:.2e}_{42:5d}_{{lit}}_{0.5}" == 'a007_-001.235_1.50e-03_   42_{lit}_0.5'
+    expect(out).toBe('a007_-001.235_1.50e-03_   42_{lit}_0.5');
+    expect(() => formatCheckpointPath('{x:d}', parseCheckpointPath('{x:d}'), 0, { x: 0.5 })).toThrow(/integer for \{x:d\}/);
   });
 });
