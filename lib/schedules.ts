@@ -39,6 +39,8 @@ export abstract class Schedule implements Callback {
   protected baseLr = NaN;
   /** The optimizer's schedule state as bind found it, before this schedule replaced it (read by resume). */
   protected found: ScheduleState | null = null;
+  /** True when fit bound it (it then rebinds to the optimizer of a later fit), false when bound by hand. */
+  private boundByFit = false;
 
   /** The learning rate this schedule sets after `step` steps (base lr known). */
   protected abstract lrAt(step: number): number;
@@ -50,6 +52,7 @@ export abstract class Schedule implements Callback {
     }
     if (this.optimizer === optimizer) return;
     this.optimizer = optimizer;
+    this.boundByFit = false;
     this.found = optimizer.scheduleState ?? null;
     this.baseLr = this.initialLr(optimizer.lr);
     this.stepCount = 0;
@@ -106,11 +109,22 @@ export abstract class Schedule implements Callback {
 
   // ---- as a fit() callback ------------------------------------------------
 
+  /**
+   * Binds to the model's optimizer. One fit bound earlier follows the model of
+   * this fit (Keras callbacks are reused across models, and compile() may have
+   * replaced the optimizer): it used to keep scheduling the first optimizer,
+   * silently leaving the one that trains at a constant rate. A schedule created
+   * with an optimizer that is not the model's is refused for the same reason.
+   */
   setModel(model: CallbackModel): void {
-    if (this.optimizer === null) {
-      if (!model.optimizer) throw new Error('schedule: the model has no optimizer; call compile() first');
-      this.bind(model.optimizer);
+    if (!model.optimizer) throw new Error('schedule: the model has no optimizer; call compile() first');
+    if (this.optimizer === model.optimizer) return;
+    if (this.optimizer !== null && !this.boundByFit) {
+      throw new ArgumentRangeError(`Expected a schedule for the model's optimizer in fit callbacks but received one bound to another optimizer ` +
+        '(created with it); create the schedule without an optimizer and fit binds it');
     }
+    this.bind(model.optimizer);
+    this.boundByFit = true;
   }
 
   setParams(params: TrainingParams): void {

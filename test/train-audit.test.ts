@@ -159,3 +159,34 @@ describe('checkpoint path formatting (Python format specs)', () => {
     expect(() => formatCheckpointPath('{x:d}', parseCheckpointPath('{x:d}'), 0, { x: 0.5 })).toThrow(/integer for \{x:d\}/);
   });
 });
+
+describe.each(ENGINES)('a schedule in fit callbacks follows the model it trains (%s engine)', (engine) => {
+  it('one callbacks list reused for a second model schedules that model, not the first (as Keras callbacks)', async () => {
+    const shared = [schedules.step({ stepSize: 1, gamma: 0.5 })];
+    const a = model(engine, 0.1);
+    await a.fit(X, Y, { epochs: 2, batchSize: 40, callbacks: shared });
+    expect(a.optimizer!.lr).toBeCloseTo(0.025, 12);
+    const b = model(engine, 0.1);
+    await b.fit(X, Y, { epochs: 2, batchSize: 40, callbacks: shared });
+    expect(b.optimizer!.lr).toBeCloseTo(0.025, 12);
+    expect(a.optimizer!.lr).toBeCloseTo(0.025, 12);  // left alone
+  });
+
+  it('after compile() with a new optimizer the schedule drives the new one', async () => {
+    const s = schedules.exponential({ gamma: 0.5 });
+    const m = model(engine, 0.1);
+    const first = m.optimizer!;
+    await m.fit(X, Y, { epochs: 1, batchSize: 40, callbacks: [s] });
+    m.compile({ loss: 'cross-entropy', optimizer: new optim.SGD({ lr: 0.2 }) });
+    await m.fit(X, Y, { epochs: 2, batchSize: 40, callbacks: [s] });
+    expect(m.optimizer!.lr).toBeCloseTo(0.05, 12);
+    expect(first.lr).toBeCloseTo(0.05, 12);
+  });
+
+  it('a schedule made for another optimizer is refused, naming the mismatch', async () => {
+    const other = new optim.SGD({ lr: 0.3 });
+    const s = schedules.step({ stepSize: 1 }, other);
+    await expect(model(engine).fit(X, Y, { epochs: 1, batchSize: 40, callbacks: [s] })).rejects.toThrow(/another optimizer/);
+    expect(other.lr).toBe(0.3);
+  });
+});
