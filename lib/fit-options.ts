@@ -111,3 +111,25 @@ function rowsOf(m: Matrix, from: number, to: number): Matrix {
 function targetRows(t: Target, from: number, to: number, cols: number): Target {
   return t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * cols, to * cols);
 }
+
+/**
+ * Refuses, before any step, a batchSize whose last batch would hold one row
+ * when the model has batch norm: its training-mode variance of one row is
+ * undefined, and both engines stopped the epoch there — after training the
+ * batches before it when fit drove the epoch batch by batch — with a message
+ * that named neither batchSize nor a way out. PyTorch refuses such a batch too
+ * ("Expected more than 1 value per channel when training"); the usual fix is
+ * another batch size, which the message suggests.
+ */
+export function checkBatchNormBatches(hasBatchNorm: boolean, rows: number, batchSize: number): void {
+  if (!hasBatchNorm || rows % batchSize !== 1) return;
+  const works = (b: number) => b >= 2 && rows % b !== 1;
+  let suggestion = rows;
+  for (let d = 1; d < rows; d++) {
+    if (works(batchSize - d)) { suggestion = batchSize - d; break; }
+    if (batchSize + d <= rows && works(batchSize + d)) { suggestion = batchSize + d; break; }
+  }
+  throw new ArgumentRangeError(`Expected a batch size that leaves no batch of one row (batch norm in training mode needs 2) ` +
+    `for batchSize but received ${batchSize}: ${rows} training rows in batches of ${batchSize} leave a last batch of 1 row; ` +
+    `try batchSize ${suggestion}`);
+}

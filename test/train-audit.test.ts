@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Dense, Matrix, Sequential, callbacks, optim, schedules } from '../lib';
+import { BatchNorm1d, Dense, Matrix, Sequential, callbacks, optim, schedules } from '../lib';
 import { formatCheckpointPath, parseCheckpointPath } from '../lib/checkpoint-path';
 import { ENGINES, randomArray } from './helpers';
 
@@ -188,5 +188,40 @@ describe.each(ENGINES)('a schedule in fit callbacks follows the model it trains 
     const s = schedules.step({ stepSize: 1 }, other);
     await expect(model(engine).fit(X, Y, { epochs: 1, batchSize: 40, callbacks: [s] })).rejects.toThrow(/another optimizer/);
     expect(other.lr).toBe(0.3);
+  });
+});
+
+describe.each(ENGINES)('batch norm and a last batch of one row (%s engine)', (engine) => {
+  function bnModel() {
+    const m = new Sequential([new Dense(4, 6), new BatchNorm1d(6), new Dense(6, 2)], { engine, seed: 3, dtype: 'float64' });
+    m.compile({ loss: 'cross-entropy', optimizer: new optim.SGD({ lr: 0.1 }) });
+    return m;
+  }
+  const X33 = new Matrix(33, 4, randomArray(132, 5, Float64Array));
+  const Y33 = Int32Array.from({ length: 33 }, (_, i) => i % 2);
+
+  it('fit refuses it before any step, naming batchSize and a size that works, however the epoch is driven', async () => {
+    for (const extra of [{}, { callbacks: [callbacks.lambda({ onBatchEnd: () => undefined })] }]) {
+      const m = bnModel();
+      const before = flat(m.getWeights());
+      const err = await m.fit(X33, Y33, { epochs: 2, batchSize: 32, ...extra }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(RangeError);
+      expect((err as Error).message).toMatch(/for batchSize but received 32: 33 training rows .* a last batch of 1 row.*batchSize 31/);
+      expect(flat(m.getWeights())).toEqual(before);
+    }
+  });
+
+  it('counts the rows left after validationSplit', async () => {
+    const m = bnModel();
+    // 33 rows, 10 % held out: floor(3.3) = 3 → 30 training rows, batches of 29 leave 1.
+    await expect(m.fit(X33, Y33, { epochs: 1, batchSize: 29, validationSplit: 0.1 })).rejects.toThrow(/30 training rows/);
+    const h = await m.fit(X33, Y33, { epochs: 1, batchSize: 28, validationSplit: 0.1 });
+    expect(h.params.samples).toBe(30);
+  });
+
+  it('a model without batch norm trains with a last batch of one row', async () => {
+    const m = model(engine);
+    const h = await m.fit(X33, Y33, { epochs: 1, batchSize: 32 });
+    expect(h.params.steps).toBe(2);
   });
 });
