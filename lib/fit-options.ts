@@ -133,3 +133,11 @@ export function checkBatchNormBatches(hasBatchNorm: boolean, rows: number, batch
     `for batchSize but received ${batchSize}: ${rows} training rows in batches of ${batchSize} leave a last batch of 1 row; ` +
     `try batchSize ${suggestion}`);
 }
+
+/** trainStep's counterpart: one row in training mode, refused as an argument in both engines (the native core named only its function). */
+export function checkBatchNormStep(hasBatchNorm: boolean, training: boolean, rows: number): void {
+  if (hasBatchNorm && training && rows < 2) {
+    throw new ArgumentRangeError(`Expected at least 2 rows (batch norm in training mode takes a variance over the batch; ` +
+      `eval() mode uses the running statistics) for x but received ${rows} row`);
+  }
+}

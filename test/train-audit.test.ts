@@ -225,3 +225,16 @@ describe.each(ENGINES)('batch norm and a last batch of one row (%s engine)', (en
     expect(h.params.steps).toBe(2);
   });
 });
+
+describe.each(ENGINES)('trainStep with batch norm (%s engine)', (engine) => {
+  it('one row in training mode is refused naming x, the same in both engines; eval mode takes it, as PyTorch', () => {
+    const m = new Sequential([new Dense(4, 6), new BatchNorm1d(6), new Dense(6, 2)], { engine, seed: 3, dtype: 'float64' });
+    m.compile({ loss: 'cross-entropy', optimizer: new optim.SGD({ lr: 0.1 }) });
+    const before = flat(m.getWeights());
+    expect(() => m.trainStep([[1, 2, 3, 4]], [0])).toThrow(RangeError);
+    expect(() => m.trainStep([[1, 2, 3, 4]], [0])).toThrow(/^Expected at least 2 rows .* for x but received 1 row/);
+    expect(flat(m.getWeights())).toEqual(before);
+    m.eval();
+    expect(Number.isFinite(m.trainStep([[1, 2, 3, 4]], [0]))).toBe(true);
+  });
+});
