@@ -84,12 +84,15 @@ export function trainingLoss(loss: Loss | LossFunction, classWeight: unknown, ou
 
 /**
  * The training rows and the validation set of in-memory data: the last
- * validationSplit of the rows (before shuffling, as Keras), else validationData.
+ * validationSplit of the rows (before shuffling, as Keras: the first
+ * floor(n · (1 − split)) rows train), else validationData.
  */
 export function splitValidation(X: Matrix, Y: Target, split: number, outputSize: number,
                                 validationData: { x: Matrix; y: Target } | null) {
-  const valRows = Math.floor(X.rows * split);
-  const trainRows = X.rows - valRows;
+  // Keras's rows (train_validation_split): split_at = floor(n · (1 − split)), the same
+  // double arithmetic; n − floor(n · split) trained one row more whenever n · split was not whole.
+  const trainRows = split > 0 ? Math.floor(X.rows * (1 - split)) : X.rows;
+  const valRows = X.rows - trainRows;
   if (split > 0 && (valRows < 1 || trainRows < 1)) {
     throw new ArgumentRangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
   }

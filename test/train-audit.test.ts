@@ -213,10 +213,10 @@ describe.each(ENGINES)('batch norm and a last batch of one row (%s engine)', (en
 
   it('counts the rows left after validationSplit', async () => {
     const m = bnModel();
-    // 33 rows, 10 % held out: floor(3.3) = 3 → 30 training rows, batches of 29 leave 1.
-    await expect(m.fit(X33, Y33, { epochs: 1, batchSize: 29, validationSplit: 0.1 })).rejects.toThrow(/30 training rows/);
-    const h = await m.fit(X33, Y33, { epochs: 1, batchSize: 28, validationSplit: 0.1 });
-    expect(h.params.samples).toBe(30);
+    // 33 rows, 10 % held out: Keras trains on floor(33 × 0.9) = 29 rows; batches of 28 leave 1.
+    await expect(m.fit(X33, Y33, { epochs: 1, batchSize: 28, validationSplit: 0.1 })).rejects.toThrow(/29 training rows/);
+    const h = await m.fit(X33, Y33, { epochs: 1, batchSize: 29, validationSplit: 0.1 });
+    expect(h.params.samples).toBe(29);
   });
 
   it('a model without batch norm trains with a last batch of one row', async () => {
@@ -236,5 +236,20 @@ describe.each(ENGINES)('trainStep with batch norm (%s engine)', (engine) => {
     expect(flat(m.getWeights())).toEqual(before);
     m.eval();
     expect(Number.isFinite(m.trainStep([[1, 2, 3, 4]], [0]))).toBe(true);
+  });
+});
+
+describe.each(ENGINES)('validationSplit takes the rows Keras takes (%s engine)', (engine) => {
+  it('trains on the first floor(n × (1 − split)) rows and validates on the rest, before shuffling', async () => {
+    // Keras (train_validation_split): split_at = floor(n · (1 − split)); 0.1 of 33 → 29 + 4, 0.2 of 1797 → 1437 + 360.
+    for (const [rows, split, train] of [[33, 0.1, 29], [40, 0.3, 28], [37, 0.25, 27]] as const) {
+      const x = new Matrix(rows, 4, randomArray(rows * 4, rows, Float64Array));
+      const y = Int32Array.from({ length: rows }, (_, i) => i % 2);
+      const m = model(engine);
+      const h = await m.fit(x, y, { epochs: 1, batchSize: 8, validationSplit: split });
+      expect(h.params.samples).toBe(train);
+      const held = new Matrix(rows - train, 4, x.data.slice(train * 4));
+      expect(h.history['val_loss']![0]).toBeCloseTo(m.evaluate(held, y.slice(train)).loss, 12);
+    }
   });
 });
