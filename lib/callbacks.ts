@@ -157,6 +157,8 @@ export interface EarlyStoppingOptions {
    * that did keep counting towards patience.
    */
   baseline?: number;            // none
+  /** Epochs (0-based numbers) before this one are not watched: a warm-up may get worse first (Keras's start_from_epoch). */
+  startFromEpoch?: number;      // 0
   /** When training ends (stopped or not), restore the weights of the best epoch. */
   restoreBestWeights?: boolean; // false
 }
@@ -183,6 +185,7 @@ export class EarlyStopping implements Callback {
   readonly mode: 'min' | 'max';
   /** The value to beat, or null. */
   readonly baseline: number | null;
+  readonly startFromEpoch: number;
   readonly restoreBestWeights: boolean;
   /** Epoch (0-based) at which training stopped, or -1. */
   stoppedEpoch = -1;
@@ -194,7 +197,8 @@ export class EarlyStopping implements Callback {
   private model: CallbackModel | null = null;
 
   constructor(opts?: EarlyStoppingOptions) {
-    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'baseline', 'restoreBestWeights']);
+    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'baseline', 'startFromEpoch',
+      'restoreBestWeights']);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.patience = o.patience === undefined ? 0 : integer('patience', o.patience, 0);
@@ -202,6 +206,7 @@ export class EarlyStopping implements Callback {
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
     this.mode = mode !== 'auto' ? mode : autoMode(this.monitor);
     this.baseline = o.baseline === undefined || o.baseline === null ? null : number('baseline', o.baseline);
+    this.startFromEpoch = o.startFromEpoch === undefined ? 0 : integer('startFromEpoch', o.startFromEpoch, 0);
     this.restoreBestWeights = o.restoreBestWeights === undefined ? false : boolean('restoreBestWeights', o.restoreBestWeights);
   }
 
@@ -227,6 +232,7 @@ export class EarlyStopping implements Callback {
       throw new ArgumentRangeError(`earlyStopping monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')}); ` +
         'add validationData/validationSplit or choose another monitor');
     }
+    if (epoch < this.startFromEpoch) return;
     // A run whose monitored value never improves (NaN throughout) still restores its first epoch, as Keras.
     if (this.restoreBestWeights && this.bestWeights === null) {
       this.bestWeights = this.requireModel().getWeights();

@@ -253,3 +253,21 @@ describe.each(ENGINES)('validationSplit takes the rows Keras takes (%s engine)',
     }
   });
 });
+
+describe.each(ENGINES)('earlyStopping startFromEpoch (Keras 3) (%s engine)', (engine) => {
+  it('ignores the epochs before it: no stop, and the best is taken from it on', async () => {
+    const m = model(engine);
+    const seen: number[][] = [];
+    const flipped = Int32Array.from(Y, (v) => 1 - v);  // val_loss rises from the first epoch
+    const stop = callbacks.earlyStopping({ monitor: 'val_loss', patience: 1, startFromEpoch: 4, restoreBestWeights: true });
+    const h = await m.fit(X, Y, { epochs: 20, batchSize: 40, shuffle: false, validationData: [X, flipped],
+      callbacks: [weightRecorder(m, seen), stop] });
+    const val = h.history['val_loss']!;
+    expect(val[5]!).toBeGreaterThan(val[4]!);
+    expect(h.epoch).toEqual([0, 1, 2, 3, 4, 5]);  // epoch 4 is the first counted, 5 does not improve on it
+    expect(stop.bestEpoch).toBe(4);
+    expect(stop.stoppedEpoch).toBe(5);
+    expect(flat(m.getWeights())).toEqual(seen[4]);
+    expect(() => callbacks.earlyStopping({ startFromEpoch: -1 })).toThrow(/for startFromEpoch/);
+  });
+});
