@@ -422,7 +422,9 @@ export class ReduceOnPlateau extends Schedule {
   /** Records one epoch's monitored value and lowers the rate on a plateau. */
   override step(value?: number): void {
     const opt = this.requireBound();
-    if (typeof value !== 'number' || Number.isNaN(value)) throw typeError('value', `the monitored value (${this.monitor})`, value);
+    if (typeof value !== 'number') throw typeError('value', `the monitored value (${this.monitor})`, value);
+    // NaN is never better (as torch's is_better and Keras's monitor_op): a bad epoch. Refusing it made
+    // fit reject after terminateOnNaN had stopped it, instead of ending quietly as that callback promises.
     this.stepCount++;
     const better = this.mode === 'min' ? value < this.best * (1 - this.threshold) : value > this.best * (1 + this.threshold);
     if (better) {

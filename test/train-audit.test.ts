@@ -271,3 +271,30 @@ describe.each(ENGINES)('earlyStopping startFromEpoch (Keras 3) (%s engine)', (en
     expect(() => callbacks.earlyStopping({ startFromEpoch: -1 })).toThrow(/for startFromEpoch/);
   });
 });
+
+describe.each(ENGINES)('terminateOnNaN with a reduceOnPlateau on the loss (%s engine)', (engine) => {
+  it('ends fit quietly: the NaN epoch counts as a bad epoch, as in PyTorch and Keras', async () => {
+    const m = new Sequential([new Dense(2, 1)], { engine, seed: 1 });
+    m.compile({ loss: 'mse', optimizer: new optim.SGD({ lr: 1e30 }) });  // diverges in the first epoch
+    const x = new Matrix(40, 2, Float32Array.from({ length: 80 }, (_, i) => (i % 7) + 1));
+    const y = Float32Array.from({ length: 40 }, (_, i) => i);
+    const nan = callbacks.terminateOnNaN();
+    const plateau = schedules.reduceOnPlateau({ monitor: 'loss', patience: 0, factor: 0.5 });
+    const h = await m.fit(x, y, { epochs: 5, batchSize: 10, callbacks: [nan, plateau] });
+    expect(nan.stoppedAt).not.toBeNull();
+    expect(Number.isNaN(h.history['loss']!.at(-1))).toBe(true);
+    // torch: ReduceLROnPlateau.step(nan) is not better than the best → one bad epoch (patience 0: lr halves).
+    expect(m.optimizer!.lr).toBe(0.5e30);
+  });
+
+  it('a hand-stepped NaN is a bad epoch; a value that is not a number is still refused', () => {
+    const opt = { lr: 1 };
+    const s = schedules.reduceOnPlateau({ patience: 1, factor: 0.5 }, opt);
+    s.step(1);
+    s.step(NaN);
+    expect(opt.lr).toBe(1);
+    s.step(NaN);
+    expect(opt.lr).toBe(0.5);
+    expect(() => s.step('1' as never)).toThrow(TypeError);
+  });
+});
