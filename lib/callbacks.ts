@@ -11,6 +11,7 @@
 // `observeOnly: true` only reads its logs: its onBatchEnd rides the engine's
 // per-batch events, so the native epoch stays one call on a worker thread.
 import { promises as fs } from 'node:fs';
+import { formatCheckpointPath, parseCheckpointPath } from './checkpoint-path';
 import { progressCallback, type ProgressOutput } from './cli/progress';
 import type { FloatArray } from './engine';
 import { ArgumentRangeError, ArgumentTypeError, boolean, integer, isPlainObject, number, oneOf, options, typeError } from './validate';
@@ -150,17 +151,41 @@ export interface EarlyStoppingOptions {
   minDelta?: number;            // 0
   /** 'auto': 'max' for accuracy-like names, else 'min'. */
   mode?: 'auto' | 'min' | 'max';
-  /** On stopping, restore the weights of the best epoch. */
+  /**
+   * A value the monitored quantity must beat (Keras's baseline): until an
+   * epoch beats both it and the best so far, the epochs since the last one
+   * that did keep counting towards patience.
+   */
+  baseline?: number;            // none
+  /** Epochs (0-based numbers) before this one are not watched: a warm-up may get worse first (Keras's start_from_epoch). */
+  startFromEpoch?: number;      // 0
+  /** When training ends (stopped or not), restore the weights of the best epoch. */
   restoreBestWeights?: boolean; // false
 }
 
 const HIGHER_IS_BETTER = /acc|precision|recall|f1|r2/;
 
+/** Mode 'auto' as Keras resolves it: 'max' for accuracy-like names, else 'min'. */
+export function autoMode(monitor: string): 'min' | 'max' {
+  return HIGHER_IS_BETTER.test(monitor) ? 'max' : 'min';
+}
+
+/**
+ * Keras 3's keras.callbacks.EarlyStopping (documented behaviour): an epoch that
+ * improves on the best never stops training; one that does not stops it once
+ * `patience` epochs passed since the last epoch that improved on both the best
+ * and the baseline. restoreBestWeights restores at the end of training, whether
+ * patience ran out or the epochs did (Keras 3 moved the restore to
+ * on_train_end; before, a run that used all its epochs kept the last weights).
+ */
 export class EarlyStopping implements Callback {
   readonly monitor: string;
   readonly patience: number;
   readonly minDelta: number;
   readonly mode: 'min' | 'max';
+  /** The value to beat, or null. */
+  readonly baseline: number | null;
+  readonly startFromEpoch: number;
   readonly restoreBestWeights: boolean;
   /** Epoch (0-based) at which training stopped, or -1. */
   stoppedEpoch = -1;
@@ -172,13 +197,16 @@ export class EarlyStopping implements Callback {
   private model: CallbackModel | null = null;
 
   constructor(opts?: EarlyStoppingOptions) {
-    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'restoreBestWeights']);
+    const o = options('earlyStopping options', opts, ['monitor', 'patience', 'minDelta', 'mode', 'baseline', 'startFromEpoch',
+      'restoreBestWeights']);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.patience = o.patience === undefined ? 0 : integer('patience', o.patience, 0);
     this.minDelta = o.minDelta === undefined ? 0 : Math.abs(number('minDelta', o.minDelta));
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
-    this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.mode = mode !== 'auto' ? mode : autoMode(this.monitor);
+    this.baseline = o.baseline === undefined || o.baseline === null ? null : number('baseline', o.baseline);
+    this.startFromEpoch = o.startFromEpoch === undefined ? 0 : integer('startFromEpoch', o.startFromEpoch, 0);
     this.restoreBestWeights = o.restoreBestWeights === undefined ? false : boolean('restoreBestWeights', o.restoreBestWeights);
   }
 
@@ -194,27 +222,39 @@ export class EarlyStopping implements Callback {
     this.bestWeights = null;
   }
 
+  private improves(current: number, reference: number): boolean {
+    return this.mode === 'min' ? current < reference - this.minDelta : current > reference + this.minDelta;
+  }
+
   onEpochEnd(epoch: number, logs: Logs): void {
     const current = logs[this.monitor];
     if (current === undefined) {
       throw new ArgumentRangeError(`earlyStopping monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')}); ` +
         'add validationData/validationSplit or choose another monitor');
     }
-    const improved = this.mode === 'min' ? current < this.best - this.minDelta : current > this.best + this.minDelta;
-    if (improved) {
-      this.best = current;
+    if (epoch < this.startFromEpoch) return;
+    // A run whose monitored value never improves (NaN throughout) still restores its first epoch, as Keras.
+    if (this.restoreBestWeights && this.bestWeights === null) {
+      this.bestWeights = this.requireModel().getWeights();
       this.bestEpoch = epoch;
-      this.wait = 0;
-      if (this.restoreBestWeights) this.bestWeights = this.requireModel().getWeights();
-      return;
     }
     this.wait++;
-    if (this.wait >= this.patience) {
-      const model = this.requireModel();
-      this.stoppedEpoch = epoch;
-      model.stopTraining = true;
-      if (this.restoreBestWeights && this.bestWeights) model.setWeights(this.bestWeights);
+    if (this.improves(current, this.best)) {
+      this.best = current;
+      this.bestEpoch = epoch;
+      if (this.restoreBestWeights) this.bestWeights = this.requireModel().getWeights();
+      if (this.baseline === null || this.improves(current, this.baseline)) this.wait = 0;
+      return;
     }
+    if (this.wait >= this.patience) {
+      this.stoppedEpoch = epoch;
+      this.requireModel().stopTraining = true;
+    }
+  }
+
+  onTrainEnd(): void {
+    if (this.restoreBestWeights && this.bestWeights) this.requireModel().setWeights(this.bestWeights);
+    this.bestWeights = null;  // not kept alive past fit
   }
 
   private requireModel(): CallbackModel {
@@ -226,7 +266,10 @@ export class EarlyStopping implements Callback {
 // ---- model checkpoint -----------------------------------------------------------
 
 export interface ModelCheckpointOptions {
-  /** Where to save; `{epoch}` is replaced by the 1-based epoch number. */
+  /**
+   * Where to save; Keras's placeholders are filled: `{epoch}` (1-based) and any
+   * epoch log, optionally formatted: 'w.{epoch:02d}-{val_loss:.2f}.safetensors'.
+   */
   filepath: string;
   monitor?: string;        // 'val_loss'
   /** Save only when the monitored value improves. */
@@ -246,17 +289,19 @@ export class ModelCheckpoint implements Callback {
   /** Paths written, in order. */
   readonly saved: string[] = [];
   private model: (CallbackModel & Partial<SavableModel>) | null = null;
+  private readonly pathParts: ReturnType<typeof parseCheckpointPath>;
 
   constructor(opts: ModelCheckpointOptions) {
     const o = options('modelCheckpoint options', opts, ['filepath', 'monitor', 'saveBestOnly', 'mode', 'includeOptimizer']);
     if (typeof o.filepath !== 'string' || o.filepath.length === 0) throw typeError('filepath', 'a non-empty path', o.filepath);
     this.filepath = o.filepath;
+    this.pathParts = parseCheckpointPath(o.filepath);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.saveBestOnly = o.saveBestOnly === undefined ? false : boolean('saveBestOnly', o.saveBestOnly);
     this.includeOptimizer = o.includeOptimizer === undefined ? false : boolean('includeOptimizer', o.includeOptimizer);
     const mode = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
-    this.mode = mode !== 'auto' ? mode : HIGHER_IS_BETTER.test(this.monitor) ? 'max' : 'min';
+    this.mode = mode !== 'auto' ? mode : autoMode(this.monitor);
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
 
@@ -278,7 +323,7 @@ export class ModelCheckpoint implements Callback {
       if (!better) return;
       this.best = current;
     }
-    const path = this.filepath.replace(/\{epoch\}/g, String(epoch + 1));
+    const path = formatCheckpointPath(this.filepath, this.pathParts, epoch, logs);
     // Saved as the epoch ends: the optimizer state, the step count and the shuffling generator are
     // those the next epoch starts from, so fit(..., { initialEpoch: epoch + 1 }) on the loaded model resumes exactly.
     await (this.includeOptimizer ? this.model.save(path, { includeOptimizer: true }) : this.model.save(path));

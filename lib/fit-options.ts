@@ -84,12 +84,15 @@ export function trainingLoss(loss: Loss | LossFunction, classWeight: unknown, ou
 
 /**
  * The training rows and the validation set of in-memory data: the last
- * validationSplit of the rows (before shuffling, as Keras), else validationData.
+ * validationSplit of the rows (before shuffling, as Keras: the first
+ * floor(n · (1 − split)) rows train), else validationData.
  */
 export function splitValidation(X: Matrix, Y: Target, split: number, outputSize: number,
                                 validationData: { x: Matrix; y: Target } | null) {
-  const valRows = Math.floor(X.rows * split);
-  const trainRows = X.rows - valRows;
+  // Keras's rows (train_validation_split): split_at = floor(n · (1 − split)), the same
+  // double arithmetic; n − floor(n · split) trained one row more whenever n · split was not whole.
+  const trainRows = split > 0 ? Math.floor(X.rows * (1 - split)) : X.rows;
+  const valRows = X.rows - trainRows;
   if (split > 0 && (valRows < 1 || trainRows < 1)) {
     throw new ArgumentRangeError(`validationSplit ${split} of ${X.rows} rows leaves ${trainRows} to train on and ${valRows} to validate`);
   }
@@ -110,4 +113,34 @@ function rowsOf(m: Matrix, from: number, to: number): Matrix {
 
 function targetRows(t: Target, from: number, to: number, cols: number): Target {
   return t instanceof Int32Array ? t.subarray(from, to) : t.subarray(from * cols, to * cols);
+}
+
+/**
+ * Refuses, before any step, a batchSize whose last batch would hold one row
+ * when the model has batch norm: its training-mode variance of one row is
+ * undefined, and both engines stopped the epoch there — after training the
+ * batches before it when fit drove the epoch batch by batch — with a message
+ * that named neither batchSize nor a way out. PyTorch refuses such a batch too
+ * ("Expected more than 1 value per channel when training"); the usual fix is
+ * another batch size, which the message suggests.
+ */
+export function checkBatchNormBatches(hasBatchNorm: boolean, rows: number, batchSize: number): void {
+  if (!hasBatchNorm || rows % batchSize !== 1) return;
+  const works = (b: number) => b >= 2 && rows % b !== 1;
+  let suggestion = rows;
+  for (let d = 1; d < rows; d++) {
+    if (works(batchSize - d)) { suggestion = batchSize - d; break; }
+    if (batchSize + d <= rows && works(batchSize + d)) { suggestion = batchSize + d; break; }
+  }
+  throw new ArgumentRangeError(`Expected a batch size that leaves no batch of one row (batch norm in training mode needs 2) ` +
+    `for batchSize but received ${batchSize}: ${rows} training rows in batches of ${batchSize} leave a last batch of 1 row; ` +
+    `try batchSize ${suggestion}`);
+}
+
+/** trainStep's counterpart: one row in training mode, refused as an argument in both engines (the native core named only its function). */
+export function checkBatchNormStep(hasBatchNorm: boolean, training: boolean, rows: number): void {
+  if (hasBatchNorm && training && rows < 2) {
+    throw new ArgumentRangeError(`Expected at least 2 rows (batch norm in training mode takes a variance over the batch; ` +
+      `eval() mode uses the running statistics) for x but received ${rows} row`);
+  }
 }

@@ -11,7 +11,7 @@
 // files with the optimizer's config), as PyTorch keeps `initial_lr` in the
 // param groups and rebuilds the rate for `last_epoch`; the step is
 // initialEpoch (per-batch schedules: initialEpoch × batches per epoch).
-import type { Callback, CallbackModel, Logs, TrainingParams } from './callbacks';
+import { autoMode, type Callback, type CallbackModel, type Logs, type TrainingParams } from './callbacks';
 import type { ScheduleState } from './optim';
 import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
@@ -39,6 +39,8 @@ export abstract class Schedule implements Callback {
   protected baseLr = NaN;
   /** The optimizer's schedule state as bind found it, before this schedule replaced it (read by resume). */
   protected found: ScheduleState | null = null;
+  /** True when fit bound it (it then rebinds to the optimizer of a later fit), false when bound by hand. */
+  private boundByFit = false;
 
   /** The learning rate this schedule sets after `step` steps (base lr known). */
   protected abstract lrAt(step: number): number;
@@ -50,6 +52,7 @@ export abstract class Schedule implements Callback {
     }
     if (this.optimizer === optimizer) return;
     this.optimizer = optimizer;
+    this.boundByFit = false;
     this.found = optimizer.scheduleState ?? null;
     this.baseLr = this.initialLr(optimizer.lr);
     this.stepCount = 0;
@@ -106,11 +109,22 @@ export abstract class Schedule implements Callback {
 
   // ---- as a fit() callback ------------------------------------------------
 
+  /**
+   * Binds to the model's optimizer. One fit bound earlier follows the model of
+   * this fit (Keras callbacks are reused across models, and compile() may have
+   * replaced the optimizer): it used to keep scheduling the first optimizer,
+   * silently leaving the one that trains at a constant rate. A schedule created
+   * with an optimizer that is not the model's is refused for the same reason.
+   */
   setModel(model: CallbackModel): void {
-    if (this.optimizer === null) {
-      if (!model.optimizer) throw new Error('schedule: the model has no optimizer; call compile() first');
-      this.bind(model.optimizer);
+    if (!model.optimizer) throw new Error('schedule: the model has no optimizer; call compile() first');
+    if (this.optimizer === model.optimizer) return;
+    if (this.optimizer !== null && !this.boundByFit) {
+      throw new ArgumentRangeError(`Expected a schedule for the model's optimizer in fit callbacks but received one bound to another optimizer ` +
+        '(created with it); create the schedule without an optimizer and fit binds it');
     }
+    this.bind(model.optimizer);
+    this.boundByFit = true;
   }
 
   setParams(params: TrainingParams): void {
@@ -347,7 +361,8 @@ function cosineAnneal(start: number, end: number, pct: number): number {
 
 export interface ReduceOnPlateauOptions {
   monitor?: string;      // 'val_loss'
-  mode?: 'min' | 'max';  // 'min'
+  /** 'auto' (Keras's default): 'max' for accuracy-like monitored names, else 'min' (PyTorch's default). */
+  mode?: 'auto' | 'min' | 'max';  // 'auto'
   factor?: number;       // 0.1
   patience?: number;     // 10
   /** Relative improvement needed to count as better (PyTorch's threshold, mode 'rel'). */
@@ -379,14 +394,17 @@ export class ReduceOnPlateau extends Schedule {
     const o = options('reduceOnPlateau options', opts,
       ['monitor', 'mode', 'factor', 'patience', 'threshold', 'cooldown', 'minLr']);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
-    const mode = o.mode === undefined ? 'min' : oneOf('mode', o.mode, ['min', 'max'] as const);
+    const monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    const given = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
+    // 'auto' before, a fixed 'min': a Keras user monitoring val_accuracy saw the rate cut every epoch.
+    const mode = given === 'auto' ? autoMode(monitor) : given;
     const factor = o.factor === undefined ? 0.1 : number('factor', o.factor, 0, 1, { minExclusive: true, maxExclusive: true });
     const patience = o.patience === undefined ? 10 : integer('patience', o.patience, 0);
     const threshold = o.threshold === undefined ? 1e-4 : number('threshold', o.threshold, 0);
     const cooldown = o.cooldown === undefined ? 0 : integer('cooldown', o.cooldown, 0);
     const minLr = o.minLr === undefined ? 0 : number('minLr', o.minLr, 0);
     super();
-    this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
+    this.monitor = monitor;
     this.mode = mode;
     this.factor = factor;
     this.patience = patience;
@@ -404,7 +422,9 @@ export class ReduceOnPlateau extends Schedule {
   /** Records one epoch's monitored value and lowers the rate on a plateau. */
   override step(value?: number): void {
     const opt = this.requireBound();
-    if (typeof value !== 'number' || Number.isNaN(value)) throw typeError('value', `the monitored value (${this.monitor})`, value);
+    if (typeof value !== 'number') throw typeError('value', `the monitored value (${this.monitor})`, value);
+    // NaN is never better (as torch's is_better and Keras's monitor_op): a bad epoch. Refusing it made
+    // fit reject after terminateOnNaN had stopped it, instead of ending quietly as that callback promises.
     this.stepCount++;
     const better = this.mode === 'min' ? value < this.best * (1 - this.threshold) : value > this.best * (1 + this.threshold);
     if (better) {

@@ -4,7 +4,7 @@
 import { getEngine } from './backend';
 import { BufferScratch } from './buffer-scratch';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
-import { Layer, type LayerConfig } from './layers';
+import { BatchNorm1d, Layer, type LayerConfig } from './layers';
 import { gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layout';
 import { runSteps, type Steps } from './steps';
 import { Loss, resolveLoss, type LossFunction } from './losses';
@@ -15,7 +15,7 @@ import { ModelData } from './model-data';
 import { ModelReads, asyncReadOptions, type Scoring } from './model-reads';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
 import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
-import { parseFitOptions, splitValidation, trainingLoss } from './fit-options';
+import { checkBatchNormBatches, checkBatchNormStep, parseFitOptions, splitValidation, trainingLoss } from './fit-options';
 import { streamChunks } from './fit-stream';
 import { checkMetricNames, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer } from './optim';
@@ -180,6 +180,7 @@ export class Sequential {
     this.requireIdle('trainStep');
     const { loss } = this.requireCompiled('trainStep');
     const { X, Y } = this.data.checkedBatch(x, y);  // as fit: finite x, y in the loss's range
+    checkBatchNormStep(this.layers.some((l) => l instanceof BatchNorm1d), this.plan.training, X.rows);
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
     this.syncOptimizer();
     this.reads.stateChanged();  // before: a throw half-way may have written some of the weights
@@ -231,7 +232,9 @@ export class Sequential {
       await requireFiniteTargetInChunks(Y, 'y', this.lossKind(), this.data.anyNonFinite);
       await checkValidation();
     };
-    return this.runTraining(trainLoss, splitValidation(X, Y, split, this.outputSize, validationData), settings, checkData);
+    const data = splitValidation(X, Y, split, this.outputSize, validationData);
+    checkBatchNormBatches(this.layers.some((l) => l instanceof BatchNorm1d), data.rows, settings.batchSize);
+    return this.runTraining(trainLoss, data, settings, checkData);
   }
 
   /**
