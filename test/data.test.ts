@@ -48,6 +48,23 @@ describe('scalers', () => {
       .forEach((v, i) => expect(v).toBeCloseTo(sk.minMaxTest.flat()[i], 10));
   });
 
+  it('StandardScaler treats columns constant up to rounding as constant (scikit-learn 1.2: σ = 1, maps to 0)', () => {
+    // The mean of seven 0.3s is not exactly 0.3 in floating point; the variance left over
+    // (~1e-33) once gave σ ≈ 6e-17 and mapped every row to −1 or +1.
+    const x = Matrix.from(Array.from({ length: 7 }, (_, i) => [0.3, 0.1, i]), 'float64');
+    const s = new data.StandardScaler().fit(x);
+    expect(Array.from(s.scale).slice(0, 2)).toEqual([1, 1]);
+    expect(Array.from(s.mean).slice(0, 2)).toEqual([0.3, 0.1]);
+    expect(s.transform(x).toArray().map((r) => r.slice(0, 2))).toEqual(Array.from({ length: 7 }, () => [0, 0]));
+    expect(s.transform([[0.5, 0.1, 3]]).get(0, 0)).toBeCloseTo(0.2, 6);   // test rows: x − μ, as scikit-learn
+    // A float32 column of 0.1 (the float32 value is not the double 0.1) is constant too.
+    const f = new data.StandardScaler().fit(Matrix.from([[0.1], [0.1], [0.1]], 'float32'));
+    expect(f.scale[0]).toBe(1);
+    // Variance that is real, however small against the mean, is kept (scikit-learn's bound).
+    const big = new data.StandardScaler().fit(Matrix.from([[1e8], [1e8 + 1], [1e8 + 3]], 'float64'));
+    expect(big.scale[0]).toBeCloseTo(1.247219128924647, 9);
+  });
+
   it('rejects bad input', () => {
     expect(() => new data.StandardScaler().transform([[1]])).toThrow(/fit\(x\) first/);
     expect(() => new data.StandardScaler().fit([[1, NaN]] as never)).toThrow(/row 0, column 1/);
