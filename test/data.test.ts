@@ -163,6 +163,26 @@ describe('CSV', () => {
     expect(() => data.parseCsv(text, { heder: true } as never)).toThrow(/Unknown option 'heder'/);
   });
 
+  it('refuses an empty target cell instead of making it a class of its own', () => {
+    // A numeric target with one missing value used to become a class target with a class ''.
+    for (const targetKind of ['auto', 'class', 'value'] as const) {
+      expect(() => data.parseCsv('a,b\n1,2\n3,\n5,6\n', { target: 'b', targetKind }))
+        .toThrow(/row 2 \(line 3\), column 'b' \(index 1\) but received an empty cell/);
+      expect(() => data.parseCsv('a,label\n1,cat\n3,""\n', { target: 'label', targetKind }))
+        .toThrow(/row 2 \(line 3\), column 'label'/);
+    }
+  });
+
+  it('refuses numbers that a float32 matrix cannot hold instead of storing ±Infinity', () => {
+    expect(() => data.parseCsv('a,b\n1e39,1\n3,4\n', { target: 'b' }))
+      .toThrow(/float32's range.*row 1 \(line 2\), column 'a' \(index 0\) but received '1e39'/);
+    expect(() => data.parseCsv('a,b\n-4e38,1\n', { target: 'b' })).toThrow(RangeError);
+    expect(data.parseCsv('a,b\n1e39,1\n', { target: 'b', dtype: 'float64' }).x.get(0, 0)).toBe(1e39);
+    expect(data.parseCsv('a,b\n3.4e38,1\n', { target: 'b' }).x.get(0, 0)).toBeCloseTo(3.4e38, -32);
+    // A value target is float64, whatever x's dtype.
+    expect(data.parseCsv('a,b\n1,1e39\n', { target: 'b' }).y![0]).toBe(1e39);
+  });
+
   it('loadCsv reads plain and gzipped files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-'));
     writeFileSync(join(dir, 'd.csv'), text);

@@ -75,17 +75,22 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
   const x = allocate(dtype, rows.length * featureIndices.length);
   rows.forEach(({ record, info }, r) => {
     featureIndices.forEach((c, j) => {
-      x[r * featureIndices.length + j] = numericCell(record[c]!, r, info.lines, names[c]!, c);
+      x[r * featureIndices.length + j] = numericCell(record[c]!, r, info.lines, names[c]!, c, dtype);
     });
   });
 
   let y: Int32Array | Float64Array | null = null;
   let classNames: string[] | null = null;
   if (targetIndex >= 0) {
+    // A missing target is never a label: as a class of its own ('') it would turn
+    // a numeric target with one gap into a classification task.
+    rows.forEach(({ record, info }, r) => {
+      if (record[targetIndex] === '') throw cellError(r, info.lines, names[targetIndex]!, targetIndex, 'a target value', 'an empty cell');
+    });
     const cells = rows.map(({ record }) => record[targetIndex]!);
     const numeric = cells.every((c) => c !== '' && Number.isFinite(Number(c)));
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
-      y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex));
+      y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex, 'float64'));
     } else {
       const unique = [...new Set(cells)];
       classNames = numeric ? unique.sort((a, b) => Number(a) - Number(b)) : unique.sort();
@@ -116,10 +121,19 @@ function resolveColumn(target: string | number, names: string[], header: boolean
   return index;
 }
 
-function numericCell(cell: string, row: number, line: number, column: string, index: number): number {
+/** The largest finite float32, (2 − 2⁻²³)·2¹²⁷: larger values round to ±Infinity when stored. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function cellError(row: number, line: number, column: string, index: number, what: string, received: string): ArgumentRangeError {
+  return new ArgumentRangeError(`Expected ${what} in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received ${received}`);
+}
+
+function numericCell(cell: string, row: number, line: number, column: string, index: number, dtype: Dtype): number {
   const v = cell === '' ? NaN : Number(cell);
-  if (!Number.isFinite(v)) {
-    throw new ArgumentRangeError(`Expected a number in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received '${cell}'`);
+  if (!Number.isFinite(v)) throw cellError(row, line, column, index, 'a number', cell === '' ? 'an empty cell' : `'${cell}'`);
+  // Math.fround(v) is what a Float32Array stores: a finite number beyond float32's range would become ±Infinity.
+  if (dtype === 'float32' && !Number.isFinite(Math.fround(v))) {
+    throw cellError(row, line, column, index, `a number within float32's range (|x| ≤ ${FLOAT32_MAX.toPrecision(5)}; or dtype: 'float64')`, `'${cell}'`);
   }
   return v;
 }
