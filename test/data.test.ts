@@ -113,6 +113,40 @@ describe('splits, shuffles and batches', () => {
     expect(counts(Array.from(t.yVal.argmax()))).toEqual([2, 2, 2, 2]);
   });
 
+  it('part sizes follow scikit-learn 1.2: test = ⌈testSize·n⌉, a count ≥ 1 as it is, stratified totals exact', () => {
+    // [n, testSize, train, test] from sklearn.model_selection.train_test_split (scikit-learn 1.2).
+    const cases = [[10, 0.25, 7, 3], [7, 0.3, 4, 3], [150, 0.33, 100, 50], [1797, 0.2, 1437, 360],
+      [5, 0.5, 2, 3], [11, 0.15, 9, 2], [100, 0.005, 99, 1], [10, 3, 7, 3], [10, 1, 9, 1]] as const;
+    for (const [n, testSize, train, test] of cases) {
+      const rows = Matrix.from(Array.from({ length: n }, (_, i) => [i]));
+      const s = data.trainTestSplit(rows, new Array(n).fill(0), { testSize, seed: 0 });
+      expect([n, testSize, s.xTrain.rows, s.xTest.rows]).toEqual([n, testSize, train, test]);
+    }
+    // Stratified: the requested total exactly (scikit-learn's 1437/360 on the digits, not 1438/359),
+    // each class within one row of its share.
+    const digits = data.loadDigits();
+    const s = data.trainTestSplit(digits.x, digits.y, { testSize: 0.2, seed: 0, stratify: true });
+    expect([s.xTrain.rows, s.xTest.rows]).toEqual([1437, 360]);
+    const perClass = (labels: Int32Array, k: number) => labels.filter((v) => v === k).length;
+    for (let k = 0; k < 10; k++) {
+      const share = perClass(digits.y, k) * 360 / 1797;
+      expect(perClass(s.yTest, k)).toBeGreaterThanOrEqual(Math.floor(share));
+      expect(perClass(s.yTest, k)).toBeLessThanOrEqual(Math.ceil(share));
+    }
+    // 7/3/2 rows of three classes, testSize 0.25: scikit-learn's test part holds 2, 1 and 0 of them.
+    const small = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2];
+    const t = data.trainTestSplit(small.map((v) => [v]), small, { testSize: 0.25, seed: 0, stratify: true });
+    expect([0, 1, 2].map((k) => t.yTest.filter((v) => v === k).length)).toEqual([2, 1, 0]);
+    // Three parts: ⌈valSize·n⌉ and ⌈testSize·n⌉ rows, the rest trains (the CLI's digits split).
+    const three = data.trainValTestSplit(digits.x, digits.y, { valSize: 0.1, testSize: 0.2, seed: 42, stratify: true });
+    expect([three.xTrain.rows, three.xVal.rows, three.xTest.rows]).toEqual([1257, 180, 360]);
+    const counts = data.trainValTestSplit(digits.x, digits.y, { valSize: 100, testSize: 200, seed: 1 });
+    expect([counts.xTrain.rows, counts.xVal.rows, counts.xTest.rows]).toEqual([1497, 100, 200]);
+    expect(() => data.trainTestSplit(digits.x, digits.y, { testSize: 1797 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(digits.x, digits.y, { testSize: 1.5 })).toThrow(/testSize/);
+    expect(() => data.trainValTestSplit(digits.x, digits.y, { valSize: 900, testSize: 897 })).toThrow(/leave 0/);
+  });
+
   it('shuffle and batches', () => {
     const s = data.shuffle(x, y, { seed: 5 });
     s.x.toArray().forEach((r, i) => expect(s.y![i]).toBe(r[0]! % 4));
@@ -126,7 +160,9 @@ describe('splits, shuffles and batches', () => {
   });
 
   it('rejects bad options', () => {
-    expect(() => data.trainTestSplit(x, y, { testSize: 1 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(x, y, { testSize: 0 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(x, y, { testSize: 40 })).toThrow(/row count below 40 .*testSize/);
+    expect(() => data.trainTestSplit(x, y, { testSize: '0.2' as never })).toThrow(TypeError);
     expect(() => data.trainTestSplit(x, y.slice(1))).toThrow(/40 values/);
     expect(() => data.trainTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle/);
     expect(() => data.trainTestSplit(x, y.map((v) => v + 0.5), { stratify: true })).toThrow(/integer class labels/);
