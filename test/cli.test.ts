@@ -156,6 +156,24 @@ describe.each(ENGINES)('fastmlp on user CSVs (%s engine)', (engine) => {
   });
 });
 
+describe.each(ENGINES)("fastmlp on the bundled scikit-learn CSVs (%s engine)", (engine) => {
+  it('trains on data/breast_cancer.csv with its class names and predicts them', () => {
+    const dir = tempDir();
+    const file = join(__dirname, '..', 'data', 'breast_cancer.csv');
+    const run = fastmlp(['train', file, '--engine', engine, '--epochs', '10', '--out', 'bc.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/569 rows, 30 features, target 'target' \(2 classes\)/);
+    expect(run.stdout).toMatch(/^malignant\s+\d+\s+\d+$/m);
+    expect(testAccuracy(run.stdout)).toBeGreaterThan(90);
+    const pred = fastmlp(['predict', 'bc.safetensors', file, '--engine', engine], dir);
+    expect(pred.code, pred.stderr).toBe(0);
+    const labels = pred.stdout.trim().split('\n');
+    expect(labels.length).toBe(569);
+    expect(new Set(labels)).toEqual(new Set(['malignant', 'benign']));
+    expect(Number(/accuracy on the 569 labelled rows: ([\d.]+) %/.exec(pred.stderr)?.[1])).toBeGreaterThan(90);
+  });
+});
+
 describe('fastmlp info, bench, --help, --version', () => {
   const dir = tempDir();
 

@@ -219,6 +219,25 @@ describe('CSV', () => {
     expect(data.parseCsv('a,b\n1,1e39\n', { target: 'b' }).y![0]).toBe(1e39);
   });
 
+  it("reads scikit-learn's bundled CSV layout (first line: rows, features, class names) as data/iris.csv and data/breast_cancer.csv have it", async () => {
+    // That first line was read as column names: breast_cancer.csv failed (4 names, 31 cells a row)
+    // and iris.csv's target was called 'virginica', its classes '0', '1', '2'.
+    const bc = await data.loadCsv(join(__dirname, '..', 'data', 'breast_cancer.csv'), { target: -1 });
+    expect([bc.x.rows, bc.x.cols, bc.target]).toEqual([569, 30, 'target']);
+    expect(bc.classNames).toEqual(['malignant', 'benign']);
+    expect([0, 1].map((k) => (bc.y as Int32Array).filter((v) => v === k).length)).toEqual([212, 357]);
+    expect(bc.columns.slice(0, 2)).toEqual(['0', '1']);
+    const iris = await data.loadCsv(join(__dirname, '..', 'data', 'iris.csv'), { target: 'target' });
+    expect(iris.classNames).toEqual(['setosa', 'versicolor', 'virginica']);
+    expect(iris.x.toArray()[0]!.map((v) => +v.toFixed(1))).toEqual([5.1, 3.5, 1.4, 0.2]);
+    expect(Array.from(iris.y!)).toEqual(Array.from(data.loadIris().y));
+    // A class index outside the names is an error naming the cell; 'value' keeps the numbers.
+    expect(() => data.parseCsv('2,1,no,yes\n0.5,1\n0.7,2\n', { target: -1 })).toThrow(/class index in \[0, 1\] in row 2 \(line 3\), column 'target'.*received '2'/);
+    expect(Array.from(data.parseCsv('2,1,no,yes\n0.5,1\n0.7,0\n', { target: -1, targetKind: 'value' }).y!)).toEqual([1, 0]);
+    // Only that exact layout: a header of other names, or counts that do not match, is an ordinary header.
+    expect(data.parseCsv('3,1,no,yes\n0.5,1,2,3\n0.7,0,2,3\n').columns).toEqual(['3', '1', 'no', 'yes']);
+  });
+
   it('loadCsv reads plain and gzipped files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-'));
     writeFileSync(join(dir, 'd.csv'), text);

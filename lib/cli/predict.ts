@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import { loadCsv } from '../data/csv';
+import { loadCsv, sklearnHeaderClasses } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
 import { Matrix } from '../matrix';
 import { Sequential } from '../sequential';
@@ -32,12 +32,20 @@ function jsonArray(text: string | undefined, key: string, path: string): string[
   throw new CliError(`model file '${path}' has a malformed '${key}' metadata entry`, 1);
 }
 
-/** The first record of a CSV (or .csv.gz) file: its header, or its first row's cells. */
+/**
+ * The first record of a CSV (or .csv.gz) file: its header, or its first row's
+ * cells. For scikit-learn's layout (data/breast_cancer.csv: a first line of
+ * counts and class names, which loadCsv reads as such), the names loadCsv
+ * gives its columns instead: '0', '1', …, 'target'.
+ */
 async function firstRow(path: string): Promise<string[]> {
   const bytes = await fs.readFile(path);
   const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
-  const rows = parse(text, { to_line: 1, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  const rows = parse(text, { to_line: 2, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
   if (rows.length === 0) throw new CliError(`'${path}' holds no CSV rows`, 1);
+  if (rows.length > 1 && sklearnHeaderClasses(rows[0]!, null, rows[1]!.length)) {
+    return [...Array.from({ length: rows[1]!.length - 1 }, (_, i) => String(i)), 'target'];
+  }
   return rows[0]!;
 }
 

@@ -60,8 +60,12 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
   }) as unknown as { record: string[]; info: { lines: number } }[];
   if (records.length === 0) throw new ArgumentRangeError('Expected at least one row in the CSV text but received none');
 
-  const width = records[0]!.record.length;
-  const names = header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
+  // scikit-learn's layout (data/iris.csv, data/breast_cancer.csv): its first line is not column names.
+  const sklearnClasses = header && records.length > 1
+    ? sklearnHeaderClasses(records[0]!.record, records.length - 1, records[1]!.record.length) : null;
+  const width = sklearnClasses ? records[1]!.record.length : records[0]!.record.length;
+  const names = sklearnClasses ? [...Array.from({ length: width - 1 }, (_, i) => String(i)), 'target']
+    : header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
   const rows = header ? records.slice(1) : records;
   if (rows.length === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
   rows.forEach(({ record, info }, r) => {
@@ -88,6 +92,9 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
       if (record[targetIndex] === '') throw cellError(r, info.lines, names[targetIndex]!, targetIndex, 'a target value', 'an empty cell');
     });
     const cells = rows.map(({ record }) => record[targetIndex]!);
+    if (sklearnClasses && targetIndex === width - 1 && targetKind !== 'value') {
+      return { ...result(), y: sklearnTarget(rows, targetIndex, sklearnClasses), classNames: sklearnClasses };
+    }
     const numeric = cells.every((c) => c !== '' && Number.isFinite(Number(c)));
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
       y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex, 'float64'));
@@ -98,13 +105,42 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
       y = Int32Array.from(cells, (c) => index.get(c)!);
     }
   }
-  return {
-    x: new Matrix(rows.length, featureIndices.length, x),
-    y,
-    columns: featureIndices.map((i) => names[i]!),
-    target: targetIndex >= 0 ? names[targetIndex]! : null,
-    classNames,
-  };
+  return { ...result(), y, classNames };
+
+  function result(): CsvData {
+    return {
+      x: new Matrix(rows.length, featureIndices.length, x),
+      y: null,
+      columns: featureIndices.map((i) => names[i]!),
+      target: targetIndex >= 0 ? names[targetIndex]! : null,
+      classNames: null,
+    };
+  }
+}
+
+/**
+ * The class names of scikit-learn's bundled-data CSV layout
+ * (sklearn/datasets/data/iris.csv and the like): a first line
+ * "n_samples,n_features,name_0,name_1,…" above rows of n_features values and
+ * a class index. null when `first` is not such a line for `rows` data rows of
+ * `width` cells (rows null: not known yet, as when only two lines are read).
+ */
+export function sklearnHeaderClasses(first: string[], rows: number | null, width: number): string[] | null {
+  if (first.length < 3 || !/^\d+$/.test(first[0]!) || first[1] !== String(width - 1)) return null;
+  if (rows !== null && first[0] !== String(rows)) return null;
+  const names = first.slice(2);
+  return names.every((n) => n !== '' && !Number.isFinite(Number(n))) ? names : null;
+}
+
+/** The class-index column of scikit-learn's layout, each index checked against the names. */
+function sklearnTarget(rows: { record: string[]; info: { lines: number } }[], column: number, classes: string[]): Int32Array {
+  return Int32Array.from(rows, ({ record, info }, r) => {
+    const v = Number(record[column]);
+    if (!/^\d+$/.test(record[column]!) || v >= classes.length) {
+      throw cellError(r, info.lines, 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${record[column]}'`);
+    }
+    return v;
+  });
 }
 
 function resolveColumn(target: string | number, names: string[], header: boolean): number {
