@@ -156,6 +156,30 @@ describe.each(ENGINES)('fastmlp on user CSVs (%s engine)', (engine) => {
   });
 });
 
+describe.each(ENGINES)('fastmlp on a European CSV: semicolons, CRLF, a BOM, quoted names (%s engine)', (engine) => {
+  it('--delimiter reads it; the model file keeps the separator, so predict reads the same file without the flag', () => {
+    const dir = tempDir();
+    writeRegressionCsv(join(dir, 'plain.csv'));
+    const text = readFileSync(join(dir, 'plain.csv'), 'utf8').trim().split('\n')
+      .map((line, i) => (i === 0 ? line.split(',').map((n) => `"${n}"`) : line.split(',')).join(';')).join('\r\n');
+    writeFileSync(join(dir, 'semi.csv'), `\ufeff${text}`);
+    // Without the flag: one line naming the fix, not csv-parse's "Invalid Opening Quote".
+    const plain = fastmlp(['train', 'semi.csv', '--target', 'price', '--engine', engine], dir);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(/'semi.csv'.*';'.*--delimiter ';'/);
+    const run = fastmlp(['train', 'semi.csv', '--delimiter', ';', '--target', 'price', '--layers', '16',
+      '--epochs', '5', '--engine', engine, '--out', 'semi.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/300 rows, 3 features, target 'price' \(regression\)/);
+    const pred = fastmlp(['predict', 'semi.safetensors', 'semi.csv', '--engine', engine], dir);
+    expect(pred.code, pred.stderr).toBe(0);
+    expect(pred.stdout.trim().split('\n').map(Number).every(Number.isFinite)).toBe(true);
+    expect(pred.stdout.trim().split('\n').length).toBe(300);
+    const tab = fastmlp(['train', 'semi.csv', '--delimiter', '', '--engine', engine], dir);
+    expect([tab.code, tab.stderr]).toEqual([2, expect.stringMatching(/--delimiter/)]);
+  });
+});
+
 describe.each(ENGINES)("fastmlp on the bundled scikit-learn CSVs (%s engine)", (engine) => {
   it('trains on data/breast_cancer.csv with its class names and predicts them', () => {
     const dir = tempDir();

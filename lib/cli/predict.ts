@@ -5,15 +5,17 @@
 import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import { loadCsv, sklearnHeaderClasses } from '../data/csv';
+import { sklearnHeaderClasses } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
 import { Matrix } from '../matrix';
 import { Sequential } from '../sequential';
+import { delimiterFlag, loadCliCsv } from './csv-input';
 import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
 export const PREDICT_FLAGS: Flags = {
   out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
   engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
+  delimiter: { value: 'C', help: "cell separator, e.g. ';' or '\\t' (default: the training CSV's, else ',')" },
   'no-header': { help: 'data.csv has no header line (default: as the training CSV; for a model saved through the API, a first line of numbers is data)' },
 };
 
@@ -38,10 +40,15 @@ function jsonArray(text: string | undefined, key: string, path: string): string[
  * counts and class names, which loadCsv reads as such), the names loadCsv
  * gives its columns instead: '0', '1', …, 'target'.
  */
-async function firstRow(path: string): Promise<string[]> {
+async function firstRow(path: string, delimiter: string): Promise<string[]> {
   const bytes = await fs.readFile(path);
   const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
-  const rows = parse(text, { to_line: 2, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  let rows: string[][];
+  try {
+    rows = parse(text, { delimiter, to_line: 2, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  } catch {
+    return (await loadCliCsv(path, { header: false, delimiter })).columns;   // the same failure, with the hint
+  }
   if (rows.length === 0) throw new CliError(`'${path}' holds no CSV rows`, 1);
   if (rows.length > 1 && sklearnHeaderClasses(rows[0]!, null, rows[1]!.length)) {
     return [...Array.from({ length: rows[1]!.length - 1 }, (_, i) => String(i)), 'target'];
@@ -112,7 +119,8 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const lossName = (info.compile?.loss as { name?: string } | undefined)?.name;
   const classes = jsonArray(meta['classes'], 'classes', modelPath)
     ?? (lossName === 'cross-entropy' || lossName === 'nll' ? Array.from({ length: model.outputSize }, (_, i) => String(i)) : null);
-  const first = await firstRow(csvPath);
+  const delimiter = delimiterFlag(values) ?? meta['delimiter'] ?? ',';
+  const first = await firstRow(csvPath, delimiter);
   const header = startsWithHeader(first, meta, values['no-header'] === true, modelPath);
   const target = meta['target'];
 
@@ -129,7 +137,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
     throw new CliError(`'${csvPath}' has ${width} columns but the model takes ${model.inputSize} ` +
       `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
   }
-  const data = await loadCsv(csvPath, { header, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
+  const data = await loadCliCsv(csvPath, { header, delimiter, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
   const x = header ? inTrainingOrder(data.x, data.columns, jsonArray(meta['columns'], 'columns', modelPath), csvPath) : data.x;
 
   const pred = model.predict(x);
