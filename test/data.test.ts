@@ -147,6 +147,20 @@ describe('splits, shuffles and batches', () => {
     expect(() => data.trainValTestSplit(digits.x, digits.y, { valSize: 900, testSize: 897 })).toThrow(/leave 0/);
   });
 
+  it('y keeps its form: rows (number[][]) stay rows, as the types promise', () => {
+    const rows = y.map((v) => [v, -v]);
+    const s = data.trainTestSplit(x, rows, { testSize: 0.25, seed: 1 });
+    expect(Array.isArray(s.yTrain) && Array.isArray(s.yTest[0])).toBe(true);
+    s.xTest.toArray().forEach((r, i) => expect(s.yTest[i]).toEqual([r[0]! % 4, -(r[0]! % 4)]));
+    const t = data.trainValTestSplit(x, rows, { seed: 2 });
+    expect(Array.isArray(t.yVal[0])).toBe(true);
+    expect(Array.isArray(data.shuffle(x, rows, { seed: 1 }).y![0])).toBe(true);
+    const first = data.batches(x, rows, { batchSize: 8 }).next().value!;
+    expect(first.y).toEqual(rows.slice(0, 8));
+    expect(first.y![0]).not.toBe(rows[0]);   // copies: the caller's rows are never shared
+    expect(() => data.trainTestSplit(x, [...rows.slice(1), [1]])).toThrow(RangeError);
+  });
+
   it('shuffle and batches', () => {
     const s = data.shuffle(x, y, { seed: 5 });
     s.x.toArray().forEach((r, i) => expect(s.y![i]).toBe(r[0]! % 4));

@@ -40,8 +40,13 @@ function yRows(y: unknown, rows: number): Rows {
       },
     };
   }
-  const m = y instanceof Matrix ? y : toMatrix(y, 'y', 'float32');
+  const m = y instanceof Matrix ? y : toMatrix(y, 'y', 'float32');   // toMatrix checks rows of rows too
   if (m.rows !== rows) throw new ArgumentRangeError(`Expected ${rows} rows for y (as x) but received ${m.rows}`);
+  if (Array.isArray(y)) {
+    // Rows given as arrays come back as arrays (copies), as Labels' type says, not as a float32 Matrix.
+    const list = y as ArrayLike<number>[];
+    return { count: m.rows, take: (idx) => Array.from(idx, (i) => Array.from(list[i]!)) };
+  }
   return { count: m.rows, take: (idx) => selectRows(m, idx) };
 }
 
