@@ -65,6 +65,19 @@ describe('scalers', () => {
     expect(big.scale[0]).toBeCloseTo(1.247219128924647, 9);
   });
 
+  it('MinMaxScaler treats a constant column as scikit-learn 1.2 does: its range counts as 1, so other values keep their offset', () => {
+    // sklearn.preprocessing.MinMaxScaler((-1, 1)) fitted on [[0.1, 5], [0.1, 6]]:
+    // transform([[0.2, 5.5]]) = [[-0.8, 0]], inverse_transform([[-0.8, 0]]) = [[0.2, 5.5]].
+    const s = new data.MinMaxScaler().fit(Matrix.from([[0.1, 5], [0.1, 6]], 'float64'));
+    expect(s.transform(Matrix.from([[0.1, 5]], 'float64')).toArray()).toEqual([[-1, -1]]);   // training rows: lo
+    const z = s.transform(Matrix.from([[0.2, 5.5]], 'float64'));
+    expect(z.get(0, 0)).toBeCloseTo(-0.8, 12);
+    expect(z.get(0, 1)).toBeCloseTo(0, 12);
+    const back = s.inverseTransform(Matrix.from([[-0.8, 0]], 'float64'));
+    expect(back.get(0, 0)).toBeCloseTo(0.2, 12);
+    expect(back.get(0, 1)).toBeCloseTo(5.5, 12);
+  });
+
   it('rejects bad input', () => {
     expect(() => new data.StandardScaler().transform([[1]])).toThrow(/fit\(x\) first/);
     expect(() => new data.StandardScaler().fit([[1, NaN]] as never)).toThrow(/row 0, column 1/);

@@ -115,7 +115,7 @@ export interface MinMaxOptions {
   range?: [number, number];
 }
 
-/** x' = lo + (x − min)(hi − lo)/(max − min) per column; a constant column maps to lo. */
+/** x' = lo + (x − min)(hi − lo)/(max − min) per column; a constant column's range counts as 1 (scikit-learn's rule). */
 export class MinMaxScaler extends Scaler {
   readonly range: [number, number];
   min = new Float64Array(0);
@@ -152,9 +152,21 @@ export class MinMaxScaler extends Scaler {
     return this;
   }
 
+  /**
+   * max − min per column, with a range of 0 (a constant column) or below 10·ε
+   * counted as 1, as scikit-learn 1.2 does (`_handle_zeros_in_scale`): the
+   * training rows then map to lo and other values keep their offset from min.
+   */
+  private ranges(): Float64Array {
+    return this.min.map((mn, c) => {
+      const span = this.max[c]! - mn;
+      return span < 10 * Number.EPSILON ? 1 : span;
+    });
+  }
+
   private factors(): Float64Array {
     const [lo, hi] = this.range;
-    return this.min.map((mn, c) => (this.max[c]! > mn ? (hi - lo) / (this.max[c]! - mn) : 0));
+    return this.ranges().map((span) => (hi - lo) / span);
   }
 
   transform(x: MatrixLike): Matrix {
@@ -165,7 +177,7 @@ export class MinMaxScaler extends Scaler {
   inverseTransform(z: MatrixLike): Matrix {
     this.requireFitted('inverseTransform');
     const [lo, hi] = this.range;
-    const back = this.min.map((mn, c) => (this.max[c]! - mn) / (hi - lo));
+    const back = this.ranges().map((span) => span / (hi - lo));
     const lows = new Float64Array(this.width).fill(lo);
     return shiftBack(affine(z, 'z', this.width, lows, back, 0, 'float64'), this.min, z);
   }
