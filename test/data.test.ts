@@ -265,6 +265,17 @@ describe('CSV', () => {
     expect(data.parseCsv('3,1,no,yes\n0.5,1,2,3\n0.7,0,2,3\n').columns).toEqual(['3', '1', 'no', 'yes']);
   });
 
+  it('reads decimal numbers only: hex, binary and octal literals are text, as pandas and numpy read them', () => {
+    const d = data.parseCsv('a,b\n1e5,-0\n.5,+2\n5.,1E-3\n', { dtype: 'float64' });
+    expect(d.x.toArray()).toEqual([[1e5, -0], [0.5, 2], [5, 1e-3]]);
+    for (const cell of ['0x10', '0b11', '0o7', '1_000']) {
+      expect(() => data.parseCsv(`a,b\n1,${cell}\n`)).toThrow(new RegExp(`column 'b' \\(index 1\\) but received '${cell}'`));
+    }
+    // A target of such codes is a class target (labels), not the numbers JavaScript reads in them.
+    const t = data.parseCsv('a,id\n1,0x1F\n2,0x20\n', { target: 'id' });
+    expect(t.classNames).toEqual(['0x1F', '0x20']);
+  });
+
   it('loadCsv reads plain and gzipped files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-'));
     writeFileSync(join(dir, 'd.csv'), text);

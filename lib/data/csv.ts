@@ -95,7 +95,7 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
     if (sklearnClasses && targetIndex === width - 1 && targetKind !== 'value') {
       return { ...result(), y: sklearnTarget(rows, targetIndex, sklearnClasses), classNames: sklearnClasses };
     }
-    const numeric = cells.every((c) => c !== '' && Number.isFinite(Number(c)));
+    const numeric = cells.every((c) => DECIMAL.test(c) && Number.isFinite(Number(c)));
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
       y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex, 'float64'));
     } else {
@@ -164,8 +164,15 @@ function cellError(row: number, line: number, column: string, index: number, wha
   return new ArgumentRangeError(`Expected ${what} in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received ${received}`);
 }
 
+/**
+ * A decimal number as CSV files write them ('1', '-0.5', '.5', '5.', '1e-3').
+ * Number() alone also reads '0x1F', '0b11' and '0o7' — codes and IDs more
+ * often than numbers, and text to pandas and numpy.
+ */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 function numericCell(cell: string, row: number, line: number, column: string, index: number, dtype: Dtype): number {
-  const v = cell === '' ? NaN : Number(cell);
+  const v = DECIMAL.test(cell) ? Number(cell) : NaN;
   if (!Number.isFinite(v)) throw cellError(row, line, column, index, 'a number', cell === '' ? 'an empty cell' : `'${cell}'`);
   // Math.fround(v) is what a Float32Array stores: a finite number beyond float32's range would become ±Infinity.
   if (dtype === 'float32' && !Number.isFinite(Math.fround(v))) {
