@@ -276,6 +276,14 @@ describe('CSV', () => {
     expect(t.classNames).toEqual(['0x1F', '0x20']);
   });
 
+  it("names repeated header names apart as pandas does ('v', 'v.1', 'v.2'), so each column has a name of its own", () => {
+    const d = data.parseCsv('v,w,v,v,y\n1,2,3,4,5\n', { target: 'y' });
+    expect(d.columns).toEqual(['v', 'w', 'v.1', 'v.2']);
+    expect(data.parseCsv('v,w,v,y\n1,2,3,5\n', { target: 'v.1' }).x.toArray()).toEqual([[1, 2, 5]]);
+    // A name that is already taken is skipped, as pandas skips it.
+    expect(data.parseCsv('v,v.1,v\n1,2,3\n').columns).toEqual(['v', 'v.1', 'v.2']);
+  });
+
   it('loadCsv reads plain and gzipped files', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-'));
     writeFileSync(join(dir, 'd.csv'), text);

@@ -65,7 +65,7 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
     ? sklearnHeaderClasses(records[0]!.record, records.length - 1, records[1]!.record.length) : null;
   const width = sklearnClasses ? records[1]!.record.length : records[0]!.record.length;
   const names = sklearnClasses ? [...Array.from({ length: width - 1 }, (_, i) => String(i)), 'target']
-    : header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
+    : header ? distinctNames(records[0]!.record) : Array.from({ length: width }, (_, i) => String(i));
   const rows = header ? records.slice(1) : records;
   if (rows.length === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
   rows.forEach(({ record, info }, r) => {
@@ -140,6 +140,27 @@ function sklearnTarget(rows: { record: string[]; info: { lines: number } }[], co
       throw cellError(r, info.lines, 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${record[column]}'`);
     }
     return v;
+  });
+}
+
+/**
+ * Header names made distinct as pandas.read_csv makes them: the second 'v'
+ * becomes 'v.1', the third 'v.2', skipping names already taken. A repeated
+ * name otherwise made `target` pick the first silently and predict's
+ * matching by name fail.
+ */
+function distinctNames(names: string[]): string[] {
+  const taken = new Set<string>();
+  const count = new Map<string, number>();
+  return names.map((name) => {
+    let out = name;
+    while (taken.has(out)) {
+      const k = (count.get(name) ?? 0) + 1;
+      count.set(name, k);
+      out = `${name}.${k}`;
+    }
+    taken.add(out);
+    return out;
   });
 }
 
