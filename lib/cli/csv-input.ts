@@ -44,8 +44,16 @@ export async function loadCliCsv(path: string, opts: CsvOptions): Promise<CsvDat
   } catch (e) {
     const used = opts.delimiter ?? ',';
     const other = otherSeparator(path, used);
-    if (other === null) throw e;
+    if (other === null) throw withTextColumnHint(e);
     throw new CliError(`'${path}' has no '${shown(used)}' in its first line but has '${shown(other)}': ` +
       `its cells are separated by '${shown(other)}'? Use --delimiter '${shown(other)}' (${(e as Error).message})`, 1);
   }
+}
+
+/** A text cell in a feature column: the CLI has no encoder, so say what to do about it. */
+function withTextColumnHint(e: unknown): unknown {
+  const m = e instanceof RangeError ? /^Expected a number in .*, column '(.*)' \(index \d+\) but received '(.+)'$/.exec(e.message) : null;
+  if (!m) return e;
+  return new CliError(`${e instanceof Error ? e.message : ''}; feature columns must hold numbers: drop column '${m[1]}' ` +
+    'or encode it (one-hot) first, or name it with --target if it is the target', 1);
 }
