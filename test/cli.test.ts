@@ -195,6 +195,12 @@ describe.each(ENGINES)("fastmlp on the bundled scikit-learn CSVs (%s engine)", (
     expect(labels.length).toBe(569);
     expect(new Set(labels)).toEqual(new Set(['malignant', 'benign']));
     expect(Number(/accuracy on the 569 labelled rows: ([\d.]+) %/.exec(pred.stderr)?.[1])).toBeGreaterThan(90);
+    // The same rows under a header of real names: the model's column names are mere indices, so the file's order is taken.
+    const rows = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 30).join(','));
+    writeFileSync(join(dir, 'named.csv'), [Array.from({ length: 30 }, (_, i) => `feature ${i}`).join(','), ...rows].join('\n'));
+    const named = fastmlp(['predict', 'bc.safetensors', 'named.csv', '--engine', engine], dir);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toBe(pred.stdout);
   });
 });
 

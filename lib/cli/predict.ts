@@ -78,10 +78,13 @@ function startsWithHeader(first: string[], meta: Record<string, string>, noHeade
  * x's columns in the order the model was trained on, matched by header name
  * (as a DataFrame is): the same columns in another order are reordered, not
  * fed to the wrong inputs; names the model does not know are an error. Without
- * stored names (a model saved through the API) the file's order is taken.
+ * stored names (a model saved through the API), or with names that are only
+ * column positions, the file's order is taken.
  */
 function inTrainingOrder(x: Matrix, names: string[], trained: string[] | null, path: string): Matrix {
   if (trained === null || trained.length !== names.length || trained.every((n, i) => n === names[i])) return x;
+  // Names that are only positions ('0', '1', …: scikit-learn's layout) say nothing to match by.
+  if (trained.every((n, i) => n === String(i))) return x;
   const at = new Map(names.map((n, i) => [n, i]));
   const missing = trained.filter((n) => !at.has(n));
   if (missing.length > 0 || at.size !== names.length) {
