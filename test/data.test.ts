@@ -129,7 +129,7 @@ describe('splits, shuffles and batches', () => {
   it('part sizes follow scikit-learn 1.2: test = ⌈testSize·n⌉, a count ≥ 1 as it is, stratified totals exact', () => {
     // [n, testSize, train, test] from sklearn.model_selection.train_test_split (scikit-learn 1.2).
     const cases = [[10, 0.25, 7, 3], [7, 0.3, 4, 3], [150, 0.33, 100, 50], [1797, 0.2, 1437, 360],
-      [5, 0.5, 2, 3], [11, 0.15, 9, 2], [100, 0.005, 99, 1], [10, 3, 7, 3], [10, 1, 9, 1]] as const;
+      [5, 0.5, 2, 3], [11, 0.15, 9, 2], [100, 0.005, 99, 1], [100, 0.07, 92, 8], [10, 3, 7, 3], [10, 1, 9, 1]] as const;
     for (const [n, testSize, train, test] of cases) {
       const rows = Matrix.from(Array.from({ length: n }, (_, i) => [i]));
       const s = data.trainTestSplit(rows, new Array(n).fill(0), { testSize, seed: 0 });

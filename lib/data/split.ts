@@ -155,7 +155,7 @@ function splitIndices(rows: number, sizes: number[], seed: number, shuffleRows: 
 
 /**
  * Rows of a part given as a fraction in (0, 1) — ⌈size·n⌉, as scikit-learn
- * rounds test_size (so 0.15 of 100 rows is 16: 0.15·100 is 15.000000000000002
+ * rounds test_size (so 0.07 of 100 rows is 8: 0.07·100 is 7.000000000000001
  * in float64, in both) — or as a count, an integer ≥ 1.
  */
 function partRows(name: string, size: unknown, rows: number): number {
