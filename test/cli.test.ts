@@ -201,6 +201,12 @@ describe.each(ENGINES)("fastmlp on the bundled scikit-learn CSVs (%s engine)", (
     const named = fastmlp(['predict', 'bc.safetensors', 'named.csv', '--engine', engine], dir);
     expect(named.code, named.stderr).toBe(0);
     expect(named.stdout).toBe(pred.stdout);
+    // Rows with no header line at all: the first row is data, not column names. The model's
+    // names are '0', '1', …, so "a first line of numbers" alone cannot tell; the first row was dropped.
+    writeFileSync(join(dir, 'rows.csv'), rows.slice(0, 5).join('\n') + '\n');
+    const bare = fastmlp(['predict', 'bc.safetensors', 'rows.csv', '--engine', engine], dir);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stdout.trim().split('\n')).toEqual(labels.slice(0, 5));
   });
 });
 

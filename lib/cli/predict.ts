@@ -64,14 +64,19 @@ const isNumberCell = (cell: string): boolean => cell !== '' && Number.isFinite(N
  * and a first line of numbers is then data, not column names (reading it as a
  * header silently dropped the first row). A CLI model trained with a header
  * whose names are not numbers likewise reads a file whose first line is all
- * numbers as headerless.
+ * numbers as headerless; with names that are numbers, only a first line of
+ * those names is a header.
  */
 function startsWithHeader(first: string[], meta: Record<string, string>, noHeaderFlag: boolean, path: string): boolean {
   if (noHeaderFlag || meta['header'] === 'false') return false;
   const numeric = first.every(isNumberCell);
   if (meta['header'] !== 'true') return !numeric;
   const columns = jsonArray(meta['columns'], 'columns', path);
-  return !(numeric && columns !== null && !columns.every(isNumberCell));
+  if (!numeric || columns === null) return true;
+  // Column names that are numbers themselves ('0', '1', … of scikit-learn's layout): a first
+  // line of numbers is the header only if it holds those names, else it is the first row.
+  const names = new Set([...columns, meta['target'] ?? '']);
+  return first.every((cell) => names.has(cell));
 }
 
 /**
