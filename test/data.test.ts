@@ -266,6 +266,8 @@ describe('CSV', () => {
   });
 
   it('reads decimal numbers only: hex, binary and octal literals are text, as pandas and numpy read them', () => {
+    // A BOM (Excel's "CSV UTF-8") and spaces around cells are not part of the number.
+    expect(data.parseCsv('\ufeff1, 2 \r\n3,4', { header: false }).x.toArray()).toEqual([[1, 2], [3, 4]]);
     const d = data.parseCsv('a,b\n1e5,-0\n.5,+2\n5.,1E-3\n', { dtype: 'float64' });
     expect(d.x.toArray()).toEqual([[1e5, -0], [0.5, 2], [5, 1e-3]]);
     for (const cell of ['0x10', '0b11', '0o7', '1_000']) {
