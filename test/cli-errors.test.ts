@@ -54,6 +54,10 @@ describe.each(ENGINES)('fastmlp bad input (%s engine)', (engine) => {
   it('bad CSVs: ragged rows, a non-numeric cell, an empty file', () => {
     expectOneLineError(train('ragged.csv'), /Expected 3 cells in row 2 \(line 3\) .* but received 2/);
     expectOneLineError(train('text-cell.csv'), /Expected a number in row 2 \(line 3\), column 'b' \(index 1\) but received 'oops'/);
+    // A text column (a city, a colour) is a common first stumble: the line says what to do.
+    writeFileSync(join(dir, 'city.csv'), 'size,city,price\n50,Paris,3\n70,Lyon,4\n');
+    expectOneLineError(train('city.csv', '--target', 'price'),
+      /column 'city' \(index 1\) but received 'Paris'.*feature columns must hold numbers: drop column 'city' or encode it \(one-hot\)/);
     expectOneLineError(train('empty.csv'), /at least one row/);
   });
 

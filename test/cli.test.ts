@@ -156,6 +156,60 @@ describe.each(ENGINES)('fastmlp on user CSVs (%s engine)', (engine) => {
   });
 });
 
+describe.each(ENGINES)('fastmlp on a European CSV: semicolons, CRLF, a BOM, quoted names (%s engine)', (engine) => {
+  it('--delimiter reads it; the model file keeps the separator, so predict reads the same file without the flag', () => {
+    const dir = tempDir();
+    writeRegressionCsv(join(dir, 'plain.csv'));
+    const text = readFileSync(join(dir, 'plain.csv'), 'utf8').trim().split('\n')
+      .map((line, i) => (i === 0 ? line.split(',').map((n) => `"${n}"`) : line.split(',')).join(';')).join('\r\n');
+    writeFileSync(join(dir, 'semi.csv'), `\ufeff${text}`);
+    // Without the flag: one line naming the fix, not csv-parse's "Invalid Opening Quote".
+    const plain = fastmlp(['train', 'semi.csv', '--target', 'price', '--engine', engine], dir);
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).toMatch(/'semi.csv'.*';'.*--delimiter ';'/);
+    const run = fastmlp(['train', 'semi.csv', '--delimiter', ';', '--target', 'price', '--layers', '16',
+      '--epochs', '5', '--engine', engine, '--out', 'semi.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/300 rows, 3 features, target 'price' \(regression\)/);
+    const pred = fastmlp(['predict', 'semi.safetensors', 'semi.csv', '--engine', engine], dir);
+    expect(pred.code, pred.stderr).toBe(0);
+    expect(pred.stdout.trim().split('\n').map(Number).every(Number.isFinite)).toBe(true);
+    expect(pred.stdout.trim().split('\n').length).toBe(300);
+    const tab = fastmlp(['train', 'semi.csv', '--delimiter', '', '--engine', engine], dir);
+    expect([tab.code, tab.stderr]).toEqual([2, expect.stringMatching(/--delimiter/)]);
+  });
+});
+
+describe.each(ENGINES)("fastmlp on the bundled scikit-learn CSVs (%s engine)", (engine) => {
+  it('trains on data/breast_cancer.csv with its class names and predicts them', () => {
+    const dir = tempDir();
+    const file = join(__dirname, '..', 'data', 'breast_cancer.csv');
+    const run = fastmlp(['train', file, '--engine', engine, '--epochs', '10', '--out', 'bc.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/569 rows, 30 features, target 'target' \(2 classes\)/);
+    expect(run.stdout).toMatch(/^malignant\s+\d+\s+\d+$/m);
+    expect(testAccuracy(run.stdout)).toBeGreaterThan(90);
+    const pred = fastmlp(['predict', 'bc.safetensors', file, '--engine', engine], dir);
+    expect(pred.code, pred.stderr).toBe(0);
+    const labels = pred.stdout.trim().split('\n');
+    expect(labels.length).toBe(569);
+    expect(new Set(labels)).toEqual(new Set(['malignant', 'benign']));
+    expect(Number(/accuracy on the 569 labelled rows: ([\d.]+) %/.exec(pred.stderr)?.[1])).toBeGreaterThan(90);
+    // The same rows under a header of real names: the model's column names are mere indices, so the file's order is taken.
+    const rows = readFileSync(file, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').slice(0, 30).join(','));
+    writeFileSync(join(dir, 'named.csv'), [Array.from({ length: 30 }, (_, i) => `feature ${i}`).join(','), ...rows].join('\n'));
+    const named = fastmlp(['predict', 'bc.safetensors', 'named.csv', '--engine', engine], dir);
+    expect(named.code, named.stderr).toBe(0);
+    expect(named.stdout).toBe(pred.stdout);
+    // Rows with no header line at all: the first row is data, not column names. The model's
+    // names are '0', '1', …, so "a first line of numbers" alone cannot tell; the first row was dropped.
+    writeFileSync(join(dir, 'rows.csv'), rows.slice(0, 5).join('\n') + '\n');
+    const bare = fastmlp(['predict', 'bc.safetensors', 'rows.csv', '--engine', engine], dir);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(bare.stdout.trim().split('\n')).toEqual(labels.slice(0, 5));
+  });
+});
+
 describe('fastmlp info, bench, --help, --version', () => {
   const dir = tempDir();
 

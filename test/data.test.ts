@@ -48,6 +48,36 @@ describe('scalers', () => {
       .forEach((v, i) => expect(v).toBeCloseTo(sk.minMaxTest.flat()[i], 10));
   });
 
+  it('StandardScaler treats columns constant up to rounding as constant (scikit-learn 1.2: σ = 1, maps to 0)', () => {
+    // The mean of seven 0.3s is not exactly 0.3 in floating point; the variance left over
+    // (~1e-33) once gave σ ≈ 6e-17 and mapped every row to −1 or +1.
+    const x = Matrix.from(Array.from({ length: 7 }, (_, i) => [0.3, 0.1, i]), 'float64');
+    const s = new data.StandardScaler().fit(x);
+    expect(Array.from(s.scale).slice(0, 2)).toEqual([1, 1]);
+    expect(Array.from(s.mean).slice(0, 2)).toEqual([0.3, 0.1]);
+    expect(s.transform(x).toArray().map((r) => r.slice(0, 2))).toEqual(Array.from({ length: 7 }, () => [0, 0]));
+    expect(s.transform([[0.5, 0.1, 3]]).get(0, 0)).toBeCloseTo(0.2, 6);   // test rows: x − μ, as scikit-learn
+    // A float32 column of 0.1 (the float32 value is not the double 0.1) is constant too.
+    const f = new data.StandardScaler().fit(Matrix.from([[0.1], [0.1], [0.1]], 'float32'));
+    expect(f.scale[0]).toBe(1);
+    // Variance that is real, however small against the mean, is kept (scikit-learn's bound).
+    const big = new data.StandardScaler().fit(Matrix.from([[1e8], [1e8 + 1], [1e8 + 3]], 'float64'));
+    expect(big.scale[0]).toBeCloseTo(1.247219128924647, 9);
+  });
+
+  it('MinMaxScaler treats a constant column as scikit-learn 1.2 does: its range counts as 1, so other values keep their offset', () => {
+    // sklearn.preprocessing.MinMaxScaler((-1, 1)) fitted on [[0.1, 5], [0.1, 6]]:
+    // transform([[0.2, 5.5]]) = [[-0.8, 0]], inverse_transform([[-0.8, 0]]) = [[0.2, 5.5]].
+    const s = new data.MinMaxScaler().fit(Matrix.from([[0.1, 5], [0.1, 6]], 'float64'));
+    expect(s.transform(Matrix.from([[0.1, 5]], 'float64')).toArray()).toEqual([[-1, -1]]);   // training rows: lo
+    const z = s.transform(Matrix.from([[0.2, 5.5]], 'float64'));
+    expect(z.get(0, 0)).toBeCloseTo(-0.8, 12);
+    expect(z.get(0, 1)).toBeCloseTo(0, 12);
+    const back = s.inverseTransform(Matrix.from([[-0.8, 0]], 'float64'));
+    expect(back.get(0, 0)).toBeCloseTo(0.2, 12);
+    expect(back.get(0, 1)).toBeCloseTo(5.5, 12);
+  });
+
   it('rejects bad input', () => {
     expect(() => new data.StandardScaler().transform([[1]])).toThrow(/fit\(x\) first/);
     expect(() => new data.StandardScaler().fit([[1, NaN]] as never)).toThrow(/row 0, column 1/);
@@ -96,6 +126,54 @@ describe('splits, shuffles and batches', () => {
     expect(counts(Array.from(t.yVal.argmax()))).toEqual([2, 2, 2, 2]);
   });
 
+  it('part sizes follow scikit-learn 1.2: test = ⌈testSize·n⌉, a count ≥ 1 as it is, stratified totals exact', () => {
+    // [n, testSize, train, test] from sklearn.model_selection.train_test_split (scikit-learn 1.2).
+    const cases = [[10, 0.25, 7, 3], [7, 0.3, 4, 3], [150, 0.33, 100, 50], [1797, 0.2, 1437, 360],
+      [5, 0.5, 2, 3], [11, 0.15, 9, 2], [100, 0.005, 99, 1], [100, 0.07, 92, 8], [10, 3, 7, 3], [10, 1, 9, 1]] as const;
+    for (const [n, testSize, train, test] of cases) {
+      const rows = Matrix.from(Array.from({ length: n }, (_, i) => [i]));
+      const s = data.trainTestSplit(rows, new Array(n).fill(0), { testSize, seed: 0 });
+      expect([n, testSize, s.xTrain.rows, s.xTest.rows]).toEqual([n, testSize, train, test]);
+    }
+    // Stratified: the requested total exactly (scikit-learn's 1437/360 on the digits, not 1438/359),
+    // each class within one row of its share.
+    const digits = data.loadDigits();
+    const s = data.trainTestSplit(digits.x, digits.y, { testSize: 0.2, seed: 0, stratify: true });
+    expect([s.xTrain.rows, s.xTest.rows]).toEqual([1437, 360]);
+    const perClass = (labels: Int32Array, k: number) => labels.filter((v) => v === k).length;
+    for (let k = 0; k < 10; k++) {
+      const share = perClass(digits.y, k) * 360 / 1797;
+      expect(perClass(s.yTest, k)).toBeGreaterThanOrEqual(Math.floor(share));
+      expect(perClass(s.yTest, k)).toBeLessThanOrEqual(Math.ceil(share));
+    }
+    // 7/3/2 rows of three classes, testSize 0.25: scikit-learn's test part holds 2, 1 and 0 of them.
+    const small = [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2];
+    const t = data.trainTestSplit(small.map((v) => [v]), small, { testSize: 0.25, seed: 0, stratify: true });
+    expect([0, 1, 2].map((k) => t.yTest.filter((v) => v === k).length)).toEqual([2, 1, 0]);
+    // Three parts: ⌈valSize·n⌉ and ⌈testSize·n⌉ rows, the rest trains (the CLI's digits split).
+    const three = data.trainValTestSplit(digits.x, digits.y, { valSize: 0.1, testSize: 0.2, seed: 42, stratify: true });
+    expect([three.xTrain.rows, three.xVal.rows, three.xTest.rows]).toEqual([1257, 180, 360]);
+    const counts = data.trainValTestSplit(digits.x, digits.y, { valSize: 100, testSize: 200, seed: 1 });
+    expect([counts.xTrain.rows, counts.xVal.rows, counts.xTest.rows]).toEqual([1497, 100, 200]);
+    expect(() => data.trainTestSplit(digits.x, digits.y, { testSize: 1797 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(digits.x, digits.y, { testSize: 1.5 })).toThrow(/testSize/);
+    expect(() => data.trainValTestSplit(digits.x, digits.y, { valSize: 900, testSize: 897 })).toThrow(/leave 0/);
+  });
+
+  it('y keeps its form: rows (number[][]) stay rows, as the types promise', () => {
+    const rows = y.map((v) => [v, -v]);
+    const s = data.trainTestSplit(x, rows, { testSize: 0.25, seed: 1 });
+    expect(Array.isArray(s.yTrain) && Array.isArray(s.yTest[0])).toBe(true);
+    s.xTest.toArray().forEach((r, i) => expect(s.yTest[i]).toEqual([r[0]! % 4, -(r[0]! % 4)]));
+    const t = data.trainValTestSplit(x, rows, { seed: 2 });
+    expect(Array.isArray(t.yVal[0])).toBe(true);
+    expect(Array.isArray(data.shuffle(x, rows, { seed: 1 }).y![0])).toBe(true);
+    const first = data.batches(x, rows, { batchSize: 8 }).next().value!;
+    expect(first.y).toEqual(rows.slice(0, 8));
+    expect(first.y![0]).not.toBe(rows[0]);   // copies: the caller's rows are never shared
+    expect(() => data.trainTestSplit(x, [...rows.slice(1), [1]])).toThrow(RangeError);
+  });
+
   it('shuffle and batches', () => {
     const s = data.shuffle(x, y, { seed: 5 });
     s.x.toArray().forEach((r, i) => expect(s.y![i]).toBe(r[0]! % 4));
@@ -109,7 +187,9 @@ describe('splits, shuffles and batches', () => {
   });
 
   it('rejects bad options', () => {
-    expect(() => data.trainTestSplit(x, y, { testSize: 1 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(x, y, { testSize: 0 })).toThrow(/testSize/);
+    expect(() => data.trainTestSplit(x, y, { testSize: 40 })).toThrow(/row count below 40 .*testSize/);
+    expect(() => data.trainTestSplit(x, y, { testSize: '0.2' as never })).toThrow(TypeError);
     expect(() => data.trainTestSplit(x, y.slice(1))).toThrow(/40 values/);
     expect(() => data.trainTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle/);
     expect(() => data.trainTestSplit(x, y.map((v) => v + 0.5), { stratify: true })).toThrow(/integer class labels/);
@@ -144,6 +224,66 @@ describe('CSV', () => {
     expect(() => data.parseCsv('a,b\n')).toThrow(/only a header/);
     expect(() => data.parseCsv(3 as never)).toThrow(TypeError);
     expect(() => data.parseCsv(text, { heder: true } as never)).toThrow(/Unknown option 'heder'/);
+  });
+
+  it('refuses an empty target cell instead of making it a class of its own', () => {
+    // A numeric target with one missing value used to become a class target with a class ''.
+    for (const targetKind of ['auto', 'class', 'value'] as const) {
+      expect(() => data.parseCsv('a,b\n1,2\n3,\n5,6\n', { target: 'b', targetKind }))
+        .toThrow(/row 2 \(line 3\), column 'b' \(index 1\) but received an empty cell/);
+      expect(() => data.parseCsv('a,label\n1,cat\n3,""\n', { target: 'label', targetKind }))
+        .toThrow(/row 2 \(line 3\), column 'label'/);
+    }
+  });
+
+  it('refuses numbers that a float32 matrix cannot hold instead of storing ±Infinity', () => {
+    expect(() => data.parseCsv('a,b\n1e39,1\n3,4\n', { target: 'b' }))
+      .toThrow(/float32's range.*row 1 \(line 2\), column 'a' \(index 0\) but received '1e39'/);
+    expect(() => data.parseCsv('a,b\n-4e38,1\n', { target: 'b' })).toThrow(RangeError);
+    expect(data.parseCsv('a,b\n1e39,1\n', { target: 'b', dtype: 'float64' }).x.get(0, 0)).toBe(1e39);
+    expect(data.parseCsv('a,b\n3.4e38,1\n', { target: 'b' }).x.get(0, 0)).toBeCloseTo(3.4e38, -32);
+    // A value target is float64, whatever x's dtype.
+    expect(data.parseCsv('a,b\n1,1e39\n', { target: 'b' }).y![0]).toBe(1e39);
+  });
+
+  it("reads scikit-learn's bundled CSV layout (first line: rows, features, class names) as data/iris.csv and data/breast_cancer.csv have it", async () => {
+    // That first line was read as column names: breast_cancer.csv failed (4 names, 31 cells a row)
+    // and iris.csv's target was called 'virginica', its classes '0', '1', '2'.
+    const bc = await data.loadCsv(join(__dirname, '..', 'data', 'breast_cancer.csv'), { target: -1 });
+    expect([bc.x.rows, bc.x.cols, bc.target]).toEqual([569, 30, 'target']);
+    expect(bc.classNames).toEqual(['malignant', 'benign']);
+    expect([0, 1].map((k) => (bc.y as Int32Array).filter((v) => v === k).length)).toEqual([212, 357]);
+    expect(bc.columns.slice(0, 2)).toEqual(['0', '1']);
+    const iris = await data.loadCsv(join(__dirname, '..', 'data', 'iris.csv'), { target: 'target' });
+    expect(iris.classNames).toEqual(['setosa', 'versicolor', 'virginica']);
+    expect(iris.x.toArray()[0]!.map((v) => +v.toFixed(1))).toEqual([5.1, 3.5, 1.4, 0.2]);
+    expect(Array.from(iris.y!)).toEqual(Array.from(data.loadIris().y));
+    // A class index outside the names is an error naming the cell; 'value' keeps the numbers.
+    expect(() => data.parseCsv('2,1,no,yes\n0.5,1\n0.7,2\n', { target: -1 })).toThrow(/class index in \[0, 1\] in row 2 \(line 3\), column 'target'.*received '2'/);
+    expect(Array.from(data.parseCsv('2,1,no,yes\n0.5,1\n0.7,0\n', { target: -1, targetKind: 'value' }).y!)).toEqual([1, 0]);
+    // Only that exact layout: a header of other names, or counts that do not match, is an ordinary header.
+    expect(data.parseCsv('3,1,no,yes\n0.5,1,2,3\n0.7,0,2,3\n').columns).toEqual(['3', '1', 'no', 'yes']);
+  });
+
+  it('reads decimal numbers only: hex, binary and octal literals are text, as pandas and numpy read them', () => {
+    // A BOM (Excel's "CSV UTF-8") and spaces around cells are not part of the number.
+    expect(data.parseCsv('\ufeff1, 2 \r\n3,4', { header: false }).x.toArray()).toEqual([[1, 2], [3, 4]]);
+    const d = data.parseCsv('a,b\n1e5,-0\n.5,+2\n5.,1E-3\n', { dtype: 'float64' });
+    expect(d.x.toArray()).toEqual([[1e5, -0], [0.5, 2], [5, 1e-3]]);
+    for (const cell of ['0x10', '0b11', '0o7', '1_000']) {
+      expect(() => data.parseCsv(`a,b\n1,${cell}\n`)).toThrow(new RegExp(`column 'b' \\(index 1\\) but received '${cell}'`));
+    }
+    // A target of such codes is a class target (labels), not the numbers JavaScript reads in them.
+    const t = data.parseCsv('a,id\n1,0x1F\n2,0x20\n', { target: 'id' });
+    expect(t.classNames).toEqual(['0x1F', '0x20']);
+  });
+
+  it("names repeated header names apart as pandas does ('v', 'v.1', 'v.2'), so each column has a name of its own", () => {
+    const d = data.parseCsv('v,w,v,v,y\n1,2,3,4,5\n', { target: 'y' });
+    expect(d.columns).toEqual(['v', 'w', 'v.1', 'v.2']);
+    expect(data.parseCsv('v,w,v,y\n1,2,3,5\n', { target: 'v.1' }).x.toArray()).toEqual([[1, 2, 5]]);
+    // A name that is already taken is skipped, as pandas skips it.
+    expect(data.parseCsv('v,v.1,v\n1,2,3\n').columns).toEqual(['v', 'v.1', 'v.2']);
   });
 
   it('loadCsv reads plain and gzipped files', async () => {

@@ -63,5 +63,11 @@ describe.each(ENGINES)('examples/service on the %s engine', (engine) => {
     const wrongWidth = await fetch(`${url}/predict`, { method: 'POST', body: JSON.stringify({ x: [[1, 2, 3]]}) });
     expect(wrongWidth.status).toBe(400);
     expect((await wrongWidth.json()).error).toMatch(/64 columns/);
+    // A body without rows of numbers under "x" is the client's error too, not a 500 from x.map.
+    for (const body of [{ y: 1 }, { x: 5 }, { x: [5] }, { x: [['a']] }]) {
+      const res = await fetch(`${url}/predict`, { method: 'POST', body: JSON.stringify(body) });
+      expect([JSON.stringify(body), res.status]).toEqual([JSON.stringify(body), 400]);
+      expect((await res.json()).error).toMatch(/x/);
+    }
   });
 });

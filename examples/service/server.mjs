@@ -65,7 +65,9 @@ const http = createServer(async (req, res) => {
   try {
     if (req.method === 'GET' && req.url === '/status') return send(res, 200, status);
     if (req.method === 'POST' && req.url === '/predict') {
-      const { x } = await readJson(req);
+      const { x } = await readJson(req) ?? {};
+      // Check the body's shape before touching it; predict checks widths and values.
+      if (!Array.isArray(x) || !x.every(Array.isArray)) throw new TypeError('Expected rows of 64 pixels for x, as {"x": [[...], ...]}');
       const scaled = x.map((row) => row.map((v) => v / 16));   // pixels 0–16, as the training data
       const out = server.predict(scaled);
       const labels = [];

@@ -5,15 +5,17 @@
 import { promises as fs } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { parse } from 'csv-parse/sync';
-import { loadCsv } from '../data/csv';
+import { sklearnHeaderClasses } from '../data/csv';
 import { readModelInfo } from '../io/model-file';
 import { Matrix } from '../matrix';
 import { Sequential } from '../sequential';
+import { delimiterFlag, loadCliCsv } from './csv-input';
 import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
 export const PREDICT_FLAGS: Flags = {
   out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
   engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
+  delimiter: { value: 'C', help: "cell separator, e.g. ';' or '\\t' (default: the training CSV's, else ',')" },
   'no-header': { help: 'data.csv has no header line (default: as the training CSV; for a model saved through the API, a first line of numbers is data)' },
 };
 
@@ -32,12 +34,25 @@ function jsonArray(text: string | undefined, key: string, path: string): string[
   throw new CliError(`model file '${path}' has a malformed '${key}' metadata entry`, 1);
 }
 
-/** The first record of a CSV (or .csv.gz) file: its header, or its first row's cells. */
-async function firstRow(path: string): Promise<string[]> {
+/**
+ * The first record of a CSV (or .csv.gz) file: its header, or its first row's
+ * cells. For scikit-learn's layout (data/breast_cancer.csv: a first line of
+ * counts and class names, which loadCsv reads as such), the names loadCsv
+ * gives its columns instead: '0', '1', …, 'target'.
+ */
+async function firstRow(path: string, delimiter: string): Promise<string[]> {
   const bytes = await fs.readFile(path);
   const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
-  const rows = parse(text, { to_line: 1, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  let rows: string[][];
+  try {
+    rows = parse(text, { delimiter, to_line: 2, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
+  } catch {
+    return (await loadCliCsv(path, { header: false, delimiter })).columns;   // the same failure, with the hint
+  }
   if (rows.length === 0) throw new CliError(`'${path}' holds no CSV rows`, 1);
+  if (rows.length > 1 && sklearnHeaderClasses(rows[0]!, null, rows[1]!.length)) {
+    return [...Array.from({ length: rows[1]!.length - 1 }, (_, i) => String(i)), 'target'];
+  }
   return rows[0]!;
 }
 
@@ -49,24 +64,32 @@ const isNumberCell = (cell: string): boolean => cell !== '' && Number.isFinite(N
  * and a first line of numbers is then data, not column names (reading it as a
  * header silently dropped the first row). A CLI model trained with a header
  * whose names are not numbers likewise reads a file whose first line is all
- * numbers as headerless.
+ * numbers as headerless; with names that are numbers, only a first line of
+ * those names is a header.
  */
 function startsWithHeader(first: string[], meta: Record<string, string>, noHeaderFlag: boolean, path: string): boolean {
   if (noHeaderFlag || meta['header'] === 'false') return false;
   const numeric = first.every(isNumberCell);
   if (meta['header'] !== 'true') return !numeric;
   const columns = jsonArray(meta['columns'], 'columns', path);
-  return !(numeric && columns !== null && !columns.every(isNumberCell));
+  if (!numeric || columns === null) return true;
+  // Column names that are numbers themselves ('0', '1', … of scikit-learn's layout): a first
+  // line of numbers is the header only if it holds those names, else it is the first row.
+  const names = new Set([...columns, meta['target'] ?? '']);
+  return first.every((cell) => names.has(cell));
 }
 
 /**
  * x's columns in the order the model was trained on, matched by header name
  * (as a DataFrame is): the same columns in another order are reordered, not
  * fed to the wrong inputs; names the model does not know are an error. Without
- * stored names (a model saved through the API) the file's order is taken.
+ * stored names (a model saved through the API), or with names that are only
+ * column positions, the file's order is taken.
  */
 function inTrainingOrder(x: Matrix, names: string[], trained: string[] | null, path: string): Matrix {
   if (trained === null || trained.length !== names.length || trained.every((n, i) => n === names[i])) return x;
+  // Names that are only positions ('0', '1', …: scikit-learn's layout) say nothing to match by.
+  if (trained.every((n, i) => n === String(i))) return x;
   const at = new Map(names.map((n, i) => [n, i]));
   const missing = trained.filter((n) => !at.has(n));
   if (missing.length > 0 || at.size !== names.length) {
@@ -104,7 +127,8 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
   const lossName = (info.compile?.loss as { name?: string } | undefined)?.name;
   const classes = jsonArray(meta['classes'], 'classes', modelPath)
     ?? (lossName === 'cross-entropy' || lossName === 'nll' ? Array.from({ length: model.outputSize }, (_, i) => String(i)) : null);
-  const first = await firstRow(csvPath);
+  const delimiter = delimiterFlag(values) ?? meta['delimiter'] ?? ',';
+  const first = await firstRow(csvPath, delimiter);
   const header = startsWithHeader(first, meta, values['no-header'] === true, modelPath);
   const target = meta['target'];
 
@@ -121,7 +145,7 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
     throw new CliError(`'${csvPath}' has ${width} columns but the model takes ${model.inputSize} ` +
       `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
   }
-  const data = await loadCsv(csvPath, { header, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
+  const data = await loadCliCsv(csvPath, { header, delimiter, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
   const x = header ? inTrainingOrder(data.x, data.columns, jsonArray(meta['columns'], 'columns', modelPath), csvPath) : data.x;
 
   const pred = model.predict(x);

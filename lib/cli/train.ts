@@ -3,7 +3,7 @@
 // folded in (lib/cli/fold.ts) and an SVG of the training curves beside it.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { loadCsv, type CsvData } from '../data/csv';
+import type { CsvData } from '../data/csv';
 import { StandardScaler } from '../data/preprocess';
 import { trainTestSplit, trainValTestSplit } from '../data/split';
 import { Dense } from '../layers';
@@ -13,6 +13,7 @@ import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '../optim';
 import { Sequential } from '../sequential';
 import type { ActivationName } from '../engine';
 import { CliError, choiceFlag, helpText, inputFile, intFlag, numberFlag, outputFile, parseCommand, sizesFlag, type Flags } from './args';
+import { delimiterFlag, loadCliCsv } from './csv-input';
 import { foldInputScaling, foldOutputScaling } from './fold';
 import { curvesSvg, panelsFromHistory } from './plot';
 import { progressCallback } from './progress';
@@ -44,6 +45,7 @@ export const TRAIN_FLAGS: Flags = {
   seed: { value: 'S', help: 'seed for the split, the initial weights and the shuffling', default: '42' },
   out: { value: 'FILE', help: 'model file to write; the curves go to FILE with .svg', default: 'model.safetensors' },
   'no-header': { help: 'the CSV has no header line (columns are then named by index)' },
+  delimiter: { value: 'C', help: "cell separator, e.g. ';' or '\\t' (stored in the model file for predict)", default: ',' },
 };
 
 export const TRAIN_HELP = helpText('fastmlp train [data.csv] [options]',
@@ -152,7 +154,8 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
   const header = positionals.length > 0 ? values['no-header'] !== true : false;
   const dataPath = positionals.length > 0 ? inputFile(positionals[0]!, 'data file') : DIGITS_CSV;
   const target = positionals.length > 0 ? targetOf(values['target'] as string, header) : 64;
-  const data = await loadCsv(dataPath, { header, target, targetKind: positionals.length > 0 ? 'auto' : 'class' })
+  const delimiter = delimiterFlag(values) ?? ',';
+  const data = await loadCliCsv(dataPath, { header, target, delimiter, targetKind: positionals.length > 0 ? 'auto' : 'class' })
     .catch((e: unknown) => {
       // An index out of range or an unknown name is a usage error of --target (exit 2), named as the flag.
       if (e instanceof RangeError && / for target /.test(e.message)) throw new CliError(e.message.replace(' for target ', ' for --target '));
@@ -207,6 +210,7 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
     target: data.target ?? '',
     columns: JSON.stringify(data.columns),
     header: String(header),
+    delimiter,
     inputs: 'raw columns (standardisation folded into layer 0)',
   };
   if (t.classNames) metadata['classes'] = JSON.stringify(t.classNames);

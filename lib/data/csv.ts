@@ -60,8 +60,12 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
   }) as unknown as { record: string[]; info: { lines: number } }[];
   if (records.length === 0) throw new ArgumentRangeError('Expected at least one row in the CSV text but received none');
 
-  const width = records[0]!.record.length;
-  const names = header ? records[0]!.record : Array.from({ length: width }, (_, i) => String(i));
+  // scikit-learn's layout (data/iris.csv, data/breast_cancer.csv): its first line is not column names.
+  const sklearnClasses = header && records.length > 1
+    ? sklearnHeaderClasses(records[0]!.record, records.length - 1, records[1]!.record.length) : null;
+  const width = sklearnClasses ? records[1]!.record.length : records[0]!.record.length;
+  const names = sklearnClasses ? [...Array.from({ length: width - 1 }, (_, i) => String(i)), 'target']
+    : header ? distinctNames(records[0]!.record) : Array.from({ length: width }, (_, i) => String(i));
   const rows = header ? records.slice(1) : records;
   if (rows.length === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
   rows.forEach(({ record, info }, r) => {
@@ -75,17 +79,25 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
   const x = allocate(dtype, rows.length * featureIndices.length);
   rows.forEach(({ record, info }, r) => {
     featureIndices.forEach((c, j) => {
-      x[r * featureIndices.length + j] = numericCell(record[c]!, r, info.lines, names[c]!, c);
+      x[r * featureIndices.length + j] = numericCell(record[c]!, r, info.lines, names[c]!, c, dtype);
     });
   });
 
   let y: Int32Array | Float64Array | null = null;
   let classNames: string[] | null = null;
   if (targetIndex >= 0) {
+    // A missing target is never a label: as a class of its own ('') it would turn
+    // a numeric target with one gap into a classification task.
+    rows.forEach(({ record, info }, r) => {
+      if (record[targetIndex] === '') throw cellError(r, info.lines, names[targetIndex]!, targetIndex, 'a target value', 'an empty cell');
+    });
     const cells = rows.map(({ record }) => record[targetIndex]!);
-    const numeric = cells.every((c) => c !== '' && Number.isFinite(Number(c)));
+    if (sklearnClasses && targetIndex === width - 1 && targetKind !== 'value') {
+      return { ...result(), y: sklearnTarget(rows, targetIndex, sklearnClasses), classNames: sklearnClasses };
+    }
+    const numeric = cells.every((c) => DECIMAL.test(c) && Number.isFinite(Number(c)));
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
-      y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex));
+      y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex, 'float64'));
     } else {
       const unique = [...new Set(cells)];
       classNames = numeric ? unique.sort((a, b) => Number(a) - Number(b)) : unique.sort();
@@ -93,13 +105,63 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
       y = Int32Array.from(cells, (c) => index.get(c)!);
     }
   }
-  return {
-    x: new Matrix(rows.length, featureIndices.length, x),
-    y,
-    columns: featureIndices.map((i) => names[i]!),
-    target: targetIndex >= 0 ? names[targetIndex]! : null,
-    classNames,
-  };
+  return { ...result(), y, classNames };
+
+  function result(): CsvData {
+    return {
+      x: new Matrix(rows.length, featureIndices.length, x),
+      y: null,
+      columns: featureIndices.map((i) => names[i]!),
+      target: targetIndex >= 0 ? names[targetIndex]! : null,
+      classNames: null,
+    };
+  }
+}
+
+/**
+ * The class names of scikit-learn's bundled-data CSV layout
+ * (sklearn/datasets/data/iris.csv and the like): a first line
+ * "n_samples,n_features,name_0,name_1,…" above rows of n_features values and
+ * a class index. null when `first` is not such a line for `rows` data rows of
+ * `width` cells (rows null: not known yet, as when only two lines are read).
+ */
+export function sklearnHeaderClasses(first: string[], rows: number | null, width: number): string[] | null {
+  if (first.length < 3 || !/^\d+$/.test(first[0]!) || first[1] !== String(width - 1)) return null;
+  if (rows !== null && first[0] !== String(rows)) return null;
+  const names = first.slice(2);
+  return names.every((n) => n !== '' && !Number.isFinite(Number(n))) ? names : null;
+}
+
+/** The class-index column of scikit-learn's layout, each index checked against the names. */
+function sklearnTarget(rows: { record: string[]; info: { lines: number } }[], column: number, classes: string[]): Int32Array {
+  return Int32Array.from(rows, ({ record, info }, r) => {
+    const v = Number(record[column]);
+    if (!/^\d+$/.test(record[column]!) || v >= classes.length) {
+      throw cellError(r, info.lines, 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${record[column]}'`);
+    }
+    return v;
+  });
+}
+
+/**
+ * Header names made distinct as pandas.read_csv makes them: the second 'v'
+ * becomes 'v.1', the third 'v.2', skipping names already taken. A repeated
+ * name otherwise made `target` pick the first silently and predict's
+ * matching by name fail.
+ */
+function distinctNames(names: string[]): string[] {
+  const taken = new Set<string>();
+  const count = new Map<string, number>();
+  return names.map((name) => {
+    let out = name;
+    while (taken.has(out)) {
+      const k = (count.get(name) ?? 0) + 1;
+      count.set(name, k);
+      out = `${name}.${k}`;
+    }
+    taken.add(out);
+    return out;
+  });
 }
 
 function resolveColumn(target: string | number, names: string[], header: boolean): number {
@@ -116,10 +178,26 @@ function resolveColumn(target: string | number, names: string[], header: boolean
   return index;
 }
 
-function numericCell(cell: string, row: number, line: number, column: string, index: number): number {
-  const v = cell === '' ? NaN : Number(cell);
-  if (!Number.isFinite(v)) {
-    throw new ArgumentRangeError(`Expected a number in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received '${cell}'`);
+/** The largest finite float32, (2 − 2⁻²³)·2¹²⁷: larger values round to ±Infinity when stored. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+function cellError(row: number, line: number, column: string, index: number, what: string, received: string): ArgumentRangeError {
+  return new ArgumentRangeError(`Expected ${what} in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received ${received}`);
+}
+
+/**
+ * A decimal number as CSV files write them ('1', '-0.5', '.5', '5.', '1e-3').
+ * Number() alone also reads '0x1F', '0b11' and '0o7' — codes and IDs more
+ * often than numbers, and text to pandas and numpy.
+ */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function numericCell(cell: string, row: number, line: number, column: string, index: number, dtype: Dtype): number {
+  const v = DECIMAL.test(cell) ? Number(cell) : NaN;
+  if (!Number.isFinite(v)) throw cellError(row, line, column, index, 'a number', cell === '' ? 'an empty cell' : `'${cell}'`);
+  // Math.fround(v) is what a Float32Array stores: a finite number beyond float32's range would become ±Infinity.
+  if (dtype === 'float32' && !Number.isFinite(Math.fround(v))) {
+    throw cellError(row, line, column, index, `a number within float32's range (|x| ≤ ${FLOAT32_MAX.toPrecision(5)}; or dtype: 'float64')`, `'${cell}'`);
   }
   return v;
 }

@@ -49,7 +49,8 @@ abstract class Scaler {
 
 /**
  * z = (x − μ) / σ per column with the population σ (divide by n); a constant
- * column gets σ = 1 (as scikit-learn), so it maps to 0 instead of NaN.
+ * column — constant up to rounding, as scikit-learn decides it — gets σ = 1,
+ * so it maps to 0 instead of NaN or ±1.
  */
 export class StandardScaler extends Scaler {
   mean = new Float64Array(0);
@@ -61,10 +62,19 @@ export class StandardScaler extends Scaler {
     const { rows, cols, data } = m;
     const mean = new Float64Array(cols);
     const variance = new Float64Array(cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) mean[c]! += data[r * cols + c]! / rows;
+    const equal = new Uint8Array(cols).fill(1);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        mean[c]! += data[r * cols + c]!;
+        if (data[r * cols + c] !== data[c]) equal[c] = 0;
+      }
+    }
+    // A column of one repeated value gets that value as its mean, exactly: the
+    // rounded sum / n can differ from it in the last bit (seven 0.3s).
+    for (let c = 0; c < cols; c++) mean[c] = equal[c] ? data[c]! : mean[c]! / rows;
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) variance[c]! += (data[r * cols + c]! - mean[c]!) ** 2 / rows;
     this.mean = mean;
-    this.scale = variance.map((v) => (v > 0 ? Math.sqrt(v) : 1));
+    this.scale = variance.map((v, c) => (isConstant(v, mean[c]!, rows) ? 1 : Math.sqrt(v)));
     this.width = cols;
     return this;
   }
@@ -80,6 +90,18 @@ export class StandardScaler extends Scaler {
   }
 }
 
+/**
+ * Whether a column's variance is 0 up to the rounding of computing it, so that
+ * σ = √var would only scale up rounding noise. The bound is scikit-learn 1.2's
+ * (`_is_constant_feature` in sklearn/preprocessing/_data.py, after Chan, Golub
+ * & LeVeque's error bound for the two-pass variance):
+ * var ≤ n·ε·var + (n·|mean|·ε)², ε the float64 machine epsilon.
+ */
+function isConstant(variance: number, mean: number, rows: number): boolean {
+  const eps = Number.EPSILON;
+  return variance <= rows * eps * variance + (rows * mean * eps) ** 2;
+}
+
 /** Adds per-column offsets back (the second half of an inverse transform). */
 function shiftBack(m: Matrix, add: Float64Array, original: unknown): Matrix {
   const outType = original instanceof Matrix ? original.dtype : 'float32';
@@ -93,7 +115,7 @@ export interface MinMaxOptions {
   range?: [number, number];
 }
 
-/** x' = lo + (x − min)(hi − lo)/(max − min) per column; a constant column maps to lo. */
+/** x' = lo + (x − min)(hi − lo)/(max − min) per column; a constant column's range counts as 1 (scikit-learn's rule). */
 export class MinMaxScaler extends Scaler {
   readonly range: [number, number];
   min = new Float64Array(0);
@@ -130,9 +152,21 @@ export class MinMaxScaler extends Scaler {
     return this;
   }
 
+  /**
+   * max − min per column, with a range of 0 (a constant column) or below 10·ε
+   * counted as 1, as scikit-learn 1.2 does (`_handle_zeros_in_scale`): the
+   * training rows then map to lo and other values keep their offset from min.
+   */
+  private ranges(): Float64Array {
+    return this.min.map((mn, c) => {
+      const span = this.max[c]! - mn;
+      return span < 10 * Number.EPSILON ? 1 : span;
+    });
+  }
+
   private factors(): Float64Array {
     const [lo, hi] = this.range;
-    return this.min.map((mn, c) => (this.max[c]! > mn ? (hi - lo) / (this.max[c]! - mn) : 0));
+    return this.ranges().map((span) => (hi - lo) / span);
   }
 
   transform(x: MatrixLike): Matrix {
@@ -143,7 +177,7 @@ export class MinMaxScaler extends Scaler {
   inverseTransform(z: MatrixLike): Matrix {
     this.requireFitted('inverseTransform');
     const [lo, hi] = this.range;
-    const back = this.min.map((mn, c) => (this.max[c]! - mn) / (hi - lo));
+    const back = this.ranges().map((span) => span / (hi - lo));
     const lows = new Float64Array(this.width).fill(lo);
     return shiftBack(affine(z, 'z', this.width, lows, back, 0, 'float64'), this.min, z);
   }

@@ -40,8 +40,13 @@ function yRows(y: unknown, rows: number): Rows {
       },
     };
   }
-  const m = y instanceof Matrix ? y : toMatrix(y, 'y', 'float32');
+  const m = y instanceof Matrix ? y : toMatrix(y, 'y', 'float32');   // toMatrix checks rows of rows too
   if (m.rows !== rows) throw new ArgumentRangeError(`Expected ${rows} rows for y (as x) but received ${m.rows}`);
+  if (Array.isArray(y)) {
+    // Rows given as arrays come back as arrays (copies), as Labels' type says, not as a float32 Matrix.
+    const list = y as ArrayLike<number>[];
+    return { count: m.rows, take: (idx) => Array.from(idx, (i) => Array.from(list[i]!)) };
+  }
   return { count: m.rows, take: (idx) => selectRows(m, idx) };
 }
 
@@ -83,11 +88,33 @@ export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: { seed?: 
 }
 
 /**
- * Splits row indices into parts of the given fractions (the first part gets the
- * rest), shuffled with a seed; with stratify each class is split on its own so
- * every part keeps the class proportions.
+ * Rows per class for a part of `total` rows drawn from classes of `counts` rows:
+ * each class its proportional share rounded down, then one more to the classes
+ * with the largest remainders (ties in seeded random order) until the total is
+ * exact. This is scikit-learn 1.2's `_approximate_mode`
+ * (sklearn/utils/extmath.py), which StratifiedShuffleSplit uses.
  */
-function splitIndices(rows: number, fractions: number[], seed: number, shuffleRows: boolean, classes: Int32Array | null): Int32Array[] {
+function approximateMode(counts: number[], total: number, rng: Rng): number[] {
+  const sum = counts.reduce((a, b) => a + b, 0);
+  const share = counts.map((c) => (c / sum) * total);
+  const out = share.map(Math.floor);
+  let missing = total - out.reduce((a, b) => a + b, 0);
+  const tieOrder = rng.permutation(counts.length);
+  const byRemainder = Array.from(tieOrder).sort((a, b) => (share[b]! - out[b]!) - (share[a]! - out[a]!));
+  for (const k of byRemainder) {
+    if (missing === 0) break;
+    if (share[k]! - out[k]! > 0) { out[k]!++; missing--; }
+  }
+  return out;
+}
+
+/**
+ * Splits row indices into parts of the given sizes (rows; they sum to `rows`),
+ * shuffled with a seed; with stratify each class is split on its own so every
+ * part keeps the class proportions (approximateMode, part by part, as
+ * scikit-learn allots train first, then the next part from what is left).
+ */
+function splitIndices(rows: number, sizes: number[], seed: number, shuffleRows: boolean, classes: Int32Array | null): Int32Array[] {
   const rng = new Rng(seed);
   const groups: Int32Array[] = [];
   if (classes) {
@@ -101,17 +128,22 @@ function splitIndices(rows: number, fractions: number[], seed: number, shuffleRo
   } else {
     groups.push(Int32Array.from({ length: rows }, (_, i) => i));
   }
-  const parts: number[][] = fractions.map(() => []);
-  for (const g of groups) {
+  // perGroup[p][g]: rows of group g in part p; the last part takes what is left.
+  let left = groups.map((g) => g.length);
+  const perGroup = sizes.map((size, p) => {
+    const take = p === sizes.length - 1 ? left : approximateMode(left, size, rng);
+    left = left.map((n, g) => n - take[g]!);
+    return take;
+  });
+  const parts: number[][] = sizes.map(() => []);
+  groups.forEach((g, gi) => {
     const order = shuffleRows ? rng.permutation(g.length).map((i) => g[i]!) : g;
-    let end = order.length;
-    for (let p = fractions.length - 1; p >= 1; p--) {
-      const n = Math.round(g.length * fractions[p]!);
-      parts[p]!.push(...order.subarray(end - n, end));
-      end -= n;
-    }
-    parts[0]!.push(...order.subarray(0, end));
-  }
+    let begin = 0;
+    perGroup.forEach((take, p) => {
+      parts[p]!.push(...order.subarray(begin, begin + take[gi]!));
+      begin += take[gi]!;
+    });
+  });
   // Stratified parts are concatenated by class; shuffle them so batches mix classes.
   return parts.map((p) => {
     const arr = Int32Array.from(p);
@@ -121,8 +153,23 @@ function splitIndices(rows: number, fractions: number[], seed: number, shuffleRo
   });
 }
 
+/**
+ * Rows of a part given as a fraction in (0, 1) — ⌈size·n⌉, as scikit-learn
+ * rounds test_size (so 0.07 of 100 rows is 8: 0.07·100 is 7.000000000000001
+ * in float64, in both) — or as a count, an integer ≥ 1.
+ */
+function partRows(name: string, size: unknown, rows: number): number {
+  if (typeof size === 'number' && Number.isInteger(size) && size >= 1) {
+    if (size >= rows) throw new ArgumentRangeError(`Expected a fraction in (0, 1) or a row count below ${rows} (the rows of x) for ${name} but received ${size}`);
+    return size;
+  }
+  if (typeof size === 'number' && size > 0 && size < 1) return Math.ceil(size * rows);
+  if (typeof size !== 'number') number(name, size);   // the TypeError
+  throw new ArgumentRangeError(`Expected a fraction in (0, 1) or a row count (an integer ≥ 1) for ${name} but received ${size}`);
+}
+
 export interface SplitOptions {
-  /** Fraction of rows for the test part, in (0, 1). */
+  /** The test part: a fraction of the rows in (0, 1) (⌈testSize·n⌉ rows, as scikit-learn), or a row count ≥ 1. */
   testSize?: number;     // 0.25
   seed?: number;         // random
   shuffle?: boolean;     // true
@@ -140,13 +187,14 @@ export interface Split<Y> {
 /** Train/test split of x (and y) by rows; y keeps its form (array, typed array or Matrix). */
 export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: SplitOptions): Split<Y> {
   const o = options('trainTestSplit options', opts, ['testSize', 'seed', 'shuffle', 'stratify']);
-  const testSize = o.testSize === undefined ? 0.25 : number('testSize', o.testSize, 0, 1, { minExclusive: true, maxExclusive: true });
+  const testSize = o.testSize === undefined ? 0.25 : (o.testSize as number);
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
   const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
   if (stratify && !shuffleRows) throw new ArgumentRangeError('Expected shuffle: true for a stratified split but received shuffle: false');
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
-  const [train, test] = splitIndices(xs.count, [1 - testSize, testSize], seedOf(o.seed), shuffleRows,
+  const nTest = partRows('testSize', testSize, xs.count);
+  const [train, test] = splitIndices(xs.count, [xs.count - nTest, nTest], seedOf(o.seed), shuffleRows,
     stratify ? classesOf(y, xs.count) : null) as [Int32Array, Int32Array];
   if (train.length === 0 || test.length === 0) {
     throw new ArgumentRangeError(`testSize ${testSize} of ${xs.count} rows leaves ${train.length} to train on and ${test.length} to test`);
@@ -155,6 +203,7 @@ export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: Spl
 }
 
 export interface ThreeWaySplitOptions {
+  /** Fractions of all rows in (0, 1) (⌈size·n⌉ rows each) or row counts ≥ 1; training gets the rest. */
   valSize?: number;      // 0.15
   testSize?: number;     // 0.15
   seed?: number;
@@ -170,14 +219,20 @@ export interface ThreeWaySplit<Y> extends Split<Y> {
 /** Train/validation/test split (fractions of all rows for validation and test). */
 export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: ThreeWaySplitOptions): ThreeWaySplit<Y> {
   const o = options('trainValTestSplit options', opts, ['valSize', 'testSize', 'seed', 'shuffle', 'stratify']);
-  const valSize = o.valSize === undefined ? 0.15 : number('valSize', o.valSize, 0, 1, { minExclusive: true, maxExclusive: true });
-  const testSize = o.testSize === undefined ? 0.15 : number('testSize', o.testSize, 0, 1, { minExclusive: true, maxExclusive: true });
-  if (valSize + testSize >= 1) throw rangeError('valSize + testSize', 'a sum below 1', valSize + testSize);
+  const valSize = o.valSize === undefined ? 0.15 : (o.valSize as number);
+  const testSize = o.testSize === undefined ? 0.15 : (o.testSize as number);
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
   const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
-  const [train, val, test] = splitIndices(xs.count, [1 - valSize - testSize, valSize, testSize], seedOf(o.seed), shuffleRows,
+  const nVal = partRows('valSize', valSize, xs.count);
+  const nTest = partRows('testSize', testSize, xs.count);
+  if (valSize < 1 && testSize < 1 && valSize + testSize >= 1) throw rangeError('valSize + testSize', 'a sum below 1', valSize + testSize);
+  const nTrain = Math.max(0, xs.count - nVal - nTest);
+  if (nTrain === 0) {
+    throw new ArgumentRangeError(`valSize ${valSize} and testSize ${testSize} of ${xs.count} rows leave 0 rows to train on`);
+  }
+  const [train, val, test] = splitIndices(xs.count, [nTrain, nVal, nTest], seedOf(o.seed), shuffleRows,
     stratify ? classesOf(y, xs.count) : null) as [Int32Array, Int32Array, Int32Array];
   if (train.length === 0 || val.length === 0 || test.length === 0) {
     throw new ArgumentRangeError(`valSize ${valSize} and testSize ${testSize} of ${xs.count} rows leave ${train.length}/${val.length}/${test.length} rows`);
