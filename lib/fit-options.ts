@@ -125,16 +125,28 @@ function targetRows(t: Target, from: number, to: number, cols: number): Target {
  * another batch size, which the message suggests.
  */
 export function checkBatchNormBatches(hasBatchNorm: boolean, rows: number, batchSize: number): void {
-  if (!hasBatchNorm || rows % batchSize !== 1) return;
-  const works = (b: number) => b >= 2 && rows % b !== 1;
-  let suggestion = rows;
-  for (let d = 1; d < rows; d++) {
-    if (works(batchSize - d)) { suggestion = batchSize - d; break; }
-    if (batchSize + d <= rows && works(batchSize + d)) { suggestion = batchSize + d; break; }
+  if (!hasBatchNorm) return;
+  const need = 'batch norm in training mode takes a variance over the batch';
+  if (rows < 2) throw new ArgumentRangeError(`Expected at least 2 training rows (${need}) for x but received ${rows}`);
+  if (batchSize === 1) {
+    throw new ArgumentRangeError(`Expected a batch size of at least 2 (${need}) for batchSize but received 1; ` +
+      `try batchSize ${workingBatchSize(rows, Math.min(32, rows))}`);
   }
-  throw new ArgumentRangeError(`Expected a batch size that leaves no batch of one row (batch norm in training mode needs 2) ` +
+  if (rows % batchSize !== 1) return;
+  throw new ArgumentRangeError(`Expected a batch size that leaves no batch of one row (${need}) ` +
     `for batchSize but received ${batchSize}: ${rows} training rows in batches of ${batchSize} leave a last batch of 1 row; ` +
-    `try batchSize ${suggestion}`);
+    `try batchSize ${workingBatchSize(rows, batchSize)}`);
+}
+
+/** The batch size nearest `near` (below first) that leaves no one-row batch of `rows` ≥ 2 rows (rows itself always does). */
+function workingBatchSize(rows: number, near: number): number {
+  const works = (b: number) => b >= 2 && b <= rows && rows % b !== 1;
+  if (works(near)) return near;
+  for (let d = 1; d < rows; d++) {
+    if (works(near - d)) return near - d;
+    if (works(near + d)) return near + d;
+  }
+  return rows;
 }
 
 /** trainStep's counterpart: one row in training mode, refused as an argument in both engines (the native core named only its function). */

@@ -219,6 +219,20 @@ describe.each(ENGINES)('batch norm and a last batch of one row (%s engine)', (en
     expect(h.params.samples).toBe(29);
   });
 
+  it('fit refuses batchSize 1 (every batch one row) and a single training row, before any step', async () => {
+    const m = bnModel();
+    const before = flat(m.getWeights());
+    const one = await m.fit(X33, Y33, { epochs: 1, batchSize: 1 }).then(() => null, (e: unknown) => e);
+    expect(one).toBeInstanceOf(RangeError);
+    // 33 % 32 = 1, so the suggestion moves to 31: a size that itself works.
+    expect((one as Error).message).toMatch(/^Expected a batch size of at least 2 .* for batchSize but received 1; try batchSize 31$/);
+    const single = await m.fit(new Matrix(1, 4, new Float64Array(4)), Int32Array.of(0), { epochs: 1, batchSize: 4 })
+      .then(() => null, (e: unknown) => e);
+    expect(single).toBeInstanceOf(RangeError);
+    expect((single as Error).message).toMatch(/^Expected at least 2 training rows .* for x but received 1$/);
+    expect(flat(m.getWeights())).toEqual(before);
+  });
+
   it('a model without batch norm trains with a last batch of one row', async () => {
     const m = model(engine);
     const h = await m.fit(X33, Y33, { epochs: 1, batchSize: 32 });
