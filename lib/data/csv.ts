@@ -1,13 +1,13 @@
-// CSV loading with the csv-parse package (SPEC.md §5, "CSV loading"), and the
+// CSV loading (SPEC.md §5, "CSV loading"; records from csv-records.ts), and the
 // data sets bundled in data/ (see NOTICE). Errors name the row (1-based data
 // row and file line) and the column of a bad cell, so a broken file is quick
 // to fix.
 import { readFileSync, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { parse } from 'csv-parse/sync';
 import type { Dtype } from '../engine';
 import { Matrix, allocate } from '../matrix';
+import { csvRecords, type CsvRecords } from './csv-records';
 import { ArgumentRangeError, boolean, integer, oneOf, options, typeError } from '../validate';
 
 export interface CsvOptions {
@@ -38,6 +38,14 @@ const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype'] as 
 
 /** Parses CSV text into features and an optional target column. */
 export function parseCsv(text: string, opts?: CsvOptions): CsvData {
+  return parseCsvUsing(csvRecords, text, opts);
+}
+
+/**
+ * parseCsv with the reader given: csvRecords (quote-free reader or csv-parse,
+ * as parseCsv), or one of the two, for the tests that compare them.
+ */
+export function parseCsvUsing(read: (text: string, delimiter: string) => CsvRecords, text: string, opts?: CsvOptions): CsvData {
   if (typeof text !== 'string') throw typeError('text', 'a string of CSV', text);
   const o = options('CSV options', opts, CSV_OPTIONS);
   const header = o.header === undefined ? true : boolean('header', o.header);
@@ -50,54 +58,72 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
     throw typeError('target', 'a column name or index', o.target);
   }
 
-  // relax_column_count: ragged rows reach us, so the error can say which row and how.
-  const records = parse(text, {
-    delimiter: (o.delimiter as string | undefined) ?? ',',
-    skip_empty_lines: true,
-    trim: true,
-    relax_column_count: true,
-    info: true,
-  }) as unknown as { record: string[]; info: { lines: number } }[];
+  return fromRecords(read(text, (o.delimiter as string | undefined) ?? ','), o, header, targetKind, dtype);
+}
+
+function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boolean, targetKind: 'auto' | 'class' | 'value', dtype: Dtype): CsvData {
   if (records.length === 0) throw new ArgumentRangeError('Expected at least one row in the CSV text but received none');
 
   // scikit-learn's layout (data/iris.csv, data/breast_cancer.csv): its first line is not column names.
-  const sklearnClasses = header && records.length > 1
-    ? sklearnHeaderClasses(records[0]!.record, records.length - 1, records[1]!.record.length) : null;
-  const width = sklearnClasses ? records[1]!.record.length : records[0]!.record.length;
+  const first = records.record(0);
+  const secondWidth = records.length > 1 ? records.record(1).length : 0;
+  const sklearnClasses = header && records.length > 1 ? sklearnHeaderClasses(first, records.length - 1, secondWidth) : null;
+  const width = sklearnClasses ? secondWidth : first.length;
   const names = sklearnClasses ? [...Array.from({ length: width - 1 }, (_, i) => String(i)), 'target']
-    : header ? distinctNames(records[0]!.record) : Array.from({ length: width }, (_, i) => String(i));
-  const rows = header ? records.slice(1) : records;
-  if (rows.length === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
-  rows.forEach(({ record, info }, r) => {
-    if (record.length !== width) {
-      throw new ArgumentRangeError(`Expected ${width} cells in row ${r + 1} (line ${info.lines}) as in the first line but received ${record.length}`);
-    }
-  });
+    : header ? distinctNames(first) : Array.from({ length: width }, (_, i) => String(i));
+  const skip = header ? 1 : 0;
+  const rowCount = records.length - skip;
+  if (rowCount === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
+  const lineOf = (r: number): number => records.line(r + skip);
 
-  const targetIndex = o.target === undefined ? -1 : resolveColumn(o.target as string | number, names, header);
-  const featureIndices = names.map((_, i) => i).filter((i) => i !== targetIndex);
-  const x = allocate(dtype, rows.length * featureIndices.length);
-  rows.forEach(({ record, info }, r) => {
-    featureIndices.forEach((c, j) => {
-      x[r * featureIndices.length + j] = numericCell(record[c]!, r, info.lines, names[c]!, c, dtype);
-    });
-  });
+  // One pass reads every row's features: a ragged row anywhere still comes
+  // first among errors (as when rows were checked before any cell), so an
+  // error met on the way is thrown only when no row is ragged.
+  let targetIndex = -1;
+  let featureIndices: number[] = [];
+  let x: Float32Array | Float64Array;
+  let cells: string[] = [];
+  try {
+    targetIndex = o.target === undefined ? -1 : resolveColumn(o.target as string | number, names, header);
+    featureIndices = names.map((_, i) => i).filter((i) => i !== targetIndex);
+    const featureCount = featureIndices.length;
+    x = allocate(dtype, rowCount * featureCount);
+    if (targetIndex >= 0) cells = new Array<string>(rowCount);
+    for (let r = 0; r < rowCount; r++) {
+      const record = records.record(r + skip);
+      if (record.length !== width) throw raggedRow(r, record.length);
+      for (let j = 0; j < featureCount; j++) {
+        const c = featureIndices[j]!;
+        x[r * featureCount + j] = numericCell(record[c]!, r, lineOf(r), names[c]!, c, dtype);
+      }
+      if (targetIndex >= 0) cells[r] = record[targetIndex]!;
+    }
+  } catch (e) {
+    for (let r = 0; r < rowCount; r++) {
+      const length = records.record(r + skip).length;
+      if (length !== width) throw raggedRow(r, length);
+    }
+    throw e;
+  }
+
+  function raggedRow(r: number, length: number): ArgumentRangeError {
+    return new ArgumentRangeError(`Expected ${width} cells in row ${r + 1} (line ${lineOf(r)}) as in the first line but received ${length}`);
+  }
 
   let y: Int32Array | Float64Array | null = null;
   let classNames: string[] | null = null;
   if (targetIndex >= 0) {
     // A missing target is never a label: as a class of its own ('') it would turn
     // a numeric target with one gap into a classification task.
-    rows.forEach(({ record, info }, r) => {
-      if (record[targetIndex] === '') throw cellError(r, info.lines, names[targetIndex]!, targetIndex, 'a target value', 'an empty cell');
+    cells.forEach((cell, r) => {
+      if (cell === '') throw cellError(r, lineOf(r), names[targetIndex]!, targetIndex, 'a target value', 'an empty cell');
     });
-    const cells = rows.map(({ record }) => record[targetIndex]!);
     if (sklearnClasses && targetIndex === width - 1 && targetKind !== 'value') {
-      return { ...result(), y: sklearnTarget(rows, targetIndex, sklearnClasses), classNames: sklearnClasses };
+      return { ...result(), y: sklearnTarget(cells, lineOf, targetIndex, sklearnClasses), classNames: sklearnClasses };
     }
     const numeric = cells.every((c) => DECIMAL.test(c) && Number.isFinite(Number(c)));
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
-      y = Float64Array.from(rows, ({ record, info }, r) => numericCell(record[targetIndex]!, r, info.lines, names[targetIndex]!, targetIndex, 'float64'));
+      y = Float64Array.from(cells, (cell, r) => numericCell(cell, r, lineOf(r), names[targetIndex]!, targetIndex, 'float64'));
     } else {
       const unique = [...new Set(cells)];
       classNames = numeric ? unique.sort((a, b) => Number(a) - Number(b)) : unique.sort();
@@ -109,7 +135,7 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
 
   function result(): CsvData {
     return {
-      x: new Matrix(rows.length, featureIndices.length, x),
+      x: new Matrix(rowCount, featureIndices.length, x),
       y: null,
       columns: featureIndices.map((i) => names[i]!),
       target: targetIndex >= 0 ? names[targetIndex]! : null,
@@ -133,11 +159,11 @@ export function sklearnHeaderClasses(first: string[], rows: number | null, width
 }
 
 /** The class-index column of scikit-learn's layout, each index checked against the names. */
-function sklearnTarget(rows: { record: string[]; info: { lines: number } }[], column: number, classes: string[]): Int32Array {
-  return Int32Array.from(rows, ({ record, info }, r) => {
-    const v = Number(record[column]);
-    if (!/^\d+$/.test(record[column]!) || v >= classes.length) {
-      throw cellError(r, info.lines, 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${record[column]}'`);
+function sklearnTarget(cells: string[], lineOf: (r: number) => number, column: number, classes: string[]): Int32Array {
+  return Int32Array.from(cells, (cell, r) => {
+    const v = Number(cell);
+    if (!/^\d+$/.test(cell) || v >= classes.length) {
+      throw cellError(r, lineOf(r), 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${cell}'`);
     }
     return v;
   });
