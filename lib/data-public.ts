@@ -3,5 +3,5 @@ export { StandardScaler, MinMaxScaler, oneHot } from './data/preprocess';
 export type { MinMaxOptions } from './data/preprocess';
 export { permutation, shuffle, trainTestSplit, trainValTestSplit, batches } from './data/split';
 export type { Labels, SplitOptions, Split, ThreeWaySplitOptions, ThreeWaySplit, BatchOptions } from './data/split';
-export { parseCsv, loadCsv, loadDigits, loadIris } from './data/csv';
+export { parseCsv, loadCsv, loadDigits, loadIris, loadBreastCancer } from './data/csv';
 export type { CsvOptions, CsvData, Dataset } from './data/csv';

@@ -315,3 +315,30 @@ export function loadIris(opts?: { dtype?: Dtype }): Dataset & { columns: string[
     columns: ['sepal length (cm)', 'sepal width (cm)', 'petal length (cm)', 'petal width (cm)'],
   };
 }
+
+/** scikit-learn's names for breast_cancer.csv's 30 columns: mean, standard error and worst of ten measurements. */
+const BREAST_CANCER_MEASUREMENTS = ['radius', 'texture', 'perimeter', 'area', 'smoothness', 'compactness',
+  'concavity', 'concave points', 'symmetry', 'fractal dimension'];
+
+/**
+ * Breast Cancer Wisconsin (Diagnostic) (UCI, Wolberg, Street & Mangasarian
+ * 1995; CC BY 4.0): 569 rows of 30 measurements of cell nuclei, 2 classes
+ * (malignant, benign). Unscaled: the columns span 10⁻³ to 10³, so scale them
+ * (data.StandardScaler) before training. The file keeps scikit-learn's layout,
+ * "569,30,malignant,benign" above the rows, which parseCsv reads with its class names.
+ */
+export function loadBreastCancer(opts?: { dtype?: Dtype }): Dataset & { columns: string[] } {
+  const o = options('loadBreastCancer options', opts, ['dtype']);
+  const text = readFileSync(join(DATA_DIR, 'breast_cancer.csv'), 'utf8');
+  const { x, y, classNames } = parseCsv(text, { target: 'target', dtype: o.dtype as Dtype | undefined });
+  return {
+    x,
+    y: y as Int32Array,
+    classNames: classNames!,
+    columns: [
+      ...BREAST_CANCER_MEASUREMENTS.map((m) => `mean ${m}`),
+      ...BREAST_CANCER_MEASUREMENTS.map((m) => `${m} error`),
+      ...BREAST_CANCER_MEASUREMENTS.map((m) => `worst ${m}`),
+    ],
+  };
+}
