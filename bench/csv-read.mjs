@@ -7,7 +7,8 @@
 // MNIST's CSV (a label, then 784 pixels 0–255, mostly 0). Each case runs in a
 // fresh process; the median of --runs runs is reported, and written to
 // bench/results/csv-read.md.
-// Build first (`npx tsc -p tsconfig.json`); run: node bench/csv-read.mjs [--runs N] [--skip-slow]
+// --before DIR adds parseCsv of an earlier build (a tsc output directory, e.g. main's dist/).
+// Build first (`npx tsc -p tsconfig.json`); run: node bench/csv-read.mjs [--runs N] [--skip-slow] [--before DIR]
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     reader: { type: 'string' },
     target: { type: 'string' },
     'skip-slow': { type: 'boolean', default: false },
+    before: { type: 'string' },
   },
 });
 
@@ -31,12 +33,14 @@ if (values.case) {
   const { parseCsvUsing } = await import(path.join(here, '..', 'dist', 'data', 'csv.js'));
   const records = await import(path.join(here, '..', 'dist', 'data', 'csv-records.js'));
   const read = values.reader === 'csv-parse' ? records.csvParseRecords : records.csvRecords;
+  // --reader before: parseCsv of an earlier build (its dist/ directory), as it was.
+  const earlier = values.reader === 'before' ? (await import(path.resolve(values.before, 'data', 'csv.js'))).parseCsv : null;
   const times = [];
   let shape;
   for (let i = 0; i < Number(values.runs); i++) {
     const t0 = performance.now();
     const text = await fs.promises.readFile(values.case, 'utf8');
-    const d = parseCsvUsing(read, text, { target: values.target });
+    const d = earlier ? earlier(text, { target: values.target }) : parseCsvUsing(read, text, { target: values.target });
     times.push(performance.now() - t0);
     shape = `${d.x.rows}×${d.x.cols}`;
   }
@@ -80,16 +84,20 @@ const cases = [
   { name: '20,000 × 101 (4-decimal features, class label)', file: wide, target: 'label' },
   { name: '60,000 × 785 (MNIST layout: label, 784 pixels)', file: mnist, target: 'label' },
 ];
-const lines = ['| file | size | quote-free reader (ms) | csv-parse (ms) | speed-up |', '|---|---|---|---|---|'];
+const lines = [`| file | size | quote-free reader (ms) | csv-parse (ms) | speed-up |${values.before ? ' before: parseCsv of ' + path.basename(path.dirname(path.resolve(values.before))) + ' (ms) |' : ''}`,
+  `|---|---|---|---|---|${values.before ? '---|' : ''}`];
 try {
   for (const c of cases) {
     const mb = (fs.statSync(c.file).size / 1e6).toFixed(1);
     const time = (reader) => JSON.parse(execFileSync(process.execPath,
-      ['--max-old-space-size=8192', fileURLToPath(import.meta.url), '--case', c.file, '--reader', reader, '--target', c.target, '--runs', values.runs],
+      ['--max-old-space-size=8192', fileURLToPath(import.meta.url), '--case', c.file, '--reader', reader, '--target', c.target, '--runs', values.runs,
+        ...(values.before ? ['--before', values.before] : [])],
       { encoding: 'utf8', maxBuffer: 1 << 20 }));
     const fast = time('auto');
     const slow = values['skip-slow'] ? null : time('csv-parse');
-    const row = `| ${c.name} → ${fast.shape} | ${mb} MB | ${fast.ms.toFixed(0)} | ${slow ? slow.ms.toFixed(0) : '—'} | ${slow ? `${(slow.ms / fast.ms).toFixed(1)}×` : '—'} |`;
+    const before = values.before && !values['skip-slow'] ? time('before') : null;
+    const row = `| ${c.name} → ${fast.shape} | ${mb} MB | ${fast.ms.toFixed(0)} | ${slow ? slow.ms.toFixed(0) : '—'} | ${slow ? `${(slow.ms / fast.ms).toFixed(1)}×` : '—'} |` +
+      (values.before ? ` ${before ? before.ms.toFixed(0) : '—'} |` : '');
     console.log(row);
     lines.push(row);
   }
