@@ -1,6 +1,6 @@
 // The records of a CSV text, from one of two readers that must agree exactly:
 // csv-parse for any file, and a splitter of our own for the common quote-free
-// file, about ten times faster (bench/csv-read.mjs). parseCsv (csv.ts) turns
+// file, about five times faster (bench/csv-read.mjs). parseCsv (csv.ts) turns
 // records into numbers the same way whichever reader produced them, and
 // test/csv-fast.test.ts runs both readers on the same texts and compares.
 //
@@ -21,6 +21,7 @@
 // there: such texts, and delimiters holding a quote or a line break, go to
 // csv-parse too.
 import { parse } from 'csv-parse/sync';
+import { POWERS_OF_TEN } from './decimal';
 
 /** Records, read lazily by index so a large file is never held as an array of strings. */
 export interface CsvRecords {
@@ -29,6 +30,14 @@ export interface CsvRecords {
   record(r: number): string[];
   /** The file line (1-based) of record r, for error messages. */
   line(r: number): number;
+  /**
+   * A shortcut for a row of plain numbers: writes the `width` cells of record r
+   * except column `skip` (the target; -1: none) into out[at…] as Number() reads
+   * them, and returns the skipped cell ('' without one). undefined, with out
+   * partly written, when the row is anything else (a longer or signed-exponent
+   * number, text, spaces, another width): then read record(r).
+   */
+  readNumbers?(r: number, width: number, skip: number, out: Float32Array | Float64Array, at: number): string | undefined;
 }
 
 /** Every record of `text` through csv-parse (quotes, any line breaks). */
@@ -101,11 +110,63 @@ export function quoteFreeRecords(text: string, delimiter: string): CsvRecords {
     }
     start = next;
   }
+  // A delimiter that can be part of a number ('.', '-', a digit) would be read as one.
+  const separator = delimiter.length === 1 && !/[\d.+-]/.test(delimiter) ? delimiter.charCodeAt(0) : -1;
   return {
     length: count,
     record: (r) => splitCells(text.slice(starts[r]!, ends[r]!), delimiter),
     line: (r) => lines[r]!,
+    readNumbers: separator < 0 ? undefined
+      : (r, width, skip, out, at) => readNumbers(text, starts[r]!, ends[r]!, separator, width, skip, out, at),
   };
+}
+
+/**
+ * The cells of text[start, end) split at `separator`, read without making a
+ * string per cell. Each cell must be a plain decimal of at most 15 digits
+ * ('-12', '3.25', '.5', '5.'), read as decimalValue (decimal.ts) reads it:
+ * Clinger's fast path, exactly Number(cell). Anything else: undefined.
+ */
+function readNumbers(text: string, start: number, end: number, separator: number, width: number, skip: number,
+  out: Float32Array | Float64Array, at: number): string | undefined {
+  let column = 0;
+  let skipped = '';
+  let i = start;
+  for (;;) {
+    if (column === width) return undefined;
+    if (column === skip) {
+      let e = text.indexOf(String.fromCharCode(separator), i);
+      if (e === -1 || e > end) e = end;
+      skipped = text.slice(i, e);
+      if (skipped.length > 0 && (maybeSpace(skipped.charCodeAt(0)) || maybeSpace(skipped.charCodeAt(skipped.length - 1)))) return undefined;
+      i = e;
+    } else {
+      const first = i;
+      const sign = i < end ? text.charCodeAt(i) : 0;
+      if (sign === 45 || sign === 43) i++;                // '-' or '+'
+      let m = 0;
+      let digits = 0;
+      let point = -1;
+      for (; i < end; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 48 && c <= 57) {
+          m = m * 10 + (c - 48);
+          digits++;
+        } else if (c === 46 && point < 0) {
+          point = digits;                                 // '.'
+        } else {
+          break;
+        }
+      }
+      if (digits === 0 || digits > 15 || i - first > 17) return undefined;
+      const v = point < 0 ? m : m / POWERS_OF_TEN[digits - point]!;
+      out[at++] = sign === 45 ? -v : v;
+    }
+    column++;
+    if (i === end) return column === width ? skipped : undefined;
+    if (text.charCodeAt(i) !== separator) return undefined;
+    i++;
+  }
 }
 
 /** A line csv-parse skips: no delimiter and only whitespace. */
