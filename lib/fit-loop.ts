@@ -14,7 +14,7 @@ import type { Engine, FloatArray, LossSpec, Target } from './engine';
 import { trainEpochChunks, type DataChunk, type EpochMetrics, type EpochRun } from './fit-epoch';
 import { allocate, type Matrix } from './matrix';
 import { MetricAccumulators } from './metric-accumulators';
-import { outputReading } from './output-reading';
+import type { OutputReading } from './output-reading';
 import type { MetricName } from './metrics';
 import type { Rng } from './rng';
 import { gradientsOverflowed, type EpochContext } from './training';
@@ -39,6 +39,12 @@ export interface FitHost {
   rng: Rng;
   model: CallbackModel;
   metricNames: readonly MetricName[];
+  /**
+   * How the metrics read the outputs: the compiled loss's reading, also when
+   * fit trains with a class-weighted wrapper of it (lossSpec then null), so the
+   * training metrics read them as evaluate and the validation pass do.
+   */
+  outputReading: OutputReading;
   /** Sends the optimizer's settings (a schedule may have changed lr) to the plan. */
   syncOptimizer(): void;
   /** Eval-mode loss and metrics, without holding the event loop (predictAsync in chunks of batchSize rows). */
@@ -120,7 +126,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   // a stream's outputs are held one chunk at a time, never the epoch's.
   const metrics: EpochMetrics | null = host.metricNames.length > 0 ? {
     // The outputs read as the compiled loss defines them (lib/output-reading.ts), as evaluate reads them.
-    accumulators: new MetricAccumulators(host.metricNames, outputSize, outputReading(host.lossSpec?.kind ?? null)),
+    accumulators: new MetricAccumulators(host.metricNames, outputSize, host.outputReading),
     engine: host.engine,
     spec: host.lossSpec,
     outputs: allocate(ctx.dtype, data.stream ? 0 : data.rows * outputSize),

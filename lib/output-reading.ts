@@ -65,9 +65,9 @@ const READINGS: Record<LossName, OutputReading> = {
   'squared-hinge': reading('scores', false, 0, true),
 };
 
-/** The reading of a built-in loss's outputs, or CUSTOM_READING for a custom loss (null). */
-export function outputReading(loss: LossName | null): OutputReading {
-  return loss === null ? CUSTOM_READING : READINGS[loss];
+/** The reading of a built-in loss's outputs, or CUSTOM_READING for a custom loss (null or 'custom'). */
+export function outputReading(loss: LossName | 'custom' | null): OutputReading {
+  return loss === null || loss === 'custom' ? CUSTOM_READING : READINGS[loss];
 }
 
 /** How log_loss maps outputs of `cols` columns to probabilities under `r`. */

@@ -9,6 +9,7 @@ import { gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layou
 import { runSteps, type Steps } from './steps';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
+import { outputReading } from './output-reading';
 import { Matrix, allocate } from './matrix';
 import type { Logs } from './callbacks';
 import { ModelData } from './model-data';
@@ -495,6 +496,7 @@ export class Sequential {
       ctx: this.context(loss),
       engine: this.engineImpl,
       lossSpec: loss instanceof Loss ? loss.spec : null,
+      outputReading: outputReading(this.lossKind()),  // the compiled loss's, not the class-weighted wrapper's
       rng: this.rng,
       model: this,
       metricNames: this.metricNames,

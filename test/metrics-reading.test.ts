@@ -422,3 +422,20 @@ describe('r2 of several outputs: per output, uniformly averaged (scikit-learn)',
     expect(h.history['r2']![0]!).toBeCloseTo(want, 10);
   });
 });
+
+describe.each(ENGINES)('training metrics with classWeight read outputs by the compiled loss (%s engine)', (engine) => {
+  it('bce-with-logits: fit\'s training accuracy thresholds logits at 0, as evaluate does (lr 0: training outputs are predict\'s)', async () => {
+    const rows = 64;
+    const x = new Matrix(rows, 2, randomArray(rows * 2, 41, Float64Array));
+    const y = new Matrix(rows, 1, Float64Array.from({ length: rows }, (_, i) => (x.data[2 * i]! > 0 ? 1 : 0)));
+    const m = new Sequential([new Dense(2, 1, { biasInit: 0.3 })], { engine, seed: 5, dtype: 'float64' });
+    m.compile({ loss: 'bce-with-logits', optimizer: new optim.SGD({ lr: 0 }), metrics: ['accuracy'] });
+    // The weighted loss fit trains with is not the compiled Loss object; the reading must still be bce-with-logits'.
+    const h = await m.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, classWeight: { 0: 2, 1: 1 } });
+    const logits = m.predict(x).data;
+    let right = 0;
+    for (let i = 0; i < rows; i++) if ((logits[i]! >= 0 ? 1 : 0) === y.data[i]) right++;
+    expect(h.history['accuracy']![0]).toBe(right / rows);
+    expect(h.history['accuracy']![0]).toBe(m.evaluate(x, y)['accuracy']);
+  });
+});
