@@ -49,15 +49,35 @@ export function layoutParams(layers: readonly Layer[], inputSize: number):
  * The parameters and buffers named in `weights`, each validated (all names,
  * right lengths, finite numbers), in flat arrays the plan's setParams and
  * setBuffers take; throws before anything is written.
+ * `currentBuffers` (the plan's buffers now) supplies a batch norm step count
+ * the weights leave out (see isOptionalBuffer); without it, every name is required.
  */
 export function gatherWeights(entries: readonly ParamEntry[], weights: Record<string, ArrayLike<number>>, dtype: Dtype,
-                              paramCount: number, bufferCount: number): { all: FloatArray; buffers: FloatArray } {
-  return runSteps(gatherWeightsSteps(entries, weights, dtype, paramCount, bufferCount));
+                              paramCount: number, bufferCount: number,
+                              currentBuffers?: FloatArray): { all: FloatArray; buffers: FloatArray } {
+  return runSteps(gatherWeightsSteps(entries, weights, dtype, paramCount, bufferCount, currentBuffers));
+}
+
+/**
+ * BatchNorm1d's num_batches_tracked may be left out of weights: torch stores it
+ * as int64, which io.readWeights reads only to skip ({ skipNonFloat: true }), so
+ * a torch state_dict could not otherwise be set. fastmlp's arithmetic never reads
+ * it (it only matters to torch's momentum=None cumulative average); the model
+ * keeps its own count, as torch's BatchNorm fills in a missing one on loading.
+ */
+function isOptionalBuffer(e: ParamEntry): boolean {
+  return e.buffer && e.name.endsWith('.num_batches_tracked');
+}
+
+/** "3 values (shape 3)", "1 value (a scalar)": the size in messages. */
+function describeSize(e: ParamEntry): string {
+  return `${e.length} value${e.length === 1 ? '' : 's'} (${e.shape.length === 0 ? 'a scalar' : `shape ${e.shape.join(' × ')}`})`;
 }
 
 /** gatherWeights in steps of at most STEP_BYTES copied and checked (lib/steps.ts), for an async caller to yield between. */
 export function* gatherWeightsSteps(entries: readonly ParamEntry[], weights: Record<string, ArrayLike<number>>, dtype: Dtype,
-                                    paramCount: number, bufferCount: number): Steps<{ all: FloatArray; buffers: FloatArray }> {
+                                    paramCount: number, bufferCount: number,
+                                    currentBuffers?: FloatArray): Steps<{ all: FloatArray; buffers: FloatArray }> {
   const known = new Set(entries.map((e) => e.name));
   const unknown = Object.keys(weights).filter((k) => !known.has(k));
   if (unknown.length > 0) {
@@ -69,11 +89,15 @@ export function* gatherWeightsSteps(entries: readonly ParamEntry[], weights: Rec
   for (const e of entries) {
     const src = weights[e.name];
     const name = `weights['${e.name}']`;
-    if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${e.length} values (shape ${e.shape.join(' × ')})`);
+    if (src === undefined && currentBuffers !== undefined && isOptionalBuffer(e)) {
+      buffers.set(currentBuffers.subarray(e.offset, e.offset + e.length), e.offset);
+      continue;
+    }
+    if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${describeSize(e)}`);
     if (!Array.isArray(src) && !(ArrayBuffer.isView(src) && !(src instanceof DataView))) {
       throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
     }
-    if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${e.length} values (shape ${e.shape.join(' × ')}) for ${name} but received ${src.length}`);
+    if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${describeSize(e)} for ${name} but received ${src.length}`);
     const dest = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
     for (let start = 0; start < e.length; start += stepLength) {
       const end = Math.min(e.length, start + stepLength);

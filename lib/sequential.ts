@@ -321,6 +321,8 @@ export class Sequential {
   /**
    * Replaces every parameter (strict, like torch's load_state_dict): all names
    * must be present with the right length and finite values, or nothing changes.
+   * Batch norm's num_batches_tracked may be left out (torch stores it as int64,
+   * which io.readWeights skips): the model then keeps its own count.
    */
   setWeights(weights: Record<string, ArrayLike<number>>): void {
     this.requireIdle('setWeights');
@@ -332,7 +334,10 @@ export class Sequential {
 
   /** @internal setWeights in steps (lib/steps.ts): lib/io's async load yields between them. */
   *setWeightsSteps(weights: Record<string, ArrayLike<number>>): Steps<void> {
-    const { all, buffers } = yield* gatherWeightsSteps(this.entries, weights, this.dtype, this.plan.paramCount, this.plan.bufferCount);
+    const current = allocate(this.dtype, this.plan.bufferCount);
+    this.plan.getBuffers(current);
+    const { all, buffers } = yield* gatherWeightsSteps(this.entries, weights, this.dtype, this.plan.paramCount,
+      this.plan.bufferCount, current);
     this.requireIdle('setWeights');  // again: the event loop may have run between steps
     this.reads.stateChanged();
     this.plan.setParams(all);
