@@ -26,8 +26,12 @@ export abstract class Layer {
   buffers(): ParamShape[] {
     return [];
   }
-  /** Fills this layer's parameters (views in params() order) with their initial values. */
-  initParams(_views: FloatArray[], _rng: Rng): void {}
+  /**
+   * Fills this layer's parameters (views in params() order) with their initial
+   * values. `next` is the layer after it in the model, if any (a Dense's default
+   * initialiser depends on the activation that follows it).
+   */
+  initParams(_views: FloatArray[], _rng: Rng, _next?: Layer): void {}
   /** Width this layer requires as input, or null when it takes any. */
   get inFeatures(): number | null {
     return null;

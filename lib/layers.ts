@@ -64,7 +64,8 @@ export interface DenseOptions {
   activation?: ActivationOption;
   /**
    * Default: 'he-normal' before ReLU-like activations (relu, leaky-relu, elu,
-   * gelu, silu, swish), 'xavier-uniform' otherwise (SPEC.md §5).
+   * gelu, silu, swish), fused or as the next layer (Activation, or PReLU),
+   * 'xavier-uniform' otherwise (SPEC.md §5).
    */
   weightInit?: Initializer;
   /** A number (a constant), a name or an initialiser object; default 0. */
@@ -80,8 +81,11 @@ export class Dense extends Layer {
   readonly activation: ActivationName;
   /** The fused activation's parameters, defaults filled in ({} when it takes none). */
   readonly activationParams: ActivationParams;
+  /** The initialiser; when defaulted with no fused activation, a ReLU-like next layer makes it 'he-normal' (initParams). */
   readonly weightInit: InitConfig;
   readonly biasInit: InitConfig;
+  /** weightInit was not given and the activation is not fused: the next layer decides (see initParams). */
+  private readonly initFromNext: boolean;
   readonly l1: number;
   readonly l2: number;
 
@@ -96,6 +100,7 @@ export class Dense extends Layer {
     this.weightInit = o.weightInit === undefined
       ? { type: prefersHeInit(this.activation) ? 'he-normal' : 'xavier-uniform' }
       : resolveInit('weightInit', o.weightInit);
+    this.initFromNext = o.weightInit === undefined && this.activation === 'identity';
     this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
       : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
         : resolveInit('biasInit', o.biasInit);
@@ -123,8 +128,15 @@ export class Dense extends Layer {
     return [{ name: 'weight', shape: [this.outputs, this.inputs] }, { name: 'bias', shape: [this.outputs] }];
   }
 
-  override initParams([weight, bias]: FloatArray[], rng: Rng): void {
-    fillInit(this.weightInit, weight!, this.inputs, this.outputs, rng);
+  /**
+   * A default initialiser looks through to a separate activation layer, so
+   * Dense(…) + Activation('relu') (torch's Linear, ReLU) starts as the fused
+   * Dense(…, { activation: 'relu' }) does.
+   */
+  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
+    const reluLikeNext = (next instanceof Activation && prefersHeInit(next.activation)) || next instanceof PReLU;
+    const weightInit: InitConfig = this.initFromNext && reluLikeNext ? { type: 'he-normal' } : this.weightInit;
+    fillInit(weightInit, weight!, this.inputs, this.outputs, rng);
     fillInit(this.biasInit, bias!, this.inputs, this.outputs, rng);
   }
 
@@ -147,6 +159,8 @@ export class Dense extends Layer {
       type: 'Dense', inFeatures: this.inputs, outFeatures: this.outputs, ...flatActivation(this.resolved()),
       weightInit: { ...this.weightInit }, biasInit: { ...this.biasInit },
     };
+    // Left out when the next layer decides it, so a rebuilt layer decides the same way.
+    if (this.initFromNext) delete config['weightInit'];
     if (this.l1 > 0 || this.l2 > 0) config['kernelRegularizer'] = { l1: this.l1, l2: this.l2 };
     return config;
   }

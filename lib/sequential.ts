@@ -465,7 +465,7 @@ export class Sequential {
     this.layers.forEach((layer, i) => {
       const views = this.entries.filter((e) => !e.buffer && e.name.startsWith(`${i}.`))
         .map((e) => params.subarray(e.offset, e.offset + e.length));
-      if (views.length > 0) layer.initParams(views, this.rng);
+      if (views.length > 0) layer.initParams(views, this.rng, this.layers[i + 1]);
     });
     return params;
   }
