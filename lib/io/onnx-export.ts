@@ -92,6 +92,36 @@ function geluDecomposed(g: GraphBuilder, x: string, tanhForm: boolean): string {
   return g.node('Mul', [g.node('Mul', [x, onePlus]), g.scalar('half', 0.5)]);
 }
 
+// float64 graphs: onnxruntime's CPU provider (1.30, opsets 17–21) has no double
+// kernel for Elu, Selu, Softplus, LeakyRelu and PRelu (the last two from opset
+// 19), fuses x·Sigmoid(x) into a float-only QuickGelu, and runs Gelu's tanh form
+// below double precision; and ONNX float attributes would round the parameters
+// to float32. So a float64 model spells those activations with elementwise ops
+// that have double kernels, the parameters as double constants (torch's formulas:
+// torch.nn.ELU, SELU, Softplus, LeakyReLU, PReLU, SiLU docs).
+
+/** x where x > 0, else `negative` (built from x): leaky-relu, elu, prelu. */
+function wherePositive(g: GraphBuilder, x: string, negative: string): string {
+  return g.node('Where', [g.node('Greater', [x, g.scalar('zero', 0)]), x, negative]);
+}
+
+/** α·(eˣ − 1): elu's negative part. */
+function eluNegative(g: GraphBuilder, x: string, alpha: number): string {
+  return g.node('Mul', [g.node('Sub', [g.node('Exp', [x]), g.scalar('one', 1)]), g.scalar('alpha', alpha)]);
+}
+
+/** x·σ(βx) as x / (1 + e^{−βx}): no Sigmoid for the QuickGelu fusion to match. */
+function swishDouble(g: GraphBuilder, x: string, beta: number): string {
+  const e = g.node('Exp', [g.node('Mul', [x, g.scalar('neg_beta', -beta)])]);
+  return g.node('Div', [x, g.node('Add', [e, g.scalar('one', 1)])]);
+}
+
+const isDouble = (g: GraphBuilder) => g.dtype === 'float64';
+
+/** SELU's fixed constants (Klambauer et al. 2017; torch.nn.SELU). */
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_LAMBDA = 1.0507009873554805;
+
 /**
  * Activation name (as layers canonicalise it) → ONNX nodes. Parameters are read
  * from the layer config under the names of SPEC.md §2 (alpha, beta, …) with its defaults.
@@ -103,11 +133,23 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
   tanh: (g, x) => g.node('Tanh', [x]),
   softmax: (g, x) => g.node('Softmax', [x], [i('axis', -1)]),
   'log-softmax': (g, x) => g.node('LogSoftmax', [x], [i('axis', -1)]),
-  'leaky-relu': (g, x, c) => g.node('LeakyRelu', [x], [f('alpha', opt(c, 'negativeSlope', 0.01))]),
-  elu: (g, x, c) => g.node('Elu', [x], [f('alpha', opt(c, 'alpha', 1))]),
-  selu: (g, x) => g.node('Selu', [x], [f('alpha', 1.6732632423543772), f('gamma', 1.0507009873554805)]),
+  'leaky-relu': (g, x, c) => (isDouble(g)
+    ? wherePositive(g, x, g.node('Mul', [x, g.scalar('slope', opt(c, 'negativeSlope', 0.01))]))
+    : g.node('LeakyRelu', [x], [f('alpha', opt(c, 'negativeSlope', 0.01))])),
+  elu: (g, x, c) => (isDouble(g)
+    ? wherePositive(g, x, eluNegative(g, x, opt(c, 'alpha', 1)))
+    : g.node('Elu', [x], [f('alpha', opt(c, 'alpha', 1))])),
+  selu: (g, x) => (isDouble(g)
+    ? g.node('Mul', [wherePositive(g, x, eluNegative(g, x, SELU_ALPHA)), g.scalar('lambda', SELU_LAMBDA)])
+    : g.node('Selu', [x], [f('alpha', SELU_ALPHA), f('gamma', SELU_LAMBDA)])),
   softplus: (g, x, c) => {
     const beta = opt(c, 'beta', 1);
+    if (isDouble(g)) {
+      // log(1 + e^{βx})/β; e^{βx} may overflow to ∞ only where Where picks x.
+      const bx = g.node('Mul', [x, g.scalar('beta', beta)]);
+      const smooth = g.node('Div', [g.node('Log', [g.node('Add', [g.node('Exp', [bx]), g.scalar('one', 1)])]), g.scalar('beta', beta)]);
+      return g.node('Where', [g.node('Greater', [bx, g.scalar('threshold', opt(c, 'threshold', 20))]), x, smooth]);
+    }
     // torch.nn.Softplus: (1/β)·log(1 + e^{βx}), and x itself where βx > threshold.
     // ONNX Softplus has no threshold: Where picks x there (the model's own
     // rule, which a user threshold such as 1 moves far from the smooth curve).
@@ -117,10 +159,13 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
   },
   gelu: (g, x, c) => {
     const tanhForm = c['approximate'] === 'tanh';
-    return g.opset >= 20 ? g.node('Gelu', [x], [s('approximate', tanhForm ? 'tanh' : 'none')]) : geluDecomposed(g, x, tanhForm);
+    // float64: onnxruntime's Gelu (tanh form) is not double-exact; Tanh is.
+    const native = g.opset >= 20 && !(isDouble(g) && tanhForm);
+    return native ? g.node('Gelu', [x], [s('approximate', tanhForm ? 'tanh' : 'none')]) : geluDecomposed(g, x, tanhForm);
   },
-  silu: (g, x) => g.node('Mul', [x, g.node('Sigmoid', [x])]),
-  swish: (g, x, c) => g.node('Mul', [x, g.node('Sigmoid', [g.node('Mul', [x, g.scalar('beta', opt(c, 'beta', 1))])])]),
+  silu: (g, x) => (isDouble(g) ? swishDouble(g, x, 1) : g.node('Mul', [x, g.node('Sigmoid', [x])])),
+  swish: (g, x, c) => (isDouble(g) ? swishDouble(g, x, opt(c, 'beta', 1))
+    : g.node('Mul', [x, g.node('Sigmoid', [g.node('Mul', [x, g.scalar('beta', opt(c, 'beta', 1))])])])),
 };
 
 function activation(g: GraphBuilder, x: string, name: unknown, config: LayerConfig): string {
@@ -151,7 +196,8 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
   // ONNX PRelu broadcasts a [n] slope over (batch, n).
   PReLU: (g, x, c, { index }) => {
     const n = typeof c['numParameters'] === 'number' ? c['numParameters'] : 1;
-    return g.node('PRelu', [x, g.param(`${index}.weight`, [n])]);
+    const slope = g.param(`${index}.weight`, [n]);
+    return isDouble(g) ? wherePositive(g, x, g.node('Mul', [x, slope])) : g.node('PRelu', [x, slope]);
   },
   // Inference graph: dropout is the identity.
   Dropout: (_g, x) => x,
