@@ -1,10 +1,10 @@
 // float64 models exported to ONNX must run in onnxruntime-node with predict's
 // outputs, at every opset: its CPU provider has no double kernel for Elu, Selu,
 // Softplus, and from opset 19 LeakyRelu and PRelu, and fuses x·sigmoid(x) into a
-// float-only QuickGelu — so float64 graphs spell those activations with ops that
-// have double kernels (Exp, Where, Greater, Mul, Div), keeping the parameters in
-// double (ONNX float attributes are float32). Exact gelu needs Erf, which has no
-// double kernel at all: it stays a documented gap.
+// float-only QuickGelu, and has no double Erf (exact gelu) — so float64 graphs
+// spell those activations with ops that have double kernels (Exp, Where,
+// Greater, Mul, Div; erfc by the engines' own Chebyshev series), keeping the
+// parameters in double (ONNX float attributes are float32).
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { Activation, Dense, Matrix, PReLU, Sequential, io, type ActivationOption } from '../lib';
@@ -27,7 +27,7 @@ function inputs(): Matrix {
 const ACTIVATIONS: ActivationOption[] = [
   { name: 'leaky-relu', negativeSlope: 0.1 }, { name: 'elu', alpha: 0.7 }, 'elu', 'selu',
   'softplus', { name: 'softplus', beta: 2, threshold: 3 }, { name: 'softplus', beta: 0.5, threshold: 30 },
-  'silu', { name: 'swish', beta: 1.5 }, { name: 'swish', beta: -0.5 }, { name: 'gelu', approximate: 'tanh' },
+  'silu', { name: 'swish', beta: 1.5 }, { name: 'swish', beta: -0.5 }, { name: 'gelu', approximate: 'tanh' }, 'gelu',
 ];
 
 describe.each(ENGINES)('float64 ONNX graphs run in onnxruntime as predict (%s engine)', (engine) => {

@@ -13,6 +13,7 @@ import type { Dtype, FloatArray } from '../engine';
 import type { LayerConfig } from '../layers';
 import { Sequential } from '../sequential';
 import { ArgumentRangeError, integer, options, typeError } from '../validate';
+import { ERFC_CHEBYSHEV } from '../erfc-chebyshev';
 import { filePath, writeFileAtomic } from './files';
 import {
   ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
@@ -118,6 +119,35 @@ function swishDouble(g: GraphBuilder, x: string, beta: number): string {
 
 const isDouble = (g: GraphBuilder) => g.dtype === 'float64';
 
+/**
+ * Exact gelu x·Φ(x) for float64 graphs, where onnxruntime has no double Erf:
+ * Φ(x) = ½·erfc(|x|/√2) for x ≤ 0 and 1 − ½·erfc(|x|/√2) above, with erfc(z) =
+ * t·exp(−z² + g(s)), t = 2/(2+z), s = 2t − 1, g a Chebyshev series in s (the
+ * engines' own erfc, lib/erfc-chebyshev.ts, summed by Clenshaw's recurrence).
+ */
+function geluExactDouble(g: GraphBuilder, x: string): string {
+  const z = g.node('Mul', [g.node('Abs', [x]), g.scalar('inv_sqrt2', Math.SQRT1_2)]);
+  const t = g.node('Div', [g.scalar('two', 2), g.node('Add', [z, g.scalar('two', 2)])]);
+  const s2 = g.node('Mul', [g.node('Sub', [g.node('Mul', [t, g.scalar('two', 2)]), g.scalar('one', 1)]), g.scalar('two', 2)]);
+  const c = ERFC_CHEBYSHEV;
+  // b_j = 2s·b_{j+1} − b_{j+2} + c_j from j = n − 1 down to 1; b_n = b_{n+1} = 0.
+  let b1 = g.scalar('c', c[c.length - 1]!);
+  let b2 = g.scalar('zero', 0);
+  for (let j = c.length - 2; j >= 1; j--) {
+    const b = g.node('Add', [g.node('Sub', [g.node('Mul', [s2, b1]), b2]), g.scalar('c', c[j]!)]);
+    b2 = b1;
+    b1 = b;
+  }
+  // g(s) = s·b_1 − b_2 + c_0 = ½·(2s)·b_1 − b_2 + c_0.
+  const series = g.node('Add', [g.node('Sub', [g.node('Mul', [g.node('Mul', [s2, b1]), g.scalar('half', 0.5)]), b2]),
+    g.scalar('c', c[0]!)]);
+  const exponent = g.node('Sub', [series, g.node('Mul', [z, z])]);
+  const halfErfc = g.node('Mul', [g.node('Mul', [t, g.node('Exp', [exponent])]), g.scalar('half', 0.5)]);
+  const phi = g.node('Where', [g.node('Greater', [x, g.scalar('zero', 0)]),
+    g.node('Sub', [g.scalar('one', 1), halfErfc]), halfErfc]);
+  return g.node('Mul', [x, phi]);
+}
+
 /** SELU's fixed constants (Klambauer et al. 2017; torch.nn.SELU). */
 const SELU_ALPHA = 1.6732632423543772;
 const SELU_LAMBDA = 1.0507009873554805;
@@ -159,8 +189,9 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
   },
   gelu: (g, x, c) => {
     const tanhForm = c['approximate'] === 'tanh';
-    // float64: onnxruntime's Gelu (tanh form) is not double-exact; Tanh is.
-    const native = g.opset >= 20 && !(isDouble(g) && tanhForm);
+    // float64: onnxruntime has no double Erf (its Gelu expands to one), and its tanh-form Gelu is not double-exact.
+    if (isDouble(g) && !tanhForm) return geluExactDouble(g, x);
+    const native = g.opset >= 20 && !isDouble(g);
     return native ? g.node('Gelu', [x], [s('approximate', tanhForm ? 'tanh' : 'none')]) : geluDecomposed(g, x, tanhForm);
   },
   silu: (g, x) => (isDouble(g) ? swishDouble(g, x, 1) : g.node('Mul', [x, g.node('Sigmoid', [x])])),
