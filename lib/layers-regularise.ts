@@ -8,6 +8,11 @@ import { boolean, integer, number, options } from './validate';
 
 const MAX_SIZE = 2 ** 31 - 1;
 
+/** ", eps 0.001, affine false": the options that differ from their defaults, for describe() and summary(). */
+function optionsText(options: [name: string, value: number | boolean, fallback: number | boolean][]): string {
+  return options.filter(([, v, d]) => v !== d).map(([k, v]) => `, ${k} ${v}`).join('');
+}
+
 /**
  * Inverted dropout: in training, each value is zeroed with probability p and
  * the others scaled by 1/(1 − p); in eval mode the identity.
@@ -93,7 +98,7 @@ export class BatchNorm1d extends Layer {
   }
 
   describe(): string {
-    return `BatchNorm1d(${this.numFeatures})`;
+    return `BatchNorm1d(${this.numFeatures}${optionsText([['eps', this.eps, 1e-5], ['momentum', this.momentum, 0.1], ['affine', this.affine, true]])})`;
   }
 
   override getConfig(): LayerConfig {
@@ -146,7 +151,7 @@ export class LayerNorm extends Layer {
   }
 
   describe(): string {
-    return `LayerNorm(${this.normalizedShape})`;
+    return `LayerNorm(${this.normalizedShape}${optionsText([['eps', this.eps, 1e-5], ['elementwiseAffine', this.elementwiseAffine, true]])})`;
   }
 
   override getConfig(): LayerConfig {
@@ -195,7 +200,7 @@ export class PReLU extends Layer {
   }
 
   describe(): string {
-    return `PReLU(${this.numParameters})`;
+    return `PReLU(${this.numParameters}${optionsText([['init', this.init, 0.25]])})`;
   }
 
   override getConfig(): LayerConfig {
