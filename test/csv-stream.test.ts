@@ -233,6 +233,11 @@ describe('csvBatches: arguments and files', () => {
     writeFileSync(missing, 'a,b\n1,2\n');
     expect(await batches.info()).toMatchObject({ columns: ['a'], target: 'b' });
   });
+
+  it('a damaged .gz file and a directory reject with their system errors', async () => {
+    await expect(collect(data.csvBatches(file('not gzip at all', '.csv.gz'), { target: 0 }))).rejects.toMatchObject({ code: 'Z_DATA_ERROR' });
+    await expect(collect(data.csvBatches(dir, { target: 0 }))).rejects.toMatchObject({ code: 'EISDIR' });
+  });
 });
 
 describe.each(ENGINES)('csvBatches trains a model end to end (%s engine)', (engine) => {
