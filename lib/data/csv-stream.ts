@@ -124,12 +124,16 @@ export class CsvBatches implements AsyncIterable<CsvBatch> {
     let y = newTarget(info, this.batchSize);
     let filled = 0;
     for await (const block of this.blocks()) {
-      for (let r = block.first; r < block.records.length; r++) {
-        const row = block.row0 + r - block.first;
-        const line = block.records.line(r) + block.lineOffset;
-        const cell = readRow(layout, dtype, block.records, r, row, line, x, filled * featureCount);
-        if (y) y[filled] = toY(cell, row, line);
-        if (++filled === this.batchSize) {
+      // Rows are read in a plain (synchronous) loop, a batch at a time: the generator steps once per batch.
+      for (let r = block.first; r < block.records.length;) {
+        const end = Math.min(block.records.length, r + this.batchSize - filled);
+        for (; r < end; r++, filled++) {
+          const row = block.row0 + r - block.first;
+          const line = block.records.line(r) + block.lineOffset;
+          const cell = readRow(layout, dtype, block.records, r, row, line, x, filled * featureCount);
+          if (y) y[filled] = toY(cell, row, line);
+        }
+        if (filled === this.batchSize) {
           yield { x: new Matrix(filled, featureCount, x), y };
           x = allocate(dtype, this.batchSize * featureCount);
           y = newTarget(info, this.batchSize);
