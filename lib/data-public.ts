@@ -5,3 +5,5 @@ export { permutation, shuffle, trainTestSplit, trainValTestSplit, batches } from
 export type { Labels, SplitOptions, Split, ThreeWaySplitOptions, ThreeWaySplit, BatchOptions } from './data/split';
 export { parseCsv, loadCsv, loadDigits, loadIris, loadBreastCancer } from './data/csv';
 export type { CsvOptions, CsvData, Dataset } from './data/csv';
+export { csvBatches, CsvBatches, MAX_SCANNED_LABELS } from './data/csv-stream';
+export type { CsvBatchOptions, CsvBatch, CsvStreamInfo } from './data/csv-stream';

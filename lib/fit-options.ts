@@ -37,7 +37,9 @@ export function parseFitOptions(x: unknown, y: unknown, opts: FitOptions | undef
   const o = options('fit options', opts, ['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData',
     'verbose', 'onEpochEnd', 'callbacks', 'initialEpoch', 'classWeight', 'signal']);
   const epochs = o.epochs === undefined ? 1 : integer('epochs', o.epochs, 1);
-  const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs - 1);
+  // initialEpoch === epochs trains nothing and returns an empty History, as Keras's fit
+  // (its loop is range(initial_epoch, epochs)): resuming a run that already finished is not an error.
+  const initialEpoch = o.initialEpoch === undefined ? 0 : integer('initialEpoch', o.initialEpoch, 0, epochs);
   const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
   const shuffle = o.shuffle === undefined ? !stream : boolean('shuffle', o.shuffle);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw typeError('signal', 'an AbortSignal', o.signal);

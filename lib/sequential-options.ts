@@ -38,7 +38,7 @@ export interface FitOptions {
   verbose?: boolean | 0 | 1 | 2;  // false
   /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
   callbacks?: Callback[];
-  /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */
+  /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1; equal to epochs: nothing, an empty History (Keras). */
   initialEpoch?: number;      // 0
   /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
   classWeight?: Record<number, number> | number[];

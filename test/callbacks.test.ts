@@ -238,7 +238,7 @@ describe.each(ENGINES)('callbacks in fit (%s engine)', (engine) => {
     await expect(m.fit(X, Y, { callbacks: 'x' as never })).rejects.toThrow(/callbacks/);
     await expect(m.fit(X, Y, { callbacks: [null as never] })).rejects.toThrow(/callbacks\[0\]/);
     await expect(m.fit(X, Y, { callbacks: [{ onEpochEnd: 3 } as never] })).rejects.toThrow(/callbacks\[0\]\.onEpochEnd/);
-    await expect(m.fit(X, Y, { epochs: 3, initialEpoch: 3 })).rejects.toThrow(/initialEpoch/);
+    await expect(m.fit(X, Y, { epochs: 3, initialEpoch: 4 })).rejects.toThrow(/initialEpoch/);
     await expect(m.fit(X, Y, { callbacks: [callbacks.earlyStopping()] })).rejects.toThrow(/val_loss/);
     expect(() => callbacks.lambda({ onEpochEnd: 1 as never })).toThrow(/onEpochEnd/);
     expect(() => callbacks.lambda({ onEpoch: () => 0 } as never)).toThrow(/Unknown option 'onEpoch'/);

@@ -4,6 +4,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { CsvData } from '../data/csv';
+import { csvBatches } from '../data/csv-stream';
 import { StandardScaler } from '../data/preprocess';
 import { trainTestSplit, trainValTestSplit } from '../data/split';
 import { Dense } from '../layers';
@@ -12,7 +13,7 @@ import { confusionMatrix, mae, r2, rmse } from '../metrics';
 import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '../optim';
 import { Sequential } from '../sequential';
 import type { ActivationName } from '../engine';
-import { CliError, choiceFlag, helpText, inputFile, intFlag, numberFlag, outputFile, parseCommand, sizesFlag, type Flags } from './args';
+import { CliError, choiceFlag, helpText, inputFile, intFlag, numberFlag, outputFile, parseCommand, sizesFlag, type Flags, type Parsed } from './args';
 import { delimiterFlag, loadCliCsv } from './csv-input';
 import { foldInputScaling, foldOutputScaling } from './fold';
 import { curvesSvg, panelsFromHistory } from './plot';
@@ -30,7 +31,9 @@ const LOSSES = ['auto', ...CLASS_LOSSES, ...VALUE_LOSSES] as const;
 const MAX_AUTO_CLASSES = 20;
 
 export const TRAIN_FLAGS: Flags = {
-  target: { value: 'COL', help: 'target column: a header name or a 0-based index, negative from the end', default: '-1' },
+  target: { value: 'COL', help: 'target column: a header name, else a 0-based index (negative from the end); a name wins: ' +
+    "with a column named '2020', --target 2020 is that column (default: the last column)" },
+  'target-index': { value: 'N', help: 'target column by position only: 0-based, negative from the end (instead of --target)' },
   task: { value: 'T', help: 'auto | classification | regression; auto: text labels or ≤ 20 distinct integers are classes', default: 'auto' },
   layers: { value: 'N,N', help: 'hidden layer sizes, comma-separated (empty: a linear model)', default: '128,64' },
   activation: { value: 'NAME', help: `hidden activation: ${ACTIVATIONS.join(', ')}`, default: 'relu' },
@@ -95,11 +98,38 @@ function optimizerOf(name: typeof OPTIMIZERS[number], lr: number): Optimizer {
   }
 }
 
-/** Column index as --target gives it: a name with a header, else (or if numeric) an index. */
-function targetOf(text: string, header: boolean): string | number {
-  if (/^-?\d+$/.test(text)) return Number(text);
-  if (!header) throw new CliError(`Expected a column index for --target (the CSV has no header) but received '${text}'`);
-  return text;
+/**
+ * The target column as --target or --target-index give it. --target is a
+ * header name when the CSV has a column of that name — so a year or a code
+ * as a column name ('2020') is never taken for a position — else an integer
+ * is a 0-based index (negative from the end); --target-index is always a
+ * position. The names are read from the file's first records with loadCsv's
+ * naming rules (repeated names made distinct, scikit-learn's layout), without
+ * reading the rest.
+ */
+async function targetOf(values: Parsed['values'], header: boolean, path: string, delimiter: string):
+    Promise<{ target: string | number; note: string | null }> {
+  const text = values['target'];
+  const index = values['target-index'];
+  if (typeof text === 'string' && index !== undefined) {
+    throw new CliError(`Expected --target or --target-index but received both (--target ${text}, --target-index ${String(index)})`);
+  }
+  if (index !== undefined) return { target: intFlag(values, 'target-index', -Number.MAX_SAFE_INTEGER), note: null };
+  if (typeof text !== 'string') return { target: -1, note: null };  // the last column
+  const integer = /^[+-]?\d+$/.test(text);
+  if (!header) {
+    if (!integer) throw new CliError(`Expected a column index for --target (the CSV has no header) but received '${text}'`);
+    return { target: Number(text), note: null };
+  }
+  if (!integer) return { target: text, note: null };
+  const columns = await csvBatches(path, { header, delimiter }).info().then((i) => i.columns, () => null);
+  if (columns === null || !columns.includes(text)) return { target: Number(text), note: null };
+  // Both readings exist and differ: say which one was taken, and how to get the other.
+  const k = Number(text);
+  const at = k < 0 ? columns.length + k : k;
+  const other = at >= 0 && at < columns.length && columns[at] !== text ? columns[at]! : null;
+  return { target: text, note: other === null ? null
+    : `note: --target ${text} is the column named '${text}' (index ${columns.indexOf(text)}); --target-index ${text} would be '${other}'\n` };
 }
 
 interface Parts {
@@ -153,12 +183,15 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
 
   const header = positionals.length > 0 ? values['no-header'] !== true : false;
   const dataPath = positionals.length > 0 ? inputFile(positionals[0]!, 'data file') : DIGITS_CSV;
-  const target = positionals.length > 0 ? targetOf(values['target'] as string, header) : 64;
   const delimiter = delimiterFlag(values) ?? ',';
+  const { target, note: targetNote } = positionals.length > 0 ? await targetOf(values, header, dataPath, delimiter) : { target: 64, note: null };
   const data = await loadCliCsv(dataPath, { header, target, delimiter, targetKind: positionals.length > 0 ? 'auto' : 'class' })
     .catch((e: unknown) => {
       // An index out of range or an unknown name is a usage error of --target (exit 2), named as the flag.
-      if (e instanceof RangeError && / for target /.test(e.message)) throw new CliError(e.message.replace(' for target ', ' for --target '));
+      if (e instanceof RangeError && / for target /.test(e.message)) {
+        const flag = values['target-index'] !== undefined ? '--target-index' : '--target';
+        throw new CliError(e.message.replace(' for target ', ` for ${flag} `));
+      }
       throw e;
     });
   const t = taskOf(data, task, loss);
@@ -188,6 +221,7 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
   const source = positionals.length > 0 ? positionals[0]! : 'bundled digits (data/digits.csv.gz)';
   out.write(`data: ${source}: ${data.x.rows} rows, ${data.x.cols} features, target '${data.target}' ` +
     `(${regression ? 'regression' : `${classes} classes`})\n`);
+  if (targetNote) out.write(targetNote);
   out.write(`split: ${parts.xTrain.rows} train, ${parts.xVal?.rows ?? 0} validation, ${parts.xTest?.rows ?? 0} test (seed ${seed})\n`);
   out.write(`model: ${widths.join('-')} ${activation}, ${model.paramCount} parameters, ${lossName}, ${optimizer} lr ${lr}, engine ${model.engine}\n`);
   if (regression) out.write('(per-epoch loss and mae are in standardised target units)\n');

@@ -35,7 +35,7 @@ export interface CsvData {
   classNames: string[] | null;
 }
 
-const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype'] as const;
+export const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype'] as const;
 
 /** Parses CSV text into features and an optional target column. */
 export function parseCsv(text: string, opts?: CsvOptions): CsvData {
@@ -48,7 +48,21 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
  */
 export function parseCsvUsing(read: (text: string, delimiter: string) => CsvRecords, text: string, opts?: CsvOptions): CsvData {
   if (typeof text !== 'string') throw typeError('text', 'a string of CSV', text);
-  const o = options('CSV options', opts, CSV_OPTIONS);
+  const o = readCsvOptions(options('CSV options', opts, CSV_OPTIONS));
+  return fromRecords(read(text, o.delimiter), o, o.header, o.targetKind, o.dtype);
+}
+
+/** CsvOptions validated, with their defaults (parseCsv's and csvBatches's). */
+export interface CsvSettings {
+  header: boolean;
+  target: string | number | undefined;
+  targetKind: 'auto' | 'class' | 'value';
+  delimiter: string;
+  dtype: Dtype;
+}
+
+/** Validates the CsvOptions in `o` (already checked for unknown names) and fills in the defaults. */
+export function readCsvOptions(o: Record<string, unknown>): CsvSettings {
   const header = o.header === undefined ? true : boolean('header', o.header);
   const targetKind = o.targetKind === undefined ? 'auto' : oneOf('targetKind', o.targetKind, ['auto', 'class', 'value'] as const);
   const dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, ['float32', 'float64'] as const);
@@ -58,20 +72,14 @@ export function parseCsvUsing(read: (text: string, delimiter: string) => CsvReco
   if (o.target !== undefined && typeof o.target !== 'string' && typeof o.target !== 'number') {
     throw typeError('target', 'a column name or index', o.target);
   }
-
-  return fromRecords(read(text, (o.delimiter as string | undefined) ?? ','), o, header, targetKind, dtype);
+  return { header, target: o.target as string | number | undefined, targetKind, delimiter: (o.delimiter as string | undefined) ?? ',', dtype };
 }
 
 function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boolean, targetKind: 'auto' | 'class' | 'value', dtype: Dtype): CsvData {
   if (records.length === 0) throw new ArgumentRangeError('Expected at least one row in the CSV text but received none');
 
-  // scikit-learn's layout (data/iris.csv, data/breast_cancer.csv): its first line is not column names.
-  const first = records.record(0);
-  const secondWidth = records.length > 1 ? records.record(1).length : 0;
-  const sklearnClasses = header && records.length > 1 ? sklearnHeaderClasses(first, records.length - 1, secondWidth) : null;
-  const width = sklearnClasses ? secondWidth : first.length;
-  const names = sklearnClasses ? [...Array.from({ length: width - 1 }, (_, i) => String(i)), 'target']
-    : header ? distinctNames(first) : Array.from({ length: width }, (_, i) => String(i));
+  const { names, width, sklearnClasses } = csvLayout(records.record(0), records.length > 1 ? records.record(1) : null,
+    records.length - 1, header);
   const skip = header ? 1 : 0;
   const rowCount = records.length - skip;
   if (rowCount === 0) throw new ArgumentRangeError('Expected at least one data row in the CSV text but received only a header');
@@ -113,7 +121,7 @@ function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boole
   }
 
   function raggedRow(r: number, length: number): ArgumentRangeError {
-    return new ArgumentRangeError(`Expected ${width} cells in row ${r + 1} (line ${lineOf(r)}) as in the first line but received ${length}`);
+    return raggedRowError(width, r, lineOf(r), length);
   }
 
   let y: Int32Array | Float64Array | null = null;
@@ -127,12 +135,11 @@ function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boole
     if (sklearnClasses && targetIndex === width - 1 && targetKind !== 'value') {
       return { ...result(), y: sklearnTarget(cells, lineOf, targetIndex, sklearnClasses), classNames: sklearnClasses };
     }
-    const numeric = cells.every((c) => DECIMAL.test(c) && Number.isFinite(Number(c)));
+    const numeric = cells.every(isNumericLabel);
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
       y = Float64Array.from(cells, (cell, r) => numericCell(cell, r, lineOf(r), names[targetIndex]!, targetIndex, 'float64'));
     } else {
-      const unique = [...new Set(cells)];
-      classNames = numeric ? unique.sort((a, b) => Number(a) - Number(b)) : unique.sort();
+      classNames = sortedClassNames([...new Set(cells)], numeric);
       const index = new Map(classNames.map((name, i) => [name, i]));
       y = Int32Array.from(cells, (c) => index.get(c)!);
     }
@@ -148,6 +155,36 @@ function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boole
       classNames: null,
     };
   }
+}
+
+/** Whether a target cell reads as a number (a numeric target, or numeric class labels). */
+export function isNumericLabel(cell: string): boolean {
+  return DECIMAL.test(cell) && Number.isFinite(Number(cell));
+}
+
+/** Class labels in index order: numeric labels in numeric order, text labels sorted. Sorts `unique` in place. */
+export function sortedClassNames(unique: string[], numeric: boolean): string[] {
+  return numeric ? unique.sort((a, b) => Number(a) - Number(b)) : unique.sort();
+}
+
+export function raggedRowError(width: number, row: number, line: number, length: number): ArgumentRangeError {
+  return new ArgumentRangeError(`Expected ${width} cells in row ${row + 1} (line ${line}) as in the first line but received ${length}`);
+}
+
+/**
+ * The column names and row width a CSV's first record (and second, if any)
+ * give: header names made distinct, index names without a header, or
+ * scikit-learn's layout. `dataRows`: the records after the first, or null when
+ * not known (a stream read so far only as two records).
+ */
+export function csvLayout(first: string[], second: string[] | null, dataRows: number | null, header: boolean):
+    { names: string[]; width: number; sklearnClasses: string[] | null } {
+  // scikit-learn's layout (data/iris.csv, data/breast_cancer.csv): its first line is not column names.
+  const sklearnClasses = header && second !== null ? sklearnHeaderClasses(first, dataRows, second.length) : null;
+  const width = sklearnClasses ? second!.length : first.length;
+  const names = sklearnClasses ? [...Array.from({ length: width - 1 }, (_, i) => String(i)), 'target']
+    : header ? distinctNames(first) : Array.from({ length: width }, (_, i) => String(i));
+  return { names, width, sklearnClasses };
 }
 
 /**
@@ -166,13 +203,16 @@ export function sklearnHeaderClasses(first: string[], rows: number | null, width
 
 /** The class-index column of scikit-learn's layout, each index checked against the names. */
 function sklearnTarget(cells: string[], lineOf: (r: number) => number, column: number, classes: string[]): Int32Array {
-  return Int32Array.from(cells, (cell, r) => {
-    const v = Number(cell);
-    if (!/^\d+$/.test(cell) || v >= classes.length) {
-      throw cellError(r, lineOf(r), 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${cell}'`);
-    }
-    return v;
-  });
+  return Int32Array.from(cells, (cell, r) => sklearnClassIndex(cell, r, lineOf(r), column, classes));
+}
+
+/** One cell of scikit-learn's class-index column, checked against the header's class names. */
+export function sklearnClassIndex(cell: string, row: number, line: number, column: number, classes: string[]): number {
+  const v = Number(cell);
+  if (!/^\d+$/.test(cell) || v >= classes.length) {
+    throw cellError(row, line, 'target', column, `a class index in [0, ${classes.length - 1}]`, `'${cell}'`);
+  }
+  return v;
 }
 
 /**
@@ -196,7 +236,7 @@ function distinctNames(names: string[]): string[] {
   });
 }
 
-function resolveColumn(target: string | number, names: string[], header: boolean): number {
+export function resolveColumn(target: string | number, names: string[], header: boolean): number {
   if (typeof target === 'number') {
     const index = integer('target', target, -names.length, names.length - 1);
     return index < 0 ? names.length + index : index;
@@ -213,11 +253,11 @@ function resolveColumn(target: string | number, names: string[], header: boolean
 /** The largest finite float32, (2 − 2⁻²³)·2¹²⁷: larger values round to ±Infinity when stored. */
 const FLOAT32_MAX = 3.4028234663852886e38;
 
-function cellError(row: number, line: number, column: string, index: number, what: string, received: string): ArgumentRangeError {
+export function cellError(row: number, line: number, column: string, index: number, what: string, received: string): ArgumentRangeError {
   return new ArgumentRangeError(`Expected ${what} in row ${row + 1} (line ${line}), column '${column}' (index ${index}) but received ${received}`);
 }
 
-function numericCell(cell: string, row: number, line: number, column: string, index: number, dtype: Dtype): number {
+export function numericCell(cell: string, row: number, line: number, column: string, index: number, dtype: Dtype): number {
   const v = decimalValue(cell);
   if (!Number.isFinite(v)) throw cellError(row, line, column, index, 'a number', cell === '' ? 'an empty cell' : `'${cell}'`);
   // Math.fround(v) is what a Float32Array stores: a finite number beyond float32's range would become ±Infinity.
