@@ -348,7 +348,10 @@ class OneCycleSchedule extends BatchSchedule {
     const final = initial / this.finalDivFactor;
     const warmEnd = this.pctStart * this.totalSteps - 1;
     const end = this.totalSteps - 1;
-    if (t <= warmEnd) return cosineAnneal(initial, this.maxLr, t / warmEnd);
+    // warmEnd = 0 (pctStart·totalSteps = 1): step 0 is the whole warm-up, at its
+    // start. torch divides 0 by 0 there (ZeroDivisionError); this is its limit
+    // as the warm-up end shrinks to 0 (it used to be NaN, which lr refused).
+    if (t <= warmEnd) return cosineAnneal(initial, this.maxLr, warmEnd > 0 ? t / warmEnd : 0);
     return cosineAnneal(this.maxLr, final, (t - warmEnd) / (end - warmEnd));
   }
 }
