@@ -77,6 +77,21 @@ function mismatches(x: number[], got: number[], wants: number[][], rtol: number,
 const label = (c: EdgeCase) => `${c.name}${Object.keys(c.params).length ? ` ${JSON.stringify(c.params)}` : ''}` +
   `${c.cols > 1 ? ` [${c.x.join(', ')}]` : ''} (${c.dtype})`;
 
+/**
+ * Relative: 1e-12 (float64), 3e-7 (float32, ~2.5 ulp). Absolute: one unit in
+ * the last place of 1 scaled by max(1, |x|) (and |dy| for gradients), the
+ * rounding of results that cancel — eˣ − 1 near 0, 1 − tanh²x, 1 + erf(x/√2)
+ * — which PyTorch computes less accurately than expm1 (its elu uses
+ * exp(x) − 1). gelu-tanh's derivative cancels terms that grow like x³ (its
+ * ½x(1 − tanh²u)·k(1 + 3κx²)), so its gradients get x² more.
+ */
+function tolerances(c: EdgeCase, x: number[]) {
+  const [rtol, ulp] = c.dtype === 'float64' ? [1e-12, 2.3e-16] : [3e-7, 1.2e-7];
+  const scale = x.map((v) => ulp * Math.max(1, Number.isFinite(v) ? Math.abs(v) : 1));
+  const gradScale = scale.map((s, i) => s * Math.abs(c.dy[i]!) * (c.name === 'gelu' ? Math.max(1, x[i]! ** 2) : 1));
+  return { rtol, scale, gradScale };
+}
+
 /** The float64 case computing the same function as a float32 one (same x where both exist). */
 function float64Twin(c: EdgeCase): EdgeCase | undefined {
   return FIXTURE.cases.find((d) => d.dtype === 'float64' && d.name === c.name && d.cols === c.cols &&
@@ -88,15 +103,9 @@ describe.each(ENGINES)('activations at the edges against PyTorch (%s engine)', (
   for (const c of FIXTURE.cases) {
     it(label(c), () => {
       const r = applyCase(e, c);
-      // Relative: 1e-12 (float64), 3e-7 (float32, ~2.5 ulp). Absolute: one
-      // unit in the last place of 1 scaled by max(1, |x|) (and |dy| for
-      // gradients), the rounding of results that cancel — eˣ − 1 near 0, 1 −
-      // tanh²x, 1 + erf(x/√2) — which PyTorch computes less accurately than
-      // expm1 (its elu uses exp(x) − 1); float32 results may also match
-      // PyTorch's float64 value where its float32 kernel rounds worse (elu
-      // near 0, silu(−88.8) flushed to 0).
-      const [rtol, ulp] = c.dtype === 'float64' ? [1e-12, 2.3e-16] : [3e-7, 1.2e-7];
-      const scale = r.x.map((v) => ulp * Math.max(1, Number.isFinite(v) ? Math.abs(v) : 1));
+      // float32 results may also match PyTorch's float64 value where its
+      // float32 kernel rounds worse (elu near 0, silu(−88.8) flushed to 0).
+      const { rtol, scale, gradScale } = tolerances(c, r.x);
       const wantsY = [c.y.map(decode)];
       const wantsDx = [c.dx.map(decode)];
       const twin = c.dtype === 'float32' ? float64Twin(c) : undefined;
@@ -105,8 +114,6 @@ describe.each(ENGINES)('activations at the edges against PyTorch (%s engine)', (
         wantsDx.push(twin.dx.map(decode).map(Math.fround));
       }
       expect(mismatches(r.x, r.y, wantsY, rtol, scale), 'values').toEqual([]);
-      // gelu-tanh's derivative cancels terms that grow like x³ (its ½x(1 − tanh²u)·k(1 + 3κx²)).
-      const gradScale = scale.map((s, i) => s * Math.abs(c.dy[i]!) * (c.name === 'gelu' ? Math.max(1, r.x[i]! ** 2) : 1));
       // The gradient at a NaN input is compared nowhere: PyTorch's own differs
       // by dtype (elu: NaN in float64, dy·1 in float32; relu: dy), and the
       // loss it feeds is NaN whatever it is.
@@ -114,4 +121,22 @@ describe.each(ENGINES)('activations at the edges against PyTorch (%s engine)', (
       expect(mismatches(keep(r.x), keep(r.dx), wantsDx.map(keep), rtol, keep(gradScale)), 'gradients').toEqual([]);
     });
   }
+});
+
+describe('activations at the edges: native and JS engines agree', () => {
+  it('on every edge case, values and gradients', () => {
+    let compared = 0;
+    for (const c of FIXTURE.cases) {
+      const n = applyCase(engine('native'), c);
+      const j = applyCase(engine('js'), c);
+      // The tolerances of the PyTorch comparison: native float32 kernels and
+      // tanh/exp round differently from JS's double arithmetic rounded once.
+      const { rtol, scale, gradScale } = tolerances(c, n.x);
+      expect(mismatches(n.x, n.y, [j.y], rtol, scale), `${label(c)} values`).toEqual([]);
+      const keep = <T,>(a: T[]) => a.filter((_v, i) => !Number.isNaN(n.x[i]!));
+      expect(mismatches(keep(n.x), keep(n.dx), [keep(j.dx)], rtol, keep(gradScale)), `${label(c)} gradients`).toEqual([]);
+      compared++;
+    }
+    expect(compared).toBe(FIXTURE.cases.length);
+  });
 });

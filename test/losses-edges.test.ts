@@ -102,3 +102,32 @@ describe.each(ENGINES)('losses at the edges against PyTorch (%s engine)', (name)
     }
   }
 });
+
+describe('losses at the edges: native and JS engines agree', () => {
+  it('on every edge case and dtype, through losses.create and inside a plan', () => {
+    let compared = 0;
+    for (const c of FIXTURE.cases) {
+      for (const dtype of ['float64', 'float32'] as const) {
+        const n = lossOf(c, 'native');
+        const j = lossOf(c, 'js');
+        const pred = Matrix.from(c.pred, dtype);
+        const vn = n.forward(pred, target(c, dtype) as never);
+        const vj = j.forward(pred, target(c, dtype) as never);
+        const asArray = (v: number | Float64Array) => (typeof v === 'number' ? [v] : Array.from(v));
+        // Both compute in double; float32 gradients round once, at the end.
+        const [rtol, atol] = dtype === 'float64' ? [1e-12, 1e-14] : [1.2e-7, 1e-30];
+        expect(mismatches(asArray(vn), asArray(vj), rtol, atol), label(c)).toEqual([]);
+        expect(mismatches(n.backward(pred, target(c, dtype) as never).data,
+          Array.from(j.backward(pred, target(c, dtype) as never).data), rtol, atol), label(c)).toEqual([]);
+        if (c.options.reduction !== 'none') {
+          const fn = throughPlan(engine('native'), n.spec, c, dtype);
+          const fj = throughPlan(engine('js'), j.spec, c, dtype);
+          expect(mismatches([fn.value], [fj.value], rtol, atol), `${label(c)} plan loss`).toEqual([]);
+          expect(mismatches(fn.grad, fj.grad, rtol, atol), `${label(c)} plan gradient`).toEqual([]);
+        }
+        compared++;
+      }
+    }
+    expect(compared).toBe(2 * FIXTURE.cases.length);
+  });
+});
