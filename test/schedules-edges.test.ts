@@ -43,15 +43,17 @@ describe.each(ENGINES)('two schedules on one optimizer in fit (%s engine)', (eng
   const x = new Matrix(8, 2, Float64Array.from({ length: 16 }, (_, i) => Math.sin(i)));
   const y = new Matrix(8, 1, Float64Array.from({ length: 8 }, (_, i) => Math.cos(i)));
 
-  it('is refused with a RangeError naming both, and the weights are untouched', async () => {
+  it('is refused with a RangeError naming both, and the weights and rate are untouched', async () => {
     const model = new Sequential([new Dense(2, 1)], { engine, seed: 1, dtype: 'float64' });
-    model.compile({ loss: 'mse', optimizer: new optim.SGD({ lr: 0.1 }) });
+    const opt = new optim.SGD({ lr: 0.1 });
+    model.compile({ loss: 'mse', optimizer: opt });
     const before = model.getWeights()['0.weight']!.slice();
     const pair = [schedules.linearWarmup({ startFactor: 0.25, totalIters: 4 }), schedules.step({ stepSize: 3, gamma: 0.5 })];
     await expect(model.fit(x, y, { epochs: 3, batchSize: 4, callbacks: pair }))
       .rejects.toThrow(/one schedule.*linearWarmup.*step/s);
     await expect(model.fit(x, y, { epochs: 3, batchSize: 4, callbacks: pair })).rejects.toBeInstanceOf(RangeError);
     expect(Array.from(model.getWeights()['0.weight']!)).toEqual(Array.from(before));
+    expect(opt.lr).toBe(0.1);
   });
 
   it('one schedule per fit still trains, and a later fit may bring another (resuming)', async () => {
