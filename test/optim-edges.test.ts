@@ -93,3 +93,50 @@ describe.each(ENGINES)('optimizers at the edges follow torch.optim (%s engine)',
     }
   }
 });
+
+describe.each(ENGINES)('compile and optimizer state (%s engine)', (engine) => {
+  // torch.optim and Keras keep moments and the step count in the optimizer
+  // object: a new one starts fresh (Adam's bias correction from step 1), the
+  // same one carries on. compile used to keep the plan's state for any
+  // optimizer of the same kind and layout, so a new Adam inherited the old
+  // one's moments and step count.
+  const net = FIXTURE.nets.mse;
+  const x = new Matrix(net.rows, net.inputs, Float64Array.from(net.x));
+  const y = new Matrix(net.rows, net.outputs, Float64Array.from(net.y));
+  const model = () => {
+    const m = new Sequential([new Dense(net.inputs, net.hidden, { activation: 'tanh' }), new Dense(net.hidden, net.outputs)],
+      { engine, dtype: 'float64', seed: 1 });
+    const [w1, b1, w2, b2] = net.initial;
+    m.setWeights({ '0.weight': w1!, '0.bias': b1!, '1.weight': w2!, '1.bias': b2! });
+    return m;
+  };
+  const flat = (m: Sequential) => Object.values(m.getWeights()).flatMap((w) => Array.from(w));
+
+  for (const [label, make] of [
+    ['adam', () => new optim.Adam({ lr: 0.05 })],
+    ['sgd momentum', () => new optim.SGD({ lr: 0.05, momentum: 0.9 })],
+    ['rmsprop centered', () => new optim.RMSprop({ lr: 0.01, centered: true })],
+  ] as const) {
+    it(`${label}: a new optimizer in compile starts fresh, the same one carries on`, () => {
+      const a = model();
+      a.compile({ loss: 'mse', optimizer: make() });
+      for (let t = 0; t < 4; t++) a.trainStep(x, y);
+      const fresh = model();
+      fresh.setWeights(a.getWeights());
+      a.compile({ loss: 'mse', optimizer: make() });
+      fresh.compile({ loss: 'mse', optimizer: make() });
+      for (let t = 0; t < 4; t++) expect(a.trainStep(x, y)).toBe(fresh.trainStep(x, y));
+      expect(flat(a)).toEqual(flat(fresh));
+
+      const same = make();
+      const b = model();
+      const c = model();
+      b.compile({ loss: 'mse', optimizer: same });
+      c.compile({ loss: 'mse', optimizer: make() });
+      for (let t = 0; t < 4; t++) { b.trainStep(x, y); c.trainStep(x, y); }
+      b.compile({ loss: 'mse', optimizer: same });  // recompiled with its own optimizer: no reset
+      for (let t = 0; t < 4; t++) expect(b.trainStep(x, y)).toBe(c.trainStep(x, y));
+      expect(flat(b)).toEqual(flat(c));
+    });
+  }
+});
