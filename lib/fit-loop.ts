@@ -17,6 +17,7 @@ import { MetricAccumulators } from './metric-accumulators';
 import type { OutputReading } from './output-reading';
 import type { MetricName } from './metrics';
 import type { Rng } from './rng';
+import { checkOneSchedule } from './schedules';
 import { gradientsOverflowed, type EpochContext } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
 import { AbortError } from './abort-error';
@@ -116,6 +117,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');
   };
   host.model.stopTraining = false;
+  checkOneSchedule(callbacks);  // before any binds: two would undo each other (lib/schedules.ts)
   for (const cb of callbacks) {
     cb.setModel?.(host.model);
     cb.setParams?.(params);

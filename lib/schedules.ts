@@ -94,6 +94,11 @@ export abstract class Schedule implements Callback {
     return current;
   }
 
+  /** Its kind, as the factory that made it is named ('step', 'cosine', …). */
+  get name(): string {
+    return this.kind;
+  }
+
   /** The optimizer's current learning rate. */
   get lr(): number {
     return this.requireBound().lr;
@@ -348,7 +353,10 @@ class OneCycleSchedule extends BatchSchedule {
     const final = initial / this.finalDivFactor;
     const warmEnd = this.pctStart * this.totalSteps - 1;
     const end = this.totalSteps - 1;
-    if (t <= warmEnd) return cosineAnneal(initial, this.maxLr, t / warmEnd);
+    // warmEnd = 0 (pctStart·totalSteps = 1): step 0 is the whole warm-up, at its
+    // start. torch divides 0 by 0 there (ZeroDivisionError); this is its limit
+    // as the warm-up end shrinks to 0 (it used to be NaN, which lr refused).
+    if (t <= warmEnd) return cosineAnneal(initial, this.maxLr, warmEnd > 0 ? t / warmEnd : 0);
     return cosineAnneal(this.maxLr, final, (t - warmEnd) / (end - warmEnd));
   }
 }
@@ -470,6 +478,26 @@ export class ReduceOnPlateau extends Schedule {
       throw new ArgumentRangeError(`reduceOnPlateau monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
     }
     this.step(value);
+  }
+}
+
+// ---- one schedule per fit ------------------------------------------------------
+
+/**
+ * Refuses a fit whose callbacks hold two schedules (the same one listed twice
+ * is one). torch steps chained schedulers multiplicatively (LinearLR then
+ * StepLR: a warm-up times a decay); each schedule here sets the rate outright
+ * from its own base, so the last one silently won — from the rate the first
+ * had just set, losing the warm-up (0.025 held where torch goes 0.025,
+ * 0.044, 0.0625, …). Checked before any schedule binds, so a refused fit
+ * leaves the optimizer's rate as it was.
+ */
+export function checkOneSchedule(callbacks: readonly Callback[]): void {
+  const found = [...new Set(callbacks.filter((cb): cb is Schedule => cb instanceof Schedule))];
+  if (found.length > 1) {
+    throw new ArgumentRangeError(`Expected at most one schedule in fit callbacks but received ${found.length}: ` +
+      `${found.map((s) => s.name).join(', ')}. Each sets the rate outright, so the last would undo the others ` +
+      `(torch multiplies chained schedulers); for a warm-up before a decay use cosine({ tMax, warmupEpochs })`);
   }
 }
 

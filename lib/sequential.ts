@@ -170,6 +170,9 @@ export class Sequential {
     if (loss instanceof Loss && !this.lossPairingWarned) this.lossPairingWarned = warnLossPairing(this.layers, loss.name);
     this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
     this.plan.setOptimizer(optimizer.toSpec());
+    // State belongs to the optimizer object (torch.optim, Keras): a new one
+    // starts from zero moments and step 1; the same one recompiled carries on.
+    if (optimizer !== this.compiledOptimizer) this.plan.resetOptimizer();
     this.loss = loss;
     this.compiledOptimizer = optimizer;
     this.optimizerVersion = optimizer.version;

@@ -189,25 +189,28 @@ function crossEntropy(spec: FullLossSpec, z: FloatArray, rows: number, cols: num
     }
     let sumExp = 0;
     for (let j = 0; j < cols; j++) sumExp += Math.exp(z[o + j] - max);
-    const lse = max + Math.log(sumExp);
+    // lse − z_j as log Σ − (z_j − max), never max + log Σ first (as losses.cc:
+    // that sum rounds at the magnitude of max, 1.7e-12 relative at logits of 1e4).
+    // (Written out at each use: a closure per row would allocate in the training loop.)
+    const logSum = Math.log(sumExp);
 
     let loss = 0;
     let aSum = 0;
     if (indices !== null) {
       const y = indices[r];
       const wy = weightOf(w, y);
-      loss = keep * wy * (lse - z[o + y]);
+      loss = keep * wy * (logSum - (z[o + y] - max));
       aSum = keep * wy + uniform * wsum;
       if (eps !== 0) {
         let s = 0;
-        for (let j = 0; j < cols; j++) s += weightOf(w, j) * (lse - z[o + j]);
+        for (let j = 0; j < cols; j++) s += weightOf(w, j) * (logSum - (z[o + j] - max));
         loss += uniform * s;
       }
     } else {
       for (let j = 0; j < cols; j++) {
         const a = coef(r, j);
         aSum += a;
-        loss += a * (lse - z[o + j]);
+        loss += a * (logSum - (z[o + j] - max));
       }
     }
     total += loss;
@@ -216,7 +219,7 @@ function crossEntropy(spec: FullLossSpec, z: FloatArray, rows: number, cols: num
       // In the arrangement of losses.cc: float64 results differ only where
       // Math.exp and std::exp round differently (≈1e-16 relative).
       for (let j = 0; j < cols; j++) {
-        const p = Math.exp(z[o + j] - lse);
+        const p = Math.exp((z[o + j] - max) - logSum);
         grad[o + j] = (p * aSum - coef(r, j)) * scale;
       }
     }
