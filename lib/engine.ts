@@ -37,8 +37,13 @@ export type LayerSpec =
   | ({ kind: 'activation'; activation: ActivationName } & ActivationParams)
   /** Inverted dropout, p in [0, 1); identity in eval mode. */
   | { kind: 'dropout'; p: number }
-  /** torch.nn.BatchNorm1d; parameters weight, bias (affine); buffers running_mean, running_var, num_batches_tracked. */
-  | { kind: 'batchnorm'; numFeatures: number; eps: number; momentum: number; affine: boolean }
+  /**
+   * torch.nn.BatchNorm1d; parameters weight, bias (affine); buffers running_mean, running_var,
+   * num_batches_tracked unless trackRunningStats is false (default true: then no buffers and
+   * batch statistics in eval mode too, predict in one pass). momentum null: torch's None,
+   * a cumulative average with factor 1/num_batches_tracked.
+   */
+  | { kind: 'batchnorm'; numFeatures: number; eps: number; momentum: number | null; affine: boolean; trackRunningStats?: boolean }
   /** torch.nn.LayerNorm over the last dimension; parameters weight, bias (elementwiseAffine). */
   | { kind: 'layernorm'; normalizedShape: number; eps: number; elementwiseAffine: boolean }
   /** torch.nn.PReLU; numParameters is 1 or the width; parameter weight. */

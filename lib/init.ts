@@ -7,21 +7,26 @@
 //   normal matrix, signs fixed so R has a positive diagonal, times a gain
 //   (Saxe et al. 2013; as torch.nn.init.orthogonal_ documents it).
 // Defaults follow torch.nn.init: normal(0, 1), uniform(0, 1), orthogonal gain 1.
+// torch.nn.init's options (kaiming a/mode/nonlinearity, xavier gain, nn.Linear's
+// default 'torch-linear') are in init-torch.ts.
 import type { FloatArray } from './engine';
+import { kaimingScale, resolveTorchInit, type KaimingConfig, type XavierConfig } from './init-torch';
 import type { Rng } from './rng';
 import { isPlainObject, number, oneOf, options, typeError } from './validate';
 
 export const WEIGHT_INITS = ['he-normal', 'he-uniform', 'xavier-normal', 'xavier-uniform',
-  'lecun-normal', 'lecun-uniform', 'zeros', 'ones', 'orthogonal'] as const;
+  'lecun-normal', 'lecun-uniform', 'zeros', 'ones', 'orthogonal', 'kaiming-uniform', 'kaiming-normal', 'torch-linear'] as const;
 export type WeightInit = (typeof WEIGHT_INITS)[number];
 
 /** An initialiser with its parameters, as getConfig() records it. */
 export type InitConfig =
-  | { type: WeightInit }
+  | { type: Exclude<WeightInit, KaimingConfig['type']> }
   | { type: 'constant'; value: number }
   | { type: 'normal'; mean: number; std: number }
   | { type: 'uniform'; low: number; high: number }
-  | { type: 'orthogonal'; gain: number };
+  | { type: 'orthogonal'; gain: number }
+  | KaimingConfig
+  | XavierConfig;
 
 /** What Dense's weightInit/biasInit accept: a name, or an object from the factories below. */
 export type Initializer = WeightInit | InitConfig;
@@ -56,6 +61,7 @@ export function zeros(): InitConfig {
 export function resolveInit(name: string, value: unknown): InitConfig {
   if (typeof value === 'string') {
     const type = oneOf(name, value, WEIGHT_INITS);
+    if (type === 'kaiming-uniform' || type === 'kaiming-normal') return resolveTorchInit(name, type, { type });
     return type === 'orthogonal' ? { type, gain: 1 } : { type };
   }
   if (!isPlainObject(value)) {
@@ -80,6 +86,8 @@ export function resolveInit(name: string, value: unknown): InitConfig {
       const o = options(name, value, ['type', 'gain']);
       return { type, gain: number(`${name}.gain`, o.gain ?? 1) };
     }
+    case 'kaiming-uniform': case 'kaiming-normal': case 'xavier-uniform': case 'xavier-normal':
+      return resolveTorchInit(name, type, value);
     default:
       options(name, value, ['type']);
       return { type };
@@ -98,8 +106,11 @@ export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOu
   switch (init.type) {
     case 'he-normal': return normalFill(0, Math.sqrt(2 / fanIn));
     case 'he-uniform': return symmetric(Math.sqrt(6 / fanIn));
-    case 'xavier-normal': return normalFill(0, Math.sqrt(2 / (fanIn + fanOut)));
-    case 'xavier-uniform': return symmetric(Math.sqrt(6 / (fanIn + fanOut)));
+    case 'xavier-normal': return normalFill(0, xavierGain(init) * Math.sqrt(2 / (fanIn + fanOut)));
+    case 'xavier-uniform': return symmetric(xavierGain(init) * Math.sqrt(6 / (fanIn + fanOut)));
+    case 'kaiming-normal': return normalFill(0, kaimingScale(init, fanIn, fanOut));
+    case 'kaiming-uniform': return symmetric(Math.sqrt(3) * kaimingScale(init, fanIn, fanOut));
+    case 'torch-linear': return symmetric(1 / Math.sqrt(fanIn));
     case 'lecun-normal': return normalFill(0, Math.sqrt(1 / fanIn));
     case 'lecun-uniform': return symmetric(Math.sqrt(3 / fanIn));
     case 'zeros': out.fill(0); return;
@@ -112,6 +123,10 @@ export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOu
       return orthogonalFill(out, n === fanOut * fanIn ? fanOut : n, n === fanOut * fanIn ? fanIn : 1, gain, rng);
     }
   }
+}
+
+function xavierGain(init: InitConfig): number {
+  return 'gain' in init ? init.gain : 1;
 }
 
 /**

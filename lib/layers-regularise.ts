@@ -9,7 +9,7 @@ import { boolean, integer, number, options } from './validate';
 const MAX_SIZE = 2 ** 31 - 1;
 
 /** ", eps 0.001, affine false": the options that differ from their defaults, for describe() and summary(). */
-function optionsText(options: [name: string, value: number | boolean, fallback: number | boolean][]): string {
+function optionsText(options: [name: string, value: number | boolean | null, fallback: number | boolean | null][]): string {
   return options.filter(([, v, d]) => v !== d).map(([k, v]) => `, ${k} ${v}`).join('');
 }
 
@@ -45,10 +45,19 @@ export class Dropout extends Layer {
 export interface BatchNormOptions {
   /** Added to the variance (default 1e-5). */
   eps?: number;
-  /** Weight of the new batch in the running statistics (default 0.1). */
-  momentum?: number;
+  /**
+   * Weight of the new batch in the running statistics (default 0.1); null: torch's
+   * momentum=None, a cumulative moving average (weight 1/num_batches_tracked).
+   */
+  momentum?: number | null;
   /** Learnable weight (γ, starts at 1) and bias (β, starts at 0); default true. */
   affine?: boolean;
+  /**
+   * Keep running statistics (default true). false: torch's track_running_stats=False —
+   * no running buffers, and eval mode normalises with the batch's own statistics
+   * (predict then runs its whole input as one batch, of at least 2 rows).
+   */
+  trackRunningStats?: boolean;
 }
 
 /**
@@ -60,16 +69,19 @@ export interface BatchNormOptions {
 export class BatchNorm1d extends Layer {
   readonly numFeatures: number;
   readonly eps: number;
-  readonly momentum: number;
+  /** null: cumulative moving average (torch's momentum=None). */
+  readonly momentum: number | null;
   readonly affine: boolean;
+  readonly trackRunningStats: boolean;
 
   constructor(numFeatures: number, opts?: BatchNormOptions) {
     super();
     this.numFeatures = integer('numFeatures', numFeatures, 1, MAX_SIZE);
-    const o = options('BatchNorm1d options', opts, ['eps', 'momentum', 'affine']);
+    const o = options('BatchNorm1d options', opts, ['eps', 'momentum', 'affine', 'trackRunningStats']);
     this.eps = o.eps === undefined ? 1e-5 : number('eps', o.eps, 0, Infinity, { minExclusive: true });
-    this.momentum = o.momentum === undefined ? 0.1 : number('momentum', o.momentum, 0, 1);
+    this.momentum = o.momentum === undefined ? 0.1 : o.momentum === null ? null : number('momentum', o.momentum, 0, 1);
     this.affine = o.affine === undefined ? true : boolean('affine', o.affine);
+    this.trackRunningStats = o.trackRunningStats === undefined ? true : boolean('trackRunningStats', o.trackRunningStats);
   }
 
   override get inFeatures(): number {
@@ -77,7 +89,9 @@ export class BatchNorm1d extends Layer {
   }
 
   toSpecs(): LayerSpec[] {
-    return [{ kind: 'batchnorm', numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, affine: this.affine }];
+    const spec: LayerSpec = { kind: 'batchnorm', numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, affine: this.affine };
+    if (!this.trackRunningStats) spec.trackRunningStats = false; // left out by default: other engines' specs stay as they were
+    return [spec];
   }
 
   outFeatures(): number {
@@ -89,6 +103,7 @@ export class BatchNorm1d extends Layer {
   }
 
   override buffers(): ParamShape[] {
+    if (!this.trackRunningStats) return []; // as torch's state_dict: no running_* nor num_batches_tracked
     return [{ name: 'running_mean', shape: [this.numFeatures] }, { name: 'running_var', shape: [this.numFeatures] },
       { name: 'num_batches_tracked', shape: [] }];
   }
@@ -98,11 +113,14 @@ export class BatchNorm1d extends Layer {
   }
 
   describe(): string {
-    return `BatchNorm1d(${this.numFeatures}${optionsText([['eps', this.eps, 1e-5], ['momentum', this.momentum, 0.1], ['affine', this.affine, true]])})`;
+    return `BatchNorm1d(${this.numFeatures}${optionsText([['eps', this.eps, 1e-5], ['momentum', this.momentum, 0.1],
+      ['affine', this.affine, true], ['trackRunningStats', this.trackRunningStats, true]])})`;
   }
 
   override getConfig(): LayerConfig {
-    return { type: 'BatchNorm1d', numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, affine: this.affine };
+    const config: LayerConfig = { type: 'BatchNorm1d', numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, affine: this.affine };
+    if (!this.trackRunningStats) config['trackRunningStats'] = false;
+    return config;
   }
 }
 

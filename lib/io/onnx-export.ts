@@ -234,6 +234,13 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
   Dropout: (_g, x) => x,
   // Eval mode: running statistics (torch.nn.BatchNorm1d state_dict names).
   BatchNorm1d: (g, x, c, { index, inFeatures }) => {
+    // Without running statistics eval mode normalises with the batch's own: an
+    // ONNX model served one request at a time would then see batches of 1 row,
+    // whose variance is undefined, so the export refuses rather than mislead.
+    if (c['trackRunningStats'] === false) {
+      throw new ArgumentRangeError(`ONNX export: layer ${index} (BatchNorm1d) has trackRunningStats false, so its eval output depends on the other rows of the batch; ` +
+        'export a model with running statistics (trackRunningStats true, e.g. copy the trained weights into one and run its running statistics over the training data)');
+    }
     const n = [inFeatures];
     const affine = c['affine'] !== false;
     const scale = affine ? g.param(`${index}.weight`, n) : g.constant(g.fresh('ones'), n, new Array(inFeatures).fill(1));

@@ -61,7 +61,8 @@ Napi::Value NetworkWrap::PredictAsync(const Napi::CallbackInfo& info) {
       baton.out.resize(out.length);
       baton.rows = rows;
       const index_t pass = n.max_batch();
-      baton.chunk = std::min(rows, (batch + pass - 1) / pass * pass);
+      // One chunk when batch statistics span the whole input (untracked batch norm).
+      baton.chunk = n.predicts_in_one_pass() ? rows : std::min(rows, (batch + pass - 1) / pass * pass);
       auto* worker = new PredictWorker<T>(env, Value(), this, std::move(baton), out_v);
       Napi::Promise promise = worker->Promise();
       worker->Queue();

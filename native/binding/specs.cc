@@ -104,7 +104,12 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
       l.kind = LayerSpec::Kind::BatchNorm;
       l.features = integer(o.Get("numFeatures"), "layers[i].numFeatures", 1, kMaxDim);
       l.eps = number(o.Get("eps"), "layers[i].eps");
-      l.momentum = number(o.Get("momentum"), "layers[i].momentum");
+      // momentum null: torch's momentum=None, a cumulative moving average.
+      const Napi::Value momentum = o.Get("momentum");
+      l.cumulative_average = momentum.IsNull();
+      if (!l.cumulative_average) l.momentum = number(momentum, "layers[i].momentum");
+      const Napi::Value track = o.Get("trackRunningStats");
+      l.track_running_stats = track.IsUndefined() || boolean(track, "layers[i].trackRunningStats");
       l.affine = boolean(o.Get("affine"), "layers[i].affine");
     } else if (kind == "layernorm") {
       l.kind = LayerSpec::Kind::LayerNorm;

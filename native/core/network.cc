@@ -118,10 +118,11 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
                                        std::to_string(L.features));
         require(L.eps > 0 && std::isfinite(L.eps), at + ": expected eps > 0");
         if (L.kind == LayerSpec::Kind::BatchNorm) {
-          require(L.momentum >= 0 && L.momentum <= 1,
+          require(L.cumulative_average || (L.momentum >= 0 && L.momentum <= 1),
                   at + ": expected momentum in [0, 1]");
-          nb = 2 * cur + 1;
+          nb = L.track_running_stats ? 2 * cur + 1 : 0;
           has_batchnorm_ = true;
+          if (!L.track_running_stats) has_untracked_batchnorm_ = true;
         }
         np = L.affine ? 2 * cur : 0;
       } else {
@@ -165,7 +166,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     if (layers_[l].kind != LayerSpec::Kind::BatchNorm) continue;
     const index_t C = layers_[l].features;
     // running_var starts at 1 (torch.nn.BatchNorm1d.reset_running_stats)
-    std::fill_n(buffers_.begin() + buf_off_[l] + C, C, T(1));
+    if (buf_off_[l] >= 0) std::fill_n(buffers_.begin() + buf_off_[l] + C, C, T(1));
     aux_[l].assign(static_cast<std::size_t>(6 * C), T(0));  // stats twice, backward scratch
   }
   reserve(max_batch);

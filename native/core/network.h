@@ -42,6 +42,8 @@ struct LayerSpec {
   index_t features = 0;             // batch/layer norm: the width they normalise
   double eps = 1e-5;                // batch/layer norm
   double momentum = 0.1;            // batch norm, in [0, 1]
+  bool cumulative_average = false;  // batch norm, torch's momentum=None: factor 1/num_batches_tracked
+  bool track_running_stats = true;  // batch norm: false → no buffers, batch statistics in eval too
   bool affine = true;               // batch/layer norm: learnable weight and bias
   index_t slopes = 1;               // prelu: 1 or the width
   ActivationParams act_params;  // activation only: negative slope, α, β, ...
@@ -75,6 +77,10 @@ class Network {
   index_t output_size() const;
   index_t param_count() const;
   index_t max_batch() const;
+  // A batch norm without running statistics normalises with its input's own
+  // statistics in eval mode too, so predict runs all its rows as one batch
+  // (growing max_batch), and predictAsync must not split them either.
+  bool predicts_in_one_pass() const { return has_untracked_batchnorm_; }
 
   T* params();
   const T* params() const;
@@ -225,6 +231,7 @@ class Network {
   static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2, kInputNotKept = 4;
   std::vector<unsigned char> fused_;
   bool has_batchnorm_ = false;
+  bool has_untracked_batchnorm_ = false;  // predict then runs all rows in one pass (see predict)
   bool training_ = true;
   bool fwd_training_ = true;  // the mode of the last forward_train
   Xoshiro128 rng_;

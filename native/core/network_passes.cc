@@ -31,6 +31,9 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
                          std::to_string(rows));
   if (rows == 0) return;
   require(x != nullptr && out != nullptr, "predict: null buffer");
+  // Batch norm without running statistics normalises with the statistics of
+  // the whole input, as torch's eval forward of it does: one pass, not chunks.
+  if (has_untracked_batchnorm_) reserve(rows);
   // Eval mode needs no stored activations: ping-pong through the scratch
   // buffers (leaving the last forward_train intact) and write the last
   // layer straight into `out`.
@@ -197,10 +200,19 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
       return;
     case LayerSpec::Kind::BatchNorm: {
       T* stats = aux_[l].data() + (keep ? 0 : 2 * C);
-      T* buf = buffers_.data() + buf_off_[l];
-      batchnorm_forward(dst, src, p, p ? p + C : nullptr, buf, buf + C, stats,
-                        stats + C, rows, C, L.eps, L.momentum, training);
-      if (training) buf[2 * C] += T(1);  // num_batches_tracked
+      T* buf = buf_off_[l] >= 0 ? buffers_.data() + buf_off_[l] : nullptr;
+      // Without running statistics eval mode normalises with the batch's too,
+      // and leaves no trace.
+      const bool batch_stats = training || !buf;
+      // momentum=None: torch's cumulative average, 1/num_batches_tracked after
+      // counting this batch (torch.nn.BatchNorm1d docs, _BatchNorm.forward).
+      const double momentum = training && buf && L.cumulative_average
+                                  ? 1.0 / (double(buf[2 * C]) + 1.0) : L.momentum;
+      T* running = buf && (training || !batch_stats) ? buf : nullptr;
+      batchnorm_forward(dst, src, p, p ? p + C : nullptr, running,
+                        running ? running + C : nullptr, stats, stats + C, rows, C,
+                        L.eps, momentum, batch_stats);
+      if (training && buf) buf[2 * C] += T(1);  // num_batches_tracked
       return;
     }
     case LayerSpec::Kind::LayerNorm: {
@@ -244,7 +256,8 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
     case LayerSpec::Kind::BatchNorm: {
       const T* stats = aux_[l].data();
       batchnorm_backward(dst, dp, dp ? dp + C : nullptr, g, x, p, stats, stats + C,
-                         rows, C, fwd_training_, aux_[l].data() + 4 * C);
+                         rows, C, fwd_training_ || !L.track_running_stats,
+                         aux_[l].data() + 4 * C);
       return;
     }
     case LayerSpec::Kind::LayerNorm: {

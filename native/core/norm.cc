@@ -15,11 +15,11 @@ template <typename T>
 void batchnorm_forward(T* y, const T* x, const T* gamma, const T* beta,
                        T* running_mean, T* running_var, T* mean, T* invstd,
                        index_t B, index_t C, double eps, double momentum,
-                       bool training) {
-  if (training) {
-    require(B >= 2, "batchnorm: expected more than 1 row per batch in training mode "
-                    "(the batch variance of one row is undefined) but received " +
-                        std::to_string(B));
+                       bool batch_stats) {
+  if (batch_stats) {
+    require(B >= 2, "batchnorm: expected more than 1 row per batch with batch statistics "
+                    "(training mode, or trackRunningStats false; the batch variance of one "
+                    "row is undefined) but received " + std::to_string(B));
     // mean and invstd first hold Σx and Σ(x − μ)².
     std::fill(mean, mean + C, T(0));
     std::fill(invstd, invstd + C, T(0));
@@ -35,6 +35,7 @@ void batchnorm_forward(T* y, const T* x, const T* gamma, const T* beta,
     for (index_t c = 0; c < C; ++c) {
       const double v = invstd[c];  // Σ(x − μ)²
       invstd[c] = T(1.0 / std::sqrt(v / double(B) + eps));  // biased: used to normalise
+      if (!running_mean) continue;  // eval without running statistics: nothing to track
       running_mean[c] = T((1 - momentum) * double(running_mean[c]) + momentum * double(mean[c]));
       running_var[c] = T((1 - momentum) * double(running_var[c]) +
                          momentum * (v / double(B - 1)));  // unbiased

@@ -5,6 +5,9 @@
 //               running_mean = (1 − m)·running_mean + m·μ,
 //               running_var  = (1 − m)·running_var  + m·σ²·B/(B − 1)  (unbiased)
 //     eval      x̂ = (x − running_mean)/√(running_var + ε)
+//   momentum None (torch): m = 1/num_batches_tracked, a cumulative average; the
+//   caller passes that m. track_running_stats False (torch): no running
+//   buffers, batch statistics in eval mode too; the caller passes null buffers.
 //   layer norm, per row over its C features: x̂ = (x − μ_row)/√(σ²_row + ε)
 //   both: y = γ·x̂ + β when affine (γ, β are null otherwise: γ = 1, β = 0).
 // Backward through batch statistics (training), per feature, with g = dy·γ:
@@ -16,13 +19,14 @@
 namespace fastmlp {
 
 // x, y (B,C); gamma, beta (C) or null. Writes the μ and 1/√(σ²+ε) it used into
-// mean, invstd (C). training: batch statistics (B ≥ 2) and running stats updated
-// with momentum; otherwise the running stats are used and left unchanged.
+// mean, invstd (C). batch_stats: batch statistics (B ≥ 2), and the running stats
+// updated with momentum when they are non-null; otherwise the running stats are
+// used and left unchanged.
 template <typename T>
 void batchnorm_forward(T* y, const T* x, const T* gamma, const T* beta,
                        T* running_mean, T* running_var, T* mean, T* invstd,
                        index_t B, index_t C, double eps, double momentum,
-                       bool training);
+                       bool batch_stats);
 
 // Accumulates dgamma, dbeta (C) when non-null; writes dx (B,C) when non-null.
 // batch_stats: the forward used batch statistics (training), so μ and σ depend on x.

@@ -134,6 +134,43 @@ void test_layers() {
     for (index_t i = 0; i < twin.param_count(); ++i) CHECK(epoch_net.params()[i] == twin.params()[i]);
   }
 
+  // BatchNorm1d options (torch): momentum None is a cumulative average — after
+  // n training batches running_mean is the plain mean of their n batch means;
+  // track_running_stats false keeps no buffers and normalises with the batch in
+  // eval mode too, gradients included, and predict runs all its rows as one batch.
+  {
+    LayerSpec cum = of_kind(BN, 3);
+    cum.cumulative_average = true;
+    cum.affine = false;
+    Network<double> cnet({cum, dense(3, 2)}, 4);
+    std::vector<double> mean_of_means(3, 0.0);
+    for (int step = 0; step < 5; ++step) {
+      auto xb = random_vec<double>(12, -1.0 + step, 1.0 + step);
+      for (std::size_t i = 0; i < xb.size(); ++i) mean_of_means[i % 3] += xb[i] / 4 / 5;
+      cnet.forward_train(xb.data(), 4);
+    }
+    for (int c = 0; c < 3; ++c) CHECK_NEAR(cnet.buffers()[c], mean_of_means[c], 1e-14);
+    CHECK(cnet.buffers()[6] == 5);
+
+    LayerSpec untracked = of_kind(BN, 4);
+    untracked.track_running_stats = false;
+    Network<double> unet({dense(3, 4), untracked, dense(4, 3)}, 5);
+    CHECK(unet.buffer_count() == 0);
+    CHECK(unet.predicts_in_one_pass());
+    auto up = random_vec<double>(static_cast<std::size_t>(unet.param_count()), 0.2, 1.2);
+    std::copy(up.begin(), up.end(), unet.params());
+    fd_check(unet, ce);
+    unet.set_training(false);
+    fd_check(unet, ce);  // eval: still through the batch statistics
+    auto x12 = random_vec<double>(36);
+    std::vector<double> pred(36);
+    unet.predict(x12.data(), 12, pred.data());  // more rows than max_batch 5: one pass
+    CHECK(unet.max_batch() >= 12);
+    const double* fwd = unet.forward_train(x12.data(), 12);
+    for (int i = 0; i < 36; ++i) CHECK_NEAR(pred[i], fwd[i], 1e-15);
+    CHECK_THROWS(unet.predict(x12.data(), 1, pred.data()), std::invalid_argument);
+  }
+
   // Construction checks.
   LayerSpec bad_drop = drop;
   bad_drop.p = 1;

@@ -6,6 +6,8 @@
 //               running_mean ← (1 − m)·running_mean + m·μ,
 //               running_var  ← (1 − m)·running_var  + m·σ²·B/(B − 1) (unbiased)
 //     eval      x̂ = (x − running_mean)/√(running_var + ε)
+//   momentum None (torch): m = 1/num_batches_tracked, passed by the caller;
+//   track_running_stats False: null running buffers, batch statistics in eval too.
 //   layer norm, per row over its C features; y = γ·x̂ + β when affine.
 // Backward through batch statistics, with g = dy·γ:
 //   dx = invstd/B · (B·g − Σg − x̂·Σ(g·x̂))   (layer norm: the same per row).
@@ -21,12 +23,12 @@ import { ArgumentRangeError } from '../../validate';
  * the native float32 core does, and each feature still adds rows 0..B−1 in order.
  */
 export function batchnormForward(y: FloatArray, x: FloatArray, gamma: FloatArray | null, beta: FloatArray | null,
-                                 runningMean: FloatArray, runningVar: FloatArray, mean: FloatArray,
+                                 runningMean: FloatArray | null, runningVar: FloatArray | null, mean: FloatArray,
                                  invstd: FloatArray, B: number, C: number, eps: number, momentum: number,
-                                 training: boolean): void {
-  if (training) {
+                                 batchStats: boolean): void {
+  if (batchStats) {
     if (B < 2) {
-      throw new ArgumentRangeError(`Expected more than 1 row per batch for batch norm in training mode but received ${B}`);
+      throw new ArgumentRangeError(`Expected more than 1 row per batch for batch norm with batch statistics (training mode, or trackRunningStats false) but received ${B}`);
     }
     mean.fill(0, 0, C);
     invstd.fill(0, 0, C); // Σ(x − μ)² until the last loop
@@ -43,13 +45,14 @@ export function batchnormForward(y: FloatArray, x: FloatArray, gamma: FloatArray
     for (let c = 0; c < C; c++) {
       const v = invstd[c];
       invstd[c] = 1 / Math.sqrt(v / B + eps); // biased variance normalises
+      if (runningMean === null || runningVar === null) continue; // eval without running statistics
       runningMean[c] = (1 - momentum) * runningMean[c] + momentum * mean[c];
       runningVar[c] = (1 - momentum) * runningVar[c] + momentum * (v / (B - 1)); // unbiased
     }
   } else {
     for (let c = 0; c < C; c++) {
-      mean[c] = runningMean[c];
-      invstd[c] = 1 / Math.sqrt(runningVar[c] + eps);
+      mean[c] = runningMean![c];
+      invstd[c] = 1 / Math.sqrt(runningVar![c] + eps);
     }
   }
   for (let b = 0; b < B; b++) {

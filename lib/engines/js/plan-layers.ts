@@ -42,7 +42,8 @@ export interface NormLayer {
   kind: 'batchnorm' | 'layernorm';
   width: number;
   eps: number;
-  momentum: number; // batch norm only
+  momentum: number | null; // batch norm only; null: cumulative average (torch's momentum=None)
+  trackRunningStats: boolean; // batch norm only; false: batch statistics in eval too, no buffers
   gamma: FloatArray | null; // views into params (null without affine)
   beta: FloatArray | null;
   dGamma: FloatArray | null;
@@ -117,11 +118,12 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
       const bn = spec.kind === 'batchnorm';
       const layer: NormLayer = {
         kind: spec.kind, width: inF, eps: spec.eps, momentum: bn ? spec.momentum : 0,
+        trackRunningStats: bn && bufOff >= 0,
         gamma: affine ? view(params, off, inF) : null, beta: affine ? view(params, off + inF, inF) : null,
         dGamma: affine ? view(grads, off, inF) : null, dBeta: affine ? view(grads, off + inF, inF) : null,
-        runningMean: bn ? view(buffers, bufOff, inF) : alloc(dtype, 0),
-        runningVar: bn ? view(buffers, bufOff + inF, inF) : alloc(dtype, 0),
-        tracked: bn ? view(buffers, bufOff + 2 * inF, 1) : alloc(dtype, 0),
+        runningMean: bufOff >= 0 ? view(buffers, bufOff, inF) : alloc(dtype, 0),
+        runningVar: bufOff >= 0 ? view(buffers, bufOff + inF, inF) : alloc(dtype, 0),
+        tracked: bufOff >= 0 ? view(buffers, bufOff + 2 * inF, 1) : alloc(dtype, 0),
         stats: splitStats(alloc(dtype, bn ? 6 * inF : 0), bn ? inF : 0),
       };
       layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
@@ -153,7 +155,7 @@ export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: F
       layer.dBeta?.fill(0);
       if (layer.kind === 'batchnorm') {
         batchnormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
-          layer.stats[1]!, rows, C, forwardTraining, layer.stats[4]!);
+          layer.stats[1]!, rows, C, forwardTraining || !layer.trackRunningStats, layer.stats[4]!);
       } else {
         layernormBackward(dx, layer.dGamma, layer.dBeta, dy, x, layer.gamma, layer.stats[0]!,
           layer.stats[1]!, rows, C);
@@ -205,9 +207,10 @@ export function validateLayer(layer: LayerSpec, i: number, width: number): [numb
     case 'batchnorm':
       sameWidth(layer.numFeatures, 'numFeatures');
       finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');
-      finite(layer.momentum, 'momentum', (x) => x >= 0 && x <= 1, 'a number in [0, 1]');
+      if (layer.momentum !== null) finite(layer.momentum, 'momentum', (x) => x >= 0 && x <= 1, 'a number in [0, 1] or null');
       flag(layer.affine, 'affine');
-      return [layer.affine ? 2 * width : 0, 2 * width + 1, width];
+      if (layer.trackRunningStats !== undefined) flag(layer.trackRunningStats, 'trackRunningStats');
+      return [layer.affine ? 2 * width : 0, layer.trackRunningStats === false ? 0 : 2 * width + 1, width];
     case 'layernorm':
       sameWidth(layer.normalizedShape, 'normalizedShape');
       finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');

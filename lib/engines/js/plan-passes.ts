@@ -54,9 +54,15 @@ export abstract class PlanPasses extends PlanState {
       case 'batchnorm': {
         const C = layer.width;
         const k = keep ? 0 : 2;
-        batchnormForward(out, inp, layer.gamma, layer.beta, layer.runningMean, layer.runningVar,
-          layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, layer.momentum, training);
-        if (training) layer.tracked[0] += 1;
+        // Without running statistics eval mode normalises with the batch's too, leaving no trace.
+        const tracks = layer.trackRunningStats;
+        const batchStats = training || !tracks;
+        // momentum null: torch's cumulative average, 1/num_batches_tracked after counting this batch.
+        const momentum = layer.momentum === null ? (training && tracks ? 1 / (layer.tracked[0]! + 1) : 0) : layer.momentum;
+        const running = tracks && (training || !batchStats);
+        batchnormForward(out, inp, layer.gamma, layer.beta, running ? layer.runningMean : null,
+          running ? layer.runningVar : null, layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, momentum, batchStats);
+        if (training && tracks) layer.tracked[0] += 1;
         return;
       }
       case 'layernorm': {
@@ -130,6 +136,9 @@ export abstract class PlanPasses extends PlanState {
     // Eval mode keeps no activations: each chunk ping-pongs through the two
     // scratch buffers (capacity × maxWidth each), so the activations of the
     // last forwardTrain survive for a later backward (as in network.cc).
+    // Batch norm without running statistics normalises with the statistics of
+    // the whole input, as torch's eval forward of it does: one pass, not chunks.
+    if (rows > this.capacity && this.layers.some((l) => l.kind === 'batchnorm' && !l.trackRunningStats)) this.reserve(rows);
     const { layers, scratch } = this;
     for (let start = 0; start < rows; start += this.capacity) {
       const n = Math.min(this.capacity, rows - start);

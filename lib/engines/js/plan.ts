@@ -57,6 +57,9 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     if (!isCount(batchSize, 1)) {
       throw new ArgumentRangeError(`Expected an integer ≥ 1 for batchSize but received ${String(batchSize)}`);
     }
+    // Batch norm without running statistics normalises with the whole input's
+    // statistics (as predict does): one pass of all rows, whatever batchSize.
+    if (this.layers.some((l) => l.kind === 'batchnorm' && !l.trackRunningStats)) this.reserve(rows);
     const chunk = Math.ceil(batchSize / this.capacity) * this.capacity;
     // Private copies both ways, as the native binding makes: x may change once
     // this returns, and out is only written when every chunk has run.
