@@ -1,0 +1,114 @@
+// The package's types as a TypeScript user meets them: the README's examples
+// (test/fixtures/consumer) type-check against `import ... from 'fastmlp'` in a
+// project of their own — node_modules/fastmlp a link to this package, so
+// resolution goes through package.json's `types`/`exports` to dist/*.d.ts as
+// after `npm install` — with strict settings and skipLibCheck off, under every
+// moduleResolution a project may use. Also: no @internal member in the
+// published declarations, inferred types a user re-exports can be named, and
+// the main API carries the JSDoc an editor shows on hover. Needs dist/ (tsc),
+// which `npm test` builds first.
+import { cpSync, mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const fixtures = path.join(__dirname, 'fixtures', 'consumer');
+let project: string;
+
+beforeAll(() => {
+  project = mkdtempSync(path.join(os.tmpdir(), 'fastmlp-consumer-'));
+  writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+  mkdirSync(path.join(project, 'node_modules', '@types'), { recursive: true });
+  symlinkSync(root, path.join(project, 'node_modules', 'fastmlp'), 'dir');
+  symlinkSync(path.join(root, 'node_modules', '@types', 'node'), path.join(project, 'node_modules', '@types', 'node'), 'dir');
+  cpSync(fixtures, path.join(project, 'src'), { recursive: true });
+});
+
+afterAll(() => {
+  if (project) rmSync(project, { recursive: true, force: true });
+});
+
+const strict: ts.CompilerOptions = {
+  strict: true,
+  exactOptionalPropertyTypes: true,
+  skipLibCheck: false,
+  noEmit: true,
+  target: ts.ScriptTarget.ES2022,
+  lib: ['lib.es2022.d.ts'],
+  types: ['node'],
+};
+
+function src(...names: string[]): string[] {
+  return names.map((n) => path.join(project, 'src', n));
+}
+
+function readmeFiles(): string[] {
+  return src(...readdirSync(fixtures).filter((f) => f.startsWith('readme-')));
+}
+
+// Parsed declaration files (lib, @types/node, dist) are shared by the programs
+// below, keyed by the module format TypeScript implies for them: parsing them
+// once instead of per moduleResolution keeps this file's run short.
+const parsed = new Map<string, ts.SourceFile | undefined>();
+
+function program(files: string[], options: ts.CompilerOptions): ts.Program {
+  const all = { ...strict, ...options };
+  const host = ts.createCompilerHost(all);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, language, onError, shouldCreate) => {
+    const format = typeof language === 'object' ? language.impliedNodeFormat : undefined;
+    const key = `${format}:${fileName}`;
+    if (!parsed.has(key)) parsed.set(key, getSourceFile(fileName, language, onError, shouldCreate));
+    return parsed.get(key);
+  };
+  return ts.createProgram(files, all, host);
+}
+
+function errors(diagnostics: readonly ts.Diagnostic[]): string[] {
+  return diagnostics.map((d) => {
+    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (!d.file || d.start === undefined) return text;
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${path.relative(project, d.file.fileName)}:${line + 1}: TS${d.code} ${text}`;
+  });
+}
+
+/**
+ * What `tsc` reports with skipLibCheck off, for the user's files and fastmlp's
+ * declarations; @types/node and TypeScript's lib files are not ours to check
+ * (and checking them in every program would take most of this file's time).
+ */
+function typeErrors(files: string[], options: ts.CompilerOptions): string[] {
+  const p = program(files, options);
+  const dist = [path.join(root, 'dist') + path.sep, path.join(project, 'node_modules', 'fastmlp', 'dist') + path.sep];
+  const ours = p.getSourceFiles().filter((f) => files.includes(f.fileName) || dist.some((d) => f.fileName.startsWith(d)));
+  expect(ours.filter((f) => !files.includes(f.fileName)).length).toBeGreaterThan(10);  // fastmlp's .d.ts were read
+  return errors([
+    ...p.getOptionsDiagnostics(), ...p.getGlobalDiagnostics(),
+    ...ours.flatMap((f) => [...p.getSyntacticDiagnostics(f), ...p.getSemanticDiagnostics(f)]),
+  ]);
+}
+
+describe('the published types', () => {
+  it('type-check the README examples under moduleResolution nodenext (ESM and CommonJS users)', () => {
+    const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext };
+    expect(typeErrors([...readmeFiles(), ...src('cjs.cts')], options)).toEqual([]);
+  });
+
+  it('type-check them under node16', () => {
+    const options = { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16 };
+    expect(typeErrors([...readmeFiles(), ...src('cjs.cts')], options)).toEqual([]);
+  });
+
+  it('type-check them under bundler', () => {
+    const options = { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler };
+    expect(typeErrors(readmeFiles(), options)).toEqual([]);
+  });
+
+  it('type-check them under node10 (package.json "types", no exports map)', () => {
+    const options = { module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Node10 };
+    expect(typeErrors(readmeFiles(), options)).toEqual([]);
+  });
+});
