@@ -92,6 +92,19 @@ function typeErrors(files: string[], options: ts.CompilerOptions): string[] {
 }
 
 describe('the published types', () => {
+  it('carry no @internal member', () => {
+    const leaks: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.endsWith('.d.ts') && readFileSync(p, 'utf8').includes('@internal')) leaks.push(path.relative(root, p));
+      }
+    };
+    walk(path.join(root, 'dist'));
+    expect(leaks).toEqual([]);
+  });
+
   it('type-check the README examples under moduleResolution nodenext (ESM and CommonJS users)', () => {
     const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext };
     expect(typeErrors([...readmeFiles(), ...src('cjs.cts')], options)).toEqual([]);
