@@ -17,7 +17,8 @@ import { ModelReads, asyncReadOptions, type Scoring } from './model-reads';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
 import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
 import { checkBatchNormBatches, checkBatchNormStep, parseFitOptions, splitValidation, trainingLoss } from './fit-options';
-import { streamChunks } from './fit-stream';
+import { streamChunks, type StreamSource } from './fit-stream';
+import type { TargetLike } from './targets';
 import { checkMetricNames, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer } from './optim';
 import * as modelFile from './io/model-file';
@@ -197,11 +198,19 @@ export class Sequential {
   }
 
   /**
-   * Trains for a number of epochs; resolves with the per-epoch history.
-   * fit(x, y, opts) trains on data in memory; fit(source, opts) on streamed
-   * chunks { x, y } (lib/fit-stream.ts: a function returning a fresh
-   * AsyncIterable per epoch, or an AsyncIterable).
+   * Trains on streamed chunks `{ x, y }` for a number of epochs; resolves with
+   * the per-epoch history. `source` is a function returning a fresh
+   * (Async)Iterable of chunks, called once per epoch, or an (Async)Iterable
+   * iterated as it is each epoch (lib/fit-stream.ts).
    */
+  fit(source: StreamSource, opts?: FitOptions): Promise<History>;
+  /**
+   * Trains on `x` (rows) and `y` (class indices or target rows) for a number of
+   * epochs; resolves with the per-epoch history.
+   */
+  fit(x: unknown, y: TargetLike, opts?: FitOptions): Promise<History>;
+  // Overloads, streaming first: a typed `opts` for fit(source, opts) (its hooks'
+  // parameters, its option names checked), which fit(x, y?: unknown) lost to y.
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
