@@ -8,6 +8,7 @@ export * as init from './init-public';
 export { Sequential } from './sequential';
 export type { SequentialOptions, CompileOptions, FitOptions, History, Logs } from './sequential';
 export type { PredictAsyncOptions, EvaluateAsyncOptions, StreamChunk, StreamSource } from './sequential';
+export type { EpochLogs, BatchLogs, BatchBeginLogs } from './callbacks';
 export { AbortError } from './abort-error';
 export { backend, setThreads } from './backend';
 export type { BackendInfo, EngineChoice } from './backend';

@@ -2,7 +2,7 @@
 // its constructor, compile, fit, predictAsync and evaluateAsync take, and what
 // a model file stores besides the weights. Types only; Sequential re-exports them.
 import type { EngineChoice } from './backend';
-import type { Callback, Logs } from './callbacks';
+import type { Callback, EpochLogs } from './callbacks';
 import type { Dtype, FloatArray } from './engine';
 import type { LossConfig, LossFunction, Loss } from './losses';
 import type { MetricName } from './metrics';
@@ -43,7 +43,7 @@ export interface FitOptions {
   /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
   classWeight?: Record<number, number> | number[];
   /** Called after each epoch with its logs (awaited when it returns a promise). */
-  onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
   /**
    * Cancels training between batches: fit rejects with an AbortError (name
    * 'AbortError', `history` of the completed epochs) and the parameters are

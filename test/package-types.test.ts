@@ -124,4 +124,9 @@ describe('the published types', () => {
     const options = { module: ts.ModuleKind.ES2022, moduleResolution: ts.ModuleResolutionKind.Node10 };
     expect(typeErrors(readmeFiles(), options)).toEqual([]);
   });
+
+  it('give number, not number | undefined, for what fit always logs (noUncheckedIndexedAccess)', () => {
+    const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, noUncheckedIndexedAccess: true };
+    expect(typeErrors(src('strictest.mts'), options)).toEqual([]);
+  });
 });
