@@ -2,6 +2,10 @@
 // pattern) and declares its raw surface. Nothing else in lib/ touches the .node file.
 import * as path from 'node:path';
 import type { EpochResult, FloatArray, LossSpec, OptimizerSpec, PlanSpec, Target } from './engine';
+import { codedError } from './validate';
+
+/** The code of the error engine 'native' throws when the addon cannot load (README "Errors"). */
+export const NATIVE_UNAVAILABLE = 'ERR_FASTMLP_NATIVE_UNAVAILABLE';
 
 /** The native Network class: see native/binding/network_wrap.cc. */
 export interface NativeNetwork {
@@ -108,13 +112,13 @@ export function loadNative(): NativeBinding {
         path.join(packageRoot, 'prebuilds', tuple),
       ];
       cached = {
-        error: new Error(
+        error: codedError(
           `fastmlp: the native engine could not load on ${tuple} ` +
             `(Node ${process.versions.node}, N-API ${process.versions.napi}, ABI ${process.versions.modules}). ` +
             `Looked in ${tried.join(', ')}${process.env['PREBUILDS_ONLY'] ? ' (PREBUILDS_ONLY is set: prebuilds only)' : ''}: ` +
             `${reason}. Fix: run \`npm rebuild fastmlp\` with a C++17 compiler, make and Python 3 installed ` +
             `(it compiles the bundled native/ sources with node-gyp), or use { engine: 'js' }.`,
-          { cause },
+          NATIVE_UNAVAILABLE, cause,
         ),
       };
     }
