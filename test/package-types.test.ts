@@ -129,4 +129,17 @@ describe('the published types', () => {
     const options = { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, noUncheckedIndexedAccess: true };
     expect(typeErrors(src('strictest.mts'), options)).toEqual([]);
   });
+  it('let a user export what they infer from them (declaration emit names every type through fastmlp)', () => {
+    const p = program(src('reexport.mts'), {
+      module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      noEmit: false, declaration: true, emitDeclarationOnly: true,
+    });
+    const file = p.getSourceFile(src('reexport.mts')[0]!)!;
+    const emitted: string[] = [];
+    // That file only: emit(undefined) would type-check every file, @types/node included.
+    const result = p.emit(file, (_name, text) => { emitted.push(text); });
+    expect(errors([...p.getSemanticDiagnostics(file), ...result.diagnostics])).toEqual([]);
+    expect(emitted.join('')).toContain("import(\"fastmlp\")");
+    expect(emitted.join('')).not.toMatch(/fastmlp\/dist/);
+  });
 });
