@@ -29,11 +29,15 @@ export function getEngine(choice: unknown = 'auto', name = 'engine'): Engine {
   }
 }
 
+/** What backend() reports. */
 export interface BackendInfo {
+  /** The engine that runs: 'native' (the addon) or 'js'. */
   engine: EngineName;
   /** Kernel instruction set: 'avx512' | 'avx2' | 'neon' | 'scalar' (native) or 'js'. */
   isa: string;
+  /** Threads the engine's kernels use (setThreads; 1 for the JS engine). */
   threads: number;
+  /** fastmlp's version (the addon's, for the native engine). */
   version: string;
 }
 

@@ -532,9 +532,11 @@ export class ProgressBar implements Callback {
 
 // ---- factories (the public names) ---------------------------------------------
 
+/** Stops fit when `monitor` (default 'val_loss') has not improved for `patience` epochs (Keras's EarlyStopping). */
 export function earlyStopping(opts?: EarlyStoppingOptions): EarlyStopping {
   return new EarlyStopping(opts);
 }
+/** Saves the model after each epoch (or only when `monitor` improves), to a path with Keras's placeholders. */
 export function modelCheckpoint(opts: ModelCheckpointOptions): ModelCheckpoint {
   return new ModelCheckpoint(opts);
 }

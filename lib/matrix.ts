@@ -18,9 +18,13 @@ export function dtypeOf(data: FloatArray): Dtype {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
+/** A dense row-major matrix over a Float32Array or Float64Array: the data type of x, outputs and ops. */
 export class Matrix {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
+  /** The values, row after row: element (r, c) is data[r * cols + c]. */
   readonly data: FloatArray;
 
   /**
@@ -50,6 +54,7 @@ export class Matrix {
     }
   }
 
+  /** 'float32' or 'float64', from data's type. */
   get dtype(): Dtype {
     return dtypeOf(this.data);
   }
@@ -59,15 +64,18 @@ export class Matrix {
     return toMatrix(rows, 'rows', dtype);
   }
 
+  /** A rows × cols matrix of zeros (float32 unless dtype says 'float64'). */
   static zeros(rows: number, cols: number, dtype: Dtype = 'float32'): Matrix {
     return new Matrix(rows, cols, undefined, dtype);
   }
 
+  /** The value at (row, col), both checked against the shape. */
   get(row: number, col: number): number {
     this.checkIndex(row, col);
     return this.data[row * this.cols + col]!;
   }
 
+  /** Writes the value at (row, col), both checked against the shape. */
   set(row: number, col: number, value: number): void {
     this.checkIndex(row, col);
     this.data[row * this.cols + col] = value;
@@ -91,6 +99,7 @@ export class Matrix {
     return out;
   }
 
+  /** A copy as nested arrays, one number[] per row (e.g. for JSON). */
   toArray(): number[][] {
     const out: number[][] = [];
     for (let r = 0; r < this.rows; r++) out.push(Array.from(this.data.subarray(r * this.cols, (r + 1) * this.cols)));

@@ -28,11 +28,15 @@ export interface CompileOptions {
 }
 
 export interface FitOptions {
-  epochs?: number;            // 1
-  batchSize?: number;         // 32
-  shuffle?: boolean;          // true
+  /** Epochs to train (default 1). */
+  epochs?: number;
+  /** Rows per optimizer step (default 32); the last batch of an epoch may be smaller. */
+  batchSize?: number;
+  /** Shuffle the rows before each epoch (default true; false for streamed data). */
+  shuffle?: boolean;
   /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
   validationSplit?: number;   // 0
+  /** [x, y] scored in eval mode after each epoch (the val_* logs); not with validationSplit. */
   validationData?: [unknown, unknown];
   /** false/0 silent; 1 a progress bar per batch (stderr); true/2 one line per epoch (stdout), as Keras's levels. */
   verbose?: boolean | 0 | 1 | 2;  // false

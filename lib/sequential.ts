@@ -41,11 +41,25 @@ let skipInitForLoading = false;
 const DTYPES = ['float32', 'float64'] as const;
 const INITIAL_MAX_BATCH = 32;
 
+/**
+ * A stack of layers trained and run as one network on the native or the
+ * TypeScript engine: `compile` it, then `fit`, `predict`, `evaluate`, `save`.
+ * Weights are named as PyTorch's state_dict ('0.weight', '0.bias', ...).
+ * @example
+ * const model = new Sequential([new Dense(4, 16, { activation: 'relu' }), new Dense(16, 3)], { seed: 1 });
+ * model.compile({ loss: 'cross-entropy', optimizer: 'adam', metrics: ['accuracy'] });
+ * const { history } = await model.fit(x, y, { epochs: 20, validationSplit: 0.1 });
+ */
 export class Sequential {
+  /** The layers, in order (their configs: layerConfigs()). */
   readonly layers: readonly Layer[];
+  /** 'float32' or 'float64': the parameters' and outputs' type. */
   readonly dtype: Dtype;
+  /** The seed of the initial weights, shuffling and dropout masks. */
   readonly seed: number;
+  /** Columns of x: the first layer's inputs. */
   readonly inputSize: number;
+  /** Columns of the output: the last layer's outputs. */
   readonly outputSize: number;
   private readonly engineImpl: Engine;
   private readonly plan: NetworkPlan;
@@ -155,6 +169,7 @@ export class Sequential {
     return this.engineImpl.name;
   }
 
+  /** Trainable parameters (batch norm's running statistics are buffers, not counted). */
   get paramCount(): number {
     return this.plan.paramCount;
   }
@@ -373,14 +388,17 @@ export class Sequential {
     return modelFile.modelToJSON(this, typeof opts === 'string' ? undefined : opts);
   }
 
+  /** Reads a model file written by save (checksum and every length checked first), compiled as it was saved. */
   static async load(path: string | URL, opts?: modelFile.LoadOptions): Promise<Sequential> {
     return modelFile.loadModel(path, opts);
   }
 
+  /** A model from toBuffer's bytes (a model file's contents). */
   static fromBuffer(buf: Uint8Array, opts?: modelFile.LoadOptions): Sequential {
     return modelFile.modelFromBuffer(buf, opts);
   }
 
+  /** A model from toJSON's object (or JSON.parse of JSON.stringify(model)). */
   static fromJSON(obj: unknown, opts?: modelFile.LoadOptions): Sequential {
     return modelFile.modelFromJSON(obj, opts);
   }

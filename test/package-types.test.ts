@@ -142,4 +142,49 @@ describe('the published types', () => {
     expect(emitted.join('')).toContain("import(\"fastmlp\")");
     expect(emitted.join('')).not.toMatch(/fastmlp\/dist/);
   });
+  it('carry the JSDoc an editor shows on hover for the main API', () => {
+    // Names as a user reaches them: 'Class', 'Class#member', 'Class.static', 'namespace.name', 'Interface#member'.
+    const main = [
+      'Sequential', 'Sequential#compile', 'Sequential#fit', 'Sequential#predict', 'Sequential#predictAsync', 'Sequential#evaluate',
+      'Sequential#evaluateAsync', 'Sequential#trainStep', 'Sequential#getWeights', 'Sequential#setWeights', 'Sequential#save',
+      'Sequential#toBuffer', 'Sequential#toJSON', 'Sequential#dispose', 'Sequential#summary', 'Sequential#layers',
+      'Sequential#paramCount', 'Sequential#engine', 'Sequential#stopTraining', 'Sequential#train', 'Sequential#eval',
+      'Sequential.load', 'Sequential.fromBuffer', 'Sequential.fromJSON',
+      'SequentialOptions#engine', 'SequentialOptions#seed', 'SequentialOptions#dtype',
+      'CompileOptions#loss', 'CompileOptions#optimizer', 'CompileOptions#metrics',
+      ...['epochs', 'batchSize', 'shuffle', 'validationSplit', 'validationData', 'verbose', 'callbacks', 'initialEpoch',
+        'classWeight', 'onEpochEnd', 'signal'].map((m) => `FitOptions#${m}`),
+      'History#epoch', 'History#history', 'History#params', 'EpochLogs#loss', 'BatchLogs#loss',
+      'Dense', 'DenseOptions#activation', 'DenseOptions#weightInit', 'DenseOptions#biasInit', 'DenseOptions#kernelRegularizer',
+      'Activation', 'Dropout', 'BatchNorm1d', 'LayerNorm', 'PReLU',
+      'Matrix', 'Matrix#rows', 'Matrix#cols', 'Matrix#data', 'Matrix#dtype', 'Matrix#get', 'Matrix#set', 'Matrix#toArray', 'Matrix.zeros',
+      'backend', 'setThreads', 'BackendInfo#engine', 'BackendInfo#isa', 'BackendInfo#threads', 'BackendInfo#version',
+      'AbortError', 'AbortError#code', 'AbortError#history',
+      'ops.matmul', 'losses.create',
+      'callbacks.earlyStopping', 'callbacks.modelCheckpoint', 'optim.Adam', 'optim.SGD',
+    ];
+    const p = program(src('readme-tour.mts'), { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext });
+    const checker = p.getTypeChecker();
+    const entry = p.getSourceFiles().find((f) => f.fileName.endsWith(`${path.sep}dist${path.sep}index.d.ts`))!;
+    const exports = checker.getExportsOfModule(checker.getSymbolAtLocation(entry)!);
+    const resolve = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
+    const find = (symbols: readonly ts.Symbol[], name: string) => symbols.find((s) => s.name === name);
+    const lookup = (name: string): ts.Symbol | undefined => {
+      const [, head, sep, member] = /^([\w.]+?)(?:([#.])(\w+))?$/.exec(name)!;
+      let owner = find(exports, head!);
+      if (owner && sep === '.' && resolve(owner).flags & ts.SymbolFlags.Module) {
+        const inner = find(checker.getExportsOfModule(resolve(owner)), member!);
+        return inner && resolve(inner);
+      }
+      if (!owner || !sep) return owner && resolve(owner);
+      owner = resolve(owner);
+      const type = sep === '#' ? checker.getDeclaredTypeOfSymbol(owner) : checker.getTypeOfSymbol(owner);
+      return type.getProperty(member!);
+    };
+    const undocumented = main.filter((name) => {
+      const symbol = lookup(name);
+      return !symbol || ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim() === '';
+    });
+    expect(undocumented).toEqual([]);
+  });
 });
