@@ -11,7 +11,7 @@ export type { PredictAsyncOptions, EvaluateAsyncOptions, StreamChunk, StreamSour
 export type { EpochLogs, BatchLogs, BatchBeginLogs } from './callbacks';
 export { AbortError } from './abort-error';
 export { backend, setThreads } from './backend';
-export type { BackendInfo, EngineChoice } from './backend';
+export type { BackendInfo, EngineChoice, Isa } from './backend';
 export type { Dtype, FloatArray } from './engine';
 export type { TargetLike } from './targets';
 export * as optim from './optim-public';

@@ -4,9 +4,9 @@
 import type { EngineChoice } from './backend';
 import type { Callback, EpochLogs } from './callbacks';
 import type { Dtype, FloatArray } from './engine';
-import type { LossConfig, LossFunction, Loss } from './losses';
+import type { LossConfig, LossFunction, Loss, LossNameOrAlias } from './losses';
 import type { MetricName } from './metrics';
-import type { Optimizer, OptimizerConfig } from './optim';
+import type { Optimizer, OptimizerChoice, OptimizerConfig } from './optim';
 import type { RngState } from './rng';
 
 export interface SequentialOptions {
@@ -20,9 +20,9 @@ export interface SequentialOptions {
 
 export interface CompileOptions {
   /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
-  loss: string | LossFunction | Loss;
+  loss: LossNameOrAlias | LossFunction | Loss;
   /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
-  optimizer?: string | Optimizer;
+  optimizer?: OptimizerChoice | Optimizer;
   /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
   metrics?: MetricName[];
 }
