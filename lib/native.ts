@@ -104,6 +104,7 @@ export function loadNative(): NativeBinding {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
       cached = { binding: nodeGypBuild(packageRoot) };
+      warnUnknownKernel(cached.binding!.isa);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
       const tuple = `${process.platform}-${process.arch}`;
@@ -125,6 +126,20 @@ export function loadNative(): NativeBinding {
   }
   if (cached.error) throw cached.error;
   return cached.binding as NativeBinding;
+}
+
+/** The names native/core/cpu.h understands in FASTMLP_GEMM_KERNEL. */
+const GEMM_KERNELS = ['scalar', 'avx2', 'avx512', 'neon'];
+
+/**
+ * The core reads FASTMLP_GEMM_KERNEL and ignores a name it does not know, so a
+ * typo ('avx-2') would silently leave the widest kernel running: say so once.
+ */
+function warnUnknownKernel(isa: string): void {
+  const requested = process.env['FASTMLP_GEMM_KERNEL'];
+  if (requested === undefined || requested === '' || GEMM_KERNELS.includes(requested)) return;
+  process.emitWarning(`fastmlp: FASTMLP_GEMM_KERNEL='${requested}' is not a kernel name ` +
+    `(${GEMM_KERNELS.join(', ')}); using ${isa}`, { code: 'FASTMLP_GEMM_KERNEL' });
 }
 
 /** True when the addon loads; never throws. */
