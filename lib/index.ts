@@ -3,6 +3,10 @@ export { Matrix } from './matrix';
 export type { MatrixLike, RowLike } from './matrix';
 export { Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, registerLayer } from './layers';
 export type { DenseOptions, ActivationOption, ActivationConfig, LayerConfig, Regularizer } from './layers';
+// What a custom Layer subclass implements: toSpecs (the engine's ops), params, initParams (the model's generator).
+export type { LayerSpec } from './engine';
+export type { ParamShape } from './layer';
+export type { Rng } from './rng';
 export type { BatchNormOptions, LayerNormOptions, PReLUOptions } from './layers-regularise';
 export * as init from './init-public';
 export { Sequential } from './sequential';
