@@ -24,7 +24,7 @@ export interface CompileOptions {
   /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
   optimizer?: OptimizerChoice | Optimizer;
   /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
-  metrics?: MetricName[];
+  metrics?: readonly MetricName[];
 }
 
 export interface FitOptions {
@@ -37,15 +37,15 @@ export interface FitOptions {
   /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
   validationSplit?: number;   // 0
   /** [x, y] scored in eval mode after each epoch (the val_* logs); not with validationSplit. */
-  validationData?: [unknown, unknown];
+  validationData?: readonly [unknown, unknown];
   /** false/0 silent; 1 a progress bar per batch (stderr); true/2 one line per epoch (stdout), as Keras's levels. */
   verbose?: boolean | 0 | 1 | 2;  // false
   /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
-  callbacks?: Callback[];
+  callbacks?: readonly Callback[];
   /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1. */
   initialEpoch?: number;      // 0
   /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
-  classWeight?: Record<number, number> | number[];
+  classWeight?: Readonly<Record<number, number>> | readonly number[];
   /** Called after each epoch with its logs (awaited when it returns a promise). */
   onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
   /**
