@@ -1,6 +1,6 @@
 // fastmlp's public API: everything a user imports comes from here.
 export { Matrix } from './matrix';
-export type { MatrixLike, RowLike } from './matrix';
+export type { MatrixLike, RowLike, InputLike } from './matrix';
 export { Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, registerLayer } from './layers';
 export type { DenseOptions, ActivationOption, ActivationConfig, LayerConfig, Regularizer } from './layers';
 // What a custom Layer subclass implements: toSpecs (the engine's ops), params, initParams (the model's generator).

@@ -8,6 +8,13 @@ export type RowLike = number[] | Float32Array | Float64Array;
 
 export type MatrixLike = Matrix | RowLike[] | { data: ArrayLike<number>; rows: number; cols: number };
 
+/**
+ * The rows a model reads (x of fit, predict, evaluate, trainStep): a Matrix, an
+ * array of rows (number[], Float32Array or Float64Array, mixed too; read-only
+ * is fine), or { data, rows, cols } with data row after row.
+ */
+export type InputLike = Matrix | readonly (RowLike | readonly number[])[] | { data: ArrayLike<number>; rows: number; cols: number };
+
 const DTYPES = ['float32', 'float64'] as const;
 
 export function allocate(dtype: Dtype, length: number): FloatArray {

@@ -10,7 +10,7 @@ import { runSteps, type Steps } from './steps';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
 import { outputReading } from './output-reading';
-import { Matrix, allocate } from './matrix';
+import { Matrix, allocate, type InputLike } from './matrix';
 import type { Logs } from './callbacks';
 import { ModelData } from './model-data';
 import { ModelReads, asyncReadOptions, type Scoring } from './model-reads';
@@ -193,7 +193,7 @@ export class Sequential {
   }
 
   /** One synchronous optimizer step on a batch; returns the batch loss before the step. */
-  trainStep(x: unknown, y: unknown): number {
+  trainStep(x: InputLike, y: TargetLike): number {
     this.requireIdle('trainStep');
     const { loss } = this.requireCompiled('trainStep');
     const { X, Y } = this.data.checkedBatch(x, y);  // as fit: finite x, y in the loss's range
@@ -223,7 +223,7 @@ export class Sequential {
    * Trains on `x` (rows) and `y` (class indices or target rows) for a number of
    * epochs; resolves with the per-epoch history.
    */
-  fit(x: unknown, y: TargetLike, opts?: FitOptions): Promise<History>;
+  fit(x: InputLike, y: TargetLike, opts?: FitOptions): Promise<History>;
   // Overloads, streaming first: a typed `opts` for fit(source, opts) (its hooks'
   // parameters, its option names checked), which fit(x, y?: unknown) lost to y.
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
@@ -267,7 +267,7 @@ export class Sequential {
    * predict answers from a snapshot of the weights taken when the current
    * epoch began (the weights at the last epoch end), never a half-updated model.
    */
-  predict(x: unknown): Matrix {
+  predict(x: InputLike): Matrix {
     if (this.plan.disposed) throw disposedError('Sequential.predict');  // as every other method, not the engine's wording
     return this.reads.predict(this.data.matrix(x, 'x'));
   }
@@ -285,14 +285,14 @@ export class Sequential {
    * answer. dispose() before it settles rejects it with ERR_FASTMLP_DISPOSED;
    * an abort of signal with an AbortError (the model is not touched).
    */
-  async predictAsync(x: unknown, opts?: PredictAsyncOptions): Promise<Matrix> {
+  async predictAsync(x: InputLike, opts?: PredictAsyncOptions): Promise<Matrix> {
     const { batchSize, signal } = asyncReadOptions('predictAsync options', opts);
     if (this.plan.disposed) throw disposedError('Sequential.predictAsync');
     return this.reads.predictAsync(this.data.matrix(x, 'x'), batchSize, signal);
   }
 
   /** Loss (and compiled metrics) on x, y in eval mode. */
-  evaluate(x: unknown, y: unknown): Logs {
+  evaluate(x: InputLike, y: TargetLike): Logs {
     const { X, Y, scoring } = this.evaluationData('evaluate', x, y);
     return this.reads.evaluate(X, Y, scoring);
   }
@@ -309,7 +309,7 @@ export class Sequential {
    * ERR_FASTMLP_DISPOSED; an abort of signal with an AbortError (the model is
    * not touched).
    */
-  async evaluateAsync(x: unknown, y: unknown, opts?: EvaluateAsyncOptions): Promise<Logs> {
+  async evaluateAsync(x: InputLike, y: TargetLike, opts?: EvaluateAsyncOptions): Promise<Logs> {
     const { batchSize, signal } = asyncReadOptions('evaluateAsync options', opts);
     const { X, Y, scoring } = this.evaluationData('evaluateAsync', x, y);
     return this.reads.evaluateAsync(X, this.data.privateTarget(Y, y, 'y', false), scoring, batchSize, signal);
