@@ -4,7 +4,9 @@
 // `err instanceof AbortError` (or `err.name === 'AbortError'`) catches them all.
 import type { History } from './fit-loop';
 
+/** How fit, predictAsync and evaluateAsync reject when their `signal` aborts; `cause` is the signal's reason. */
 export class AbortError extends Error {
+  /** 'ABORT_ERR', as Node's and fetch's AbortError. */
   readonly code = 'ABORT_ERR';
   /** fit's completed epochs; null for predictAsync and evaluateAsync, which train nothing. */
   readonly history: History | null;

@@ -29,18 +29,26 @@ export function getEngine(choice: unknown = 'auto', name = 'engine'): Engine {
   }
 }
 
+/** What backend() reports. */
+/** The native kernels (native/core/gemm.h names them, picked by cpuid) or the JS engine. */
+export type Isa = 'avx512' | 'avx2' | 'neon' | 'scalar' | 'js';
+
 export interface BackendInfo {
+  /** The engine that runs: 'native' (the addon) or 'js'. */
   engine: EngineName;
   /** Kernel instruction set: 'avx512' | 'avx2' | 'neon' | 'scalar' (native) or 'js'. */
-  isa: string;
+  isa: Isa;
+  /** Threads the engine's kernels use (setThreads; 1 for the JS engine). */
   threads: number;
+  /** fastmlp's version (the addon's, for the native engine). */
   version: string;
 }
 
 /** What an engine choice resolves to on this machine (default 'auto'). */
 export function backend(engine: EngineChoice = 'auto'): BackendInfo {
   const e = getEngine(engine);
-  return { engine: e.name, isa: e.isa, threads: e.getThreads(), version: e.version };
+  // The addon reports one of the kernel names of native/core/gemm.h; the JS engine 'js'.
+  return { engine: e.name, isa: e.isa as Isa, threads: e.getThreads(), version: e.version };
 }
 
 /**

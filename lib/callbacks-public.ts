@@ -4,6 +4,6 @@ export {
   EarlyStopping, ModelCheckpoint, TerminateOnNaN, CsvLogger, ProgressLogger, ProgressBar,
 } from './callbacks';
 export type {
-  Callback, CallbackModel, SavableModel, Logs, TrainingParams, EarlyStoppingOptions, ModelCheckpointOptions,
+  Callback, CallbackModel, SavableModel, Logs, EpochLogs, BatchBeginLogs, BatchLogs, TrainingParams, EarlyStoppingOptions, ModelCheckpointOptions,
   CsvLoggerOptions, ProgressOptions, ProgressBarOptions,
 } from './callbacks';

@@ -18,6 +18,33 @@ import { ArgumentRangeError, ArgumentTypeError, boolean, integer, isPlainObject,
 
 export type Logs = Record<string, number>;
 
+/**
+ * onEpochEnd's logs (and FitOptions.onEpochEnd's): `loss` and `samplesPerSecond`
+ * always; the compiled metrics, and `val_*` copies with validation data, by name.
+ */
+export interface EpochLogs extends Logs {
+  /** The epoch's mean training loss over its rows; NaN when a batch's loss was not finite. */
+  loss: number;
+  /** Training rows over training seconds (not in History: a timing, not a result). */
+  samplesPerSecond: number;
+}
+
+/** onBatchBegin's logs. */
+export interface BatchBeginLogs extends Logs {
+  /** The batch's number in the epoch (0-based; across a stream's chunks). */
+  batch: number;
+  /** Its rows. */
+  size: number;
+}
+
+/** onBatchEnd's logs. */
+export interface BatchLogs extends BatchBeginLogs {
+  /** The batch's loss before its step; NaN when that step was not applied. */
+  loss: number;
+  /** Rows since the start of the epoch (of the current chunk, for streamed data) over seconds. */
+  samplesPerSecond: number;
+}
+
 /** What callbacks see of the model. */
 export interface CallbackModel {
   /** Set to true to stop fit() after the current batch (with batch hooks) or epoch. */
@@ -61,18 +88,18 @@ export interface Callback {
    * trained) over its training seconds, without the validation pass or the
    * waits for a stream's chunks. History records all but samplesPerSecond.
    */
-  onEpochEnd?: Hook<[epoch: number, logs: Logs]>;
+  onEpochEnd?: Hook<[epoch: number, logs: EpochLogs]>;
   /**
    * Batch hooks make fit drive the epoch batch by batch (correct in both engines,
    * slower in native) unless the callback is observeOnly.
    */
-  onBatchBegin?: Hook<[batch: number, logs: Logs]>;
+  onBatchBegin?: Hook<[batch: number, logs: BatchBeginLogs]>;
   /**
    * logs: { batch, size, loss, samplesPerSecond } — loss may be NaN (that batch's
    * step was not applied); samplesPerSecond counts the rows since the start of
    * the epoch (of the current chunk, for streamed data).
    */
-  onBatchEnd?: Hook<[batch: number, logs: Logs]>;
+  onBatchEnd?: Hook<[batch: number, logs: BatchLogs]>;
   /**
    * True: onBatchEnd only reads its logs (progress, logging), so fit may deliver
    * it from the engine's per-batch events while training goes on — in the native
@@ -494,20 +521,22 @@ export class ProgressBar implements Callback {
     void this.inner.onEpochBegin!(epoch, logs);
   }
 
-  onBatchEnd(batch: number, logs: Logs): void {
+  onBatchEnd(batch: number, logs: BatchLogs): void {
     void this.inner.onBatchEnd!(batch, logs);
   }
 
-  onEpochEnd(epoch: number, logs: Logs): void {
+  onEpochEnd(epoch: number, logs: EpochLogs): void {
     void this.inner.onEpochEnd!(epoch, logs);
   }
 }
 
 // ---- factories (the public names) ---------------------------------------------
 
+/** Stops fit when `monitor` (default 'val_loss') has not improved for `patience` epochs (Keras's EarlyStopping). */
 export function earlyStopping(opts?: EarlyStoppingOptions): EarlyStopping {
   return new EarlyStopping(opts);
 }
+/** Saves the model after each epoch (or only when `monitor` improves), to a path with Keras's placeholders. */
 export function modelCheckpoint(opts: ModelCheckpointOptions): ModelCheckpoint {
   return new ModelCheckpoint(opts);
 }

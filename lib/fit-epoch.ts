@@ -11,7 +11,7 @@
 //   that changes lr or weights) and for custom losses.
 // An AbortSignal stops either between batches, so the parameters are exactly
 // those after the last completed batch.
-import { callHook, type Callback, type CallbackModel, type HookName, type Logs } from './callbacks';
+import { callHook, type BatchLogs, type Callback, type CallbackModel, type HookName } from './callbacks';
 import { isThenable, type Engine, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type Target } from './engine';
 import { allocate } from './matrix';
 import type { MetricAccumulators } from './metric-accumulators';
@@ -177,7 +177,7 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
   if (observers.length > 0) {
     hooks.onBatch = (batch, size, loss, seconds) => {
       rowsSeen += size;
-      const logs: Logs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
+      const logs: BatchLogs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
       if (failed) return undefined;
       try {
         const next = observeNow(observers, offset + batch, logs);
@@ -203,7 +203,7 @@ async function engineDriven(run: EpochRun, chunk: DataChunk, order: Int32Array |
  * Calls onBatchEnd of each observer in order, synchronously while they return
  * no promise; returns the promise of the rest once one does, else null.
  */
-function observeNow(observers: readonly Callback[], batch: number, logs: Logs): Promise<void> | null {
+function observeNow(observers: readonly Callback[], batch: number, logs: BatchLogs): Promise<void> | null {
   for (let i = 0; i < observers.length; i++) {
     const cb = observers[i]!;
     const result: unknown = cb.onBatchEnd!.call(cb, batch, observers.length > 1 ? { ...logs } : logs);
@@ -227,7 +227,7 @@ function batchDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, 
     after: async (batch, size, loss) => {
       rowsSeen += size;
       const seconds = (performance.now() - started) / 1000;
-      const logs: Logs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
+      const logs: BatchLogs = { batch: offset + batch, size, loss, samplesPerSecond: seconds > 0 ? rowsSeen / seconds : 0 };
       await run.hook('onBatchEnd', offset + batch, logs);
       return run.model.stopTraining || run.signal?.aborted === true;
     },

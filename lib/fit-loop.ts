@@ -26,7 +26,7 @@ export interface History {
   /** Epoch numbers (0-based; from initialEpoch). */
   epoch: number[];
   /** Per-epoch values by name: loss, the compiled metrics, and val_* for each with validation. */
-  history: Record<string, number[]>;
+  history: { loss: number[]; [name: string]: number[] };
   /** The settings of the run. */
   params: TrainingParams;
 }
@@ -102,7 +102,8 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     epochs, initialEpoch, batchSize, samples: data.stream ? NaN : data.rows, steps, verbose: settings.verbose > 0,
     metrics: logNames,
   };
-  const history: History = { epoch: [], history: {}, params };
+  // loss from the start: History promises it, also for a fit that trains no epoch.
+  const history: History = { epoch: [], history: { loss: [] }, params };
 
   // Hooks run with the model idle, so they may read or change it (getWeights, setWeights, lr).
   const hook = async (name: HookName, ...args: unknown[]) => {

@@ -8,6 +8,13 @@ export type RowLike = number[] | Float32Array | Float64Array;
 
 export type MatrixLike = Matrix | RowLike[] | { data: ArrayLike<number>; rows: number; cols: number };
 
+/**
+ * The rows a model reads (x of fit, predict, evaluate, trainStep): a Matrix, an
+ * array of rows (number[], Float32Array or Float64Array, mixed too; read-only
+ * is fine), or { data, rows, cols } with data row after row.
+ */
+export type InputLike = Matrix | readonly (RowLike | readonly number[])[] | { data: ArrayLike<number>; rows: number; cols: number };
+
 const DTYPES = ['float32', 'float64'] as const;
 
 export function allocate(dtype: Dtype, length: number): FloatArray {
@@ -18,9 +25,13 @@ export function dtypeOf(data: FloatArray): Dtype {
   return data instanceof Float64Array ? 'float64' : 'float32';
 }
 
+/** A dense row-major matrix over a Float32Array or Float64Array: the data type of x, outputs and ops. */
 export class Matrix {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
+  /** The values, row after row: element (r, c) is data[r * cols + c]. */
   readonly data: FloatArray;
 
   /**
@@ -50,6 +61,7 @@ export class Matrix {
     }
   }
 
+  /** 'float32' or 'float64', from data's type. */
   get dtype(): Dtype {
     return dtypeOf(this.data);
   }
@@ -59,15 +71,18 @@ export class Matrix {
     return toMatrix(rows, 'rows', dtype);
   }
 
+  /** A rows × cols matrix of zeros (float32 unless dtype says 'float64'). */
   static zeros(rows: number, cols: number, dtype: Dtype = 'float32'): Matrix {
     return new Matrix(rows, cols, undefined, dtype);
   }
 
+  /** The value at (row, col), both checked against the shape. */
   get(row: number, col: number): number {
     this.checkIndex(row, col);
     return this.data[row * this.cols + col]!;
   }
 
+  /** Writes the value at (row, col), both checked against the shape. */
   set(row: number, col: number, value: number): void {
     this.checkIndex(row, col);
     this.data[row * this.cols + col] = value;
@@ -91,6 +106,7 @@ export class Matrix {
     return out;
   }
 
+  /** A copy as nested arrays, one number[] per row (e.g. for JSON). */
   toArray(): number[][] {
     const out: number[][] = [];
     for (let r = 0; r < this.rows; r++) out.push(Array.from(this.data.subarray(r * this.cols, (r + 1) * this.cols)));

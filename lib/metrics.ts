@@ -401,12 +401,26 @@ function prf(pred: unknown, target: unknown, opts: unknown, fn: string): Precisi
   return precisionRecallF1Of(predictedClasses(p), trueClasses(classTarget(target, p), p.rows, p.cols), classes, average);
 }
 
+// Overloads: average 'none' gives one value per class, the others one number,
+// so a caller need not narrow number | number[] for what the option decides.
+/** Precision: of the rows predicted as a class, the share that is that class (scikit-learn's precision_score). */
+export function precision(pred: MatrixLike, target: TargetLike, opts: ClassificationOptions & { average: 'none' }): number[];
+export function precision(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions & { average?: Exclude<Average, 'none'> }): number;
+export function precision(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions): number | number[];
 export function precision(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions): number | number[] {
   return prf(pred, target, opts, 'precision').precision;
 }
+/** Recall: of the rows of a class, the share predicted as that class (scikit-learn's recall_score). */
+export function recall(pred: MatrixLike, target: TargetLike, opts: ClassificationOptions & { average: 'none' }): number[];
+export function recall(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions & { average?: Exclude<Average, 'none'> }): number;
+export function recall(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions): number | number[];
 export function recall(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions): number | number[] {
   return prf(pred, target, opts, 'recall').recall;
 }
+/** F1: the harmonic mean of precision and recall (scikit-learn's f1_score). */
+export function f1(pred: MatrixLike, target: TargetLike, opts: ClassificationOptions & { average: 'none' }): number[];
+export function f1(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions & { average?: Exclude<Average, 'none'> }): number;
+export function f1(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions): number | number[];
 export function f1(pred: MatrixLike, target: TargetLike, opts?: ClassificationOptions): number | number[] {
   return prf(pred, target, opts, 'f1').f1;
 }

@@ -2,6 +2,10 @@
 // pattern) and declares its raw surface. Nothing else in lib/ touches the .node file.
 import * as path from 'node:path';
 import type { EpochResult, FloatArray, LossSpec, OptimizerSpec, PlanSpec, Target } from './engine';
+import { codedError } from './validate';
+
+/** The code of the error engine 'native' throws when the addon cannot load (README "Errors"). */
+export const NATIVE_UNAVAILABLE = 'ERR_FASTMLP_NATIVE_UNAVAILABLE';
 
 /** The native Network class: see native/binding/network_wrap.cc. */
 export interface NativeNetwork {
@@ -100,6 +104,7 @@ export function loadNative(): NativeBinding {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
       cached = { binding: nodeGypBuild(packageRoot) };
+      warnUnknownKernel(cached.binding!.isa);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
       const tuple = `${process.platform}-${process.arch}`;
@@ -108,19 +113,33 @@ export function loadNative(): NativeBinding {
         path.join(packageRoot, 'prebuilds', tuple),
       ];
       cached = {
-        error: new Error(
+        error: codedError(
           `fastmlp: the native engine could not load on ${tuple} ` +
             `(Node ${process.versions.node}, N-API ${process.versions.napi}, ABI ${process.versions.modules}). ` +
             `Looked in ${tried.join(', ')}${process.env['PREBUILDS_ONLY'] ? ' (PREBUILDS_ONLY is set: prebuilds only)' : ''}: ` +
             `${reason}. Fix: run \`npm rebuild fastmlp\` with a C++17 compiler, make and Python 3 installed ` +
             `(it compiles the bundled native/ sources with node-gyp), or use { engine: 'js' }.`,
-          { cause },
+          NATIVE_UNAVAILABLE, cause,
         ),
       };
     }
   }
   if (cached.error) throw cached.error;
   return cached.binding as NativeBinding;
+}
+
+/** The names native/core/cpu.h understands in FASTMLP_GEMM_KERNEL. */
+const GEMM_KERNELS = ['scalar', 'avx2', 'avx512', 'neon'];
+
+/**
+ * The core reads FASTMLP_GEMM_KERNEL and ignores a name it does not know, so a
+ * typo ('avx-2') would silently leave the widest kernel running: say so once.
+ */
+function warnUnknownKernel(isa: string): void {
+  const requested = process.env['FASTMLP_GEMM_KERNEL'];
+  if (requested === undefined || requested === '' || GEMM_KERNELS.includes(requested)) return;
+  process.emitWarning(`fastmlp: FASTMLP_GEMM_KERNEL='${requested}' is not a kernel name ` +
+    `(${GEMM_KERNELS.join(', ')}); using ${isa}`, { code: 'FASTMLP_GEMM_KERNEL' });
 }
 
 /** True when the addon loads; never throws. */

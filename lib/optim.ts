@@ -324,6 +324,8 @@ registerOptimizer('adam', (o) => new Adam(o as AdamOptions));
 registerOptimizer('adamw', (o) => new AdamW(o as AdamOptions));
 
 export const OPTIMIZER_NAMES = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'] as const;
+/** An optimizer by name, with its defaults (compile's `optimizer`). */
+export type OptimizerChoice = (typeof OPTIMIZER_NAMES)[number];
 
 /** An Optimizer from compile()'s `optimizer`: an instance, or a name with defaults. */
 export function resolveOptimizer(value: unknown, name = 'optimizer'): Optimizer {

@@ -2,11 +2,11 @@
 // its constructor, compile, fit, predictAsync and evaluateAsync take, and what
 // a model file stores besides the weights. Types only; Sequential re-exports them.
 import type { EngineChoice } from './backend';
-import type { Callback, Logs } from './callbacks';
+import type { Callback, EpochLogs } from './callbacks';
 import type { Dtype, FloatArray } from './engine';
-import type { LossConfig, LossFunction, Loss } from './losses';
+import type { LossConfig, LossFunction, Loss, LossNameOrAlias } from './losses';
 import type { MetricName } from './metrics';
-import type { Optimizer, OptimizerConfig } from './optim';
+import type { Optimizer, OptimizerChoice, OptimizerConfig } from './optim';
 import type { RngState } from './rng';
 
 export interface SequentialOptions {
@@ -20,30 +20,34 @@ export interface SequentialOptions {
 
 export interface CompileOptions {
   /** A loss name ('mse', 'bce', …), losses.create(...), or a custom { forward, backward } loss. */
-  loss: string | LossFunction | Loss;
+  loss: LossNameOrAlias | LossFunction | Loss;
   /** 'sgd', 'adagrad', 'rmsprop', 'adam' (default), 'adamw' or an optim.* instance. */
-  optimizer?: string | Optimizer;
+  optimizer?: OptimizerChoice | Optimizer;
   /** Extra values in fit/evaluate logs: 'accuracy', 'mae', 'rmse', 'f1', ... (metrics.METRIC_NAMES). */
-  metrics?: MetricName[];
+  metrics?: readonly MetricName[];
 }
 
 export interface FitOptions {
-  epochs?: number;            // 1
-  batchSize?: number;         // 32
-  shuffle?: boolean;          // true
+  /** Epochs to train (default 1). */
+  epochs?: number;
+  /** Rows per optimizer step (default 32); the last batch of an epoch may be smaller. */
+  batchSize?: number;
+  /** Shuffle the rows before each epoch (default true; false for streamed data). */
+  shuffle?: boolean;
   /** Fraction of rows, taken from the end before shuffling (as Keras), held out for validation. */
   validationSplit?: number;   // 0
-  validationData?: [unknown, unknown];
+  /** [x, y] scored in eval mode after each epoch (the val_* logs); not with validationSplit. */
+  validationData?: readonly [unknown, unknown];
   /** false/0 silent; 1 a progress bar per batch (stderr); true/2 one line per epoch (stdout), as Keras's levels. */
   verbose?: boolean | 0 | 1 | 2;  // false
   /** Hooks, schedules, early stopping, ... awaited in order (see callbacks, schedules). */
-  callbacks?: Callback[];
+  callbacks?: readonly Callback[];
   /** Epoch to start from (resuming): trains epochs initialEpoch … epochs − 1; equal to epochs: nothing, an empty History (Keras). */
   initialEpoch?: number;      // 0
   /** Weight of each class's rows in the training loss ({ [class]: weight } or an array; missing: 1). */
-  classWeight?: Record<number, number> | number[];
+  classWeight?: Readonly<Record<number, number>> | readonly number[];
   /** Called after each epoch with its logs (awaited when it returns a promise). */
-  onEpochEnd?: (epoch: number, logs: Logs) => void | Promise<void>;
+  onEpochEnd?: (epoch: number, logs: EpochLogs) => void | Promise<void>;
   /**
    * Cancels training between batches: fit rejects with an AbortError (name
    * 'AbortError', `history` of the completed epochs) and the parameters are

@@ -10,14 +10,15 @@ import { runSteps, type Steps } from './steps';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
 import { outputReading } from './output-reading';
-import { Matrix, allocate } from './matrix';
+import { Matrix, allocate, type InputLike } from './matrix';
 import type { Logs } from './callbacks';
 import { ModelData } from './model-data';
 import { ModelReads, asyncReadOptions, type Scoring } from './model-reads';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
 import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
 import { checkBatchNormBatches, checkBatchNormStep, parseFitOptions, splitValidation, trainingLoss } from './fit-options';
-import { streamChunks } from './fit-stream';
+import { streamChunks, type StreamSource } from './fit-stream';
+import type { TargetLike } from './targets';
 import { checkMetricNames, type MetricName } from './metrics';
 import { Optimizer, resolveOptimizer } from './optim';
 import * as modelFile from './io/model-file';
@@ -40,11 +41,25 @@ let skipInitForLoading = false;
 const DTYPES = ['float32', 'float64'] as const;
 const INITIAL_MAX_BATCH = 32;
 
+/**
+ * A stack of layers trained and run as one network on the native or the
+ * TypeScript engine: `compile` it, then `fit`, `predict`, `evaluate`, `save`.
+ * Weights are named as PyTorch's state_dict ('0.weight', '0.bias', ...).
+ * @example
+ * const model = new Sequential([new Dense(4, 16, { activation: 'relu' }), new Dense(16, 3)], { seed: 1 });
+ * model.compile({ loss: 'cross-entropy', optimizer: 'adam', metrics: ['accuracy'] });
+ * const { history } = await model.fit(x, y, { epochs: 20, validationSplit: 0.1 });
+ */
 export class Sequential {
+  /** The layers, in order (their configs: layerConfigs()). */
   readonly layers: readonly Layer[];
+  /** 'float32' or 'float64': the parameters' and outputs' type. */
   readonly dtype: Dtype;
+  /** The seed of the initial weights, shuffling and dropout masks. */
   readonly seed: number;
+  /** Columns of x: the first layer's inputs. */
   readonly inputSize: number;
+  /** Columns of the output: the last layer's outputs. */
   readonly outputSize: number;
   private readonly engineImpl: Engine;
   private readonly plan: NetworkPlan;
@@ -154,6 +169,7 @@ export class Sequential {
     return this.engineImpl.name;
   }
 
+  /** Trainable parameters (batch norm's running statistics are buffers, not counted). */
   get paramCount(): number {
     return this.plan.paramCount;
   }
@@ -180,7 +196,7 @@ export class Sequential {
   }
 
   /** One synchronous optimizer step on a batch; returns the batch loss before the step. */
-  trainStep(x: unknown, y: unknown): number {
+  trainStep(x: InputLike, y: TargetLike): number {
     this.requireIdle('trainStep');
     const { loss } = this.requireCompiled('trainStep');
     const { X, Y } = this.data.checkedBatch(x, y);  // as fit: finite x, y in the loss's range
@@ -200,11 +216,19 @@ export class Sequential {
   }
 
   /**
-   * Trains for a number of epochs; resolves with the per-epoch history.
-   * fit(x, y, opts) trains on data in memory; fit(source, opts) on streamed
-   * chunks { x, y } (lib/fit-stream.ts: a function returning a fresh
-   * AsyncIterable per epoch, or an AsyncIterable).
+   * Trains on streamed chunks `{ x, y }` for a number of epochs; resolves with
+   * the per-epoch history. `source` is a function returning a fresh
+   * (Async)Iterable of chunks, called once per epoch, or an (Async)Iterable
+   * iterated as it is each epoch (lib/fit-stream.ts).
    */
+  fit(source: StreamSource, opts?: FitOptions): Promise<History>;
+  /**
+   * Trains on `x` (rows) and `y` (class indices or target rows) for a number of
+   * epochs; resolves with the per-epoch history.
+   */
+  fit(x: InputLike, y: TargetLike, opts?: FitOptions): Promise<History>;
+  // Overloads, streaming first: a typed `opts` for fit(source, opts) (its hooks'
+  // parameters, its option names checked), which fit(x, y?: unknown) lost to y.
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
@@ -246,7 +270,7 @@ export class Sequential {
    * predict answers from a snapshot of the weights taken when the current
    * epoch began (the weights at the last epoch end), never a half-updated model.
    */
-  predict(x: unknown): Matrix {
+  predict(x: InputLike): Matrix {
     if (this.plan.disposed) throw disposedError('Sequential.predict');  // as every other method, not the engine's wording
     return this.reads.predict(this.data.matrix(x, 'x'));
   }
@@ -264,14 +288,14 @@ export class Sequential {
    * answer. dispose() before it settles rejects it with ERR_FASTMLP_DISPOSED;
    * an abort of signal with an AbortError (the model is not touched).
    */
-  async predictAsync(x: unknown, opts?: PredictAsyncOptions): Promise<Matrix> {
+  async predictAsync(x: InputLike, opts?: PredictAsyncOptions): Promise<Matrix> {
     const { batchSize, signal } = asyncReadOptions('predictAsync options', opts);
     if (this.plan.disposed) throw disposedError('Sequential.predictAsync');
     return this.reads.predictAsync(this.data.matrix(x, 'x'), batchSize, signal);
   }
 
   /** Loss (and compiled metrics) on x, y in eval mode. */
-  evaluate(x: unknown, y: unknown): Logs {
+  evaluate(x: InputLike, y: TargetLike): Logs {
     const { X, Y, scoring } = this.evaluationData('evaluate', x, y);
     return this.reads.evaluate(X, Y, scoring);
   }
@@ -288,7 +312,7 @@ export class Sequential {
    * ERR_FASTMLP_DISPOSED; an abort of signal with an AbortError (the model is
    * not touched).
    */
-  async evaluateAsync(x: unknown, y: unknown, opts?: EvaluateAsyncOptions): Promise<Logs> {
+  async evaluateAsync(x: InputLike, y: TargetLike, opts?: EvaluateAsyncOptions): Promise<Logs> {
     const { batchSize, signal } = asyncReadOptions('evaluateAsync options', opts);
     const { X, Y, scoring } = this.evaluationData('evaluateAsync', x, y);
     return this.reads.evaluateAsync(X, this.data.privateTarget(Y, y, 'y', false), scoring, batchSize, signal);
@@ -372,14 +396,17 @@ export class Sequential {
     return modelFile.modelToJSON(this, typeof opts === 'string' ? undefined : opts);
   }
 
+  /** Reads a model file written by save (checksum and every length checked first), compiled as it was saved. */
   static async load(path: string | URL, opts?: modelFile.LoadOptions): Promise<Sequential> {
     return modelFile.loadModel(path, opts);
   }
 
+  /** A model from toBuffer's bytes (a model file's contents). */
   static fromBuffer(buf: Uint8Array, opts?: modelFile.LoadOptions): Sequential {
     return modelFile.modelFromBuffer(buf, opts);
   }
 
+  /** A model from toJSON's object (or JSON.parse of JSON.stringify(model)). */
   static fromJSON(obj: unknown, opts?: modelFile.LoadOptions): Sequential {
     return modelFile.modelFromJSON(obj, opts);
   }

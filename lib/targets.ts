@@ -3,7 +3,14 @@ import type { Dtype, LossName, Target } from './engine';
 import { Matrix, toMatrix, type RowLike } from './matrix';
 import { ArgumentRangeError, ownedBuffer, rangeError, typeError } from './validate';
 
-export type TargetLike = Int32Array | number[] | Matrix | RowLike[] | { data: ArrayLike<number>; rows: number; cols: number };
+/**
+ * What a target may be: class indices (Int32Array, number[]), one value per row
+ * (number[], Float32Array, Float64Array) for a one-output loss, or target rows
+ * (Matrix, rows, { data, rows, cols }). Read-only arrays are fine: nothing writes to them.
+ */
+export type TargetLike = Int32Array | Float32Array | Float64Array | readonly number[] | Matrix
+  | readonly (RowLike | readonly number[])[]
+  | { data: ArrayLike<number>; rows: number; cols: number };
 
 /** Class indices checked to be integers in [0, classes). */
 export function toClassIndices(value: ArrayLike<number>, name: string, rows: number, classes: number): Int32Array {

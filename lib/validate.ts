@@ -26,9 +26,9 @@ export const DISPOSED = 'ERR_FASTMLP_DISPOSED';
 /** The code of a call on a model or plan that is training (the binding's too). */
 export const BUSY = 'ERR_FASTMLP_BUSY';
 
-/** An Error carrying one of the codes above (DISPOSED, BUSY). */
-export function codedError(message: string, code: string): Error {
-  const e = new Error(message);
+/** An Error carrying a code (DISPOSED, BUSY, ...), and its cause when given. */
+export function codedError(message: string, code: string, cause?: unknown): Error {
+  const e = cause === undefined ? new Error(message) : new Error(message, { cause });
   (e as Error & { code: string }).code = code;
   return e;
 }

@@ -78,6 +78,9 @@ install_into "$work/a" "$tgz" CC=false CXX=false
 [ -e "$work/a/node_modules/fastmlp/build" ] && fail "a) the install compiled (build/ exists) although a prebuild matches"
 out=$(cd "$work/a" && PREBUILDS_ONLY=1 node -e "$probe")
 echo "a) prebuild, PREBUILDS_ONLY=1: $out"
+# The package's command is linked: `npx fastmlp` runs it without a download.
+version=$(cd "$work/a" && npx --offline --no-install fastmlp --version) || fail "a) npx fastmlp --version failed"
+[ "$version" = "fastmlp $(node -p 'require("./package.json").version')" ] || fail "a) npx fastmlp --version printed '$version'"
 grep -q '"engine":"native"' <<<"$out" || fail "a) the native engine did not load"
 grep -q "\"file\":\"prebuilds/$tuple/" <<<"$out" || fail "a) the binary loaded is not the prebuild"
 

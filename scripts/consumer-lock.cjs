@@ -26,6 +26,8 @@ const packages = {
     resolved: spec,
     hasInstallScript: true,
     license: pkg.license,
+    // npm ci links node_modules/.bin from the lock's entry: without it `npx fastmlp` finds no command.
+    bin: pkg.bin,
     dependencies: pkg.dependencies,
     engines: pkg.engines,
   },
