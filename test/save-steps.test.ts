@@ -109,21 +109,30 @@ describe.each(ENGINES)('a stepped save writes the moment of its call (%s engine)
     expect(openCopies(m)).toBe(0);
   });
 
-  it('a save lets the event loop run while it copies and hashes (most of the time in short turns)', async () => {
-    // 784-2048-2048-10 with Adam's state: 70 MB; its copy out of the plan was one turn of 0.1-0.4 s before.
+  it('a save lets the event loop run while it copies and hashes: its call returns before the copy is made', async () => {
+    // 784-2048-2048-10 with Adam's state: 70 MB, which save used to copy out of the model in the
+    // call itself (0.1-0.3 s, a fifth to a half of the whole save here), before its first turn.
     const m = new Sequential([new Dense(784, 2048, { activation: 'relu' }), new Dense(2048, 2048, { activation: 'relu' }),
       new Dense(2048, 10)], { engine, seed: 1 });
     m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
     const file = path.join(dir, `big-save-${engine}.safetensors`);
-    // Timed up to three times, the best run must meet the bound (a loaded machine can stretch one step).
-    let best = { ticks: 0, ratio: Infinity };
-    for (let attempt = 0; attempt < 3 && !(best.ticks > 3 && best.ratio < 1 / 3); attempt++) {
-      const gaps = await timerGaps(2, () => m.save(file, { includeOptimizer: true }));
-      const ratio = halfTimeGap(gaps.gaps) / gaps.elapsed;
-      if (ratio < best.ratio) best = { ticks: gaps.ticks, ratio };
+    // Relative bounds (a loaded machine stretches every step alike), and the best of up to three
+    // timed saves must meet them (another process can stretch one step in a single run).
+    let best = { ticks: 0, callShare: Infinity, halfShare: Infinity };
+    for (let attempt = 0; attempt < 3 && !(best.ticks > 3 && best.callShare < 0.05 && best.halfShare < 1 / 3); attempt++) {
+      let callMs = 0;
+      const gaps = await timerGaps(2, async () => {
+        const t0 = performance.now();
+        const saving = m.save(file, { includeOptimizer: true });
+        callMs = performance.now() - t0;  // the synchronous part: validation and the copy's first step
+        await saving;
+      });
+      const run = { ticks: gaps.ticks, callShare: callMs / gaps.elapsed, halfShare: halfTimeGap(gaps.gaps) / gaps.elapsed };
+      if (run.callShare + run.halfShare < best.callShare + best.halfShare) best = run;
     }
     expect(best.ticks).toBeGreaterThan(3);
-    expect(best.ratio).toBeLessThan(1 / 3);
+    expect(best.callShare).toBeLessThan(0.05);
+    expect(best.halfShare).toBeLessThan(1 / 3);
     const loaded = await Sequential.load(file, { engine });
     expect(loaded.toBuffer({ includeOptimizer: true }).equals(await readFile(file))).toBe(true);
     m.dispose();
