@@ -249,6 +249,21 @@ export interface NetworkPlan {
   getParams(out: FloatArray): void;
   /** Copies src (length paramCount) into the parameters. */
   setParams(src: FloatArray): void;
+  /**
+   * The ranged copies: values [offset, offset + array.length) of the flat
+   * parameters (paramCount) or optimizer state (optimizerStateSize) into out /
+   * from src, so a large model is saved or loaded in ~1 MB steps with the
+   * event loop let in between (lib/io; lib/state-copy.ts keeps a save's
+   * steps one moment's state). offset: an integer in [0, count] (RangeError
+   * naming offset); the array: a Float32Array/Float64Array of the plan's dtype
+   * (TypeError naming it) that ends by count (RangeError). An empty array is
+   * fine. writeOptimizerState also sets the step count (an integer ≥ 0), as
+   * setOptimizerState does: every range of one restore passes the same count.
+   */
+  readParams(offset: number, out: FloatArray): void;
+  writeParams(offset: number, src: FloatArray): void;
+  readOptimizerState(offset: number, out: FloatArray): void;
+  writeOptimizerState(offset: number, src: FloatArray, stepCount: number): void;
   /** Copies the gradients of the last backward into out (length paramCount). */
   getGrads(out: FloatArray): void;
 

@@ -25,6 +25,11 @@ export interface NativeNetwork {
   getParams(out: FloatArray): void;
   setParams(src: FloatArray): void;
   getGrads(out: FloatArray): void;
+  /** Ranged copies (NetworkPlan.readParams and the others; native/binding/network_wrap_state.cc). */
+  readParams(offset: number, out: FloatArray): void;
+  writeParams(offset: number, src: FloatArray): void;
+  readOptimizerState(offset: number, out: FloatArray): void;
+  writeOptimizerState(offset: number, src: FloatArray, stepCount: number): void;
   readonly bufferCount: number;
   getBuffers(out: FloatArray): void;
   setBuffers(src: FloatArray): void;

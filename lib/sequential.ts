@@ -7,6 +7,7 @@ import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, Networ
 import { BatchNorm1d, Layer, type LayerConfig } from './layers';
 import { gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layout';
 import { runSteps, type Steps } from './steps';
+import { StateCopy, writeInSteps } from './state-copy';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
 import { outputReading } from './output-reading';
@@ -71,6 +72,8 @@ export class Sequential {
   private metricNames: MetricName[] = [];
   private lossPairingWarned = false;
   private busy = false;
+  /** Saves in progress (lib/state-copy.ts): each is completed before anything writes the plan. */
+  private readonly openCopies = new Set<StateCopy>();
   /**
    * True from fit's start to its end, hooks included (busy is false while a
    * hook runs, so hooks may use the model): a hook may not start another fit
@@ -184,6 +187,7 @@ export class Sequential {
     const optimizer = resolveOptimizer(o.optimizer ?? 'adam', 'optimizer');
     const metricNames = checkMetricNames(o.metrics, loss instanceof Loss ? loss.name : null);
     if (loss instanceof Loss && !this.lossPairingWarned) this.lossPairingWarned = warnLossPairing(this.layers, loss.name);
+    this.beforeStateWrite();  // setOptimizer may reset the optimizer state
     this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
     this.plan.setOptimizer(optimizer.toSpec());
     // State belongs to the optimizer object (torch.optim, Keras): a new one
@@ -202,6 +206,7 @@ export class Sequential {
     const { X, Y } = this.data.checkedBatch(x, y);  // as fit: finite x, y in the loss's range
     checkBatchNormStep(this.layers.some((l) => l instanceof BatchNorm1d), this.plan.training, X.rows);
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
+    this.beforeStateWrite();
     this.syncOptimizer();
     this.reads.stateChanged();  // before: a throw half-way may have written some of the weights
     // Finite inputs can still overflow: the forward then has updated batch norm's
@@ -340,9 +345,31 @@ export class Sequential {
     this.plan.getParams(all);
     const buffers = allocate(this.dtype, this.plan.bufferCount);
     this.plan.getBuffers(buffers);
+    return this.namedViews(all, buffers);
+  }
+
+  /** @internal For lib/io: views of flat parameters and buffers (a StateCopy's) under state_dict names. */
+  namedViews(all: FloatArray, buffers: FloatArray): Record<string, FloatArray> {
     const out: Record<string, FloatArray> = {};
     for (const e of this.entries) out[e.name] = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
     return out;
+  }
+
+  /**
+   * @internal For lib/io's save: the parameters, buffers and (includeOptimizer)
+   * optimizer state as they are now, copied in ~1 MB steps (copy.steps()); any
+   * write to the plan completes it first, so it stays this moment's (lib/state-copy.ts).
+   */
+  stateCopy(includeOptimizer: boolean): StateCopy {
+    this.requireIdle('save');
+    const copy = new StateCopy(this.plan, this.dtype, includeOptimizer, (c) => { this.openCopies.delete(c); });
+    if (!copy.done) this.openCopies.add(copy);
+    return copy;
+  }
+
+  /** Completes the saves in progress before anything changes the plan's state (lib/state-copy.ts). */
+  private beforeStateWrite(): void {
+    for (const copy of this.openCopies) copy.finish();  // finish() removes it from the set
   }
 
   /**
@@ -366,9 +393,12 @@ export class Sequential {
     const { all, buffers } = yield* gatherWeightsSteps(this.entries, weights, this.dtype, this.plan.paramCount,
       this.plan.bufferCount, current);
     this.requireIdle('setWeights');  // again: the event loop may have run between steps
+    this.beforeStateWrite();
     this.reads.stateChanged();
-    this.plan.setParams(all);
     this.plan.setBuffers(buffers);
+    // In ~1 MB ranges (lib/state-copy.ts): lib/io's load yields between them, into
+    // a model nobody else holds yet; setWeights runs them all at once.
+    yield* writeInSteps(this.plan, all, null);
   }
 
   // ---- saving and loading (lib/io/model-file.ts does the work) -------------
@@ -416,8 +446,12 @@ export class Sequential {
     return this.layers.map((l) => l.getConfig());
   }
 
-  /** @internal For lib/io: compile settings (null before compile) and optionally the optimizer state. */
-  trainingState(includeOptimizer: boolean): TrainingState | null {
+  /**
+   * @internal For lib/io: compile settings (null before compile) and optionally the
+   * optimizer state: copy's (from stateCopy(true) in the same turn, filled by its
+   * steps) when given, else a whole copy made now.
+   */
+  trainingState(includeOptimizer: boolean, copy?: StateCopy): TrainingState | null {
     if (!this.loss || !this.optimizer) return null;
     this.syncOptimizer();  // a schedule may have changed lr since the last step
     const state: TrainingState = {
@@ -426,8 +460,11 @@ export class Sequential {
       metrics: [...this.metricNames],
     };
     if (includeOptimizer) {
-      const buf = allocate(this.dtype, this.plan.optimizerStateSize);
-      this.plan.getOptimizerState(buf);
+      let buf = copy?.optimizerState ?? null;
+      if (buf === null) {
+        buf = allocate(this.dtype, this.plan.optimizerStateSize);
+        this.plan.getOptimizerState(buf);
+      }
       state.optimizerState = { state: buf, steps: this.plan.stepCount,
         rng: { ...this.rng.getState(), dropoutWords: this.plan.getDropoutState() } };
     }
@@ -436,6 +473,11 @@ export class Sequential {
 
   /** @internal For lib/io: restores what trainingState(true) returned, after compile. */
   restoreOptimizerState(state: FloatArray, steps: number, rng: TrainingRngState): void {
+    runSteps(this.restoreOptimizerStateSteps(state, steps, rng));
+  }
+
+  /** @internal restoreOptimizerState in ~1 MB steps (lib/io's load yields between them). */
+  *restoreOptimizerStateSteps(state: FloatArray, steps: number, rng: TrainingRngState): Steps<void> {
     this.requireCompiled('restoreOptimizerState');
     if (state.length !== this.plan.optimizerStateSize) {
       throw new ArgumentRangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
@@ -445,8 +487,9 @@ export class Sequential {
     const dropoutBefore = this.plan.getDropoutState();
     // Validates its words before it changes anything (a file from before it has none).
     if (rng.dropoutWords !== undefined) this.plan.setDropoutState(rng.dropoutWords);
+    this.beforeStateWrite();
     try {
-      this.plan.setOptimizerState(state, steps);
+      yield* writeInSteps(this.plan, state, steps);
     } catch (err) {
       this.plan.setDropoutState(dropoutBefore);
       throw err;
@@ -462,6 +505,7 @@ export class Sequential {
    * fine too (the GC frees it), this only makes the moment deterministic.
    */
   dispose(): void {
+    if (!this.plan.disposed) this.beforeStateWrite();  // a save in progress still writes what it was called with
     this.reads.stateChanged();
     this.plan.dispose();
     this.reads.dispose();  // fit's snapshot; pending predictAsync/evaluateAsync calls reject with ERR_FASTMLP_DISPOSED
@@ -507,6 +551,7 @@ export class Sequential {
   /** checkData: the chunked finiteness checks, run with the model already busy (no second fit meanwhile). */
   private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings,
                             checkData: () => Promise<void>): Promise<History> {
+    this.beforeStateWrite();
     const wasTraining = this.plan.training;
     this.reads.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
@@ -546,7 +591,11 @@ export class Sequential {
         return this.reads.score(this.scoring(), new Matrix(x.rows, this.outputSize, out), y);
       },
       // Not busy (a hook runs): predict and predictAsync read the live plan, which the epochs wrote.
-      setBusy: (busy) => { this.busy = busy; if (!busy) this.reads.stateChanged(); },
+      setBusy: (busy) => {
+        if (busy) this.beforeStateWrite();  // a save a hook started (un-awaited) completes before the next epoch
+        this.busy = busy;
+        if (!busy) this.reads.stateChanged();
+      },
       snapshot: () => this.reads.takeSnapshot(),
     };
   }
@@ -570,6 +619,7 @@ export class Sequential {
   private syncOptimizer(): void {
     const opt = this.compiledOptimizer as Optimizer;
     if (opt.version !== this.optimizerVersion) {
+      this.beforeStateWrite();
       this.plan.setOptimizer(opt.toSpec());
       this.optimizerVersion = opt.version;
     }

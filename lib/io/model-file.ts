@@ -27,6 +27,7 @@ import { lossFromConfig, type LossConfig } from '../losses';
 import { optimizerFromConfig, type OptimizerConfig } from '../optim';
 import { Sequential } from '../sequential';
 import { runSteps, runStepsYielding, type Steps } from '../steps';
+import type { StateCopy } from '../state-copy';
 import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
 import { sha256, sha256Steps } from './checksum';
 import { filePath, readSafetensorsFile, writeFileAtomic } from './files';
@@ -92,6 +93,11 @@ export interface ModelJSON {
 
 /** Everything a model file holds, before encoding. */
 interface ModelParts {
+  /**
+   * A save's copy of the model (lib/state-copy.ts), which the tensors view:
+   * complete only after its steps (or finish()) ran. Absent on load.
+   */
+  copy?: StateCopy;
   architecture: Architecture;
   compile: CompileConfig | null;
   optimizerSteps: number | null;
@@ -135,13 +141,15 @@ function paramShapes(layers: readonly Layer[]): { name: string; shape: number[] 
   return out;
 }
 
+/**
+ * The parts of a model file, its tensors views of a copy of the model made now
+ * (parts.copy) and filled by the copy's steps: run them (or finish()) before
+ * reading the tensors.
+ */
 function partsOf(model: Sequential, opts: unknown): ModelParts {
   if (!(model instanceof Sequential)) throw typeError('model', 'a Sequential', model);
   const { includeOptimizer, metadata } = saveOptions(opts);
-  const weights = model.weightViews();  // one copy: the file's bytes are the next
-  const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
-    { name, dtype: model.dtype, shape, data: weights[name]! }));
-  const training = model.trainingState(includeOptimizer);
+  let training = model.trainingState(false);  // checks first, then the copy: nothing to forget on a throw
   if (includeOptimizer && training === null) {
     throw new Error('includeOptimizer: the model has no optimizer yet; call compile() (and train) before saving its state');
   }
@@ -155,7 +163,15 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
     }
     process.emitWarning('The model uses a custom loss, which cannot be saved: the file holds the architecture and ' +
       'weights only. Compile the loaded model with your loss again.', { code: 'FASTMLP_CUSTOM_LOSS_NOT_SAVED' });
-  } else if (training !== null) {
+  }
+  // One moment's state, all in this turn: the copy (filled in steps, lib/state-copy.ts),
+  // then the step count and generators as they are at that moment.
+  const copy = model.stateCopy(includeOptimizer);
+  if (includeOptimizer) training = model.trainingState(true, copy);
+  const weights = model.namedViews(copy.params, copy.buffers);
+  const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
+    { name, dtype: model.dtype, shape, data: weights[name]! }));
+  if (training !== null && training.loss !== 'custom') {
     compile = { loss: training.loss as LossConfig, optimizer: training.optimizer, metrics: training.metrics };
     if (training.optimizerState) {
       tensors.push({ name: OPTIMIZER_TENSOR, dtype: model.dtype, shape: [training.optimizerState.state.length],
@@ -166,19 +182,18 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
   }
   return {
     architecture: { dtype: model.dtype, seed: model.seed, layers: model.layerConfigs() },
-    compile, optimizerSteps, rngState, metadata, tensors,
+    compile, optimizerSteps, rngState, metadata, tensors, copy,
   };
 }
 
 /**
  * A model file as its pieces: the header, then each tensor's bytes (views of
- * the one snapshot partsOf took). The snapshot is taken at the call, before
- * the first step, so the file holds the weights of that moment whatever runs
- * between steps; the steps hash them.
+ * the copy partsOf made). The copy is of the moment of the call, whatever runs
+ * between steps (lib/state-copy.ts); the steps fill it, then hash it.
  */
-function modelFileSteps(model: Sequential, opts: unknown): Steps<Uint8Array[]> {
-  const parts = partsOf(model, opts);
+function modelFileSteps(parts: ModelParts): Steps<Uint8Array[]> {
   return (function* () {
+    yield* parts.copy!.steps();
     const metadata: Record<string, string> = {
       format: 'pt',
       [KEY.version]: String(FORMAT_VERSION),
@@ -194,11 +209,12 @@ function modelFileSteps(model: Sequential, opts: unknown): Steps<Uint8Array[]> {
 }
 
 export function modelToBuffer(model: Sequential, opts?: SaveOptions): Buffer {
-  return Buffer.concat(runSteps(modelFileSteps(model, opts)));
+  return Buffer.concat(runSteps(modelFileSteps(partsOf(model, opts))));
 }
 
 export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
   const parts = partsOf(model, opts);
+  parts.copy!.finish();
   return {
     format: 'fastmlp',
     version: FORMAT_VERSION,
@@ -218,8 +234,15 @@ export function modelToJSON(model: Sequential, opts?: SaveOptions): ModelJSON {
  * of hashing, and the pieces written as they are (no file-sized buffer).
  */
 export async function saveModel(model: Sequential, path: string | URL, opts?: SaveOptions): Promise<void> {
-  const steps = modelFileSteps(model, opts);  // validates and snapshots before touching the disk
-  const file = filePath(path);
+  const parts = partsOf(model, opts);  // validates and snapshots before touching the disk
+  let file: string;
+  try {
+    file = filePath(path);
+  } catch (e) {
+    parts.copy!.release();  // no save: later writes to the model need not complete the copy
+    throw e;
+  }
+  const steps = modelFileSteps(parts);
   await writeFileAtomic(file, await runStepsYielding(steps));
 }
 
@@ -315,9 +338,9 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
 function* fillModelSteps(source: string, parts: ModelParts, model: Sequential, weights: Record<string, FloatArray>,
                          optState: StoredTensor | undefined): Steps<void> {
   const arch = parts.architecture;
-  // Building the plan, setting its weights, compiling and restoring the optimizer
-  // state each hold the event loop once (allocations and copies the engine makes
-  // in one call): a step each, not one long turn.
+  // Building the plan and compiling each hold the event loop once (allocations the
+  // engine makes in one call): a step each. The weights and the optimizer state
+  // go into the plan in ~1 MB ranges (NetworkPlan.writeParams, writeOptimizerState).
   yield;
   try {
     yield* model.setWeightsSteps(weights);
@@ -350,7 +373,7 @@ function* fillModelSteps(source: string, parts: ModelParts, model: Sequential, w
     const state = optState.dtype === arch.dtype ? optState.data : Float64Array.from(optState.data);  // widened half, exact
     yield;
     try {
-      model.restoreOptimizerState(state, steps, rng);
+      yield* model.restoreOptimizerStateSteps(state, steps, rng);
     } catch (e) {
       throw new ModelFileError(`${source} has an optimizer state that does not fit its optimizer: ${(e as Error).message}`, { cause: e });
     }

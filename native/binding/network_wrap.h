@@ -81,6 +81,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value GetGrads(const Napi::CallbackInfo& info);
   Napi::Value GetBuffers(const Napi::CallbackInfo& info);
   Napi::Value SetBuffers(const Napi::CallbackInfo& info);
+  Napi::Value ReadParams(const Napi::CallbackInfo& info);
+  Napi::Value WriteParams(const Napi::CallbackInfo& info);
+  Napi::Value ReadOptimizerState(const Napi::CallbackInfo& info);
+  Napi::Value WriteOptimizerState(const Napi::CallbackInfo& info);
   Napi::Value CopyStateFrom(const Napi::CallbackInfo& info);
   Napi::Value SetTraining(const Napi::CallbackInfo& info);
   Napi::Value SetSeed(const Napi::CallbackInfo& info);

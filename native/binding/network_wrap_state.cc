@@ -3,6 +3,7 @@
 // to plan). Every check runs before the first byte is written.
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <type_traits>
 
 #include "errors.h"
@@ -56,6 +57,87 @@ Napi::Value NetworkWrap::SetParams(const Napi::CallbackInfo& info) {
   visit([&](auto& n) {
     using T = element_t<decltype(n)>;
     std::memcpy(n.params(), src.as<T>(), sizeof(T) * std::size_t(count));
+  });
+  return info.Env().Undefined();
+}
+
+// The ranged copies: [offset, offset + array.length) of the parameters or of
+// the optimizer state, so that lib/io saves and loads a large model in ~1 MB
+// steps with the event loop let in between (a whole-buffer copy, with the
+// page faults of a fresh destination, held it for tens of ms). offset is an
+// integer in [0, count]; the array, of the plan's dtype, must end by count.
+namespace {
+
+struct Range {
+  index_t offset;
+  FloatArg array;
+};
+
+Range range_args(const Napi::CallbackInfo& info, index_t count, Dtype dtype, const char* name) {
+  const index_t offset = integer(arg(info, 0), "offset", 0, count);
+  const FloatArg a = float_array(arg(info, 1), name);
+  if (a.dtype != dtype)
+    throw_type_error(info.Env(), std::string("Expected a ") + dtype_name(dtype) + " for " + name +
+                                     " but received " + dtype_name(a.dtype));
+  if (a.length > std::size_t(count - offset))
+    throw_range_error(info.Env(), std::string("Expected at most ") + std::to_string(count - offset) +
+                                      " elements for " + name + " (from offset " + std::to_string(offset) +
+                                      " of " + std::to_string(count) + ") but received " +
+                                      std::to_string(a.length));
+  return {offset, a};
+}
+
+}  // namespace
+
+// readParams(offset, out)
+Napi::Value NetworkWrap::ReadParams(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.param_count(); });
+  const Range r = range_args(info, count, dtype_, "out");
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    if (r.array.length > 0) std::memcpy(r.array.as<T>(), n.params() + r.offset, sizeof(T) * r.array.length);
+  });
+  return info.Env().Undefined();
+}
+
+// writeParams(offset, src)
+Napi::Value NetworkWrap::WriteParams(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.param_count(); });
+  const Range r = range_args(info, count, dtype_, "src");
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    if (r.array.length > 0) std::memcpy(n.params() + r.offset, r.array.as<T>(), sizeof(T) * r.array.length);
+  });
+  return info.Env().Undefined();
+}
+
+// readOptimizerState(offset, out)
+Napi::Value NetworkWrap::ReadOptimizerState(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.opt_state_size(); });
+  const Range r = range_args(info, count, dtype_, "out");
+  visit([&](auto& n) {
+    using T = element_t<decltype(n)>;
+    if (r.array.length > 0) std::memcpy(r.array.as<T>(), n.opt_state() + r.offset, sizeof(T) * r.array.length);
+  });
+  return info.Env().Undefined();
+}
+
+// writeOptimizerState(offset, src, stepCount): a range of a state taken by
+// readOptimizerState/getOptimizerState, and the step count (every range of
+// one restore passes the same count).
+Napi::Value NetworkWrap::WriteOptimizerState(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const index_t count = visit([](auto& n) { return n.opt_state_size(); });
+  const Range r = range_args(info, count, dtype_, "src");
+  const index_t steps = integer(arg(info, 2), "stepCount", 0, index_t(1) << 53);
+  guard(info.Env(), [&] {
+    visit([&](auto& n) {
+      using T = element_t<decltype(n)>;
+      n.set_opt_state_range(r.offset, r.array.as<T>(), index_t(r.array.length), steps);
+    });
   });
   return info.Env().Undefined();
 }

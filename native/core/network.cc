@@ -304,6 +304,19 @@ void Network<T>::set_opt_state(const T* src, index_t size, std::int64_t steps) {
 }
 
 template <typename T>
+void Network<T>::set_opt_state_range(index_t offset, const T* src, index_t size, std::int64_t steps) {
+  if (offset < 0 || size < 0 || offset > opt_state_size() || size > opt_state_size() - offset)
+    throw std::invalid_argument("set_opt_state_range: expected a range within the " +
+                                std::to_string(opt_state_size()) + " values of the current optimizer but received [" +
+                                std::to_string(offset) + ", " + std::to_string(offset + size) + ")");
+  if (steps < 0)
+    throw std::invalid_argument("set_opt_state_range: expected a step count >= 0 but received " +
+                                std::to_string(steps));
+  std::copy(src, src + size, opt_state_.begin() + offset);
+  step_ = steps;
+}
+
+template <typename T>
 void Network<T>::require_loss(const char* fn) const {
   if (!has_loss_)
     throw std::logic_error(std::string(fn) +

@@ -120,6 +120,11 @@ class Network {
   // Copies `size` values (must equal opt_state_size()) and sets the step count
   // (≥ 0); throws std::invalid_argument otherwise, leaving the state unchanged.
   void set_opt_state(const T* src, index_t size, std::int64_t steps);
+  // Copies `size` values into [offset, offset + size) of the state (within
+  // opt_state_size()) and sets the step count (≥ 0): a restore in ranges
+  // (lib/io's load yields between them). Throws std::invalid_argument
+  // otherwise, leaving the state unchanged.
+  void set_opt_state_range(index_t offset, const T* src, index_t size, std::int64_t steps);
   // The dense layers' L1/L2 penalty value computed by the last backward (with
   // its gradient); compute_gradients and train_epoch add it to their loss.
   double penalty() const;

@@ -1,6 +1,7 @@
 // Network tests of the core test program: finite-difference gradients of a
 // whole network, train_epoch against train_step, input checks, state
 // handling, and XOR learned.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -292,6 +293,19 @@ void test_network() {
     b.train_step(X.data() + 12, 2, Y.data() + 4, nullptr);
     CHECK(std::memcmp(a.params(), b.params(), a.param_count() * sizeof(double)) == 0);
     CHECK(std::memcmp(a.opt_state(), b.opt_state(), a.opt_state_size() * sizeof(double)) == 0);
+    // The same restore in uneven ranges (lib/io's stepped load) gives the same state.
+    Network<double> c = fresh();
+    std::memcpy(c.params(), b.params(), b.param_count() * sizeof(double));
+    const index_t size = b.opt_state_size();
+    CHECK_THROWS(c.set_opt_state_range(size - 2, b.opt_state(), 3, 1), std::invalid_argument);
+    CHECK_THROWS(c.set_opt_state_range(-1, b.opt_state(), 1, 1), std::invalid_argument);
+    CHECK_THROWS(c.set_opt_state_range(0, b.opt_state(), 1, -1), std::invalid_argument);
+    CHECK(c.step_count() == 0);
+    for (index_t off = 0; off < size; off += 7)
+      c.set_opt_state_range(off, b.opt_state() + off, std::min<index_t>(7, size - off), b.step_count());
+    c.set_opt_state_range(size, b.opt_state(), 0, b.step_count());  // an empty range at the end is fine
+    CHECK(c.step_count() == b.step_count());
+    CHECK(std::memcmp(c.opt_state(), b.opt_state(), size * sizeof(double)) == 0);
   }
 
   // XOR, learned (the notes' benchmark a perceptron cannot solve).

@@ -3,7 +3,7 @@
 // parameters, gradients, batch-norm buffers and optimizer state in and out,
 // or plan to plan (copyStateFrom). Each method checks assertIdle first.
 
-import type { FloatArray, LossSpec, NetworkPlan, OptimizerSpec } from '../../engine';
+import type { Dtype, FloatArray, LossSpec, NetworkPlan, OptimizerSpec } from '../../engine';
 import { Rng } from '../../rng';
 import { lossSpecForTraining } from './losses';
 import {
@@ -177,6 +177,34 @@ export abstract class PlanState extends PlanMemory {
     copyWhole(src, this.params, this.paramCount);
   }
 
+  readParams(offset: number, out: FloatArray): void {
+    this.assertIdle('readParams');
+    const at = rangeStart(offset, out, 'out', this.dtype, this.paramCount);
+    out.set(this.params.subarray(at, at + out.length));
+  }
+
+  writeParams(offset: number, src: FloatArray): void {
+    this.assertIdle('writeParams');
+    const at = rangeStart(offset, src, 'src', this.dtype, this.paramCount);
+    this.params.set(src, at);
+  }
+
+  readOptimizerState(offset: number, out: FloatArray): void {
+    this.assertIdle('readOptimizerState');
+    const at = rangeStart(offset, out, 'out', this.dtype, this.optState.length);
+    out.set(this.optState.subarray(at, at + out.length));
+  }
+
+  writeOptimizerState(offset: number, src: FloatArray, stepCount: number): void {
+    this.assertIdle('writeOptimizerState');
+    const at = rangeStart(offset, src, 'src', this.dtype, this.optState.length);
+    if (!isCount(stepCount, 0) || stepCount > Number.MAX_SAFE_INTEGER) {
+      throw new ArgumentRangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
+    }
+    this.optState.set(src, at);
+    this.steps = stepCount;
+  }
+
   getGrads(out: FloatArray): void {
     this.assertIdle('getGrads');
     need(out, this.paramCount, 'out');
@@ -192,4 +220,27 @@ export abstract class PlanState extends PlanMemory {
  */
 function copyWhole(src: FloatArray, dst: FloatArray, n: number): void {
   dst.set(src.length === n ? src : src.subarray(0, n));
+}
+
+/**
+ * The checks of the ranged copies (NetworkPlan.readParams and the others), as
+ * the native binding makes them: offset an integer in [0, count], the array
+ * of the plan's dtype, ending by count. Returns offset.
+ */
+function rangeStart(offset: unknown, array: unknown, name: string, dtype: Dtype, count: number): number {
+  if (typeof offset !== 'number') throw new ArgumentTypeError(`Expected an integer for offset but received ${describe(offset)}`);
+  if (!isCount(offset, 0) || offset > count) {
+    throw new ArgumentRangeError(`Expected an integer in [0, ${count}] for offset but received ${describe(offset)}`);
+  }
+  if (!(array instanceof Float32Array || array instanceof Float64Array)) {
+    throw new ArgumentTypeError(`Expected a Float32Array or Float64Array for ${name} but received ${describe(array)}`);
+  }
+  const wanted = dtype === 'float32' ? 'Float32Array' : 'Float64Array';
+  if (!(dtype === 'float32' ? array instanceof Float32Array : array instanceof Float64Array)) {
+    throw new ArgumentTypeError(`Expected a ${wanted} for ${name} but received ${array.constructor.name}`);
+  }
+  if (array.length > count - offset) {
+    throw new ArgumentRangeError(`Expected at most ${count - offset} elements for ${name} (from offset ${offset} of ${count}) but received ${array.length}`);
+  }
+  return offset;
 }
