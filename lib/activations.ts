@@ -5,11 +5,11 @@
 //   { name: 'leaky-relu', negativeSlope: 0.1 }  a name with parameters
 // and resolve it once into a ResolvedActivation that the engines receive.
 import type { ActivationName, ActivationParams, LayerSpec } from './engine';
-import { isPlainObject, number, oneOf, options, typeError } from './validate';
+import { isPlainObject, number, oneOf, options, rangeError, typeError } from './validate';
 
 /** Every activation name accepted by Dense and Activation ('linear' is 'identity'). */
 export const ACTIVATIONS = ['identity', 'linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'log-softmax',
-  'leaky-relu', 'elu', 'selu', 'softplus', 'gelu', 'silu', 'swish'] as const;
+  'leaky-relu', 'elu', 'selu', 'softplus', 'gelu', 'silu', 'swish', 'hardtanh', 'relu6', 'logsigmoid'] as const;
 export type ActivationNameOption = (typeof ACTIVATIONS)[number];
 
 /** The object form: a name and the parameters that activation takes. */
@@ -21,7 +21,7 @@ export type ActivationOption = ActivationNameOption | ActivationConfig;
 
 /**
  * The parameters each activation takes, with PyTorch's defaults
- * (torch.nn.LeakyReLU, ELU, Softplus, GELU; swish's β as in Ramachandran et al.).
+ * (torch.nn.LeakyReLU, ELU, Softplus, GELU, Hardtanh; swish's β as in Ramachandran et al.).
  * Any other key is rejected, so a typo or a parameter given to the wrong
  * activation fails loudly.
  */
@@ -31,6 +31,7 @@ const PARAMS: Partial<Record<ActivationName, ActivationParams>> = {
   softplus: { beta: 1, threshold: 20 },
   gelu: { approximate: 'none' },
   swish: { beta: 1 },
+  hardtanh: { minVal: -1, maxVal: 1 },
 };
 
 /** An activation name and its full parameter set (defaults filled in). */
@@ -50,6 +51,9 @@ function checkParam(act: ActivationName, key: keyof ActivationParams, value: unk
       return number(name, value, 0, Infinity, { minExclusive: true });
     case 'threshold':
       return number(name, value, 0, Infinity, { minExclusive: true });
+    case 'minVal':
+    case 'maxVal':
+      return number(name, value);
     case 'beta':
       // softplus divides by β; swish accepts any finite β (β = 0 gives x/2).
       return act === 'softplus' ? number(name, value, 0, Infinity, { minExclusive: true }) : number(name, value);
@@ -79,6 +83,10 @@ export function resolveActivation(value: unknown, where = 'activation'): Resolve
   for (const key of known) {
     if (given[key] !== undefined) (params as Record<string, unknown>)[key] = checkParam(name, key, given[key], where);
   }
+  // torch.nn.Hardtanh asserts max_val > min_val (an empty or single-point range).
+  if (name === 'hardtanh' && !(params.maxVal! > params.minVal!)) {
+    throw rangeError(`${where}.maxVal`, `a number > minVal (${params.minVal})`, params.maxVal);
+  }
   return { name, params };
 }
 
@@ -101,7 +109,8 @@ export function flatActivation(act: ResolvedActivation): { activation: Activatio
   return { activation: act.name, ...act.params };
 }
 
-const PARAM_KEYS: readonly (keyof ActivationParams)[] = ['negativeSlope', 'alpha', 'beta', 'threshold', 'approximate'];
+const PARAM_KEYS: readonly (keyof ActivationParams)[] = ['negativeSlope', 'alpha', 'beta', 'threshold', 'approximate',
+  'minVal', 'maxVal'];
 
 /**
  * Reads the flat form back: the activation (name and whichever parameter keys
@@ -130,8 +139,11 @@ export function describeActivation(act: ResolvedActivation): string {
   return `'${act.name}' (${entries.map(([k, v]) => `${k} ${typeof v === 'string' ? `'${v}'` : String(v)}`).join(', ')})`;
 }
 
-/** ReLU-like activations, before which a dense layer defaults to He init (SPEC.md §5). */
+/**
+ * ReLU-like activations, before which a dense layer defaults to He init (SPEC.md §5).
+ * relu6 is a ReLU capped at 6; hardtanh and logsigmoid are tanh- and sigmoid-like (Xavier).
+ */
 export function prefersHeInit(name: ActivationName): boolean {
   return name === 'relu' || name === 'leaky-relu' || name === 'elu' || name === 'gelu' ||
-    name === 'silu' || name === 'swish';
+    name === 'silu' || name === 'swish' || name === 'relu6';
 }

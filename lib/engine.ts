@@ -9,13 +9,15 @@
 export type Dtype = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
 export type ActivationName = 'identity' | 'relu' | 'sigmoid' | 'tanh' | 'softmax'
-  | 'log-softmax' | 'leaky-relu' | 'elu' | 'selu' | 'softplus' | 'gelu' | 'silu' | 'swish';
+  | 'log-softmax' | 'leaky-relu' | 'elu' | 'selu' | 'softplus' | 'gelu' | 'silu' | 'swish'
+  | 'hardtanh' | 'relu6' | 'logsigmoid';
 
 /**
  * Parameters of the parameterised activations (SPEC.md §2), PyTorch's names in
  * camelCase. Each activation reads only its own; a missing one takes PyTorch's
  * default: negativeSlope 0.01 (leaky-relu), alpha 1 (elu), beta 1 (softplus,
- * swish), threshold 20 (softplus), approximate 'none' (gelu).
+ * swish), threshold 20 (softplus), approximate 'none' (gelu), minVal −1 and
+ * maxVal 1 (hardtanh).
  */
 export interface ActivationParams {
   negativeSlope?: number;
@@ -23,6 +25,8 @@ export interface ActivationParams {
   beta?: number;
   threshold?: number;
   approximate?: 'none' | 'tanh';
+  minVal?: number;
+  maxVal?: number;
 }
 export type LossName = 'mse' | 'cross-entropy' | 'mae' | 'huber' | 'tukey' | 'quantile' | 'barron' | 'bce'
   | 'bce-with-logits' | 'nll' | 'kl-div' | 'hinge' | 'squared-hinge' | 'dice' | 'focal';

@@ -94,6 +94,20 @@ export abstract class Schedule implements Callback {
     return current;
   }
 
+  /**
+   * The rate `step` steps after its start, from the base it is bound with,
+   * without stepping (schedules.sequential reads its parts this way).
+   */
+  rateAt(step: number): number {
+    this.requireBound();
+    return this.lrAt(step);
+  }
+
+  /** Whether it is attached to an optimizer (by hand or by a fit). */
+  get isBound(): boolean {
+    return this.optimizer !== null;
+  }
+
   /** Its kind, as the factory that made it is named ('step', 'cosine', …). */
   get name(): string {
     return this.kind;
@@ -373,15 +387,17 @@ export interface ReduceOnPlateauOptions {
   mode?: 'auto' | 'min' | 'max';  // 'auto'
   factor?: number;       // 0.1
   patience?: number;     // 10
-  /** Relative improvement needed to count as better (PyTorch's threshold, mode 'rel'). */
+  /** Improvement needed to count as better (PyTorch's threshold): a fraction of the best, or an amount (thresholdMode). */
   threshold?: number;    // 1e-4
+  /** 'rel': better than best·(1 ∓ threshold); 'abs': better than best ∓ threshold (PyTorch's threshold_mode). */
+  thresholdMode?: 'rel' | 'abs';  // 'rel'
   cooldown?: number;     // 0
   minLr?: number;        // 0
 }
 
 /**
- * ReduceLROnPlateau: after more than `patience` epochs without a relative
- * improvement of `threshold`, lr = max(lr·factor, minLr); then `cooldown`
+ * ReduceLROnPlateau: after more than `patience` epochs without an
+ * improvement of `threshold` (relative or absolute: thresholdMode), lr = max(lr·factor, minLr); then `cooldown`
  * epochs during which bad epochs are not counted.
  */
 export class ReduceOnPlateau extends Schedule {
@@ -392,6 +408,7 @@ export class ReduceOnPlateau extends Schedule {
   readonly factor: number;
   readonly patience: number;
   readonly threshold: number;
+  readonly thresholdMode: 'rel' | 'abs';
   readonly cooldown: number;
   readonly minLr: number;
   private best: number;
@@ -400,7 +417,7 @@ export class ReduceOnPlateau extends Schedule {
 
   constructor(opts: ReduceOnPlateauOptions | undefined, optimizer?: LrHolder) {
     const o = options('reduceOnPlateau options', opts,
-      ['monitor', 'mode', 'factor', 'patience', 'threshold', 'cooldown', 'minLr']);
+      ['monitor', 'mode', 'factor', 'patience', 'threshold', 'thresholdMode', 'cooldown', 'minLr']);
     if (o.monitor !== undefined && typeof o.monitor !== 'string') throw typeError('monitor', 'a metric name', o.monitor);
     const monitor = (o.monitor as string | undefined) ?? 'val_loss';
     const given = o.mode === undefined ? 'auto' : oneOf('mode', o.mode, ['auto', 'min', 'max'] as const);
@@ -409,6 +426,7 @@ export class ReduceOnPlateau extends Schedule {
     const factor = o.factor === undefined ? 0.1 : number('factor', o.factor, 0, 1, { minExclusive: true, maxExclusive: true });
     const patience = o.patience === undefined ? 10 : integer('patience', o.patience, 0);
     const threshold = o.threshold === undefined ? 1e-4 : number('threshold', o.threshold, 0);
+    const thresholdMode = o.thresholdMode === undefined ? 'rel' : oneOf('thresholdMode', o.thresholdMode, ['rel', 'abs'] as const);
     const cooldown = o.cooldown === undefined ? 0 : integer('cooldown', o.cooldown, 0);
     const minLr = o.minLr === undefined ? 0 : number('minLr', o.minLr, 0);
     super();
@@ -417,6 +435,7 @@ export class ReduceOnPlateau extends Schedule {
     this.factor = factor;
     this.patience = patience;
     this.threshold = threshold;
+    this.thresholdMode = thresholdMode;
     this.cooldown = cooldown;
     this.minLr = minLr;
     this.best = mode === 'min' ? Infinity : -Infinity;
@@ -434,7 +453,7 @@ export class ReduceOnPlateau extends Schedule {
     // NaN is never better (as torch's is_better and Keras's monitor_op): a bad epoch. Refusing it made
     // fit reject after terminateOnNaN had stopped it, instead of ending quietly as that callback promises.
     this.stepCount++;
-    const better = this.mode === 'min' ? value < this.best * (1 - this.threshold) : value > this.best * (1 + this.threshold);
+    const better = this.isBetter(value);
     if (better) {
       this.best = value;
       this.badEpochs = 0;
@@ -452,6 +471,13 @@ export class ReduceOnPlateau extends Schedule {
       this.badEpochs = 0;
     }
     this.saveState();
+  }
+
+  /** torch's ReduceLROnPlateau.is_better: relative or absolute margin over the best, in the mode's direction. */
+  private isBetter(value: number): boolean {
+    const { best, threshold } = this;
+    if (this.thresholdMode === 'rel') return this.mode === 'min' ? value < best * (1 - threshold) : value > best * (1 + threshold);
+    return this.mode === 'min' ? value < best - threshold : value > best + threshold;
   }
 
   /** Its counters too (PyTorch saves them in the scheduler's state_dict); best is null until a value came. */
@@ -497,7 +523,8 @@ export function checkOneSchedule(callbacks: readonly Callback[]): void {
   if (found.length > 1) {
     throw new ArgumentRangeError(`Expected at most one schedule in fit callbacks but received ${found.length}: ` +
       `${found.map((s) => s.name).join(', ')}. Each sets the rate outright, so the last would undo the others ` +
-      `(torch multiplies chained schedulers); for a warm-up before a decay use cosine({ tMax, warmupEpochs })`);
+      `(torch multiplies chained schedulers); to run schedules one after another (a warm-up, then a decay) ` +
+      `combine them into one with schedules.sequential([first, second], { milestones: [epoch] }), as torch's SequentialLR`);
   }
 }
 

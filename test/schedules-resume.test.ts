@@ -26,6 +26,13 @@ const KINDS: [string, Make][] = [
   ['linearWarmup', () => schedules.linearWarmup({ startFactor: 0.2, totalIters: 5 })],
   ['cosine', () => schedules.cosine({ tMax: EPOCHS })],
   ['cosine with warm-up', () => schedules.cosine({ tMax: 3, warmupEpochs: 2, etaMin: 0.001 })],
+  ['multiStep', () => schedules.multiStep({ milestones: [2, 4], gamma: 0.5 })],
+  ['cosineWarmRestarts', () => schedules.cosineWarmRestarts({ t0: 2, tMult: 2, etaMin: 0.001 })],
+  // A milestone inside the resumed part and one before it: the sequence resumes in its second schedule.
+  ['sequential', () => schedules.sequential([schedules.linearWarmup({ startFactor: 0.2, totalIters: 2 }),
+    schedules.cosine({ tMax: 3 })], { milestones: [2] })],
+  ['reduceOnPlateau, thresholdMode abs', () => schedules.reduceOnPlateau({ monitor: 'loss', patience: 0, factor: 0.5,
+    threshold: 0.05, thresholdMode: 'abs' })],
   ['oneCycle', () => schedules.oneCycle({ maxLr: 0.05, epochs: EPOCHS, stepsPerEpoch: ROWS / BATCH })],
   // threshold 0.5: no epoch after the first counts as better, so the lr falls
   // on a rhythm set by the plateau counters (best, bad epochs, cooldown).

@@ -197,6 +197,15 @@ export const ACTIVATION_EXPORTERS: Record<string, ActivationExporter> = {
   silu: (g, x) => (isDouble(g) ? swishDouble(g, x, 1) : g.node('Mul', [x, g.node('Sigmoid', [x])])),
   swish: (g, x, c) => (isDouble(g) ? swishDouble(g, x, opt(c, 'beta', 1))
     : g.node('Mul', [x, g.node('Sigmoid', [g.node('Mul', [x, g.scalar('beta', opt(c, 'beta', 1))])])])),
+  // torch.nn.Hardtanh / ReLU6 are clamps: ONNX Clip (bounds as inputs since opset 11; double kernels too).
+  hardtanh: (g, x, c) => g.node('Clip', [x, g.scalar('min_val', opt(c, 'minVal', -1)), g.scalar('max_val', opt(c, 'maxVal', 1))]),
+  relu6: (g, x) => g.node('Clip', [x, g.scalar('zero', 0), g.scalar('six', 6)]),
+  // log σ(x) = −softplus(−x) (torch.nn.LogSigmoid); float64 has no Softplus kernel, so
+  // min(x, 0) − log(1 + e^{−|x|}) there, whose exponent is ≤ 0 and never overflows.
+  logsigmoid: (g, x) => (isDouble(g)
+    ? g.node('Sub', [g.node('Min', [x, g.scalar('zero', 0)]),
+      g.node('Log', [g.node('Add', [g.node('Exp', [g.node('Neg', [g.node('Abs', [x])])]), g.scalar('one', 1)])])])
+    : g.node('Neg', [g.node('Softplus', [g.node('Neg', [x])])])),
 };
 
 function activation(g: GraphBuilder, x: string, name: unknown, config: LayerConfig): string {

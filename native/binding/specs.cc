@@ -18,13 +18,14 @@ Activation parse_activation(const Napi::Value& v) {
       {"leaky-relu", Activation::LeakyRelu}, {"elu", Activation::Elu},
       {"selu", Activation::Selu},         {"softplus", Activation::Softplus},
       {"gelu", Activation::Gelu},         {"silu", Activation::Silu},
-      {"swish", Activation::Swish}};
+      {"swish", Activation::Swish},       {"hardtanh", Activation::Hardtanh},
+      {"relu6", Activation::Relu6},       {"logsigmoid", Activation::LogSigmoid}};
   const std::string s = string(v, "activation");
   for (const auto& n : kNames)
     if (s == n.name) return n.act;
   throw_range_error(v.Env(), "Expected one of identity, relu, sigmoid, tanh, softmax, "
                              "log-softmax, leaky-relu, elu, selu, softplus, gelu, silu, "
-                             "swish for activation but received '" + s + "'");
+                             "swish, hardtanh, relu6, logsigmoid for activation but received '" + s + "'");
 }
 
 // An optional number field: absent (undefined) keeps the default. Ranges are
@@ -35,13 +36,15 @@ void optional_number(const Napi::Object& o, const char* key, double& out) {
 }
 
 // The activation parameters of an activation layer spec (lib/engine.ts
-// ActivationParams: negativeSlope, alpha, beta, threshold, approximate).
+// ActivationParams: negativeSlope, alpha, beta, threshold, approximate, minVal, maxVal).
 ActivationParams parse_activation_params(const Napi::Object& o) {
   ActivationParams p;
   optional_number(o, "negativeSlope", p.negative_slope);
   optional_number(o, "alpha", p.alpha);
   optional_number(o, "beta", p.beta);
   optional_number(o, "threshold", p.threshold);
+  optional_number(o, "minVal", p.min_val);
+  optional_number(o, "maxVal", p.max_val);
   const Napi::Value approx = o.Get("approximate");
   if (!approx.IsUndefined()) {
     const std::string a = string(approx, "approximate");

@@ -21,6 +21,9 @@
 //   gelu tanh   ½x(1 + tanh(k(x + 0.044715x³))), k = √(2/π)   (Hendrycks & Gimpel 2016)
 //   silu        x·σ(x)                              f' = σ(x)(1 + x(1 − σ(x)))
 //   swish       x·σ(βx)  (Ramachandran et al. 2017) f' = σ(βx)(1 + βx(1 − σ(βx)))
+//   hardtanh    clamp(x, lo, hi)                    f' = 1 if lo < x < hi else 0 (0 at lo and hi)
+//   relu6       hardtanh(x, 0, 6) (torch.nn.ReLU6 calls F.hardtanh(x, 0, 6))
+//   logsigmoid  log σ(x) = min(x, 0) − log(1 + e^{−|x|})   f' = σ(−x)
 #pragma once
 
 #include <cmath>
@@ -148,6 +151,34 @@ struct Swish {
     const T s = stable_sigmoid(beta * x);
     return s * (T(1) + beta * x * (T(1) - s));
   }
+};
+
+// clamp(x, lo, hi); relu6 is lo = 0, hi = 6. NaN stays NaN (both compares
+// are false), as torch.nn.Hardtanh. The derivative is 0 at the kinks
+// themselves, as torch's hardtanh_backward (which passes the gradient only
+// where lo < x < hi). It reads y, whose position relative to lo and hi is
+// x's: y equals lo exactly when x ≤ lo, hi when x ≥ hi, and x in between
+// (and NaN for NaN, whose gradient torch passes through: neither compare
+// holds), so the network need not keep x.
+template <typename T>
+struct Hardtanh {
+  T lo, hi;
+  FASTMLP_VEC_INLINE T fwd(T x) const { return x < lo ? lo : (x > hi ? hi : x); }
+  FASTMLP_VEC_INLINE T grad(T, T y) const { return (y <= lo || y >= hi) ? T(0) : T(1); }
+};
+
+// log σ(x) = −softplus(−x), computed as min(x, 0) − log(1 + e^{−|x|}) so
+// that e^{−|x|} ≤ 1 never overflows and log1p_unit's argument stays in
+// (0, 1] (as Softplus above). f' = 1 − σ(x) = σ(−x), from x: the output
+// alone (1 − e^y) would cancel for large x.
+template <typename T>
+struct LogSigmoid {
+  FASTMLP_VEC_INLINE T fwd(T x) const {
+    const T ax = x < T(0) ? -x : x;
+    const T neg = x < T(0) ? x : T(0);
+    return neg - vec_math::log1p_unit(vec_math::exp(-ax));
+  }
+  FASTMLP_VEC_INLINE T grad(T x, T) const { return stable_sigmoid(-x); }
 };
 
 }  // namespace act_ops

@@ -205,6 +205,9 @@ bool with_unary_op(Activation act, const ActivationParams& p, F&& f) {
       return true;
     case Activation::Silu: f(Swish<T>{T(1)}); return true;
     case Activation::Swish: f(Swish<T>{T(p.beta)}); return true;
+    case Activation::Hardtanh: f(Hardtanh<T>{T(p.min_val), T(p.max_val)}); return true;
+    case Activation::Relu6: f(Hardtanh<T>{T(0), T(6)}); return true;
+    case Activation::LogSigmoid: f(LogSigmoid<T>{}); return true;
     case Activation::Identity:
     case Activation::Softmax:
     case Activation::LogSoftmax:
@@ -328,6 +331,8 @@ bool activation_grad_reads_input(Activation act) {
     case Activation::Tanh:
     case Activation::Softmax:
     case Activation::LogSoftmax:
+    case Activation::Hardtanh:
+    case Activation::Relu6:
       return false;
     default:
       return true;
@@ -361,6 +366,13 @@ void validate_activation(Activation act, const ActivationParams& p) {
     case Activation::LogSoftmax:
     case Activation::Selu:
     case Activation::Silu:
+    case Activation::Relu6:
+    case Activation::LogSigmoid:
+      return;
+    case Activation::Hardtanh:
+      require_param(std::isfinite(p.min_val), "hardtanh", "minVal", p.min_val, "a finite number");
+      require_param(std::isfinite(p.max_val) && p.max_val > p.min_val, "hardtanh", "maxVal",
+                    p.max_val, "a finite number > minVal");
       return;
     case Activation::LeakyRelu:
       require_param(std::isfinite(p.negative_slope), "leaky-relu", "negativeSlope",

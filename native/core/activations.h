@@ -19,6 +19,8 @@ struct ActivationParams {
   double beta = 1.0;             // softplus, swish
   double threshold = 20.0;       // softplus: linear where β·x > threshold
   GeluApproximation approximate = GeluApproximation::None;  // gelu
+  double min_val = -1.0;         // hardtanh: clamp to [min_val, max_val]
+  double max_val = 1.0;          // (relu6 is hardtanh(0, 6) and ignores these)
 };
 
 // SELU's fixed constants (Klambauer et al. 2017; torch.nn.SELU).
@@ -27,7 +29,7 @@ constexpr double kSeluAlpha = 1.6732632423543772;
 
 // Throws std::invalid_argument when `act` is unknown or one of the parameters
 // it uses is out of range: every parameter finite; elu α > 0; softplus β > 0
-// and threshold > 0. (Leaky-relu's slope and swish's β may be any finite
+// and threshold > 0; hardtanh min_val < max_val. (Leaky-relu's slope and swish's β may be any finite
 // number, as in PyTorch.)
 void validate_activation(Activation act, const ActivationParams& params);
 

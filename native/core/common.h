@@ -15,7 +15,8 @@ using index_t = std::int64_t;
 // parameterised ones travel in ActivationParams (activations.h).
 enum class Activation {
   Identity, Relu, Sigmoid, Tanh, Softmax,
-  LeakyRelu, Elu, Selu, Softplus, Gelu, Silu, Swish, LogSoftmax
+  LeakyRelu, Elu, Selu, Softplus, Gelu, Silu, Swish, LogSoftmax,
+  Hardtanh, Relu6, LogSigmoid
 };
 enum class LossKind {
   Mse, CrossEntropy,

@@ -69,6 +69,9 @@ void fastmlp_test::test_activations() {
   sp.threshold = 3;
   tanh_gelu.approximate = GeluApproximation::Tanh;
   beta.beta = 1.5;
+  ActivationParams ht;
+  ht.min_val = -0.5;
+  ht.max_val = 2;
   const Case cases[] = {
       {Activation::Identity, {}}, {Activation::Relu, {}},
       {Activation::Sigmoid, {}},  {Activation::Tanh, {}},
@@ -78,7 +81,9 @@ void fastmlp_test::test_activations() {
       {Activation::Selu, {}},     {Activation::Softplus, {}},
       {Activation::Softplus, sp}, {Activation::Gelu, {}},
       {Activation::Gelu, tanh_gelu}, {Activation::Silu, {}},
-      {Activation::Swish, {}},    {Activation::Swish, beta}};
+      {Activation::Swish, {}},    {Activation::Swish, beta},
+      {Activation::Hardtanh, {}}, {Activation::Hardtanh, ht},
+      {Activation::Relu6, {}},    {Activation::LogSigmoid, {}}};
   for (const Case& c : cases) {
     const Activation a = c.act;
     validate_activation(a, c.p);
@@ -88,6 +93,10 @@ void fastmlp_test::test_activations() {
       if (std::fabs(v) < 1e-3) v = 0.5;  // keep away from the kinks at 0
       // and from softplus' switch to linear at β·x = threshold
       if (a == Activation::Softplus && std::fabs(c.p.beta * v - c.p.threshold) < 1e-3) v = 0.25;
+      // and from hardtanh's kinks at min_val and max_val
+      if (a == Activation::Hardtanh &&
+          (std::fabs(v - c.p.min_val) < 1e-3 || std::fabs(v - c.p.max_val) < 1e-3))
+        v = 0.25;
     }
     auto dy = random_vec<double>(m);
     std::vector<double> yv(m), dx(m), dx_alias = dy, tmp(m);
@@ -120,10 +129,31 @@ void fastmlp_test::test_activations() {
   bad = {};
   bad.negative_slope = std::nan("");
   CHECK_THROWS(validate_activation(Activation::LeakyRelu, bad), std::invalid_argument);
+  bad = {};
+  bad.min_val = 1;
+  bad.max_val = 1;
+  CHECK_THROWS(validate_activation(Activation::Hardtanh, bad), std::invalid_argument);
+  // Hardtanh's derivative at its kinks is 0, as torch's hardtanh_backward
+  // (the gradient passes only strictly inside (min_val, max_val)); relu6's
+  // kinks are 0 and 6.
+  {
+    const double kx[] = {-1, 1, -1.5, 0.5, 2, 0, 6, 3};
+    double ky[8], kg[8];
+    const double ones[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    activation_forward(Activation::Hardtanh, kx, ky, 1, 5);
+    activation_backward(Activation::Hardtanh, kx, ky, ones, kg, 1, 5);
+    CHECK(ky[0] == -1 && ky[1] == 1 && ky[2] == -1 && ky[3] == 0.5 && ky[4] == 1);
+    CHECK(kg[0] == 0 && kg[1] == 0 && kg[2] == 0 && kg[3] == 1 && kg[4] == 0);
+    activation_forward(Activation::Relu6, kx + 5, ky, 1, 3);
+    activation_backward(Activation::Relu6, kx + 5, ky, ones, kg, 1, 3);
+    CHECK(ky[0] == 0 && ky[1] == 6 && ky[2] == 3);
+    CHECK(kg[0] == 0 && kg[1] == 0 && kg[2] == 1);
+  }
   // Large |x| stays finite: elu/selu/gelu/silu/softplus at ±800 in float.
   std::vector<float> big = {-800.f, 800.f}, out(2);
   for (Activation a : {Activation::Elu, Activation::Selu, Activation::Gelu,
-                       Activation::Silu, Activation::Softplus, Activation::LogSoftmax}) {
+                       Activation::Silu, Activation::Softplus, Activation::LogSoftmax,
+                       Activation::LogSigmoid}) {
     activation_forward(a, big.data(), out.data(), 1, 2);
     CHECK(std::isfinite(out[0]) && std::isfinite(out[1]));
   }

@@ -48,6 +48,9 @@ std::vector<ActCase> elementwise_cases() {
   softplus.threshold = 3.0;  // so some inputs take the linear branch
   swish.beta = 1.5;
   gelu_tanh.approximate = GeluApproximation::Tanh;
+  ActivationParams hardtanh;
+  hardtanh.min_val = -0.25;
+  hardtanh.max_val = 0.5;  // narrow, so both clamps are taken
   return {{Activation::Relu, {}, "relu"},
           {Activation::Sigmoid, {}, "sigmoid"},
           {Activation::Tanh, {}, "tanh"},
@@ -58,7 +61,10 @@ std::vector<ActCase> elementwise_cases() {
           {Activation::Gelu, {}, "gelu"},
           {Activation::Gelu, gelu_tanh, "gelu-tanh"},
           {Activation::Silu, {}, "silu"},
-          {Activation::Swish, swish, "swish"}};
+          {Activation::Swish, swish, "swish"},
+          {Activation::Hardtanh, hardtanh, "hardtanh"},
+          {Activation::Relu6, {}, "relu6"},
+          {Activation::LogSigmoid, {}, "logsigmoid"}};
 }
 
 template <typename T>

@@ -14,6 +14,9 @@
 //   gelu tanh   ½x(1 + tanh(k(x + 0.044715x³))), k = √(2/π)   (Hendrycks & Gimpel 2016)
 //   silu        x·σ(x)                              f' = σ(x)(1 + x(1 − σ(x)))
 //   swish       x·σ(βx)  (Ramachandran et al. 2017) f' = σ(βx)(1 + βx(1 − σ(βx)))
+//   hardtanh    clamp(x, lo, hi)                    f' = 1 if lo < x < hi else 0 (0 at lo and hi)
+//   relu6       hardtanh(x, 0, 6) (torch.nn.ReLU6 calls F.hardtanh(x, 0, 6))
+//   logsigmoid  log σ(x) = min(x, 0) − log(1 + e^{−|x|})   f' = σ(−x)
 
 import { ERFC_CHEBYSHEV } from '../../erfc-chebyshev';
 
@@ -141,3 +144,22 @@ export function swish(beta: number): ScalarActivation {
     },
   };
 }
+
+/**
+ * clamp(x, lo, hi); relu6 is lo = 0, hi = 6. NaN stays NaN. The derivative is
+ * 0 at the kinks themselves (torch's hardtanh_backward passes the gradient
+ * only where lo < x < hi), read from y as the native functor does: y sits
+ * where x does relative to lo and hi, and a NaN passes the gradient as in torch.
+ */
+export function hardtanh(lo: number, hi: number): ScalarActivation {
+  return {
+    fwd: (x) => (x < lo ? lo : x > hi ? hi : x),
+    grad: (_x, y) => (y <= lo || y >= hi ? 0 : 1),
+  };
+}
+
+/** log σ(x) as min(x, 0) − log1p(e^{−|x|}): e^{−|x|} ≤ 1 never overflows. f' = σ(−x), from x. */
+export const logSigmoid: ScalarActivation = {
+  fwd: (x) => (x < 0 ? x : 0) - Math.log1p(Math.exp(-Math.abs(x))),
+  grad: (x) => sigmoid(-x),
+};

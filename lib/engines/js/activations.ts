@@ -15,7 +15,7 @@
 import type { ActivationName, ActivationParams, FloatArray } from '../../engine';
 import {
   SELU_ALPHA, SELU_LAMBDA, geluErf, geluTanh, leakyRelu, relu, scaledElu, sigmoidOp,
-  softplus, swish, tanh, type ScalarActivation,
+  softplus, swish, tanh, hardtanh, logSigmoid, type ScalarActivation,
 } from './activation-ops';
 import { ArgumentRangeError } from '../../validate';
 
@@ -23,7 +23,7 @@ export { sigmoid, erf } from './activation-ops';
 
 export const ACTIVATION_NAMES: readonly ActivationName[] = [
   'identity', 'relu', 'sigmoid', 'tanh', 'softmax', 'log-softmax', 'leaky-relu', 'elu', 'selu',
-  'softplus', 'gelu', 'silu', 'swish',
+  'softplus', 'gelu', 'silu', 'swish', 'hardtanh', 'relu6', 'logsigmoid',
 ];
 
 /** One activation with its parameters bound: y = f(x) and dx = dy·f'(x) over (rows, cols). */
@@ -128,6 +128,8 @@ const SELU = new UnaryKernel(scaledElu(SELU_LAMBDA, SELU_ALPHA));
 const SILU = new UnaryKernel(swish(1));
 const GELU = new UnaryKernel(geluErf);
 const GELU_TANH = new UnaryKernel(geluTanh);
+const RELU6 = new UnaryKernel(hardtanh(0, 6));
+const LOG_SIGMOID = new UnaryKernel(logSigmoid);
 
 function fail(where: string, what: string, actual: unknown): never {
   throw new ArgumentRangeError(`Expected ${what} for ${where} but received ${String(actual)}`);
@@ -144,7 +146,7 @@ function finiteParam(where: string, value: number | undefined, fallback: number,
 /**
  * Resolves and validates an activation with its parameters (the engine-side
  * re-check of native/core validate_activation): every parameter finite;
- * elu alpha > 0; softplus beta and threshold > 0. `where` names the layer in
+ * elu alpha > 0; softplus beta and threshold > 0; hardtanh maxVal > minVal. `where` names the layer in
  * errors, e.g. 'layers[1]'.
  */
 export function activationKernel(act: ActivationName, params: ActivationParams = {},
@@ -158,6 +160,14 @@ export function activationKernel(act: ActivationName, params: ActivationParams =
     case 'log-softmax': return logSoftmaxKernel;
     case 'selu': return SELU;
     case 'silu': return SILU;
+    case 'relu6': return RELU6;
+    case 'logsigmoid': return LOG_SIGMOID;
+    case 'hardtanh': {
+      const lo = finiteParam(`${where}.minVal`, params.minVal, -1, false);
+      const hi = finiteParam(`${where}.maxVal`, params.maxVal, 1, false);
+      if (!(hi > lo)) fail(`${where}.maxVal`, `a finite number > minVal (${lo})`, hi);
+      return new UnaryKernel(hardtanh(lo, hi));
+    }
     case 'leaky-relu':
       return new UnaryKernel(leakyRelu(finiteParam(`${where}.negativeSlope`, params.negativeSlope, 0.01, false)));
     case 'elu':
