@@ -18,7 +18,7 @@ export interface LineSink {
 /** Writes `text`, then waits for 'drain' if the stream asked for a pause; a stream error rejects. */
 async function writeHonouringBackpressure(stream: NodeJS.WritableStream, text: string): Promise<void> {
   if (stream.write(text)) return;
-  await Promise.race([once(stream as NodeJS.EventEmitter, 'drain'), once(stream as NodeJS.EventEmitter, 'error').then(([e]) => { throw e; })]);
+  await once(stream as NodeJS.EventEmitter, 'drain');   // rejects if the stream emits 'error' meanwhile
 }
 
 export function streamSink(stream: NodeJS.WritableStream): LineSink {

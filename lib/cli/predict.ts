@@ -21,17 +21,21 @@ import { fileSink, streamSink, type LineSink } from './output-stream';
 import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
 export const PREDICT_FLAGS: Flags = {
-  out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
+  out: { value: 'FILE', short: 'o', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
   engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
   delimiter: { value: 'C', help: "cell separator, e.g. ';' or '\\t' (default: the training CSV's, else ',')" },
   'no-header': { help: 'data.csv has no header line (default: as the training CSV; for a model saved through the API, a first line of numbers is data)' },
 };
 
-export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [--out preds.csv]',
+export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [-o preds.csv]',
   `Predicts one label (classification: the class names of the training CSV) or one value
 (regression) per row of data.csv. The CSV has the training file's columns, with or without
 the target column; the model takes raw columns (training folded its scaling into the
-weights). When the target column is present, the accuracy (or MAE) is printed on stderr.`, PREDICT_FLAGS);
+weights). When the target column is present, the accuracy (or MAE) is printed on stderr.
+The file is read a batch of rows at a time and each batch's predictions are written before
+the next is read, so a file larger than memory works; a class target column costs one
+more read of the file (to learn its labels). On a bad row, stdout keeps the predictions
+before it; an --out file is only written whole.`, PREDICT_FLAGS);
 
 function jsonArray(text: string | undefined, key: string, path: string): string[] | null {
   if (text === undefined) return null;
