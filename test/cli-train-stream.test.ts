@@ -6,6 +6,7 @@
 // numeric target go through, the model takes raw columns, errors name rows.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { StandardScaler } from '../lib/data/preprocess';
 import { Matrix } from '../lib/matrix';
@@ -131,6 +132,19 @@ describe.each(ENGINES)('fastmlp train --stream (%s engine)', (engine) => {
     const predicted = fastmlp(['predict', 'prices.safetensors', 'prices-x.csv'], dir).stdout.trim().split('\n').map(Number);
     const mae = predicted.reduce((s, p, i) => s + Math.abs(p - values[i]!), 0) / values.length;
     expect(mae).toBeLessThan(40);   // prices span 380–1250: raw units, not standardised ones
+  }, 120_000);
+
+  it('numeric labels (≤ 20 distinct integers) are classes, as in memory: digits as a plain headerless CSV', () => {
+    writeFileSync(join(dir, 'digits.csv'), gunzipSync(readFileSync(DIGITS)));
+    const run = fastmlp(['train', 'digits.csv', '--no-header', '--stream', '--epochs', '10', '--engine', engine, '--out', 'dn.safetensors'], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/1797 rows, 64 features, target '64' \(10 classes\)/);
+    expect(accuracy(run.stdout)).toBeGreaterThan(93);
+    const asValues = fastmlp(['train', 'digits.csv', '--no-header', '--stream', '--epochs', '1', '--task', 'regression',
+      '--engine', engine, '--out', 'dv.safetensors'], dir);
+    expect(asValues.code, asValues.stderr).toBe(0);
+    expect(asValues.stdout).toMatch(/target '64' \(regression\)/);
+    expect(asValues.stdout).toMatch(/^test \(\d+ rows\): MAE [\d.]+, RMSE [\d.]+, R² -?[\d.]+$/m);
   }, 120_000);
 
   it('a bad row fails with its row and line; bad option use is a usage error naming the flag', () => {
