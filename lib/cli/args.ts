@@ -19,6 +19,8 @@ export interface FlagSpec {
   value?: string;
   help: string;
   default?: string;
+  /** A one-letter alias, e.g. 'o' for -o. */
+  short?: string;
 }
 
 export type Flags = Record<string, FlagSpec>;
@@ -30,8 +32,10 @@ export interface Parsed {
 
 /** Parses argv for one command; unknown flags and missing values become CliErrors. */
 export function parseCommand(command: string, argv: string[], flags: Flags, maxPositionals: number): Parsed {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const [name, spec] of Object.entries(flags)) options[name] = { type: spec.value ? 'string' : 'boolean' };
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = { help: { type: 'boolean' } };
+  for (const [name, spec] of Object.entries(flags)) {
+    options[name] = { type: spec.value ? 'string' : 'boolean', ...(spec.short ? { short: spec.short } : {}) };
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
@@ -67,7 +71,7 @@ function parseArgsMessage(e: Error & { code?: string }): string {
 /** The --help text of a command: usage, description, then one line per flag. */
 export function helpText(usage: string, description: string, flags: Flags): string {
   const rows = Object.entries(flags).map(([name, spec]) => {
-    const left = `  --${name}${spec.value ? ` ${spec.value}` : ''}`;
+    const left = `  ${spec.short ? `-${spec.short}, ` : ''}--${name}${spec.value ? ` ${spec.value}` : ''}`;
     const def = spec.default !== undefined ? ` (default ${spec.default})` : '';
     return `${left.padEnd(24)} ${spec.help}${def}`;
   });

@@ -2,28 +2,40 @@
 // value (regression) per row, read with the model file's stored CSV settings
 // (header, column names, target name, class labels) so a file with or without
 // its target column works.
-import { promises as fs } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
+//
+// The file is streamed (data.csvBatches, a batch of rows at a time) and each
+// batch's predictions are written before the next batch is read, so memory
+// stays bounded whatever the row count; the output is the same bytes the
+// whole-file version wrote. With the target column present, the accuracy (or
+// MAE) is summed batch by batch; a class target costs csvBatches' first pass
+// over the file (it learns the labels). On an error at some row, stdout keeps
+// the rows before it; an --out file is written only whole (renamed at the end).
 import { parse } from 'csv-parse/sync';
 import { sklearnHeaderClasses } from '../data/csv';
+import { csvBatches } from '../data/csv-stream';
 import { readModelInfo } from '../io/model-file';
 import { Matrix } from '../matrix';
 import { Sequential } from '../sequential';
-import { delimiterFlag, loadCliCsv } from './csv-input';
+import { cliCsvError, delimiterFlag, firstLines } from './csv-input';
+import { fileSink, streamSink, type LineSink } from './output-stream';
 import { CliError, choiceFlag, helpText, inputFile, outputFile, parseCommand, type Flags } from './args';
 
 export const PREDICT_FLAGS: Flags = {
-  out: { value: 'FILE', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
+  out: { value: 'FILE', short: 'o', help: 'write the predictions to FILE (a CSV with a header) instead of stdout (no header)' },
   engine: { value: 'E', help: 'auto | native | js', default: 'auto' },
   delimiter: { value: 'C', help: "cell separator, e.g. ';' or '\\t' (default: the training CSV's, else ',')" },
   'no-header': { help: 'data.csv has no header line (default: as the training CSV; for a model saved through the API, a first line of numbers is data)' },
 };
 
-export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [--out preds.csv]',
+export const PREDICT_HELP = helpText('fastmlp predict model.safetensors data.csv [-o preds.csv]',
   `Predicts one label (classification: the class names of the training CSV) or one value
 (regression) per row of data.csv. The CSV has the training file's columns, with or without
 the target column; the model takes raw columns (training folded its scaling into the
-weights). When the target column is present, the accuracy (or MAE) is printed on stderr.`, PREDICT_FLAGS);
+weights). When the target column is present, the accuracy (or MAE) is printed on stderr.
+The file is read a batch of rows at a time and each batch's predictions are written before
+the next is read, so a file larger than memory works; a class target column costs one
+more read of the file (to learn its labels). On a bad row, stdout keeps the predictions
+before it; an --out file is only written whole.`, PREDICT_FLAGS);
 
 function jsonArray(text: string | undefined, key: string, path: string): string[] | null {
   if (text === undefined) return null;
@@ -41,13 +53,15 @@ function jsonArray(text: string | undefined, key: string, path: string): string[
  * gives its columns instead: '0', '1', …, 'target'.
  */
 async function firstRow(path: string, delimiter: string): Promise<string[]> {
-  const bytes = await fs.readFile(path);
-  const text = (path.endsWith('.gz') ? gunzipSync(bytes) : bytes).toString('utf8');
+  const text = await firstLines(path, 2);
   let rows: string[][];
   try {
+    if (text === null) throw new Error(`cannot read '${path}'`);
     rows = parse(text, { delimiter, to_line: 2, trim: true, skip_empty_lines: true, relax_column_count: true }) as string[][];
-  } catch {
-    return (await loadCliCsv(path, { header: false, delimiter })).columns;   // the same failure, with the hint
+  } catch (e) {
+    // The same failure the streamed read would meet, with the CLI's hint.
+    const error = await csvBatches(path, { header: false, delimiter }).info().then(() => e, (streamed: unknown) => streamed);
+    throw await cliCsvError(path, delimiter, error);
   }
   if (rows.length === 0) throw new CliError(`'${path}' holds no CSV rows`, 1);
   if (rows.length > 1 && sklearnHeaderClasses(rows[0]!, null, rows[1]!.length)) {
@@ -145,37 +159,62 @@ export async function predict(argv: string[], out: NodeJS.WritableStream, err: N
     throw new CliError(`'${csvPath}' has ${width} columns but the model takes ${model.inputSize} ` +
       `(or ${model.inputSize + 1} with the target column '${target ?? '?'}')`, 1);
   }
-  const data = await loadCliCsv(csvPath, { header, delimiter, ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
-  const x = header ? inTrainingOrder(data.x, data.columns, jsonArray(meta['columns'], 'columns', modelPath), csvPath) : data.x;
-
-  const pred = model.predict(x);
-  const lines: string[] = [];
-  if (classes) {
-    for (let r = 0; r < pred.rows; r++) {
-      let best = 0;
-      for (let c = 1; c < pred.cols; c++) if (pred.data[r * pred.cols + c]! > pred.data[r * pred.cols + best]!) best = c;
-      lines.push(classes[best]!);
+  const reader = csvBatches(csvPath, { header, delimiter, batchSize: PREDICT_BATCH,
+    ...(targetColumn === undefined ? {} : { target: targetColumn, targetKind: classes ? 'class' : 'value' }) });
+  const trainedColumns = jsonArray(meta['columns'], 'columns', modelPath);
+  const outPath = typeof values['out'] === 'string' ? values['out'] : null;
+  const sink: LineSink = outPath === null ? streamSink(out) : fileSink(outPath);
+  const score = { rows: 0, correct: 0, absError: 0 };
+  let labelled: 'class' | 'value' | null = null;
+  try {
+    const streamInfo = await reader.info();
+    if (outPath !== null) await sink.write(`${outputHeader(target, classes ? 1 : model.outputSize)}\n`);
+    for await (const batch of reader) {
+      const x = header ? inTrainingOrder(batch.x, streamInfo.columns, trainedColumns, csvPath) : batch.x;
+      const pred = model.predict(x);
+      const lines = classes ? labels(pred, classes) : outputValues(pred);
+      if (batch.y && classes && streamInfo.classNames) {
+        labelled = 'class';
+        const names = streamInfo.classNames;
+        for (let r = 0; r < lines.length; r++) if (lines[r] === names[batch.y[r]!]) score.correct++;
+      } else if (batch.y && !classes && model.outputSize === 1) {
+        labelled = 'value';
+        for (let r = 0; r < lines.length; r++) score.absError += Math.abs(Number(lines[r]) - batch.y[r]!);
+      }
+      score.rows += lines.length;
+      await sink.write(lines.join('\n') + '\n');
     }
-  } else {
-    for (let r = 0; r < pred.rows; r++) lines.push(Array.from(pred.data.subarray(r * pred.cols, (r + 1) * pred.cols), String).join(','));
+    await sink.close();
+  } catch (e) {
+    await sink.abort();
+    throw e instanceof CliError ? e : await cliCsvError(csvPath, delimiter, e);
   }
 
-  if (data.y && data.classNames && classes) {
-    const truth = data.y as Int32Array;
-    let correct = 0;
-    for (let r = 0; r < lines.length; r++) if (lines[r] === data.classNames[truth[r]!]) correct++;
-    err.write(`accuracy on the ${lines.length} labelled rows: ${(100 * correct / lines.length).toFixed(2)} %\n`);
-  } else if (data.y && !classes && model.outputSize === 1) {
-    let abs = 0;
-    for (let r = 0; r < lines.length; r++) abs += Math.abs(Number(lines[r]) - data.y[r]!);
-    err.write(`MAE on the ${lines.length} labelled rows: ${(abs / lines.length).toPrecision(5)}\n`);
+  if (labelled === 'class') {
+    err.write(`accuracy on the ${score.rows} labelled rows: ${(100 * score.correct / score.rows).toFixed(2)} %\n`);
+  } else if (labelled === 'value') {
+    err.write(`MAE on the ${score.rows} labelled rows: ${(score.absError / score.rows).toPrecision(5)}\n`);
   }
+  if (outPath !== null) err.write(`wrote ${score.rows} predictions to ${outPath}\n`);
+}
 
-  const body = lines.join('\n') + '\n';
-  if (typeof values['out'] === 'string') {
-    await fs.writeFile(values['out'], `${outputHeader(target, classes ? 1 : pred.cols)}\n${body}`);
-    err.write(`wrote ${lines.length} predictions to ${values['out']}\n`);
-  } else {
-    out.write(body);
+/** Rows predicted per model.predict call: the reader's batch. */
+const PREDICT_BATCH = 4096;
+
+/** The label of each row's largest output (the first of a tie). */
+function labels(pred: Matrix, classes: string[]): string[] {
+  const lines: string[] = [];
+  for (let r = 0; r < pred.rows; r++) {
+    let best = 0;
+    for (let c = 1; c < pred.cols; c++) if (pred.data[r * pred.cols + c]! > pred.data[r * pred.cols + best]!) best = c;
+    lines.push(classes[best]!);
   }
+  return lines;
+}
+
+/** Each row's outputs as numbers, comma-separated. */
+function outputValues(pred: Matrix): string[] {
+  const lines: string[] = [];
+  for (let r = 0; r < pred.rows; r++) lines.push(Array.from(pred.data.subarray(r * pred.cols, (r + 1) * pred.cols), String).join(','));
+  return lines;
 }

@@ -3,7 +3,7 @@
 // folded in (lib/cli/fold.ts) and an SVG of the training curves beside it.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { CsvData } from '../data/csv';
+import { loadCsv, type CsvData } from '../data/csv';
 import { csvBatches } from '../data/csv-stream';
 import { StandardScaler } from '../data/preprocess';
 import { trainTestSplit, trainValTestSplit } from '../data/split';
@@ -14,10 +14,12 @@ import { Adagrad, Adam, AdamW, RMSprop, SGD, type Optimizer } from '../optim';
 import { Sequential } from '../sequential';
 import type { ActivationName } from '../engine';
 import { CliError, choiceFlag, helpText, inputFile, intFlag, numberFlag, outputFile, parseCommand, sizesFlag, type Flags, type Parsed } from './args';
-import { delimiterFlag, loadCliCsv } from './csv-input';
+import { cliCsvError, delimiterFlag } from './csv-input';
 import { foldInputScaling, foldOutputScaling } from './fold';
 import { curvesSvg, panelsFromHistory } from './plot';
 import { progressCallback } from './progress';
+import { classReport, valueReport } from './train-report';
+import { trainStreamed } from './train-stream';
 
 /** data/ beside dist/ and lib/: this file is dist/cli/train.js or lib/cli/train.ts. */
 export const DIGITS_CSV = join(__dirname, '..', '..', 'data', 'digits.csv.gz');
@@ -49,6 +51,8 @@ export const TRAIN_FLAGS: Flags = {
   out: { value: 'FILE', help: 'model file to write; the curves go to FILE with .svg', default: 'model.safetensors' },
   'no-header': { help: 'the CSV has no header line (columns are then named by index)' },
   delimiter: { value: 'C', help: "cell separator, e.g. ';' or '\\t' (stored in the model file for predict)", default: ',' },
+  stream: { help: 'read the CSV in passes, a batch at a time, never whole (files larger than memory): ' +
+    'row-hash split by --seed (not stratified), rows shuffled within 8192-row batches' },
 };
 
 export const TRAIN_HELP = helpText('fastmlp train [data.csv] [options]',
@@ -59,7 +63,12 @@ folded into the first layer's weights (W' = W/σ, b' = b − W'μ) before saving
 model takes RAW columns. A regression target is standardised too and unfolded into the last
 layer. Class labels and column names are stored in the model file for 'fastmlp predict'.
 Prints one line per epoch (a progress bar on a terminal), the test accuracy and confusion
-matrix (classes) or MAE/RMSE/R² (values), and writes the loss/metric curves as an SVG.`, TRAIN_FLAGS);
+matrix (classes) or MAE/RMSE/R² (values), and writes the loss/metric curves as an SVG.
+
+With --stream the file is never held: one pass computes the training part's mean and σ
+(and a first pass learns text labels), each epoch reads the file again, and each row's
+part (train, validation, test) follows from a hash of its row number and --seed, so the
+parts are the fractions asked for up to sampling noise, without stratification.`, TRAIN_FLAGS);
 
 interface Task {
   kind: 'classification' | 'regression';
@@ -185,15 +194,31 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
   const dataPath = positionals.length > 0 ? inputFile(positionals[0]!, 'data file') : DIGITS_CSV;
   const delimiter = delimiterFlag(values) ?? ',';
   const { target, note: targetNote } = positionals.length > 0 ? await targetOf(values, header, dataPath, delimiter) : { target: 64, note: null };
-  const data = await loadCliCsv(dataPath, { header, target, delimiter, targetKind: positionals.length > 0 ? 'auto' : 'class' })
-    .catch((e: unknown) => {
-      // An index out of range or an unknown name is a usage error of --target (exit 2), named as the flag.
-      if (e instanceof RangeError && / for target /.test(e.message)) {
-        const flag = values['target-index'] !== undefined ? '--target-index' : '--target';
-        throw new CliError(e.message.replace(' for target ', ` for ${flag} `));
-      }
-      throw e;
-    });
+  const readError = async (e: unknown): Promise<unknown> => {
+    if (e instanceof CliError) return e;
+    const hinted = await cliCsvError(dataPath, delimiter, e);  // a wrong separator is the likelier cause
+    // An index out of range or an unknown name is a usage error of --target (exit 2), named as the flag.
+    if (hinted === e && e instanceof RangeError && / for target /.test(e.message)) {
+      const flag = values['target-index'] !== undefined ? '--target-index' : '--target';
+      return new CliError(e.message.replace(' for target ', ` for ${flag} `));
+    }
+    return hinted;
+  };
+  const targetKind = positionals.length > 0 ? 'auto' as const : 'class' as const;
+  if (values['stream'] === true) {
+    const wanted = task !== 'auto' ? task
+      : (CLASS_LOSSES as readonly string[]).includes(loss) ? 'classification'
+      : (VALUE_LOSSES as readonly string[]).includes(loss) ? 'regression' : null;
+    await trainStreamed({
+      dataPath, source: positionals.length > 0 ? positionals[0]! : 'bundled digits (data/digits.csv.gz)', header, delimiter,
+      target, targetKind, targetNote, wanted, loss, valSplit, testSplit, seed, epochs, batchSize, hidden,
+      activation: activation as ActivationName, optimizer: optimizerOf(optimizer, lr), optimizerText: `${optimizer} lr ${lr}`,
+      engine, outPath, svgPath, readError,
+    }, out);
+    return;
+  }
+  const data = await loadCsv(dataPath, { header, target, delimiter, targetKind })
+    .catch(async (e: unknown) => { throw await readError(e); });
   const t = taskOf(data, task, loss);
   const classes = t.classNames?.length ?? 0;
   const lossName = loss !== 'auto' ? loss : t.kind === 'classification' ? 'cross-entropy' : 'mse';
@@ -256,21 +281,6 @@ export async function train(argv: string[], out: NodeJS.WritableStream & { isTTY
 /** Test accuracy and confusion matrix (classes) or MAE/RMSE/R² (values), in raw units. */
 export function testReport(model: Sequential, x: Matrix, y: Int32Array | Float64Array, classNames: string[] | null): string {
   const pred = model.predict(x);
-  if (!classNames) {
-    const p = pred.data;
-    return `test (${x.rows} rows): MAE ${fmt(mae(p, y))}, RMSE ${fmt(rmse(p, y))}, R² ${r2(p, y).toFixed(4)}\n`;
-  }
-  const cm = confusionMatrix(pred, y as Int32Array);
-  const correct = cm.reduce((s, row, i) => s + row[i]!, 0);
-  const lines = [`test accuracy: ${(100 * correct / x.rows).toFixed(2)} % (${correct}/${x.rows})`,
-    'confusion matrix (rows: true class, columns: predicted):'];
-  const width = Math.max(4, ...classNames.map((n) => n.length), ...cm.flat().map((v) => String(v).length)) + 1;
-  const labelWidth = Math.max(...classNames.map((n) => n.length)) + 2;
-  lines.push(' '.repeat(labelWidth) + classNames.map((n) => n.padStart(width)).join(''));
-  cm.forEach((row, i) => lines.push(classNames[i]!.padEnd(labelWidth) + row.map((v) => String(v).padStart(width)).join('')));
-  return lines.join('\n') + '\n';
-}
-
-function fmt(v: number): string {
-  return Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
+  if (!classNames) return valueReport(x.rows, mae(pred.data, y), rmse(pred.data, y), r2(pred.data, y));
+  return classReport(confusionMatrix(pred, y as Int32Array), classNames, x.rows);
 }

@@ -97,7 +97,7 @@ export class StandardScaler extends Scaler {
  * & LeVeque's error bound for the two-pass variance):
  * var ≤ n·ε·var + (n·|mean|·ε)², ε the float64 machine epsilon.
  */
-function isConstant(variance: number, mean: number, rows: number): boolean {
+export function isConstant(variance: number, mean: number, rows: number): boolean {
   const eps = Number.EPSILON;
   return variance <= rows * eps * variance + (rows * mean * eps) ** 2;
 }

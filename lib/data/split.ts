@@ -140,7 +140,9 @@ function splitIndices(rows: number, sizes: number[], seed: number, shuffleRows: 
     const order = shuffleRows ? rng.permutation(g.length).map((i) => g[i]!) : g;
     let begin = 0;
     perGroup.forEach((take, p) => {
-      parts[p]!.push(...order.subarray(begin, begin + take[gi]!));
+      // A loop, not push(...rows): spreading a class of ~500 k rows overflows the call stack.
+      const part = parts[p]!;
+      for (let i = begin; i < begin + take[gi]!; i++) part.push(order[i]!);
       begin += take[gi]!;
     });
   });
