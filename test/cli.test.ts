@@ -296,3 +296,18 @@ describe('fastmlp info, bench, --help, --version', () => {
     expect(fastmlp(['--version'], dir).stdout.trim()).toBe(`fastmlp ${pkg.version}`);
   });
 });
+
+// The activations added beside torch's (relu6, hardtanh, logsigmoid) are offered by --activation
+// too, and the model they build is what `info` reads back.
+describe.each(ENGINES)('fastmlp train --activation with the clamping activations (%s engine)', (engine) => {
+  const dir = tempDir();
+  it.each(['relu6', 'hardtanh', 'logsigmoid'])('%s trains the digits and is saved in the model', (activation) => {
+    const out = `${activation}.safetensors`;
+    const run = fastmlp(['train', '--engine', engine, '--activation', activation, '--epochs', '10', '--out', out], dir);
+    expect(run.code, run.stderr).toBe(0);
+    expect(testAccuracy(run.stdout)).toBeGreaterThan(85);
+    const info = fastmlp(['info', out], dir);
+    expect(info.code, info.stderr).toBe(0);
+    expect(info.stdout).toMatch(new RegExp(`0: Dense\\(64 → \\d+, activation: '${activation}'`));
+  });
+});

@@ -26,7 +26,9 @@ describe('csvBatches memory', () => {
     expect(large.fileBytes).toBeGreaterThan(12 * MB);     // ~190 chunks of 64 KiB
     // A chunk of text, its records' offsets and a few 512-row batches: a few MB at most, whatever the file.
     expect(large.peakGrowthBytes).toBeLessThan(6 * MB);
-    expect(large.peakGrowthBytes - small.peakGrowthBytes).toBeLessThan(2 * MB);
+    // Fresh processes still differ by up to ~2.5 MB (fs read buffers in flight at a sample), so
+    // the bound is 4 MB: a reader that held the file would differ by the 10.5 MB the file grew.
+    expect(large.peakGrowthBytes - small.peakGrowthBytes).toBeLessThan(4 * MB);
     // loadCsv on the same file holds its text and every row: what the streaming reader avoids.
     const whole = run('load', 100_000);
     expect(whole.rows).toBe(100_000);

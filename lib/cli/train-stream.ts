@@ -20,7 +20,8 @@ import { confusionMatrix } from '../metrics';
 import type { Optimizer } from '../optim';
 import { Sequential } from '../sequential';
 import type { ActivationName } from '../engine';
-import type { Callback, Logs } from '../callbacks';
+import type { Callback, EpochLogs } from '../callbacks';
+import type { CliLoss } from './train';
 import { CliError } from './args';
 import { foldInputScaling, foldOutputScaling } from './fold';
 import { curvesSvg, panelsFromHistory } from './plot';
@@ -46,7 +47,7 @@ export interface StreamRun {
   targetNote: string | null;
   /** 'classification' | 'regression' when --task or --loss decides, else null (decided from the target). */
   wanted: 'classification' | 'regression' | null;
-  loss: string;
+  loss: CliLoss;
   valSplit: number;
   testSplit: number;
   seed: number;
@@ -230,7 +231,7 @@ function withStreamedValidation(progress: Callback, model: Sequential,
   chunks: () => AsyncIterable<{ x: Matrix; y: Int32Array | Matrix }>, history: Record<string, number[]>): Callback {
   return {
     ...progress,
-    async onEpochEnd(epoch: number, logs: Logs) {
+    async onEpochEnd(epoch: number, logs: EpochLogs) {
       const sums: Record<string, number> = {};
       let rows = 0;
       for await (const { x, y } of chunks()) {
@@ -238,7 +239,7 @@ function withStreamedValidation(progress: Callback, model: Sequential,
         for (const [k, v] of Object.entries(scores)) sums[k] = (sums[k] ?? 0) + v * x.rows;
         rows += x.rows;
       }
-      const merged: Logs = { ...logs };
+      const merged: EpochLogs = { ...logs };
       for (const [k, v] of Object.entries(sums)) {
         merged[`val_${k}`] = v / rows;
         (history[`val_${k}`] ??= []).push(v / rows);

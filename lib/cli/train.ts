@@ -24,11 +24,12 @@ import { trainStreamed } from './train-stream';
 /** data/ beside dist/ and lib/: this file is dist/cli/train.js or lib/cli/train.ts. */
 export const DIGITS_CSV = join(__dirname, '..', '..', 'data', 'digits.csv.gz');
 
-const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'leaky-relu', 'elu', 'selu', 'softplus', 'gelu', 'silu', 'swish', 'identity'] as const;
+const ACTIVATIONS = ['relu', 'tanh', 'sigmoid', 'leaky-relu', 'elu', 'selu', 'softplus', 'gelu', 'silu', 'swish', 'relu6', 'hardtanh', 'logsigmoid', 'identity'] as const;
 const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'] as const;
 const CLASS_LOSSES = ['cross-entropy'] as const;
 const VALUE_LOSSES = ['mse', 'mae', 'huber'] as const;
 const LOSSES = ['auto', ...CLASS_LOSSES, ...VALUE_LOSSES] as const;
+export type CliLoss = (typeof LOSSES)[number];
 /** A numeric target with at most this many distinct integers counts as classes under --task auto. */
 const MAX_AUTO_CLASSES = 20;
 
