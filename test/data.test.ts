@@ -186,6 +186,24 @@ describe('splits, shuffles and batches', () => {
     expect(Array.from(data.permutation(5, 9)).sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('permutation and shuffle take the seed the same two ways: a number or { seed }', () => {
+    const order = Array.from(data.permutation(40, 7));
+    expect(Array.from(data.permutation(40, { seed: 7 }))).toEqual(order);
+    const byNumber = data.shuffle(x, y, 7);
+    const byOptions = data.shuffle(x, y, { seed: 7 });
+    expect(byNumber.x.toArray()).toEqual(byOptions.x.toArray());
+    expect(byNumber.y).toEqual(byOptions.y);
+    // One seed, one order: shuffle's rows are x's rows in permutation's order.
+    expect(byOptions.x.toArray().map((r) => r[0])).toEqual(order);
+    expect(data.shuffle(x, undefined, 7).x.toArray()).toEqual(byOptions.x.toArray());
+    expect(data.permutation(40, {}).length).toBe(40);   // no seed: a random one, as before
+    expect(() => data.permutation(5, { seed: -1 })).toThrow(/seed/);
+    expect(() => data.permutation(5, { sed: 1 } as never)).toThrow(/Unknown option 'sed'/);
+    expect(() => data.permutation(5, '7' as never)).toThrow(TypeError);
+    expect(() => data.shuffle(x, y, 1.5)).toThrow(/seed/);
+    expect(() => data.shuffle(x, y, '7' as never)).toThrow(TypeError);
+  });
+
   it('rejects bad options', () => {
     expect(() => data.trainTestSplit(x, y, { testSize: 0 })).toThrow(/testSize/);
     expect(() => data.trainTestSplit(x, y, { testSize: 40 })).toThrow(/row count below 40 .*testSize/);

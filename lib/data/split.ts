@@ -5,7 +5,7 @@
 // so a seed gives the same split on every engine and platform.
 import { Matrix, toMatrix, type MatrixLike } from '../matrix';
 import { Rng, randomSeed } from '../rng';
-import { ArgumentRangeError, boolean, integer, number, options, rangeError } from '../validate';
+import { ArgumentRangeError, boolean, integer, number, options, rangeError, typeError } from '../validate';
 
 /** Labels or targets: one value per row (flat array) or a matrix with one row per row of x. */
 export type Labels = number[] | Int32Array | Float32Array | Float64Array | Matrix | number[][];
@@ -74,16 +74,42 @@ function classesOf(y: unknown, rows: number): Int32Array {
   return (y instanceof Matrix ? y : toMatrix(y, 'y', 'float32')).argmax();
 }
 
-/** A seeded permutation of 0..n−1. */
-export function permutation(n: number, seed?: number): Int32Array {
-  return new Rng(seedOf(seed)).permutation(integer('n', n, 0));
+export interface SeedOptions {
+  /** Seed of the shuffle: an integer ≥ 0; the same seed gives the same order on every engine and platform (default: random). */
+  seed?: number;
 }
 
-/** Rows of x (and y, in the same order) shuffled with a seed; copies, the inputs are unchanged. */
-export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: { seed?: number }): { x: Matrix; y: Y | undefined } {
-  const o = options('shuffle options', opts, ['seed']);
+/**
+ * The seed of permutation and shuffle, given either way: a number (the older
+ * form of permutation) or `{ seed }` (the form of every other data helper).
+ */
+function seedArgument(value: unknown, what: string): number {
+  if (value === undefined || typeof value === 'number') return seedOf(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(what, 'a seed (an integer ≥ 0) or an options object { seed }', value);
+  }
+  return seedOf(options(what, value, ['seed']).seed);
+}
+
+/**
+ * A seeded permutation of 0..n−1. The seed comes as a number or as `{ seed }`
+ * (as shuffle's and the splits'); without one, a random seed. The same seed
+ * gives the order in which `shuffle(x, y, { seed })` puts n rows.
+ */
+export function permutation(n: number, seed?: number | SeedOptions): Int32Array {
+  const s = seedArgument(seed, 'permutation options');
+  return new Rng(s).permutation(integer('n', n, 0));
+}
+
+/**
+ * Rows of x (and y, in the same order) shuffled with a seed, given as
+ * `{ seed }` or as a number (as permutation's); copies, the inputs are
+ * unchanged. Without a seed, a random one.
+ */
+export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: SeedOptions | number): { x: Matrix; y: Y | undefined } {
+  const seed = seedArgument(opts, 'shuffle options');
   const xs = xRows(x);
-  const order = new Rng(seedOf(o.seed)).permutation(xs.count);
+  const order = new Rng(seed).permutation(xs.count);
   return { x: xs.take(order) as Matrix, y: y === undefined ? undefined : (yRows(y, xs.count).take(order) as Y) };
 }
 
