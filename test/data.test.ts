@@ -210,6 +210,8 @@ describe('splits, shuffles and batches', () => {
     expect(() => data.trainTestSplit(x, y, { testSize: '0.2' as never })).toThrow(TypeError);
     expect(() => data.trainTestSplit(x, y.slice(1))).toThrow(/40 values/);
     expect(() => data.trainTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle/);
+    // Both splits refuse it, as scikit-learn's train_test_split does (stratified parts are drawn at random).
+    expect(() => data.trainValTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle: true for a stratified split/);
     expect(() => data.trainTestSplit(x, y.map((v) => v + 0.5), { stratify: true })).toThrow(/integer class labels/);
     expect(() => data.trainValTestSplit(x, y, { valSize: 0.5, testSize: 0.5 })).toThrow(/below 1/);
     expect(() => [...data.batches(x, y, { batchSize: 0 })]).toThrow(/batchSize/);

@@ -194,6 +194,13 @@ function partRows(name: string, size: unknown, rows: number): number {
   throw new ArgumentRangeError(`Expected a fraction in (0, 1) or a row count (an integer ≥ 1) for ${name} but received ${size}`);
 }
 
+/** The stratify option, refused without shuffling (as scikit-learn's train_test_split refuses it). */
+function stratifyOption(o: Partial<Record<string, unknown>>, shuffleRows: boolean): boolean {
+  const stratify = o['stratify'] === undefined ? false : boolean('stratify', o['stratify']);
+  if (stratify && !shuffleRows) throw new ArgumentRangeError('Expected shuffle: true for a stratified split but received shuffle: false');
+  return stratify;
+}
+
 export interface SplitOptions {
   /** The test part: a fraction of the rows in (0, 1) (⌈testSize·n⌉ rows, as scikit-learn), or a row count ≥ 1. */
   testSize?: number;     // 0.25
@@ -215,8 +222,7 @@ export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: Spl
   const o = options('trainTestSplit options', opts, ['testSize', 'seed', 'shuffle', 'stratify']);
   const testSize = o.testSize === undefined ? 0.25 : (o.testSize as number);
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
-  const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
-  if (stratify && !shuffleRows) throw new ArgumentRangeError('Expected shuffle: true for a stratified split but received shuffle: false');
+  const stratify = stratifyOption(o, shuffleRows);
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
   const nTest = partRows('testSize', testSize, xs.count);
@@ -248,7 +254,7 @@ export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: 
   const valSize = o.valSize === undefined ? 0.15 : (o.valSize as number);
   const testSize = o.testSize === undefined ? 0.15 : (o.testSize as number);
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
-  const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
+  const stratify = stratifyOption(o, shuffleRows);
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
   const nVal = partRows('valSize', valSize, xs.count);
