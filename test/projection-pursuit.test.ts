@@ -100,6 +100,20 @@ describe.each(ENGINES)('ProjectionPursuitRegressor on the %s engine', (engine) =
     expect(pprR2).toBeGreaterThanOrEqual(mlpR2 - 0.01);
   });
 
+  it('ridgeTerms gives copies: writing into them leaves the fitted model as it was', () => {
+    const d = ridgeData(200, 11, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine, terms: 1 });
+    ppr.fit(d.trainX, d.trainY);
+    const before = Array.from(ppr.predict(d.testX).data);
+    const [term] = ppr.ridgeTerms!;
+    term!.direction.fill(0);
+    term!.curve.knots.fill(0);
+    term!.curve.values.fill(1e6);
+    term!.curve.slopes.fill(1e6);
+    expect(Array.from(ppr.predict(d.testX).data)).toEqual(before);
+    expect(Array.from(ppr.ridgeTerms![0]!.curve.values)).not.toContain(1e6);
+  });
+
   it('rejects bad arguments with errors that name them', () => {
     expect(() => new models.ProjectionPursuitRegressor({ engine, terms: 0 })).toThrow(/terms/);
     expect(() => new models.ProjectionPursuitRegressor({ engine, smoothing: 0 })).toThrow(/smoothing/);

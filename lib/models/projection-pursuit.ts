@@ -87,9 +87,13 @@ export class ProjectionPursuitRegressor {
     return this.engineImpl.name;
   }
 
-  /** The fitted terms (directions and ridge functions), or null before fit. */
+  /** The fitted terms (directions and ridge functions, copies), or null before fit. */
   get ridgeTerms(): ProjectionPursuitTerm[] | null {
-    return this.fitted ? this.fitted.terms.map((t) => ({ direction: t.direction.slice(), curve: t.curve })) : null;
+    // Copies, curve included: predict reads the model's own arrays, which a caller must not reach.
+    return this.fitted ? this.fitted.terms.map((t) => ({
+      direction: t.direction.slice(),
+      curve: { knots: t.curve.knots.slice(), values: t.curve.values.slice(), slopes: t.curve.slopes.slice() },
+    })) : null;
   }
 
   /** x: rows × inputs (float64 internally); y: one real target per row. */
