@@ -235,6 +235,35 @@ describe('CSV', () => {
     expect(data.parseCsv('x\n1\n2').y).toBeNull();
   });
 
+  it('parseCsv and loadCsv take classes, as csvBatches does, so train and test files index their labels alike', async () => {
+    // test.csv without a 'cat' row: inferred, 'dog' would become class 0 there and class 1 in training.
+    const test = 'a,b,label\n7,8,dog\n9,1,dog\n';
+    expect(Array.from(data.parseCsv(test, { target: 'label' }).y!)).toEqual([0, 0]);
+    const d = data.parseCsv(test, { target: 'label', classes: ['cat', 'dog'] });
+    expect(Array.from(d.y!)).toEqual([1, 1]);
+    expect(d.y).toBeInstanceOf(Int32Array);
+    expect(d.classNames).toEqual(['cat', 'dog']);
+    expect(d.x.toArray()).toEqual([[7, 8], [9, 1]]);
+    // Numeric labels are labels too, in the order given.
+    expect(Array.from(data.parseCsv('a,k\n1,3\n2,1\n', { target: 'k', classes: ['3', '1'] }).y!)).toEqual([0, 1]);
+    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-classes-'));
+    writeFileSync(join(dir, 'test.csv'), test);
+    const loaded = await data.loadCsv(join(dir, 'test.csv'), { target: 'label', classes: ['cat', 'dog'] });
+    const streamed = [];
+    for await (const b of data.csvBatches(join(dir, 'test.csv'), { target: 'label', classes: ['cat', 'dog'] })) streamed.push(...b.y!);
+    expect(Array.from(loaded.y!)).toEqual(streamed);
+    // The same checks and messages as csvBatches.
+    expect(() => data.parseCsv(test, { target: 'label', classes: ['cat'] }))
+      .toThrow(/Expected one of the classes \('cat'\) in row 1 \(line 2\), column 'label' \(index 2\) but received 'dog'/);
+    expect(() => data.parseCsv(test, { classes: ['dog'] })).toThrow(/classes without a target/);
+    expect(() => data.parseCsv(test, { target: 'label', targetKind: 'value', classes: ['dog'] })).toThrow(/targetKind/);
+    expect(() => data.parseCsv(test, { target: 'label', classes: [] })).toThrow(TypeError);
+    expect(() => data.parseCsv(test, { target: 'label', classes: ['dog', 'dog'] })).toThrow(/distinct labels for classes/);
+    expect(() => data.parseCsv('2,2,a,b\n1,2,0\n3,4,1\n', { target: -1, classes: ['a', 'b'] }))
+      .toThrow(/scikit-learn's layout/);
+    await expect(data.loadCsv(join(dir, 'test.csv'), { target: 'label', classes: 'dog' as never })).rejects.toThrow(TypeError);
+  });
+
   it('names the row and column of ragged rows, non-numeric cells and a missing target', () => {
     expect(() => data.parseCsv('a,b\n1,2\n3\n')).toThrow(/Expected 2 cells in row 2 \(line 3\).*received 1/);
     expect(() => data.parseCsv('a,b\n1,2\n3,x\n')).toThrow(/row 2 \(line 3\), column 'b' \(index 1\) but received 'x'/);
