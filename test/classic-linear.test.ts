@@ -140,3 +140,21 @@ describe.each(ENGINES)('Adaline on the %s engine', (engine) => {
     expect(() => a.fit(CORNERS, 'y')).toThrow(TypeError);
   });
 });
+
+describe.each(ENGINES)('classic models before fit on the %s engine', (engine) => {
+  it('every method called too early names itself in its error', () => {
+    const cases: [object, string[]][] = [
+      [new models.Perceptron({ engine }), ['predict', 'decisionFunction', 'score']],
+      [new models.Adaline({ engine }), ['predict', 'decisionFunction']],
+      [new models.LogisticRegression({ engine }), ['predict', 'predictProba', 'score']],
+      [new models.SoftmaxRegression({ engine }), ['predict', 'predictProba', 'score']],
+      [new models.ProjectionPursuitRegressor({ engine }), ['predict', 'score']],
+    ];
+    for (const [model, methods] of cases) {
+      for (const method of methods) {
+        const call = () => (model as Record<string, (x: unknown, y?: unknown) => unknown>)[method]!([[1, 2]], [1]);
+        expect(call).toThrow(`${model.constructor.name}.${method}: call fit(x, y) first`);
+      }
+    }
+  });
+});

@@ -138,7 +138,12 @@ export class ProjectionPursuitRegressor {
 
   /** ȳ + Σ g_m(ω_mᵀx) per row (rows × 1, float64). */
   predict(x: unknown): Matrix {
-    requireFitted(this.fitted !== null, 'ProjectionPursuitRegressor', 'predict');
+    return this.predictFor(x, 'predict');
+  }
+
+  /** predict's work; `method` names the public call in the not-fitted error. */
+  private predictFor(x: unknown, method: string): Matrix {
+    requireFitted(this.fitted !== null, 'ProjectionPursuitRegressor', method);
     const f = this.fitted!;
     const X = inputMatrix(x, 'x', 'float64', f.inputs);
     const M = f.terms.length;
@@ -157,7 +162,7 @@ export class ProjectionPursuitRegressor {
 
   /** R² = 1 − SSE/SST on x, y. */
   score(x: unknown, y: unknown): number {
-    const p = this.predict(x).data;
+    const p = this.predictFor(x, 'score').data;
     const Y = realTargets(y, 'y', p.length);
     let mean = 0;
     for (const v of Y) mean += v;
