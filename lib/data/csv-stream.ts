@@ -24,15 +24,15 @@ import {
 } from './csv';
 
 export interface CsvBatchOptions extends CsvOptions {
-  /** Rows per batch (the last may hold fewer). */
-  batchSize?: number;          // 1024
+  /** Rows per batch, an integer ≥ 1 (default 1024; the last may hold fewer). */
+  batchSize?: number;
   /**
    * The class labels of a class target, in index order (as parseCsv's): the
    * label classes[i] becomes class i, and no first pass reads the file.
    */
   classes?: string[];
-  /** Bytes read from the file at a time. */
-  chunkSize?: number;          // 1 MiB
+  /** Bytes read from the file at a time, an integer ≥ 1 (default 1 MiB, 1048576). */
+  chunkSize?: number;
 }
 
 export interface CsvStreamInfo {

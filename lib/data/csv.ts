@@ -12,14 +12,19 @@ import { DECIMAL, decimalValue } from './decimal';
 import { ArgumentRangeError, boolean, integer, oneOf, options, typeError } from '../validate';
 
 export interface CsvOptions {
-  /** The first line names the columns. */
-  header?: boolean;                        // true
+  /** The first line names the columns (default true). */
+  header?: boolean;
   /** The target column, by name (with a header) or index (negative counts from the end); none: y is null. */
   target?: string | number;
-  /** 'auto': numbers become values (Float64Array), anything else class indices with classNames. */
-  targetKind?: 'auto' | 'class' | 'value'; // 'auto'
-  delimiter?: string;                      // ','
-  dtype?: Dtype;                           // 'float32'
+  /**
+   * 'auto' (default): numbers become values (Float64Array), anything else class
+   * indices with classNames; 'class' or 'value' forces either.
+   */
+  targetKind?: 'auto' | 'class' | 'value';
+  /** The cell separator, a non-empty string (default ','). */
+  delimiter?: string;
+  /** x's element type: 'float32' (default) or 'float64'. y is Int32Array or Float64Array either way. */
+  dtype?: Dtype;
   /**
    * The class labels of a class target, in index order: the label classes[i]
    * becomes class i, whichever labels the file holds (so a training and a test
@@ -44,7 +49,10 @@ export interface CsvData {
 
 export const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype', 'classes'] as const;
 
-/** Parses CSV text into features and an optional target column. */
+/**
+ * Parses CSV text into features x (a Matrix of every column but the target)
+ * and an optional target column y. Errors name the row, file line and column.
+ */
 export function parseCsv(text: string, opts?: CsvOptions): CsvData {
   return parseCsvUsing(csvRecords, text, opts);
 }
@@ -317,7 +325,7 @@ export function numericCell(cell: string, row: number, line: number, column: str
   return v;
 }
 
-/** Reads and parses a CSV file (a .gz file is decompressed first). */
+/** Reads a CSV file (a path ending in .gz is gunzipped first) and parses it as parseCsv does, with the same options. */
 export async function loadCsv(path: string, opts?: CsvOptions): Promise<CsvData> {
   if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a file path', path);
   options('CSV options', opts, CSV_OPTIONS);

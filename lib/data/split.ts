@@ -202,12 +202,14 @@ function stratifyOption(o: Partial<Record<string, unknown>>, shuffleRows: boolea
 }
 
 export interface SplitOptions {
-  /** The test part: a fraction of the rows in (0, 1) (⌈testSize·n⌉ rows, as scikit-learn), or a row count ≥ 1. */
-  testSize?: number;     // 0.25
-  seed?: number;         // random
-  shuffle?: boolean;     // true
-  /** Keep class proportions in each part (y must hold class labels or one-hot rows). */
-  stratify?: boolean;    // false
+  /** The test part: a fraction of the rows in (0, 1) (⌈testSize·n⌉ rows, as scikit-learn), or a row count ≥ 1. Default 0.25. */
+  testSize?: number;
+  /** Seed of the shuffle, an integer ≥ 0: the same seed gives the same split (default: random). */
+  seed?: number;
+  /** Shuffle the rows before splitting (default true); false: the test part is the last rows. */
+  shuffle?: boolean;
+  /** Keep class proportions in each part (y must hold class labels or one-hot rows; needs shuffle). Default false. */
+  stratify?: boolean;
 }
 
 export interface Split<Y> {
@@ -217,7 +219,11 @@ export interface Split<Y> {
   yTest: Y;
 }
 
-/** Train/test split of x (and y) by rows; y keeps its form (array, typed array or Matrix). */
+/**
+ * Train/test split of x (and y) by rows, shuffled with a seed by default; y keeps
+ * its form (array, typed array, rows or Matrix). x's parts are Matrix copies.
+ * Defaults: testSize 0.25, shuffle true, stratify false, a random seed.
+ */
 export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: SplitOptions): Split<Y> {
   const o = options('trainTestSplit options', opts, ['testSize', 'seed', 'shuffle', 'stratify']);
   const testSize = o.testSize === undefined ? 0.25 : (o.testSize as number);
@@ -235,12 +241,16 @@ export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: Spl
 }
 
 export interface ThreeWaySplitOptions {
-  /** Fractions of all rows in (0, 1) (⌈size·n⌉ rows each) or row counts ≥ 1; training gets the rest. */
-  valSize?: number;      // 0.15
-  testSize?: number;     // 0.15
+  /** The validation part: a fraction of all rows in (0, 1) (⌈valSize·n⌉ rows) or a row count ≥ 1. Default 0.15. */
+  valSize?: number;
+  /** The test part, as valSize (default 0.15); training gets the rest. */
+  testSize?: number;
+  /** Seed of the shuffle, an integer ≥ 0 (default: random). */
   seed?: number;
-  shuffle?: boolean;     // true
-  stratify?: boolean;    // false
+  /** Shuffle the rows before splitting (default true). */
+  shuffle?: boolean;
+  /** Keep class proportions in each part (needs shuffle). Default false. */
+  stratify?: boolean;
 }
 
 export interface ThreeWaySplit<Y> extends Split<Y> {
@@ -248,7 +258,11 @@ export interface ThreeWaySplit<Y> extends Split<Y> {
   yVal: Y;
 }
 
-/** Train/validation/test split (fractions of all rows for validation and test). */
+/**
+ * Train/validation/test split by rows: valSize and testSize are fractions of all
+ * rows (or row counts), training gets the rest. Defaults: valSize 0.15,
+ * testSize 0.15, shuffle true, stratify false, a random seed.
+ */
 export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: ThreeWaySplitOptions): ThreeWaySplit<Y> {
   const o = options('trainValTestSplit options', opts, ['valSize', 'testSize', 'seed', 'shuffle', 'stratify']);
   const valSize = o.valSize === undefined ? 0.15 : (o.valSize as number);
@@ -276,14 +290,20 @@ export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: 
 }
 
 export interface BatchOptions {
-  batchSize?: number;   // 32
-  shuffle?: boolean;    // false
+  /** Rows per batch, an integer ≥ 1 (default 32); the last batch may hold fewer. */
+  batchSize?: number;
+  /** Visit the rows in a seeded random order (default false: x's order). */
+  shuffle?: boolean;
+  /** Seed of that order, an integer ≥ 0 (default: random). */
   seed?: number;
-  /** Drop a last batch smaller than batchSize. */
-  dropLast?: boolean;   // false
+  /** Drop a last batch smaller than batchSize (default false). */
+  dropLast?: boolean;
 }
 
-/** Mini-batches of rows: for (const { x, y } of batches(x, y, { batchSize: 32 })) ... */
+/**
+ * Mini-batches of rows (copies), lazily: `for (const { x, y } of batches(x, y, { batchSize: 32 }))`.
+ * Without y, each batch's y is undefined. Defaults: batchSize 32, no shuffle, keep the last batch.
+ */
 export function* batches<Y extends Labels>(x: MatrixLike, y?: Y, opts?: BatchOptions): Generator<{ x: Matrix; y: Y | undefined }> {
   const o = options('batches options', opts, ['batchSize', 'shuffle', 'seed', 'dropLast']);
   const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1);
