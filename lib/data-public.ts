@@ -1,6 +1,6 @@
 // The `data` namespace as users see it.
 export { StandardScaler, MinMaxScaler, oneHot } from './data/preprocess';
-export type { MinMaxOptions } from './data/preprocess';
+export type { MinMaxOptions, OneHotOptions } from './data/preprocess';
 export { permutation, shuffle, trainTestSplit, trainValTestSplit, batches } from './data/split';
 export type { Labels, SeedOptions, SplitOptions, Split, ThreeWaySplitOptions, ThreeWaySplit, BatchOptions } from './data/split';
 export { parseCsv, loadCsv, loadDigits, loadIris, loadBreastCancer } from './data/csv';

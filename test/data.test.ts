@@ -96,6 +96,18 @@ describe('oneHot', () => {
     expect(() => data.oneHot([0, 1.5])).toThrow(/index 1/);
     expect(() => data.oneHot('x' as never)).toThrow(TypeError);
   });
+
+  it('takes classes in its options too, { classes, dtype }, as SoftmaxRegression and the CSV readers do', () => {
+    expect(data.oneHot([3, 0, 2], { classes: 5 }).toArray()).toEqual(data.oneHot([3, 0, 2], 5).toArray());
+    const wide = data.oneHot([1], { classes: 3, dtype: 'float64' });
+    expect(wide.dtype).toBe('float64');
+    expect(wide.toArray()).toEqual(data.oneHot([1], 3, { dtype: 'float64' }).toArray());
+    expect(data.oneHot([2, 0], { dtype: 'float64' }).cols).toBe(3);
+    expect(() => data.oneHot([0, 4], { classes: 4 })).toThrow(/below classes = 4/);
+    expect(() => data.oneHot([0], { classes: 0 })).toThrow(/classes/);
+    expect(() => data.oneHot([0], { clases: 2 } as never)).toThrow(/Unknown option 'clases'/);
+    expect(() => data.oneHot([0], { classes: 2 }, { dtype: 'float64' } as never)).toThrow(/options once/);
+  });
 });
 
 describe('splits, shuffles and batches', () => {

@@ -191,13 +191,27 @@ export class MinMaxScaler extends Scaler {
   }
 }
 
+export interface OneHotOptions {
+  /** Columns, an integer ≥ 1 above every label (default: the largest label + 1). */
+  classes?: number;
+  /** The Matrix's dtype: 'float32' (default) or 'float64'. */
+  dtype?: Dtype;
+}
+
 /**
  * One row per label with a 1 in the label's column: oneHot([3, 0, 2], 4) → e3, e0, e2.
- * classes defaults to max label + 1; opts.dtype is the Matrix's, 'float32' (default) or 'float64'.
+ * classes (default: max label + 1) comes second, or in the options as the
+ * other data helpers take it: oneHot(labels, { classes: 4, dtype: 'float64' }).
+ * opts.dtype is the Matrix's, 'float32' (default) or 'float64'.
  */
-export function oneHot(labels: ArrayLike<number>, classes?: number, opts?: { dtype?: Dtype }): Matrix {
+export function oneHot(labels: ArrayLike<number>, classes?: number | OneHotOptions, opts?: { dtype?: Dtype }): Matrix {
   if (!Array.isArray(labels) && !(ArrayBuffer.isView(labels) && !(labels instanceof DataView))) {
     throw typeError('labels', 'an array of class indices', labels);
+  }
+  if (typeof classes === 'object' && classes !== null && !Array.isArray(classes)) {
+    if (opts !== undefined) throw new ArgumentRangeError('Expected the options once for oneHot (as the second argument) but received a third');
+    const both = options('oneHot options', classes, ['classes', 'dtype']);
+    return oneHot(labels, both.classes as number | undefined, { dtype: both.dtype as Dtype | undefined });
   }
   const o = options('oneHot options', opts, ['dtype']);
   const dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
