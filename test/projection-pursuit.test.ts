@@ -114,6 +114,18 @@ describe.each(ENGINES)('ProjectionPursuitRegressor on the %s engine', (engine) =
     expect(Array.from(ppr.ridgeTerms![0]!.curve.values)).not.toContain(1e6);
   });
 
+  it('refuses x or y whose squares overflow float64 with an error naming them, not an internal error or R² 0', () => {
+    const d = ridgeData(40, 5, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine });
+    // Squares past 1.8e308 made ‖ω‖ NaN ("internal error: zero projection direction") or the fit the mean.
+    expect(() => ppr.fit(d.trainX, d.trainY.map((v) => v * 1e300))).toThrow(/Expected .* for y but received/);
+    expect(() => ppr.fit(d.trainX.map((r) => r.map((v) => v * 1e160)), d.trainY)).toThrow(/Expected .* for x but received/);
+    // Large but representable scales still fit.
+    const big = d.trainX.map((r) => r.map((v) => v * 1e100));
+    ppr.fit(big, d.trainY.map((v) => v * 1e100));
+    expect(ppr.score(big, d.trainY.map((v) => v * 1e100))).toBeGreaterThan(0.9);
+  });
+
   it('rejects bad arguments with errors that name them', () => {
     expect(() => new models.ProjectionPursuitRegressor({ engine, terms: 0 })).toThrow(/terms/);
     expect(() => new models.ProjectionPursuitRegressor({ engine, smoothing: 0 })).toThrow(/smoothing/);

@@ -106,6 +106,10 @@ export class ProjectionPursuitRegressor {
     for (let i = 0; i < n; i++) mean += Y[i]!;
     mean /= n;
     const residual = Float64Array.from(Y, (v) => v - mean);
+    // The normal equations hold Σ x², the losses Σ r²: past float64's range they become ∞ and
+    // then NaN, which no step can recover from, so such data is refused up front.
+    requireFiniteSquares(X.data as Float64Array, 'x', 'values');
+    requireFiniteSquares(residual, 'y', 'values less their mean');
     const rng = new Rng(this.seed);
     const terms: TermFit[] = [];
     const stageLoss: number[] = [];
@@ -237,6 +241,14 @@ export class ProjectionPursuitRegressor {
     }
     return { direction, curve: current.s.curve, fitted: current.s.fitted };
   }
+}
+
+function requireFiniteSquares(v: Float64Array, name: string, what: string): void {
+  if (Number.isFinite(sumOfSquares(v))) return;
+  let largest = 0;
+  for (const x of v) largest = Math.max(largest, Math.abs(x));
+  throw new ArgumentRangeError(`Expected ${what} whose squares sum within float64's range (about 1e150 at most) for ${name} ` +
+    `but received values up to ${largest}`);
 }
 
 function sumOfSquares(v: Float64Array): number {
