@@ -2,7 +2,7 @@
 // in both engines: direction recovery on synthetic ridge functions, held-out R²,
 // and a comparison with a one-hidden-layer MLP on the same split.
 import { describe, expect, it } from 'vitest';
-import { Dense, Sequential, models, optim } from '../lib';
+import { Dense, Sequential, metrics, models, optim } from '../lib';
 import { evaluateCurve, localLinearSmooth } from '../lib/models/smoother';
 import { gaussianSource } from './datasets';
 import { ENGINES } from './helpers';
@@ -124,6 +124,17 @@ describe.each(ENGINES)('ProjectionPursuitRegressor on the %s engine', (engine) =
     const big = d.trainX.map((r) => r.map((v) => v * 1e100));
     ppr.fit(big, d.trainY.map((v) => v * 1e100));
     expect(ppr.score(big, d.trainY.map((v) => v * 1e100))).toBeGreaterThan(0.9);
+  });
+
+  it('score is R² as metrics.r2 and scikit-learn\'s r2_score give it, constant y included (1 if exact, else 0)', () => {
+    const d = ridgeData(100, 9, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine });
+    ppr.fit(d.trainX, d.trainY);
+    expect(ppr.score(d.testX, d.testY)).toBeCloseTo(metrics.r2(ppr.predict(d.testX), d.testY), 12);
+    // y with no variance: r2_score(force_finite=True) gives 0 for inexact predictions, not −1e300.
+    const constant = new Array<number>(d.testX.length).fill(3);
+    expect(ppr.score(d.testX, constant)).toBe(0);
+    expect(ppr.score(d.testX, constant)).toBe(metrics.r2(ppr.predict(d.testX), constant));
   });
 
   it('rejects bad arguments with errors that name them', () => {

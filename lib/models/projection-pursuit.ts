@@ -13,6 +13,7 @@
 import { getEngine } from '../backend';
 import type { Engine } from '../engine';
 import { Matrix } from '../matrix';
+import { r2FromSums } from '../metrics';
 import { Rng } from '../rng';
 import { ArgumentRangeError, integer, number, options } from '../validate';
 import { inputMatrix, realTargets, requireFitted } from './common';
@@ -164,7 +165,7 @@ export class ProjectionPursuitRegressor {
     return new Matrix(X.rows, 1, out);
   }
 
-  /** R² = 1 − SSE/SST on x, y. */
+  /** R² = 1 − SSE/SST on x, y, as metrics.r2 (y without variance: 1 for an exact fit, else 0, as scikit-learn). */
   score(x: unknown, y: unknown): number {
     const p = this.predictFor(x, 'score').data;
     const Y = realTargets(y, 'y', p.length);
@@ -176,7 +177,7 @@ export class ProjectionPursuitRegressor {
       sse += (Y[i]! - p[i]!) ** 2;
       sst += (Y[i]! - mean) ** 2;
     }
-    return 1 - sse / Math.max(sst, 1e-300);
+    return r2FromSums(sse, sst);
   }
 
   // ---- internals -------------------------------------------------------------
