@@ -129,6 +129,21 @@ describe.each(ENGINES)('Adaline on the %s engine', (engine) => {
     expect(Array.from(a.predict(CORNERS))).toEqual([0, 0, 0, 1]);
   });
 
+  it('score is the accuracy of predict against y thresholded alike (0/1 targets, or ±1 with threshold 0)', () => {
+    const a = new models.Adaline({ engine, mode: 'batch', lr: 0.5, maxEpochs: 5000 });
+    a.fit(CORNERS, [0, 0, 0, 1]);
+    expect(a.score(CORNERS, [0, 0, 0, 1])).toBe(1);
+    expect(a.score(CORNERS, [0, 0, 1, 1])).toBe(0.75);   // predict gives [0, 0, 0, 1]
+    // Bipolar targets, Widrow and Hoff's: −1/+1 with the threshold between them.
+    const b = new models.Adaline({ engine, mode: 'batch', lr: 0.5, maxEpochs: 5000, threshold: 0 });
+    b.fit(CORNERS, [-1, -1, -1, 1]);
+    expect(Array.from(b.predict(CORNERS))).toEqual([0, 0, 0, 1]);
+    expect(b.score(CORNERS, [-1, -1, -1, 1])).toBe(1);
+    expect(b.score(CORNERS, [1, -1, -1, 1])).toBe(0.75);
+    expect(() => b.score(CORNERS, [0, 1])).toThrow(/4 values/);
+    expect(() => b.score(CORNERS, [0, 1, NaN, 1])).toThrow(/y\[2\]/);
+  });
+
   it('rejects bad arguments with errors that name them', () => {
     expect(() => new models.Adaline({ engine, mode: 'stochastic' as never })).toThrow(/mode/);
     expect(() => new models.Adaline({ engine, mode: 'batch', normalize: true })).toThrow(RangeError);
@@ -138,5 +153,23 @@ describe.each(ENGINES)('Adaline on the %s engine', (engine) => {
     expect(() => a.decisionFunction(CORNERS)).toThrow(/call fit/);
     expect(() => a.fit(CORNERS, [0, 1, Infinity, 0])).toThrow(/y\[2\]/);
     expect(() => a.fit(CORNERS, 'y')).toThrow(TypeError);
+  });
+});
+
+describe.each(ENGINES)('classic models before fit on the %s engine', (engine) => {
+  it('every method called too early names itself in its error', () => {
+    const cases: [object, string[]][] = [
+      [new models.Perceptron({ engine }), ['predict', 'decisionFunction', 'score']],
+      [new models.Adaline({ engine }), ['predict', 'decisionFunction', 'score']],
+      [new models.LogisticRegression({ engine }), ['predict', 'predictProba', 'score']],
+      [new models.SoftmaxRegression({ engine }), ['predict', 'predictProba', 'score']],
+      [new models.ProjectionPursuitRegressor({ engine }), ['predict', 'score']],
+    ];
+    for (const [model, methods] of cases) {
+      for (const method of methods) {
+        const call = () => (model as Record<string, (x: unknown, y?: unknown) => unknown>)[method]!([[1, 2]], [1]);
+        expect(call).toThrow(`${model.constructor.name}.${method}: call fit(x, y) first`);
+      }
+    }
   });
 });

@@ -50,6 +50,14 @@ describe.each(ENGINES)('LogisticRegression on the %s engine', (engine) => {
     expect(acc).toBeGreaterThanOrEqual(s.reference.logisticRegressionAccuracy - MARGIN);
   });
 
+  it('without L2 (l2: 0) there is no penalty term to overflow: float64 weights past 1e154 still train', () => {
+    // ‖W‖² overflows to ∞ here, and the absent penalty 0·∞ used to make the epoch's loss NaN and abort the fit.
+    const m = new models.LogisticRegression({ engine, dtype: 'float64', epochs: 3 });
+    const { loss } = m.fit([[1e200, 0], [-1e200, 0]], [1, 0]);
+    expect(loss.every(Number.isFinite)).toBe(true);
+    expect(Array.from(m.predict([[1e200, 0], [-1e200, 0]]))).toEqual([1, 0]);
+  });
+
   it('rejects bad arguments with errors that name them', () => {
     expect(() => new models.LogisticRegression({ engine, l2: -1 })).toThrow(/l2/);
     expect(() => new models.LogisticRegression({ engine, batchSize: 0 })).toThrow(/batchSize/);
@@ -87,6 +95,18 @@ describe.each(ENGINES)('SoftmaxRegression on the %s engine', (engine) => {
     const acc = m.score(s.testX, s.testY);
     console.log(`[${engine}] ${name} softmax regression: ${acc.toFixed(4)} (scikit-learn ${s.reference.logisticRegressionAccuracy.toFixed(4)})`);
     expect(acc).toBeGreaterThanOrEqual(s.reference.logisticRegressionAccuracy - MARGIN);
+  });
+
+  it('logits that overflow to ±∞ (float32 past 3.4e38) give probabilities, not NaN', () => {
+    // Unscaled inputs of 1e30 make float32 logits of ±∞ after one step: softmax's max-subtraction
+    // alone gives ∞ − ∞ = NaN there; a +∞ logit takes all the probability instead.
+    for (const [dtype, big] of [['float32', 1e30], ['float64', 1e200]] as const) {
+      const x = [[big, 0], [-big, 0]];
+      const s = new models.SoftmaxRegression({ engine, dtype, epochs: 3 });
+      expect(s.fit(x, [1, 0]).loss.every(Number.isFinite)).toBe(true);
+      expect(Array.from(s.predictProba(x).data)).toEqual([0, 1, 1, 0]);
+      expect(Array.from(s.predict(x))).toEqual([1, 0]);
+    }
   });
 
   it('rejects bad arguments with errors that name them', () => {

@@ -96,6 +96,18 @@ describe('oneHot', () => {
     expect(() => data.oneHot([0, 1.5])).toThrow(/index 1/);
     expect(() => data.oneHot('x' as never)).toThrow(TypeError);
   });
+
+  it('takes classes in its options too, { classes, dtype }, as SoftmaxRegression and the CSV readers do', () => {
+    expect(data.oneHot([3, 0, 2], { classes: 5 }).toArray()).toEqual(data.oneHot([3, 0, 2], 5).toArray());
+    const wide = data.oneHot([1], { classes: 3, dtype: 'float64' });
+    expect(wide.dtype).toBe('float64');
+    expect(wide.toArray()).toEqual(data.oneHot([1], 3, { dtype: 'float64' }).toArray());
+    expect(data.oneHot([2, 0], { dtype: 'float64' }).cols).toBe(3);
+    expect(() => data.oneHot([0, 4], { classes: 4 })).toThrow(/below classes = 4/);
+    expect(() => data.oneHot([0], { classes: 0 })).toThrow(/classes/);
+    expect(() => data.oneHot([0], { clases: 2 } as never)).toThrow(/Unknown option 'clases'/);
+    expect(() => data.oneHot([0], { classes: 2 }, { dtype: 'float64' } as never)).toThrow(/options once/);
+  });
 });
 
 describe('splits, shuffles and batches', () => {
@@ -186,12 +198,32 @@ describe('splits, shuffles and batches', () => {
     expect(Array.from(data.permutation(5, 9)).sort()).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('permutation and shuffle take the seed the same two ways: a number or { seed }', () => {
+    const order = Array.from(data.permutation(40, 7));
+    expect(Array.from(data.permutation(40, { seed: 7 }))).toEqual(order);
+    const byNumber = data.shuffle(x, y, 7);
+    const byOptions = data.shuffle(x, y, { seed: 7 });
+    expect(byNumber.x.toArray()).toEqual(byOptions.x.toArray());
+    expect(byNumber.y).toEqual(byOptions.y);
+    // One seed, one order: shuffle's rows are x's rows in permutation's order.
+    expect(byOptions.x.toArray().map((r) => r[0])).toEqual(order);
+    expect(data.shuffle(x, undefined, 7).x.toArray()).toEqual(byOptions.x.toArray());
+    expect(data.permutation(40, {}).length).toBe(40);   // no seed: a random one, as before
+    expect(() => data.permutation(5, { seed: -1 })).toThrow(/seed/);
+    expect(() => data.permutation(5, { sed: 1 } as never)).toThrow(/Unknown option 'sed'/);
+    expect(() => data.permutation(5, '7' as never)).toThrow(TypeError);
+    expect(() => data.shuffle(x, y, 1.5)).toThrow(/seed/);
+    expect(() => data.shuffle(x, y, '7' as never)).toThrow(TypeError);
+  });
+
   it('rejects bad options', () => {
     expect(() => data.trainTestSplit(x, y, { testSize: 0 })).toThrow(/testSize/);
     expect(() => data.trainTestSplit(x, y, { testSize: 40 })).toThrow(/row count below 40 .*testSize/);
     expect(() => data.trainTestSplit(x, y, { testSize: '0.2' as never })).toThrow(TypeError);
     expect(() => data.trainTestSplit(x, y.slice(1))).toThrow(/40 values/);
     expect(() => data.trainTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle/);
+    // Both splits refuse it, as scikit-learn's train_test_split does (stratified parts are drawn at random).
+    expect(() => data.trainValTestSplit(x, y, { stratify: true, shuffle: false })).toThrow(/shuffle: true for a stratified split/);
     expect(() => data.trainTestSplit(x, y.map((v) => v + 0.5), { stratify: true })).toThrow(/integer class labels/);
     expect(() => data.trainValTestSplit(x, y, { valSize: 0.5, testSize: 0.5 })).toThrow(/below 1/);
     expect(() => [...data.batches(x, y, { batchSize: 0 })]).toThrow(/batchSize/);
@@ -213,6 +245,35 @@ describe('CSV', () => {
     expect(Array.from(n.y!)).toEqual([0.5, 1.5]);
     expect(n.x.dtype).toBe('float64');
     expect(data.parseCsv('x\n1\n2').y).toBeNull();
+  });
+
+  it('parseCsv and loadCsv take classes, as csvBatches does, so train and test files index their labels alike', async () => {
+    // test.csv without a 'cat' row: inferred, 'dog' would become class 0 there and class 1 in training.
+    const test = 'a,b,label\n7,8,dog\n9,1,dog\n';
+    expect(Array.from(data.parseCsv(test, { target: 'label' }).y!)).toEqual([0, 0]);
+    const d = data.parseCsv(test, { target: 'label', classes: ['cat', 'dog'] });
+    expect(Array.from(d.y!)).toEqual([1, 1]);
+    expect(d.y).toBeInstanceOf(Int32Array);
+    expect(d.classNames).toEqual(['cat', 'dog']);
+    expect(d.x.toArray()).toEqual([[7, 8], [9, 1]]);
+    // Numeric labels are labels too, in the order given.
+    expect(Array.from(data.parseCsv('a,k\n1,3\n2,1\n', { target: 'k', classes: ['3', '1'] }).y!)).toEqual([0, 1]);
+    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-classes-'));
+    writeFileSync(join(dir, 'test.csv'), test);
+    const loaded = await data.loadCsv(join(dir, 'test.csv'), { target: 'label', classes: ['cat', 'dog'] });
+    const streamed = [];
+    for await (const b of data.csvBatches(join(dir, 'test.csv'), { target: 'label', classes: ['cat', 'dog'] })) streamed.push(...b.y!);
+    expect(Array.from(loaded.y!)).toEqual(streamed);
+    // The same checks and messages as csvBatches.
+    expect(() => data.parseCsv(test, { target: 'label', classes: ['cat'] }))
+      .toThrow(/Expected one of the classes \('cat'\) in row 1 \(line 2\), column 'label' \(index 2\) but received 'dog'/);
+    expect(() => data.parseCsv(test, { classes: ['dog'] })).toThrow(/classes without a target/);
+    expect(() => data.parseCsv(test, { target: 'label', targetKind: 'value', classes: ['dog'] })).toThrow(/targetKind/);
+    expect(() => data.parseCsv(test, { target: 'label', classes: [] })).toThrow(TypeError);
+    expect(() => data.parseCsv(test, { target: 'label', classes: ['dog', 'dog'] })).toThrow(/distinct labels for classes/);
+    expect(() => data.parseCsv('2,2,a,b\n1,2,0\n3,4,1\n', { target: -1, classes: ['a', 'b'] }))
+      .toThrow(/scikit-learn's layout/);
+    await expect(data.loadCsv(join(dir, 'test.csv'), { target: 'label', classes: 'dog' as never })).rejects.toThrow(TypeError);
   });
 
   it('names the row and column of ragged rows, non-numeric cells and a missing target', () => {

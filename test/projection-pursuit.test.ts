@@ -2,7 +2,7 @@
 // in both engines: direction recovery on synthetic ridge functions, held-out R²,
 // and a comparison with a one-hidden-layer MLP on the same split.
 import { describe, expect, it } from 'vitest';
-import { Dense, Sequential, models, optim } from '../lib';
+import { Dense, Sequential, metrics, models, optim } from '../lib';
 import { evaluateCurve, localLinearSmooth } from '../lib/models/smoother';
 import { gaussianSource } from './datasets';
 import { ENGINES } from './helpers';
@@ -98,6 +98,43 @@ describe.each(ENGINES)('ProjectionPursuitRegressor on the %s engine', (engine) =
     console.log(`[${engine}] single-index function, held-out R²: projection pursuit ${pprR2.toFixed(4)}, MLP 4-32-1 ${mlpR2.toFixed(4)}`);
     expect(mlpR2).toBeGreaterThan(0.9);
     expect(pprR2).toBeGreaterThanOrEqual(mlpR2 - 0.01);
+  });
+
+  it('ridgeTerms gives copies: writing into them leaves the fitted model as it was', () => {
+    const d = ridgeData(200, 11, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine, terms: 1 });
+    ppr.fit(d.trainX, d.trainY);
+    const before = Array.from(ppr.predict(d.testX).data);
+    const [term] = ppr.ridgeTerms!;
+    term!.direction.fill(0);
+    term!.curve.knots.fill(0);
+    term!.curve.values.fill(1e6);
+    term!.curve.slopes.fill(1e6);
+    expect(Array.from(ppr.predict(d.testX).data)).toEqual(before);
+    expect(Array.from(ppr.ridgeTerms![0]!.curve.values)).not.toContain(1e6);
+  });
+
+  it('refuses x or y whose squares overflow float64 with an error naming them, not an internal error or R² 0', () => {
+    const d = ridgeData(40, 5, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine });
+    // Squares past 1.8e308 made ‖ω‖ NaN ("internal error: zero projection direction") or the fit the mean.
+    expect(() => ppr.fit(d.trainX, d.trainY.map((v) => v * 1e300))).toThrow(/Expected .* for y but received/);
+    expect(() => ppr.fit(d.trainX.map((r) => r.map((v) => v * 1e160)), d.trainY)).toThrow(/Expected .* for x but received/);
+    // Large but representable scales still fit.
+    const big = d.trainX.map((r) => r.map((v) => v * 1e100));
+    ppr.fit(big, d.trainY.map((v) => v * 1e100));
+    expect(ppr.score(big, d.trainY.map((v) => v * 1e100))).toBeGreaterThan(0.9);
+  });
+
+  it('score is R² as metrics.r2 and scikit-learn\'s r2_score give it, constant y included (1 if exact, else 0)', () => {
+    const d = ridgeData(100, 9, singleIndex);
+    const ppr = new models.ProjectionPursuitRegressor({ engine });
+    ppr.fit(d.trainX, d.trainY);
+    expect(ppr.score(d.testX, d.testY)).toBeCloseTo(metrics.r2(ppr.predict(d.testX), d.testY), 12);
+    // y with no variance: r2_score(force_finite=True) gives 0 for inexact predictions, not −1e300.
+    const constant = new Array<number>(d.testX.length).fill(3);
+    expect(ppr.score(d.testX, constant)).toBe(0);
+    expect(ppr.score(d.testX, constant)).toBe(metrics.r2(ppr.predict(d.testX), constant));
   });
 
   it('rejects bad arguments with errors that name them', () => {

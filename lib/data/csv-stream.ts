@@ -19,21 +19,20 @@ import { ArgumentRangeError, integer, options, typeError } from '../validate';
 import { csvRecordBlocks, type RecordBlock } from './csv-blocks';
 import type { CsvRecords } from './csv-records';
 import {
-  CSV_OPTIONS, cellError, csvLayout, isNumericLabel, numericCell, raggedRowError, readCsvOptions, resolveColumn,
-  sklearnClassIndex, sortedClassNames, type CsvOptions, type CsvSettings,
+  CSV_OPTIONS, cellError, classIndexReader, csvLayout, isNumericLabel, numericCell, raggedRowError, readCsvOptions, resolveColumn,
+  sklearnClassIndex, sklearnLayoutWithClasses, sortedClassNames, type CsvOptions, type CsvSettings,
 } from './csv';
 
 export interface CsvBatchOptions extends CsvOptions {
-  /** Rows per batch (the last may hold fewer). */
-  batchSize?: number;          // 1024
+  /** Rows per batch, an integer ≥ 1 (default 1024; the last may hold fewer). */
+  batchSize?: number;
   /**
-   * The class labels of a class target, in index order: the label classes[i]
-   * becomes class i, and no first pass reads the file. A label not in the
-   * list is an error naming its row.
+   * The class labels of a class target, in index order (as parseCsv's): the
+   * label classes[i] becomes class i, and no first pass reads the file.
    */
   classes?: string[];
-  /** Bytes read from the file at a time. */
-  chunkSize?: number;          // 1 MiB
+  /** Bytes read from the file at a time, an integer ≥ 1 (default 1 MiB, 1048576). */
+  chunkSize?: number;
 }
 
 export interface CsvStreamInfo {
@@ -94,17 +93,11 @@ export class CsvBatches implements AsyncIterable<CsvBatch> {
 
   constructor(private readonly path: string, opts?: CsvBatchOptions) {
     if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a file path', path);
-    const o = options('CSV options', opts, [...CSV_OPTIONS, 'batchSize', 'classes', 'chunkSize']);
+    const o = options('CSV options', opts, [...CSV_OPTIONS, 'batchSize', 'chunkSize']);
     this.settings = readCsvOptions(o);
     this.batchSize = o.batchSize === undefined ? DEFAULT_BATCH : integer('batchSize', o.batchSize, 1, 2 ** 31 - 1);
     this.chunkSize = o.chunkSize === undefined ? DEFAULT_CHUNK : integer('chunkSize', o.chunkSize, 1, 2 ** 30);
-    this.classes = o.classes === undefined ? null : classList(o.classes);
-    if (this.classes && this.settings.target === undefined) {
-      throw new ArgumentRangeError('Expected a target with classes for CSV options but received classes without a target');
-    }
-    if (this.classes && this.settings.targetKind === 'value') {
-      throw new ArgumentRangeError("Expected targetKind 'class' or 'auto' with classes for targetKind but received 'value'");
-    }
+    this.classes = this.settings.classes;
   }
 
   /**
@@ -184,7 +177,7 @@ export class CsvBatches implements AsyncIterable<CsvBatch> {
     if (targetIndex < 0) return { info, layout };
     const kind = this.settings.targetKind;
     if (sklearnClasses && targetIndex === layout.width - 1 && kind !== 'value') {
-      if (this.classes) throw new ArgumentRangeError("Expected no classes for a file in scikit-learn's layout (its first line names them) but received classes");
+      if (this.classes) throw sklearnLayoutWithClasses();
       return { info: { ...info, targetKind: 'class', classNames: sklearnClasses }, layout };
     }
     if (kind === 'value') return { info: { ...info, targetKind: 'value' }, layout };
@@ -249,18 +242,6 @@ function readRow(layout: Layout, dtype: Dtype, records: CsvRecords, r: number, r
   return targetIndex >= 0 ? record[targetIndex]! : '';
 }
 
-function classList(value: unknown): string[] {
-  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
-    throw typeError('classes', 'a non-empty array of class labels (strings)', value);
-  }
-  const seen = new Set<string>();
-  for (const c of value as string[]) {
-    if (seen.has(c)) throw new ArgumentRangeError(`Expected distinct labels for classes but received '${c}' twice`);
-    seen.add(c);
-  }
-  return [...(value as string[])];
-}
-
 function newTarget(info: CsvStreamInfo, rows: number): Int32Array | Float64Array | null {
   if (info.targetKind === 'class') return new Int32Array(rows);
   if (info.targetKind === 'value') return new Float64Array(rows);
@@ -280,14 +261,10 @@ function targetReader(info: CsvStreamInfo, layout: Layout): (cell: string, row: 
   if (sklearnClasses && info.classNames === sklearnClasses && targetIndex === width - 1) {
     return (cell, row, line) => { empty(cell, row, line); return sklearnClassIndex(cell, row, line, targetIndex, sklearnClasses); };
   }
-  const classes = info.classNames ?? [];
-  const index = new Map(classes.map((label, i) => [label, i]));
-  const listed = classes.length <= 10 ? classes.map((c) => `'${c}'`).join(', ') : `${classes.length} labels`;
+  const read = classIndexReader(info.classNames ?? [], name, targetIndex);
   return (cell, row, line) => {
     empty(cell, row, line);
-    const k = index.get(cell);
-    if (k === undefined) throw cellError(row, line, name, targetIndex, `one of the classes (${listed})`, `'${cell}'`);
-    return k;
+    return read(cell, row, line);
   };
 }
 

@@ -12,14 +12,26 @@ import { DECIMAL, decimalValue } from './decimal';
 import { ArgumentRangeError, boolean, integer, oneOf, options, typeError } from '../validate';
 
 export interface CsvOptions {
-  /** The first line names the columns. */
-  header?: boolean;                        // true
+  /** The first line names the columns (default true). */
+  header?: boolean;
   /** The target column, by name (with a header) or index (negative counts from the end); none: y is null. */
   target?: string | number;
-  /** 'auto': numbers become values (Float64Array), anything else class indices with classNames. */
-  targetKind?: 'auto' | 'class' | 'value'; // 'auto'
-  delimiter?: string;                      // ','
-  dtype?: Dtype;                           // 'float32'
+  /**
+   * 'auto' (default): numbers become values (Float64Array), anything else class
+   * indices with classNames; 'class' or 'value' forces either.
+   */
+  targetKind?: 'auto' | 'class' | 'value';
+  /** The cell separator, a non-empty string (default ','). */
+  delimiter?: string;
+  /** x's element type: 'float32' (default) or 'float64'. y is Int32Array or Float64Array either way. */
+  dtype?: Dtype;
+  /**
+   * The class labels of a class target, in index order: the label classes[i]
+   * becomes class i, whichever labels the file holds (so a training and a test
+   * file index their labels alike), and a label not in the list is an error
+   * naming its row. Needs a target; not with targetKind 'value'.
+   */
+  classes?: string[];
 }
 
 export interface CsvData {
@@ -35,9 +47,12 @@ export interface CsvData {
   classNames: string[] | null;
 }
 
-export const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype'] as const;
+export const CSV_OPTIONS = ['header', 'target', 'targetKind', 'delimiter', 'dtype', 'classes'] as const;
 
-/** Parses CSV text into features and an optional target column. */
+/**
+ * Parses CSV text into features x (a Matrix of every column but the target)
+ * and an optional target column y. Errors name the row, file line and column.
+ */
 export function parseCsv(text: string, opts?: CsvOptions): CsvData {
   return parseCsvUsing(csvRecords, text, opts);
 }
@@ -49,7 +64,7 @@ export function parseCsv(text: string, opts?: CsvOptions): CsvData {
 export function parseCsvUsing(read: (text: string, delimiter: string) => CsvRecords, text: string, opts?: CsvOptions): CsvData {
   if (typeof text !== 'string') throw typeError('text', 'a string of CSV', text);
   const o = readCsvOptions(options('CSV options', opts, CSV_OPTIONS));
-  return fromRecords(read(text, o.delimiter), o, o.header, o.targetKind, o.dtype);
+  return fromRecords(read(text, o.delimiter), o, o.header, o.targetKind, o.dtype, o.classes);
 }
 
 /** CsvOptions validated, with their defaults (parseCsv's and csvBatches's). */
@@ -59,6 +74,8 @@ export interface CsvSettings {
   targetKind: 'auto' | 'class' | 'value';
   delimiter: string;
   dtype: Dtype;
+  /** The classes option: labels in index order, or null to infer them. */
+  classes: string[] | null;
 }
 
 /** Validates the CsvOptions in `o` (already checked for unknown names) and fills in the defaults. */
@@ -72,10 +89,46 @@ export function readCsvOptions(o: Record<string, unknown>): CsvSettings {
   if (o.target !== undefined && typeof o.target !== 'string' && typeof o.target !== 'number') {
     throw typeError('target', 'a column name or index', o.target);
   }
-  return { header, target: o.target as string | number | undefined, targetKind, delimiter: (o.delimiter as string | undefined) ?? ',', dtype };
+  const classes = o.classes === undefined ? null : classList(o.classes);
+  if (classes && o.target === undefined) {
+    throw new ArgumentRangeError('Expected a target with classes for CSV options but received classes without a target');
+  }
+  if (classes && targetKind === 'value') {
+    throw new ArgumentRangeError("Expected targetKind 'class' or 'auto' with classes for targetKind but received 'value'");
+  }
+  return { header, target: o.target as string | number | undefined, targetKind, delimiter: (o.delimiter as string | undefined) ?? ',', dtype, classes };
 }
 
-function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boolean, targetKind: 'auto' | 'class' | 'value', dtype: Dtype): CsvData {
+function classList(value: unknown): string[] {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((c) => typeof c === 'string')) {
+    throw typeError('classes', 'a non-empty array of class labels (strings)', value);
+  }
+  const seen = new Set<string>();
+  for (const c of value as string[]) {
+    if (seen.has(c)) throw new ArgumentRangeError(`Expected distinct labels for classes but received '${c}' twice`);
+    seen.add(c);
+  }
+  return [...(value as string[])];
+}
+
+/** A file in scikit-learn's layout names its classes on its first line: a classes option would contradict it. */
+export function sklearnLayoutWithClasses(): ArgumentRangeError {
+  return new ArgumentRangeError("Expected no classes for a file in scikit-learn's layout (its first line names them) but received classes");
+}
+
+/** Target cell → index in `classes` (the classes option); an unknown label is an error naming its row. */
+export function classIndexReader(classes: string[], column: string, index: number): (cell: string, row: number, line: number) => number {
+  const byLabel = new Map(classes.map((label, i) => [label, i]));
+  const listed = classes.length <= 10 ? classes.map((c) => `'${c}'`).join(', ') : `${classes.length} labels`;
+  return (cell, row, line) => {
+    const k = byLabel.get(cell);
+    if (k === undefined) throw cellError(row, line, column, index, `one of the classes (${listed})`, `'${cell}'`);
+    return k;
+  };
+}
+
+function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boolean, targetKind: 'auto' | 'class' | 'value', dtype: Dtype,
+                     classes: string[] | null): CsvData {
   if (records.length === 0) throw new ArgumentRangeError('Expected at least one row in the CSV text but received none');
 
   const { names, width, sklearnClasses } = csvLayout(records.record(0), records.length > 1 ? records.record(1) : null,
@@ -133,7 +186,12 @@ function fromRecords(records: CsvRecords, o: { target?: unknown }, header: boole
       if (cell === '') throw cellError(r, lineOf(r), names[targetIndex]!, targetIndex, 'a target value', 'an empty cell');
     });
     if (sklearnClasses && targetIndex === width - 1 && targetKind !== 'value') {
+      if (classes) throw sklearnLayoutWithClasses();
       return { ...result(), y: sklearnTarget(cells, lineOf, targetIndex, sklearnClasses), classNames: sklearnClasses };
+    }
+    if (classes) {
+      const read = classIndexReader(classes, names[targetIndex]!, targetIndex);
+      return { ...result(), y: Int32Array.from(cells, (cell, r) => read(cell, r, lineOf(r))), classNames: [...classes] };
     }
     const numeric = cells.every(isNumericLabel);
     if (targetKind === 'value' || (targetKind === 'auto' && numeric)) {
@@ -267,7 +325,7 @@ export function numericCell(cell: string, row: number, line: number, column: str
   return v;
 }
 
-/** Reads and parses a CSV file (a .gz file is decompressed first). */
+/** Reads a CSV file (a path ending in .gz is gunzipped first) and parses it as parseCsv does, with the same options. */
 export async function loadCsv(path: string, opts?: CsvOptions): Promise<CsvData> {
   if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'a file path', path);
   options('CSV options', opts, CSV_OPTIONS);

@@ -39,9 +39,15 @@ abstract class Scaler {
     if (this.width < 0) throw new Error(`${this.constructor.name}.${method}: call fit(x) first`);
   }
 
+  /** Learns the per-column statistics from x (the training rows only); returns this. */
   abstract fit(x: MatrixLike): this;
+  /**
+   * x scaled with the fitted statistics: a new Matrix of x's dtype when x is a
+   * Matrix, else float32. Throws before fit or when x's column count differs.
+   */
   abstract transform(x: MatrixLike): Matrix;
 
+  /** fit(x), then transform(x). */
   fitTransform(x: MatrixLike): Matrix {
     return this.fit(x).transform(x);
   }
@@ -84,6 +90,7 @@ export class StandardScaler extends Scaler {
     return affine(x, 'x', this.width, this.mean, this.scale.map((s) => 1 / s), 0, null);
   }
 
+  /** x back from z = (x − μ)/σ: z·σ + μ per column (z's dtype when a Matrix, else float32). */
   inverseTransform(z: MatrixLike): Matrix {
     this.requireFitted('inverseTransform');
     return shiftBack(affine(z, 'z', this.width, new Float64Array(this.width), this.scale, 0, 'float64'), this.mean, z);
@@ -174,6 +181,7 @@ export class MinMaxScaler extends Scaler {
     return affine(x, 'x', this.width, this.min, this.factors(), this.range[0], null);
   }
 
+  /** x back from its scaled values: min + (z − lo)·(max − min)/(hi − lo) per column (z's dtype when a Matrix, else float32). */
   inverseTransform(z: MatrixLike): Matrix {
     this.requireFitted('inverseTransform');
     const [lo, hi] = this.range;
@@ -183,13 +191,27 @@ export class MinMaxScaler extends Scaler {
   }
 }
 
+export interface OneHotOptions {
+  /** Columns, an integer ≥ 1 above every label (default: the largest label + 1). */
+  classes?: number;
+  /** The Matrix's dtype: 'float32' (default) or 'float64'. */
+  dtype?: Dtype;
+}
+
 /**
  * One row per label with a 1 in the label's column: oneHot([3, 0, 2], 4) → e3, e0, e2.
- * classes defaults to max label + 1.
+ * classes (default: max label + 1) comes second, or in the options as the
+ * other data helpers take it: oneHot(labels, { classes: 4, dtype: 'float64' }).
+ * opts.dtype is the Matrix's, 'float32' (default) or 'float64'.
  */
-export function oneHot(labels: ArrayLike<number>, classes?: number, opts?: { dtype?: Dtype }): Matrix {
+export function oneHot(labels: ArrayLike<number>, classes?: number | OneHotOptions, opts?: { dtype?: Dtype }): Matrix {
   if (!Array.isArray(labels) && !(ArrayBuffer.isView(labels) && !(labels instanceof DataView))) {
     throw typeError('labels', 'an array of class indices', labels);
+  }
+  if (typeof classes === 'object' && classes !== null && !Array.isArray(classes)) {
+    if (opts !== undefined) throw new ArgumentRangeError('Expected the options once for oneHot (as the second argument) but received a third');
+    const both = options('oneHot options', classes, ['classes', 'dtype']);
+    return oneHot(labels, both.classes as number | undefined, { dtype: both.dtype as Dtype | undefined });
   }
   const o = options('oneHot options', opts, ['dtype']);
   const dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);

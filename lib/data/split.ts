@@ -5,7 +5,7 @@
 // so a seed gives the same split on every engine and platform.
 import { Matrix, toMatrix, type MatrixLike } from '../matrix';
 import { Rng, randomSeed } from '../rng';
-import { ArgumentRangeError, boolean, integer, number, options, rangeError } from '../validate';
+import { ArgumentRangeError, boolean, integer, number, options, rangeError, typeError } from '../validate';
 
 /** Labels or targets: one value per row (flat array) or a matrix with one row per row of x. */
 export type Labels = number[] | Int32Array | Float32Array | Float64Array | Matrix | number[][];
@@ -74,16 +74,42 @@ function classesOf(y: unknown, rows: number): Int32Array {
   return (y instanceof Matrix ? y : toMatrix(y, 'y', 'float32')).argmax();
 }
 
-/** A seeded permutation of 0..n−1. */
-export function permutation(n: number, seed?: number): Int32Array {
-  return new Rng(seedOf(seed)).permutation(integer('n', n, 0));
+export interface SeedOptions {
+  /** Seed of the shuffle: an integer ≥ 0; the same seed gives the same order on every engine and platform (default: random). */
+  seed?: number;
 }
 
-/** Rows of x (and y, in the same order) shuffled with a seed; copies, the inputs are unchanged. */
-export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: { seed?: number }): { x: Matrix; y: Y | undefined } {
-  const o = options('shuffle options', opts, ['seed']);
+/**
+ * The seed of permutation and shuffle, given either way: a number (the older
+ * form of permutation) or `{ seed }` (the form of every other data helper).
+ */
+function seedArgument(value: unknown, what: string): number {
+  if (value === undefined || typeof value === 'number') return seedOf(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(what, 'a seed (an integer ≥ 0) or an options object { seed }', value);
+  }
+  return seedOf(options(what, value, ['seed']).seed);
+}
+
+/**
+ * A seeded permutation of 0..n−1. The seed comes as a number or as `{ seed }`
+ * (as shuffle's and the splits'); without one, a random seed. The same seed
+ * gives the order in which `shuffle(x, y, { seed })` puts n rows.
+ */
+export function permutation(n: number, seed?: number | SeedOptions): Int32Array {
+  const s = seedArgument(seed, 'permutation options');
+  return new Rng(s).permutation(integer('n', n, 0));
+}
+
+/**
+ * Rows of x (and y, in the same order) shuffled with a seed, given as
+ * `{ seed }` or as a number (as permutation's); copies, the inputs are
+ * unchanged. Without a seed, a random one.
+ */
+export function shuffle<Y extends Labels>(x: MatrixLike, y?: Y, opts?: SeedOptions | number): { x: Matrix; y: Y | undefined } {
+  const seed = seedArgument(opts, 'shuffle options');
   const xs = xRows(x);
-  const order = new Rng(seedOf(o.seed)).permutation(xs.count);
+  const order = new Rng(seed).permutation(xs.count);
   return { x: xs.take(order) as Matrix, y: y === undefined ? undefined : (yRows(y, xs.count).take(order) as Y) };
 }
 
@@ -170,13 +196,22 @@ function partRows(name: string, size: unknown, rows: number): number {
   throw new ArgumentRangeError(`Expected a fraction in (0, 1) or a row count (an integer ≥ 1) for ${name} but received ${size}`);
 }
 
+/** The stratify option, refused without shuffling (as scikit-learn's train_test_split refuses it). */
+function stratifyOption(o: Partial<Record<string, unknown>>, shuffleRows: boolean): boolean {
+  const stratify = o['stratify'] === undefined ? false : boolean('stratify', o['stratify']);
+  if (stratify && !shuffleRows) throw new ArgumentRangeError('Expected shuffle: true for a stratified split but received shuffle: false');
+  return stratify;
+}
+
 export interface SplitOptions {
-  /** The test part: a fraction of the rows in (0, 1) (⌈testSize·n⌉ rows, as scikit-learn), or a row count ≥ 1. */
-  testSize?: number;     // 0.25
-  seed?: number;         // random
-  shuffle?: boolean;     // true
-  /** Keep class proportions in each part (y must hold class labels or one-hot rows). */
-  stratify?: boolean;    // false
+  /** The test part: a fraction of the rows in (0, 1) (⌈testSize·n⌉ rows, as scikit-learn), or a row count ≥ 1. Default 0.25. */
+  testSize?: number;
+  /** Seed of the shuffle, an integer ≥ 0: the same seed gives the same split (default: random). */
+  seed?: number;
+  /** Shuffle the rows before splitting (default true); false: the test part is the last rows. */
+  shuffle?: boolean;
+  /** Keep class proportions in each part (y must hold class labels or one-hot rows; needs shuffle). Default false. */
+  stratify?: boolean;
 }
 
 export interface Split<Y> {
@@ -186,13 +221,16 @@ export interface Split<Y> {
   yTest: Y;
 }
 
-/** Train/test split of x (and y) by rows; y keeps its form (array, typed array or Matrix). */
+/**
+ * Train/test split of x (and y) by rows, shuffled with a seed by default; y keeps
+ * its form (array, typed array, rows or Matrix). x's parts are Matrix copies.
+ * Defaults: testSize 0.25, shuffle true, stratify false, a random seed.
+ */
 export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: SplitOptions): Split<Y> {
   const o = options('trainTestSplit options', opts, ['testSize', 'seed', 'shuffle', 'stratify']);
   const testSize = o.testSize === undefined ? 0.25 : (o.testSize as number);
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
-  const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
-  if (stratify && !shuffleRows) throw new ArgumentRangeError('Expected shuffle: true for a stratified split but received shuffle: false');
+  const stratify = stratifyOption(o, shuffleRows);
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
   const nTest = partRows('testSize', testSize, xs.count);
@@ -205,12 +243,16 @@ export function trainTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: Spl
 }
 
 export interface ThreeWaySplitOptions {
-  /** Fractions of all rows in (0, 1) (⌈size·n⌉ rows each) or row counts ≥ 1; training gets the rest. */
-  valSize?: number;      // 0.15
-  testSize?: number;     // 0.15
+  /** The validation part: a fraction of all rows in (0, 1) (⌈valSize·n⌉ rows) or a row count ≥ 1. Default 0.15. */
+  valSize?: number;
+  /** The test part, as valSize (default 0.15); training gets the rest. */
+  testSize?: number;
+  /** Seed of the shuffle, an integer ≥ 0 (default: random). */
   seed?: number;
-  shuffle?: boolean;     // true
-  stratify?: boolean;    // false
+  /** Shuffle the rows before splitting (default true). */
+  shuffle?: boolean;
+  /** Keep class proportions in each part (needs shuffle). Default false. */
+  stratify?: boolean;
 }
 
 export interface ThreeWaySplit<Y> extends Split<Y> {
@@ -218,13 +260,17 @@ export interface ThreeWaySplit<Y> extends Split<Y> {
   yVal: Y;
 }
 
-/** Train/validation/test split (fractions of all rows for validation and test). */
+/**
+ * Train/validation/test split by rows: valSize and testSize are fractions of all
+ * rows (or row counts), training gets the rest. Defaults: valSize 0.15,
+ * testSize 0.15, shuffle true, stratify false, a random seed.
+ */
 export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: ThreeWaySplitOptions): ThreeWaySplit<Y> {
   const o = options('trainValTestSplit options', opts, ['valSize', 'testSize', 'seed', 'shuffle', 'stratify']);
   const valSize = o.valSize === undefined ? 0.15 : (o.valSize as number);
   const testSize = o.testSize === undefined ? 0.15 : (o.testSize as number);
   const shuffleRows = o.shuffle === undefined ? true : boolean('shuffle', o.shuffle);
-  const stratify = o.stratify === undefined ? false : boolean('stratify', o.stratify);
+  const stratify = stratifyOption(o, shuffleRows);
   const xs = xRows(x);
   const ys = yRows(y, xs.count);
   const nVal = partRows('valSize', valSize, xs.count);
@@ -246,14 +292,20 @@ export function trainValTestSplit<Y extends Labels>(x: MatrixLike, y: Y, opts?: 
 }
 
 export interface BatchOptions {
-  batchSize?: number;   // 32
-  shuffle?: boolean;    // false
+  /** Rows per batch, an integer ≥ 1 (default 32); the last batch may hold fewer. */
+  batchSize?: number;
+  /** Visit the rows in a seeded random order (default false: x's order). */
+  shuffle?: boolean;
+  /** Seed of that order, an integer ≥ 0 (default: random). */
   seed?: number;
-  /** Drop a last batch smaller than batchSize. */
-  dropLast?: boolean;   // false
+  /** Drop a last batch smaller than batchSize (default false). */
+  dropLast?: boolean;
 }
 
-/** Mini-batches of rows: for (const { x, y } of batches(x, y, { batchSize: 32 })) ... */
+/**
+ * Mini-batches of rows (copies), lazily: `for (const { x, y } of batches(x, y, { batchSize: 32 }))`.
+ * Without y, each batch's y is undefined. Defaults: batchSize 32, no shuffle, keep the last batch.
+ */
 export function* batches<Y extends Labels>(x: MatrixLike, y?: Y, opts?: BatchOptions): Generator<{ x: Matrix; y: Y | undefined }> {
   const o = options('batches options', opts, ['batchSize', 'shuffle', 'seed', 'dropLast']);
   const batchSize = o.batchSize === undefined ? 32 : integer('batchSize', o.batchSize, 1);

@@ -15,7 +15,7 @@ import { Rng } from '../rng';
 import { ArgumentRangeError, boolean, integer, number, oneOf, options } from '../validate';
 import { LinearUnit } from './linear-unit';
 import {
-  MODEL_OPTION_KEYS, affine, axpy, dot, identityOrder, inputMatrix, realTargets, resolveModelOptions, zeros, type ModelOptions,
+  MODEL_OPTION_KEYS, accuracy, affine, axpy, dot, identityOrder, inputMatrix, realTargets, resolveModelOptions, zeros, type ModelOptions,
 } from './common';
 
 export interface AdalineOptions extends ModelOptions {
@@ -114,6 +114,17 @@ export class Adaline extends LinearUnit {
     }
     this.setFitted(w, b);
     return { epochs: loss.length, converged, loss };
+  }
+
+  /**
+   * Fraction of rows whose predicted class equals y's, y thresholded as z is
+   * (y ≥ threshold → 1): 0/1 labels with the default threshold 0.5, or
+   * Widrow and Hoff's −1/+1 targets with threshold 0.
+   */
+  score(x: unknown, y: unknown): number {
+    const p = this.thresholded(x, 'score');
+    const truth = realTargets(y, 'y', p.length).map((v) => (v >= this.threshold ? 1 : 0));
+    return accuracy(p, truth);
   }
 
   /** Widrow–Hoff, one sample at a time: z = x_i·w + b; w += η(y_i − z)·x_i (/‖x_i‖² if normalized). */

@@ -49,6 +49,14 @@ export function applyLink(link: Link, z: FloatArray, rows: number, outputs: numb
     const base = r * outputs;
     let max = -Infinity;
     for (let j = 0; j < outputs; j++) max = Math.max(max, z[base + j]!);
+    if (max === Infinity || max === -Infinity) {
+      // Logits past the dtype's range (float32: 3.4e38): z − max would be ∞ − ∞ = NaN. The limit
+      // of softmax splits the mass evenly among the largest logits (all of them when all are −∞).
+      let tied = 0;
+      for (let j = 0; j < outputs; j++) tied += z[base + j] === max ? 1 : 0;
+      for (let j = 0; j < outputs; j++) z[base + j] = z[base + j] === max ? 1 / tied : 0;
+      continue;
+    }
     let sum = 0;
     for (let j = 0; j < outputs; j++) {
       const e = Math.exp(z[base + j]! - max);
@@ -118,9 +126,15 @@ export function trainLinear(engine: Engine, link: Link, p: LinearParams, x: Floa
         p.bias[j]! -= s.lr * db;
       }
     }
-    let w2 = 0;
-    for (let i = 0; i < k * d; i++) w2 += p.weight[i]! ** 2;
-    const loss = lossSum / rows + 0.5 * s.l2 * w2;
+    // Only a real penalty is added: without one, ‖W‖² may overflow (float64 weights past 1e154)
+    // and 0·∞ = NaN would stop a fit that is fine.
+    let penalty = 0;
+    if (s.l2 > 0) {
+      let w2 = 0;
+      for (let i = 0; i < k * d; i++) w2 += p.weight[i]! ** 2;
+      penalty = 0.5 * s.l2 * w2;
+    }
+    const loss = lossSum / rows + penalty;
     if (!Number.isFinite(loss)) throw new ArgumentRangeError(`Loss became NaN or infinite at epoch ${epoch + 1}; try a smaller lr`);
     history.push(loss);
   }

@@ -35,7 +35,17 @@ export abstract class LinearUnit {
 
   /** z = x·wᵀ + b per row (rows × 1): the linear output, before the threshold. */
   decisionFunction(x: unknown): Matrix {
-    requireFitted(this.w !== null, this.constructor.name, 'decisionFunction');
+    return this.linearOutput(x, 'decisionFunction');
+  }
+
+  /** 1 where z ≥ the threshold, else 0. */
+  predict(x: unknown): Int32Array {
+    return this.thresholded(x, 'predict');
+  }
+
+  /** z for x; `method` names the public call in the not-fitted error. */
+  protected linearOutput(x: unknown, method: string): Matrix {
+    requireFitted(this.w !== null, this.constructor.name, method);
     const w = this.w as FloatArray;
     const X = inputMatrix(x, 'x', this.dtype, w.length);
     const z = zeros(this.dtype, X.rows);
@@ -43,9 +53,8 @@ export abstract class LinearUnit {
     return new Matrix(X.rows, 1, z);
   }
 
-  /** 1 where z ≥ the threshold, else 0. */
-  predict(x: unknown): Int32Array {
-    const z = this.decisionFunction(x).data;
+  protected thresholded(x: unknown, method: string): Int32Array {
+    const z = this.linearOutput(x, method).data;
     const threshold = this.decisionThreshold;
     const out = new Int32Array(z.length);
     for (let i = 0; i < z.length; i++) out[i] = z[i]! >= threshold ? 1 : 0;

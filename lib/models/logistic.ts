@@ -116,15 +116,20 @@ export class LogisticRegression extends LinearClassifier {
 
   /** 1 where P(y = 1 | x) ≥ 0.5, else 0. */
   predict(x: unknown): Int32Array {
-    const p = this.predictProba(x).data;
+    return this.labels(x, 'predict');
+  }
+
+  /** Fraction of rows whose predicted label equals y (0/1 labels). */
+  score(x: unknown, y: unknown): number {
+    const p = this.labels(x, 'score');
+    return accuracy(p, binaryTargets(y, 'y', p.length));
+  }
+
+  private labels(x: unknown, method: string): Int32Array {
+    const p = this.probabilities(x, method).data;
     const out = new Int32Array(p.length);
     for (let i = 0; i < p.length; i++) out[i] = p[i]! >= 0.5 ? 1 : 0;
     return out;
-  }
-
-  score(x: unknown, y: unknown): number {
-    const p = this.predict(x);
-    return accuracy(p, binaryTargets(y, 'y', p.length));
   }
 }
 
@@ -171,11 +176,12 @@ export class SoftmaxRegression extends LinearClassifier {
 
   /** The most probable class per row. */
   predict(x: unknown): Int32Array {
-    return this.predictProba(x).argmax();
+    return this.probabilities(x, 'predict').argmax();
   }
 
+  /** Fraction of rows whose predicted class equals y (class indices below classes). */
   score(x: unknown, y: unknown): number {
-    const p = this.predict(x);
+    const p = this.probabilities(x, 'score').argmax();
     return accuracy(p, classTargets(y, 'y', p.length, this.params!.outputs));
   }
 }

@@ -86,7 +86,7 @@ export class Perceptron extends LinearUnit {
 
   /** Fraction of rows whose predicted label equals y. */
   score(x: unknown, y: unknown): number {
-    const p = this.predict(x);
+    const p = this.thresholded(x, 'score');
     return accuracy(p, binaryTargets(y, 'y', p.length));
   }
 }

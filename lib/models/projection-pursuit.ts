@@ -13,6 +13,7 @@
 import { getEngine } from '../backend';
 import type { Engine } from '../engine';
 import { Matrix } from '../matrix';
+import { r2FromSums } from '../metrics';
 import { Rng } from '../rng';
 import { ArgumentRangeError, integer, number, options } from '../validate';
 import { inputMatrix, realTargets, requireFitted } from './common';
@@ -87,9 +88,13 @@ export class ProjectionPursuitRegressor {
     return this.engineImpl.name;
   }
 
-  /** The fitted terms (directions and ridge functions), or null before fit. */
+  /** The fitted terms (directions and ridge functions, copies), or null before fit. */
   get ridgeTerms(): ProjectionPursuitTerm[] | null {
-    return this.fitted ? this.fitted.terms.map((t) => ({ direction: t.direction.slice(), curve: t.curve })) : null;
+    // Copies, curve included: predict reads the model's own arrays, which a caller must not reach.
+    return this.fitted ? this.fitted.terms.map((t) => ({
+      direction: t.direction.slice(),
+      curve: { knots: t.curve.knots.slice(), values: t.curve.values.slice(), slopes: t.curve.slopes.slice() },
+    })) : null;
   }
 
   /** x: rows × inputs (float64 internally); y: one real target per row. */
@@ -102,6 +107,10 @@ export class ProjectionPursuitRegressor {
     for (let i = 0; i < n; i++) mean += Y[i]!;
     mean /= n;
     const residual = Float64Array.from(Y, (v) => v - mean);
+    // The normal equations hold Σ x², the losses Σ r²: past float64's range they become ∞ and
+    // then NaN, which no step can recover from, so such data is refused up front.
+    requireFiniteSquares(X.data as Float64Array, 'x', 'values');
+    requireFiniteSquares(residual, 'y', 'values less their mean');
     const rng = new Rng(this.seed);
     const terms: TermFit[] = [];
     const stageLoss: number[] = [];
@@ -134,7 +143,12 @@ export class ProjectionPursuitRegressor {
 
   /** ȳ + Σ g_m(ω_mᵀx) per row (rows × 1, float64). */
   predict(x: unknown): Matrix {
-    requireFitted(this.fitted !== null, 'ProjectionPursuitRegressor', 'predict');
+    return this.predictFor(x, 'predict');
+  }
+
+  /** predict's work; `method` names the public call in the not-fitted error. */
+  private predictFor(x: unknown, method: string): Matrix {
+    requireFitted(this.fitted !== null, 'ProjectionPursuitRegressor', method);
     const f = this.fitted!;
     const X = inputMatrix(x, 'x', 'float64', f.inputs);
     const M = f.terms.length;
@@ -151,9 +165,9 @@ export class ProjectionPursuitRegressor {
     return new Matrix(X.rows, 1, out);
   }
 
-  /** R² = 1 − SSE/SST on x, y. */
+  /** R² = 1 − SSE/SST on x, y, as metrics.r2 (y without variance: 1 for an exact fit, else 0, as scikit-learn). */
   score(x: unknown, y: unknown): number {
-    const p = this.predict(x).data;
+    const p = this.predictFor(x, 'score').data;
     const Y = realTargets(y, 'y', p.length);
     let mean = 0;
     for (const v of Y) mean += v;
@@ -163,7 +177,7 @@ export class ProjectionPursuitRegressor {
       sse += (Y[i]! - p[i]!) ** 2;
       sst += (Y[i]! - mean) ** 2;
     }
-    return 1 - sse / Math.max(sst, 1e-300);
+    return r2FromSums(sse, sst);
   }
 
   // ---- internals -------------------------------------------------------------
@@ -228,6 +242,14 @@ export class ProjectionPursuitRegressor {
     }
     return { direction, curve: current.s.curve, fitted: current.s.fitted };
   }
+}
+
+function requireFiniteSquares(v: Float64Array, name: string, what: string): void {
+  if (Number.isFinite(sumOfSquares(v))) return;
+  let largest = 0;
+  for (const x of v) largest = Math.max(largest, Math.abs(x));
+  throw new ArgumentRangeError(`Expected ${what} whose squares sum within float64's range (about 1e150 at most) for ${name} ` +
+    `but received values up to ${largest}`);
 }
 
 function sumOfSquares(v: Float64Array): number {
