@@ -3,6 +3,7 @@
 import * as path from 'node:path';
 import type { EpochResult, FloatArray, LossSpec, OptimizerSpec, PlanSpec, Target } from './engine';
 import { codedError } from './validate';
+import { elfTruncation } from './native-file';
 
 /** The code of the error engine 'native' throws when the addon cannot load (README "Errors"). */
 export const NATIVE_UNAVAILABLE = 'ERR_FASTMLP_NATIVE_UNAVAILABLE';
@@ -107,8 +108,14 @@ export function loadNative(): NativeBinding {
     try {
       // node-gyp-build resolves prebuilds/ and build/ under the root it is given.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeBinding;
-      cached = { binding: nodeGypBuild(packageRoot) };
+      const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeBinding) & { path(dir: string): string };
+      // The file it would load, checked first: a truncated one would not throw but kill
+      // the process with SIGBUS while the loader maps it (lib/native-file.ts).
+      const file = nodeGypBuild.path(packageRoot);
+      const truncation = elfTruncation(file);
+      if (truncation !== null) throw new Error(truncation);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      cached = { binding: require(file) as NativeBinding };
       warnUnknownKernel(cached.binding!.isa);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);

@@ -13,9 +13,11 @@ const tuple = `${process.platform}-${process.arch}`;
 
 const noBinary = `
   const gypBuild = require.resolve('node-gyp-build', { paths: [${JSON.stringify(path.join(root, 'dist'))}] });
-  require.cache[gypBuild] = { id: gypBuild, filename: gypBuild, loaded: true, exports: () => {
+  // As node-gyp-build's own: load(dir) is require(load.path(dir)), and path() throws when nothing matches.
+  const notFound = () => {
     throw new Error('No native build was found for platform=${process.platform} arch=${process.arch} runtime=node (simulated)');
-  } };
+  };
+  require.cache[gypBuild] = { id: gypBuild, filename: gypBuild, loaded: true, exports: Object.assign(notFound, { path: notFound }) };
 `;
 
 function run(script: string): string {
