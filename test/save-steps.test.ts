@@ -119,7 +119,9 @@ describe.each(ENGINES)('a stepped save writes the moment of its call (%s engine)
     // Relative bounds (a loaded machine stretches every step alike), and the best of up to three
     // timed saves must meet them (another process can stretch one step in a single run).
     let best = { ticks: 0, callShare: Infinity, halfShare: Infinity };
-    for (let attempt = 0; attempt < 3 && !(best.ticks > 3 && best.callShare < 0.05 && best.halfShare < 1 / 3); attempt++) {
+    // The call's share: 0.2-0.5 for the old one-turn copy, 0.01-0.05 stepped on a quiet machine
+    // (0.054 seen beside two other jobs' builds and tests), so 0.1 still tells them apart.
+    for (let attempt = 0; attempt < 3 && !(best.ticks > 3 && best.callShare < 0.1 && best.halfShare < 1 / 3); attempt++) {
       let callMs = 0;
       const gaps = await timerGaps(2, async () => {
         const t0 = performance.now();
@@ -131,7 +133,7 @@ describe.each(ENGINES)('a stepped save writes the moment of its call (%s engine)
       if (run.callShare + run.halfShare < best.callShare + best.halfShare) best = run;
     }
     expect(best.ticks).toBeGreaterThan(3);
-    expect(best.callShare).toBeLessThan(0.05);
+    expect(best.callShare).toBeLessThan(0.1);
     expect(best.halfShare).toBeLessThan(1 / 3);
     const loaded = await Sequential.load(file, { engine });
     expect(loaded.toBuffer({ includeOptimizer: true }).equals(await readFile(file))).toBe(true);
