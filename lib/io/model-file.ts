@@ -274,13 +274,15 @@ function refuseClassic(source: string, held: unknown): void {
   let name = 'a classic model';
   try {
     const parsed: unknown = typeof held === 'string' ? JSON.parse(held) : held;
-    if (isPlainObject(parsed) && typeof parsed['model'] === 'string') name = `a classic model (models.${parsed['model']})`;
+    const model = isPlainObject(parsed) ? parsed['model'] : undefined;
+    if (typeof model === 'string' && /^\w{1,64}$/.test(model)) name = `a classic model (models.${model})`;
   } catch {
     // the name is only for the message
   }
   throw new ModelFileError(`${source} holds ${name}, not a Sequential network; load it with models.load / models.fromBuffer / models.fromJSON`);
 }
 
+/** Refuses bytes without a fastmlp format version, or of another version (also used by lib/models/persist-format.ts). */
 export function checkVersion(source: string, version: unknown): void {
   if (version === undefined) {
     throw new ModelFileError(`${source} is not a fastmlp model file (no '${KEY.version}' in its metadata). ` +
