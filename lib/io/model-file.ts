@@ -42,6 +42,12 @@ export { filePath, writeFileAtomic, fileError } from './files';
 export const FORMAT_VERSION = 1;
 /** Name of the optimizer-state tensor (absent unless saved with includeOptimizer). */
 export const OPTIMIZER_TENSOR = 'optimizer_state';
+/**
+ * Metadata key of a classic-model file (lib/models/persist-format.ts): the same
+ * container, version and checksum, holding a models.* estimator instead of a
+ * Sequential. Each loader refuses the other's files by this key.
+ */
+export const CLASSIC_MODEL_KEY = 'fastmlp.classic_model';
 
 const KEY = {
   version: 'fastmlp.version',
@@ -262,7 +268,22 @@ function parseJson(source: string, key: string, text: string | undefined): unkno
   }
 }
 
-function checkVersion(source: string, version: unknown): void {
+/** Refuses a classic-model file (or JSON) where a Sequential is expected, naming what it holds. */
+function refuseClassic(source: string, held: unknown): void {
+  if (held === undefined) return;
+  let name = 'a classic model';
+  try {
+    const parsed: unknown = typeof held === 'string' ? JSON.parse(held) : held;
+    const model = isPlainObject(parsed) ? parsed['model'] : undefined;
+    if (typeof model === 'string' && /^\w{1,64}$/.test(model)) name = `a classic model (models.${model})`;
+  } catch {
+    // the name is only for the message
+  }
+  throw new ModelFileError(`${source} holds ${name}, not a Sequential network; load it with models.load / models.fromBuffer / models.fromJSON`);
+}
+
+/** Refuses bytes without a fastmlp format version, or of another version (also used by lib/models/persist-format.ts). */
+export function checkVersion(source: string, version: unknown): void {
   if (version === undefined) {
     throw new ModelFileError(`${source} is not a fastmlp model file (no '${KEY.version}' in its metadata). ` +
       'To load a plain safetensors state_dict (e.g. from PyTorch), build the model and call ' +
@@ -394,6 +415,7 @@ function* modelFromBufferSteps(buf: Uint8Array, opts: unknown, source: string): 
   const file = yield* decodeSafetensorsSteps(buf, source, { views: true });
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
+  refuseClassic(source, m[CLASSIC_MODEL_KEY]);
   const checksum = m[KEY.checksum];
   if (checksum === undefined) throw new ModelFileError(`${source} is not a valid model file: it has no checksum`);
   if ((yield* sha256Steps([file.dataSection])) !== checksum) {
@@ -436,11 +458,23 @@ export interface ModelInfo {
   tensors: { name: string; dtype: Dtype; shape: number[] }[];
 }
 
+/**
+ * What a model file's bytes (e.g. `model.toBuffer()`, or a file read yourself)
+ * say about the model — version, architecture, compile settings, your save
+ * `metadata`, optimizer step count and the tensors' names, dtypes and shapes —
+ * without building it or reading its tensor data. io.readModelInfo reads a path.
+ * @param buf the model file's bytes
+ * @param source how errors name the bytes (default 'the buffer')
+ * @throws TypeError when buf is not a Buffer/Uint8Array; io.ModelFileError when
+ *   the bytes are not a fastmlp Sequential model file (truncated, malformed, another
+ *   version, or a classic `models.*` file), the message naming what is wrong
+ */
 export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): ModelInfo {
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
   const file = decodeSafetensors(buf, source, { views: true });  // only names and shapes are kept
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
+  refuseClassic(source, m[CLASSIC_MODEL_KEY]);
   const stepsText = m[KEY.steps];
   const steps = stepsText === undefined ? null : stepCount(stepsText);
   if (Number.isNaN(steps)) {
@@ -471,13 +505,10 @@ export async function loadModel(path: string | URL, opts?: LoadOptions): Promise
   return runStepsYielding(modelFromBufferSteps(bytes, opts, `'${file}'`));
 }
 
-export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
-  const source = 'the JSON model';
-  if (!isPlainObject(obj)) throw typeError('obj', 'a model object from model.toJSON()', obj);
-  if (obj['format'] !== 'fastmlp') throw new ModelFileError(`${source} is not a fastmlp model (format is ${JSON.stringify(obj['format'])})`);
-  checkVersion(source, obj['version']);
-  if (!Array.isArray(obj['tensors'])) throw new ModelFileError(`${source} is not a valid model: it has no tensors array`);
-  const tensors = (obj['tensors'] as unknown[]).map((t, i): StoredTensor => {
+/** The tensors of a toJSON object (base64 bytes), each checked against its dtype and shape. */
+export function tensorsFromJSON(source: string, list: unknown): StoredTensor[] {
+  if (!Array.isArray(list)) throw new ModelFileError(`${source} is not a valid model: it has no tensors array`);
+  return (list as unknown[]).map((t, i): StoredTensor => {
     const bad = (why: string): never => { throw new ModelFileError(`${source} is not a valid model: tensors[${i}] ${why}`); };
     if (!isPlainObject(t)) return bad('is not an object');
     const { name, dtype, shape, data } = t as Record<string, unknown>;
@@ -493,6 +524,15 @@ export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
     return { name: name as string, dtype: dtype as Dtype, shape: shape as number[],
       data: dtype === 'float32' ? new Float32Array(copy.buffer) : new Float64Array(copy.buffer) };
   });
+}
+
+export function modelFromJSON(obj: unknown, opts?: LoadOptions): Sequential {
+  const source = 'the JSON model';
+  if (!isPlainObject(obj)) throw typeError('obj', 'a model object from model.toJSON()', obj);
+  if (obj['format'] !== 'fastmlp') throw new ModelFileError(`${source} is not a fastmlp model (format is ${JSON.stringify(obj['format'])})`);
+  checkVersion(source, obj['version']);
+  if (typeof obj['model'] === 'string') refuseClassic(source, { model: obj['model'] });
+  const tensors = tensorsFromJSON(source, obj['tensors']);
   if (sha256(...tensors.map((t) => bytesOf(t.data))) !== obj['checksum']) {
     throw new ModelFileError(`${source} failed its checksum: the tensor data was modified or damaged after saving`);
   }
@@ -535,6 +575,17 @@ function readWeightsOptions(opts: unknown): boolean {
   return o.skipNonFloat === undefined ? false : boolean('skipNonFloat', o.skipNonFloat);
 }
 
+/**
+ * The tensors of any safetensors file's bytes by name (io.readWeights for a
+ * buffer), e.g. a PyTorch state_dict fetched over the network, for
+ * model.setWeights. Every tensor is a copy, not a view of `buf`. F32 and F64 come
+ * as stored; F16 and BF16 widened exactly to Float32Array.
+ * @param buf the file's bytes
+ * @param opts `{ skipNonFloat: true }` leaves out integer, bool and 8-bit-float tensors instead of refusing the file
+ * @param source how errors name the bytes (default 'the buffer')
+ * @throws TypeError for a buf that is not a Buffer/Uint8Array; io.ModelFileError for
+ *   bytes that are not a well-formed safetensors file (every length and offset is checked before reading)
+ */
 export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, source = 'the buffer'): Record<string, Float32Array | Float64Array> {
   if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
   return runSteps(weightsSteps(buf, opts, source));

@@ -14,6 +14,7 @@ import { Matrix } from '../matrix';
 import { Rng } from '../rng';
 import { ArgumentRangeError, boolean, integer, number, oneOf, options } from '../validate';
 import { LinearUnit } from './linear-unit';
+import type { SavedOptions } from './persist-format';
 import {
   MODEL_OPTION_KEYS, accuracy, affine, axpy, dot, identityOrder, inputMatrix, realTargets, resolveModelOptions, zeros, type ModelOptions,
 } from './common';
@@ -55,6 +56,7 @@ export class Adaline extends LinearUnit {
   readonly shuffle: boolean;
   readonly seed: number;
   readonly threshold: number;
+  protected readonly modelName = 'Adaline';
 
   constructor(opts?: AdalineOptions) {
     const o = options('Adaline options', opts,
@@ -72,6 +74,11 @@ export class Adaline extends LinearUnit {
     this.shuffle = o.shuffle === undefined ? false : boolean('shuffle', o.shuffle);
     this.seed = o.seed === undefined ? 0 : integer('seed', o.seed, 0);
     this.threshold = o.threshold === undefined ? 0.5 : number('threshold', o.threshold);
+  }
+
+  protected savedOptions(): SavedOptions {
+    return { dtype: this.dtype, lr: this.lr, maxEpochs: this.maxEpochs, mode: this.mode, normalize: this.normalize,
+      tol: this.tol, shuffle: this.shuffle, seed: this.seed, threshold: this.threshold };
   }
 
   /** The threshold turns z into a 0/1 prediction only; learning never uses it. */

@@ -7,3 +7,5 @@ export { LogisticRegression, SoftmaxRegression } from './logistic';
 export type { LinearClassifierOptions, SoftmaxRegressionOptions, LinearFitResult } from './logistic';
 export { ProjectionPursuitRegressor } from './projection-pursuit';
 export type { ProjectionPursuitOptions, ProjectionPursuitTerm, ProjectionPursuitFitResult } from './projection-pursuit';
+export { load, fromBuffer, fromJSON } from './persist';
+export type { ClassicModel, ClassicLoadOptions, ClassicModelJSON, ClassicModelName } from './persist';

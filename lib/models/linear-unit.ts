@@ -5,6 +5,9 @@
 import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix } from '../matrix';
 import { affine, inputMatrix, requireFitted, zeros } from './common';
+import {
+  classicToBuffer, classicToJSON, saveClassic, tensor, type ClassicModelJSON, type ClassicState, type SavedOptions,
+} from './persist-format';
 
 export abstract class LinearUnit {
   readonly dtype: Dtype;
@@ -19,6 +22,41 @@ export abstract class LinearUnit {
 
   /** z at or above it predicts 1. */
   protected abstract get decisionThreshold(): number;
+
+  /** The class name files record (explicit: bundlers may rename classes). */
+  protected abstract readonly modelName: 'Perceptron' | 'Adaline';
+
+  /** The options after defaults, as the constructor takes them back (engine excepted). */
+  protected abstract savedOptions(): SavedOptions;
+
+  /** Options and, when fitted, weight (1 × inputs) and bias: what models.fromJSON takes back. */
+  toJSON(): ClassicModelJSON {
+    return classicToJSON(this.classicState());
+  }
+
+  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
+  toBuffer(): Buffer {
+    return classicToBuffer(this.classicState());
+  }
+
+  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
+  async save(path: string | URL): Promise<void> {
+    await saveClassic(this.classicState(), path);
+  }
+
+  /** @internal What the model saves (its own arrays: encoders only read them). */
+  classicState(): ClassicState {
+    const fitted = this.w !== null;
+    return {
+      model: this.modelName, options: this.savedOptions(), fitted,
+      tensors: fitted ? [tensor('weight', this.dtype, [1, this.w!.length], this.w!), tensor('bias', this.dtype, [1], this.b!)] : [],
+    };
+  }
+
+  /** @internal models.load's restore: parameters already checked (lib/models/persist.ts). */
+  restoreFitted(w: FloatArray, b: FloatArray): void {
+    this.setFitted(w, b);
+  }
 
   get engine(): string {
     return this.engineImpl.name;

@@ -11,6 +11,9 @@ import {
   type ModelOptions,
 } from './common';
 import { linearProbabilities, trainLinear, type GradientDescentSettings, type Link, type LinearParams } from './gradient-descent';
+import {
+  classicToBuffer, classicToJSON, saveClassic, tensor, type ClassicModelJSON, type ClassicState, type SavedOptions,
+} from './persist-format';
 
 export interface LinearClassifierOptions extends ModelOptions {
   /** Learning rate η (default 0.1). */
@@ -43,7 +46,7 @@ abstract class LinearClassifier {
   protected readonly settings: GradientDescentSettings;
   protected params: LinearParams | null = null;
   protected abstract readonly link: Link;
-  protected abstract readonly modelName: string;
+  protected abstract readonly modelName: 'LogisticRegression' | 'SoftmaxRegression';
 
   /** The options object after checks (subclasses read their own extra keys from it). */
   protected readonly checkedOptions: Partial<Record<string, unknown>>;
@@ -76,6 +79,41 @@ abstract class LinearClassifier {
   /** Bias (outputs, copy) or null before fit. */
   get bias(): FloatArray | null {
     return this.params ? this.params.bias.slice() : null;
+  }
+
+  /** Options and, when fitted, weight (outputs × inputs) and bias: what models.fromJSON takes back. */
+  toJSON(): ClassicModelJSON {
+    return classicToJSON(this.classicState());
+  }
+
+  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
+  toBuffer(): Buffer {
+    return classicToBuffer(this.classicState());
+  }
+
+  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
+  async save(path: string | URL): Promise<void> {
+    await saveClassic(this.classicState(), path);
+  }
+
+  /** The options after defaults, as the constructor takes them back (engine excepted). */
+  protected savedOptions(): SavedOptions {
+    const { lr, epochs, batchSize, l2, shuffle, seed } = this.settings;
+    return { dtype: this.dtype, lr, epochs, batchSize, l2, shuffle, seed };
+  }
+
+  /** @internal What the model saves (its own arrays: encoders only read them). */
+  classicState(): ClassicState {
+    const p = this.params;
+    return {
+      model: this.modelName, options: this.savedOptions(), fitted: p !== null,
+      tensors: p ? [tensor('weight', this.dtype, [p.outputs, p.inputs], p.weight), tensor('bias', this.dtype, [p.outputs], p.bias)] : [],
+    };
+  }
+
+  /** @internal models.load's restore: parameters already checked (lib/models/persist.ts). */
+  restoreFitted(weight: FloatArray, bias: FloatArray, inputs: number, outputs: number): void {
+    this.params = { weight, bias, inputs, outputs };
   }
 
   protected train(X: Matrix, oneHot: Float64Array, outputs: number): LinearFitResult {
@@ -148,6 +186,15 @@ export class SoftmaxRegression extends LinearClassifier {
     super('SoftmaxRegression', opts, ['classes']);
     const classes = this.checkedOptions['classes'];
     this.fixedClasses = classes === undefined ? null : integer('classes', classes, 2);
+  }
+
+  /** The classes option when given (a fitted model must have that many). */
+  get classesOption(): number | null {
+    return this.fixedClasses;
+  }
+
+  protected override savedOptions(): SavedOptions {
+    return { ...super.savedOptions(), ...(this.fixedClasses === null ? {} : { classes: this.fixedClasses }) };
   }
 
   /** Classes of the fitted model, or null before fit. */

@@ -8,6 +8,7 @@
 import { Rng } from '../rng';
 import { boolean, integer, number, options } from '../validate';
 import { LinearUnit } from './linear-unit';
+import type { SavedOptions } from './persist-format';
 import {
   MODEL_OPTION_KEYS, accuracy, axpy, binaryTargets, dot, identityOrder, inputMatrix, resolveModelOptions, zeros, type ModelOptions,
 } from './common';
@@ -37,6 +38,7 @@ export class Perceptron extends LinearUnit {
   readonly maxEpochs: number;
   readonly shuffle: boolean;
   readonly seed: number;
+  protected readonly modelName = 'Perceptron';
 
   constructor(opts?: PerceptronOptions) {
     const o = options('Perceptron options', opts, [...MODEL_OPTION_KEYS, 'lr', 'maxEpochs', 'shuffle', 'seed']);
@@ -46,6 +48,10 @@ export class Perceptron extends LinearUnit {
     this.maxEpochs = o.maxEpochs === undefined ? 100 : integer('maxEpochs', o.maxEpochs, 1);
     this.shuffle = o.shuffle === undefined ? false : boolean('shuffle', o.shuffle);
     this.seed = o.seed === undefined ? 0 : integer('seed', o.seed, 0);
+  }
+
+  protected savedOptions(): SavedOptions {
+    return { dtype: this.dtype, lr: this.lr, maxEpochs: this.maxEpochs, shuffle: this.shuffle, seed: this.seed };
   }
 
   /** step(z) = 1 for z ≥ 0. */

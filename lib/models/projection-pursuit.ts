@@ -19,6 +19,9 @@ import { ArgumentRangeError, integer, number, options } from '../validate';
 import { inputMatrix, realTargets, requireFitted } from './common';
 import { solveSymmetric } from './linalg';
 import { evaluateCurve, localLinearSmooth, ruleOfThumbBandwidth, type RidgeCurve } from './smoother';
+import {
+  classicToBuffer, classicToJSON, saveClassic, tensor, type ClassicModelJSON, type ClassicState, type SavedOptions,
+} from './persist-format';
 
 export interface ProjectionPursuitOptions {
   engine?: 'native' | 'js' | 'auto';
@@ -95,6 +98,45 @@ export class ProjectionPursuitRegressor {
       direction: t.direction.slice(),
       curve: { knots: t.curve.knots.slice(), values: t.curve.values.slice(), slopes: t.curve.slopes.slice() },
     })) : null;
+  }
+
+  /**
+   * Options and, when fitted, ȳ ('mean') and each term's direction and curve
+   * ('terms.{m}.direction', '.knots', '.values', '.slopes'; float64): what models.fromJSON takes back.
+   */
+  toJSON(): ClassicModelJSON {
+    return classicToJSON(this.classicState());
+  }
+
+  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
+  toBuffer(): Buffer {
+    return classicToBuffer(this.classicState());
+  }
+
+  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
+  async save(path: string | URL): Promise<void> {
+    await saveClassic(this.classicState(), path);
+  }
+
+  /** @internal What the model saves (its own arrays: encoders only read them). */
+  classicState(): ClassicState {
+    const options: SavedOptions = { terms: this.terms, maxIterations: this.maxIterations, backfitPasses: this.backfitPasses,
+      smoothing: this.smoothing, tol: this.tol, seed: this.seed, minImprovement: this.minImprovement };
+    const f = this.fitted;
+    if (f === null) return { model: 'ProjectionPursuitRegressor', options, fitted: false, tensors: [] };
+    const tensors = [tensor('mean', 'float64', [1], Float64Array.of(f.mean))];
+    f.terms.forEach((t, m) => {
+      const n = t.curve.knots.length;
+      tensors.push(tensor(`terms.${m}.direction`, 'float64', [f.inputs], t.direction),
+        tensor(`terms.${m}.knots`, 'float64', [n], t.curve.knots), tensor(`terms.${m}.values`, 'float64', [n], t.curve.values),
+        tensor(`terms.${m}.slopes`, 'float64', [n], t.curve.slopes));
+    });
+    return { model: 'ProjectionPursuitRegressor', options, fitted: true, tensors };
+  }
+
+  /** @internal models.load's restore: terms already checked (lib/models/persist.ts). */
+  restoreFitted(mean: number, inputs: number, terms: ProjectionPursuitTerm[]): void {
+    this.fitted = { mean, inputs, terms: terms.map((t) => ({ ...t, fitted: new Float64Array(0) })) };
   }
 
   /** x: rows × inputs (float64 internally); y: one real target per row. */
