@@ -258,6 +258,9 @@ export class RMSprop extends Optimizer {
     this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
     this.momentum = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
     this.centered = o.centered === undefined ? false : boolean('centered', o.centered);
+    // Centered with α = 0 estimates the variance as g² − g² = 0 and steps by g/ε:
+    // torch 1.13 moves a weight of 1 to −2e6 in one step. Refused instead.
+    if (this.centered && this.alpha === 0) throw rangeError('alpha', 'a number in (0, 1] with centered: true', this.alpha);
     this.recordConfig('rmsprop', opts);
   }
 

@@ -109,6 +109,8 @@ export function validateOptimizer(input: OptimizerSpec): void {
   } else if (kind === 'rmsprop') {
     check(spec.momentum >= 0, 'a number ≥ 0', 'momentum', spec.momentum);
     check(spec.alpha >= 0 && spec.alpha <= 1, 'a number in [0, 1]', 'alpha', spec.alpha);
+    // Centered with α = 0 divides g by ε (the variance estimate is g² − g² = 0).
+    check(!spec.centered || spec.alpha > 0, 'a number in (0, 1] with centered', 'alpha', spec.alpha);
   } else {
     check(spec.beta1 >= 0 && spec.beta1 < 1, 'a number in [0, 1)', 'beta1', spec.beta1);
     check(spec.beta2 >= 0 && spec.beta2 < 1, 'a number in [0, 1)', 'beta2', spec.beta2);
