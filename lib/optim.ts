@@ -17,15 +17,17 @@ export interface ClipOptions {
   clipNorm?: number;
   /** Clamp each gradient to [−clipValue, clipValue] (off by default). */
   clipValue?: number;
+  /** Gradient ascent: step along +g, as torch.optim's `maximize` (default false). */
+  maximize?: boolean;
 }
 
-const CLIP_KEYS = ['clipNorm', 'clipValue'] as const;
+const CLIP_KEYS = ['clipNorm', 'clipValue', 'maximize'] as const;
 
 /** The spec fields an optimizer does not use, at neutral values. */
 const UNUSED: Omit<OptimizerSpec, 'kind' | 'lr'> = {
   momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8,
   amsgrad: false, alpha: 0.99, centered: false, lrDecay: 0, initialAccumulatorValue: 0,
-  clipNorm: 0, clipValue: 0,
+  clipNorm: 0, clipValue: 0, maximize: false,
 };
 
 function positive(name: string, value: unknown): number {
@@ -44,6 +46,8 @@ export abstract class Optimizer {
   readonly clipNorm: number | undefined;
   /** Per-value bound for the gradients, or undefined (off). */
   readonly clipValue: number | undefined;
+  /** Gradient ascent (torch's maximize): the update reads −g. */
+  readonly maximize: boolean;
   private configName = '';
   private configOptions: Record<string, unknown> = {};
   /**
@@ -58,6 +62,7 @@ export abstract class Optimizer {
     this.learningRate = number('lr', lr, 0);
     this.clipNorm = clip.clipNorm === undefined ? undefined : positive('clipNorm', clip.clipNorm);
     this.clipValue = clip.clipValue === undefined ? undefined : positive('clipValue', clip.clipValue);
+    this.maximize = clip.maximize === undefined ? false : boolean('maximize', clip.maximize);
   }
 
   get lr(): number {
@@ -74,7 +79,7 @@ export abstract class Optimizer {
   /** The engine spec: this kind and lr, clipping, the given fields, neutral values for the rest. */
   protected spec(kind: OptimizerName, fields: Partial<OptimizerSpec>): OptimizerSpec {
     return { ...UNUSED, ...fields, kind, lr: this.lr, clipNorm: this.clipNorm ?? 0,
-      clipValue: this.clipValue ?? 0 };
+      clipValue: this.clipValue ?? 0, maximize: this.maximize };
   }
 
   /**

@@ -123,6 +123,7 @@ Clip<T> make_clip(const OptimizerSpec& s, const T* grad, index_t n) {
     clip.lo = T(-s.clip_value);
     clip.hi = T(s.clip_value);
   }
+  if (s.maximize) clip.scale = -clip.scale;  // gradient ascent (optim.h)
   return clip;
 }
 
@@ -306,7 +307,7 @@ bool optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
   require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
   require(optimizer_state_size(spec, n) == 0 || state != nullptr,
           "optimizer_update: null state");
-  if (spec.clip_norm > 0 || spec.clip_value > 0)
+  if (spec.clip_norm > 0 || spec.clip_value > 0 || spec.maximize)
     return run_update(spec, make_clip(spec, grad, n), param, grad, state, n, step);
   return run_update(spec, NoClip<T>{}, param, grad, state, n, step);
 }
