@@ -110,6 +110,8 @@ export interface OptimizerSpec {
   clipNorm?: number;
   /** Clamp each gradient to ±clipValue before the update, after clipNorm (default 0: off). */
   clipValue?: number;
+  /** Gradient ascent: the update reads −g (torch.optim's maximize; default false). */
+  maximize?: boolean;
 }
 
 export interface PlanSpec {

@@ -17,15 +17,17 @@ export interface ClipOptions {
   clipNorm?: number;
   /** Clamp each gradient to [−clipValue, clipValue] (off by default). */
   clipValue?: number;
+  /** Gradient ascent: step along +g, as torch.optim's `maximize` (default false). */
+  maximize?: boolean;
 }
 
-const CLIP_KEYS = ['clipNorm', 'clipValue'] as const;
+const CLIP_KEYS = ['clipNorm', 'clipValue', 'maximize'] as const;
 
 /** The spec fields an optimizer does not use, at neutral values. */
 const UNUSED: Omit<OptimizerSpec, 'kind' | 'lr'> = {
   momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, beta1: 0.9, beta2: 0.999, eps: 1e-8,
   amsgrad: false, alpha: 0.99, centered: false, lrDecay: 0, initialAccumulatorValue: 0,
-  clipNorm: 0, clipValue: 0,
+  clipNorm: 0, clipValue: 0, maximize: false,
 };
 
 function positive(name: string, value: unknown): number {
@@ -44,7 +46,11 @@ export abstract class Optimizer {
   readonly clipNorm: number | undefined;
   /** Per-value bound for the gradients, or undefined (off). */
   readonly clipValue: number | undefined;
+  /** Gradient ascent (torch's maximize): the update reads −g. */
+  readonly maximize: boolean;
   private configName = '';
+  /** Hyper-parameters changed since construction (a schedule cycling momentum), for getConfig. */
+  private changedOptions: Record<string, unknown> = {};
   private configOptions: Record<string, unknown> = {};
   /**
    * @internal Where the schedule driving lr stands (base lr, steps, plateau
@@ -58,6 +64,7 @@ export abstract class Optimizer {
     this.learningRate = number('lr', lr, 0);
     this.clipNorm = clip.clipNorm === undefined ? undefined : positive('clipNorm', clip.clipNorm);
     this.clipValue = clip.clipValue === undefined ? undefined : positive('clipValue', clip.clipValue);
+    this.maximize = clip.maximize === undefined ? false : boolean('maximize', clip.maximize);
   }
 
   get lr(): number {
@@ -74,7 +81,18 @@ export abstract class Optimizer {
   /** The engine spec: this kind and lr, clipping, the given fields, neutral values for the rest. */
   protected spec(kind: OptimizerName, fields: Partial<OptimizerSpec>): OptimizerSpec {
     return { ...UNUSED, ...fields, kind, lr: this.lr, clipNorm: this.clipNorm ?? 0,
-      clipValue: this.clipValue ?? 0 };
+      clipValue: this.clipValue ?? 0, maximize: this.maximize };
+  }
+
+  /**
+   * Records a hyper-parameter changed after construction (momentum or betas,
+   * set by a one-cycle schedule) so getConfig, and so a saved model, carries
+   * the value the optimizer state was built with; bumps version so the model
+   * sends the new settings before its next step.
+   */
+  protected changed(name: string, value: unknown): void {
+    this.changedOptions[name] = structuredClone(value);
+    this.version++;
   }
 
   /**
@@ -92,7 +110,8 @@ export abstract class Optimizer {
     if (this.configName === '') {
       throw new Error(`${this.constructor.name} cannot be serialised: its constructor does not call recordConfig`);
     }
-    const config: OptimizerConfig = { name: this.configName, options: { ...structuredClone(this.configOptions), lr: this.lr } };
+    const config: OptimizerConfig = { name: this.configName,
+      options: { ...structuredClone(this.configOptions), ...structuredClone(this.changedOptions), lr: this.lr } };
     if (this.scheduleState !== null) config.schedule = structuredClone(this.scheduleState);
     return config;
   }
@@ -175,7 +194,7 @@ export interface SGDOptions extends ClipOptions {
 
 /** SGD with optional (Nesterov) momentum: v = μv + (1−dampening)g; θ −= lr·v. */
 export class SGD extends Optimizer {
-  readonly momentum: number;
+  private mu: number;
   readonly dampening: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
@@ -183,7 +202,7 @@ export class SGD extends Optimizer {
   constructor(opts?: SGDOptions) {
     const o = options('SGD options', opts, ['lr', 'momentum', 'dampening', 'nesterov', 'weightDecay', ...CLIP_KEYS]);
     super(o.lr === undefined ? 0.01 : (o.lr as number), o as ClipOptions);
-    this.momentum = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
+    this.mu = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
     this.dampening = o.dampening === undefined ? 0 : number('dampening', o.dampening, 0, 1);
     this.nesterov = o.nesterov === undefined ? false : boolean('nesterov', o.nesterov);
     this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
@@ -191,6 +210,18 @@ export class SGD extends Optimizer {
       throw new ArgumentRangeError('Nesterov momentum needs momentum > 0 and dampening = 0 (as torch.optim.SGD)');
     }
     this.recordConfig('sgd', opts);
+  }
+
+  get momentum(): number {
+    return this.mu;
+  }
+
+  /** Settable between steps, as a torch param_group's momentum (schedules.oneCycle cycles it). */
+  set momentum(value: number) {
+    const mu = nonNegative('momentum', value);
+    if (this.nesterov && mu === 0) throw rangeError('momentum', 'a number > 0 (nesterov is on)', value);
+    this.mu = mu;
+    this.changed('momentum', mu);
   }
 
   toSpec(): OptimizerSpec {
@@ -246,7 +277,7 @@ export class RMSprop extends Optimizer {
   readonly alpha: number;
   readonly eps: number;
   readonly weightDecay: number;
-  readonly momentum: number;
+  private mu: number;
   readonly centered: boolean;
 
   constructor(opts?: RMSpropOptions) {
@@ -256,9 +287,22 @@ export class RMSprop extends Optimizer {
     this.alpha = o.alpha === undefined ? 0.99 : number('alpha', o.alpha, 0, 1);
     this.eps = o.eps === undefined ? 1e-8 : positive('eps', o.eps);
     this.weightDecay = o.weightDecay === undefined ? 0 : nonNegative('weightDecay', o.weightDecay);
-    this.momentum = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
+    this.mu = o.momentum === undefined ? 0 : nonNegative('momentum', o.momentum);
     this.centered = o.centered === undefined ? false : boolean('centered', o.centered);
+    // Centered with α = 0 estimates the variance as g² − g² = 0 and steps by g/ε:
+    // torch 1.13 moves a weight of 1 to −2e6 in one step. Refused instead.
+    if (this.centered && this.alpha === 0) throw rangeError('alpha', 'a number in (0, 1] with centered: true', this.alpha);
     this.recordConfig('rmsprop', opts);
+  }
+
+  get momentum(): number {
+    return this.mu;
+  }
+
+  /** Settable between steps, as a torch param_group's momentum (schedules.oneCycle cycles it). */
+  set momentum(value: number) {
+    this.mu = nonNegative('momentum', value);
+    this.changed('momentum', this.mu);
   }
 
   toSpec(): OptimizerSpec {
@@ -277,7 +321,7 @@ export interface AdamOptions extends ClipOptions {
 
 /** Adam (Kingma & Ba 2015) with PyTorch's bias correction and ε placement. */
 export class Adam extends Optimizer {
-  readonly betas: [number, number];
+  private pair: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
   readonly amsgrad: boolean;
@@ -287,24 +331,35 @@ export class Adam extends Optimizer {
     const o = options(defaultWeightDecay === 0 ? 'Adam options' : 'AdamW options', opts,
       ['lr', 'betas', 'eps', 'weightDecay', 'amsgrad', ...CLIP_KEYS]);
     super(o.lr === undefined ? 1e-3 : (o.lr as number), o as ClipOptions);
-    if (o.betas === undefined) {
-      this.betas = [0.9, 0.999];
-    } else {
-      if (!Array.isArray(o.betas)) throw typeError('betas', 'a pair [beta1, beta2]', o.betas);
-      if (o.betas.length !== 2) throw rangeError('betas', 'a pair [beta1, beta2]', o.betas);
-      this.betas = [number('betas[0]', o.betas[0], 0, 1, { maxExclusive: true }),
-        number('betas[1]', o.betas[1], 0, 1, { maxExclusive: true })];
-    }
+    this.pair = o.betas === undefined ? [0.9, 0.999] : checkBetas(o.betas);
     this.eps = o.eps === undefined ? 1e-8 : positive('eps', o.eps);
     this.weightDecay = o.weightDecay === undefined ? defaultWeightDecay : nonNegative('weightDecay', o.weightDecay);
     this.amsgrad = o.amsgrad === undefined ? false : boolean('amsgrad', o.amsgrad);
     this.recordConfig('adam', opts);
   }
 
+  /** [β1, β2]; a copy, so changing it changes nothing: assign a new pair. */
+  get betas(): [number, number] {
+    return [this.pair[0], this.pair[1]];
+  }
+
+  /** Settable between steps, as a torch param_group's betas (schedules.oneCycle cycles β1). */
+  set betas(value: [number, number]) {
+    this.pair = checkBetas(value);
+    this.changed('betas', this.pair);
+  }
+
   toSpec(): OptimizerSpec {
-    return this.spec(this.kind, { beta1: this.betas[0], beta2: this.betas[1], eps: this.eps,
+    return this.spec(this.kind, { beta1: this.pair[0], beta2: this.pair[1], eps: this.eps,
       weightDecay: this.weightDecay, amsgrad: this.amsgrad });
   }
+}
+
+function checkBetas(value: unknown): [number, number] {
+  if (!Array.isArray(value)) throw typeError('betas', 'a pair [beta1, beta2]', value);
+  if (value.length !== 2) throw rangeError('betas', 'a pair [beta1, beta2]', value);
+  return [number('betas[0]', value[0], 0, 1, { maxExclusive: true }),
+    number('betas[1]', value[1], 0, 1, { maxExclusive: true })];
 }
 
 /** AdamW (Loshchilov & Hutter 2019): decoupled weight decay θ −= lr·λθ, λ = 0.01 by default. */

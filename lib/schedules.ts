@@ -18,6 +18,10 @@ import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeEr
 /** Anything with a settable learning rate: every optim.* optimizer. */
 export interface LrHolder {
   lr: number;
+  /** SGD's and RMSprop's momentum; schedules.oneCycle with cycleMomentum sets it each step. */
+  momentum?: number;
+  /** Adam's and AdamW's [β1, β2]; schedules.oneCycle with cycleMomentum sets β1 each step. */
+  betas?: [number, number];
   /** Where the last schedule on it stood (optim.* optimizers have it); lets a fresh schedule resume. */
   scheduleState?: ScheduleState | null;
 }
@@ -160,8 +164,8 @@ export abstract class Schedule implements Callback {
   }
 }
 
-/** A schedule stepped after every batch: fit() then also calls onBatchEnd. */
-abstract class BatchSchedule extends Schedule {
+/** A schedule stepped after every batch: fit() then also calls onBatchEnd (schedules-onecycle.ts). */
+export abstract class BatchSchedule extends Schedule {
   readonly stepping = 'batch' as const;
 
   onBatchEnd(_batch: number, _logs: Logs): void {
@@ -298,85 +302,6 @@ class CosineSchedule extends Schedule {
     const tc = t - this.warmupEpochs;
     return this.etaMin + (this.baseLr - this.etaMin) * (1 + Math.cos(Math.PI * tc / this.tMax)) / 2;
   }
-}
-
-// ---- one-cycle ----------------------------------------------------------------
-
-export interface OneCycleOptions {
-  maxLr: number;
-  /** Total batches; or give epochs and stepsPerEpoch (their product). */
-  totalSteps?: number;
-  epochs?: number;
-  stepsPerEpoch?: number;
-  pctStart?: number;        // 0.3
-  divFactor?: number;       // 25: initial lr = maxLr / divFactor
-  finalDivFactor?: number;  // 1e4: final lr = initial lr / finalDivFactor
-}
-
-/**
- * OneCycleLR (Smith & Topin 2017, "Super-Convergence"), PyTorch's two-phase
- * cosine variant: initial → maxLr over pctStart·totalSteps − 1 steps, then
- * maxLr → initial/finalDivFactor by step totalSteps − 1. Stepped per batch.
- */
-class OneCycleSchedule extends BatchSchedule {
-  protected readonly kind = 'oneCycle';
-  readonly maxLr: number;
-  readonly totalSteps: number;
-  readonly pctStart: number;
-  readonly divFactor: number;
-  readonly finalDivFactor: number;
-
-  constructor(opts: OneCycleOptions, optimizer?: LrHolder) {
-    const o = options('oneCycle options', opts,
-      ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart', 'divFactor', 'finalDivFactor']);
-    const maxLr = number('maxLr', o.maxLr, 0, Infinity, { minExclusive: true });
-    let totalSteps: number;
-    if (o.totalSteps !== undefined) {
-      totalSteps = integer('totalSteps', o.totalSteps, 1);
-    } else if (o.epochs !== undefined && o.stepsPerEpoch !== undefined) {
-      totalSteps = integer('epochs', o.epochs, 1) * integer('stepsPerEpoch', o.stepsPerEpoch, 1);
-    } else {
-      throw typeError('oneCycle options', 'totalSteps, or epochs and stepsPerEpoch', opts);
-    }
-    const pctStart = o.pctStart === undefined ? 0.3 : number('pctStart', o.pctStart, 0, 1, { minExclusive: true, maxExclusive: true });
-    const divFactor = o.divFactor === undefined ? 25 : number('divFactor', o.divFactor, 0, Infinity, { minExclusive: true });
-    const finalDivFactor = o.finalDivFactor === undefined ? 1e4
-      : number('finalDivFactor', o.finalDivFactor, 0, Infinity, { minExclusive: true });
-    super();
-    this.maxLr = maxLr;
-    this.totalSteps = totalSteps;
-    this.pctStart = pctStart;
-    this.divFactor = divFactor;
-    this.finalDivFactor = finalDivFactor;
-    if (optimizer !== undefined) this.bind(optimizer);
-  }
-
-  protected override initialLr(): number {
-    return this.maxLr / this.divFactor;
-  }
-
-  override step(): void {
-    if (this.stepCount + 1 > this.totalSteps) {
-      throw rangeError('oneCycle step', `at most totalSteps = ${this.totalSteps} steps`, this.stepCount + 1);
-    }
-    super.step();
-  }
-
-  protected lrAt(t: number): number {
-    const initial = this.baseLr;
-    const final = initial / this.finalDivFactor;
-    const warmEnd = this.pctStart * this.totalSteps - 1;
-    const end = this.totalSteps - 1;
-    // warmEnd = 0 (pctStart·totalSteps = 1): step 0 is the whole warm-up, at its
-    // start. torch divides 0 by 0 there (ZeroDivisionError); this is its limit
-    // as the warm-up end shrinks to 0 (it used to be NaN, which lr refused).
-    if (t <= warmEnd) return cosineAnneal(initial, this.maxLr, warmEnd > 0 ? t / warmEnd : 0);
-    return cosineAnneal(this.maxLr, final, (t - warmEnd) / (end - warmEnd));
-  }
-}
-
-function cosineAnneal(start: number, end: number, pct: number): number {
-  return end + (start - end) / 2 * (Math.cos(Math.PI * pct) + 1);
 }
 
 // ---- reduce on plateau ----------------------------------------------------------
@@ -541,9 +466,6 @@ export function linearWarmup(opts?: LinearWarmupOptions, optimizer?: LrHolder): 
 }
 export function cosine(opts: CosineOptions, optimizer?: LrHolder): Schedule {
   return new CosineSchedule(opts, optimizer);
-}
-export function oneCycle(opts: OneCycleOptions, optimizer?: LrHolder): Schedule {
-  return new OneCycleSchedule(opts, optimizer);
 }
 export function reduceOnPlateau(opts?: ReduceOnPlateauOptions, optimizer?: LrHolder): ReduceOnPlateau {
   return new ReduceOnPlateau(opts, optimizer);

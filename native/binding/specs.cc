@@ -240,6 +240,7 @@ OptimizerSpec parse_optimizer(const Napi::Value& v) {
       o, "initialAccumulatorValue", "optimizer.initialAccumulatorValue", spec.initial_accumulator_value);
   spec.clip_norm = optional_number(o, "clipNorm", "optimizer.clipNorm", spec.clip_norm);
   spec.clip_value = optional_number(o, "clipValue", "optimizer.clipValue", spec.clip_value);
+  spec.maximize = optional_boolean(o, "maximize", "optimizer.maximize", spec.maximize);
   return spec;
 }
 

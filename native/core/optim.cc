@@ -123,6 +123,7 @@ Clip<T> make_clip(const OptimizerSpec& s, const T* grad, index_t n) {
     clip.lo = T(-s.clip_value);
     clip.hi = T(s.clip_value);
   }
+  if (s.maximize) clip.scale = -clip.scale;  // gradient ascent (optim.h)
   return clip;
 }
 
@@ -219,7 +220,8 @@ bool run_update(const OptimizerSpec& spec, const C& clip, T* param, const T* gra
 
 // Ranges as torch.optim checks them, with two deliberate tightenings: eps must
 // be > 0 (torch accepts 0, which divides 0 by 0 on a zero gradient) and
-// RMSprop's alpha ≤ 1 (above it, 1 − α < 0 makes the square average negative).
+// RMSprop's alpha ≤ 1 (above it, 1 − α < 0 makes the square average negative),
+// and > 0 when centered.
 void validate_optimizer(const OptimizerSpec& s) {
   require(known_kind(s.kind), "optimizer: unknown optimizer kind");
   require_finite(s.lr, "lr");
@@ -257,6 +259,9 @@ void validate_optimizer(const OptimizerSpec& s) {
     case OptimizerKind::RMSprop:
       require_range(s.momentum >= 0, "momentum", ">= 0", s.momentum);
       require_range(s.alpha >= 0 && s.alpha <= 1, "alpha", "in [0, 1]", s.alpha);
+      // Centered with α = 0: the variance estimate g² − g² is 0, so the step
+      // is g/ε (torch 1.13 moves a weight of 1 to −2e6 in one step). Refused.
+      require_range(!s.centered || s.alpha > 0, "alpha", "> 0 when centered", s.alpha);
       require_range(s.eps > 0, "eps", "> 0", s.eps);
       break;
     case OptimizerKind::Adam:
@@ -302,7 +307,7 @@ bool optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
   require(known_kind(spec.kind), "optimizer: unknown optimizer kind");
   require(optimizer_state_size(spec, n) == 0 || state != nullptr,
           "optimizer_update: null state");
-  if (spec.clip_norm > 0 || spec.clip_value > 0)
+  if (spec.clip_norm > 0 || spec.clip_value > 0 || spec.maximize)
     return run_update(spec, make_clip(spec, grad, n), param, grad, state, n, step);
   return run_update(spec, NoClip<T>{}, param, grad, state, n, step);
 }

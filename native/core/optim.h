@@ -5,6 +5,7 @@
 //           nesterov: g = g + μv, else g = v (when μ ≠ 0); θ −= lr·g
 //  Adagrad: g += λθ; clr = lr / (1 + (t−1)·lr_decay);
 //           G = G + g² (G starts at initial_accumulator_value); θ −= clr·g/(√G + ε)
+//  (maximize: g = −g first, as torch.optim's maximize)
 //  RMSprop: g += λθ; s = αs + (1−α)g²; centered: a = αa + (1−α)g, d = √(s − a²) + ε,
 //           else d = √s + ε; momentum μ > 0: b = μb + g/d, θ −= lr·b; else θ −= lr·g/d
 //  Adam:    g += λθ; m = β1m + (1−β1)g; v = β2v + (1−β2)g²;
@@ -44,6 +45,11 @@ struct OptimizerSpec {
   double initial_accumulator_value = 0.0;  // Adagrad
   double clip_norm = 0.0;  // 0: off
   double clip_value = 0.0; // 0: off
+  // Gradient ascent, as torch.optim's `maximize` (SGD, Adagrad, RMSprop,
+  // Adam, AdamW in torch 1.13): the update reads −g in place of g, before the
+  // weight decay is added. Done by negating the clipping scale (make_clip):
+  // the clamp bounds are symmetric, so clamp(−c·g) = −clamp(c·g) exactly.
+  bool maximize = false;
   // Stores decaying state values below the smallest normal number as 0 (see
   // optim_numerics.inc, "Subnormal state"), and squares a tiny gradient whose
   // square would be subnormal as 0 ("Tiny gradients"). Only tests and benchmarks

@@ -18,6 +18,8 @@
 //  Clipping, over all parameters before the update, without changing grad:
 //          clipNorm:  g ← g · min(1, clipNorm / (‖g‖₂ + 1e-6))   (torch clip_grad_norm_)
 //          clipValue: g ← clamp(g, −clipValue, clipValue)        (torch clip_grad_value_)
+//  maximize: g ← −g before the weight decay (torch.optim's maximize), by negating
+//          the clipping scale: the bounds are symmetric, so clamp(−c·g) = −clamp(c·g).
 //
 // State is one flat array of the plan's dtype (optimizerStateSize):
 //  SGD [velocity if μ ≠ 0] · Adagrad [sum] · RMSprop [square avg][grad avg if
@@ -32,7 +34,7 @@ const KINDS: readonly OptimizerName[] = ['sgd', 'adagrad', 'rmsprop', 'adam', 'a
 /** The optional fields of OptimizerSpec at their defaults (native/core/optim.h). */
 export const OPTIONAL_DEFAULTS = {
   amsgrad: false, alpha: 0.99, centered: false, lrDecay: 0, initialAccumulatorValue: 0,
-  clipNorm: 0, clipValue: 0,
+  clipNorm: 0, clipValue: 0, maximize: false,
 } as const;
 
 const OPTIONAL_KEYS = Object.keys(OPTIONAL_DEFAULTS) as (keyof typeof OPTIONAL_DEFAULTS)[];
@@ -80,7 +82,7 @@ export function validateOptimizer(input: OptimizerSpec): void {
     'lrDecay', 'initialAccumulatorValue', 'clipNorm', 'clipValue'] as const) {
     check(finite(spec[name]), 'a finite number', name, spec[name]);
   }
-  for (const name of ['nesterov', 'amsgrad', 'centered'] as const) {
+  for (const name of ['nesterov', 'amsgrad', 'centered', 'maximize'] as const) {
     // A wrong type is a TypeError, as the native binding reports it.
     if (typeof spec[name] !== 'boolean') {
       throw new ArgumentTypeError(`Expected a boolean for optimizer.${name} but received ${String(spec[name])}`);
@@ -109,6 +111,8 @@ export function validateOptimizer(input: OptimizerSpec): void {
   } else if (kind === 'rmsprop') {
     check(spec.momentum >= 0, 'a number ≥ 0', 'momentum', spec.momentum);
     check(spec.alpha >= 0 && spec.alpha <= 1, 'a number in [0, 1]', 'alpha', spec.alpha);
+    // Centered with α = 0 divides g by ε (the variance estimate is g² − g² = 0).
+    check(!spec.centered || spec.alpha > 0, 'a number in (0, 1] with centered', 'alpha', spec.alpha);
   } else {
     check(spec.beta1 >= 0 && spec.beta1 < 1, 'a number in [0, 1)', 'beta1', spec.beta1);
     check(spec.beta2 >= 0 && spec.beta2 < 1, 'a number in [0, 1)', 'beta2', spec.beta2);
@@ -403,7 +407,7 @@ export function optimizerUpdate(input: OptimizerSpec, param: FloatArray, grad: F
                                 state: FloatArray, n: number, step: number): boolean {
   // The plans pass complete specs, so a step allocates nothing.
   const spec = isComplete(input) ? input : completeOptimizer(input);
-  const clip = clipScale(spec, grad, n);
+  const clip = spec.maximize ? -clipScale(spec, grad, n) : clipScale(spec, grad, n);
   switch (spec.kind) {
     case 'sgd': return sgdUpdate(spec, clip, param, grad, state, n, step);
     case 'adagrad': return adagradUpdate(spec, clip, param, grad, state, n, step);
