@@ -6,16 +6,17 @@ import type { Dtype, Engine, FloatArray } from '../engine';
 import { Matrix } from '../matrix';
 import { affine, inputMatrix, requireFitted, zeros } from './common';
 import {
-  classicToBuffer, classicToJSON, saveClassic, tensor, type ClassicModelJSON, type ClassicState, type SavedOptions,
+  SavableModel, tensor, type ClassicState, type SavedOptions,
 } from './persist-format';
 
-export abstract class LinearUnit {
+export abstract class LinearUnit extends SavableModel {
   readonly dtype: Dtype;
   protected readonly engineImpl: Engine;
   private w: FloatArray | null = null;
   private b: FloatArray | null = null;
 
   protected constructor(engine: Engine, dtype: Dtype) {
+    super();
     this.engineImpl = engine;
     this.dtype = dtype;
   }
@@ -29,22 +30,8 @@ export abstract class LinearUnit {
   /** The options after defaults, as the constructor takes them back (engine excepted). */
   protected abstract savedOptions(): SavedOptions;
 
-  /** Options and, when fitted, weight (1 × inputs) and bias: what models.fromJSON takes back. */
-  toJSON(): ClassicModelJSON {
-    return classicToJSON(this.classicState());
-  }
 
-  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
-  toBuffer(): Buffer {
-    return classicToBuffer(this.classicState());
-  }
-
-  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
-  async save(path: string | URL): Promise<void> {
-    await saveClassic(this.classicState(), path);
-  }
-
-  /** @internal What the model saves (its own arrays: encoders only read them). */
+  /** @internal What the model saves: options and, when fitted, weight (1 × inputs) and bias (its own arrays). */
   classicState(): ClassicState {
     const fitted = this.w !== null;
     return {

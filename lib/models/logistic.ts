@@ -12,7 +12,7 @@ import {
 } from './common';
 import { linearProbabilities, trainLinear, type GradientDescentSettings, type Link, type LinearParams } from './gradient-descent';
 import {
-  classicToBuffer, classicToJSON, saveClassic, tensor, type ClassicModelJSON, type ClassicState, type SavedOptions,
+  SavableModel, tensor, type ClassicState, type SavedOptions,
 } from './persist-format';
 
 export interface LinearClassifierOptions extends ModelOptions {
@@ -40,7 +40,7 @@ const MAX_INFERRED_CLASSES = 100_000;
 const KEYS = [...MODEL_OPTION_KEYS, 'lr', 'epochs', 'batchSize', 'l2', 'shuffle', 'seed'] as const;
 
 /** What both classifiers share: options, parameters, probabilities. */
-abstract class LinearClassifier {
+abstract class LinearClassifier extends SavableModel {
   readonly dtype: Dtype;
   protected readonly engineImpl: Engine;
   protected readonly settings: GradientDescentSettings;
@@ -52,6 +52,7 @@ abstract class LinearClassifier {
   protected readonly checkedOptions: Partial<Record<string, unknown>>;
 
   constructor(name: string, opts: unknown, extraKeys: readonly string[] = []) {
+    super();
     const o = options(`${name} options`, opts, [...KEYS, ...extraKeys]);
     this.checkedOptions = o;
     const { engine, dtype } = resolveModelOptions(o);
@@ -81,20 +82,6 @@ abstract class LinearClassifier {
     return this.params ? this.params.bias.slice() : null;
   }
 
-  /** Options and, when fitted, weight (outputs × inputs) and bias: what models.fromJSON takes back. */
-  toJSON(): ClassicModelJSON {
-    return classicToJSON(this.classicState());
-  }
-
-  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
-  toBuffer(): Buffer {
-    return classicToBuffer(this.classicState());
-  }
-
-  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
-  async save(path: string | URL): Promise<void> {
-    await saveClassic(this.classicState(), path);
-  }
 
   /** The options after defaults, as the constructor takes them back (engine excepted). */
   protected savedOptions(): SavedOptions {
@@ -102,7 +89,7 @@ abstract class LinearClassifier {
     return { dtype: this.dtype, lr, epochs, batchSize, l2, shuffle, seed };
   }
 
-  /** @internal What the model saves (its own arrays: encoders only read them). */
+  /** @internal What the model saves: options and, when fitted, weight (outputs × inputs) and bias (its own arrays). */
   classicState(): ClassicState {
     const p = this.params;
     return {

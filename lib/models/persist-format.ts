@@ -154,3 +154,27 @@ export function classicFromJSON(obj: unknown): ClassicState {
   }
   return { ...header, tensors };
 }
+
+/**
+ * What every classic model offers for saving, from the one thing each defines:
+ * classicState(), its options and fitted arrays (see each class for what it holds).
+ */
+export abstract class SavableModel {
+  /** @internal What the model saves (its own arrays: encoders only read them). */
+  abstract classicState(): ClassicState;
+
+  /** Options and, when fitted, the fitted parameters: what models.fromJSON takes back. */
+  toJSON(): ClassicModelJSON {
+    return classicToJSON(this.classicState());
+  }
+
+  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
+  toBuffer(): Buffer {
+    return classicToBuffer(this.classicState());
+  }
+
+  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
+  async save(path: string | URL): Promise<void> {
+    await saveClassic(this.classicState(), path);
+  }
+}

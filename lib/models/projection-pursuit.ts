@@ -20,7 +20,7 @@ import { inputMatrix, realTargets, requireFitted } from './common';
 import { solveSymmetric } from './linalg';
 import { evaluateCurve, localLinearSmooth, ruleOfThumbBandwidth, type RidgeCurve } from './smoother';
 import {
-  classicToBuffer, classicToJSON, saveClassic, tensor, type ClassicModelJSON, type ClassicState, type SavedOptions,
+  SavableModel, tensor, type ClassicState, type SavedOptions,
 } from './persist-format';
 
 export interface ProjectionPursuitOptions {
@@ -63,7 +63,7 @@ interface TermFit {
   fitted: Float64Array;
 }
 
-export class ProjectionPursuitRegressor {
+export class ProjectionPursuitRegressor extends SavableModel {
   readonly terms: number;
   readonly maxIterations: number;
   readonly backfitPasses: number;
@@ -75,6 +75,7 @@ export class ProjectionPursuitRegressor {
   private fitted: { mean: number; inputs: number; terms: TermFit[] } | null = null;
 
   constructor(opts?: ProjectionPursuitOptions) {
+    super();
     const o = options('ProjectionPursuitRegressor options', opts,
       ['engine', 'terms', 'maxIterations', 'backfitPasses', 'smoothing', 'tol', 'seed', 'minImprovement']);
     this.engineImpl = getEngine(o.engine ?? 'auto');
@@ -100,25 +101,11 @@ export class ProjectionPursuitRegressor {
     })) : null;
   }
 
+
   /**
-   * Options and, when fitted, ȳ ('mean') and each term's direction and curve
-   * ('terms.{m}.direction', '.knots', '.values', '.slopes'; float64): what models.fromJSON takes back.
+   * @internal What the model saves: options and, when fitted, ȳ ('mean') and each term's direction
+   * and curve ('terms.{m}.direction', '.knots', '.values', '.slopes'; float64), its own arrays.
    */
-  toJSON(): ClassicModelJSON {
-    return classicToJSON(this.classicState());
-  }
-
-  /** The model file's bytes (what save writes); models.fromBuffer reads them. */
-  toBuffer(): Buffer {
-    return classicToBuffer(this.classicState());
-  }
-
-  /** Writes the model file atomically (safetensors, checksummed); models.load reads it. */
-  async save(path: string | URL): Promise<void> {
-    await saveClassic(this.classicState(), path);
-  }
-
-  /** @internal What the model saves (its own arrays: encoders only read them). */
   classicState(): ClassicState {
     const options: SavedOptions = { terms: this.terms, maxIterations: this.maxIterations, backfitPasses: this.backfitPasses,
       smoothing: this.smoothing, tol: this.tol, seed: this.seed, minImprovement: this.minImprovement };
