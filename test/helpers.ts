@@ -38,12 +38,16 @@ export function naiveGemm(transA: boolean, transB: boolean, m: number, n: number
   return out;
 }
 
-/** Largest |a − b| / max(1, |b|) over two arrays of one length. */
-export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/**
+ * Largest |a − b| / max(floor, |b|) over two arrays of one length: relative
+ * error, turning absolute for values below `floor` (a weight that crosses zero
+ * has no meaningful relative error). NaN anywhere counts as Infinity.
+ */
+export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let worst = 0;
   for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(b[i]!));
+    const d = Math.abs(a[i]! - b[i]!) / Math.max(floor, Math.abs(b[i]!));
     if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
   }
   return worst;

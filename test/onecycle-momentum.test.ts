@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, optim, schedules } from '../lib';
 import type { Callback } from '../lib/callbacks';
 import type { Dtype } from '../lib/engine';
-import { ENGINES, engine, randomArray } from './helpers';
+import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
 
 interface Net { inputs: number; hidden: number; outputs: number; rows: number; initial: number[][]; x: number[]; y: number[] }
 interface Trajectory { losses: number[]; weights: number[][]; lrs: number[]; momenta: number[] }
@@ -24,17 +24,6 @@ interface Fixture { torch: string; steps: number; adagradCycleRefused: boolean; 
 
 const FIXTURE = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'onecycle_momentum_torch.json'), 'utf8')) as Fixture;
 const CLASSES = { sgd: optim.SGD, adagrad: optim.Adagrad, rmsprop: optim.RMSprop, adam: optim.Adam, adamw: optim.AdamW };
-
-/** Largest |a − b| / max(|b|, floor). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor);
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
-}
 
 function momentumOf(o: optim.Optimizer): number {
   if (o instanceof optim.Adam) return o.betas[0];
@@ -59,14 +48,14 @@ function replay(engineName: 'native' | 'js', dtype: Dtype, c: Case) {
   const err = { lrs: 0, momenta: 0, losses: 0, weights: 0 };
   const flat: number[][] = [];
   for (let t = 0; t < FIXTURE.steps; t++) {
-    err.lrs = Math.max(err.lrs, relErr([optimizer.lr], [expected.lrs[t]!], 0));
-    err.momenta = Math.max(err.momenta, relErr([momentumOf(optimizer)], [expected.momenta[t]!], 1e-300));
+    err.lrs = Math.max(err.lrs, maxRelDiff([optimizer.lr], [expected.lrs[t]!], 0));
+    err.momenta = Math.max(err.momenta, maxRelDiff([momentumOf(optimizer)], [expected.momenta[t]!], 1e-300));
     const loss = model.trainStep(x, y);
     schedule?.step();
-    err.losses = Math.max(err.losses, relErr([loss], [expected.losses[t]!], floor));
+    err.losses = Math.max(err.losses, maxRelDiff([loss], [expected.losses[t]!], floor));
     const w = model.getWeights();
     flat.push(['0.weight', '0.bias', '1.weight', '1.bias'].flatMap((k) => Array.from(w[k]!)));
-    err.weights = Math.max(err.weights, relErr(flat[t]!, expected.weights[t]!, floor));
+    err.weights = Math.max(err.weights, maxRelDiff(flat[t]!, expected.weights[t]!, floor));
   }
   return { err, flat };
 }
@@ -80,7 +69,7 @@ describe('the fixture', () => {
     const maximized = new Set(FIXTURE.cases.filter((c) => c.options['maximize'] === true).map((c) => c.optimizer));
     expect([...maximized].sort()).toEqual(['adagrad', 'adam', 'adamw', 'rmsprop', 'sgd']);
     for (const c of FIXTURE.cases) {
-      expect(relErr(c.float64.weights[0]!, c.float64.weights[FIXTURE.steps - 1]!, 1), c.name).toBeGreaterThan(1e-3);
+      expect(maxRelDiff(c.float64.weights[0]!, c.float64.weights[FIXTURE.steps - 1]!, 1), c.name).toBeGreaterThan(1e-3);
     }
     // Gradient ascent: the loss rises over the run.
     for (const c of FIXTURE.cases.filter((k) => k.options['maximize'] === true)) {
@@ -112,7 +101,7 @@ describe('parity: the native and the TypeScript engine take the same steps', () 
     it(c.name, () => {
       const a = replay('native', 'float64', c).flat;
       const b = replay('js', 'float64', c).flat;
-      for (let t = 0; t < a.length; t++) expect(relErr(a[t]!, b[t]!, 1e-3)).toBeLessThan(1e-12);
+      for (let t = 0; t < a.length; t++) expect(maxRelDiff(a[t]!, b[t]!, 1e-3)).toBeLessThan(1e-12);
     });
   }
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, optim, schedules } from '../lib';
 import type { Dtype } from '../lib/engine';
-import { ENGINES } from './helpers';
+import { ENGINES, maxRelDiff } from './helpers';
 
 interface Net { inputs: number; hidden: number; outputs: number; rows: number; initial: number[][]; x: number[]; y: number[] }
 interface Trajectory { losses: number[]; weights: number[][]; lrs: number[] }
@@ -27,17 +27,6 @@ const CLASSES = { sgd: optim.SGD, adagrad: optim.Adagrad, rmsprop: optim.RMSprop
 const SCHEDULES = {
   exponential: schedules.exponential, step: schedules.step, cosine: schedules.cosine, linearWarmup: schedules.linearWarmup,
 } as const;
-
-/** Largest |a − b| / max(|b|, floor). */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor);
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
-}
 
 function replay(engine: 'native' | 'js', dtype: Dtype, c: Case) {
   const net = FIXTURE.nets[c.net];
@@ -55,13 +44,13 @@ function replay(engine: 'native' | 'js', dtype: Dtype, c: Case) {
   const floor = dtype === 'float64' ? 1e-3 : 0.1;
   const err = { lrs: 0, losses: 0, weights: 0 };
   for (let t = 0; t < FIXTURE.steps; t++) {
-    err.lrs = Math.max(err.lrs, relErr([optimizer.lr], [expected.lrs[t]!], 0));
+    err.lrs = Math.max(err.lrs, maxRelDiff([optimizer.lr], [expected.lrs[t]!], 0));
     const loss = model.trainStep(x, y);
     schedule?.step();
-    err.losses = Math.max(err.losses, relErr([loss], [expected.losses[t]!], floor));
+    err.losses = Math.max(err.losses, maxRelDiff([loss], [expected.losses[t]!], floor));
     const w = model.getWeights();
     const flat = ['0.weight', '0.bias', '1.weight', '1.bias'].flatMap((k) => Array.from(w[k]!));
-    err.weights = Math.max(err.weights, relErr(flat, expected.weights[t]!, floor));
+    err.weights = Math.max(err.weights, maxRelDiff(flat, expected.weights[t]!, floor));
   }
   return err;
 }
@@ -71,7 +60,7 @@ describe('the edge fixture', () => {
     expect(FIXTURE.steps).toBeGreaterThanOrEqual(20);
     expect(FIXTURE.cases.filter((c) => c.schedule).length).toBeGreaterThanOrEqual(8);
     for (const c of FIXTURE.cases) {
-      expect(relErr(c.float64.weights[0]!, c.float64.weights[FIXTURE.steps - 1]!, 1), c.name).toBeGreaterThan(1e-3);
+      expect(maxRelDiff(c.float64.weights[0]!, c.float64.weights[FIXTURE.steps - 1]!, 1), c.name).toBeGreaterThan(1e-3);
     }
   });
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, optim } from '../lib';
 import type { Dtype } from '../lib/engine';
-import { ENGINES } from './helpers';
+import { ENGINES, maxRelDiff } from './helpers';
 
 interface Net { inputs: number; hidden: number; outputs: number; rows: number; initial: number[][]; x: number[]; y: number[] }
 interface Trajectory { losses: number[]; weights: number[][] }
@@ -25,21 +25,6 @@ interface Fixture { torch: string; steps: number; nets: Record<'ce' | 'mse', Net
 const FIXTURE = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'optim_trajectories.json'), 'utf8')) as Fixture;
 
 const CLASSES = { sgd: optim.SGD, adagrad: optim.Adagrad, rmsprop: optim.RMSprop, adam: optim.Adam, adamw: optim.AdamW };
-
-/**
- * Largest |a − b| / max(|b|, floor): relative error, turning absolute for
- * values smaller than `floor` (a weight that crosses zero has no meaningful
- * relative error).
- */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!) / Math.max(Math.abs(b[i]!), floor);
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
-}
 
 function flatWeights(m: Sequential): number[] {
   const w = m.getWeights();
@@ -69,8 +54,8 @@ function replay(engine: 'native' | 'js', dtype: Dtype, c: Case): { losses: numbe
   for (let t = 0; t < FIXTURE.steps; t++) {
     if (c.lrChange && t === c.lrChange.step) optimizer.lr = c.lrChange.lr;
     const loss = model.trainStep(x, y);
-    losses = Math.max(losses, relErr([loss], [expected.losses[t]!], floor));
-    weights = Math.max(weights, relErr(flatWeights(model), expected.weights[t]!, floor));
+    losses = Math.max(losses, maxRelDiff([loss], [expected.losses[t]!], floor));
+    weights = Math.max(weights, maxRelDiff(flatWeights(model), expected.weights[t]!, floor));
   }
   return { losses, weights };
 }
@@ -87,7 +72,7 @@ describe('the torch reference fixture', () => {
     for (const c of FIXTURE.cases) {
       const first = c.float64.weights[0]!;
       const last = c.float64.weights[FIXTURE.steps - 1]!;
-      expect(relErr(first, last, 1), c.name).toBeGreaterThan(1e-3);
+      expect(maxRelDiff(first, last, 1), c.name).toBeGreaterThan(1e-3);
     }
   });
 });
