@@ -139,6 +139,10 @@ export class SequentialSchedule extends Schedule {
   override step(value?: number): void {
     const opt = this.requireBound();
     if (value !== undefined && typeof value !== 'number') throw typeError('value', 'a number (the monitored value) or nothing', value);
+    // Per batch a value has nowhere to go: the epoch's belongs to endEpoch (silently dropped, the plateau never judged).
+    if (value !== undefined && this.stepping === 'batch') {
+      throw rangeError('value', "no value when stepping per batch (pass the epoch's to endEpoch)", value);
+    }
     if (this.stepping === 'epoch' && this.tracker !== null && this.stepCount >= this.switchStep) {
       this.judge(value);
       this.stepCount++;

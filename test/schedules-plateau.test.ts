@@ -227,5 +227,8 @@ describe('bad combinations are refused, naming the argument', () => {
     expect(() => batchwise.endEpoch(1)).toThrow(/for endEpoch but received .a sequence without reduceOnPlateau/);
     const perBatch = schedules.sequential([warm(), schedules.reduceOnPlateau()], { milestones: [2], stepping: 'batch' }, new optim.SGD());
     expect(() => perBatch.endEpoch(undefined as never)).toThrow(/for value/);
+    expect(() => perBatch.step(0.5)).toThrow(RangeError);
+    expect(() => perBatch.step(0.5)).toThrow(/no value when stepping per batch .*for value but received 0.5/);
+    expect(perBatch.stepCount).toBe(0);  // refused: nothing moved
   });
 });
