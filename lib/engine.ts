@@ -215,7 +215,8 @@ export interface EpochHooks {
  * prelu: weight (numParameters). Parameters start at zero; gradients are
  * overwritten (not accumulated) by each backward/computeGradients.
  * Buffers (non-learnable state): per batch-norm layer running_mean (C),
- * running_var (C), num_batches_tracked (1), starting at 0, 1, 0.
+ * running_var (C), num_batches_tracked (3: base-2^24 digits, low first, so the
+ * count is exact past float32's 2^24; lib/batch-count.ts), starting at 0, 1, 0.
  * Mode: training (default) or eval, for forwardTrain/computeGradients/trainStep/
  * trainEpoch; predict is always eval. Dropout masks come from lib/rng.ts's
  * xoshiro128** seeded by setSeed (both engines draw the same stream).

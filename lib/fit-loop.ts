@@ -17,7 +17,7 @@ import { MetricAccumulators } from './metric-accumulators';
 import type { OutputReading } from './output-reading';
 import type { MetricName } from './metrics';
 import type { Rng } from './rng';
-import { checkOneSchedule } from './schedules';
+import { checkOneSchedule, Schedule } from './schedules';
 import { gradientsOverflowed, type EpochContext } from './training';
 import { ArgumentRangeError, disposedError } from './validate';
 import { AbortError } from './abort-error';
@@ -25,7 +25,12 @@ import { AbortError } from './abort-error';
 export interface History {
   /** Epoch numbers (0-based; from initialEpoch). */
   epoch: number[];
-  /** Per-epoch values by name: loss, the compiled metrics, and val_* for each with validation. */
+  /**
+   * Per-epoch values by name: loss, the compiled metrics, and val_* for each
+   * with validation; with a schedule in callbacks also lr, the learning rate
+   * each epoch began with (its first batch's: the whole epoch's for schedules
+   * stepped per epoch), as Keras logs the rate an epoch trained at.
+   */
   history: { loss: number[]; [name: string]: number[] };
   /** The settings of the run. */
   params: TrainingParams;
@@ -119,6 +124,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
   };
   host.model.stopTraining = false;
   checkOneSchedule(callbacks);  // before any binds: two would undo each other (lib/schedules.ts)
+  const scheduled = callbacks.some((cb) => cb instanceof Schedule);
   for (const cb of callbacks) {
     cb.setModel?.(host.model);
     cb.setParams?.(params);
@@ -152,6 +158,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     // Stopped before its first batch: the epoch did not happen (no history entry with a loss of 0, no onEpochEnd).
     if (host.model.stopTraining) break;
     host.syncOptimizer();
+    const startLr = host.model.optimizer?.lr ?? NaN;  // after onEpochBegin, which may set it
     host.snapshot();  // predict() during this epoch answers with the weights as they are now
     const result = await trainEpochChunks(run, data.stream ? data.stream(epoch, signal) : memory);
     if (ctx.plan.disposed) throw disposedError('Sequential.fit');  // dispose() during the epoch
@@ -192,6 +199,7 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     }
     history.epoch.push(epoch);
     for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
+    if (scheduled) (history.history['lr'] ??= []).push(startLr);
     // Throughput reaches the hooks only, after History took the epoch: timing is
     // not a training result, and two identical seeded runs must give equal histories.
     const epochLogs: Logs = { ...logs, samplesPerSecond: epochRate(result.rowsDone, result.seconds) };

@@ -2,6 +2,7 @@
 // flat buffers: PyTorch state_dict names ('0.weight', '1.running_mean') with
 // their shapes and offsets, laid out layer by layer (lib/sequential.ts), and
 // the strict, validated gathering of named weights into those buffers.
+import { COUNT_SLOTS, readCount, writeCount } from './batch-count';
 import type { Dtype, FloatArray, LayerSpec } from './engine';
 import type { Layer } from './layers';
 import { allocate } from './matrix';
@@ -15,6 +16,22 @@ export interface ParamEntry {
   length: number;
   /** A buffer (batch-norm running statistic) rather than a learnable parameter. */
   buffer: boolean;
+  /**
+   * Batch norm's num_batches_tracked: one value (length 1) kept in COUNT_SLOTS
+   * buffer slots from offset, as base-2^24 digits exact in any dtype (lib/batch-count.ts).
+   */
+  count: boolean;
+}
+
+/** The buffer slots an entry takes. */
+export function slotsOf(e: ParamEntry): number {
+  return e.count ? COUNT_SLOTS : e.length;
+}
+
+/** An entry's values out of the flat arrays: a view, or for a count a fresh Float64Array (exact past 2^24). */
+export function entryValues(e: ParamEntry, params: FloatArray, buffers: FloatArray): FloatArray {
+  if (e.count) return Float64Array.of(readCount(buffers, e.offset));
+  return (e.buffer ? buffers : params).subarray(e.offset, e.offset + e.length);
 }
 
 /** The engine specs and named entries of `layers` fed `inputSize` columns; throws when widths do not chain. */
@@ -32,13 +49,15 @@ export function layoutParams(layers: readonly Layer[], inputSize: number):
     specs.push(...layer.toSpecs(width));
     for (const p of layer.params()) {
       const length = p.shape.reduce((a, b) => a * b, 1);
-      entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false });
+      entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false, count: false });
       offset += length;
     }
     for (const b of layer.buffers()) {
       const length = b.shape.reduce((x, y) => x * y, 1);
-      entries.push({ name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true });
-      bufferOffset += length;
+      const entry: ParamEntry = { name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true,
+        count: b.name === 'num_batches_tracked' };
+      entries.push(entry);
+      bufferOffset += slotsOf(entry);
     }
     width = layer.outFeatures(width);
   });
@@ -90,7 +109,7 @@ export function* gatherWeightsSteps(entries: readonly ParamEntry[], weights: Rec
     const src = weights[e.name];
     const name = `weights['${e.name}']`;
     if (src === undefined && currentBuffers !== undefined && isOptionalBuffer(e)) {
-      buffers.set(currentBuffers.subarray(e.offset, e.offset + e.length), e.offset);
+      buffers.set(currentBuffers.subarray(e.offset, e.offset + slotsOf(e)), e.offset);
       continue;
     }
     if (src === undefined) throw new ArgumentRangeError(`Missing ${name}: expected ${describeSize(e)}`);
@@ -98,6 +117,10 @@ export function* gatherWeightsSteps(entries: readonly ParamEntry[], weights: Rec
       throw typeError(name, 'a Float32Array, Float64Array or number[]', src);
     }
     if (src.length !== e.length) throw new ArgumentRangeError(`Expected ${describeSize(e)} for ${name} but received ${src.length}`);
+    if (e.count) {
+      writeCount(buffers, e.offset, checkedCount(name, src[0]));
+      continue;
+    }
     const dest = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
     for (let start = 0; start < e.length; start += stepLength) {
       const end = Math.min(e.length, start + stepLength);
@@ -129,15 +152,26 @@ export function* gatherWeightsSteps(entries: readonly ParamEntry[], weights: Rec
 /**
  * Batch norm's buffers have ranges beyond finiteness: a variance below 0 makes
  * eval mode's √(var + ε) NaN for every row (PyTorch copies it and predicts NaN;
- * a strict setWeights refuses it instead), and the step count is a count.
+ * a strict setWeights refuses it instead). (The step count: checkedCount.)
  */
 function checkBatchNormBuffer(entryName: string, name: string, src: ArrayLike<number>): void {
   if (entryName.endsWith('.running_var')) {
     for (let i = 0; i < src.length; i++) {
       if (src[i]! < 0) throw new ArgumentRangeError(`Expected values ≥ 0 for ${name} but received ${src[i]} at index ${i}`);
     }
-  } else if (entryName.endsWith('.num_batches_tracked')) {
-    const v = src[0]!;
-    if (!Number.isInteger(v) || v < 0) throw new ArgumentRangeError(`Expected a whole number ≥ 0 for ${name} but received ${v}`);
   }
+}
+
+/**
+ * A step count as given: a whole number in [0, 2^53) — exact in float64, and
+ * in the model's buffers whatever its dtype (lib/batch-count.ts); beyond, +1
+ * would no longer change it.
+ */
+function checkedCount(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new ArgumentRangeError(`Expected finite numbers for ${name} but received ${String(v)} at index 0`);
+  }
+  if (!Number.isInteger(v) || v < 0) throw new ArgumentRangeError(`Expected a whole number ≥ 0 for ${name} but received ${v}`);
+  if (!Number.isSafeInteger(v)) throw new ArgumentRangeError(`Expected a whole number ≥ 0 below 2^53 for ${name} but received ${v}`);
+  return v;
 }

@@ -2,7 +2,7 @@
 export { step, exponential, linearWarmup, cosine, reduceOnPlateau, Schedule, ReduceOnPlateau } from './schedules';
 export { oneCycle } from './schedules-onecycle';
 export { multiStep, cosineWarmRestarts } from './schedules-milestones';
-export { sequential } from './schedules-sequential';
+export { sequential, SequentialSchedule } from './schedules-sequential';
 export type {
   LrHolder, Stepping, StepOptions, ExponentialOptions, LinearWarmupOptions, CosineOptions,
   ReduceOnPlateauOptions,

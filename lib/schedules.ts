@@ -13,6 +13,7 @@
 // initialEpoch (per-batch schedules: initialEpoch × batches per epoch).
 import { autoMode, type Callback, type CallbackModel, type Logs, type TrainingParams } from './callbacks';
 import type { ScheduleState } from './optim';
+import { loweredRate, PlateauTracker } from './plateau-tracker';
 import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
 
 /** Anything with a settable learning rate: every optim.* optimizer. */
@@ -336,9 +337,7 @@ export class ReduceOnPlateau extends Schedule {
   readonly thresholdMode: 'rel' | 'abs';
   readonly cooldown: number;
   readonly minLr: number;
-  private best: number;
-  private badEpochs = 0;
-  private cooldownLeft = 0;
+  private readonly tracker: PlateauTracker;
 
   constructor(opts: ReduceOnPlateauOptions | undefined, optimizer?: LrHolder) {
     const o = options('reduceOnPlateau options', opts,
@@ -363,8 +362,22 @@ export class ReduceOnPlateau extends Schedule {
     this.thresholdMode = thresholdMode;
     this.cooldown = cooldown;
     this.minLr = minLr;
-    this.best = mode === 'min' ? Infinity : -Infinity;
+    this.tracker = this.newTracker();
     if (optimizer !== undefined) this.bind(optimizer);
+  }
+
+  /** A fresh judge of epochs with these options (schedules.sequential's plateau stage makes its own). */
+  newTracker(): PlateauTracker {
+    return new PlateauTracker(this);
+  }
+
+  /** The monitored value in an epoch's logs; a RangeError listing the logs when it is not there. */
+  monitoredValue(logs: Logs): number {
+    const value = logs[this.monitor];
+    if (value === undefined) {
+      throw new ArgumentRangeError(`reduceOnPlateau monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
+    }
+    return value;
   }
 
   protected lrAt(): number {
@@ -375,60 +388,28 @@ export class ReduceOnPlateau extends Schedule {
   override step(value?: number): void {
     const opt = this.requireBound();
     if (typeof value !== 'number') throw typeError('value', `the monitored value (${this.monitor})`, value);
-    // NaN is never better (as torch's is_better and Keras's monitor_op): a bad epoch. Refusing it made
-    // fit reject after terminateOnNaN had stopped it, instead of ending quietly as that callback promises.
+    // NaN is never better: a bad epoch. Refusing it made fit reject after
+    // terminateOnNaN had stopped it, instead of ending quietly as that callback promises.
     this.stepCount++;
-    const better = this.isBetter(value);
-    if (better) {
-      this.best = value;
-      this.badEpochs = 0;
-    } else {
-      this.badEpochs++;
-    }
-    if (this.cooldownLeft > 0) {
-      this.cooldownLeft--;
-      this.badEpochs = 0;
-    }
-    if (this.badEpochs > this.patience) {
-      const lowered = Math.max(opt.lr * this.factor, this.minLr);
-      if (opt.lr - lowered > 1e-8) opt.lr = lowered;  // PyTorch's eps: ignore negligible changes
-      this.cooldownLeft = this.cooldown;
-      this.badEpochs = 0;
-    }
+    if (this.tracker.record(value)) opt.lr = loweredRate(opt.lr, this.factor, this.minLr);
     this.saveState();
-  }
-
-  /** torch's ReduceLROnPlateau.is_better: relative or absolute margin over the best, in the mode's direction. */
-  private isBetter(value: number): boolean {
-    const { best, threshold } = this;
-    if (this.thresholdMode === 'rel') return this.mode === 'min' ? value < best * (1 - threshold) : value > best * (1 + threshold);
-    return this.mode === 'min' ? value < best - threshold : value > best + threshold;
   }
 
   /** Its counters too (PyTorch saves them in the scheduler's state_dict); best is null until a value came. */
   protected override state(): ScheduleState {
-    return { ...super.state(), plateau: { best: Number.isFinite(this.best) ? this.best : null,
-      badEpochs: this.badEpochs, cooldownLeft: this.cooldownLeft } };
+    return { ...super.state(), plateau: this.tracker.counters() };
   }
 
   /** Keeps the lr it finds (it has no base) and takes back the plateau counters of a reduce-on-plateau before it. */
   protected override resume(params: TrainingParams): void {
     const plateau = this.found?.kind === this.kind ? this.found.plateau : undefined;
-    if (plateau !== undefined) {
-      if (plateau.best !== null) this.best = plateau.best;
-      this.badEpochs = plateau.badEpochs;
-      this.cooldownLeft = plateau.cooldownLeft;
-    }
+    if (plateau !== undefined) this.tracker.restore(plateau);
     this.stepCount = params.initialEpoch;
     this.saveState();
   }
 
   override onEpochEnd(_epoch: number, logs: Logs): void {
-    const value = logs[this.monitor];
-    if (value === undefined) {
-      throw new ArgumentRangeError(`reduceOnPlateau monitors '${this.monitor}', which is not in the epoch logs (${Object.keys(logs).join(', ')})`);
-    }
-    this.step(value);
+    this.step(this.monitoredValue(logs));
   }
 }
 

@@ -5,7 +5,7 @@ import { getEngine } from './backend';
 import { BufferScratch } from './buffer-scratch';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { BatchNorm1d, Layer, type LayerConfig } from './layers';
-import { gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layout';
+import { entryValues, gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layout';
 import { runSteps, type Steps } from './steps';
 import { StateCopy, writeInSteps } from './state-copy';
 import { Loss, resolveLoss, type LossFunction } from './losses';
@@ -326,7 +326,9 @@ export class Sequential {
   /**
    * Copies of the parameters under PyTorch state_dict names ('0.weight', '0.bias', ...),
    * each in its own ArrayBuffer: one may be transferred to a worker (or listed
-   * with the others in a transfer list) without detaching the rest.
+   * with the others in a transfer list) without detaching the rest. Arrays of
+   * the model's dtype, except batch norm's num_batches_tracked: a Float64Array
+   * (one value, exact to 2^53; torch keeps it as int64).
    */
   getWeights(): Record<string, FloatArray> {
     this.requireIdle('getWeights');
@@ -348,10 +350,14 @@ export class Sequential {
     return this.namedViews(all, buffers);
   }
 
-  /** @internal For lib/io: views of flat parameters and buffers (a StateCopy's) under state_dict names. */
+  /**
+   * @internal For lib/io: views of flat parameters and buffers (a StateCopy's)
+   * under state_dict names; batch norm's num_batches_tracked comes as a
+   * Float64Array of its own whatever the dtype (exact to 2^53, lib/batch-count.ts).
+   */
   namedViews(all: FloatArray, buffers: FloatArray): Record<string, FloatArray> {
     const out: Record<string, FloatArray> = {};
-    for (const e of this.entries) out[e.name] = (e.buffer ? buffers : all).subarray(e.offset, e.offset + e.length);
+    for (const e of this.entries) out[e.name] = entryValues(e, all, buffers);
     return out;
   }
 
@@ -376,7 +382,8 @@ export class Sequential {
    * Replaces every parameter (strict, like torch's load_state_dict): all names
    * must be present with the right length and finite values, or nothing changes.
    * Batch norm's num_batches_tracked may be left out (torch stores it as int64,
-   * which io.readWeights skips): the model then keeps its own count.
+   * which io.readWeights skips): the model then keeps its own count. Counts are
+   * exact to 2^53 in either dtype (getWeights gives them as Float64Array).
    */
   setWeights(weights: Record<string, ArrayLike<number>>): void {
     this.requireIdle('setWeights');

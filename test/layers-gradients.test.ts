@@ -91,7 +91,8 @@ describe.each(ENGINES)('layer gradients (%s engine)', (name) => {
 
   it('batch norm in eval mode (running statistics are constants)', () => {
     const { plan, params } = setup(CASES[1]![1], CE, false);
-    plan.setBuffers(Float64Array.from([0.1, -0.2, 0.3, 0, 0.5, 1.5, 0.7, 2, 1, 0.9, 4]));
+    // running_mean, running_var (5 each), then the count 4 as base-2^24 digits (lib/batch-count.ts).
+    plan.setBuffers(Float64Array.from([0.1, -0.2, 0.3, 0, 0.5, 1.5, 0.7, 2, 1, 0.9, 4, 0, 0]));
     const x = randomArray(ROWS * plan.inputSize, 12) as Float64Array;
     checkParams(plan, params, x, target(CE));
     checkInput(plan, params, x, target(CE), CE);

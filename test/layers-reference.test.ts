@@ -51,17 +51,18 @@ describe.each(ENGINES)('PyTorch reference values (%s engine)', (name) => {
     const C = bn.features;
     const plan = identityAfter(e, { kind: 'batchnorm', numFeatures: C, eps: 1e-5, momentum: 0.1, affine: true },
       C, [...bn.weight, ...bn.bias], bn.rows);
-    expect(plan.bufferCount).toBe(2 * C + 1);
+    // running_mean, running_var, and num_batches_tracked as three base-2^24 digits (lib/batch-count.ts).
+    expect(plan.bufferCount).toBe(2 * C + 3);
     const buffers = new Float64Array(plan.bufferCount);
     plan.getBuffers(buffers);
-    expect(Array.from(buffers)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 0]);
+    expect(Array.from(buffers)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0]);
     for (const step of bn.train) {
       const { out, dx, grads } = run(plan, step, bn.rows, C, 2 * C);
       expect(maxRelDiff(out, step.y)).toBeLessThan(TOL);
       expect(maxRelDiff(dx, step.dx)).toBeLessThan(TOL);
       expect(maxRelDiff(grads, [...step.dweight, ...step.dbias])).toBeLessThan(TOL);
       plan.getBuffers(buffers);
-      expect(maxRelDiff(buffers, [...step.running_mean, ...step.running_var, step.num_batches_tracked])).toBeLessThan(TOL);
+      expect(maxRelDiff(buffers, [...step.running_mean, ...step.running_var, step.num_batches_tracked, 0, 0])).toBeLessThan(TOL);
     }
   });
 
@@ -71,7 +72,7 @@ describe.each(ENGINES)('PyTorch reference values (%s engine)', (name) => {
     const plan = identityAfter(e, { kind: 'batchnorm', numFeatures: C, eps: 1e-5, momentum: 0.1, affine: true },
       C, [...bn.weight, ...bn.bias], bn.rows);
     const last = bn.train[bn.train.length - 1]!;
-    plan.setBuffers(Float64Array.from([...last.running_mean, ...last.running_var, 3]));
+    plan.setBuffers(Float64Array.from([...last.running_mean, ...last.running_var, 3, 0, 0]));
     plan.setTraining(false);
     expect(plan.training).toBe(false);
     const { out, dx, grads } = run(plan, bn.eval, 3, C, 2 * C);
@@ -84,7 +85,7 @@ describe.each(ENGINES)('PyTorch reference values (%s engine)', (name) => {
     // Eval mode leaves the running statistics alone.
     const buffers = new Float64Array(plan.bufferCount);
     plan.getBuffers(buffers);
-    expect(Array.from(buffers)).toEqual([...last.running_mean, ...last.running_var, 3]);
+    expect(Array.from(buffers)).toEqual([...last.running_mean, ...last.running_var, 3, 0, 0]);
   });
 
   it('LayerNorm: outputs and gradients', () => {

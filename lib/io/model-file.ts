@@ -2,7 +2,9 @@
 // and atomic saving to disk.
 //
 // A file holds the parameters under PyTorch state_dict names ('0.weight',
-// '0.bias', …), so safetensors.torch.load_file reads them as they are, and in
+// '0.bias', …), so safetensors.torch.load_file reads them as they are (batch
+// norm's num_batches_tracked as F64 in files of either dtype: exact to 2^53;
+// float32 files written before keep it as F32, and load), and in
 // __metadata__ (all strings, as the format requires):
 //   format                   'pt' (the convention of torch-written files)
 //   fastmlp.version          FORMAT_VERSION; files from another version are refused
@@ -175,8 +177,11 @@ function partsOf(model: Sequential, opts: unknown): ModelParts {
   const copy = model.stateCopy(includeOptimizer);
   if (includeOptimizer) training = model.trainingState(true, copy);
   const weights = model.namedViews(copy.params, copy.buffers);
-  const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => (
-    { name, dtype: model.dtype, shape, data: weights[name]! }));
+  // Batch norm's num_batches_tracked is float64 in either dtype: exact to 2^53, where float32 stops at 2^24.
+  const tensors: StoredTensor[] = paramShapes(model.layers).map(({ name, shape }) => {
+    const data = weights[name]!;
+    return { name, dtype: data instanceof Float64Array ? 'float64' : 'float32', shape, data };
+  });
   if (training !== null && training.loss !== 'custom') {
     compile = { loss: training.loss as LossConfig, optimizer: training.optimizer, metrics: training.metrics };
     if (training.optimizerState) {
@@ -325,7 +330,8 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
     const t = byName.get(name);
     if (!t) throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is missing`);
     // A half-precision tensor (widened to float32, exactly) fits either dtype: setWeights widens it again for float64.
-    if (t.dtype !== arch.dtype && t.widenedFrom === undefined) {
+    // A batch norm count is float64 in files of either dtype, float32 in float32 files written before it was.
+    if (t.dtype !== arch.dtype && t.widenedFrom === undefined && !name.endsWith('.num_batches_tracked')) {
       throw new ModelFileError(`${source} is not a valid model file: tensor '${name}' is ${t.dtype} but the model is ${arch.dtype}`);
     }
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {

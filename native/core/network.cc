@@ -120,7 +120,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
         if (L.kind == LayerSpec::Kind::BatchNorm) {
           require(L.cumulative_average || (L.momentum >= 0 && L.momentum <= 1),
                   at + ": expected momentum in [0, 1]");
-          nb = L.track_running_stats ? 2 * cur + 1 : 0;
+          nb = L.track_running_stats ? 2 * cur + kCountSlots : 0;
           has_batchnorm_ = true;
           if (!L.track_running_stats) has_untracked_batchnorm_ = true;
         }

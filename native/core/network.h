@@ -9,7 +9,12 @@
 // row-major, as torch.nn.Linear) then bias (out); batch/layer norm with affine:
 // weight (C) then bias (C); prelu: weight (P). Non-learnable state lives in a
 // second flat buffer, `buffers`: per batch-norm layer running_mean (C),
-// running_var (C), num_batches_tracked (1), starting at 0, 1 and 0.
+// running_var (C), num_batches_tracked (kCountSlots), starting at 0, 1 and 0.
+// The count is three base-2^24 digits [low, middle, high] (count =
+// (high·2^24 + middle)·2^24 + low): one float slot stops counting at 2^24,
+// each digit stays below it, so the count is exact to 2^53 and beyond in
+// float32 too, and copies of the buffers carry it like any other value
+// (lib/batch-count.ts does the same for the TypeScript engine).
 //
 // Modes: training (default) or eval (set_training). predict is always eval;
 // forward_train, compute_gradients, train_step and train_epoch use the mode.
@@ -30,6 +35,27 @@
 #include "rng.h"
 
 namespace fastmlp {
+
+// Slots of batch norm's num_batches_tracked in `buffers` (the layout above).
+constexpr index_t kCountSlots = 3;
+
+// The count held in digits d[0..2] (low first), exact in a double to 2^53.
+template <typename T>
+inline double batch_count(const T* d) {
+  constexpr double base = 16777216.0;  // 2^24
+  return (double(d[2]) * base + double(d[1])) * base + double(d[0]);
+}
+
+// Adds one batch, carrying into the next digit when one reaches 2^24.
+template <typename T>
+inline void increment_batch_count(T* d) {
+  constexpr T base = T(16777216);  // 2^24: exact in float and double
+  d[0] += T(1);
+  for (int i = 0; i < 2 && d[i] == base; ++i) {
+    d[i] = T(0);
+    d[i + 1] += T(1);
+  }
+}
 
 struct LayerSpec {
   enum class Kind { Dense, Activation, Dropout, BatchNorm, LayerNorm, PRelu };

@@ -207,12 +207,12 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
       // momentum=None: torch's cumulative average, 1/num_batches_tracked after
       // counting this batch (torch.nn.BatchNorm1d docs, _BatchNorm.forward).
       const double momentum = training && buf && L.cumulative_average
-                                  ? 1.0 / (double(buf[2 * C]) + 1.0) : L.momentum;
+                                  ? 1.0 / (batch_count(buf + 2 * C) + 1.0) : L.momentum;
       T* running = buf && (training || !batch_stats) ? buf : nullptr;
       batchnorm_forward(dst, src, p, p ? p + C : nullptr, running,
                         running ? running + C : nullptr, stats, stats + C, rows, C,
                         L.eps, momentum, batch_stats);
-      if (training && buf) buf[2 * C] += T(1);  // num_batches_tracked
+      if (training && buf) increment_batch_count(buf + 2 * C);  // num_batches_tracked
       return;
     }
     case LayerSpec::Kind::LayerNorm: {

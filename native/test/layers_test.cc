@@ -80,7 +80,7 @@ void test_layers() {
                                          of_kind(LN, 6), dense(6, 4, 0, 0.1)};
   Network<double> net(layers, 5);
   CHECK(net.param_count() == 6 * 4 + 12 + 6 + 12 + 4 * 7);
-  CHECK(net.buffer_count() == 13);
+  CHECK(net.buffer_count() == 12 + kCountSlots);  // running_mean, running_var (6 each), the count's digits
   CHECK(net.buffers()[6] == 1 && net.buffers()[0] == 0 && net.buffers()[12] == 0);
   auto p = random_vec<double>(static_cast<std::size_t>(net.param_count()), 0.2, 1.2);
   std::copy(p.begin(), p.end(), net.params());
@@ -151,6 +151,39 @@ void test_layers() {
     }
     for (int c = 0; c < 3; ++c) CHECK_NEAR(cnet.buffers()[c], mean_of_means[c], 1e-14);
     CHECK(cnet.buffers()[6] == 5);
+
+    // The count past 2^24 in float32: its digits carry, so it keeps counting
+    // and the cumulative average's factor stays 1/(count + 1) (a single float
+    // slot stuck at 2^24 gave 1/(2^24 + 1) forever).
+    Network<float> fnet({cum, dense(3, 2)}, 4);
+    float* digits = fnet.buffers() + 6;
+    digits[0] = 16777215.0f;  // count 2^24 - 1
+    const auto x1 = random_vec<float>(12, -1.0, 1.0);
+    fnet.forward_train(x1.data(), 4);
+    CHECK(digits[0] == 0 && digits[1] == 1 && digits[2] == 0);
+    CHECK(batch_count(digits) == 16777216.0);
+    fnet.forward_train(x1.data(), 4);
+    CHECK(batch_count(digits) == 16777217.0);  // one float slot stays at 2^24 here
+    // Far past 2^24 the factor is 1/(count + 1): from running_mean 0, count
+    // 5·2^24 + 7, a batch moves the mean to batch_mean / (5·2^24 + 8).
+    std::fill_n(fnet.buffers(), 3, 0.0f);
+    digits[0] = 7.0f;
+    digits[1] = 5.0f;
+    const auto x2 = random_vec<float>(12, 2.0, 3.0);
+    fnet.forward_train(x2.data(), 4);
+    CHECK(batch_count(digits) == 5.0 * 16777216.0 + 8.0);
+    for (int c = 0; c < 3; ++c) {
+      double batch_mean = 0;
+      for (int r = 0; r < 4; ++r) batch_mean += x2[static_cast<std::size_t>(r * 3 + c)] / 4.0;
+      const double want = batch_mean / (5.0 * 16777216.0 + 8.0);
+      CHECK_NEAR(fnet.buffers()[c], want, 1e-6 * want);
+    }
+    // 5·2^48 + (2^24 - 1)·2^24 + 2^24 - 1, plus one, carries twice: 6·2^48.
+    digits[0] = 16777215.0f;
+    digits[1] = 16777215.0f;
+    digits[2] = 5.0f;
+    fnet.forward_train(x1.data(), 4);
+    CHECK(digits[0] == 0 && digits[1] == 0 && digits[2] == 6);
 
     LayerSpec untracked = of_kind(BN, 4);
     untracked.track_running_stats = false;

@@ -10,6 +10,7 @@ import { batchnormBackward, layernormBackward } from './norm';
 import { preluBackward } from './prelu';
 import { alloc, copy, isCount } from './plan-arrays';
 import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
+import { COUNT_SLOTS } from '../../batch-count';
 
 export interface DenseLayer {
   kind: 'dense';
@@ -50,6 +51,7 @@ export interface NormLayer {
   dBeta: FloatArray | null;
   runningMean: FloatArray; // views into buffers (batch norm; empty for layer norm)
   runningVar: FloatArray;
+  /** num_batches_tracked as three base-2^24 digits (lib/batch-count.ts). */
   tracked: FloatArray;
   /**
    * μ and 1/σ used by a forward, twice: [mean, invstd] of the training forward
@@ -123,7 +125,7 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
         dGamma: affine ? view(grads, off, inF) : null, dBeta: affine ? view(grads, off + inF, inF) : null,
         runningMean: bufOff >= 0 ? view(buffers, bufOff, inF) : alloc(dtype, 0),
         runningVar: bufOff >= 0 ? view(buffers, bufOff + inF, inF) : alloc(dtype, 0),
-        tracked: bufOff >= 0 ? view(buffers, bufOff + 2 * inF, 1) : alloc(dtype, 0),
+        tracked: bufOff >= 0 ? view(buffers, bufOff + 2 * inF, COUNT_SLOTS) : alloc(dtype, 0),
         stats: splitStats(alloc(dtype, bn ? 6 * inF : 0), bn ? inF : 0),
       };
       layer.runningVar.fill(1); // torch.nn.BatchNorm1d.reset_running_stats
@@ -210,7 +212,7 @@ export function validateLayer(layer: LayerSpec, i: number, width: number): [numb
       if (layer.momentum !== null) finite(layer.momentum, 'momentum', (x) => x >= 0 && x <= 1, 'a number in [0, 1] or null');
       flag(layer.affine, 'affine');
       if (layer.trackRunningStats !== undefined) flag(layer.trackRunningStats, 'trackRunningStats');
-      return [layer.affine ? 2 * width : 0, layer.trackRunningStats === false ? 0 : 2 * width + 1, width];
+      return [layer.affine ? 2 * width : 0, layer.trackRunningStats === false ? 0 : 2 * width + COUNT_SLOTS, width];
     case 'layernorm':
       sameWidth(layer.normalizedShape, 'normalizedShape');
       finite(layer.eps, 'eps', (x) => x > 0, 'a finite number > 0');

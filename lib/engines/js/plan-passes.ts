@@ -20,6 +20,7 @@ import { lossForwardBackward } from './losses';
 import { allFinite, checkRows, copy, need } from './plan-arrays';
 import { PlanState } from './plan-state';
 import { ArgumentRangeError } from '../../validate';
+import { incrementCount, readCount } from '../../batch-count';
 
 export abstract class PlanPasses extends PlanState {
   /**
@@ -58,11 +59,11 @@ export abstract class PlanPasses extends PlanState {
         const tracks = layer.trackRunningStats;
         const batchStats = training || !tracks;
         // momentum null: torch's cumulative average, 1/num_batches_tracked after counting this batch.
-        const momentum = layer.momentum === null ? (training && tracks ? 1 / (layer.tracked[0]! + 1) : 0) : layer.momentum;
+        const momentum = layer.momentum === null ? (training && tracks ? 1 / (readCount(layer.tracked, 0) + 1) : 0) : layer.momentum;
         const running = tracks && (training || !batchStats);
         batchnormForward(out, inp, layer.gamma, layer.beta, running ? layer.runningMean : null,
           running ? layer.runningVar : null, layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, momentum, batchStats);
-        if (training && tracks) layer.tracked[0] += 1;
+        if (training && tracks) incrementCount(layer.tracked, 0);  // exact past 2^24 in float32 (lib/batch-count.ts)
         return;
       }
       case 'layernorm': {
