@@ -18,12 +18,12 @@ namespace {
 
 void check_dense(const void* inp, const void* weight, index_t B, index_t C,
                  index_t OC, const char* fn) {
-  require(B >= 0 && C >= 1 && OC >= 1,
-          std::string(fn) + ": expected B >= 0, C >= 1, OC >= 1 but received " +
-              std::to_string(B) + ", " + std::to_string(C) + ", " +
-              std::to_string(OC));
-  require(B == 0 || (inp != nullptr && weight != nullptr),
-          std::string(fn) + ": null input or weight");
+  require_or(B >= 0 && C >= 1 && OC >= 1, [&] {
+    return std::string(fn) + ": expected B >= 0, C >= 1, OC >= 1 but received " +
+           std::to_string(B) + ", " + std::to_string(C) + ", " + std::to_string(OC);
+  });
+  require_or(B == 0 || (inp != nullptr && weight != nullptr),
+             [&] { return std::string(fn) + ": null input or weight"; });
 }
 
 // Whether dense_backward proves dweight = doutᵀ·inp finite from a bound

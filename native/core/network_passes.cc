@@ -27,8 +27,9 @@ namespace fastmlp {
 
 template <typename T>
 void Network<T>::predict(const T* x, index_t rows, T* out) {
-  require(rows >= 0, "predict: expected rows >= 0 but received " +
-                         std::to_string(rows));
+  require_or(rows >= 0, [&] {
+    return "predict: expected rows >= 0 but received " + std::to_string(rows);
+  });
   if (rows == 0) return;
   require(x != nullptr && out != nullptr, "predict: null buffer");
   // Batch norm without running statistics normalises with the statistics of
