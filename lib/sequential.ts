@@ -40,7 +40,18 @@ export type { SequentialOptions, CompileOptions, FitOptions, PredictAsyncOptions
 let skipInitForLoading = false;
 
 const DTYPES = ['float32', 'float64'] as const;
-const INITIAL_MAX_BATCH = 32;
+// Rows a new model's plans hold, so also the rows of one predict pass until a
+// larger fit batch grows them (predict runs larger inputs in passes of this
+// many rows, each its own product over every weight). Native: 256. A 256-row
+// predict of 784-2048-2048-10 in 32-row passes took ~77 ms against ~37–50 ms
+// in one pass (1 thread, loaded machine; bench/predict.mjs): each small pass
+// copies all of W for its product. Costs 256 × (Σ layer widths + 2 × the
+// widest) values per plan (~13 MB float32 for that net). JS: 32, since its
+// predictAsync and evaluateAsync yield to the event loop only between passes
+// (a 256-row pass held it too long for their event-loop tests).
+function initialMaxBatch(engine: Engine): number {
+  return engine.name === 'native' ? 256 : 32;
+}
 
 /**
  * A stack of layers trained and run as one network on the native or the
@@ -112,7 +123,7 @@ export class Sequential {
     this.outputSize = outputSize;
     // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
     allocationSize('layers (parameters, gradients, optimizer state)', paramCount * 4, this.dtype === 'float64' ? 8 : 4);
-    this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: INITIAL_MAX_BATCH });
+    this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: initialMaxBatch(this.engineImpl) });
     if (this.plan.paramCount !== paramCount) {
       throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${paramCount}`);
     }
@@ -124,7 +135,7 @@ export class Sequential {
     this.plan.setSeed((this.seed + 1) % 2 ** 53);
     this.reads = new ModelReads(this.plan, this.engineImpl,
       (maxBatch) => this.engineImpl.createPlan({ dtype: this.dtype, layers: this.specs, maxBatch }),
-      INITIAL_MAX_BATCH, () => this.busy);
+      initialMaxBatch(this.engineImpl), () => this.busy);
   }
 
   /** @internal For lib/io: a model whose parameters the caller sets next (they start at zero). */

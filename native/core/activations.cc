@@ -171,11 +171,12 @@ void run_widest(const F& run) {
 
 void check_shape(index_t rows, index_t cols, const void* a, const void* b,
                  const char* fn) {
-  require(rows >= 0 && cols >= 0,
-          std::string(fn) + ": expected rows, cols >= 0 but received " +
-              std::to_string(rows) + ", " + std::to_string(cols));
-  require(rows * cols == 0 || (a != nullptr && b != nullptr),
-          std::string(fn) + ": null buffer");
+  require_or(rows >= 0 && cols >= 0, [&] {
+    return std::string(fn) + ": expected rows, cols >= 0 but received " +
+           std::to_string(rows) + ", " + std::to_string(cols);
+  });
+  require_or(rows * cols == 0 || (a != nullptr && b != nullptr),
+             [&] { return std::string(fn) + ": null buffer"; });
 }
 
 void require_param(bool ok, const char* act, const char* name, double v,
@@ -297,9 +298,10 @@ GemmTileFn<T> widest_tile_fn() {
 }
 
 void require_elementwise(Activation act, const char* fn) {
-  require(activation_is_elementwise(act),
-          std::string(fn) + ": expected an element-wise activation (not identity, "
-                            "softmax or log-softmax)");
+  require_or(activation_is_elementwise(act), [&] {
+    return std::string(fn) + ": expected an element-wise activation (not identity, "
+                             "softmax or log-softmax)";
+  });
 }
 
 // What a forward and a backward tile share: the checked activation, the

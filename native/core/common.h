@@ -33,5 +33,18 @@ enum class OptimizerKind { Sgd, Adam, AdamW, Adagrad, RMSprop };
 inline void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument(what);
 }
+// The same for a literal message: without this overload every call built a
+// std::string first (a heap allocation past 15 characters), whether or not
+// the check failed — on a one-row predict, checks like these cost ~1–2 µs a
+// call in malloc/free and string appends (perf, bench/predict.mjs).
+inline void require(bool ok, const char* what) {
+  if (!ok) throw std::invalid_argument(what);
+}
+// The same with the message built only on failure, for messages with values
+// in them on paths that run every call: make_what() → std::string.
+template <class MakeWhat>
+inline void require_or(bool ok, MakeWhat&& make_what) {
+  if (!ok) throw std::invalid_argument(make_what());
+}
 
 }  // namespace fastmlp

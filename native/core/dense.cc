@@ -18,12 +18,12 @@ namespace {
 
 void check_dense(const void* inp, const void* weight, index_t B, index_t C,
                  index_t OC, const char* fn) {
-  require(B >= 0 && C >= 1 && OC >= 1,
-          std::string(fn) + ": expected B >= 0, C >= 1, OC >= 1 but received " +
-              std::to_string(B) + ", " + std::to_string(C) + ", " +
-              std::to_string(OC));
-  require(B == 0 || (inp != nullptr && weight != nullptr),
-          std::string(fn) + ": null input or weight");
+  require_or(B >= 0 && C >= 1 && OC >= 1, [&] {
+    return std::string(fn) + ": expected B >= 0, C >= 1, OC >= 1 but received " +
+           std::to_string(B) + ", " + std::to_string(C) + ", " + std::to_string(OC);
+  });
+  require_or(B == 0 || (inp != nullptr && weight != nullptr),
+             [&] { return std::string(fn) + ": null input or weight"; });
 }
 
 // Whether dense_backward proves dweight = doutᵀ·inp finite from a bound
@@ -77,7 +77,7 @@ double bias_sums_and_max(T* dbias, const T* dout, index_t B, index_t OC, bool ac
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
                    index_t B, index_t C, index_t OC, GemmTileFn<T> then_fn,
-                   const void* then_ctx) {
+                   const void* then_ctx, bool any_sum_order) {
   check_dense(inp, weight, B, C, OC, "dense_forward");
   if (B == 0) return;
   require(out != nullptr, "dense_forward: null output");
@@ -88,6 +88,7 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
   epilogue.bias = bias;
   epilogue.tile_fn = then_fn;
   epilogue.ctx = then_ctx;
+  epilogue.any_sum_order = any_sum_order;
   gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC,
           epilogue);
 }
@@ -243,10 +244,10 @@ template double dense_penalty_backward<double>(double*, const double*, index_t,
 
 template void dense_forward<float>(float*, const float*, const float*,
                                    const float*, index_t, index_t, index_t,
-                                   GemmTileFn<float>, const void*);
+                                   GemmTileFn<float>, const void*, bool);
 template void dense_forward<double>(double*, const double*, const double*,
                                     const double*, index_t, index_t, index_t,
-                                    GemmTileFn<double>, const void*);
+                                    GemmTileFn<double>, const void*, bool);
 template void dense_backward<float>(float*, float*, float*, const float*,
                                     const float*, const float*, index_t,
                                     index_t, index_t, bool, GemmTileFn<float>,

@@ -13,10 +13,12 @@ namespace fastmlp {
 // then_fn (optional) is gemm's tile function (gemm.h GemmEpilogue), called
 // with then_ctx on each finished block of out: the network passes the
 // activation that follows the layer (activations.h ActivationTile).
+// any_sum_order: gemm may sum in another order (GemmEpilogue::any_sum_order):
+// predict's passes, never training's.
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
                    index_t B, index_t C, index_t OC, GemmTileFn<T> then_fn = nullptr,
-                   const void* then_ctx = nullptr);
+                   const void* then_ctx = nullptr, bool any_sum_order = false);
 
 // Accumulates (+=) into the gradients; zeroing is the caller's job. With
 // accumulate = false it overwrites them instead (=), which saves the caller a

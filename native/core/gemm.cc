@@ -128,6 +128,10 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
     return;
   }
   const KernelConfig<T>& cfg = active_config<T>();
+  if (gemm_detail::use_dot_path<T>(cfg, transA, transB, m, ep)) {
+    gemm_detail::gemm_dot_rows(cfg, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, *ep);
+    return;
+  }
   if (gemm_detail::use_small_path<T>(transB, m, n, k, ldb)) {
     T* scratch = gemm_detail::thread_pack_b<T>(static_cast<std::size_t>(
         gemm_detail::gemm_small_scratch(cfg, k)));

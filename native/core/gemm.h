@@ -45,6 +45,13 @@ struct GemmEpilogue {
   const T* bias = nullptr;
   GemmTileFn<T> tile_fn = nullptr;
   const void* ctx = nullptr;
+  // The caller accepts a different order of the k-sum than the other paths
+  // use (the same terms, rounded differently in the last bits): with a few
+  // rows of A·Bᵀ gemm may then take the dot-product path (gemm_small.h,
+  // gemm_dot_rows), which reads B once in place instead of transposing it.
+  // Predict sets it; training's forward leaves it false so its numbers do
+  // not depend on this path.
+  bool any_sum_order = false;
 };
 
 template <typename T>

@@ -54,6 +54,7 @@ struct F64 {
 #include "gemm_simd_kernel.inc"
 #include "gemm_pack_avx.inc"
 #include "gemm_small_kernel.inc"
+#include "gemm_dot_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -66,6 +67,7 @@ bool avx2_config(KernelConfig<float>* cfg) {
           &kernel<F32, 6, 2>, &pack_t_f32};
   set_edge_kernels<F32, 6, 2>(cfg);
   set_small_kernels<F32, 6, 2>(cfg);
+  set_dot_kernels<F32, 2>(cfg);
   return true;
 }
 
@@ -74,6 +76,7 @@ bool avx2_config(KernelConfig<double>* cfg) {
           &kernel<F64, 6, 2>, &pack_transposed<double>};
   set_edge_kernels<F64, 6, 2>(cfg);
   set_small_kernels<F64, 6, 2>(cfg);
+  set_dot_kernels<F64, 2>(cfg);
   return true;
 }
 

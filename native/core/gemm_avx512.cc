@@ -69,6 +69,7 @@ struct F64 {
 #include "gemm_simd_kernel.inc"
 #include "gemm_pack_avx.inc"
 #include "gemm_small_kernel.inc"
+#include "gemm_dot_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 #include "gemm_avx512_asm.inc"
 
@@ -89,6 +90,7 @@ bool avx512_config(KernelConfig<float>* cfg) {
 #endif
   set_edge_kernels<F32, 12, 2>(cfg);
   set_small_kernels<F32, 12, 2>(cfg);
+  set_dot_kernels<F32, 4>(cfg);
   return true;
 }
 
@@ -97,6 +99,7 @@ bool avx512_config(KernelConfig<double>* cfg) {
           &kernel<F64, 12, 2>, &pack_transposed<double>};
   set_edge_kernels<F64, 12, 2>(cfg);
   set_small_kernels<F64, 12, 2>(cfg);
+  set_dot_kernels<F64, 4>(cfg);
   return true;
 }
 

@@ -127,6 +127,14 @@ using SmallKernel = void (*)(index_t k, const T* ab, const T* a, index_t lda,
                              const T* bias, index_t tail);
 constexpr int kSmallMaxRows = 12, kSmallMaxVectors = 4;
 
+// The few-rows kernels for A·Bᵀ (gemm_dot_kernel.inc): C rows (r × n) =
+// alpha · A (r × k, rows lda apart) · Bᵀ (B n × k, rows ldb apart) + beta · C
+// (+ bias), r fixed per kernel, each output a dot product along k.
+template <typename T>
+using DotKernel = void (*)(index_t n, index_t k, const T* ab, const T* a, index_t lda,
+                           const T* b, index_t ldb, T* c, index_t ldc, const T* bias);
+constexpr int kDotMaxRows = 4;
+
 // The largest MR×NR any kernel may use: edge tiles go through a stack tile of
 // this many values (gemm_blocked.cc), and gemm.cc refuses a bigger config.
 constexpr index_t kMaxTile = 32 * 32;
@@ -156,6 +164,9 @@ struct KernelConfig {
   // The same with the last vector masked to `tail` columns; null where the
   // ISA has no masked loads and stores.
   SmallKernel<T> small_tail[2][kSmallMaxRows][kSmallMaxVectors] = {};
+  // dot[r-1]: the few-rows A·Bᵀ kernel for r rows (set_dot_kernels); null:
+  // gemm takes the other paths.
+  DotKernel<T> dot[kDotMaxRows] = {};
 };
 
 // Each returns false, leaving *cfg alone, when the kernel is not compiled into

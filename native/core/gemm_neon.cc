@@ -67,6 +67,7 @@ struct F64 {
 #define FASTMLP_SIMD_TARGET
 #include "gemm_simd_kernel.inc"
 #include "gemm_small_kernel.inc"
+#include "gemm_dot_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -81,6 +82,7 @@ bool neon_config(KernelConfig<float>* cfg) {
   cfg->copy_a = &pack_copy<float, 8>;
   cfg->copy_b_block = &pack_copy_block<float, 12>;
   set_small_kernels<F32, 8, 3>(cfg);
+  set_dot_kernels<F32, 4>(cfg);
   return true;
 }
 
@@ -90,6 +92,7 @@ bool neon_config(KernelConfig<double>* cfg) {
   cfg->copy_a = &pack_copy<double, 6>;
   cfg->copy_b_block = &pack_copy_block<double, 8>;
   set_small_kernels<F64, 6, 4>(cfg);
+  set_dot_kernels<F64, 4>(cfg);
   return true;
 }
 

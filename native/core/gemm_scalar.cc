@@ -101,6 +101,7 @@ struct PortableOps {
 
 #define FASTMLP_SIMD_TARGET
 #include "gemm_small_kernel.inc"
+#include "gemm_dot_kernel.inc"
 #undef FASTMLP_SIMD_TARGET
 
 }  // namespace
@@ -112,12 +113,14 @@ void scalar_config(KernelConfig<float>* cfg) {
   *cfg = {"scalar", 6, 16, 120, 256, 4080, LoopOrder::BResident,
           &kernel_scalar<float, 6, 16>, &pack_transposed<float>};
   set_small_kernels<PortableOps<float, 8>, 6, 2>(cfg);
+  set_dot_kernels<PortableOps<float, 8>, 2>(cfg);
 }
 
 void scalar_config(KernelConfig<double>* cfg) {
   *cfg = {"scalar", 6, 8, 96, 256, 2040, LoopOrder::BResident,
           &kernel_scalar<double, 6, 8>, &pack_transposed<double>};
   set_small_kernels<PortableOps<double, 4>, 6, 2>(cfg);
+  set_dot_kernels<PortableOps<double, 4>, 2>(cfg);
 }
 
 }  // namespace gemm_detail

@@ -230,7 +230,9 @@ class Network {
   void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
   // Dense layer l and the element-wise activation l + 1 in one gemm: z gets
   // the dense output, y the activation's (y may be z: in place).
-  void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows);
+  // any_sum_order: a predict's pass (dense.h dense_forward).
+  void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows,
+                                bool any_sum_order);
   void check_batch_rows(index_t rows, const char* fn) const;
   index_t param_end(std::size_t l) const;  // one past layer l's last parameter
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,

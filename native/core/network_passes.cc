@@ -27,8 +27,9 @@ namespace fastmlp {
 
 template <typename T>
 void Network<T>::predict(const T* x, index_t rows, T* out) {
-  require(rows >= 0, "predict: expected rows >= 0 but received " +
-                         std::to_string(rows));
+  require_or(rows >= 0, [&] {
+    return "predict: expected rows >= 0 but received " + std::to_string(rows);
+  });
   if (rows == 0) return;
   require(x != nullptr && out != nullptr, "predict: null buffer");
   // Batch norm without running statistics normalises with the statistics of
@@ -49,7 +50,7 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
       const std::size_t writes = fuse ? l + 1 : l;
       T* dst = writes == last ? out + r0 * out_ : scratch_[pp].data();
       pp ^= 1;
-      if (fuse) dense_activation_forward(l++, src, dst, dst, nb);
+      if (fuse) dense_activation_forward(l++, src, dst, dst, nb, true);
       else layer_forward(l, src, dst, nb, false, false);
       src = dst;
     }
@@ -66,7 +67,7 @@ const T* Network<T>::forward_from_input(index_t rows) {
       // Z and f(Z) in their own segments, as unfused, where the activation's
       // backward reads Z; otherwise f(Z) over Z in the activation's segment.
       T* z = segment((fused_[l + 1] & kInputNotKept) ? s + 2 : s + 1);
-      dense_activation_forward(l++, segment(s), z, segment(s + 2), rows);
+      dense_activation_forward(l++, segment(s), z, segment(s + 2), rows, false);
     } else {
       layer_forward(l, segment(s), segment(s + 1), rows, training_, true);
     }
@@ -187,7 +188,8 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
   const T* p = param_off_[l] >= 0 ? params_.data() + param_off_[l] : nullptr;
   switch (L.kind) {
     case LayerSpec::Kind::Dense:
-      dense_forward(dst, src, p, p + L.out * L.in, rows, L.in, L.out);
+      // A predict (keep false) may take gemm's few-rows path (any_sum_order).
+      dense_forward<T>(dst, src, p, p + L.out * L.in, rows, L.in, L.out, nullptr, nullptr, !keep);
       return;
     case LayerSpec::Kind::Activation:
       activation_forward(L.activation, L.act_params, src, dst, rows, C);
@@ -229,13 +231,13 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
 
 template <typename T>
 void Network<T>::dense_activation_forward(std::size_t l, const T* src, T* z, T* y,
-                                          index_t rows) {
+                                          index_t rows, bool any_sum_order) {
   const LayerSpec& D = layers_[l];
   const LayerSpec& A = layers_[l + 1];
   const T* p = params_.data() + param_off_[l];
   const ActivationTile<T> tile = activation_forward_tile(A.activation, A.act_params,
                                                          static_cast<const T*>(z), y);
-  dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile);
+  dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile, any_sum_order);
 }
 
 template <typename T>
@@ -288,7 +290,7 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
   template void Network<T>::check_batch_rows(index_t, const char*) const;                 \
   template void Network<T>::layer_forward(std::size_t, const T*, T*, index_t, bool, bool); \
   template void Network<T>::dense_activation_forward(std::size_t, const T*, T*, T*,       \
-                                                     index_t);                            \
+                                                     index_t, bool);                      \
   template void Network<T>::layer_backward(std::size_t, const T*, T*, index_t);
 FASTMLP_INSTANTIATE_PASSES(float)
 FASTMLP_INSTANTIATE_PASSES(double)

@@ -257,6 +257,49 @@ void test_small_path() {
   }
 }
 
+// The few-rows dot path (gemm_small.h use_dot_path, gemm_dot_kernel.inc):
+// taken only for A·Bᵀ with at most kDotPathMaxRows rows and only when the
+// caller allows another summation order; through gemm() on the kernel this
+// process runs, and on the portable kernel's table directly. k around the
+// vector widths (the scalar tail), n around the kernels' NJ, rows around the
+// 4-row blocks, padded operands, alpha/beta, bias and tile_fn.
+template <typename T>
+void test_dot_path() {
+  gemm_detail::KernelConfig<T> portable;
+  gemm_detail::scalar_config(&portable);
+  GemmEpilogue<T> plain;
+  GemmEpilogue<T> any = plain;
+  any.any_sum_order = true;
+  for (index_t m = 1; m <= gemm_detail::kDotPathMaxRows + 1; ++m) {
+    const bool want = m <= gemm_detail::kDotPathMaxRows;
+    CHECK(gemm_detail::use_dot_path<T>(portable, false, true, m, &any) == want);
+    CHECK(!gemm_detail::use_dot_path<T>(portable, false, true, m, &plain));
+    CHECK(!gemm_detail::use_dot_path<T>(portable, true, true, m, &any));
+    CHECK(!gemm_detail::use_dot_path<T>(portable, false, false, m, &any));
+  }
+  const auto bias = random_vec<T>(2048, 61);  // n up to 2048 below
+  GemmEpilogue<T> bias_relu = any;
+  bias_relu.bias = bias.data();
+  bias_relu.tile_fn = &relu_tile<T>;
+  for (index_t m : {1, 2, 3, 4, 5, 8, 9})
+    for (index_t n : {1, 3, 4, 5, 17})
+      for (index_t k : {1, 7, 15, 16, 17, 33, 100}) {
+        check_case<T>(false, true, m, n, k, T(1), T(0), 0, &any);
+        check_case<T>(false, true, m, n, k, T(0.5), T(-1), 3, &bias_relu);
+      }
+  check_case<T>(false, true, 1, 2048, 2100, T(1), T(0), 0, &bias_relu);  // k past the small path's limit
+  // The portable table, called as gemm does (whatever kernel this process runs).
+  const index_t m = 7, n = 13, k = 37, ld = k + 2;
+  const auto A = random_vec<T>(static_cast<std::size_t>(m * ld), 62);
+  const auto B = random_vec<T>(static_cast<std::size_t>(n * ld), 63);
+  std::vector<T> C(static_cast<std::size_t>(m * n)), R(C.size());
+  gemm_detail::gemm_dot_rows<T>(portable, m, n, k, T(1), A.data(), ld, B.data(), ld, T(0), C.data(), n, plain);
+  gemm_ref<T>(false, true, m, n, k, T(1), A.data(), ld, B.data(), ld, T(0), R.data(), n);
+  double err = 0;
+  for (std::size_t i = 0; i < R.size(); ++i) err = std::max(err, std::fabs(static_cast<double>(C[i] - R[i])));
+  CHECK(err <= tolerance<T>(k));
+}
+
 // Results depend on the thread count only through the block split, and for a
 // given count are identical from run to run (no racing reductions).
 template <typename T>
@@ -292,6 +335,8 @@ int main() {
   test_epilogue<double>();
   test_small_path<float>();
   test_small_path<double>();
+  test_dot_path<float>();
+  test_dot_path<double>();
   test_threads_deterministic<float>();
   test_threads_deterministic<double>();
   std::printf("%d checks, %d failures\n", g_checks, g_failures);
