@@ -165,10 +165,6 @@ void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, d
   if (!has_progress_) return;  // the environment went away earlier in this epoch
   // While waiting for room: see ProgressGate::acquire.
   gate_->acquire([this] { probe_.probe_now(); });
-  if (!has_progress_) {  // a probe found the function closing (and cancelled the epoch)
-    gate_->release();
-    return;
-  }
   auto* event = new BatchEvent{batch, rows, loss, seconds, gate_, settle_};
   const napi_status status = progress_.NonBlockingCall(event, deliver_batch);
   if (status == napi_ok) return;
