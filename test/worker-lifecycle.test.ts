@@ -6,7 +6,8 @@
 // fails the test instead of killing the runner; its JSON line is the result.
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { transferableAbortSignal } from 'node:util';
+import { Worker, type Transferable } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Matrix, Sequential } from '../lib';
 import { ENGINES } from './helpers';
@@ -163,6 +164,35 @@ describe.each(ENGINES)('AbortSignal driven from another thread (%s engine)', (en
     expect(messages[0]).toBe('started');
     expect(messages[1]).toMatchObject({ name: 'AbortError', code: 'ABORT_ERR', cause: reason, causeIsReason: true });
     if (op === 'fit') expect(typeof (messages[1] as { history: unknown }).history).toBe('number');
+  }, 60_000);
+
+  it('a signal made transferable (util.transferableAbortSignal) and aborted on the main thread stops fit in the worker', async () => {
+    const controller = new AbortController();
+    const signal = transferableAbortSignal(controller.signal);
+    const w = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      const { Sequential, Dense, Matrix } = require(${dist});
+      parentPort.once('message', ({ signal }) => {
+        const m = new Sequential([new Dense(16, 32, { activation: 'relu' }), new Dense(32, 4)], { engine: '${engine}', seed: 3 });
+        m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
+        const x = new Matrix(2000, 16, Float32Array.from({ length: 32000 }, (_, i) => Math.sin(i)));
+        const y = Int32Array.from({ length: 2000 }, (_, i) => i % 4);
+        let told = false;
+        m.fit(x, y, { epochs: 100000, batchSize: 16, signal,
+                      callbacks: [{ observeOnly: true, onBatchEnd: () => { if (!told) { told = true; parentPort.postMessage('started'); } } }] })
+          .then(() => parentPort.postMessage({ resolved: true }), (e) => {
+            parentPort.postMessage({ name: e.name, code: e.code, causeIsReason: e.cause === signal.reason, aborted: signal.aborted });
+            parentPort.close();
+          });
+      });`, { eval: true });
+    const messages: unknown[] = [];
+    const exited = new Promise<number>((resolve, reject) => { w.on('exit', resolve); w.on('error', reject); });
+    w.on('message', (m) => { messages.push(m); if (m === 'started') controller.abort('stop'); });
+    w.postMessage({ signal }, [signal as unknown as Transferable]);
+    expect(await exited).toBe(0);
+    // Node 20 carries the abort across but not its reason (the worker's signal.reason is null
+    // there): fit reports whatever reason the worker's own signal holds.
+    expect(messages).toEqual(['started', { name: 'AbortError', code: 'ABORT_ERR', causeIsReason: true, aborted: true }]);
   }, 60_000);
 
   it('an abort without a reason surfaces the signal\'s default reason (a DOMException named AbortError)', async () => {
