@@ -35,6 +35,7 @@
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/data_block.cc",
+        "native/binding/env_probe.cc",
         "native/binding/errors.cc",
         "native/binding/network_wrap.cc",
         "native/binding/network_wrap_run.cc",

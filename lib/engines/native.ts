@@ -30,24 +30,43 @@ export function createNativeEngine(): Engine {
   };
 }
 
-// Native epochs in flight. process.exit() joins libuv's worker threads before
+// Native calls in flight. process.exit() joins libuv's worker threads before
 // the process ends (uv_library_shutdown), with the event loop stopped: an epoch
-// still running would hold the exit until it finished, and one whose worker
-// waits for room to post onBatch events (ProgressGate, native/binding/
-// progress_gate.h) would hold it forever. Cancelling them on 'exit' lets the
-// worker stop within a batch.
+// or a predictAsync still running would hold the exit until it finished, and an
+// epoch whose worker waits for room to post onBatch events (ProgressGate,
+// native/binding/progress_gate.h) would hold it forever. Stopping them on
+// 'exit' lets the worker stop within a batch (an epoch: cancelEpoch) or a chunk
+// (a prediction: dispose, the only way to stop one; the process is ending, so
+// nothing can use the plan again). In a worker_thread the same holds for its
+// own process.exit(); a terminated worker_thread runs no JS, and the binding
+// notices that on its own (native/binding/env_probe.h).
 const runningEpochs = new Set<{ cancelEpoch(): boolean }>();
+const runningPredictions = new Set<{ dispose(): void }>();
 let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const p of runningEpochs) p.cancelEpoch();
+    for (const p of runningPredictions) p.dispose();
+  });
+}
 
 /** Adds plan to runningEpochs; false when it is there already (a second, refused call must not remove it). */
 function trackEpoch(plan: { cancelEpoch(): boolean }): boolean {
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => { for (const p of runningEpochs) p.cancelEpoch(); });
-  }
+  installExitHook();
   if (runningEpochs.has(plan)) return false;
   runningEpochs.add(plan);
   return true;
+}
+
+/** Holds plan in runningPredictions until `running` settles (a plan runs one call at a time: a second is refused as busy). */
+function trackPrediction(plan: { dispose(): void }, running: Promise<void>): void {
+  installExitHook();
+  runningPredictions.add(plan);
+  const done = () => { runningPredictions.delete(plan); };
+  running.then(done, done);
 }
 
 function nativePlanClass(binding: NativeBinding) {
@@ -55,7 +74,9 @@ function nativePlanClass(binding: NativeBinding) {
     override predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
       // The binding checks type and length; a shared or resizable out is refused here (it is written after the worker).
       if (ArrayBuffer.isView(out)) ownedBuffer('out', out);
-      return super.predictAsync(x, rows, out, batchSize);
+      const running = super.predictAsync(x, rows, out, batchSize);
+      trackPrediction(this, running);
+      return running;
     }
 
     async trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "data_block.h"
+#include "env_probe.h"
 #include "network_wrap.h"
 #include "ops.h"
 #include "progress_gate.h"
@@ -12,6 +13,7 @@
 namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fastmlp::binding::install_env_probe(env);
   fastmlp::binding::init_ops(env, exports);
   fastmlp::binding::init_data_blocks(env, exports);
   exports.Set("Network", fastmlp::binding::NetworkWrap::Define(env));

@@ -2,7 +2,9 @@
 // PredictWorker: predictAsync), per STYLE.md §5: a Napi::AsyncWorker that
 // marks its NetworkWrap busy for as long as it runs (mark_busy … finish), keeps the JS object
 // alive, owns the promise, and raises a cancel flag when the environment
-// goes away (a worker_thread terminated mid-call) so Execute can stop early.
+// goes away (a worker_thread terminated or exiting mid-call) so Execute can
+// stop early: Execute calls probe_.probe_if_due() between batches or chunks
+// (env_probe.h; the cleanup hook alone fires only after Execute returned).
 // Subclasses own their baton; Execute touches only it and records a C++
 // exception in failure_; OnOK runs finish() first, then settles.
 #pragma once
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "env_probe.h"
 #include "errors.h"
 #include "network_wrap.h"
 
@@ -31,7 +34,8 @@ class PlanWorker : public Napi::AsyncWorker {
         deferred_(Napi::Promise::Deferred::New(env)),
         self_(Napi::Persistent(self)),
         wrap_(wrap),
-        cancel_(std::make_shared<std::atomic<bool>>(false)) {
+        cancel_(std::make_shared<std::atomic<bool>>(false)),
+        probe_(env, cancel_) {
     cleanup_ = env.AddCleanupHook(&PlanWorker::on_env_cleanup, cancel_.get());
   }
 
@@ -92,6 +96,7 @@ class PlanWorker : public Napi::AsyncWorker {
   NetworkWrap* wrap_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   std::exception_ptr failure_;
+  EnvProbe probe_;  // Execute: probe_if_due() between batches, release() at its end
 
  private:
   static void on_env_cleanup(std::atomic<bool>* cancel) { cancel->store(true); }

@@ -12,8 +12,8 @@ PredictWorker<T>::PredictWorker(Napi::Env env, Napi::Object self, NetworkWrap* w
                                 Napi::Value out)
     : PlanWorker(env, "fastmlp.predictAsync", self, wrap), baton_(std::move(baton)) {
   // (Node 20 drains pending thread-pool work before it runs cleanup hooks, so
-  // a worker_thread's terminate() waits for the call rather than cancelling
-  // it: see the test.)
+  // a worker_thread's terminate() would wait for the whole call: Execute
+  // probes the environment between chunks instead, env_probe.h.)
   out_ = Napi::Persistent(out.As<Napi::TypedArray>());
   mark_busy(NetworkWrap::BusyWith::Predict);
 }
@@ -23,15 +23,19 @@ void PredictWorker<T>::Execute() {
   try {
     const index_t in = baton_.net->input_size();
     const index_t out = baton_.net->output_size();
+    bool stopped = false;
     for (index_t r0 = 0; r0 < baton_.rows; r0 += baton_.chunk) {
-      if (cancel_->load()) return;
+      probe_.probe_if_due();
+      stopped = cancel_->load();
+      if (stopped) break;
       const index_t n = std::min(baton_.chunk, baton_.rows - r0);
       baton_.net->predict(baton_.x.data() + r0 * in, n, baton_.out.data() + r0 * out);
     }
-    completed_ = true;
+    completed_ = !stopped;
   } catch (...) {
     failure_ = std::current_exception();
   }
+  probe_.release();
 }
 
 template <typename T>

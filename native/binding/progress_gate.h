@@ -73,7 +73,7 @@ class ProgressGate {
   // JS, and when a worker_thread is terminated nothing JS-side runs before
   // Node waits for this thread to finish (Environment::CleanupHandles runs
   // the loop until thread-pool work is done, before any cleanup hook): the
-  // caller's probe posts a no-op through the TSFN, whose delivery during that
+  // caller's probe posts a no-op through the environment's probe function (env_probe.h), whose delivery during that
   // loop finds JS gone and cancels, as a queued event's delivery does.
   template <typename Probe>
   void acquire(Probe&& probe) {

@@ -35,28 +35,6 @@ struct BatchEvent {
   std::shared_ptr<const SettleCallbacks> settle;
 };
 
-// Posted by a worker that has waited ProgressGate::kProbeEvery for room: does
-// the environment still run JS? A no-op native function is called — any call
-// fails once it cannot (a terminated worker_thread, Node draining its loop
-// before teardown) — and the epoch is cancelled then, which ends the wait.
-// Nothing of the caller's runs.
-struct EnvironmentProbe {
-  std::shared_ptr<ProgressGate> gate;
-};
-
-void probe_environment(Napi::Env env, Napi::Function, EnvironmentProbe* probe) {
-  std::unique_ptr<EnvironmentProbe> owned(probe);
-  if (env == nullptr) {
-    owned->gate->cancel();
-    return;
-  }
-  try {
-    Napi::Function::New(env, [](const Napi::CallbackInfo&) {}).Call({});
-  } catch (const Napi::Error&) {
-    owned->gate->cancel();
-  }
-}
-
 // An event whose callback returned a promise (or any thenable): its slot in
 // the gate stays taken until the promise settles, so an asynchronous observer
 // holds the worker back exactly as a slow synchronous one does. Without this
@@ -185,11 +163,8 @@ void TrainEpochWorker<T>::release_progress() {
 template <typename T>
 void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, double seconds) {
   if (!has_progress_) return;  // the environment went away earlier in this epoch
-  gate_->acquire([this] { post_probe(); });
-  if (!has_progress_) {  // a probe found the function closing (and cancelled the epoch)
-    gate_->release();
-    return;
-  }
+  // While waiting for room: see ProgressGate::acquire.
+  gate_->acquire([this] { probe_.probe_now(); });
   auto* event = new BatchEvent{batch, rows, loss, seconds, gate_, settle_};
   const napi_status status = progress_.NonBlockingCall(event, deliver_batch);
   if (status == napi_ok) return;
@@ -200,34 +175,25 @@ void TrainEpochWorker<T>::post_batch(index_t batch, index_t rows, double loss, d
   if (status == napi_closing) has_progress_ = false;
 }
 
-// Worker thread, while waiting for room: see ProgressGate::acquire.
-template <typename T>
-void TrainEpochWorker<T>::post_probe() {
-  auto* probe = new EnvironmentProbe{gate_};
-  const napi_status status = progress_.NonBlockingCall(probe, probe_environment);
-  if (status == napi_ok) return;
-  delete probe;
-  gate_->cancel();
-  if (status == napi_closing) has_progress_ = false;
-}
-
 template <typename T>
 void TrainEpochWorker<T>::Execute() {
   try {
     const Baton& b = baton_;
     BatchObserver observer;
     const auto started = std::chrono::steady_clock::now();
-    if (has_progress_) {
-      observer = [this, started](index_t batch, index_t rows, double loss) {
-        // Measured before any wait for room: the batch's own end.
-        const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
-        post_batch(batch, rows, loss, elapsed.count());
-      };
-    }
+    // Every batch: probe the environment now and then (env_probe.h; with or
+    // without onBatch), then post the batch's event when JS asked for them.
+    observer = [this, started](index_t batch, index_t rows, double loss) {
+      probe_.probe_if_due();
+      if (!has_progress_) return;
+      // Measured before any wait for room: the batch's own end.
+      const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+      post_batch(batch, rows, loss, elapsed.count());
+    };
     const EpochData<T>& d = *b.data;
     result_ = b.net->train_epoch(d.x, b.rows, d.y == nullptr ? d.y_idx.data() : nullptr, d.y, b.batch,
                                  b.has_order ? b.order.data() : nullptr, cancel_.get(),
-                                 has_progress_ ? &observer : nullptr,
+                                 &observer,
                                  b.has_outputs ? baton_.outputs.data() : nullptr);
   } catch (...) {
     failure_ = std::current_exception();
@@ -235,6 +201,7 @@ void TrainEpochWorker<T>::Execute() {
   // Every event is queued by now (at most ProgressGate::kCapacity of them);
   // releasing lets the function finalise once the queue drains.
   release_progress();
+  probe_.release();
 }
 
 template <typename T>

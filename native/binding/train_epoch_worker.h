@@ -87,7 +87,6 @@ class TrainEpochWorker : public PlanWorker {
  private:
   void release_progress();
   void post_batch(index_t batch, index_t rows, double loss, double seconds);
-  void post_probe();
 
   Baton baton_;
   Napi::ThreadSafeFunction progress_;
