@@ -4,7 +4,8 @@
 // alive, owns the promise, and raises a cancel flag when the environment
 // goes away (a worker_thread terminated or exiting mid-call) so Execute can
 // stop early: Execute calls probe_.probe_if_due() between batches or chunks
-// (env_probe.h; the cleanup hook alone fires only after Execute returned).
+// (env_probe.h). An environment cleanup hook cannot do this: Node runs them
+// only after the thread pool's jobs, Execute included, have returned.
 // Subclasses own their baton; Execute touches only it and records a C++
 // exception in failure_; OnOK runs finish() first, then settles.
 #pragma once
@@ -35,9 +36,7 @@ class PlanWorker : public Napi::AsyncWorker {
         self_(Napi::Persistent(self)),
         wrap_(wrap),
         cancel_(std::make_shared<std::atomic<bool>>(false)),
-        probe_(env, cancel_) {
-    cleanup_ = env.AddCleanupHook(&PlanWorker::on_env_cleanup, cancel_.get());
-  }
+        probe_(env, cancel_) {}
 
   // The last step of a subclass's constructor, once nothing can throw: the
   // network refuses other calls until finish().
@@ -45,7 +44,6 @@ class PlanWorker : public Napi::AsyncWorker {
 
   // On the main thread, before the promise settles: the network is idle again.
   virtual void finish() {
-    cleanup_.Remove(Env());
     wrap_->set_busy(false, nullptr, NetworkWrap::BusyWith::Nothing);
   }
 
@@ -97,11 +95,6 @@ class PlanWorker : public Napi::AsyncWorker {
   std::shared_ptr<std::atomic<bool>> cancel_;
   std::exception_ptr failure_;
   EnvProbe probe_;  // Execute: probe_if_due() between batches, release() at its end
-
- private:
-  static void on_env_cleanup(std::atomic<bool>* cancel) { cancel->store(true); }
-
-  Napi::Env::CleanupHook<void (*)(std::atomic<bool>*), std::atomic<bool>> cleanup_;
 };
 
 }  // namespace fastmlp::binding
