@@ -136,7 +136,11 @@ export abstract class PlanState extends PlanMemory {
 
   resetOptimizer(): void {
     this.assertIdle('resetOptimizer');
-    this.optState.fill(0);
+    // A fresh (zero) array rather than a fill: compile calls this right after
+    // setOptimizer made the state, and filling would write every page of it
+    // in one turn of the event loop (the system zeroes a fresh array's pages
+    // lazily, when the first step writes them).
+    this.optState = alloc(this.dtype, this.optState.length);
     this.steps = 0;
   }
 
