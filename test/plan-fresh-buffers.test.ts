@@ -1,10 +1,12 @@
 // A plan's large buffers are not zero-filled on the caller's thread any more:
 // the native engine maps them zeroed (native/core/large_buffer.h) and swaps
 // in a fresh one where it filled before (resetOptimizer, a new optimizer
-// layout, reserve); the JS engine's resetOptimizer takes a fresh array. What
+// layout, reserve); the JS engine's resetOptimizer takes a fresh array, or
+// none when its state is fresh and unwritten (compile's case). What
 // must hold, in both engines and on a plan big enough for the native engine's
 // mapped buffers (≥ 4 MiB): every such buffer reads zero when made, even
-// after the memory before it was written, and training after a reset, a
+// after the memory before it was written, a reset clears whatever wrote the
+// state (a step, a restore, a ranged write), and training after a reset, a
 // change of optimizer or a grown batch is bit for bit a fresh plan's.
 import { describe, expect, it } from 'vitest';
 import type { FloatArray, LayerSpec, NetworkPlan, OptimizerSpec } from '../lib/engine';
@@ -111,6 +113,21 @@ describe('plan buffers made fresh instead of filled', () => {
       expect(firstDifference(optimizerState(plan), optimizerState(ref.plan))).toBe(-1);
       plan.dispose();
       ref.plan.dispose();
+    });
+
+    it(`resetOptimizer clears a state restored whole or in ranges, not only one a step wrote (${name})`, () => {
+      const plan = adamPlan(name, 4);
+      const ones = new Float32Array(plan.optimizerStateSize).fill(1);
+      plan.setOptimizerState(ones, 5);
+      plan.resetOptimizer();
+      expect(plan.stepCount).toBe(0);
+      expect(countNonZero(optimizerState(plan))).toBe(0);
+      plan.writeOptimizerState(1000, ones.subarray(0, 10), 2);
+      plan.resetOptimizer();
+      expect(countNonZero(optimizerState(plan))).toBe(0);
+      plan.resetOptimizer();  // twice in a row: still zero
+      expect(countNonZero(optimizerState(plan))).toBe(0);
+      plan.dispose();
     });
 
     it(`train after Adam → momentum → Adam as a fresh plan does (${name})`, () => {
