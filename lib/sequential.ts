@@ -5,9 +5,10 @@ import { getEngine } from './backend';
 import { BufferScratch } from './buffer-scratch';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { BatchNorm1d, Layer, type LayerConfig } from './layers';
-import { entryValues, gatherWeightsSteps, layoutParams, type ParamEntry } from './param-layout';
+import { layoutParams, type ParamEntry } from './param-layout';
 import { runSteps, type Steps } from './steps';
-import { StateCopy, writeInSteps } from './state-copy';
+import type { StateCopy } from './state-copy';
+import { ModelState } from './model-state';
 import { Loss, resolveLoss, type LossFunction } from './losses';
 import { warnLossPairing } from './loss-pairing';
 import { outputReading } from './output-reading';
@@ -83,7 +84,9 @@ export class Sequential {
   private metricNames: MetricName[] = [];
   private lossPairingWarned = false;
   private busy = false;
-  /** Saves in progress (lib/state-copy.ts): each is completed before anything writes the plan. */
+  /** The state going out to saves and in from loads (lib/model-state.ts). */
+  private readonly stateIO: ModelState;
+  /** Saves in progress, which stateIO adds and completes before anything writes the plan (lib/state-copy.ts). */
   private readonly openCopies = new Set<StateCopy>();
   /**
    * True from fit's start to its end, hooks included (busy is false while a
@@ -128,6 +131,7 @@ export class Sequential {
       throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${paramCount}`);
     }
     this.rng = new Rng(this.seed);
+    this.stateIO = new ModelState(this.plan, this.dtype, entries, this.rng, this.openCopies);
     // A model being loaded gets its weights next: skip the random init (2/3 of a load's time).
     if (!skipInitForLoading) this.plan.setParams(this.initialParams());
     // The dropout mask stream: its own seed, so adding a Dropout layer leaves
@@ -198,7 +202,7 @@ export class Sequential {
     const optimizer = resolveOptimizer(o.optimizer ?? 'adam', 'optimizer');
     const metricNames = checkMetricNames(o.metrics, loss instanceof Loss ? loss.name : null);
     if (loss instanceof Loss && !this.lossPairingWarned) this.lossPairingWarned = warnLossPairing(this.layers, loss.name);
-    this.beforeStateWrite();  // setOptimizer may reset the optimizer state
+    this.stateIO.beforeWrite();  // setOptimizer may reset the optimizer state
     this.plan.setLoss(loss instanceof Loss ? loss.spec : null);
     this.plan.setOptimizer(optimizer.toSpec());
     // State belongs to the optimizer object (torch.optim, Keras): a new one
@@ -217,7 +221,7 @@ export class Sequential {
     const { X, Y } = this.data.checkedBatch(x, y);  // as fit: finite x, y in the loss's range
     checkBatchNormStep(this.layers.some((l) => l instanceof BatchNorm1d), this.plan.training, X.rows);
     if (X.rows > this.plan.maxBatch) this.plan.reserve(X.rows);
-    this.beforeStateWrite();
+    this.stateIO.beforeWrite();
     this.syncOptimizer();
     this.reads.stateChanged();  // before: a throw half-way may have written some of the weights
     // Finite inputs can still overflow: the forward then has updated batch norm's
@@ -348,17 +352,10 @@ export class Sequential {
     return views;
   }
 
-  /**
-   * @internal For lib/io: getWeights' values as views into two fresh flat
-   * arrays (parameters, buffers) — one copy of the model, for saving and export.
-   */
+  /** @internal For lib/io: getWeights' values as views into two fresh flat arrays (parameters, buffers). */
   weightViews(): Record<string, FloatArray> {
     this.requireIdle('getWeights');
-    const all = allocate(this.dtype, this.plan.paramCount);
-    this.plan.getParams(all);
-    const buffers = allocate(this.dtype, this.plan.bufferCount);
-    this.plan.getBuffers(buffers);
-    return this.namedViews(all, buffers);
+    return this.stateIO.weightViews();
   }
 
   /**
@@ -367,26 +364,13 @@ export class Sequential {
    * Float64Array of its own whatever the dtype (exact to 2^53, lib/batch-count.ts).
    */
   namedViews(all: FloatArray, buffers: FloatArray): Record<string, FloatArray> {
-    const out: Record<string, FloatArray> = {};
-    for (const e of this.entries) out[e.name] = entryValues(e, all, buffers);
-    return out;
+    return this.stateIO.namedViews(all, buffers);
   }
 
-  /**
-   * @internal For lib/io's save: the parameters, buffers and (includeOptimizer)
-   * optimizer state as they are now, copied in ~1 MB steps (copy.steps()); any
-   * write to the plan completes it first, so it stays this moment's (lib/state-copy.ts).
-   */
+  /** @internal For lib/io's save: this moment's state, copied in ~1 MB steps (lib/model-state.ts, state-copy.ts). */
   stateCopy(includeOptimizer: boolean): StateCopy {
     this.requireIdle('save');
-    const copy = new StateCopy(this.plan, this.dtype, includeOptimizer, (c) => { this.openCopies.delete(c); });
-    if (!copy.done) this.openCopies.add(copy);
-    return copy;
-  }
-
-  /** Completes the saves in progress before anything changes the plan's state (lib/state-copy.ts). */
-  private beforeStateWrite(): void {
-    for (const copy of this.openCopies) copy.finish();  // finish() removes it from the set
+    return this.stateIO.copy(includeOptimizer);
   }
 
   /**
@@ -406,17 +390,10 @@ export class Sequential {
 
   /** @internal setWeights in steps (lib/steps.ts): lib/io's async load yields between them. */
   *setWeightsSteps(weights: Record<string, ArrayLike<number>>): Steps<void> {
-    const current = allocate(this.dtype, this.plan.bufferCount);
-    this.plan.getBuffers(current);
-    const { all, buffers } = yield* gatherWeightsSteps(this.entries, weights, this.dtype, this.plan.paramCount,
-      this.plan.bufferCount, current);
-    this.requireIdle('setWeights');  // again: the event loop may have run between steps
-    this.beforeStateWrite();
-    this.reads.stateChanged();
-    this.plan.setBuffers(buffers);
-    // In ~1 MB ranges (lib/state-copy.ts): lib/io's load yields between them, into
-    // a model nobody else holds yet; setWeights runs them all at once.
-    yield* writeInSteps(this.plan, all, null);
+    yield* this.stateIO.setWeightsSteps(weights, () => {
+      this.requireIdle('setWeights');  // again: the event loop may have run between steps
+      this.reads.stateChanged();  // (the open save copies complete first)
+    });
   }
 
   // ---- saving and loading (lib/io/model-file.ts does the work) -------------
@@ -465,9 +442,8 @@ export class Sequential {
   }
 
   /**
-   * @internal For lib/io: compile settings (null before compile) and optionally the
-   * optimizer state: copy's (from stateCopy(true) in the same turn, filled by its
-   * steps) when given, else a whole copy made now.
+   * @internal For lib/io: compile settings (null before compile) and optionally the optimizer
+   * state: copy's (stateCopy(true) in the same turn) when given, else a whole copy made now.
    */
   trainingState(includeOptimizer: boolean, copy?: StateCopy): TrainingState | null {
     if (!this.loss || !this.optimizer) return null;
@@ -477,15 +453,7 @@ export class Sequential {
       optimizer: this.optimizer.getConfig(),
       metrics: [...this.metricNames],
     };
-    if (includeOptimizer) {
-      let buf = copy?.optimizerState ?? null;
-      if (buf === null) {
-        buf = allocate(this.dtype, this.plan.optimizerStateSize);
-        this.plan.getOptimizerState(buf);
-      }
-      state.optimizerState = { state: buf, steps: this.plan.stepCount,
-        rng: { ...this.rng.getState(), dropoutWords: this.plan.getDropoutState() } };
-    }
+    if (includeOptimizer) state.optimizerState = this.stateIO.optimizerState(copy);
     return state;
   }
 
@@ -497,22 +465,7 @@ export class Sequential {
   /** @internal restoreOptimizerState in ~1 MB steps (lib/io's load yields between them). */
   *restoreOptimizerStateSteps(state: FloatArray, steps: number, rng: TrainingRngState): Steps<void> {
     this.requireCompiled('restoreOptimizerState');
-    if (state.length !== this.plan.optimizerStateSize) {
-      throw new ArgumentRangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
-    }
-    const check = new Rng(0);
-    check.setState(rng);  // validates before anything changes
-    const dropoutBefore = this.plan.getDropoutState();
-    // Validates its words before it changes anything (a file from before it has none).
-    if (rng.dropoutWords !== undefined) this.plan.setDropoutState(rng.dropoutWords);
-    this.beforeStateWrite();
-    try {
-      yield* writeInSteps(this.plan, state, steps);
-    } catch (err) {
-      this.plan.setDropoutState(dropoutBefore);
-      throw err;
-    }
-    this.rng.setState(rng);
+    yield* this.stateIO.restoreOptimizerSteps(state, steps, rng);
   }
 
   /**
@@ -523,7 +476,7 @@ export class Sequential {
    * fine too (the GC frees it), this only makes the moment deterministic.
    */
   dispose(): void {
-    if (!this.plan.disposed) this.beforeStateWrite();  // a save in progress still writes what it was called with
+    if (!this.plan.disposed) this.stateIO.beforeWrite();  // a save in progress still writes what it was called with
     this.reads.stateChanged();
     this.plan.dispose();
     this.reads.dispose();  // fit's snapshot; pending predictAsync/evaluateAsync calls reject with ERR_FASTMLP_DISPOSED
@@ -569,7 +522,7 @@ export class Sequential {
   /** checkData: the chunked finiteness checks, run with the model already busy (no second fit meanwhile). */
   private async runTraining(loss: Loss | LossFunction, data: TrainingData, settings: FitSettings,
                             checkData: () => Promise<void>): Promise<History> {
-    this.beforeStateWrite();
+    this.stateIO.beforeWrite();
     const wasTraining = this.plan.training;
     this.reads.takeSnapshot();  // before busy: predict never sees a stale snapshot from an earlier fit
     this.plan.setTraining(true);
@@ -610,7 +563,7 @@ export class Sequential {
       },
       // Not busy (a hook runs): predict and predictAsync read the live plan, which the epochs wrote.
       setBusy: (busy) => {
-        if (busy) this.beforeStateWrite();  // a save a hook started (un-awaited) completes before the next epoch
+        if (busy) this.stateIO.beforeWrite();  // a save a hook started (un-awaited) completes before the next epoch
         this.busy = busy;
         if (!busy) this.reads.stateChanged();
       },
@@ -637,7 +590,7 @@ export class Sequential {
   private syncOptimizer(): void {
     const opt = this.compiledOptimizer as Optimizer;
     if (opt.version !== this.optimizerVersion) {
-      this.beforeStateWrite();
+      this.stateIO.beforeWrite();
       this.plan.setOptimizer(opt.toSpec());
       this.optimizerVersion = opt.version;
     }

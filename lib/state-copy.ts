@@ -4,8 +4,8 @@
 // The steps use the engine contract's ranged reads (NetworkPlan.readParams,
 // readOptimizerState). Between two steps other code may run: a fit started
 // without awaiting the save, trainStep, setWeights, compile, dispose. Every
-// such write to the plan first calls finish() on the open copies (Sequential's
-// beforeStateWrite), which copies whatever is left in that one turn. So the
+// such write to the plan first calls finish() on the open copies (ModelState's
+// beforeWrite, lib/model-state.ts), which copies whatever is left in that one turn. So the
 // copy always holds the state of the moment it was made — the moment of the
 // save call — and a save that nothing interrupts never holds the event loop
 // for more than a step. (A copy inside the engine at the call would be one

@@ -344,9 +344,17 @@ describe('audit: the native engine reuses the copy keepData kept', () => {
     };
     const first = await timed({ keepData: true });
     x.fill(Number.NaN);  // breaks keepData's promise on purpose: the kept copy must be what trains
-    const second = await timed({ keepData: true });
-    expect(second.result.badBatch).toBe(-1);  // finite: the kept copy trained, not the NaN array
-    expect(second.sync).toBeLessThan(first.sync / 4);
+    // The least of three calls: a copy would cost every one of them, while one
+    // descheduling of the process on a loaded machine costs only one. (The first
+    // call's share is the copy alone since plan buffers are no longer zero-filled
+    // there, ~40 ms instead of 200-500, so one such pause came near first.sync / 4.)
+    const seconds: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const second = await timed({ keepData: true });
+      expect(second.result.badBatch).toBe(-1);  // finite: the kept copy trained, not the NaN array
+      seconds.push(second.sync);
+    }
+    expect(Math.min(...seconds)).toBeLessThan(first.sync / 4);
     // Without keepData the kept copy is dropped and x copied as it is now.
     const fresh = await timed({});
     expect(fresh.result.badBatch).toBe(0);

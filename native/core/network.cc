@@ -40,10 +40,10 @@ index_t checked_mul(index_t a, index_t b, const char* what) {
 }
 
 // Refuses, before allocating, buffers larger than the machine's physical
-// memory: std::vector zero-fills what it allocates, so a size the OS grants
-// lazily (overcommit) would otherwise be touched page by page until the
-// process is killed, instead of failing with a clear error. Where the size of
-// physical memory is unknown, only kMaxElems applies.
+// memory: the large buffers are granted lazily (large_buffer.h; overcommit),
+// so such a size would otherwise be accepted now and touched page by page by
+// the first step until the process is killed, instead of failing with a clear
+// error. Where the size of physical memory is unknown, only kMaxElems applies.
 std::uint64_t physical_memory_bytes() {
 #if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
@@ -159,8 +159,10 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
       fused_[l] |= kFusedBackward;
   }
   require_fits_in_memory(2 * nparams_, sizeof(T), "the parameters and gradients");
-  params_.assign(static_cast<std::size_t>(nparams_), T(0));
-  grads_.assign(static_cast<std::size_t>(nparams_), T(0));
+  // Zero, and not written here: their pages are zeroed by the system when the
+  // caller's weights or the first backward reach them (large_buffer.h).
+  params_ = LargeBuffer<T>(static_cast<std::size_t>(nparams_));
+  grads_ = LargeBuffer<T>(static_cast<std::size_t>(nparams_));
   buffers_.assign(static_cast<std::size_t>(nbuffers), T(0));
   for (std::size_t l = 0; l < layers_.size(); ++l) {
     if (layers_[l].kind != LayerSpec::Kind::BatchNorm) continue;
@@ -219,7 +221,7 @@ void Network<T>::reserve(index_t rows) {
   require_fits_in_memory(index_t(acts + 2 * scratch + dout), sizeof(T), "the batch's activations");
   // Allocate everything before touching any member (strong exception
   // guarantee): if one allocation fails, the network is exactly as before.
-  LargeBuffer new_acts(acts), new_scratch0(scratch), new_scratch1(scratch);
+  LargeBuffer<T> new_acts(acts), new_scratch0(scratch), new_scratch1(scratch);
   std::vector<T> new_dout(dout);
   std::vector<std::vector<T>> new_aux(aux_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -266,7 +268,9 @@ void Network<T>::set_optimizer(const OptimizerSpec& spec) {
   const index_t size = optimizer_state_size(spec, nparams_);
   if (!optimizer_state_compatible(spec, opt_) ||
       size != static_cast<index_t>(opt_state_.size())) {
-    opt_state_.assign(static_cast<std::size_t>(size), T(0));
+    // A fresh zero buffer, not a fill: compile runs on the caller's thread
+    // (large_buffer.h), and the first step touches the pages anyway.
+    opt_state_ = LargeBuffer<T>(static_cast<std::size_t>(size));
     step_ = 0;
   }
   opt_ = spec;
@@ -274,7 +278,12 @@ void Network<T>::set_optimizer(const OptimizerSpec& spec) {
 
 template <typename T>
 void Network<T>::reset_optimizer_state() {
-  std::fill(opt_state_.begin(), opt_state_.end(), T(0));
+  // Replaced rather than filled, as in set_optimizer: compile calls this right
+  // after set_optimizer made the state, and a fill would touch every page of
+  // the fresh buffer on the caller's thread. Allocated before anything
+  // changes, so a bad_alloc leaves the state as it was.
+  LargeBuffer<T> zeros(opt_state_.size());
+  opt_state_.swap(zeros);
   step_ = 0;
 }
 
@@ -326,8 +335,8 @@ void Network<T>::require_loss(const char* fn) const {
 
 template <typename T>
 std::size_t Network<T>::allocated_bytes() const {
-  std::size_t elems = params_.capacity() + grads_.capacity() + opt_state_.capacity() +
-                      acts_.capacity() + scratch_[0].capacity() + scratch_[1].capacity() +
+  std::size_t elems = params_.size() + grads_.size() + opt_state_.size() +
+                      acts_.size() + scratch_[0].size() + scratch_[1].size() +
                       dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity();
   return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity();
 }

@@ -29,7 +29,7 @@
 
 #include "activations.h"
 #include "common.h"
-#include "large_alloc.h"
+#include "large_buffer.h"
 #include "losses.h"
 #include "optim.h"
 #include "rng.h"
@@ -268,11 +268,12 @@ class Network {
   bool training_ = true;
   bool fwd_training_ = true;  // the mode of the last forward_train
   Xoshiro128 rng_;
-  // The large buffers, on huge pages where the OS grants them (large_alloc.h).
-  using LargeBuffer = std::vector<T, LargeBufferAllocator<T>>;
-  LargeBuffer params_, grads_, opt_state_;  // flat, llm.c style
-  LargeBuffer acts_;           // cap_ × width_sum_: input copy, layer outputs
-  LargeBuffer scratch_[2];     // cap_ × max_width_: backward / predict ping-pong
+  // The large buffers: zero when made, their pages zeroed by the system when
+  // first touched, on huge pages where it grants them (large_buffer.h). Never
+  // resized: a new size or a reset to zero moves a fresh buffer in.
+  LargeBuffer<T> params_, grads_, opt_state_;  // flat, llm.c style
+  LargeBuffer<T> acts_;        // cap_ × width_sum_: input copy, layer outputs
+  LargeBuffer<T> scratch_[2];  // cap_ × max_width_: backward / predict ping-pong
   std::vector<T> dout_;        // cap_ × out_: dLoss/dOutput
   std::vector<std::int32_t> batch_idx_;  // train_epoch: gathered class indices
   std::vector<T> batch_y_;               // train_epoch: gathered target rows
