@@ -51,6 +51,19 @@ export function asyncReadOptions(name: string, opts: unknown): { batchSize: numb
   return { batchSize, signal: (o.signal as AbortSignal | undefined) ?? null };
 }
 
+// Rows a new model's plans hold, so also the rows of one predict pass until a
+// larger fit batch grows them (predict runs larger inputs in passes of this
+// many rows, each its own product over every weight). Native: 256. A 256-row
+// predict of 784-2048-2048-10 in 32-row passes took ~77 ms against ~37–50 ms
+// in one pass (1 thread, loaded machine; bench/predict.mjs): each small pass
+// copies all of W for its product. Costs 256 × (Σ layer widths + 2 × the
+// widest) values per plan (~13 MB float32 for that net). JS: 32, since its
+// predictAsync and evaluateAsync yield to the event loop only between passes
+// (a 256-row pass held it too long for their event-loop tests).
+export function initialMaxBatch(engine: Engine): number {
+  return engine.name === 'native' ? 256 : 32;
+}
+
 export class ModelReads {
   /** The weights reads use while fit runs (a second plan; created by the first fit). */
   private snapshotPlan: NetworkPlan | null = null;

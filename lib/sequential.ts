@@ -15,7 +15,8 @@ import { outputReading } from './output-reading';
 import { Matrix, allocate, type InputLike } from './matrix';
 import type { Logs } from './callbacks';
 import { ModelData } from './model-data';
-import { ModelReads, asyncReadOptions, type Scoring } from './model-reads';
+import { formatSummary } from './summary';
+import { ModelReads, asyncReadOptions, initialMaxBatch, type Scoring } from './model-reads';
 import { runFit, type FitHost, type FitSettings, type History, type TrainingData } from './fit-loop';
 import { requireFiniteInChunks, requireFiniteTargetInChunks } from './fit-input';
 import { checkBatchNormBatches, checkBatchNormStep, parseFitOptions, splitValidation, trainingLoss } from './fit-options';
@@ -41,19 +42,6 @@ export type { SequentialOptions, CompileOptions, FitOptions, PredictAsyncOptions
 let skipInitForLoading = false;
 
 const DTYPES = ['float32', 'float64'] as const;
-// Rows a new model's plans hold, so also the rows of one predict pass until a
-// larger fit batch grows them (predict runs larger inputs in passes of this
-// many rows, each its own product over every weight). Native: 256. A 256-row
-// predict of 784-2048-2048-10 in 32-row passes took ~77 ms against ~37–50 ms
-// in one pass (1 thread, loaded machine; bench/predict.mjs): each small pass
-// copies all of W for its product. Costs 256 × (Σ layer widths + 2 × the
-// widest) values per plan (~13 MB float32 for that net). JS: 32, since its
-// predictAsync and evaluateAsync yield to the event loop only between passes
-// (a 256-row pass held it too long for their event-loop tests).
-function initialMaxBatch(engine: Engine): number {
-  return engine.name === 'native' ? 256 : 32;
-}
-
 /**
  * A stack of layers trained and run as one network on the native or the
  * TypeScript engine: `compile` it, then `fit`, `predict`, `evaluate`, `save`.
@@ -489,18 +477,7 @@ export class Sequential {
 
   /** A table of the layers and their parameter counts. */
   summary(): string {
-    const names = this.layers.map((layer, i) => `${i}: ${layer.describe()}`);
-    // 40 columns, or wider when a description (an activation's parameters) would run into the next column.
-    const column = Math.max(40, ...names.map((n) => n.length + 2));
-    const lines = [`${'Layer'.padEnd(column)}Output   Params`];
-    let width = this.inputSize;
-    this.layers.forEach((layer, i) => {
-      width = layer.outFeatures(width);
-      const params = layer.params().reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
-      lines.push(`${names[i]!.padEnd(column)}${String(width).padEnd(9)}${params}`);
-    });
-    lines.push(`Total parameters: ${this.paramCount} (${this.dtype}, engine '${this.engine}')`);
-    return lines.join('\n');
+    return formatSummary(this.layers, this.inputSize, `Total parameters: ${this.paramCount} (${this.dtype}, engine '${this.engine}')`);
   }
 
   // ---- internals -------------------------------------------------------------
