@@ -69,12 +69,26 @@ function trackPrediction(plan: { dispose(): void }, running: Promise<void>): voi
   running.then(done, done);
 }
 
+/**
+ * The binding's promise for an asynchronous call. While a worker_thread is being
+ * terminated its JS may still run for a moment, but an error the binding raises
+ * cannot reach it, and the call returns undefined instead (binding.gyp,
+ * NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS): say so, rather than fail later on
+ * reading a result that never came.
+ */
+function started<T>(running: Promise<T> | undefined, call: string): Promise<T> {
+  if (running === undefined) {
+    throw new Error(`fastmlp: ${call} could not start: this thread is shutting down (worker.terminate() or process.exit())`);
+  }
+  return running;
+}
+
 function nativePlanClass(binding: NativeBinding) {
   return class NativePlan extends binding.Network {
     override predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
       // The binding checks type and length; a shared or resizable out is refused here (it is written after the worker).
       if (ArrayBuffer.isView(out)) ownedBuffer('out', out);
-      const running = super.predictAsync(x, rows, out, batchSize);
+      const running = started(super.predictAsync(x, rows, out, batchSize), 'predictAsync');
       trackPrediction(this, running);
       return running;
     }
@@ -97,7 +111,7 @@ function nativePlanClass(binding: NativeBinding) {
       const keepData = hooks?.keepData === true;
       // The binding checks type and length; a shared, resizable or detached buffer is refused here.
       if (ArrayBuffer.isView(outputs)) ownedBuffer('outputs', outputs);
-      if (!signal && !onBatch) return this.runEpoch(x, rows, y, batchSize, order, null, outputs, keepData);
+      if (!signal && !onBatch) return started(this.runEpoch(x, rows, y, batchSize, order, null, outputs, keepData), 'trainEpoch');
       if (signal?.aborted) return { loss: 0, batches: 0, badBatch: -1, cancelled: true };
 
       // Events arrive through the event loop, possibly after the epoch's promise
@@ -147,7 +161,7 @@ function nativePlanClass(binding: NativeBinding) {
       const abort = () => { this.cancelEpoch(); };
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        const result = await this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null, outputs, keepData);
+        const result = await started(this.runEpoch(x, rows, y, batchSize, order, onBatch ? deliver : null, outputs, keepData), 'trainEpoch');
         if (onBatch) {
           expected = result.batches;
           if (delivered < expected) await allDelivered;
