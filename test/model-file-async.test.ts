@@ -112,16 +112,19 @@ describe.each(ENGINES)('asynchronous save and load (%s engine)', (engine) => {
     // Before, one turn held most of the load (halfTimeGap 0.7-0.9 of elapsed); now it runs in steps of ~1 MB
     // with turns between (relative bounds: the machine's load stretches every step alike). Another process
     // on the cores can still stretch one of the few unsplit engine calls (allocation, the final copy) past
-    // the bound in a single run, so the load is timed up to three times and the best run must meet it: the
-    // old code, one long turn every time, fails all three.
+    // the bound in a single run, so the load is timed up to five times and one run must meet both bounds:
+    // the old code, one long turn every time, fails all five. (Three were not enough on a 2-vCPU VM with the
+    // rest of the suite running: once no run met both, though each bound was met by some run.)
     let best = { ticks: 0, ratio: Infinity };
-    for (let attempt = 0; attempt < 3 && !(best.ticks > 3 && best.ratio < 1 / 3); attempt++) {
+    for (let attempt = 0; attempt < 5 && !(best.ticks > 3 && best.ratio < 1 / 3); attempt++) {
       let loaded: Sequential | undefined;
       const gaps = await timerGaps(2, async () => { loaded = await Sequential.load(file, { engine }); });
       expect(sameWeights(loaded!.getWeights(), expected)).toBe(true);
       loaded!.dispose();
       const ratio = halfTimeGap(gaps.gaps) / gaps.elapsed;
-      if (ratio < best.ratio) best = { ticks: gaps.ticks, ratio };
+      // The run that meets both bounds if there is one, else the one with the shortest longest-half.
+      const meets = gaps.ticks > 3 && ratio < 1 / 3;
+      if (meets || ratio < best.ratio) best = { ticks: gaps.ticks, ratio };
     }
     expect(best.ticks).toBeGreaterThan(3);
     expect(best.ratio).toBeLessThan(1 / 3);
