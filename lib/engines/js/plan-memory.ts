@@ -72,11 +72,6 @@ export abstract class PlanMemory {
 
   protected optimizer: OptimizerSpec = { ...DEFAULT_OPTIMIZER };
   protected optState: FloatArray;
-  /**
-   * optState is a fresh array nothing has written yet (all zero), so
-   * resetOptimizer has nothing to clear. Every write of it sets this false.
-   */
-  protected optStateFresh = true;
   protected steps = 0;
   protected loss: LossSpec | null = null;
 

@@ -129,7 +129,6 @@ export abstract class PlanState extends PlanMemory {
     // and the step count, as changing lr in a torch optimizer's param_groups does.
     if (!optimizerStateCompatible(next, this.optimizer) || size !== this.optState.length) {
       this.optState = alloc(this.dtype, size);
-      this.optStateFresh = true;
       this.steps = 0;
     }
     this.optimizer = next;
@@ -137,14 +136,11 @@ export abstract class PlanState extends PlanMemory {
 
   resetOptimizer(): void {
     this.assertIdle('resetOptimizer');
-    // compile calls this right after setOptimizer made a fresh state: nothing
-    // to clear then. Otherwise a fresh (zero) array rather than a fill, which
-    // would write every page of it in one turn of the event loop (the system
-    // zeroes a fresh array's pages lazily, when the first step writes them).
-    if (!this.optStateFresh) {
-      this.optState = alloc(this.dtype, this.optState.length);
-      this.optStateFresh = true;
-    }
+    // A fresh (zero) array rather than a fill, which would write every page of
+    // it in one turn of the event loop: the system zeroes a fresh array's pages
+    // lazily, when the first step writes them, so a new one costs next to
+    // nothing even right after setOptimizer made one (compile).
+    this.optState = alloc(this.dtype, this.optState.length);
     this.steps = 0;
   }
 
@@ -169,7 +165,6 @@ export abstract class PlanState extends PlanMemory {
     if (!isCount(stepCount, 0) || stepCount > Number.MAX_SAFE_INTEGER) {
       throw new ArgumentRangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
     }
-    this.optStateFresh = false;
     copyWhole(src, this.optState, src.length);
     this.steps = stepCount;
   }
@@ -210,7 +205,6 @@ export abstract class PlanState extends PlanMemory {
     if (!isCount(stepCount, 0) || stepCount > Number.MAX_SAFE_INTEGER) {
       throw new ArgumentRangeError(`Expected an integer ≥ 0 for stepCount but received ${String(stepCount)}`);
     }
-    this.optStateFresh = false;
     this.optState.set(src, at);
     this.steps = stepCount;
   }

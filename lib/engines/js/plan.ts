@@ -152,7 +152,6 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
    * step count stays, as for a refused step (network_epoch.cc step()).
    */
   private update(): boolean {
-    this.optStateFresh = false;  // written even when not applied: an overflow keeps only its own elements
     const applied = optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
                                     this.paramCount, this.steps + 1);
     if (applied) this.steps++;
