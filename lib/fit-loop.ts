@@ -202,7 +202,9 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     if (scheduled) (history.history['lr'] ??= []).push(startLr);
     // Throughput reaches the hooks only, after History took the epoch: timing is
     // not a training result, and two identical seeded runs must give equal histories.
-    const epochLogs: Logs = { ...logs, samplesPerSecond: epochRate(result.rowsDone, result.seconds) };
+    // With a schedule the hooks also see the rate the epoch began with, as Keras's
+    // schedulers add logs['lr'], so csvLogger writes the column History has.
+    const epochLogs: Logs = { ...logs, ...(scheduled ? { lr: startLr } : {}), samplesPerSecond: epochRate(result.rowsDone, result.seconds) };
     await hook('onEpochEnd', epoch, epochLogs);
     lastLogs = epochLogs;
   }

@@ -3,10 +3,11 @@
 // LinearLR (or a SequentialLR) and ReduceLROnPlateau on one optimizer
 // (test/fixtures/schedules_plateau_torch.py); through fit in both engines, the
 // engines against each other, resuming, History's lr, and the bad combinations.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Dense, Matrix, Sequential, optim, schedules } from '../lib';
+import { Dense, Matrix, Sequential, callbacks, optim, schedules } from '../lib';
 import { ENGINES } from './helpers';
 
 interface Part { schedule: string; options: Record<string, unknown> }
@@ -165,6 +166,27 @@ describe.each(ENGINES)('through fit (%s engine)', (engine) => {
     expect(history.lr).toEqual([0.1, 0.05, 0.025]);
     const plain = await model().fit(x, y, { ...settings, epochs: 1 });
     expect(plain.history.lr).toBeUndefined();
+  });
+
+  it('the epoch logs carry the same lr, so csvLogger writes it; none without a schedule', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-lr-log-'));
+    try {
+      const seen: (number | undefined)[] = [];
+      const spy = { onEpochEnd: (_e: number, logs: Record<string, number>) => { seen.push(logs.lr); } };
+      const path = join(dir, 'log.csv');
+      const { history } = await model().fit(x, y, { ...settings, epochs: 3,
+        callbacks: [schedules.step({ stepSize: 1, gamma: 0.5 }), spy, callbacks.csvLogger(path)] });
+      expect(seen).toEqual(history.lr);
+      const rows = readFileSync(path, 'utf8').trim().split('\n').map((line) => line.split(','));
+      const col = rows[0]!.indexOf('lr');
+      expect(col).toBeGreaterThan(0);
+      expect(rows.slice(1).map((r) => Number(r[col]))).toEqual([0.1, 0.05, 0.025]);
+      const plain: (number | undefined)[] = [];
+      await model().fit(x, y, { ...settings, epochs: 1, callbacks: [{ onEpochEnd: (_e: number, logs: Record<string, number>) => { plain.push(logs.lr); } }] });
+      expect(plain).toEqual([undefined]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
