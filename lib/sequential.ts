@@ -241,12 +241,9 @@ export class Sequential {
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
-    // From here this fit owns fitMemory: its copies' blocks return to it once the fit has settled.
-    try {
+    try {  // from here this fit owns fitMemory: its copies' blocks go back to it once the fit has settled
       return await this.fitOwningMemory(x, y, opts);
-    } finally {
-      this.data.fitMemory.endFit();
-    }
+    } finally { this.data.fitMemory.endFit(); }
   }
 
   private async fitOwningMemory(x: unknown, y: unknown, opts: FitOptions | undefined): Promise<History> {
