@@ -126,6 +126,16 @@ describe.each(ENGINES)('fit memory (%s engine)', (engineName) => {
     }
   });
 
+  it('x as a subclass of Float32Array is copied like any other', async () => {
+    class Rows extends Float32Array {}
+    const x = xOf(120, 60);
+    const m = makeModel(engineName, 'classes');
+    const reference = makeModel(engineName, 'classes');
+    await m.fit(new Matrix(120, COLS, Rows.from(x.data)), yOf('classes', 120, 60), FIT);
+    await reference.fit(x, yOf('classes', 120, 60), FIT);
+    expect(m.getWeights()).toEqual(reference.getWeights());
+  });
+
   it('a fit refused after its copy (a NaN in x) gives its memory back for the next fit', async () => {
     const m = makeModel(engineName, 'classes');
     const bad = xOf(200, 8);
@@ -250,11 +260,12 @@ describe.each(ENGINES)('Engine.copyData (%s engine)', (engineName) => {
     expect(() => copy(new Float32Array(3), new Float64Array(3))).toThrow(TypeError);
     expect(() => copy(new Float32Array(3), new Float64Array(3))).toThrow(/for source/);
     expect(() => copy(new Float64Array(3), null)).toThrow(/for source/);
+    expect(() => copy(new Float64Array(3), [1, 2, 3])).toThrow(/for source/);
     expect(() => copy(new Float32Array(3), new Float32Array(4))).toThrow(RangeError);
-    expect(() => copy(new Float32Array(3), new Float32Array(2))).toThrow(/3 elements for source/);
+    expect(() => copy(new Float32Array(3), new Float32Array(2))).toThrow(/3 elements \(as target\) for source/);
     const detached = new Float32Array(4);
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
-    expect(() => copy(new Float32Array(4), detached)).toThrow(/4 elements for source/);
+    expect(() => copy(new Float32Array(4), detached)).toThrow(/4 elements \(as target\) for source but received 0/);
   });
 });
 

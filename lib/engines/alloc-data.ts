@@ -23,10 +23,13 @@ const FLOAT_ARRAY = 'a Float32Array or Float64Array';
  */
 export function checkCopyRequest(target: unknown, source: unknown): void {
   if (!(target instanceof Float32Array) && !(target instanceof Float64Array)) throw typeError('target', FLOAT_ARRAY, target);
-  const kind = target instanceof Float32Array ? 'a Float32Array' : 'a Float64Array';
-  if (target.constructor !== (source as FloatArray | null)?.constructor) throw typeError('source', `${kind}, as target`, source);
+  const float32 = target instanceof Float32Array;
+  // instanceof, not the constructor: a subclass of Float32Array is one (toMatrix keeps it as x's data).
+  if (!(float32 ? source instanceof Float32Array : source instanceof Float64Array)) {
+    throw typeError('source', `${float32 ? 'a Float32Array' : 'a Float64Array'} (as target)`, source);
+  }
   const n = (source as FloatArray).length;
   if (n !== target.length) {
-    throw new ArgumentRangeError(`Expected ${target.length} elements for source, as target, but received ${n}`);
+    throw new ArgumentRangeError(`Expected ${target.length} elements (as target) for source but received ${n}`);
   }
 }
