@@ -417,4 +417,13 @@ export interface Engine {
    * (RangeError naming length).
    */
   allocData(dtype: Dtype, length: number): FloatArray;
+  /**
+   * target.set(source), synchronously, for two arrays of one dtype and length
+   * (TypeError naming target or source for another kind of array or a dtype
+   * that differs, RangeError naming source for another length). fit's private
+   * copy of x goes through it: the native engine splits the copy, and the page
+   * faults of fresh memory it mostly costs, across its thread pool while the
+   * caller waits (native/binding/data_block.cc copyData); the JS engine calls set().
+   */
+  copyData(target: FloatArray, source: FloatArray): void;
 }

@@ -5,28 +5,35 @@
 // the argument as the caller wrote it ('x', 'validationData[0]', 'y of chunk 3
 // of epoch 1', ...).
 import type { Dtype, Engine, FloatArray, LossName, Target } from './engine';
+import { FitMemory } from './fit-memory';
 import { Matrix, requireFinite, toMatrix } from './matrix';
 import { requireValidTarget } from './target-checks';
 import { toTarget } from './targets';
 import { ArgumentRangeError, typeError } from './validate';
 
 export class ModelData {
+  /** fit's private copies and the memory kept under them between fits (Sequential ends each fit with fitMemory.endFit()). */
+  readonly fitMemory: FitMemory;
+
   /**
    * lossKind(): the compiled loss's name ('custom' for a user loss, or before
    * compile), which decides the target forms a loss takes and their range.
+   * reuseFitMemory: SequentialOptions.reuseFitMemory (lib/fit-memory.ts).
    */
   constructor(private readonly engine: Engine, private readonly dtype: Dtype, private readonly inputSize: number,
-              private readonly outputSize: number, readonly lossKind: () => LossName | 'custom') {}
+              private readonly outputSize: number, readonly lossKind: () => LossName | 'custom', reuseFitMemory = true) {
+    this.fitMemory = new FitMemory(engine, reuseFitMemory);
+  }
 
-  /** x as a Matrix of inputSize columns and at least one row; privateCopy: never the caller's array. */
-  matrix(x: unknown, name: string, privateCopy = false): Matrix {
+  /** x as a Matrix of inputSize columns and at least one row; fitCopy: never the caller's array, a copy in fitMemory. */
+  matrix(x: unknown, name: string, fitCopy = false): Matrix {
     const m = toMatrix(x, name, this.dtype);
     if (m.cols !== this.inputSize) {
       throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
     }
     if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
     const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
-    return privateCopy && shared ? new Matrix(m.rows, m.cols, this.engineCopy(m.data)) : m;
+    return fitCopy && shared ? new Matrix(m.rows, m.cols, this.fitMemory.copy(m.data)) : m;
   }
 
   /** y as a target of `rows` rows for the compiled loss (class indices or rows × outputSize); not yet range-checked. */
@@ -54,28 +61,28 @@ export class ModelData {
     // Private, as fit's x and y: the caller may change or transfer its arrays while we train.
     const vx = this.matrix(vd[0], 'validationData[0]', true);
     const vy = this.target(vd[1], 'validationData[1]', vx.rows);
-    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false) };
+    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false, true) };
   }
 
-  /** t, copied when it is the caller's array; checked for the loss's range unless the caller checks it later. */
-  privateTarget(t: Target, original: unknown, name = 'y', check = true): Target {
+  /**
+   * t, copied when it is the caller's array (a dense one into fitMemory for
+   * fit: fitCopy); checked for the loss's range unless the caller checks it later.
+   */
+  privateTarget(t: Target, original: unknown, name = 'y', check = true, fitCopy = false): Target {
     const shared = t === original || (original as { data?: unknown })?.data === t;
     if (check) requireValidTarget(t, name, this.lossKind(), this.anyNonFinite);
     if (!shared) return t;
-    return t instanceof Int32Array ? t.slice() : this.engineCopy(t);
+    if (t instanceof Int32Array) return t.slice();
+    return fitCopy ? this.fitMemory.copy(t) : this.engineCopy(t);
   }
 
   /** The engine's whole-array test, for requireFinite's fast path (bound: passed as a function). */
   readonly anyNonFinite = (data: FloatArray): boolean => this.engine.anyNonFinite(data);
 
-  /**
-   * A private copy of the caller's data, in memory from Engine.allocData: the
-   * native engine's epochs then read fit's copy in place (keepData) instead of
-   * copying it a second time on the main thread.
-   */
+  /** A private copy of the caller's data outside fit (evaluateAsync's y), freed with its reader. */
   private engineCopy<A extends FloatArray>(data: A): A {
     const copy = this.engine.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length) as A;
-    copy.set(data);
+    this.engine.copyData(copy, data);
     return copy;
   }
 }

@@ -29,7 +29,7 @@ import { Rng, randomSeed } from './rng';
 import type { CompileOptions, EvaluateAsyncOptions, FitOptions, PredictAsyncOptions, SequentialOptions, TrainingRngState,
   TrainingState } from './sequential-options';
 import { trainBatch, type EpochContext } from './training';
-import { allocationSize, ArgumentRangeError, BUSY, codedError, disposedError, integer, oneOf, options, typeError } from './validate';
+import { allocationSize, ArgumentRangeError, boolean, BUSY, codedError, disposedError, integer, oneOf, options, typeError } from './validate';
 
 export type { Logs } from './callbacks';
 export type { History } from './fit-loop';
@@ -98,7 +98,7 @@ export class Sequential {
     layers.forEach((l, i) => {
       if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
     });
-    const o = options('Sequential options', opts, ['engine', 'seed', 'dtype']);
+    const o = options('Sequential options', opts, ['engine', 'seed', 'dtype', 'reuseFitMemory']);
     this.dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
     this.seed = o.seed === undefined ? randomSeed() : integer('seed', o.seed, 0);
     this.engineImpl = getEngine(o.engine ?? 'auto');
@@ -109,7 +109,8 @@ export class Sequential {
     this.inputSize = first.inFeatures as number;
     const { specs, entries, outputSize, paramCount } = layoutParams(layers, this.inputSize);
     this.specs = specs;
-    this.data = new ModelData(this.engineImpl, this.dtype, this.inputSize, outputSize, () => this.lossKind());
+    this.data = new ModelData(this.engineImpl, this.dtype, this.inputSize, outputSize, () => this.lossKind(),
+      o.reuseFitMemory === undefined ? true : boolean('reuseFitMemory', o.reuseFitMemory));
     this.entries = entries;
     this.outputSize = outputSize;
     // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
@@ -240,6 +241,12 @@ export class Sequential {
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
+    try {  // from here this fit owns fitMemory: its copies' blocks go back to it once the fit has settled
+      return await this.fitOwningMemory(x, y, opts);
+    } finally { this.data.fitMemory.endFit(); }
+  }
+
+  private async fitOwningMemory(x: unknown, y: unknown, opts: FitOptions | undefined): Promise<History> {
     const { loss } = this.requireCompiled('fit');
     const { stream, settings, split, validationData: vd, classWeight } = parseFitOptions(x, y, opts);
     const trainLoss = trainingLoss(loss, classWeight, this.outputSize, this.engineImpl);
@@ -262,7 +269,7 @@ export class Sequential {
 
     // Private copies, made now (one memcpy each): the caller may change or transfer its arrays while we train.
     const X = this.data.matrix(x, 'x', true);
-    const Y = this.data.privateTarget(this.data.target(y, 'y', X.rows), y, 'y', false);
+    const Y = this.data.privateTarget(this.data.target(y, 'y', X.rows), y, 'y', false, true);
     const checkData = async () => {
       await requireFiniteInChunks(X, 'x', this.data.anyNonFinite);
       await requireFiniteTargetInChunks(Y, 'y', this.lossKind(), this.data.anyNonFinite);
@@ -469,6 +476,7 @@ export class Sequential {
     this.plan.dispose();
     this.reads.dispose();  // fit's snapshot; pending predictAsync/evaluateAsync calls reject with ERR_FASTMLP_DISPOSED
     this.bufferScratch.release();
+    this.data.fitMemory.release();
   }
 
   get disposed(): boolean {

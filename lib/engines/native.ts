@@ -5,7 +5,7 @@
 import { isThenable, type Engine, type EpochHooks, type EpochResult, type FloatArray, type NetworkPlan, type PlanSpec, type Target } from '../engine';
 import { loadNative, type NativeBinding } from '../native';
 import { ownedBuffer } from '../validate';
-import { checkDataRequest } from './alloc-data';
+import { checkCopyRequest, checkDataRequest } from './alloc-data';
 
 export function createNativeEngine(): Engine {
   const binding = loadNative();
@@ -27,6 +27,10 @@ export function createNativeEngine(): Engine {
     createPlan: (spec: PlanSpec): NetworkPlan => new NativePlan(spec),
     anyNonFinite: (data) => binding.anyNonFinite(data),
     allocData: (dtype, length) => binding.allocData(dtype, checkDataRequest(dtype, length)),
+    copyData: (target, source) => {
+      checkCopyRequest(target, source);
+      binding.copyData(target, source);
+    },
   };
 }
 

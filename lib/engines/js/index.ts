@@ -13,7 +13,7 @@ import { gemm } from './gemm';
 import { lossBackward, lossForward, lossValues } from './losses';
 import { JsNetworkPlan } from './plan';
 import { ArgumentRangeError } from '../../validate';
-import { checkDataRequest } from '../alloc-data';
+import { checkCopyRequest, checkDataRequest } from '../alloc-data';
 import { anyNonFiniteSum } from '../../finite-scan';
 
 /** Version of the engine's implementation (the package version it ships in). */
@@ -89,6 +89,12 @@ export const jsEngine: Engine = {
   /** A plain typed array: this engine reads x and y in place anyway. */
   allocData(dtype: Dtype, length: number): FloatArray {
     return allocate(dtype, checkDataRequest(dtype, length));
+  },
+
+  /** set(): one thread, as the rest of this engine. */
+  copyData(target: FloatArray, source: FloatArray): void {
+    checkCopyRequest(target, source);
+    target.set(source);
   },
 };
 

@@ -1,0 +1,77 @@
+// fit's private copies of the caller's arrays (x, a dense y, validationData's),
+// and the memory under them, which a model keeps from one fit to the next.
+//
+// Why keep it: fit copies x synchronously at the call (the caller may change
+// or transfer x once fit has returned its promise), and into fresh memory that
+// copy costs mostly page faults — the kernel maps and zeroes each 4 KiB page
+// on first write — not the copying: 60,000 × 784 float32 rows (188 MB) took
+// ~85 ms into fresh memory and ~18 ms into pages already written, one thread,
+// on the project's 2-vCPU VM (native/binding/data_block.cc copyData). A service
+// that retrains one model every few minutes on data of about the same size
+// then copies into pages already mapped.
+//
+// The trade-off: between fits the model holds as much memory as its last
+// fit's copies (at most twice what they needed, below), until dispose(), its
+// collection, or a fit that needs less than half of it. Before, that memory
+// was garbage once fit settled. SequentialOptions.reuseFitMemory: false gives
+// that back: every fit then copies into fresh memory, freed after it.
+import type { Engine, FloatArray } from './engine';
+
+/** A kept block is reused only by a copy that needs at least this fraction of it: a much smaller fit frees it. */
+const MIN_USE_OF_BLOCK = 0.5;
+
+export class FitMemory {
+  /** Whole blocks from the last fit, free for the next. */
+  private kept: FloatArray[] = [];
+  /** Whole blocks under the running fit's copies. */
+  private lent: FloatArray[] = [];
+
+  constructor(private readonly engine: Engine, private readonly reuse: boolean) {}
+
+  /**
+   * A private copy of data for the running fit, over a kept block of data's
+   * type when one holds it without wasting more than half of itself, or fresh
+   * memory from Engine.allocData (the native engine's epochs read either in
+   * place). The copy is Engine.copyData (the native engine's runs on its
+   * thread pool). The memory stays the fit's until endFit().
+   */
+  copy<A extends FloatArray>(data: A): A {
+    const block = this.take(data) ?? this.engine.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length);
+    this.lent.push(block);
+    // A view of the block's front: the rest holds nothing of this fit and is never read.
+    const view = (block.length === data.length ? block : block.subarray(0, data.length)) as A;
+    this.engine.copyData(view, data);
+    return view;
+  }
+
+  /**
+   * The fit is over (settled, its epochs finished): nothing reads its copies
+   * any more. Keeps their blocks for the next fit (unless reuse is off) and
+   * drops the blocks it did not use.
+   */
+  endFit(): void {
+    this.kept = this.reuse ? this.lent : [];
+    this.lent = [];
+  }
+
+  /** Drops every block (dispose): the memory goes when the engine's last reader lets go. */
+  release(): void {
+    this.kept = [];
+    this.lent = [];
+  }
+
+  /** Bytes held between fits, for tests and the README's figures (not counting blocks a running fit uses). */
+  get keptBytes(): number {
+    return this.kept.reduce((sum, b) => sum + b.byteLength, 0);
+  }
+
+  /** Removes and returns the smallest kept block of data's type that holds it and that it uses at least half of. */
+  private take(data: FloatArray): FloatArray | null {
+    let best = -1;
+    this.kept.forEach((b, i) => {
+      const fits = b.constructor === data.constructor && b.length >= data.length && data.length >= b.length * MIN_USE_OF_BLOCK;
+      if (fits && (best < 0 || b.length < this.kept[best]!.length)) best = i;
+    });
+    return best < 0 ? null : this.kept.splice(best, 1)[0]!;
+  }
+}

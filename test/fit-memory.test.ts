@@ -1,0 +1,284 @@
+// fit's private copies and the memory a model keeps under them between fits
+// (lib/fit-memory.ts, SequentialOptions.reuseFitMemory), in both engines:
+// the snapshot semantics (x changed or transferred right after the call
+// changes nothing), reuse across fits of different sizes and targets, what is
+// kept and when it is let go, no state shared between models, and training
+// bit-identical to fits into fresh memory.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Dense, Matrix, Sequential } from '../lib';
+import type { Dtype, EngineName } from '../lib/engine';
+import type { FitMemory } from '../lib/fit-memory';
+import { engine, ENGINES, randomArray } from './helpers';
+
+const COLS = 12;
+const CLASSES = 3;
+
+type Task = 'classes' | 'regression';
+
+function makeModel(engineName: EngineName, task: Task, opts: { reuseFitMemory?: boolean; dtype?: Dtype } = {}): Sequential {
+  const m = new Sequential([new Dense(COLS, 8), new Dense(8, CLASSES)], { engine: engineName, seed: 7, ...opts });
+  m.compile({ loss: task === 'classes' ? 'cross-entropy' : 'mse', optimizer: 'adam' });
+  return m;
+}
+
+function xOf(rows: number, seed: number, dtype: Dtype = 'float32'): Matrix {
+  return new Matrix(rows, COLS, randomArray(rows * COLS, seed, dtype === 'float32' ? Float32Array : Float64Array));
+}
+
+function yOf(task: Task, rows: number, seed: number, dtype: Dtype = 'float32'): Int32Array | Matrix {
+  if (task === 'classes') return Int32Array.from({ length: rows }, (_, i) => (i * 7 + seed) % CLASSES);
+  return new Matrix(rows, CLASSES, randomArray(rows * CLASSES, seed + 1000, dtype === 'float32' ? Float32Array : Float64Array));
+}
+
+/** The model's FitMemory (internal: Sequential keeps it on its ModelData). */
+function memoryOf(m: Sequential): FitMemory {
+  return (m as unknown as { data: { fitMemory: FitMemory } }).data.fitMemory;
+}
+
+const FIT = { epochs: 2, batchSize: 16 } as const;
+
+/** Byte-for-byte equality of two float arrays (vitest's deep equality takes seconds on millions of values). */
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+afterEach(() => { vi.restoreAllMocks(); });
+
+describe.each(ENGINES)('fit memory (%s engine)', (engineName) => {
+  it('a repeated fit of the same or a slightly smaller size allocates nothing; its training equals fits into fresh memory', async () => {
+    for (const task of ['classes', 'regression'] as const) {
+      const reused = makeModel(engineName, task);
+      const fresh = makeModel(engineName, task, { reuseFitMemory: false });
+      const alloc = vi.spyOn(engine(engineName), 'allocData');
+      // Sizes: 200 rows, 160 (fits the kept block), 60 (under half of it: fresh memory), 300 (the kept 60-row blocks are too small).
+      const sizes = [200, 160, 60, 300];
+      const allocations: number[] = [];
+      for (const [i, rows] of sizes.entries()) {
+        const x = xOf(rows, 10 + i);
+        const y = yOf(task, rows, i);
+        const before = alloc.mock.calls.length;
+        const h = await reused.fit(x, y, FIT);
+        allocations.push(alloc.mock.calls.length - before);
+        const g = await fresh.fit(x, y, FIT);
+        expect(h.history).toEqual(g.history);
+        expect(reused.getWeights()).toEqual(fresh.getWeights());
+      }
+      // x and, for mse, the dense y: one allocation each when nothing kept fits.
+      const copies = task === 'classes' ? 1 : 2;
+      expect(allocations).toEqual([copies, 0, copies, copies]);
+      reused.dispose();
+      fresh.dispose();
+    }
+  });
+
+  it('keeps exactly the last fit\'s blocks: a much smaller fit frees the large one, dispose frees all, opting out keeps none', async () => {
+    const m = makeModel(engineName, 'regression');
+    const bytesOf = (rows: number) => rows * (COLS + CLASSES) * 4;
+    expect(memoryOf(m).keptBytes).toBe(0);
+    await m.fit(xOf(400, 1), yOf('regression', 400, 1), FIT);
+    expect(memoryOf(m).keptBytes).toBe(bytesOf(400));
+    await m.fit(xOf(300, 2), yOf('regression', 300, 2), FIT);
+    expect(memoryOf(m).keptBytes).toBe(bytesOf(400));  // reused: the blocks are 400 rows long
+    await m.fit(xOf(100, 3), yOf('regression', 100, 3), FIT);
+    expect(memoryOf(m).keptBytes).toBe(bytesOf(100));  // under half: fresh blocks, the large ones let go
+    m.dispose();
+    expect(memoryOf(m).keptBytes).toBe(0);
+
+    const optedOut = makeModel(engineName, 'regression', { reuseFitMemory: false });
+    await optedOut.fit(xOf(400, 1), yOf('regression', 400, 1), FIT);
+    expect(memoryOf(optedOut).keptBytes).toBe(0);
+    optedOut.dispose();
+  });
+
+  it('a float64 model reuses its own memory and trains as into fresh memory', async () => {
+    const reused = makeModel(engineName, 'regression', { dtype: 'float64' });
+    const fresh = makeModel(engineName, 'regression', { dtype: 'float64', reuseFitMemory: false });
+    for (const [i, rows] of [150, 140].entries()) {
+      const x = xOf(rows, 20 + i, 'float64');
+      const y = yOf('regression', rows, i, 'float64');
+      await reused.fit(x, y, FIT);
+      await fresh.fit(x, y, FIT);
+      expect(reused.getWeights()).toEqual(fresh.getWeights());
+    }
+    expect(memoryOf(reused).keptBytes).toBe(150 * (COLS + CLASSES) * 8);
+  });
+
+  it('x and y changed or transferred right after the call, into reused memory, change nothing', async () => {
+    for (const change of ['mutate', 'transfer'] as const) {
+      const m = makeModel(engineName, 'regression');
+      const untouched = makeModel(engineName, 'regression');
+      await m.fit(xOf(300, 5), yOf('regression', 300, 5), FIT);  // leaves blocks to reuse
+      await untouched.fit(xOf(300, 5), yOf('regression', 300, 5), FIT);
+      const x = xOf(250, 6);
+      const y = yOf('regression', 250, 6) as Matrix;
+      const training = m.fit(x, y, FIT);
+      const expected = untouched.fit(new Matrix(250, COLS, x.data.slice()), new Matrix(250, CLASSES, y.data.slice()), FIT);
+      if (change === 'mutate') {
+        x.data.fill(NaN);  // a NaN would be refused by the check, had fit read the caller's array
+        y.data.fill(1e30);
+      } else {
+        structuredClone([x.data.buffer, y.data.buffer], { transfer: [x.data.buffer as ArrayBuffer, y.data.buffer as ArrayBuffer] });
+        expect(x.data.length).toBe(0);  // detached
+      }
+      const [h, g] = await Promise.all([training, expected]);
+      expect(h.history).toEqual(g.history);
+      expect(m.getWeights()).toEqual(untouched.getWeights());
+    }
+  });
+
+  it('x as a subclass of Float32Array is copied like any other', async () => {
+    class Rows extends Float32Array {}
+    const x = xOf(120, 60);
+    const m = makeModel(engineName, 'classes');
+    const reference = makeModel(engineName, 'classes');
+    await m.fit(new Matrix(120, COLS, Rows.from(x.data)), yOf('classes', 120, 60), FIT);
+    await reference.fit(x, yOf('classes', 120, 60), FIT);
+    expect(m.getWeights()).toEqual(reference.getWeights());
+  });
+
+  it('a fit refused after its copy (a NaN in x) gives its memory back for the next fit', async () => {
+    const m = makeModel(engineName, 'classes');
+    const bad = xOf(200, 8);
+    bad.data[150 * COLS + 3] = NaN;
+    await expect(m.fit(bad, yOf('classes', 200, 8), FIT)).rejects.toThrow(/finite values in x but received NaN at row 150, column 3/);
+    expect(memoryOf(m).keptBytes).toBe(200 * COLS * 4);
+    const alloc = vi.spyOn(engine(engineName), 'allocData');
+    const fresh = makeModel(engineName, 'classes', { reuseFitMemory: false });
+    const x = xOf(200, 9);
+    await m.fit(x, yOf('classes', 200, 9), FIT);
+    expect(alloc).not.toHaveBeenCalled();
+    await fresh.fit(x, yOf('classes', 200, 9), FIT);
+    expect(m.getWeights()).toEqual(fresh.getWeights());
+  });
+
+  it('a fit refused while another runs leaves the running fit\'s copies alone', async () => {
+    const m = makeModel(engineName, 'regression');
+    const fresh = makeModel(engineName, 'regression', { reuseFitMemory: false });
+    const x = xOf(300, 11);
+    const y = yOf('regression', 300, 11);
+    const training = m.fit(x, y, { epochs: 3, batchSize: 8 });
+    await expect(m.fit(xOf(300, 12), yOf('regression', 300, 12), FIT)).rejects.toThrow(/fit is running|training/);
+    const [h, g] = await Promise.all([training, fresh.fit(x, y, { epochs: 3, batchSize: 8 })]);
+    expect(h.history).toEqual(g.history);
+    expect(m.getWeights()).toEqual(fresh.getWeights());
+    expect(memoryOf(m).keptBytes).toBe(300 * (COLS + CLASSES) * 4);
+  });
+
+  it('no memory or data is shared between models', async () => {
+    const a = makeModel(engineName, 'regression');
+    const b = makeModel(engineName, 'regression');
+    const reference = makeModel(engineName, 'regression', { reuseFitMemory: false });
+    await a.fit(xOf(200, 13), yOf('regression', 200, 13), FIT);
+    const alloc = vi.spyOn(engine(engineName), 'allocData');
+    const x = xOf(200, 14);
+    const y = yOf('regression', 200, 14);
+    await b.fit(x, y, FIT);
+    expect(alloc).toHaveBeenCalledTimes(2);  // b's own x and y: a's kept blocks are a's
+    await reference.fit(x, y, FIT);
+    expect(b.getWeights()).toEqual(reference.getWeights());
+    expect(memoryOf(a).keptBytes).toBe(200 * (COLS + CLASSES) * 4);
+  });
+
+  it('validationData is copied at the call too, and reused', async () => {
+    const m = makeModel(engineName, 'regression');
+    const fresh = makeModel(engineName, 'regression', { reuseFitMemory: false });
+    for (const i of [0, 1]) {
+      const vx = xOf(50, 30 + i);
+      const vy = yOf('regression', 50, 30 + i) as Matrix;
+      const x = xOf(200, 40 + i);
+      const y = yOf('regression', 200, 40 + i);
+      const training = m.fit(x, y, { ...FIT, validationData: [vx, vy] });
+      const expected = fresh.fit(x, y, { ...FIT, validationData: [new Matrix(50, COLS, vx.data.slice()), new Matrix(50, CLASSES, vy.data.slice())] });
+      vx.data.fill(3);
+      vy.data.fill(-3);
+      const [h, g] = await Promise.all([training, expected]);
+      expect(h.history).toEqual(g.history);
+    }
+    expect(memoryOf(m).keptBytes).toBe((200 + 50) * (COLS + CLASSES) * 4);
+  });
+
+  it('refuses a reuseFitMemory that is not a boolean, naming it', () => {
+    expect(() => new Sequential([new Dense(2, 1)], { engine: engineName, reuseFitMemory: 'yes' as unknown as boolean }))
+      .toThrow(TypeError);
+    expect(() => new Sequential([new Dense(2, 1)], { engine: engineName, reuseFitMemory: 1 as unknown as boolean }))
+      .toThrow(/reuseFitMemory/);
+  });
+});
+
+describe('fit memory: both engines train alike through reused memory', () => {
+  it('a sequence of fits of changing sizes gives weights within float32 rounding across engines', async () => {
+    const models = ENGINES.map((e) => makeModel(e, 'regression'));
+    for (const [i, rows] of [200, 180, 70, 200].entries()) {
+      for (const m of models) await m.fit(xOf(rows, 50 + i), yOf('regression', rows, 50 + i), { ...FIT, shuffle: false });
+    }
+    const [native, js] = models.map((m) => m.getWeights());
+    for (const name of Object.keys(native!)) {
+      const a = native![name]!;
+      const b = js![name]!;
+      expect(a.length).toBe(b.length);
+      for (let k = 0; k < a.length; k++) expect(Math.abs(a[k]! - b[k]!)).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe.each(ENGINES)('Engine.copyData (%s engine)', (engineName) => {
+  const eng = () => engine(engineName);
+
+  it('copies as set(), across pieces of the pool (a 6 MiB array) and into a view of an allocData array', () => {
+    const source = randomArray(1_500_000, 3, Float32Array) as Float32Array;
+    const target = new Float32Array(source.length);
+    eng().copyData(target, source);
+    expect(sameBytes(target, source)).toBe(true);
+    target[1_499_999] = 0;
+    expect(sameBytes(target, source)).toBe(false);  // the comparison sees the last value
+    const block = eng().allocData('float64', 1000);
+    const view = block.subarray(0, 400);
+    const small = randomArray(400, 4, Float64Array);
+    eng().copyData(view, small);
+    expect(Array.from(block.subarray(0, 400))).toEqual(Array.from(small));
+    expect(block.subarray(400).every((v) => v === 0)).toBe(true);
+    eng().copyData(new Float32Array(0), new Float32Array(0));  // empty: nothing to do
+  });
+
+  it('overlapping views of one buffer copy as set() does (memmove)', () => {
+    for (const shift of [1, -1, 1_000_000]) {
+      const buf = randomArray(3_000_000, 5, Float32Array) as Float32Array;
+      const expected = buf.slice();
+      const n = 1_500_000;
+      const from = shift > 0 ? 0 : 1;
+      const to = from + shift;
+      expected.set(expected.slice(from, from + n), to);
+      eng().copyData(buf.subarray(to, to + n), buf.subarray(from, from + n));
+      expect(sameBytes(buf, expected)).toBe(true);
+    }
+  });
+
+  it('refuses arrays of another kind, dtype or length, naming the argument', () => {
+    const copy = eng().copyData as (t: unknown, s: unknown) => void;
+    expect(() => copy(new Int32Array(3), new Float32Array(3))).toThrow(TypeError);
+    expect(() => copy([1, 2, 3], new Float32Array(3))).toThrow(/for target/);
+    expect(() => copy(new Float32Array(3), new Float64Array(3))).toThrow(TypeError);
+    expect(() => copy(new Float32Array(3), new Float64Array(3))).toThrow(/for source/);
+    expect(() => copy(new Float64Array(3), null)).toThrow(/for source/);
+    expect(() => copy(new Float64Array(3), [1, 2, 3])).toThrow(/for source/);
+    expect(() => copy(new Float32Array(3), new Float32Array(4))).toThrow(RangeError);
+    expect(() => copy(new Float32Array(3), new Float32Array(2))).toThrow(/3 elements \(as target\) for source/);
+    const detached = new Float32Array(4);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => copy(new Float32Array(4), detached)).toThrow(/4 elements \(as target\) for source but received 0/);
+  });
+});
+
+/** The binding itself re-checks (it may be called directly): no crash on a bad pair. */
+describe('binding copyData', () => {
+  it('throws TypeError/RangeError on bad arguments', async () => {
+    const { loadNative } = await import('../lib/native');
+    const b = loadNative() as unknown as { copyData(t: unknown, s: unknown): void };
+    expect(() => b.copyData(undefined, new Float32Array(1))).toThrow(/target/);
+    expect(() => b.copyData(new Float32Array(1), new Float64Array(1))).toThrow(/source/);
+    expect(() => b.copyData(new Float32Array(2), new Float32Array(1))).toThrow(RangeError);
+    const t = new Float64Array(5);
+    b.copyData(t, new Float64Array([1, 2, 3, 4, 5]));
+    expect(Array.from(t)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
