@@ -48,6 +48,13 @@ export interface NativeNetwork {
   predict(x: FloatArray, rows: number, out: FloatArray): void;
   /** predict on a worker thread (native/binding/predict_worker.h); NetworkPlan.predictAsync has the rules. */
   predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void>;
+  /**
+   * Internal, for tests and benchmarks (not in lib's API): predict's weight
+   * cache (native/core/predict_cache.h) on or off (off frees it; predict then
+   * packs the weights per call, with the same bits), and the bytes it holds.
+   */
+  setPredictCache(enabled: boolean): void;
+  predictCacheBytes(): number;
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
   computeGradients(x: FloatArray, rows: number, y: Target): number;
