@@ -20,6 +20,11 @@ template <typename T>
 bool PredictCache<T>::refresh(const T* params, std::uint64_t version) {
   if (!enabled_ || entries_.empty()) return false;
   if (built_ && version_ == version) return true;
+  if (!seen_ || seen_version_ != version) {
+    seen_ = true;
+    seen_version_ = version;
+    return false;
+  }
   if (total_ == 0) {
     // Offsets on 64-byte boundaries (the packing buffers' alignment, which
     // the kernels' panel loads are tuned for).
@@ -48,6 +53,7 @@ bool PredictCache<T>::refresh(const T* params, std::uint64_t version) {
     gemm_pack_bt<T>(params + e.param_off, e.out, e.in, e.in, buf_.data() + e.offset);
   version_ = version;
   built_ = true;
+  seen_ = false;
   return true;
 }
 
@@ -60,6 +66,7 @@ const T* PredictCache<T>::packed(std::size_t layer) const {
 template <typename T>
 void PredictCache<T>::release() {
   built_ = false;
+  seen_ = false;
   LargeBuffer<T>().swap(buf_);
 }
 

@@ -5,6 +5,7 @@
 // measured with perf at batch 32, 784-2048-2048-10, one thread, 36 % of a
 // predict's time was that packing (pack_t_f32), and at batch 256 11 %.
 //
+// Built at the second predict with the same weights (refresh says why).
 // Never stale: the cache remembers the parameter version it was built from
 // (Network::params_version, bumped by every write of the parameters) and
 // rebuilds when it differs. Memory: one more copy of the dense weights
@@ -32,11 +33,21 @@ class PredictCache {
   // offset param_off. Called once per dense layer when the network is built.
   void add_dense(std::size_t layer, index_t param_off, index_t out, index_t in);
 
-  // Makes the packed weights those of `params` at `version`: nothing when
-  // they already are, else packs every registered layer (allocating on the
-  // first build or after release()). Returns false, having done nothing,
-  // when the cache is disabled or the running gemm kernel has no packed
-  // layout.
+  // Makes the packed weights those of `params` at `version` and returns
+  // true: nothing to do when they already are; else, at the second call
+  // with this version, packs every registered layer (allocating on the first
+  // build or after release()). Returns false, having done nothing, at the
+  // first call with a new version (the caller packs per call, as without a
+  // cache), when the cache is disabled, or when the running gemm kernel has
+  // no packed layout.
+  //
+  // Why the second call: a build costs more than the per-call packing it
+  // replaces (it packs all of W, and after release() its fresh pages fault
+  // in: measured 784-2048-2048-10 at 32 rows, one thread, 8–12 ms, once
+  // ~50 ms, against 6.4 ms for a predict that packs per call and 4.5 ms
+  // from the cache). A loop that alternates trainStep and predict would pay
+  // it at every predict; at the second call with the same weights the
+  // weights are being served, and the build is paid once.
   bool refresh(const T* params, std::uint64_t version);
 
   // Layer `layer`'s packed weight after a successful refresh, else null.
@@ -62,6 +73,9 @@ class PredictCache {
   std::size_t total_ = 0;  // values every entry needs (0: not computed yet)
   std::uint64_t version_ = 0;
   bool built_ = false;
+  std::uint64_t seen_version_ = 0;  // the version of the last refresh call...
+  bool seen_ = false;               // ...if there was one since the last build or release
+
   bool enabled_ = true;
 };
 
