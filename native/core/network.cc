@@ -176,8 +176,13 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
   reserve(max_batch);
   // FASTMLP_PREDICT_CACHE=0 in the environment: no predict weight cache in
   // this process (predict_cache.h; README "Inference" says when to use it).
-  const char* cache_env = std::getenv("FASTMLP_PREDICT_CACHE");
-  if (cache_env != nullptr && std::string(cache_env) == "0") predict_cache_.set_enabled(false);
+  // Read once, as FASTMLP_GEMM_KERNEL is (cpu.h); lib/native.ts warns about
+  // a value other than 0 and 1.
+  static const bool cache_off = [] {
+    const char* env = std::getenv("FASTMLP_PREDICT_CACHE");
+    return env != nullptr && std::string(env) == "0";
+  }();
+  if (cache_off) predict_cache_.set_enabled(false);
 }
 
 template <typename T>
