@@ -17,7 +17,9 @@
 // Packing reads op(A)/op(B) in any of the four transpose combinations and
 // writes contiguous, zero-padded micro-panels, so the micro-kernel sees one
 // layout only and edge tiles need no special kernel (they are computed into a
-// local MR×NR tile and merged). Threads split C into a grid of sub-blocks
+// local MR×NR tile and merged). A transposed B packed ahead of the call
+// (GemmEpilogue::packed_b, gemm_packed.h: predict's weight cache) is not
+// packed again: its strips already hold every k block's micro-panels. Threads split C into a grid of sub-blocks
 // (gemm.cc), each run through the five loops below (gemm_blocked) with its
 // own packing buffers.
 #include "gemm_blocked.h"
