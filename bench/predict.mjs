@@ -140,12 +140,15 @@ function report(results, opts, load, elapsedSec) {
     'Every library at one thread, float32, the same weights; a call takes the request\'s Float32Array and returns the ' +
     'output array (wrapping and reading included). max abs diff: the batch\'s outputs against a float64 reference ' +
     '(softmax; brain.js has no softmax and is checked on relu(logits)). samples/s = rows × calls / timed seconds.'];
-  if (load.max > 0.5) {
+  // The benchmark keeps one core busy itself (a 1-minute load average of
+  // about 1 between cases), so another process shows as load above ~1.5.
+  if (load.start > 0.5 || load.max > 1.5) {
     out.push('', `**Shared machine**: load average ${load.start.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end ` +
       `and up to ${load.max.toFixed(2)} between cases; ` +
       'other work ran on the same cores, so these figures are noisy and understate an idle machine.');
   } else {
-    out.push('', `Quiet machine: load average at most ${load.max.toFixed(2)} between cases.`);
+    out.push('', `Quiet machine: load average ${load.start.toFixed(2)} at the start and at most ${load.max.toFixed(2)} ` +
+      'between cases (the benchmark\'s own process counts about 1).');
   }
   for (const net of NETS) {
     out.push('', `## ${net.name}`, '', predictTable(results.filter((r) => r.net === net.name), IMPLS, BATCHES));

@@ -43,11 +43,12 @@ class PredictCache {
   //
   // Why the second call: a build costs more than the per-call packing it
   // replaces (it packs all of W, and after release() its fresh pages fault
-  // in: measured 784-2048-2048-10 at 32 rows, one thread, 8–12 ms, once
-  // ~50 ms, against 6.4 ms for a predict that packs per call and 4.5 ms
-  // from the cache). A loop that alternates trainStep and predict would pay
-  // it at every predict; at the second call with the same weights the
-  // weights are being served, and the build is paid once.
+  // in: measured through Sequential.predict, 784-2048-2048-10 at 32 rows,
+  // one thread, ~8 ms for the predict that builds into kept memory, ~60 ms
+  // into fresh memory, against 6.4 ms for a predict that packs per call and
+  // 4.5 ms from the cache). A loop that alternates trainStep and predict
+  // would pay it at every predict; at the second call with the same weights
+  // the weights are being served, and the build is paid once.
   bool refresh(const T* params, std::uint64_t version);
 
   // Layer `layer`'s packed weight after a successful refresh, else null.
