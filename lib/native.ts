@@ -48,6 +48,13 @@ export interface NativeNetwork {
   predict(x: FloatArray, rows: number, out: FloatArray): void;
   /** predict on a worker thread (native/binding/predict_worker.h); NetworkPlan.predictAsync has the rules. */
   predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void>;
+  /**
+   * Internal, for tests and benchmarks (not in lib's API): predict's weight
+   * cache (native/core/predict_cache.h) on or off (off frees it; predict then
+   * packs the weights per call, with the same bits), and the bytes it holds.
+   */
+  setPredictCache(enabled: boolean): void;
+  predictCacheBytes(): number;
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
   computeGradients(x: FloatArray, rows: number, y: Target): number;
@@ -119,6 +126,7 @@ export function loadNative(): NativeBinding {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       cached = { binding: require(file) as NativeBinding };
       warnUnknownKernel(cached.binding!.isa);
+      warnUnknownPredictCache();
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
       const tuple = `${process.platform}-${process.arch}`;
@@ -154,6 +162,18 @@ function warnUnknownKernel(isa: string): void {
   if (requested === undefined || requested === '' || GEMM_KERNELS.includes(requested)) return;
   process.emitWarning(`fastmlp: FASTMLP_GEMM_KERNEL='${requested}' is not a kernel name ` +
     `(${GEMM_KERNELS.join(', ')}); using ${isa}`, { code: 'FASTMLP_GEMM_KERNEL' });
+}
+
+/**
+ * FASTMLP_PREDICT_CACHE=0 turns predict's weight cache off (native/core/
+ * network.cc reads it; README, Inference); the core ignores any other value
+ * but '1', so a typo ('off') would silently leave the cache on: say so once.
+ */
+function warnUnknownPredictCache(): void {
+  const requested = process.env['FASTMLP_PREDICT_CACHE'];
+  if (requested === undefined || requested === '' || requested === '0' || requested === '1') return;
+  process.emitWarning(`fastmlp: FASTMLP_PREDICT_CACHE='${requested}' is neither '0' (no predict weight cache) ` +
+    `nor '1' (the default); the cache stays on`, { code: 'FASTMLP_PREDICT_CACHE' });
 }
 
 /** True when the addon loads; never throws. */

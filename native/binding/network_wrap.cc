@@ -53,6 +53,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::SetDropoutState>("setDropoutState"),
       InstanceMethod<&NetworkWrap::Predict>("predict"),
       InstanceMethod<&NetworkWrap::PredictAsync>("predictAsync"),
+      InstanceMethod<&NetworkWrap::SetPredictCache>("setPredictCache"),
+      InstanceMethod<&NetworkWrap::GetPredictCacheBytes>("predictCacheBytes"),
       InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
       InstanceMethod<&NetworkWrap::Backward>("backward"),
       InstanceMethod<&NetworkWrap::ComputeGradients>("computeGradients"),

@@ -97,6 +97,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);
   Napi::Value PredictAsync(const Napi::CallbackInfo& info);
+  Napi::Value SetPredictCache(const Napi::CallbackInfo& info);
+  Napi::Value GetPredictCacheBytes(const Napi::CallbackInfo& info);
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info);
   Napi::Value CancelEpoch(const Napi::CallbackInfo& info);
   Napi::Value ReleaseEpochData(const Napi::CallbackInfo& info);

@@ -37,7 +37,26 @@ Napi::Value NetworkWrap::Predict(const Napi::CallbackInfo& info) {
       n.predict(x.as<T>(), rows, out.as<T>());
     });
   });
+  sync_external_memory(info.Env());  // the first predict after a write builds the weight cache
   return info.Env().Undefined();
+}
+
+// setPredictCache(enabled): internal, for tests and benchmarks — predict's
+// weight cache (core/predict_cache.h) on or off (freed). Not part of lib's API.
+Napi::Value NetworkWrap::SetPredictCache(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  const Napi::Value v = arg(info, 0);
+  if (!v.IsBoolean()) throw_type_error(info.Env(), "Expected a boolean for enabled but received " + describe(v));
+  const bool on = v.As<Napi::Boolean>().Value();
+  visit([&](auto& n) { n.set_predict_cache(on); });
+  sync_external_memory(info.Env());
+  return info.Env().Undefined();
+}
+
+// predictCacheBytes(): internal, for tests — what the weight cache holds now.
+Napi::Value NetworkWrap::GetPredictCacheBytes(const Napi::CallbackInfo& info) {
+  require_idle(info.Env());
+  return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.predict_cache_bytes(); })));
 }
 
 // predictAsync(x, rows, out, batchSize) → Promise<void>: predict on a worker
@@ -85,6 +104,7 @@ Napi::Value NetworkWrap::ForwardTrain(const Napi::CallbackInfo& info) {
     });
   });
   last_forward_rows_ = rows;
+  sync_external_memory(info.Env());  // training starts: predict's weight cache was freed
   return info.Env().Undefined();
 }
 
@@ -130,6 +150,7 @@ Napi::Value NetworkWrap::batch_loss(const Napi::CallbackInfo& info) {
     });
   });
   last_forward_rows_ = rows;
+  sync_external_memory(env);  // training: predict's weight cache was freed
   return Napi::Number::New(env, loss);
 }
 
@@ -138,6 +159,7 @@ Napi::Value NetworkWrap::ComputeGradients(const Napi::CallbackInfo& info) { retu
 Napi::Value NetworkWrap::Step(const Napi::CallbackInfo& info) {
   require_idle(info.Env());
   guard(info.Env(), [&] { visit([](auto& n) { n.step(); }); });
+  sync_external_memory(info.Env());  // a write: predict's weight cache was freed
   return info.Env().Undefined();
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include "errors.h"
 #include "network_wrap_impl.h"
@@ -45,7 +46,7 @@ Napi::Value NetworkWrap::GetParams(const Napi::CallbackInfo& info) {
   const FloatArg out = float_array(arg(info, 0), "out", dtype_, std::size_t(count));
   visit([&](auto& n) {
     using T = element_t<decltype(n)>;
-    std::memcpy(out.as<T>(), n.params(), sizeof(T) * std::size_t(count));
+    std::memcpy(out.as<T>(), std::as_const(n).params(), sizeof(T) * std::size_t(count));
   });
   return info.Env().Undefined();
 }
@@ -96,7 +97,7 @@ Napi::Value NetworkWrap::ReadParams(const Napi::CallbackInfo& info) {
   const Range r = range_args(info, count, dtype_, "out");
   visit([&](auto& n) {
     using T = element_t<decltype(n)>;
-    if (r.array.length > 0) std::memcpy(r.array.as<T>(), n.params() + r.offset, sizeof(T) * r.array.length);
+    if (r.array.length > 0) std::memcpy(r.array.as<T>(), std::as_const(n).params() + r.offset, sizeof(T) * r.array.length);
   });
   return info.Env().Undefined();
 }
@@ -193,7 +194,7 @@ Napi::Value NetworkWrap::CopyStateFrom(const Napi::CallbackInfo& info) {
                                ", bufferCount " + std::to_string(source_buffers));
   visit([&](auto& n) {
     using T = element_t<decltype(n)>;
-    Network<T>* from = nullptr;
+    const Network<T>* from = nullptr;  // read only: its predict cache stays valid
     if constexpr (std::is_same_v<T, float>) from = source.f32_.get(); else from = source.f64_.get();
     std::memcpy(n.params(), from->params(), sizeof(T) * std::size_t(param_count_));
     if (buffers > 0) std::memcpy(n.buffers(), from->buffers(), sizeof(T) * std::size_t(buffers));

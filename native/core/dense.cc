@@ -77,7 +77,7 @@ double bias_sums_and_max(T* dbias, const T* dout, index_t B, index_t OC, bool ac
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
                    index_t B, index_t C, index_t OC, GemmTileFn<T> then_fn,
-                   const void* then_ctx, bool any_sum_order) {
+                   const void* then_ctx, bool any_sum_order, const T* packed_weight) {
   check_dense(inp, weight, B, C, OC, "dense_forward");
   if (B == 0) return;
   require(out != nullptr, "dense_forward: null output");
@@ -89,6 +89,7 @@ void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
   epilogue.tile_fn = then_fn;
   epilogue.ctx = then_ctx;
   epilogue.any_sum_order = any_sum_order;
+  epilogue.packed_b = packed_weight;
   gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC,
           epilogue);
 }
@@ -244,10 +245,10 @@ template double dense_penalty_backward<double>(double*, const double*, index_t,
 
 template void dense_forward<float>(float*, const float*, const float*,
                                    const float*, index_t, index_t, index_t,
-                                   GemmTileFn<float>, const void*, bool);
+                                   GemmTileFn<float>, const void*, bool, const float*);
 template void dense_forward<double>(double*, const double*, const double*,
                                     const double*, index_t, index_t, index_t,
-                                    GemmTileFn<double>, const void*, bool);
+                                    GemmTileFn<double>, const void*, bool, const double*);
 template void dense_backward<float>(float*, float*, float*, const float*,
                                     const float*, const float*, index_t,
                                     index_t, index_t, bool, GemmTileFn<float>,

@@ -15,10 +15,13 @@ namespace fastmlp {
 // activation that follows the layer (activations.h ActivationTile).
 // any_sum_order: gemm may sum in another order (GemmEpilogue::any_sum_order):
 // predict's passes, never training's.
+// packed_weight (optional): weight already packed by gemm_pack_bt
+// (gemm_packed.h, predict's cache); the same bits as without it.
 template <typename T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias,
                    index_t B, index_t C, index_t OC, GemmTileFn<T> then_fn = nullptr,
-                   const void* then_ctx = nullptr, bool any_sum_order = false);
+                   const void* then_ctx = nullptr, bool any_sum_order = false,
+                   const T* packed_weight = nullptr);
 
 // Accumulates (+=) into the gradients; zeroing is the caller's job. With
 // accumulate = false it overwrites them instead (=), which saves the caller a

@@ -180,11 +180,13 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
     if (m1 <= m0 || n1 <= n0) return;
     const T* a = transA ? A + m0 : A + m0 * lda;
     const T* b = transB ? B + n0 * ldb : B + n0;
-    // The sub-block's own view of the epilogue: bias from its first column.
+    // The sub-block's own view of the epilogue: bias and prepacked B
+    // (gemm_packed.h: column n0 starts n0·k in) from its first column.
     GemmEpilogue<T> sub;
     if (ep) {
       sub = *ep;
       if (sub.bias) sub.bias += n0;
+      if (sub.packed_b) sub.packed_b += n0 * k;
     }
     gemm_detail::gemm_blocked(cfg, transA, transB, m1 - m0, n1 - n0, k, alpha, a, lda,
                               b, ldb, beta, C + m0 * ldc + n0, ldc, ep ? &sub : nullptr);
@@ -215,7 +217,9 @@ template <typename T>
 void gemm(bool transA, bool transB, index_t m, index_t n, index_t k, T alpha,
           const T* A, index_t lda, const T* B, index_t ldb, T beta, T* C,
           index_t ldc, const GemmEpilogue<T>& epilogue) {
-  const bool any = epilogue.bias != nullptr || epilogue.tile_fn != nullptr;
+  require(epilogue.packed_b == nullptr || transB, "gemm: packed_b needs transB");
+  const bool any = epilogue.bias != nullptr || epilogue.tile_fn != nullptr ||
+                   epilogue.packed_b != nullptr;
   gemm_impl<T>(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
                any ? &epilogue : nullptr);
 }
@@ -245,6 +249,13 @@ void gemm_ref(bool transA, bool transB, index_t m, index_t n, index_t k,
 }
 
 const char* gemm_kernel_name() { return active_config<float>().name; }
+
+template <typename T>
+const gemm_detail::KernelConfig<T>& gemm_detail::kernel_config() {
+  return active_config<T>();
+}
+template const gemm_detail::KernelConfig<float>& gemm_detail::kernel_config<float>();
+template const gemm_detail::KernelConfig<double>& gemm_detail::kernel_config<double>();
 
 template void gemm<float>(bool, bool, index_t, index_t, index_t, float,
                           const float*, index_t, const float*, index_t, float,

@@ -52,6 +52,12 @@ struct GemmEpilogue {
   // Predict sets it; training's forward leaves it false so its numbers do
   // not depend on this path.
   bool any_sum_order = false;
+  // op(B) = Bᵀ already packed by gemm_pack_bt (gemm_packed.h) from this very
+  // B (same n, k and kernel): the paths that pack B read its panels instead
+  // (the same values in the same order, so the result is bit for bit the
+  // one without it); the dot path reads B in place either way. Predict's
+  // weight cache (predict_cache.h) sets it. Only with transB.
+  const T* packed_b = nullptr;
 };
 
 template <typename T>

@@ -17,7 +17,9 @@
 // Packing reads op(A)/op(B) in any of the four transpose combinations and
 // writes contiguous, zero-padded micro-panels, so the micro-kernel sees one
 // layout only and edge tiles need no special kernel (they are computed into a
-// local MR×NR tile and merged). Threads split C into a grid of sub-blocks
+// local MR×NR tile and merged). A transposed B packed ahead of the call
+// (GemmEpilogue::packed_b, gemm_packed.h: predict's weight cache) is not
+// packed again: its strips already hold every k block's micro-panels. Threads split C into a grid of sub-blocks
 // (gemm.cc), each run through the five loops below (gemm_blocked) with its
 // own packing buffers.
 #include "gemm_blocked.h"
@@ -237,12 +239,26 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   // The AResident inner loops over one packed A block (rows ic.., mc of
   // them) and the packed B block in bp (columns jc.., nc): each A micro-panel
   // stays in L1 while the B micro-panels stream past it.
-  const auto a_resident_tiles = [&](const T* apack, index_t ic, index_t mc, index_t jc,
-                                    index_t nc, index_t kc, T beta_eff,
+  // The B micro-panels of block (pc, jc): packed now into bp, panel jr/NR at
+  // bp + jr·kc; or, prepacked (GemmEpilogue::packed_b, gemm_packed.h), rows
+  // pc.. of the strips, panel jr/NR at base + jr·k. Either way a pointer and
+  // the step per column (*bstep) between panels.
+  const T* packed = ep ? ep->packed_b : nullptr;
+  const auto b_block = [&](index_t pc, index_t jc, index_t kc, index_t nc, index_t* bstep) -> const T* {
+    if (packed) {
+      *bstep = k;
+      return packed + jc * k + pc * NR;
+    }
+    pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
+    *bstep = kc;
+    return bp;
+  };
+  const auto a_resident_tiles = [&](const T* apack, const T* bpack, index_t bstep, index_t ic,
+                                    index_t mc, index_t jc, index_t nc, index_t kc, T beta_eff,
                                     const GemmEpilogue<T>* last) {
     for (index_t ir = 0; ir < mc; ir += MR)
       for (index_t jr = 0; jr < nc; jr += NR)
-        run_tile(cfg, kc, alpha, apack + ir * kc, bp + jr * kc, beta_eff,
+        run_tile(cfg, kc, alpha, apack + ir * kc, bpack + jr * bstep, beta_eff,
                  C + (ic + ir) * ldc + jc + jr, ldc, std::min(MR, mc - ir),
                  std::min(NR, nc - jr), last, last && last->bias ? last->bias + jc + jr : nullptr);
   };
@@ -255,13 +271,14 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
-        pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
+        index_t bstep = 0;
+        const T* bpack = b_block(pc, jc, kc, nc, &bstep);
         for (index_t ic = 0; ic < m; ic += MC) {
           const index_t mc = std::min(MC, m - ic);
           pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
           for (index_t jr = 0; jr < nc; jr += NR)
             for (index_t ir = 0; ir < mc; ir += MR)
-              run_tile(cfg, kc, alpha, ap + ir * kc, bp + jr * kc, beta_eff,
+              run_tile(cfg, kc, alpha, ap + ir * kc, bpack + jr * bstep, beta_eff,
                        C + (ic + ir) * ldc + jc + jr, ldc,
                        std::min(MR, mc - ir), std::min(NR, nc - jr), last,
                        last && last->bias ? last->bias + jc + jr : nullptr);
@@ -287,8 +304,9 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
-        pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
-        a_resident_tiles(apall + pc * mc_max, 0, m, jc, nc, kc, beta_eff, last);
+        index_t bstep = 0;
+        const T* bpack = b_block(pc, jc, kc, nc, &bstep);
+        a_resident_tiles(apall + pc * mc_max, bpack, bstep, 0, m, jc, nc, kc, beta_eff, last);
       }
     }
   } else {
@@ -303,8 +321,9 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
         for (index_t jc = 0; jc < n; jc += NC) {
           const index_t nc = std::min(NC, n - jc);
-          pack_b(cfg, tb, B, ldb, pc, jc, kc, nc, bp);
-          a_resident_tiles(ap, ic, mc, jc, nc, kc, beta_eff, last);
+          index_t bstep = 0;
+          const T* bpack = b_block(pc, jc, kc, nc, &bstep);
+          a_resident_tiles(ap, bpack, bstep, ic, mc, jc, nc, kc, beta_eff, last);
         }
       }
     }

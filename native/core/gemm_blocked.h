@@ -16,13 +16,18 @@ namespace gemm_detail {
 // on the calling thread with the kernel of `cfg`, through the five loops
 // and the thread's own packing buffers (grow-only: steady-state calls
 // allocate nothing). The pointers are already offset to the block's first
-// row and column, and ep's bias to its first column. Instantiated for float
+// row and column, and ep's bias and packed_b to its first column. Instantiated for float
 // and double.
 template <typename T>
 void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                   index_t n, index_t k, T alpha, const T* A, index_t lda,
                   const T* B, index_t ldb, T beta, T* C, index_t ldc,
                   const GemmEpilogue<T>* ep);
+
+// The kernel configuration gemm runs (chosen once by cpuid, gemm.cc), for
+// the code that packs operands ahead of gemm (gemm_packed.cc).
+template <typename T>
+const KernelConfig<T>& kernel_config();
 
 // The calling thread's B packing buffer, grown to at least n values (64-byte
 // aligned). It stays valid until the thread's next gemm call.

@@ -90,7 +90,12 @@ void gemm_small(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
     const index_t nv = (nr + L - 1) / L, w = nv * L;
     const T* bpanel = B + jr;
     index_t bpld = ldb;
-    if (tb) {
+    if (tb && ep && ep->packed_b) {
+      // The same strip, packed ahead (gemm_packed.h: NR = nr wide, rows NR
+      // apart, zero past column n, as pack_t writes it below).
+      bpanel = ep->packed_b + jr * k;
+      bpld = NR;
+    } else if (tb) {
       // scratch[p*w + j] = B[(jr+j)*ldb + p], zero for j >= nr. One strip
       // at a time: transposing all of B into one k×n panel wrote rows n
       // floats apart, and ran 3× slower than the packed path on

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>  // sysconf: physical memory
@@ -97,6 +98,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
               at + ": expected finite l1, l2 >= 0");
       buf_off_.push_back(-1);
       aux_.emplace_back();
+      predict_cache_.add_dense(l, param_off_.back(), L.out, L.in);
     } else if (L.kind == LayerSpec::Kind::Activation) {
       try {
         validate_activation(L.activation, L.act_params);
@@ -172,6 +174,15 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     aux_[l].assign(static_cast<std::size_t>(6 * C), T(0));  // stats twice, backward scratch
   }
   reserve(max_batch);
+  // FASTMLP_PREDICT_CACHE=0 in the environment: no predict weight cache in
+  // this process (predict_cache.h; README "Inference" says when to use it).
+  // Read once, as FASTMLP_GEMM_KERNEL is (cpu.h); lib/native.ts warns about
+  // a value other than 0 and 1.
+  static const bool cache_off = [] {
+    const char* env = std::getenv("FASTMLP_PREDICT_CACHE");
+    return env != nullptr && std::string(env) == "0";
+  }();
+  if (cache_off) predict_cache_.set_enabled(false);
 }
 
 template <typename T>
@@ -183,7 +194,10 @@ index_t Network<T>::param_count() const { return nparams_; }
 template <typename T>
 index_t Network<T>::max_batch() const { return cap_; }
 template <typename T>
-T* Network<T>::params() { return params_.data(); }
+T* Network<T>::params() {
+  ++params_version_;  // the caller may write through the pointer
+  return params_.data();
+}
 template <typename T>
 const T* Network<T>::params() const { return params_.data(); }
 template <typename T>
@@ -192,6 +206,8 @@ template <typename T>
 index_t Network<T>::buffer_count() const { return static_cast<index_t>(buffers_.size()); }
 template <typename T>
 T* Network<T>::buffers() { return buffers_.data(); }
+template <typename T>
+const T* Network<T>::buffers() const { return buffers_.data(); }
 template <typename T>
 void Network<T>::set_training(bool training) { training_ = training; }
 template <typename T>
@@ -338,7 +354,13 @@ std::size_t Network<T>::allocated_bytes() const {
   std::size_t elems = params_.size() + grads_.size() + opt_state_.size() +
                       acts_.size() + scratch_[0].size() + scratch_[1].size() +
                       dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity();
-  return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity();
+  return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity() +
+         predict_cache_.allocated_bytes();
+}
+
+template <typename T>
+void Network<T>::set_predict_cache(bool enabled) {
+  predict_cache_.set_enabled(enabled);
 }
 
 template class Network<float>;

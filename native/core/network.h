@@ -32,6 +32,7 @@
 #include "large_buffer.h"
 #include "losses.h"
 #include "optim.h"
+#include "predict_cache.h"
 #include "rng.h"
 
 namespace fastmlp {
@@ -108,12 +109,24 @@ class Network {
   // (growing max_batch), and predictAsync must not split them either.
   bool predicts_in_one_pass() const { return has_untracked_batchnorm_; }
 
+  // The writable pointer counts as a write (params_version): take it again
+  // after a predict before writing more, or the predict cache serves the
+  // values it packed. Read through the const overload.
   T* params();
   const T* params() const;
+  // Bumped by every write of the parameters: params(), step(). Predict's
+  // weight cache (predict_cache.h) is rebuilt when it differs.
+  std::uint64_t params_version() const { return params_version_; }
+  // Predict's weight cache on (the default, unless FASTMLP_PREDICT_CACHE=0)
+  // or off (freed; predict packs W per call). Bit-identical results either way.
+  void set_predict_cache(bool enabled);
+  bool predict_cache_enabled() const { return predict_cache_.enabled(); }
+  std::size_t predict_cache_bytes() const { return predict_cache_.allocated_bytes(); }
   const T* grads() const;
   // Non-learnable state (batch-norm running statistics), buffer_count() values.
   index_t buffer_count() const;
   T* buffers();
+  const T* buffers() const;
 
   // Training (true, the default) or eval mode for the training-forward calls.
   void set_training(bool training);
@@ -226,13 +239,14 @@ class Network {
   // One layer's forward. keep: a training-forward whose statistics backward
   // will use (aux first half); otherwise a predict (aux second half, eval).
   void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
-                     bool training, bool keep);
+                     bool training, bool keep, const T* packed_w = nullptr);
   void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
   // Dense layer l and the element-wise activation l + 1 in one gemm: z gets
   // the dense output, y the activation's (y may be z: in place).
   // any_sum_order: a predict's pass (dense.h dense_forward).
+  // packed_w: layer l's weight from the predict cache, or null (packed per call).
   void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows,
-                                bool any_sum_order);
+                                bool any_sum_order, const T* packed_w = nullptr);
   void check_batch_rows(index_t rows, const char* fn) const;
   index_t param_end(std::size_t l) const;  // one past layer l's last parameter
   double loss_and_dout(const T* out, index_t rows, const std::int32_t* y_idx,
@@ -285,6 +299,8 @@ class Network {
   index_t fwd_rows_ = 0;  // rows of the last forward_train; 0 = none to use
   double penalty_ = 0;    // the L1/L2 penalties' value, computed by the last backward
   bool grads_finite_ = true;  // the last backward's gradients are all finite
+  std::uint64_t params_version_ = 0;  // see params_version()
+  PredictCache<T> predict_cache_;     // dense weights packed for predict (predict_cache.h)
 };
 
 }  // namespace fastmlp

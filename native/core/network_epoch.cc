@@ -39,6 +39,10 @@ bool Network<T>::step() {
   // are updated (optim_numerics.inc, "Updates that overflow", says why not
   // all-or-nothing), and the step is not counted, so that every caller
   // reports it as a bad batch through the step count, as a refused step.
+  // A write of the parameters, even a refused one (optimizer_update may
+  // update some elements and then return false): predict's cache is stale.
+  ++params_version_;
+  predict_cache_.release();
   if (!optimizer_update(opt_, params_.data(), grads_.data(), opt_state_.data(), nparams_,
                         step_ + 1))
     return false;

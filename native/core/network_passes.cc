@@ -19,6 +19,7 @@
 #include "dense.h"
 #include "dropout.h"
 #include "finite.h"
+#include "gemm_packed.h"
 #include "network.h"
 #include "norm.h"
 #include "prelu.h"
@@ -42,6 +43,9 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
   for (index_t r0 = 0; r0 < rows; r0 += cap_) {
     const index_t nb = std::min(cap_, rows - r0);
     const T* src = x + r0 * in_;
+    // The dense weights packed once (predict_cache.h), unless gemm reads
+    // them in place at this many rows (its few-rows dot path).
+    const bool cached = gemm_packs_bt<T>(nb) && predict_cache_.refresh(params_.data(), params_version_);
     int pp = 0;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
       // A dense layer and the activation after it write one buffer, the
@@ -50,8 +54,9 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
       const std::size_t writes = fuse ? l + 1 : l;
       T* dst = writes == last ? out + r0 * out_ : scratch_[pp].data();
       pp ^= 1;
-      if (fuse) dense_activation_forward(l++, src, dst, dst, nb, true);
-      else layer_forward(l, src, dst, nb, false, false);
+      const T* packed_w = cached ? predict_cache_.packed(l) : nullptr;
+      if (fuse) dense_activation_forward(l++, src, dst, dst, nb, true, packed_w);
+      else layer_forward(l, src, dst, nb, false, false, packed_w);
       src = dst;
     }
   }
@@ -59,6 +64,9 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
 
 template <typename T>
 const T* Network<T>::forward_from_input(index_t rows) {
+  // Training starts (or goes on): the weights will change at the step, so
+  // predict's cache would be stale anyway; give its memory back.
+  predict_cache_.release();
   fwd_rows_ = 0;  // stays 0 if a layer throws
   check_batch_rows(rows, "forward_train");
   for (std::size_t l = 0; l < layers_.size(); ++l) {
@@ -182,14 +190,15 @@ void Network<T>::check_batch_rows(index_t rows, const char* fn) const {
 
 template <typename T>
 void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
-                               bool training, bool keep) {
+                               bool training, bool keep, const T* packed_w) {
   const LayerSpec& L = layers_[l];
   const index_t C = width_[l];
   const T* p = param_off_[l] >= 0 ? params_.data() + param_off_[l] : nullptr;
   switch (L.kind) {
     case LayerSpec::Kind::Dense:
       // A predict (keep false) may take gemm's few-rows path (any_sum_order).
-      dense_forward<T>(dst, src, p, p + L.out * L.in, rows, L.in, L.out, nullptr, nullptr, !keep);
+      dense_forward<T>(dst, src, p, p + L.out * L.in, rows, L.in, L.out, nullptr, nullptr, !keep,
+                       packed_w);
       return;
     case LayerSpec::Kind::Activation:
       activation_forward(L.activation, L.act_params, src, dst, rows, C);
@@ -231,13 +240,15 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
 
 template <typename T>
 void Network<T>::dense_activation_forward(std::size_t l, const T* src, T* z, T* y,
-                                          index_t rows, bool any_sum_order) {
+                                          index_t rows, bool any_sum_order,
+                                          const T* packed_w) {
   const LayerSpec& D = layers_[l];
   const LayerSpec& A = layers_[l + 1];
   const T* p = params_.data() + param_off_[l];
   const ActivationTile<T> tile = activation_forward_tile(A.activation, A.act_params,
                                                          static_cast<const T*>(z), y);
-  dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile, any_sum_order);
+  dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile, any_sum_order,
+                packed_w);
 }
 
 template <typename T>
@@ -288,9 +299,10 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
   template double Network<T>::loss_and_dout(const T*, index_t, const std::int32_t*,       \
                                             const T*);                                    \
   template void Network<T>::check_batch_rows(index_t, const char*) const;                 \
-  template void Network<T>::layer_forward(std::size_t, const T*, T*, index_t, bool, bool); \
+  template void Network<T>::layer_forward(std::size_t, const T*, T*, index_t, bool, bool,  \
+                                          const T*);                                      \
   template void Network<T>::dense_activation_forward(std::size_t, const T*, T*, T*,       \
-                                                     index_t, bool);                      \
+                                                     index_t, bool, const T*);            \
   template void Network<T>::layer_backward(std::size_t, const T*, T*, index_t);
 FASTMLP_INSTANTIATE_PASSES(float)
 FASTMLP_INSTANTIATE_PASSES(double)

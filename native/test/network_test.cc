@@ -68,13 +68,14 @@ void fd_network(const LossSpec& loss, const std::vector<LayerSpec>& layers,
   };
   const double h = 1e-6;
   for (index_t i = 0; i < net.param_count(); ++i) {
-    double* p = net.params() + i;
-    const double keep = *p;
-    *p = keep + h;
+    // params() again before each write: a write through a pointer kept
+    // across a predict is not seen by its weight cache (network.h).
+    const double keep = net.params()[i];
+    net.params()[i] = keep + h;
     const double lp = L(x);
-    *p = keep - h;
+    net.params()[i] = keep - h;
     const double lm = L(x);
-    *p = keep;
+    net.params()[i] = keep;
     CHECK_NEAR(grads[static_cast<std::size_t>(i)], (lp - lm) / (2 * h), 1e-7);
   }
   for (std::size_t i = 0; i < x.size(); ++i) {
