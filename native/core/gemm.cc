@@ -171,6 +171,21 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
     }
   }
 
+  // One row of blocks: each would pack all of A, so A is packed once first,
+  // its pieces shared out like the blocks (gemm_blocked.h, SharedA).
+  const T* shared_a = nullptr;
+  if (tm == 1 && tn > 1) {
+    const gemm_detail::SharedA layout = gemm_detail::shared_a_layout(cfg, m, k);
+    if (layout.usable) {
+      T* dst = gemm_detail::thread_shared_a<T>(layout.values);
+      std::atomic<index_t> next{0};
+      parallel_for(std::min(nt, layout.units), 1, [&](index_t, index_t) {
+        for (index_t u; (u = next.fetch_add(1, std::memory_order_relaxed)) < layout.units;)
+          gemm_detail::pack_shared_a(cfg, layout, transA, A, lda, m, k, u, dst);
+      });
+      shared_a = dst;
+    }
+  }
   auto run_block = [&](index_t t) {
     const index_t bi = t / tn, bj = t % tn;
     const index_t m0 = std::min(m, bi * m_units / tm * cfg.mr);
@@ -189,7 +204,8 @@ void gemm_impl(bool transA, bool transB, index_t m, index_t n, index_t k,
       if (sub.packed_b) sub.packed_b += n0 * k;
     }
     gemm_detail::gemm_blocked(cfg, transA, transB, m1 - m0, n1 - n0, k, alpha, a, lda,
-                              b, ldb, beta, C + m0 * ldc + n0, ldc, ep ? &sub : nullptr);
+                              b, ldb, beta, C + m0 * ldc + n0, ldc, ep ? &sub : nullptr,
+                              shared_a);
   };
   const index_t blocks = tm * tn;
   if (blocks == 1) {

@@ -66,7 +66,7 @@ class PackBuffer {
 
 template <typename T>
 struct Workspace {
-  PackBuffer<T> a, b;
+  PackBuffer<T> a, b, shared_a;
 };
 
 template <typename T>
@@ -212,7 +212,7 @@ template <typename T>
 void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
                   index_t n, index_t k, T alpha, const T* A, index_t lda,
                   const T* B, index_t ldb, T beta, T* C, index_t ldc,
-                  const GemmEpilogue<T>* ep) {
+                  const GemmEpilogue<T>* ep, const T* packed_a) {
   const index_t MR = cfg.mr, NR = cfg.nr;
   // Blocks of equal size rather than full blocks and a thin remainder: a last
   // k block of 16 or a last column block of one micro-panel runs the kernel
@@ -235,7 +235,9 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   const index_t nc_max = std::min(NC, round_up(n, NR));
   Workspace<T>& ws = workspace<T>();
   T* bp = ws.b.get(static_cast<std::size_t>(kc_max * nc_max));
-  T* ap = ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
+  // A packed ahead (shared_a_layout: only in the AResident order, m ≤ MC, so
+  // one row block) or packed here.
+  T* ap = packed_a ? nullptr : ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
   // The AResident inner loops over one packed A block (rows ic.., mc of
   // them) and the packed B block in bp (columns jc.., nc): each A micro-panel
   // stays in L1 while the B micro-panels stream past it.
@@ -295,9 +297,13 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
     // (C++ harness, one thread, alternating runs on the benchmark machine).
     // The whole of A is at most kMaxWholeA values (16 MiB of floats), so a
     // huge k does not double the caller's memory.
-    T* apall = ws.a.get(static_cast<std::size_t>(mc_max * k));
-    for (index_t pc = 0; pc < k; pc += KC)
-      pack_a(cfg, ta, A, lda, 0, pc, m, std::min(KC, k - pc), apall + pc * mc_max);
+    const T* apall = packed_a;
+    if (!apall) {
+      T* dst = ws.a.get(static_cast<std::size_t>(mc_max * k));
+      for (index_t pc = 0; pc < k; pc += KC)
+        pack_a(cfg, ta, A, lda, 0, pc, m, std::min(KC, k - pc), dst + pc * mc_max);
+      apall = dst;
+    }
     for (index_t jc = 0; jc < n; jc += NC) {
       const index_t nc = std::min(NC, n - jc);
       for (index_t pc = 0; pc < k; pc += KC) {
@@ -318,12 +324,13 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
         const index_t kc = std::min(KC, k - pc);
         const T beta_eff = pc == 0 ? beta : T(1);
         const GemmEpilogue<T>* last = pc + kc == k ? ep : nullptr;
-        pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
+        const T* apack = packed_a ? packed_a + pc * mc_max : ap;
+        if (!packed_a) pack_a(cfg, ta, A, lda, ic, pc, mc, kc, ap);
         for (index_t jc = 0; jc < n; jc += NC) {
           const index_t nc = std::min(NC, n - jc);
           index_t bstep = 0;
           const T* bpack = b_block(pc, jc, kc, nc, &bstep);
-          a_resident_tiles(ap, bpack, bstep, ic, mc, jc, nc, kc, beta_eff, last);
+          a_resident_tiles(apack, bpack, bstep, ic, mc, jc, nc, kc, beta_eff, last);
         }
       }
     }
@@ -335,16 +342,62 @@ T* thread_pack_b(std::size_t n) {
   return workspace<T>().b.get(n);
 }
 
+// Micro-panels per piece of a shared A: 4 (48 rows for the AVX-512 kernel) make
+// a few dozen pieces for a batch of 256, enough to balance two or three
+// threads, each piece still a run of contiguous panels of one k block.
+constexpr index_t kSharedAPanels = 4;
+
+template <typename T>
+SharedA shared_a_layout(const KernelConfig<T>& cfg, index_t m, index_t k) {
+  SharedA s;
+  if (cfg.order != LoopOrder::AResident || m <= 0 || k <= 0 || m > cfg.mc) return s;
+  // The same block sizes gemm_blocked computes for this m and k: with m ≤ MC
+  // there is one row block of round_up(m, MR) rows.
+  s.mc_pad = round_up(m, cfg.mr);
+  s.kc = balanced_block(k, cfg.kc, 1);
+  if (s.mc_pad * k > kMaxWholeA) return s;
+  const index_t pieces_per_block = (s.mc_pad / cfg.mr + kSharedAPanels - 1) / kSharedAPanels;
+  s.units = (k + s.kc - 1) / s.kc * pieces_per_block;
+  s.values = static_cast<std::size_t>(s.mc_pad * k);
+  s.usable = true;
+  return s;
+}
+
+template <typename T>
+void pack_shared_a(const KernelConfig<T>& cfg, const SharedA& layout, bool ta, const T* A,
+                   index_t lda, index_t m, index_t k, index_t unit, T* dst) {
+  const index_t panels = layout.mc_pad / cfg.mr;
+  const index_t pieces_per_block = (panels + kSharedAPanels - 1) / kSharedAPanels;
+  const index_t pc = unit / pieces_per_block * layout.kc;
+  const index_t kc = std::min(layout.kc, k - pc);
+  const index_t i0 = unit % pieces_per_block * kSharedAPanels * cfg.mr;
+  const index_t rows = std::min(kSharedAPanels * cfg.mr, m - i0);
+  pack_a(cfg, ta, A, lda, i0, pc, rows, kc, dst + pc * layout.mc_pad + i0 * kc);
+}
+
+template <typename T>
+T* thread_shared_a(std::size_t n) {
+  return workspace<T>().shared_a.get(n);
+}
+
 template void gemm_blocked<float>(const KernelConfig<float>&, bool, bool, index_t, index_t,
                                   index_t, float, const float*, index_t, const float*,
                                   index_t, float, float*, index_t,
-                                  const GemmEpilogue<float>*);
+                                  const GemmEpilogue<float>*, const float*);
 template void gemm_blocked<double>(const KernelConfig<double>&, bool, bool, index_t, index_t,
                                    index_t, double, const double*, index_t, const double*,
                                    index_t, double, double*, index_t,
-                                   const GemmEpilogue<double>*);
+                                   const GemmEpilogue<double>*, const double*);
 template float* thread_pack_b<float>(std::size_t);
 template double* thread_pack_b<double>(std::size_t);
+template SharedA shared_a_layout<float>(const KernelConfig<float>&, index_t, index_t);
+template SharedA shared_a_layout<double>(const KernelConfig<double>&, index_t, index_t);
+template void pack_shared_a<float>(const KernelConfig<float>&, const SharedA&, bool,
+                                   const float*, index_t, index_t, index_t, index_t, float*);
+template void pack_shared_a<double>(const KernelConfig<double>&, const SharedA&, bool,
+                                    const double*, index_t, index_t, index_t, index_t, double*);
+template float* thread_shared_a<float>(std::size_t);
+template double* thread_shared_a<double>(std::size_t);
 
 }  // namespace gemm_detail
 }  // namespace fastmlp
