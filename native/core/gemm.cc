@@ -6,7 +6,8 @@
 //    packing would cost more than it saves;
 //  - the others split into a thread grid of sub-blocks of C, each run on one
 //    thread through the five BLIS loops with its own packing buffers
-//    (gemm_blocked.cc, which describes them).
+//    (gemm_blocked.cc, which describes them); a grid of one row of blocks
+//    first packs op(A) once for all of them (gemm_blocked.h, SharedA).
 // The micro-kernels live in gemm_scalar.cc (portable) and the per-ISA files
 // gemm_avx2.cc, gemm_avx512.cc and gemm_neon.cc; gemm_kernels.h is their
 // interface.
