@@ -84,7 +84,9 @@ export class FitMemory {
   private take(data: FloatArray): FloatArray | null {
     let best = -1;
     this.kept.forEach((b, i) => {
-      const fits = b.constructor === data.constructor && b.length >= data.length && data.length >= b.length * MIN_USE_OF_BLOCK;
+      // The element type, not the constructor: x may be a subclass of Float32Array (toMatrix keeps it).
+      const sameType = (b instanceof Float64Array) === (data instanceof Float64Array);
+      const fits = sameType && b.length >= data.length && data.length >= b.length * MIN_USE_OF_BLOCK;
       if (fits && (best < 0 || b.length < this.kept[best]!.length)) best = i;
     });
     return best < 0 ? null : this.kept.splice(best, 1)[0]!;

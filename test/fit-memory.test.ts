@@ -126,13 +126,19 @@ describe.each(ENGINES)('fit memory (%s engine)', (engineName) => {
     }
   });
 
-  it('x as a subclass of Float32Array is copied like any other', async () => {
+  it('x as a subclass of Float32Array is copied like any other, into the kept memory too', async () => {
     class Rows extends Float32Array {}
     const x = xOf(120, 60);
     const m = makeModel(engineName, 'classes');
     const reference = makeModel(engineName, 'classes');
     await m.fit(new Matrix(120, COLS, Rows.from(x.data)), yOf('classes', 120, 60), FIT);
     await reference.fit(x, yOf('classes', 120, 60), FIT);
+    expect(m.getWeights()).toEqual(reference.getWeights());
+    const alloc = vi.spyOn(engine(engineName), 'allocData');
+    const x2 = xOf(110, 61);
+    await m.fit(new Matrix(110, COLS, Rows.from(x2.data)), yOf('classes', 110, 61), FIT);
+    expect(alloc).not.toHaveBeenCalled();  // the first fit's block, though x is not a Float32Array itself
+    await reference.fit(x2, yOf('classes', 110, 61), FIT);
     expect(m.getWeights()).toEqual(reference.getWeights());
   });
 
