@@ -23,8 +23,10 @@ const MIN_USE_OF_BLOCK = 0.5;
 export class FitMemory {
   /** Whole blocks from the last fit, free for the next. */
   private kept: FloatArray[] = [];
-  /** Whole blocks under the running fit's copies. */
+  /** Whole blocks under the copies of the fit that began last (its lease, from beginFit). */
   private lent: FloatArray[] = [];
+  /** dispose(): nothing is kept any more, not even by a fit that settles later. */
+  private released = false;
 
   constructor(private readonly engine: Engine, private readonly reuse: boolean) {}
 
@@ -33,7 +35,7 @@ export class FitMemory {
    * type when one holds it without wasting more than half of itself, or fresh
    * memory from Engine.allocData (the native engine's epochs read either in
    * place). The copy is Engine.copyData (the native engine's runs on its
-   * thread pool). The memory stays the fit's until endFit().
+   * thread pool). The memory stays the fit's until endFit() with its lease.
    */
   copy<A extends FloatArray>(data: A): A {
     const block = this.take(data) ?? this.engine.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length);
@@ -45,17 +47,30 @@ export class FitMemory {
   }
 
   /**
-   * The fit is over (settled, its epochs finished): nothing reads its copies
-   * any more. Keeps their blocks for the next fit (unless reuse is off) and
-   * drops the blocks it did not use.
+   * A fit begins: copy() lends it blocks from now until endFit(lease) with the
+   * lease returned here. A lease per fit, not one list for all: Sequential
+   * marks a fit idle before its promise settles, so the next fit may begin
+   * (and copy) in those last microtasks, before the previous one's endFit.
    */
-  endFit(): void {
-    this.kept = this.reuse ? this.lent : [];
+  beginFit(): readonly FloatArray[] {
     this.lent = [];
+    return this.lent;
+  }
+
+  /**
+   * The fit of `lease` is over (settled, its epochs finished): nothing reads
+   * its copies any more. Keeps their blocks for the next fit (unless reuse is
+   * off or the model was disposed) and drops the blocks it did not use; the
+   * blocks of a fit that began since are that fit's, not kept.
+   */
+  endFit(lease: readonly FloatArray[]): void {
+    if (this.lent === lease) this.lent = [];
+    if (!this.released) this.kept = this.reuse ? [...lease] : [];
   }
 
   /** Drops every block (dispose): the memory goes when the engine's last reader lets go. */
   release(): void {
+    this.released = true;
     this.kept = [];
     this.lent = [];
   }
@@ -69,7 +84,9 @@ export class FitMemory {
   private take(data: FloatArray): FloatArray | null {
     let best = -1;
     this.kept.forEach((b, i) => {
-      const fits = b.constructor === data.constructor && b.length >= data.length && data.length >= b.length * MIN_USE_OF_BLOCK;
+      // The element type, not the constructor: x may be a subclass of Float32Array (toMatrix keeps it).
+      const sameType = (b instanceof Float64Array) === (data instanceof Float64Array);
+      const fits = sameType && b.length >= data.length && data.length >= b.length * MIN_USE_OF_BLOCK;
       if (fits && (best < 0 || b.length < this.kept[best]!.length)) best = i;
     });
     return best < 0 ? null : this.kept.splice(best, 1)[0]!;

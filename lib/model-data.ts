@@ -12,7 +12,7 @@ import { toTarget } from './targets';
 import { ArgumentRangeError, typeError } from './validate';
 
 export class ModelData {
-  /** fit's private copies and the memory kept under them between fits (Sequential ends each fit with fitMemory.endFit()). */
+  /** fit's private copies and the memory kept under them between fits (Sequential: beginFit() and endFit(lease) around each fit). */
   readonly fitMemory: FitMemory;
 
   /**

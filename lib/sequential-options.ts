@@ -17,11 +17,12 @@ export interface SequentialOptions {
   /** 'float32' (default) or 'float64'. */
   dtype?: Dtype;
   /**
-   * Keep the memory of fit's private copy of x (and of a dense y) after fit
-   * settles, and copy the next fit's data into it when it needs at least half
-   * of it (default true): a repeated fit then skips the page faults of fresh
-   * memory, most of the time fit holds the event loop at its call. The model
-   * holds that memory until dispose(). false: each fit's copy is freed after it.
+   * Keep the memory of fit's private copies of x, a dense y and validationData
+   * after fit settles, and copy the next fit's data into it when it needs at
+   * least half of it (default true): a repeated fit then skips the page faults
+   * of fresh memory, most of the time fit holds the event loop at its call. The
+   * model holds that memory until dispose() or a fit that cannot use it (lib/
+   * fit-memory.ts). false: each fit's copies are freed after it.
    */
   reuseFitMemory?: boolean;
 }

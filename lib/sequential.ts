@@ -241,9 +241,8 @@ export class Sequential {
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
-    try {  // from here this fit owns fitMemory: its copies' blocks go back to it once the fit has settled
-      return await this.fitOwningMemory(x, y, opts);
-    } finally { this.data.fitMemory.endFit(); }
+    const lease = this.data.fitMemory.beginFit();  // this fit's copies' blocks, back to fitMemory once it has settled
+    try { return await this.fitOwningMemory(x, y, opts); } finally { this.data.fitMemory.endFit(lease); }
   }
 
   private async fitOwningMemory(x: unknown, y: unknown, opts: FitOptions | undefined): Promise<History> {

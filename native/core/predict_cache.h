@@ -5,7 +5,9 @@
 // measured with perf at batch 32, 784-2048-2048-10, one thread, 36 % of a
 // predict's time was that packing (pack_t_f32), and at batch 256 11 %.
 //
-// Built at the second predict with the same weights (refresh says why).
+// Built at the second predict pass with the same weights (refresh says
+// why; Network::predict calls refresh once per pass of up to max_batch rows,
+// so a predict of more rows builds it in its own second pass).
 // Never stale: the cache remembers the parameter version it was built from
 // (Network::params_version, bumped by every write of the parameters) and
 // rebuilds when it differs. Memory: one more copy of the dense weights
