@@ -46,6 +46,19 @@ export class FitMemory {
     return view;
   }
 
+  /** Runs one fit between beginFit and endFit: its copies' blocks are kept once it has settled. */
+  async during<T>(fit: () => Promise<T>): Promise<T> {
+    const lease = this.beginFit();
+    let failed = true;
+    try {
+      const result = await fit();
+      failed = false;
+      return result;
+    } finally {
+      this.endFit(lease, failed);
+    }
+  }
+
   /**
    * A fit begins: copy() lends it blocks from now until endFit(lease) with the
    * lease returned here. A lease per fit, not one list for all: Sequential
@@ -61,11 +74,16 @@ export class FitMemory {
    * The fit of `lease` is over (settled, its epochs finished): nothing reads
    * its copies any more. Keeps their blocks for the next fit (unless reuse is
    * off or the model was disposed) and drops the blocks it did not use; the
-   * blocks of a fit that began since are that fit's, not kept.
+   * blocks of a fit that began since are that fit's, not kept. A fit that
+   * failed before copying anything (refused arguments, a bad first chunk of a
+   * stream) leaves the kept blocks as they were: a mistyped option does not
+   * cost the next fit its memory. One that completed without copies (a
+   * streamed source) needs none, so the kept blocks go.
    */
-  endFit(lease: readonly FloatArray[]): void {
+  endFit(lease: readonly FloatArray[], failed = false): void {
     if (this.lent === lease) this.lent = [];
-    if (!this.released) this.kept = this.reuse ? [...lease] : [];
+    if (this.released || (failed && lease.length === 0)) return;
+    this.kept = this.reuse ? [...lease] : [];
   }
 
   /** Drops every block (dispose): the memory goes when the engine's last reader lets go. */

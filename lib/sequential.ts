@@ -241,8 +241,7 @@ export class Sequential {
   async fit(x: unknown, y?: unknown, opts?: FitOptions): Promise<History> {
     this.requireIdle('fit');
     this.requireNotFitting('fit');
-    const lease = this.data.fitMemory.beginFit();  // this fit's copies' blocks, back to fitMemory once it has settled
-    try { return await this.fitOwningMemory(x, y, opts); } finally { this.data.fitMemory.endFit(lease); }
+    return this.data.fitMemory.during(() => this.fitOwningMemory(x, y, opts));  // its copies' blocks, kept once it settles
   }
 
   private async fitOwningMemory(x: unknown, y: unknown, opts: FitOptions | undefined): Promise<History> {

@@ -157,6 +157,25 @@ describe.each(ENGINES)('fit memory (%s engine)', (engineName) => {
     expect(m.getWeights()).toEqual(fresh.getWeights());
   });
 
+  it('a fit refused before any copy (a bad option, a wrong shape) keeps the last fit\'s blocks; a streamed fit, needing none, lets them go', async () => {
+    const m = makeModel(engineName, 'classes');
+    await m.fit(xOf(200, 20), yOf('classes', 200, 20), FIT);
+    const kept = memoryOf(m).keptBytes;
+    expect(kept).toBe(200 * COLS * 4);
+    await expect(m.fit(xOf(200, 21), yOf('classes', 200, 21), { ...FIT, epochs: -1 })).rejects.toThrow(RangeError);
+    await expect(m.fit(new Matrix(200, COLS + 1, new Float32Array(200 * (COLS + 1))), yOf('classes', 200, 21), FIT))
+      .rejects.toThrow(/x/);
+    expect(memoryOf(m).keptBytes).toBe(kept);
+    const alloc = vi.spyOn(engine(engineName), 'allocData');
+    await m.fit(xOf(190, 22), yOf('classes', 190, 22), FIT);
+    expect(alloc).not.toHaveBeenCalled();  // the kept block, not fresh memory
+    alloc.mockRestore();
+    const x = xOf(64, 23);
+    const y = yOf('classes', 64, 23) as Int32Array;
+    await m.fit(async function* () { yield { x, y }; }, { epochs: 1, batchSize: 16 });
+    expect(memoryOf(m).keptBytes).toBe(0);
+  });
+
   it('a fit refused while another runs leaves the running fit\'s copies alone', async () => {
     const m = makeModel(engineName, 'regression');
     const fresh = makeModel(engineName, 'regression', { reuseFitMemory: false });
