@@ -4,6 +4,9 @@
 // changes nothing), reuse across fits of different sizes and targets, what is
 // kept and when it is let go, no state shared between models, and training
 // bit-identical to fits into fresh memory.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Dense, Matrix, Sequential } from '../lib';
 import type { Dtype, EngineName } from '../lib/engine';
@@ -269,6 +272,30 @@ describe.each(ENGINES)('fit memory (%s engine)', (engineName) => {
       .toThrow(TypeError);
     expect(() => new Sequential([new Dense(2, 1)], { engine: engineName, reuseFitMemory: 1 as unknown as boolean }))
       .toThrow(/reuseFitMemory/);
+  });
+
+  it('a loaded model takes reuseFitMemory too (load, fromBuffer, fromJSON), refusing one that is not a boolean', async () => {
+    const m = makeModel(engineName, 'classes');
+    await m.fit(xOf(100, 30), yOf('classes', 100, 30), FIT);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'fastmlp-fitmem-'));
+    const file = path.join(dir, 'm.safetensors');
+    await m.save(file);
+    const loaded = [
+      await Sequential.load(file, { engine: engineName, reuseFitMemory: false }),
+      Sequential.fromBuffer(m.toBuffer(), { engine: engineName, reuseFitMemory: false }),
+      Sequential.fromJSON(m.toJSON(), { engine: engineName, reuseFitMemory: false }),
+      Sequential.fromBuffer(m.toBuffer(), { engine: engineName }),
+    ];
+    for (const [i, back] of loaded.entries()) {
+      back.compile({ loss: 'cross-entropy', optimizer: 'adam' });
+      await back.fit(xOf(100, 31), yOf('classes', 100, 31), FIT);
+      expect(memoryOf(back).keptBytes).toBe(i < 3 ? 0 : 100 * COLS * 4);  // the default keeps
+      back.dispose();
+    }
+    await expect(Sequential.load(file, { engine: engineName, reuseFitMemory: 'no' as unknown as boolean })).rejects.toThrow(TypeError);
+    expect(() => Sequential.fromBuffer(m.toBuffer(), { reuseFitMemory: 0 as unknown as boolean })).toThrow(/reuseFitMemory/);
+    await rm(dir, { recursive: true, force: true });
+    m.dispose();
   });
 });
 

@@ -71,6 +71,8 @@ export interface SaveOptions {
 export interface LoadOptions {
   /** Engine of the loaded model: 'native', 'js' or 'auto' (default). */
   engine?: EngineChoice;
+  /** As SequentialOptions.reuseFitMemory (default true): false frees fit's copies after each fit. */
+  reuseFitMemory?: boolean;
 }
 
 export interface Architecture {
@@ -260,8 +262,11 @@ export async function saveModel(model: Sequential, path: string | URL, opts?: Sa
 // ---- parts → model --------------------------------------------------------
 
 function loadOptions(opts: unknown): LoadOptions {
-  const o = options('load options', opts, ['engine']);
-  return o.engine === undefined ? {} : { engine: oneOf('engine', o.engine, ['native', 'js', 'auto'] as const) };
+  const o = options('load options', opts, ['engine', 'reuseFitMemory']);
+  const out: LoadOptions = {};
+  if (o.engine !== undefined) out.engine = oneOf('engine', o.engine, ['native', 'js', 'auto'] as const);
+  if (o.reuseFitMemory !== undefined) out.reuseFitMemory = boolean('reuseFitMemory', o.reuseFitMemory);
+  return out;
 }
 
 function parseJson(source: string, key: string, text: string | undefined): unknown {
@@ -311,7 +316,7 @@ function checkArchitecture(source: string, a: unknown): Architecture {
 
 /** Builds the model a file describes; each step's failure names the file and what was wrong. */
 function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<Sequential> {
-  const { engine } = loadOptions(opts);
+  const { engine, reuseFitMemory } = loadOptions(opts);
   const arch = parts.architecture;
   let layers: Layer[];
   try {
@@ -348,7 +353,8 @@ function* restoreSteps(source: string, parts: ModelParts, opts: unknown): Steps<
   }
   let model: Sequential;
   try {
-    model = Sequential.forLoading(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}) });
+    model = Sequential.forLoading(layers, { dtype: arch.dtype, seed: arch.seed, ...(engine ? { engine } : {}),
+      ...(reuseFitMemory === undefined ? {} : { reuseFitMemory }) });
   } catch (e) {
     throw new ModelFileError(`${source} describes a model fastmlp cannot build: ${(e as Error).message}`, { cause: e });
   }
