@@ -206,6 +206,20 @@ describe.each(ENGINES)('copyStateFrom (%s engine)', (name) => {
     expect(stateOf(target).buffers).toEqual(stateOf(source).buffers);
   });
 
+  it('refuses while the source is predicting (predictAsync), saying so, and copies once it is done', async () => {
+    const rows = 200_000;
+    const x = randomArray(rows * IN, 16, Float32Array);
+    const source = trainedPlan(name, 'float32', 17, 1);
+    const target = trainedPlan(name, 'float32', 18, 1);
+    // The js engine yields between chunks of rows: the plan is still busy when predictAsync returns its promise.
+    const out = new Float32Array(rows * OUT);
+    const predicting = source.predictAsync(x, rows, out, ROWS);
+    expectRefused(target, source, Error, 'ERR_FASTMLP_BUSY', /Cannot copy from source: it is predicting \(predictAsync is running\)/);
+    await predicting;
+    target.copyStateFrom(source);
+    expect(stateOf(target).params).toEqual(stateOf(source).params);
+  });
+
   it('Sequential: predict during fit answers from the epoch-start copy; dispose frees the snapshot', async () => {
     const model = new Sequential([new Dense(IN, 8), new BatchNorm1d(8), new Dropout(0.1), new Dense(8, OUT)],
       { engine: name, seed: 4, dtype: 'float32' });

@@ -12,7 +12,7 @@ template <typename T>
 void PredictCache<T>::add_dense(std::size_t layer, index_t param_off, index_t out, index_t in) {
   if (by_layer_.size() <= layer) by_layer_.resize(layer + 1, -1);
   by_layer_[layer] = static_cast<std::ptrdiff_t>(entries_.size());
-  entries_.push_back({layer, param_off, out, in});
+  entries_.push_back({param_off, out, in});
   total_ = 0;
 }
 

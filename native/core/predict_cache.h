@@ -66,7 +66,6 @@ class PredictCache {
 
  private:
   struct Entry {
-    std::size_t layer;
     index_t param_off, out, in;
     std::size_t offset = 0;  // into buf_, a multiple of 64 bytes
   };
