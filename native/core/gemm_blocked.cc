@@ -235,8 +235,9 @@ void gemm_blocked(const KernelConfig<T>& cfg, bool ta, bool tb, index_t m,
   const index_t nc_max = std::min(NC, round_up(n, NR));
   Workspace<T>& ws = workspace<T>();
   T* bp = ws.b.get(static_cast<std::size_t>(kc_max * nc_max));
-  // A packed ahead (shared_a_layout: only in the AResident order, m ≤ MC, so
-  // one row block) or packed here.
+  // A packed ahead has shared_a_layout's layout, which exists only in the
+  // AResident order with one row block (m ≤ MC); elsewhere A is packed here.
+  if (cfg.order != LoopOrder::AResident || m > MC) packed_a = nullptr;
   T* ap = packed_a ? nullptr : ws.a.get(static_cast<std::size_t>(mc_max * kc_max));
   // The AResident inner loops over one packed A block (rows ic.., mc of
   // them) and the packed B block in bp (columns jc.., nc): each A micro-panel
