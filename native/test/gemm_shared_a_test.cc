@@ -11,8 +11,7 @@
 //   column block, several); and the packing is really read: pieces packed
 //   from another matrix A2 give A2's product, bit for bit.
 // - gemm at 2 and 3 threads on such products equals gemm at 1 thread bit for
-//   bit (the shared packing holds the values each block packed before) and
-//   gemm_ref to rounding.
+//   bit (the shared packing holds the values each block packed before).
 //
 // The running kernel is used with its own blocks when it runs the AResident
 // order (AVX-512), and, whatever its order (AVX2, NEON and the portable one
@@ -20,7 +19,6 @@
 // checked with every micro-kernel's panel shapes.
 // Run once per micro-kernel (CMakeLists.txt), as gemm_test.
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -138,29 +136,25 @@ void test_blocked(const gemm_detail::KernelConfig<T>& cfg) {
     blocked_case<T>(cfg, ta, tb, 1, 40, 7, T(0));
     blocked_case<T>(cfg, ta, tb, 13, 100, cfg.kc, T(0));
     blocked_case<T>(cfg, ta, tb, 50, 70, cfg.kc + 1, T(0.5));
-    blocked_case<T>(cfg, ta, tb, 250, 300, 1000, T(0));
+    blocked_case<T>(cfg, ta, tb, 250, 100, cfg.kc + 100, T(0));
     // More columns than one NC block (which grows to about 1.5·NC when the
     // last k block is short) and several k blocks: the whole-A path.
-    blocked_case<T>(cfg, ta, tb, 64, 4 * cfg.nc + 5, 2 * cfg.kc + 9, T(1));
+    blocked_case<T>(cfg, ta, tb, 13, 4 * cfg.nc + 5, 2 * cfg.kc + 9, T(1));
   }
 }
 
 // gemm through its thread grid: one row of blocks, so A is shared. C is over
 // 1 MiB, so that one thread takes the blocked path too (the small path, one
-// thread only, sums in another order).
+// thread only, sums in another order); the one-thread result is gemm_test's
+// to check against gemm_ref, here it is the reference.
 template <typename T>
 void gemm_threads_case(bool ta, bool tb, index_t m, index_t n, index_t k) {
   const auto A = random_vec<T>(static_cast<std::size_t>(m * k), 21);
   const auto B = random_vec<T>(static_cast<std::size_t>(k * n), 22);
   const index_t lda = ta ? m : k, ldb = tb ? k : n;
-  std::vector<T> one(static_cast<std::size_t>(m * n)), ref(one.size());
+  std::vector<T> one(static_cast<std::size_t>(m * n));
   set_num_threads(1);
   gemm<T>(ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, T(0), one.data(), n);
-  gemm_ref<T>(ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, T(0), ref.data(), n);
-  double err = 0;
-  for (std::size_t i = 0; i < ref.size(); ++i)
-    err = std::max(err, std::fabs(static_cast<double>(one[i]) - static_cast<double>(ref[i])));
-  CHECK(err <= (sizeof(T) == 4 ? 4e-7 : 1e-15) * static_cast<double>(k + 4));
   for (int threads : {2, 3}) {
     set_num_threads(threads);
     std::vector<T> many(one.size());
@@ -174,8 +168,8 @@ template <typename T>
 void test_gemm_threads() {
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
-    gemm_threads_case<T>(ta, tb, 256, 1536, 400);  // a Dense layer's forward at batch 256
-    gemm_threads_case<T>(ta, tb, 250, 1500, 801);
+    gemm_threads_case<T>(ta, tb, 256, 1040, 400);  // a batch of 256, two k blocks of AVX-512's
+    gemm_threads_case<T>(ta, tb, 250, 1100, 70);
   }
 }
 
