@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -62,6 +63,25 @@ std::vector<T> random_vec(std::size_t n, double lo = -1, double hi = 1) {
   std::vector<T> v(n);
   for (auto& x : v) x = static_cast<T>(u(rng));
   return v;
+}
+
+// n values uniform in [-1, 1) from their own generator seeded with `seed`
+// (the same vector whatever ran before), at least one element so that
+// .data() is never null.
+template <typename T>
+std::vector<T> seeded_vec(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> v(n > 0 ? n : 1);
+  for (auto& x : v) x = static_cast<T>(u(gen));
+  return v;
+}
+
+// Bit-for-bit equality (NaNs and signed zeros included), the tests' check
+// that two paths computed the same operations in the same order.
+template <typename T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 // The parts of the core test program, run by core_test.cc's main.

@@ -27,6 +27,7 @@
 #include "threads.h"
 
 using namespace fastmlp;
+using fastmlp_test::same_bits;
 using fastmlp_test::g_checks;
 using fastmlp_test::g_failures;
 using fastmlp_test::random_vec;
@@ -65,11 +66,6 @@ std::vector<ActCase> elementwise_cases() {
           {Activation::Hardtanh, hardtanh, "hardtanh"},
           {Activation::Relu6, {}, "relu6"},
           {Activation::LogSigmoid, {}, "logsigmoid"}};
-}
-
-template <typename T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 template <typename T>

@@ -35,34 +35,20 @@ using namespace fastmlp_test;
 namespace {
 
 template <typename T>
-std::vector<T> random_vec(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> v(std::max<std::size_t>(n, 1));
-  for (auto& x : v) x = static_cast<T>(u(rng));
-  return v;
-}
-
-template <typename T>
 void relu_tile(T* c, index_t ldc, index_t rows, index_t cols, const void*) {
   for (index_t i = 0; i < rows; ++i)
     for (index_t j = 0; j < cols; ++j) c[i * ldc + j] = c[i * ldc + j] > T(0) ? c[i * ldc + j] : T(0);
-}
-
-template <typename T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
 }
 
 // C = A·Bᵀ (+ beta·C) + bias, relu, with and without B packed ahead.
 template <typename T>
 void packed_case(index_t m, index_t n, index_t k, int threads, T beta, bool any_order) {
   set_num_threads(threads);
-  const auto A = random_vec<T>(static_cast<std::size_t>(m * k), 7 + unsigned(m));
-  const auto B = random_vec<T>(static_cast<std::size_t>(n * k), 8 + unsigned(n));
-  const auto B2 = random_vec<T>(static_cast<std::size_t>(n * k), 9 + unsigned(k));
-  const auto bias = random_vec<T>(static_cast<std::size_t>(n), 10);
-  const auto C0 = random_vec<T>(static_cast<std::size_t>(m * n), 11);
+  const auto A = seeded_vec<T>(static_cast<std::size_t>(m * k), 7 + unsigned(m));
+  const auto B = seeded_vec<T>(static_cast<std::size_t>(n * k), 8 + unsigned(n));
+  const auto B2 = seeded_vec<T>(static_cast<std::size_t>(n * k), 9 + unsigned(k));
+  const auto bias = seeded_vec<T>(static_cast<std::size_t>(n), 10);
+  const auto C0 = seeded_vec<T>(static_cast<std::size_t>(m * n), 11);
   const std::size_t size = gemm_packed_bt_size<T>(n, k);
   CHECK(size > 0);  // every kernel in this build has the one layout
   std::vector<T> P(size, T(7)), P2(size, T(7));  // non-zero: the padding must be written
@@ -148,9 +134,9 @@ std::vector<T> uncached(Network<T>& net, const std::vector<T>& x, index_t rows) 
 template <typename T>
 void test_network_cache() {
   Network<T> net = make_net<T>(100);
-  const auto w = random_vec<T>(static_cast<std::size_t>(net.param_count()), 21);
+  const auto w = seeded_vec<T>(static_cast<std::size_t>(net.param_count()), 21);
   std::memcpy(net.params(), w.data(), w.size() * sizeof(T));
-  const auto x = random_vec<T>(static_cast<std::size_t>(350 * 20), 22);
+  const auto x = seeded_vec<T>(static_cast<std::size_t>(350 * 20), 22);
   CHECK(net.predict_cache_enabled());
   // Few rows take the dot path and pack nothing: no cache is built.
   for (index_t rows = 1; rows <= gemm_detail::kDotPathMaxRows; ++rows) CHECK(same_bits(predict(net, x, rows), uncached(net, x, rows)));
@@ -186,7 +172,7 @@ void test_network_cache() {
   LossSpec mse;
   mse.kind = LossKind::Mse;
   net.set_loss(mse);
-  const auto y = random_vec<T>(static_cast<std::size_t>(64 * 7), 23);
+  const auto y = seeded_vec<T>(static_cast<std::size_t>(64 * 7), 23);
   const std::uint64_t v0 = net.params_version();
   predict(net, x, 64);
   const std::vector<T> pre = predict(net, x, 64);

@@ -37,20 +37,6 @@ using namespace fastmlp_test;
 
 namespace {
 
-template <typename T>
-std::vector<T> random_vec(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> v(std::max<std::size_t>(n, 1));
-  for (auto& x : v) x = static_cast<T>(u(rng));
-  return v;
-}
-
-template <typename T>
-bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0;
-}
-
 // The running kernel in the AResident order with small blocks (KC 64, NC
 // four micro-panels, MC at least 300 rows), so that every path of the order
 // runs on small operands, whatever the kernel's own blocks.
@@ -108,24 +94,22 @@ void blocked_case(const gemm_detail::KernelConfig<T>& cfg, bool ta, bool tb, ind
   CHECK(s.usable);
   if (!s.usable) return;
   const index_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 1, ldc = n + 2;
-  const auto A = random_vec<T>(static_cast<std::size_t>((ta ? k : m) * lda), 11);
-  const auto A2 = random_vec<T>(A.size(), 12);
-  const auto B = random_vec<T>(static_cast<std::size_t>((tb ? n : k) * ldb), 13);
-  const auto C0 = random_vec<T>(static_cast<std::size_t>(m * ldc), 14);
-  std::vector<T> own = C0, shared = C0, own2 = C0, shared2 = C0;
-  gemm_detail::gemm_blocked<T>(cfg, ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, beta,
-                               own.data(), ldc, nullptr);
-  const std::vector<T> packed = pack_all(cfg, s, ta, A, lda, m, k);
-  gemm_detail::gemm_blocked<T>(cfg, ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, beta,
-                               shared.data(), ldc, nullptr, packed.data());
-  CHECK(same_bits(own, shared));
+  const auto A = seeded_vec<T>(static_cast<std::size_t>((ta ? k : m) * lda), 11);
+  const auto A2 = seeded_vec<T>(A.size(), 12);
+  const auto B = seeded_vec<T>(static_cast<std::size_t>((tb ? n : k) * ldb), 13);
+  const auto C0 = seeded_vec<T>(static_cast<std::size_t>(m * ldc), 14);
+  // C after gemm_blocked with `a` passed and A packed by the block itself
+  // (packed null) or read from `packed`.
+  const auto product = [&](const std::vector<T>& a, const T* packed) {
+    std::vector<T> c = C0;
+    gemm_detail::gemm_blocked<T>(cfg, ta, tb, m, n, k, T(1), a.data(), lda, B.data(), ldb, beta,
+                                 c.data(), ldc, nullptr, packed);
+    return c;
+  };
+  const std::vector<T> own = product(A, nullptr), own2 = product(A2, nullptr);
+  CHECK(same_bits(own, product(A, pack_all(cfg, s, ta, A, lda, m, k).data())));
   // Packed from A2, read with A passed: the product is A2's.
-  gemm_detail::gemm_blocked<T>(cfg, ta, tb, m, n, k, T(1), A2.data(), lda, B.data(), ldb, beta,
-                               own2.data(), ldc, nullptr);
-  const std::vector<T> packed2 = pack_all(cfg, s, ta, A2, lda, m, k);
-  gemm_detail::gemm_blocked<T>(cfg, ta, tb, m, n, k, T(1), A.data(), lda, B.data(), ldb, beta,
-                               shared2.data(), ldc, nullptr, packed2.data());
-  CHECK(same_bits(own2, shared2));
+  CHECK(same_bits(own2, product(A, pack_all(cfg, s, ta, A2, lda, m, k).data())));
   CHECK(!same_bits(own, own2));
 }
 
@@ -149,8 +133,8 @@ void test_blocked(const gemm_detail::KernelConfig<T>& cfg) {
 // to check against gemm_ref, here it is the reference.
 template <typename T>
 void gemm_threads_case(bool ta, bool tb, index_t m, index_t n, index_t k) {
-  const auto A = random_vec<T>(static_cast<std::size_t>(m * k), 21);
-  const auto B = random_vec<T>(static_cast<std::size_t>(k * n), 22);
+  const auto A = seeded_vec<T>(static_cast<std::size_t>(m * k), 21);
+  const auto B = seeded_vec<T>(static_cast<std::size_t>(k * n), 22);
   const index_t lda = ta ? m : k, ldb = tb ? k : n;
   std::vector<T> one(static_cast<std::size_t>(m * n));
   set_num_threads(1);

@@ -47,15 +47,6 @@ std::string expected_kernel(const char* env) {
 }
 
 template <typename T>
-std::vector<T> random_vec(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<T> v(std::max<std::size_t>(n, 1));
-  for (auto& x : v) x = static_cast<T>(u(rng));
-  return v;
-}
-
-template <typename T>
 double tolerance(index_t k) {
   return (sizeof(T) == 4 ? 4e-7 : 1e-15) * static_cast<double>(k + 4);
 }
@@ -68,9 +59,9 @@ double gemm_error(bool ta, bool tb, index_t m, index_t n, index_t k, T alpha,
                   T beta, index_t pad, const GemmEpilogue<T>* ep = nullptr) {
   const index_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
   const index_t a_rows = ta ? k : m, b_rows = tb ? n : k;
-  const auto A = random_vec<T>(static_cast<std::size_t>(a_rows * std::max<index_t>(lda, 1)), 11);
-  const auto B = random_vec<T>(static_cast<std::size_t>(b_rows * std::max<index_t>(ldb, 1)), 12);
-  auto C = random_vec<T>(static_cast<std::size_t>(m * std::max<index_t>(ldc, 1)), 13);
+  const auto A = seeded_vec<T>(static_cast<std::size_t>(a_rows * std::max<index_t>(lda, 1)), 11);
+  const auto B = seeded_vec<T>(static_cast<std::size_t>(b_rows * std::max<index_t>(ldb, 1)), 12);
+  auto C = seeded_vec<T>(static_cast<std::size_t>(m * std::max<index_t>(ldc, 1)), 13);
   if (beta == T(0))  // BLAS: C is not read, so NaN there must not leak out
     for (index_t i = 0; i < m * n; i += 3) C[static_cast<std::size_t>(i / n * ldc + i % n)] =
         std::numeric_limits<T>::quiet_NaN();
@@ -148,7 +139,7 @@ void relu_tile(T* c, index_t ldc, index_t rows, index_t cols, const void*) {
 
 template <typename T>
 void test_epilogue() {
-  const auto bias = random_vec<T>(1000, 21);
+  const auto bias = seeded_vec<T>(1000, 21);
   GemmEpilogue<T> only_bias;
   only_bias.bias = bias.data();
   GemmEpilogue<T> bias_relu = only_bias;
@@ -200,7 +191,7 @@ void small_case(bool want_small, bool ta, bool tb, index_t m, index_t n,
 
 template <typename T>
 void test_small_path() {
-  const auto bias = random_vec<T>(600, 41);
+  const auto bias = seeded_vec<T>(600, 41);
   GemmEpilogue<T> bias_relu;
   bias_relu.bias = bias.data();
   bias_relu.tile_fn = &relu_tile<T>;
@@ -245,8 +236,8 @@ void test_small_path() {
   // Bit-identical from run to run (no state carried between calls: the
   // scratch strip is rewritten before it is read).
   const index_t m = 45, n = 77, k = 130;
-  const auto A = random_vec<T>(static_cast<std::size_t>(m * k), 51);
-  const auto B = random_vec<T>(static_cast<std::size_t>(k * n), 52);
+  const auto A = seeded_vec<T>(static_cast<std::size_t>(m * k), 51);
+  const auto B = seeded_vec<T>(static_cast<std::size_t>(k * n), 52);
   for (int t = 0; t < 4; ++t) {
     const bool ta = t & 1, tb = t & 2;
     std::vector<T> C1(static_cast<std::size_t>(m * n)), C2(C1.size());
@@ -277,7 +268,7 @@ void test_dot_path() {
     CHECK(!gemm_detail::use_dot_path<T>(portable, true, true, m, &any));
     CHECK(!gemm_detail::use_dot_path<T>(portable, false, false, m, &any));
   }
-  const auto bias = random_vec<T>(2048, 61);  // n up to 2048 below
+  const auto bias = seeded_vec<T>(2048, 61);  // n up to 2048 below
   GemmEpilogue<T> bias_relu = any;
   bias_relu.bias = bias.data();
   bias_relu.tile_fn = &relu_tile<T>;
@@ -290,8 +281,8 @@ void test_dot_path() {
   check_case<T>(false, true, 1, 2048, 2100, T(1), T(0), 0, &bias_relu);  // k past the small path's limit
   // The portable table, called as gemm does (whatever kernel this process runs).
   const index_t m = 7, n = 13, k = 37, ld = k + 2;
-  const auto A = random_vec<T>(static_cast<std::size_t>(m * ld), 62);
-  const auto B = random_vec<T>(static_cast<std::size_t>(n * ld), 63);
+  const auto A = seeded_vec<T>(static_cast<std::size_t>(m * ld), 62);
+  const auto B = seeded_vec<T>(static_cast<std::size_t>(n * ld), 63);
   std::vector<T> C(static_cast<std::size_t>(m * n)), R(C.size());
   gemm_detail::gemm_dot_rows<T>(portable, m, n, k, T(1), A.data(), ld, B.data(), ld, T(0), C.data(), n, plain);
   gemm_ref<T>(false, true, m, n, k, T(1), A.data(), ld, B.data(), ld, T(0), R.data(), n);
@@ -305,8 +296,8 @@ void test_dot_path() {
 template <typename T>
 void test_threads_deterministic() {
   const index_t m = 301, n = 523, k = 700;
-  const auto A = random_vec<T>(static_cast<std::size_t>(m * k), 31);
-  const auto B = random_vec<T>(static_cast<std::size_t>(k * n), 32);
+  const auto A = seeded_vec<T>(static_cast<std::size_t>(m * k), 31);
+  const auto B = seeded_vec<T>(static_cast<std::size_t>(k * n), 32);
   for (int threads : {1, 2, 3}) {
     set_num_threads(threads);
     std::vector<T> C1(static_cast<std::size_t>(m * n)), C2(C1.size()), R(C1.size());
