@@ -110,10 +110,12 @@ void NetworkWrap::require_live(Napi::Env env) const {
 void NetworkWrap::require_idle(Napi::Env env) const {
   require_live(env);
   if (busy_)
-    throw_error(env, busy_with_ == BusyWith::Predict
-                         ? "This network is predicting (predictAsync is running); wait for it to finish"
-                         : "This network is training (an epoch is running); wait for it to finish",
-                kCodeBusy);
+    throw_error(env, std::string("This network is ") + busy_reason() + "; wait for it to finish", kCodeBusy);
+}
+
+const char* NetworkWrap::busy_reason() const {
+  return busy_with_ == BusyWith::Predict ? "predicting (predictAsync is running)"
+                                         : "training (an epoch is running)";
 }
 
 index_t NetworkWrap::in_size() const { return in_; }

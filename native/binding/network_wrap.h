@@ -43,6 +43,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
  private:
   template <typename F> decltype(auto) visit(F&& f);
   void require_idle(Napi::Env env) const;   // also refuses a disposed network
+  // What keeps a busy network busy, for the refusals' messages: "predicting
+  // (predictAsync is running)" or "training (an epoch is running)".
+  const char* busy_reason() const;
   void require_live(Napi::Env env) const;
   index_t in_size() const;
   index_t out_size() const;

@@ -178,9 +178,8 @@ Napi::Value NetworkWrap::CopyStateFrom(const Napi::CallbackInfo& info) {
   if (source.disposed_)
     throw_error(env, "Cannot copy from source: it has been disposed (dispose() freed its memory)", kCodeDisposed);
   if (source.busy_)
-    throw_error(env, source.busy_with_ == BusyWith::Predict
-                         ? "Cannot copy from source: it is predicting (predictAsync is running); wait for it to finish"
-                         : "Cannot copy from source: it is training (an epoch is running); wait for it to finish",
+    throw_error(env, std::string("Cannot copy from source: it is ") + source.busy_reason() +
+                         "; wait for it to finish",
                 kCodeBusy);
   if (source.dtype_ != dtype_)
     throw_type_error(env, std::string("Expected a ") + dtype_label(dtype_) + " plan for source but received a " +

@@ -188,12 +188,12 @@ export abstract class PlanMemory {
 
   protected assertIdle(what: string): void {
     if (this.isDisposed) throw disposedError(what);
-    if (this.busy === 'predicting') {
-      throw codedError(`Cannot run ${what}: this plan is predicting (predictAsync is running); wait for it to finish`, BUSY);
-    }
-    if (this.busy) {
-      throw codedError(`Cannot run ${what}: this plan is training (an epoch is running); wait for it to finish`, BUSY);
-    }
+    if (this.busy) throw codedError(`Cannot run ${what}: this plan is ${this.busyReason()}; wait for it to finish`, BUSY);
+  }
+
+  /** What keeps a busy plan busy, for the refusals' messages. */
+  protected busyReason(): string {
+    return this.busy === 'predicting' ? 'predicting (predictAsync is running)' : 'training (an epoch is running)';
   }
 
   protected requireLoss(what: string): LossSpec {

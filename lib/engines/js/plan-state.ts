@@ -90,9 +90,7 @@ export abstract class PlanState extends PlanMemory {
       throw codedError('Cannot copy from source: it has been disposed (dispose() freed its memory)', DISPOSED);
     }
     if (from.busy) {
-      throw codedError(from.busy === 'predicting'
-        ? 'Cannot copy from source: it is predicting (predictAsync is running); wait for it to finish'
-        : 'Cannot copy from source: it is training (an epoch is running); wait for it to finish', BUSY);
+      throw codedError(`Cannot copy from source: it is ${from.busyReason()}; wait for it to finish`, BUSY);
     }
     if (from.dtype !== this.dtype) {
       throw new ArgumentTypeError(`Expected a ${this.dtype} plan for source but received a ${from.dtype} plan`);
