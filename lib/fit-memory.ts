@@ -65,7 +65,7 @@ export class FitMemory {
    * marks a fit idle before its promise settles, so the next fit may begin
    * (and copy) in those last microtasks, before the previous one's endFit.
    */
-  beginFit(): readonly FloatArray[] {
+  private beginFit(): readonly FloatArray[] {
     this.lent = [];
     return this.lent;
   }
@@ -80,7 +80,7 @@ export class FitMemory {
    * cost the next fit its memory. One that completed without copies (a
    * streamed source) needs none, so the kept blocks go.
    */
-  endFit(lease: readonly FloatArray[], failed = false): void {
+  private endFit(lease: readonly FloatArray[], failed: boolean): void {
     if (this.lent === lease) this.lent = [];
     if (this.released || (failed && lease.length === 0)) return;
     this.kept = this.reuse ? [...lease] : [];

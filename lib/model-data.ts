@@ -12,7 +12,7 @@ import { toTarget } from './targets';
 import { ArgumentRangeError, typeError } from './validate';
 
 export class ModelData {
-  /** fit's private copies and the memory kept under them between fits (Sequential: beginFit() and endFit(lease) around each fit). */
+  /** fit's private copies and the memory kept under them between fits (Sequential runs each fit through fitMemory.during). */
   readonly fitMemory: FitMemory;
 
   /**
