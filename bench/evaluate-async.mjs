@@ -14,12 +14,11 @@
 // rows' outputs), each the median of the 3 calls.
 //   node bench/evaluate-async.mjs      (after npm run build)
 import { spawnSync } from 'node:child_process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { median, watchCalls } from './lib/loop-watch.mjs';
 
 const VARIANTS = ['native evaluate', 'native evaluateAsync', 'js evaluate', 'js evaluateAsync'];
 const variant = process.argv[2];
-const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 const fmt = (v, w) => (v === null ? '—' : v.toFixed(v < 10 ? 1 : 0)).padStart(w);
 
 if (!variant) {
@@ -53,19 +52,15 @@ if (!variant) {
   const reference = m.evaluate(x, y);  // warm-up, and what evaluateAsync must return
   await call();
   syncParts.length = 0;
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  const times = [];
-  h.enable();
-  for (let i = 0; i < 3; i++) {
-    const t0 = performance.now();
-    const logs = await call();
-    times.push(performance.now() - t0);
-    // A turn of the event loop after each call: the histogram's timer records the delay it saw
-    // (a synchronous evaluate holds the loop for the whole call; without this it records nothing).
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (logs.loss !== reference.loss || logs.accuracy !== reference.accuracy) throw new Error(`${variant}: Logs differ from evaluate's`);
-  }
-  h.disable();
+  const watched = await watchCalls(call, {
+    calls: 3,
+    after: async (logs) => {
+      // A turn of the event loop after each call: the histogram's timer records the delay it saw
+      // (a synchronous evaluate holds the loop for the whole call; without this it records nothing).
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (logs.loss !== reference.loss || logs.accuracy !== reference.accuracy) throw new Error(`${variant}: Logs differ from evaluate's`);
+    },
+  });
   // The scoring evaluateAsync runs on the main thread once its forward pass is done: the same
   // internal call (lib/model-reads.ts ModelReads.score, reached past TypeScript's `private`) on
   // the same outputs, timed alone.
@@ -80,6 +75,5 @@ if (!variant) {
     }
     scoringMs = median(s);
   }
-  console.log(JSON.stringify({ variant, net: widths.join('-'), msPerCall: median(times), p99ms: h.percentile(99) / 1e6,
-    maxMs: h.max / 1e6, syncMs: syncParts.length ? median(syncParts) : null, scoringMs }));
+  console.log(JSON.stringify({ variant, net: widths.join('-'), ...watched, syncMs: syncParts.length ? median(syncParts) : null, scoringMs }));
 }

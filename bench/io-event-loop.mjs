@@ -17,9 +17,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { syncPart, watchCalls } from './lib/loop-watch.mjs';
 
 const CASES = ['save', 'save-opt', 'load', 'load-opt'];
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -64,21 +64,9 @@ if (values.case === undefined) {
       ? () => m.save(file, { includeOptimizer })
       : () => Sequential.load(file, { engine: 'native' }).then((loaded) => loaded.dispose());
     await call();  // warm-up
-    const s0 = performance.now();
-    const first = call();
-    const syncMs = performance.now() - s0;
-    await first;
-    const h = monitorEventLoopDelay({ resolution: 1 });
-    const times = [];
-    h.enable();
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      await call();
-      times.push(performance.now() - t0);
-    }
-    h.disable();
-    times.sort((a, b) => a - b);
-    console.log(JSON.stringify({ case: values.case, msPerCall: times[2], p99ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6, syncMs }));
+    const syncMs = await syncPart(call);
+    const watched = await watchCalls(call);
+    console.log(JSON.stringify({ case: values.case, ...watched, syncMs }));
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -16,6 +16,7 @@
 import { spawnSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { syncPart, watchCalls } from './lib/loop-watch.mjs';
 
 const variant = process.argv[2];
 if (!variant) {
@@ -63,22 +64,7 @@ if (!variant) {
   }
   const call = () => (variant === 'worker' ? m.predictAsync(x, { batchSize: 256 }) : oldPredictAsync(x));
   await call();  // warm-up (and the worker variant's private plan)
-  let syncMs = null;
-  if (variant === 'worker') {
-    const t0 = performance.now();
-    const p = call();
-    syncMs = performance.now() - t0;
-    await p;
-  }
-  const h = monitorEventLoopDelay({ resolution: 1 });
-  const times = [];
-  h.enable();
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    await call();
-    times.push(performance.now() - t0);
-  }
-  h.disable();
-  times.sort((a, b) => a - b);
-  console.log(JSON.stringify({ variant, msPerCall: times[2], p99ms: h.percentile(99) / 1e6, maxMs: h.max / 1e6, syncMs }));
+  // The worker variant's synchronous part: x's copy and the checks before it returns its promise.
+  const syncMs = variant === 'worker' ? await syncPart(call) : null;
+  console.log(JSON.stringify({ variant, ...await watchCalls(call), syncMs }));
 }
