@@ -18,11 +18,15 @@
 #include "activations.h"
 #include "gemm.h"
 #include "losses.h"
+#include "layer_specs.h"
 #include "network.h"
 #include "optim.h"
 #include "threads.h"
 
 using namespace fastmlp;
+using fastmlp_test::activation_spec;
+using fastmlp_test::dense_spec;
+using fastmlp_test::kind_spec;
 
 namespace {
 
@@ -199,31 +203,15 @@ void optimizer_lines() {
 // dropout, layer norm, tanh, cross-entropy, Adam; two epochs of four batches.
 template <typename T>
 void training_line() {
-  auto dense = [](index_t in, index_t out) {
-    LayerSpec l;
-    l.in = in;
-    l.out = out;
-    return l;
-  };
-  auto layer = [](LayerSpec::Kind kind, index_t features) {
-    LayerSpec l;
-    l.kind = kind;
-    l.features = features;
-    return l;
-  };
-  auto act = [](Activation a) {
-    LayerSpec l;
-    l.kind = LayerSpec::Kind::Activation;
-    l.activation = a;
-    return l;
-  };
   LayerSpec dropout;
   dropout.kind = LayerSpec::Kind::Dropout;
   dropout.p = 0.2;
   const std::vector<LayerSpec> layers = {
-      dense(40, 64), layer(LayerSpec::Kind::BatchNorm, 64), act(Activation::Gelu), dropout,
-      dense(64, 48), layer(LayerSpec::Kind::LayerNorm, 48), act(Activation::Tanh),
-      dense(48, 10)};
+      dense_spec(40, 64), kind_spec(LayerSpec::Kind::BatchNorm, 64),
+      activation_spec(Activation::Gelu), dropout,
+      dense_spec(64, 48), kind_spec(LayerSpec::Kind::LayerNorm, 48),
+      activation_spec(Activation::Tanh),
+      dense_spec(48, 10)};
   Network<T> net(layers, 64);
   net.set_seed(11);
   const auto init = random_vector<T>(static_cast<std::size_t>(net.param_count()), 12, -0.2, 0.2);

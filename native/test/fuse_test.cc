@@ -21,6 +21,7 @@
 
 #include "activations.h"
 #include "check.h"
+#include "layer_specs.h"
 #include "dense.h"
 #include "gemm.h"
 #include "network.h"
@@ -31,6 +32,8 @@ using fastmlp_test::same_bits;
 using fastmlp_test::g_checks;
 using fastmlp_test::g_failures;
 using fastmlp_test::random_vec;
+using fastmlp_test::activation_spec;
+using fastmlp_test::dense_spec;
 
 namespace {
 
@@ -130,21 +133,6 @@ void check_kernels(const ActCase& a, index_t B, index_t C, index_t OC, const cha
   report(same_bits(dz, dz_ref), "backward dZ", a.name, type, B, C, OC);
   report(same_bits(dw, dw_ref) && same_bits(db, db_ref), "backward dW, db", a.name, type,
          B, C, OC);
-}
-
-LayerSpec dense_layer(index_t in, index_t out) {
-  LayerSpec l;
-  l.in = in;
-  l.out = out;
-  return l;
-}
-
-LayerSpec activation_layer(const ActCase& a) {
-  LayerSpec l;
-  l.kind = LayerSpec::Kind::Activation;
-  l.activation = a.act;
-  l.act_params = a.params;
-  return l;
 }
 
 // The unfused network, written out: each layer's output kept for backward.
@@ -275,15 +263,15 @@ void test_type(const char* type) {
     // dense -> act -> dense -> act -> dense, an activation first (its
     // backward fuses, its forward cannot) and one last (forward only), with
     // a softmax (never fused) after a dense layer.
-    const LayerSpec act = activation_layer(a);
+    const LayerSpec act = activation_spec(a.act, a.params);
     LayerSpec softmax;
     softmax.kind = LayerSpec::Kind::Activation;
     softmax.activation = Activation::Softmax;
-    const std::vector<LayerSpec> mlp = {dense_layer(29, 70), act, dense_layer(70, 45), act,
-                                        dense_layer(45, 11)};
-    const std::vector<LayerSpec> ends = {act, dense_layer(29, 301), act, dense_layer(301, 19),
-                                         act, dense_layer(19, 5), softmax};
-    const std::vector<LayerSpec> wide = {dense_layer(300, 1100), act, dense_layer(1100, 97),
+    const std::vector<LayerSpec> mlp = {dense_spec(29, 70), act, dense_spec(70, 45), act,
+                                        dense_spec(45, 11)};
+    const std::vector<LayerSpec> ends = {act, dense_spec(29, 301), act, dense_spec(301, 19),
+                                         act, dense_spec(19, 5), softmax};
+    const std::vector<LayerSpec> wide = {dense_spec(300, 1100), act, dense_spec(1100, 97),
                                          act};
     check_network<T>(mlp, 29, 37, "mlp", a.name, type);
     check_network<T>(ends, 29, 13, "activation first and last", a.name, type);
@@ -293,7 +281,7 @@ void test_type(const char* type) {
     LayerSpec dropout;
     dropout.kind = LayerSpec::Kind::Dropout;
     dropout.p = 0.5;
-    const std::vector<LayerSpec> split = {dense_layer(29, 70), act, dropout, dense_layer(70, 9)};
+    const std::vector<LayerSpec> split = {dense_spec(29, 70), act, dropout, dense_spec(70, 9)};
     check_network<T>(split, 29, 37, "dense, activation, dropout", a.name, type, /*eval=*/true);
   }
 }

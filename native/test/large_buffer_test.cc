@@ -13,12 +13,14 @@
 #include <vector>
 
 #include "check.h"
+#include "layer_specs.h"
 #include "large_buffer.h"
 #include "network.h"
 
 using namespace fastmlp;
 using fastmlp_test::g_checks;
 using fastmlp_test::g_failures;
+using fastmlp_test::dense_spec;
 
 namespace {
 
@@ -75,20 +77,13 @@ void test_moves() {
   CHECK_THROWS(LargeBuffer<T>(static_cast<std::size_t>(-1) / 2), std::bad_alloc);
 }
 
-LayerSpec dense(index_t in, index_t out) {
-  LayerSpec l;
-  l.in = in;
-  l.out = out;
-  return l;
-}
-
 // A net whose parameters (1.3 M floats), gradients, Adam state and
 // activations at 64 rows are all mapped buffers (≥ 4 MiB).
 std::vector<LayerSpec> big_net() {
   LayerSpec relu;
   relu.kind = LayerSpec::Kind::Activation;
   relu.activation = Activation::Relu;
-  return {dense(256, 1024), relu, dense(1024, 1024), relu, dense(1024, 10)};
+  return {dense_spec(256, 1024), relu, dense_spec(1024, 1024), relu, dense_spec(1024, 10)};
 }
 
 Network<float> fresh_net(index_t max_batch, const std::vector<float>& params) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check.h"
+#include "layer_specs.h"
 #include "losses.h"
 #include "network.h"
 #include "rng.h"
@@ -17,21 +18,6 @@ using namespace fastmlp;
 
 namespace fastmlp_test {
 namespace {
-
-LayerSpec dense(index_t in, index_t out, double l1 = 0, double l2 = 0) {
-  LayerSpec l;
-  l.in = in;
-  l.out = out;
-  l.l1 = l1;
-  l.l2 = l2;
-  return l;
-}
-LayerSpec of_kind(LayerSpec::Kind k, index_t features = 0) {
-  LayerSpec l;
-  l.kind = k;
-  l.features = features;
-  return l;
-}
 
 // Finite differences of compute_gradients' loss (which includes penalties)
 // in the network's current mode; the dropout stream restarts each time.
@@ -73,12 +59,12 @@ void test_layers() {
   LossSpec ce;
   ce.kind = LossKind::CrossEntropy;
   const auto BN = LayerSpec::Kind::BatchNorm, LN = LayerSpec::Kind::LayerNorm;
-  LayerSpec drop = of_kind(LayerSpec::Kind::Dropout);
+  LayerSpec drop = kind_spec(LayerSpec::Kind::Dropout);
   drop.p = 0.3;
-  LayerSpec prelu = of_kind(LayerSpec::Kind::PRelu);
+  LayerSpec prelu = kind_spec(LayerSpec::Kind::PRelu);
   prelu.slopes = 6;
-  const std::vector<LayerSpec> layers = {dense(3, 6, 0.01, 0.02), of_kind(BN, 6), prelu, drop,
-                                         of_kind(LN, 6), dense(6, 4, 0, 0.1)};
+  const std::vector<LayerSpec> layers = {dense_spec(3, 6, 0.01, 0.02), kind_spec(BN, 6), prelu,
+                                         drop, kind_spec(LN, 6), dense_spec(6, 4, 0, 0.1)};
   Network<double> net(layers, 5);
   CHECK(net.param_count() == 6 * 4 + 12 + 6 + 12 + 4 * 7);
   CHECK(net.buffer_count() == 12 + kCountSlots);  // running_mean, running_var (6 each), the count's digits
@@ -118,7 +104,7 @@ void test_layers() {
   {
     LossSpec mse;
     mse.kind = LossKind::Mse;
-    const std::vector<LayerSpec> bn_layers = {dense(3, 4), of_kind(BN, 4), dense(4, 1)};
+    const std::vector<LayerSpec> bn_layers = {dense_spec(3, 4), kind_spec(BN, 4), dense_spec(4, 1)};
     Network<double> epoch_net(bn_layers, 4), twin(bn_layers, 4);
     const auto w = random_vec<double>(static_cast<std::size_t>(epoch_net.param_count()), 0.3, 1.0);
     for (Network<double>* n : {&epoch_net, &twin}) {
@@ -140,10 +126,10 @@ void test_layers() {
   // track_running_stats false keeps no buffers and normalises with the batch in
   // eval mode too, gradients included, and predict runs all its rows as one batch.
   {
-    LayerSpec cum = of_kind(BN, 3);
+    LayerSpec cum = kind_spec(BN, 3);
     cum.cumulative_average = true;
     cum.affine = false;
-    Network<double> cnet({cum, dense(3, 2)}, 4);
+    Network<double> cnet({cum, dense_spec(3, 2)}, 4);
     std::vector<double> mean_of_means(3, 0.0);
     for (int step = 0; step < 5; ++step) {
       auto xb = random_vec<double>(12, -1.0 + step, 1.0 + step);
@@ -156,7 +142,7 @@ void test_layers() {
     // The count past 2^24 in float32: its digits carry, so it keeps counting
     // and the cumulative average's factor stays 1/(count + 1) (a single float
     // slot stuck at 2^24 gave 1/(2^24 + 1) forever).
-    Network<float> fnet({cum, dense(3, 2)}, 4);
+    Network<float> fnet({cum, dense_spec(3, 2)}, 4);
     float* digits = fnet.buffers() + 6;
     digits[0] = 16777215.0f;  // count 2^24 - 1
     const auto x1 = random_vec<float>(12, -1.0, 1.0);
@@ -186,9 +172,9 @@ void test_layers() {
     fnet.forward_train(x1.data(), 4);
     CHECK(digits[0] == 0 && digits[1] == 0 && digits[2] == 6);
 
-    LayerSpec untracked = of_kind(BN, 4);
+    LayerSpec untracked = kind_spec(BN, 4);
     untracked.track_running_stats = false;
-    Network<double> unet({dense(3, 4), untracked, dense(4, 3)}, 5);
+    Network<double> unet({dense_spec(3, 4), untracked, dense_spec(4, 3)}, 5);
     CHECK(unet.buffer_count() == 0);
     CHECK(unet.predicts_in_one_pass());
     auto up = random_vec<double>(static_cast<std::size_t>(unet.param_count()), 0.2, 1.2);
@@ -208,12 +194,12 @@ void test_layers() {
   // Construction checks.
   LayerSpec bad_drop = drop;
   bad_drop.p = 1;
-  CHECK_THROWS(Network<double>({dense(3, 6), bad_drop}), std::invalid_argument);
-  CHECK_THROWS(Network<double>({dense(3, 6), of_kind(BN, 5)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(3, 6), bad_drop}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(3, 6), kind_spec(BN, 5)}), std::invalid_argument);
   LayerSpec bad_prelu = prelu;
   bad_prelu.slopes = 4;
-  CHECK_THROWS(Network<double>({dense(3, 6), bad_prelu}), std::invalid_argument);
-  CHECK_THROWS(Network<double>({dense(3, 6, -1, 0)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(3, 6), bad_prelu}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(3, 6, -1, 0)}), std::invalid_argument);
 }
 
 }  // namespace fastmlp_test

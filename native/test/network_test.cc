@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "layer_specs.h"
 #include "losses.h"
 #include "network.h"
 #include "optim.h"
@@ -18,19 +19,6 @@ using namespace fastmlp;
 
 namespace fastmlp_test {
 namespace {
-
-LayerSpec dense_l(index_t in, index_t out) {
-  LayerSpec l;
-  l.in = in;
-  l.out = out;
-  return l;
-}
-LayerSpec act_l(Activation a) {
-  LayerSpec l;
-  l.kind = LayerSpec::Kind::Activation;
-  l.activation = a;
-  return l;
-}
 
 // Uniform ±1/√fan_in, like torch.nn.Linear's default.
 template <typename T>
@@ -117,23 +105,23 @@ int xor_correct(const std::vector<LayerSpec>& layers, const LossSpec& loss,
 void test_network() {
   // Construction checks and the SPEC's parameter count (4 → 3 → 3 → 1: 31).
   CHECK_THROWS(Network<double>({}), std::invalid_argument);
-  CHECK_THROWS(Network<double>({act_l(Activation::Relu)}), std::invalid_argument);
-  CHECK_THROWS(Network<double>({dense_l(3, 4), dense_l(5, 2)}), std::invalid_argument);
-  CHECK_THROWS(Network<double>({dense_l(0, 4)}), std::invalid_argument);
-  CHECK_THROWS(Network<double>({dense_l(3, 4)}, 0), std::invalid_argument);
-  Network<float> small({dense_l(4, 3), act_l(Activation::Relu), dense_l(3, 3),
-                        dense_l(3, 1)});
+  CHECK_THROWS(Network<double>({activation_spec(Activation::Relu)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(3, 4), dense_spec(5, 2)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(0, 4)}), std::invalid_argument);
+  CHECK_THROWS(Network<double>({dense_spec(3, 4)}, 0), std::invalid_argument);
+  Network<float> small({dense_spec(4, 3), activation_spec(Activation::Relu), dense_spec(3, 3),
+                        dense_spec(3, 1)});
   CHECK(small.param_count() == 31 && small.input_size() == 4 &&
         small.output_size() == 1 && small.max_batch() == 32);
 
   // Finite-difference gradients of a 3-5-4-2 network in double.
   const std::vector<LayerSpec> net_a = {
-      dense_l(3, 5), act_l(Activation::Tanh),    dense_l(5, 4),
-      act_l(Activation::Relu), act_l(Activation::Sigmoid), dense_l(4, 2),
-      act_l(Activation::Softmax)};
-  const std::vector<LayerSpec> net_b = {dense_l(3, 5), act_l(Activation::Sigmoid),
-                                        dense_l(5, 4), act_l(Activation::Relu),
-                                        dense_l(4, 2)};
+      dense_spec(3, 5), activation_spec(Activation::Tanh),    dense_spec(5, 4),
+      activation_spec(Activation::Relu), activation_spec(Activation::Sigmoid), dense_spec(4, 2),
+      activation_spec(Activation::Softmax)};
+  const std::vector<LayerSpec> net_b = {dense_spec(3, 5), activation_spec(Activation::Sigmoid),
+                                        dense_spec(5, 4), activation_spec(Activation::Relu),
+                                        dense_spec(4, 2)};
   auto yd = random_vec<double>(8, 0, 1);
   const std::int32_t yi[] = {1, 0, 0, 1};
   LossSpec mse, ce, ce_ls;
@@ -319,10 +307,10 @@ void test_network() {
   }
 
   // XOR, learned (the notes' benchmark a perceptron cannot solve).
-  const std::vector<LayerSpec> xor_mse = {dense_l(2, 8), act_l(Activation::Tanh),
-                                          dense_l(8, 1), act_l(Activation::Sigmoid)};
-  const std::vector<LayerSpec> xor_ce = {dense_l(2, 8), act_l(Activation::Tanh),
-                                         dense_l(8, 2)};
+  const std::vector<LayerSpec> xor_mse = {dense_spec(2, 8), activation_spec(Activation::Tanh),
+                                          dense_spec(8, 1), activation_spec(Activation::Sigmoid)};
+  const std::vector<LayerSpec> xor_ce = {dense_spec(2, 8), activation_spec(Activation::Tanh),
+                                         dense_spec(8, 2)};
   CHECK(xor_correct<double>(xor_mse, mse, 400) == 4);
   CHECK(xor_correct<double>(xor_ce, ce, 300) == 4);
   CHECK(xor_correct<float>(xor_mse, mse, 400) == 4);

@@ -14,26 +14,15 @@
 #include <stdexcept>
 #include <vector>
 
+#include "layer_specs.h"
 #include "network.h"
 #include "threads.h"
 
 using namespace fastmlp;
+using fastmlp_test::activation_spec;
+using fastmlp_test::dense_spec;
 
 namespace {
-
-LayerSpec dense(index_t in, index_t out) {
-  LayerSpec l;
-  l.in = in;
-  l.out = out;
-  return l;
-}
-
-LayerSpec act(Activation a) {
-  LayerSpec l;
-  l.kind = LayerSpec::Kind::Activation;
-  l.activation = a;
-  return l;
-}
 
 int failures = 0;
 
@@ -60,8 +49,9 @@ void make_data(index_t rows, std::vector<T>& x, std::vector<std::int32_t>& y) {
 
 template <typename T>
 void run(OptimizerKind kind) {
-  const std::vector<LayerSpec> layers = {dense(16, 32), act(Activation::Relu), dense(32, 16),
-                                         act(Activation::Tanh), dense(16, 4)};
+  const std::vector<LayerSpec> layers = {dense_spec(16, 32), activation_spec(Activation::Relu),
+                                         dense_spec(32, 16), activation_spec(Activation::Tanh),
+                                         dense_spec(16, 4)};
   Network<T> net(layers, 8);
   std::mt19937 rng(1);
   std::uniform_real_distribution<double> u(-0.25, 0.25);
@@ -110,7 +100,7 @@ void run(OptimizerKind kind) {
   } catch (const std::invalid_argument&) {
   }
   try {
-    Network<T> broken({dense(16, 8), dense(9, 2)});
+    Network<T> broken({dense_spec(16, 8), dense_spec(9, 2)});
     expect(false, "mismatched layers throw");
   } catch (const std::invalid_argument&) {
   }
