@@ -8,16 +8,24 @@
 //   forward   Z (B,OC) = A (B,C) · Wᵀ + b
 //   backward  dW (OC,C) = dZᵀ · A,  db = column sums of dZ,  dA (B,C) = dZ · W
 // The 1/B of a mean-reduced loss lives in the loss gradient, not here.
+//
+// The passes are generators that yield between slices of their work
+// (slices.ts): trainEpoch and predictAsync pause there for the event loop;
+// the synchronous methods drain them (forwardRows, backwardRows, predictRows).
+// The batch norm, layer norm, dropout and PReLU kernels and the loss run whole
+// (one slice each): they are column- or row-statistics passes over one layer,
+// cheap beside the dense layers around them.
 
 import type { FloatArray, LossSpec, Target } from '../../engine';
 import { dropoutForward } from './dropout';
-import { gemm } from './gemm';
+import { gemmSteps } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
 import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
-import { allFinite, checkRows, copy, need } from './plan-arrays';
+import { allFiniteFrom, checkRows, copy, need } from './plan-arrays';
+import { ELEMENT_WORK, SCAN_WORK, drain, perSlice } from './slices';
 import { PlanState } from './plan-state';
 import { ArgumentRangeError } from '../../validate';
 import { incrementCount, readCount } from '../../batch-count';
@@ -28,30 +36,46 @@ export abstract class PlanPasses extends PlanState {
    * forward whose statistics backward will use; otherwise predict's (eval, and
    * into the second half of the norm layers' stats so the first survives).
    */
-  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
-                       training: boolean, keep: boolean): void {
+  private *layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                        training: boolean, keep: boolean): Generator<void, void> {
+    const meter = this.meter;
     switch (layer.kind) {
       case 'dense': {
         // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
         // whatever out held before (even NaN) is never read.
         const { inF, outF, weight, bias } = layer;
-        gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
+        yield* gemmSteps(meter, false, true, rows, outF, inF, 1, inp, weight, 0, out);
         for (let r = 0; r < rows; r++) {
           const o = r * outF;
           for (let j = 0; j < outF; j++) out[o + j] += bias[j];
         }
+        if (meter.add(rows * outF * SCAN_WORK)) yield;
         return;
       }
-      case 'activation':
-        layer.kernel.forward(inp, out, rows, layer.width);
+      case 'activation': {
+        // Every activation works row by row (softmax's sums too): blocks of
+        // rows give the same values as one call.
+        const C = layer.width;
+        const block = perSlice(C * ELEMENT_WORK);
+        if (block >= rows) {
+          layer.kernel.forward(inp, out, rows, C);
+          if (meter.add(rows * C * ELEMENT_WORK)) yield;
+          return;
+        }
+        for (let r = 0; r < rows; r += block) {
+          const n = Math.min(block, rows - r);
+          layer.kernel.forward(inp.subarray(r * C, (r + n) * C), out.subarray(r * C, (r + n) * C), n, C);
+          if (meter.add(n * C * ELEMENT_WORK)) yield;
+        }
         return;
+      }
       case 'dropout':
         if (training) dropoutForward(out, inp, layer.mask, rows * layer.width, layer.p, this.rng);
         else copy(inp, 0, out, 0, rows * layer.width);
-        return;
+        break;
       case 'prelu':
         preluForward(out, inp, layer.weight, rows, layer.width, layer.slopes);
-        return;
+        break;
       case 'batchnorm': {
         const C = layer.width;
         const k = keep ? 0 : 2;
@@ -64,25 +88,31 @@ export abstract class PlanPasses extends PlanState {
         batchnormForward(out, inp, layer.gamma, layer.beta, running ? layer.runningMean : null,
           running ? layer.runningVar : null, layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, momentum, batchStats);
         if (training && tracks) incrementCount(layer.tracked, 0);  // exact past 2^24 in float32 (lib/batch-count.ts)
-        return;
+        break;
       }
       case 'layernorm': {
         const k = keep ? 0 : 2;
         layernormForward(out, inp, layer.gamma, layer.beta, layer.stats[k]!, layer.stats[k + 1]!,
           rows, layer.width, layer.eps);
-        return;
+        break;
       }
     }
+    if (meter.add(rows * layer.width * ELEMENT_WORK)) yield;
   }
 
   /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
   protected forwardRows(rows: number): void {
+    drain(this.forwardSteps(rows));
+  }
+
+  /** forwardRows in slices. */
+  protected *forwardSteps(rows: number): Generator<void, void> {
     this.trainedRows = -1; // stays so if a layer throws
     if (this.isTraining && rows < 2 && this.layers.some((l) => l.kind === 'batchnorm')) {
       throw new ArgumentRangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
     for (let l = 0; l < this.layers.length; l++) {
-      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+      yield* this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
     }
     this.forwardTraining = this.isTraining;
     this.trainedRows = rows;
@@ -93,7 +123,12 @@ export abstract class PlanPasses extends PlanState {
    * forward. Overwrites every gradient; writes dLoss/dInput when dinput is given.
    */
   protected backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
-    const { layers, acts, scratch } = this;
+    drain(this.backwardSteps(dOut, rows, dinput));
+  }
+
+  /** backwardRows in slices. */
+  protected *backwardSteps(dOut: FloatArray, rows: number, dinput: FloatArray | null): Generator<void, void> {
+    const { layers, acts, scratch, meter } = this;
     this.lastPenalty = 0;
     const stop = dinput !== null ? 0 : this.firstParam;
     let cur: FloatArray = dOut;
@@ -104,22 +139,39 @@ export abstract class PlanPasses extends PlanState {
         // dZ = cur (B,OC); inp (B,C) = acts[l]
         const { inF, outF, weight, dWeight, dBias } = layer;
         // dweight (OC,C) = dZᵀ (OC,B) · inp (B,C)
-        gemm(true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+        yield* gemmSteps(meter, true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
         // dbias (OC) = column sums of dZ, summed in double
         for (let j = 0; j < outF; j++) {
           let s = 0;
           for (let r = 0; r < rows; r++) s += cur[r * outF + j];
           dBias[j] = s;
         }
-        if (layer.l1 > 0 || layer.l2 > 0) this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+        if (meter.add(rows * outF * SCAN_WORK)) yield;
+        if (layer.l1 > 0 || layer.l2 > 0) {
+          this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+          if (meter.add(weight.length * SCAN_WORK)) yield;
+        }
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
-        gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
+        yield* gemmSteps(meter, false, false, rows, inF, outF, 1, cur, weight, 0, next);
       } else if (layer.kind === 'activation') {
-        layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, layer.width);
+        // Row blocks, as in the forward (each row's gradient reads only that row).
+        const C = layer.width;
+        const block = Math.min(rows, perSlice(C * ELEMENT_WORK));
+        for (let r = 0; r < rows; r += block) {
+          const n = Math.min(block, rows - r);
+          if (n === rows) layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, C);
+          else {
+            const a = r * C;
+            const b = (r + n) * C;
+            layer.kernel.backward(acts[l]!.subarray(a, b), acts[l + 1]!.subarray(a, b), cur.subarray(a, b), next.subarray(a, b), n, C);
+          }
+          if (meter.add(n * C * ELEMENT_WORK)) yield;
+        }
       } else {
         const last = l === stop && dinput === null;
         otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining);
+        if (meter.add(rows * layer.width * ELEMENT_WORK)) yield;
         if (last) break;
       }
       cur = next;
@@ -128,30 +180,44 @@ export abstract class PlanPasses extends PlanState {
     // In float32 a finite loss (summed in double) can still overflow the
     // gradients; step() then refuses them (native/core/network.h
     // gradients_finite). One pass here: this engine's steps are slow anyway.
-    this.gradsFinite = allFinite(this.grads);
+    const grads = this.grads;
+    const range = perSlice(SCAN_WORK);
+    let finite = true;
+    for (let from = 0; finite && from < grads.length; from += range) {
+      finite = allFiniteFrom(grads, from, Math.min(grads.length, from + range));
+      if (meter.add(range * SCAN_WORK)) yield;
+    }
+    this.gradsFinite = finite;
   }
 
   protected predictRows(x: FloatArray, rows: number, out: FloatArray): void {
-    const nIn = this.inputSize;
-    const nOut = this.outputSize;
-    // Eval mode keeps no activations: each chunk ping-pongs through the two
-    // scratch buffers (capacity × maxWidth each), so the activations of the
-    // last forwardTrain survive for a later backward (as in network.cc).
     // Batch norm without running statistics normalises with the statistics of
     // the whole input, as torch's eval forward of it does: one pass, not chunks.
     if (rows > this.capacity && this.layers.some((l) => l.kind === 'batchnorm' && !l.trackRunningStats)) this.reserve(rows);
-    const { layers, scratch } = this;
     for (let start = 0; start < rows; start += this.capacity) {
-      const n = Math.min(this.capacity, rows - start);
-      let src = scratch[0];
-      copy(x, start * nIn, src, 0, n * nIn);
-      for (let l = 0; l < layers.length; l++) {
-        const dst = src === scratch[0] ? scratch[1] : scratch[0];
-        this.layerForward(layers[l], src, dst, n, false, false);
-        src = dst;
-      }
-      copy(src, 0, out, start * nOut, n * nOut);
+      drain(this.predictPass(x, start, Math.min(this.capacity, rows - start), out));
     }
+  }
+
+  /**
+   * Predict's forward of rows [start, start + n) of x into the same rows of
+   * out, n ≤ capacity, in slices. Eval mode keeps no activations: the pass
+   * ping-pongs through the two scratch buffers (capacity × maxWidth each), so
+   * the activations of the last forwardTrain survive for a later backward (as
+   * in network.cc).
+   */
+  protected *predictPass(x: FloatArray, start: number, n: number, out: FloatArray): Generator<void, void> {
+    const nIn = this.inputSize;
+    const nOut = this.outputSize;
+    const { layers, scratch } = this;
+    let src = scratch[0];
+    copy(x, start * nIn, src, 0, n * nIn);
+    for (let l = 0; l < layers.length; l++) {
+      const dst = src === scratch[0] ? scratch[1] : scratch[0];
+      yield* this.layerForward(layers[l], src, dst, n, false, false);
+      src = dst;
+    }
+    copy(src, 0, out, start * nOut, n * nOut);
   }
 
   /** Copies x into the input buffer and runs the training forward. */
