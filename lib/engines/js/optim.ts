@@ -28,7 +28,7 @@
 
 import type { FloatArray, OptimizerName, OptimizerSpec } from '../../engine';
 import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
-import { SCAN_WORK, UPDATE_WORK, drain, perSlice, type WorkMeter } from './slices';
+import { SCAN_WORK, UPDATE_WORK, perSlice, type WorkMeter } from './slices';
 
 const KINDS: readonly OptimizerName[] = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'];
 
@@ -425,26 +425,29 @@ function updateRange(spec: FullSpec, scale: number, param: FloatArray, grad: Flo
  */
 export function optimizerUpdate(input: OptimizerSpec, param: FloatArray, grad: FloatArray,
                                 state: FloatArray, n: number, step: number): boolean {
-  return drain(optimizerSteps(null, input, param, grad, state, n, step));
+  // optimizerSteps in one slice, without its generator (small nets' steps).
+  const spec = isComplete(input) ? input : completeOptimizer(input);
+  const sumSq = spec.clipNorm > 0 ? addSquares(grad, 0, n, 0) : 0;
+  return updateRange(spec, gradientScale(spec, sumSq), param, grad, state, n, step, 0, n);
 }
 
 /**
  * optimizerUpdate in slices of the flat loop (slices.ts), yielding when the
- * meter says a pause is due (never without one). Each element's arithmetic
+ * meter says a pause is due. Each element's arithmetic
  * is the same wherever the loop pauses; clipNorm's sum of squares runs first,
  * in order, across the slices.
  */
-export function* optimizerSteps(meter: WorkMeter | null, input: OptimizerSpec, param: FloatArray,
+export function* optimizerSteps(meter: WorkMeter, input: OptimizerSpec, param: FloatArray,
                                 grad: FloatArray, state: FloatArray, n: number,
                                 step: number): Generator<void, boolean> {
   // The plans pass complete specs, so a step allocates nothing but this generator.
   const spec = isComplete(input) ? input : completeOptimizer(input);
-  const range = meter === null ? n : perSlice(UPDATE_WORK);
+  const range = perSlice(UPDATE_WORK);
   let sumSq = 0;
   if (spec.clipNorm > 0) {
     for (let from = 0; from < n; from += range) {
       sumSq = addSquares(grad, from, Math.min(n, from + range), sumSq);
-      if (meter?.add(range * SCAN_WORK) === true) yield;
+      if (meter.add(range * SCAN_WORK)) yield;
     }
   }
   const scale = gradientScale(spec, sumSq);
@@ -452,7 +455,7 @@ export function* optimizerSteps(meter: WorkMeter | null, input: OptimizerSpec, p
   for (let from = 0; from < n; from += range) {
     // Every range runs, a failed one too: the elements that can be updated are (see overflowFrom).
     if (!updateRange(spec, scale, param, grad, state, n, step, from, Math.min(n, from + range))) committed = false;
-    if (meter?.add(range * UPDATE_WORK) === true) yield;
+    if (meter.add(range * UPDATE_WORK)) yield;
   }
   return committed;
 }

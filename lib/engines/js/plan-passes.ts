@@ -18,64 +18,46 @@
 
 import type { FloatArray, LossSpec, Target } from '../../engine';
 import { dropoutForward } from './dropout';
-import { gemmSteps } from './gemm';
+import { gemm, gemmSteps } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
 import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
 import { allFiniteFrom, checkRows, copy, need } from './plan-arrays';
-import { ELEMENT_WORK, SCAN_WORK, drain, perSlice } from './slices';
+import { ELEMENT_WORK, SCAN_WORK, SLICE_WORK, drain, perSlice } from './slices';
 import { PlanState } from './plan-state';
 import { ArgumentRangeError } from '../../validate';
 import { incrementCount, readCount } from '../../batch-count';
 
 export abstract class PlanPasses extends PlanState {
   /**
-   * One layer's forward of `rows` rows from inp into out. keep: a training-path
-   * forward whose statistics backward will use; otherwise predict's (eval, and
-   * into the second half of the norm layers' stats so the first survives).
+   * One layer's forward of `rows` rows from inp into out, whole. keep: a
+   * training-path forward whose statistics backward will use; otherwise
+   * predict's (eval, and into the second half of the norm layers' stats so
+   * the first survives).
    */
-  private *layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
-                        training: boolean, keep: boolean): Generator<void, void> {
-    const meter = this.meter;
+  private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                       training: boolean, keep: boolean): void {
     switch (layer.kind) {
       case 'dense': {
         // out (B,OC) = inp (B,C) · weight (OC,C)ᵀ + bias (OC); beta = 0, so
         // whatever out held before (even NaN) is never read.
         const { inF, outF, weight, bias } = layer;
-        yield* gemmSteps(meter, false, true, rows, outF, inF, 1, inp, weight, 0, out);
-        for (let r = 0; r < rows; r++) {
-          const o = r * outF;
-          for (let j = 0; j < outF; j++) out[o + j] += bias[j];
-        }
-        if (meter.add(rows * outF * SCAN_WORK)) yield;
+        gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
+        addBias(out, bias, rows, outF);
         return;
       }
-      case 'activation': {
-        // Every activation works row by row (softmax's sums too): blocks of
-        // rows give the same values as one call.
-        const C = layer.width;
-        const block = perSlice(C * ELEMENT_WORK);
-        if (block >= rows) {
-          layer.kernel.forward(inp, out, rows, C);
-          if (meter.add(rows * C * ELEMENT_WORK)) yield;
-          return;
-        }
-        for (let r = 0; r < rows; r += block) {
-          const n = Math.min(block, rows - r);
-          layer.kernel.forward(inp.subarray(r * C, (r + n) * C), out.subarray(r * C, (r + n) * C), n, C);
-          if (meter.add(n * C * ELEMENT_WORK)) yield;
-        }
+      case 'activation':
+        layer.kernel.forward(inp, out, rows, layer.width);
         return;
-      }
       case 'dropout':
         if (training) dropoutForward(out, inp, layer.mask, rows * layer.width, layer.p, this.rng);
         else copy(inp, 0, out, 0, rows * layer.width);
-        break;
+        return;
       case 'prelu':
         preluForward(out, inp, layer.weight, rows, layer.width, layer.slopes);
-        break;
+        return;
       case 'batchnorm': {
         const C = layer.width;
         const k = keep ? 0 : 2;
@@ -88,16 +70,46 @@ export abstract class PlanPasses extends PlanState {
         batchnormForward(out, inp, layer.gamma, layer.beta, running ? layer.runningMean : null,
           running ? layer.runningVar : null, layer.stats[k]!, layer.stats[k + 1]!, rows, C, layer.eps, momentum, batchStats);
         if (training && tracks) incrementCount(layer.tracked, 0);  // exact past 2^24 in float32 (lib/batch-count.ts)
-        break;
+        return;
       }
       case 'layernorm': {
         const k = keep ? 0 : 2;
         layernormForward(out, inp, layer.gamma, layer.beta, layer.stats[k]!, layer.stats[k + 1]!,
           rows, layer.width, layer.eps);
-        break;
+        return;
       }
     }
-    if (meter.add(rows * layer.width * ELEMENT_WORK)) yield;
+  }
+
+  /**
+   * layerForward of a layer of more than one slice of work (layerWork), as
+   * slices, yielding when the meter says a pause is due: a dense layer runs its
+   * product in runs of gemm units, an activation in blocks of rows (every
+   * activation works row by row, softmax's sums too, so blocks give the same
+   * values as one call). The other kinds run whole. A layer within one slice
+   * runs whole through layerForward, so a small net's step creates no
+   * generator per layer.
+   */
+  private *layerForwardSteps(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                             training: boolean, keep: boolean): Generator<void, void> {
+    const meter = this.meter;
+    if (layer.kind !== 'dense' && layer.kind !== 'activation') {
+      this.layerForward(layer, inp, out, rows, training, keep);
+      if (meter.add(layerWork(layer, rows))) yield;
+    } else if (layer.kind === 'dense') {
+      const { inF, outF, weight, bias } = layer;
+      yield* gemmSteps(meter, false, true, rows, outF, inF, 1, inp, weight, 0, out);
+      addBias(out, bias, rows, outF);
+      if (meter.add(rows * outF * SCAN_WORK)) yield;
+    } else {
+      const C = layer.width;
+      const block = perSlice(C * ELEMENT_WORK);
+      for (let r = 0; r < rows; r += block) {
+        const n = Math.min(block, rows - r);
+        layer.kernel.forward(inp.subarray(r * C, (r + n) * C), out.subarray(r * C, (r + n) * C), n, C);
+        if (meter.add(n * C * ELEMENT_WORK)) yield;
+      }
+    }
   }
 
   /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
@@ -112,7 +124,13 @@ export abstract class PlanPasses extends PlanState {
       throw new ArgumentRangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
     for (let l = 0; l < this.layers.length; l++) {
-      yield* this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+      const layer = this.layers[l];
+      const work = layerWork(layer, rows);
+      if (work > SLICE_WORK) yield* this.layerForwardSteps(layer, this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+      else {
+        this.layerForward(layer, this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+        if (this.meter.add(work)) yield;
+      }
     }
     this.forwardTraining = this.isTraining;
     this.trainedRows = rows;
@@ -139,7 +157,12 @@ export abstract class PlanPasses extends PlanState {
         // dZ = cur (B,OC); inp (B,C) = acts[l]
         const { inF, outF, weight, dWeight, dBias } = layer;
         // dweight (OC,C) = dZᵀ (OC,B) · inp (B,C)
-        yield* gemmSteps(meter, true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+        const flops = 2 * rows * outF * inF;  // of each of the two products
+        if (flops > SLICE_WORK) yield* gemmSteps(meter, true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+        else {
+          gemm(true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+          if (meter.add(flops)) yield;
+        }
         // dbias (OC) = column sums of dZ, summed in double
         for (let j = 0; j < outF; j++) {
           let s = 0;
@@ -153,7 +176,11 @@ export abstract class PlanPasses extends PlanState {
         }
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
-        yield* gemmSteps(meter, false, false, rows, inF, outF, 1, cur, weight, 0, next);
+        if (flops > SLICE_WORK) yield* gemmSteps(meter, false, false, rows, inF, outF, 1, cur, weight, 0, next);
+        else {
+          gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
+          if (meter.add(flops)) yield;
+        }
       } else if (layer.kind === 'activation') {
         // Row blocks, as in the forward (each row's gradient reads only that row).
         const C = layer.width;
@@ -214,7 +241,12 @@ export abstract class PlanPasses extends PlanState {
     copy(x, start * nIn, src, 0, n * nIn);
     for (let l = 0; l < layers.length; l++) {
       const dst = src === scratch[0] ? scratch[1] : scratch[0];
-      yield* this.layerForward(layers[l], src, dst, n, false, false);
+      const work = layerWork(layers[l], n);
+      if (work > SLICE_WORK) yield* this.layerForwardSteps(layers[l], src, dst, n, false, false);
+      else {
+        this.layerForward(layers[l], src, dst, n, false, false);
+        if (this.meter.add(work)) yield;
+      }
       src = dst;
     }
     copy(src, 0, out, start * nOut, n * nOut);
@@ -233,4 +265,17 @@ export abstract class PlanPasses extends PlanState {
     const pred = this.acts[this.layers.length];
     return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout);
   }
+}
+
+/** out (rows × width) += bias on every row. */
+function addBias(out: FloatArray, bias: FloatArray, rows: number, width: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * width;
+    for (let j = 0; j < width; j++) out[o + j] += bias[j];
+  }
+}
+
+/** A layer's forward work for the meter (slices.ts): a dense layer's FLOPs and bias, elements otherwise. */
+function layerWork(layer: Layer, rows: number): number {
+  return layer.kind === 'dense' ? (2 * layer.inF + SCAN_WORK) * rows * layer.outF : rows * layer.width * ELEMENT_WORK;
 }

@@ -16,8 +16,7 @@
 
 import { isThenable, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type NetworkPlan, type Target } from '../../engine';
 import { validateTarget } from './losses';
-import { optimizerSteps } from './optim';
-import { drain, type WorkMeter } from './slices';
+import { optimizerSteps, optimizerUpdate } from './optim';
 import { allFinite, alloc, checkRows, copy, isCount, need } from './plan-arrays';
 import { PlanPasses } from './plan-passes';
 import { yieldDue, yieldToEventLoop } from '../../event-loop';
@@ -155,12 +154,15 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
    * step count stays, as for a refused step (network_epoch.cc step()).
    */
   private update(): boolean {
-    return drain(this.updateSteps(null));
+    const applied = optimizerUpdate(this.optimizer, this.params, this.grads, this.optState,
+                                    this.paramCount, this.steps + 1);
+    if (applied) this.steps++;
+    return applied;
   }
 
-  /** update in slices of the optimizer's loop (meter null: one slice). */
-  private *updateSteps(meter: WorkMeter | null): Generator<void, boolean> {
-    const applied = yield* optimizerSteps(meter, this.optimizer, this.params, this.grads, this.optState,
+  /** update in slices of the optimizer's loop (trainEpoch). */
+  private *updateSteps(): Generator<void, boolean> {
+    const applied = yield* optimizerSteps(this.meter, this.optimizer, this.params, this.grads, this.optState,
                                           this.paramCount, this.steps + 1);
     if (applied) this.steps++;
     return applied;
@@ -356,7 +358,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     const badStats = Number.isFinite(value) && this.gradsFinite && savedBuffers !== null && !allFinite(this.buffers);
     let fault: BatchOutcome['fault'] = null;
     if (!Number.isFinite(value) || !this.gradsFinite || badStats) fault = badStats ? 'statistics' : 'loss';
-    else if (!(yield* this.updateSteps(this.meter))) fault = 'update';
+    else if (!(yield* this.updateSteps())) fault = 'update';
     if (fault !== null && savedBuffers !== null) this.buffers.set(savedBuffers);
     return { value, fault };
   }
