@@ -180,7 +180,9 @@ function kernel4x4(ap: Float64Array, bp: Float64Array, mb: number, nb: number, k
 //    sum over k is the same loop whichever columns run beside it.
 // The packing buffers are shared by every product (of every plan), so a run
 // that starts within a (j0, p0) packs that block of B again unless packB still
-// holds it (packedB: another product may have run during the pause).
+// holds it (packedB: another product may have run during the pause). A
+// product dropped part-way (its plan disposed during a pause) leaves packedB
+// referring to its B until the next product packs one.
 
 /** Columns of C per direct-path unit. */
 const DIRECT_COLS = 256;
@@ -240,6 +242,9 @@ function gemmPacked(transA: boolean, transB: boolean, m: number, n: number, k: n
       }
     }
   }
+  // The product is done: no run will ask for its B again, and the reference
+  // would keep the operand (a plan's weights, even a disposed plan's) alive.
+  if (to === Math.ceil(n / NC) * pBlocks * iBlocks) packedB.b = null;
 }
 
 /**
