@@ -116,7 +116,7 @@ describe('the event loop during one long batch or pass (JS engine)', () => {
   // predictAsync not at all. Paused in slices, the timer ticks every ~15 ms
   // (YIELD_MS) of work. The counts leave room for a slow, shared machine,
   // where more work means more pauses, not fewer.
-  it('fit of a single batch of 784-scale work lets a 5 ms timer tick many times', async () => {
+  it('fit of a single batch of a few hundred ms lets a 5 ms timer tick many times', async () => {
     const m = new Sequential([new Dense(512, 1024, { activation: 'relu' }), new Dense(1024, 1024, { activation: 'relu' }),
       new Dense(1024, 10)], { engine: 'js', seed: 1 });
     m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
