@@ -1,6 +1,7 @@
 // The main thread's share of training work between two turns of the event
-// loop. Everything that trains on the main thread (the JS engine's epochs, the
-// batch-driven fit loop, fit's epoch loop itself) asks here whether its turn is
+// loop. Everything that trains on the main thread (the JS engine's epochs and
+// the slices of each batch, lib/engines/js/slices.ts; the batch-driven fit
+// loop; fit's epoch loop itself) asks here whether its turn is
 // up, against one clock: a yield anywhere restarts it, so work split into many
 // short calls (one-batch epochs, tiny epochs back to back) is held to the same
 // budget as one long epoch. Before, each epoch restarted its own clock and never

@@ -40,6 +40,7 @@
 // float kernels do).
 
 import type { FloatArray } from '../../engine';
+import { perSlice, type WorkMeter } from './slices';
 
 /** Register tile: rows of A and columns of B per micro-kernel call. */
 const MR = 4;
@@ -167,26 +168,89 @@ function kernel4x4(ap: Float64Array, bp: Float64Array, mb: number, nb: number, k
   }
 }
 
-/** Packed path: the BLIS loops jc (NC) → pc (KC, pack B) → ic (MC, pack A) → kernel. */
+// Units of work. gemm's loops are cut into units that can be run in any
+// contiguous runs, with a pause between runs (the plan's passes yield to the
+// event loop there: slices.ts), and give every element of C the same
+// arithmetic, in the same order, as one uninterrupted product:
+//  - packed path: one unit per (column block j0, depth block p0, row block i0)
+//    in the loop order below. An element of C is touched by the units of its
+//    own column and row blocks only, once per depth block, in ascending p0, so
+//    where the runs are cut changes nothing about its sums.
+//  - direct path: one unit per (row i, DIRECT_COLS columns): each element's
+//    sum over k is the same loop whichever columns run beside it.
+// The packing buffers are shared by every product (of every plan), so a run
+// that starts within a (j0, p0) packs that block of B again unless packB still
+// holds it (packedB: another product may have run during the pause). A
+// product dropped part-way (its plan disposed during a pause) leaves packedB
+// referring to its B until the next product packs one.
+
+/** Columns of C per direct-path unit. */
+const DIRECT_COLS = 256;
+
+/** What packB holds: the operand, its transpose and shape, and the block (j0, p0). */
+const packedB = { b: null as FloatArray | null, transB: false, n: 0, k: 0, j0: -1, p0: -1 };
+
+function packBlockOfB(transB: boolean, b: FloatArray, n: number, k: number, j0: number, nb: number,
+                p0: number, kb: number): void {
+  packPanelsB(transB, b, n, k, j0, nb, p0, kb, packB);
+  packedB.b = b; packedB.transB = transB; packedB.n = n; packedB.k = k; packedB.j0 = j0; packedB.p0 = p0;
+}
+
+function holdsB(transB: boolean, b: FloatArray, n: number, k: number, j0: number, p0: number): boolean {
+  return packedB.b === b && packedB.transB === transB && packedB.n === n && packedB.k === k &&
+    packedB.j0 === j0 && packedB.p0 === p0;
+}
+
+function isDirect(m: number, n: number): boolean {
+  return m < DIRECT_ROWS || n < NR;
+}
+
+/** Units of the product (m, n ≥ 1, k ≥ 1): see "Units of work". */
+export function gemmUnitCount(m: number, n: number, k: number): number {
+  if (isDirect(m, n)) return m * Math.ceil(n / DIRECT_COLS);
+  return Math.ceil(n / NC) * Math.ceil(k / KC) * Math.ceil(m / MC);
+}
+
+/** Multiply-adds ×2 of the largest unit, for sizing runs. */
+export function gemmUnitFlops(m: number, n: number, k: number): number {
+  if (isDirect(m, n)) return 2 * Math.min(n, DIRECT_COLS) * k;
+  return 2 * Math.min(MC, m) * Math.min(NC, n) * Math.min(KC, k);
+}
+
+/** Packed path, units [from, to) of the BLIS loops jc (NC) → pc (KC, pack B) → ic (MC, pack A) → kernel. */
 function gemmPacked(transA: boolean, transB: boolean, m: number, n: number, k: number,
-                    alpha: number, a: FloatArray, b: FloatArray, c: FloatArray): void {
-  for (let j0 = 0; j0 < n; j0 += NC) {
+                    alpha: number, a: FloatArray, b: FloatArray, c: FloatArray,
+                    from: number, to: number): void {
+  const iBlocks = Math.ceil(m / MC);
+  const pBlocks = Math.ceil(k / KC);
+  let unit = from;
+  let ib = from % iBlocks;
+  let pb = Math.floor(from / iBlocks) % pBlocks;
+  let jb = Math.floor(from / (iBlocks * pBlocks));
+  for (; unit < to; jb++, pb = 0) {
+    const j0 = jb * NC;
     const nb = Math.min(NC, n - j0);
-    for (let p0 = 0; p0 < k; p0 += KC) {
+    for (; pb < pBlocks && unit < to; pb++, ib = 0) {
+      const p0 = pb * KC;
       const kb = Math.min(KC, k - p0);
-      packPanelsB(transB, b, n, k, j0, nb, p0, kb, packB);
-      for (let i0 = 0; i0 < m; i0 += MC) {
+      if (ib === 0 || !holdsB(transB, b, n, k, j0, p0)) packBlockOfB(transB, b, n, k, j0, nb, p0, kb);
+      for (; ib < iBlocks && unit < to; ib++, unit++) {
+        const i0 = ib * MC;
         const mb = Math.min(MC, m - i0);
         packPanelsA(transA, a, m, k, i0, mb, p0, kb, packA);
         kernel4x4(packA, packB, mb, nb, kb, alpha, c, n, i0 * n + j0);
       }
     }
   }
+  // The product is done: no run will ask for its B again, and the reference
+  // would keep the operand (a plan's weights, even a disposed plan's) alive.
+  if (to === Math.ceil(n / NC) * pBlocks * iBlocks) packedB.b = null;
 }
 
 /**
  * Direct path for skinny products (m or n below the tile size), where packing
- * would cost as much as the product. op(A)(i,p) is a[i*aRow + p*aCol].
+ * would cost as much as the product; units [from, to), each a row i of C and
+ * DIRECT_COLS of its columns [j0, j1). op(A)(i,p) is a[i*aRow + p*aCol].
  *  - B not transposed: row i of C += Σ_p op(A)(i,p) · row p of B (i-p-j), the
  *    inner loop contiguous over j in B and C; four p per pass, so each C
  *    element is loaded and stored once per four multiply-adds.
@@ -194,10 +258,15 @@ function gemmPacked(transA: boolean, transB: boolean, m: number, n: number, k: n
  *    four columns j per pass share each load of A.
  */
 function gemmDirect(transA: boolean, transB: boolean, m: number, n: number, k: number,
-                    alpha: number, a: FloatArray, b: FloatArray, c: FloatArray): void {
+                    alpha: number, a: FloatArray, b: FloatArray, c: FloatArray,
+                    from: number, to: number): void {
   const aRow = transA ? 1 : k;
   const aCol = transA ? m : 1;
-  for (let i = 0; i < m; i++) {
+  const colBlocks = Math.ceil(n / DIRECT_COLS);
+  for (let unit = from; unit < to; unit++) {
+    const i = Math.floor(unit / colBlocks);
+    const j0 = (unit % colBlocks) * DIRECT_COLS;
+    const j1 = Math.min(n, j0 + DIRECT_COLS);
     const ai = i * aRow;
     const ci = i * n;
     if (!transB) {
@@ -208,18 +277,19 @@ function gemmDirect(transA: boolean, transB: boolean, m: number, n: number, k: n
         const a2 = alpha * a[ai + (p + 2) * aCol];
         const a3 = alpha * a[ai + (p + 3) * aCol];
         const b0 = p * n, b1 = b0 + n, b2 = b1 + n, b3 = b2 + n;
-        for (let j = 0; j < n; j++) {
+        for (let j = j0; j < j1; j++) {
           c[ci + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
         }
       }
       for (; p < k; p++) {
         const a0 = alpha * a[ai + p * aCol];
         const b0 = p * n;
-        for (let j = 0; j < n; j++) c[ci + j] += a0 * b[b0 + j];
+        for (let j = j0; j < j1; j++) c[ci + j] += a0 * b[b0 + j];
       }
     } else {
-      let j = 0;
-      for (; j + 3 < n; j += 4) {
+      // j0 is a multiple of 4 (DIRECT_COLS is): the same groups of four as one whole row.
+      let j = j0;
+      for (; j + 3 < j1; j += 4) {
         const b0 = j * k, b1 = b0 + k, b2 = b1 + k, b3 = b2 + k;
         let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         for (let p = 0, x = ai; p < k; p++, x += aCol) {
@@ -229,7 +299,7 @@ function gemmDirect(transA: boolean, transB: boolean, m: number, n: number, k: n
         c[ci + j] += alpha * s0; c[ci + j + 1] += alpha * s1;
         c[ci + j + 2] += alpha * s2; c[ci + j + 3] += alpha * s3;
       }
-      for (; j < n; j++) {
+      for (; j < j1; j++) {
         const b0 = j * k;
         let s = 0;
         for (let p = 0, x = ai; p < k; p++, x += aCol) s += a[x] * b[b0 + p];
@@ -240,17 +310,51 @@ function gemmDirect(transA: boolean, transB: boolean, m: number, n: number, k: n
 }
 
 /**
- * Row-major C = alpha·op(A)·op(B) + beta·C (see the file comment).
+ * The first part of a product: C = beta·C. Returns false when nothing is left
+ * to add (an empty C, alpha = 0 or k = 0); otherwise gemmUnits adds the rest.
+ */
+export function gemmBegin(m: number, n: number, k: number, alpha: number, beta: number, c: FloatArray): boolean {
+  if (m <= 0 || n <= 0) return false;
+  scaleC(m, n, beta, c);
+  return alpha !== 0 && k > 0;
+}
+
+/** Adds units [from, to) of alpha·op(A)·op(B) to C (after gemmBegin; see "Units of work"). */
+export function gemmUnits(transA: boolean, transB: boolean, m: number, n: number, k: number,
+                          alpha: number, a: FloatArray, b: FloatArray, c: FloatArray,
+                          from: number, to: number): void {
+  if (isDirect(m, n)) gemmDirect(transA, transB, m, n, k, alpha, a, b, c, from, to);
+  else gemmPacked(transA, transB, m, n, k, alpha, a, b, c, from, to);
+}
+
+/**
+ * Row-major C = alpha·op(A)·op(B) + beta·C (see the file comment), all units at once.
  * Never allocates: packing buffers are module-level and sized for one block.
  */
 export function gemm(transA: boolean, transB: boolean, m: number, n: number, k: number,
                      alpha: number, a: FloatArray, b: FloatArray, beta: number,
                      c: FloatArray): void {
-  if (m <= 0 || n <= 0) return;
-  scaleC(m, n, beta, c);
-  if (alpha === 0 || k <= 0) return;
-  if (m < DIRECT_ROWS || n < NR) gemmDirect(transA, transB, m, n, k, alpha, a, b, c);
-  else gemmPacked(transA, transB, m, n, k, alpha, a, b, c);
+  if (!gemmBegin(m, n, k, alpha, beta, c)) return;
+  gemmUnits(transA, transB, m, n, k, alpha, a, b, c, 0, gemmUnitCount(m, n, k));
+}
+
+/**
+ * gemm as a generator for the plan's passes (slices.ts): the same units in
+ * runs of about SLICE_WORK, yielding when the meter says a pause is due. The
+ * result is gemm's bit for bit, wherever it pauses.
+ */
+export function* gemmSteps(meter: WorkMeter, transA: boolean, transB: boolean, m: number, n: number,
+                           k: number, alpha: number, a: FloatArray, b: FloatArray, beta: number,
+                           c: FloatArray): Generator<void, void> {
+  if (!gemmBegin(m, n, k, alpha, beta, c)) return;
+  const units = gemmUnitCount(m, n, k);
+  const unitFlops = gemmUnitFlops(m, n, k);
+  const run = perSlice(unitFlops);
+  for (let from = 0; from < units; from += run) {
+    const to = Math.min(units, from + run);
+    gemmUnits(transA, transB, m, n, k, alpha, a, b, c, from, to);
+    if (meter.add(unitFlops * (to - from))) yield;
+  }
 }
 
 /** Naive triple loop, the reference the tests compare against (BLIS ref_kernels). */

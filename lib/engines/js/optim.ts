@@ -28,6 +28,7 @@
 
 import type { FloatArray, OptimizerName, OptimizerSpec } from '../../engine';
 import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
+import { SCAN_WORK, UPDATE_WORK, perSlice, type WorkMeter } from './slices';
 
 const KINDS: readonly OptimizerName[] = ['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'];
 
@@ -211,18 +212,26 @@ function overflowFrom(param: FloatArray): number {
 // when λ = 0, as there. Clipping is a scale and bounds applied as each
 // gradient is read; when off they are 1 and ±∞, which change nothing.
 
-/** The global-norm clipping coefficient: 1 unless clipNorm is on and exceeded. */
-function clipScale(spec: FullSpec, grad: FloatArray, n: number): number {
-  if (!(spec.clipNorm > 0)) return 1;
-  let sumSq = 0;
-  for (let i = 0; i < n; i++) sumSq += grad[i]! * grad[i]!;
+/** sumSq plus the squares of grad[from..to), in order: clipNorm's norm, in slices. */
+function addSquares(grad: FloatArray, from: number, to: number, sumSq: number): number {
+  for (let i = from; i < to; i++) sumSq += grad[i]! * grad[i]!;
+  return sumSq;
+}
+
+/**
+ * The signed scale each gradient is read with: the global-norm clipping
+ * coefficient (1 unless clipNorm is on and exceeded) from the sum of squares
+ * of all gradients, negated for maximize.
+ */
+function gradientScale(spec: FullSpec, sumSq: number): number {
   // torch: coefficient max_norm / (total_norm + 1e-6), clamped to at most 1.
-  return Math.min(spec.clipNorm / (Math.sqrt(sumSq) + 1e-6), 1);
+  const clip = spec.clipNorm > 0 ? Math.min(spec.clipNorm / (Math.sqrt(sumSq) + 1e-6), 1) : 1;
+  return spec.maximize ? -clip : clip;
 }
 
 // Each update returns true when every element was committed (see overflowFrom).
 function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                   state: FloatArray, n: number, step: number): boolean {
+                   state: FloatArray, n: number, step: number, from: number, to: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const lr = spec.lr;
@@ -231,7 +240,7 @@ function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Float
   const big = overflowFrom(param);
   let committed = true;
   if (mu === 0) {
-    for (let i = 0; i < n; i++) {
+    for (let i = from; i < to; i++) {
       const p = param[i]!;
       const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
       const next = p - lr * g;
@@ -248,7 +257,7 @@ function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Float
   const keep = 1 - spec.dampening;
   const nesterov = spec.nesterov;
   const tiny = flushBelow(state);
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
     const vOld = state[i]!;
@@ -264,7 +273,7 @@ function sgdUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Float
 }
 
 function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                       sum: FloatArray, n: number, step: number): boolean {
+                       sum: FloatArray, n: number, step: number, from: number, to: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const clr = spec.lr / (1 + (step - 1) * spec.lrDecay);
@@ -277,7 +286,7 @@ function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   const big = overflowFrom(param);
   const drop = squareBelow(sum, 1);
   let committed = true;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
     const gs = Math.abs(g) < drop ? 0 : g;
@@ -293,7 +302,7 @@ function adagradUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
 }
 
 function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                       state: FloatArray, n: number): boolean {
+                       state: FloatArray, n: number, from: number, to: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const { lr, weightDecay: wd, eps, alpha, centered, momentum: mu } = spec;
@@ -305,7 +314,7 @@ function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
   const drop = squareBelow(state, oneMinusAlpha);
   const dropAverage = squareBelow(state, 1);
   let committed = true;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const p = param[i]!;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + wd * p;
     const gs = Math.abs(g) < drop ? 0 : g;
@@ -344,7 +353,7 @@ function rmspropUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: F
 }
 
 function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray,
-                    state: FloatArray, n: number, step: number): boolean {
+                    state: FloatArray, n: number, step: number, from: number, to: number): boolean {
   const hi = spec.clipValue > 0 ? spec.clipValue : Infinity;
   const lo = -hi;
   const lr = spec.lr;
@@ -366,7 +375,7 @@ function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Floa
   const big = overflowFrom(param);
   const drop = squareBelow(state, 1 - b2);
   let committed = true;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const pOld = param[i]!;
     const p = pOld * decay;
     const g = Math.min(Math.max(grad[i]! * scale, lo), hi) + coupled * p;
@@ -396,6 +405,17 @@ function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Floa
   return committed;
 }
 
+/** Elements [from, to) of one update with the given gradient scale (gradientScale); true when all were committed. */
+function updateRange(spec: FullSpec, scale: number, param: FloatArray, grad: FloatArray, state: FloatArray,
+                     n: number, step: number, from: number, to: number): boolean {
+  switch (spec.kind) {
+    case 'sgd': return sgdUpdate(spec, scale, param, grad, state, n, step, from, to);
+    case 'adagrad': return adagradUpdate(spec, scale, param, grad, state, n, step, from, to);
+    case 'rmsprop': return rmspropUpdate(spec, scale, param, grad, state, n, from, to);
+    default: return adamUpdate(spec, scale, param, grad, state, n, step, from, to);
+  }
+}
+
 /**
  * One update of the first n parameters with their gradients. `state` holds
  * optimizerStateSize(spec, n) values; `step` (≥ 1) is the update's number.
@@ -405,13 +425,37 @@ function adamUpdate(spec: FullSpec, scale: number, param: FloatArray, grad: Floa
  */
 export function optimizerUpdate(input: OptimizerSpec, param: FloatArray, grad: FloatArray,
                                 state: FloatArray, n: number, step: number): boolean {
-  // The plans pass complete specs, so a step allocates nothing.
+  // optimizerSteps in one slice, without its generator (small nets' steps).
   const spec = isComplete(input) ? input : completeOptimizer(input);
-  const clip = spec.maximize ? -clipScale(spec, grad, n) : clipScale(spec, grad, n);
-  switch (spec.kind) {
-    case 'sgd': return sgdUpdate(spec, clip, param, grad, state, n, step);
-    case 'adagrad': return adagradUpdate(spec, clip, param, grad, state, n, step);
-    case 'rmsprop': return rmspropUpdate(spec, clip, param, grad, state, n);
-    default: return adamUpdate(spec, clip, param, grad, state, n, step);
+  const sumSq = spec.clipNorm > 0 ? addSquares(grad, 0, n, 0) : 0;
+  return updateRange(spec, gradientScale(spec, sumSq), param, grad, state, n, step, 0, n);
+}
+
+/**
+ * optimizerUpdate in slices of the flat loop (slices.ts), yielding when the
+ * meter says a pause is due. Each element's arithmetic
+ * is the same wherever the loop pauses; clipNorm's sum of squares runs first,
+ * in order, across the slices.
+ */
+export function* optimizerSteps(meter: WorkMeter, input: OptimizerSpec, param: FloatArray,
+                                grad: FloatArray, state: FloatArray, n: number,
+                                step: number): Generator<void, boolean> {
+  // The plans pass complete specs, so a step allocates nothing but this generator.
+  const spec = isComplete(input) ? input : completeOptimizer(input);
+  const range = perSlice(UPDATE_WORK);
+  let sumSq = 0;
+  if (spec.clipNorm > 0) {
+    for (let from = 0; from < n; from += range) {
+      sumSq = addSquares(grad, from, Math.min(n, from + range), sumSq);
+      if (meter.add(range * SCAN_WORK)) yield;
+    }
   }
+  const scale = gradientScale(spec, sumSq);
+  let committed = true;
+  for (let from = 0; from < n; from += range) {
+    // Every range runs, a failed one too: the elements that can be updated are (see overflowFrom).
+    if (!updateRange(spec, scale, param, grad, state, n, step, from, Math.min(n, from + range))) committed = false;
+    if (meter.add(range * UPDATE_WORK)) yield;
+  }
+  return committed;
 }

@@ -39,7 +39,12 @@ export function checkRows(rows: unknown, max: number): void {
  * Number.isFinite, which V8 would not always inline in this hot loop).
  */
 export function allFinite(a: FloatArray): boolean {
-  for (let i = 0; i < a.length; i++) {
+  return allFiniteFrom(a, 0, a.length);
+}
+
+/** allFinite over a[from..to): a long array in slices (plan-passes.ts). */
+export function allFiniteFrom(a: FloatArray, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     const v = a[i]!;
     if (v - v !== 0) return false;
   }

@@ -26,6 +26,7 @@ import { Rng } from '../../rng';
 import { buildLayer, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
 import { completeOptimizer, optimizerStateSize } from './optim';
 import { alloc, isCount } from './plan-arrays';
+import { WorkMeter } from './slices';
 import { ArgumentRangeError, ArgumentTypeError, BUSY, codedError, disposedError } from '../../validate';
 
 /**
@@ -85,10 +86,15 @@ export abstract class PlanMemory {
   protected yDense: FloatArray | null = null;
   /** Rows of the forwardTrain whose activations are held, or -1 if none are. */
   protected trainedRows = -1;
-  /** Set while trainEpoch or predictAsync runs: they yield between batches, and nothing may interleave. */
+  /**
+   * Set while trainEpoch or predictAsync runs: they yield to the event loop
+   * between batches and within one (slices.ts), and nothing may interleave.
+   */
   protected busy: false | 'training' | 'predicting' = false;
   /** dispose() was called: buffers dropped (or dropped when the running epoch stops). */
   protected isDisposed = false;
+  /** Work since the passes' last yield (slices.ts). */
+  protected readonly meter = new WorkMeter();
 
   constructor(spec: PlanSpec) {
     if (spec.dtype !== 'float32' && spec.dtype !== 'float64') {

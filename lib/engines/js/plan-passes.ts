@@ -8,25 +8,34 @@
 //   forward   Z (B,OC) = A (B,C) · Wᵀ + b
 //   backward  dW (OC,C) = dZᵀ · A,  db = column sums of dZ,  dA (B,C) = dZ · W
 // The 1/B of a mean-reduced loss lives in the loss gradient, not here.
+//
+// The passes are generators that yield between slices of their work
+// (slices.ts): trainEpoch and predictAsync pause there for the event loop;
+// the synchronous methods drain them (forwardRows, backwardRows, predictRows).
+// The batch norm, layer norm, dropout and PReLU kernels and the loss run whole
+// (one slice each): they are column- or row-statistics passes over one layer,
+// cheap beside the dense layers around them.
 
 import type { FloatArray, LossSpec, Target } from '../../engine';
 import { dropoutForward } from './dropout';
-import { gemm } from './gemm';
+import { gemm, gemmSteps } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
 import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
-import { allFinite, checkRows, copy, need } from './plan-arrays';
+import { allFiniteFrom, checkRows, copy, need } from './plan-arrays';
+import { ELEMENT_WORK, SCAN_WORK, SLICE_WORK, drain, perSlice } from './slices';
 import { PlanState } from './plan-state';
 import { ArgumentRangeError } from '../../validate';
 import { incrementCount, readCount } from '../../batch-count';
 
 export abstract class PlanPasses extends PlanState {
   /**
-   * One layer's forward of `rows` rows from inp into out. keep: a training-path
-   * forward whose statistics backward will use; otherwise predict's (eval, and
-   * into the second half of the norm layers' stats so the first survives).
+   * One layer's forward of `rows` rows from inp into out, whole. keep: a
+   * training-path forward whose statistics backward will use; otherwise
+   * predict's (eval, and into the second half of the norm layers' stats so
+   * the first survives).
    */
   private layerForward(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
                        training: boolean, keep: boolean): void {
@@ -36,10 +45,7 @@ export abstract class PlanPasses extends PlanState {
         // whatever out held before (even NaN) is never read.
         const { inF, outF, weight, bias } = layer;
         gemm(false, true, rows, outF, inF, 1, inp, weight, 0, out);
-        for (let r = 0; r < rows; r++) {
-          const o = r * outF;
-          for (let j = 0; j < outF; j++) out[o + j] += bias[j];
-        }
+        addBias(out, bias, rows, outF);
         return;
       }
       case 'activation':
@@ -75,14 +81,56 @@ export abstract class PlanPasses extends PlanState {
     }
   }
 
+  /**
+   * layerForward of a layer of more than one slice of work (layerWork), as
+   * slices, yielding when the meter says a pause is due: a dense layer runs its
+   * product in runs of gemm units, an activation in blocks of rows (every
+   * activation works row by row, softmax's sums too, so blocks give the same
+   * values as one call). The other kinds run whole. A layer within one slice
+   * runs whole through layerForward, so a small net's step creates no
+   * generator per layer.
+   */
+  private *layerForwardSteps(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                             training: boolean, keep: boolean): Generator<void, void> {
+    const meter = this.meter;
+    if (layer.kind !== 'dense' && layer.kind !== 'activation') {
+      this.layerForward(layer, inp, out, rows, training, keep);
+      if (meter.add(layerWork(layer, rows))) yield;
+    } else if (layer.kind === 'dense') {
+      const { inF, outF, weight, bias } = layer;
+      yield* gemmSteps(meter, false, true, rows, outF, inF, 1, inp, weight, 0, out);
+      addBias(out, bias, rows, outF);
+      if (meter.add(rows * outF * SCAN_WORK)) yield;
+    } else {
+      const C = layer.width;
+      const block = perSlice(C * ELEMENT_WORK);
+      for (let r = 0; r < rows; r += block) {
+        const n = Math.min(block, rows - r);
+        layer.kernel.forward(inp.subarray(r * C, (r + n) * C), out.subarray(r * C, (r + n) * C), n, C);
+        if (meter.add(n * C * ELEMENT_WORK)) yield;
+      }
+    }
+  }
+
   /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
   protected forwardRows(rows: number): void {
+    drain(this.forwardSteps(rows));
+  }
+
+  /** forwardRows in slices. */
+  protected *forwardSteps(rows: number): Generator<void, void> {
     this.trainedRows = -1; // stays so if a layer throws
     if (this.isTraining && rows < 2 && this.layers.some((l) => l.kind === 'batchnorm')) {
       throw new ArgumentRangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
     for (let l = 0; l < this.layers.length; l++) {
-      this.layerForward(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+      const layer = this.layers[l];
+      const work = layerWork(layer, rows);
+      if (work > SLICE_WORK) yield* this.layerForwardSteps(layer, this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+      else {
+        this.layerForward(layer, this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
+        if (this.meter.add(work)) yield;
+      }
     }
     this.forwardTraining = this.isTraining;
     this.trainedRows = rows;
@@ -93,7 +141,12 @@ export abstract class PlanPasses extends PlanState {
    * forward. Overwrites every gradient; writes dLoss/dInput when dinput is given.
    */
   protected backwardRows(dOut: FloatArray, rows: number, dinput: FloatArray | null): void {
-    const { layers, acts, scratch } = this;
+    drain(this.backwardSteps(dOut, rows, dinput));
+  }
+
+  /** backwardRows in slices. */
+  protected *backwardSteps(dOut: FloatArray, rows: number, dinput: FloatArray | null): Generator<void, void> {
+    const { layers, acts, scratch, meter } = this;
     this.lastPenalty = 0;
     const stop = dinput !== null ? 0 : this.firstParam;
     let cur: FloatArray = dOut;
@@ -104,22 +157,48 @@ export abstract class PlanPasses extends PlanState {
         // dZ = cur (B,OC); inp (B,C) = acts[l]
         const { inF, outF, weight, dWeight, dBias } = layer;
         // dweight (OC,C) = dZᵀ (OC,B) · inp (B,C)
-        gemm(true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+        const flops = 2 * rows * outF * inF;  // of each of the two products
+        if (flops > SLICE_WORK) yield* gemmSteps(meter, true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+        else {
+          gemm(true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
+          if (meter.add(flops)) yield;
+        }
         // dbias (OC) = column sums of dZ, summed in double
         for (let j = 0; j < outF; j++) {
           let s = 0;
           for (let r = 0; r < rows; r++) s += cur[r * outF + j];
           dBias[j] = s;
         }
-        if (layer.l1 > 0 || layer.l2 > 0) this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+        if (meter.add(rows * outF * SCAN_WORK)) yield;
+        if (layer.l1 > 0 || layer.l2 > 0) {
+          this.lastPenalty += densePenaltyBackward(dWeight, weight, layer.l1, layer.l2);
+          if (meter.add(weight.length * SCAN_WORK)) yield;
+        }
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
-        gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
+        if (flops > SLICE_WORK) yield* gemmSteps(meter, false, false, rows, inF, outF, 1, cur, weight, 0, next);
+        else {
+          gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
+          if (meter.add(flops)) yield;
+        }
       } else if (layer.kind === 'activation') {
-        layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, layer.width);
+        // Row blocks, as in the forward (each row's gradient reads only that row).
+        const C = layer.width;
+        const block = Math.min(rows, perSlice(C * ELEMENT_WORK));
+        for (let r = 0; r < rows; r += block) {
+          const n = Math.min(block, rows - r);
+          if (n === rows) layer.kernel.backward(acts[l]!, acts[l + 1]!, cur, next, rows, C);
+          else {
+            const a = r * C;
+            const b = (r + n) * C;
+            layer.kernel.backward(acts[l]!.subarray(a, b), acts[l + 1]!.subarray(a, b), cur.subarray(a, b), next.subarray(a, b), n, C);
+          }
+          if (meter.add(n * C * ELEMENT_WORK)) yield;
+        }
       } else {
         const last = l === stop && dinput === null;
         otherBackward(layer, acts[l], cur, last ? null : next, rows, this.forwardTraining);
+        if (meter.add(rows * layer.width * ELEMENT_WORK)) yield;
         if (last) break;
       }
       cur = next;
@@ -128,30 +207,49 @@ export abstract class PlanPasses extends PlanState {
     // In float32 a finite loss (summed in double) can still overflow the
     // gradients; step() then refuses them (native/core/network.h
     // gradients_finite). One pass here: this engine's steps are slow anyway.
-    this.gradsFinite = allFinite(this.grads);
+    const grads = this.grads;
+    const range = perSlice(SCAN_WORK);
+    let finite = true;
+    for (let from = 0; finite && from < grads.length; from += range) {
+      finite = allFiniteFrom(grads, from, Math.min(grads.length, from + range));
+      if (meter.add(range * SCAN_WORK)) yield;
+    }
+    this.gradsFinite = finite;
   }
 
   protected predictRows(x: FloatArray, rows: number, out: FloatArray): void {
-    const nIn = this.inputSize;
-    const nOut = this.outputSize;
-    // Eval mode keeps no activations: each chunk ping-pongs through the two
-    // scratch buffers (capacity × maxWidth each), so the activations of the
-    // last forwardTrain survive for a later backward (as in network.cc).
     // Batch norm without running statistics normalises with the statistics of
     // the whole input, as torch's eval forward of it does: one pass, not chunks.
     if (rows > this.capacity && this.layers.some((l) => l.kind === 'batchnorm' && !l.trackRunningStats)) this.reserve(rows);
-    const { layers, scratch } = this;
     for (let start = 0; start < rows; start += this.capacity) {
-      const n = Math.min(this.capacity, rows - start);
-      let src = scratch[0];
-      copy(x, start * nIn, src, 0, n * nIn);
-      for (let l = 0; l < layers.length; l++) {
-        const dst = src === scratch[0] ? scratch[1] : scratch[0];
-        this.layerForward(layers[l], src, dst, n, false, false);
-        src = dst;
-      }
-      copy(src, 0, out, start * nOut, n * nOut);
+      drain(this.predictPass(x, start, Math.min(this.capacity, rows - start), out));
     }
+  }
+
+  /**
+   * Predict's forward of rows [start, start + n) of x into the same rows of
+   * out, n ≤ capacity, in slices. Eval mode keeps no activations: the pass
+   * ping-pongs through the two scratch buffers (capacity × maxWidth each), so
+   * the activations of the last forwardTrain survive for a later backward (as
+   * in network.cc).
+   */
+  protected *predictPass(x: FloatArray, start: number, n: number, out: FloatArray): Generator<void, void> {
+    const nIn = this.inputSize;
+    const nOut = this.outputSize;
+    const { layers, scratch } = this;
+    let src = scratch[0];
+    copy(x, start * nIn, src, 0, n * nIn);
+    for (let l = 0; l < layers.length; l++) {
+      const dst = src === scratch[0] ? scratch[1] : scratch[0];
+      const work = layerWork(layers[l], n);
+      if (work > SLICE_WORK) yield* this.layerForwardSteps(layers[l], src, dst, n, false, false);
+      else {
+        this.layerForward(layers[l], src, dst, n, false, false);
+        if (this.meter.add(work)) yield;
+      }
+      src = dst;
+    }
+    copy(src, 0, out, start * nOut, n * nOut);
   }
 
   /** Copies x into the input buffer and runs the training forward. */
@@ -167,4 +265,17 @@ export abstract class PlanPasses extends PlanState {
     const pred = this.acts[this.layers.length];
     return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout);
   }
+}
+
+/** out (rows × width) += bias on every row. */
+function addBias(out: FloatArray, bias: FloatArray, rows: number, width: number): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * width;
+    for (let j = 0; j < width; j++) out[o + j] += bias[j];
+  }
+}
+
+/** A layer's forward work for the meter (slices.ts): a dense layer's FLOPs and bias, elements otherwise. */
+function layerWork(layer: Layer, rows: number): number {
+  return layer.kind === 'dense' ? (2 * layer.inF + SCAN_WORK) * rows * layer.outF : rows * layer.width * ELEMENT_WORK;
 }

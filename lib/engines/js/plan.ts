@@ -16,7 +16,7 @@
 
 import { isThenable, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type NetworkPlan, type Target } from '../../engine';
 import { validateTarget } from './losses';
-import { optimizerUpdate } from './optim';
+import { optimizerSteps, optimizerUpdate } from './optim';
 import { allFinite, alloc, checkRows, copy, isCount, need } from './plan-arrays';
 import { PlanPasses } from './plan-passes';
 import { yieldDue, yieldToEventLoop } from '../../event-loop';
@@ -40,11 +40,12 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
    * The contract's predictAsync (lib/engine.ts), on the main thread: chunks of
    * batchSize rows rounded up to a multiple of capacity — whole predict
    * passes, so the output is predict's bit for bit — with a yield to the
-   * event loop between them, and inside a chunk between two passes once the
-   * main thread's budget is spent (lib/event-loop.ts, YIELD_MS): a chunk of
-   * 256 rows of 784-512-256-10 held the event loop ~90 ms, so the default
-   * batchSize made the p99 delay ~150 ms. Busy meanwhile, like an epoch;
-   * dispose() stops it before its next pass and the promise rejects with
+   * event loop between them, and within a chunk, between two passes or two
+   * slices of one pass (slices.ts), once the main thread's budget is spent
+   * (lib/event-loop.ts, YIELD_MS): a chunk of 256 rows of 784-512-256-10 held
+   * the event loop ~90 ms, so the default batchSize made the p99 delay ~150
+   * ms, and one pass of 784-2048-2048-10 ~0.6 s. Busy meanwhile, like an
+   * epoch; dispose() stops it at its next pause and the promise rejects with
    * ERR_FASTMLP_DISPOSED.
    */
   predictAsync(x: FloatArray, rows: number, out: FloatArray, batchSize: number): Promise<void> {
@@ -70,17 +71,18 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
   }
 
   private async runPredict(x: FloatArray, rows: number, result: FloatArray, out: FloatArray, chunk: number): Promise<void> {
-    const nIn = this.inputSize;
     const nOut = this.outputSize;
     const pass = this.capacity;  // chunk is a multiple of it: the same passes as predict's
+    const clock = { paused: 0 };
     try {
       for (let start = 0; start < rows; start += pass) {
         if (start > 0 && (start % chunk === 0 || yieldDue())) await yieldToEventLoop();
         if (this.isDisposed) {
           throw codedError('predictAsync was cancelled: the plan was disposed (dispose() freed its memory) before it finished', DISPOSED);
         }
-        const n = Math.min(pass, rows - start);
-        this.predictRows(x.subarray(start * nIn, (start + n) * nIn), n, result.subarray(start * nOut, (start + n) * nOut));
+        // Within the pass too, once the budget is spent: one pass of 256 rows
+        // of 784-2048-2048-10 took ~0.6 s.
+        if (await this.runSteps(this.predictPass(x, start, Math.min(pass, rows - start), result), clock) === STOPPED) break;
       }
       if (this.isDisposed) {
         throw codedError('predictAsync was cancelled: the plan was disposed (dispose() freed its memory) before it finished', DISPOSED);
@@ -156,6 +158,37 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
                                     this.paramCount, this.steps + 1);
     if (applied) this.steps++;
     return applied;
+  }
+
+  /** update in slices of the optimizer's loop (trainEpoch). */
+  private *updateSteps(): Generator<void, boolean> {
+    const applied = yield* optimizerSteps(this.meter, this.optimizer, this.params, this.grads, this.optState,
+                                          this.paramCount, this.steps + 1);
+    if (applied) this.steps++;
+    return applied;
+  }
+
+  /**
+   * Runs steps to the end, letting the event loop run at its yields once the
+   * main thread's budget is spent (lib/event-loop.ts); the milliseconds spent
+   * paused are added to clock.paused. Returns the steps' result, or STOPPED
+   * when the plan was disposed during a pause: the steps are then dropped
+   * where they stopped (nothing can read the plan any more, and its memory
+   * stays until the caller's finally clears busy).
+   */
+  private async runSteps<T>(steps: Generator<void, T>, clock: { paused: number }): Promise<T | typeof STOPPED> {
+    for (;;) {
+      const r = steps.next();
+      if (r.done === true) return r.value;
+      if (!yieldDue()) continue;
+      const before = performance.now();
+      await yieldToEventLoop();
+      clock.paused += performance.now() - before;
+      if (this.isDisposed) {
+        steps.return(undefined as T);
+        return STOPPED;
+      }
+    }
   }
 
   trainStep(x: FloatArray, rows: number, y: Target): number {
@@ -244,7 +277,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     let cancelled = false;
     try {
       const started = performance.now();
-      let yielded = 0;  // ms spent in the event loop: not training time (onBatch's rate)
+      const clock = { paused: 0 };  // ms spent in the event loop: not training time (onBatch's rate)
       for (let start = 0; start < rows; start += batchSize) {
         // Before every batch, the first too: the clock is shared with the
         // epochs before this one (lib/event-loop.ts), so epochs shorter than
@@ -252,7 +285,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         if (yieldDue()) {
           const paused = performance.now();
           await yieldToEventLoop();
-          yielded += performance.now() - paused;
+          clock.paused += performance.now() - paused;
         }
         if (hooks.signal?.aborted || this.isDisposed) {
           cancelled = true;
@@ -268,32 +301,18 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
           else copy(y, src * nOut, yb as FloatArray, i * nOut, nOut);
         }
         if (savedBuffers !== null) savedBuffers.set(this.buffers);
-        // The same sequence as trainStep: forward, loss, backward, step.
-        this.forwardRows(n);
-        let value = this.forwardLoss(loss, n, yb);
-        if (Number.isFinite(value)) {
-          this.backwardRows(this.dout, n, null);
-          value += this.lastPenalty;
-        }
-        // A non-finite loss, or a finite one whose gradients overflowed, stops
-        // the epoch before its update is applied, so the parameters stay those
-        // of the last good batch (network_epoch.cc train_epoch).
-        // So do running statistics that overflowed (step() refuses them too).
-        const badStats = Number.isFinite(value) && this.gradsFinite && savedBuffers !== null && !allFinite(this.buffers);
-        if (!Number.isFinite(value) || !this.gradsFinite || badStats) {
-          if (savedBuffers !== null) this.buffers.set(savedBuffers);
-          badBatch = batches;
-          badStatistics = badStats;
+        const outcome = await this.runSteps(this.trainBatch(loss, n, yb, savedBuffers), clock);
+        if (outcome === STOPPED) {
+          cancelled = true;  // disposed within the batch: dropped, as nothing can read it
           break;
         }
-        if (!this.update()) {
-          // Overflowed for some parameters (kept; the others updated): stop as
-          // for a bad batch, statistics put back (network_epoch.cc train_epoch).
-          if (savedBuffers !== null) this.buffers.set(savedBuffers);
+        if (outcome.fault !== null) {
           badBatch = batches;
-          badUpdate = true;
+          badStatistics = outcome.fault === 'statistics';
+          badUpdate = outcome.fault === 'update';
           break;
         }
+        const value = outcome.value;
         // The outputs the loss saw, at each row's own position (backward only reads the activations).
         if (recorded !== undefined) {
           const out = this.acts[this.layers.length];
@@ -304,7 +323,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
         lossSum += value * n;
         done += n;
         batches++;
-        const observed = hooks.onBatch?.(batches - 1, n, value, (performance.now() - started - yielded) / 1000);
+        const observed = hooks.onBatch?.(batches - 1, n, value, (performance.now() - started - clock.paused) / 1000);
         // An async observer holds the next batch until it settles (lag 0, EpochHooks.onBatch);
         // the wait is not subtracted from the clock, as a slow synchronous onBatch's time is not.
         if (isThenable(observed)) await observed;
@@ -317,6 +336,41 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     return { loss: done > 0 ? lossSum / done : 0, batches, badBatch, cancelled, ...(badStatistics ? { badStatistics } : {}),
              ...(badUpdate ? { badUpdate } : {}) };
   }
+
+  /**
+   * One batch of trainEpoch, the rows already gathered into acts[0] and yb, in
+   * slices: the same sequence as trainStep (forward, loss, backward, update).
+   * A non-finite loss, or a finite one whose gradients overflowed, stops the
+   * epoch before its update is applied, so the parameters stay those of the
+   * last good batch (network_epoch.cc train_epoch); so do running statistics
+   * that overflowed (step() refuses them too) and an update that overflowed
+   * for some parameters (kept; the others updated). Each fault puts the
+   * statistics back from savedBuffers.
+   */
+  private *trainBatch(loss: LossSpec, n: number, yb: Target,
+                      savedBuffers: FloatArray | null): Generator<void, BatchOutcome> {
+    yield* this.forwardSteps(n);
+    let value = this.forwardLoss(loss, n, yb);
+    if (Number.isFinite(value)) {
+      yield* this.backwardSteps(this.dout, n, null);
+      value += this.lastPenalty;
+    }
+    const badStats = Number.isFinite(value) && this.gradsFinite && savedBuffers !== null && !allFinite(this.buffers);
+    let fault: BatchOutcome['fault'] = null;
+    if (!Number.isFinite(value) || !this.gradsFinite || badStats) fault = badStats ? 'statistics' : 'loss';
+    else if (!(yield* this.updateSteps())) fault = 'update';
+    if (fault !== null && savedBuffers !== null) this.buffers.set(savedBuffers);
+    return { value, fault };
+  }
+}
+
+/** What a pause found: the plan disposed (runSteps). */
+const STOPPED = Symbol('stopped');
+
+/** A batch's loss, and why it stopped the epoch (null: it did not). */
+interface BatchOutcome {
+  value: number;
+  fault: null | 'loss' | 'statistics' | 'update';
 }
 
 /** RangeError unless order holds each of 0..rows-1 exactly once. */
