@@ -334,6 +334,30 @@ describe.each(ENGINES)('Engine.copyData (%s engine)', (engineName) => {
     eng().copyData(new Float32Array(0), new Float32Array(0));  // empty: nothing to do
   });
 
+  // The native copy maps an allocData block's fresh pages in before it writes
+  // them (native/binding/data_block.cc prefault_for_write), skipping the
+  // block's prefix an earlier copy wrote: every arrangement of fresh and
+  // written pages, page-unaligned views included, must still copy as set().
+  it('copies as set() into fresh, already written and partly written allocData memory, views at any offset', () => {
+    const n = 3_000_000;  // 12 MiB of float32: pieces on both threads, each past the pool's 4 MiB grain
+    const block = eng().allocData('float32', n);
+    const check = (from: number, to: number, seed: number) => {
+      const source = randomArray(to - from, seed, Float32Array) as Float32Array;
+      const expected = block.slice();
+      expected.set(source, from);
+      eng().copyData(block.subarray(from, to), source);
+      expect(sameBytes(block, expected)).toBe(true);
+    };
+    check(1_000_003, 2_000_000, 11);  // fresh, starting mid-page, past an unwritten front
+    check(0, 1_200_001, 12);          // the front: fresh, then ends inside the range written above
+    check(0, 2_500_000, 13);          // from the start across the written part into fresh pages
+    check(5, n, 14);                  // nearly all of it, mostly written
+    check(0, n, 15);                  // all of it, all written
+    const other = eng().allocData('float32', n);
+    eng().copyData(other, block);     // a fresh block as a whole, from an allocData source
+    expect(sameBytes(other, block)).toBe(true);
+  });
+
   it('overlapping views of one buffer copy as set() does (memmove)', () => {
     for (const shift of [1, -1, 1_000_000]) {
       const buf = randomArray(3_000_000, 5, Float32Array) as Float32Array;
