@@ -76,8 +76,12 @@ export class ModelData {
     return fitCopy ? this.fitMemory.copy(t) : this.engineCopy(t);
   }
 
-  /** The engine's whole-array test, for requireFinite's fast path (bound: passed as a function). */
-  readonly anyNonFinite = (data: FloatArray): boolean => this.engine.anyNonFinite(data);
+  /**
+   * The engine's whole-array test, for requireFinite's fast path (bound:
+   * passed as a function); no pass at all over fit's copies that the engine
+   * found finite as it made them (FitMemory.knownFinite).
+   */
+  readonly anyNonFinite = (data: FloatArray): boolean => !this.fitMemory.knownFinite(data) && this.engine.anyNonFinite(data);
 
   /** A private copy of the caller's data outside fit (evaluateAsync's y), freed with its reader. */
   private engineCopy<A extends FloatArray>(data: A): A {
