@@ -20,6 +20,12 @@
 // long turns for so short a task. A yield with the event loop idle is cheap:
 // one per chunk (45 here) added ~3 ms to a 33 ms native check on a loaded
 // machine, and keeps every turn a few ms long.
+//
+// With the native engine the test usually answers without reading anything:
+// its copyData tests the values in the copy's own pass, and the model's
+// anyNonFinite says "finite" at once for views of a copy found finite
+// (lib/fit-memory.ts knownFinite, lib/model-data.ts), so only a copy holding
+// a bad value, or the JS engine's, is read again here.
 import type { FloatArray, LossName, Target } from './engine';
 import { span, type NonFiniteTest } from './finite-scan';
 import { firstBadTargetFast, targetError } from './target-checks';
