@@ -8,7 +8,9 @@
 // fit copies into fresh memory, its repeated fits into the memory the model
 // kept (SequentialOptions.reuseFitMemory; a build without it, or --no-reuse,
 // copies into fresh memory every time). Printed: the longest gap between ticks
-// of a 5 ms interval timer and the event loop's max delay (monitorEventLoopDelay),
+// of a 5 ms interval timer, the event loop's max delay (monitorEventLoopDelay)
+// and the time from the call to the end of the first batch (the copy, the
+// finiteness check of the copies and the first epoch's start before it),
 // min–max over the runs, first and repeated fits apart.
 //   node bench/fit-start.mjs [--runs N] [--dist DIR] [--no-reuse]   (after npm run build)
 // --dist: another build's dist/ (an older commit built in a scratch directory), to compare.
@@ -45,12 +47,13 @@ if (!engine) {
   for (let i = 0; i < data.length; i++) data[i] = (i % 251) / 251 - 0.5;
   const x = new Matrix(ROWS, COLS, data);
   const y = Int32Array.from({ length: ROWS }, (_, i) => i % 10);
-  const first = { gaps: [], delays: [] };
-  const repeated = { gaps: [], delays: [] };
+  const first = { gaps: [], delays: [], firstBatch: [] };
+  const repeated = { gaps: [], delays: [], firstBatch: [] };
   for (let run = 0; run < runs; run++) {
     const m = new Sequential([new Dense(COLS, 10)], { engine, seed: 1, ...(values['no-reuse'] ? { reuseFitMemory: false } : {}) });
     m.compile({ loss: 'cross-entropy', optimizer: 'sgd' });
-    const stopper = { observeOnly: true, onBatchEnd: () => { m.stopTraining = true; } };
+    let firstBatchAt = NaN;
+    const stopper = { observeOnly: true, onBatchEnd: () => { firstBatchAt = Math.min(performance.now(), firstBatchAt || Infinity); m.stopTraining = true; } };
     for (let fit = 0; fit < FITS_PER_MODEL; fit++) {
       const into = fit === 0 ? first : repeated;
       const h = monitorEventLoopDelay({ resolution: 1 });
@@ -58,11 +61,14 @@ if (!engine) {
       let worst = 0;
       const timer = setInterval(() => { const now = performance.now(); worst = Math.max(worst, now - last); last = now; }, 5);
       h.enable();
+      firstBatchAt = NaN;
+      const calledAt = performance.now();
       await m.fit(x, y, { epochs: 1, batchSize: 256, callbacks: [stopper] });
       h.disable();
       clearInterval(timer);
       into.gaps.push(Math.max(worst, performance.now() - last));
       into.delays.push(h.max / 1e6);
+      into.firstBatch.push(firstBatchAt - calledAt);
       await new Promise((r) => setTimeout(r, 50));
     }
     m.dispose();
@@ -70,6 +76,6 @@ if (!engine) {
     await new Promise((r) => setTimeout(r, 100));
   }
   const f = (a) => `${Math.min(...a).toFixed(0)}–${Math.max(...a).toFixed(0)} ms`;
-  const line = (label, r) => `  ${label}: longest 5 ms-timer gap ${f(r.gaps)}, max event-loop delay ${f(r.delays)}`;
+  const line = (label, r) => `  ${label}: longest 5 ms-timer gap ${f(r.gaps)}, max event-loop delay ${f(r.delays)}, first batch done after ${f(r.firstBatch)}`;
   console.log(`${engine}:\n${line('first fit   ', first)}\n${line('repeated fit', repeated)}`);
 }

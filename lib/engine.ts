@@ -424,6 +424,10 @@ export interface Engine {
    * copy of x goes through it: the native engine splits the copy, and the page
    * faults of fresh memory it mostly costs, across its thread pool while the
    * caller waits (native/binding/data_block.cc copyData); the JS engine calls set().
+   * An engine may test the values for NaN/±Infinity as it copies them (the
+   * native engine does, in the same pass) and return whether it found one;
+   * one that does not returns undefined (the JS engine), and fit then checks
+   * its copy itself (lib/fit-memory.ts knownFinite).
    */
-  copyData(target: FloatArray, source: FloatArray): void;
+  copyData(target: FloatArray, source: FloatArray): boolean | void;
 }

@@ -13,8 +13,16 @@
 // speed differs.
 import type { FloatArray } from './engine';
 
-/** True when data holds a NaN or ±Infinity. */
-export type NonFiniteTest = (data: FloatArray) => boolean;
+/**
+ * True when data holds a NaN or ±Infinity. knownFinite, where given, says
+ * without reading data that it holds none (a model's test knows fit's copies
+ * the native engine tested as it made them: lib/fit-memory.ts knownFinite);
+ * false means "unknown", never "not finite".
+ */
+export interface NonFiniteTest {
+  (data: FloatArray): boolean;
+  readonly knownFinite?: (data: FloatArray) => boolean;
+}
 
 /**
  * The JS engine's test. v·0 is ±0 for a finite v and NaN for NaN/±Infinity,

@@ -5,6 +5,7 @@
 // the argument as the caller wrote it ('x', 'validationData[0]', 'y of chunk 3
 // of epoch 1', ...).
 import type { Dtype, Engine, FloatArray, LossName, Target } from './engine';
+import type { NonFiniteTest } from './finite-scan';
 import { FitMemory } from './fit-memory';
 import { Matrix, requireFinite, toMatrix } from './matrix';
 import { requireValidTarget } from './target-checks';
@@ -76,8 +77,14 @@ export class ModelData {
     return fitCopy ? this.fitMemory.copy(t) : this.engineCopy(t);
   }
 
-  /** The engine's whole-array test, for requireFinite's fast path (bound: passed as a function). */
-  readonly anyNonFinite = (data: FloatArray): boolean => this.engine.anyNonFinite(data);
+  /**
+   * The engine's whole-array test, for requireFinite's fast path (bound:
+   * passed as a function); no pass at all over fit's copies that the engine
+   * found finite as it made them (FitMemory.knownFinite).
+   */
+  readonly anyNonFinite: NonFiniteTest = Object.assign(
+    (data: FloatArray): boolean => !this.fitMemory.knownFinite(data) && this.engine.anyNonFinite(data),
+    { knownFinite: (data: FloatArray): boolean => this.fitMemory.knownFinite(data) });
 
   /** A private copy of the caller's data outside fit (evaluateAsync's y), freed with its reader. */
   private engineCopy<A extends FloatArray>(data: A): A {

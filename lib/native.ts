@@ -99,8 +99,8 @@ export interface NativeBinding {
   Network: new (spec: PlanSpec) => NativeNetwork;
   /** A zero-filled array over addon-owned memory (native/binding/data_block.h; Engine.allocData). */
   allocData(dtype: 'float32' | 'float64', length: number): FloatArray;
-  /** target.set(source) across the thread pool (native/binding/data_block.cc; Engine.copyData). */
-  copyData(target: FloatArray, source: FloatArray): void;
+  /** target.set(source) across the thread pool; true when source held a NaN or ±Infinity (native/binding/data_block.cc; Engine.copyData). */
+  copyData(target: FloatArray, source: FloatArray): boolean;
 }
 
 /** The package root: lib/ (under vitest) and dist/ (compiled) both sit one level below it. */

@@ -160,6 +160,41 @@ describe.each(ENGINES)('fit memory (%s engine)', (engineName) => {
     expect(m.getWeights()).toEqual(fresh.getWeights());
   });
 
+  it('a NaN or ±Infinity copied into memory a finite fit left is still found and named (x, dense y, validationData), and the model stays as it was', async () => {
+    const m = makeModel(engineName, 'regression');
+    const x = xOf(200, 30);
+    const y = yOf('regression', 200, 30) as Matrix;
+    const vx = xOf(60, 31);
+    const vy = yOf('regression', 60, 31) as Matrix;
+    await m.fit(x, y, { ...FIT, validationData: [vx, vy] });  // leaves blocks holding finite copies
+    const weights = m.getWeights();
+    const cases: [Matrix, number, number, RegExp][] = [
+      [x, 199 * COLS + 11, NaN, /finite values in x but received NaN at row 199, column 11/],
+      [y, 5, Infinity, /finite values in y but received Infinity at index 5/],
+      [vx, 7 * COLS, -Infinity, /finite values in validationData\[0\] but received -Infinity at row 7, column 0/],
+      [vy, 59 * CLASSES + 2, NaN, /finite values in validationData\[1\] but received NaN at index 179/],
+    ];
+    for (const [array, at, bad, message] of cases) {
+      const was = array.data[at]!;
+      array.data[at] = bad;
+      await expect(m.fit(x, y, { ...FIT, validationData: [vx, vy] })).rejects.toThrow(message);
+      array.data[at] = was;
+      expect(m.getWeights()).toEqual(weights);
+    }
+    await m.fit(x, y, { ...FIT, validationData: [vx, vy] });  // finite again: trains
+    expect(m.getWeights()).not.toEqual(weights);
+  });
+
+  it('fit reads its copies a second time for the finiteness check only when the engine did not test them as it copied', async () => {
+    const m = makeModel(engineName, 'regression');
+    const test = vi.spyOn(engine(engineName), 'anyNonFinite');
+    await m.fit(xOf(200, 40), yOf('regression', 200, 40), { ...FIT, validationData: [xOf(50, 41), yOf('regression', 50, 41)] });
+    // The native engine's copyData tests the values in the copy's own pass (data_block.cc);
+    // the JS engine's set() does not, so fit asks its whole-array test, chunk by chunk.
+    if (engineName === 'native') expect(test).not.toHaveBeenCalled();
+    else expect(test).toHaveBeenCalledTimes(4);  // x, y, validationData's x and y: one chunk each
+  });
+
   it('a fit refused before any copy (a bad option, a wrong shape) keeps the last fit\'s blocks; a streamed fit, needing none, lets them go', async () => {
     const m = makeModel(engineName, 'classes');
     await m.fit(xOf(200, 20), yOf('classes', 200, 20), FIT);
@@ -332,6 +367,60 @@ describe.each(ENGINES)('Engine.copyData (%s engine)', (engineName) => {
     expect(Array.from(block.subarray(0, 400))).toEqual(Array.from(small));
     expect(block.subarray(400).every((v) => v === 0)).toBe(true);
     eng().copyData(new Float32Array(0), new Float32Array(0));  // empty: nothing to do
+  });
+
+  // The native copy maps an allocData block's fresh pages in before it writes
+  // them (native/binding/data_block.cc prefault_for_write), skipping the
+  // block's prefix an earlier copy wrote: every arrangement of fresh and
+  // written pages, page-unaligned views included, must still copy as set().
+  it('copies as set() into fresh, already written and partly written allocData memory, views at any offset', () => {
+    const n = 3_000_000;  // 12 MiB of float32: pieces on both threads, each past the pool's 4 MiB grain
+    const block = eng().allocData('float32', n);
+    const check = (from: number, to: number, seed: number) => {
+      const source = randomArray(to - from, seed, Float32Array) as Float32Array;
+      const expected = block.slice();
+      expected.set(source, from);
+      eng().copyData(block.subarray(from, to), source);
+      expect(sameBytes(block, expected)).toBe(true);
+    };
+    check(1_000_003, 2_000_000, 11);  // fresh, starting mid-page, past an unwritten front
+    check(0, 1_200_001, 12);          // the front: fresh, then ends inside the range written above
+    check(0, 2_500_000, 13);          // from the start across the written part into fresh pages
+    check(5, n, 14);                  // nearly all of it, mostly written
+    check(0, n, 15);                  // all of it, all written
+    const other = eng().allocData('float32', n);
+    eng().copyData(other, block);     // a fresh block as a whole, from an allocData source
+    expect(sameBytes(other, block)).toBe(true);
+  });
+
+  it('answers whether source held a NaN or ±Infinity (native, tested as it copies), or nothing (JS)', () => {
+    const answer = engineName === 'native' ? (found: boolean) => found : () => undefined;
+    for (const Ctor of [Float32Array, Float64Array]) {
+      const n = 3_000_001;  // float32: two pieces on two threads, each in several 256 KiB steps; an odd length
+      const source = randomArray(n, 21, Ctor);
+      const target = eng().allocData(Ctor === Float32Array ? 'float32' : 'float64', n);
+      expect(eng().copyData(target, source)).toBe(answer(false));
+      for (const at of [0, 65_535, 65_536, 1_500_000, 1_500_001, n - 1]) {
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const was = source[at]!;
+          source[at] = bad;
+          expect(eng().copyData(target, source)).toBe(answer(true));
+          expect(sameBytes(target, source)).toBe(true);
+          source[at] = was;
+        }
+      }
+      expect(eng().copyData(target, source)).toBe(answer(false));
+      // Subnormals, ±0 and the largest finite values are finite.
+      const edge = new Ctor([0, -0, Ctor === Float32Array ? 1e-45 : 5e-324, Ctor === Float32Array ? 3.4028234663852886e38 : Number.MAX_VALUE, -1e-40]);
+      expect(eng().copyData(new Ctor(edge.length), edge)).toBe(answer(false));
+      // Overlapping views (memmove) and one array copied onto itself answer too.
+      const buf = randomArray(100, 22, Ctor);
+      buf[60] = NaN;
+      expect(eng().copyData(buf.subarray(0, 50), buf.subarray(30, 80))).toBe(answer(true));
+      expect(eng().copyData(buf.subarray(0, 20), buf.subarray(10, 30))).toBe(answer(false));
+      expect(eng().copyData(buf, buf)).toBe(answer(true));
+      expect(eng().copyData(new Ctor(0), new Ctor(0))).toBe(answer(false));
+    }
   });
 
   it('overlapping views of one buffer copy as set() does (memmove)', () => {

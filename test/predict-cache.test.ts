@@ -261,4 +261,32 @@ describe.each(ENGINES)('predict weight cache through Sequential, %s engine', (na
     loaded.dispose();
     m.dispose();
   });
+
+  // README Inference, Memory: fit's validation predicts on the live plan in
+  // passes of its maxBatch rows, so one of more rows (two passes or more)
+  // rebuilds the cache every epoch (training freed it), and the last epoch's
+  // stays after fit.
+  it('fit\'s validation pass gives the uncached path\'s val_loss every epoch; the live plan keeps the last epoch\'s cache', async () => {
+    const livePlan = (m: Sequential) => (m as unknown as { plan: CachePlan }).plan;
+    const cached = model(3);
+    const uncached = model(3);
+    for (const m of [cached, uncached]) m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
+    if (name === 'native') livePlan(uncached).setPredictCache!(false);
+    const rows = maxBatch(cached) + 44;  // two passes
+    const validationData: [Matrix, Int32Array] = [new Matrix(rows, IN, randomArray(rows * IN, 6, Float32Array)),
+      Int32Array.from({ length: rows }, (_, i) => (i * 5) % OUT)];
+    const opts = { epochs: 3, batchSize: 16, validationData };
+    const [h, g] = [await cached.fit(xm, yRows, opts), await uncached.fit(xm, yRows, opts)];
+    expect(h.history['val_loss']).toHaveLength(3);
+    expect(h.history['val_loss']).toEqual(g.history['val_loss']);
+    expect(cached.getWeights()).toEqual(uncached.getWeights());
+    if (name === 'native') {
+      expect(cacheBytes(name, livePlan(cached))).toBeGreaterThan(0);
+      expect(cacheBytes(name, livePlan(uncached))).toBe(0);
+      await cached.fit(xm, yRows, { epochs: 1, batchSize: 16 });  // no validation: training freed it
+      expect(cacheBytes(name, livePlan(cached))).toBe(0);
+    }
+    cached.dispose();
+    uncached.dispose();
+  });
 });

@@ -29,7 +29,7 @@ export function createNativeEngine(): Engine {
     allocData: (dtype, length) => binding.allocData(dtype, checkDataRequest(dtype, length)),
     copyData: (target, source) => {
       checkCopyRequest(target, source);
-      binding.copyData(target, source);
+      return binding.copyData(target, source);  // true when source held a NaN or ±Infinity
     },
   };
 }

@@ -37,7 +37,7 @@ Napi::Value NetworkWrap::Predict(const Napi::CallbackInfo& info) {
       n.predict(x.as<T>(), rows, out.as<T>());
     });
   });
-  sync_external_memory(info.Env());  // the first predict after a write builds the weight cache
+  sync_external_memory(info.Env());  // a predict may have built the weight cache (its second pass with the same weights)
   return info.Env().Undefined();
 }
 

@@ -55,7 +55,7 @@ void PredictWorker<T>::OnOK() {
     deferred_.Reject(e.Value());
     return;
   }
-  wrap_->sync_external_memory(env);  // the first predict after a write builds the weight cache
+  wrap_->sync_external_memory(env);  // a predict may have built the weight cache (its second pass with the same weights)
   if (reject_failure()) return;
   if (copy_back(out_, baton_.out, "out", "predictAsync")) deferred_.Resolve(env.Undefined());
 }
