@@ -25,7 +25,7 @@ import { preluForward } from './prelu';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
 import { allFiniteFrom, checkRows, copy, need } from './plan-arrays';
-import { ELEMENT_WORK, SCAN_WORK, SLICE_WORK, drain, perSlice } from './slices';
+import { ELEMENT_WORK, SCAN_WORK, SLICE_WORK, drain, pauseIf, perSlice, type WorkMeter } from './slices';
 import { PlanState } from './plan-state';
 import { ArgumentRangeError } from '../../validate';
 import { incrementCount, readCount } from '../../batch-count';
@@ -86,9 +86,7 @@ export abstract class PlanPasses extends PlanState {
    * slices, yielding when the meter says a pause is due: a dense layer runs its
    * product in runs of gemm units, an activation in blocks of rows (every
    * activation works row by row, softmax's sums too, so blocks give the same
-   * values as one call). The other kinds run whole. A layer within one slice
-   * runs whole through layerForward, so a small net's step creates no
-   * generator per layer.
+   * values as one call). The other kinds run whole.
    */
   private *layerForwardSteps(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
                              training: boolean, keep: boolean): Generator<void, void> {
@@ -112,6 +110,19 @@ export abstract class PlanPasses extends PlanState {
     }
   }
 
+  /**
+   * One layer's forward for the passes: whole through layerForward when it is
+   * within one slice of work, so a small net's step creates no generator per
+   * layer; otherwise layerForwardSteps.
+   */
+  private layerSteps(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
+                     training: boolean, keep: boolean): Iterable<void> {
+    const work = layerWork(layer, rows);
+    if (work > SLICE_WORK) return this.layerForwardSteps(layer, inp, out, rows, training, keep);
+    this.layerForward(layer, inp, out, rows, training, keep);
+    return pauseIf(this.meter.add(work));
+  }
+
   /** Training forward of the rows already in acts[0]; every layer's output stays in acts. */
   protected forwardRows(rows: number): void {
     drain(this.forwardSteps(rows));
@@ -124,13 +135,7 @@ export abstract class PlanPasses extends PlanState {
       throw new ArgumentRangeError(`Expected batches of at least 2 rows for batch norm in training mode (the variance of one row is undefined) but received ${rows}`);
     }
     for (let l = 0; l < this.layers.length; l++) {
-      const layer = this.layers[l];
-      const work = layerWork(layer, rows);
-      if (work > SLICE_WORK) yield* this.layerForwardSteps(layer, this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
-      else {
-        this.layerForward(layer, this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
-        if (this.meter.add(work)) yield;
-      }
+      yield* this.layerSteps(this.layers[l], this.acts[l], this.acts[l + 1], rows, this.isTraining, true);
     }
     this.forwardTraining = this.isTraining;
     this.trainedRows = rows;
@@ -157,12 +162,7 @@ export abstract class PlanPasses extends PlanState {
         // dZ = cur (B,OC); inp (B,C) = acts[l]
         const { inF, outF, weight, dWeight, dBias } = layer;
         // dweight (OC,C) = dZᵀ (OC,B) · inp (B,C)
-        const flops = 2 * rows * outF * inF;  // of each of the two products
-        if (flops > SLICE_WORK) yield* gemmSteps(meter, true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
-        else {
-          gemm(true, false, outF, inF, rows, 1, cur, acts[l], 0, dWeight);
-          if (meter.add(flops)) yield;
-        }
+        yield* product(meter, true, false, outF, inF, rows, cur, acts[l], dWeight);
         // dbias (OC) = column sums of dZ, summed in double
         for (let j = 0; j < outF; j++) {
           let s = 0;
@@ -176,11 +176,7 @@ export abstract class PlanPasses extends PlanState {
         }
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
-        if (flops > SLICE_WORK) yield* gemmSteps(meter, false, false, rows, inF, outF, 1, cur, weight, 0, next);
-        else {
-          gemm(false, false, rows, inF, outF, 1, cur, weight, 0, next);
-          if (meter.add(flops)) yield;
-        }
+        yield* product(meter, false, false, rows, inF, outF, cur, weight, next);
       } else if (layer.kind === 'activation') {
         // Row blocks, as in the forward (each row's gradient reads only that row).
         const C = layer.width;
@@ -241,12 +237,7 @@ export abstract class PlanPasses extends PlanState {
     copy(x, start * nIn, src, 0, n * nIn);
     for (let l = 0; l < layers.length; l++) {
       const dst = src === scratch[0] ? scratch[1] : scratch[0];
-      const work = layerWork(layers[l], n);
-      if (work > SLICE_WORK) yield* this.layerForwardSteps(layers[l], src, dst, n, false, false);
-      else {
-        this.layerForward(layers[l], src, dst, n, false, false);
-        if (this.meter.add(work)) yield;
-      }
+      yield* this.layerSteps(layers[l], src, dst, n, false, false);
       src = dst;
     }
     copy(src, 0, out, start * nOut, n * nOut);
@@ -265,6 +256,18 @@ export abstract class PlanPasses extends PlanState {
     const pred = this.acts[this.layers.length];
     return lossForwardBackward(loss, pred, rows, this.outputSize, y, this.dout);
   }
+}
+
+/**
+ * C = op(A)·op(B) for the passes: whole through gemm when it is within one
+ * slice of work (no generator), otherwise gemm's units in slices.
+ */
+function product(meter: WorkMeter, transA: boolean, transB: boolean, m: number, n: number, k: number,
+                 a: FloatArray, b: FloatArray, c: FloatArray): Iterable<void> {
+  const flops = 2 * m * n * k;
+  if (flops > SLICE_WORK) return gemmSteps(meter, transA, transB, m, n, k, 1, a, b, 0, c);
+  gemm(transA, transB, m, n, k, 1, a, b, 0, c);
+  return pauseIf(meter.add(flops));
 }
 
 /** out (rows × width) += bias on every row. */

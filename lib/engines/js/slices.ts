@@ -57,6 +57,18 @@ export function perSlice(work: number): number {
   return Math.max(1, Math.floor(SLICE_WORK / Math.max(work, 1)));
 }
 
+/** Nothing to pause for, and one pause: what work run whole hands to `yield*` (pauseIf). */
+const NO_PAUSE: readonly void[] = [];
+const ONE_PAUSE: readonly void[] = [undefined];
+
+/**
+ * For work run whole inside a generator: `yield* pauseIf(meter.add(work))`
+ * yields once when a pause is due, without a generator of its own.
+ */
+export function pauseIf(due: boolean): Iterable<void> {
+  return due ? ONE_PAUSE : NO_PAUSE;
+}
+
 /** Runs steps to the end without pausing (the synchronous methods); returns its result. */
 export function drain<T>(steps: Generator<void, T>): T {
   for (;;) {
