@@ -499,7 +499,8 @@ export class Sequential {
   }
 
   private context(loss: Loss | LossFunction): EpochContext {
-    return { plan: this.plan, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize, dtype: this.dtype };
+    return { plan: this.plan, engine: this.engineImpl.name, loss: loss instanceof Loss ? null : loss, outputSize: this.outputSize,
+             dtype: this.dtype };
   }
 
   /** checkData: the chunked finiteness checks, run with the model already busy (no second fit meanwhile). */

@@ -2,7 +2,7 @@
 // engine runs whole steps and epochs itself; with a custom TypeScript loss the
 // plan stops at the loss each batch, asks it for value and gradient, and resumes
 // (DESIGN.md, engine contract) — slower, but the same in both engines.
-import type { Dtype, Engine, EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from './engine';
+import type { Dtype, Engine, EngineName, EpochHooks, EpochResult, FloatArray, LossSpec, NetworkPlan, Target } from './engine';
 import type { LossFunction } from './losses';
 import { yieldIfDue } from './event-loop';
 import { Matrix, allocate, requireFinite, toMatrix } from './matrix';
@@ -10,6 +10,7 @@ import { ArgumentRangeError, ArgumentTypeError } from './validate';
 
 export interface EpochContext {
   plan: NetworkPlan;
+  engine: EngineName;
   /** null: the plan's built-in loss. */
   loss: LossFunction | null;
   outputSize: number;
@@ -193,11 +194,7 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * targetWidth);
   const cols = ctx.outputSize;
   const bout = driver.record ? allocate(ctx.dtype, batch * cols) : null;
-  const grad = driver.record ? allocate(ctx.dtype, batch * cols) : null;
-  // Batch norm's running statistics change in each batch's forward, before its
-  // loss is known: kept before every batch so a bad batch can put them back
-  // (as trainStep does). A model without buffers copies nothing.
-  const savedBuffers = ctx.plan.bufferCount > 0 ? allocate(ctx.dtype, ctx.plan.bufferCount) : null;
+  const sync = stepsOnMainThread(ctx, batch) ? new SyncBatch(ctx, batch, driver.record) : null;
   let total = 0;
   let batches = 0;
   for (let start = 0; start < rows; start += batch) {
@@ -205,7 +202,8 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     // of epochs shorter than the budget still lets the event loop run.
     await yieldIfDue();
     // dispose() while the event loop ran: stop as the engines' epochs do (fit then rejects with ERR_FASTMLP_DISPOSED).
-    if (ctx.plan.disposed) return { loss: start > 0 ? total / start : 0, batches, badBatch: -1, cancelled: true, rowsDone: start };
+    const stopped = { loss: start > 0 ? total / start : 0, batches, badBatch: -1, cancelled: true, rowsDone: start };
+    if (ctx.plan.disposed) return stopped;
     const n = Math.min(batch, rows - start);
     for (let i = 0; i < n; i++) {
       const r = order ? order[start + i]! : start + i;
@@ -214,24 +212,96 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     }
     const xb = n === batch ? bx : bx.subarray(0, n * inputs);
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
+    const out = bout === null ? null : n === batch ? bout : bout.subarray(0, n * cols);
     await driver.before(batches, n);
+    const step = sync !== null ? sync.run(xb, n, yb, out) : await epochOfOneBatch(ctx, xb, n, yb, out);
+    if (step === null) return stopped;  // disposed while the batch ran
+    const { value } = step;
+    // Only a batch that stepped is recorded, as in the engines' trainEpoch.
+    if (driver.record && Number.isFinite(value)) {
+      const recorded = driver.record.outputs;
+      for (let i = 0; i < n; i++) {
+        const r = order ? order[start + i]! : start + i;
+        recorded.set(out!.subarray(i * cols, (i + 1) * cols), r * cols);
+      }
+    }
+    const stop = await driver.after(batches, n, value);
+    if (!Number.isFinite(value)) {
+      return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start,
+               ...(step.badStatistics ? { badStatistics: true } : {}), ...(step.badUpdate ? { badUpdate: true } : {}) };
+    }
+    total += value * n;
+    batches++;
+    if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };
+  }
+  return { loss: total / rows, batches, badBatch: -1, cancelled: false, rowsDone: rows };
+}
+
+/**
+ * One batch's outcome: its loss (NaN or ±Infinity when the step was not
+ * applied — hooks then see NaN for a refused step with a finite loss, as
+ * Callback.onBatchEnd says) and, for a refused step, why.
+ */
+interface BatchStep {
+  value: number;
+  badStatistics: boolean;
+  badUpdate: boolean;
+}
+
+// A batch-driven epoch (an acting batch hook, lib/fit-epoch.ts) used to run every
+// step synchronously on the main thread: 50 ms per batch for 784-2048-2048-10
+// at batch 256 in the native engine and 2.2 s in the JS one, all of it a
+// stall of the event loop. A step that big now runs as a one-batch trainEpoch:
+// on the native worker thread, or in the JS engine's pausing passes. Smaller
+// steps (6 · parameters · rows, the dense layers' FLOPs for forward and
+// backward) stay synchronous, as they hold the loop for less than the yield
+// budget (lib/event-loop.ts) anyway:
+//  - native, below ~5–10 ms of work: there a native epoch call's fixed cost (a
+//    thread hop, the batch's copy, its event) is large. Measured through fit
+//    with a one-cycle schedule, 784-512-256-10 at batch 128 (411 MFLOP, ~2.2 ms
+//    a step at 2 threads): 40–48 k samples/s off the thread against 53–56 k;
+//  - JS, below ~1–2 ms: a generator's pauses cost little, but nothing at all
+//    is gained below the budget.
+export const OFF_THREAD_FLOPS = { native: 1e9, js: 2e6 } as const;
+
+/** True when a batch of `rows` is stepped synchronously: a custom loss (TypeScript between forward and backward) or a small step. */
+function stepsOnMainThread(ctx: EpochContext, rows: number): boolean {
+  return ctx.loss !== null || 6 * ctx.plan.paramCount * rows < OFF_THREAD_FLOPS[ctx.engine];
+}
+
+/** The batch as a one-batch trainEpoch: the engine refuses a bad step and puts the statistics back itself. Null: disposed meanwhile. */
+async function epochOfOneBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target,
+                               out: FloatArray | null): Promise<BatchStep | null> {
+  let value = NaN;
+  // onBatch has the batch's loss exactly as trainStep returns it (the epoch's mean would divide value·rows by rows).
+  const hooks: EpochHooks = { onBatch: (_batch, _rows, loss) => { value = loss; } };
+  if (out !== null) hooks.outputs = out;
+  const r = await ctx.plan.trainEpoch(x, rows, y, rows, null, hooks);
+  if (r.cancelled) return null;
+  return r.badBatch < 0 ? { value, badStatistics: false, badUpdate: false }
+    : { value: NaN, badStatistics: r.badStatistics === true, badUpdate: r.badUpdate === true };
+}
+
+/** The synchronous step of a batch-driven epoch, with the buffers it keeps between batches. */
+class SyncBatch {
+  private readonly grad: FloatArray | null;
+  // Batch norm's running statistics change in each batch's forward, before its
+  // loss is known: kept before every batch so a bad batch can put them back
+  // (as trainStep does). A model without buffers copies nothing.
+  private readonly savedBuffers: FloatArray | null;
+
+  constructor(private readonly ctx: EpochContext, batch: number, private readonly record: EpochRecord | null) {
+    this.grad = record ? allocate(ctx.dtype, batch * ctx.outputSize) : null;
+    this.savedBuffers = ctx.plan.bufferCount > 0 ? allocate(ctx.dtype, ctx.plan.bufferCount) : null;
+  }
+
+  run(x: FloatArray, rows: number, y: Target, out: FloatArray | null): BatchStep {
+    const { ctx, savedBuffers } = this;
     if (savedBuffers) ctx.plan.getBuffers(savedBuffers);
     const steps = ctx.plan.stepCount;
-    let value: number;
-    if (driver.record) {
-      const out = n === batch ? bout! : bout!.subarray(0, n * cols);
-      value = recordedStep(ctx, xb, n, yb, out, n === batch ? grad! : grad!.subarray(0, n * cols), driver.record);
-      // Only a batch that stepped is recorded, as in the engines' trainEpoch.
-      if (Number.isFinite(value) && ctx.plan.stepCount !== steps) {
-        const recorded = driver.record.outputs;
-        for (let i = 0; i < n; i++) {
-          const r = order ? order[start + i]! : start + i;
-          recorded.set(out.subarray(i * cols, (i + 1) * cols), r * cols);
-        }
-      }
-    } else {
-      value = stepIfFinite(ctx, xb, n, yb);
-    }
+    let value = out !== null
+      ? recordedStep(ctx, x, rows, y, out, this.grad!.subarray(0, rows * ctx.outputSize), this.record!)
+      : stepIfFinite(ctx, x, rows, y);
     // A finite loss whose gradients (or running statistics) overflowed: the
     // engine refused the step. Hooks see NaN, as for any batch whose step was
     // not applied (Callback.onBatchEnd). Which one, read before the restore below.
@@ -245,16 +315,8 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     }
     // Restored before `after`, so a callback that stops here (terminateOnNaN) sees the model as it was.
     if (savedBuffers && !Number.isFinite(value)) ctx.plan.setBuffers(savedBuffers);
-    const stop = await driver.after(batches, n, value);
-    if (!Number.isFinite(value)) {
-      return { loss: total / Math.max(1, start), batches, badBatch: batches, cancelled: false, rowsDone: start,
-               ...(badStatistics ? { badStatistics } : {}), ...(badUpdate ? { badUpdate } : {}) };
-    }
-    total += value * n;
-    batches++;
-    if (stop) return { loss: total / (start + n), batches, badBatch: -1, cancelled: true, rowsDone: start + n };
+    return { value, badStatistics, badUpdate };
   }
-  return { loss: total / rows, batches, badBatch: -1, cancelled: false, rowsDone: rows };
 }
 
 /**
