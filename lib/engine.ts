@@ -339,6 +339,20 @@ export interface NetworkPlan {
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   /** Backward of the last forwardTrain from dLoss/dOutput; optionally writes dLoss/dInput. */
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
+  /**
+   * forwardTrain off the main thread (a custom loss's batch, lib/training.ts):
+   * the native engine runs it on a worker thread, the JS engine in slices
+   * that pause for the event loop. x is read at the call (copied, natively),
+   * out is written when the promise resolves; the plan is busy until then.
+   * Arguments are checked before anything runs, throwing synchronously.
+   */
+  forwardTrainAsync(x: FloatArray, rows: number, out: FloatArray): Promise<void>;
+  /**
+   * backward from dout (rows as the last forwardTrain or forwardTrainAsync),
+   * then step() when loss + penalty is finite, off the main thread as
+   * forwardTrainAsync; resolves with loss + penalty (the penalty of this backward).
+   */
+  backwardStepAsync(dout: FloatArray, rows: number, loss: number): Promise<number>;
   /** forwardTrain + loss + backward (needs a loss); returns the loss; parameters unchanged. */
   computeGradients(x: FloatArray, rows: number, y: Target): number;
   /**

@@ -57,6 +57,8 @@ export interface NativeNetwork {
   predictCacheBytes(): number;
   forwardTrain(x: FloatArray, rows: number, out: FloatArray): void;
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void;
+  forwardTrainAsync(x: FloatArray, rows: number, out: FloatArray): Promise<void>;
+  backwardStepAsync(dout: FloatArray, rows: number, loss: number): Promise<number>;
   computeGradients(x: FloatArray, rows: number, y: Target): number;
   step(): void;
   trainStep(x: FloatArray, rows: number, y: Target): number;

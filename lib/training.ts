@@ -193,8 +193,10 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const bx = allocate(ctx.dtype, batch * inputs);
   const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * targetWidth);
   const cols = ctx.outputSize;
-  const bout = driver.record ? allocate(ctx.dtype, batch * cols) : null;
-  const sync = stepsOnMainThread(ctx, batch) ? new SyncBatch(ctx, batch, driver.record) : null;
+  const offThread = !stepsOnMainThread(ctx, batch);
+  // A custom loss off the main thread reads the outputs from the forward pass's promise.
+  const bout = driver.record || (offThread && ctx.loss !== null) ? allocate(ctx.dtype, batch * cols) : null;
+  const steps = offThread && ctx.loss === null ? null : new BatchSteps(ctx, batch, driver.record);
   let total = 0;
   let batches = 0;
   for (let start = 0; start < rows; start += batch) {
@@ -214,7 +216,8 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
     const out = bout === null ? null : n === batch ? bout : bout.subarray(0, n * cols);
     await driver.before(batches, n);
-    const step = sync !== null ? sync.run(xb, n, yb, out) : await epochOfOneBatch(ctx, xb, n, yb, out);
+    const step = steps === null ? await epochOfOneBatch(ctx, xb, n, yb, out)
+      : offThread ? await steps.runOffThread(xb, n, yb, out!) : steps.run(xb, n, yb, out);
     if (step === null) return stopped;  // disposed while the batch ran
     const { value } = step;
     // Only a batch that stepped is recorded, as in the engines' trainEpoch.
@@ -251,8 +254,10 @@ interface BatchStep {
 // A batch-driven epoch (an acting batch hook, lib/fit-epoch.ts) used to run every
 // step synchronously on the main thread: 50 ms per batch for 784-2048-2048-10
 // at batch 256 in the native engine and 2.2 s in the JS one, all of it a
-// stall of the event loop. A step that big now runs as a one-batch trainEpoch:
-// on the native worker thread, or in the JS engine's pausing passes. Smaller
+// stall of the event loop. A step that big now runs off the main thread — on
+// the native worker thread, or in the JS engine's pausing passes — as a
+// one-batch trainEpoch, or with a custom loss as forwardTrainAsync, the loss in
+// TypeScript, then backwardStepAsync. Smaller
 // steps (6 · parameters · rows, the dense layers' FLOPs for forward and
 // backward) stay synchronous, as they hold the loop for less than the yield
 // budget (lib/event-loop.ts) anyway:
@@ -264,9 +269,9 @@ interface BatchStep {
 //    is gained below the budget.
 export const OFF_THREAD_FLOPS = { native: 1e9, js: 2e6 } as const;
 
-/** True when a batch of `rows` is stepped synchronously: a custom loss (TypeScript between forward and backward) or a small step. */
+/** True when a batch of `rows` is stepped synchronously: a small step. */
 function stepsOnMainThread(ctx: EpochContext, rows: number): boolean {
-  return ctx.loss !== null || 6 * ctx.plan.paramCount * rows < OFF_THREAD_FLOPS[ctx.engine];
+  return 6 * ctx.plan.paramCount * rows < OFF_THREAD_FLOPS[ctx.engine];
 }
 
 /** The batch as a one-batch trainEpoch: the engine refuses a bad step and puts the statistics back itself. Null: disposed meanwhile. */
@@ -282,8 +287,12 @@ async function epochOfOneBatch(ctx: EpochContext, x: FloatArray, rows: number, y
     : { value: NaN, badStatistics: r.badStatistics === true, badUpdate: r.badUpdate === true };
 }
 
-/** The synchronous step of a batch-driven epoch, with the buffers it keeps between batches. */
-class SyncBatch {
+/**
+ * The steps of a batch-driven epoch that fit takes itself rather than as an
+ * engine epoch — every small step, and a custom loss's big ones — with the
+ * buffers they keep between batches, and what a refused step leaves.
+ */
+class BatchSteps {
   private readonly grad: FloatArray | null;
   // Batch norm's running statistics change in each batch's forward, before its
   // loss is known: kept before every batch so a bad batch can put them back
@@ -295,19 +304,47 @@ class SyncBatch {
     this.savedBuffers = ctx.plan.bufferCount > 0 ? allocate(ctx.dtype, ctx.plan.bufferCount) : null;
   }
 
+  /** The step on the main thread. */
   run(x: FloatArray, rows: number, y: Target, out: FloatArray | null): BatchStep {
+    const stepsBefore = this.begin();
+    const value = out !== null
+      ? recordedStep(this.ctx, x, rows, y, out, this.grad!.subarray(0, rows * this.ctx.outputSize), this.record!)
+      : stepIfFinite(this.ctx, x, rows, y);
+    return this.end(value, stepsBefore);
+  }
+
+  /** A custom loss's step with its passes off the main thread (the plan's forwardTrainAsync and backwardStepAsync); null: disposed meanwhile. */
+  async runOffThread(x: FloatArray, rows: number, y: Target, out: FloatArray): Promise<BatchStep | null> {
+    const { ctx } = this;
+    const stepsBefore = this.begin();
+    let value: number;
+    try {
+      await ctx.plan.forwardTrainAsync(x, rows, out);
+      const pred = new Matrix(rows, ctx.outputSize, out);
+      const target = y instanceof Int32Array ? y : new Matrix(rows, ctx.outputSize, y);
+      value = customValue(ctx.loss!, pred, target);
+      // As stepIfFinite: the penalty joins a finite loss, and the step needs the sum finite.
+      if (Number.isFinite(value)) value = await ctx.plan.backwardStepAsync(customGradient(ctx.loss!, pred, target), rows, value);
+    } catch (err) {
+      if (ctx.plan.disposed) return null;
+      throw err;
+    }
+    return this.end(value, stepsBefore);
+  }
+
+  private begin(): number {
+    if (this.savedBuffers) this.ctx.plan.getBuffers(this.savedBuffers);
+    return this.ctx.plan.stepCount;
+  }
+
+  private end(value: number, stepsBefore: number): BatchStep {
     const { ctx, savedBuffers } = this;
-    if (savedBuffers) ctx.plan.getBuffers(savedBuffers);
-    const steps = ctx.plan.stepCount;
-    let value = out !== null
-      ? recordedStep(ctx, x, rows, y, out, this.grad!.subarray(0, rows * ctx.outputSize), this.record!)
-      : stepIfFinite(ctx, x, rows, y);
     // A finite loss whose gradients (or running statistics) overflowed: the
     // engine refused the step. Hooks see NaN, as for any batch whose step was
     // not applied (Callback.onBatchEnd). Which one, read before the restore below.
     let badStatistics = false;
     let badUpdate = false;
-    if (Number.isFinite(value) && ctx.plan.stepCount === steps) {
+    if (Number.isFinite(value) && ctx.plan.stepCount === stepsBefore) {
       const cause = refusalCause(ctx.plan, savedBuffers !== null);
       badStatistics = cause === 'statistics';
       badUpdate = cause === 'update';

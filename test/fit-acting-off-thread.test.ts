@@ -1,11 +1,13 @@
-// An acting batch hook (onBatchBegin, a per-batch schedule, terminateOnNaN, a
-// lambda) makes fit drive the epoch batch by batch from TypeScript. Each step
-// used to run synchronously on the main thread (50 ms a batch for
-// 784-2048-2048-10 in the native engine, 2.2 s in the JS one); a step of
-// ~1 ms of work or more now runs as a one-batch trainEpoch (lib/training.ts,
-// OFF_THREAD_FLOPS). Checked in both engines, at a size above that bound:
-// the event loop turns within a batch, and the results are those of the
-// engine's own epoch and of a trainStep loop, bit for bit.
+// Batches that fit steps itself off the main thread (lib/training.ts,
+// OFF_THREAD_FLOPS). An acting batch hook (onBatchBegin, a per-batch schedule,
+// terminateOnNaN, a lambda) and a custom loss make fit drive the epoch batch
+// by batch from TypeScript. Each step used to run synchronously on the main
+// thread (~50 ms a batch for 784-2048-2048-10 in the native engine, ~2 s in
+// the JS one); a big one now runs as a one-batch trainEpoch, or, with a custom
+// loss, as forwardTrainAsync, the loss, then backwardStepAsync. Checked in
+// both engines, at sizes above the bound: the event loop turns within every
+// batch, and the results are those of the engine's own epoch and of a
+// trainStep loop, bit for bit.
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Dense, Dropout, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback } from '../lib/callbacks';
@@ -107,5 +109,59 @@ describe.each(ENGINES)('batch-driven fit off the main thread (%s engine)', (engi
     const dispose: Callback = { onBatchBegin: (batch) => { if (batch === 1) setImmediate(() => m.dispose()); } };
     await expect(m.fit(X, Y, { epochs: 1, batchSize: batch, callbacks: [dispose] })).rejects.toMatchObject({ code: 'ERR_FASTMLP_DISPOSED' });
     expect(m.disposed).toBe(true);
+  });
+});
+
+/** Mean squared error written in TypeScript: a custom loss (lib/losses.ts LossFunction). */
+const customMse = {
+  forward(pred: Matrix, target: Matrix): number {
+    let sum = 0;
+    for (let i = 0; i < pred.data.length; i++) sum += (pred.data[i]! - target.data[i]!) ** 2;
+    return sum / pred.data.length;
+  },
+  backward(pred: Matrix, target: Matrix): Matrix {
+    const g = new Float32Array(pred.data.length);
+    for (let i = 0; i < g.length; i++) g[i] = (2 * (pred.data[i]! - target.data[i]!)) / g.length;
+    return new Matrix(pred.rows, pred.cols, g);
+  },
+};
+
+describe.each(ENGINES)('a custom loss\'s batches off the main thread (%s engine)', (engine) => {
+  const batch = BATCH[engine];
+  const ROWS = 3 * batch;
+  const X = new Matrix(ROWS, IN, X_ALL.subarray(0, ROWS * IN));
+  const Y = new Matrix(ROWS, OUT, Float32Array.from({ length: ROWS * OUT }, (_, i) => (i % OUT === Y_ALL[Math.floor(i / OUT)] ? 1 : 0)));
+
+  function customModel() {
+    const m = new Sequential([
+      new Dense(IN, WIDTH, { activation: 'relu', kernelRegularizer: { l2: 1e-4 } }), new BatchNorm1d(WIDTH), new Dropout(0.25),
+      new Dense(WIDTH, WIDTH, { activation: 'relu' }), new Dense(WIDTH, OUT),
+    ], { engine, seed: 12 });
+    m.compile({ loss: customMse, optimizer: new optim.Adam({ lr: 1e-3 }) });
+    return m;
+  }
+
+  it('lets the event loop turn within each batch and trains as a trainStep loop does, penalty included', async () => {
+    const watched = customModel();
+    const watcher = turnWatcher();
+    await watched.fit(X, Y, { epochs: 2, batchSize: batch, shuffle: false, callbacks: [watcher] });
+    expect(watcher.turned).toEqual(Array(6).fill(true));
+
+    const stepped = customModel();
+    const losses: number[] = [];
+    for (let epoch = 0; epoch < 2; epoch++) {
+      for (let s = 0; s < ROWS; s += batch) {
+        losses.push(stepped.trainStep(new Matrix(batch, IN, X.data.subarray(s * IN, (s + batch) * IN)),
+          new Matrix(batch, OUT, Y.data.subarray(s * OUT, (s + batch) * OUT))));
+      }
+    }
+    expect(watcher.losses).toEqual(losses);
+    expect(weightsOf(watched)).toEqual(weightsOf(stepped));
+  });
+
+  it('a dispose while a pass runs rejects fit with ERR_FASTMLP_DISPOSED', async () => {
+    const m = customModel();
+    const dispose: Callback = { onBatchBegin: (b) => { if (b === 1) setImmediate(() => m.dispose()); } };
+    await expect(m.fit(X, Y, { epochs: 1, batchSize: batch, callbacks: [dispose] })).rejects.toMatchObject({ code: 'ERR_FASTMLP_DISPOSED' });
   });
 });

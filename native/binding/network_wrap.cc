@@ -57,6 +57,8 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       InstanceMethod<&NetworkWrap::GetPredictCacheBytes>("predictCacheBytes"),
       InstanceMethod<&NetworkWrap::ForwardTrain>("forwardTrain"),
       InstanceMethod<&NetworkWrap::Backward>("backward"),
+      InstanceMethod<&NetworkWrap::ForwardTrainAsync>("forwardTrainAsync"),
+      InstanceMethod<&NetworkWrap::BackwardStepAsync>("backwardStepAsync"),
       InstanceMethod<&NetworkWrap::ComputeGradients>("computeGradients"),
       InstanceMethod<&NetworkWrap::Step>("step"),
       InstanceMethod<&NetworkWrap::TrainStep>("trainStep"),
@@ -114,8 +116,11 @@ void NetworkWrap::require_idle(Napi::Env env) const {
 }
 
 const char* NetworkWrap::busy_reason() const {
-  return busy_with_ == BusyWith::Predict ? "predicting (predictAsync is running)"
-                                         : "training (an epoch is running)";
+  switch (busy_with_) {
+    case BusyWith::Predict: return "predicting (predictAsync is running)";
+    case BusyWith::Pass: return "training (a forward or backward pass is running)";
+    default: return "training (an epoch is running)";
+  }
 }
 
 index_t NetworkWrap::in_size() const { return in_; }

@@ -30,15 +30,18 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   // only when the JS heap fills up. Call when idle, after anything that may grow.
   void sync_external_memory(Napi::Env env);
 
-  // What keeps the network busy: an epoch (trainEpoch) or a predictAsync call,
-  // for the refusal message and so cancelEpoch() never stops a prediction.
-  enum class BusyWith { Nothing, Epoch, Predict };
+  // What keeps the network busy: an epoch (trainEpoch), a predictAsync call or
+  // one training pass (forwardTrainAsync, backwardStepAsync), for the refusal
+  // message and so cancelEpoch() stops nothing but an epoch.
+  enum class BusyWith { Nothing, Epoch, Predict, Pass };
   void set_busy(bool busy, std::shared_ptr<std::atomic<bool>> cancel, BusyWith what = BusyWith::Epoch) {
     busy_ = busy;
     busy_with_ = busy ? what : BusyWith::Nothing;
     epoch_cancel_ = std::move(cancel);
   }
   bool disposed() const { return disposed_; }
+  // forwardTrainAsync's worker, when its pass is done: backward may follow.
+  void set_last_forward_rows(index_t rows) { last_forward_rows_ = rows; }
 
  private:
   template <typename F> decltype(auto) visit(F&& f);
@@ -96,6 +99,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Predict(const Napi::CallbackInfo& info);
   Napi::Value ForwardTrain(const Napi::CallbackInfo& info);
   Napi::Value Backward(const Napi::CallbackInfo& info);
+  Napi::Value ForwardTrainAsync(const Napi::CallbackInfo& info);
+  Napi::Value BackwardStepAsync(const Napi::CallbackInfo& info);
   Napi::Value ComputeGradients(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);

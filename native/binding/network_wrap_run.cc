@@ -9,6 +9,7 @@
 #include "data_block.h"
 #include "errors.h"
 #include "network_wrap_impl.h"
+#include "pass_worker.h"
 #include "predict_worker.h"
 #include "specs.h"
 #include "train_epoch_worker.h"
@@ -129,6 +130,68 @@ Napi::Value NetworkWrap::Backward(const Napi::CallbackInfo& info) {
     });
   });
   return env.Undefined();
+}
+
+// forwardTrainAsync(x, rows, out) → Promise<void>: forwardTrain on a worker
+// thread (pass_worker.h); x is copied now, out is written when it resolves.
+Napi::Value NetworkWrap::ForwardTrainAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
+  const Napi::Value out_v = arg(info, 2);
+  const FloatArg out = float_array(out_v, "out", dtype_, std::size_t(rows * out_size()));
+  const index_t cap = visit([](auto& n) { return n.max_batch(); });
+  if (rows < 1 || rows > cap)
+    throw_range_error(env, "Expected rows in [1, " + std::to_string(cap) + "] (maxBatch) but received " +
+                               std::to_string(rows));
+  last_forward_rows_ = 0;  // the activations are being replaced: no backward until this pass is done
+  return guard(env, [&]() -> Napi::Value {
+    return visit([&](auto& n) -> Napi::Value {
+      using T = element_t<decltype(n)>;
+      typename PassWorker<T>::Baton baton;
+      if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
+      baton.pass = PassWorker<T>::Pass::Forward;
+      baton.in.assign(x.as<T>(), x.as<T>() + x.length);
+      baton.out.resize(out.length);
+      baton.rows = rows;
+      auto* worker = new PassWorker<T>(env, Value(), this, std::move(baton), out_v);
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    });
+  });
+}
+
+// backwardStepAsync(dout, rows, loss) → Promise<number>: on a worker thread,
+// backward from dout (the gradients of the last forwardTrain or
+// forwardTrainAsync), then step() when loss + penalty is finite; resolves
+// with loss + penalty.
+Napi::Value NetworkWrap::BackwardStepAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  require_idle(env);
+  const index_t rows = rows_arg(info, 1);
+  if (rows != last_forward_rows_)
+    throw_range_error(env, "Expected rows to equal the last forwardTrain's rows (" +
+                               std::to_string(last_forward_rows_) + ") but received " +
+                               std::to_string(rows));
+  const FloatArg dout = float_array(arg(info, 0), "dout", dtype_, std::size_t(rows * out_size()));
+  const double loss = number(arg(info, 2), "loss");
+  return guard(env, [&]() -> Napi::Value {
+    return visit([&](auto& n) -> Napi::Value {
+      using T = element_t<decltype(n)>;
+      typename PassWorker<T>::Baton baton;
+      if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
+      baton.pass = PassWorker<T>::Pass::BackwardStep;
+      baton.in.assign(dout.as<T>(), dout.as<T>() + dout.length);
+      baton.rows = rows;
+      baton.loss = loss;
+      auto* worker = new PassWorker<T>(env, Value(), this, std::move(baton), env.Undefined());
+      Napi::Promise promise = worker->Promise();
+      worker->Queue();
+      return promise;
+    });
+  });
 }
 
 // computeGradients(x, rows, y) → loss: forward, loss and backward on one

@@ -90,7 +90,7 @@ export abstract class PlanMemory {
    * Set while trainEpoch or predictAsync runs: they yield to the event loop
    * between batches and within one (slices.ts), and nothing may interleave.
    */
-  protected busy: false | 'training' | 'predicting' = false;
+  protected busy: false | 'training' | 'predicting' | 'pass' = false;
   /** dispose() was called: buffers dropped (or dropped when the running epoch stops). */
   protected isDisposed = false;
   /** Work since the passes' last yield (slices.ts). */
@@ -199,7 +199,8 @@ export abstract class PlanMemory {
 
   /** What keeps a busy plan busy, for the refusals' messages. */
   protected busyReason(): string {
-    return this.busy === 'predicting' ? 'predicting (predictAsync is running)' : 'training (an epoch is running)';
+    if (this.busy === 'predicting') return 'predicting (predictAsync is running)';
+    return this.busy === 'pass' ? 'training (a forward or backward pass is running)' : 'training (an epoch is running)';
   }
 
   protected requireLoss(what: string): LossSpec {

@@ -126,6 +126,64 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     this.backwardRows(dout, rows, dinput ?? null);
   }
 
+  forwardTrainAsync(x: FloatArray, rows: number, out: FloatArray): Promise<void> {
+    this.assertIdle('forwardTrainAsync');
+    checkRows(rows, this.capacity);
+    need(x, rows * this.inputSize, 'x');
+    need(out, rows * this.outputSize, 'out');
+    // x is read now, as the native engine copies it at the call.
+    copy(x, 0, this.acts[0], 0, rows * this.inputSize);
+    this.trainedRows = -1;  // no backward until this forward is done
+    return this.runPass('forwardTrainAsync', this.forwardSteps(rows), () => {
+      if (out.length !== rows * this.outputSize) {
+        throw new ArgumentRangeError(`Expected out to keep its ${rows * this.outputSize} elements until forwardTrainAsync settled but its buffer was transferred or resized`);
+      }
+      copy(this.acts[this.layers.length], 0, out, 0, rows * this.outputSize);
+    });
+  }
+
+  backwardStepAsync(dout: FloatArray, rows: number, loss: number): Promise<number> {
+    this.assertIdle('backwardStepAsync');
+    if (rows !== this.trainedRows || this.trainedRows < 0) {
+      throw new ArgumentRangeError(`Expected ${this.trainedRows < 0 ? 'a last forwardTrain to differentiate' : this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
+    }
+    need(dout, rows * this.outputSize, 'dout');
+    if (typeof loss !== 'number') throw typeError('loss', 'a number', loss);
+    if (!Number.isFinite(loss)) throw rangeError('loss', 'a finite number', loss);
+    // dout is read now (the native engine copies it); this.dout is the built-in loss's gradient buffer, free here.
+    copy(dout, 0, this.dout, 0, rows * this.outputSize);
+    return this.runPass('backwardStepAsync', this.backwardStepSteps(rows, loss), (total) => total);
+  }
+
+  /** backwardStepAsync's work: backward, then the step of step() when loss + penalty is finite. */
+  private *backwardStepSteps(rows: number, loss: number): Generator<void, number> {
+    yield* this.backwardSteps(this.dout, rows, null);
+    const total = loss + this.lastPenalty;
+    if (Number.isFinite(total) && this.gradsFinite && (this.buffers.length === 0 || allFinite(this.buffers))) {
+      yield* this.updateSteps();
+    }
+    return total;
+  }
+
+  /**
+   * Runs one pass's steps with the plan busy, pausing as trainEpoch does, then
+   * `done` on their result. Rejects with ERR_FASTMLP_DISPOSED after a dispose()
+   * meanwhile, even one after the last step (as the native engine does).
+   */
+  private async runPass<T, R>(what: string, steps: Generator<void, T>, done: (result: T) => R): Promise<R> {
+    this.busy = 'pass';
+    try {
+      const result = await this.runSteps(steps, { paused: 0 });
+      if (result === STOPPED || this.isDisposed) {
+        throw codedError(`${what} was cancelled: the plan was disposed (dispose() freed its memory) before it finished`, DISPOSED);
+      }
+      return done(result);
+    } finally {
+      this.busy = false;
+      if (this.isDisposed) this.releaseBuffers();
+    }
+  }
+
   computeGradients(x: FloatArray, rows: number, y: Target): number {
     this.assertIdle('computeGradients');
     const loss = this.requireLoss('computeGradients');
