@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The event loop during a fit driven batch by batch from TypeScript — an acting
-// batch hook, here a one-cycle schedule stepping every batch — beside the same
-// fit without a hook (the engine's one-call epoch), in each engine: the issue's
+// batch hook (a one-cycle schedule stepping every batch), or a custom loss (mean
+// squared error against one-hot targets, written in TypeScript) — beside the
+// same fit without either (the engine's one-call epoch), in each engine: the issue's
 // two nets (784-512-256-10 at batch 128, 784-2048-2048-10 at batch 256, ReLU,
 // cross-entropy, Adam lr 1e-3, float32; data from bench/cases/data.mjs). Per
 // engine, net and variant, in a fresh process: an untimed warm-up fit, then
@@ -23,7 +24,7 @@ const NETS = {
   small: { hidden: [512, 256], batchSize: 128, batches: { native: 60, js: 10 } },
   large: { hidden: [2048, 2048], batchSize: 256, batches: { native: 20, js: 3 } },
 };
-const VARIANTS = ['no hook', 'one-cycle'];
+const VARIANTS = ['no hook', 'one-cycle', 'ts loss'];
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -59,18 +60,42 @@ if (positionals.length === 0) {
     new Dense(widths.at(-1), CLASSES),
   ], { engine, seed: 1 });
   const optimizer = new optim.Adam({ lr: 1e-3 });
-  model.compile({ loss: 'cross-entropy', optimizer });
+  model.compile({ loss: variant === 'ts loss' ? meanSquaredError(Matrix) : 'cross-entropy', optimizer });
+  const y = variant === 'ts loss' ? oneHot(Matrix, data.y, rows) : data.y;
   const callbacks = () => (variant === 'one-cycle' ? [schedules.oneCycle({ maxLr: 1e-3, totalSteps: 10_000 }, optimizer)] : []);
   const first = new Matrix(batchSize, INPUTS, data.x.subarray(0, batchSize * INPUTS));
-  await model.fit(first, data.y.subarray(0, batchSize), { batchSize, epochs: 1, callbacks: callbacks() });  // warm-up
+  await model.fit(first, variant === 'ts loss' ? oneHot(Matrix, data.y, batchSize) : data.y.subarray(0, batchSize), { batchSize, epochs: 1, callbacks: callbacks() });  // warm-up
 
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const t0 = performance.now();
-  await model.fit(x, data.y, { batchSize, epochs: 1, shuffle: false, callbacks: callbacks() });
+  await model.fit(x, y, { batchSize, epochs: 1, shuffle: false, callbacks: callbacks() });
   const seconds = (performance.now() - t0) / 1000;
   delay.disable();
   const ms = (v) => (v / 1e6).toFixed(1);
   console.log(`${engine.padEnd(6)} ${INPUTS}-${hidden.join('-')}-${CLASSES} b${batchSize} ${variant.padEnd(9)}: ` +
     `${(rows / seconds).toFixed(0).padStart(6)} samples/s, loop p99 ${ms(delay.percentile(99))} ms, max ${ms(delay.max)} ms`);
+}
+
+/** The first `rows` class indices as one-hot rows. */
+function oneHot(Matrix, labels, rows) {
+  const data = new Float32Array(rows * CLASSES);
+  for (let i = 0; i < rows; i++) data[i * CLASSES + labels[i]] = 1;
+  return new Matrix(rows, CLASSES, data);
+}
+
+/** Mean squared error as a custom loss (forward and backward in TypeScript). */
+function meanSquaredError(Matrix) {
+  return {
+    forward(pred, target) {
+      let sum = 0;
+      for (let i = 0; i < pred.data.length; i++) sum += (pred.data[i] - target.data[i]) ** 2;
+      return sum / pred.data.length;
+    },
+    backward(pred, target) {
+      const g = new Float32Array(pred.data.length);
+      for (let i = 0; i < g.length; i++) g[i] = (2 * (pred.data[i] - target.data[i])) / g.length;
+      return new Matrix(pred.rows, pred.cols, g);
+    },
+  };
 }

@@ -196,6 +196,8 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const offThread = !stepsOnMainThread(ctx, batch);
   // A custom loss off the main thread reads the outputs from the forward pass's promise.
   const bout = driver.record || (offThread && ctx.loss !== null) ? allocate(ctx.dtype, batch * cols) : null;
+  // Each batch as an engine epoch of one batch (big, built-in loss), or by BatchSteps:
+  // a custom loss's passes off the main thread (big), or the step on it (small).
   const steps = offThread && ctx.loss === null ? null : new BatchSteps(ctx, batch, driver.record);
   let total = 0;
   let batches = 0;
@@ -251,17 +253,17 @@ interface BatchStep {
   badUpdate: boolean;
 }
 
-// A batch-driven epoch (an acting batch hook, lib/fit-epoch.ts) used to run every
-// step synchronously on the main thread: 50 ms per batch for 784-2048-2048-10
-// at batch 256 in the native engine and 2.2 s in the JS one, all of it a
-// stall of the event loop. A step that big now runs off the main thread — on
-// the native worker thread, or in the JS engine's pausing passes — as a
-// one-batch trainEpoch, or with a custom loss as forwardTrainAsync, the loss in
-// TypeScript, then backwardStepAsync. Smaller
+// A batch-driven epoch (an acting batch hook or a custom loss, lib/fit-epoch.ts)
+// used to run every step synchronously on the main thread: ~50 ms per batch
+// for 784-2048-2048-10 at batch 256 in the native engine and ~2 s in the JS
+// one, all of it a stall of the event loop. A step that big now runs off the
+// main thread — on the native worker thread, or in the JS engine's pausing
+// passes — as a one-batch trainEpoch, or with a custom loss as
+// forwardTrainAsync, the loss in TypeScript, then backwardStepAsync. Smaller
 // steps (6 · parameters · rows, the dense layers' FLOPs for forward and
 // backward) stay synchronous, as they hold the loop for less than the yield
 // budget (lib/event-loop.ts) anyway:
-//  - native, below ~5–10 ms of work: there a native epoch call's fixed cost (a
+//  - native, below ~5–10 ms of work: there a native call's fixed cost (a
 //    thread hop, the batch's copy, its event) is large. Measured through fit
 //    with a one-cycle schedule, 784-512-256-10 at batch 128 (411 MFLOP, ~2.2 ms
 //    a step at 2 threads): 40–48 k samples/s off the thread against 53–56 k;
