@@ -159,9 +159,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
   private *backwardStepSteps(rows: number, loss: number): Generator<void, number> {
     yield* this.backwardSteps(this.dout, rows, null);
     const total = loss + this.lastPenalty;
-    if (Number.isFinite(total) && this.gradsFinite && (this.buffers.length === 0 || allFinite(this.buffers))) {
-      yield* this.updateSteps();
-    }
+    if (Number.isFinite(total) && this.stepAllowed()) yield* this.updateSteps();
     return total;
   }
 
@@ -198,12 +196,17 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
   /** Skipped (stepCount unchanged) when the last backward's gradients are not all finite, as in the native core. */
   step(): void {
     this.assertIdle('step');
-    if (!this.gradsFinite) return;
-    // So are running statistics that overflowed in this batch's forward (a huge
-    // but finite input: its batch variance overflows while the output and loss
-    // stay finite). 2·C values per batch norm layer; none without one.
-    if (this.buffers.length > 0 && !allFinite(this.buffers)) return;
-    this.update();
+    if (this.stepAllowed()) this.update();
+  }
+
+  /**
+   * False when the last backward's gradients are not all finite; so are
+   * running statistics that overflowed in this batch's forward (a huge but
+   * finite input: its batch variance overflows while the output and loss stay
+   * finite). 2·C values per batch norm layer; none without one.
+   */
+  private stepAllowed(): boolean {
+    return this.gradsFinite && (this.buffers.length === 0 || allFinite(this.buffers));
   }
 
   /**
