@@ -17,6 +17,8 @@
 
 namespace fastmlp::binding {
 
+enum class TrainingPass;  // pass_worker.h
+
 class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -101,6 +103,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Backward(const Napi::CallbackInfo& info);
   Napi::Value ForwardTrainAsync(const Napi::CallbackInfo& info);
   Napi::Value BackwardStepAsync(const Napi::CallbackInfo& info);
+  index_t backward_rows_arg(const Napi::CallbackInfo& info) const;
+  Napi::Value queue_pass(Napi::Env env, TrainingPass pass, const FloatArg& in, index_t rows, double loss,
+                         Napi::Value out);
   Napi::Value ComputeGradients(const Napi::CallbackInfo& info);
   Napi::Value Step(const Napi::CallbackInfo& info);
   Napi::Value TrainStep(const Napi::CallbackInfo& info);

@@ -109,15 +109,21 @@ Napi::Value NetworkWrap::ForwardTrain(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// backward's and backwardStepAsync's rows (argument 1): those of the last forwardTrain.
+index_t NetworkWrap::backward_rows_arg(const Napi::CallbackInfo& info) const {
+  const index_t rows = rows_arg(info, 1);
+  if (rows != last_forward_rows_)
+    throw_range_error(info.Env(), "Expected rows to equal the last forwardTrain's rows (" +
+                                      std::to_string(last_forward_rows_) + ") but received " +
+                                      std::to_string(rows));
+  return rows;
+}
+
 // backward(dout, rows, dinput?): gradients of the last forwardTrain.
 Napi::Value NetworkWrap::Backward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
-  const index_t rows = rows_arg(info, 1);
-  if (rows != last_forward_rows_)
-    throw_range_error(env, "Expected rows to equal the last forwardTrain's rows (" +
-                               std::to_string(last_forward_rows_) + ") but received " +
-                               std::to_string(rows));
+  const index_t rows = backward_rows_arg(info);
   const FloatArg dout = float_array(arg(info, 0), "dout", dtype_, std::size_t(rows * out_size()));
   const Napi::Value dv = arg(info, 2);
   FloatArg din;
@@ -139,28 +145,14 @@ Napi::Value NetworkWrap::ForwardTrainAsync(const Napi::CallbackInfo& info) {
   require_idle(env);
   const index_t rows = rows_arg(info, 1);
   const FloatArg x = float_array(arg(info, 0), "x", dtype_, std::size_t(rows * in_size()));
-  const Napi::Value out_v = arg(info, 2);
-  const FloatArg out = float_array(out_v, "out", dtype_, std::size_t(rows * out_size()));
+  const Napi::Value out = arg(info, 2);
+  float_array(out, "out", dtype_, std::size_t(rows * out_size()));
   const index_t cap = visit([](auto& n) { return n.max_batch(); });
   if (rows < 1 || rows > cap)
     throw_range_error(env, "Expected rows in [1, " + std::to_string(cap) + "] (maxBatch) but received " +
                                std::to_string(rows));
   last_forward_rows_ = 0;  // the activations are being replaced: no backward until this pass is done
-  return guard(env, [&]() -> Napi::Value {
-    return visit([&](auto& n) -> Napi::Value {
-      using T = element_t<decltype(n)>;
-      typename PassWorker<T>::Baton baton;
-      if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
-      baton.pass = PassWorker<T>::Pass::Forward;
-      baton.in.assign(x.as<T>(), x.as<T>() + x.length);
-      baton.out.resize(out.length);
-      baton.rows = rows;
-      auto* worker = new PassWorker<T>(env, Value(), this, std::move(baton), out_v);
-      Napi::Promise promise = worker->Promise();
-      worker->Queue();
-      return promise;
-    });
-  });
+  return queue_pass(env, TrainingPass::Forward, x, rows, 0, out);
 }
 
 // backwardStepAsync(dout, rows, loss) → Promise<number>: on a worker thread,
@@ -170,23 +162,27 @@ Napi::Value NetworkWrap::ForwardTrainAsync(const Napi::CallbackInfo& info) {
 Napi::Value NetworkWrap::BackwardStepAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   require_idle(env);
-  const index_t rows = rows_arg(info, 1);
-  if (rows != last_forward_rows_)
-    throw_range_error(env, "Expected rows to equal the last forwardTrain's rows (" +
-                               std::to_string(last_forward_rows_) + ") but received " +
-                               std::to_string(rows));
+  const index_t rows = backward_rows_arg(info);
   const FloatArg dout = float_array(arg(info, 0), "dout", dtype_, std::size_t(rows * out_size()));
   const double loss = number(arg(info, 2), "loss");
+  return queue_pass(env, TrainingPass::BackwardStep, dout, rows, loss, env.Undefined());
+}
+
+// The two calls above, once their arguments are checked: a PassWorker over a
+// copy of `in` (x or dout), writing into `out` (forward's typed array).
+Napi::Value NetworkWrap::queue_pass(Napi::Env env, TrainingPass pass, const FloatArg& in, index_t rows,
+                                    double loss, Napi::Value out) {
   return guard(env, [&]() -> Napi::Value {
-    return visit([&](auto& n) -> Napi::Value {
+    return visit([&]([[maybe_unused]] auto& n) -> Napi::Value {
       using T = element_t<decltype(n)>;
       typename PassWorker<T>::Baton baton;
       if constexpr (std::is_same_v<T, float>) baton.net = f32_; else baton.net = f64_;
-      baton.pass = PassWorker<T>::Pass::BackwardStep;
-      baton.in.assign(dout.as<T>(), dout.as<T>() + dout.length);
+      baton.pass = pass;
+      baton.in.assign(in.as<T>(), in.as<T>() + in.length);
+      if (pass == TrainingPass::Forward) baton.out.resize(std::size_t(rows * out_size()));
       baton.rows = rows;
       baton.loss = loss;
-      auto* worker = new PassWorker<T>(env, Value(), this, std::move(baton), env.Undefined());
+      auto* worker = new PassWorker<T>(env, Value(), this, std::move(baton), out);
       Napi::Promise promise = worker->Promise();
       worker->Queue();
       return promise;

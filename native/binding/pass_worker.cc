@@ -11,10 +11,10 @@ namespace fastmlp::binding {
 
 template <typename T>
 PassWorker<T>::PassWorker(Napi::Env env, Napi::Object self, NetworkWrap* wrap, Baton baton, Napi::Value out)
-    : PlanWorker(env, baton.pass == Pass::Forward ? "fastmlp.forwardTrainAsync" : "fastmlp.backwardStepAsync",
+    : PlanWorker(env, baton.pass == TrainingPass::Forward ? "fastmlp.forwardTrainAsync" : "fastmlp.backwardStepAsync",
                  self, wrap),
       baton_(std::move(baton)) {
-  if (baton_.pass == Pass::Forward) out_ = Napi::Persistent(out.As<Napi::TypedArray>());
+  if (baton_.pass == TrainingPass::Forward) out_ = Napi::Persistent(out.As<Napi::TypedArray>());
   mark_busy(NetworkWrap::BusyWith::Pass);
 }
 
@@ -22,7 +22,7 @@ template <typename T>
 void PassWorker<T>::Execute() {
   try {
     Network<T>& net = *baton_.net;
-    if (baton_.pass == Pass::Forward) {
+    if (baton_.pass == TrainingPass::Forward) {
       const T* y = net.forward_train(baton_.in.data(), baton_.rows);
       std::memcpy(baton_.out.data(), y, sizeof(T) * baton_.out.size());
     } else {
@@ -42,7 +42,7 @@ template <typename T>
 void PassWorker<T>::OnOK() {
   Napi::Env env = Env();
   finish();
-  const bool forward = baton_.pass == Pass::Forward;
+  const bool forward = baton_.pass == TrainingPass::Forward;
   if (wrap_->disposed()) {
     Napi::Error e = Napi::Error::New(env, std::string(forward ? "forwardTrainAsync" : "backwardStepAsync") +
                                               " was cancelled: the network was disposed (dispose() freed its memory)");

@@ -22,13 +22,14 @@
 
 namespace fastmlp::binding {
 
+enum class TrainingPass { Forward, BackwardStep };
+
 template <typename T>
 class PassWorker : public PlanWorker {
  public:
-  enum class Pass { Forward, BackwardStep };
   struct Baton {
     std::shared_ptr<Network<T>> net;
-    Pass pass = Pass::Forward;
+    TrainingPass pass = TrainingPass::Forward;
     std::vector<T> in;   // forward: x (rows × in); backward: dout (rows × out)
     std::vector<T> out;  // forward: the outputs (rows × out), written by the worker
     index_t rows = 0;
