@@ -36,6 +36,7 @@ void PassWorker<T>::Execute() {
   } catch (...) {
     failure_ = std::current_exception();
   }
+  probe_.release();  // one pass, no probe (pass_worker.h); let go of the environment's function here, as the other workers do
 }
 
 template <typename T>
