@@ -52,7 +52,8 @@ describe.each(ENGINES)('worker_threads lifecycle (%s engine)', (engine) => {
 
   // Terminations landing anywhere in the work (the light model repeats it):
   // mid-batch, between epochs, while a save writes, while a promise settles.
-  it.each(['fit', 'fit-observe', 'fit-acting', 'predict', 'evaluate', 'save'])(
+  // fit-acting-big and fit-loss-big: batches stepped off the main thread (a one-batch epoch, a custom loss's passes).
+  it.each(['fit', 'fit-observe', 'fit-acting', 'fit-acting-big', 'fit-loss-big', 'predict', 'evaluate', 'save'])(
     'terminate() during a repeated %s, 12 times at varying moments: no crash, no error in the thread', async (op) => {
       const c = await child(['terminate', engine, op, '12', '0'], 90_000);
       expectExit(c, 0);
