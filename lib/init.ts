@@ -100,7 +100,7 @@ export function resolveInit(name: string, value: unknown): InitConfig {
  */
 export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOut: number, rng: Rng): void {
   const n = out.length;
-  const normalFill = (mean: number, std: number) => { for (let i = 0; i < n; i++) out[i] = mean + std * rng.normal(); };
+  const normalFill = (mean: number, std: number) => rng.fillNormal(out, mean, std);
   const uniformFill = (low: number, high: number) => { for (let i = 0; i < n; i++) out[i] = low + (high - low) * rng.uniform(); };
   const symmetric = (bound: number) => { for (let i = 0; i < n; i++) out[i] = bound * (2 * rng.uniform() - 1); };
   switch (init.type) {

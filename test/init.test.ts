@@ -168,3 +168,25 @@ describe.each(ENGINES)('zero initialisation keeps hidden units identical (SPEC Â
     expect(r[4]).not.toBe(r[0]);
   });
 });
+
+describe('Rng.fillNormal', () => {
+  // fillInit's normal initialisers draw through it: it must be the normal() loop exactly.
+  it('gives the values and the generator state of a normal() loop, bit for bit, whatever the pending value and length', () => {
+    for (const pending of [false, true]) {
+      for (const n of [0, 1, 2, 7, 1000]) {
+        for (const Ctor of [Float32Array, Float64Array]) {
+          const a = new Rng(77);
+          const b = new Rng(77);
+          if (pending) { a.normal(); b.normal(); }  // leaves the pair's second value pending
+          const want = new Ctor(n);
+          for (let i = 0; i < n; i++) want[i] = 0.5 + 0.03 * a.normal();
+          const got = new Ctor(n);
+          b.fillNormal(got, 0.5, 0.03);
+          expect(got).toEqual(want);
+          expect(b.getState()).toEqual(a.getState());
+          expect(b.normal()).toBe(a.normal());
+        }
+      }
+    }
+  });
+});
