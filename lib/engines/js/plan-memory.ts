@@ -87,8 +87,9 @@ export abstract class PlanMemory {
   /** Rows of the forwardTrain whose activations are held, or -1 if none are. */
   protected trainedRows = -1;
   /**
-   * Set while trainEpoch or predictAsync runs: they yield to the event loop
-   * between batches and within one (slices.ts), and nothing may interleave.
+   * Set while trainEpoch, predictAsync or an async pass (forwardTrainAsync,
+   * backwardStepAsync) runs: they yield to the event loop between batches and
+   * within one (slices.ts), and nothing may interleave.
    */
   protected busy: false | 'training' | 'predicting' | 'pass' = false;
   /** dispose() was called: buffers dropped (or dropped when the running epoch stops). */
