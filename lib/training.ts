@@ -193,21 +193,17 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const bx = allocate(ctx.dtype, batch * inputs);
   const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * targetWidth);
   const cols = ctx.outputSize;
-  const offThread = !stepsOnMainThread(ctx, batch);
-  // A custom loss off the main thread reads the outputs from the forward pass's promise.
-  const bout = driver.record || (offThread && ctx.loss !== null) ? allocate(ctx.dtype, batch * cols) : null;
-  // Each batch as an engine epoch of one batch (big, built-in loss), or by BatchSteps:
-  // a custom loss's passes off the main thread (big), or the step on it (small).
-  const steps = offThread && ctx.loss === null ? null : new BatchSteps(ctx, batch, driver.record);
+  const steps = new BatchSteps(ctx, batch, driver.record);
   let total = 0;
   let batches = 0;
+  // The epoch ended by a dispose() before the batch at `start`.
+  const stopped = (start: number) => ({ loss: start > 0 ? total / start : 0, batches, badBatch: -1, cancelled: true, rowsDone: start });
   for (let start = 0; start < rows; start += batch) {
     // The clock is shared with the epochs before (lib/event-loop.ts): a fit
     // of epochs shorter than the budget still lets the event loop run.
     await yieldIfDue();
     // dispose() while the event loop ran: stop as the engines' epochs do (fit then rejects with ERR_FASTMLP_DISPOSED).
-    const stopped = { loss: start > 0 ? total / start : 0, batches, badBatch: -1, cancelled: true, rowsDone: start };
-    if (ctx.plan.disposed) return stopped;
+    if (ctx.plan.disposed) return stopped(start);
     const n = Math.min(batch, rows - start);
     for (let i = 0; i < n; i++) {
       const r = order ? order[start + i]! : start + i;
@@ -216,18 +212,16 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     }
     const xb = n === batch ? bx : bx.subarray(0, n * inputs);
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
-    const out = bout === null ? null : n === batch ? bout : bout.subarray(0, n * cols);
     await driver.before(batches, n);
-    const step = steps === null ? await epochOfOneBatch(ctx, xb, n, yb, out)
-      : offThread ? await steps.runOffThread(xb, n, yb, out!) : steps.run(xb, n, yb, out);
-    if (step === null) return stopped;  // disposed while the batch ran
+    const step = await steps.take(xb, n, yb);
+    if (step === null) return stopped(start);  // disposed while the batch ran
     const { value } = step;
     // Only a batch that stepped is recorded, as in the engines' trainEpoch.
     if (driver.record && Number.isFinite(value)) {
       const recorded = driver.record.outputs;
       for (let i = 0; i < n; i++) {
         const r = order ? order[start + i]! : start + i;
-        recorded.set(out!.subarray(i * cols, (i + 1) * cols), r * cols);
+        recorded.set(steps.outputs!.subarray(i * cols, (i + 1) * cols), r * cols);
       }
     }
     const stop = await driver.after(batches, n, value);
@@ -290,11 +284,15 @@ async function epochOfOneBatch(ctx: EpochContext, x: FloatArray, rows: number, y
 }
 
 /**
- * The steps of a batch-driven epoch that fit takes itself rather than as an
- * engine epoch — every small step, and a custom loss's big ones — with the
- * buffers they keep between batches, and what a refused step leaves.
+ * How a batch-driven epoch steps each batch (see OFF_THREAD_FLOPS): a big one
+ * off the main thread — an engine epoch of one batch with a built-in loss, the
+ * plan's async passes around a custom loss — and a small one on it; with the
+ * buffers kept between batches, and what a refused step leaves.
  */
 class BatchSteps {
+  /** The last batch's training-mode outputs when recorded (or read by a custom loss off the thread); else null. */
+  readonly outputs: FloatArray | null;
+  private readonly offThread: boolean;
   private readonly grad: FloatArray | null;
   // Batch norm's running statistics change in each batch's forward, before its
   // loss is known: kept before every batch so a bad batch can put them back
@@ -302,12 +300,22 @@ class BatchSteps {
   private readonly savedBuffers: FloatArray | null;
 
   constructor(private readonly ctx: EpochContext, batch: number, private readonly record: EpochRecord | null) {
-    this.grad = record ? allocate(ctx.dtype, batch * ctx.outputSize) : null;
+    this.offThread = !stepsOnMainThread(ctx, batch);
+    const cols = ctx.outputSize;
+    this.outputs = record || (this.offThread && ctx.loss !== null) ? allocate(ctx.dtype, batch * cols) : null;
+    this.grad = record ? allocate(ctx.dtype, batch * cols) : null;
     this.savedBuffers = ctx.plan.bufferCount > 0 ? allocate(ctx.dtype, ctx.plan.bufferCount) : null;
   }
 
+  /** Steps the batch x (rows), y; null when the plan was disposed meanwhile. Outputs land at the start of `outputs`. */
+  take(x: FloatArray, rows: number, y: Target): BatchStep | Promise<BatchStep | null> {
+    const out = this.outputs === null ? null : this.outputs.subarray(0, rows * this.ctx.outputSize);
+    if (!this.offThread) return this.run(x, rows, y, out);
+    return this.ctx.loss === null ? epochOfOneBatch(this.ctx, x, rows, y, out) : this.runOffThread(x, rows, y, out!);
+  }
+
   /** The step on the main thread. */
-  run(x: FloatArray, rows: number, y: Target, out: FloatArray | null): BatchStep {
+  private run(x: FloatArray, rows: number, y: Target, out: FloatArray | null): BatchStep {
     const stepsBefore = this.begin();
     const value = out !== null
       ? recordedStep(this.ctx, x, rows, y, out, this.grad!.subarray(0, rows * this.ctx.outputSize), this.record!)
@@ -316,7 +324,7 @@ class BatchSteps {
   }
 
   /** A custom loss's step with its passes off the main thread (the plan's forwardTrainAsync and backwardStepAsync); null: disposed meanwhile. */
-  async runOffThread(x: FloatArray, rows: number, y: Target, out: FloatArray): Promise<BatchStep | null> {
+  private async runOffThread(x: FloatArray, rows: number, y: Target, out: FloatArray): Promise<BatchStep | null> {
     const { ctx } = this;
     const stepsBefore = this.begin();
     let value: number;
