@@ -245,10 +245,15 @@ export abstract class PlanPasses extends PlanState {
 
   /** Copies x into the input buffer and runs the training forward. */
   protected forwardBatch(x: FloatArray, rows: number): void {
+    this.loadBatch(x, rows);
+    this.forwardRows(rows);
+  }
+
+  /** Checks rows and x, and copies x into the input buffer. */
+  protected loadBatch(x: FloatArray, rows: number): void {
     checkRows(rows, this.capacity);
     need(x, rows * this.inputSize, 'x');
     copy(x, 0, this.acts[0], 0, rows * this.inputSize);
-    this.forwardRows(rows);
   }
 
   /** Forward, loss and its gradient into this.dout; no backward yet. */

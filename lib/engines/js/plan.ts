@@ -115,24 +115,27 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
 
   backward(dout: FloatArray, rows: number, dinput?: FloatArray | null): void {
     this.assertIdle('backward');
-    if (this.trainedRows < 0) {
-      throw new ArgumentRangeError('Expected a last forwardTrain to differentiate for backward but received none (reserve() discards it)');
-    }
-    if (rows !== this.trainedRows) {
-      throw new ArgumentRangeError(`Expected ${this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
-    }
+    this.checkBackwardRows('backward', rows);
     need(dout, rows * this.outputSize, 'dout');
     if (dinput) need(dinput, rows * this.inputSize, 'dinput');
     this.backwardRows(dout, rows, dinput ?? null);
   }
 
+  /** backward's and backwardStepAsync's rows: those of the last training forward, which must still be there. */
+  private checkBackwardRows(what: string, rows: number): void {
+    if (this.trainedRows < 0) {
+      throw new ArgumentRangeError(`Expected a last forwardTrain to differentiate for ${what} but received none (reserve() discards it)`);
+    }
+    if (rows !== this.trainedRows) {
+      throw new ArgumentRangeError(`Expected ${this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
+    }
+  }
+
   forwardTrainAsync(x: FloatArray, rows: number, out: FloatArray): Promise<void> {
     this.assertIdle('forwardTrainAsync');
     checkRows(rows, this.capacity);
-    need(x, rows * this.inputSize, 'x');
     need(out, rows * this.outputSize, 'out');
-    // x is read now, as the native engine copies it at the call.
-    copy(x, 0, this.acts[0], 0, rows * this.inputSize);
+    this.loadBatch(x, rows);  // x is read now, as the native engine copies it at the call
     this.trainedRows = -1;  // no backward until this forward is done
     return this.runPass('forwardTrainAsync', this.forwardSteps(rows), () => {
       if (out.length !== rows * this.outputSize) {
@@ -144,9 +147,7 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
 
   backwardStepAsync(dout: FloatArray, rows: number, loss: number): Promise<number> {
     this.assertIdle('backwardStepAsync');
-    if (rows !== this.trainedRows || this.trainedRows < 0) {
-      throw new ArgumentRangeError(`Expected ${this.trainedRows < 0 ? 'a last forwardTrain to differentiate' : this.trainedRows} (the rows of the last forwardTrain) for rows but received ${String(rows)}`);
-    }
+    this.checkBackwardRows('backwardStepAsync', rows);
     need(dout, rows * this.outputSize, 'dout');
     if (typeof loss !== 'number') throw typeError('loss', 'a number', loss);
     if (!Number.isFinite(loss)) throw rangeError('loss', 'a finite number', loss);
