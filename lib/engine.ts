@@ -238,6 +238,7 @@ export interface NetworkPlan {
    */
   setOptimizer(optimizer: OptimizerSpec): void;
   resetOptimizer(): void;
+  /** Steps applied so far; refused (ERR_FASTMLP_BUSY) while an async call runs, as penalty. */
   readonly stepCount: number;
   /**
    * Length of the flat optimizer state (0 for plain SGD). Its layout belongs to
@@ -314,7 +315,8 @@ export interface NetworkPlan {
   /**
    * The dense layers' L1/L2 penalty value computed by the last backward (with
    * its gradient); computeGradients, trainStep and trainEpoch include it in
-   * their loss, a custom-loss loop adds it itself.
+   * their loss, a custom-loss loop adds it itself. Kept after dispose; refused
+   * (ERR_FASTMLP_BUSY) while an async call runs, whose worker may be summing it.
    */
   readonly penalty: number;
 

@@ -110,8 +110,12 @@ describe.each(ENGINES)('forwardTrainAsync and backwardStepAsync (%s engine)', (n
     await forward;
     const backward = p.backwardStepAsync(DOUT, ROWS, 1);
     expect(() => p.step()).toThrow(expect.objectContaining({ code: 'ERR_FASTMLP_BUSY' }));
+    // The worker writes both while it runs (the penalty layer by layer).
+    expect(() => p.stepCount).toThrow(expect.objectContaining({ code: 'ERR_FASTMLP_BUSY' }));
+    expect(() => p.penalty).toThrow(expect.objectContaining({ code: 'ERR_FASTMLP_BUSY' }));
     await backward;
     expect(p.stepCount).toBe(1);
+    expect(Number.isFinite(p.penalty)).toBe(true);
   });
 
   it('rejects with ERR_FASTMLP_DISPOSED after a dispose while it runs', async () => {

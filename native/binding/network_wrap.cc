@@ -166,12 +166,16 @@ Napi::Value NetworkWrap::GetMaxBatch(const Napi::CallbackInfo& info) {
   require_live(info.Env());
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.max_batch(); })));
 }
+// stepCount and penalty are written by a running epoch's or pass's worker
+// (penalty is summed layer by layer during backward): busy refuses, as for
+// every other read of the network's state.
 Napi::Value NetworkWrap::GetStepCount(const Napi::CallbackInfo& info) {
-  require_live(info.Env());
+  require_idle(info.Env());
   return Napi::Number::New(info.Env(), double(visit([](auto& n) { return n.step_count(); })));
 }
 Napi::Value NetworkWrap::GetPenalty(const Napi::CallbackInfo& info) {
   if (disposed_) return Napi::Number::New(info.Env(), at_dispose_.penalty);
+  require_idle(info.Env());
   return Napi::Number::New(info.Env(), visit([](auto& n) { return n.penalty(); }));
 }
 

@@ -12,11 +12,13 @@ import {
 import { alloc, isCount, need } from './plan-arrays';
 import { DEFAULT_OPTIMIZER, PlanMemory, isJsPlan } from './plan-memory';
 import {
-  ArgumentRangeError, ArgumentTypeError, BUSY, DISPOSED, codedError, describe, disposedError, rangeError, typeError,
+  ArgumentRangeError, ArgumentTypeError, BUSY, DISPOSED, codedError, describe, rangeError, typeError,
 } from '../../validate';
 
 export abstract class PlanState extends PlanMemory {
   get penalty(): number {
+    // As the native plan, whose worker sums it during backward: kept after dispose, refused while busy.
+    if (!this.isDisposed) this.assertIdle('penalty');
     return this.lastPenalty;
   }
 
@@ -107,7 +109,7 @@ export abstract class PlanState extends PlanMemory {
   }
 
   get stepCount(): number {
-    if (this.isDisposed) throw disposedError('stepCount');
+    this.assertIdle('stepCount');
     return this.steps;
   }
 
