@@ -19,16 +19,28 @@ function run(mode: 'stream' | 'load', rows: number, engine: string): Run {
 
 const MB = 1024 * 1024;
 
+/**
+ * The higher peak of two runs: a peak is sampled (after a full GC every 5 ms), so
+ * one run can miss the moment its pipeline held the most, the more so on a loaded
+ * machine and in the short run. Taken alike for both sizes.
+ */
+function peakOfTwo(rows: number, engine: string): Run {
+  const [a, b] = [run('stream', rows, engine), run('stream', rows, engine)];
+  return a.peakGrowthBytes >= b.peakGrowthBytes ? a : b;
+}
+
 describe.each(ENGINES)('fastmlp train --stream memory (%s engine)', (engine) => {
   it('does not grow with the row count, unlike the in-memory path', () => {
-    const small = run('stream', 25_000, engine);
-    const large = run('stream', 200_000, engine);
+    const small = peakOfTwo(25_000, engine);
+    const large = peakOfTwo(200_000, engine);
     expect([small.code, large.code]).toEqual([0, 0]);
     expect([small.rows, large.rows]).toEqual([25_000, 200_000]);
     expect(large.fileBytes).toBeGreaterThan(25 * MB);
     // It learns (one epoch over a linear rule): the model was trained, not just the file read.
     expect(large.accuracy).toBeGreaterThan(85);
-    // Seen here: 8.8–9.0 MB at 25 k rows, 10.5–11.8 MB at 200 k, 12.6 MB at 800 k (a 112 MB file).
+    // Seen here (5 ms samples): 6.6–7.8 MB at 25 k rows, 7.6–10.2 MB at 200 k; 12.6 MB at 800 k (a 112 MB file,
+    // 20 ms samples). Once, under a loaded CI run with one run per size and 20 ms samples, the
+    // difference reached 6.45 MB.
     expect(large.peakGrowthBytes).toBeLessThan(16 * MB);
     expect(large.peakGrowthBytes - small.peakGrowthBytes).toBeLessThan(6 * MB);
     // The in-memory path on the same file holds its text and every row.
