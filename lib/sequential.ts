@@ -257,9 +257,10 @@ export class Sequential {
       await requireFiniteTargetInChunks(validationData.y, 'validationData[1]', this.lossKind(), this.data.anyNonFinite);
     };
     if (stream) {
+      // Each chunk private (copied when it is the caller's array): its epoch reads it after the event loop ran.
       const chunks = streamChunks(stream, (cx, cy, name) => {
-        const X = this.data.matrix(cx, `x of ${name}`);
-        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), null, `y of ${name}`) };
+        const X = this.data.privateMatrix(cx, `x of ${name}`);
+        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), cy, `y of ${name}`) };
       }, this.data.anyNonFinite);
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
         validation: validationData }, settings, checkValidation);
