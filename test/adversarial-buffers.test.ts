@@ -3,7 +3,7 @@
 // before its fix (see the commit that added it); probes that were already
 // handled are covered elsewhere (robustness, zero-copy, model-file-damage).
 import { describe, expect, it } from 'vitest';
-import { Dense, Sequential, data, io, losses, type Matrix } from '../lib';
+import { Dense, Sequential, data, io, losses, models, type Matrix } from '../lib';
 import { ENGINES } from './helpers';
 
 const ROWS = 256;
@@ -75,5 +75,40 @@ describe.each(ENGINES)('a streamed chunk changed or transferred while it trains 
     expect(spoilt.loss).toEqual(clean.loss);
     expect(Number.isFinite(spoilt.loss[0])).toBe(true);
     for (const [name, values] of Object.entries(clean.weights)) expect(spoilt.weights[name]).toEqual(values);
+  });
+});
+
+/** The error a call throws, for checking its class, code and message. */
+function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+describe('sizes and buffers the argument checks missed', () => {
+  it('the synchronous file decoders refuse a transferred (detached) buffer with a RangeError naming buf', () => {
+    const model = new Sequential([new Dense(COLS, CLASSES)], { engine: 'js', seed: 1 });
+    const bytes = new Uint8Array(model.toBuffer());
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    // Before: V8's bare "Cannot perform Construct on a detached ArrayBuffer" (a TypeError without code or name).
+    for (const decode of [() => Sequential.fromBuffer(bytes), () => io.weightsFromBuffer(bytes),
+      () => io.modelInfoFromBuffer(bytes), () => models.fromBuffer(bytes)]) {
+      const e = thrown(decode);
+      expect(e).toBeInstanceOf(RangeError);
+      expect(e.code).toBe('ERR_FASTMLP_INVALID_ARGUMENT');
+      expect(e.message).toMatch(/for buf but received .*detached|not detached .*for buf/);
+    }
+  });
+
+  it('data.permutation refuses a length no buffer can hold with a RangeError naming n', () => {
+    // Before: V8's bare "Invalid typed array length: 1099511627776".
+    const e = thrown(() => data.permutation(2 ** 40, 1));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.code).toBe('ERR_FASTMLP_INVALID_ARGUMENT');
+    expect(e.message).toMatch(/for n /);
+    expect(Array.from(data.permutation(4, 1)).sort()).toEqual([0, 1, 2, 3]);
   });
 });
