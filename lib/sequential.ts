@@ -459,7 +459,8 @@ export class Sequential {
   /** @internal restoreOptimizerState in ~1 MB steps (lib/io's load yields between them). */
   *restoreOptimizerStateSteps(state: FloatArray, steps: number, rng: TrainingRngState): Steps<void> {
     this.requireCompiled('restoreOptimizerState');
-    yield* this.stateIO.restoreOptimizerSteps(state, steps, rng);
+    // The compiled optimizer's spec: the layout of the state the checks read (the plan's since compile).
+    yield* this.stateIO.restoreOptimizerSteps(state, steps, rng, (this.compiledOptimizer as Optimizer).toSpec());
   }
 
   /**

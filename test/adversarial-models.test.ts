@@ -1,0 +1,90 @@
+// An adversarial audit's regression tests for what describes a model: model
+// files edited with a recomputed checksum, and custom layers whose
+// descriptions contradict themselves. Each case failed before its fix.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Dense, Sequential, io, optim } from '../lib';
+import { ENGINES } from './helpers';
+
+/** Splits a model file into its header object and (a copy of) its data section. */
+function split(buf: Buffer): { header: Record<string, any>; data: Buffer } {
+  const n = Number(buf.readBigUInt64LE(0));
+  return { header: JSON.parse(buf.toString('utf8', 8, 8 + n)), data: Buffer.from(buf.subarray(8 + n)) };
+}
+
+/** Reassembles a file with its checksum recomputed, as anyone editing one can. */
+function join(header: Record<string, any>, data: Buffer): Buffer {
+  header.__metadata__['fastmlp.checksum'] = `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, data]);
+}
+
+const X = [[1, 2, 3], [0, -1, 2], [2, 0, 1], [-1, 1, 0]];
+const Y = [0, 1, 1, 0];
+
+/** A trained model's file with its optimizer state, and a way to edit one value of that state. */
+function savedWith(engine: 'native' | 'js', optimizer: optim.Optimizer) {
+  const m = new Sequential([new Dense(3, 4, { activation: 'relu' }), new Dense(4, 2)], { engine, seed: 3 });
+  m.compile({ loss: 'cross-entropy', optimizer });
+  m.trainStep(X, Y);
+  const file = m.toBuffer({ includeOptimizer: true });
+  const paramCount = m.paramCount;
+  m.dispose();
+  return {
+    paramCount,
+    /** The file with state[index] = value (its checksum recomputed). */
+    edited(index: number, value: number): Buffer {
+      const { header, data } = split(file);
+      const [begin] = header['optimizer_state'].data_offsets as [number, number];
+      new Float32Array(data.buffer, data.byteOffset + begin + 4 * index, 1)[0] = value;
+      return join(header, data);
+    },
+  };
+}
+
+function refusal(buf: Buffer, engine: 'native' | 'js'): Error & { code?: string } {
+  try {
+    Sequential.fromBuffer(buf, { engine }).dispose();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected the file to be refused');
+}
+
+describe.each(ENGINES)('a model file whose optimizer state was edited, checksum recomputed (%s engine)', (engine) => {
+  // Before: these loaded, and the first training step failed with "the
+  // optimizer's update overflowed ... though its loss, gradients and statistics were finite".
+  it.each([
+    ['adam', () => new optim.Adam(), 1, 'exp_avg_sq'],
+    ['adam amsgrad', () => new optim.Adam({ amsgrad: true }), 2, 'max_exp_avg_sq'],
+    ['adamw', () => new optim.AdamW(), 1, 'exp_avg_sq'],
+    ['rmsprop', () => new optim.RMSprop(), 0, 'square_avg'],
+    ['adagrad', () => new optim.Adagrad(), 0, 'sum'],
+  ] as const)('%s: NaN anywhere, or a negative squared-gradient accumulator, is refused naming the value', (_name, make, slice, sliceName) => {
+    const saved = savedWith(engine, make());
+    const at = slice * saved.paramCount + 5;
+    const nan = refusal(saved.edited(at, Number.NaN), engine);
+    expect(nan).toBeInstanceOf(io.ModelFileError);
+    expect(nan.message).toMatch(new RegExp(`finite values for the optimizer state but received NaN at index ${at}`));
+    const negative = refusal(saved.edited(at, -0.5), engine);
+    expect(negative).toBeInstanceOf(io.ModelFileError);
+    expect(negative.message).toMatch(new RegExp(`≥ 0 for the optimizer state's ${sliceName} .* received -0.5 at index 5 of it`));
+    // A negative first moment (or momentum) is a state training can write: it loads and trains.
+    if (slice > 0) {
+      const loaded = Sequential.fromBuffer(saved.edited(5, -0.5), { engine });
+      expect(Number.isFinite(loaded.trainStep(X, Y))).toBe(true);
+      loaded.dispose();
+    }
+  });
+
+  it('sgd with momentum: a NaN velocity is refused, a negative one loads', () => {
+    const saved = savedWith(engine, new optim.SGD({ lr: 0.1, momentum: 0.9 }));
+    expect(refusal(saved.edited(7, Number.POSITIVE_INFINITY), engine).message)
+      .toMatch(/finite values for the optimizer state but received Infinity at index 7/);
+    const loaded = Sequential.fromBuffer(saved.edited(7, -0.5), { engine });
+    expect(Number.isFinite(loaded.trainStep(X, Y))).toBe(true);
+    loaded.dispose();
+  });
+});
