@@ -3,7 +3,7 @@
 // descriptions contradict themselves. Each case failed before its fix.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Dense, Sequential, io, optim } from '../lib';
+import { Dense, Layer, Sequential, io, optim, type LayerSpec, type ParamShape } from '../lib';
 import { ENGINES } from './helpers';
 
 /** Splits a model file into its header object and (a copy of) its data section. */
@@ -86,5 +86,70 @@ describe.each(ENGINES)('a model file whose optimizer state was edited, checksum 
     const loaded = Sequential.fromBuffer(saved.edited(7, -0.5), { engine });
     expect(Number.isFinite(loaded.trainStep(X, Y))).toBe(true);
     loaded.dispose();
+  });
+});
+
+/** A custom layer of one width-preserving op whose parameter and buffer descriptions are given, right or wrong. */
+class Described extends Layer {
+  constructor(private readonly ops: LayerSpec[], private readonly tensors: ParamShape[], private readonly stats: ParamShape[] = []) {
+    super();
+  }
+  toSpecs(): LayerSpec[] { return this.ops; }
+  outFeatures(n: number): number { return n; }
+  override params(): ParamShape[] { return this.tensors; }
+  override buffers(): ParamShape[] { return this.stats; }
+  override get inFeatures(): number { return 4; }
+  describe(): string { return 'Described()'; }
+}
+
+const DENSE: LayerSpec = { kind: 'dense', inFeatures: 4, outFeatures: 4 };
+const BATCH_NORM: LayerSpec = { kind: 'batchnorm', numFeatures: 4, eps: 1e-5, momentum: 0.1, affine: false };
+
+function constructionError(layer: Layer, engine: 'native' | 'js'): Error & { code?: string } {
+  try {
+    new Sequential([layer, new Dense(4, 2)], { engine, seed: 1 }).dispose();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected new Sequential to throw');
+}
+
+describe.each(ENGINES)('a custom layer whose params() or buffers() contradict its ops (%s engine)', (engine) => {
+  it.each([
+    // Before: getWeights kept one of the two, and setWeights refused getWeights' own output.
+    ['two tensors of one name', new Described([DENSE], [{ name: 'w', shape: [4, 4] }, { name: 'w', shape: [4] }]),
+      RangeError, /distinct tensor names .* for layers\[0\]\.params\(\)\[1\]\.name but received 'w' again/],
+    // Before: taken, as the product 16 was right; a saved file then held shape [-4, -4].
+    ['a negative dimension', new Described([DENSE], [{ name: 'weight', shape: [-4, -4] }, { name: 'bias', shape: [4] }]),
+      RangeError, /integers ≥ 0 for layers\[0\]\.params\(\)\[0\]\.shape/],
+    ['a name that is not a string', new Described([DENSE], [{ name: 7 as never, shape: [4, 4] }, { name: 'bias', shape: [4] }]),
+      TypeError, /non-empty string for layers\[0\]\.params\(\)\[0\]\.name/],
+    // Before: "fastmlp internal error: plan has 30 parameters, layers describe 26" (a plain Error).
+    ['fewer parameters than its ops have', new Described([DENSE], [{ name: 'weight', shape: [4, 4] }]),
+      RangeError, /describe the 30 parameter and 0 buffer values of their ops \(toSpecs\(\)\) but they describe 26 and 0/],
+    // Before: getWeights and save left out the running statistics: a loaded model predicted differently.
+    ['batch norm statistics it does not declare', new Described([BATCH_NORM], []),
+      RangeError, /describe the 10 parameter and 11 buffer values .* but they describe 10 and 0/],
+    // Before: getWeights gave an empty running_mean, which setWeights then refused.
+    ['a buffer its ops do not have', new Described([{ kind: 'activation', activation: 'relu' }], [], [{ name: 'running_mean', shape: [4] }]),
+      RangeError, /describe the 10 parameter and 0 buffer values .* but they describe 10 and 4/],
+  ] as const)('%s: new Sequential throws, naming it', (_case, layer, kind, message) => {
+    const e = constructionError(layer, engine);
+    expect(e).toBeInstanceOf(kind);
+    expect(e.code).toBe('ERR_FASTMLP_INVALID_ARGUMENT');
+    expect(e.message).toMatch(message);
+  });
+
+  it('a custom layer that describes its ops rightly still builds, trains and round-trips its weights', () => {
+    const m = new Sequential([new Described([BATCH_NORM], [], [
+      { name: 'running_mean', shape: [4] }, { name: 'running_var', shape: [4] }, { name: 'num_batches_tracked', shape: [] },
+    ]), new Dense(4, 2)], { engine, seed: 1 });
+    m.compile({ loss: 'cross-entropy', optimizer: 'adam' });
+    expect(Number.isFinite(m.trainStep([[1, 2, 3, 4], [0, 1, 0, 1], [2, 2, 1, 0]], [0, 1, 1]))).toBe(true);
+    const w = m.getWeights();
+    expect(Object.keys(w)).toEqual(['0.running_mean', '0.running_var', '0.num_batches_tracked', '1.weight', '1.bias']);
+    expect(w['0.num_batches_tracked']![0]).toBe(1);
+    m.setWeights(w);
+    m.dispose();
   });
 });
