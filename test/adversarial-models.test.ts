@@ -3,7 +3,7 @@
 // descriptions contradict themselves. Each case failed before its fix.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Dense, Layer, Sequential, io, optim, type LayerSpec, type ParamShape } from '../lib';
+import { Dense, Layer, Sequential, io, layerFromConfig, optim, registerLayer, type LayerSpec, type ParamShape } from '../lib';
 import { ENGINES } from './helpers';
 
 /** Splits a model file into its header object and (a copy of) its data section. */
@@ -151,5 +151,37 @@ describe.each(ENGINES)('a custom layer whose params() or buffers() contradict it
     expect(w['0.num_batches_tracked']![0]).toBe(1);
     m.setWeights(w);
     m.dispose();
+  });
+});
+
+describe('registerLayer and optim.registerOptimizer check what they are given, and what it makes', () => {
+  // Before: both registries took anything; a bad entry surfaced only when a
+  // config or file used it, as a bare TypeError ("factory is not a function",
+  // "layer.params is not a function") out of Sequential.fromJSON or load.
+  it('refuse a type or name that is not a non-empty string, and a factory that is not a function', () => {
+    for (const call of [() => registerLayer(5 as never, () => new Dense(1, 1)), () => registerLayer('', () => new Dense(1, 1)),
+      () => optim.registerOptimizer(null as never, () => new optim.SGD())]) {
+      expect(call).toThrow(TypeError);
+      expect(call).toThrow(/non-empty .* for (type|name) but received/);
+    }
+    expect(() => registerLayer('AuditNotAFunction', 'layer' as never)).toThrow(/function from a layer config to a Layer for fromConfig/);
+    expect(() => optim.registerOptimizer('audit-not-a-function', {} as never)).toThrow(/function from options to an Optimizer for factory/);
+  });
+
+  it.each(ENGINES)('a factory that returns something else: configs and files using it are refused naming it (%s engine)', (engine) => {
+    registerLayer('AuditNotALayer', () => ({}) as never);
+    optim.registerOptimizer('audit-not-an-optimizer', () => ({}) as never);
+    expect(() => layerFromConfig({ type: 'AuditNotALayer' })).toThrow(/Expected a Layer for the result of registerLayer\('AuditNotALayer'\)'s fromConfig/);
+    expect(() => optim.optimizerFromConfig({ name: 'audit-not-an-optimizer', options: {} }))
+      .toThrow(/Expected an Optimizer for the result of registerOptimizer\('audit-not-an-optimizer'\)'s factory/);
+    const model = new Sequential([new Dense(2, 2)], { engine, seed: 1 });
+    model.compile({ loss: 'mse', optimizer: 'sgd' });
+    const json = model.toJSON();
+    model.dispose();
+    const withLayer = { ...json, architecture: { ...json.architecture, layers: [...json.architecture.layers, { type: 'AuditNotALayer' }] } };
+    expect(() => Sequential.fromJSON(withLayer, { engine })).toThrow(io.ModelFileError);
+    expect(() => Sequential.fromJSON(withLayer, { engine })).toThrow(/cannot build: Expected a Layer for the result of registerLayer/);
+    const withOptimizer = { ...json, compile: { ...json.compile!, optimizer: { name: 'audit-not-an-optimizer', options: {} } } };
+    expect(() => Sequential.fromJSON(withOptimizer, { engine })).toThrow(/compile settings fastmlp cannot use: Expected an Optimizer/);
   });
 });
