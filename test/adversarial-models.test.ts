@@ -1,8 +1,12 @@
 // An adversarial audit's regression tests for what describes a model: model
 // files edited with a recomputed checksum, and custom layers whose
 // descriptions contradict themselves. Each case failed before its fix.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Dense, Layer, Sequential, io, layerFromConfig, optim, registerLayer, type LayerSpec, type ParamShape } from '../lib';
 import { ENGINES } from './helpers';
 
@@ -183,5 +187,27 @@ describe('registerLayer and optim.registerOptimizer check what they are given, a
     expect(() => Sequential.fromJSON(withLayer, { engine })).toThrow(/cannot build: Expected a Layer for the result of registerLayer/);
     const withOptimizer = { ...json, compile: { ...json.compile!, optimizer: { name: 'audit-not-an-optimizer', options: {} } } };
     expect(() => Sequential.fromJSON(withOptimizer, { engine })).toThrow(/compile settings fastmlp cannot use: Expected an Optimizer/);
+  });
+});
+
+describe('saving over a path that is not a regular file', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fastmlp-audit-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Before: the atomic save renamed its new file over whatever the path named.
+  // Run as root, model.save('/dev/null') replaced the system's /dev/null with a
+  // model file (found by this audit; a FIFO stands in for the device here).
+  it.each(ENGINES)('refuses a FIFO with a RangeError naming the path, and leaves it a FIFO (%s engine)', async (engine) => {
+    const fifo = path.join(dir, `${engine}.safetensors`);
+    execFileSync('mkfifo', [fifo]);
+    const model = new Sequential([new Dense(2, 2)], { engine, seed: 1 });
+    for (const save of [() => model.save(fifo), () => io.exportOnnx(model, fifo)]) {
+      const e = await save().then(() => null, (err: unknown) => err as Error & { code?: string });
+      expect(e).toBeInstanceOf(RangeError);
+      expect(e!.code).toBe('ERR_FASTMLP_INVALID_ARGUMENT');
+      expect(e!.message).toMatch(/regular file .* for path but received '.*', a FIFO/);
+      expect(lstatSync(fifo).isFIFO()).toBe(true);
+    }
+    model.dispose();
   });
 });

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import { rangeError, typeError } from '../validate';
+import { ArgumentRangeError, rangeError, typeError } from '../validate';
 import { ModelFileError } from './safetensors';
 
 /**
@@ -48,6 +48,7 @@ export function fileError(e: unknown, action: 'read' | 'write', path: string): u
 }
 
 async function writeThenRename(path: string, pieces: readonly Uint8Array[]): Promise<void> {
+  await refuseSpecialFile(path);
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'wx');
@@ -72,6 +73,28 @@ async function writeThenRename(path: string, pieces: readonly Uint8Array[]): Pro
     }
   } catch {
     // Some platforms (Windows) cannot open or fsync a directory; the file itself is synced.
+  }
+}
+
+/**
+ * The rename puts a new file in place of whatever the path names: refuse a
+ * device, FIFO or socket there. Run as root, model.save('/dev/null') (a
+ * benchmark discarding its output) replaced the system's /dev/null with a
+ * model file. A symlink is replaced itself, as before; a directory fails
+ * in rename (EISDIR); an absent path is simply created.
+ */
+async function refuseSpecialFile(path: string): Promise<void> {
+  let kind: string | null = null;
+  try {
+    const st = await fs.lstat(path);
+    kind = st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device'
+      : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : null;
+  } catch {
+    return;  // absent, or not inspectable: the write reports what is wrong
+  }
+  if (kind !== null) {
+    throw new ArgumentRangeError(`Expected a regular file (or a new one) for path but received '${path}', ${kind}: ` +
+      'saving writes a new file and renames it over the path, which would replace it');
   }
 }
 
