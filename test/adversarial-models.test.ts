@@ -3,11 +3,11 @@
 // descriptions contradict themselves. Each case failed before its fix.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, constants, lstatSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dense, Layer, Sequential, io, layerFromConfig, optim, registerLayer, type LayerSpec, type ParamShape } from '../lib';
+import { Dense, Layer, Sequential, io, layerFromConfig, models, optim, registerLayer, type LayerSpec, type ParamShape } from '../lib';
 import { ENGINES } from './helpers';
 
 /** Splits a model file into its header object and (a copy of) its data section. */
@@ -190,16 +190,32 @@ describe('registerLayer and optim.registerOptimizer check what they are given, a
   });
 });
 
-describe('saving over a path that is not a regular file', () => {
+describe('saving to or loading from a path that is not a regular file', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'fastmlp-audit-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const fifos: string[] = [];
+  const makeFifo = (name: string): string => {
+    const fifo = path.join(dir, name);
+    execFileSync('mkfifo', [fifo]);
+    fifos.push(fifo);
+    return fifo;
+  };
+  afterAll(() => {
+    // A reader still blocked in open() (the bug below) is let go by a writer's open.
+    for (const fifo of fifos) {
+      try {
+        closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+      } catch {
+        // no reader waiting: nothing to release
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   // Before: the atomic save renamed its new file over whatever the path named.
   // Run as root, model.save('/dev/null') replaced the system's /dev/null with a
   // model file (found by this audit; a FIFO stands in for the device here).
   it.each(ENGINES)('refuses a FIFO with a RangeError naming the path, and leaves it a FIFO (%s engine)', async (engine) => {
-    const fifo = path.join(dir, `${engine}.safetensors`);
-    execFileSync('mkfifo', [fifo]);
+    const fifo = makeFifo(`${engine}.safetensors`);
     const model = new Sequential([new Dense(2, 2)], { engine, seed: 1 });
     for (const save of [() => model.save(fifo), () => io.exportOnnx(model, fifo)]) {
       const e = await save().then(() => null, (err: unknown) => err as Error & { code?: string });
@@ -209,5 +225,23 @@ describe('saving over a path that is not a regular file', () => {
       expect(lstatSync(fifo).isFIFO()).toBe(true);
     }
     model.dispose();
+  });
+
+  // Before: open() of a FIFO blocks until a writer comes, so each of these held
+  // one of libuv's four pool threads for good (and with them the native
+  // engine's workers) and never settled.
+  it.each(ENGINES)('loading from a FIFO rejects at once with a RangeError naming the path (%s engine)', async (engine) => {
+    const fifo = makeFifo(`load-${engine}.safetensors`);
+    const loads: [string, () => Promise<unknown>][] = [
+      ['Sequential.load', () => Sequential.load(fifo, { engine })], ['io.readWeights', () => io.readWeights(fifo)],
+      ['io.readModelInfo', () => io.readModelInfo(fifo)], ['models.load', () => models.load(fifo)],
+    ];
+    for (const [, load] of loads) {
+      const hung = new Promise((resolve) => setTimeout(resolve, 2000, 'still pending after 2 s'));
+      const outcome = await Promise.race([load().then(() => 'loaded', (err: unknown) => err), hung]);
+      expect(outcome).toBeInstanceOf(RangeError);
+      expect((outcome as { code?: string }).code).toBe('ERR_FASTMLP_INVALID_ARGUMENT');
+      expect((outcome as Error).message).toMatch(/regular file for path but received '.*', a FIFO/);
+    }
   });
 });
