@@ -7,7 +7,7 @@ import { closeSync, constants, lstatSync, mkdtempSync, openSync, rmSync } from '
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Dense, Layer, Sequential, io, layerFromConfig, models, optim, registerLayer, type LayerSpec, type ParamShape } from '../lib';
+import { Dense, Layer, Matrix, Sequential, io, layerFromConfig, losses, models, optim, registerLayer, type LayerSpec, type ParamShape } from '../lib';
 import { ENGINES } from './helpers';
 
 /** Splits a model file into its header object and (a copy of) its data section. */
@@ -243,5 +243,37 @@ describe('saving to or loading from a path that is not a regular file', () => {
       expect((outcome as { code?: string }).code).toBe('ERR_FASTMLP_INVALID_ARGUMENT');
       expect((outcome as Error).message).toMatch(/regular file for path but received '.*', a FIFO/);
     }
+  });
+});
+
+describe.each(ENGINES)('a NaN prediction under the piecewise losses (%s engine)', (engine) => {
+  // Before: quantile (pinball) fell through to its kink's 0 and hinge /
+  // squared-hinge to their flat 0, so a NaN prediction scored a finite loss —
+  // evaluate hid a model that predicted NaN. NaN now propagates, as
+  // torch.clamp / torch.maximum give; finite predictions score as before.
+  it.each([['quantile', [0.5, 0.5, 0.5]], ['pinball', [0.5, 0.5, 0.5]], ['hinge', [1, 1, -1]], ['squared-hinge', [1, 1, -1]]] as const)(
+    '%s: forward, backward and per-value losses are NaN where the prediction is', (name, target) => {
+      const loss = losses.create(name, { engine });
+      const t = new Matrix(1, 3, Float32Array.from(target));
+      const nan = new Matrix(1, 3, Float32Array.from([Number.NaN, 0.3, 0.5]));
+      expect(loss.forward(nan, t)).toBeNaN();
+      const grad = loss.backward(nan, t).data;
+      expect(grad[0]).toBeNaN();
+      expect(Array.from(grad.subarray(1)).every(Number.isFinite)).toBe(true);
+      const none = losses.create(name, { engine, reduction: 'none' }).forward(nan, t);
+      expect(none[0]).toBeNaN();
+      expect(Number.isFinite(loss.forward(new Matrix(1, 3, Float32Array.from([0.5, 0.3, 0.5])), t))).toBe(true);
+    });
+
+  it('evaluate no longer scores a model whose outputs overflow to NaN with a finite quantile loss', () => {
+    const model = new Sequential([new Dense(1, 1), new Dense(1, 1)], { engine, seed: 1 });
+    model.compile({ loss: 'quantile', optimizer: 'sgd' });
+    // Finite weights: 3e38·2 overflows float32 to +Inf in the first layer, and the second's 0·Inf is NaN.
+    model.setWeights({ '0.weight': new Float32Array([3e38]), '0.bias': new Float32Array([0]),
+      '1.weight': new Float32Array([0]), '1.bias': new Float32Array([0]) });
+    const x = [[2], [0]];
+    expect(model.predict(x).data[0]).toBeNaN();
+    expect(model.evaluate(x, [[1], [1]]).loss).toBeNaN();
+    model.dispose();
   });
 });
