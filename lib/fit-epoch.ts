@@ -44,7 +44,7 @@ export interface EpochRun {
   metrics: EpochMetrics | null;
   /** Reused shuffle order for chunks of its length. */
   order: Int32Array;
-  /** In-memory data, private to fit: the engine may keep its copy across epochs (EpochHooks.keepData). */
+  /** Data private to fit (its copies, a stream's chunk copies): the engine may keep or read it in place (EpochHooks.keepData). */
   keepData: boolean;
 }
 

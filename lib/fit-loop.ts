@@ -144,7 +144,9 @@ export async function runFit(host: FitHost, data: TrainingData, settings: FitSet
     ctx, batchSize, shuffle, rng: host.rng, byBatch, observers: byBatch ? [] : batchObservers(callbacks), hook,
     syncOptimizer: () => host.syncOptimizer(), model: host.model, signal: settings.signal, metrics,
     order: new Int32Array(data.rows),
-    keepData: data.stream === null,  // Sequential's private copies; released when fit ends
+    // Sequential's private copies, a stream's chunks too (lib/model-data.ts privateMatrix):
+    // the native engine reads allocData memory in place instead of copying it again. Released when fit ends.
+    keepData: true,
   };
   const memory: DataChunk[] = [{ x: data.x, rows: data.rows, y: data.y }];
   const { signal } = settings;

@@ -24,6 +24,9 @@ const LAYER_REGISTRY = new Map<string, LayerFactory>();
 
 /** Makes layerFromConfig (and so model files) know a layer type. */
 export function registerLayer(type: string, fromConfig: LayerFactory): void {
+  // Checked now: a bad entry used to surface only when a file was loaded, as a bare TypeError.
+  if (typeof type !== 'string' || type === '') throw typeError('type', 'a non-empty layer type name', type);
+  if (typeof fromConfig !== 'function') throw typeError('fromConfig', 'a function from a layer config to a Layer', fromConfig);
   LAYER_REGISTRY.set(type, fromConfig);
 }
 
@@ -36,7 +39,9 @@ export function layerFromConfig(config: unknown, name = 'config'): Layer {
     throw new ArgumentRangeError(`Expected a known layer type (${[...LAYER_REGISTRY.keys()].map((t) => `'${t}'`).join(', ')}) ` +
       `for ${name}.type but received ${typeof type === 'string' ? `'${type}'` : String(type)}`);
   }
-  return factory(config as LayerConfig);
+  const layer: unknown = factory(config as LayerConfig);
+  if (!(layer instanceof Layer)) throw typeError(`the result of registerLayer('${type as string}')'s fromConfig for ${name}`, 'a Layer', layer);
+  return layer;
 }
 
 /** A config's options without its type, for passing to a constructor's strict options check. */

@@ -33,8 +33,21 @@ export class ModelData {
       throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
     }
     if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
-    const shared = x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
-    return fitCopy && shared ? new Matrix(m.rows, m.cols, this.fitMemory.copy(m.data)) : m;
+    return fitCopy && isCallers(x, m) ? new Matrix(m.rows, m.cols, this.fitMemory.copy(m.data)) : m;
+  }
+
+  /**
+   * matrix(x), never the caller's array: a copy in engine memory, freed with
+   * its last reader (not kept in fitMemory, which would hold every chunk of
+   * a stream until fit ends). For a streamed chunk, which the epochs read
+   * after the event loop ran: the JS engine and batch-driven epochs read x
+   * batch by batch, so a caller that refilled or transferred the chunk once it
+   * was yielded changed what trained (or made it throw a bare TypeError) where
+   * the native engine's epoch trained on the chunk as it was.
+   */
+  privateMatrix(x: unknown, name: string): Matrix {
+    const m = this.matrix(x, name);
+    return isCallers(x, m) ? new Matrix(m.rows, m.cols, this.engineCopy(m.data)) : m;
   }
 
   /** y as a target of `rows` rows for the compiled loss (class indices or rows × outputSize); not yet range-checked. */
@@ -86,10 +99,15 @@ export class ModelData {
     (data: FloatArray): boolean => !this.fitMemory.knownFinite(data) && this.engine.anyNonFinite(data),
     { knownFinite: (data: FloatArray): boolean => this.fitMemory.knownFinite(data) });
 
-  /** A private copy of the caller's data outside fit (evaluateAsync's y), freed with its reader. */
+  /** A private copy of the caller's data outside fit's x (evaluateAsync's y, a streamed chunk), freed with its reader. */
   private engineCopy<A extends FloatArray>(data: A): A {
     const copy = this.engine.allocData(data instanceof Float64Array ? 'float64' : 'float32', data.length) as A;
     this.engine.copyData(copy, data);
     return copy;
   }
+}
+
+/** True when m, toMatrix's result for x, wraps the caller's own typed array (a Matrix's data, or { data }'s) rather than a copy. */
+function isCallers(x: unknown, m: Matrix): boolean {
+  return x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
 }

@@ -3,8 +3,9 @@
 // (lib/state-copy.ts) that every write to the plan completes first, and the
 // optimizer state and generators a resumed fit needs. Sequential keeps the
 // checks (idle, compiled) and calls this; lib/io/model-file.ts does the file.
-import type { Dtype, FloatArray, NetworkPlan } from './engine';
+import type { Dtype, FloatArray, NetworkPlan, OptimizerSpec } from './engine';
 import { allocate } from './matrix';
+import { checkOptimizerStateSteps } from './optimizer-state-checks';
 import { entryValues, gatherWeightsSteps, type ParamEntry } from './param-layout';
 import { Rng } from './rng';
 import type { TrainingRngState, TrainingState } from './sequential-options';
@@ -82,13 +83,17 @@ export class ModelState {
     return { state: buf, steps: this.plan.stepCount, rng: { ...this.rng.getState(), dropoutWords: this.plan.getDropoutState() } };
   }
 
-  /** Restores what optimizerState returned, in ~1 MB steps; the generators are checked before anything changes. */
-  *restoreOptimizerSteps(state: FloatArray, steps: number, rng: TrainingRngState): Steps<void> {
+  /**
+   * Restores what optimizerState returned, in ~1 MB steps; the generators and
+   * the state's values (for `spec`, the plan's optimizer) are checked before anything changes.
+   */
+  *restoreOptimizerSteps(state: FloatArray, steps: number, rng: TrainingRngState, spec: OptimizerSpec): Steps<void> {
     if (state.length !== this.plan.optimizerStateSize) {
       throw new ArgumentRangeError(`Expected ${this.plan.optimizerStateSize} values of optimizer state for this optimizer but received ${state.length}`);
     }
     const check = new Rng(0);
     check.setState(rng);  // validates before anything changes
+    yield* checkOptimizerStateSteps(spec, state, this.plan.paramCount);
     const dropoutBefore = this.plan.getDropoutState();
     // Validates its words before it changes anything (a file from before it has none).
     if (rng.dropoutWords !== undefined) this.plan.setDropoutState(rng.dropoutWords);

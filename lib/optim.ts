@@ -141,6 +141,9 @@ const OPTIMIZER_REGISTRY = new Map<string, OptimizerFactory>();
 
 /** Makes optimizerFromConfig (and so model files) know an optimizer by name. */
 export function registerOptimizer(name: string, factory: OptimizerFactory): void {
+  // Checked now: a bad entry used to surface only when a file was loaded, as a bare TypeError.
+  if (typeof name !== 'string' || name === '') throw typeError('name', 'a non-empty optimizer name', name);
+  if (typeof factory !== 'function') throw typeError('factory', 'a function from options to an Optimizer', factory);
   OPTIMIZER_REGISTRY.set(name, factory);
 }
 
@@ -153,7 +156,10 @@ export function optimizerFromConfig(config: unknown, name = 'optimizer config'):
     throw new ArgumentRangeError(`Expected a known optimizer (${[...OPTIMIZER_REGISTRY.keys()].map((n) => `'${n}'`).join(', ')}) ` +
       `for ${name}.name but received ${describeName(c.name)}`);
   }
-  const optimizer = factory((c.options ?? {}) as Record<string, unknown>);
+  const optimizer: unknown = factory((c.options ?? {}) as Record<string, unknown>);
+  if (!(optimizer instanceof Optimizer)) {
+    throw typeError(`the result of registerOptimizer('${c.name as string}')'s factory for ${name}`, 'an Optimizer', optimizer);
+  }
   // Absent in files from before schedules resumed: a schedule then starts from the saved lr.
   if (c.schedule !== undefined) optimizer.scheduleState = checkScheduleState(c.schedule, `${name}.schedule`);
   return optimizer;

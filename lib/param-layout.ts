@@ -5,9 +5,10 @@
 import { COUNT_SLOTS, readCount, writeCount } from './batch-count';
 import type { Dtype, FloatArray, LayerSpec } from './engine';
 import type { Layer } from './layers';
+import type { ParamShape } from './layer';
 import { allocate } from './matrix';
 import { STEP_BYTES, runSteps, type Steps } from './steps';
-import { ArgumentRangeError, typeError } from './validate';
+import { ArgumentRangeError, rangeError, typeError } from './validate';
 
 export interface ParamEntry {
   name: string;
@@ -34,9 +35,15 @@ export function entryValues(e: ParamEntry, params: FloatArray, buffers: FloatArr
   return (e.buffer ? buffers : params).subarray(e.offset, e.offset + e.length);
 }
 
-/** The engine specs and named entries of `layers` fed `inputSize` columns; throws when widths do not chain. */
+/**
+ * The engine specs and named entries of `layers` fed `inputSize` columns;
+ * throws when widths do not chain or a layer's params()/buffers() are not a
+ * list of distinct names with valid shapes. paramCount and bufferCount are
+ * what the entries describe: Sequential compares them with its plan's, built
+ * from the specs (a custom layer's two descriptions may disagree).
+ */
 export function layoutParams(layers: readonly Layer[], inputSize: number):
-    { specs: LayerSpec[]; entries: ParamEntry[]; outputSize: number; paramCount: number } {
+    { specs: LayerSpec[]; entries: ParamEntry[]; outputSize: number; paramCount: number; bufferCount: number } {
   const specs: LayerSpec[] = [];
   const entries: ParamEntry[] = [];
   let width = inputSize;
@@ -47,12 +54,13 @@ export function layoutParams(layers: readonly Layer[], inputSize: number):
       throw new ArgumentRangeError(`Expected layers[${i}] to take ${width} inputs (the width before it) but it takes ${layer.inFeatures}`);
     }
     specs.push(...layer.toSpecs(width));
-    for (const p of layer.params()) {
+    const names = new Set<string>();
+    for (const p of shapesOf(layer.params(), `layers[${i}].params()`, names)) {
       const length = p.shape.reduce((a, b) => a * b, 1);
       entries.push({ name: `${i}.${p.name}`, shape: p.shape, offset, length, buffer: false, count: false });
       offset += length;
     }
-    for (const b of layer.buffers()) {
+    for (const b of shapesOf(layer.buffers(), `layers[${i}].buffers()`, names)) {
       const length = b.shape.reduce((x, y) => x * y, 1);
       const entry: ParamEntry = { name: `${i}.${b.name}`, shape: b.shape, offset: bufferOffset, length, buffer: true,
         count: b.name === 'num_batches_tracked' };
@@ -61,7 +69,33 @@ export function layoutParams(layers: readonly Layer[], inputSize: number):
     }
     width = layer.outFeatures(width);
   });
-  return { specs, entries, outputSize: width, paramCount: offset };
+  return { specs, entries, outputSize: width, paramCount: offset, bufferCount: bufferOffset };
+}
+
+/**
+ * A layer's params() or buffers() (`what`), checked and copied: { name, shape }
+ * objects with a non-empty name not in `names` (the layer's names so far, which
+ * this adds to) and a shape of integers ≥ 0. The built-in layers always pass; a
+ * custom layer with two tensors of one name made getWeights drop one and
+ * setWeights refuse its own output, and a negative dimension was taken as
+ * long as the product came out right.
+ */
+function shapesOf(list: unknown, what: string, names: Set<string>): ParamShape[] {
+  if (!Array.isArray(list)) throw typeError(what, 'an array of { name, shape }', list);
+  return list.map((p: unknown, j) => {
+    if (typeof p !== 'object' || p === null) throw typeError(`${what}[${j}]`, 'an object { name, shape }', p);
+    const { name, shape } = p as { name: unknown; shape: unknown };
+    if (typeof name !== 'string' || name === '') throw typeError(`${what}[${j}].name`, 'a non-empty string', name);
+    if (names.has(name)) {
+      throw new ArgumentRangeError(`Expected distinct tensor names in a layer for ${what}[${j}].name but received '${name}' again`);
+    }
+    names.add(name);
+    const dims = Array.isArray(shape) ? [...shape] : null;
+    if (dims === null || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw rangeError(`${what}[${j}].shape`, 'an array of integers ≥ 0', shape);
+    }
+    return { name, shape: dims as number[] };
+  });
 }
 
 /**

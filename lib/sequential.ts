@@ -107,7 +107,7 @@ export class Sequential {
     const first = layers.find((l) => l.inFeatures !== null);
     if (!first) throw new ArgumentRangeError('Expected at least one Dense layer in layers, to fix the input width');
     this.inputSize = first.inFeatures as number;
-    const { specs, entries, outputSize, paramCount } = layoutParams(layers, this.inputSize);
+    const { specs, entries, outputSize, paramCount, bufferCount } = layoutParams(layers, this.inputSize);
     this.specs = specs;
     this.data = new ModelData(this.engineImpl, this.dtype, this.inputSize, outputSize, () => this.lossKind(),
       o.reuseFitMemory === undefined ? true : boolean('reuseFitMemory', o.reuseFitMemory));
@@ -116,8 +116,14 @@ export class Sequential {
     // Parameters, gradients and up to two optimizer moments: refuse sizes that cannot fit before allocating.
     allocationSize('layers (parameters, gradients, optimizer state)', paramCount * 4, this.dtype === 'float64' ? 8 : 4);
     this.plan = this.engineImpl.createPlan({ dtype: this.dtype, layers: specs, maxBatch: initialMaxBatch(this.engineImpl) });
-    if (this.plan.paramCount !== paramCount) {
-      throw new Error(`fastmlp internal error: plan has ${this.plan.paramCount} parameters, layers describe ${paramCount}`);
+    // The built-in layers always agree; a custom layer's params()/buffers() may not match its toSpecs(),
+    // and getWeights, setWeights and save would then read or write the wrong values (or lose batch norm's statistics).
+    if (this.plan.paramCount !== paramCount || this.plan.bufferCount !== bufferCount) {
+      const [planParams, planBuffers] = [this.plan.paramCount, this.plan.bufferCount];
+      this.plan.dispose();  // its memory now: this model will never be returned
+      throw new ArgumentRangeError(`Expected the layers' params() and buffers() to describe the ${planParams} parameter ` +
+        `and ${planBuffers} buffer values of their ops (toSpecs()) but they describe ${paramCount} and ${bufferCount}: ` +
+        'a custom layer\'s params() or buffers() does not match its toSpecs()');
     }
     this.rng = new Rng(this.seed);
     this.stateIO = new ModelState(this.plan, this.dtype, entries, this.rng, this.openCopies);
@@ -257,9 +263,10 @@ export class Sequential {
       await requireFiniteTargetInChunks(validationData.y, 'validationData[1]', this.lossKind(), this.data.anyNonFinite);
     };
     if (stream) {
+      // Each chunk private (copied when it is the caller's array): its epoch reads it after the event loop ran.
       const chunks = streamChunks(stream, (cx, cy, name) => {
-        const X = this.data.matrix(cx, `x of ${name}`);
-        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), null, `y of ${name}`) };
+        const X = this.data.privateMatrix(cx, `x of ${name}`);
+        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), cy, `y of ${name}`) };
       }, this.data.anyNonFinite);
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
         validation: validationData }, settings, checkValidation);
@@ -458,7 +465,8 @@ export class Sequential {
   /** @internal restoreOptimizerState in ~1 MB steps (lib/io's load yields between them). */
   *restoreOptimizerStateSteps(state: FloatArray, steps: number, rng: TrainingRngState): Steps<void> {
     this.requireCompiled('restoreOptimizerState');
-    yield* this.stateIO.restoreOptimizerSteps(state, steps, rng);
+    // The compiled optimizer's spec: the layout of the state the checks read (the plan's since compile).
+    yield* this.stateIO.restoreOptimizerSteps(state, steps, rng, (this.compiledOptimizer as Optimizer).toSpec());
   }
 
   /**

@@ -133,10 +133,27 @@ export function ownedBuffer(name: string, view: ArrayBufferView): void {
   if (buf.resizable === true) {
     throw typeError(name, 'a typed array over a fixed-length ArrayBuffer, not a resizable one (copy it with .slice() first)', view);
   }
+  attachedBuffer(name, view);
+}
+
+/** A typed array whose buffer was not transferred away (a detached buffer reads as empty). */
+export function attachedBuffer(name: string, view: ArrayBufferView): void {
+  const buf = view.buffer as ArrayBuffer & { detached?: boolean };
   // `detached` is Node ≥ 22; before that a detached buffer has byteLength 0.
   if (buf.detached === true || (buf.byteLength === 0 && isDetached(buf))) {
     throw rangeError(name, 'a typed array whose buffer is not detached (it was transferred)', view);
   }
+}
+
+/**
+ * A file's bytes for the synchronous decoders (fromBuffer and the others): a
+ * Uint8Array (a Buffer is one) whose buffer is attached. Shared or resizable
+ * buffers are fine: the decoder reads them within the call.
+ */
+export function fileBytes(name: string, value: unknown): Uint8Array {
+  if (!(value instanceof Uint8Array)) throw typeError(name, 'a Buffer or Uint8Array', value);
+  attachedBuffer(name, value);
+  return value;
 }
 
 function isDetached(buf: ArrayBuffer): boolean {

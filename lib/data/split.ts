@@ -5,7 +5,7 @@
 // so a seed gives the same split on every engine and platform.
 import { Matrix, toMatrix, type MatrixLike } from '../matrix';
 import { Rng, randomSeed } from '../rng';
-import { ArgumentRangeError, boolean, integer, number, options, rangeError, typeError } from '../validate';
+import { ArgumentRangeError, allocationSize, boolean, integer, number, options, rangeError, typeError } from '../validate';
 
 /** Labels or targets: one value per row (flat array) or a matrix with one row per row of x. */
 export type Labels = number[] | Int32Array | Float32Array | Float64Array | Matrix | number[][];
@@ -98,7 +98,8 @@ function seedArgument(value: unknown, what: string): number {
  */
 export function permutation(n: number, seed?: number | SeedOptions): Int32Array {
   const s = seedArgument(seed, 'permutation options');
-  return new Rng(s).permutation(integer('n', n, 0));
+  // An Int32Array of n: a size no buffer can hold is a RangeError naming n, not V8's bare one.
+  return new Rng(s).permutation(allocationSize('n', integer('n', n, 0), 4));
 }
 
 /**

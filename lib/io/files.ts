@@ -4,11 +4,11 @@
 // I/O here is asynchronous (libuv's thread pool): nothing blocks the event loop
 // for a syscall, and the bytes written are the caller's buffers, not a copy.
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, type Stats } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
-import { rangeError, typeError } from '../validate';
+import { ArgumentRangeError, rangeError, typeError } from '../validate';
 import { ModelFileError } from './safetensors';
 
 /**
@@ -48,6 +48,7 @@ export function fileError(e: unknown, action: 'read' | 'write', path: string): u
 }
 
 async function writeThenRename(path: string, pieces: readonly Uint8Array[]): Promise<void> {
+  await refuseSpecialFile(path);
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(tmp, 'wx');
@@ -73,6 +74,32 @@ async function writeThenRename(path: string, pieces: readonly Uint8Array[]): Pro
   } catch {
     // Some platforms (Windows) cannot open or fsync a directory; the file itself is synced.
   }
+}
+
+/**
+ * The rename puts a new file in place of whatever the path names: refuse a
+ * device, FIFO or socket there. Run as root, model.save('/dev/null') (a
+ * benchmark discarding its output) replaced the system's /dev/null with a
+ * model file. A symlink is replaced itself, as before; a directory fails
+ * in rename (EISDIR); an absent path is simply created.
+ */
+async function refuseSpecialFile(path: string): Promise<void> {
+  let kind: string | null = null;
+  try {
+    kind = specialFileKind(await fs.lstat(path));
+  } catch {
+    return;  // absent, or not inspectable: the write reports what is wrong
+  }
+  if (kind !== null) {
+    throw new ArgumentRangeError(`Expected a regular file (or a new one) for path but received '${path}', ${kind}: ` +
+      'saving writes a new file and renames it over the path, which would replace it');
+  }
+}
+
+/** 'a FIFO' and the like for what is neither a regular file, a directory nor a symlink; null for those. */
+function specialFileKind(st: Stats): string | null {
+  return st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device'
+    : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : null;
 }
 
 /** Writes each piece whole, in order (a write may take fewer bytes than given: loop until it took all). */
@@ -113,6 +140,13 @@ export async function readSafetensorsFile(path: string): Promise<Buffer> {
 }
 
 async function readWhole(path: string): Promise<Buffer> {
+  // Before open: opening a FIFO blocks until a writer comes, which held one of
+  // libuv's four pool threads for good (and with them the native engine's
+  // workers); a FIFO or device has no size to check the header against anyway.
+  const kind = specialFileKind(await fs.stat(path));
+  if (kind !== null) {
+    throw new ArgumentRangeError(`Expected a regular file for path but received '${path}', ${kind}: a model file is read whole, its size known first`);
+  }
   const handle = await fs.open(path, 'r');
   try {
     const { size } = await handle.stat();

@@ -30,7 +30,7 @@ import { optimizerFromConfig, type OptimizerConfig } from '../optim';
 import { Sequential } from '../sequential';
 import { runSteps, runStepsYielding, type Steps } from '../steps';
 import type { StateCopy } from '../state-copy';
-import { boolean, isPlainObject, oneOf, options, typeError } from '../validate';
+import { boolean, fileBytes, isPlainObject, oneOf, options, typeError } from '../validate';
 import { sha256, sha256Steps } from './checksum';
 import { filePath, readSafetensorsFile, writeFileAtomic } from './files';
 import {
@@ -414,7 +414,7 @@ function* fillModelSteps(source: string, parts: ModelParts, model: Sequential, w
 }
 
 export function modelFromBuffer(buf: Uint8Array, opts?: LoadOptions, source = 'the buffer'): Sequential {
-  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  fileBytes('buf', buf);
   return runSteps(modelFromBufferSteps(buf, opts, source));
 }
 
@@ -482,7 +482,7 @@ export interface ModelInfo {
  *   version, or a classic `models.*` file), the message naming what is wrong
  */
 export function modelInfoFromBuffer(buf: Uint8Array, source = 'the buffer'): ModelInfo {
-  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  fileBytes('buf', buf);
   const file = decodeSafetensors(buf, source, { views: true });  // only names and shapes are kept
   const m = file.metadata;
   checkVersion(source, m[KEY.version]);
@@ -599,7 +599,7 @@ function readWeightsOptions(opts: unknown): boolean {
  *   bytes that are not a well-formed safetensors file (every length and offset is checked before reading)
  */
 export function weightsFromBuffer(buf: Uint8Array, opts?: ReadWeightsOptions, source = 'the buffer'): Record<string, Float32Array | Float64Array> {
-  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
+  fileBytes('buf', buf);
   return runSteps(weightsSteps(buf, opts, source));
 }
 

@@ -12,7 +12,7 @@ import { sha256 } from '../io/checksum';
 import { filePath, readSafetensorsFile, writeFileAtomic } from '../io/files';
 import { CLASSIC_MODEL_KEY, FORMAT_VERSION, checkVersion, tensorsFromJSON } from '../io/model-file';
 import { ModelFileError, bytesOf, decodeSafetensors, safetensorsHeader, type StoredTensor } from '../io/safetensors';
-import { isPlainObject, typeError } from '../validate';
+import { fileBytes, isPlainObject, typeError } from '../validate';
 
 export const CLASSIC_MODELS = [
   'Perceptron', 'Adaline', 'LogisticRegression', 'SoftmaxRegression', 'ProjectionPursuitRegressor',
@@ -111,8 +111,8 @@ function refuseSequential(source: string): never {
 
 /** Decodes and verifies a classic model file's bytes (every length, the version and the checksum). */
 export function classicFromBuffer(buf: unknown, source: string): ClassicState {
-  if (!(buf instanceof Uint8Array)) throw typeError('buf', 'a Buffer or Uint8Array', buf);
-  const file = decodeSafetensors(buf, source);  // copies: the model must not keep the file's bytes alive
+  const bytes = fileBytes('buf', buf);
+  const file = decodeSafetensors(bytes, source);  // copies: the model must not keep the file's bytes alive
   const m = file.metadata;
   checkVersion(source, m[VERSION_KEY]);
   const held = m[CLASSIC_MODEL_KEY];

@@ -58,12 +58,15 @@ Term tukey(double p, double t, double delta) {
 }
 
 // Pinball loss of u = t − p; at the kink u = 0 the gradient is the midpoint
-// of the two slopes, 0.5 − τ (0 for the median, as L1's sign(0)).
+// of the two slopes, 0.5 − τ (0 for the median, as L1's sign(0)). A NaN u
+// stays NaN, as torch.maximum(τu, (τ−1)u) gives: it used to fall through to
+// the kink's 0, so a NaN prediction scored a finite loss.
 Term quantile(double p, double t, double tau) {
   const double u = t - p;
   if (u > 0) return {tau * u, -tau};
   if (u < 0) return {(tau - 1) * u, 1 - tau};
-  return {0, 0.5 - tau};
+  if (u == 0) return {0, 0.5 - tau};
+  return {u, u};
 }
 
 // Barron 2019, "A General and Adaptive Robust Loss Function", eq. 1 and its
@@ -102,14 +105,18 @@ Term kl_div(double x, double t) {
   return {t > 0 ? t * (std::log(t) - x) : 0.0, -t};
 }
 
+// max(0, m) of the margin m = 1 − t·p; a NaN m stays NaN, as torch.clamp(m, min=0)
+// gives (it used to score 0: a NaN prediction looked perfectly classified).
 Term hinge(double p, double t) {
   const double m = 1 - t * p;
-  return m > 0 ? Term{m, -t} : Term{0, 0};
+  if (m > 0) return {m, -t};
+  return m <= 0 ? Term{0, 0} : Term{m, m};
 }
 
 Term squared_hinge(double p, double t) {
   const double m = 1 - t * p;
-  return m > 0 ? Term{m * m, -2 * t * m} : Term{0, 0};
+  if (m > 0) return {m * m, -2 * t * m};
+  return m <= 0 ? Term{0, 0} : Term{m, m};
 }
 
 // Lin et al. 2017 on logits z with binary (or soft) targets t, as

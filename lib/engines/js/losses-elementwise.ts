@@ -39,10 +39,11 @@ function terms(spec: FullLossSpec): Term {
       const u = 1 - r * r / d2;
       o[0] = d2 / 6 * (1 - u * u * u); o[1] = r * u * u;
     };
-    // Pinball of u = t − p; at u = 0 the midpoint of the slopes, 0.5 − τ.
+    // Pinball of u = t − p; at u = 0 the midpoint of the slopes, 0.5 − τ; a NaN u stays NaN (as native/core).
     case 'quantile': return (p, t, o) => {
       const u = t - p;
-      if (u > 0) { o[0] = tau * u; o[1] = -tau; } else if (u < 0) { o[0] = (tau - 1) * u; o[1] = 1 - tau; } else { o[0] = 0; o[1] = 0.5 - tau; }
+      if (u > 0) { o[0] = tau * u; o[1] = -tau; } else if (u < 0) { o[0] = (tau - 1) * u; o[1] = 1 - tau; }
+      else if (u === 0) { o[0] = 0; o[1] = 0.5 - tau; } else { o[0] = u; o[1] = u; }
     };
     // Barron 2019, "A General and Adaptive Robust Loss Function", eq. 1 with its
     // α = 2, 0, −∞ limits; general case (b/α)·expm1((α/2)·log1p(z/b)), b = |α − 2|.
@@ -67,13 +68,14 @@ function terms(spec: FullLossSpec): Term {
     };
     // torch.nn.KLDivLoss pointwise: t(log t − x), 0 where t = 0.
     case 'kl-div': return (x, t, o) => { o[0] = t > 0 ? t * (Math.log(t) - x) : 0; o[1] = -t; };
+    // max(0, m) of the margin m = 1 − t·p; a NaN m stays NaN, as torch.clamp gives (and native/core).
     case 'hinge': return (p, t, o) => {
       const m = 1 - t * p;
-      if (m > 0) { o[0] = m; o[1] = -t; } else { o[0] = 0; o[1] = 0; }
+      if (m > 0) { o[0] = m; o[1] = -t; } else if (m <= 0) { o[0] = 0; o[1] = 0; } else { o[0] = m; o[1] = m; }
     };
     case 'squared-hinge': return (p, t, o) => {
       const m = 1 - t * p;
-      if (m > 0) { o[0] = m * m; o[1] = -2 * t * m; } else { o[0] = 0; o[1] = 0; }
+      if (m > 0) { o[0] = m * m; o[1] = -2 * t * m; } else if (m <= 0) { o[0] = 0; o[1] = 0; } else { o[0] = m; o[1] = m; }
     };
     // Lin et al. 2017, as torchvision.ops.sigmoid_focal_loss: α_t(1 − p_t)^γ·bce-with-logits.
     case 'focal': return (z, t, o) => {
