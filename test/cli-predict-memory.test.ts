@@ -20,16 +20,20 @@ const MB = 1024 * 1024;
 
 describe.each(ENGINES)('fastmlp predict memory (%s engine)', (engine) => {
   it('does not grow with the row count', () => {
-    const small = run(25_000, engine);
+    // The short run's peak is sampled only a few dozen times (every 10 ms), so one run can miss
+    // the moment it held the most, the more so under load (a difference of 4.69 MB seen once with
+    // the suite running): it keeps the higher peak of two runs.
+    const [first, second] = [run(25_000, engine), run(25_000, engine)];
+    const small = first.peakGrowthBytes >= second.peakGrowthBytes ? first : second;
     let large = run(400_000, engine);
     // Peak growth is sampled between GCs, so a late collection only ever adds to it (+4.7 MB once for the
     // JS engine with the suite running); a second run of the large file is taken when the first looks
-    // grown. Growth with the rows shows in both runs: a file 16× as long adds ~50 MB of text.
+    // grown. Growth with the rows shows in every run: a file 16× as long adds ~50 MB of text.
     if (large.peakGrowthBytes - small.peakGrowthBytes >= 4 * MB) {
       const again = run(400_000, engine);
       if (again.peakGrowthBytes < large.peakGrowthBytes) large = again;
     }
-    expect([small.code, large.code]).toEqual([0, 0]);
+    expect([first.code, second.code, large.code]).toEqual([0, 0, 0]);
     expect(small.rows).toBe(25_000);
     expect(large.rows).toBe(400_000);
     expect(large.fileBytes).toBeGreaterThan(50 * MB);
