@@ -4,7 +4,7 @@
 // handled are covered elsewhere (robustness, zero-copy, model-file-damage).
 import { describe, expect, it } from 'vitest';
 import { Dense, Sequential, data, io, losses, models, type Matrix } from '../lib';
-import { ENGINES } from './helpers';
+import { ENGINES, thrown } from './helpers';
 
 const ROWS = 256;
 const COLS = 4;
@@ -77,16 +77,6 @@ describe.each(ENGINES)('a streamed chunk changed or transferred while it trains 
     for (const [name, values] of Object.entries(clean.weights)) expect(spoilt.weights[name]).toEqual(values);
   });
 });
-
-/** The error a call throws, for checking its class, code and message. */
-function thrown(fn: () => unknown): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
 
 describe('sizes and buffers the argument checks missed', () => {
   it('the synchronous file decoders refuse a transferred (detached) buffer with a RangeError naming buf', () => {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { AbortError, BatchNorm1d, Dense, Dropout, LayerNorm, Matrix, Sequential } from '../lib';
 import type { EngineName } from '../lib/engine';
 import type { Logs } from '../lib/sequential';
-import { ENGINES, maxRelDiff, randomArray } from './helpers';
+import { ENGINES, maxRelDiff, randomArray, thrown } from './helpers';
 
 const IN = 12;
 const OUT = 4;
@@ -57,11 +57,6 @@ async function rejection(p: Promise<unknown>): Promise<Error & { code?: string; 
     return e as Error & { code?: string };
   }
   throw new Error('expected a rejection, the call resolved');
-}
-
-function thrown(fn: () => unknown): Error {
-  try { fn(); } catch (e) { return e as Error; }
-  throw new Error('expected a throw, nothing was thrown');
 }
 
 const CLASS_METRICS = ['accuracy', 'top_k_accuracy', 'precision', 'recall', 'f1', 'log_loss'];

@@ -90,3 +90,13 @@ export function planParamGradients(plan: NetworkPlan, params: Float64Array, x: F
   }, params);
   return { analytic, numeric };
 }
+
+/** The error fn throws, for checking its class, code and message; throws itself when fn returns. */
+export function thrown(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error & { code?: string };
+  }
+  throw new Error('expected a throw, nothing was thrown');
+}

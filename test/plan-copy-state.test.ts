@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { Dtype, EngineName, FloatArray, LayerSpec, LossSpec, NetworkPlan, OptimizerSpec } from '../lib/engine';
 import { BatchNorm1d, Dense, Dropout, Sequential } from '../lib/index';
 import { loadNative } from '../lib/native';
-import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
+import { engine, ENGINES, maxRelDiff, randomArray, thrown } from './helpers';
 
 const IN = 5;
 const OUT = 3;
@@ -65,16 +65,6 @@ function predictAll(plan: NetworkPlan, x: FloatArray): FloatArray {
   const out = new (ctor(plan.dtype))(ROWS * OUT);
   plan.predict(x, ROWS, out);
   return out;
-}
-
-/** Runs fn, which must throw; returns the error. */
-function thrown(fn: () => void): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
 }
 
 function expectRefused(target: NetworkPlan, source: unknown, Kind: ErrorConstructor, code: string,

@@ -5,7 +5,7 @@
 // disposed plan refuses them, and the two engines agree.
 import { describe, expect, it } from 'vitest';
 import type { Dtype, EngineName, LayerSpec, LossSpec, NetworkPlan, OptimizerSpec } from '../lib/engine';
-import { ENGINES, engine, maxRelDiff, randomArray } from './helpers';
+import { engine, ENGINES, maxRelDiff, randomArray, thrown } from './helpers';
 
 const IN = 6;
 const OUT = 3;
@@ -51,15 +51,6 @@ function ranges(n: number, lengths: number[]): [number, number][] {
     at = end;
   }
   return out;
-}
-
-function thrown(fn: () => void): Error & { code?: string } {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
 }
 
 describe.each(ENGINES)('ranged parameter and optimizer-state copies (%s engine)', (name) => {

@@ -6,16 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, losses, ops, optim } from '../lib';
 import { loadNative } from '../lib/native';
 import { ArgumentRangeError, ArgumentTypeError, INVALID_ARGUMENT } from '../lib/validate';
-import { ENGINES, randomArray } from './helpers';
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
+import { ENGINES, randomArray, thrown } from './helpers';
 
 function expectCoded(fn: () => unknown, kind: typeof TypeError | typeof RangeError, pattern?: RegExp): void {
   const e = thrown(fn) as Error & { code?: string };
