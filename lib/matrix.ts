@@ -120,18 +120,24 @@ export class Matrix {
 }
 
 /**
- * Converts any accepted matrix form to a Matrix of the wanted dtype. A Matrix of
- * that dtype is returned as is (no copy); anything else is copied once.
+ * Converts any accepted matrix form to a Matrix of the wanted dtype. A Matrix's
+ * data of that dtype is wrapped again without a copy; anything else is copied
+ * once (isCopy tells which). The result is always a Matrix built here from
+ * values read once: a Proxy or an object with accessors could answer rows or
+ * data differently on a second read, after the checks.
  */
 export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
   if (value instanceof Matrix) {
+    const { rows, cols, data } = value as { rows: unknown; cols: unknown; data: unknown };
+    integer(`${name}.rows`, rows, 0);
+    integer(`${name}.cols`, cols, 0);
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) throw typeError(`${name}.data`, 'a Float32Array or Float64Array', data);
     // Its buffer may have been transferred since it was built.
-    ownedBuffer(`${name}.data`, value.data);
-    if (value.data.length !== value.rows * value.cols) {
-      throw rangeError(`${name}.data`, `${value.rows * value.cols} values (rows × cols)`, value.data);
-    }
-    if (value.dtype === dtype) return value;
-    return new Matrix(value.rows, value.cols, dtype === 'float32' ? Float32Array.from(value.data) : Float64Array.from(value.data));
+    ownedBuffer(`${name}.data`, data);
+    const length = (rows as number) * (cols as number);
+    if (data.length !== length) throw rangeError(`${name}.data`, `${length} values (rows × cols)`, data);
+    if (dtypeOf(data) === dtype) return new Matrix(rows as number, cols as number, data);
+    return copied(rows as number, cols as number, dtype === 'float32' ? Float32Array.from(data) : Float64Array.from(data));
   }
   if (Array.isArray(value)) {
     const rows = value.length;
@@ -161,7 +167,7 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
         throw typeError(`${name}[${r}]`, 'an array of numbers, a Float32Array or a Float64Array', row);
       }
     }
-    return new Matrix(rows, cols, data);
+    return copied(rows, cols, data);
   }
   if (typeof value === 'object' && value !== null && 'data' in value && 'rows' in value && 'cols' in value) {
     const { data, rows, cols } = value as { data: unknown; rows: unknown; cols: unknown };
@@ -179,7 +185,7 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
       // SharedArrayBuffer or a resizable buffer it is copied, as a source of
       // the other dtype is: the engines never keep or read that memory later.
       if (isPlainBuffer(src)) return new Matrix(rows as number, cols as number, src);
-      return new Matrix(rows as number, cols as number, src instanceof Float32Array ? new Float32Array(src) : new Float64Array(src));
+      return copied(rows as number, cols as number, src instanceof Float32Array ? new Float32Array(src) : new Float64Array(src));
     }
     const out = allocate(dtype, length);
     for (let i = 0; i < length; i++) {
@@ -187,9 +193,30 @@ export function toMatrix(value: unknown, name: string, dtype: Dtype): Matrix {
       if (typeof v !== 'number') throw typeError(`${name}.data[${i}]`, 'a number', v);
       out[i] = v;
     }
-    return new Matrix(rows as number, cols as number, out);
+    return copied(rows as number, cols as number, out);
   }
   throw typeError(name, ACCEPTED, value);
+}
+
+/**
+ * The arrays the conversions of caller input allocated (toMatrix, and the
+ * targets' class indices): a caller never saw them, so they are not the
+ * caller's to change or transfer while a call still reads them.
+ */
+const copies = new WeakSet<FloatArray | Int32Array>();
+
+export function markCopy<A extends FloatArray | Int32Array>(array: A): A {
+  copies.add(array);
+  return array;
+}
+
+/** True when array, from toMatrix or toTarget, is a copy they made rather than the caller's own typed array. */
+export function isCopy(array: FloatArray | Int32Array): boolean {
+  return copies.has(array);
+}
+
+function copied(rows: number, cols: number, data: FloatArray): Matrix {
+  return new Matrix(rows, cols, markCopy(data));
 }
 
 const ACCEPTED = 'a Matrix, an array of rows (number[] or Float32Array/Float64Array) or { data, rows, cols }';
@@ -199,7 +226,8 @@ function isRow(value: unknown): value is ArrayLike<number> {
   return Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array;
 }
 
-function isPlainBuffer(view: ArrayBufferView): boolean {
+/** Not a SharedArrayBuffer nor a resizable one: a view the engines may keep and read later without a copy. */
+export function isPlainBuffer(view: ArrayBufferView): boolean {
   const buf = view.buffer as ArrayBuffer & { resizable?: boolean };
   return !(typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer) && buf.resizable !== true;
 }

@@ -7,7 +7,7 @@
 import type { Dtype, Engine, FloatArray, LossName, Target } from './engine';
 import type { NonFiniteTest } from './finite-scan';
 import { FitMemory } from './fit-memory';
-import { Matrix, requireFinite, toMatrix } from './matrix';
+import { isCopy, Matrix, requireFinite, toMatrix } from './matrix';
 import { requireValidTarget } from './target-checks';
 import { toTarget } from './targets';
 import { ArgumentRangeError, typeError } from './validate';
@@ -33,7 +33,7 @@ export class ModelData {
       throw new ArgumentRangeError(`Expected ${this.inputSize} columns for ${name} but received ${m.cols}`);
     }
     if (m.rows === 0) throw new ArgumentRangeError(`Expected at least one row for ${name} but received 0`);
-    return fitCopy && isCallers(x, m) ? new Matrix(m.rows, m.cols, this.fitMemory.copy(m.data)) : m;
+    return fitCopy && !isCopy(m.data) ? new Matrix(m.rows, m.cols, this.fitMemory.copy(m.data)) : m;
   }
 
   /**
@@ -47,7 +47,7 @@ export class ModelData {
    */
   privateMatrix(x: unknown, name: string): Matrix {
     const m = this.matrix(x, name);
-    return isCallers(x, m) ? new Matrix(m.rows, m.cols, this.engineCopy(m.data)) : m;
+    return isCopy(m.data) ? m : new Matrix(m.rows, m.cols, this.engineCopy(m.data));
   }
 
   /** y as a target of `rows` rows for the compiled loss (class indices or rows × outputSize); not yet range-checked. */
@@ -75,15 +75,15 @@ export class ModelData {
     // Private, as fit's x and y: the caller may change or transfer its arrays while we train.
     const vx = this.matrix(vd[0], 'validationData[0]', true);
     const vy = this.target(vd[1], 'validationData[1]', vx.rows);
-    return { x: vx, y: this.privateTarget(vy, vd[1], 'validationData[1]', false, true) };
+    return { x: vx, y: this.privateTarget(vy, 'validationData[1]', false, true) };
   }
 
   /**
    * t, copied when it is the caller's array (a dense one into fitMemory for
    * fit: fitCopy); checked for the loss's range unless the caller checks it later.
    */
-  privateTarget(t: Target, original: unknown, name = 'y', check = true, fitCopy = false): Target {
-    const shared = t === original || (original as { data?: unknown })?.data === t;
+  privateTarget(t: Target, name = 'y', check = true, fitCopy = false): Target {
+    const shared = !isCopy(t);
     if (check) requireValidTarget(t, name, this.lossKind(), this.anyNonFinite);
     if (!shared) return t;
     if (t instanceof Int32Array) return t.slice();
@@ -105,9 +105,4 @@ export class ModelData {
     this.engine.copyData(copy, data);
     return copy;
   }
-}
-
-/** True when m, toMatrix's result for x, wraps the caller's own typed array (a Matrix's data, or { data }'s) rather than a copy. */
-function isCallers(x: unknown, m: Matrix): boolean {
-  return x instanceof Matrix ? x.data === m.data : (x as { data?: unknown })?.data === m.data;
 }

@@ -266,7 +266,7 @@ export class Sequential {
       // Each chunk private (copied when it is the caller's array): its epoch reads it after the event loop ran.
       const chunks = streamChunks(stream, (cx, cy, name) => {
         const X = this.data.privateMatrix(cx, `x of ${name}`);
-        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), cy, `y of ${name}`) };
+        return { x: X, y: this.data.privateTarget(this.data.target(cy, `y of ${name}`, X.rows), `y of ${name}`) };
       }, this.data.anyNonFinite);
       return this.runTraining(trainLoss, { x: allocate(this.dtype, 0), rows: 0, y: new Int32Array(0), stream: chunks,
         validation: validationData }, settings, checkValidation);
@@ -274,7 +274,7 @@ export class Sequential {
 
     // Private copies, made now (one memcpy each): the caller may change or transfer its arrays while we train.
     const X = this.data.matrix(x, 'x', true);
-    const Y = this.data.privateTarget(this.data.target(y, 'y', X.rows), y, 'y', false, true);
+    const Y = this.data.privateTarget(this.data.target(y, 'y', X.rows), 'y', false, true);
     const checkData = async () => {
       await requireFiniteInChunks(X, 'x', this.data.anyNonFinite);
       await requireFiniteTargetInChunks(Y, 'y', this.lossKind(), this.data.anyNonFinite);
@@ -335,7 +335,7 @@ export class Sequential {
   async evaluateAsync(x: InputLike, y: TargetLike, opts?: EvaluateAsyncOptions): Promise<Logs> {
     const { batchSize, signal } = asyncReadOptions('evaluateAsync options', opts);
     const { X, Y, scoring } = this.evaluationData('evaluateAsync', x, y);
-    return this.reads.evaluateAsync(X, this.data.privateTarget(Y, y, 'y', false), scoring, batchSize, signal);
+    return this.reads.evaluateAsync(X, this.data.privateTarget(Y, 'y', false), scoring, batchSize, signal);
   }
 
   /**

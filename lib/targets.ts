@@ -1,7 +1,7 @@
 // Training targets: class indices (Int32Array | number[]) or a dense matrix.
 import type { Dtype, LossName, Target } from './engine';
-import { Matrix, toMatrix, type RowLike } from './matrix';
-import { ArgumentRangeError, ownedBuffer, rangeError, typeError } from './validate';
+import { isPlainBuffer, markCopy, Matrix, toMatrix, type RowLike } from './matrix';
+import { ArgumentRangeError, attachedBuffer, rangeError, typeError } from './validate';
 
 /**
  * What a target may be: class indices (Int32Array, number[]), one value per row
@@ -15,8 +15,11 @@ export type TargetLike = Int32Array | Float32Array | Float64Array | readonly num
 /** Class indices checked to be integers in [0, classes). */
 export function toClassIndices(value: ArrayLike<number>, name: string, rows: number, classes: number): Int32Array {
   if (value.length !== rows) throw rangeError(name, `${rows} class indices (one per row)`, value);
-  if (ArrayBuffer.isView(value)) ownedBuffer(name, value);
-  const out = value instanceof Int32Array ? value : new Int32Array(rows);
+  if (ArrayBuffer.isView(value)) attachedBuffer(name, value);
+  // The caller's Int32Array is used as is; anything else is copied, as is one
+  // over a shared or resizable buffer (as toMatrix copies such an x): the
+  // engines may read a target later, from another thread.
+  const out = value instanceof Int32Array && isPlainBuffer(value) ? value : markCopy(new Int32Array(rows));
   for (let i = 0; i < rows; i++) {
     const v = value[i];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= classes) {
