@@ -68,6 +68,9 @@ const USAGE = `usage: node bench/run.mjs [options]
   --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
   --rounds <n>        native/PyTorch MLP rounds (default 3, quick 1); more rounds narrow
                       the spread of the ratio on a noisy machine
+  --soak-steps <n>    optimizer steps of the steady-state case (default 20000, quick 2000;
+                      DESIGN.md's figure is 100000)
+  --soak-engines <e>  engines of the steady-state case: native (default), js or native,js
   --optimizer <name>  MLP case optimizer: adam (default), sgd, adagrad, rmsprop, adamw
                       (fastmlp and PyTorch with their defaults; tfjs runs only with adam)
   --help`;
@@ -82,6 +85,8 @@ function options() {
       'no-baselines': { type: 'boolean', default: false },
       optimizer: { type: 'string', default: 'adam' },
       rounds: { type: 'string' },
+      'soak-steps': { type: 'string' },
+      'soak-engines': { type: 'string', default: 'native' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -109,6 +114,19 @@ function options() {
       process.exit(2);
     }
     profile.mlpRepeats = rounds;
+  }
+  if (values['soak-steps'] !== undefined) {
+    const steps = Number(values['soak-steps']);
+    if (!Number.isInteger(steps) || steps < 100 || steps > 10_000_000) {
+      console.error(`expected an integer 100..10000000 for --soak-steps but received '${values['soak-steps']}'\n${USAGE}`);
+      process.exit(2);
+    }
+    profile.soakSteps = steps;
+  }
+  profile.soakEngines = values['soak-engines'].split(',').map((e) => e.trim());
+  if (profile.soakEngines.length === 0 || profile.soakEngines.some((e) => !['native', 'js'].includes(e))) {
+    console.error(`expected native, js or native,js for --soak-engines but received '${values['soak-engines']}'\n${USAGE}`);
+    process.exit(2);
   }
   return { groups, profileName, profile, stat: values.stat, baselines: !values['no-baselines'], optimizer: values.optimizer };
 }
@@ -198,8 +216,11 @@ function plan({ groups, profile, profileName, optimizer }, threadSets, info, bla
     }
   }
   if (groups.includes('soak')) {
-    cases.push({ group: 'soak', impl: 'native', threads: threadSets.at(-1),
-      ...node('soak.mjs', { engine: 'native', steps: profile.soakSteps }), ...nativeSkip });
+    for (const engine of profile.soakEngines) {
+      cases.push(engine === 'native'
+        ? { group: 'soak', impl: 'native', threads: threadSets.at(-1), ...node('soak.mjs', { engine, steps: profile.soakSteps }), ...nativeSkip }
+        : { group: 'soak', impl: 'js', threads: 1, ...node('soak.mjs', { engine, steps: profile.soakSteps }) });
+    }
   }
   return cases;
 }
@@ -298,10 +319,10 @@ function main() {
       `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
       mlpReport(rows));
   }
-  for (const r of soak) {
-    out.push(`\nSteady state: ${r.error ?? `${r.steps} optimizer steps in one await fit (${r.net}, batch ${r.batchSize}), RSS growth ` +
-      `${(r.growthBytes / 2 ** 20).toFixed(2)} MB after a warm-up (target < 8 MB)`}.`);
-  }
+  const soakLines = soak.map((r) =>`\nSteady state, ${r.impl} engine: ${r.error ?? `${r.steps} optimizer steps in one await fit (${r.net}, batch ${r.batchSize}), ` +
+      `RSS growth ${(r.growthBytes / 2 ** 20).toFixed(2)} MB after a warm-up (target < 8 MB); RSS at each tenth of the run: ` +
+      `${r.rssMB.join(', ')} MB`}.`);
+  out.push(...soakLines);
   if (mlp.length) {
     const svg = path.join(path.dirname(RESULTS), 'training.svg');
     fs.mkdirSync(path.dirname(svg), { recursive: true });
@@ -315,11 +336,17 @@ function main() {
   const elapsedSec = (Date.now() - started) / 1000;
   out.push(`\nTotal ${elapsedSec.toFixed(0)} s. Results: ${path.relative(process.cwd(), RESULTS)}`);
   console.log(out.join('\n'));
-  if (mlp.length || soak.length) {
-    // The training table as a file too (issue 5: bench/results/ and the README).
-    fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  // The training table as a file too (issue 5: bench/results/ and the README), and the
+  // steady-state figures in their own, so a long soak run alone leaves the table as it was.
+  const day = new Date().toISOString().slice(0, 10);
+  fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
+  if (mlp.length) {
     fs.writeFileSync(path.join(path.dirname(RESULTS), 'training.md'),
-      `# fastmlp training benchmark, ${new Date().toISOString().slice(0, 10)}\n\n\`\`\`\n${out.join('\n').trim()}\n\`\`\`\n`);
+      `# fastmlp training benchmark, ${day}\n\n\`\`\`\n${out.join('\n').trim()}\n\`\`\`\n`);
+  }
+  if (soak.length) {
+    fs.writeFileSync(path.join(path.dirname(RESULTS), 'soak.md'),
+      `# fastmlp steady-state memory, ${day}\n\n\`\`\`\n${[out[0], ...soakLines].join('\n').trim()}\n\`\`\`\n`);
   }
 
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
