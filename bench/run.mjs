@@ -217,9 +217,10 @@ function plan({ groups, profile, profileName, optimizer }, threadSets, info, bla
   }
   if (groups.includes('soak')) {
     for (const engine of profile.soakEngines) {
-      cases.push(engine === 'native'
-        ? { group: 'soak', impl: 'native', threads: threadSets.at(-1), ...node('soak.mjs', { engine, steps: profile.soakSteps }), ...nativeSkip }
-        : { group: 'soak', impl: 'js', threads: 1, ...node('soak.mjs', { engine, steps: profile.soakSteps }) });
+      // A long soak outlasts the children's default 5 minutes: ~30 JS steps/s and ~1,000 native ones at batch 32.
+      const timeoutSec = Math.max(300, Math.ceil(profile.soakSteps * (engine === 'js' ? 0.06 : 0.005)));
+      const soak = { group: 'soak', impl: engine, timeoutSec, ...node('soak.mjs', { engine, steps: profile.soakSteps }) };
+      cases.push(engine === 'native' ? { ...soak, threads: threadSets.at(-1), ...nativeSkip } : { ...soak, threads: 1 });
     }
   }
   return cases;
@@ -255,7 +256,7 @@ function mergeRepeats(results) {
 function execute(cases) {
   const width = String(cases.length).length;
   return cases.map((c, i) => {
-    const { command, argv, env, ...record } = c;
+    const { command, argv, env, timeoutSec, ...record } = c;
     const what = `${c.group} ${c.impl}${c.variant ? ` (${c.variant})` : ''} ${c.threads}T${c.shape ? ` ${c.shape.name}` : ''}${c.net ? ` ${c.net}` : ''}`;
     const prefix = `[${String(i + 1).padStart(width)}/${cases.length}] ${what}`;
     if (c.skipped) {
@@ -263,7 +264,7 @@ function execute(cases) {
       return record;
     }
     const t0 = Date.now();
-    const out = runChild(command, argv, { cwd: ROOT, env });
+    const out = runChild(command, argv, { cwd: ROOT, env, timeoutSec });
     const sec = ((Date.now() - t0) / 1000).toFixed(1);
     const figure = out.error ? `error: ${out.error}`
       : c.group === 'gemm' ? `${out.gflops.toFixed(1)} GFLOP/s median, ${out.gflopsBest.toFixed(1)} best`
