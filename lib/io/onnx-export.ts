@@ -16,7 +16,7 @@ import { ArgumentRangeError, integer, options, typeError } from '../validate';
 import { ERFC_CHEBYSHEV } from '../erfc-chebyshev';
 import { filePath, writeFileAtomic } from './files';
 import {
-  ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
+  ATTR_FLOAT, ATTR_INT, ATTR_INTS, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, ONNX_INT64, onnxModelType,
 } from './onnx-schema';
 
 export interface OnnxExportOptions {
@@ -24,7 +24,7 @@ export interface OnnxExportOptions {
   opset?: number;
 }
 
-type Attribute = { name: string; type: number; f?: number; i?: number; s?: Uint8Array };
+type Attribute = { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[] };
 
 /** Builder state shared by the exporters: nodes, initializers and fresh names. */
 export class GraphBuilder {
@@ -53,6 +53,15 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A constant int64 vector (a Reshape's shape); returns its name. */
+  int64s(hint: string, values: readonly number[]): string {
+    const data = BigInt64Array.from(values, (v) => BigInt(v));
+    const name = this.fresh(hint);
+    this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64,
+      raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  }
+
   /** A scalar constant (shape []), broadcast by the elementwise ops. */
   scalar(hint: string, value: number): string {
     return this.constant(this.fresh(hint), [], [value]);
@@ -69,6 +78,7 @@ export class GraphBuilder {
 const f = (name: string, value: number): Attribute => ({ name, type: ATTR_FLOAT, f: value });
 const i = (name: string, value: number): Attribute => ({ name, type: ATTR_INT, i: value });
 const s = (name: string, value: string): Attribute => ({ name, type: ATTR_STRING, s: Buffer.from(value, 'utf8') });
+const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTR_INTS, ints: values });
 
 /** Reads a numeric option of a config, or its default (options other areas add to activations). */
 function opt(config: LayerConfig, key: string, fallback: number): number {
@@ -238,6 +248,27 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
     const n = typeof c['numParameters'] === 'number' ? c['numParameters'] : 1;
     const slope = g.param(`${index}.weight`, [n]);
     return isDouble(g) ? wherePositive(g, x, g.node('Mul', [x, slope])) : g.node('PRelu', [x, slope]);
+  },
+  // Image layers (lib/layers-conv.ts): the rows are NCHW images flattened, so
+  // Reshape to (batch, C, H, W), apply the ONNX op (Conv: cross-correlation with
+  // weight M × C × kH × kW, as torch; pads [top, left, bottom, right]), and
+  // Flatten(axis 1) back to rows.
+  Conv2d: (g, x, c, { index }) => {
+    const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+    const [kernel, stride, pad, size] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as number[][];
+    const w = g.param(`${index}.weight`, [outC, inC, kernel![0]!, kernel![1]!]);
+    const b = g.param(`${index}.bias`, [outC]);
+    const images = g.node('Reshape', [x, g.int64s('shape', [-1, inC, size![0]!, size![1]!])]);
+    const y = g.node('Conv', [images, w, b], [ints('kernel_shape', kernel!), ints('strides', stride!),
+      ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])], `conv${index}`);
+    return activation(g, g.node('Flatten', [y], [i('axis', 1)]), c['activation'] ?? 'identity', c);
+  },
+  MaxPool2d: (g, x, c) => {
+    const [kernel, stride, pad, size] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as number[][];
+    const images = g.node('Reshape', [x, g.int64s('shape', [-1, c['channels'] as number, size![0]!, size![1]!])]);
+    const y = g.node('MaxPool', [images], [ints('kernel_shape', kernel!), ints('strides', stride!),
+      ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])]);
+    return g.node('Flatten', [y], [i('axis', 1)]);
   },
   // Inference graph: dropout is the identity.
   Dropout: (_g, x) => x,

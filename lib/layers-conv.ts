@@ -1,0 +1,354 @@
+// Image layers (SPEC.md §6): Conv2d and MaxPool2d, as torch.nn.Conv2d and
+// torch.nn.MaxPool2d, on rows that hold images flattened as torch's
+// x.flatten(1) (channel, then image row, then column). A layer maps rows to
+// rows, so an image layer must know its input's height and width: the first
+// one is told (inputSize), the ones after it learn it from the layer before
+// (bindImageLayers, which Sequential runs), as a torch user never writes it.
+// Output size per dimension ⌊(n + 2p − f)/s⌋ + 1 (SPEC.md §6; torch's Conv2d
+// and MaxPool2d docs).
+import {
+  activationConfig, activationSpecs, describeActivation, flatActivation, prefersHeInit, resolveActivation, splitFlatActivation,
+  type ActivationConfig, type ActivationOption, type ResolvedActivation,
+} from './activations';
+import type { ActivationName, ActivationParams, FloatArray, LayerSpec, Window2d } from './engine';
+import { Layer, type LayerConfig, type ParamShape } from './layer';
+import { Activation, optionsOf, PReLU, registerLayer } from './layers';
+import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
+import type { Rng } from './rng';
+import { ArgumentRangeError, integer, number, options, typeError } from './validate';
+
+const MAX_SIZE = 2 ** 31 - 1;
+
+/** A size per image dimension: one number for both, or [height, width]. */
+export type Size2d = number | readonly [number, number];
+
+/** The images a row holds: channels of height × width values. */
+export interface ImageShape {
+  channels: number;
+  height: number;
+  width: number;
+}
+
+function pair(name: string, value: unknown, min: number): [number, number] {
+  if (typeof value === 'number') {
+    const v = integer(name, value, min, MAX_SIZE);
+    return [v, v];
+  }
+  if (!Array.isArray(value) || value.length !== 2) throw typeError(name, 'an integer or [height, width]', value);
+  return [integer(`${name}[0]`, value[0], min, MAX_SIZE), integer(`${name}[1]`, value[1], min, MAX_SIZE)];
+}
+
+/** ⌊(n + 2p − f)/s⌋ + 1, or a RangeError naming the layer when the kernel does not fit the padded input. */
+function outputLength(layer: string, dim: 'height' | 'width', n: number, f: number, s: number, p: number): number {
+  if (n + 2 * p < f) {
+    throw new ArgumentRangeError(`Expected kernelSize ${dim} ≤ input ${dim} + 2·padding (${n + 2 * p}) for ${layer} but received ${f}`);
+  }
+  return Math.floor((n + 2 * p - f) / s) + 1;
+}
+
+/** The geometry both image layers share, checked; inputSize null until bound. */
+class Window {
+  constructor(readonly layer: string, readonly kernel: [number, number], readonly stride: [number, number],
+              readonly padding: [number, number], readonly inputSize: [number, number] | null) {
+    if (inputSize) this.outputSize();
+  }
+
+  outputSize(): [number, number] {
+    const [h, w] = this.bound();
+    return [outputLength(this.layer, 'height', h, this.kernel[0], this.stride[0], this.padding[0]),
+      outputLength(this.layer, 'width', w, this.kernel[1], this.stride[1], this.padding[1])];
+  }
+
+  bound(): [number, number] {
+    if (!this.inputSize) {
+      throw new ArgumentRangeError(`Expected inputSize for ${this.layer}: it is the first image layer of the model, ` +
+        'so give its input [height, width] (the layers after it take theirs from the layer before)');
+    }
+    return this.inputSize;
+  }
+
+  spec(): Window2d {
+    const [inHeight, inWidth] = this.bound();
+    return { inHeight, inWidth, kernelHeight: this.kernel[0], kernelWidth: this.kernel[1], strideHeight: this.stride[0],
+      strideWidth: this.stride[1], padHeight: this.padding[0], padWidth: this.padding[1] };
+  }
+
+  describe(): string {
+    const k = `kernel ${this.kernel.join('×')}, stride ${this.stride.join('×')}, padding ${this.padding.join('×')}`;
+    return this.inputSize ? `${k}, ${this.inputSize.join('×')} → ${this.outputSize().join('×')}` : k;
+  }
+}
+
+export interface Conv2dOptions {
+  /** The input images' [height, width] (or one number for both); only the model's first image layer needs it. */
+  inputSize?: Size2d;
+  /** Default 1. */
+  stride?: Size2d;
+  /** Zeros on each side, default 0. */
+  padding?: Size2d;
+  /** Fused activation after the convolution (default 'identity'), as Dense's. */
+  activation?: ActivationOption;
+  /**
+   * Default: 'he-normal' before ReLU-like activations (fused or as the next
+   * layer), 'xavier-uniform' otherwise, with torch's fans for a convolution:
+   * fan_in = inChannels·kernel area, fan_out = outChannels·kernel area.
+   */
+  weightInit?: Initializer;
+  /** A number (a constant), a name or an initialiser object; default 0. */
+  biasInit?: number | Initializer;
+}
+
+/**
+ * 2-D convolution (cross-correlation, as torch.nn.Conv2d with zeros padding,
+ * no dilation or groups): weight outChannels × inChannels × kernel height ×
+ * kernel width, bias outChannels.
+ */
+export class Conv2d extends Layer {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  /** The input images' [height, width], or null until Sequential takes it from the layer before. */
+  readonly inputSize: [number, number] | null;
+  readonly activation: ActivationName;
+  readonly activationParams: ActivationParams;
+  readonly weightInit: InitConfig;
+  readonly biasInit: InitConfig;
+  /** weightInit was not given and the activation is not fused: the next layer decides (as Dense). */
+  private readonly initFromNext: boolean;
+  private readonly window: Window;
+  private readonly given: Conv2dOptions;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2d, opts?: Conv2dOptions) {
+    super();
+    this.inChannels = integer('inChannels', inChannels, 1, MAX_SIZE);
+    this.outChannels = integer('outChannels', outChannels, 1, MAX_SIZE);
+    this.kernelSize = pair('kernelSize', kernelSize, 1);
+    const o = options('Conv2d options', opts, ['inputSize', 'stride', 'padding', 'activation', 'weightInit', 'biasInit']);
+    this.given = { ...o } as Conv2dOptions;
+    this.stride = o.stride === undefined ? [1, 1] : pair('stride', o.stride, 1);
+    this.padding = o.padding === undefined ? [0, 0] : pair('padding', o.padding, 0);
+    this.inputSize = o.inputSize === undefined ? null : pair('inputSize', o.inputSize, 1);
+    this.window = new Window(`Conv2d(${this.inChannels} → ${this.outChannels})`, this.kernelSize, this.stride, this.padding, this.inputSize);
+    const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
+    this.activation = act.name;
+    this.activationParams = act.params;
+    this.weightInit = o.weightInit === undefined
+      ? { type: prefersHeInit(this.activation) ? 'he-normal' : 'xavier-uniform' }
+      : resolveInit('weightInit', o.weightInit);
+    this.initFromNext = o.weightInit === undefined && this.activation === 'identity';
+    this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
+      : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
+        : resolveInit('biasInit', o.biasInit);
+  }
+
+  /** This layer for input images of that shape (its channels must match). */
+  bindImage(input: ImageShape | null, at: string): Conv2d {
+    if (input && input.channels !== this.inChannels) {
+      throw new ArgumentRangeError(`Expected ${input.channels} input channels (the layer before's output) for ${at} (Conv2d) but received ${this.inChannels}`);
+    }
+    if (this.inputSize) {
+      if (input && (input.height !== this.inputSize[0] || input.width !== this.inputSize[1])) {
+        throw new ArgumentRangeError(`Expected inputSize [${input.height}, ${input.width}] (the layer before's output) for ${at} (Conv2d) ` +
+          `but received [${this.inputSize.join(', ')}]`);
+      }
+      return this;
+    }
+    if (!input) this.window.bound();   // the first image layer: throws, naming inputSize
+    return new Conv2d(this.inChannels, this.outChannels, this.kernelSize, { ...this.given, inputSize: [input!.height, input!.width] });
+  }
+
+  /** The output images' shape (the input size must be known). */
+  outputImage(): ImageShape {
+    const [height, width] = this.window.outputSize();
+    return { channels: this.outChannels, height, width };
+  }
+
+  override get inFeatures(): number | null {
+    return this.inputSize ? this.inChannels * this.inputSize[0] * this.inputSize[1] : null;
+  }
+
+  toSpecs(): LayerSpec[] {
+    const conv: LayerSpec = { kind: 'conv2d', inChannels: this.inChannels, outChannels: this.outChannels, ...this.window.spec() };
+    return [conv, ...activationSpecs(this.resolved())];
+  }
+
+  outFeatures(): number {
+    const { channels, height, width } = this.outputImage();
+    return channels * height * width;
+  }
+
+  override params(): ParamShape[] {
+    return [{ name: 'weight', shape: [this.outChannels, this.inChannels, ...this.kernelSize] },
+      { name: 'bias', shape: [this.outChannels] }];
+  }
+
+  /**
+   * torch's fans for a convolution (torch.nn.init._calculate_fan_in_and_fan_out):
+   * fan_in = inChannels·kernel area, fan_out = outChannels·kernel area; an
+   * orthogonal init treats the weight as outChannels × (inChannels·kernel area), as torch does.
+   */
+  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
+    const area = this.kernelSize[0] * this.kernelSize[1];
+    const fanIn = this.inChannels * area;
+    const reluLikeNext = (next instanceof Activation && prefersHeInit(next.activation)) || next instanceof PReLU;
+    const init: InitConfig = this.initFromNext && reluLikeNext ? { type: 'he-normal' } : this.weightInit;
+    fillInit(init, weight!, fanIn, init.type === 'orthogonal' ? this.outChannels : this.outChannels * area, rng);
+    fillInit(this.biasInit, bias!, fanIn, this.outChannels * area, rng);
+  }
+
+  /** The activation in the object form the constructor accepts. */
+  get activationConfig(): ActivationConfig {
+    return activationConfig(this.resolved());
+  }
+
+  private resolved(): ResolvedActivation {
+    return { name: this.activation, params: this.activationParams };
+  }
+
+  describe(): string {
+    const act = this.activation === 'identity' ? '' : `, activation: ${describeActivation(this.resolved())}`;
+    return `Conv2d(${this.inChannels} → ${this.outChannels}, ${this.window.describe()}${act})`;
+  }
+
+  override getConfig(): LayerConfig {
+    const config: LayerConfig = {
+      type: 'Conv2d', inChannels: this.inChannels, outChannels: this.outChannels, kernelSize: [...this.kernelSize],
+      stride: [...this.stride], padding: [...this.padding], ...flatActivation(this.resolved()),
+      weightInit: { ...this.weightInit }, biasInit: { ...this.biasInit },
+    };
+    if (this.inputSize) config['inputSize'] = [...this.inputSize];
+    if (this.initFromNext) delete config['weightInit'];
+    return config;
+  }
+}
+
+export interface MaxPool2dOptions {
+  /** Default: the kernel size (torch's default). */
+  stride?: Size2d;
+  /** −∞ on each side, at most half the kernel; default 0. */
+  padding?: Size2d;
+  /** The input images' channels and [height, width]; only needed when no image layer comes before. */
+  channels?: number;
+  inputSize?: Size2d;
+}
+
+/**
+ * 2-D max pooling (torch.nn.MaxPool2d, ceil_mode false, no dilation) over
+ * each channel. Backward sends each output's gradient to the first maximum of
+ * its window in row-major order, as torch's CPU kernel does.
+ */
+export class MaxPool2d extends Layer {
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  /** Null until Sequential takes it from the layer before (or given). */
+  readonly channels: number | null;
+  readonly inputSize: [number, number] | null;
+  private readonly window: Window;
+
+  constructor(kernelSize: Size2d, opts?: MaxPool2dOptions) {
+    super();
+    this.kernelSize = pair('kernelSize', kernelSize, 1);
+    const o = options('MaxPool2d options', opts, ['stride', 'padding', 'channels', 'inputSize']);
+    this.stride = o.stride === undefined ? [...this.kernelSize] : pair('stride', o.stride, 1);
+    this.padding = o.padding === undefined ? [0, 0] : pair('padding', o.padding, 0);
+    // torch: "pad should be at most half of effective kernel size".
+    for (const d of [0, 1] as const) {
+      if (2 * this.padding[d] > this.kernelSize[d]) {
+        throw new ArgumentRangeError(`Expected padding ≤ half the kernel (${Math.floor(this.kernelSize[d] / 2)}) for MaxPool2d ` +
+          `but received ${this.padding[d]}`);
+      }
+    }
+    this.channels = o.channels === undefined ? null : integer('channels', o.channels, 1, MAX_SIZE);
+    this.inputSize = o.inputSize === undefined ? null : pair('inputSize', o.inputSize, 1);
+    if ((this.channels === null) !== (this.inputSize === null)) {
+      throw typeError(this.channels === null ? 'channels' : 'inputSize', 'both channels and inputSize, or neither', this.channels ?? o.inputSize);
+    }
+    this.window = new Window(`MaxPool2d(${this.kernelSize.join('×')})`, this.kernelSize, this.stride, this.padding, this.inputSize);
+  }
+
+  /** This layer for input images of that shape. */
+  bindImage(input: ImageShape | null, at: string): MaxPool2d {
+    if (this.channels !== null && this.inputSize) {
+      if (input && (input.channels !== this.channels || input.height !== this.inputSize[0] || input.width !== this.inputSize[1])) {
+        throw new ArgumentRangeError(`Expected channels ${input.channels} and inputSize [${input.height}, ${input.width}] ` +
+          `(the layer before's output) for ${at} (MaxPool2d) but received ${this.channels} and [${this.inputSize.join(', ')}]`);
+      }
+      return this;
+    }
+    if (!input) this.window.bound();
+    return new MaxPool2d(this.kernelSize, { stride: this.stride, padding: this.padding, channels: input!.channels,
+      inputSize: [input!.height, input!.width] });
+  }
+
+  outputImage(): ImageShape {
+    const [height, width] = this.window.outputSize();
+    return { channels: this.channels!, height, width };
+  }
+
+  override get inFeatures(): number | null {
+    return this.channels !== null && this.inputSize ? this.channels * this.inputSize[0] * this.inputSize[1] : null;
+  }
+
+  toSpecs(): LayerSpec[] {
+    return [{ kind: 'maxpool2d', channels: this.channels ?? this.window.bound()[0], ...this.window.spec() }];
+  }
+
+  outFeatures(): number {
+    const { channels, height, width } = this.outputImage();
+    return channels * height * width;
+  }
+
+  describe(): string {
+    return `MaxPool2d(${this.channels === null ? '' : `${this.channels} channels, `}${this.window.describe()})`;
+  }
+
+  override getConfig(): LayerConfig {
+    const config: LayerConfig = { type: 'MaxPool2d', kernelSize: [...this.kernelSize], stride: [...this.stride], padding: [...this.padding] };
+    if (this.channels !== null && this.inputSize) Object.assign(config, { channels: this.channels, inputSize: [...this.inputSize] });
+    return config;
+  }
+}
+
+/**
+ * The layers with every image layer bound to its input shape: the first one
+ * must have its own, each later one takes the output of the image layer before
+ * it through layers that keep the width (activations, dropout, norms, PReLU:
+ * they act per value or per row). Any other layer (Dense, a custom layer that
+ * changes the width) ends the images; an image layer after it needs its own
+ * inputSize again. Layers already bound are checked against the shape coming in.
+ */
+export function bindImageLayers(layers: readonly Layer[]): Layer[] {
+  let image: ImageShape | null = null;
+  return layers.map((layer, i) => {
+    if (layer instanceof Conv2d || layer instanceof MaxPool2d) {
+      const bound = layer.bindImage(image, `layers[${i}]`);
+      image = bound.outputImage();
+      return bound;
+    }
+    if (image && !(layer.inFeatures === null && safeWidth(layer, image) === imageWidth(image))) image = null;
+    return layer;
+  });
+}
+
+function imageWidth({ channels, height, width }: ImageShape): number {
+  return channels * height * width;
+}
+
+/** layer.outFeatures of the images' width, or NaN if a custom layer throws for it. */
+function safeWidth(layer: Layer, image: ImageShape): number {
+  try {
+    return layer.outFeatures(imageWidth(image));
+  } catch {
+    return NaN;
+  }
+}
+
+registerLayer('Conv2d', (c) => {
+  const { activation, rest } = splitFlatActivation(optionsOf(c, ['inChannels', 'outChannels', 'kernelSize']));
+  const opts = (activation === undefined ? rest : { ...rest, activation }) as Conv2dOptions;
+  return new Conv2d(c['inChannels'] as number, c['outChannels'] as number, c['kernelSize'] as Size2d, opts);
+});
+registerLayer('MaxPool2d', (c) => new MaxPool2d(c['kernelSize'] as Size2d, optionsOf(c, ['kernelSize']) as MaxPool2dOptions));
