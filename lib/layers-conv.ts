@@ -12,7 +12,7 @@ import {
 } from './activations';
 import type { ActivationName, ActivationParams, FloatArray, LayerSpec, Window2d } from './engine';
 import { Layer, type LayerConfig, type ParamShape } from './layer';
-import { Activation, optionsOf, PReLU, registerLayer } from './layers';
+import { Activation, Dense, optionsOf, PReLU, registerLayer } from './layers';
 import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
 import type { Rng } from './rng';
 import { ArgumentRangeError, integer, number, options, typeError } from './validate';
@@ -59,9 +59,9 @@ class Window {
       outputLength(this.layer, 'width', w, this.kernel[1], this.stride[1], this.padding[1])];
   }
 
-  bound(): [number, number] {
+  bound(at?: string): [number, number] {
     if (!this.inputSize) {
-      throw new ArgumentRangeError(`Expected inputSize for ${this.layer}: it is the first image layer of the model, ` +
+      throw new ArgumentRangeError(`Expected inputSize for ${at ? `${at} (${this.layer})` : this.layer}: it is the first image layer of the model, ` +
         'so give its input [height, width] (the layers after it take theirs from the layer before)');
     }
     return this.inputSize;
@@ -155,7 +155,7 @@ export class Conv2d extends Layer {
       }
       return this;
     }
-    if (!input) this.window.bound();   // the first image layer: throws, naming inputSize
+    if (!input) this.window.bound(at);   // the first image layer: throws, naming inputSize
     return new Conv2d(this.inChannels, this.outChannels, this.kernelSize, { ...this.given, inputSize: [input!.height, input!.width] });
   }
 
@@ -278,7 +278,7 @@ export class MaxPool2d extends Layer {
       }
       return this;
     }
-    if (!input) this.window.bound();
+    if (!input) this.window.bound(at);
     return new MaxPool2d(this.kernelSize, { stride: this.stride, padding: this.padding, channels: input!.channels,
       inputSize: [input!.height, input!.width] });
   }
@@ -293,7 +293,8 @@ export class MaxPool2d extends Layer {
   }
 
   toSpecs(): LayerSpec[] {
-    return [{ kind: 'maxpool2d', channels: this.channels ?? this.window.bound()[0], ...this.window.spec() }];
+    const window = this.window.spec();   // throws, naming inputSize, while unbound (channels is null exactly then)
+    return [{ kind: 'maxpool2d', channels: this.channels!, ...window }];
   }
 
   outFeatures(): number {
@@ -328,22 +329,23 @@ export function bindImageLayers(layers: readonly Layer[]): Layer[] {
       image = bound.outputImage();
       return bound;
     }
-    if (image && !(layer.inFeatures === null && safeWidth(layer, image) === imageWidth(image))) image = null;
+    if (image && !keepsImages(layer, imageWidth(image))) image = null;
     return layer;
   });
 }
 
-function imageWidth({ channels, height, width }: ImageShape): number {
-  return channels * height * width;
+/** Not a Dense, takes rows of that width and gives the same width (a custom layer that throws for it does not). */
+function keepsImages(layer: Layer, width: number): boolean {
+  if (layer instanceof Dense || (layer.inFeatures !== null && layer.inFeatures !== width)) return false;
+  try {
+    return layer.outFeatures(width) === width;
+  } catch {
+    return false;
+  }
 }
 
-/** layer.outFeatures of the images' width, or NaN if a custom layer throws for it. */
-function safeWidth(layer: Layer, image: ImageShape): number {
-  try {
-    return layer.outFeatures(imageWidth(image));
-  } catch {
-    return NaN;
-  }
+function imageWidth({ channels, height, width }: ImageShape): number {
+  return channels * height * width;
 }
 
 registerLayer('Conv2d', (c) => {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { Activation, Conv2d, Dense, Dropout, MaxPool2d, Matrix, Sequential, io, layerFromConfig, optim, type Dtype } from '../lib';
+import { Activation, BatchNorm1d, Conv2d, Dense, Dropout, MaxPool2d, Matrix, Sequential, io, layerFromConfig, optim, type Dtype } from '../lib';
 import { ENGINES, maxRelDiff, randomArray, thrown } from './helpers';
 import { loadSplit } from './datasets';
 
@@ -52,12 +52,15 @@ describe('Conv2d and MaxPool2d shapes', () => {
 
   it('take their input shape from the image layer before, through layers that keep the width', () => {
     const m = new Sequential([
-      new Conv2d(1, 4, 3, { inputSize: [8, 8], padding: 1 }), new Activation('relu'), new Dropout(0.1), new MaxPool2d(2),
-      new Conv2d(4, 2, 2), new Dense(18, 2),
+      new Conv2d(1, 4, 3, { inputSize: [8, 8], padding: 1 }), new Activation('relu'), new Dropout(0.1), new BatchNorm1d(256),
+      new MaxPool2d(2), new Conv2d(4, 2, 2), new Dense(18, 2),
     ], { seed: 1 });
-    const pool = m.layers[3] as MaxPool2d;
+    const pool = m.layers[4] as MaxPool2d;
     expect([pool.channels, pool.inputSize]).toEqual([4, [8, 8]]);
-    expect((m.layers[4] as Conv2d).inputSize).toEqual([4, 4]);
+    expect((m.layers[5] as Conv2d).inputSize).toEqual([4, 4]);
+    // A Dense ends the images, even one that keeps the width: an image layer after it needs its inputSize again.
+    expect(thrown(() => new Sequential([new Conv2d(1, 1, 1, { inputSize: 4 }), new Dense(16, 16), new MaxPool2d(2)])).message)
+      .toMatch(/inputSize for layers\[2\] \(MaxPool2d/);
     // The bound layers' configs carry the shapes, so a model file rebuilds them alone.
     const rebuilt = m.layers.map((l) => layerFromConfig(JSON.parse(JSON.stringify(l.getConfig()))));
     expect(rebuilt.map((l) => l.describe())).toEqual(m.layers.map((l) => l.describe()));
@@ -73,7 +76,7 @@ describe('Conv2d and MaxPool2d shapes', () => {
       [() => new Conv2d(1, 2, 3, { dilation: 2 } as never), RangeError, /dilation/],
       [() => new MaxPool2d(2, { padding: 2 }), RangeError, /half the kernel/],
       [() => new MaxPool2d(2, { channels: 3 }), TypeError, /inputSize/],
-      [() => new Sequential([new Conv2d(1, 2, 3), new Dense(2, 1)]), RangeError, /inputSize for Conv2d/],
+      [() => new Sequential([new Conv2d(1, 2, 3), new Dense(2, 1)]), RangeError, /inputSize for layers\[0\] \(Conv2d/],
       [() => new Sequential([new Conv2d(1, 2, 3, { inputSize: 5 }), new Conv2d(3, 1, 2)]), RangeError, /2 input channels .*layers\[1\]/],
       [() => new Sequential([new Conv2d(1, 2, 3, { inputSize: 5 }), new Dense(17, 2)]), RangeError, /18/],
     ];
