@@ -265,6 +265,8 @@ export function validateLayer(layer: LayerSpec, i: number, width: number): [numb
       const params = outC * inC * g.kH * g.kW + outC;
       checkSize(outF, 'outChannels·outHeight·outWidth', at);
       checkSize(params, 'the parameter count', at);
+      // One image's unrolled windows (conv.ts's im2col scratch holds at least that).
+      checkSize(inC * g.kH * g.kW * g.outH * g.outW, 'inChannels·kernelHeight·kernelWidth·outHeight·outWidth', at);
       return [params, 0, outF];
     }
     case 'maxpool2d': {

@@ -94,7 +94,8 @@ export abstract class PlanPasses extends PlanState {
   /**
    * layerForward of a layer of more than one slice of work (layerWork), as
    * slices, yielding when the meter says a pause is due: a dense layer runs its
-   * product in runs of gemm units, a conv2d layer its blocks' products likewise, an activation in blocks of rows (every
+   * product in runs of gemm units, a conv2d layer its blocks of images (each
+   * block's product likewise, conv.ts), an activation in blocks of rows (every
    * activation works row by row, softmax's sums too, so blocks give the same
    * values as one call). The other kinds run whole.
    */
