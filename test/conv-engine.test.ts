@@ -24,7 +24,7 @@ const CE: LossSpec = { kind: 'cross-entropy', reduction: 'mean', labelSmoothing:
 const ADAM: OptimizerSpec = { kind: 'adam', lr: 0.01, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0,
   beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 /** Relative error allowed against PyTorch's float64 values, per dtype (absolute below 1). */
-const TOLERANCE: Record<Dtype, number> = { float64: 1e-10, float32: 2e-5 };
+const TOLERANCE: Record<Dtype, number> = { float64: 1e-10, float32: 1e-5 };
 
 function window(c: Window2d): Window2d {
   const { inHeight, inWidth, kernelHeight, kernelWidth, strideHeight, strideWidth, padHeight, padWidth } = c;
