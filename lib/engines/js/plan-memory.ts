@@ -19,14 +19,16 @@
 // running statistics live in a second flat buffer. Dropout masks are drawn from
 // lib/rng.ts's xoshiro128** in row-major order, as native/core/dropout.h does.
 // Batch norm, layer norm, PReLU and the dense L1/L2 penalties: norm.ts,
-// prelu.ts, penalty.ts (formulas and sources there).
+// prelu.ts, penalty.ts (formulas and sources there); conv2d and maxpool2d:
+// conv.ts, maxpool.ts, whose im2col scratch reserve() sizes with the rest.
 
 import type { Dtype, FloatArray, LayerSpec, LossSpec, OptimizerSpec, PlanSpec } from '../../engine';
 import { Rng } from '../../rng';
-import { buildLayer, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
+import { buildLayer, inputWidth, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
 import { completeOptimizer, optimizerStateSize } from './optim';
 import { alloc, isCount } from './plan-arrays';
 import { WorkMeter } from './slices';
+import { convBlockRows } from './conv';
 import { ArgumentRangeError, ArgumentTypeError, BUSY, codedError, disposedError } from '../../validate';
 
 /**
@@ -109,11 +111,12 @@ export abstract class PlanMemory {
     }
     this.dtype = spec.dtype;
 
-    const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' && l.kind === 'dense');
+    const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' &&
+      (l.kind === 'dense' || l.kind === 'conv2d'));
     if (first < 0) {
-      throw new ArgumentRangeError('Expected at least one dense layer in layers but received none');
+      throw new ArgumentRangeError('Expected at least one dense or conv2d layer in layers but received none');
     }
-    const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
+    const firstIn = inputWidth(spec.layers[first] as LayerSpec & { kind: 'dense' | 'conv2d' }, first);
 
     // Validate each layer and lay out its parameters and buffers in the flat buffers.
     let width = firstIn;
@@ -189,6 +192,9 @@ export abstract class PlanMemory {
     for (const layer of this.layers) {
       if (layer.kind === 'dense') {
         layer.weight = layer.bias = layer.dWeight = layer.dBias = empty;
+      } else if (layer.kind === 'conv2d') {
+        layer.weight = layer.bias = layer.dWeight = layer.dBias = layer.col = layer.yBlock = empty;
+        layer.blockRows = 0;
       }
     }
   }
@@ -226,9 +232,22 @@ export abstract class PlanMemory {
     const aux = this.layers.map((l) =>
       l.kind === 'dropout' ? alloc(this.dtype, rows * l.width)
         : l.kind === 'layernorm' ? alloc(this.dtype, 4 * rows) : null);
+    // conv2d's im2col scratch: blocks of up to convBlockRows images (conv.ts).
+    const convScratch = this.layers.map((l) => {
+      if (l.kind !== 'conv2d') return null;
+      const n = convBlockRows(l, rows);
+      if (n === l.blockRows) return null; // capped by COL_BUDGET already: keep the buffers
+      return { n, col: alloc(this.dtype, l.K * n * l.P), yBlock: alloc(this.dtype, l.outC * n * l.P) };
+    });
     this.layers.forEach((l, i) => {
       if (l.kind === 'dropout') l.mask = aux[i]!;
       else if (l.kind === 'layernorm') l.stats = splitStats(aux[i]!, rows);
+      else if (l.kind === 'conv2d' && convScratch[i] !== null) {
+        const { n, col, yBlock } = convScratch[i]!;
+        l.blockRows = n;
+        l.col = col;
+        l.yBlock = yBlock;
+      }
     });
     this.acts = acts;
     this.scratch = scratch;
