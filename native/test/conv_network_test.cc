@@ -4,9 +4,11 @@
 // gradient) or after a dense layer; predict equal to the training forward;
 // gradients written, not accumulated; bit-identical training at a fixed
 // thread count, and still right when the thread count grows after the plan is
-// built; the constructor's refusals naming the layer and field.
+// built; a NaN conv2d gradient refusing the step; the constructor's refusals
+// naming the layer and field.
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -242,6 +244,27 @@ void test_refusals() {
   CHECK(ok.input_size() == 16 && ok.output_size() == 8 && ok.param_count() == 4);
 }
 
+// A NaN reaching a conv2d's weight gradient is reported (gradients_finite),
+// so step() refuses the update; finite ones are not.
+template <typename T>
+void test_nonfinite_gradient_flagged() {
+  const std::vector<LayerSpec> layers = {conv_spec(1, 2, 3, 3, 2, 2, 1, 1, 0, 0)};
+  Network<T> net(layers, 2);
+  init(net, 1);
+  const auto x = seeded_vec<T>(static_cast<std::size_t>(2 * net.input_size()), 2);
+  auto dout = seeded_vec<T>(static_cast<std::size_t>(2 * net.output_size()), 3);
+  net.forward_train(x.data(), 2);
+  net.backward(dout.data(), 2);
+  CHECK(net.gradients_finite());
+  dout[5] = std::numeric_limits<T>::quiet_NaN();
+  net.forward_train(x.data(), 2);
+  net.backward(dout.data(), 2);
+  CHECK(!net.gradients_finite());
+  const std::vector<T> before(net.params(), net.params() + net.param_count());
+  CHECK(!net.step());
+  CHECK(same_bits(before, std::vector<T>(net.params(), net.params() + net.param_count())));
+}
+
 }  // namespace
 
 void test_conv_network() {
@@ -259,6 +282,8 @@ void test_conv_network() {
   test_determinism<float>();
   test_determinism<double>();
   test_threads_grow();
+  test_nonfinite_gradient_flagged<float>();
+  test_nonfinite_gradient_flagged<double>();
   test_refusals();
   set_num_threads(1);
 }
