@@ -33,14 +33,15 @@ index_t chunk_count(index_t rows, index_t slots) {
 // First row of chunk c when `rows` rows are split into `chunks` contiguous chunks.
 index_t chunk_begin(index_t c, index_t rows, index_t chunks) { return rows * c / chunks; }
 
+// Messages built only on failure (require_or): these run every call.
 void check_conv_args(const void* y, const void* x, const void* weight, index_t rows,
                      const Conv2dShape& s, const void* scratch, index_t slots, const char* fn) {
-  require(rows >= 0, std::string(fn) + ": expected rows >= 0");
-  require(s.in_c >= 1 && s.out_c >= 1, std::string(fn) + ": expected channels >= 1");
+  require_or(rows >= 0, [&] { return std::string(fn) + ": expected rows >= 0"; });
+  require_or(s.in_c >= 1 && s.out_c >= 1, [&] { return std::string(fn) + ": expected channels >= 1"; });
   validate_window(s.win, false, fn);
-  require(rows == 0 || (y != nullptr && x != nullptr && weight != nullptr && scratch != nullptr &&
-                        slots >= 1),
-          std::string(fn) + ": null buffer or no scratch slot");
+  require_or(rows == 0 || (y != nullptr && x != nullptr && weight != nullptr && scratch != nullptr &&
+                           slots >= 1),
+             [&] { return std::string(fn) + ": null buffer or no scratch slot"; });
 }
 
 // The running maximum of window (oh, ow) of one image xc (H × W): its value
@@ -76,11 +77,14 @@ index_t pool_grain(index_t channels, const Window2d& w) {
 
 }  // namespace
 
-void validate_window(const Window2d& w, bool pooling, const std::string& at) {
+void validate_window(const Window2d& w, bool pooling, const char* at) {
+  // Every message is built only on failure: the kernels check their window
+  // each call, and the steady state allocates nothing.
   const auto field = [&](index_t v, const char* name, index_t min) {
-    require(v >= min && v <= kMaxSize, at + ": expected " + name + " in [" + std::to_string(min) +
-                                           ", " + std::to_string(kMaxSize) + "] but received " +
-                                           std::to_string(v));
+    require_or(v >= min && v <= kMaxSize, [&] {
+      return std::string(at) + ": expected " + name + " in [" + std::to_string(min) + ", " +
+             std::to_string(kMaxSize) + "] but received " + std::to_string(v);
+    });
   };
   field(w.in_h, "inHeight", 1);
   field(w.in_w, "inWidth", 1);
@@ -90,21 +94,24 @@ void validate_window(const Window2d& w, bool pooling, const std::string& at) {
   field(w.stride_w, "strideWidth", 1);
   field(w.pad_h, "padHeight", 0);
   field(w.pad_w, "padWidth", 0);
-  require(w.kernel_h <= w.in_h + 2 * w.pad_h,
-          at + ": expected kernelHeight <= inHeight + 2*padHeight (" +
-              std::to_string(w.in_h + 2 * w.pad_h) + ") but received " + std::to_string(w.kernel_h));
-  require(w.kernel_w <= w.in_w + 2 * w.pad_w,
-          at + ": expected kernelWidth <= inWidth + 2*padWidth (" +
-              std::to_string(w.in_w + 2 * w.pad_w) + ") but received " + std::to_string(w.kernel_w));
-  if (pooling) {
-    // torch.nn.functional.max_pool2d: "pad should be at most half of effective kernel size".
-    require(2 * w.pad_h <= w.kernel_h, at + ": expected padHeight <= kernelHeight/2 (" +
-                                           std::to_string(w.kernel_h / 2) + ") but received " +
-                                           std::to_string(w.pad_h));
-    require(2 * w.pad_w <= w.kernel_w, at + ": expected padWidth <= kernelWidth/2 (" +
-                                           std::to_string(w.kernel_w / 2) + ") but received " +
-                                           std::to_string(w.pad_w));
-  }
+  require_or(w.kernel_h <= w.in_h + 2 * w.pad_h, [&] {
+    return std::string(at) + ": expected kernelHeight <= inHeight + 2*padHeight (" +
+           std::to_string(w.in_h + 2 * w.pad_h) + ") but received " + std::to_string(w.kernel_h);
+  });
+  require_or(w.kernel_w <= w.in_w + 2 * w.pad_w, [&] {
+    return std::string(at) + ": expected kernelWidth <= inWidth + 2*padWidth (" +
+           std::to_string(w.in_w + 2 * w.pad_w) + ") but received " + std::to_string(w.kernel_w);
+  });
+  if (!pooling) return;
+  // torch.nn.functional.max_pool2d: "pad should be at most half of effective kernel size".
+  require_or(2 * w.pad_h <= w.kernel_h, [&] {
+    return std::string(at) + ": expected padHeight <= kernelHeight/2 (" + std::to_string(w.kernel_h / 2) +
+           ") but received " + std::to_string(w.pad_h);
+  });
+  require_or(2 * w.pad_w <= w.kernel_w, [&] {
+    return std::string(at) + ": expected padWidth <= kernelWidth/2 (" + std::to_string(w.kernel_w / 2) +
+           ") but received " + std::to_string(w.pad_w);
+  });
 }
 
 template <typename T>

@@ -40,7 +40,7 @@ struct Window2d {
 // as lib/engine.ts spells it) unless sizes and strides are ≥ 1, padding ≥ 0,
 // the kernel fits in the padded input, and — for pooling — padding is at most
 // half the kernel (torch's rule for max_pool2d). Sizes up to 2^31 − 1.
-void validate_window(const Window2d& w, bool pooling, const std::string& at);
+void validate_window(const Window2d& w, bool pooling, const char* at);
 
 // Shape of one conv2d layer.
 struct Conv2dShape {

@@ -87,7 +87,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
           "network: expected at least one dense or conv2d layer");
   if (first_dense->kind == LayerSpec::Kind::Conv2d) {
     const std::string at = "network: layer " + std::to_string(first_dense - layers_.begin()) + " (conv2d)";
-    validate_window(first_dense->window, false, at);
+    validate_window(first_dense->window, false, at.c_str());
     require_channels(first_dense->in_channels, "inChannels", at);
     in_ = image_width(first_dense->in_channels, first_dense->window.in_h, first_dense->window.in_w);
   } else {
@@ -131,7 +131,7 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
       const bool conv = L.kind == LayerSpec::Kind::Conv2d;
       const std::string where = at + (conv ? " (conv2d)" : " (maxpool2d)");
       const Window2d& w = L.window;
-      validate_window(w, !conv, where);
+      validate_window(w, !conv, where.c_str());
       const index_t in_c = conv ? L.in_channels : L.channels;
       const index_t out_c = conv ? L.out_channels : L.channels;
       require_channels(in_c, conv ? "inChannels" : "channels", where);
