@@ -47,23 +47,43 @@ void check_conv_args(const void* y, const void* x, const void* weight, index_t r
 // The running maximum of window (oh, ow) of one image xc (H × W): its value
 // in `maxval` and its index in the image returned. torch's CPU scan: starts
 // from −∞ at the first real element, replaced by a greater or NaN element.
+// Without NaNs that is "replaced by a greater element", done here with
+// selects (maxss and a mask) instead of branches: on real data the
+// comparison is a coin toss, and a mispredicted branch per element made the
+// branchy scan slower than the convolutions around it (perf). A window with
+// a NaN is scanned again by the rule itself.
 template <typename T>
-index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t ow, T& maxval) {
+inline index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t ow, T& maxval) {
+  const index_t W = w.in_w;
   index_t hs = oh * w.stride_h - w.pad_h, ws = ow * w.stride_w - w.pad_w;
-  const index_t he = std::min(hs + w.kernel_h, w.in_h), we = std::min(ws + w.kernel_w, w.in_w);
+  const index_t he = std::min(hs + w.kernel_h, w.in_h), we = std::min(ws + w.kernel_w, W);
   hs = std::max<index_t>(hs, 0);
   ws = std::max<index_t>(ws, 0);
-  index_t best = hs * w.in_w + ws;
+  const index_t first = hs * W + ws;
+  index_t best = first;
   T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
   for (index_t ih = hs; ih < he; ++ih) {
-    const T* xr = xc + ih * w.in_w;
+    const T* xr = xc + ih * W;
     for (index_t iw = ws; iw < we; ++iw) {
       const T v = xr[iw];
-      if (v > m || std::isnan(v)) {
-        m = v;
-        best = ih * w.in_w + iw;
-      }
+      const index_t take = -index_t(v > m);  // all ones when v > m (false for NaN)
+      best += (ih * W + iw - best) & take;
+      m = v > m ? v : m;
+      nan |= v != v;
     }
+  }
+  if (nan) {
+    best = first;
+    m = -std::numeric_limits<T>::infinity();
+    for (index_t ih = hs; ih < he; ++ih)
+      for (index_t iw = ws; iw < we; ++iw) {
+        const T v = xc[ih * W + iw];
+        if (v > m || std::isnan(v)) {
+          m = v;
+          best = ih * W + iw;
+        }
+      }
   }
   maxval = m;
   return best;
