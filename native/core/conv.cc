@@ -89,6 +89,19 @@ inline index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t
   return best;
 }
 
+// Σ v[0..n) in double, in four interleaved partial sums (one chain of
+// dependent adds was latency-bound: perf put it at a tenth of a conv2d
+// backward); a fixed order, so the same bits every run.
+template <typename T>
+double sum_in_double(const T* v, index_t n) {
+  double a[4] = {0, 0, 0, 0};
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; ++j) a[j] += double(v[i + j]);
+  for (; i < n; ++i) a[0] += double(v[i]);
+  return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
 // Rows per parallel chunk of a pooling pass: about 32k window elements each.
 index_t pool_grain(index_t channels, const Window2d& w) {
   const index_t per_row = channels * w.out_h() * w.out_w() * w.kernel_h * w.kernel_w;
@@ -254,8 +267,7 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
         // dW (outC × K) (+)= dY_n (outC × P) · col_nᵀ
         gemm<T>(false, true, s.out_c, K, P, T(1), dyn, P, cn, P, n == begin ? T(0) : T(1), dw, K);
         for (index_t o = 0; o < s.out_c; ++o) {
-          double sum = 0;
-          for (index_t p = 0; p < P; ++p) sum += double(dyn[o * P + p]);
+          const double sum = sum_in_double(dyn + o * P, P);
           db[o] = n == begin ? T(sum) : T(db[o] + T(sum));
         }
         if (dx == nullptr) continue;
