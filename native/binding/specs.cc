@@ -71,6 +71,23 @@ double optional_number(const Napi::Value& v, const char* name, double fallback) 
   return v.IsUndefined() ? fallback : number(v, name);
 }
 
+// The geometry fields of a conv2d or maxpool2d spec (lib/engine.ts Window2d).
+// Sizes and strides ≥ 1, padding ≥ 0 here; how they fit together (the kernel
+// within the padded input, pooling's padding at most half the kernel) is the
+// core's check (conv.h validate_window), a RangeError naming the field.
+Window2d parse_window(const Napi::Object& o) {
+  Window2d w;
+  w.in_h = integer(o.Get("inHeight"), "layers[i].inHeight", 1, kMaxDim);
+  w.in_w = integer(o.Get("inWidth"), "layers[i].inWidth", 1, kMaxDim);
+  w.kernel_h = integer(o.Get("kernelHeight"), "layers[i].kernelHeight", 1, kMaxDim);
+  w.kernel_w = integer(o.Get("kernelWidth"), "layers[i].kernelWidth", 1, kMaxDim);
+  w.stride_h = integer(o.Get("strideHeight"), "layers[i].strideHeight", 1, kMaxDim);
+  w.stride_w = integer(o.Get("strideWidth"), "layers[i].strideWidth", 1, kMaxDim);
+  w.pad_h = integer(o.Get("padHeight"), "layers[i].padHeight", 0, kMaxDim);
+  w.pad_w = integer(o.Get("padWidth"), "layers[i].padWidth", 0, kMaxDim);
+  return w;
+}
+
 }  // namespace
 
 Dtype parse_dtype(const Napi::Value& v, const char* name) {
@@ -122,9 +139,18 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
     } else if (kind == "prelu") {
       l.kind = LayerSpec::Kind::PRelu;
       l.slopes = integer(o.Get("numParameters"), "layers[i].numParameters", 1, kMaxDim);
+    } else if (kind == "conv2d") {
+      l.kind = LayerSpec::Kind::Conv2d;
+      l.in_channels = integer(o.Get("inChannels"), "layers[i].inChannels", 1, kMaxDim);
+      l.out_channels = integer(o.Get("outChannels"), "layers[i].outChannels", 1, kMaxDim);
+      l.window = parse_window(o);
+    } else if (kind == "maxpool2d") {
+      l.kind = LayerSpec::Kind::MaxPool2d;
+      l.channels = integer(o.Get("channels"), "layers[i].channels", 1, kMaxDim);
+      l.window = parse_window(o);
     } else {
       throw_range_error(v.Env(), "Expected 'dense', 'activation', 'dropout', 'batchnorm', "
-                                 "'layernorm' or 'prelu' for layers[" +
+                                 "'layernorm', 'prelu', 'conv2d' or 'maxpool2d' for layers[" +
                                      std::to_string(i) + "].kind but received '" + kind + "'");
     }
     layers.push_back(l);
