@@ -47,7 +47,7 @@ describe('Conv2d and MaxPool2d shapes', () => {
     expect(counts).toEqual([608, 0, 3216, 0, 48120, 10164, 850]);
     expect(lenet.inputSize).toBe(32 * 32 * 3);
     expect(lenet.layers.map((l) => l.outFeatures(0))).toEqual([8 * 28 * 28, 8 * 14 * 14, 16 * 10 * 10, 400, 120, 84, 10]);
-    expect(lenet.summary()).toContain('Conv2d(8 → 16, kernel 5×5, stride 1×1, padding 0×0, 14×14 → 10×10, activation: relu)');
+    expect(lenet.summary()).toContain("2: Conv2d(8 → 16, kernel 5×5, stride 1×1, padding 0×0, 14×14 → 10×10, activation: 'relu')");
   });
 
   it('take their input shape from the image layer before, through layers that keep the width', () => {
@@ -123,16 +123,17 @@ describe.each(ENGINES)('a CNN model (%s engine)', (engine) => {
     expect(resumed.trainStep(x, y)).toBe(m.trainStep(x, y));
   });
 
-  it('exports to ONNX: onnxruntime gives model.predict\'s outputs', async () => {
+  it.each(['float32', 'float64'] as const)('exports to ONNX: onnxruntime gives model.predict\'s outputs (%s)', async (dtype) => {
+    // float64 goes through im2col in ONNX ops (onnxruntime's Conv kernel is float32 only).
     const m = new Sequential([
       new Conv2d(2, 3, 3, { inputSize: [7, 6], padding: 1, stride: [2, 1], activation: 'relu' }),
       new MaxPool2d([2, 3], { padding: [1, 1], stride: [1, 2] }),
-      new Conv2d(3, 2, 2), new Activation('tanh'), new Dense(2 * 4 * 1, 3),
-    ], { engine, seed: 3 });
-    const x = new Matrix(5, 84, randomArray(5 * 84, 9, Float32Array));
+      new Conv2d(3, 2, 2), new Activation('tanh'), new Dense(2 * 4 * 2, 3),   // 3 × 4 × 6 → 3 × 5 × 3 → 2 × 4 × 2
+    ], { engine, dtype, seed: 3 });
+    const x = new Matrix(5, 84, randomArray(5 * 84, 9, dtype === 'float32' ? Float32Array : Float64Array));
     const session = await ort.InferenceSession.create(io.exportOnnxBuffer(m));
-    const out = await session.run({ input: new ort.Tensor('float32', x.data, [5, 84]) });
-    expect(maxRelDiff(out['output']!.data as Float32Array, m.predict(x).data)).toBeLessThan(2e-6);
+    const out = await session.run({ input: new ort.Tensor(dtype, x.data, [5, 84]) });
+    expect(maxRelDiff(out['output']!.data as Float32Array, m.predict(x).data)).toBeLessThan(dtype === 'float32' ? 2e-6 : 1e-12);
   });
 
   it('learns the bundled digits (8×8 images): test accuracy ≥ 95 %', async () => {

@@ -40,9 +40,14 @@ export class GraphBuilder {
 
   /** A named parameter of the model (state_dict name) as an initializer; returns its name. */
   param(name: string, dims: number[]): string {
+    return this.constant(name, dims, this.values(name));
+  }
+
+  /** A named parameter's values (to store rearranged). */
+  values(name: string): FloatArray {
     const data = this.weights[name];
     if (!data) throw new Error(`ONNX export: the model has no parameter '${name}'`);
-    return this.constant(name, dims, data);
+    return data;
   }
 
   /** A constant tensor of the model's dtype; returns its name. */
@@ -232,6 +237,44 @@ export interface LayerContext {
 
 type LayerExporter = (g: GraphBuilder, x: string, config: LayerConfig, ctx: LayerContext) => string;
 
+/**
+ * Conv2d on images (batch, C, H, W) without the Conv op, whose onnxruntime
+ * kernel is float32 only: im2col in ONNX ops (Chellapilla, Puri, Simard 2006).
+ * The zero-padded images, channels last, are sliced once per kernel offset
+ * (a, b) with the stride — (batch, OH, OW, C) each — and the slices
+ * concatenated on the last axis, so one MatMul with the weight rearranged to
+ * rows (a, b, c) × outChannels gives (batch, OH, OW, M); then the bias, and
+ * back to (batch, M, OH, OW).
+ */
+function convDouble(g: GraphBuilder, images: string, c: LayerConfig, index: number): string {
+  const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+  const [[kh, kw], [sh, sw], [ph, pw], [h, w]] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as
+    [number, number][];
+  const [oh, ow] = [Math.floor((h + 2 * ph - kh) / sh) + 1, Math.floor((w + 2 * pw - kw) / sw) + 1];
+  const padded = ph + pw > 0 ? g.node('Pad', [images, g.int64s('pads', [0, 0, ph, pw, 0, 0, ph, pw])]) : images;
+  const last = g.node('Transpose', [padded], [ints('perm', [0, 2, 3, 1])]);
+  const slices: string[] = [];
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      slices.push(g.node('Slice', [last, g.int64s('starts', [a, b]), g.int64s('ends', [a + sh * (oh - 1) + 1, b + sw * (ow - 1) + 1]),
+        g.int64s('axes', [1, 2]), g.int64s('steps', [sh, sw])]));
+    }
+  }
+  const columns = slices.length === 1 ? slices[0]! : g.node('Concat', slices, [i('axis', 3)]);
+  const weight = g.values(`${index}.weight`);   // outC × inC × kh × kw
+  const rows = new Float64Array(kh * kw * inC * outC);
+  for (let m = 0; m < outC; m++) {
+    for (let ch = 0; ch < inC; ch++) {
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) rows[((a * kw + b) * inC + ch) * outC + m] = weight[((m * inC + ch) * kh + a) * kw + b]!;
+      }
+    }
+  }
+  const product = g.node('MatMul', [columns, g.constant(g.fresh(`conv${index}_columns_weight`), [kh * kw * inC, outC], rows)]);
+  const biased = g.node('Add', [product, g.param(`${index}.bias`, [outC])]);
+  return g.node('Transpose', [biased], [ints('perm', [0, 3, 1, 2])]);
+}
+
 /** Layer type (getConfig().type) → ONNX nodes. Parameters come from the model's state_dict names. */
 export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
   Dense: (g, x, c, { index, inFeatures }) => {
@@ -256,11 +299,10 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
   Conv2d: (g, x, c, { index }) => {
     const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
     const [kernel, stride, pad, size] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as number[][];
-    const w = g.param(`${index}.weight`, [outC, inC, kernel![0]!, kernel![1]!]);
-    const b = g.param(`${index}.bias`, [outC]);
     const images = g.node('Reshape', [x, g.int64s('shape', [-1, inC, size![0]!, size![1]!])]);
-    const y = g.node('Conv', [images, w, b], [ints('kernel_shape', kernel!), ints('strides', stride!),
-      ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])], `conv${index}`);
+    const y = isDouble(g) ? convDouble(g, images, c, index)
+      : g.node('Conv', [images, g.param(`${index}.weight`, [outC, inC, kernel![0]!, kernel![1]!]), g.param(`${index}.bias`, [outC])],
+        [ints('kernel_shape', kernel!), ints('strides', stride!), ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])], `conv${index}`);
     return activation(g, g.node('Flatten', [y], [i('axis', 1)]), c['activation'] ?? 'identity', c);
   },
   MaxPool2d: (g, x, c) => {

@@ -188,16 +188,17 @@ export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: F
 }
 
 /**
- * The network's input width, fixed by its first dense or conv2d layer (at
- * index i): inFeatures (checked with the layer later), or
- * inChannels·inHeight·inWidth, whose fields are checked here first so a
+ * The network's input width, fixed by its first dense, conv2d or maxpool2d
+ * layer (at index i): inFeatures (checked with the layer later), or
+ * channels·inHeight·inWidth, whose fields are checked here first so a
  * layer before it is not checked against a meaningless width.
  */
-export function inputWidth(layer: LayerSpec & { kind: 'dense' | 'conv2d' }, i: number): number {
+export function inputWidth(layer: LayerSpec & { kind: 'dense' | 'conv2d' | 'maxpool2d' }, i: number): number {
   if (layer.kind === 'dense') return layer.inFeatures;
   const at = `layers[${i}]`;
-  const g = validateWindow(layer, at, false);
-  return integerField(layer, 'inChannels', 1, at) * g.inH * g.inW;
+  const g = validateWindow(layer, at, layer.kind === 'maxpool2d');
+  const channels = layer.kind === 'conv2d' ? 'inChannels' : 'channels';
+  return integerField(layer, channels, 1, at) * g.inH * g.inW;
 }
 
 /**

@@ -112,11 +112,11 @@ export abstract class PlanMemory {
     this.dtype = spec.dtype;
 
     const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' &&
-      (l.kind === 'dense' || l.kind === 'conv2d'));
+      (l.kind === 'dense' || l.kind === 'conv2d' || l.kind === 'maxpool2d'));
     if (first < 0) {
-      throw new ArgumentRangeError('Expected at least one dense or conv2d layer in layers but received none');
+      throw new ArgumentRangeError('Expected at least one dense, conv2d or maxpool2d layer in layers but received none');
     }
-    const firstIn = inputWidth(spec.layers[first] as LayerSpec & { kind: 'dense' | 'conv2d' }, first);
+    const firstIn = inputWidth(spec.layers[first] as LayerSpec & { kind: 'dense' | 'conv2d' | 'maxpool2d' }, first);
 
     // Validate each layer and lay out its parameters and buffers in the flat buffers.
     let width = firstIn;
