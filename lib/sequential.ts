@@ -107,7 +107,7 @@ export class Sequential {
     this.layers = bindImageLayers(layers);
 
     const first = this.layers.find((l) => l.inFeatures !== null);
-    if (!first) throw new ArgumentRangeError('Expected at least one Dense or Conv2d layer in layers, to fix the input width');
+    if (!first) throw new ArgumentRangeError('Expected at least one Dense or Conv2d layer in layers (or a MaxPool2d given its channels and inputSize), to fix the input width');
     this.inputSize = first.inFeatures as number;
     const { specs, entries, outputSize, paramCount, bufferCount } = layoutParams(this.layers, this.inputSize);
     this.specs = specs;

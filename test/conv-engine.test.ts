@@ -257,10 +257,13 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
       });
     }
 
-    it('needs a dense or conv2d layer to fix the input width', () => {
-      const err = thrown(() => e.createPlan({ dtype: 'float64', layers: [pool({})], maxBatch: 2 }));
+    it('needs a dense, conv2d or maxpool2d layer to fix the input width; a maxpool2d may come first', () => {
+      const err = thrown(() => e.createPlan({ dtype: 'float64', layers: [{ kind: 'activation', activation: 'relu' }], maxBatch: 2 }));
       expect(err).toBeInstanceOf(RangeError);
-      expect(err.message).toMatch(/dense or conv2d/);
+      expect(err.message).toMatch(/dense, conv2d or maxpool2d/);
+      const plan = e.createPlan({ dtype: 'float64', layers: [pool({}), { kind: 'activation', activation: 'relu' }], maxBatch: 2 });
+      expect([plan.inputSize, plan.outputSize]).toEqual([3 * 3 * 2, 3 * 2 * 1]);
+      plan.dispose();
     });
 
     it('a conv2d alone is a network: input and output widths, parameters', () => {

@@ -110,6 +110,20 @@ describe.each(ENGINES)('a CNN in fit() replays PyTorch 1.13 (%s engine)', (engin
 });
 
 describe.each(ENGINES)('a CNN model (%s engine)', (engine) => {
+  it('may start with a MaxPool2d given channels and inputSize: it pools the rows before the Dense', () => {
+    const pooled = new Sequential([new MaxPool2d(2, { channels: 2, inputSize: [4, 2] }), new Dense(4, 3)], { engine, seed: 5 });
+    const dense = new Sequential([new Dense(4, 3)], { engine, seed: 5 });
+    dense.setWeights({ '0.weight': pooled.getWeights()['1.weight']!, '0.bias': pooled.getWeights()['1.bias']! });
+    const x = new Matrix(3, 16, randomArray(48, 4, Float32Array));
+    // Each 2 × 2 window of a 4 × 2 image is a pair of rows: its maximum by hand.
+    const byHand = new Matrix(3, 4, Float32Array.from({ length: 12 }, (_, k) => {
+      const [r, o] = [Math.floor(k / 4), k % 4];   // output o = channel · 2 + window row
+      const base = r * 16 + Math.floor(o / 2) * 8 + (o % 2) * 4;
+      return Math.max(...x.data.subarray(base, base + 4));
+    }));
+    expect(Array.from(pooled.predict(x).data)).toEqual(Array.from(dense.predict(byHand).data));
+  });
+
   it('saves and loads (model file and toJSON) with the same predictions, and trains on after a load', async () => {
     const m = torchCnn(engine, 'float32');
     m.compile({ loss: 'cross-entropy', optimizer: 'adam' });

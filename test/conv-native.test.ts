@@ -152,7 +152,7 @@ describe('native conv2d and maxpool2d specs', () => {
     const e = thrown(build([{ ...CONV, [field]: value }]));
     expect(e).toBeInstanceOf(RangeError);
     expect(e.code).toBe(INVALID_ARGUMENT);
-    expect(e.message).toContain(`layers[i].${field}`);
+    expect(e.message).toContain(`layers[0].${field}`);
   });
 
   it.each(['channels', 'inHeight', 'kernelWidth', 'strideHeight', 'padWidth'])(
@@ -160,7 +160,7 @@ describe('native conv2d and maxpool2d specs', () => {
       const e = thrown(build([CONV, { ...POOL, [field]: '2' }]));
       expect(e).toBeInstanceOf(TypeError);
       expect(e.code).toBe(INVALID_ARGUMENT);
-      expect(e.message).toContain(`layers[i].${field}`);
+      expect(e.message).toContain(`layers[1].${field}`);
     });
 
   it.each([
@@ -170,7 +170,7 @@ describe('native conv2d and maxpool2d specs', () => {
     ['maxpool2d padding over half the kernel (width)', [CONV, { ...POOL, padWidth: 2 }], 'layer 1 (maxpool2d): expected padWidth <= kernelWidth/2 (1)'],
     ['a width that does not follow the previous layer', [CONV, { ...POOL, channels: 2 }], 'layer 1 (maxpool2d): expected channels*inHeight*inWidth = 27'],
     ['a conv2d after a dense layer of another width', [{ kind: 'dense', inFeatures: 3, outFeatures: 39 }, CONV], 'layer 1 (conv2d): expected inChannels*inHeight*inWidth = 39'],
-    ['no dense or conv2d layer', [POOL], 'expected at least one dense or conv2d layer'],
+    ['no dense, conv2d or maxpool2d layer', [{ kind: 'activation', activation: 'relu' }], 'expected at least one dense, conv2d or maxpool2d layer'],
   ])('refuses %s with a coded RangeError naming the layer and field', (_, layers, message) => {
     const e = thrown(build(layers));
     expect(e).toBeInstanceOf(RangeError);

@@ -78,20 +78,24 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     : layers_(layers) {
   require(max_batch >= 1, "network: expected max_batch >= 1 but received " +
                               std::to_string(max_batch));
-  // The first dense or conv2d layer fixes the network's input width.
-  const auto first_dense =
+  // The first layer that declares its input width — dense, conv2d or maxpool2d — fixes the network's.
+  const auto first_sized =
       std::find_if(layers_.begin(), layers_.end(), [](const LayerSpec& l) {
-        return l.kind == LayerSpec::Kind::Dense || l.kind == LayerSpec::Kind::Conv2d;
+        return l.kind == LayerSpec::Kind::Dense || l.kind == LayerSpec::Kind::Conv2d ||
+               l.kind == LayerSpec::Kind::MaxPool2d;
       });
-  require(first_dense != layers_.end(),
-          "network: expected at least one dense or conv2d layer");
-  if (first_dense->kind == LayerSpec::Kind::Conv2d) {
-    const std::string at = "network: layer " + std::to_string(first_dense - layers_.begin()) + " (conv2d)";
-    validate_window(first_dense->window, false, at.c_str());
-    require_channels(first_dense->in_channels, "inChannels", at);
-    in_ = image_width(first_dense->in_channels, first_dense->window.in_h, first_dense->window.in_w);
+  require(first_sized != layers_.end(),
+          "network: expected at least one dense, conv2d or maxpool2d layer");
+  if (first_sized->kind == LayerSpec::Kind::Dense) {
+    in_ = first_sized->in;
   } else {
-    in_ = first_dense->in;
+    const bool pool = first_sized->kind == LayerSpec::Kind::MaxPool2d;
+    const std::string at = "network: layer " + std::to_string(first_sized - layers_.begin()) +
+                           (pool ? " (maxpool2d)" : " (conv2d)");
+    validate_window(first_sized->window, pool, at.c_str());
+    const index_t channels = pool ? first_sized->channels : first_sized->in_channels;
+    require_channels(channels, pool ? "channels" : "inChannels", at);
+    in_ = image_width(channels, first_sized->window.in_h, first_sized->window.in_w);
   }
   index_t cur = in_;
   max_width_ = in_;

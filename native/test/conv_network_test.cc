@@ -232,14 +232,15 @@ void test_refusals() {
   refuses({conv, pool_spec(3, 2, 2, 2, 1, 2)}, "layer 1 (maxpool2d): expected padHeight <= kernelHeight/2");
   refuses({conv, pool_spec(2, 2, 2, 2, 1, 0)}, "layer 1 (maxpool2d): expected channels*inHeight*inWidth = 12");
   refuses({dense_spec(5, 12), pool_spec(3, 2, 2, 3, 1, 0)}, "expected kernelHeight <= inHeight");
-  refuses({pool_spec(1, 4, 4, 2, 2, 0), activation_spec(Activation::Relu)},
-          "expected at least one dense or conv2d layer");
-  // The first dense or conv2d layer fixes the input width (SPEC §6), so a
-  // pooling layer before it must take that width.
-  refuses({pool_spec(1, 4, 4, 2, 2, 0), conv_spec(1, 2, 2, 2, 1, 1, 1, 1, 0, 0)},
-          "layer 0 (maxpool2d): expected channels*inHeight*inWidth = 4 (the previous width) but received 16");
+  refuses({activation_spec(Activation::Relu)},
+          "expected at least one dense, conv2d or maxpool2d layer");
+  // The first layer that declares its width (dense, conv2d or maxpool2d) fixes
+  // the input width, so a pooling layer may come first; the layers after it
+  // must take its output width.
   refuses({pool_spec(1, 4, 4, 2, 2, 0), conv_spec(1, 1, 4, 4, 1, 1, 1, 1, 0, 0)},
           "layer 1 (conv2d): expected inChannels*inHeight*inWidth = 4");
+  Network<double> pooled_first({pool_spec(1, 4, 4, 2, 2, 0), conv_spec(1, 2, 2, 2, 1, 1, 1, 1, 0, 0)}, 2);
+  CHECK(pooled_first.input_size() == 16 && pooled_first.output_size() == 8);
   Network<double> ok({conv_spec(1, 2, 4, 4, 1, 1, 1, 1, 0, 0), pool_spec(2, 4, 4, 2, 2, 0)}, 2);
   CHECK(ok.input_size() == 16 && ok.output_size() == 8 && ok.param_count() == 4);
 }
