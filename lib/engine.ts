@@ -63,6 +63,16 @@ export type LayerSpec =
    */
   | ({ kind: 'conv2d'; inChannels: number; outChannels: number } & Window2d)
   /**
+   * torch.nn.ConvTranspose2d (no dilation or groups): the adjoint of conv2d,
+   * on the same NCHW-flattened rows. In width inChannels·inHeight·inWidth, out
+   * width outChannels·outHeight·outWidth with outHeight = (inHeight − 1)·
+   * strideHeight − 2·padHeight + kernelHeight + outPadHeight (SPEC §6, torch's
+   * output_padding: outPadHeight < strideHeight), likewise outWidth; both ≥ 1.
+   * Parameters weight (inChannels × outChannels × kernelHeight × kernelWidth,
+   * torch's layout for ConvTranspose2d) then bias (outChannels).
+   */
+  | ({ kind: 'convtranspose2d'; inChannels: number; outChannels: number; outPadHeight: number; outPadWidth: number } & Window2d)
+  /**
    * torch.nn.MaxPool2d (ceil_mode false, no dilation) over each of `channels`
    * images of a row, flattened as for conv2d; padding counts as −∞ and is at
    * most half the kernel. No parameters. Backward sends each output's gradient
