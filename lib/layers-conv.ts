@@ -46,17 +46,39 @@ function outputLength(layer: string, dim: 'height' | 'width', n: number, f: numb
   return Math.floor((n + 2 * p - f) / s) + 1;
 }
 
-/** The geometry both image layers share, checked; inputSize null until bound. */
+/** (n − 1)·s − 2p + f + outPad (torch.nn.ConvTranspose2d's shape formula), or a RangeError when it is below 1. */
+function transposedLength(layer: string, dim: 'height' | 'width', n: number, f: number, s: number, p: number, outPad: number): number {
+  const out = (n - 1) * s - 2 * p + f + outPad;
+  if (out < 1) {
+    throw new ArgumentRangeError(`Expected padding ${dim} ≤ ((input − 1)·stride + kernelSize + outputPadding − 1)/2 ` +
+      `(an output ${dim} of at least 1) for ${layer} but received ${p}`);
+  }
+  return out;
+}
+
+/** The geometry the image layers share, checked; inputSize null until bound; outPad non-null for a transposed convolution. */
 class Window {
   constructor(readonly layer: string, readonly kernel: [number, number], readonly stride: [number, number],
-              readonly padding: [number, number], readonly inputSize: [number, number] | null) {
+              readonly padding: [number, number], readonly inputSize: [number, number] | null,
+              readonly outPad: [number, number] | null = null) {
+    if (outPad) {
+      for (const d of [0, 1] as const) {
+        if (outPad[d] >= stride[d]) {
+          throw new ArgumentRangeError(`Expected outputPadding below the stride (${stride[d]}) for ${layer} but received ${outPad[d]}`);
+        }
+      }
+    }
     if (inputSize) this.outputSize();
   }
 
   outputSize(): [number, number] {
     const [h, w] = this.bound();
-    return [outputLength(this.layer, 'height', h, this.kernel[0], this.stride[0], this.padding[0]),
-      outputLength(this.layer, 'width', w, this.kernel[1], this.stride[1], this.padding[1])];
+    const [k, s, p] = [this.kernel, this.stride, this.padding];
+    if (this.outPad) {
+      return [transposedLength(this.layer, 'height', h, k[0], s[0], p[0], this.outPad[0]),
+        transposedLength(this.layer, 'width', w, k[1], s[1], p[1], this.outPad[1])];
+    }
+    return [outputLength(this.layer, 'height', h, k[0], s[0], p[0]), outputLength(this.layer, 'width', w, k[1], s[1], p[1])];
   }
 
   bound(at?: string): [number, number] {
@@ -74,7 +96,8 @@ class Window {
   }
 
   describe(): string {
-    const k = `kernel ${this.kernel.join('×')}, stride ${this.stride.join('×')}, padding ${this.padding.join('×')}`;
+    const pad = this.outPad && (this.outPad[0] > 0 || this.outPad[1] > 0) ? `, output padding ${this.outPad.join('×')}` : '';
+    const k = `kernel ${this.kernel.join('×')}, stride ${this.stride.join('×')}, padding ${this.padding.join('×')}${pad}`;
     return this.inputSize ? `${k}, ${this.inputSize.join('×')} → ${this.outputSize().join('×')}` : k;
   }
 }
@@ -98,12 +121,15 @@ export interface Conv2dOptions {
   biasInit?: number | Initializer;
 }
 
-/**
- * 2-D convolution (cross-correlation, as torch.nn.Conv2d with zeros padding,
- * no dilation or groups): weight outChannels × inChannels × kernel height ×
- * kernel width, bias outChannels.
- */
-export class Conv2d extends Layer {
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Added to one side of each output dimension (torch's output_padding), below the stride; default 0. */
+  outputPadding?: Size2d;
+}
+
+const CONV_OPTIONS = ['inputSize', 'stride', 'padding', 'activation', 'weightInit', 'biasInit'] as const;
+
+/** What Conv2d and ConvTranspose2d share: arguments, shapes, binding, activation and initialisation. */
+abstract class Convolution extends Layer {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernelSize: [number, number];
@@ -117,20 +143,23 @@ export class Conv2d extends Layer {
   readonly biasInit: InitConfig;
   /** weightInit was not given and the activation is not fused: the next layer decides (as Dense). */
   private readonly initFromNext: boolean;
-  private readonly window: Window;
-  private readonly given: Conv2dOptions;
+  protected readonly window: Window;
+  protected readonly given: ConvTranspose2dOptions;
 
-  constructor(inChannels: number, outChannels: number, kernelSize: Size2d, opts?: Conv2dOptions) {
+  constructor(type: 'Conv2d' | 'ConvTranspose2d', inChannels: number, outChannels: number, kernelSize: Size2d, opts: unknown) {
     super();
     this.inChannels = integer('inChannels', inChannels, 1, MAX_SIZE);
     this.outChannels = integer('outChannels', outChannels, 1, MAX_SIZE);
     this.kernelSize = pair('kernelSize', kernelSize, 1);
-    const o = options('Conv2d options', opts, ['inputSize', 'stride', 'padding', 'activation', 'weightInit', 'biasInit']);
-    this.given = { ...o } as Conv2dOptions;
+    const transposed = type === 'ConvTranspose2d';
+    const o = options(`${type} options`, opts, transposed ? [...CONV_OPTIONS, 'outputPadding'] : CONV_OPTIONS);
+    this.given = { ...o } as ConvTranspose2dOptions;
     this.stride = o.stride === undefined ? [1, 1] : pair('stride', o.stride, 1);
     this.padding = o.padding === undefined ? [0, 0] : pair('padding', o.padding, 0);
     this.inputSize = o.inputSize === undefined ? null : pair('inputSize', o.inputSize, 1);
-    this.window = new Window(`Conv2d(${this.inChannels} → ${this.outChannels})`, this.kernelSize, this.stride, this.padding, this.inputSize);
+    const outPad = transposed ? (o.outputPadding === undefined ? [0, 0] : pair('outputPadding', o.outputPadding, 0)) as [number, number] : null;
+    this.window = new Window(`${type}(${this.inChannels} → ${this.outChannels})`, this.kernelSize, this.stride, this.padding,
+      this.inputSize, outPad);
     const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
     this.activation = act.name;
     this.activationParams = act.params;
@@ -143,20 +172,24 @@ export class Conv2d extends Layer {
         : resolveInit('biasInit', o.biasInit);
   }
 
+  /** The same layer for input images of [height, width]. */
+  protected abstract withInputSize(size: [number, number]): Convolution;
+
   /** This layer for input images of that shape (its channels must match). */
-  bindImage(input: ImageShape | null, at: string): Conv2d {
+  bindImage(input: ImageShape | null, at: string): Convolution {
+    const type = this.getConfig().type;
     if (input && input.channels !== this.inChannels) {
-      throw new ArgumentRangeError(`Expected ${input.channels} input channels (the layer before's output) for ${at} (Conv2d) but received ${this.inChannels}`);
+      throw new ArgumentRangeError(`Expected ${input.channels} input channels (the layer before's output) for ${at} (${type}) but received ${this.inChannels}`);
     }
     if (this.inputSize) {
       if (input && (input.height !== this.inputSize[0] || input.width !== this.inputSize[1])) {
-        throw new ArgumentRangeError(`Expected inputSize [${input.height}, ${input.width}] (the layer before's output) for ${at} (Conv2d) ` +
+        throw new ArgumentRangeError(`Expected inputSize [${input.height}, ${input.width}] (the layer before's output) for ${at} (${type}) ` +
           `but received [${this.inputSize.join(', ')}]`);
       }
       return this;
     }
     if (!input) this.window.bound(at);   // the first image layer: throws, naming inputSize
-    return new Conv2d(this.inChannels, this.outChannels, this.kernelSize, { ...this.given, inputSize: [input!.height, input!.width] });
+    return this.withInputSize([input!.height, input!.width]);
   }
 
   /** The output images' shape (the input size must be known). */
@@ -169,33 +202,23 @@ export class Conv2d extends Layer {
     return this.inputSize ? this.inChannels * this.inputSize[0] * this.inputSize[1] : null;
   }
 
-  toSpecs(): LayerSpec[] {
-    const conv: LayerSpec = { kind: 'conv2d', inChannels: this.inChannels, outChannels: this.outChannels, ...this.window.spec() };
-    return [conv, ...activationSpecs(this.resolved())];
-  }
-
   outFeatures(): number {
     const { channels, height, width } = this.outputImage();
     return channels * height * width;
   }
 
-  override params(): ParamShape[] {
-    return [{ name: 'weight', shape: [this.outChannels, this.inChannels, ...this.kernelSize] },
-      { name: 'bias', shape: [this.outChannels] }];
-  }
-
   /**
-   * torch's fans for a convolution (torch.nn.init._calculate_fan_in_and_fan_out):
-   * fan_in = inChannels·kernel area, fan_out = outChannels·kernel area; an
-   * orthogonal init treats the weight as outChannels × (inChannels·kernel area), as torch does.
+   * Fills the weight with torch's fans for a (transposed) convolution
+   * (torch.nn.init._calculate_fan_in_and_fan_out: the weight's dims 1 and 0
+   * times the kernel area); an orthogonal init treats it as dim 0 ×
+   * (the rest), as torch does.
    */
-  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
+  protected fill(weight: FloatArray, bias: FloatArray, rng: Rng, next: Layer | undefined, dim0: number, dim1: number): void {
     const area = this.kernelSize[0] * this.kernelSize[1];
-    const fanIn = this.inChannels * area;
     const reluLikeNext = (next instanceof Activation && prefersHeInit(next.activation)) || next instanceof PReLU;
     const init: InitConfig = this.initFromNext && reluLikeNext ? { type: 'he-normal' } : this.weightInit;
-    fillInit(init, weight!, fanIn, init.type === 'orthogonal' ? this.outChannels : this.outChannels * area, rng);
-    fillInit(this.biasInit, bias!, fanIn, this.outChannels * area, rng);
+    fillInit(init, weight, dim1 * area, init.type === 'orthogonal' ? dim0 : dim0 * area, rng);
+    fillInit(this.biasInit, bias, dim1 * area, dim0 * area, rng);
   }
 
   /** The activation in the object form the constructor accepts. */
@@ -203,24 +226,98 @@ export class Conv2d extends Layer {
     return activationConfig(this.resolved());
   }
 
-  private resolved(): ResolvedActivation {
+  protected resolved(): ResolvedActivation {
     return { name: this.activation, params: this.activationParams };
   }
 
   describe(): string {
     const act = this.activation === 'identity' ? '' : `, activation: ${describeActivation(this.resolved())}`;
-    return `Conv2d(${this.inChannels} → ${this.outChannels}, ${this.window.describe()}${act})`;
+    return `${this.getConfig().type}(${this.inChannels} → ${this.outChannels}, ${this.window.describe()}${act})`;
   }
 
-  override getConfig(): LayerConfig {
+  /** The config both share; `type` and (transposed) outputPadding added by the subclass. */
+  protected baseConfig(type: string): LayerConfig {
     const config: LayerConfig = {
-      type: 'Conv2d', inChannels: this.inChannels, outChannels: this.outChannels, kernelSize: [...this.kernelSize],
+      type, inChannels: this.inChannels, outChannels: this.outChannels, kernelSize: [...this.kernelSize],
       stride: [...this.stride], padding: [...this.padding], ...flatActivation(this.resolved()),
       weightInit: { ...this.weightInit }, biasInit: { ...this.biasInit },
     };
     if (this.inputSize) config['inputSize'] = [...this.inputSize];
     if (this.initFromNext) delete config['weightInit'];
     return config;
+  }
+}
+
+/**
+ * 2-D convolution (cross-correlation, as torch.nn.Conv2d with zeros padding,
+ * no dilation or groups): weight outChannels × inChannels × kernel height ×
+ * kernel width, bias outChannels.
+ */
+export class Conv2d extends Convolution {
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2d, opts?: Conv2dOptions) {
+    super('Conv2d', inChannels, outChannels, kernelSize, opts);
+  }
+
+  protected withInputSize(inputSize: [number, number]): Conv2d {
+    return new Conv2d(this.inChannels, this.outChannels, this.kernelSize, { ...this.given, inputSize });
+  }
+
+  toSpecs(): LayerSpec[] {
+    const conv: LayerSpec = { kind: 'conv2d', inChannels: this.inChannels, outChannels: this.outChannels, ...this.window.spec() };
+    return [conv, ...activationSpecs(this.resolved())];
+  }
+
+  override params(): ParamShape[] {
+    return [{ name: 'weight', shape: [this.outChannels, this.inChannels, ...this.kernelSize] },
+      { name: 'bias', shape: [this.outChannels] }];
+  }
+
+  /** fan_in = inChannels·kernel area, fan_out = outChannels·kernel area (torch). */
+  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
+    this.fill(weight!, bias!, rng, next, this.outChannels, this.inChannels);
+  }
+
+  override getConfig(): LayerConfig {
+    return this.baseConfig('Conv2d');
+  }
+}
+
+/**
+ * 2-D transposed convolution (torch.nn.ConvTranspose2d, no dilation or
+ * groups): the adjoint of Conv2d, output size (n − 1)·s − 2p + f +
+ * outputPadding per dimension (SPEC.md §6); weight inChannels × outChannels ×
+ * kernel height × kernel width (torch's layout), bias outChannels.
+ */
+export class ConvTranspose2d extends Convolution {
+  readonly outputPadding: [number, number];
+
+  constructor(inChannels: number, outChannels: number, kernelSize: Size2d, opts?: ConvTranspose2dOptions) {
+    super('ConvTranspose2d', inChannels, outChannels, kernelSize, opts);
+    this.outputPadding = [...this.window.outPad!];
+  }
+
+  protected withInputSize(inputSize: [number, number]): ConvTranspose2d {
+    return new ConvTranspose2d(this.inChannels, this.outChannels, this.kernelSize, { ...this.given, inputSize });
+  }
+
+  toSpecs(): LayerSpec[] {
+    const conv: LayerSpec = { kind: 'convtranspose2d', inChannels: this.inChannels, outChannels: this.outChannels,
+      outPadHeight: this.outputPadding[0], outPadWidth: this.outputPadding[1], ...this.window.spec() };
+    return [conv, ...activationSpecs(this.resolved())];
+  }
+
+  override params(): ParamShape[] {
+    return [{ name: 'weight', shape: [this.inChannels, this.outChannels, ...this.kernelSize] },
+      { name: 'bias', shape: [this.outChannels] }];
+  }
+
+  /** torch's fans for its weight (in × out × kernel): fan_in = outChannels·kernel area, fan_out = inChannels·kernel area. */
+  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
+    this.fill(weight!, bias!, rng, next, this.inChannels, this.outChannels);
+  }
+
+  override getConfig(): LayerConfig {
+    return { ...this.baseConfig('ConvTranspose2d'), outputPadding: [...this.outputPadding] };
   }
 }
 
@@ -324,7 +421,7 @@ export class MaxPool2d extends Layer {
 export function bindImageLayers(layers: readonly Layer[]): Layer[] {
   let image: ImageShape | null = null;
   return layers.map((layer, i) => {
-    if (layer instanceof Conv2d || layer instanceof MaxPool2d) {
+    if (layer instanceof Convolution || layer instanceof MaxPool2d) {
       const bound = layer.bindImage(image, `layers[${i}]`);
       image = bound.outputImage();
       return bound;
@@ -352,5 +449,10 @@ registerLayer('Conv2d', (c) => {
   const { activation, rest } = splitFlatActivation(optionsOf(c, ['inChannels', 'outChannels', 'kernelSize']));
   const opts = (activation === undefined ? rest : { ...rest, activation }) as Conv2dOptions;
   return new Conv2d(c['inChannels'] as number, c['outChannels'] as number, c['kernelSize'] as Size2d, opts);
+});
+registerLayer('ConvTranspose2d', (c) => {
+  const { activation, rest } = splitFlatActivation(optionsOf(c, ['inChannels', 'outChannels', 'kernelSize']));
+  const opts = (activation === undefined ? rest : { ...rest, activation }) as ConvTranspose2dOptions;
+  return new ConvTranspose2d(c['inChannels'] as number, c['outChannels'] as number, c['kernelSize'] as Size2d, opts);
 });
 registerLayer('MaxPool2d', (c) => new MaxPool2d(c['kernelSize'] as Size2d, optionsOf(c, ['kernelSize']) as MaxPool2dOptions));

@@ -97,7 +97,7 @@ export class Sequential {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
     if (layers.length === 0) throw new ArgumentRangeError('Expected at least one layer for layers but received an empty array');
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Conv2d, MaxPool2d, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
+      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Conv2d, ConvTranspose2d, MaxPool2d, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
     });
     const o = options('Sequential options', opts, ['engine', 'seed', 'dtype', 'reuseFitMemory']);
     this.dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
@@ -107,7 +107,7 @@ export class Sequential {
     this.layers = bindImageLayers(layers);
 
     const first = this.layers.find((l) => l.inFeatures !== null);
-    if (!first) throw new ArgumentRangeError('Expected at least one Dense or Conv2d layer in layers (or a MaxPool2d given its channels and inputSize), to fix the input width');
+    if (!first) throw new ArgumentRangeError('Expected at least one Dense, Conv2d or ConvTranspose2d layer in layers (or a MaxPool2d given its channels and inputSize), to fix the input width');
     this.inputSize = first.inFeatures as number;
     const { specs, entries, outputSize, paramCount, bufferCount } = layoutParams(this.layers, this.inputSize);
     this.specs = specs;

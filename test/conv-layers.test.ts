@@ -8,14 +8,23 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { Activation, BatchNorm1d, Conv2d, Dense, Dropout, MaxPool2d, Matrix, Sequential, io, layerFromConfig, optim, type Dtype } from '../lib';
+import { Activation, BatchNorm1d, Conv2d, ConvTranspose2d, Dense, Dropout, MaxPool2d, Matrix, Sequential, io, layerFromConfig, optim, type Dtype } from '../lib';
 import { ENGINES, maxRelDiff, randomArray, thrown } from './helpers';
 import { loadSplit } from './datasets';
 
 interface FitCase { losses: number[]; final: Record<string, number[]> }
 const fixture = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'conv_fit_torch.json'), 'utf8')) as {
   x: number[]; y: number[]; initial: Record<string, number[]>; cases: Record<string, FitCase>;
+  autoencoder: FitCase & { x: number[]; initial: Record<string, number[]> };
 };
+
+/** conv_fit_torch.py's autoencoder: 1 × 6 × 6 → 4 × 3 × 3 → 1 × 6 × 6. */
+function autoencoder(engine: 'native' | 'js', dtype: Dtype): Sequential {
+  return new Sequential([
+    new Conv2d(1, 4, 3, { inputSize: 6, stride: 2, padding: 1, activation: 'relu' }),
+    new ConvTranspose2d(4, 1, 3, { stride: 2, padding: 1, outputPadding: 1 }),
+  ], { engine, dtype, seed: 0 });
+}
 
 function torchCnn(engine: 'native' | 'js', dtype: Dtype): Sequential {
   return new Sequential([
@@ -35,6 +44,10 @@ describe('Conv2d and MaxPool2d shapes', () => {
     const pool = new MaxPool2d(3, { stride: 2, padding: 1, channels: 2, inputSize: 5 });
     expect(pool.outputImage()).toEqual({ channels: 2, height: 3, width: 3 });    // ⌊(5+2−3)/2⌋+1
     expect(new MaxPool2d(2).stride).toEqual([2, 2]);                              // torch: stride defaults to the kernel
+    // Transposed: (n − 1)·s − 2p + f + outputPadding.
+    const up = new ConvTranspose2d(2, 3, [3, 2], { inputSize: [4, 3], stride: [2, 1], padding: [1, 0], outputPadding: [1, 0] });
+    expect(up.outputImage()).toEqual({ channels: 3, height: 8, width: 4 });      // 3·2 − 2 + 3 + 1, 2·1 + 2
+    expect(up.params()).toEqual([{ name: 'weight', shape: [2, 3, 3, 2] }, { name: 'bias', shape: [3] }]);   // torch's layout
   });
 
   it('count LeNet\'s parameters as SPEC §7 does: 608, 3216, 48120, 10164, 850', () => {
@@ -75,6 +88,9 @@ describe('Conv2d and MaxPool2d shapes', () => {
       [() => new Conv2d(1, 2, 3, { inputSize: [2, 8] }), RangeError, /kernelSize height/],
       [() => new Conv2d(1, 2, 3, { dilation: 2 } as never), RangeError, /dilation/],
       [() => new MaxPool2d(2, { padding: 2 }), RangeError, /half the kernel/],
+      [() => new ConvTranspose2d(1, 1, 3, { stride: 2, outputPadding: 2 }), RangeError, /outputPadding below the stride/],
+      [() => new ConvTranspose2d(1, 1, 1, { inputSize: 1, padding: 1 }), RangeError, /output height of at least 1/],
+      [() => new Conv2d(1, 1, 3, { outputPadding: 1 } as never), RangeError, /outputPadding/],
       [() => new MaxPool2d(2, { channels: 3 }), TypeError, /inputSize/],
       [() => new Sequential([new Conv2d(1, 2, 3), new Dense(2, 1)]), RangeError, /inputSize for layers\[0\] \(Conv2d/],
       [() => new Sequential([new Conv2d(1, 2, 3, { inputSize: 5 }), new Conv2d(3, 1, 2)]), RangeError, /2 input channels .*layers\[1\]/],
@@ -107,6 +123,20 @@ describe.each(ENGINES)('a CNN in fit() replays PyTorch 1.13 (%s engine)', (engin
       for (const [key, values] of Object.entries(c.final)) expect(maxRelDiff(w[key]!, values), key).toBeLessThan(TOLERANCE[dtype] * 10);
     });
   }
+});
+
+describe.each(ENGINES)('a convolutional autoencoder (Conv2d, ConvTranspose2d) in fit() replays PyTorch 1.13 (%s engine)', (engine) => {
+  it.each(['float64', 'float32'] as const)('%s', async (dtype) => {
+    const a = fixture.autoencoder;
+    const m = autoencoder(engine, dtype);
+    m.setWeights(a.initial);
+    m.compile({ loss: 'mse', optimizer: new optim.Adam({ lr: 0.01 }) });
+    const x = new Matrix(24, 36, Float64Array.from(a.x));
+    const h = await m.fit(x, x, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0 });
+    expect(maxRelDiff(h.history['loss']!, a.losses)).toBeLessThan(TOLERANCE[dtype]);
+    const w = m.getWeights();
+    for (const [key, values] of Object.entries(a.final)) expect(maxRelDiff(w[key]!, values), key).toBeLessThan(TOLERANCE[dtype] * 10);
+  });
 });
 
 describe.each(ENGINES)('a CNN model (%s engine)', (engine) => {
@@ -142,7 +172,9 @@ describe.each(ENGINES)('a CNN model (%s engine)', (engine) => {
     const m = new Sequential([
       new Conv2d(2, 3, 3, { inputSize: [7, 6], padding: 1, stride: [2, 1], activation: 'relu' }),
       new MaxPool2d([2, 3], { padding: [1, 1], stride: [1, 2] }),
-      new Conv2d(3, 2, 2), new Activation('tanh'), new Dense(2 * 4 * 2, 3),   // 3 × 4 × 6 → 3 × 5 × 3 → 2 × 4 × 2
+      new Conv2d(3, 2, 2), new Activation('tanh'),                              // 3 × 4 × 6 → 3 × 5 × 3 → 2 × 4 × 2
+      new ConvTranspose2d(2, 2, [3, 2], { stride: [2, 3], padding: [2, 0], outputPadding: [1, 2] }),   // → 2 × 6 × 7
+      new ConvTranspose2d(2, 1, 2, { padding: 2 }), new Dense(1 * 3 * 4, 3),    // → 1 × 3 × 4; padding > kernel − 1: a crop
     ], { engine, dtype, seed: 3 });
     const x = new Matrix(5, 84, randomArray(5 * 84, 9, dtype === 'float32' ? Float32Array : Float64Array));
     const session = await ort.InferenceSession.create(io.exportOnnxBuffer(m));
@@ -173,6 +205,18 @@ describe('both engines agree on a CNN', () => {
     const x = new Matrix(24, 96, Float32Array.from(fixture.x));
     const y = Int32Array.from(fixture.y);
     for (let i = 0; i < 10; i++) expect(Math.abs(a.trainStep(x, y) - b.trainStep(x, y))).toBeLessThan(1e-5);
+    expect(maxRelDiff(a.predict(x).data, b.predict(x).data)).toBeLessThan(1e-5);
+  });
+
+  it('the autoencoder with a ConvTranspose2d: predict and ten training steps to 1e-5', () => {
+    const [a, b] = (['native', 'js'] as const).map((engine) => {
+      const m = autoencoder(engine, 'float32');
+      m.setWeights(fixture.autoencoder.initial);
+      m.compile({ loss: 'mse', optimizer: 'adam' });
+      return m;
+    }) as [Sequential, Sequential];
+    const x = new Matrix(24, 36, Float32Array.from(fixture.autoencoder.x));
+    for (let i = 0; i < 10; i++) expect(Math.abs(a.trainStep(x, x) - b.trainStep(x, x))).toBeLessThan(1e-5);
     expect(maxRelDiff(a.predict(x).data, b.predict(x).data)).toBeLessThan(1e-5);
   });
 });

@@ -246,7 +246,8 @@ type LayerExporter = (g: GraphBuilder, x: string, config: LayerConfig, ctx: Laye
  * rows (a, b, c) × outChannels gives (batch, OH, OW, M); then the bias, and
  * back to (batch, M, OH, OW).
  */
-function convDouble(g: GraphBuilder, images: string, c: LayerConfig, index: number): string {
+function convDouble(g: GraphBuilder, images: string, c: LayerConfig, index: number,
+                    weight = g.values(`${index}.weight`)): string {
   const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
   const [[kh, kw], [sh, sw], [ph, pw], [h, w]] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as
     [number, number][];
@@ -261,7 +262,7 @@ function convDouble(g: GraphBuilder, images: string, c: LayerConfig, index: numb
     }
   }
   const columns = slices.length === 1 ? slices[0]! : g.node('Concat', slices, [i('axis', 3)]);
-  const weight = g.values(`${index}.weight`);   // outC × inC × kh × kw
+  // weight: outC × inC × kh × kw
   const rows = new Float64Array(kh * kw * inC * outC);
   for (let m = 0; m < outC; m++) {
     for (let ch = 0; ch < inC; ch++) {
@@ -273,6 +274,42 @@ function convDouble(g: GraphBuilder, images: string, c: LayerConfig, index: numb
   const product = g.node('MatMul', [columns, g.constant(g.fresh(`conv${index}_columns_weight`), [kh * kw * inC, outC], rows)]);
   const biased = g.node('Add', [product, g.param(`${index}.bias`, [outC])]);
   return g.node('Transpose', [biased], [ints('perm', [0, 3, 1, 2])]);
+}
+
+/**
+ * ConvTranspose2d on images (batch, C, H, W) for float64 (no onnxruntime
+ * kernel): a transposed convolution is the stride-1 convolution of the input
+ * spread out with stride − 1 zeros between its values and padded with
+ * kernel − 1 − padding zeros (plus outputPadding at the end), by the kernel
+ * flipped in both dimensions with its channel axes swapped (Dumoulin and
+ * Visin, "A guide to convolution arithmetic for deep learning", 2016, §4).
+ * Negative pads (padding > kernel − 1) crop, as ONNX Pad allows.
+ */
+function convTransposeDouble(g: GraphBuilder, images: string, c: LayerConfig, index: number): string {
+  const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+  const [[kh, kw], [sh, sw], [ph, pw], [oph, opw], [h, w]] = ['kernelSize', 'stride', 'padding', 'outputPadding', 'inputSize']
+    .map((k) => c[k] as number[]) as [number, number][];
+  // Spread: (batch, C, H, 1, W, 1) padded to (…, H, sh, W, sw), flattened and cut to (H − 1)·sh + 1 by (W − 1)·sw + 1.
+  let x = images;
+  if (sh > 1 || sw > 1) {
+    const six = g.node('Reshape', [images, g.int64s('shape', [-1, inC, h, 1, w, 1])]);
+    const spread = g.node('Pad', [six, g.int64s('pads', [0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1])]);
+    const four = g.node('Reshape', [spread, g.int64s('shape', [-1, inC, h * sh, w * sw])]);
+    x = g.node('Slice', [four, g.int64s('starts', [0, 0]), g.int64s('ends', [(h - 1) * sh + 1, (w - 1) * sw + 1]), g.int64s('axes', [2, 3])]);
+  }
+  const [th, tw] = [kh - 1 - ph, kw - 1 - pw];
+  const framed = g.node('Pad', [x, g.int64s('pads', [0, 0, th, tw, 0, 0, th + oph, tw + opw])]);
+  const source = g.values(`${index}.weight`);   // inC × outC × kh × kw
+  const flipped = new Float64Array(source.length);   // outC × inC × kh × kw, each kernel rotated 180°
+  for (let i = 0; i < inC; i++) {
+    for (let o = 0; o < outC; o++) {
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) flipped[((o * inC + i) * kh + a) * kw + b] = source[((i * outC + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)]!;
+      }
+    }
+  }
+  const spreadSize = [(h - 1) * sh + 1 + th + th + oph, (w - 1) * sw + 1 + tw + tw + opw];
+  return convDouble(g, framed, { ...c, stride: [1, 1], padding: [0, 0], inputSize: spreadSize }, index, flipped);
 }
 
 /** Layer type (getConfig().type) → ONNX nodes. Parameters come from the model's state_dict names. */
@@ -303,6 +340,18 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
     const y = isDouble(g) ? convDouble(g, images, c, index)
       : g.node('Conv', [images, g.param(`${index}.weight`, [outC, inC, kernel![0]!, kernel![1]!]), g.param(`${index}.bias`, [outC])],
         [ints('kernel_shape', kernel!), ints('strides', stride!), ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])], `conv${index}`);
+    return activation(g, g.node('Flatten', [y], [i('axis', 1)]), c['activation'] ?? 'identity', c);
+  },
+  // ONNX ConvTranspose: weight C × M × kH × kW, torch's layout; output_padding at the end of each dimension.
+  ConvTranspose2d: (g, x, c, { index }) => {
+    const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+    const [kernel, stride, pad, outPad, size] = ['kernelSize', 'stride', 'padding', 'outputPadding', 'inputSize']
+      .map((k) => c[k] as number[]) as number[][];
+    const images = g.node('Reshape', [x, g.int64s('shape', [-1, inC, size![0]!, size![1]!])]);
+    const y = isDouble(g) ? convTransposeDouble(g, images, c, index)
+      : g.node('ConvTranspose', [images, g.param(`${index}.weight`, [inC, outC, kernel![0]!, kernel![1]!]), g.param(`${index}.bias`, [outC])],
+        [ints('kernel_shape', kernel!), ints('strides', stride!), ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!]),
+          ints('output_padding', outPad!)], `convtranspose${index}`);
     return activation(g, g.node('Flatten', [y], [i('axis', 1)]), c['activation'] ?? 'identity', c);
   },
   MaxPool2d: (g, x, c) => {
