@@ -1,9 +1,10 @@
-// The conv2d and maxpool2d layer kinds (SPEC.md §6) through the engine
-// contract, on both engines: PyTorch's values (test/fixtures/conv_torch.json,
-// made by conv_torch.py beside it, float64), finite-difference gradients of a
-// small conv → relu → maxpool → dense network, the spec checks, the sliced
-// (async) passes against the synchronous ones, a training run, and parity
-// between the engines.
+// The conv2d, convtranspose2d and maxpool2d layer kinds (SPEC.md §6) through
+// the engine contract, on both engines: PyTorch's values
+// (test/fixtures/conv_torch.json, made by conv_torch.py beside it, float64),
+// finite-difference gradients of small conv → relu → maxpool → dense networks
+// and of networks with a convtranspose2d, the spec checks, the sliced (async)
+// passes against the synchronous ones, a training run, and parity between the
+// engines.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { Dtype, EngineName, FloatArray, LayerSpec, LossSpec, NetworkPlan, OptimizerSpec, Window2d } from '../lib/engine';
@@ -17,8 +18,10 @@ interface PoolCase extends Window2d {
   rows: number; channels: number; outHeight: number; outWidth: number;
   x: number[]; y: number[]; dy: number[]; dx: number[];
 }
+/** torch.nn.functional.conv_transpose2d's case: weight is inChannels × outChannels × kH × kW. */
+interface TransposedCase extends ConvCase { outPadHeight: number; outPadWidth: number }
 const FIXTURE = JSON.parse(readFileSync(new URL('./fixtures/conv_torch.json', import.meta.url), 'utf8')) as
-  { conv2d: ConvCase[]; maxpool2d: PoolCase[] };
+  { conv2d: ConvCase[]; maxpool2d: PoolCase[]; convtranspose2d: TransposedCase[] };
 
 const CE: LossSpec = { kind: 'cross-entropy', reduction: 'mean', labelSmoothing: 0 };
 const ADAM: OptimizerSpec = { kind: 'adam', lr: 0.01, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0,
@@ -33,6 +36,11 @@ function window(c: Window2d): Window2d {
 
 function convSpec(c: ConvCase): LayerSpec {
   return { kind: 'conv2d', inChannels: c.inChannels, outChannels: c.outChannels, ...window(c) };
+}
+
+function transposedSpec(c: TransposedCase): LayerSpec {
+  return { kind: 'convtranspose2d', inChannels: c.inChannels, outChannels: c.outChannels,
+    outPadHeight: c.outPadHeight, outPadWidth: c.outPadWidth, ...window(c) };
 }
 
 function floats(dtype: Dtype, values: ArrayLike<number>): FloatArray {
@@ -64,6 +72,20 @@ const SMALL_NETS: [string, LayerSpec[]][] = [
     { kind: 'maxpool2d', channels: 3, inHeight: 4, inWidth: 2, kernelHeight: 3, kernelWidth: 2,
       strideHeight: 2, strideWidth: 1, padHeight: 1, padWidth: 1 },  // → 3 × 2 × 3
     { kind: 'dense', inFeatures: 18, outFeatures: 4 }]],
+  ['conv2d stride 2 → convtranspose2d 3×3, stride 2, padding 1, output padding 1 (its last row and column in no window); 2×2 pool', [
+    { kind: 'conv2d', inChannels: 2, outChannels: 3, inHeight: 6, inWidth: 6, kernelHeight: 3, kernelWidth: 3,
+      strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1 },   // → 3 × 3 × 3
+    { kind: 'activation', activation: 'tanh' },
+    { kind: 'convtranspose2d', inChannels: 3, outChannels: 2, inHeight: 3, inWidth: 3, kernelHeight: 3, kernelWidth: 3,
+      strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1, outPadHeight: 1, outPadWidth: 1 },  // → 2 × 6 × 6
+    { kind: 'maxpool2d', channels: 2, inHeight: 6, inWidth: 6, kernelHeight: 2, kernelWidth: 2,
+      strideHeight: 2, strideWidth: 2, padHeight: 0, padWidth: 0 },  // → 2 × 3 × 3
+    { kind: 'dense', inFeatures: 18, outFeatures: 4 }]],
+  ['convtranspose2d first: 2×3 kernel, stride (2, 1), padding (0, 1), output padding (1, 0)', [
+    { kind: 'convtranspose2d', inChannels: 2, outChannels: 2, inHeight: 2, inWidth: 3, kernelHeight: 2, kernelWidth: 3,
+      strideHeight: 2, strideWidth: 1, padHeight: 0, padWidth: 1, outPadHeight: 1, outPadWidth: 0 },  // → 2 × 5 × 3
+    { kind: 'activation', activation: 'tanh' },
+    { kind: 'dense', inFeatures: 30, outFeatures: 4 }]],
 ];
 
 /**
@@ -80,6 +102,45 @@ const LARGE_NET: LayerSpec[] = [
     strideHeight: 1, strideWidth: 1, padHeight: 0, padWidth: 0 },
   { kind: 'dense', inFeatures: 8 * 6 * 6, outFeatures: 5 }];
 
+/**
+ * The same input, down by a conv2d and up again by a convtranspose2d of more
+ * than one slice of work at 12 rows (2·16·144·64 ≈ 0.29 MFLOP a row), with
+ * output padding.
+ */
+const LARGE_TRANSPOSED_NET: LayerSpec[] = [
+  { kind: 'conv2d', inChannels: 3, outChannels: 16, inHeight: 16, inWidth: 16, kernelHeight: 3, kernelWidth: 3,
+    strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1 },  // → 16 × 8 × 8
+  { kind: 'activation', activation: 'relu' },
+  { kind: 'convtranspose2d', inChannels: 16, outChannels: 16, inHeight: 8, inWidth: 8, kernelHeight: 3, kernelWidth: 3,
+    strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1, outPadHeight: 1, outPadWidth: 1 },  // → 16 × 16 × 16
+  { kind: 'activation', activation: 'relu' },
+  { kind: 'maxpool2d', channels: 16, inHeight: 16, inWidth: 16, kernelHeight: 4, kernelWidth: 4,
+    strideHeight: 4, strideWidth: 4, padHeight: 0, padWidth: 0 },  // → 16 × 4 × 4
+  { kind: 'dense', inFeatures: 16 * 4 * 4, outFeatures: 5 }];
+
+/** The large nets (input 3 × 16 × 16, 5 outputs) for the async, determinism and parity tests. */
+const LARGE_NETS: [string, LayerSpec[]][] = [['conv2d', LARGE_NET], ['convtranspose2d', LARGE_TRANSPOSED_NET]];
+
+/**
+ * Rows of side × side single-channel images, each one bar (row y 0:
+ * horizontal, 1: vertical) plus noise: x noisy, clean without the noise.
+ */
+function bars(rows: number, side: number): { x: Float64Array; clean: Float64Array; y: Int32Array } {
+  const clean = new Float64Array(rows * side * side);
+  const y = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    y[r] = r % 2;
+    const at = (r * 7) % side;
+    for (let k = 0; k < side; k++) {
+      const [h, w] = y[r] === 0 ? [at, k] : [k, at];
+      clean[r * side * side + h * side + w] = 1;
+    }
+  }
+  const noise = randomArray(clean.length, 41);
+  const x = clean.map((v, i) => v + 0.2 * noise[i]!);
+  return { x, clean, y };
+}
+
 /** Parameters scaled like torch's default init (±1/√fan-in), so activations stay O(1). */
 function initParams(plan: NetworkPlan, layers: LayerSpec[], seed: number): Float64Array {
   const params = randomArray(plan.paramCount, seed) as Float64Array;
@@ -92,47 +153,67 @@ function initParams(plan: NetworkPlan, layers: LayerSpec[], seed: number): Float
       fanIn = l.inChannels * l.kernelHeight * l.kernelWidth;
       n = l.outChannels * (fanIn + 1);
     }
+    if (l.kind === 'convtranspose2d') {
+      // torch's fan-in of a ConvTranspose2d weight (inC × outC × kH × kW): outC·kH·kW.
+      fanIn = l.outChannels * l.kernelHeight * l.kernelWidth;
+      n = l.inChannels * fanIn + l.outChannels;
+    }
     for (let i = at; i < at + n; i++) params[i]! /= Math.sqrt(fanIn);
     at += n;
   }
   return params;
 }
 
-describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) => {
+/**
+ * One conv2d or convtranspose2d layer against PyTorch's values: forward,
+ * backward (dx, dWeight, dBias), a second backward that writes (not adds) the
+ * gradients, and predict one row at a time.
+ */
+function matchesTorch(e: ReturnType<typeof engine>, dtype: Dtype, spec: LayerSpec, c: ConvCase): void {
+  const tol = TOLERANCE[dtype];
+  const plan = e.createPlan({ dtype, layers: [spec], maxBatch: c.rows });
+  expect(plan.inputSize).toBe(c.inChannels * c.inHeight * c.inWidth);
+  expect(plan.outputSize).toBe(c.outChannels * c.outHeight * c.outWidth);
+  expect(plan.paramCount).toBe(c.weight.length + c.bias.length);
+  plan.setParams(floats(dtype, [...c.weight, ...c.bias]));
+  const x = floats(dtype, c.x);
+  const y = floats(dtype, new Array<number>(c.y.length).fill(NaN));
+  plan.forwardTrain(x, c.rows, y);
+  expect(maxRelDiff(y, c.y)).toBeLessThan(tol);
+  const dx = floats(dtype, new Array<number>(c.x.length).fill(NaN));
+  plan.backward(floats(dtype, c.dy), c.rows, dx);
+  expect(maxRelDiff(dx, c.dx)).toBeLessThan(tol);
+  const grads = floats(dtype, new Array<number>(plan.paramCount).fill(NaN));
+  plan.getGrads(grads);
+  expect(maxRelDiff(grads.subarray(0, c.weight.length), c.dWeight)).toBeLessThan(tol);
+  expect(maxRelDiff(grads.subarray(c.weight.length), c.dBias)).toBeLessThan(tol);
+  // A second backward writes the same gradients (the batch's), not their sum.
+  plan.backward(floats(dtype, c.dy), c.rows, null);
+  const again = floats(dtype, new Array<number>(plan.paramCount).fill(NaN));
+  plan.getGrads(again);
+  expect(Array.from(again)).toEqual(Array.from(grads));
+  // predict (eval, through the scratch buffers, one row at a time past maxBatch 1) gives the same y.
+  const one = e.createPlan({ dtype, layers: [spec], maxBatch: 1 });
+  one.setParams(floats(dtype, [...c.weight, ...c.bias]));
+  const p = floats(dtype, new Array<number>(c.y.length).fill(NaN));
+  one.predict(x, c.rows, p);
+  expect(maxRelDiff(p, c.y)).toBeLessThan(tol);
+}
+
+describe.each(ENGINES)('conv2d, convtranspose2d and maxpool2d (%s engine)', (name: EngineName) => {
   const e = engine(name);
 
   for (const dtype of ['float64', 'float32'] as const) {
-    const tol = TOLERANCE[dtype];
 
     FIXTURE.conv2d.forEach((c, i) => {
       it(`conv2d case ${i} (${c.inChannels}→${c.outChannels}, ${c.inHeight}×${c.inWidth}, kernel ${c.kernelHeight}×${c.kernelWidth}, stride ${c.strideHeight}×${c.strideWidth}, padding ${c.padHeight}×${c.padWidth}) matches PyTorch (${dtype})`, () => {
-        const plan = e.createPlan({ dtype, layers: [convSpec(c)], maxBatch: c.rows });
-        expect(plan.inputSize).toBe(c.inChannels * c.inHeight * c.inWidth);
-        expect(plan.outputSize).toBe(c.outChannels * c.outHeight * c.outWidth);
-        expect(plan.paramCount).toBe(c.weight.length + c.bias.length);
-        plan.setParams(floats(dtype, [...c.weight, ...c.bias]));
-        const x = floats(dtype, c.x);
-        const y = floats(dtype, new Array<number>(c.y.length).fill(NaN));
-        plan.forwardTrain(x, c.rows, y);
-        expect(maxRelDiff(y, c.y)).toBeLessThan(tol);
-        const dx = floats(dtype, new Array<number>(c.x.length).fill(NaN));
-        plan.backward(floats(dtype, c.dy), c.rows, dx);
-        expect(maxRelDiff(dx, c.dx)).toBeLessThan(tol);
-        const grads = floats(dtype, new Array<number>(plan.paramCount).fill(NaN));
-        plan.getGrads(grads);
-        expect(maxRelDiff(grads.subarray(0, c.weight.length), c.dWeight)).toBeLessThan(tol);
-        expect(maxRelDiff(grads.subarray(c.weight.length), c.dBias)).toBeLessThan(tol);
-        // A second backward writes the same gradients (the batch's), not their sum.
-        plan.backward(floats(dtype, c.dy), c.rows, null);
-        const again = floats(dtype, new Array<number>(plan.paramCount).fill(NaN));
-        plan.getGrads(again);
-        expect(Array.from(again)).toEqual(Array.from(grads));
-        // predict (eval, through the scratch buffers, one row at a time past maxBatch 1) gives the same y.
-        const one = e.createPlan({ dtype, layers: [convSpec(c)], maxBatch: 1 });
-        one.setParams(floats(dtype, [...c.weight, ...c.bias]));
-        const p = floats(dtype, new Array<number>(c.y.length).fill(NaN));
-        one.predict(x, c.rows, p);
-        expect(maxRelDiff(p, c.y)).toBeLessThan(tol);
+        matchesTorch(e, dtype, convSpec(c), c);
+      });
+    });
+
+    FIXTURE.convtranspose2d.forEach((c, i) => {
+      it(`convtranspose2d case ${i} (${c.inChannels}→${c.outChannels}, ${c.inHeight}×${c.inWidth}, kernel ${c.kernelHeight}×${c.kernelWidth}, stride ${c.strideHeight}×${c.strideWidth}, padding ${c.padHeight}×${c.padWidth}, output padding ${c.outPadHeight}×${c.outPadWidth}) matches PyTorch (${dtype})`, () => {
+        matchesTorch(e, dtype, transposedSpec(c), c);
       });
     });
 
@@ -189,7 +270,7 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
       const { analytic, numeric } = planParamGradients(plan, params, x, rows, y);
       expect(maxRelDiff(analytic, numeric)).toBeLessThan(1e-6);
       expect(analytic.some((g) => g !== 0)).toBe(true);
-      // Input gradient through conv2d's col2im.
+      // Input gradient through the image layers (col2im for conv2d, the gemm by W for convtranspose2d).
       plan.setParams(params);
       const out = new Float64Array(rows * plan.outputSize);
       plan.forwardTrain(x, rows, out);
@@ -226,6 +307,9 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
     const pool = (over: Record<string, unknown>): LayerSpec => ({ kind: 'maxpool2d', channels: 3, inHeight: 3,
       inWidth: 2, kernelHeight: 2, kernelWidth: 2, strideHeight: 1, strideWidth: 1, padHeight: 0, padWidth: 0,
       ...over }) as LayerSpec;
+    const tconv = (over: Record<string, unknown>): LayerSpec => ({ kind: 'convtranspose2d', inChannels: 2,
+      outChannels: 3, inHeight: 5, inWidth: 4, kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+      padHeight: 0, padWidth: 0, outPadHeight: 1, outPadWidth: 0, ...over }) as LayerSpec;
     const BAD: [string, LayerSpec[], RegExp, typeof TypeError | typeof RangeError][] = [
       ['kernelHeight 0', [conv({ kernelHeight: 0 })], /kernelHeight/, RangeError],
       ['a fractional strideWidth', [conv({ strideWidth: 1.5 })], /strideWidth/, RangeError],
@@ -246,6 +330,23 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
       ['maxpool2d padWidth over half the kernel', [conv({}), pool({ padWidth: 1, kernelWidth: 1 })], /padWidth/, RangeError],
       ['maxpool2d channels as a boolean', [conv({}), pool({ channels: true })], /channels/, TypeError],
       ['maxpool2d strideWidth Infinity', [conv({}), pool({ strideWidth: Infinity })], /strideWidth/, RangeError],
+      ['convtranspose2d outPadHeight equal to strideHeight', [tconv({ outPadHeight: 2 })], /outPadHeight/, RangeError],
+      ['convtranspose2d outPadWidth with stride 1', [tconv({ strideWidth: 1, outPadWidth: 1 })], /outPadWidth/, RangeError],
+      ['convtranspose2d a negative outPadWidth', [tconv({ outPadWidth: -1 })], /outPadWidth/, RangeError],
+      ['convtranspose2d a fractional outPadHeight', [tconv({ outPadHeight: 0.5 })], /outPadHeight/, RangeError],
+      ['convtranspose2d a missing outPadWidth', [tconv({ outPadWidth: undefined })], /outPadWidth/, TypeError],
+      ['convtranspose2d padding that leaves no output rows', [tconv({ inHeight: 1, kernelHeight: 1, strideHeight: 1,
+        outPadHeight: 0, padHeight: 1 })], /padHeight/, RangeError],
+      ['convtranspose2d padding that leaves no output columns', [tconv({ inWidth: 1, kernelWidth: 2, padWidth: 1 })],
+        /padWidth/, RangeError],
+      ['convtranspose2d strideHeight 0', [tconv({ strideHeight: 0, outPadHeight: 0 })], /strideHeight/, RangeError],
+      ['convtranspose2d kernelWidth 0', [tconv({ kernelWidth: 0 })], /kernelWidth/, RangeError],
+      ['convtranspose2d a negative padWidth', [tconv({ padWidth: -2 })], /padWidth/, RangeError],
+      ['convtranspose2d outChannels as a string', [tconv({ outChannels: '3' })], /outChannels/, TypeError],
+      ['convtranspose2d inChannels 0', [tconv({ inChannels: 0 })], /inChannels/, RangeError],
+      ['convtranspose2d input size unlike the width before it', [{ kind: 'dense', inFeatures: 3, outFeatures: 39 },
+        tconv({})], /inChannels/, RangeError],
+      ['maxpool2d channels unlike a convtranspose2d before it', [tconv({}), pool({ channels: 2 })], /channels/, RangeError],
     ];
     for (const [label, layers, field, Ctor] of BAD) {
       it(`refuses ${label}, naming the layer and the field`, () => {
@@ -257,10 +358,10 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
       });
     }
 
-    it('needs a dense, conv2d or maxpool2d layer to fix the input width; a maxpool2d may come first', () => {
+    it('needs a dense, conv2d, convtranspose2d or maxpool2d layer to fix the input width; a maxpool2d may come first', () => {
       const err = thrown(() => e.createPlan({ dtype: 'float64', layers: [{ kind: 'activation', activation: 'relu' }], maxBatch: 2 }));
       expect(err).toBeInstanceOf(RangeError);
-      expect(err.message).toMatch(/dense, conv2d or maxpool2d/);
+      expect(err.message).toMatch(/dense, conv2d, convtranspose2d or maxpool2d/);
       const plan = e.createPlan({ dtype: 'float64', layers: [pool({}), { kind: 'activation', activation: 'relu' }], maxBatch: 2 });
       expect([plan.inputSize, plan.outputSize]).toEqual([3 * 3 * 2, 3 * 2 * 1]);
       plan.dispose();
@@ -272,81 +373,82 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
       expect(plan.outputSize).toBe(3 * 5 * 1);  // ⌊(5 + 2 − 3)/1⌋ + 1 = 5, ⌊(4 − 3)/2⌋ + 1 = 1
       expect(plan.paramCount).toBe(3 * 2 * 3 * 3 + 3);
     });
+
+    it('a convtranspose2d alone (after an activation) fixes the input width: widths, parameters, a kernel larger than its input', () => {
+      const plan = e.createPlan({ dtype: 'float32', layers: [{ kind: 'activation', activation: 'relu' },
+        tconv({ kernelHeight: 7, kernelWidth: 6, padWidth: 1 })], maxBatch: 2 });
+      expect(plan.inputSize).toBe(2 * 5 * 4);
+      // (5 − 1)·2 − 0 + 7 + 1 = 16, (4 − 1)·2 − 2 + 6 + 0 = 10
+      expect(plan.outputSize).toBe(3 * 16 * 10);
+      expect(plan.paramCount).toBe(2 * 3 * 7 * 6 + 3);
+      plan.dispose();
+    });
   });
 
-  it('the async passes (which pause inside a conv2d layer) give the synchronous results bit for bit', async () => {
-    const rows = 12;
-    const make = () => {
-      const p = e.createPlan({ dtype: 'float32', layers: LARGE_NET, maxBatch: rows });
-      p.setParams(Float32Array.from(initParams(p, LARGE_NET, 21)));
-      p.setLoss(CE);
-      p.setOptimizer(ADAM);
-      return p;
-    };
-    const a = make();
-    const b = make();
-    const x = randomArray(rows * a.inputSize, 22, Float32Array);
-    const outA = new Float32Array(rows * 5);
-    const outB = new Float32Array(rows * 5);
-    a.predict(x, rows, outA);
-    await b.predictAsync(x, rows, outB, 5);
-    expect(Array.from(outB)).toEqual(Array.from(outA));
-    a.forwardTrain(x, rows, outA);
-    await b.forwardTrainAsync(x, rows, outB);
-    expect(Array.from(outB)).toEqual(Array.from(outA));
-    const dout = randomArray(rows * 5, 23, Float32Array);
-    a.backward(dout, rows, null);
-    a.step();
-    await b.backwardStepAsync(dout, rows, 0);
-    const pa = new Float32Array(a.paramCount);
-    const pb = new Float32Array(b.paramCount);
-    a.getParams(pa);
-    b.getParams(pb);
-    expect(Array.from(pb)).toEqual(Array.from(pa));
-  });
-
-  it('gradients are bit-identical from run to run, at 1 and 2 threads, and after reserve', () => {
-    const rows = 9;
-    const x = randomArray(rows * 3 * 16 * 16, 31, Float32Array);
-    const y = Int32Array.from({ length: rows }, (_, i) => i % 5);
-    const grads: Float32Array[] = [];
-    const before = e.getThreads();
-    try {
-      for (const threads of [1, 2, 2]) {
-        e.setThreads(threads);
-        const p = e.createPlan({ dtype: 'float32', layers: LARGE_NET, maxBatch: 3 });
-        p.setParams(Float32Array.from(initParams(p, LARGE_NET, 32)));
+  for (const [kind, net] of LARGE_NETS) {
+    it(`the async passes (which pause inside a ${kind} layer) give the synchronous results bit for bit`, async () => {
+      const rows = 12;
+      const make = () => {
+        const p = e.createPlan({ dtype: 'float32', layers: net, maxBatch: rows });
+        p.setParams(Float32Array.from(initParams(p, net, 21)));
         p.setLoss(CE);
-        p.reserve(rows);
-        p.computeGradients(x, rows, y);
-        const g = new Float32Array(p.paramCount);
-        p.getGrads(g);
-        grads.push(g);
+        p.setOptimizer(ADAM);
+        return p;
+      };
+      const a = make();
+      const b = make();
+      const x = randomArray(rows * a.inputSize, 22, Float32Array);
+      const outA = new Float32Array(rows * 5);
+      const outB = new Float32Array(rows * 5);
+      a.predict(x, rows, outA);
+      await b.predictAsync(x, rows, outB, 5);
+      expect(Array.from(outB)).toEqual(Array.from(outA));
+      a.forwardTrain(x, rows, outA);
+      await b.forwardTrainAsync(x, rows, outB);
+      expect(Array.from(outB)).toEqual(Array.from(outA));
+      const dout = randomArray(rows * 5, 23, Float32Array);
+      a.backward(dout, rows, null);
+      a.step();
+      await b.backwardStepAsync(dout, rows, 0);
+      const pa = new Float32Array(a.paramCount);
+      const pb = new Float32Array(b.paramCount);
+      a.getParams(pa);
+      b.getParams(pb);
+      expect(Array.from(pb)).toEqual(Array.from(pa));
+    });
+
+    it(`gradients are bit-identical from run to run, at 1 and 2 threads, and after reserve (${kind} net)`, () => {
+      const rows = 9;
+      const x = randomArray(rows * 3 * 16 * 16, 31, Float32Array);
+      const y = Int32Array.from({ length: rows }, (_, i) => i % 5);
+      const grads: Float32Array[] = [];
+      const before = e.getThreads();
+      try {
+        for (const threads of [1, 2, 2]) {
+          e.setThreads(threads);
+          const p = e.createPlan({ dtype: 'float32', layers: net, maxBatch: 3 });
+          p.setParams(Float32Array.from(initParams(p, net, 32)));
+          p.setLoss(CE);
+          p.reserve(rows);
+          p.computeGradients(x, rows, y);
+          const g = new Float32Array(p.paramCount);
+          p.getGrads(g);
+          grads.push(g);
+        }
+      } finally {
+        e.setThreads(before);
       }
-    } finally {
-      e.setThreads(before);
-    }
-    expect(grads[0]!.some((g) => g !== 0)).toBe(true);
-    expect(Array.from(grads[2]!)).toEqual(Array.from(grads[1]!));
-    // Across thread counts only up to rounding of a different summation order.
-    expect(maxRelDiff(grads[1]!, grads[0]!)).toBeLessThan(1e-4);
-  });
+      expect(grads[0]!.some((g) => g !== 0)).toBe(true);
+      expect(Array.from(grads[2]!)).toEqual(Array.from(grads[1]!));
+      // Across thread counts only up to rounding of a different summation order.
+      expect(maxRelDiff(grads[1]!, grads[0]!)).toBeLessThan(1e-4);
+    });
+  }
 
   it('trains: the loss of a small conv net falls on bars (horizontal vs vertical)', async () => {
     const rows = 64;
     const side = 6;
-    const x = new Float64Array(rows * side * side);
-    const y = new Int32Array(rows);
-    const noise = randomArray(x.length, 41);
-    for (let r = 0; r < rows; r++) {
-      y[r] = r % 2;
-      const at = (r * 7) % side;
-      for (let k = 0; k < side; k++) {
-        const [h, w] = y[r] === 0 ? [at, k] : [k, at];
-        x[r * side * side + h * side + w] = 1;
-      }
-      for (let i = 0; i < side * side; i++) x[r * side * side + i]! += 0.2 * noise[r * side * side + i]!;
-    }
+    const { x, y } = bars(rows, side);
     const layers: LayerSpec[] = [
       { kind: 'conv2d', inChannels: 1, outChannels: 4, inHeight: side, inWidth: side, kernelHeight: 3, kernelWidth: 3,
         strideHeight: 1, strideWidth: 1, padHeight: 1, padWidth: 1 },
@@ -370,15 +472,38 @@ describe.each(ENGINES)('conv2d and maxpool2d (%s engine)', (name: EngineName) =>
     for (let r = 0; r < rows; r++) correct += Number((out[2 * r + 1]! > out[2 * r]! ? 1 : 0) === y[r]);
     expect(correct).toBeGreaterThanOrEqual(0.9 * rows);
   });
+
+  it('trains: a conv2d → convtranspose2d autoencoder learns to denoise bars (MSE falls)', async () => {
+    const rows = 64;
+    const side = 6;
+    const { x, clean } = bars(rows, side);
+    const layers: LayerSpec[] = [
+      { kind: 'conv2d', inChannels: 1, outChannels: 4, inHeight: side, inWidth: side, kernelHeight: 3, kernelWidth: 3,
+        strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1 },  // → 4 × 3 × 3
+      { kind: 'activation', activation: 'relu' },
+      { kind: 'convtranspose2d', inChannels: 4, outChannels: 1, inHeight: 3, inWidth: 3, kernelHeight: 3,
+        kernelWidth: 3, strideHeight: 2, strideWidth: 2, padHeight: 1, padWidth: 1, outPadHeight: 1, outPadWidth: 1 }];
+    const plan = e.createPlan({ dtype: 'float64', layers, maxBatch: 16 });
+    expect(plan.outputSize).toBe(side * side);
+    plan.setParams(initParams(plan, layers, 43));
+    plan.setLoss({ kind: 'mse', reduction: 'mean', labelSmoothing: 0 });
+    plan.setOptimizer(ADAM);
+    const first = await plan.trainEpoch(x, rows, clean, 16, null);
+    let last = first;
+    for (let epoch = 0; epoch < 40; epoch++) last = await plan.trainEpoch(x, rows, clean, 16, null);
+    expect(first.badBatch).toBe(-1);
+    expect(last.badBatch).toBe(-1);
+    expect(last.loss).toBeLessThan(0.5 * first.loss);
+  });
 });
 
-describe('conv2d and maxpool2d: native and JS engines agree', () => {
-  for (const dtype of ['float64', 'float32'] as const) {
-    it(`forward, loss, gradients and one Adam step of a conv net (${dtype})`, () => {
+describe('conv2d, convtranspose2d and maxpool2d: native and JS engines agree', () => {
+  for (const [kind, net] of LARGE_NETS) for (const dtype of ['float64', 'float32'] as const) {
+    it(`forward, loss, gradients and one Adam step of a ${kind} net (${dtype})`, () => {
       const rows = 7;
       const plans = ENGINES.map((n) => {
-        const p = engine(n).createPlan({ dtype, layers: LARGE_NET, maxBatch: rows });
-        p.setParams(floats(dtype, initParams(p, LARGE_NET, 51)));
+        const p = engine(n).createPlan({ dtype, layers: net, maxBatch: rows });
+        p.setParams(floats(dtype, initParams(p, net, 51)));
         p.setLoss(CE);
         p.setOptimizer(ADAM);
         return p;

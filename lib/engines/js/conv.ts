@@ -11,7 +11,8 @@
 //   forward   Y (outC × P) = W (outC × K) · col (K × P) + b
 //   backward  dW = Σ_n dY_n · col_nᵀ,  db = Σ over rows and positions of dY,
 //             dcol = Wᵀ · dY_n, scattered back into dx (col2im, adding where
-//             windows overlap).
+//             windows overlap). im2col and col2im: im2col.ts, shared with
+//             convtranspose2d (convtranspose.ts).
 //
 // Rows go through in blocks of blockRows images side by side (col is
 // K × blockRows·P), so a small image still gives gemm a wide product and the
@@ -26,6 +27,7 @@ import type { FloatArray } from '../../engine';
 import { gemm, gemmSteps } from './gemm';
 import { SCAN_WORK, SLICE_WORK, pauseIf, type WorkMeter } from './slices';
 import type { Geometry } from './window2d';
+import { col2im, gatherImages, im2col } from './im2col';
 
 export interface Conv2dLayer {
   kind: 'conv2d';
@@ -53,75 +55,9 @@ export interface Conv2dLayer {
 /** Elements of col a block may hold (1 MB of doubles), unless one image needs more. */
 export const COL_BUDGET = 2 ** 17;
 
-/** Images per block for a plan of `capacity` rows. */
-export function convBlockRows(layer: Conv2dLayer, capacity: number): number {
+/** Images per block for a plan of `capacity` rows (conv2d's or convtranspose2d's col: K × P an image). */
+export function convBlockRows(layer: { K: number; P: number }, capacity: number): number {
   return Math.max(1, Math.min(capacity, Math.floor(COL_BUDGET / (layer.K * layer.P))));
-}
-
-/**
- * col (K × n·P) = the windows of rows [r0, r0 + n) of x: col[k][m·P + p] is
- * input element (c, oh·sH − pH + i, ow·sW − pW + j) of image r0 + m, or 0 in
- * the padding, for k = (c·kH + i)·kW + j and p = oh·outW + ow.
- */
-function im2col(layer: Conv2dLayer, x: FloatArray, r0: number, n: number): void {
-  const { inC, inF, P, col } = layer;
-  const { inH, inW, kH, kW, sH, sW, pH, pW, outH, outW } = layer.g;
-  const N = n * P;
-  const plane = inH * inW;
-  for (let c = 0; c < inC; c++) {
-    for (let i = 0; i < kH; i++) {
-      for (let j = 0; j < kW; j++) {
-        const rowBase = ((c * kH + i) * kW + j) * N;
-        for (let m = 0; m < n; m++) {
-          const src = (r0 + m) * inF + c * plane;
-          let dst = rowBase + m * P;
-          for (let oh = 0; oh < outH; oh++) {
-            const ih = oh * sH - pH + i;
-            if (ih < 0 || ih >= inH) {
-              col.fill(0, dst, dst + outW);
-              dst += outW;
-              continue;
-            }
-            const line = src + ih * inW;
-            for (let ow = 0, iw = j - pW; ow < outW; ow++, iw += sW, dst++) {
-              col[dst] = iw >= 0 && iw < inW ? x[line + iw] : 0;
-            }
-          }
-        }
-      }
-    }
-  }
-}
-
-/** dx rows [r0, r0 + n) = col2im of dcol (in col): each window's gradient added where it came from. */
-function col2im(layer: Conv2dLayer, dx: FloatArray, r0: number, n: number): void {
-  const { inC, inF, P, col } = layer;
-  const { inH, inW, kH, kW, sH, sW, pH, pW, outH, outW } = layer.g;
-  const N = n * P;
-  const plane = inH * inW;
-  dx.fill(0, r0 * inF, (r0 + n) * inF);
-  for (let c = 0; c < inC; c++) {
-    for (let i = 0; i < kH; i++) {
-      for (let j = 0; j < kW; j++) {
-        const rowBase = ((c * kH + i) * kW + j) * N;
-        for (let m = 0; m < n; m++) {
-          const dstPlane = (r0 + m) * inF + c * plane;
-          let src = rowBase + m * P;
-          for (let oh = 0; oh < outH; oh++) {
-            const ih = oh * sH - pH + i;
-            if (ih < 0 || ih >= inH) {
-              src += outW;
-              continue;
-            }
-            const line = dstPlane + ih * inW;
-            for (let ow = 0, iw = j - pW; ow < outW; ow++, iw += sW, src++) {
-              if (iw >= 0 && iw < inW) dx[line + iw] += col[src];
-            }
-          }
-        }
-      }
-    }
-  }
 }
 
 /** out rows [r0, r0 + n) = yBlock (outC × n·P) rearranged to NCHW rows, plus the bias. */
@@ -134,19 +70,6 @@ function scatterOutput(layer: Conv2dLayer, out: FloatArray, r0: number, n: numbe
       const src = c * N + m * P;
       const dst = (r0 + m) * outF + c * P;
       for (let p = 0; p < P; p++) out[dst + p] = yBlock[src + p] + b;
-    }
-  }
-}
-
-/** yBlock (outC × n·P) = dy rows [r0, r0 + n) with the images side by side (scatterOutput's inverse). */
-function gatherGradient(layer: Conv2dLayer, dy: FloatArray, r0: number, n: number): void {
-  const { outC, outF, P, yBlock } = layer;
-  const N = n * P;
-  for (let m = 0; m < n; m++) {
-    for (let c = 0; c < outC; c++) {
-      const dst = c * N + m * P;
-      const src = (r0 + m) * outF + c * P;
-      for (let p = 0; p < P; p++) yBlock[dst + p] = dy[src + p];
     }
   }
 }
@@ -166,7 +89,7 @@ export function convForward(layer: Conv2dLayer, x: FloatArray, out: FloatArray, 
   const { outC, K, P, blockRows } = layer;
   for (let r0 = 0; r0 < rows; r0 += blockRows) {
     const n = Math.min(blockRows, rows - r0);
-    im2col(layer, x, r0, n);
+    im2col(layer.g, layer.inC, layer.inF, x, r0, n, layer.col);
     gemm(false, false, outC, n * P, K, 1, layer.weight, layer.col, 0, layer.yBlock);
     scatterOutput(layer, out, r0, n);
   }
@@ -178,7 +101,7 @@ export function* convForwardSteps(meter: WorkMeter, layer: Conv2dLayer, x: Float
   const { outC, K, P, blockRows } = layer;
   for (let r0 = 0; r0 < rows; r0 += blockRows) {
     const n = Math.min(blockRows, rows - r0);
-    im2col(layer, x, r0, n);
+    im2col(layer.g, layer.inC, layer.inF, x, r0, n, layer.col);
     yield* product(meter, false, false, outC, n * P, K, layer.weight, layer.col, 0, layer.yBlock);
     scatterOutput(layer, out, r0, n);
     if (meter.add(n * P * (K + outC) * SCAN_WORK)) yield;
@@ -206,15 +129,15 @@ export function* convBackwardSteps(meter: WorkMeter, layer: Conv2dLayer, x: Floa
   for (let r0 = 0; r0 < rows; r0 += blockRows) {
     const n = Math.min(blockRows, rows - r0);
     const N = n * P;
-    gatherGradient(layer, dy, r0, n);
-    im2col(layer, x, r0, n);
+    gatherImages(outC, P, dy, r0, n, layer.yBlock);
+    im2col(layer.g, layer.inC, layer.inF, x, r0, n, layer.col);
     if (meter.add(N * (K + outC) * SCAN_WORK)) yield;
     // dW (outC × K) (+)= dY_block (outC × N) · col (K × N)ᵀ; the first block overwrites.
     yield* product(meter, false, true, outC, K, N, layer.yBlock, layer.col, r0 === 0 ? 0 : 1, dWeight);
     if (dx === null) continue;
     // dcol (K × N) = Wᵀ (K × outC) · dY_block (outC × N), into col (read by dW already).
     yield* product(meter, true, false, K, N, outC, layer.weight, layer.yBlock, 0, layer.col);
-    col2im(layer, dx, r0, n);
+    col2im(layer.g, layer.inC, layer.inF, layer.col, dx, r0, n);
     if (meter.add(N * K * SCAN_WORK)) yield;
   }
 }
@@ -224,7 +147,7 @@ export function* convBackwardSteps(meter: WorkMeter, layer: Conv2dLayer, x: Floa
  * within one slice of work (no generator of its own), otherwise gemm's units
  * in slices (the same values either way, gemm.ts).
  */
-function product(meter: WorkMeter, transA: boolean, transB: boolean, m: number, n: number, k: number,
+export function product(meter: WorkMeter, transA: boolean, transB: boolean, m: number, n: number, k: number,
                  a: FloatArray, b: FloatArray, beta: number, c: FloatArray): Iterable<void> {
   const flops = 2 * m * n * k;
   if (flops > SLICE_WORK) return gemmSteps(meter, transA, transB, m, n, k, 1, a, b, beta, c);

@@ -19,12 +19,14 @@
 // running statistics live in a second flat buffer. Dropout masks are drawn from
 // lib/rng.ts's xoshiro128** in row-major order, as native/core/dropout.h does.
 // Batch norm, layer norm, PReLU and the dense L1/L2 penalties: norm.ts,
-// prelu.ts, penalty.ts (formulas and sources there); conv2d and maxpool2d:
-// conv.ts, maxpool.ts, whose im2col scratch reserve() sizes with the rest.
+// prelu.ts, penalty.ts (formulas and sources there); conv2d, convtranspose2d
+// and maxpool2d: conv.ts, convtranspose.ts, maxpool.ts, whose column scratch
+// reserve() sizes with the rest.
 
 import type { Dtype, FloatArray, LayerSpec, LossSpec, OptimizerSpec, PlanSpec } from '../../engine';
 import { Rng } from '../../rng';
-import { buildLayer, inputWidth, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
+import { buildLayer, inputWidth, splitStats, validateLayer, WIDTH_FIXING_KINDS, type Layer, type Shape,
+  type WidthFixingKind } from './plan-layers';
 import { completeOptimizer, optimizerStateSize } from './optim';
 import { alloc, isCount } from './plan-arrays';
 import { WorkMeter } from './slices';
@@ -112,11 +114,11 @@ export abstract class PlanMemory {
     this.dtype = spec.dtype;
 
     const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' &&
-      (l.kind === 'dense' || l.kind === 'conv2d' || l.kind === 'maxpool2d'));
+      WIDTH_FIXING_KINDS.includes(l.kind));
     if (first < 0) {
-      throw new ArgumentRangeError('Expected at least one dense, conv2d or maxpool2d layer in layers but received none');
+      throw new ArgumentRangeError('Expected at least one dense, conv2d, convtranspose2d or maxpool2d layer in layers but received none');
     }
-    const firstIn = inputWidth(spec.layers[first] as LayerSpec & { kind: 'dense' | 'conv2d' | 'maxpool2d' }, first);
+    const firstIn = inputWidth(spec.layers[first] as LayerSpec & { kind: WidthFixingKind }, first);
 
     // Validate each layer and lay out its parameters and buffers in the flat buffers.
     let width = firstIn;
@@ -195,6 +197,9 @@ export abstract class PlanMemory {
       } else if (layer.kind === 'conv2d') {
         layer.weight = layer.bias = layer.dWeight = layer.dBias = layer.col = layer.yBlock = empty;
         layer.blockRows = 0;
+      } else if (layer.kind === 'convtranspose2d') {
+        layer.weight = layer.bias = layer.dWeight = layer.dBias = layer.col = layer.xBlock = empty;
+        layer.blockRows = 0;
       }
     }
   }
@@ -232,21 +237,29 @@ export abstract class PlanMemory {
     const aux = this.layers.map((l) =>
       l.kind === 'dropout' ? alloc(this.dtype, rows * l.width)
         : l.kind === 'layernorm' ? alloc(this.dtype, 4 * rows) : null);
-    // conv2d's im2col scratch: blocks of up to convBlockRows images (conv.ts).
+    // conv2d's and convtranspose2d's column scratch: blocks of up to
+    // convBlockRows images (conv.ts, convtranspose.ts); block: yBlock
+    // (outC × n·P) or xBlock (inC × n·P).
     const convScratch = this.layers.map((l) => {
-      if (l.kind !== 'conv2d') return null;
+      if (l.kind !== 'conv2d' && l.kind !== 'convtranspose2d') return null;
       const n = convBlockRows(l, rows);
       if (n === l.blockRows) return null; // capped by COL_BUDGET already: keep the buffers
-      return { n, col: alloc(this.dtype, l.K * n * l.P), yBlock: alloc(this.dtype, l.outC * n * l.P) };
+      const blockChannels = l.kind === 'conv2d' ? l.outC : l.inC;
+      return { n, col: alloc(this.dtype, l.K * n * l.P), block: alloc(this.dtype, blockChannels * n * l.P) };
     });
     this.layers.forEach((l, i) => {
       if (l.kind === 'dropout') l.mask = aux[i]!;
       else if (l.kind === 'layernorm') l.stats = splitStats(aux[i]!, rows);
       else if (l.kind === 'conv2d' && convScratch[i] !== null) {
-        const { n, col, yBlock } = convScratch[i]!;
+        const { n, col, block } = convScratch[i]!;
         l.blockRows = n;
         l.col = col;
-        l.yBlock = yBlock;
+        l.yBlock = block;
+      } else if (l.kind === 'convtranspose2d' && convScratch[i] !== null) {
+        const { n, col, block } = convScratch[i]!;
+        l.blockRows = n;
+        l.col = col;
+        l.xBlock = block;
       }
     });
     this.acts = acts;

@@ -2,8 +2,9 @@
 // training forward, which keeps every layer's output for backward; predict's
 // forward, through two scratch buffers; and backward. Kernels: gemm.ts,
 // activations.ts, dropout.ts, norm.ts, prelu.ts, penalty.ts; the backward of
-// the layers other than dense and activation: plan-layers.ts; conv2d and
-// maxpool2d: conv.ts (im2col + gemm) and maxpool.ts.
+// the layers other than dense and activation: plan-layers.ts; conv2d,
+// convtranspose2d and maxpool2d: conv.ts (im2col + gemm), convtranspose.ts
+// (col2im + gemm) and maxpool.ts.
 //
 // Dense layer (SPEC.md §1, notes 001; native/core/dense.h):
 //   forward   Z (B,OC) = A (B,C) · Wᵀ + b
@@ -15,8 +16,9 @@
 // the synchronous methods drain them (forwardRows, backwardRows, predictRows).
 // The batch norm, layer norm, dropout, PReLU and maxpool2d kernels and the
 // loss run whole (one slice each): they are column- or row-statistics passes
-// over one layer, cheap beside the dense layers around them. conv2d runs its
-// products in slices like a dense layer (conv.ts).
+// over one layer, cheap beside the dense layers around them. conv2d and
+// convtranspose2d run their products in slices like a dense layer (conv.ts,
+// convtranspose.ts).
 
 import type { FloatArray, LossSpec, Target } from '../../engine';
 import { dropoutForward } from './dropout';
@@ -25,6 +27,8 @@ import { batchnormForward, layernormForward } from './norm';
 import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
 import { convBackwardSteps, convForward, convForwardSteps, convForwardWork } from './conv';
+import { convTransposeBackwardSteps, convTransposeForward, convTransposeForwardSteps,
+  convTransposeForwardWork } from './convtranspose';
 import { maxpoolBackward, maxpoolForward, maxpoolWork } from './maxpool';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
@@ -65,6 +69,9 @@ export abstract class PlanPasses extends PlanState {
       case 'conv2d':
         convForward(layer, inp, out, rows);
         return;
+      case 'convtranspose2d':
+        convTransposeForward(layer, inp, out, rows);
+        return;
       case 'maxpool2d':
         maxpoolForward(layer, inp, out, rows);
         return;
@@ -104,6 +111,8 @@ export abstract class PlanPasses extends PlanState {
     const meter = this.meter;
     if (layer.kind === 'conv2d') {
       yield* convForwardSteps(meter, layer, inp, out, rows);
+    } else if (layer.kind === 'convtranspose2d') {
+      yield* convTransposeForwardSteps(meter, layer, inp, out, rows);
     } else if (layer.kind !== 'dense' && layer.kind !== 'activation') {
       this.layerForward(layer, inp, out, rows, training, keep);
       if (meter.add(layerWork(layer, rows))) yield;
@@ -193,6 +202,10 @@ export abstract class PlanPasses extends PlanState {
       } else if (layer.kind === 'conv2d') {
         const last = l === stop && dinput === null;
         yield* convBackwardSteps(meter, layer, acts[l], cur, last ? null : next, rows);
+        if (last) break;
+      } else if (layer.kind === 'convtranspose2d') {
+        const last = l === stop && dinput === null;
+        yield* convTransposeBackwardSteps(meter, layer, acts[l], cur, last ? null : next, rows);
         if (last) break;
       } else if (layer.kind === 'maxpool2d') {
         maxpoolBackward(layer, acts[l], cur, next, rows);
@@ -311,6 +324,7 @@ function layerWork(layer: Layer, rows: number): number {
   switch (layer.kind) {
     case 'dense': return (2 * layer.inF + SCAN_WORK) * rows * layer.outF;
     case 'conv2d': return convForwardWork(layer, rows);
+    case 'convtranspose2d': return convTransposeForwardWork(layer, rows);
     case 'maxpool2d': return maxpoolWork(layer, rows);
     default: return rows * layer.width * ELEMENT_WORK;
   }

@@ -1,7 +1,9 @@
-// The window geometry conv2d and maxpool2d share (lib/engine.ts Window2d,
-// SPEC.md §6): spec validation and the output size of a window sliding over
-// an image, ⌊(n + 2p − f)/s⌋ + 1 (torch.nn.Conv2d and MaxPool2d with
-// ceil_mode false, no dilation). Kernels: conv.ts, maxpool.ts.
+// The window geometry conv2d, convtranspose2d and maxpool2d share
+// (lib/engine.ts Window2d, SPEC.md §6): spec validation and the output size
+// of a window sliding over an image, ⌊(n + 2p − f)/s⌋ + 1 (torch.nn.Conv2d
+// and MaxPool2d with ceil_mode false, no dilation), and the transposed
+// conv's s(n − 1) + f − 2p (+ output_padding). Kernels: conv.ts,
+// convtranspose.ts, maxpool.ts (im2col.ts).
 
 import type { Window2d } from '../../engine';
 import { ArgumentRangeError, ArgumentTypeError } from '../../validate';
@@ -36,6 +38,20 @@ export function integerField(spec: object, field: string, min: number, at: strin
   return v;
 }
 
+/** The integer fields of a Window2d: sizes and strides ≥ 1, padding ≥ 0. */
+function windowFields(spec: Window2d, at: string): Omit<Geometry, 'outH' | 'outW'> {
+  return {
+    inH: integerField(spec, 'inHeight', 1, at),
+    inW: integerField(spec, 'inWidth', 1, at),
+    kH: integerField(spec, 'kernelHeight', 1, at),
+    kW: integerField(spec, 'kernelWidth', 1, at),
+    sH: integerField(spec, 'strideHeight', 1, at),
+    sW: integerField(spec, 'strideWidth', 1, at),
+    pH: integerField(spec, 'padHeight', 0, at),
+    pW: integerField(spec, 'padWidth', 0, at),
+  };
+}
+
 /**
  * Checks the window fields of a conv2d or maxpool2d spec: sizes and strides
  * ≥ 1, padding ≥ 0, and a kernel no larger than the padded image (torch
@@ -44,14 +60,7 @@ export function integerField(spec: object, field: string, min: number, at: strin
  * in the padding).
  */
 export function validateWindow(spec: Window2d, at: string, pooling: boolean): Geometry {
-  const inH = integerField(spec, 'inHeight', 1, at);
-  const inW = integerField(spec, 'inWidth', 1, at);
-  const kH = integerField(spec, 'kernelHeight', 1, at);
-  const kW = integerField(spec, 'kernelWidth', 1, at);
-  const sH = integerField(spec, 'strideHeight', 1, at);
-  const sW = integerField(spec, 'strideWidth', 1, at);
-  const pH = integerField(spec, 'padHeight', 0, at);
-  const pW = integerField(spec, 'padWidth', 0, at);
+  const { inH, inW, kH, kW, sH, sW, pH, pW } = windowFields(spec, at);
   if (pooling) {
     if (2 * pH > kH) {
       throw new ArgumentRangeError(`Expected at most half of kernelHeight (${kH}) for ${at}.padHeight but received ${pH}`);
@@ -72,10 +81,46 @@ export function validateWindow(spec: Window2d, at: string, pooling: boolean): Ge
 }
 
 /**
+ * Checks the window fields of a convtranspose2d spec (sizes and strides ≥ 1,
+ * padding ≥ 0, outPad < stride as torch's output_padding must be) and returns
+ * the geometry of the conv2d it is the adjoint of: a window sliding over the
+ * transposed conv's *output* image, of outHeight = (inHeight − 1)·strideHeight
+ * − 2·padHeight + kernelHeight + outPadHeight (SPEC.md §6, s(n − 1) + f − 2p,
+ * plus torch's output_padding), likewise outWidth, both ≥ 1. That conv's
+ * output, ⌊(outHeight + 2p − k)/s⌋ + 1 = inHeight since outPad < stride, is
+ * the transposed conv's input. With outPad > 0 the last outPad rows (columns)
+ * of the output lie in no window.
+ */
+export function validateTransposedWindow(spec: Window2d & { outPadHeight: number; outPadWidth: number },
+                                         at: string): Geometry {
+  const { inH, inW, kH, kW, sH, sW, pH, pW } = windowFields(spec, at);
+  const opH = integerField(spec, 'outPadHeight', 0, at);
+  const opW = integerField(spec, 'outPadWidth', 0, at);
+  if (opH >= sH) {
+    throw new ArgumentRangeError(`Expected less than strideHeight (${sH}) for ${at}.outPadHeight but received ${opH}`);
+  }
+  if (opW >= sW) {
+    throw new ArgumentRangeError(`Expected less than strideWidth (${sW}) for ${at}.outPadWidth but received ${opW}`);
+  }
+  // Only the padding can make the output empty: the other terms are ≥ 1 together.
+  const outH = (inH - 1) * sH - 2 * pH + kH + opH;
+  const outW = (inW - 1) * sW - 2 * pW + kW + opW;
+  if (outH < 1) {
+    const most = Math.floor(((inH - 1) * sH + kH + opH - 1) / 2);
+    throw new ArgumentRangeError(`Expected at most ${most} for ${at}.padHeight (outHeight = (inHeight − 1)·strideHeight − 2·padHeight + kernelHeight + outPadHeight must be ≥ 1) but received ${pH}`);
+  }
+  if (outW < 1) {
+    const most = Math.floor(((inW - 1) * sW + kW + opW - 1) / 2);
+    throw new ArgumentRangeError(`Expected at most ${most} for ${at}.padWidth (outWidth = (inWidth − 1)·strideWidth − 2·padWidth + kernelWidth + outPadWidth must be ≥ 1) but received ${pW}`);
+  }
+  return { inH: outH, inW: outW, kH, kW, sH, sW, pH, pW, outH: inH, outW: inW };
+}
+
+/**
  * Checks that channels·inHeight·inWidth is the width before the layer; the
  * message names the channel field (inChannels or channels).
  */
-export function checkImageWidth(channels: number, g: Geometry, width: number, channelField: string, at: string): void {
+export function checkImageWidth(channels: number, g: { inH: number; inW: number }, width: number, channelField: string, at: string): void {
   const inF = channels * g.inH * g.inW;
   if (inF !== width) {
     throw new ArgumentRangeError(`Expected ${channelField}·inHeight·inWidth ${width} (the width before it) for ${at} but received ${channels}·${g.inH}·${g.inW} = ${inF}`);
