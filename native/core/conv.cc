@@ -5,11 +5,16 @@
 #include <cmath>
 #include <limits>
 
+#include "conv_chunks.h"
 #include "gemm.h"
 #include "threads.h"
 
 namespace fastmlp {
 namespace {
+
+using conv_detail::chunk_begin;
+using conv_detail::chunk_count;
+using conv_detail::sum_in_double;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim
 
@@ -24,14 +29,6 @@ void valid_outputs(index_t kk, index_t stride, index_t pad, index_t in, index_t 
   lo = std::min(lo, out);
   hi = std::max(lo, std::min(hi, out));
 }
-
-// At most one chunk per thread, per slot of scratch and per row.
-index_t chunk_count(index_t rows, index_t slots) {
-  return std::max<index_t>(1, std::min<index_t>({rows, slots, index_t(num_threads())}));
-}
-
-// First row of chunk c when `rows` rows are split into `chunks` contiguous chunks.
-index_t chunk_begin(index_t c, index_t rows, index_t chunks) { return rows * c / chunks; }
 
 // Messages built only on failure (require_or): these run every call.
 void check_conv_args(const void* y, const void* x, const void* weight, index_t rows,
@@ -87,19 +84,6 @@ inline index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t
   }
   maxval = m;
   return best;
-}
-
-// Σ v[0..n) in double, in four interleaved partial sums (one chain of
-// dependent adds was latency-bound: perf put it at a tenth of a conv2d
-// backward); a fixed order, so the same bits every run.
-template <typename T>
-double sum_in_double(const T* v, index_t n) {
-  double a[4] = {0, 0, 0, 0};
-  index_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int j = 0; j < 4; ++j) a[j] += double(v[i + j]);
-  for (; i < n; ++i) a[0] += double(v[i]);
-  return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 // Rows per parallel chunk of a pooling pass: about 32k window elements each.
