@@ -4,11 +4,15 @@
 // input, 1×1 pointwise, a 1×1 input — in both dtypes with 1 and 2 threads;
 // the forward as the adjoint of conv2d (<convT_W(x), y> = <x, conv2d_W(y)>,
 // the same weight buffer: torch's layouts agree); repeated runs give the
-// same bits; the validator's refusals name the field. The network half
+// same bits; a forward and backward allocate nothing (operator new counted);
+// the validator's refusals name the field. The network half
 // (conv_transpose_network_test.cc) checks whole plans. ctest runs it once
 // per gemm micro-kernel (FASTMLP_GEMM_KERNEL).
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,6 +28,20 @@ using namespace fastmlp;
 using namespace fastmlp_test;
 
 void test_conv_transpose_network();  // conv_transpose_network_test.cc
+
+// Every allocation in this test binary is counted, so a kernel call can be
+// shown to allocate nothing.
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -150,6 +168,34 @@ void test_geometry(const Geometry& g, const char* type) {
   CHECK(zero);
 }
 
+// The scratch is all a call needs: after a first call (the thread pool and
+// gemm's own buffers warmed up), forward and backward allocate nothing.
+template <typename T>
+void test_no_allocation(const Geometry& g) {
+  const ConvTranspose2dShape s = shape_of(g);
+  const index_t rows = 4, slots = 2;
+  const auto x = seeded_vec<T>(static_cast<std::size_t>(rows * s.in_size()), 1);
+  const auto wt = seeded_vec<T>(static_cast<std::size_t>(s.in_c * s.k()), 2);
+  const auto b = seeded_vec<T>(static_cast<std::size_t>(s.out_c), 3);
+  const auto dy = seeded_vec<T>(static_cast<std::size_t>(rows * s.out_size()), 4);
+  std::vector<T> scratch(static_cast<std::size_t>(slots * s.slot_size())), y(dy.size()), dx(x.size());
+  std::vector<T> dw(wt.size()), db(b.size());
+  const auto pass = [&] {
+    conv_transpose2d_forward(y.data(), x.data(), wt.data(), b.data(), rows, s, scratch.data(), slots);
+    conv_transpose2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), wt.data(), rows, s,
+                              scratch.data(), slots);
+  };
+  pass();
+  const long before = g_allocations.load();
+  pass();
+  pass();
+  const long made = g_allocations.load() - before;
+  if (made != 0)
+    std::fprintf(stderr, "convtranspose2d %s: %ld allocations in two passes (threads %d)\n", g.name, made,
+                 num_threads());
+  CHECK(made == 0);
+}
+
 // The transposed conv is conv2d's adjoint: with no bias,
 // <convT_W(x), u> = <x, conv2d_W(u)> where conv2d runs on the output grid
 // with inC' = outC, outC' = inC and the same weight buffer.
@@ -230,6 +276,8 @@ int main() {
     for (const Geometry& g : kGeometries) {
       test_geometry<float>(g, "float32");
       test_geometry<double>(g, "float64");
+      test_no_allocation<float>(g);
+      test_no_allocation<double>(g);
     }
   }
   test_validate();
