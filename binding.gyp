@@ -16,6 +16,7 @@
       "sources": [
         "native/core/activations.cc",
         "native/core/conv.cc",
+        "native/core/conv_transpose.cc",
         "native/core/dense.cc",
         "native/core/dropout.cc",
         "native/core/gemm.cc",

@@ -71,7 +71,8 @@ double optional_number(const Napi::Value& v, const char* name, double fallback) 
   return v.IsUndefined() ? fallback : number(v, name);
 }
 
-// The geometry fields of a conv2d or maxpool2d spec (lib/engine.ts Window2d).
+// The geometry fields of a conv2d, convtranspose2d or maxpool2d spec
+// (lib/engine.ts Window2d).
 // Sizes and strides ≥ 1, padding ≥ 0 here; how they fit together (the kernel
 // within the padded input, pooling's padding at most half the kernel) is the
 // core's check (conv.h validate_window), a RangeError naming the field.
@@ -146,13 +147,22 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
       l.in_channels = integer(o.Get("inChannels"), (at + ".inChannels").c_str(), 1, kMaxDim);
       l.out_channels = integer(o.Get("outChannels"), (at + ".outChannels").c_str(), 1, kMaxDim);
       l.window = parse_window(o, at);
+    } else if (kind == "convtranspose2d") {
+      // outPad < stride and outHeight/outWidth ≥ 1 are the core's checks
+      // (conv_transpose.h validate_conv_transpose), a RangeError naming the field.
+      l.kind = LayerSpec::Kind::ConvTranspose2d;
+      l.in_channels = integer(o.Get("inChannels"), (at + ".inChannels").c_str(), 1, kMaxDim);
+      l.out_channels = integer(o.Get("outChannels"), (at + ".outChannels").c_str(), 1, kMaxDim);
+      l.window = parse_window(o, at);
+      l.out_pad_h = integer(o.Get("outPadHeight"), (at + ".outPadHeight").c_str(), 0, kMaxDim);
+      l.out_pad_w = integer(o.Get("outPadWidth"), (at + ".outPadWidth").c_str(), 0, kMaxDim);
     } else if (kind == "maxpool2d") {
       l.kind = LayerSpec::Kind::MaxPool2d;
       l.channels = integer(o.Get("channels"), (at + ".channels").c_str(), 1, kMaxDim);
       l.window = parse_window(o, at);
     } else {
       throw_range_error(v.Env(), "Expected 'dense', 'activation', 'dropout', 'batchnorm', "
-                                 "'layernorm', 'prelu', 'conv2d' or 'maxpool2d' for layers[" +
+                                 "'layernorm', 'prelu', 'conv2d', 'convtranspose2d' or 'maxpool2d' for layers[" +
                                      std::to_string(i) + "].kind but received '" + kind + "'");
     }
     layers.push_back(l);

@@ -5,11 +5,17 @@
 #include <cmath>
 #include <limits>
 
+#include "conv_chunks.h"
 #include "gemm.h"
 #include "threads.h"
 
 namespace fastmlp {
 namespace {
+
+using conv_detail::chunk_begin;
+using conv_detail::chunk_count;
+using conv_detail::parallel_for_inline;
+using conv_detail::sum_in_double;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim
 
@@ -24,14 +30,6 @@ void valid_outputs(index_t kk, index_t stride, index_t pad, index_t in, index_t 
   lo = std::min(lo, out);
   hi = std::max(lo, std::min(hi, out));
 }
-
-// At most one chunk per thread, per slot of scratch and per row.
-index_t chunk_count(index_t rows, index_t slots) {
-  return std::max<index_t>(1, std::min<index_t>({rows, slots, index_t(num_threads())}));
-}
-
-// First row of chunk c when `rows` rows are split into `chunks` contiguous chunks.
-index_t chunk_begin(index_t c, index_t rows, index_t chunks) { return rows * c / chunks; }
 
 // Messages built only on failure (require_or): these run every call.
 void check_conv_args(const void* y, const void* x, const void* weight, index_t rows,
@@ -87,19 +85,6 @@ inline index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t
   }
   maxval = m;
   return best;
-}
-
-// Σ v[0..n) in double, in four interleaved partial sums (one chain of
-// dependent adds was latency-bound: perf put it at a tenth of a conv2d
-// backward); a fixed order, so the same bits every run.
-template <typename T>
-double sum_in_double(const T* v, index_t n) {
-  double a[4] = {0, 0, 0, 0};
-  index_t i = 0;
-  for (; i + 4 <= n; i += 4)
-    for (int j = 0; j < 4; ++j) a[j] += double(v[i + j]);
-  for (; i < n; ++i) a[0] += double(v[i]);
-  return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
 // Rows per parallel chunk of a pooling pass: about 32k window elements each.
@@ -211,7 +196,7 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
   // One chunk of rows per thread; the gemm inside a chunk then runs on its
   // own thread (threads.h: a nested loop runs serially), or on the pool when
   // there is one chunk.
-  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
+  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       T* col = scratch + c * s.slot_size();
       for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
@@ -249,7 +234,7 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   const auto partial_db = [&](index_t c) {
     return c == 0 ? dbias : scratch + c * slot + 2 * K * P + s.out_c * K;
   };
-  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
+  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       T* col = scratch + c * slot;
       T* dcol = col + K * P;
@@ -285,7 +270,7 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   if (chunks == 1) return;
   // The partial sums added in chunk order: the same bits every run for a
   // given thread count.
-  parallel_for(s.out_c * K, 4096, [&](index_t b, index_t e) {
+  parallel_for_inline(s.out_c * K, 4096, [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       T acc = dweight[i];
       for (index_t c = 1; c < chunks; ++c) acc += partial_dw(c)[i];
@@ -303,7 +288,7 @@ template <typename T>
 void maxpool2d_forward(T* y, const T* x, index_t rows, index_t channels, const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w();
   const index_t in_size = channels * w.in_h * w.in_w, out_size = channels * OH * OW;
-  parallel_for(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+  parallel_for_inline(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
     for (index_t n = b; n < e; ++n) {
       for (index_t c = 0; c < channels; ++c) {
         const T* xc = x + n * in_size + c * w.in_h * w.in_w;
@@ -320,7 +305,7 @@ void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t ch
                         const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w(), HW = w.in_h * w.in_w;
   const index_t in_size = channels * HW, out_size = channels * OH * OW;
-  parallel_for(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+  parallel_for_inline(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
     for (index_t n = b; n < e; ++n) {
       std::fill(dx + n * in_size, dx + (n + 1) * in_size, T(0));
       for (index_t c = 0; c < channels; ++c) {

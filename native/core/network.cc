@@ -78,16 +78,22 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     : layers_(layers) {
   require(max_batch >= 1, "network: expected max_batch >= 1 but received " +
                               std::to_string(max_batch));
-  // The first layer that declares its input width — dense, conv2d or maxpool2d — fixes the network's.
+  // The first layer that declares its input width — dense, conv2d,
+  // convtranspose2d or maxpool2d — fixes the network's.
   const auto first_sized =
       std::find_if(layers_.begin(), layers_.end(), [](const LayerSpec& l) {
         return l.kind == LayerSpec::Kind::Dense || l.kind == LayerSpec::Kind::Conv2d ||
-               l.kind == LayerSpec::Kind::MaxPool2d;
+               l.kind == LayerSpec::Kind::ConvTranspose2d || l.kind == LayerSpec::Kind::MaxPool2d;
       });
   require(first_sized != layers_.end(),
-          "network: expected at least one dense, conv2d or maxpool2d layer");
+          "network: expected at least one dense, conv2d, convtranspose2d or maxpool2d layer");
   if (first_sized->kind == LayerSpec::Kind::Dense) {
     in_ = first_sized->in;
+  } else if (first_sized->kind == LayerSpec::Kind::ConvTranspose2d) {
+    const std::string at = "network: layer " + std::to_string(first_sized - layers_.begin()) +
+                           " (convtranspose2d)";
+    validate_conv_transpose(conv_transpose_shape(first_sized - layers_.begin()), at.c_str());
+    in_ = image_width(first_sized->in_channels, first_sized->window.in_h, first_sized->window.in_w);
   } else {
     const bool pool = first_sized->kind == LayerSpec::Kind::MaxPool2d;
     const std::string at = "network: layer " + std::to_string(first_sized - layers_.begin()) +
@@ -160,6 +166,32 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
       buf_off_.push_back(-1);
       aux_.emplace_back();
       cur = image_width(out_c, w.out_h(), w.out_w());
+    } else if (L.kind == LayerSpec::Kind::ConvTranspose2d) {
+      const std::string where = at + " (convtranspose2d)";
+      const ConvTranspose2dShape shape = conv_transpose_shape(l);
+      validate_conv_transpose(shape, where.c_str());
+      const Window2d& w = L.window;
+      const index_t in_w = image_width(shape.in_c, w.in_h, w.in_w);
+      require(in_w == cur, where + ": expected inChannels*inHeight*inWidth = " + std::to_string(cur) +
+                               " (the previous width) but received " + std::to_string(in_w));
+      // Every product checked before the shape's own (unchecked) formulas are used.
+      const index_t k = checked_mul(checked_mul(shape.out_c, w.kernel_h, "convtranspose2d kernel"),
+                                    w.kernel_w, "convtranspose2d kernel");
+      const index_t weights = checked_mul(shape.in_c, k, "parameter count");
+      const index_t np = weights + shape.out_c;
+      const index_t kp = checked_mul(k, checked_mul(w.in_h, w.in_w, "convtranspose2d scratch"),
+                                     "convtranspose2d scratch");
+      require(kp <= kMaxElems - np, "network: convtranspose2d scratch is too large");
+      const index_t slot = kp + np;
+      require(slot == shape.slot_size() && np == shape.param_count(),
+              "network: convtranspose2d scratch is too large");
+      conv_slot_size_ = std::max(conv_slot_size_, slot);
+      param_off_.push_back(nparams_);
+      require(nparams_ <= kMaxElems - np, "network: parameter count is too large");
+      nparams_ += np;
+      buf_off_.push_back(-1);
+      aux_.emplace_back();
+      cur = image_width(shape.out_c, shape.out_h(), shape.out_w());
     } else {
       index_t np = 0, nb = 0;
       if (L.kind == LayerSpec::Kind::Dropout) {
@@ -299,7 +331,7 @@ void Network<T>::reserve(index_t rows) {
     else if (L.kind == LayerSpec::Kind::LayerNorm)
       new_aux[l].resize(static_cast<std::size_t>(checked_mul(rows, 4, "batch")));
   }
-  // conv2d's scratch: one slot per thread that a batch this size can use.
+  // conv2d's and convtranspose2d's scratch: one slot per thread that a batch this size can use.
   std::vector<T> new_conv;
   const index_t conv_slots = std::min<index_t>(num_threads(), rows);
   if (conv_slot_size_ > 0 && conv_slots > conv_slots_)
@@ -337,6 +369,12 @@ template <typename T>
 Conv2dShape Network<T>::conv_shape(std::size_t l) const {
   const LayerSpec& L = layers_[l];
   return Conv2dShape{L.in_channels, L.out_channels, L.window};
+}
+
+template <typename T>
+ConvTranspose2dShape Network<T>::conv_transpose_shape(std::size_t l) const {
+  const LayerSpec& L = layers_[l];
+  return ConvTranspose2dShape{L.in_channels, L.out_channels, L.window, L.out_pad_h, L.out_pad_w};
 }
 
 template <typename T>

@@ -1,4 +1,4 @@
-// Direct (naive) conv2d and max_pool2d in double, written from their
+// Direct (naive) conv2d, conv_transpose2d and max_pool2d in double, written from their
 // definitions (torch.nn.functional.conv2d / max_pool2d docs) with no im2col,
 // as the references conv_test.cc checks the core's kernels against.
 #pragma once
@@ -8,10 +8,12 @@
 #include <vector>
 
 #include "conv.h"
+#include "conv_transpose.h"
 
 namespace fastmlp_test {
 
 using fastmlp::Conv2dShape;
+using fastmlp::ConvTranspose2dShape;
 using fastmlp::index_t;
 using fastmlp::Window2d;
 
@@ -103,6 +105,68 @@ inline std::vector<double> naive_maxpool2d(const std::vector<double>& x, index_t
           argmax[o] = best;
         }
   return y;
+}
+
+// y = conv_transpose2d(x, weight, bias) by its definition as a scatter
+// (torch.nn.ConvTranspose2d docs): input pixel (ih, iw) of channel c adds
+// x·W[c][o][kh][kw] onto output (ih·s − p + kh, iw·s − p + kw) of channel o
+// when that lies in the output; weight is inC × outC × kH × kW.
+inline std::vector<double> naive_conv_transpose2d(const std::vector<double>& x, const std::vector<double>& wt,
+                                                  const std::vector<double>& b, index_t rows,
+                                                  const ConvTranspose2dShape& s) {
+  const Window2d& w = s.win;
+  const index_t OH = s.out_h(), OW = s.out_w();
+  std::vector<double> y(static_cast<std::size_t>(rows * s.out_c * OH * OW));
+  for (index_t n = 0; n < rows; ++n)
+    for (index_t o = 0; o < s.out_c; ++o)
+      for (index_t i = 0; i < OH * OW; ++i) y[static_cast<std::size_t>((n * s.out_c + o) * OH * OW + i)] = b[static_cast<std::size_t>(o)];
+  for (index_t n = 0; n < rows; ++n)
+    for (index_t c = 0; c < s.in_c; ++c)
+      for (index_t ih = 0; ih < w.in_h; ++ih)
+        for (index_t iw = 0; iw < w.in_w; ++iw) {
+          const double v = x[static_cast<std::size_t>(((n * s.in_c + c) * w.in_h + ih) * w.in_w + iw)];
+          for (index_t o = 0; o < s.out_c; ++o)
+            for (index_t kh = 0; kh < w.kernel_h; ++kh)
+              for (index_t kw = 0; kw < w.kernel_w; ++kw) {
+                const index_t oh = ih * w.stride_h - w.pad_h + kh, ow = iw * w.stride_w - w.pad_w + kw;
+                if (oh < 0 || ow < 0 || oh >= OH || ow >= OW) continue;
+                y[static_cast<std::size_t>(((n * s.out_c + o) * OH + oh) * OW + ow)] +=
+                    v * wt[static_cast<std::size_t>(((c * s.out_c + o) * w.kernel_h + kh) * w.kernel_w + kw)];
+              }
+        }
+  return y;
+}
+
+// Gradients of sum(y · dy) for the scatter above, term by term.
+inline void naive_conv_transpose2d_backward(const std::vector<double>& x, const std::vector<double>& wt,
+                                            const std::vector<double>& dy, index_t rows,
+                                            const ConvTranspose2dShape& s, std::vector<double>& dx,
+                                            std::vector<double>& dw, std::vector<double>& db) {
+  const Window2d& w = s.win;
+  const index_t OH = s.out_h(), OW = s.out_w();
+  dx.assign(static_cast<std::size_t>(rows * s.in_size()), 0.0);
+  dw.assign(static_cast<std::size_t>(s.in_c * s.k()), 0.0);
+  db.assign(static_cast<std::size_t>(s.out_c), 0.0);
+  for (index_t n = 0; n < rows; ++n)
+    for (index_t o = 0; o < s.out_c; ++o)
+      for (index_t i = 0; i < OH * OW; ++i)
+        db[static_cast<std::size_t>(o)] += dy[static_cast<std::size_t>((n * s.out_c + o) * OH * OW + i)];
+  for (index_t n = 0; n < rows; ++n)
+    for (index_t c = 0; c < s.in_c; ++c)
+      for (index_t ih = 0; ih < w.in_h; ++ih)
+        for (index_t iw = 0; iw < w.in_w; ++iw) {
+          const auto xi = static_cast<std::size_t>(((n * s.in_c + c) * w.in_h + ih) * w.in_w + iw);
+          for (index_t o = 0; o < s.out_c; ++o)
+            for (index_t kh = 0; kh < w.kernel_h; ++kh)
+              for (index_t kw = 0; kw < w.kernel_w; ++kw) {
+                const index_t oh = ih * w.stride_h - w.pad_h + kh, ow = iw * w.stride_w - w.pad_w + kw;
+                if (oh < 0 || ow < 0 || oh >= OH || ow >= OW) continue;
+                const double g = dy[static_cast<std::size_t>(((n * s.out_c + o) * OH + oh) * OW + ow)];
+                const auto wi = static_cast<std::size_t>(((c * s.out_c + o) * w.kernel_h + kh) * w.kernel_w + kw);
+                dx[xi] += g * wt[wi];
+                dw[wi] += g * x[xi];
+              }
+        }
 }
 
 }  // namespace fastmlp_test

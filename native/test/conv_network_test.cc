@@ -233,10 +233,10 @@ void test_refusals() {
   refuses({conv, pool_spec(2, 2, 2, 2, 1, 0)}, "layer 1 (maxpool2d): expected channels*inHeight*inWidth = 12");
   refuses({dense_spec(5, 12), pool_spec(3, 2, 2, 3, 1, 0)}, "expected kernelHeight <= inHeight");
   refuses({activation_spec(Activation::Relu)},
-          "expected at least one dense, conv2d or maxpool2d layer");
-  // The first layer that declares its width (dense, conv2d or maxpool2d) fixes
-  // the input width, so a pooling layer may come first; the layers after it
-  // must take its output width.
+          "expected at least one dense, conv2d, convtranspose2d or maxpool2d layer");
+  // The first layer that declares its width (dense, conv2d, convtranspose2d
+  // or maxpool2d) fixes the input width, so a pooling layer may come first;
+  // the layers after it must take its output width.
   refuses({pool_spec(1, 4, 4, 2, 2, 0), conv_spec(1, 1, 4, 4, 1, 1, 1, 1, 0, 0)},
           "layer 1 (conv2d): expected inChannels*inHeight*inWidth = 4");
   Network<double> pooled_first({pool_spec(1, 4, 4, 2, 2, 0), conv_spec(1, 2, 2, 2, 1, 1, 1, 1, 0, 0)}, 2);
