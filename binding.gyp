@@ -15,6 +15,8 @@
       "target_name": "fastmlp",
       "sources": [
         "native/core/activations.cc",
+        "native/core/conv.cc",
+        "native/core/conv_transpose.cc",
         "native/core/dense.cc",
         "native/core/dropout.cc",
         "native/core/gemm.cc",

@@ -5,7 +5,7 @@
 import cjs from '../dist/index.js';
 
 export const {
-  Matrix, Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, Sequential, backend, setThreads,
+  Matrix, Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, Conv2d, ConvTranspose2d, MaxPool2d, Sequential, backend, setThreads,
   optim, losses, ops, metrics, models, io, layerFromConfig, registerLayer, schedules, callbacks, data, init,
   AbortError,
 } = cjs;

@@ -51,7 +51,47 @@ export type LayerSpec =
   /** torch.nn.LayerNorm over the last dimension; parameters weight, bias (elementwiseAffine). */
   | { kind: 'layernorm'; normalizedShape: number; eps: number; elementwiseAffine: boolean }
   /** torch.nn.PReLU; numParameters is 1 or the width; parameter weight. */
-  | { kind: 'prelu'; numParameters: number };
+  | { kind: 'prelu'; numParameters: number }
+  /**
+   * torch.nn.Conv2d (cross-correlation, zeros padding, no dilation or groups) on
+   * rows that hold images flattened as torch's x.flatten(1): channel, then row,
+   * then column (NCHW). In width inChannels·inHeight·inWidth, out width
+   * outChannels·outHeight·outWidth with outHeight = ⌊(inHeight + 2·padHeight −
+   * kernelHeight)/strideHeight⌋ + 1 (SPEC §6), likewise outWidth. Parameters
+   * weight (outChannels × inChannels × kernelHeight × kernelWidth, torch's
+   * layout) then bias (outChannels).
+   */
+  | ({ kind: 'conv2d'; inChannels: number; outChannels: number } & Window2d)
+  /**
+   * torch.nn.ConvTranspose2d (no dilation or groups): the adjoint of conv2d,
+   * on the same NCHW-flattened rows. In width inChannels·inHeight·inWidth, out
+   * width outChannels·outHeight·outWidth with outHeight = (inHeight − 1)·
+   * strideHeight − 2·padHeight + kernelHeight + outPadHeight (SPEC §6, torch's
+   * output_padding: outPadHeight < strideHeight), likewise outWidth; both ≥ 1.
+   * Parameters weight (inChannels × outChannels × kernelHeight × kernelWidth,
+   * torch's layout for ConvTranspose2d) then bias (outChannels).
+   */
+  | ({ kind: 'convtranspose2d'; inChannels: number; outChannels: number; outPadHeight: number; outPadWidth: number } & Window2d)
+  /**
+   * torch.nn.MaxPool2d (ceil_mode false, no dilation) over each of `channels`
+   * images of a row, flattened as for conv2d; padding counts as −∞ and is at
+   * most half the kernel. No parameters. Backward sends each output's gradient
+   * to the first maximum of its window in row-major order (torch's CPU kernel;
+   * a NaN counts as the maximum).
+   */
+  | ({ kind: 'maxpool2d'; channels: number } & Window2d);
+
+/** The geometry conv2d and maxpool2d share: input image size, kernel, stride and padding (all ≥ 1, padding ≥ 0). */
+export interface Window2d {
+  inHeight: number;
+  inWidth: number;
+  kernelHeight: number;
+  kernelWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padHeight: number;
+  padWidth: number;
+}
 
 /** Loss settings (SPEC.md §3, PyTorch conventions). */
 export interface LossSpec {

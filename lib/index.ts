@@ -2,6 +2,8 @@
 export { Matrix } from './matrix';
 export type { MatrixLike, RowLike, InputLike } from './matrix';
 export { Layer, Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU, layerFromConfig, registerLayer } from './layers';
+export { Conv2d, ConvTranspose2d, MaxPool2d } from './layers-conv';
+export type { Conv2dOptions, ConvTranspose2dOptions, MaxPool2dOptions, Size2d, ImageShape } from './layers-conv';
 export type { DenseOptions, ActivationOption, ActivationConfig, LayerConfig, Regularizer } from './layers';
 // What a custom Layer subclass implements: toSpecs (the engine's ops), params, initParams (the model's generator).
 export type { LayerSpec } from './engine';

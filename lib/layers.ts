@@ -45,7 +45,7 @@ export function layerFromConfig(config: unknown, name = 'config'): Layer {
 }
 
 /** A config's options without its type, for passing to a constructor's strict options check. */
-function optionsOf(config: LayerConfig, keys: readonly string[]): Record<string, unknown> {
+export function optionsOf(config: LayerConfig, keys: readonly string[]): Record<string, unknown> {
   // Null prototype: a '__proto__' key from a parsed file stays an ordinary (unknown) option.
   const out: Record<string, unknown> = Object.create(null);
   for (const k of Object.keys(config)) if (k !== 'type' && !keys.includes(k)) out[k] = config[k];

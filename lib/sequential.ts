@@ -5,6 +5,7 @@ import { getEngine } from './backend';
 import { BufferScratch } from './buffer-scratch';
 import type { Dtype, Engine, EngineName, FloatArray, LayerSpec, LossName, NetworkPlan, Target } from './engine';
 import { BatchNorm1d, Layer, type LayerConfig } from './layers';
+import { bindImageLayers } from './layers-conv';
 import { layoutParams, type ParamEntry } from './param-layout';
 import { runSteps, type Steps } from './steps';
 import type { StateCopy } from './state-copy';
@@ -96,18 +97,19 @@ export class Sequential {
     if (!Array.isArray(layers)) throw typeError('layers', 'an array of layers', layers);
     if (layers.length === 0) throw new ArgumentRangeError('Expected at least one layer for layers but received an empty array');
     layers.forEach((l, i) => {
-      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
+      if (!(l instanceof Layer)) throw typeError(`layers[${i}]`, 'a layer (Dense, Conv2d, ConvTranspose2d, MaxPool2d, Activation, Dropout, BatchNorm1d, LayerNorm, PReLU)', l);
     });
     const o = options('Sequential options', opts, ['engine', 'seed', 'dtype', 'reuseFitMemory']);
     this.dtype = o.dtype === undefined ? 'float32' : oneOf('dtype', o.dtype, DTYPES);
     this.seed = o.seed === undefined ? randomSeed() : integer('seed', o.seed, 0);
     this.engineImpl = getEngine(o.engine ?? 'auto');
-    this.layers = [...layers];
+    // Image layers after the first take their input shape from the layer before (lib/layers-conv.ts).
+    this.layers = bindImageLayers(layers);
 
-    const first = layers.find((l) => l.inFeatures !== null);
-    if (!first) throw new ArgumentRangeError('Expected at least one Dense layer in layers, to fix the input width');
+    const first = this.layers.find((l) => l.inFeatures !== null);
+    if (!first) throw new ArgumentRangeError('Expected at least one Dense, Conv2d or ConvTranspose2d layer in layers (or a MaxPool2d given its channels and inputSize), to fix the input width');
     this.inputSize = first.inFeatures as number;
-    const { specs, entries, outputSize, paramCount, bufferCount } = layoutParams(layers, this.inputSize);
+    const { specs, entries, outputSize, paramCount, bufferCount } = layoutParams(this.layers, this.inputSize);
     this.specs = specs;
     this.data = new ModelData(this.engineImpl, this.dtype, this.inputSize, outputSize, () => this.lossKind(),
       o.reuseFitMemory === undefined ? true : boolean('reuseFitMemory', o.reuseFitMemory));

@@ -231,7 +231,7 @@ describe('layer configs', () => {
 
   it('layerFromConfig rejects what is not a layer config', () => {
     expect(() => layerFromConfig(null)).toThrow(TypeError);
-    expect(() => layerFromConfig({ type: 'Conv2d' })).toThrow(/config.type/);
+    expect(() => layerFromConfig({ type: 'Conv3d' })).toThrow(/config.type/);
     expect(() => layerFromConfig({ type: 'Dropout', p: 2 })).toThrow(RangeError);
     expect(() => layerFromConfig({ type: 'BatchNorm1d', numFeatures: 3, affine: 'yes' })).toThrow(/Expected a boolean for affine/);
   });

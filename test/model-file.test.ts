@@ -285,7 +285,7 @@ describe('configs and registries', () => {
       expect(copy.getConfig()).toEqual(layer.getConfig());
       expect(copy.describe()).toBe(layer.describe());
     }
-    expect(() => layerFromConfig({ type: 'Conv2d' })).toThrow(/Expected a known layer type .* but received 'Conv2d'/);
+    expect(() => layerFromConfig({ type: 'Conv3d' })).toThrow(/Expected a known layer type .* but received 'Conv3d'/);
     expect(() => layerFromConfig('Dense')).toThrow(TypeError);
     expect(() => layerFromConfig({ type: 'Dense', inFeatures: 3, outFeatures: 4, colour: 'red' })).toThrow(/Unknown option 'colour'/);
     expect(() => layerFromConfig({ type: 'Dense', inFeatures: -3, outFeatures: 4 })).toThrow(RangeError);

@@ -210,8 +210,8 @@ describe('ONNX export argument checks', () => {
   });
 
   it('refuses a layer or activation it has no mapping for, naming it', () => {
-    const odd = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'Conv2d' })], { engine: 'js' });
-    expect(() => io.exportOnnxBuffer(odd)).toThrow(/no ONNX mapping for layer 1 of type 'Conv2d'/);
+    const odd = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'Conv3d' })], { engine: 'js' });
+    expect(() => io.exportOnnxBuffer(odd)).toThrow(/no ONNX mapping for layer 1 of type 'Conv3d'/);
     const act = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'Activation', activation: 'step' })], { engine: 'js' });
     expect(() => io.exportOnnxBuffer(act)).toThrow(/no ONNX mapping for activation "step"/);
     const inherited = new Sequential([new Dense(2, 2), new ExportsAs({ type: 'constructor' })], { engine: 'js' });

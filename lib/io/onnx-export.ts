@@ -16,7 +16,7 @@ import { ArgumentRangeError, integer, options, typeError } from '../validate';
 import { ERFC_CHEBYSHEV } from '../erfc-chebyshev';
 import { filePath, writeFileAtomic } from './files';
 import {
-  ATTR_FLOAT, ATTR_INT, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, onnxModelType,
+  ATTR_FLOAT, ATTR_INT, ATTR_INTS, ATTR_STRING, ONNX_DOUBLE, ONNX_FLOAT, ONNX_INT64, onnxModelType,
 } from './onnx-schema';
 
 export interface OnnxExportOptions {
@@ -24,7 +24,7 @@ export interface OnnxExportOptions {
   opset?: number;
 }
 
-type Attribute = { name: string; type: number; f?: number; i?: number; s?: Uint8Array };
+type Attribute = { name: string; type: number; f?: number; i?: number; s?: Uint8Array; ints?: number[] };
 
 /** Builder state shared by the exporters: nodes, initializers and fresh names. */
 export class GraphBuilder {
@@ -40,15 +40,29 @@ export class GraphBuilder {
 
   /** A named parameter of the model (state_dict name) as an initializer; returns its name. */
   param(name: string, dims: number[]): string {
+    return this.constant(name, dims, this.values(name));
+  }
+
+  /** A named parameter's values (to store rearranged). */
+  values(name: string): FloatArray {
     const data = this.weights[name];
     if (!data) throw new Error(`ONNX export: the model has no parameter '${name}'`);
-    return this.constant(name, dims, data);
+    return data;
   }
 
   /** A constant tensor of the model's dtype; returns its name. */
   constant(name: string, dims: number[], values: ArrayLike<number>): string {
     const data = this.dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
     this.initializers.push({ name, dims, data_type: this.dtype === 'float32' ? ONNX_FLOAT : ONNX_DOUBLE,
+      raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  }
+
+  /** A constant int64 vector (a Reshape's shape); returns its name. */
+  int64s(hint: string, values: readonly number[]): string {
+    const data = BigInt64Array.from(values, (v) => BigInt(v));
+    const name = this.fresh(hint);
+    this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64,
       raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
     return name;
   }
@@ -69,6 +83,7 @@ export class GraphBuilder {
 const f = (name: string, value: number): Attribute => ({ name, type: ATTR_FLOAT, f: value });
 const i = (name: string, value: number): Attribute => ({ name, type: ATTR_INT, i: value });
 const s = (name: string, value: string): Attribute => ({ name, type: ATTR_STRING, s: Buffer.from(value, 'utf8') });
+const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTR_INTS, ints: values });
 
 /** Reads a numeric option of a config, or its default (options other areas add to activations). */
 function opt(config: LayerConfig, key: string, fallback: number): number {
@@ -222,6 +237,81 @@ export interface LayerContext {
 
 type LayerExporter = (g: GraphBuilder, x: string, config: LayerConfig, ctx: LayerContext) => string;
 
+/**
+ * Conv2d on images (batch, C, H, W) without the Conv op, whose onnxruntime
+ * kernel is float32 only: im2col in ONNX ops (Chellapilla, Puri, Simard 2006).
+ * The zero-padded images, channels last, are sliced once per kernel offset
+ * (a, b) with the stride — (batch, OH, OW, C) each — and the slices
+ * concatenated on the last axis, so one MatMul with the weight rearranged to
+ * rows (a, b, c) × outChannels gives (batch, OH, OW, M); then the bias, and
+ * back to (batch, M, OH, OW).
+ */
+function convDouble(g: GraphBuilder, images: string, c: LayerConfig, index: number,
+                    weight = g.values(`${index}.weight`)): string {
+  const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+  const [[kh, kw], [sh, sw], [ph, pw], [h, w]] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as
+    [number, number][];
+  const [oh, ow] = [Math.floor((h + 2 * ph - kh) / sh) + 1, Math.floor((w + 2 * pw - kw) / sw) + 1];
+  const padded = ph + pw > 0 ? g.node('Pad', [images, g.int64s('pads', [0, 0, ph, pw, 0, 0, ph, pw])]) : images;
+  const last = g.node('Transpose', [padded], [ints('perm', [0, 2, 3, 1])]);
+  const slices: string[] = [];
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      slices.push(g.node('Slice', [last, g.int64s('starts', [a, b]), g.int64s('ends', [a + sh * (oh - 1) + 1, b + sw * (ow - 1) + 1]),
+        g.int64s('axes', [1, 2]), g.int64s('steps', [sh, sw])]));
+    }
+  }
+  const columns = slices.length === 1 ? slices[0]! : g.node('Concat', slices, [i('axis', 3)]);
+  // weight: outC × inC × kh × kw
+  const rows = new Float64Array(kh * kw * inC * outC);
+  for (let m = 0; m < outC; m++) {
+    for (let ch = 0; ch < inC; ch++) {
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) rows[((a * kw + b) * inC + ch) * outC + m] = weight[((m * inC + ch) * kh + a) * kw + b]!;
+      }
+    }
+  }
+  const product = g.node('MatMul', [columns, g.constant(g.fresh(`conv${index}_columns_weight`), [kh * kw * inC, outC], rows)]);
+  const biased = g.node('Add', [product, g.param(`${index}.bias`, [outC])]);
+  return g.node('Transpose', [biased], [ints('perm', [0, 3, 1, 2])]);
+}
+
+/**
+ * ConvTranspose2d on images (batch, C, H, W) for float64 (no onnxruntime
+ * kernel): a transposed convolution is the stride-1 convolution of the input
+ * spread out with stride − 1 zeros between its values and padded with
+ * kernel − 1 − padding zeros (plus outputPadding at the end), by the kernel
+ * flipped in both dimensions with its channel axes swapped (Dumoulin and
+ * Visin, "A guide to convolution arithmetic for deep learning", 2016, §4).
+ * Negative pads (padding > kernel − 1) crop, as ONNX Pad allows.
+ */
+function convTransposeDouble(g: GraphBuilder, images: string, c: LayerConfig, index: number): string {
+  const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+  const [[kh, kw], [sh, sw], [ph, pw], [oph, opw], [h, w]] = ['kernelSize', 'stride', 'padding', 'outputPadding', 'inputSize']
+    .map((k) => c[k] as number[]) as [number, number][];
+  // Spread: (batch, C, H, 1, W, 1) padded to (…, H, sh, W, sw), flattened and cut to (H − 1)·sh + 1 by (W − 1)·sw + 1.
+  let x = images;
+  if (sh > 1 || sw > 1) {
+    const six = g.node('Reshape', [images, g.int64s('shape', [-1, inC, h, 1, w, 1])]);
+    const spread = g.node('Pad', [six, g.int64s('pads', [0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1])]);
+    const four = g.node('Reshape', [spread, g.int64s('shape', [-1, inC, h * sh, w * sw])]);
+    x = g.node('Slice', [four, g.int64s('starts', [0, 0]), g.int64s('ends', [(h - 1) * sh + 1, (w - 1) * sw + 1]), g.int64s('axes', [2, 3])]);
+  }
+  const [th, tw] = [kh - 1 - ph, kw - 1 - pw];
+  const framed = g.node('Pad', [x, g.int64s('pads', [0, 0, th, tw, 0, 0, th + oph, tw + opw])]);
+  const source = g.values(`${index}.weight`);   // inC × outC × kh × kw
+  const flipped = new Float64Array(source.length);   // outC × inC × kh × kw, each kernel rotated 180°
+  for (let i = 0; i < inC; i++) {
+    for (let o = 0; o < outC; o++) {
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) flipped[((o * inC + i) * kh + a) * kw + b] = source[((i * outC + o) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)]!;
+      }
+    }
+  }
+  const spreadSize = [(h - 1) * sh + 1 + th + th + oph, (w - 1) * sw + 1 + tw + tw + opw];
+  return convDouble(g, framed, { ...c, stride: [1, 1], padding: [0, 0], inputSize: spreadSize }, index, flipped);
+}
+
 /** Layer type (getConfig().type) → ONNX nodes. Parameters come from the model's state_dict names. */
 export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
   Dense: (g, x, c, { index, inFeatures }) => {
@@ -238,6 +328,38 @@ export const LAYER_EXPORTERS: Record<string, LayerExporter> = {
     const n = typeof c['numParameters'] === 'number' ? c['numParameters'] : 1;
     const slope = g.param(`${index}.weight`, [n]);
     return isDouble(g) ? wherePositive(g, x, g.node('Mul', [x, slope])) : g.node('PRelu', [x, slope]);
+  },
+  // Image layers (lib/layers-conv.ts): the rows are NCHW images flattened, so
+  // Reshape to (batch, C, H, W), apply the ONNX op (Conv: cross-correlation with
+  // weight M × C × kH × kW, as torch; pads [top, left, bottom, right]), and
+  // Flatten(axis 1) back to rows.
+  Conv2d: (g, x, c, { index }) => {
+    const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+    const [kernel, stride, pad, size] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as number[][];
+    const images = g.node('Reshape', [x, g.int64s('shape', [-1, inC, size![0]!, size![1]!])]);
+    const y = isDouble(g) ? convDouble(g, images, c, index)
+      : g.node('Conv', [images, g.param(`${index}.weight`, [outC, inC, kernel![0]!, kernel![1]!]), g.param(`${index}.bias`, [outC])],
+        [ints('kernel_shape', kernel!), ints('strides', stride!), ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])], `conv${index}`);
+    return activation(g, g.node('Flatten', [y], [i('axis', 1)]), c['activation'] ?? 'identity', c);
+  },
+  // ONNX ConvTranspose: weight C × M × kH × kW, torch's layout; output_padding at the end of each dimension.
+  ConvTranspose2d: (g, x, c, { index }) => {
+    const [inC, outC] = [c['inChannels'] as number, c['outChannels'] as number];
+    const [kernel, stride, pad, outPad, size] = ['kernelSize', 'stride', 'padding', 'outputPadding', 'inputSize']
+      .map((k) => c[k] as number[]) as number[][];
+    const images = g.node('Reshape', [x, g.int64s('shape', [-1, inC, size![0]!, size![1]!])]);
+    const y = isDouble(g) ? convTransposeDouble(g, images, c, index)
+      : g.node('ConvTranspose', [images, g.param(`${index}.weight`, [inC, outC, kernel![0]!, kernel![1]!]), g.param(`${index}.bias`, [outC])],
+        [ints('kernel_shape', kernel!), ints('strides', stride!), ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!]),
+          ints('output_padding', outPad!)], `convtranspose${index}`);
+    return activation(g, g.node('Flatten', [y], [i('axis', 1)]), c['activation'] ?? 'identity', c);
+  },
+  MaxPool2d: (g, x, c) => {
+    const [kernel, stride, pad, size] = ['kernelSize', 'stride', 'padding', 'inputSize'].map((k) => c[k] as number[]) as number[][];
+    const images = g.node('Reshape', [x, g.int64s('shape', [-1, c['channels'] as number, size![0]!, size![1]!])]);
+    const y = g.node('MaxPool', [images], [ints('kernel_shape', kernel!), ints('strides', stride!),
+      ints('pads', [pad![0]!, pad![1]!, pad![0]!, pad![1]!])]);
+    return g.node('Flatten', [y], [i('axis', 1)]);
   },
   // Inference graph: dropout is the identity.
   Dropout: (_g, x) => x,

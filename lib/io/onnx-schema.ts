@@ -110,6 +110,7 @@ const SCHEMA = {
 /** TensorProto.DataType values used here. */
 export const ONNX_FLOAT = 1;
 export const ONNX_DOUBLE = 11;
+export const ONNX_INT64 = 7;
 /** AttributeProto.AttributeType values used here. */
 export const ATTR_FLOAT = 1;
 export const ATTR_INT = 2;

@@ -71,6 +71,24 @@ double optional_number(const Napi::Value& v, const char* name, double fallback) 
   return v.IsUndefined() ? fallback : number(v, name);
 }
 
+// The geometry fields of a conv2d, convtranspose2d or maxpool2d spec
+// (lib/engine.ts Window2d).
+// Sizes and strides ≥ 1, padding ≥ 0 here; how they fit together (the kernel
+// within the padded input, pooling's padding at most half the kernel) is the
+// core's check (conv.h validate_window), a RangeError naming the field.
+Window2d parse_window(const Napi::Object& o, const std::string& at) {
+  Window2d w;
+  w.in_h = integer(o.Get("inHeight"), (at + ".inHeight").c_str(), 1, kMaxDim);
+  w.in_w = integer(o.Get("inWidth"), (at + ".inWidth").c_str(), 1, kMaxDim);
+  w.kernel_h = integer(o.Get("kernelHeight"), (at + ".kernelHeight").c_str(), 1, kMaxDim);
+  w.kernel_w = integer(o.Get("kernelWidth"), (at + ".kernelWidth").c_str(), 1, kMaxDim);
+  w.stride_h = integer(o.Get("strideHeight"), (at + ".strideHeight").c_str(), 1, kMaxDim);
+  w.stride_w = integer(o.Get("strideWidth"), (at + ".strideWidth").c_str(), 1, kMaxDim);
+  w.pad_h = integer(o.Get("padHeight"), (at + ".padHeight").c_str(), 0, kMaxDim);
+  w.pad_w = integer(o.Get("padWidth"), (at + ".padWidth").c_str(), 0, kMaxDim);
+  return w;
+}
+
 }  // namespace
 
 Dtype parse_dtype(const Napi::Value& v, const char* name) {
@@ -87,44 +105,64 @@ std::vector<LayerSpec> parse_layers(const Napi::Value& v) {
   auto arr = v.As<Napi::Array>();
   std::vector<LayerSpec> layers;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Object o = object(arr.Get(i), "layers[i]");
-    const std::string kind = string(o.Get("kind"), "layers[i].kind");
+    // Messages name the layer as the caller wrote it: layers[3].inHeight.
+    const std::string at = "layers[" + std::to_string(i) + "]";
+    Napi::Object o = object(arr.Get(i), at.c_str());
+    const std::string kind = string(o.Get("kind"), (at + ".kind").c_str());
     LayerSpec l;
     if (kind == "dense") {
       l.kind = LayerSpec::Kind::Dense;
-      l.in = integer(o.Get("inFeatures"), "layers[i].inFeatures", 1, kMaxDim);
-      l.out = integer(o.Get("outFeatures"), "layers[i].outFeatures", 1, kMaxDim);
-      l.l1 = optional_number(o.Get("l1"), "layers[i].l1", 0);
-      l.l2 = optional_number(o.Get("l2"), "layers[i].l2", 0);
+      l.in = integer(o.Get("inFeatures"), (at + ".inFeatures").c_str(), 1, kMaxDim);
+      l.out = integer(o.Get("outFeatures"), (at + ".outFeatures").c_str(), 1, kMaxDim);
+      l.l1 = optional_number(o.Get("l1"), (at + ".l1").c_str(), 0);
+      l.l2 = optional_number(o.Get("l2"), (at + ".l2").c_str(), 0);
     } else if (kind == "activation") {
       l.kind = LayerSpec::Kind::Activation;
       l.activation = parse_activation(o.Get("activation"));
       l.act_params = parse_activation_params(o);
     } else if (kind == "dropout") {
       l.kind = LayerSpec::Kind::Dropout;
-      l.p = number(o.Get("p"), "layers[i].p");
+      l.p = number(o.Get("p"), (at + ".p").c_str());
     } else if (kind == "batchnorm") {
       l.kind = LayerSpec::Kind::BatchNorm;
-      l.features = integer(o.Get("numFeatures"), "layers[i].numFeatures", 1, kMaxDim);
-      l.eps = number(o.Get("eps"), "layers[i].eps");
+      l.features = integer(o.Get("numFeatures"), (at + ".numFeatures").c_str(), 1, kMaxDim);
+      l.eps = number(o.Get("eps"), (at + ".eps").c_str());
       // momentum null: torch's momentum=None, a cumulative moving average.
       const Napi::Value momentum = o.Get("momentum");
       l.cumulative_average = momentum.IsNull();
-      if (!l.cumulative_average) l.momentum = number(momentum, "layers[i].momentum");
+      if (!l.cumulative_average) l.momentum = number(momentum, (at + ".momentum").c_str());
       const Napi::Value track = o.Get("trackRunningStats");
-      l.track_running_stats = track.IsUndefined() || boolean(track, "layers[i].trackRunningStats");
-      l.affine = boolean(o.Get("affine"), "layers[i].affine");
+      l.track_running_stats = track.IsUndefined() || boolean(track, (at + ".trackRunningStats").c_str());
+      l.affine = boolean(o.Get("affine"), (at + ".affine").c_str());
     } else if (kind == "layernorm") {
       l.kind = LayerSpec::Kind::LayerNorm;
-      l.features = integer(o.Get("normalizedShape"), "layers[i].normalizedShape", 1, kMaxDim);
-      l.eps = number(o.Get("eps"), "layers[i].eps");
-      l.affine = boolean(o.Get("elementwiseAffine"), "layers[i].elementwiseAffine");
+      l.features = integer(o.Get("normalizedShape"), (at + ".normalizedShape").c_str(), 1, kMaxDim);
+      l.eps = number(o.Get("eps"), (at + ".eps").c_str());
+      l.affine = boolean(o.Get("elementwiseAffine"), (at + ".elementwiseAffine").c_str());
     } else if (kind == "prelu") {
       l.kind = LayerSpec::Kind::PRelu;
-      l.slopes = integer(o.Get("numParameters"), "layers[i].numParameters", 1, kMaxDim);
+      l.slopes = integer(o.Get("numParameters"), (at + ".numParameters").c_str(), 1, kMaxDim);
+    } else if (kind == "conv2d") {
+      l.kind = LayerSpec::Kind::Conv2d;
+      l.in_channels = integer(o.Get("inChannels"), (at + ".inChannels").c_str(), 1, kMaxDim);
+      l.out_channels = integer(o.Get("outChannels"), (at + ".outChannels").c_str(), 1, kMaxDim);
+      l.window = parse_window(o, at);
+    } else if (kind == "convtranspose2d") {
+      // outPad < stride and outHeight/outWidth ≥ 1 are the core's checks
+      // (conv_transpose.h validate_conv_transpose), a RangeError naming the field.
+      l.kind = LayerSpec::Kind::ConvTranspose2d;
+      l.in_channels = integer(o.Get("inChannels"), (at + ".inChannels").c_str(), 1, kMaxDim);
+      l.out_channels = integer(o.Get("outChannels"), (at + ".outChannels").c_str(), 1, kMaxDim);
+      l.window = parse_window(o, at);
+      l.out_pad_h = integer(o.Get("outPadHeight"), (at + ".outPadHeight").c_str(), 0, kMaxDim);
+      l.out_pad_w = integer(o.Get("outPadWidth"), (at + ".outPadWidth").c_str(), 0, kMaxDim);
+    } else if (kind == "maxpool2d") {
+      l.kind = LayerSpec::Kind::MaxPool2d;
+      l.channels = integer(o.Get("channels"), (at + ".channels").c_str(), 1, kMaxDim);
+      l.window = parse_window(o, at);
     } else {
       throw_range_error(v.Env(), "Expected 'dense', 'activation', 'dropout', 'batchnorm', "
-                                 "'layernorm' or 'prelu' for layers[" +
+                                 "'layernorm', 'prelu', 'conv2d', 'convtranspose2d' or 'maxpool2d' for layers[" +
                                      std::to_string(i) + "].kind but received '" + kind + "'");
     }
     layers.push_back(l);

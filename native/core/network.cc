@@ -25,6 +25,7 @@
 #endif
 
 #include "activations.h"
+#include "threads.h"
 
 namespace fastmlp {
 namespace {
@@ -60,6 +61,16 @@ void require_fits_in_memory(index_t elems, std::size_t elem_size, const char* wh
               std::to_string(elem_size) + " bytes, more than this machine's memory");
 }
 
+void require_channels(index_t c, const char* name, const std::string& at) {
+  require(c >= 1 && c <= 2147483647, at + ": expected " + name + " in [1, 2147483647] but received " +
+                                         std::to_string(c));
+}
+
+// The width of a row holding `channels` images of h × w.
+index_t image_width(index_t channels, index_t h, index_t w) {
+  return checked_mul(checked_mul(channels, h, "image size"), w, "image size");
+}
+
 }  // namespace
 
 template <typename T>
@@ -67,13 +78,31 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     : layers_(layers) {
   require(max_batch >= 1, "network: expected max_batch >= 1 but received " +
                               std::to_string(max_batch));
-  const auto first_dense =
+  // The first layer that declares its input width — dense, conv2d,
+  // convtranspose2d or maxpool2d — fixes the network's.
+  const auto first_sized =
       std::find_if(layers_.begin(), layers_.end(), [](const LayerSpec& l) {
-        return l.kind == LayerSpec::Kind::Dense;
+        return l.kind == LayerSpec::Kind::Dense || l.kind == LayerSpec::Kind::Conv2d ||
+               l.kind == LayerSpec::Kind::ConvTranspose2d || l.kind == LayerSpec::Kind::MaxPool2d;
       });
-  require(first_dense != layers_.end(),
-          "network: expected at least one dense layer");
-  in_ = first_dense->in;
+  require(first_sized != layers_.end(),
+          "network: expected at least one dense, conv2d, convtranspose2d or maxpool2d layer");
+  if (first_sized->kind == LayerSpec::Kind::Dense) {
+    in_ = first_sized->in;
+  } else if (first_sized->kind == LayerSpec::Kind::ConvTranspose2d) {
+    const std::string at = "network: layer " + std::to_string(first_sized - layers_.begin()) +
+                           " (convtranspose2d)";
+    validate_conv_transpose(conv_transpose_shape(first_sized - layers_.begin()), at.c_str());
+    in_ = image_width(first_sized->in_channels, first_sized->window.in_h, first_sized->window.in_w);
+  } else {
+    const bool pool = first_sized->kind == LayerSpec::Kind::MaxPool2d;
+    const std::string at = "network: layer " + std::to_string(first_sized - layers_.begin()) +
+                           (pool ? " (maxpool2d)" : " (conv2d)");
+    validate_window(first_sized->window, pool, at.c_str());
+    const index_t channels = pool ? first_sized->channels : first_sized->in_channels;
+    require_channels(channels, pool ? "channels" : "inChannels", at);
+    in_ = image_width(channels, first_sized->window.in_h, first_sized->window.in_w);
+  }
   index_t cur = in_;
   max_width_ = in_;
   width_sum_ = in_;
@@ -108,6 +137,61 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
       param_off_.push_back(-1);
       buf_off_.push_back(-1);
       aux_.emplace_back();
+    } else if (L.kind == LayerSpec::Kind::Conv2d || L.kind == LayerSpec::Kind::MaxPool2d) {
+      const bool conv = L.kind == LayerSpec::Kind::Conv2d;
+      const std::string where = at + (conv ? " (conv2d)" : " (maxpool2d)");
+      const Window2d& w = L.window;
+      validate_window(w, !conv, where.c_str());
+      const index_t in_c = conv ? L.in_channels : L.channels;
+      const index_t out_c = conv ? L.out_channels : L.channels;
+      require_channels(in_c, conv ? "inChannels" : "channels", where);
+      require_channels(out_c, "outChannels", where);
+      const index_t in_w = image_width(in_c, w.in_h, w.in_w);
+      require(in_w == cur, where + ": expected " + (conv ? "inChannels" : "channels") +
+                               "*inHeight*inWidth = " + std::to_string(cur) +
+                               " (the previous width) but received " + std::to_string(in_w));
+      index_t np = 0;
+      if (conv) {
+        Conv2dShape shape{in_c, out_c, w};
+        const index_t k = checked_mul(checked_mul(in_c, w.kernel_h, "conv2d kernel"), w.kernel_w, "conv2d kernel");
+        np = checked_mul(out_c, k + 1, "parameter count");
+        const index_t kp = checked_mul(k, w.out_h() * w.out_w(), "conv2d scratch");
+        const index_t slot = checked_mul(2, kp, "conv2d scratch") + checked_mul(out_c, k + 1, "conv2d scratch");
+        require(slot == shape.slot_size(), "network: conv2d scratch is too large");
+        conv_slot_size_ = std::max(conv_slot_size_, slot);
+      }
+      param_off_.push_back(np > 0 ? nparams_ : -1);
+      require(nparams_ <= kMaxElems - np, "network: parameter count is too large");
+      nparams_ += np;
+      buf_off_.push_back(-1);
+      aux_.emplace_back();
+      cur = image_width(out_c, w.out_h(), w.out_w());
+    } else if (L.kind == LayerSpec::Kind::ConvTranspose2d) {
+      const std::string where = at + " (convtranspose2d)";
+      const ConvTranspose2dShape shape = conv_transpose_shape(l);
+      validate_conv_transpose(shape, where.c_str());
+      const Window2d& w = L.window;
+      const index_t in_w = image_width(shape.in_c, w.in_h, w.in_w);
+      require(in_w == cur, where + ": expected inChannels*inHeight*inWidth = " + std::to_string(cur) +
+                               " (the previous width) but received " + std::to_string(in_w));
+      // Every product checked before the shape's own (unchecked) formulas are used.
+      const index_t k = checked_mul(checked_mul(shape.out_c, w.kernel_h, "convtranspose2d kernel"),
+                                    w.kernel_w, "convtranspose2d kernel");
+      const index_t weights = checked_mul(shape.in_c, k, "parameter count");
+      const index_t np = weights + shape.out_c;
+      const index_t kp = checked_mul(k, checked_mul(w.in_h, w.in_w, "convtranspose2d scratch"),
+                                     "convtranspose2d scratch");
+      require(kp <= kMaxElems - np, "network: convtranspose2d scratch is too large");
+      const index_t slot = kp + np;
+      require(slot == shape.slot_size() && np == shape.param_count(),
+              "network: convtranspose2d scratch is too large");
+      conv_slot_size_ = std::max(conv_slot_size_, slot);
+      param_off_.push_back(nparams_);
+      require(nparams_ <= kMaxElems - np, "network: parameter count is too large");
+      nparams_ += np;
+      buf_off_.push_back(-1);
+      aux_.emplace_back();
+      cur = image_width(shape.out_c, shape.out_h(), shape.out_w());
     } else {
       index_t np = 0, nb = 0;
       if (L.kind == LayerSpec::Kind::Dropout) {
@@ -247,8 +331,17 @@ void Network<T>::reserve(index_t rows) {
     else if (L.kind == LayerSpec::Kind::LayerNorm)
       new_aux[l].resize(static_cast<std::size_t>(checked_mul(rows, 4, "batch")));
   }
+  // conv2d's and convtranspose2d's scratch: one slot per thread that a batch this size can use.
+  std::vector<T> new_conv;
+  const index_t conv_slots = std::min<index_t>(num_threads(), rows);
+  if (conv_slot_size_ > 0 && conv_slots > conv_slots_)
+    new_conv.resize(static_cast<std::size_t>(checked_mul(conv_slots, conv_slot_size_, "conv2d scratch")));
   for (std::size_t l = 0; l < layers_.size(); ++l)
     if (!new_aux[l].empty()) aux_[l].swap(new_aux[l]);
+  if (!new_conv.empty()) {
+    conv_scratch_.swap(new_conv);
+    conv_slots_ = conv_slots;
+  }
   // Segment offsets scale with cap_, so the stored activations no longer
   // line up: forget the last forward_train.
   fwd_rows_ = 0;
@@ -257,6 +350,31 @@ void Network<T>::reserve(index_t rows) {
   scratch_[1].swap(new_scratch1);
   dout_.swap(new_dout);
   cap_ = rows;
+}
+
+template <typename T>
+T* Network<T>::conv_scratch() {
+  // More threads than when the plan was built or reserved: more slots (the
+  // one allocation outside reserve, and only when set_num_threads grows).
+  const index_t want = std::min<index_t>(num_threads(), cap_);
+  if (want > conv_slots_) {
+    std::vector<T> grown(static_cast<std::size_t>(checked_mul(want, conv_slot_size_, "conv2d scratch")));
+    conv_scratch_.swap(grown);
+    conv_slots_ = want;
+  }
+  return conv_scratch_.data();
+}
+
+template <typename T>
+Conv2dShape Network<T>::conv_shape(std::size_t l) const {
+  const LayerSpec& L = layers_[l];
+  return Conv2dShape{L.in_channels, L.out_channels, L.window};
+}
+
+template <typename T>
+ConvTranspose2dShape Network<T>::conv_transpose_shape(std::size_t l) const {
+  const LayerSpec& L = layers_[l];
+  return ConvTranspose2dShape{L.in_channels, L.out_channels, L.window, L.out_pad_h, L.out_pad_w};
 }
 
 template <typename T>
@@ -353,7 +471,8 @@ template <typename T>
 std::size_t Network<T>::allocated_bytes() const {
   std::size_t elems = params_.size() + grads_.size() + opt_state_.size() +
                       acts_.size() + scratch_[0].size() + scratch_[1].size() +
-                      dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity();
+                      dout_.capacity() + batch_y_.capacity() + buffers_before_.capacity() +
+                      conv_scratch_.capacity();
   return elems * sizeof(T) + batch_idx_.capacity() * sizeof(std::int32_t) + seen_.capacity() +
          predict_cache_.allocated_bytes();
 }

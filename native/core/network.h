@@ -6,7 +6,10 @@
 //
 // Parameter layout (also the TypeScript engine's): for each layer in order, its
 // learnable tensors in PyTorch state_dict order — dense: weight (out×in,
-// row-major, as torch.nn.Linear) then bias (out); batch/layer norm with affine:
+// row-major, as torch.nn.Linear) then bias (out); conv2d: weight (outC × inC ×
+// kH × kW, row-major, as torch.nn.Conv2d) then bias (outC); convtranspose2d: weight
+// (inC × outC × kH × kW, row-major, as torch.nn.ConvTranspose2d) then bias
+// (outC); batch/layer norm with affine:
 // weight (C) then bias (C); prelu: weight (P). Non-learnable state lives in a
 // second flat buffer, `buffers`: per batch-norm layer running_mean (C),
 // running_var (C), num_batches_tracked (kCountSlots), starting at 0, 1 and 0.
@@ -29,6 +32,8 @@
 
 #include "activations.h"
 #include "common.h"
+#include "conv.h"
+#include "conv_transpose.h"
 #include "large_buffer.h"
 #include "losses.h"
 #include "optim.h"
@@ -59,7 +64,8 @@ inline void increment_batch_count(T* d) {
 }
 
 struct LayerSpec {
-  enum class Kind { Dense, Activation, Dropout, BatchNorm, LayerNorm, PRelu };
+  enum class Kind { Dense, Activation, Dropout, BatchNorm, LayerNorm, PRelu, Conv2d, MaxPool2d,
+                    ConvTranspose2d };
   Kind kind = Kind::Dense;
   index_t in = 0;   // dense only
   index_t out = 0;  // dense only
@@ -74,6 +80,11 @@ struct LayerSpec {
   bool affine = true;               // batch/layer norm: learnable weight and bias
   index_t slopes = 1;               // prelu: 1 or the width
   ActivationParams act_params;  // activation only: negative slope, α, β, ...
+  index_t in_channels = 0, out_channels = 0;  // conv2d and convtranspose2d
+  index_t channels = 0;                       // maxpool2d
+  // conv2d, maxpool2d and convtranspose2d (conv.h); in_h/in_w: the input image.
+  Window2d window;
+  index_t out_pad_h = 0, out_pad_w = 0;       // convtranspose2d: torch's output_padding
 };
 
 struct EpochResult {
@@ -93,8 +104,8 @@ using BatchObserver = std::function<void(index_t batch, index_t rows, double los
 template <typename T>
 class Network {
  public:
-  // Validates the layer list (at least one dense layer, consecutive widths agree,
-  // every size ≥ 1) and throws std::invalid_argument otherwise. Parameters start
+  // Validates the layer list (at least one dense, conv2d, convtranspose2d or
+  // maxpool2d layer, consecutive widths agree, every size ≥ 1) and throws std::invalid_argument otherwise. Parameters start
   // at zero; the caller initialises them (seeded init lives in TypeScript so both
   // engines get bit-identical weights). No loss and an SGD(lr=0.01) optimizer
   // until set_loss / set_optimizer.
@@ -277,6 +288,15 @@ class Network {
   // the activation's output segment and never writes its input segment.
   static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2, kInputNotKept = 4;
   std::vector<unsigned char> fused_;
+  // conv2d's and convtranspose2d's scratch (conv.h, conv_transpose.h):
+  // conv_slots_ slots of conv_slot_size_ values, one per thread, sized for
+  // the largest such layer and shared by all of them (one layer runs at a
+  // time). Grown only when the thread count grows.
+  std::vector<T> conv_scratch_;
+  index_t conv_slot_size_ = 0, conv_slots_ = 0;
+  T* conv_scratch();  // grows to num_threads() slots if fewer
+  Conv2dShape conv_shape(std::size_t l) const;
+  ConvTranspose2dShape conv_transpose_shape(std::size_t l) const;
   bool has_batchnorm_ = false;
   bool has_untracked_batchnorm_ = false;  // predict then runs all rows in one pass (see predict)
   bool training_ = true;

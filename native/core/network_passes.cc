@@ -16,6 +16,8 @@
 #include <cstring>
 
 #include "activations.h"
+#include "conv.h"
+#include "conv_transpose.h"
 #include "dense.h"
 #include "dropout.h"
 #include "finite.h"
@@ -106,9 +108,12 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   require(dout != nullptr, "backward: dout is null");
   // backward overwrites the gradients. Dense layers write theirs in place
   // (dense_backward with accumulate = false: no zero fill, and gemm need not
-  // read C); the other layers with parameters accumulate, so theirs start at 0.
+  // read C), and so do conv2d and convtranspose2d layers (their backward); the other layers with
+  // parameters accumulate, so theirs start at 0.
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    if (layers_[i].kind == LayerSpec::Kind::Dense || param_off_[i] < 0) continue;
+    if (layers_[i].kind == LayerSpec::Kind::Dense || layers_[i].kind == LayerSpec::Kind::Conv2d ||
+        layers_[i].kind == LayerSpec::Kind::ConvTranspose2d || param_off_[i] < 0)
+      continue;
     std::fill(grads_.begin() + param_off_[i], grads_.begin() + param_end(i), T(0));
   }
   penalty_ = 0;
@@ -235,6 +240,24 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
     case LayerSpec::Kind::PRelu:
       prelu_forward(dst, src, p, rows, C, L.slopes);
       return;
+    case LayerSpec::Kind::Conv2d: {
+      // Not in predict's weight cache (that packs dense weights only):
+      // conv2d_forward reads its weight in place either way.
+      const Conv2dShape shape = conv_shape(l);
+      T* scratch = conv_scratch();
+      conv2d_forward(dst, src, p, p + shape.out_c * shape.k(), rows, shape, scratch, conv_slots_);
+      return;
+    }
+    case LayerSpec::Kind::MaxPool2d:
+      maxpool2d_forward(dst, src, rows, L.channels, L.window);
+      return;
+    case LayerSpec::Kind::ConvTranspose2d: {
+      const ConvTranspose2dShape shape = conv_transpose_shape(l);
+      T* scratch = conv_scratch();
+      conv_transpose2d_forward(dst, src, p, p + shape.in_c * shape.k(), rows, shape, scratch,
+                               conv_slots_);
+      return;
+    }
   }
 }
 
@@ -282,6 +305,27 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
     case LayerSpec::Kind::PRelu:
       prelu_backward(dst, dp, g, x, p, rows, C, L.slopes);
       return;
+    case LayerSpec::Kind::Conv2d: {
+      // Writes dW and db (not accumulated); dst null (the first layer with
+      // parameters): no input gradient.
+      const Conv2dShape shape = conv_shape(l);
+      T* scratch = conv_scratch();
+      conv2d_backward(dst, dp, dp + shape.out_c * shape.k(), g, x, p, rows, shape, scratch,
+                      conv_slots_);
+      return;
+    }
+    case LayerSpec::Kind::MaxPool2d:
+      if (dst) maxpool2d_backward(dst, g, x, rows, L.channels, L.window);
+      return;
+    case LayerSpec::Kind::ConvTranspose2d: {
+      // As conv2d: writes dW and db; dst null (the first layer with
+      // parameters): no input gradient.
+      const ConvTranspose2dShape shape = conv_transpose_shape(l);
+      T* scratch = conv_scratch();
+      conv_transpose2d_backward(dst, dp, dp + shape.in_c * shape.k(), g, x, p, rows, shape,
+                                scratch, conv_slots_);
+      return;
+    }
     default:
       return;  // dense and activation are handled by backward()
   }

@@ -1,13 +1,19 @@
 // The layers of the TypeScript engine's plan (plan.ts): their shapes, spec
 // validation, views into the plan's flat buffers, and the backward of the
 // regularisation and normalisation layers (kernels in dropout.ts, norm.ts,
-// prelu.ts). Same checks and layouts as native/core/network.cc.
+// prelu.ts; conv2d, convtranspose2d and maxpool2d in conv.ts,
+// convtranspose.ts, maxpool.ts, window2d.ts). Same
+// checks and layouts as native/core/network.cc.
 
 import type { Dtype, FloatArray, LayerSpec } from '../../engine';
 import { activationKernel, type ActivationKernel } from './activations';
 import { dropoutBackward } from './dropout';
 import { batchnormBackward, layernormBackward } from './norm';
 import { preluBackward } from './prelu';
+import type { Conv2dLayer } from './conv';
+import type { ConvTranspose2dLayer } from './convtranspose';
+import type { MaxPool2dLayer } from './maxpool';
+import { checkImageWidth, checkSize, integerField, validateTransposedWindow, validateWindow } from './window2d';
 import { alloc, copy, isCount } from './plan-arrays';
 import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
 import { COUNT_SLOTS } from '../../batch-count';
@@ -71,7 +77,8 @@ export interface PReLULayer {
   dWeight: FloatArray;
 }
 
-export type Layer = DenseLayer | ActivationLayer | DropoutLayer | NormLayer | PReLULayer;
+export type Layer = DenseLayer | ActivationLayer | DropoutLayer | NormLayer | PReLULayer | Conv2dLayer | ConvTranspose2dLayer
+  | MaxPool2dLayer;
 
 /** A layer's sizes and offsets, found while validating the spec. */
 export interface Shape {
@@ -114,6 +121,36 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
         kind: 'prelu', width: inF, slopes: spec.numParameters,
         weight: view(params, off, spec.numParameters), dWeight: view(grads, off, spec.numParameters),
       };
+    case 'conv2d': {
+      const g = validateWindow(spec, 'conv2d', false);
+      const inC = spec.inChannels;
+      const outC = spec.outChannels;
+      const K = inC * g.kH * g.kW;
+      const w = outC * K;
+      return {
+        kind: 'conv2d', inF, outF, inC, outC, g, K, P: g.outH * g.outW,
+        weight: view(params, off, w), bias: view(params, off + w, outC),
+        dWeight: view(grads, off, w), dBias: view(grads, off + w, outC),
+        // Sized by the plan's reserve() (plan-memory.ts).
+        blockRows: 0, col: alloc(dtype, 0), yBlock: alloc(dtype, 0),
+      };
+    }
+    case 'convtranspose2d': {
+      const g = validateTransposedWindow(spec, 'convtranspose2d');
+      const inC = spec.inChannels;
+      const outC = spec.outChannels;
+      const K = outC * g.kH * g.kW;
+      const w = inC * K;
+      return {
+        kind: 'convtranspose2d', inF, outF, inC, outC, g, K, P: g.outH * g.outW,
+        weight: view(params, off, w), bias: view(params, off + w, outC),
+        dWeight: view(grads, off, w), dBias: view(grads, off + w, outC),
+        // Sized by the plan's reserve() (plan-memory.ts).
+        blockRows: 0, col: alloc(dtype, 0), xBlock: alloc(dtype, 0),
+      };
+    }
+    case 'maxpool2d':
+      return { kind: 'maxpool2d', channels: spec.channels, inF, outF, g: validateWindow(spec, 'maxpool2d', true) };
     case 'batchnorm':
     case 'layernorm': {
       const affine = off >= 0;
@@ -165,6 +202,28 @@ export function otherBackward(layer: DropoutLayer | NormLayer | PReLULayer, x: F
       return;
     }
   }
+}
+
+/** The layer kinds whose spec fixes the network's input width when it comes first among them. */
+export type WidthFixingKind = 'dense' | 'conv2d' | 'convtranspose2d' | 'maxpool2d';
+export const WIDTH_FIXING_KINDS: readonly string[] = ['dense', 'conv2d', 'convtranspose2d', 'maxpool2d'];
+
+/**
+ * The network's input width, fixed by its first dense, conv2d,
+ * convtranspose2d or maxpool2d layer (at index i): inFeatures (checked with
+ * the layer later), or channels·inHeight·inWidth, whose fields are checked
+ * here first so a layer before it is not checked against a meaningless width.
+ */
+export function inputWidth(layer: LayerSpec & { kind: WidthFixingKind }, i: number): number {
+  if (layer.kind === 'dense') return layer.inFeatures;
+  const at = `layers[${i}]`;
+  if (layer.kind === 'convtranspose2d') {
+    const g = validateTransposedWindow(layer, at);
+    return integerField(layer, 'inChannels', 1, at) * g.outH * g.outW;
+  }
+  const g = validateWindow(layer, at, layer.kind === 'maxpool2d');
+  const channels = layer.kind === 'conv2d' ? 'inChannels' : 'channels';
+  return integerField(layer, channels, 1, at) * g.inH * g.inW;
 }
 
 /**
@@ -223,7 +282,39 @@ export function validateLayer(layer: LayerSpec, i: number, width: number): [numb
         throw new ArgumentRangeError(`Expected 1 or ${width} (the width) for ${at}.numParameters but received ${String(layer.numParameters)}`);
       }
       return [layer.numParameters, 0, width];
+    case 'conv2d': {
+      const inC = integerField(layer, 'inChannels', 1, at);
+      const outC = integerField(layer, 'outChannels', 1, at);
+      const g = validateWindow(layer, at, false);
+      checkImageWidth(inC, g, width, 'inChannels', at);
+      const outF = outC * g.outH * g.outW;
+      const params = outC * inC * g.kH * g.kW + outC;
+      checkSize(outF, 'outChannels·outHeight·outWidth', at);
+      checkSize(params, 'the parameter count', at);
+      // One image's unrolled windows (conv.ts's im2col scratch holds at least that).
+      checkSize(inC * g.kH * g.kW * g.outH * g.outW, 'inChannels·kernelHeight·kernelWidth·outHeight·outWidth', at);
+      return [params, 0, outF];
+    }
+    case 'convtranspose2d': {
+      const inC = integerField(layer, 'inChannels', 1, at);
+      const outC = integerField(layer, 'outChannels', 1, at);
+      const g = validateTransposedWindow(layer, at);  // g: the conv2d over the output image (window2d.ts)
+      checkImageWidth(inC, { inH: g.outH, inW: g.outW }, width, 'inChannels', at);
+      const outF = outC * g.inH * g.inW;
+      const params = inC * outC * g.kH * g.kW + outC;
+      checkSize(outF, 'outChannels·outHeight·outWidth', at);
+      checkSize(params, 'the parameter count', at);
+      // One image's columns (convtranspose.ts's col scratch holds at least that).
+      checkSize(outC * g.kH * g.kW * g.outH * g.outW, 'outChannels·kernelHeight·kernelWidth·inHeight·inWidth', at);
+      return [params, 0, outF];
+    }
+    case 'maxpool2d': {
+      const channels = integerField(layer, 'channels', 1, at);
+      const g = validateWindow(layer, at, true);
+      checkImageWidth(channels, g, width, 'channels', at);
+      return [0, 0, channels * g.outH * g.outW];
+    }
     default:
-      throw new ArgumentRangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm' or 'prelu' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
+      throw new ArgumentRangeError(`Expected kind 'dense', 'activation', 'dropout', 'batchnorm', 'layernorm', 'prelu', 'conv2d', 'convtranspose2d' or 'maxpool2d' for ${at} but received ${String((layer as { kind: unknown }).kind)}`);
   }
 }

@@ -19,14 +19,18 @@
 // running statistics live in a second flat buffer. Dropout masks are drawn from
 // lib/rng.ts's xoshiro128** in row-major order, as native/core/dropout.h does.
 // Batch norm, layer norm, PReLU and the dense L1/L2 penalties: norm.ts,
-// prelu.ts, penalty.ts (formulas and sources there).
+// prelu.ts, penalty.ts (formulas and sources there); conv2d, convtranspose2d
+// and maxpool2d: conv.ts, convtranspose.ts, maxpool.ts, whose column scratch
+// reserve() sizes with the rest.
 
 import type { Dtype, FloatArray, LayerSpec, LossSpec, OptimizerSpec, PlanSpec } from '../../engine';
 import { Rng } from '../../rng';
-import { buildLayer, splitStats, validateLayer, type Layer, type Shape } from './plan-layers';
+import { buildLayer, inputWidth, splitStats, validateLayer, WIDTH_FIXING_KINDS, type Layer, type Shape,
+  type WidthFixingKind } from './plan-layers';
 import { completeOptimizer, optimizerStateSize } from './optim';
 import { alloc, isCount } from './plan-arrays';
 import { WorkMeter } from './slices';
+import { convBlockRows } from './conv';
 import { ArgumentRangeError, ArgumentTypeError, BUSY, codedError, disposedError } from '../../validate';
 
 /**
@@ -109,11 +113,12 @@ export abstract class PlanMemory {
     }
     this.dtype = spec.dtype;
 
-    const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' && l.kind === 'dense');
+    const first = spec.layers.findIndex((l) => l !== null && typeof l === 'object' &&
+      WIDTH_FIXING_KINDS.includes(l.kind));
     if (first < 0) {
-      throw new ArgumentRangeError('Expected at least one dense layer in layers but received none');
+      throw new ArgumentRangeError('Expected at least one dense, conv2d, convtranspose2d or maxpool2d layer in layers but received none');
     }
-    const firstIn = (spec.layers[first] as { inFeatures: number }).inFeatures;
+    const firstIn = inputWidth(spec.layers[first] as LayerSpec & { kind: WidthFixingKind }, first);
 
     // Validate each layer and lay out its parameters and buffers in the flat buffers.
     let width = firstIn;
@@ -189,6 +194,12 @@ export abstract class PlanMemory {
     for (const layer of this.layers) {
       if (layer.kind === 'dense') {
         layer.weight = layer.bias = layer.dWeight = layer.dBias = empty;
+      } else if (layer.kind === 'conv2d') {
+        layer.weight = layer.bias = layer.dWeight = layer.dBias = layer.col = layer.yBlock = empty;
+        layer.blockRows = 0;
+      } else if (layer.kind === 'convtranspose2d') {
+        layer.weight = layer.bias = layer.dWeight = layer.dBias = layer.col = layer.xBlock = empty;
+        layer.blockRows = 0;
       }
     }
   }
@@ -226,9 +237,30 @@ export abstract class PlanMemory {
     const aux = this.layers.map((l) =>
       l.kind === 'dropout' ? alloc(this.dtype, rows * l.width)
         : l.kind === 'layernorm' ? alloc(this.dtype, 4 * rows) : null);
+    // conv2d's and convtranspose2d's column scratch: blocks of up to
+    // convBlockRows images (conv.ts, convtranspose.ts); block: yBlock
+    // (outC × n·P) or xBlock (inC × n·P).
+    const convScratch = this.layers.map((l) => {
+      if (l.kind !== 'conv2d' && l.kind !== 'convtranspose2d') return null;
+      const n = convBlockRows(l, rows);
+      if (n === l.blockRows) return null; // capped by COL_BUDGET already: keep the buffers
+      const blockChannels = l.kind === 'conv2d' ? l.outC : l.inC;
+      return { n, col: alloc(this.dtype, l.K * n * l.P), block: alloc(this.dtype, blockChannels * n * l.P) };
+    });
     this.layers.forEach((l, i) => {
       if (l.kind === 'dropout') l.mask = aux[i]!;
       else if (l.kind === 'layernorm') l.stats = splitStats(aux[i]!, rows);
+      else if (l.kind === 'conv2d' && convScratch[i] !== null) {
+        const { n, col, block } = convScratch[i]!;
+        l.blockRows = n;
+        l.col = col;
+        l.yBlock = block;
+      } else if (l.kind === 'convtranspose2d' && convScratch[i] !== null) {
+        const { n, col, block } = convScratch[i]!;
+        l.blockRows = n;
+        l.col = col;
+        l.xBlock = block;
+      }
     });
     this.acts = acts;
     this.scratch = scratch;

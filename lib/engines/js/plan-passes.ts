@@ -2,7 +2,9 @@
 // training forward, which keeps every layer's output for backward; predict's
 // forward, through two scratch buffers; and backward. Kernels: gemm.ts,
 // activations.ts, dropout.ts, norm.ts, prelu.ts, penalty.ts; the backward of
-// the layers other than dense and activation: plan-layers.ts.
+// the layers other than dense and activation: plan-layers.ts; conv2d,
+// convtranspose2d and maxpool2d: conv.ts (im2col + gemm), convtranspose.ts
+// (col2im + gemm) and maxpool.ts.
 //
 // Dense layer (SPEC.md §1, notes 001; native/core/dense.h):
 //   forward   Z (B,OC) = A (B,C) · Wᵀ + b
@@ -12,9 +14,11 @@
 // The passes are generators that yield between slices of their work
 // (slices.ts): trainEpoch and predictAsync pause there for the event loop;
 // the synchronous methods drain them (forwardRows, backwardRows, predictRows).
-// The batch norm, layer norm, dropout and PReLU kernels and the loss run whole
-// (one slice each): they are column- or row-statistics passes over one layer,
-// cheap beside the dense layers around them.
+// The batch norm, layer norm, dropout, PReLU and maxpool2d kernels and the
+// loss run whole (one slice each): they are column- or row-statistics passes
+// over one layer, cheap beside the dense layers around them. conv2d and
+// convtranspose2d run their products in slices like a dense layer (conv.ts,
+// convtranspose.ts).
 
 import type { FloatArray, LossSpec, Target } from '../../engine';
 import { dropoutForward } from './dropout';
@@ -22,6 +26,10 @@ import { gemm, gemmSteps } from './gemm';
 import { batchnormForward, layernormForward } from './norm';
 import { densePenaltyBackward } from './penalty';
 import { preluForward } from './prelu';
+import { convBackwardSteps, convForward, convForwardSteps, convForwardWork } from './conv';
+import { convTransposeBackwardSteps, convTransposeForward, convTransposeForwardSteps,
+  convTransposeForwardWork } from './convtranspose';
+import { maxpoolBackward, maxpoolForward, maxpoolWork } from './maxpool';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
 import { allFiniteFrom, checkRows, copy, need } from './plan-arrays';
@@ -58,6 +66,15 @@ export abstract class PlanPasses extends PlanState {
       case 'prelu':
         preluForward(out, inp, layer.weight, rows, layer.width, layer.slopes);
         return;
+      case 'conv2d':
+        convForward(layer, inp, out, rows);
+        return;
+      case 'convtranspose2d':
+        convTransposeForward(layer, inp, out, rows);
+        return;
+      case 'maxpool2d':
+        maxpoolForward(layer, inp, out, rows);
+        return;
       case 'batchnorm': {
         const C = layer.width;
         const k = keep ? 0 : 2;
@@ -84,14 +101,19 @@ export abstract class PlanPasses extends PlanState {
   /**
    * layerForward of a layer of more than one slice of work (layerWork), as
    * slices, yielding when the meter says a pause is due: a dense layer runs its
-   * product in runs of gemm units, an activation in blocks of rows (every
+   * product in runs of gemm units, a conv2d layer its blocks of images (each
+   * block's product likewise, conv.ts), an activation in blocks of rows (every
    * activation works row by row, softmax's sums too, so blocks give the same
    * values as one call). The other kinds run whole.
    */
   private *layerForwardSteps(layer: Layer, inp: FloatArray, out: FloatArray, rows: number,
                              training: boolean, keep: boolean): Generator<void, void> {
     const meter = this.meter;
-    if (layer.kind !== 'dense' && layer.kind !== 'activation') {
+    if (layer.kind === 'conv2d') {
+      yield* convForwardSteps(meter, layer, inp, out, rows);
+    } else if (layer.kind === 'convtranspose2d') {
+      yield* convTransposeForwardSteps(meter, layer, inp, out, rows);
+    } else if (layer.kind !== 'dense' && layer.kind !== 'activation') {
       this.layerForward(layer, inp, out, rows, training, keep);
       if (meter.add(layerWork(layer, rows))) yield;
     } else if (layer.kind === 'dense') {
@@ -177,6 +199,17 @@ export abstract class PlanPasses extends PlanState {
         if (l === stop && dinput === null) break; // nothing below needs dA
         // dinp (B,C) = dZ (B,OC) · weight (OC,C)
         yield* product(meter, false, false, rows, inF, outF, cur, weight, next);
+      } else if (layer.kind === 'conv2d') {
+        const last = l === stop && dinput === null;
+        yield* convBackwardSteps(meter, layer, acts[l], cur, last ? null : next, rows);
+        if (last) break;
+      } else if (layer.kind === 'convtranspose2d') {
+        const last = l === stop && dinput === null;
+        yield* convTransposeBackwardSteps(meter, layer, acts[l], cur, last ? null : next, rows);
+        if (last) break;
+      } else if (layer.kind === 'maxpool2d') {
+        maxpoolBackward(layer, acts[l], cur, next, rows);
+        if (meter.add(maxpoolWork(layer, rows))) yield;
       } else if (layer.kind === 'activation') {
         // Row blocks, as in the forward (each row's gradient reads only that row).
         const C = layer.width;
@@ -283,7 +316,16 @@ function addBias(out: FloatArray, bias: FloatArray, rows: number, width: number)
   }
 }
 
-/** A layer's forward work for the meter (slices.ts): a dense layer's FLOPs and bias, elements otherwise. */
+/**
+ * A layer's forward work for the meter (slices.ts): a dense or conv2d layer's
+ * FLOPs (and its bias, unrolling), maxpool2d's window scans, elements otherwise.
+ */
 function layerWork(layer: Layer, rows: number): number {
-  return layer.kind === 'dense' ? (2 * layer.inF + SCAN_WORK) * rows * layer.outF : rows * layer.width * ELEMENT_WORK;
+  switch (layer.kind) {
+    case 'dense': return (2 * layer.inF + SCAN_WORK) * rows * layer.outF;
+    case 'conv2d': return convForwardWork(layer, rows);
+    case 'convtranspose2d': return convTransposeForwardWork(layer, rows);
+    case 'maxpool2d': return maxpoolWork(layer, rows);
+    default: return rows * layer.width * ELEMENT_WORK;
+  }
 }

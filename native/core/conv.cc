@@ -1,0 +1,337 @@
+// conv2d (im2col + gemm) and maxpool2d on NCHW-flattened rows: conv.h.
+#include "conv.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "conv_chunks.h"
+#include "gemm.h"
+#include "threads.h"
+
+namespace fastmlp {
+namespace {
+
+using conv_detail::chunk_begin;
+using conv_detail::chunk_count;
+using conv_detail::parallel_for_inline;
+using conv_detail::sum_in_double;
+
+constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim
+
+// The outputs o in [0, out) whose input index o·stride − pad + kk lies in
+// [0, in): the half-open range [lo, hi) (empty when none does).
+void valid_outputs(index_t kk, index_t stride, index_t pad, index_t in, index_t out,
+                   index_t& lo, index_t& hi) {
+  const index_t first = pad - kk;        // o·stride ≥ pad − kk
+  const index_t last = in - 1 + pad - kk;  // o·stride ≤ in − 1 + pad − kk
+  lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  hi = last < 0 ? 0 : last / stride + 1;
+  lo = std::min(lo, out);
+  hi = std::max(lo, std::min(hi, out));
+}
+
+// Messages built only on failure (require_or): these run every call.
+void check_conv_args(const void* y, const void* x, const void* weight, index_t rows,
+                     const Conv2dShape& s, const void* scratch, index_t slots, const char* fn) {
+  require_or(rows >= 0, [&] { return std::string(fn) + ": expected rows >= 0"; });
+  require_or(s.in_c >= 1 && s.out_c >= 1, [&] { return std::string(fn) + ": expected channels >= 1"; });
+  validate_window(s.win, false, fn);
+  require_or(rows == 0 || (y != nullptr && x != nullptr && weight != nullptr && scratch != nullptr &&
+                           slots >= 1),
+             [&] { return std::string(fn) + ": null buffer or no scratch slot"; });
+}
+
+// The running maximum of window (oh, ow) of one image xc (H × W): its value
+// in `maxval` and its index in the image returned. torch's CPU scan: starts
+// from −∞ at the first real element, replaced by a greater or NaN element.
+// Without NaNs that is "replaced by a greater element", done here with
+// selects (maxss and a mask) instead of branches: on real data the
+// comparison is a coin toss, and a mispredicted branch per element made the
+// branchy scan slower than the convolutions around it (perf). A window with
+// a NaN is scanned again by the rule itself.
+template <typename T>
+inline index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t ow, T& maxval) {
+  const index_t W = w.in_w;
+  index_t hs = oh * w.stride_h - w.pad_h, ws = ow * w.stride_w - w.pad_w;
+  const index_t he = std::min(hs + w.kernel_h, w.in_h), we = std::min(ws + w.kernel_w, W);
+  hs = std::max<index_t>(hs, 0);
+  ws = std::max<index_t>(ws, 0);
+  const index_t first = hs * W + ws;
+  index_t best = first;
+  T m = -std::numeric_limits<T>::infinity();
+  bool nan = false;
+  for (index_t ih = hs; ih < he; ++ih) {
+    const T* xr = xc + ih * W;
+    for (index_t iw = ws; iw < we; ++iw) {
+      const T v = xr[iw];
+      const index_t take = -index_t(v > m);  // all ones when v > m (false for NaN)
+      best += (ih * W + iw - best) & take;
+      m = v > m ? v : m;
+      nan |= v != v;
+    }
+  }
+  if (nan) {
+    best = first;
+    m = -std::numeric_limits<T>::infinity();
+    for (index_t ih = hs; ih < he; ++ih)
+      for (index_t iw = ws; iw < we; ++iw) {
+        const T v = xc[ih * W + iw];
+        if (v > m || std::isnan(v)) {
+          m = v;
+          best = ih * W + iw;
+        }
+      }
+  }
+  maxval = m;
+  return best;
+}
+
+// Rows per parallel chunk of a pooling pass: about 32k window elements each.
+index_t pool_grain(index_t channels, const Window2d& w) {
+  const index_t per_row = channels * w.out_h() * w.out_w() * w.kernel_h * w.kernel_w;
+  return std::max<index_t>(1, 32768 / std::max<index_t>(1, per_row));
+}
+
+}  // namespace
+
+void validate_window(const Window2d& w, bool pooling, const char* at) {
+  // Every message is built only on failure: the kernels check their window
+  // each call, and the steady state allocates nothing.
+  const auto field = [&](index_t v, const char* name, index_t min) {
+    require_or(v >= min && v <= kMaxSize, [&] {
+      return std::string(at) + ": expected " + name + " in [" + std::to_string(min) + ", " +
+             std::to_string(kMaxSize) + "] but received " + std::to_string(v);
+    });
+  };
+  field(w.in_h, "inHeight", 1);
+  field(w.in_w, "inWidth", 1);
+  field(w.kernel_h, "kernelHeight", 1);
+  field(w.kernel_w, "kernelWidth", 1);
+  field(w.stride_h, "strideHeight", 1);
+  field(w.stride_w, "strideWidth", 1);
+  field(w.pad_h, "padHeight", 0);
+  field(w.pad_w, "padWidth", 0);
+  require_or(w.kernel_h <= w.in_h + 2 * w.pad_h, [&] {
+    return std::string(at) + ": expected kernelHeight <= inHeight + 2*padHeight (" +
+           std::to_string(w.in_h + 2 * w.pad_h) + ") but received " + std::to_string(w.kernel_h);
+  });
+  require_or(w.kernel_w <= w.in_w + 2 * w.pad_w, [&] {
+    return std::string(at) + ": expected kernelWidth <= inWidth + 2*padWidth (" +
+           std::to_string(w.in_w + 2 * w.pad_w) + ") but received " + std::to_string(w.kernel_w);
+  });
+  if (!pooling) return;
+  // torch.nn.functional.max_pool2d: "pad should be at most half of effective kernel size".
+  require_or(2 * w.pad_h <= w.kernel_h, [&] {
+    return std::string(at) + ": expected padHeight <= kernelHeight/2 (" + std::to_string(w.kernel_h / 2) +
+           ") but received " + std::to_string(w.pad_h);
+  });
+  require_or(2 * w.pad_w <= w.kernel_w, [&] {
+    return std::string(at) + ": expected padWidth <= kernelWidth/2 (" + std::to_string(w.kernel_w / 2) +
+           ") but received " + std::to_string(w.pad_w);
+  });
+}
+
+template <typename T>
+void im2col(T* col, const T* x, index_t channels, const Window2d& w) {
+  const index_t OH = w.out_h(), OW = w.out_w(), P = OH * OW;
+  for (index_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * w.in_h * w.in_w;
+    for (index_t kh = 0; kh < w.kernel_h; ++kh) {
+      for (index_t kw = 0; kw < w.kernel_w; ++kw) {
+        T* row = col + ((c * w.kernel_h + kh) * w.kernel_w + kw) * P;
+        index_t lo, hi;
+        valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, OW, lo, hi);
+        for (index_t oh = 0; oh < OH; ++oh) {
+          T* dst = row + oh * OW;
+          const index_t ih = oh * w.stride_h - w.pad_h + kh;
+          if (ih < 0 || ih >= w.in_h || lo == hi) {
+            std::fill(dst, dst + OW, T(0));
+            continue;
+          }
+          std::fill(dst, dst + lo, T(0));
+          const T* src = xc + ih * w.in_w + (lo * w.stride_w - w.pad_w + kw);
+          if (w.stride_w == 1) {
+            std::copy(src, src + (hi - lo), dst + lo);
+          } else {
+            for (index_t o = lo; o < hi; ++o) dst[o] = src[(o - lo) * w.stride_w];
+          }
+          std::fill(dst + hi, dst + OW, T(0));
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void col2im(T* dx, const T* dcol, index_t channels, const Window2d& w) {
+  const index_t OH = w.out_h(), OW = w.out_w(), P = OH * OW;
+  std::fill(dx, dx + channels * w.in_h * w.in_w, T(0));
+  for (index_t c = 0; c < channels; ++c) {
+    T* dxc = dx + c * w.in_h * w.in_w;
+    for (index_t kh = 0; kh < w.kernel_h; ++kh) {
+      for (index_t kw = 0; kw < w.kernel_w; ++kw) {
+        const T* row = dcol + ((c * w.kernel_h + kh) * w.kernel_w + kw) * P;
+        index_t lo, hi;
+        valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, OW, lo, hi);
+        for (index_t oh = 0; oh < OH; ++oh) {
+          const index_t ih = oh * w.stride_h - w.pad_h + kh;
+          if (ih < 0 || ih >= w.in_h || lo == hi) continue;
+          const T* src = row + oh * OW;
+          T* dst = dxc + ih * w.in_w + (lo * w.stride_w - w.pad_w + kw);
+          for (index_t o = lo; o < hi; ++o) dst[(o - lo) * w.stride_w] += src[o];
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t rows,
+                    const Conv2dShape& s, T* scratch, index_t slots) {
+  check_conv_args(y, x, weight, rows, s, scratch, slots, "conv2d_forward");
+  if (rows == 0) return;
+  const index_t K = s.k(), P = s.p(), in_size = s.in_size(), out_size = s.out_size();
+  const index_t chunks = chunk_count(rows, slots);
+  // One chunk of rows per thread; the gemm inside a chunk then runs on its
+  // own thread (threads.h: a nested loop runs serially), or on the pool when
+  // there is one chunk.
+  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+    for (index_t c = c0; c < c1; ++c) {
+      T* col = scratch + c * s.slot_size();
+      for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
+        const T* xn = x + n * in_size;
+        T* yn = y + n * out_size;
+        const T* cn = xn;
+        if (!s.pointwise()) {
+          im2col(col, xn, s.in_c, s.win);
+          cn = col;
+        }
+        if (bias != nullptr)
+          for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * P, yn + (o + 1) * P, bias[o]);
+        gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P);
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
+                     index_t rows, const Conv2dShape& s, T* scratch, index_t slots) {
+  check_conv_args(dy, x, weight, rows, s, scratch, slots, "conv2d_backward");
+  require(dweight != nullptr && dbias != nullptr, "conv2d_backward: null gradient buffer");
+  const index_t K = s.k(), P = s.p(), in_size = s.in_size(), out_size = s.out_size();
+  if (rows == 0) {  // an empty sum
+    std::fill(dweight, dweight + s.out_c * K, T(0));
+    std::fill(dbias, dbias + s.out_c, T(0));
+    return;
+  }
+  const index_t chunks = chunk_count(rows, slots);
+  const index_t slot = s.slot_size();
+  // A slot: col (K·P), dcol (K·P), partial dW (outC·K), partial db (outC).
+  // Chunk 0 writes its sums straight into dweight and dbias.
+  const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + 2 * K * P; };
+  const auto partial_db = [&](index_t c) {
+    return c == 0 ? dbias : scratch + c * slot + 2 * K * P + s.out_c * K;
+  };
+  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+    for (index_t c = c0; c < c1; ++c) {
+      T* col = scratch + c * slot;
+      T* dcol = col + K * P;
+      T* dw = partial_dw(c);
+      T* db = partial_db(c);
+      const index_t begin = chunk_begin(c, rows, chunks), end = chunk_begin(c + 1, rows, chunks);
+      for (index_t n = begin; n < end; ++n) {
+        const T* xn = x + n * in_size;
+        const T* dyn = dy + n * out_size;
+        const T* cn = xn;
+        if (!s.pointwise()) {
+          im2col(col, xn, s.in_c, s.win);
+          cn = col;
+        }
+        // dW (outC × K) (+)= dY_n (outC × P) · col_nᵀ
+        gemm<T>(false, true, s.out_c, K, P, T(1), dyn, P, cn, P, n == begin ? T(0) : T(1), dw, K);
+        for (index_t o = 0; o < s.out_c; ++o) {
+          const double sum = sum_in_double(dyn + o * P, P);
+          db[o] = n == begin ? T(sum) : T(db[o] + T(sum));
+        }
+        if (dx == nullptr) continue;
+        T* dxn = dx + n * in_size;
+        // dcol_n (K × P) = Wᵀ · dY_n, then scattered onto the windows.
+        if (s.pointwise()) {
+          gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dxn, P);
+        } else {
+          gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dcol, P);
+          col2im(dxn, dcol, s.in_c, s.win);
+        }
+      }
+    }
+  });
+  if (chunks == 1) return;
+  // The partial sums added in chunk order: the same bits every run for a
+  // given thread count.
+  parallel_for_inline(s.out_c * K, 4096, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) {
+      T acc = dweight[i];
+      for (index_t c = 1; c < chunks; ++c) acc += partial_dw(c)[i];
+      dweight[i] = acc;
+    }
+  });
+  for (index_t o = 0; o < s.out_c; ++o) {
+    T acc = dbias[o];
+    for (index_t c = 1; c < chunks; ++c) acc += partial_db(c)[o];
+    dbias[o] = acc;
+  }
+}
+
+template <typename T>
+void maxpool2d_forward(T* y, const T* x, index_t rows, index_t channels, const Window2d& w) {
+  const index_t OH = w.out_h(), OW = w.out_w();
+  const index_t in_size = channels * w.in_h * w.in_w, out_size = channels * OH * OW;
+  parallel_for_inline(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+    for (index_t n = b; n < e; ++n) {
+      for (index_t c = 0; c < channels; ++c) {
+        const T* xc = x + n * in_size + c * w.in_h * w.in_w;
+        T* yc = y + n * out_size + c * OH * OW;
+        for (index_t oh = 0; oh < OH; ++oh)
+          for (index_t ow = 0; ow < OW; ++ow) window_argmax(xc, w, oh, ow, yc[oh * OW + ow]);
+      }
+    }
+  });
+}
+
+template <typename T>
+void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t channels,
+                        const Window2d& w) {
+  const index_t OH = w.out_h(), OW = w.out_w(), HW = w.in_h * w.in_w;
+  const index_t in_size = channels * HW, out_size = channels * OH * OW;
+  parallel_for_inline(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+    for (index_t n = b; n < e; ++n) {
+      std::fill(dx + n * in_size, dx + (n + 1) * in_size, T(0));
+      for (index_t c = 0; c < channels; ++c) {
+        const T* xc = x + n * in_size + c * HW;
+        const T* dyc = dy + n * out_size + c * OH * OW;
+        T* dxc = dx + n * in_size + c * HW;
+        T unused;
+        for (index_t oh = 0; oh < OH; ++oh)
+          for (index_t ow = 0; ow < OW; ++ow)
+            dxc[window_argmax(xc, w, oh, ow, unused)] += dyc[oh * OW + ow];
+      }
+    }
+  });
+}
+
+#define FASTMLP_INSTANTIATE_CONV(T)                                                            \
+  template void im2col(T*, const T*, index_t, const Window2d&);                                \
+  template void col2im(T*, const T*, index_t, const Window2d&);                                \
+  template void conv2d_forward(T*, const T*, const T*, const T*, index_t, const Conv2dShape&,  \
+                               T*, index_t);                                                   \
+  template void conv2d_backward(T*, T*, T*, const T*, const T*, const T*, index_t,             \
+                                const Conv2dShape&, T*, index_t);                              \
+  template void maxpool2d_forward(T*, const T*, index_t, index_t, const Window2d&);            \
+  template void maxpool2d_backward(T*, const T*, const T*, index_t, index_t, const Window2d&);
+FASTMLP_INSTANTIATE_CONV(float)
+FASTMLP_INSTANTIATE_CONV(double)
+#undef FASTMLP_INSTANTIATE_CONV
+
+}  // namespace fastmlp

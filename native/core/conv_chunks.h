@@ -1,0 +1,46 @@
+// Helpers the conv2d, convtranspose2d and pooling kernels share (conv.cc,
+// conv_transpose.cc): how rows are split into per-thread chunks, a
+// parallel_for that does not allocate, and a fixed-order double sum for the
+// bias gradients. Internal to the core.
+#pragma once
+
+#include <algorithm>
+
+#include "common.h"
+#include "threads.h"
+
+namespace fastmlp {
+namespace conv_detail {
+
+// At most one chunk per thread, per slot of scratch and per row.
+inline index_t chunk_count(index_t rows, index_t slots) {
+  return std::max<index_t>(1, std::min<index_t>({rows, slots, index_t(num_threads())}));
+}
+
+// First row of chunk c when `rows` rows are split into `chunks` contiguous chunks.
+inline index_t chunk_begin(index_t c, index_t rows, index_t chunks) { return rows * c / chunks; }
+
+// parallel_for (threads.h) takes a std::function, which copies a lambda
+// capturing many references to the heap (libstdc++ keeps only functors of
+// up to two pointers inline). The wrapper passed here holds one reference,
+// so a kernel call allocates nothing.
+template <typename Body>
+void parallel_for_inline(index_t n, index_t grain, const Body& body) {
+  parallel_for(n, grain, [&body](index_t begin, index_t end) { body(begin, end); });
+}
+
+// Σ v[0..n) in double, in four interleaved partial sums (one chain of
+// dependent adds was latency-bound: perf put it at a tenth of a conv2d
+// backward); a fixed order, so the same bits every run.
+template <typename T>
+double sum_in_double(const T* v, index_t n) {
+  double a[4] = {0, 0, 0, 0};
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int j = 0; j < 4; ++j) a[j] += double(v[i + j]);
+  for (; i < n; ++i) a[0] += double(v[i]);
+  return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+}  // namespace conv_detail
+}  // namespace fastmlp

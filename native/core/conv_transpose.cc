@@ -1,0 +1,177 @@
+// convtranspose2d (col2im of Wᵀ·x, im2col of dy): conv_transpose.h.
+#include "conv_transpose.h"
+
+#include <algorithm>
+#include <string>
+
+#include "conv_chunks.h"
+#include "gemm.h"
+#include "threads.h"
+
+namespace fastmlp {
+namespace {
+
+using conv_detail::chunk_begin;
+using conv_detail::chunk_count;
+using conv_detail::parallel_for_inline;
+using conv_detail::sum_in_double;
+
+constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim and conv.cc
+
+// Messages built only on failure (require_or): these run every call.
+void check_args(const void* y, const void* x, const void* weight, index_t rows,
+                const ConvTranspose2dShape& s, const void* scratch, index_t slots, const char* fn) {
+  require_or(rows >= 0, [&] { return std::string(fn) + ": expected rows >= 0"; });
+  validate_conv_transpose(s, fn);
+  require_or(rows == 0 || (y != nullptr && x != nullptr && weight != nullptr && scratch != nullptr &&
+                           slots >= 1),
+             [&] { return std::string(fn) + ": null buffer or no scratch slot"; });
+}
+
+}  // namespace
+
+void validate_conv_transpose(const ConvTranspose2dShape& s, const char* at) {
+  const auto field = [&](index_t v, const char* name, index_t min, index_t max) {
+    require_or(v >= min && v <= max, [&] {
+      return std::string(at) + ": expected " + name + " in [" + std::to_string(min) + ", " +
+             std::to_string(max) + "] but received " + std::to_string(v);
+    });
+  };
+  const Window2d& w = s.win;
+  field(s.in_c, "inChannels", 1, kMaxSize);
+  field(s.out_c, "outChannels", 1, kMaxSize);
+  field(w.in_h, "inHeight", 1, kMaxSize);
+  field(w.in_w, "inWidth", 1, kMaxSize);
+  field(w.kernel_h, "kernelHeight", 1, kMaxSize);
+  field(w.kernel_w, "kernelWidth", 1, kMaxSize);
+  field(w.stride_h, "strideHeight", 1, kMaxSize);
+  field(w.stride_w, "strideWidth", 1, kMaxSize);
+  field(w.pad_h, "padHeight", 0, kMaxSize);
+  field(w.pad_w, "padWidth", 0, kMaxSize);
+  // torch: "output padding must be smaller than either stride or dilation";
+  // it is also what makes the grid's out_h() equal inHeight (conv_transpose.h).
+  field(s.out_pad_h, "outPadHeight", 0, w.stride_h - 1);
+  field(s.out_pad_w, "outPadWidth", 0, w.stride_w - 1);
+  // Every term is below 2^31 here, so these fit in 64 bits.
+  const auto size = [&](index_t v, const char* name, const char* formula) {
+    require_or(v >= 1 && v <= kMaxSize, [&] {
+      return std::string(at) + ": expected " + name + " = " + formula + " in [1, " +
+             std::to_string(kMaxSize) + "] but received " + std::to_string(v);
+    });
+  };
+  size(s.out_h(), "outHeight", "(inHeight - 1)*strideHeight - 2*padHeight + kernelHeight + outPadHeight");
+  size(s.out_w(), "outWidth", "(inWidth - 1)*strideWidth - 2*padWidth + kernelWidth + outPadWidth");
+}
+
+template <typename T>
+void conv_transpose2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t rows,
+                              const ConvTranspose2dShape& s, T* scratch, index_t slots) {
+  check_args(y, x, weight, rows, s, scratch, slots, "conv_transpose2d_forward");
+  if (rows == 0) return;
+  const Window2d g = s.grid();
+  const index_t K = s.k(), P = s.p(), HW = g.in_h * g.in_w;
+  const index_t in_size = s.in_size(), out_size = s.out_size();
+  const index_t chunks = chunk_count(rows, slots);
+  // One chunk of rows per thread; its gemms then run on that thread
+  // (threads.h: a nested loop runs serially), or on the pool for one chunk.
+  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+    for (index_t c = c0; c < c1; ++c) {
+      T* col = scratch + c * s.slot_size();
+      for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
+        const T* xn = x + n * in_size;
+        T* yn = y + n * out_size;
+        if (s.pointwise()) {  // col is y_n: y_n = b + Wᵀ·x_n in one gemm
+          if (bias != nullptr)
+            for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * HW, yn + (o + 1) * HW, bias[o]);
+          gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, bias ? T(1) : T(0), yn, P);
+          continue;
+        }
+        // col (K' × P) = Wᵀ (K' × inC) · x_n (inC × P), scattered onto y_n's windows.
+        gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, T(0), col, P);
+        col2im(yn, col, s.out_c, g);
+        if (bias == nullptr) continue;
+        for (index_t o = 0; o < s.out_c; ++o) {
+          T* yo = yn + o * HW;
+          const T b = bias[o];
+          for (index_t i = 0; i < HW; ++i) yo[i] += b;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void conv_transpose2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x,
+                               const T* weight, index_t rows, const ConvTranspose2dShape& s,
+                               T* scratch, index_t slots) {
+  check_args(dy, x, weight, rows, s, scratch, slots, "conv_transpose2d_backward");
+  require(dweight != nullptr && dbias != nullptr, "conv_transpose2d_backward: null gradient buffer");
+  const Window2d g = s.grid();
+  const index_t K = s.k(), P = s.p(), HW = g.in_h * g.in_w;
+  const index_t in_size = s.in_size(), out_size = s.out_size();
+  if (rows == 0) {  // an empty sum
+    std::fill(dweight, dweight + s.in_c * K, T(0));
+    std::fill(dbias, dbias + s.out_c, T(0));
+    return;
+  }
+  const index_t chunks = chunk_count(rows, slots);
+  const index_t slot = s.slot_size();
+  // A slot: col (K'·P), partial dW (inC·K'), partial db (outC). Chunk 0
+  // writes its sums straight into dweight and dbias.
+  const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + K * P; };
+  const auto partial_db = [&](index_t c) {
+    return c == 0 ? dbias : scratch + c * slot + K * P + s.in_c * K;
+  };
+  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+    for (index_t c = c0; c < c1; ++c) {
+      T* col = scratch + c * slot;
+      T* dw = partial_dw(c);
+      T* db = partial_db(c);
+      const index_t begin = chunk_begin(c, rows, chunks), end = chunk_begin(c + 1, rows, chunks);
+      for (index_t n = begin; n < end; ++n) {
+        const T* xn = x + n * in_size;
+        const T* dyn = dy + n * out_size;
+        const T* cn = dyn;  // the windows of dy_n (K' × P)
+        if (!s.pointwise()) {
+          im2col(col, dyn, s.out_c, g);
+          cn = col;
+        }
+        // dW (inC × K') (+)= x_n (inC × P) · colᵀ
+        gemm<T>(false, true, s.in_c, K, P, T(1), xn, P, cn, P, n == begin ? T(0) : T(1), dw, K);
+        for (index_t o = 0; o < s.out_c; ++o) {
+          const double sum = sum_in_double(dyn + o * HW, HW);
+          db[o] = n == begin ? T(sum) : T(db[o] + T(sum));
+        }
+        // dx_n (inC × P) = W (inC × K') · col
+        if (dx != nullptr)
+          gemm<T>(false, false, s.in_c, P, K, T(1), weight, K, cn, P, T(0), dx + n * in_size, P);
+      }
+    }
+  });
+  if (chunks == 1) return;
+  // The partial sums added in chunk order: the same bits every run for a
+  // given thread count.
+  parallel_for_inline(s.in_c * K, 4096, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) {
+      T acc = dweight[i];
+      for (index_t c = 1; c < chunks; ++c) acc += partial_dw(c)[i];
+      dweight[i] = acc;
+    }
+  });
+  for (index_t o = 0; o < s.out_c; ++o) {
+    T acc = dbias[o];
+    for (index_t c = 1; c < chunks; ++c) acc += partial_db(c)[o];
+    dbias[o] = acc;
+  }
+}
+
+#define FASTMLP_INSTANTIATE_CONV_TRANSPOSE(T)                                                 \
+  template void conv_transpose2d_forward(T*, const T*, const T*, const T*, index_t,           \
+                                         const ConvTranspose2dShape&, T*, index_t);           \
+  template void conv_transpose2d_backward(T*, T*, T*, const T*, const T*, const T*, index_t,  \
+                                          const ConvTranspose2dShape&, T*, index_t);
+FASTMLP_INSTANTIATE_CONV_TRANSPOSE(float)
+FASTMLP_INSTANTIATE_CONV_TRANSPOSE(double)
+#undef FASTMLP_INSTANTIATE_CONV_TRANSPOSE
+
+}  // namespace fastmlp

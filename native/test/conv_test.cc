@@ -1,0 +1,325 @@
+// conv2d and maxpool2d kernels (conv.h) against direct double-precision
+// references (conv_naive.h) on awkward geometries — strides > 1, padding,
+// non-square kernels, kernel = image, 1×1 with and without padding, a kernel
+// larger than the image but not than the padded image — in both dtypes, with
+// 1 and 2 threads; two runs at one thread count give the same bits; max
+// pooling's ties, NaNs and −∞ windows follow torch's CPU rule. The network
+// half (conv_network_test.cc) checks whole plans. ctest runs it once per gemm
+// micro-kernel (FASTMLP_GEMM_KERNEL).
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "check.h"
+#include "conv.h"
+#include "conv_naive.h"
+#include "gemm.h"
+#include "threads.h"
+
+using namespace fastmlp;
+using namespace fastmlp_test;
+
+void test_conv_network();  // conv_network_test.cc
+
+namespace {
+
+struct Geometry {
+  const char* name;
+  index_t in_c, out_c, h, w, kh, kw, sh, sw, ph, pw;
+};
+
+const Geometry kGeometries[] = {
+    {"3x2 kernel, stride 2x1, pad 1x0", 2, 3, 7, 5, 3, 2, 2, 1, 1, 0},
+    {"kernel = image", 1, 2, 4, 4, 4, 4, 1, 1, 0, 0},
+    {"1x1 pointwise", 3, 4, 5, 6, 1, 1, 1, 1, 0, 0},
+    {"3x3 stride 3x2 pad 2x1", 2, 2, 6, 7, 3, 3, 3, 2, 2, 1},
+    {"1x1 image", 2, 3, 1, 1, 1, 1, 1, 1, 0, 0},
+    {"1x1 kernel with stride and padding", 2, 3, 5, 5, 1, 1, 2, 2, 1, 1},
+    {"5x5 kernel on a padded 3x3 image", 3, 2, 3, 3, 5, 5, 1, 1, 1, 1},
+    {"wide 1x4 kernel, stride 1x3", 1, 5, 3, 11, 1, 4, 1, 3, 0, 2},
+};
+
+Conv2dShape shape_of(const Geometry& g) {
+  Conv2dShape s;
+  s.in_c = g.in_c;
+  s.out_c = g.out_c;
+  s.win.in_h = g.h;
+  s.win.in_w = g.w;
+  s.win.kernel_h = g.kh;
+  s.win.kernel_w = g.kw;
+  s.win.stride_h = g.sh;
+  s.win.stride_w = g.sw;
+  s.win.pad_h = g.ph;
+  s.win.pad_w = g.pw;
+  return s;
+}
+
+template <typename T>
+std::vector<T> cast(const std::vector<double>& v) {
+  return std::vector<T>(v.begin(), v.end());
+}
+
+template <typename T>
+std::vector<double> widen(const std::vector<T>& v) {
+  return std::vector<double>(v.begin(), v.end());
+}
+
+// |got − want| ≤ tol·(1 + max|want|) for every element; reports the first miss.
+template <typename T>
+void check_close(const std::vector<T>& got, const std::vector<double>& want, double tol,
+                 const std::string& what) {
+  ++g_checks;
+  double scale = 1;
+  for (double v : want) scale = std::max(scale, 1 + std::fabs(v));
+  if (got.size() != want.size()) {
+    ++g_failures;
+    std::fprintf(stderr, "%s: size %zu vs %zu\n", what.c_str(), got.size(), want.size());
+    return;
+  }
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!(std::fabs(double(got[i]) - want[i]) <= tol * scale)) {
+      ++g_failures;
+      std::fprintf(stderr, "%s: element %zu is %.17g, expected %.17g\n", what.c_str(), i,
+                   double(got[i]), want[i]);
+      return;
+    }
+  }
+}
+
+template <typename T>
+double tolerance() {
+  return sizeof(T) == 4 ? 2e-5 : 1e-12;
+}
+
+template <typename T>
+void test_conv_geometry(const Geometry& g, const char* type) {
+  const Conv2dShape s = shape_of(g);
+  validate_window(s.win, false, g.name);  // a geometry the core accepts
+  const index_t rows = 5, slots = 2;
+  const std::string what = std::string("conv2d ") + g.name + " " + type + " threads " +
+                           std::to_string(num_threads());
+  const auto x = seeded_vec<double>(static_cast<std::size_t>(rows * s.in_size()), 1);
+  const auto wt = seeded_vec<double>(static_cast<std::size_t>(s.out_c * s.k()), 2);
+  const auto b = seeded_vec<double>(static_cast<std::size_t>(s.out_c), 3);
+  const auto dy = seeded_vec<double>(static_cast<std::size_t>(rows * s.out_size()), 4);
+  // The double reference from values already rounded to T, so only the
+  // kernel's own rounding is measured.
+  const auto xt = cast<T>(x), wtt = cast<T>(wt), bt = cast<T>(b), dyt = cast<T>(dy);
+  const auto y_ref = naive_conv2d(widen(xt), widen(wtt), widen(bt), rows, s);
+  std::vector<double> dx_ref, dw_ref, db_ref;
+  naive_conv2d_backward(widen(xt), widen(wtt), widen(dyt), rows, s, dx_ref, dw_ref, db_ref);
+
+  std::vector<T> scratch(static_cast<std::size_t>(slots * s.slot_size()), T(7));  // not zero: must not be read first
+  std::vector<T> y(static_cast<std::size_t>(rows * s.out_size()), T(-3));
+  conv2d_forward(y.data(), xt.data(), wtt.data(), bt.data(), rows, s, scratch.data(), slots);
+  check_close(y, y_ref, tolerance<T>(), what + " y");
+
+  // Gradients are written, not accumulated: start from garbage.
+  std::vector<T> dx(static_cast<std::size_t>(rows * s.in_size()), T(5));
+  std::vector<T> dw(wt.size(), T(9)), db(b.size(), T(-9));
+  conv2d_backward(dx.data(), dw.data(), db.data(), dyt.data(), xt.data(), wtt.data(), rows, s,
+                  scratch.data(), slots);
+  check_close(dx, dx_ref, tolerance<T>(), what + " dx");
+  check_close(dw, dw_ref, tolerance<T>(), what + " dweight");
+  check_close(db, db_ref, tolerance<T>(), what + " dbias");
+
+  // Again, with dx skipped (the first layer's backward): the same parameter
+  // gradients, bit for bit, and the same bits as the first run.
+  std::vector<T> dw2(wt.size(), T(1)), db2(b.size(), T(1));
+  conv2d_backward<T>(nullptr, dw2.data(), db2.data(), dyt.data(), xt.data(), wtt.data(), rows, s,
+                     scratch.data(), slots);
+  CHECK(same_bits(dw, dw2));
+  CHECK(same_bits(db, db2));
+  std::vector<T> y2(y.size());
+  conv2d_forward(y2.data(), xt.data(), wtt.data(), bt.data(), rows, s, scratch.data(), slots);
+  CHECK(same_bits(y, y2));
+
+  // One slot (one chunk whatever the thread count): still right.
+  std::vector<T> dw1(wt.size()), db1(b.size()), dx1(dx.size());
+  conv2d_backward(dx1.data(), dw1.data(), db1.data(), dyt.data(), xt.data(), wtt.data(), rows, s,
+                  scratch.data(), 1);
+  check_close(dw1, dw_ref, tolerance<T>(), what + " dweight, one slot");
+  check_close(dx1, dx_ref, tolerance<T>(), what + " dx, one slot");
+}
+
+// im2col's columns against the definition, and col2im as its adjoint:
+// <col2im(d), x> = <d, im2col(x)> for random d and x.
+void test_im2col_adjoint(const Geometry& g) {
+  const Conv2dShape s = shape_of(g);
+  const auto x = seeded_vec<double>(static_cast<std::size_t>(s.in_size()), 5);
+  const auto d = seeded_vec<double>(static_cast<std::size_t>(s.k() * s.p()), 6);
+  std::vector<double> col(d.size(), 99.0), back(x.size(), 99.0);
+  im2col(col.data(), x.data(), s.in_c, s.win);
+  col2im(back.data(), d.data(), s.in_c, s.win);
+  double lhs = 0, rhs = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) lhs += back[i] * x[i];
+  for (std::size_t i = 0; i < d.size(); ++i) rhs += d[i] * col[i];
+  CHECK_NEAR(lhs, rhs, 1e-12 * (1 + std::fabs(rhs)));
+  const index_t OW = s.win.out_w(), P = s.p();
+  bool ok = true;
+  for (index_t c = 0; c < s.in_c; ++c)
+    for (index_t kh = 0; kh < s.win.kernel_h; ++kh)
+      for (index_t kw = 0; kw < s.win.kernel_w; ++kw)
+        for (index_t p = 0; p < P; ++p) {
+          const index_t ih = (p / OW) * s.win.stride_h - s.win.pad_h + kh;
+          const index_t iw = (p % OW) * s.win.stride_w - s.win.pad_w + kw;
+          const double want = at_or_zero(x, 0, c, ih, iw, s.in_c, s.win);
+          ok = ok && col[static_cast<std::size_t>(((c * s.win.kernel_h + kh) * s.win.kernel_w + kw) * P + p)] == want;
+        }
+  CHECK(ok);
+}
+
+struct PoolGeometry {
+  const char* name;
+  index_t c, h, w, kh, kw, sh, sw, ph, pw;
+};
+
+const PoolGeometry kPools[] = {
+    {"2x2 stride 2", 2, 6, 6, 2, 2, 2, 2, 0, 0},
+    {"3x3 stride 2 pad 1 (overlapping)", 3, 7, 5, 3, 3, 2, 2, 1, 1},
+    {"3x2 stride 1x2 pad 1x1", 1, 5, 6, 3, 2, 1, 2, 1, 1},
+    {"kernel = image", 2, 3, 4, 3, 4, 1, 1, 0, 0},
+    {"1x1", 2, 3, 3, 1, 1, 1, 1, 0, 0},
+    {"odd size, stride 3 drops the edge", 1, 8, 7, 2, 2, 3, 3, 1, 0},
+};
+
+template <typename T>
+void test_pool_geometry(const PoolGeometry& g, const char* type) {
+  Window2d w;
+  w.in_h = g.h, w.in_w = g.w, w.kernel_h = g.kh, w.kernel_w = g.kw;
+  w.stride_h = g.sh, w.stride_w = g.sw, w.pad_h = g.ph, w.pad_w = g.pw;
+  validate_window(w, true, g.name);
+  const index_t rows = 4, in_size = g.c * g.h * g.w, out_size = g.c * w.out_h() * w.out_w();
+  const std::string what = std::string("maxpool2d ") + g.name + " " + type + " threads " +
+                           std::to_string(num_threads());
+  // Small integers: ties in most windows.
+  std::vector<double> x = seeded_vec<double>(static_cast<std::size_t>(rows * in_size), 7);
+  for (auto& v : x) v = std::floor(v * 2.5);
+  const auto dy = seeded_vec<double>(static_cast<std::size_t>(rows * out_size), 8);
+  std::vector<index_t> argmax;
+  const auto y_ref = naive_maxpool2d(x, rows, g.c, w, argmax);
+  const auto xt = cast<T>(x), dyt = cast<T>(dy);
+  std::vector<double> dx_ref(x.size(), 0.0);
+  for (std::size_t o = 0; o < argmax.size(); ++o) dx_ref[static_cast<std::size_t>(argmax[o])] += double(dyt[o]);
+  std::vector<T> y(y_ref.size(), T(3)), dx(x.size(), T(3));
+  maxpool2d_forward(y.data(), xt.data(), rows, g.c, w);
+  check_close(y, y_ref, 0, what + " y");
+  maxpool2d_backward(dx.data(), dyt.data(), xt.data(), rows, g.c, w);
+  check_close(dx, dx_ref, sizeof(T) == 4 ? 1e-6 : 1e-15, what + " dx");
+}
+
+// Hand-made windows: ties go to the first maximum, a NaN wins (the last NaN
+// of the window: each one replaces the running maximum), a window of −∞ picks
+// its first real element.
+template <typename T>
+void test_pool_special_values() {
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  Window2d w;
+  w.in_h = 2, w.in_w = 2, w.kernel_h = 2, w.kernel_w = 2, w.stride_h = 1, w.stride_w = 1;
+  struct Case {
+    T x[4];
+    int argmax;
+  } cases[] = {
+      {{1, 1, 1, 1}, 0},
+      {{0, 2, 2, 1}, 1},
+      {{1, nan, 3, nan}, 3},
+      {{nan, 5, 6, 7}, 0},
+      {{-inf, -inf, -inf, -inf}, 0},
+      {{-inf, -inf, -2, -inf}, 2},
+  };
+  for (const Case& c : cases) {
+    T y = 0;
+    T dx[4] = {9, 9, 9, 9};
+    const T dy = T(0.5);
+    maxpool2d_forward(&y, c.x, 1, 1, w);
+    maxpool2d_backward(dx, &dy, c.x, 1, 1, w);
+    const T want = c.x[c.argmax];
+    CHECK((std::isnan(want) && std::isnan(y)) || y == want);
+    for (int i = 0; i < 4; ++i) CHECK(dx[i] == (i == c.argmax ? dy : T(0)));
+  }
+  // Padding is −∞, never a maximum: a window of one real −∞ and padding.
+  Window2d p;
+  p.in_h = 1, p.in_w = 1, p.kernel_h = 3, p.kernel_w = 3, p.stride_h = 1, p.stride_w = 1,
+  p.pad_h = 1, p.pad_w = 1;
+  const T x = -inf, dy = 2;
+  T y = 0, dx = 5;
+  maxpool2d_forward(&y, &x, 1, 1, p);
+  maxpool2d_backward(&dx, &dy, &x, 1, 1, p);
+  CHECK(y == -inf);
+  CHECK(dx == dy);
+}
+
+void test_validate_window() {
+  Window2d ok;
+  ok.in_h = 4, ok.in_w = 5, ok.kernel_h = 3, ok.kernel_w = 2;
+  const auto refuses = [](Window2d w, bool pool, const char* field) {
+    ++g_checks;
+    try {
+      validate_window(w, pool, "layer 2 (test)");
+    } catch (const std::invalid_argument& e) {
+      const std::string m = e.what();
+      if (m.find(field) != std::string::npos && m.find("layer 2 (test)") == 0) return;
+      std::fprintf(stderr, "validate_window: message '%s' does not name %s\n", m.c_str(), field);
+      ++g_failures;
+      return;
+    }
+    std::fprintf(stderr, "validate_window: accepted a bad %s\n", field);
+    ++g_failures;
+  };
+  Window2d w = ok;
+  w.in_h = 0;
+  refuses(w, false, "inHeight");
+  w = ok, w.in_w = -1;
+  refuses(w, false, "inWidth");
+  w = ok, w.kernel_h = 0;
+  refuses(w, false, "kernelHeight");
+  w = ok, w.kernel_w = 6;
+  refuses(w, false, "kernelWidth");  // larger than the padded input
+  w = ok, w.kernel_h = 5;
+  refuses(w, false, "kernelHeight");
+  w = ok, w.stride_h = 0;
+  refuses(w, false, "strideHeight");
+  w = ok, w.stride_w = -2;
+  refuses(w, false, "strideWidth");
+  w = ok, w.pad_h = -1;
+  refuses(w, false, "padHeight");
+  w = ok, w.pad_w = int64_t(1) << 32;
+  refuses(w, false, "padWidth");
+  w = ok, w.pad_h = 2;  // pooling: more than half of a 3-tall kernel
+  refuses(w, true, "padHeight");
+  w = ok, w.pad_w = 2;
+  refuses(w, true, "padWidth");
+  w = ok, w.kernel_w = 8, w.pad_w = 1;  // 8 > 5 + 2
+  refuses(w, false, "kernelWidth");
+  w = ok, w.pad_h = 1, w.kernel_h = 6;  // 6 = 4 + 2: fits
+  validate_window(w, false, "ok");
+  w = ok, w.pad_h = 1, w.pad_w = 1;  // pooling, 1 <= 3/2 and 1 <= 2/2
+  validate_window(w, true, "ok");
+  CHECK(true);
+}
+
+}  // namespace
+
+int main() {
+  std::printf("gemm kernel: %s\n", gemm_kernel_name());
+  for (const Geometry& g : kGeometries) test_im2col_adjoint(g);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (const Geometry& g : kGeometries) {
+      test_conv_geometry<float>(g, "float32");
+      test_conv_geometry<double>(g, "float64");
+    }
+    for (const PoolGeometry& g : kPools) {
+      test_pool_geometry<float>(g, "float32");
+      test_pool_geometry<double>(g, "float64");
+    }
+  }
+  test_pool_special_values<float>();
+  test_pool_special_values<double>();
+  test_validate_window();
+  test_conv_network();
+  std::printf("%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
+}
