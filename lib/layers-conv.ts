@@ -7,15 +7,15 @@
 // Output size per dimension ⌊(n + 2p − f)/s⌋ + 1 (SPEC.md §6; torch's Conv2d
 // and MaxPool2d docs).
 import {
-  activationConfig, activationSpecs, describeActivation, flatActivation, prefersHeInit, resolveActivation, splitFlatActivation,
+  activationConfig, activationSpecs, describeActivation, flatActivation, prefersHeInit, splitFlatActivation,
   type ActivationConfig, type ActivationOption, type ResolvedActivation,
 } from './activations';
 import type { ActivationName, ActivationParams, FloatArray, LayerSpec, Window2d } from './engine';
 import { Layer, type LayerConfig, type ParamShape } from './layer';
-import { Activation, Dense, optionsOf, PReLU, registerLayer } from './layers';
-import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
+import { Activation, Dense, optionsOf, PReLU, registerLayer, weightedLayerOptions } from './layers';
+import { fillInit, type InitConfig, type Initializer } from './init';
 import type { Rng } from './rng';
-import { ArgumentRangeError, integer, number, options, typeError } from './validate';
+import { ArgumentRangeError, integer, options, typeError } from './validate';
 
 const MAX_SIZE = 2 ** 31 - 1;
 
@@ -160,16 +160,8 @@ abstract class Convolution extends Layer {
     const outPad = transposed ? (o.outputPadding === undefined ? [0, 0] : pair('outputPadding', o.outputPadding, 0)) as [number, number] : null;
     this.window = new Window(`${type}(${this.inChannels} → ${this.outChannels})`, this.kernelSize, this.stride, this.padding,
       this.inputSize, outPad);
-    const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
-    this.activation = act.name;
-    this.activationParams = act.params;
-    this.weightInit = o.weightInit === undefined
-      ? { type: prefersHeInit(this.activation) ? 'he-normal' : 'xavier-uniform' }
-      : resolveInit('weightInit', o.weightInit);
-    this.initFromNext = o.weightInit === undefined && this.activation === 'identity';
-    this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
-      : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
-        : resolveInit('biasInit', o.biasInit);
+    ({ activation: this.activation, activationParams: this.activationParams, weightInit: this.weightInit,
+      initFromNext: this.initFromNext, biasInit: this.biasInit } = weightedLayerOptions(o));
   }
 
   /** The same layer for input images of [height, width]. */

@@ -79,6 +79,30 @@ export interface DenseOptions {
   kernelRegularizer?: Regularizer;
 }
 
+/**
+ * The fused activation and initialisers of a layer with a weight and a bias
+ * (Dense, Conv2d, ConvTranspose2d), from its checked options. Default weight
+ * init: 'he-normal' before a ReLU-like fused activation, 'xavier-uniform'
+ * otherwise; initFromNext: no weightInit and no fused activation, so the next
+ * layer decides (initParams). Default bias: zeros; a number is a constant.
+ */
+export function weightedLayerOptions(o: { activation?: unknown; weightInit?: unknown; biasInit?: unknown }): {
+  activation: ActivationName; activationParams: ActivationParams; weightInit: InitConfig; initFromNext: boolean; biasInit: InitConfig;
+} {
+  const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
+  return {
+    activation: act.name,
+    activationParams: act.params,
+    weightInit: o.weightInit === undefined
+      ? { type: prefersHeInit(act.name) ? 'he-normal' : 'xavier-uniform' }
+      : resolveInit('weightInit', o.weightInit),
+    initFromNext: o.weightInit === undefined && act.name === 'identity',
+    biasInit: o.biasInit === undefined ? { type: 'zeros' }
+      : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
+        : resolveInit('biasInit', o.biasInit),
+  };
+}
+
 /** Fully connected layer y = act(x·Wᵀ + b); weight is out × in like torch.nn.Linear. */
 export class Dense extends Layer {
   readonly inputs: number;
@@ -99,16 +123,8 @@ export class Dense extends Layer {
     this.inputs = integer('inFeatures', inFeatures, 1, MAX_SIZE);
     this.outputs = integer('outFeatures', outFeatures, 1, MAX_SIZE);
     const o = options('Dense options', opts, ['activation', 'weightInit', 'biasInit', 'kernelRegularizer']);
-    const act = resolveActivation(o.activation === undefined ? 'identity' : o.activation);
-    this.activation = act.name;
-    this.activationParams = act.params;
-    this.weightInit = o.weightInit === undefined
-      ? { type: prefersHeInit(this.activation) ? 'he-normal' : 'xavier-uniform' }
-      : resolveInit('weightInit', o.weightInit);
-    this.initFromNext = o.weightInit === undefined && this.activation === 'identity';
-    this.biasInit = o.biasInit === undefined ? { type: 'zeros' }
-      : typeof o.biasInit === 'number' ? { type: 'constant', value: number('biasInit', o.biasInit) }
-        : resolveInit('biasInit', o.biasInit);
+    ({ activation: this.activation, activationParams: this.activationParams, weightInit: this.weightInit,
+      initFromNext: this.initFromNext, biasInit: this.biasInit } = weightedLayerOptions(o));
     const r = options('kernelRegularizer', o.kernelRegularizer, ['l1', 'l2']);
     this.l1 = r.l1 === undefined ? 0 : number('kernelRegularizer.l1', r.l1, 0);
     this.l2 = r.l2 === undefined ? 0 : number('kernelRegularizer.l2', r.l2, 0);

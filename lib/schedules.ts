@@ -14,7 +14,7 @@
 import { autoMode, type Callback, type CallbackModel, type Logs, type TrainingParams } from './callbacks';
 import type { ScheduleState } from './optim';
 import { loweredRate, PlateauTracker } from './plateau-tracker';
-import { ArgumentRangeError, integer, number, oneOf, options, rangeError, typeError } from './validate';
+import { ArgumentRangeError, integer, number, oneOf, options, typeError } from './validate';
 
 /** Anything with a settable learning rate: every optim.* optimizer. */
 export interface LrHolder {

@@ -12,6 +12,7 @@
 namespace fastmlp {
 namespace {
 
+using conv_detail::add_chunk_partials;
 using conv_detail::chunk_begin;
 using conv_detail::chunk_count;
 using conv_detail::parallel_for_inline;
@@ -267,21 +268,7 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
       }
     }
   });
-  if (chunks == 1) return;
-  // The partial sums added in chunk order: the same bits every run for a
-  // given thread count.
-  parallel_for_inline(s.out_c * K, 4096, [&](index_t b, index_t e) {
-    for (index_t i = b; i < e; ++i) {
-      T acc = dweight[i];
-      for (index_t c = 1; c < chunks; ++c) acc += partial_dw(c)[i];
-      dweight[i] = acc;
-    }
-  });
-  for (index_t o = 0; o < s.out_c; ++o) {
-    T acc = dbias[o];
-    for (index_t c = 1; c < chunks; ++c) acc += partial_db(c)[o];
-    dbias[o] = acc;
-  }
+  add_chunk_partials(dweight, s.out_c * K, dbias, s.out_c, chunks, partial_dw, partial_db);
 }
 
 template <typename T>

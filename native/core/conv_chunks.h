@@ -42,5 +42,26 @@ double sum_in_double(const T* v, index_t n) {
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
+// dweight (nw values) and dbias (nb) of chunk 0 plus the partial sums of
+// chunks 1..chunks−1 (partial_dw(c), partial_db(c)), added in chunk order: the
+// same bits every run for a given thread count.
+template <typename T, typename PartialW, typename PartialB>
+void add_chunk_partials(T* dweight, index_t nw, T* dbias, index_t nb, index_t chunks,
+                        const PartialW& partial_dw, const PartialB& partial_db) {
+  if (chunks == 1) return;
+  parallel_for_inline(nw, 4096, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) {
+      T acc = dweight[i];
+      for (index_t c = 1; c < chunks; ++c) acc += partial_dw(c)[i];
+      dweight[i] = acc;
+    }
+  });
+  for (index_t o = 0; o < nb; ++o) {
+    T acc = dbias[o];
+    for (index_t c = 1; c < chunks; ++c) acc += partial_db(c)[o];
+    dbias[o] = acc;
+  }
+}
+
 }  // namespace conv_detail
 }  // namespace fastmlp
