@@ -15,7 +15,6 @@ namespace {
 using conv_detail::add_chunk_partials;
 using conv_detail::chunk_begin;
 using conv_detail::chunk_count;
-using conv_detail::parallel_for_inline;
 using conv_detail::sum_in_double;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim
@@ -197,7 +196,7 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
   // One chunk of rows per thread; the gemm inside a chunk then runs on its
   // own thread (threads.h: a nested loop runs serially), or on the pool when
   // there is one chunk.
-  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       T* col = scratch + c * s.slot_size();
       for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
@@ -235,7 +234,7 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   const auto partial_db = [&](index_t c) {
     return c == 0 ? dbias : scratch + c * slot + 2 * K * P + s.out_c * K;
   };
-  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       T* col = scratch + c * slot;
       T* dcol = col + K * P;
@@ -275,7 +274,7 @@ template <typename T>
 void maxpool2d_forward(T* y, const T* x, index_t rows, index_t channels, const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w();
   const index_t in_size = channels * w.in_h * w.in_w, out_size = channels * OH * OW;
-  parallel_for_inline(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+  parallel_for(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
     for (index_t n = b; n < e; ++n) {
       for (index_t c = 0; c < channels; ++c) {
         const T* xc = x + n * in_size + c * w.in_h * w.in_w;
@@ -292,7 +291,7 @@ void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t ch
                         const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w(), HW = w.in_h * w.in_w;
   const index_t in_size = channels * HW, out_size = channels * OH * OW;
-  parallel_for_inline(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+  parallel_for(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
     for (index_t n = b; n < e; ++n) {
       std::fill(dx + n * in_size, dx + (n + 1) * in_size, T(0));
       for (index_t c = 0; c < channels; ++c) {

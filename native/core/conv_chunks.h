@@ -1,7 +1,7 @@
 // Helpers the conv2d, convtranspose2d and pooling kernels share (conv.cc,
 // conv_transpose.cc): how rows are split into per-thread chunks, a
-// parallel_for that does not allocate, and a fixed-order double sum for the
-// bias gradients. Internal to the core.
+// fixed-order double sum for the bias gradients, and the chunks' partial
+// gradients added in order. Internal to the core.
 #pragma once
 
 #include <algorithm>
@@ -19,15 +19,6 @@ inline index_t chunk_count(index_t rows, index_t slots) {
 
 // First row of chunk c when `rows` rows are split into `chunks` contiguous chunks.
 inline index_t chunk_begin(index_t c, index_t rows, index_t chunks) { return rows * c / chunks; }
-
-// parallel_for (threads.h) takes a std::function, which copies a lambda
-// capturing many references to the heap (libstdc++ keeps only functors of
-// up to two pointers inline). The wrapper passed here holds one reference,
-// so a kernel call allocates nothing.
-template <typename Body>
-void parallel_for_inline(index_t n, index_t grain, const Body& body) {
-  parallel_for(n, grain, [&body](index_t begin, index_t end) { body(begin, end); });
-}
 
 // Σ v[0..n) in double, in four interleaved partial sums (one chain of
 // dependent adds was latency-bound: perf put it at a tenth of a conv2d
@@ -49,7 +40,7 @@ template <typename T, typename PartialW, typename PartialB>
 void add_chunk_partials(T* dweight, index_t nw, T* dbias, index_t nb, index_t chunks,
                         const PartialW& partial_dw, const PartialB& partial_db) {
   if (chunks == 1) return;
-  parallel_for_inline(nw, 4096, [&](index_t b, index_t e) {
+  parallel_for(nw, 4096, [&](index_t b, index_t e) {
     for (index_t i = b; i < e; ++i) {
       T acc = dweight[i];
       for (index_t c = 1; c < chunks; ++c) acc += partial_dw(c)[i];

@@ -14,7 +14,6 @@ namespace {
 using conv_detail::add_chunk_partials;
 using conv_detail::chunk_begin;
 using conv_detail::chunk_count;
-using conv_detail::parallel_for_inline;
 using conv_detail::sum_in_double;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim and conv.cc
@@ -75,7 +74,7 @@ void conv_transpose2d_forward(T* y, const T* x, const T* weight, const T* bias, 
   const index_t chunks = chunk_count(rows, slots);
   // One chunk of rows per thread; its gemms then run on that thread
   // (threads.h: a nested loop runs serially), or on the pool for one chunk.
-  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       T* col = scratch + c * s.slot_size();
       for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
@@ -123,7 +122,7 @@ void conv_transpose2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
   const auto partial_db = [&](index_t c) {
     return c == 0 ? dbias : scratch + c * slot + K * P + s.in_c * K;
   };
-  parallel_for_inline(chunks, 1, [&](index_t c0, index_t c1) {
+  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       T* col = scratch + c * slot;
       T* dw = partial_dw(c);

@@ -63,8 +63,9 @@ template <typename T>
 void check_loss_args(const LossSpec& spec, const T* pred, index_t B, index_t C,
                      const std::int32_t* target_idx, const T* target) {
   validate_loss(spec, target_idx != nullptr, target != nullptr);
-  require(B >= 1 && C >= 1, "loss: expected B >= 1 and C >= 1 but received " +
-                                std::to_string(B) + ", " + std::to_string(C));
+  require_or(B >= 1 && C >= 1, [&] {
+    return "loss: expected B >= 1 and C >= 1 but received " + std::to_string(B) + ", " + std::to_string(C);
+  });
   require(pred != nullptr, "loss: pred is null");
   if (!spec.class_weights.empty())
     require(static_cast<index_t>(spec.class_weights.size()) == C,
@@ -229,12 +230,12 @@ LossSpec default_loss_spec(LossKind kind) {
 void validate_loss_spec(const LossSpec& spec) {
   require(static_cast<int>(spec.kind) >= 0 && static_cast<int>(spec.kind) <= static_cast<int>(LossKind::Focal),
           "loss: unknown loss kind");
-  const std::string name = kind_name(spec.kind);
+  const char* name = kind_name(spec.kind);
   require(spec.reduction == Reduction::Mean || spec.reduction == Reduction::Sum ||
               spec.reduction == Reduction::None || spec.reduction == Reduction::BatchMean,
           "loss: unknown reduction");
-  require(spec.reduction != Reduction::BatchMean || spec.kind == LossKind::KlDiv,
-          name + ": reduction 'batchmean' applies to kl-div only");
+  require_or(spec.reduction != Reduction::BatchMean || spec.kind == LossKind::KlDiv,
+             [&] { return std::string(name) + ": reduction 'batchmean' applies to kl-div only"; });
   require(spec.kind != LossKind::Dice || spec.reduction == Reduction::Mean,
           "dice: expected reduction 'mean' (dice is one value for the whole batch)");
   require_range(spec.label_smoothing >= 0.0 && spec.label_smoothing <= 1.0, "label_smoothing",
@@ -251,22 +252,23 @@ void validate_loss_spec(const LossSpec& spec) {
   else
     require_range(!std::isnan(spec.alpha) && spec.alpha < std::numeric_limits<double>::infinity(),
                   "alpha", spec.alpha, "a number or -Infinity");
-  require(spec.class_weights.empty() || takes_class_weights(spec.kind),
-          name + ": class weights apply to cross-entropy, nll, bce and bce-with-logits only");
+  require_or(spec.class_weights.empty() || takes_class_weights(spec.kind), [&] {
+    return std::string(name) + ": class weights apply to cross-entropy, nll, bce and bce-with-logits only";
+  });
   for (double w : spec.class_weights)
     require_range(std::isfinite(w) && w >= 0, "class_weights", w, "finite weights >= 0");
 }
 
 void validate_loss(const LossSpec& spec, bool has_indices, bool has_dense) {
   validate_loss_spec(spec);
-  const std::string name = kind_name(spec.kind);
+  const char* name = kind_name(spec.kind);
   require(has_indices != has_dense,
           has_indices ? "loss: expected either class indices or a dense "
                         "target, not both"
                       : "loss: expected a target (class indices or a dense "
                         "matrix) but received none");
-  require(!has_indices || spec.kind == LossKind::CrossEntropy || spec.kind == LossKind::Nll,
-          name + ": expected a dense target (B, C) but received class indices");
+  require_or(!has_indices || spec.kind == LossKind::CrossEntropy || spec.kind == LossKind::Nll,
+             [&] { return std::string(name) + ": expected a dense target (B, C) but received class indices"; });
   require(!has_dense || spec.kind != LossKind::Nll,
           "nll: expected class indices but received a dense target");
 }

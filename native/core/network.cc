@@ -56,9 +56,10 @@ std::uint64_t physical_memory_bytes() {
 
 void require_fits_in_memory(index_t elems, std::size_t elem_size, const char* what) {
   static const std::uint64_t limit = physical_memory_bytes();
-  require(std::uint64_t(elems) <= limit / elem_size,
-          std::string("network: ") + what + " needs " + std::to_string(elems) + " values of " +
-              std::to_string(elem_size) + " bytes, more than this machine's memory");
+  require_or(std::uint64_t(elems) <= limit / elem_size, [&] {
+    return std::string("network: ") + what + " needs " + std::to_string(elems) + " values of " +
+           std::to_string(elem_size) + " bytes, more than this machine's memory";
+  });
 }
 
 void require_channels(index_t c, const char* name, const std::string& at) {
@@ -312,8 +313,7 @@ const T* Network<T>::activation_input(std::size_t l) {
 
 template <typename T>
 void Network<T>::reserve(index_t rows) {
-  require(rows >= 0, "reserve: expected rows >= 0 but received " +
-                         std::to_string(rows));
+  require_or(rows >= 0, [&] { return "reserve: expected rows >= 0 but received " + std::to_string(rows); });
   if (rows <= cap_) return;
   const auto acts = static_cast<std::size_t>(checked_mul(rows, width_sum_, "batch"));
   const auto scratch = static_cast<std::size_t>(checked_mul(rows, max_width_, "batch"));

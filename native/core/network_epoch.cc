@@ -70,10 +70,8 @@ EpochResult Network<T>::train_epoch(const T* X, index_t rows,
                                     const BatchObserver* on_batch, T* outputs) {
   require_loss("train_epoch");
   validate_loss(loss_, y_idx != nullptr, Y != nullptr);
-  require(rows >= 1, "train_epoch: expected rows >= 1 but received " +
-                         std::to_string(rows));
-  require(batch >= 1, "train_epoch: expected batch >= 1 but received " +
-                          std::to_string(batch));
+  require_or(rows >= 1, [&] { return "train_epoch: expected rows >= 1 but received " + std::to_string(rows); });
+  require_or(batch >= 1, [&] { return "train_epoch: expected batch >= 1 but received " + std::to_string(batch); });
   require(X != nullptr, "train_epoch: X is null");
   // Every check happens before the first step, so bad input never leaves
   // the model half-trained.

@@ -89,9 +89,10 @@ const T* Network<T>::forward_from_input(index_t rows) {
 
 template <typename T>
 const T* Network<T>::forward_train(const T* x, index_t rows) {
-  require(rows >= 1 && rows <= cap_,
-          "forward_train: expected 1 <= rows <= max_batch (" +
-              std::to_string(cap_) + ") but received " + std::to_string(rows));
+  require_or(rows >= 1 && rows <= cap_, [&] {
+    return "forward_train: expected 1 <= rows <= max_batch (" + std::to_string(cap_) + ") but received " +
+           std::to_string(rows);
+  });
   require(x != nullptr, "forward_train: x is null");
   std::memcpy(segment(0), x, static_cast<std::size_t>(rows * in_) * sizeof(T));
   return forward_from_input(rows);
@@ -101,10 +102,10 @@ template <typename T>
 void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   if (fwd_rows_ == 0)
     throw std::logic_error("backward: no forward_train to differentiate");
-  require(rows == fwd_rows_, "backward: expected rows = " +
-                                 std::to_string(fwd_rows_) +
-                                 " (the last forward_train) but received " +
-                                 std::to_string(rows));
+  require_or(rows == fwd_rows_, [&] {
+    return "backward: expected rows = " + std::to_string(fwd_rows_) + " (the last forward_train) but received " +
+           std::to_string(rows);
+  });
   require(dout != nullptr, "backward: dout is null");
   // backward overwrites the gradients. Dense layers write theirs in place
   // (dense_backward with accumulate = false: no zero fill, and gemm need not

@@ -17,9 +17,10 @@ void batchnorm_forward(T* y, const T* x, const T* gamma, const T* beta,
                        index_t B, index_t C, double eps, double momentum,
                        bool batch_stats) {
   if (batch_stats) {
-    require(B >= 2, "batchnorm: expected more than 1 row per batch with batch statistics "
-                    "(training mode, or trackRunningStats false; the batch variance of one "
-                    "row is undefined) but received " + std::to_string(B));
+    require_or(B >= 2, [&] {
+      return "batchnorm: expected more than 1 row per batch with batch statistics (training mode, or "
+             "trackRunningStats false; the batch variance of one row is undefined) but received " + std::to_string(B);
+    });
     // mean and invstd first hold Σx and Σ(x − μ)².
     std::fill(mean, mean + C, T(0));
     std::fill(invstd, invstd + C, T(0));

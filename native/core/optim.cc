@@ -65,14 +65,17 @@
 namespace fastmlp {
 namespace {
 
+// Messages built only on failure: the hyper-parameters are checked every step.
 void require_finite(double v, const char* name) {
-  require(std::isfinite(v), std::string("optimizer: expected a finite ") +
-                                name + " but received " + std::to_string(v));
+  require_or(std::isfinite(v), [&] {
+    return std::string("optimizer: expected a finite ") + name + " but received " + std::to_string(v);
+  });
 }
 
 void require_range(bool ok, const char* name, const char* what, double v) {
-  require(ok, std::string("optimizer: expected ") + name + " " + what +
-                  " but received " + std::to_string(v));
+  require_or(ok, [&] {
+    return std::string("optimizer: expected ") + name + " " + what + " but received " + std::to_string(v);
+  });
 }
 
 // The loops and what they share (see the top of the file), here so that they
@@ -299,8 +302,7 @@ template <typename T>
 bool optimizer_update(const OptimizerSpec& spec, T* param, const T* grad,
                       T* state, index_t n, std::int64_t step) {
   require(n >= 0, "optimizer_update: expected n >= 0");
-  require(step >= 1, "optimizer_update: expected step >= 1 but received " +
-                         std::to_string(step));
+  require_or(step >= 1, [&] { return "optimizer_update: expected step >= 1 but received " + std::to_string(step); });
   if (n == 0) return true;
   require(param != nullptr && grad != nullptr,
           "optimizer_update: null param or grad");

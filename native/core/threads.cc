@@ -248,8 +248,8 @@ void set_num_threads(int n) {
   pool().threads.store(n, std::memory_order_relaxed);
 }
 
-void parallel_for(index_t n, index_t grain,
-                  const std::function<void(index_t, index_t)>& body) {
+void parallel_for_erased(index_t n, index_t grain,
+                         const std::function<void(index_t, index_t)>& body) {
   if (n <= 0) return;
   if (grain < 1) grain = 1;
   index_t nchunks = std::min<index_t>(num_threads(), n / grain);
