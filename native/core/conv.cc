@@ -12,10 +12,10 @@
 namespace fastmlp {
 namespace {
 
+using conv_detail::add_bias_gradient;
 using conv_detail::add_chunk_partials;
-using conv_detail::chunk_begin;
 using conv_detail::chunk_count;
-using conv_detail::sum_in_double;
+using conv_detail::for_each_row;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim
 
@@ -192,26 +192,18 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
   check_conv_args(y, x, weight, rows, s, scratch, slots, "conv2d_forward");
   if (rows == 0) return;
   const index_t K = s.k(), P = s.p(), in_size = s.in_size(), out_size = s.out_size();
-  const index_t chunks = chunk_count(rows, slots);
-  // One chunk of rows per thread; the gemm inside a chunk then runs on its
-  // own thread (threads.h: a nested loop runs serially), or on the pool when
-  // there is one chunk.
-  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
-    for (index_t c = c0; c < c1; ++c) {
-      T* col = scratch + c * s.slot_size();
-      for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
-        const T* xn = x + n * in_size;
-        T* yn = y + n * out_size;
-        const T* cn = xn;
-        if (!s.pointwise()) {
-          im2col(col, xn, s.in_c, s.win);
-          cn = col;
-        }
-        if (bias != nullptr)
-          for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * P, yn + (o + 1) * P, bias[o]);
-        gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P);
-      }
+  for_each_row(rows, chunk_count(rows, slots), [&](index_t c, index_t n, bool) {
+    T* col = scratch + c * s.slot_size();
+    const T* xn = x + n * in_size;
+    T* yn = y + n * out_size;
+    const T* cn = xn;
+    if (!s.pointwise()) {
+      im2col(col, xn, s.in_c, s.win);
+      cn = col;
     }
+    if (bias != nullptr)
+      for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * P, yn + (o + 1) * P, bias[o]);
+    gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P);
   });
 }
 
@@ -234,37 +226,27 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   const auto partial_db = [&](index_t c) {
     return c == 0 ? dbias : scratch + c * slot + 2 * K * P + s.out_c * K;
   };
-  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
-    for (index_t c = c0; c < c1; ++c) {
-      T* col = scratch + c * slot;
-      T* dcol = col + K * P;
-      T* dw = partial_dw(c);
-      T* db = partial_db(c);
-      const index_t begin = chunk_begin(c, rows, chunks), end = chunk_begin(c + 1, rows, chunks);
-      for (index_t n = begin; n < end; ++n) {
-        const T* xn = x + n * in_size;
-        const T* dyn = dy + n * out_size;
-        const T* cn = xn;
-        if (!s.pointwise()) {
-          im2col(col, xn, s.in_c, s.win);
-          cn = col;
-        }
-        // dW (outC × K) (+)= dY_n (outC × P) · col_nᵀ
-        gemm<T>(false, true, s.out_c, K, P, T(1), dyn, P, cn, P, n == begin ? T(0) : T(1), dw, K);
-        for (index_t o = 0; o < s.out_c; ++o) {
-          const double sum = sum_in_double(dyn + o * P, P);
-          db[o] = n == begin ? T(sum) : T(db[o] + T(sum));
-        }
-        if (dx == nullptr) continue;
-        T* dxn = dx + n * in_size;
-        // dcol_n (K × P) = Wᵀ · dY_n, then scattered onto the windows.
-        if (s.pointwise()) {
-          gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dxn, P);
-        } else {
-          gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dcol, P);
-          col2im(dxn, dcol, s.in_c, s.win);
-        }
-      }
+  for_each_row(rows, chunks, [&](index_t c, index_t n, bool first) {
+    T* col = scratch + c * slot;
+    T* dcol = col + K * P;
+    const T* xn = x + n * in_size;
+    const T* dyn = dy + n * out_size;
+    const T* cn = xn;
+    if (!s.pointwise()) {
+      im2col(col, xn, s.in_c, s.win);
+      cn = col;
+    }
+    // dW (outC × K) (+)= dY_n (outC × P) · col_nᵀ
+    gemm<T>(false, true, s.out_c, K, P, T(1), dyn, P, cn, P, first ? T(0) : T(1), partial_dw(c), K);
+    add_bias_gradient(partial_db(c), dyn, s.out_c, P, first);
+    if (dx == nullptr) return;
+    T* dxn = dx + n * in_size;
+    // dcol_n (K × P) = Wᵀ · dY_n, then scattered onto the windows.
+    if (s.pointwise()) {
+      gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dxn, P);
+    } else {
+      gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dcol, P);
+      col2im(dxn, dcol, s.in_c, s.win);
     }
   });
   add_chunk_partials(dweight, s.out_c * K, dbias, s.out_c, chunks, partial_dw, partial_db);

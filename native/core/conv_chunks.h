@@ -1,6 +1,6 @@
 // Helpers the conv2d, convtranspose2d and pooling kernels share (conv.cc,
-// conv_transpose.cc): how rows are split into per-thread chunks, a
-// fixed-order double sum for the bias gradients, and the chunks' partial
+// conv_transpose.cc): how rows are split into per-thread chunks and run,
+// a fixed-order double sum for the bias gradients, and the chunks' partial
 // gradients added in order. Internal to the core.
 #pragma once
 
@@ -31,6 +31,30 @@ double sum_in_double(const T* v, index_t n) {
     for (int j = 0; j < 4; ++j) a[j] += double(v[i + j]);
   for (; i < n; ++i) a[0] += double(v[i]);
   return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+// body(c, n, first) for every row n, the rows split into `chunks` contiguous
+// chunks run in parallel (one per thread: the gemms inside then run on that
+// thread, threads.h running a nested loop serially, or on the pool when
+// there is one chunk); first: n is chunk c's first row, where its sums start.
+template <typename Body>
+void for_each_row(index_t rows, index_t chunks, const Body& body) {
+  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
+    for (index_t c = c0; c < c1; ++c) {
+      const index_t begin = chunk_begin(c, rows, chunks), end = chunk_begin(c + 1, rows, chunks);
+      for (index_t n = begin; n < end; ++n) body(c, n, n == begin);
+    }
+  });
+}
+
+// db[o] = (first ? 0 : db[o]) + Σ of channel o's `positions` values of dy_n,
+// summed in double: one row's share of the bias gradient.
+template <typename T>
+void add_bias_gradient(T* db, const T* dyn, index_t channels, index_t positions, bool first) {
+  for (index_t o = 0; o < channels; ++o) {
+    const double sum = sum_in_double(dyn + o * positions, positions);
+    db[o] = first ? T(sum) : T(db[o] + T(sum));
+  }
 }
 
 // dweight (nw values) and dbias (nb) of chunk 0 plus the partial sums of

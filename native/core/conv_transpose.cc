@@ -11,10 +11,10 @@
 namespace fastmlp {
 namespace {
 
+using conv_detail::add_bias_gradient;
 using conv_detail::add_chunk_partials;
-using conv_detail::chunk_begin;
 using conv_detail::chunk_count;
-using conv_detail::sum_in_double;
+using conv_detail::for_each_row;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim and conv.cc
 
@@ -71,31 +71,24 @@ void conv_transpose2d_forward(T* y, const T* x, const T* weight, const T* bias, 
   const Window2d g = s.grid();
   const index_t K = s.k(), P = s.p(), HW = g.in_h * g.in_w;
   const index_t in_size = s.in_size(), out_size = s.out_size();
-  const index_t chunks = chunk_count(rows, slots);
-  // One chunk of rows per thread; its gemms then run on that thread
-  // (threads.h: a nested loop runs serially), or on the pool for one chunk.
-  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
-    for (index_t c = c0; c < c1; ++c) {
-      T* col = scratch + c * s.slot_size();
-      for (index_t n = chunk_begin(c, rows, chunks); n < chunk_begin(c + 1, rows, chunks); ++n) {
-        const T* xn = x + n * in_size;
-        T* yn = y + n * out_size;
-        if (s.pointwise()) {  // col is y_n: y_n = b + Wᵀ·x_n in one gemm
-          if (bias != nullptr)
-            for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * HW, yn + (o + 1) * HW, bias[o]);
-          gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, bias ? T(1) : T(0), yn, P);
-          continue;
-        }
-        // col (K' × P) = Wᵀ (K' × inC) · x_n (inC × P), scattered onto y_n's windows.
-        gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, T(0), col, P);
-        col2im(yn, col, s.out_c, g);
-        if (bias == nullptr) continue;
-        for (index_t o = 0; o < s.out_c; ++o) {
-          T* yo = yn + o * HW;
-          const T b = bias[o];
-          for (index_t i = 0; i < HW; ++i) yo[i] += b;
-        }
-      }
+  for_each_row(rows, chunk_count(rows, slots), [&](index_t c, index_t n, bool) {
+    T* col = scratch + c * s.slot_size();
+    const T* xn = x + n * in_size;
+    T* yn = y + n * out_size;
+    if (s.pointwise()) {  // col is y_n: y_n = b + Wᵀ·x_n in one gemm
+      if (bias != nullptr)
+        for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * HW, yn + (o + 1) * HW, bias[o]);
+      gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, bias ? T(1) : T(0), yn, P);
+      return;
+    }
+    // col (K' × P) = Wᵀ (K' × inC) · x_n (inC × P), scattered onto y_n's windows.
+    gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, T(0), col, P);
+    col2im(yn, col, s.out_c, g);
+    if (bias == nullptr) return;
+    for (index_t o = 0; o < s.out_c; ++o) {
+      T* yo = yn + o * HW;
+      const T b = bias[o];
+      for (index_t i = 0; i < HW; ++i) yo[i] += b;
     }
   });
 }
@@ -122,31 +115,21 @@ void conv_transpose2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
   const auto partial_db = [&](index_t c) {
     return c == 0 ? dbias : scratch + c * slot + K * P + s.in_c * K;
   };
-  parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
-    for (index_t c = c0; c < c1; ++c) {
-      T* col = scratch + c * slot;
-      T* dw = partial_dw(c);
-      T* db = partial_db(c);
-      const index_t begin = chunk_begin(c, rows, chunks), end = chunk_begin(c + 1, rows, chunks);
-      for (index_t n = begin; n < end; ++n) {
-        const T* xn = x + n * in_size;
-        const T* dyn = dy + n * out_size;
-        const T* cn = dyn;  // the windows of dy_n (K' × P)
-        if (!s.pointwise()) {
-          im2col(col, dyn, s.out_c, g);
-          cn = col;
-        }
-        // dW (inC × K') (+)= x_n (inC × P) · colᵀ
-        gemm<T>(false, true, s.in_c, K, P, T(1), xn, P, cn, P, n == begin ? T(0) : T(1), dw, K);
-        for (index_t o = 0; o < s.out_c; ++o) {
-          const double sum = sum_in_double(dyn + o * HW, HW);
-          db[o] = n == begin ? T(sum) : T(db[o] + T(sum));
-        }
-        // dx_n (inC × P) = W (inC × K') · col
-        if (dx != nullptr)
-          gemm<T>(false, false, s.in_c, P, K, T(1), weight, K, cn, P, T(0), dx + n * in_size, P);
-      }
+  for_each_row(rows, chunks, [&](index_t c, index_t n, bool first) {
+    T* col = scratch + c * slot;
+    const T* xn = x + n * in_size;
+    const T* dyn = dy + n * out_size;
+    const T* cn = dyn;  // the windows of dy_n (K' × P)
+    if (!s.pointwise()) {
+      im2col(col, dyn, s.out_c, g);
+      cn = col;
     }
+    // dW (inC × K') (+)= x_n (inC × P) · colᵀ
+    gemm<T>(false, true, s.in_c, K, P, T(1), xn, P, cn, P, first ? T(0) : T(1), partial_dw(c), K);
+    add_bias_gradient(partial_db(c), dyn, s.out_c, HW, first);
+    // dx_n (inC × P) = W (inC × K') · col
+    if (dx != nullptr)
+      gemm<T>(false, false, s.in_c, P, K, T(1), weight, K, cn, P, T(0), dx + n * in_size, P);
   });
   add_chunk_partials(dweight, s.in_c * K, dbias, s.out_c, chunks, partial_dw, partial_db);
 }
