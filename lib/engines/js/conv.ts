@@ -29,25 +29,30 @@ import { SCAN_WORK, SLICE_WORK, pauseIf, type WorkMeter } from './slices';
 import type { Geometry } from './window2d';
 import { col2im, gatherImages, im2col } from './im2col';
 
-export interface Conv2dLayer {
-  kind: 'conv2d';
+/** What a conv2d and a convtranspose2d layer of the plan both hold (the shapes each gives K and P are theirs). */
+export interface ConvolutionFields {
   inF: number; // inC·inH·inW
   outF: number; // outC·outH·outW
   inC: number;
   outC: number;
+  /** The conv2d geometry col is unrolled over (a convtranspose2d's is over its output image). */
   g: Geometry;
-  /** Rows of col: inC·kH·kW. */
+  /** Rows of col. */
   K: number;
-  /** Output positions per image: outH·outW. */
+  /** Columns of col per image: g.outH·g.outW. */
   P: number;
-  weight: FloatArray; // view (outC × K) into params
+  weight: FloatArray; // view into params (conv2d outC × K, convtranspose2d inC × K)
   bias: FloatArray; // view (outC) into params
   dWeight: FloatArray; // views into grads, same layout
   dBias: FloatArray;
-  /** Images per block (≥ 1; ≤ the plan's capacity). */
+  /** Images per block (≥ 1; ≤ the plan's capacity); 0 until the plan's reserve() sizes the scratch. */
   blockRows: number;
-  /** K × blockRows·P: the unrolled windows of a block, then (backward) dcol. */
+  /** K × blockRows·P: the unrolled windows of a block. */
   col: FloatArray;
+}
+
+export interface Conv2dLayer extends ConvolutionFields {
+  kind: 'conv2d';
   /** outC × blockRows·P: a block's output (forward) or upstream gradient (backward). */
   yBlock: FloatArray;
 }

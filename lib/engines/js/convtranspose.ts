@@ -26,30 +26,12 @@
 import type { FloatArray } from '../../engine';
 import { gemm } from './gemm';
 import { col2im, gatherImages, im2col, scatterImages } from './im2col';
-import { product } from './conv';
+import { product, type ConvolutionFields } from './conv';
 import { SCAN_WORK, type WorkMeter } from './slices';
-import type { Geometry } from './window2d';
 
-export interface ConvTranspose2dLayer {
+/** ConvolutionFields with K = outC·kH·kW and P = inH·inW (g is the conv2d over this layer's output image). */
+export interface ConvTranspose2dLayer extends ConvolutionFields {
   kind: 'convtranspose2d';
-  inF: number; // inC·inH·inW
-  outF: number; // outC·outH·outW
-  inC: number;
-  outC: number;
-  /** The conv2d over this layer's output image whose output is this layer's input (see above). */
-  g: Geometry;
-  /** Rows of col: outC·kH·kW. */
-  K: number;
-  /** Input positions per image: inH·inW (g.outH·g.outW). */
-  P: number;
-  weight: FloatArray; // view (inC × K) into params
-  bias: FloatArray; // view (outC) into params
-  dWeight: FloatArray; // views into grads, same layout
-  dBias: FloatArray;
-  /** Images per block (≥ 1; ≤ the plan's capacity). */
-  blockRows: number;
-  /** K × blockRows·P: a block's columns (forward) or unrolled output gradient (backward). */
-  col: FloatArray;
   /** inC × blockRows·P: a block's input images side by side, then (backward) their gradient. */
   xBlock: FloatArray;
 }

@@ -10,10 +10,10 @@ import { activationKernel, type ActivationKernel } from './activations';
 import { dropoutBackward } from './dropout';
 import { batchnormBackward, layernormBackward } from './norm';
 import { preluBackward } from './prelu';
-import type { Conv2dLayer } from './conv';
+import type { Conv2dLayer, ConvolutionFields } from './conv';
 import type { ConvTranspose2dLayer } from './convtranspose';
 import type { MaxPool2dLayer } from './maxpool';
-import { checkImageWidth, checkSize, integerField, validateTransposedWindow, validateWindow } from './window2d';
+import { checkImageWidth, checkSize, integerField, validateTransposedWindow, validateWindow, type Geometry } from './window2d';
 import { alloc, copy, isCount } from './plan-arrays';
 import { ArgumentTypeError, ArgumentRangeError } from '../../validate';
 import { COUNT_SLOTS } from '../../batch-count';
@@ -103,6 +103,18 @@ export function splitStats(buf: FloatArray, n: number): FloatArray[] {
 export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: FloatArray, buffers: FloatArray): Layer {
   const { spec, inF, outF, off, bufOff } = s;
   const view = (buf: FloatArray, from: number, n: number) => buf.subarray(from, from + n);
+  // A convolution's shapes and views: col has K = colChannels·kH·kW rows; the weight is K times the other channel count.
+  const convolution = (g: Geometry, inC: number, outC: number, colChannels: number): ConvolutionFields => {
+    const K = colChannels * g.kH * g.kW;
+    const w = inC * outC * g.kH * g.kW;
+    return {
+      inF, outF, inC, outC, g, K, P: g.outH * g.outW,
+      weight: view(params, off, w), bias: view(params, off + w, outC),
+      dWeight: view(grads, off, w), dBias: view(grads, off + w, outC),
+      // Sized by the plan's reserve() (plan-memory.ts).
+      blockRows: 0, col: alloc(dtype, 0),
+    };
+  };
   switch (spec.kind) {
     case 'dense': {
       const w = outF * inF;
@@ -123,31 +135,11 @@ export function buildLayer(s: Shape, dtype: Dtype, params: FloatArray, grads: Fl
       };
     case 'conv2d': {
       const g = validateWindow(spec, 'conv2d', false);
-      const inC = spec.inChannels;
-      const outC = spec.outChannels;
-      const K = inC * g.kH * g.kW;
-      const w = outC * K;
-      return {
-        kind: 'conv2d', inF, outF, inC, outC, g, K, P: g.outH * g.outW,
-        weight: view(params, off, w), bias: view(params, off + w, outC),
-        dWeight: view(grads, off, w), dBias: view(grads, off + w, outC),
-        // Sized by the plan's reserve() (plan-memory.ts).
-        blockRows: 0, col: alloc(dtype, 0), yBlock: alloc(dtype, 0),
-      };
+      return { kind: 'conv2d', ...convolution(g, spec.inChannels, spec.outChannels, spec.inChannels), yBlock: alloc(dtype, 0) };
     }
     case 'convtranspose2d': {
       const g = validateTransposedWindow(spec, 'convtranspose2d');
-      const inC = spec.inChannels;
-      const outC = spec.outChannels;
-      const K = outC * g.kH * g.kW;
-      const w = inC * K;
-      return {
-        kind: 'convtranspose2d', inF, outF, inC, outC, g, K, P: g.outH * g.outW,
-        weight: view(params, off, w), bias: view(params, off + w, outC),
-        dWeight: view(grads, off, w), dBias: view(grads, off + w, outC),
-        // Sized by the plan's reserve() (plan-memory.ts).
-        blockRows: 0, col: alloc(dtype, 0), xBlock: alloc(dtype, 0),
-      };
+      return { kind: 'convtranspose2d', ...convolution(g, spec.inChannels, spec.outChannels, spec.outChannels), xBlock: alloc(dtype, 0) };
     }
     case 'maxpool2d':
       return { kind: 'maxpool2d', channels: spec.channels, inF, outF, g: validateWindow(spec, 'maxpool2d', true) };
