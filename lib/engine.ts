@@ -171,7 +171,11 @@ export interface EpochResult {
   batches: number;
   /** Index of the first batch whose loss, gradients or running statistics were not finite (training stopped there), or -1. */
   badBatch: number;
-  /** True when hooks.signal stopped the epoch early (between batches; the model stays consistent). */
+  /**
+   * True when hooks.signal (or dispose()) stopped the epoch early. The model
+   * then holds exactly the state of the `batches` completed batches
+   * (EpochHooks.signal says where each engine stops).
+   */
   cancelled: boolean;
   /**
    * True when badBatch's loss and gradients were finite but the running
@@ -225,7 +229,21 @@ export interface EpochHooks {
    * minus its yields to the event loop), so rows/seconds is a true rate.
    */
   onBatch?: (batch: number, rows: number, loss: number, seconds: number) => void | PromiseLike<void>;
-  /** Aborting stops the epoch before its next batch; the batch in flight completes. */
+  /**
+   * Aborting stops the epoch (cancelled: true); the model is then exactly as
+   * the completed batches left it, as a trainStep loop over them would have.
+   * The native engine stops before its next batch: the batch in flight on
+   * its worker completes (~45 ms for 784-2048-2048-10 at 256 rows). The JS
+   * engine, whose batch of that net is ~2 s, also sees an abort at each pause
+   * inside a batch (lib/engines/js/slices.ts): before the batch's optimizer
+   * update it drops the batch — parameters, optimizer state and step count
+   * untouched; batch norm's running statistics, the dropout stream and
+   * `penalty` put back; no onBatch, no `outputs` rows, not in `loss` or
+   * `batches` — leaving its gradients possibly half written, so step()
+   * refuses them and backward() has no forward to differentiate until the
+   * next training forward. An update already begun runs to its end and the
+   * epoch stops after that batch, which counts as completed.
+   */
   signal?: AbortSignal;
   /**
    * Where to record the outputs the loss saw (rows × outputSize, the plan's
@@ -414,7 +432,8 @@ export interface NetworkPlan {
   /**
    * One epoch of mini-batches over X (rows × in) in `order` (a permutation of
    * 0..rows-1, or null for natural order). The native engine runs it on a worker
-   * thread; the JS engine yields to the event loop between batches.
+   * thread; the JS engine runs it on the main thread, pausing for the event
+   * loop between batches and inside them (lib/engines/js/slices.ts).
    */
   trainEpoch(x: FloatArray, rows: number, y: Target, batchSize: number,
              order: Int32Array | null, hooks?: EpochHooks): Promise<EpochResult>;

@@ -15,6 +15,7 @@
 // The layers' kinds, checks and non-dense backward: plan-layers.ts.
 
 import { isThenable, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type NetworkPlan, type Target } from '../../engine';
+import type { RngState } from '../../rng';
 import { validateTarget } from './losses';
 import { optimizerSteps, optimizerUpdate } from './optim';
 import { allFinite, alloc, checkRows, copy, isCount, need } from './plan-arrays';
@@ -236,9 +237,17 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
    * paused are added to clock.paused. Returns the steps' result, or STOPPED
    * when the plan was disposed during a pause: the steps are then dropped
    * where they stopped (nothing can read the plan any more, and its memory
-   * stays until the caller's finally clears busy).
+   * stays until the caller's finally clears busy). With a batch's phase
+   * (trainEpoch), also ABORTED when its signal aborted during a pause before
+   * its update began, the steps likewise dropped: the caller puts back what
+   * they changed (dropBatch). Only a pause can see an abort, as only the
+   * event loop, which runs during pauses, can fire one.
    */
-  private async runSteps<T>(steps: Generator<void, T>, clock: { paused: number }): Promise<T | typeof STOPPED> {
+  private runSteps<T>(steps: Generator<void, T>, clock: { paused: number }): Promise<T | typeof STOPPED>;
+  private runSteps<T>(steps: Generator<void, T>, clock: { paused: number },
+                      phase: BatchPhase): Promise<T | typeof STOPPED | typeof ABORTED>;
+  private async runSteps<T>(steps: Generator<void, T>, clock: { paused: number },
+                            phase?: BatchPhase): Promise<T | typeof STOPPED | typeof ABORTED> {
     for (;;) {
       const r = steps.next();
       if (r.done === true) return r.value;
@@ -249,6 +258,10 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
       if (this.isDisposed) {
         steps.return(undefined as T);
         return STOPPED;
+      }
+      if (phase !== undefined && !phase.updating && phase.signal?.aborted === true) {
+        steps.return(undefined as T);
+        return ABORTED;
       }
     }
   }
@@ -326,8 +339,16 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     const recorded = hooks.outputs;
     // Batch norm's running statistics change in each batch's forward, before
     // its loss is known: a copy from before every batch puts them back when
-    // the loss is not finite (network.cc train_epoch). Nothing to copy without buffers.
-    const savedBuffers = this.buffers.length > 0 ? alloc(this.dtype, this.buffers.length) : null;
+    // the loss is not finite (network.cc train_epoch), or an abort drops the
+    // batch (dropBatch). Nothing to copy without buffers. Likewise the dropout
+    // stream, which only a training forward through a dropout layer advances.
+    const before: BatchStart = {
+      buffers: this.buffers.length > 0 ? alloc(this.dtype, this.buffers.length) : null,
+      dropout: null,
+      penalty: 0,
+    };
+    const drawsMasks = this.isTraining && this.layers.some((l) => l.kind === 'dropout');
+    const phase: BatchPhase = { signal: hooks.signal, updating: false };
 
     this.busy = 'training';
     let lossSum = 0;
@@ -362,10 +383,16 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
           if (indices !== null) (yb as Int32Array)[i] = indices[src];
           else copy(y, src * nOut, yb as FloatArray, i * nOut, nOut);
         }
-        if (savedBuffers !== null) savedBuffers.set(this.buffers);
-        const outcome = await this.runSteps(this.trainBatch(loss, n, yb, savedBuffers), clock);
-        if (outcome === STOPPED) {
-          cancelled = true;  // disposed within the batch: dropped, as nothing can read it
+        if (before.buffers !== null) before.buffers.set(this.buffers);
+        if (drawsMasks) before.dropout = this.rng.getState();
+        before.penalty = this.lastPenalty;
+        phase.updating = false;
+        const outcome = await this.runSteps(this.trainBatch(loss, n, yb, before.buffers, phase), clock, phase);
+        if (outcome === STOPPED || outcome === ABORTED) {
+          // Disposed within the batch: dropped where it stopped, as nothing can
+          // read the plan. Aborted before its update: dropped and put back.
+          if (outcome === ABORTED) this.dropBatch(before);
+          cancelled = true;
           break;
         }
         if (outcome.fault !== null) {
@@ -408,9 +435,15 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
    * that overflowed (step() refuses them too) and an update that overflowed
    * for some parameters (kept; the others updated). Each fault puts the
    * statistics back from savedBuffers.
+   * An abort seen at a pause before the update (runSteps) drops the batch,
+   * which dropBatch then puts back, so a batch of ~2 s (784-2048-2048-10 at
+   * 256 rows) no longer holds an abort until its end. phase.updating marks
+   * the update begun: from then on the batch runs to its end whatever the
+   * signal says (a model with part of its parameters updated would be no
+   * model), and the epoch's loop sees the abort before the next batch.
    */
-  private *trainBatch(loss: LossSpec, n: number, yb: Target,
-                      savedBuffers: FloatArray | null): Generator<void, BatchOutcome> {
+  private *trainBatch(loss: LossSpec, n: number, yb: Target, savedBuffers: FloatArray | null,
+                      phase: BatchPhase): Generator<void, BatchOutcome> {
     yield* this.forwardSteps(n);
     let value = this.forwardLoss(loss, n, yb);
     if (Number.isFinite(value)) {
@@ -419,15 +452,54 @@ export class JsNetworkPlan extends PlanPasses implements NetworkPlan {
     }
     const badStats = Number.isFinite(value) && this.gradsFinite && savedBuffers !== null && !allFinite(this.buffers);
     let fault: BatchOutcome['fault'] = null;
-    if (!Number.isFinite(value) || !this.gradsFinite || badStats) fault = badStats ? 'statistics' : 'loss';
-    else if (!(yield* this.updateSteps())) fault = 'update';
+    if (!Number.isFinite(value) || !this.gradsFinite || badStats) {
+      fault = badStats ? 'statistics' : 'loss';
+    } else {
+      phase.updating = true;
+      if (!(yield* this.updateSteps())) fault = 'update';
+    }
     if (fault !== null && savedBuffers !== null) this.buffers.set(savedBuffers);
     return { value, fault };
   }
+
+  /**
+   * Puts back what a batch dropped before its update changed: batch norm's
+   * running statistics and batch count, the dropout stream (so the masks a
+   * later batch draws are those it would have drawn had the abort come before
+   * this batch), and the penalty value. The gradients cannot be put back
+   * without a copy of them before every batch; they may be half written, so
+   * they are marked unusable instead: step() refuses them and backward()
+   * has no forward to differentiate, until the next forward and backward.
+   * The parameters, optimizer state and step count were never touched.
+   */
+  private dropBatch(before: BatchStart): void {
+    if (before.buffers !== null) this.buffers.set(before.buffers);
+    if (before.dropout !== null) this.rng.setState(before.dropout);
+    this.lastPenalty = before.penalty;
+    this.gradsFinite = false;
+    this.trainedRows = -1;
+  }
 }
 
-/** What a pause found: the plan disposed (runSteps). */
+/** What a pause found: the plan disposed, or the epoch's signal aborted (runSteps). */
 const STOPPED = Symbol('stopped');
+const ABORTED = Symbol('aborted');
+
+/** trainEpoch's batch in progress: the signal that may drop it, until its update has begun (trainBatch). */
+interface BatchPhase {
+  signal: AbortSignal | undefined;
+  updating: boolean;
+}
+
+/** What a batch changes before its update and a dropped batch puts back (dropBatch); reused batch to batch. */
+interface BatchStart {
+  /** A copy of the buffers (running statistics); null without any. */
+  buffers: FloatArray | null;
+  /** The dropout stream's state; null when no mask is drawn. */
+  dropout: RngState | null;
+  /** The last backward's penalty (NetworkPlan.penalty). */
+  penalty: number;
+}
 
 /** A batch's loss, and why it stopped the epoch (null: it did not). */
 interface BatchOutcome {

@@ -6,7 +6,9 @@
 // drain them without pausing; trainEpoch and predictAsync let the event loop
 // run at a yield once the main thread's budget is spent (lib/event-loop.ts).
 // Before, they could only pause between batches: one batch of 784-2048-2048-10
-// at 256 rows held the event loop ~2 s.
+// at 256 rows held the event loop ~2 s. A pause is also where they see a
+// dispose() or an abort (plan.ts runSteps): a batch dropped there, before its
+// update, is put back (plan.ts dropBatch).
 //
 // The hot loops stay in plain functions (V8 optimises those, not generator
 // bodies); only the drivers are generators. A generator yields only once
