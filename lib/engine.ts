@@ -441,7 +441,8 @@ export interface NetworkPlan {
   releaseEpochData(): void;
   /**
    * Frees the plan's memory now; while an epoch runs, stops it before its next
-   * batch (the promise resolves with cancelled: true) and frees it when the
+   * batch (the JS engine: at its next pause, dropping the batch in flight;
+   * the promise resolves with cancelled: true) and frees it when the
    * epoch returns. Afterwards every method and maxBatch/stepCount throw an
    * Error with code ERR_FASTMLP_DISPOSED; the size fields stay readable. Idempotent.
    */

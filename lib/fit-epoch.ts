@@ -9,8 +9,9 @@
 // - batch-driven: TypeScript steps batch by batch and awaits every batch hook
 //   with the model idle, for hooks that act (a one-cycle schedule, a callback
 //   that changes lr or weights) and for custom losses.
-// An AbortSignal stops either between batches, so the parameters are exactly
-// those after the last completed batch.
+// An AbortSignal stops either with the parameters exactly those after the
+// last completed batch: between batches, or (JS engine, engine-driven) at a
+// pause inside a batch, which is then dropped (EpochHooks.signal).
 import { callHook, type BatchLogs, type Callback, type CallbackModel, type HookName } from './callbacks';
 import { isThenable, type Engine, type EpochHooks, type EpochResult, type FloatArray, type LossSpec, type Target } from './engine';
 import { allocate } from './matrix';
