@@ -233,6 +233,7 @@ function batchDriven(run: EpochRun, chunk: DataChunk, order: Int32Array | null, 
       return run.model.stopTraining || run.signal?.aborted === true;
     },
     record,
+    signal: run.signal,
   };
   return runEpochByBatch(run.ctx, chunk.x, chunk.rows, chunk.y, run.batchSize, order, driver);
 }

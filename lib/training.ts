@@ -155,6 +155,13 @@ export interface BatchDriver {
    * engine and spec compute a built-in loss (null with a custom loss).
    */
   record: EpochRecord | null;
+  /**
+   * Seen inside a batch stepped as a one-batch engine epoch (a big step with
+   * a built-in loss): the JS engine then drops the batch at its next pause
+   * before the update, as an engine-driven epoch does (EpochHooks.signal),
+   * and the epoch ends cancelled without calling `after`.
+   */
+  signal?: AbortSignal | null;
 }
 
 export interface EpochRecord {
@@ -193,10 +200,10 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
   const bx = allocate(ctx.dtype, batch * inputs);
   const by: Target = y instanceof Int32Array ? new Int32Array(batch) : allocate(ctx.dtype, batch * targetWidth);
   const cols = ctx.outputSize;
-  const steps = new BatchSteps(ctx, batch, driver.record);
+  const steps = new BatchSteps(ctx, batch, driver.record, driver.signal ?? null);
   let total = 0;
   let batches = 0;
-  // The epoch ended by a dispose() before the batch at `start`.
+  // The epoch ended by a dispose() before the batch at `start`, or by one or an abort within it.
   const stopped = (start: number) => ({ loss: start > 0 ? total / start : 0, batches, badBatch: -1, cancelled: true, rowsDone: start });
   for (let start = 0; start < rows; start += batch) {
     // The clock is shared with the epochs before (lib/event-loop.ts): a fit
@@ -214,7 +221,7 @@ export async function runEpochByBatch(ctx: EpochContext, x: FloatArray, rows: nu
     const yb = n === batch ? by : by.subarray(0, n * targetWidth);
     await driver.before(batches, n);
     const step = await steps.take(xb, n, yb);
-    if (step === null) return stopped(start);  // disposed while the batch ran
+    if (step === null) return stopped(start);  // disposed while the batch ran, or the batch dropped by an abort
     const { value } = step;
     // Only a batch that stepped is recorded, as in the engines' trainEpoch.
     if (driver.record && Number.isFinite(value)) {
@@ -270,13 +277,18 @@ function stepsOnMainThread(ctx: EpochContext, rows: number): boolean {
   return 6 * ctx.plan.paramCount * rows < OFF_THREAD_FLOPS[ctx.engine];
 }
 
-/** The batch as a one-batch trainEpoch: the engine refuses a bad step and puts the statistics back itself. Null: disposed meanwhile. */
+/**
+ * The batch as a one-batch trainEpoch: the engine refuses a bad step and puts
+ * the statistics back itself. Null: disposed meanwhile, or the batch dropped
+ * (or not begun) because `signal` aborted.
+ */
 async function epochOfOneBatch(ctx: EpochContext, x: FloatArray, rows: number, y: Target,
-                               out: FloatArray | null): Promise<BatchStep | null> {
+                               out: FloatArray | null, signal: AbortSignal | null): Promise<BatchStep | null> {
   let value = NaN;
   // onBatch has the batch's loss exactly as trainStep returns it (the epoch's mean would divide value·rows by rows).
   const hooks: EpochHooks = { onBatch: (_batch, _rows, loss) => { value = loss; } };
   if (out !== null) hooks.outputs = out;
+  if (signal !== null) hooks.signal = signal;
   const r = await ctx.plan.trainEpoch(x, rows, y, rows, null, hooks);
   if (r.cancelled) return null;
   return r.badBatch < 0 ? { value, badStatistics: false, badUpdate: false }
@@ -299,7 +311,8 @@ class BatchSteps {
   // (as trainStep does). A model without buffers copies nothing.
   private readonly savedBuffers: FloatArray | null;
 
-  constructor(private readonly ctx: EpochContext, batch: number, private readonly record: EpochRecord | null) {
+  constructor(private readonly ctx: EpochContext, batch: number, private readonly record: EpochRecord | null,
+              private readonly signal: AbortSignal | null) {
     this.offThread = !stepsOnMainThread(ctx, batch);
     const cols = ctx.outputSize;
     this.outputs = record || (this.offThread && ctx.loss !== null) ? allocate(ctx.dtype, batch * cols) : null;
@@ -307,11 +320,11 @@ class BatchSteps {
     this.savedBuffers = ctx.plan.bufferCount > 0 ? allocate(ctx.dtype, ctx.plan.bufferCount) : null;
   }
 
-  /** Steps the batch x (rows), y; null when the plan was disposed meanwhile. Outputs land at the start of `outputs`. */
+  /** Steps the batch x (rows), y; null when the plan was disposed or the batch dropped by an abort meanwhile. Outputs land at the start of `outputs`. */
   take(x: FloatArray, rows: number, y: Target): BatchStep | Promise<BatchStep | null> {
     const out = this.outputs === null ? null : this.outputs.subarray(0, rows * this.ctx.outputSize);
     if (!this.offThread) return this.run(x, rows, y, out);
-    return this.ctx.loss === null ? epochOfOneBatch(this.ctx, x, rows, y, out) : this.runOffThread(x, rows, y, out!);
+    return this.ctx.loss === null ? epochOfOneBatch(this.ctx, x, rows, y, out, this.signal) : this.runOffThread(x, rows, y, out!);
   }
 
   /** The step on the main thread. */

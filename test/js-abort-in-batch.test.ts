@@ -237,6 +237,30 @@ describe('fit with an abort inside a JS batch', () => {
     m.dispose();
     replay.dispose();
   });
+
+  // An acting batch hook makes the epoch batch-driven (lib/fit-epoch.ts): a
+  // batch this big is then a one-batch engine epoch, which sees the abort at
+  // its pauses as well (lib/training.ts epochOfOneBatch).
+  it('drops the batch in flight when the epoch is driven batch by batch (an acting onBatchEnd)', async () => {
+    const m = model();
+    const controller = new AbortController();
+    let ended = 0;
+    const err = await m.fit(X, y, {
+      epochs: 3, batchSize: BATCH, shuffle: false, signal: controller.signal,
+      callbacks: [{ onBatchEnd: () => { if (++ended === ROWS / BATCH + 1) abortOnTurn(controller, 3); } }],
+    }).then(() => null, (e: unknown) => e) as AbortError;
+    expect(err).toBeInstanceOf(AbortError);
+    expect(err.history?.epoch).toEqual([0]);
+    expect(ended).toBe(ROWS / BATCH + 1);  // batch 1 of epoch 1 never ended
+
+    const replay = model();
+    for (let b = 0; b < ROWS / BATCH; b++) replay.trainStep(batch(b), y.subarray(b * BATCH, (b + 1) * BATCH));
+    replay.trainStep(batch(0), y.subarray(0, BATCH));
+    expectSameWeights(m.getWeights(), replay.getWeights());
+    expect(m.trainStep(batch(1), y.subarray(BATCH, 2 * BATCH))).toBe(replay.trainStep(batch(1), y.subarray(BATCH, 2 * BATCH)));
+    m.dispose();
+    replay.dispose();
+  });
 });
 
 describe('predictAsync and evaluateAsync stop inside a JS forward pass', () => {
