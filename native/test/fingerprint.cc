@@ -245,8 +245,9 @@ void training_line() {
 // loops (the bits may change then; the check compares compilers, not values).
 // Nine rows and two scratch slots: with the pool's two threads each call runs
 // two chunks and adds their partial dW and db (conv_chunks.h), the threaded
-// path; the gemms inside take the small kernels (the 1×1 and transposed
-// shapes) and the packed ones (a 3×3 conv over 16×16 images, K = 72, P = 256).
+// path. The gemms inside take the unpacked small kernels, except those of
+// the 16→32-channel 3×3 conv over 16×16 images (32 × 256 × 144 per row, above
+// gemm_small.h's 96³ with two threads), which take the packed ones.
 
 Window2d window(index_t in_h, index_t in_w, index_t kh, index_t kw, index_t sh, index_t sw,
                 index_t ph, index_t pw) {
@@ -343,7 +344,7 @@ template <typename T>
 void image_layer_lines() {
   conv2d_line<T>(3, 5, window(11, 9, 3, 4, 2, 3, 1, 2), 20);   // padded and strided, non-square
   conv2d_line<T>(16, 12, window(7, 9, 1, 1, 1, 1, 0, 0), 24);  // pointwise: no im2col
-  conv2d_line<T>(8, 32, window(16, 16, 3, 3, 1, 1, 1, 1), 28); // gemm's packed path
+  conv2d_line<T>(16, 32, window(16, 16, 3, 3, 1, 1, 1, 1), 28); // gemm's packed path
   conv_transpose2d_line<T>(4, 3, window(5, 6, 3, 3, 2, 2, 1, 0), 1, 1, 32);  // strided, output padding
   conv_transpose2d_line<T>(12, 8, window(6, 7, 1, 1, 1, 1, 0, 0), 0, 0, 36); // pointwise
   maxpool2d_line<T>(3, window(11, 9, 3, 3, 2, 2, 1, 1), 40);   // padded (−∞ border), overlapping
