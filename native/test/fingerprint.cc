@@ -1,5 +1,7 @@
 // Not a test on its own: prints one hash per computation of the core (gemm
-// on every path, each activation, loss and optimizer, a short training run),
+// on every path, each activation, loss and optimizer, a short training run,
+// conv2d, convtranspose2d and maxpool2d forward and backward, and short
+// training runs of image plans),
 // so that two builds can be compared bit for bit. scripts/check-clang.sh runs
 // it from the g++ build and the clang build, once per FASTMLP_GEMM_KERNEL,
 // and fails on any line that differs: the kernels are meant to give the same
@@ -13,9 +15,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "activations.h"
+#include "conv.h"
+#include "conv_transpose.h"
 #include "gemm.h"
 #include "losses.h"
 #include "layer_specs.h"
@@ -235,6 +240,175 @@ void training_line() {
   print("training predict", out);
 }
 
+// --- the image layers (conv.h, conv_transpose.h) -------------------------------
+// Only their public functions, so the lines survive a rewrite of the kernels'
+// loops (the bits may change then; the check compares compilers, not values).
+// Nine rows and two scratch slots: with the pool's two threads each call runs
+// two chunks and adds their partial dW and db (conv_chunks.h), the threaded
+// path. The gemms inside take the unpacked small kernels, except those of
+// the 16→32-channel 3×3 conv over 16×16 images (32 × 256 × 144 per row, above
+// gemm_small.h's 96³ with two threads), which take the packed ones.
+
+Window2d window(index_t in_h, index_t in_w, index_t kh, index_t kw, index_t sh, index_t sw,
+                index_t ph, index_t pw) {
+  Window2d w;
+  w.in_h = in_h, w.in_w = in_w, w.kernel_h = kh, w.kernel_w = kw;
+  w.stride_h = sh, w.stride_w = sw, w.pad_h = ph, w.pad_w = pw;
+  return w;
+}
+
+// "11x9 k3x4 s2x3 p1x2": a window's image, kernel, stride and padding.
+std::string window_name(const Window2d& w) {
+  char s[96];
+  std::snprintf(s, sizeof s, "%lldx%lld k%lldx%lld s%lldx%lld p%lldx%lld",
+                static_cast<long long>(w.in_h), static_cast<long long>(w.in_w),
+                static_cast<long long>(w.kernel_h), static_cast<long long>(w.kernel_w),
+                static_cast<long long>(w.stride_h), static_cast<long long>(w.stride_w),
+                static_cast<long long>(w.pad_h), static_cast<long long>(w.pad_w));
+  return s;
+}
+
+constexpr index_t kImageRows = 9, kImageSlots = 2;
+
+template <typename T>
+void print_image_results(const std::string& what, const std::vector<T>& y, const std::vector<T>& dx,
+                         const std::vector<T>& dweight, const std::vector<T>& dbias) {
+  print((what + " forward").c_str(), y);
+  print((what + " dx").c_str(), dx);
+  print((what + " dweight").c_str(), dweight);
+  print((what + " dbias").c_str(), dbias);
+}
+
+template <typename T>
+void conv2d_line(index_t in_c, index_t out_c, const Window2d& win, std::uint64_t seed) {
+  validate_window(win, false, "fingerprint conv2d");
+  Conv2dShape s;
+  s.in_c = in_c, s.out_c = out_c, s.win = win;
+  const index_t rows = kImageRows;
+  const auto x = random_vector<T>(static_cast<std::size_t>(rows * s.in_size()), seed);
+  const auto weight = random_vector<T>(static_cast<std::size_t>(s.out_c * s.k()), seed + 1, -0.5, 0.5);
+  const auto bias = random_vector<T>(static_cast<std::size_t>(s.out_c), seed + 2);
+  const auto dy = random_vector<T>(static_cast<std::size_t>(rows * s.out_size()), seed + 3);
+  std::vector<T> scratch(static_cast<std::size_t>(kImageSlots * s.slot_size()));
+  std::vector<T> y(dy.size()), dx(x.size()), dweight(weight.size()), dbias(bias.size());
+  conv2d_forward(y.data(), x.data(), weight.data(), bias.data(), rows, s, scratch.data(), kImageSlots);
+  conv2d_backward(dx.data(), dweight.data(), dbias.data(), dy.data(), x.data(), weight.data(), rows,
+                  s, scratch.data(), kImageSlots);
+  char what[160];
+  std::snprintf(what, sizeof what, "conv2d c%lld->%lld %s", static_cast<long long>(in_c),
+                static_cast<long long>(out_c), window_name(win).c_str());
+  print_image_results(what, y, dx, dweight, dbias);
+}
+
+template <typename T>
+void conv_transpose2d_line(index_t in_c, index_t out_c, const Window2d& win, index_t out_pad_h,
+                           index_t out_pad_w, std::uint64_t seed) {
+  ConvTranspose2dShape s;
+  s.in_c = in_c, s.out_c = out_c, s.win = win, s.out_pad_h = out_pad_h, s.out_pad_w = out_pad_w;
+  validate_conv_transpose(s, "fingerprint convtranspose2d");
+  const index_t rows = kImageRows;
+  const auto x = random_vector<T>(static_cast<std::size_t>(rows * s.in_size()), seed);
+  const auto weight = random_vector<T>(static_cast<std::size_t>(s.in_c * s.k()), seed + 1, -0.5, 0.5);
+  const auto bias = random_vector<T>(static_cast<std::size_t>(s.out_c), seed + 2);
+  const auto dy = random_vector<T>(static_cast<std::size_t>(rows * s.out_size()), seed + 3);
+  std::vector<T> scratch(static_cast<std::size_t>(kImageSlots * s.slot_size()));
+  std::vector<T> y(dy.size()), dx(x.size()), dweight(weight.size()), dbias(bias.size());
+  conv_transpose2d_forward(y.data(), x.data(), weight.data(), bias.data(), rows, s, scratch.data(),
+                           kImageSlots);
+  conv_transpose2d_backward(dx.data(), dweight.data(), dbias.data(), dy.data(), x.data(),
+                            weight.data(), rows, s, scratch.data(), kImageSlots);
+  char what[160];
+  std::snprintf(what, sizeof what, "convtranspose2d c%lld->%lld %s op%lldx%lld",
+                static_cast<long long>(in_c), static_cast<long long>(out_c),
+                window_name(win).c_str(), static_cast<long long>(out_pad_h),
+                static_cast<long long>(out_pad_w));
+  print_image_results(what, y, dx, dweight, dbias);
+}
+
+template <typename T>
+void maxpool2d_line(index_t channels, const Window2d& win, std::uint64_t seed) {
+  validate_window(win, true, "fingerprint maxpool2d");
+  const index_t rows = kImageRows;
+  const index_t out_size = channels * win.out_h() * win.out_w();
+  const auto x = random_vector<T>(static_cast<std::size_t>(rows * channels * win.in_h * win.in_w), seed);
+  const auto dy = random_vector<T>(static_cast<std::size_t>(rows * out_size), seed + 1);
+  std::vector<T> y(dy.size()), dx(x.size());
+  maxpool2d_forward(y.data(), x.data(), rows, channels, win);
+  maxpool2d_backward(dx.data(), dy.data(), x.data(), rows, channels, win);
+  const std::string what = "maxpool2d c" + std::to_string(channels) + " " + window_name(win);
+  print((what + " forward").c_str(), y);
+  print((what + " dx").c_str(), dx);
+}
+
+template <typename T>
+void image_layer_lines() {
+  conv2d_line<T>(3, 5, window(11, 9, 3, 4, 2, 3, 1, 2), 20);   // padded and strided, non-square
+  conv2d_line<T>(16, 12, window(7, 9, 1, 1, 1, 1, 0, 0), 24);  // pointwise: no im2col
+  conv2d_line<T>(16, 32, window(16, 16, 3, 3, 1, 1, 1, 1), 28); // gemm's packed path
+  conv_transpose2d_line<T>(4, 3, window(5, 6, 3, 3, 2, 2, 1, 0), 1, 1, 32);  // strided, output padding
+  conv_transpose2d_line<T>(12, 8, window(6, 7, 1, 1, 1, 1, 0, 0), 0, 0, 36); // pointwise
+  maxpool2d_line<T>(3, window(11, 9, 3, 3, 2, 2, 1, 1), 40);   // padded (−∞ border), overlapping
+  maxpool2d_line<T>(4, window(8, 10, 2, 3, 2, 2, 0, 1), 42);   // non-square, padded in w only
+}
+
+// Three Adam steps of an image plan with cross-entropy: the loss of each
+// step, the parameters after them and the predict.
+template <typename T>
+void image_plan_lines(const char* name, const std::vector<LayerSpec>& layers, std::uint64_t seed) {
+  const index_t rows = kImageRows;
+  Network<T> net(layers, rows);
+  const auto init = random_vector<T>(static_cast<std::size_t>(net.param_count()), seed, -0.3, 0.3);
+  std::memcpy(net.params(), init.data(), init.size() * sizeof(T));
+  LossSpec loss;
+  loss.kind = LossKind::CrossEntropy;
+  net.set_loss(loss);
+  OptimizerSpec opt;
+  opt.kind = OptimizerKind::Adam;
+  opt.lr = 1e-2;
+  net.set_optimizer(opt);
+  const index_t classes = net.output_size();
+  const auto x = random_vector<T>(static_cast<std::size_t>(rows * net.input_size()), seed + 1);
+  std::vector<std::int32_t> y(static_cast<std::size_t>(rows));
+  for (index_t i = 0; i < rows; ++i) y[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 3) % classes);
+  std::vector<double> losses;
+  for (int step = 0; step < 3; ++step) losses.push_back(net.train_step(x.data(), rows, y.data(), nullptr));
+  char what[96];
+  // The losses are doubles whatever T (so their line starts "f64"): the
+  // plan's own type goes in the name.
+  std::snprintf(what, sizeof what, "%s training losses (%s plan)", name, type_name<T>());
+  print(what, losses);
+  std::vector<T> params(net.params(), net.params() + net.param_count());
+  std::snprintf(what, sizeof what, "%s training parameters", name);
+  print(what, params);
+  std::vector<T> out(static_cast<std::size_t>(rows * classes));
+  net.predict(x.data(), rows, out.data());
+  std::snprintf(what, sizeof what, "%s training predict", name);
+  print(what, out);
+}
+
+// conv2d (padded, strided) → maxpool2d → dense, and convtranspose2d (strided,
+// output padding) → relu → conv2d (1×1) → dense.
+template <typename T>
+void image_training_lines() {
+  LayerSpec conv;
+  conv.kind = LayerSpec::Kind::Conv2d;
+  conv.in_channels = 3, conv.out_channels = 6, conv.window = window(12, 10, 3, 3, 2, 1, 1, 1);
+  LayerSpec pool;  // conv's output: 6 × 6×10
+  pool.kind = LayerSpec::Kind::MaxPool2d;
+  pool.channels = 6, pool.window = window(6, 10, 2, 2, 2, 2, 0, 0);
+  image_plan_lines<T>("conv2d-maxpool2d-dense", {conv, pool, dense_spec(6 * 3 * 5, 7)}, 50);
+
+  LayerSpec up;
+  up.kind = LayerSpec::Kind::ConvTranspose2d;
+  up.in_channels = 4, up.out_channels = 3, up.window = window(4, 5, 3, 3, 2, 2, 1, 1);
+  up.out_pad_h = 1, up.out_pad_w = 0;  // output 8×9
+  LayerSpec pointwise;
+  pointwise.kind = LayerSpec::Kind::Conv2d;
+  pointwise.in_channels = 3, pointwise.out_channels = 5, pointwise.window = window(8, 9, 1, 1, 1, 1, 0, 0);
+  image_plan_lines<T>("convtranspose2d-relu-conv2d1x1-dense",
+                          {up, activation_spec(Activation::Relu), pointwise, dense_spec(5 * 8 * 9, 6)}, 54);
+}
+
 template <typename T>
 void all_lines() {
   gemm_lines<T>();
@@ -242,6 +416,8 @@ void all_lines() {
   loss_lines<T>();
   optimizer_lines<T>();
   training_line<T>();
+  image_layer_lines<T>();
+  image_training_lines<T>();
 }
 
 }  // namespace
