@@ -4,10 +4,11 @@
 # Node-API glue checked by clang with the warnings node-gyp turns on, and then
 # every core result compared bit for bit with a g++ build: fastmlp_fingerprint
 # (native/test/fingerprint.cc) prints a hash per gemm path, activation, loss,
-# optimizer and a training run, once per FASTMLP_GEMM_KERNEL, and the two
-# compilers' lines must be equal. The activation, loss and optimizer lines
-# must also be equal across kernels (their wide variants are documented as
-# bit-identical to the baseline build).
+# optimizer, image layer (conv2d, convtranspose2d, maxpool2d) and training
+# run, once per FASTMLP_GEMM_KERNEL, and the two compilers' lines must be
+# equal. The activation, loss, optimizer and max-pool lines must also be
+# equal across kernels (their wide variants are documented as bit-identical
+# to the baseline build; max-pooling has no gemm).
 #   scripts/check-clang.sh       all of it; one summary line at the end
 # Needs: clang (FASTMLP_APT=1 installs Debian's package if missing) and g++.
 set -euo pipefail
@@ -63,10 +64,10 @@ for k in "${kernels[@]}"; do
   fi
   lines=$((lines + $(wc -l <"$out/gcc-$k.txt")))
   # The element-wise parts do not depend on the kernel (gemm does: each kernel
-  # blocks k its own way, and the training line goes through gemm).
-  grep -E '^f(32|64) (activation|loss|optimizer)' "$out/gcc-$k.txt" >"$out/elementwise-$k.txt"
+  # blocks k its own way, and the convolutions and training lines go through gemm).
+  grep -E '^f(32|64) (activation|loss|optimizer|maxpool2d)' "$out/gcc-$k.txt" >"$out/elementwise-$k.txt"
   if ! diff -q "$out/elementwise-${kernels[0]}.txt" "$out/elementwise-$k.txt" >/dev/null; then
-    echo "check-clang: activation/loss/optimizer results differ between ${kernels[0]} and $k:" >&2
+    echo "check-clang: activation/loss/optimizer/maxpool2d results differ between ${kernels[0]} and $k:" >&2
     diff "$out/elementwise-${kernels[0]}.txt" "$out/elementwise-$k.txt" >&2 || true
     exit 1
   fi
