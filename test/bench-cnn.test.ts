@@ -14,6 +14,8 @@ import { runChild } from '../bench/lib/child.mjs';
 import { baselineEnv, detectTorch } from '../bench/lib/baselines.mjs';
 // @ts-expect-error: likewise
 import { saveTrainingData } from '../bench/cases/data.mjs';
+// @ts-expect-error: likewise
+import { CNN, planCnn } from '../bench/lib/cnn-plan.mjs';
 
 const ROOT = join(__dirname, '..');
 const CASES = join(ROOT, 'bench', 'cases');
@@ -38,6 +40,31 @@ function expectMeasured(r: CaseResult, rows: number, threads: number) {
   expect(Number.isFinite(r.loss)).toBe(true);
   expect(r.threadsInUse).toBe(threads);
 }
+
+interface PlannedCase { impl: string; threads: number; variant?: string; skipped?: string; argv?: string[] }
+
+describe('bench cnn plan', () => {
+  const plan = (profileName: 'quick' | 'full', torch: object): PlannedCase[] => planCnn({
+    profile: { cnnMinTime: 0.3, maxEpochs: 2, mlpRepeats: 2, tfjsMinEpochs: 1 }, profileName, threadSets: [1, 2],
+    casesDir: '/cases', node: (script: string, args: object) => ({ command: 'node', argv: [script, JSON.stringify(args)] }),
+    nativeSkip: {}, jsSkip: {}, tfjs: { cpu: {}, wasm: {} }, torch,
+  });
+  const names = (cases: PlannedCase[]) => cases.map((c) => `${c.impl}${c.variant ? `/${c.variant}` : ''} ${c.threads}T${c.skipped ? ' skip' : ''}`);
+
+  it('the quick profile runs every implementation but tfjs-cpu, native and PyTorch alternating per round', () => {
+    const round = ['native 1T', 'native 2T', 'torch 1T', 'torch 2T', 'torch/blas-threads 2T', 'torch/op-threads 2T'];
+    const cases = plan('quick', { python: 'python3', dataFile: '/tmp/x.bin', dataset: 'mnist' });
+    expect(names(cases)).toEqual([...round, ...round, 'js 1T', 'tfjs-cpu 1T skip', 'tfjs-wasm 1T']);
+    const torchArgs = JSON.parse(cases.find((c) => c.impl === 'torch')!.argv![1]!) as { dataFile: string; rows: number };
+    expect(torchArgs).toMatchObject({ dataFile: '/tmp/x.bin', dataset: 'mnist', rows: CNN.rows.quick.torch, batchSize: 64 });
+  });
+
+  it('the full profile runs tfjs-cpu; a PyTorch that is not there is a skip with its reason', () => {
+    const cases = plan('full', { skipped: 'no torch here' });
+    expect(names(cases)).toContain('tfjs-cpu 1T');
+    expect(cases.filter((c) => c.impl === 'torch').every((c) => c.skipped === 'no torch here')).toBe(true);
+  });
+});
 
 describe('bench cnn cases', () => {
   it.each([
