@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// fastmlp benchmarks: float32 gemm GFLOP/s and MLP training samples/s for the
-// native and the pure-TypeScript engines, side by side in one run with
+// fastmlp benchmarks: float32 gemm GFLOP/s and MLP and CNN training samples/s
+// for the native and the pure-TypeScript engines, side by side in one run with
 // OpenBLAS, TensorFlow.js (cpu and wasm backends) and PyTorch when this
 // machine has them (see bench/README.md).
 // Every case runs in its own fresh Node (or Python, or C) process and prints
@@ -8,17 +8,19 @@
 // leak from one case into the next. This script only plans, runs, tabulates
 // and saves bench/results/latest.json.
 //
-//   node bench/run.mjs [--quick] [--only gemm|mlp] [--stat best|median] [--rounds N]
+//   node bench/run.mjs [--quick] [--only gemm|mlp|cnn|soak] [--stat best|median] [--rounds N]
 //                      [--js-max-size N] [--no-baselines] [--optimizer NAME]
 import * as fs from 'node:fs';
+import { saveTrainingData } from './cases/data.mjs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { baselineEnv, detectBlas, detectTfjs, detectTorch } from './lib/baselines.mjs';
 import { runChild } from './lib/child.mjs';
+import { CNN, planCnn } from './lib/cnn-plan.mjs';
 import { trainingChart } from './lib/chart.mjs';
-import { gemmReport, mlpReport } from './lib/report.mjs';
+import { CNN_LEFT_OUT, gemmReport, trainingReport } from './lib/report.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -31,14 +33,19 @@ const RESULTS = path.join(BENCH, 'results', 'latest.json');
 // much slower; samples/s does not depend on the row count once an epoch holds
 // a few batches. tfjs's cpu backend takes over a second per batch, so it gets
 // 4 batches per epoch and at least tfjsMinEpochs timed epochs (~20 s in all).
-// mlpRepeats: how many times each native and PyTorch training case runs; the
-// runs alternate between the two (see plan()) and the median run is reported.
+// mlpRepeats: how many times each native and PyTorch training case runs (MLP
+// and CNN); the runs alternate between the two (see plan()) and the median
+// run is reported.
 const PROFILES = {
-  full: { sizes: [128, 256, 512, 1024], jsMaxSize: 512, gemmMinTime: 0.5, mlpMinTime: 2, maxEpochs: 10,
+  full: { sizes: [128, 256, 512, 1024], jsMaxSize: 512, gemmMinTime: 0.5, mlpMinTime: 2, cnnMinTime: 2, maxEpochs: 10,
     tfjsMinEpochs: 2, soakSteps: 20000, mlpRepeats: 3 },
-  quick: { sizes: [128, 256], jsMaxSize: 256, gemmMinTime: 0.15, mlpMinTime: 0.3, maxEpochs: 2,
+  quick: { sizes: [128, 256], jsMaxSize: 256, gemmMinTime: 0.15, mlpMinTime: 0.3, cnnMinTime: 0.3, maxEpochs: 2,
     tfjsMinEpochs: 1, soakSteps: 2000, mlpRepeats: 1 },
 };
+
+// The groups of training cases, whose repeated runs are merged and whose rows are tabulated alike.
+const TRAINING_GROUPS = ['mlp', 'cnn'];
+const GROUPS = ['gemm', 'mlp', 'cnn', 'soak'];
 
 // The two networks of the training benchmark (issue: 784-512-256-10 at batch
 // 128 and 784-2048-2048-10 at batch 256, Adam, float32) and the rows each
@@ -62,11 +69,11 @@ const MLP_SHAPES = [
 
 const USAGE = `usage: node bench/run.mjs [options]
   --quick             smaller sizes and shorter timings (a ~20 s smoke test)
-  --only <groups>     run only gemm, mlp, soak (comma-separated)
+  --only <groups>     run only gemm, mlp, cnn, soak (comma-separated)
   --stat best|median  gemm statistic shown in the table (default best; both are saved)
   --js-max-size <n>   largest square gemm for the JS engine (default 512, quick 256)
   --no-baselines      skip OpenBLAS, tfjs and PyTorch even when available
-  --rounds <n>        native/PyTorch MLP rounds (default 3, quick 1); more rounds narrow
+  --rounds <n>        native/PyTorch MLP and CNN rounds (default 3, quick 1); more rounds narrow
                       the spread of the ratio on a noisy machine
   --soak-steps <n>    optimizer steps of the steady-state case (default 20000, quick 2000;
                       DESIGN.md's figure is 100000)
@@ -94,8 +101,8 @@ function options() {
     console.log(USAGE);
     process.exit(0);
   }
-  const groups = values.only ? values.only.split(',').map((g) => g.trim()) : ['gemm', 'mlp', 'soak'];
-  const bad = groups.find((g) => !['gemm', 'mlp', 'soak'].includes(g));
+  const groups = values.only ? values.only.split(',').map((g) => g.trim()) : GROUPS;
+  const bad = groups.find((g) => !GROUPS.includes(g));
   if (!['sgd', 'adagrad', 'rmsprop', 'adam', 'adamw'].includes(values.optimizer)) {
     console.error(`unknown optimizer '${values.optimizer}'\n${USAGE}`);
     process.exit(2);
@@ -145,7 +152,7 @@ function machine(info) {
 }
 
 /** Every case to run, in order; a case that cannot run carries { skipped } instead of a command. */
-function plan({ groups, profile, profileName, optimizer }, threadSets, info, blas, tfjs, torch) {
+function plan({ groups, profile, profileName, optimizer }, threadSets, info, blas, tfjs, torch, torchCnn) {
   const cases = [];
   const node = (script, args) => ({ command: process.execPath, argv: [path.join(CASES, script), JSON.stringify(args)] });
   const nativeSkip = info.native.error ? { skipped: `native addon not loaded: ${info.native.error.split('. ')[0]}` } : {};
@@ -215,6 +222,9 @@ function plan({ groups, profile, profileName, optimizer }, threadSets, info, bla
         ...node('brain_mlp.mjs', { ...common, rows: rows.brain, minEpochs: 1 }) });
     }
   }
+  if (groups.includes('cnn')) {
+    cases.push(...planCnn({ profile, profileName, threadSets, casesDir: CASES, node, nativeSkip, jsSkip, tfjs, torch: torchCnn }));
+  }
   if (groups.includes('soak')) {
     for (const engine of profile.soakEngines) {
       // A long soak outlasts the children's default 5 minutes: ~30 JS steps/s and ~1,000 native ones at batch 32.
@@ -240,7 +250,7 @@ function mergeRepeats(results) {
   const groups = new Map();
   for (const r of results) groups.set(key(r), [...(groups.get(key(r)) ?? []), r]);
   const merged = [...groups.values()].map((runs) => {
-    if (runs.length === 1 || runs[0].group !== 'mlp') return runs[0];
+    if (runs.length === 1 || !TRAINING_GROUPS.includes(runs[0].group)) return runs[0];
     const failed = runs.find((r) => r.skipped || r.error);
     if (failed) return failed;
     const sorted = [...runs].sort((a, b) => a.samplesPerSec - b.samplesPerSec);
@@ -248,7 +258,7 @@ function mergeRepeats(results) {
   });
   const table = (r) => `${r.group}|${r.net}`;
   const tables = [...new Set(merged.map(table))];
-  const rank = (r) => (r.group === 'mlp' ? IMPL_ORDER.indexOf(r.impl) : 0);
+  const rank = (r) => (TRAINING_GROUPS.includes(r.group) ? IMPL_ORDER.indexOf(r.impl) : 0);
   return merged.sort((a, b) => tables.indexOf(table(a)) - tables.indexOf(table(b)) || rank(a) - rank(b));
 }
 
@@ -266,7 +276,7 @@ function execute(cases) {
     const t0 = Date.now();
     const out = runChild(command, argv, { cwd: ROOT, env, timeoutSec });
     const sec = ((Date.now() - t0) / 1000).toFixed(1);
-    const figure = out.error ? `error: ${out.error}`
+    const figure = out.error ? `error: ${out.error}` : out.skipped ? `skipped: ${out.skipped}`
       : c.group === 'gemm' ? `${out.gflops.toFixed(1)} GFLOP/s median, ${out.gflopsBest.toFixed(1)} best`
         : c.group === 'soak' ? `RSS ${(out.growthBytes / 2 ** 20).toFixed(2)} MB growth over ${out.steps} steps`
         : `${Math.round(out.samplesPerSec)} samples/s${out.eventLoopP99Ms === undefined ? ''
@@ -276,6 +286,18 @@ function execute(cases) {
     process.stderr.write(`${prefix}: ${figure} (${sec} s)${threadWarning}\n`);
     return { ...record, ...out };
   });
+}
+
+/**
+ * The PyTorch detection result with the CNN case's data beside it: data.mjs's
+ * rows (as many as PyTorch's case trains on) written to a temporary file, its
+ * dataset name, and cleanup() to remove it.
+ */
+function torchCnnData(torch, profileName) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fastmlp-bench-cnn-'));
+  const dataFile = path.join(dir, 'train.bin');
+  const { source } = saveTrainingData(CNN.rows[profileName].torch, dataFile);
+  return { ...torch, dataFile, dataset: source, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
 function main() {
@@ -290,19 +312,23 @@ function main() {
   const threadSets = mach.cores > 1 ? [1, mach.cores] : [1];
   const none = { skipped: 'baselines disabled (--no-baselines)' };
   const blas = opts.baselines && opts.groups.includes('gemm') ? detectBlas(CASES) : none;
-  const mlpBaselines = opts.baselines && opts.groups.includes('mlp');
+  const mlpBaselines = opts.baselines && (opts.groups.includes('mlp') || opts.groups.includes('cnn'));
   const tfjs = mlpBaselines ? detectTfjs(ROOT) : { cpu: none, wasm: none };
   const torch = mlpBaselines ? detectTorch() : none;
+  // PyTorch's CNN case trains on data.mjs's rows too (MNIST when installed), through a file.
+  const torchCnn = opts.groups.includes('cnn') && !torch.skipped ? torchCnnData(torch, opts.profileName) : torch;
 
   process.stderr.write(`fastmlp bench (${opts.profileName}) on ${mach.cpu}, ${mach.cores} threads, Node ${mach.node}\n`);
   if (mach.loadAverage[0] > 0.5) {
     process.stderr.write(`note: load average ${mach.loadAverage[0].toFixed(2)}: other work on this machine makes figures noisy\n`);
   }
-  const results = mergeRepeats(execute(plan(opts, threadSets, info, blas, tfjs, torch)));
+  const results = mergeRepeats(execute(plan(opts, threadSets, info, blas, tfjs, torch, torchCnn)));
   blas.cleanup?.();
+  torchCnn.cleanup?.();
 
   const gemm = results.filter((r) => r.group === 'gemm');
   const mlp = results.filter((r) => r.group === 'mlp');
+  const cnn = results.filter((r) => r.group === 'cnn');
   const soak = results.filter((r) => r.group === 'soak');
   const nat = info.native.error ? 'native: not loaded' : `native: ${info.native.isa}, v${info.native.version}`;
   const out = [`\nfastmlp ${opts.profileName} benchmark — ${mach.cpu}, ${mach.cores} threads, ${mach.os}, Node ${mach.node}; ${nat}`];
@@ -318,8 +344,19 @@ function main() {
       '(median epoch of fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit; brain.js trains per sample;',
       `native and torch: the median of ${opts.profile.mlpRepeats} run${opts.profile.mlpRepeats > 1 ? 's, alternating between them' : ''}).`,
       `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
-      mlpReport(rows));
+      trainingReport(rows));
   }
+  const cnnLines = cnn.length === 0 ? [] : [
+    `\nCNN training ${CNN.name}, batch ${CNN.batchSize}, Adam, cross-entropy, float32: samples/s`,
+    '(Conv2d(1→32, 3, relu) → MaxPool2d(2) → Conv2d(32→64, 3, relu) → MaxPool2d(2) → Dense(1600→128, relu) → Dense(128→10);',
+    'median epoch of fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit;',
+    `native and torch: the median of ${opts.profile.mlpRepeats} run${opts.profile.mlpRepeats > 1 ? 's, alternating between them' : ''}).`,
+    `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
+    trainingReport(cnn), CNN_LEFT_OUT,
+    `Load average (1, 5, 15 min): ${loadText(mach.loadAverage)} at the start of the run, ${loadText(os.loadavg())} at the end.`,
+  ];
+  const cnnStart = out.length;
+  out.push(...cnnLines);
   const soakLines = soak.map((r) =>`\nSteady state, ${r.impl} engine: ${r.error ?? `${r.steps} optimizer steps in one await fit (${r.net}, batch ${r.batchSize}), ` +
       `RSS growth ${(r.growthBytes / 2 ** 20).toFixed(2)} MB after a warm-up (target < 8 MB); RSS at each tenth of the run: ` +
       `${r.rssMB.join(', ')} MB`}.`);
@@ -343,7 +380,11 @@ function main() {
   fs.mkdirSync(path.dirname(RESULTS), { recursive: true });
   if (mlp.length) {
     fs.writeFileSync(path.join(path.dirname(RESULTS), 'training.md'),
-      `# fastmlp training benchmark, ${day}\n\n\`\`\`\n${out.join('\n').trim()}\n\`\`\`\n`);
+      `# fastmlp training benchmark, ${day}\n\n\`\`\`\n${out.filter((l, i) => i < cnnStart || i >= cnnStart + cnnLines.length).join('\n').trim()}\n\`\`\`\n`);
+  }
+  if (cnn.length) {
+    fs.writeFileSync(path.join(path.dirname(RESULTS), 'cnn.md'),
+      `# fastmlp CNN training benchmark, ${day}\n\n\`\`\`\n${[out[0], ...cnnLines].join('\n').trim()}\n\`\`\`\n`);
   }
   if (soak.length) {
     fs.writeFileSync(path.join(path.dirname(RESULTS), 'soak.md'),
@@ -355,7 +396,7 @@ function main() {
     date: new Date().toISOString(),
     profile: opts.profileName,
     options: { only: opts.groups, stat: opts.stat, optimizer: opts.optimizer, ...opts.profile },
-    statistics: 'gemm: gflops = median of timed samples, gflopsBest = best; mlp: samplesPerSec = median epoch ' +
+    statistics: 'gemm: gflops = median of timed samples, gflopsBest = best; mlp and cnn: samplesPerSec = median epoch ' +
       '(native and torch: of the median of mlpRepeats runs, each run\'s figure in runs)',
     machine: { ...mach, loadAverageAfter: os.loadavg() },
     baselines: {
@@ -366,9 +407,12 @@ function main() {
     },
     gemm,
     mlp,
+    cnn,
     soak,
     elapsedSec,
   }, null, 2)}\n`);
 }
+
+const loadText = (load) => load.map((l) => l.toFixed(2)).join(', ');
 
 main();

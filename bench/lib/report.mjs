@@ -14,8 +14,9 @@ const cell = (r, value) => (!r ? '—' : r.skipped ? 'skip' : r.error ? 'error' 
 const figure = (r, value) => (r && !r.skipped && !r.error ? value(r) : NaN);
 const who = (r) => `${r.impl} ${r.threads}T`;
 
-/** The training table's engine cell: PyTorch's BLAS-threads setting is named (see bench/run.mjs). */
-export const engineLabel = (r) => (r.variant === 'blas-threads' ? 'torch, 1 op thread' : r.impl);
+/** The training table's engine cell: PyTorch's thread settings are named (see bench/run.mjs, lib/cnn-plan.mjs). */
+export const engineLabel = (r) => (r.variant === 'blas-threads' ? 'torch, 1 op thread'
+  : r.variant === 'op-threads' ? 'torch, 1 BLAS thread' : r.impl);
 
 /**
  * The reasons behind 'skip' and 'error' cells, one line per reason. An
@@ -63,13 +64,13 @@ export function gemmReport(results, threadSets, stat) {
 }
 
 /**
- * MLP training: one row per (implementation, threads), with ratios to the JS
+ * A training table (MLP or CNN): one row per (implementation, threads), with ratios to the JS
  * engine, to each tfjs backend (single-threaded in Node, so every row is
  * compared with its one figure; DESIGN.md: js ≥ 3× tfjs-cpu), to PyTorch at
  * equal threads — its faster setting when two ran at that count — and to
  * PyTorch's best figure at any thread count. A row is not compared with itself.
  */
-export function mlpReport(results) {
+export function trainingReport(results) {
   const find = (impl, threads) => results.find((r) => r.impl === impl && r.threads === threads);
   const sps = (r) => r.samplesPerSec;
   const torchFigures = (threads) => results.filter((r) => r.impl === 'torch' && (threads === undefined || r.threads === threads))
@@ -92,8 +93,15 @@ export function mlpReport(results) {
       ok ? r.dataset : '—',
     ];
   });
-  const variant = results.some((r) => r.variant === 'blas-threads' && !r.skipped)
-    ? ['  torch, 1 op thread: torch.set_num_threads(1) over an OpenBLAS on every thread — PyTorch\'s fastest ' +
-      'multi-core setting on this machine (its own threads and OpenBLAS\'s oversubscribe the cores otherwise).'] : [];
-  return [formatTable(headers, rows), ...variant, ...notes(results, () => '')].join('\n');
+  const ran = (variant) => results.some((r) => r.variant === variant && !r.skipped);
+  const variants = [
+    ...(ran('blas-threads') ? ['  torch, 1 op thread: torch.set_num_threads(1) over an OpenBLAS on every thread — PyTorch\'s fastest ' +
+      'multi-core setting for the MLPs on this machine (its own threads and OpenBLAS\'s oversubscribe the cores otherwise).'] : []),
+    ...(ran('op-threads') ? ['  torch, 1 BLAS thread: torch.set_num_threads(n) (its oneDNN convolutions) over a single-threaded ' +
+      'OpenBLAS (its Linear layers). ×torch compares with the fastest torch setting at the same thread count.'] : []),
+  ];
+  return [formatTable(headers, rows), ...variants, ...notes(results, () => '')].join('\n');
 }
+
+/** The note under the CNN table on the library it leaves out. */
+export const CNN_LEFT_OUT = '  brain.js is not in this table: it has no convolution layers (its NeuralNetwork is dense layers only).';
