@@ -20,6 +20,7 @@
 // Knows nothing of Node or of the network; the network owns the scratch.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "common.h"
@@ -44,27 +45,40 @@ struct Window2d {
 // half the kernel (torch's rule for max_pool2d). Sizes up to 2^31 − 1.
 void validate_window(const Window2d& w, bool pooling, const char* at);
 
-// Values one block of images may keep in a scratch slot (its unrolled
-// windows and its gathered output or gradient): small images go through
-// conv2d and convtranspose2d a block at a time, side by side in one gemm, as
-// the pure-TS engine does (lib/engines/js/conv.ts) — one 28×28 image makes a
-// 32×676×9 product, too thin for gemm to run well on its own. The budget
-// keeps a block's scratch near the L2 cache whatever the image; an image
-// larger than it goes alone.
+// Images per block. Small images go through conv2d and convtranspose2d a
+// block at a time, side by side in one gemm (as the pure-TS engine does,
+// lib/engines/js/conv.ts): a product N = P columns wide is narrow for gemm
+// when P is small. But a block costs a copy of its outputs (or gradients)
+// out of or into the rows, outC·P values an image, which per-image gemms
+// writing in place do not pay. Measured (conv2d_forward + conv2d_backward,
+// 3×3 kernels, float32, batch 64, one thread, AVX-512, median process CPU
+// time, on a shared and loaded machine: ±5%), against one image a gemm:
+//   K 576, P 25, outC 128:  −10% with 3 to 16 images a block
+//   K 288, P 49, outC 32:   −7% to −10% with 4 to 8
+//   K 288, P 121, outC 64:  −2% to −5% with 2 or 3, less from 4
+//   K 144, P 196, outC 32:  ±2% with 2, +5% from 3
+//   K 9,   P 676, outC 32:  +10% with 2 or 3, up to +75% from 4 (MNIST's first conv)
+// so a block grows to about kConvBlockColumns columns and no further (an
+// image that wide goes alone), and its scratch (col and the gathered block)
+// stays within kConvBlockValues, near the L2 cache.
+constexpr index_t kConvBlockColumns = 384;
 constexpr index_t kConvBlockValues = index_t(1) << 17;
 
-// Images per block when each needs `per_image` values of scratch: as many as
-// fit kConvBlockValues, at least 1; limit > 0 replaces the budget (tests).
-inline index_t conv_block_images(index_t per_image, index_t limit) {
+// Images per block for images of `columns` = P gemm columns needing
+// `per_image` values of scratch each: at least 1; limit > 0 replaces the
+// rule (tests).
+inline index_t conv_block_images(index_t columns, index_t per_image, index_t limit) {
   if (limit > 0) return limit;
-  return per_image >= kConvBlockValues ? 1 : kConvBlockValues / per_image;
+  const index_t by_width = columns >= kConvBlockColumns ? 1 : kConvBlockColumns / columns;
+  const index_t by_scratch = per_image >= kConvBlockValues ? 1 : kConvBlockValues / per_image;
+  return std::min(by_width, by_scratch);
 }
 
 // Shape of one conv2d layer.
 struct Conv2dShape {
   index_t in_c = 0, out_c = 0;
   Window2d win;
-  // Images per block at most: 0 chooses from kConvBlockValues (the network
+  // Images per block at most: 0 lets conv_block_images choose (the network
   // always does); tests set 1 (each image alone) or a few.
   index_t block_limit = 0;
 
@@ -80,7 +94,7 @@ struct Conv2dShape {
   }
   // Images a block holds at most: col (K × P) and the gathered output or
   // gradient (outC × P) of each.
-  index_t block_images() const { return conv_block_images((k() + out_c) * p(), block_limit); }
+  index_t block_images() const { return conv_block_images(p(), (k() + out_c) * p(), block_limit); }
   // Scratch values one worker needs: a block's col (K × nb·P, dcol in the
   // backward pass too), its gathered outputs or gradients (outC × nb·P; none
   // when nb = 1: then the gemms read and write the rows in place), a partial

@@ -31,7 +31,7 @@ struct ConvTranspose2dShape {
   index_t in_c = 0, out_c = 0;
   Window2d win;
   index_t out_pad_h = 0, out_pad_w = 0;  // torch's output_padding, < stride
-  // Images per block at most: 0 chooses from kConvBlockValues (conv.h; the
+  // Images per block at most: 0 lets conv_block_images (conv.h) choose (the
   // network always does); tests set 1 (each image alone) or a few.
   index_t block_limit = 0;
 
@@ -57,7 +57,7 @@ struct ConvTranspose2dShape {
   }
   // Images a block holds at most: col (K' × P) and the gathered input or
   // input gradient (inC × P) of each.
-  index_t block_images() const { return conv_block_images((k() + in_c) * p(), block_limit); }
+  index_t block_images() const { return conv_block_images(p(), (k() + in_c) * p(), block_limit); }
   // Scratch values one worker needs: a block's col (K' × nb·P), its gathered
   // inputs (inC × nb·P, the backward's dx block too; none when nb = 1: then
   // the gemms read and write the rows in place), a partial dW (inC × K') and

@@ -282,20 +282,26 @@ void test_block_partition() {
   CHECK(ok);
 }
 
-// The budget: a block of small images fills at most kConvBlockValues of
-// scratch; an image larger than the budget goes alone; a limit overrides it.
+// conv_block_images: MNIST's first conv (P = 676 columns) goes an image at
+// a time; a 13×13 image's 11×11 output (P = 121) in blocks of
+// kConvBlockColumns / P; tiny images with a long K as many as the scratch
+// budget holds; a limit overrides the rule.
 void test_block_images() {
   Conv2dShape mnist;  // 1→32 channels, 3×3 on 28×28: K = 9, P = 676
   mnist.in_c = 1, mnist.out_c = 32;
   mnist.win.in_h = mnist.win.in_w = 28, mnist.win.kernel_h = mnist.win.kernel_w = 3;
-  const index_t per_image = (mnist.k() + mnist.out_c) * mnist.p();
-  CHECK(mnist.block_images() == kConvBlockValues / per_image && mnist.block_images() > 1);
-  CHECK(mnist.slot_size() == mnist.block_images() * per_image + mnist.out_c * (mnist.k() + 1));
-  CHECK(mnist.block_images() * per_image <= kConvBlockValues);
-  Conv2dShape large = mnist;  // 256×256: one image's col alone is over the budget
-  large.win.in_h = large.win.in_w = 256;
-  CHECK(large.block_images() == 1);
-  CHECK(large.slot_size() == large.k() * large.p() + large.out_c * (large.k() + 1));
+  CHECK(mnist.block_images() == 1);
+  CHECK(mnist.slot_size() == mnist.k() * mnist.p() + mnist.out_c * (mnist.k() + 1));
+  Conv2dShape second = mnist;  // 32→64 on 13×13: K = 288, P = 121
+  second.in_c = 32, second.out_c = 64, second.win.in_h = second.win.in_w = 13;
+  CHECK(second.block_images() == kConvBlockColumns / 121 && second.block_images() > 1);
+  CHECK(second.slot_size() ==
+        second.block_images() * (second.k() + second.out_c) * second.p() + second.out_c * (second.k() + 1));
+  Conv2dShape tiny = mnist;  // 64→64 on 5×5: K = 576, P = 9; the budget binds first
+  tiny.in_c = 64, tiny.out_c = 64, tiny.win.in_h = tiny.win.in_w = 5;
+  const index_t per_image = (tiny.k() + tiny.out_c) * tiny.p();
+  CHECK(tiny.block_images() == kConvBlockValues / per_image && tiny.block_images() < kConvBlockColumns / 9);
+  CHECK(tiny.block_images() * per_image <= kConvBlockValues);
   mnist.block_limit = 3;
   CHECK(mnist.block_images() == 3);
 }
