@@ -51,16 +51,21 @@ void validate_window(const Window2d& w, bool pooling, const char* at);
 // when P is small. But a block costs a copy of its outputs (or gradients)
 // out of or into the rows, outC·P values an image, which per-image gemms
 // writing in place do not pay. Measured (conv2d_forward + conv2d_backward,
-// 3×3 kernels, float32, batch 64, one thread, AVX-512, median process CPU
-// time, on a shared and loaded machine: ±5%), against one image a gemm:
-//   K 576, P 25, outC 128:  −10% with 3 to 16 images a block
-//   K 288, P 49, outC 32:   −7% to −10% with 4 to 8
-//   K 288, P 121, outC 64:  −2% to −5% with 2 or 3, less from 4
-//   K 144, P 196, outC 32:  ±2% with 2, +5% from 3
-//   K 9,   P 676, outC 32:  +10% with 2 or 3, up to +75% from 4 (MNIST's first conv)
-// so a block grows to about kConvBlockColumns columns and no further (an
-// image that wide goes alone), and its scratch (col and the gathered block)
-// stays within kConvBlockValues, near the L2 cache.
+// 3×3 kernels, float32, batch 64, AVX-512, median process CPU time, block
+// sizes interleaved; a shared, loaded machine: ±3%), against one image a
+// gemm, one thread:
+//   K 576, P 25,  outC 128:  −7% to −10% with 3 to 16 images a block
+//   K 288, P 49,  outC 32:   −5% to −6% with 2 to 8
+//   K 288, P 121, outC 64:   ±1% with 2 or 3 (−6% with two threads), +5% from 4
+//   K 144, P 196, outC 32:   ±1% with 2, +7% from 3
+//   K 9,   P 676, outC 32:   +17% with 2 or 3, +42% from 4 (MNIST's first conv)
+// The steps up come where a block's product leaves gemm's unpacked path for
+// the packed one (gemm_small.h, use_small_path; with one thread: m·n·k over
+// 192³ or a row stride nb·P over 512, and a dW product's k = nb·P over 2048).
+// So a block grows to about
+// kConvBlockColumns columns and no further (an image that wide goes alone),
+// and its scratch (col and the gathered block) stays within
+// kConvBlockValues, near the L2 cache.
 constexpr index_t kConvBlockColumns = 384;
 constexpr index_t kConvBlockValues = index_t(1) << 17;
 
@@ -95,14 +100,17 @@ struct Conv2dShape {
   // Images a block holds at most: col (K × P) and the gathered output or
   // gradient (outC × P) of each.
   index_t block_images() const { return conv_block_images(p(), (k() + out_c) * p(), block_limit); }
-  // Scratch values one worker needs: a block's col (K × nb·P, dcol in the
-  // backward pass too), its gathered outputs or gradients (outC × nb·P; none
-  // when nb = 1: then the gemms read and write the rows in place), a partial
-  // dW (outC × K) and a partial db (outC).
-  index_t slot_size() const {
+  // Scratch values of a block, at the start of a slot: col (K × nb·P, dcol
+  // in the backward pass too), then its gathered outputs or gradients
+  // (outC × nb·P; none when nb = 1: then the gemms read and write the rows in
+  // place).
+  index_t block_size() const {
     const index_t nb = block_images();
-    return nb * k() * p() + (nb > 1 ? nb * out_c * p() : 0) + out_c * k() + out_c;
+    return nb * k() * p() + (nb > 1 ? nb * out_c * p() : 0);
   }
+  // Scratch values one worker needs: a block, a partial dW (outC × K) and a
+  // partial db (outC).
+  index_t slot_size() const { return block_size() + out_c * k() + out_c; }
 };
 
 // col (C·kH·kW × outH·outW, row stride ld ≥ outH·outW) of one row's images

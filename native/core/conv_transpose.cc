@@ -135,7 +135,7 @@ void conv_transpose2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
   // A slot: col (K' × max_block·P), the block's gathered x (inC × max_block·P,
   // then its dx; only when max_block > 1), partial dW (inC·K'), partial db
   // (outC). Chunk 0 writes its sums straight into dweight and dbias.
-  const index_t sums = max_block * K * P + (max_block > 1 ? max_block * s.in_c * P : 0);
+  const index_t sums = s.block_size();
   const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + sums; };
   const auto partial_db = [&](index_t c) {
     return c == 0 ? dbias : scratch + c * slot + sums + s.in_c * K;

@@ -58,14 +58,16 @@ struct ConvTranspose2dShape {
   // Images a block holds at most: col (K' × P) and the gathered input or
   // input gradient (inC × P) of each.
   index_t block_images() const { return conv_block_images(p(), (k() + in_c) * p(), block_limit); }
-  // Scratch values one worker needs: a block's col (K' × nb·P), its gathered
-  // inputs (inC × nb·P, the backward's dx block too; none when nb = 1: then
-  // the gemms read and write the rows in place), a partial dW (inC × K') and
-  // a partial db (outC).
-  index_t slot_size() const {
+  // Scratch values of a block, at the start of a slot: col (K' × nb·P),
+  // then its gathered inputs (inC × nb·P, the backward's dx block too; none
+  // when nb = 1: then the gemms read and write the rows in place).
+  index_t block_size() const {
     const index_t nb = block_images();
-    return nb * k() * p() + (nb > 1 ? nb * in_c * p() : 0) + in_c * k() + out_c;
+    return nb * k() * p() + (nb > 1 ? nb * in_c * p() : 0);
   }
+  // Scratch values one worker needs: a block, a partial dW (inC × K') and a
+  // partial db (outC).
+  index_t slot_size() const { return block_size() + in_c * k() + out_c; }
 };
 
 // Throws std::invalid_argument (message starting with `at`, naming the field
