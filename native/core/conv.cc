@@ -15,7 +15,9 @@ namespace {
 using conv_detail::add_bias_gradient;
 using conv_detail::add_chunk_partials;
 using conv_detail::chunk_count;
-using conv_detail::for_each_row;
+using conv_detail::for_each_block;
+using conv_detail::gather_images;
+using conv_detail::scatter_images;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim
 
@@ -133,13 +135,13 @@ void validate_window(const Window2d& w, bool pooling, const char* at) {
 }
 
 template <typename T>
-void im2col(T* col, const T* x, index_t channels, const Window2d& w) {
-  const index_t OH = w.out_h(), OW = w.out_w(), P = OH * OW;
+void im2col(T* col, index_t ld, const T* x, index_t channels, const Window2d& w) {
+  const index_t OH = w.out_h(), OW = w.out_w();
   for (index_t c = 0; c < channels; ++c) {
     const T* xc = x + c * w.in_h * w.in_w;
     for (index_t kh = 0; kh < w.kernel_h; ++kh) {
       for (index_t kw = 0; kw < w.kernel_w; ++kw) {
-        T* row = col + ((c * w.kernel_h + kh) * w.kernel_w + kw) * P;
+        T* row = col + ((c * w.kernel_h + kh) * w.kernel_w + kw) * ld;
         index_t lo, hi;
         valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, OW, lo, hi);
         for (index_t oh = 0; oh < OH; ++oh) {
@@ -164,14 +166,14 @@ void im2col(T* col, const T* x, index_t channels, const Window2d& w) {
 }
 
 template <typename T>
-void col2im(T* dx, const T* dcol, index_t channels, const Window2d& w) {
-  const index_t OH = w.out_h(), OW = w.out_w(), P = OH * OW;
+void col2im(T* dx, const T* dcol, index_t ld, index_t channels, const Window2d& w) {
+  const index_t OH = w.out_h(), OW = w.out_w();
   std::fill(dx, dx + channels * w.in_h * w.in_w, T(0));
   for (index_t c = 0; c < channels; ++c) {
     T* dxc = dx + c * w.in_h * w.in_w;
     for (index_t kh = 0; kh < w.kernel_h; ++kh) {
       for (index_t kw = 0; kw < w.kernel_w; ++kw) {
-        const T* row = dcol + ((c * w.kernel_h + kh) * w.kernel_w + kw) * P;
+        const T* row = dcol + ((c * w.kernel_h + kh) * w.kernel_w + kw) * ld;
         index_t lo, hi;
         valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, OW, lo, hi);
         for (index_t oh = 0; oh < OH; ++oh) {
@@ -192,18 +194,29 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
   check_conv_args(y, x, weight, rows, s, scratch, slots, "conv2d_forward");
   if (rows == 0) return;
   const index_t K = s.k(), P = s.p(), in_size = s.in_size(), out_size = s.out_size();
-  for_each_row(rows, chunk_count(rows, slots), [&](index_t c, index_t n, bool) {
-    T* col = scratch + c * s.slot_size();
-    const T* xn = x + n * in_size;
-    T* yn = y + n * out_size;
-    const T* cn = xn;
-    if (!s.pointwise()) {
-      im2col(col, xn, s.in_c, s.win);
-      cn = col;
+  const index_t max_block = s.block_images(), slot = s.slot_size();
+  for_each_block(rows, chunk_count(rows, slots), max_block, [&](index_t c, index_t n0, index_t nb, bool) {
+    // A slot: col (K × max_block·P), then the block's output (outC × max_block·P).
+    T* col = scratch + c * slot;
+    const T* xn = x + n0 * in_size;
+    T* yn = y + n0 * out_size;
+    if (nb == 1) {  // one image: the gemm reads x_n (pointwise) and writes y_n in place
+      const T* cn = xn;
+      if (!s.pointwise()) {
+        im2col(col, P, xn, s.in_c, s.win);
+        cn = col;
+      }
+      if (bias != nullptr)
+        for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * P, yn + (o + 1) * P, bias[o]);
+      gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P);
+      return;
     }
-    if (bias != nullptr)
-      for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * P, yn + (o + 1) * P, bias[o]);
-    gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P);
+    // Y_block (outC × N) = W (outC × K) · col_block (K × N), then into the rows with the bias.
+    const index_t N = nb * P;
+    T* y_block = col + K * max_block * P;
+    for (index_t m = 0; m < nb; ++m) im2col(col + m * P, N, xn + m * in_size, s.in_c, s.win);
+    gemm<T>(false, false, s.out_c, N, K, T(1), weight, K, col, N, T(0), y_block, N);
+    scatter_images(yn, out_size, y_block, nb, s.out_c, P, bias);
   });
 }
 
@@ -219,35 +232,51 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
     return;
   }
   const index_t chunks = chunk_count(rows, slots);
-  const index_t slot = s.slot_size();
-  // A slot: col (K·P), dcol (K·P), partial dW (outC·K), partial db (outC).
-  // Chunk 0 writes its sums straight into dweight and dbias.
-  const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + 2 * K * P; };
+  const index_t max_block = s.block_images(), slot = s.slot_size();
+  // A slot: col (K × max_block·P; dcol after dW has read col), the block's
+  // gathered dY (outC × max_block·P, only when max_block > 1), partial dW
+  // (outC·K), partial db (outC). Chunk 0 writes its sums straight into
+  // dweight and dbias.
+  const index_t sums = s.block_size();
+  const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + sums; };
   const auto partial_db = [&](index_t c) {
-    return c == 0 ? dbias : scratch + c * slot + 2 * K * P + s.out_c * K;
+    return c == 0 ? dbias : scratch + c * slot + sums + s.out_c * K;
   };
-  for_each_row(rows, chunks, [&](index_t c, index_t n, bool first) {
+  for_each_block(rows, chunks, max_block, [&](index_t c, index_t n0, index_t nb, bool first) {
     T* col = scratch + c * slot;
-    T* dcol = col + K * P;
-    const T* xn = x + n * in_size;
-    const T* dyn = dy + n * out_size;
-    const T* cn = xn;
-    if (!s.pointwise()) {
-      im2col(col, xn, s.in_c, s.win);
-      cn = col;
+    const T* xn = x + n0 * in_size;
+    const T* dyn = dy + n0 * out_size;
+    T* dxn = dx == nullptr ? nullptr : dx + n0 * in_size;
+    if (nb == 1) {  // one image: the gemms read dy_n (and x_n, pointwise) in place
+      const T* cn = xn;
+      if (!s.pointwise()) {
+        im2col(col, P, xn, s.in_c, s.win);
+        cn = col;
+      }
+      // dW (outC × K) (+)= dY_n (outC × P) · col_nᵀ
+      gemm<T>(false, true, s.out_c, K, P, T(1), dyn, P, cn, P, first ? T(0) : T(1), partial_dw(c), K);
+      add_bias_gradient(partial_db(c), dyn, s.out_c, P, first);
+      if (dxn == nullptr) return;
+      // dcol_n (K × P) = Wᵀ · dY_n (into col, read already), then scattered onto the windows.
+      if (s.pointwise()) {
+        gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dxn, P);
+      } else {
+        gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), col, P);
+        col2im(dxn, col, P, s.in_c, s.win);
+      }
+      return;
     }
-    // dW (outC × K) (+)= dY_n (outC × P) · col_nᵀ
-    gemm<T>(false, true, s.out_c, K, P, T(1), dyn, P, cn, P, first ? T(0) : T(1), partial_dw(c), K);
-    add_bias_gradient(partial_db(c), dyn, s.out_c, P, first);
-    if (dx == nullptr) return;
-    T* dxn = dx + n * in_size;
-    // dcol_n (K × P) = Wᵀ · dY_n, then scattered onto the windows.
-    if (s.pointwise()) {
-      gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dxn, P);
-    } else {
-      gemm<T>(true, false, K, P, s.out_c, T(1), weight, K, dyn, P, T(0), dcol, P);
-      col2im(dxn, dcol, s.in_c, s.win);
-    }
+    const index_t N = nb * P;
+    T* dy_block = col + K * max_block * P;
+    gather_images(dy_block, dyn, out_size, nb, s.out_c, P);
+    for (index_t m = 0; m < nb; ++m) im2col(col + m * P, N, xn + m * in_size, s.in_c, s.win);
+    // dW (outC × K) (+)= dY_block (outC × N) · col_blockᵀ
+    gemm<T>(false, true, s.out_c, K, N, T(1), dy_block, N, col, N, first ? T(0) : T(1), partial_dw(c), K);
+    add_bias_gradient(partial_db(c), dy_block, s.out_c, N, first);
+    if (dxn == nullptr) return;
+    // dcol_block (K × N) = Wᵀ · dY_block, into col, then each image's columns onto its windows.
+    gemm<T>(true, false, K, N, s.out_c, T(1), weight, K, dy_block, N, T(0), col, N);
+    for (index_t m = 0; m < nb; ++m) col2im(dxn + m * in_size, col + m * P, N, s.in_c, s.win);
   });
   add_chunk_partials(dweight, s.out_c * K, dbias, s.out_c, chunks, partial_dw, partial_db);
 }
@@ -290,8 +319,8 @@ void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t ch
 }
 
 #define FASTMLP_INSTANTIATE_CONV(T)                                                            \
-  template void im2col(T*, const T*, index_t, const Window2d&);                                \
-  template void col2im(T*, const T*, index_t, const Window2d&);                                \
+  template void im2col(T*, index_t, const T*, index_t, const Window2d&);                       \
+  template void col2im(T*, const T*, index_t, index_t, const Window2d&);                       \
   template void conv2d_forward(T*, const T*, const T*, const T*, index_t, const Conv2dShape&,  \
                                T*, index_t);                                                   \
   template void conv2d_backward(T*, T*, T*, const T*, const T*, const T*, index_t,             \

@@ -10,6 +10,8 @@
 //   forward:  Y_n (outC × P) = W (outC × K) · col_n + b
 //   backward: dW = Σ_n dY_n · col_nᵀ,  db = Σ_n,p dY_n,  dcol_n = Wᵀ · dY_n,
 //             dX_n = col2im(dcol_n) (each column scattered back onto its window).
+// A block of nb rows goes through each product at once, side by side:
+// col_block = [col_n0 … col_n0+nb−1] (K × nb·P), Y_block and dY_block likewise.
 // maxpool2d is torch.nn.functional.max_pool2d (ceil_mode false, no dilation);
 // its window scan follows torch's CPU kernel (aten/src/ATen/native/cpu/
 // MaxPoolKernel.cpp): row-major, an element replaces the running maximum when
@@ -18,6 +20,7 @@
 // Knows nothing of Node or of the network; the network owns the scratch.
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 #include "common.h"
@@ -42,10 +45,47 @@ struct Window2d {
 // half the kernel (torch's rule for max_pool2d). Sizes up to 2^31 − 1.
 void validate_window(const Window2d& w, bool pooling, const char* at);
 
+// Images per block. Small images go through conv2d and convtranspose2d a
+// block at a time, side by side in one gemm (as the pure-TS engine does,
+// lib/engines/js/conv.ts): a product N = P columns wide is narrow for gemm
+// when P is small. But a block costs a copy of its outputs (or gradients)
+// out of or into the rows, outC·P values an image, which per-image gemms
+// writing in place do not pay. Measured (conv2d_forward + conv2d_backward,
+// 3×3 kernels, float32, batch 64, AVX-512, median process CPU time, block
+// sizes interleaved; a shared, loaded machine: ±3%), against one image a
+// gemm, one thread:
+//   K 576, P 25,  outC 128:  −7% to −10% with 3 to 16 images a block
+//   K 288, P 49,  outC 32:   −5% to −6% with 2 to 8
+//   K 288, P 121, outC 64:   ±1% with 2 or 3 (−6% with two threads), +5% from 4
+//   K 144, P 196, outC 32:   ±1% with 2, +7% from 3
+//   K 9,   P 676, outC 32:   +17% with 2 or 3, +42% from 4 (MNIST's first conv)
+// The steps up come where a block's product leaves gemm's unpacked path for
+// the packed one (gemm_small.h, use_small_path; with one thread: m·n·k over
+// 192³ or a row stride nb·P over 512, and a dW product's k = nb·P over 2048).
+// So a block grows to about
+// kConvBlockColumns columns and no further (an image that wide goes alone),
+// and its scratch (col and the gathered block) stays within
+// kConvBlockValues, near the L2 cache.
+constexpr index_t kConvBlockColumns = 384;
+constexpr index_t kConvBlockValues = index_t(1) << 17;
+
+// Images per block for images of `columns` = P gemm columns needing
+// `per_image` values of scratch each: at least 1; limit > 0 replaces the
+// rule (tests).
+inline index_t conv_block_images(index_t columns, index_t per_image, index_t limit) {
+  if (limit > 0) return limit;
+  const index_t by_width = columns >= kConvBlockColumns ? 1 : kConvBlockColumns / columns;
+  const index_t by_scratch = per_image >= kConvBlockValues ? 1 : kConvBlockValues / per_image;
+  return std::min(by_width, by_scratch);
+}
+
 // Shape of one conv2d layer.
 struct Conv2dShape {
   index_t in_c = 0, out_c = 0;
   Window2d win;
+  // Images per block at most: 0 lets conv_block_images choose (the network
+  // always does); tests set 1 (each image alone) or a few.
+  index_t block_limit = 0;
 
   index_t k() const { return in_c * win.kernel_h * win.kernel_w; }   // rows of col
   index_t p() const { return win.out_h() * win.out_w(); }            // columns of col
@@ -57,32 +97,49 @@ struct Conv2dShape {
     return win.kernel_h == 1 && win.kernel_w == 1 && win.stride_h == 1 && win.stride_w == 1 &&
            win.pad_h == 0 && win.pad_w == 0;
   }
-  // Scratch values one worker needs: col and dcol (K × P each), a partial
-  // dW (outC × K) and a partial db (outC).
-  index_t slot_size() const { return 2 * k() * p() + out_c * k() + out_c; }
+  // Images a block holds at most: col (K × P) and the gathered output or
+  // gradient (outC × P) of each.
+  index_t block_images() const { return conv_block_images(p(), (k() + out_c) * p(), block_limit); }
+  // Scratch values of a block, at the start of a slot: col (K × nb·P, dcol
+  // in the backward pass too), then its gathered outputs or gradients
+  // (outC × nb·P; none when nb = 1: then the gemms read and write the rows in
+  // place).
+  index_t block_size() const {
+    const index_t nb = block_images();
+    return nb * k() * p() + (nb > 1 ? nb * out_c * p() : 0);
+  }
+  // Scratch values one worker needs: a block, a partial dW (outC × K) and a
+  // partial db (outC).
+  index_t slot_size() const { return block_size() + out_c * k() + out_c; }
 };
 
-// col (C·kH·kW × outH·outW) of one row's images x (C × H × W); zeros where a
-// window covers padding.
+// col (C·kH·kW × outH·outW, row stride ld ≥ outH·outW) of one row's images
+// x (C × H × W); zeros where a window covers padding. ld = P for one image;
+// image m of a block of nb sits at col + m·P with ld = nb·P.
 template <typename T>
-void im2col(T* col, const T* x, index_t channels, const Window2d& w);
+void im2col(T* col, index_t ld, const T* x, index_t channels, const Window2d& w);
 
-// dx (C × H × W) = col2im(dcol): every column's values added onto the input
-// elements of its window (padding dropped). Overwrites dx.
+// dx (C × H × W) = col2im(dcol) (dcol's row stride ld, as im2col's): every
+// column's values added onto the input elements of its window (padding
+// dropped). Overwrites dx.
 template <typename T>
-void col2im(T* dx, const T* dcol, index_t channels, const Window2d& w);
+void col2im(T* dx, const T* dcol, index_t ld, index_t channels, const Window2d& w);
 
 // y (rows × outC·P) = conv2d(x (rows × inC·H·W), weight, bias). `scratch`
 // holds `slots` × s.slot_size() values; rows are split into at most that many
-// contiguous chunks, one per thread (threads.h), each with its own slot.
+// contiguous chunks, one per thread (threads.h), each with its own slot, and
+// each chunk into blocks of at most s.block_images() rows: one gemm a block,
+// Y_block (outC × nb·P) = W · col_block, written back into the rows.
 template <typename T>
 void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t rows,
                     const Conv2dShape& s, T* scratch, index_t slots);
 
 // Gradients of sum(y · dy) for the forward above: writes (not accumulates)
 // dweight (outC × K) and dbias (outC); dx (rows × inC·H·W) when non-null.
-// The chunks' partial dW and db are added in chunk order, so a given thread
-// count gives the same bits every run.
+// Blocks as in the forward: dW += dY_block · col_blockᵀ, dcol_block =
+// Wᵀ · dY_block scattered back per image. Each chunk adds its blocks in row
+// order and the chunks' partial dW and db are added in chunk order, so a
+// given thread count gives the same bits every run.
 template <typename T>
 void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
                      index_t rows, const Conv2dShape& s, T* scratch, index_t slots);

@@ -1,7 +1,8 @@
 // Helpers the conv2d, convtranspose2d and pooling kernels share (conv.cc,
-// conv_transpose.cc): how rows are split into per-thread chunks and run,
-// a fixed-order double sum for the bias gradients, and the chunks' partial
-// gradients added in order. Internal to the core.
+// conv_transpose.cc): how rows are split into per-thread chunks and each
+// chunk into blocks of images, the images of a block gathered side by side
+// and scattered back, a fixed-order double sum for the bias gradients, and
+// the chunks' partial gradients added in order. Internal to the core.
 #pragma once
 
 #include <algorithm>
@@ -33,22 +34,64 @@ double sum_in_double(const T* v, index_t n) {
   return (a[0] + a[1]) + (a[2] + a[3]);
 }
 
-// body(c, n, first) for every row n, the rows split into `chunks` contiguous
-// chunks run in parallel (one per thread: the gemms inside then run on that
-// thread, threads.h running a nested loop serially, or on the pool when
-// there is one chunk); first: n is chunk c's first row, where its sums start.
+// body(c, n0, count, first) for every block of `count` consecutive rows
+// n0..n0+count−1 (1 ≤ count ≤ max_block): the rows split into `chunks`
+// contiguous chunks run in parallel (one per thread: the gemms inside then
+// run on that thread, threads.h running a nested loop serially, or on the
+// pool when there is one chunk), each chunk's rows into ⌈rows/max_block⌉
+// blocks of near-equal size (64 rows, at most 10 a block: 7 blocks of 9 or
+// 10, not 6 of 10 and one of 4) run in order; first: the chunk's first
+// block, where its sums start.
 template <typename Body>
-void for_each_row(index_t rows, index_t chunks, const Body& body) {
+void for_each_block(index_t rows, index_t chunks, index_t max_block, const Body& body) {
   parallel_for(chunks, 1, [&](index_t c0, index_t c1) {
     for (index_t c = c0; c < c1; ++c) {
       const index_t begin = chunk_begin(c, rows, chunks), end = chunk_begin(c + 1, rows, chunks);
-      for (index_t n = begin; n < end; ++n) body(c, n, n == begin);
+      const index_t n = end - begin, blocks = (n + max_block - 1) / max_block;
+      for (index_t b = 0; b < blocks; ++b) {
+        const index_t b0 = begin + n * b / blocks, b1 = begin + n * (b + 1) / blocks;
+        body(c, b0, b1 - b0, b == 0);
+      }
     }
   });
 }
 
+// block (channels × count·P) = rows n0..n0+count−1 of src (row stride
+// row_size, channel o of a row at o·P) side by side: image m's P values of
+// channel o at block[o·count·P + m·P] — the layout im2col gives a block.
+template <typename T>
+void gather_images(T* block, const T* src, index_t row_size, index_t count, index_t channels,
+                   index_t P) {
+  const index_t N = count * P;
+  for (index_t m = 0; m < count; ++m)
+    for (index_t o = 0; o < channels; ++o) {
+      const T* from = src + m * row_size + o * P;
+      std::copy(from, from + P, block + o * N + m * P);
+    }
+}
+
+// The inverse: rows of dst (row stride row_size) = the block's images, plus
+// bias[o] on channel o when bias is non-null.
+template <typename T>
+void scatter_images(T* dst, index_t row_size, const T* block, index_t count, index_t channels,
+                    index_t P, const T* bias) {
+  const index_t N = count * P;
+  for (index_t m = 0; m < count; ++m)
+    for (index_t o = 0; o < channels; ++o) {
+      const T* from = block + o * N + m * P;
+      T* to = dst + m * row_size + o * P;
+      if (bias == nullptr) {
+        std::copy(from, from + P, to);
+      } else {
+        const T b = bias[o];
+        for (index_t p = 0; p < P; ++p) to[p] = from[p] + b;
+      }
+    }
+}
+
 // db[o] = (first ? 0 : db[o]) + Σ of channel o's `positions` values of dy_n,
-// summed in double: one row's share of the bias gradient.
+// summed in double: one row's (or, with positions = count·P, one gathered
+// block's) share of the bias gradient.
 template <typename T>
 void add_bias_gradient(T* db, const T* dyn, index_t channels, index_t positions, bool first) {
   for (index_t o = 0; o < channels; ++o) {

@@ -14,7 +14,9 @@ namespace {
 using conv_detail::add_bias_gradient;
 using conv_detail::add_chunk_partials;
 using conv_detail::chunk_count;
-using conv_detail::for_each_row;
+using conv_detail::for_each_block;
+using conv_detail::gather_images;
+using conv_detail::scatter_images;
 
 constexpr index_t kMaxSize = 2147483647;  // as the binding's kMaxDim and conv.cc
 
@@ -26,6 +28,17 @@ void check_args(const void* y, const void* x, const void* weight, index_t rows,
   require_or(rows == 0 || (y != nullptr && x != nullptr && weight != nullptr && scratch != nullptr &&
                            slots >= 1),
              [&] { return std::string(fn) + ": null buffer or no scratch slot"; });
+}
+
+// y_n (outC × HW) += bias[o] on channel o (bias may be null).
+template <typename T>
+void add_bias(T* yn, const T* bias, index_t channels, index_t HW) {
+  if (bias == nullptr) return;
+  for (index_t o = 0; o < channels; ++o) {
+    T* yo = yn + o * HW;
+    const T b = bias[o];
+    for (index_t i = 0; i < HW; ++i) yo[i] += b;
+  }
 }
 
 }  // namespace
@@ -71,24 +84,34 @@ void conv_transpose2d_forward(T* y, const T* x, const T* weight, const T* bias, 
   const Window2d g = s.grid();
   const index_t K = s.k(), P = s.p(), HW = g.in_h * g.in_w;
   const index_t in_size = s.in_size(), out_size = s.out_size();
-  for_each_row(rows, chunk_count(rows, slots), [&](index_t c, index_t n, bool) {
-    T* col = scratch + c * s.slot_size();
-    const T* xn = x + n * in_size;
-    T* yn = y + n * out_size;
-    if (s.pointwise()) {  // col is y_n: y_n = b + Wᵀ·x_n in one gemm
-      if (bias != nullptr)
-        for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * HW, yn + (o + 1) * HW, bias[o]);
-      gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, bias ? T(1) : T(0), yn, P);
+  const index_t max_block = s.block_images(), slot = s.slot_size();
+  for_each_block(rows, chunk_count(rows, slots), max_block, [&](index_t c, index_t n0, index_t nb, bool) {
+    // A slot: col (K' × max_block·P), then the block's inputs (inC × max_block·P).
+    T* col = scratch + c * slot;
+    const T* xn = x + n0 * in_size;
+    T* yn = y + n0 * out_size;
+    if (nb == 1) {  // one image: the gemm reads x_n in place
+      if (s.pointwise()) {  // col is y_n: y_n = b + Wᵀ·x_n in one gemm
+        if (bias != nullptr)
+          for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * HW, yn + (o + 1) * HW, bias[o]);
+        gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, bias ? T(1) : T(0), yn, P);
+        return;
+      }
+      // col (K' × P) = Wᵀ (K' × inC) · x_n (inC × P), scattered onto y_n's windows.
+      gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, T(0), col, P);
+      col2im(yn, col, P, s.out_c, g);
+      add_bias(yn, bias, s.out_c, HW);
       return;
     }
-    // col (K' × P) = Wᵀ (K' × inC) · x_n (inC × P), scattered onto y_n's windows.
-    gemm<T>(true, false, K, P, s.in_c, T(1), weight, K, xn, P, T(0), col, P);
-    col2im(yn, col, s.out_c, g);
-    if (bias == nullptr) return;
-    for (index_t o = 0; o < s.out_c; ++o) {
-      T* yo = yn + o * HW;
-      const T b = bias[o];
-      for (index_t i = 0; i < HW; ++i) yo[i] += b;
+    // col_block (K' × N) = Wᵀ · X_block (inC × N), each image's columns onto its windows
+    // (pointwise: col2im on a 1×1 grid is a copy).
+    const index_t N = nb * P;
+    T* x_block = col + K * max_block * P;
+    gather_images(x_block, xn, in_size, nb, s.in_c, P);
+    gemm<T>(true, false, K, N, s.in_c, T(1), weight, K, x_block, N, T(0), col, N);
+    for (index_t m = 0; m < nb; ++m) {
+      col2im(yn + m * out_size, col + m * P, N, s.out_c, g);
+      add_bias(yn + m * out_size, bias, s.out_c, HW);
     }
   });
 }
@@ -108,28 +131,46 @@ void conv_transpose2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T
     return;
   }
   const index_t chunks = chunk_count(rows, slots);
-  const index_t slot = s.slot_size();
-  // A slot: col (K'·P), partial dW (inC·K'), partial db (outC). Chunk 0
-  // writes its sums straight into dweight and dbias.
-  const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + K * P; };
+  const index_t max_block = s.block_images(), slot = s.slot_size();
+  // A slot: col (K' × max_block·P), the block's gathered x (inC × max_block·P,
+  // then its dx; only when max_block > 1), partial dW (inC·K'), partial db
+  // (outC). Chunk 0 writes its sums straight into dweight and dbias.
+  const index_t sums = s.block_size();
+  const auto partial_dw = [&](index_t c) { return c == 0 ? dweight : scratch + c * slot + sums; };
   const auto partial_db = [&](index_t c) {
-    return c == 0 ? dbias : scratch + c * slot + K * P + s.in_c * K;
+    return c == 0 ? dbias : scratch + c * slot + sums + s.in_c * K;
   };
-  for_each_row(rows, chunks, [&](index_t c, index_t n, bool first) {
+  for_each_block(rows, chunks, max_block, [&](index_t c, index_t n0, index_t nb, bool first) {
     T* col = scratch + c * slot;
-    const T* xn = x + n * in_size;
-    const T* dyn = dy + n * out_size;
-    const T* cn = dyn;  // the windows of dy_n (K' × P)
-    if (!s.pointwise()) {
-      im2col(col, dyn, s.out_c, g);
-      cn = col;
+    const T* xn = x + n0 * in_size;
+    const T* dyn = dy + n0 * out_size;
+    T* dxn = dx == nullptr ? nullptr : dx + n0 * in_size;
+    if (nb == 1) {  // one image: the gemms read x_n and write dx_n in place
+      const T* cn = dyn;  // the windows of dy_n (K' × P)
+      if (!s.pointwise()) {
+        im2col(col, P, dyn, s.out_c, g);
+        cn = col;
+      }
+      // dW (inC × K') (+)= x_n (inC × P) · colᵀ
+      gemm<T>(false, true, s.in_c, K, P, T(1), xn, P, cn, P, first ? T(0) : T(1), partial_dw(c), K);
+      add_bias_gradient(partial_db(c), dyn, s.out_c, HW, first);
+      // dx_n (inC × P) = W (inC × K') · col
+      if (dxn != nullptr) gemm<T>(false, false, s.in_c, P, K, T(1), weight, K, cn, P, T(0), dxn, P);
+      return;
     }
-    // dW (inC × K') (+)= x_n (inC × P) · colᵀ
-    gemm<T>(false, true, s.in_c, K, P, T(1), xn, P, cn, P, first ? T(0) : T(1), partial_dw(c), K);
-    add_bias_gradient(partial_db(c), dyn, s.out_c, HW, first);
-    // dx_n (inC × P) = W (inC × K') · col
-    if (dx != nullptr)
-      gemm<T>(false, false, s.in_c, P, K, T(1), weight, K, cn, P, T(0), dx + n * in_size, P);
+    const index_t N = nb * P;
+    T* x_block = col + K * max_block * P;
+    for (index_t m = 0; m < nb; ++m) {
+      im2col(col + m * P, N, dyn + m * out_size, s.out_c, g);
+      add_bias_gradient(partial_db(c), dyn + m * out_size, s.out_c, HW, first && m == 0);
+    }
+    gather_images(x_block, xn, in_size, nb, s.in_c, P);
+    // dW (inC × K') (+)= X_block (inC × N) · col_blockᵀ
+    gemm<T>(false, true, s.in_c, K, N, T(1), x_block, N, col, N, first ? T(0) : T(1), partial_dw(c), K);
+    if (dxn == nullptr) return;
+    // dX_block (inC × N) = W (inC × K') · col_block, into x_block (read already), then into the rows.
+    gemm<T>(false, false, s.in_c, N, K, T(1), weight, K, col, N, T(0), x_block, N);
+    scatter_images(dxn, in_size, x_block, nb, s.in_c, P, static_cast<const T*>(nullptr));
   });
   add_chunk_partials(dweight, s.in_c * K, dbias, s.out_c, chunks, partial_dw, partial_db);
 }

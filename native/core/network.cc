@@ -156,10 +156,14 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
         Conv2dShape shape{in_c, out_c, w};
         const index_t k = checked_mul(checked_mul(in_c, w.kernel_h, "conv2d kernel"), w.kernel_w, "conv2d kernel");
         np = checked_mul(out_c, k + 1, "parameter count");
+        // One image's col and output (K·P + outC·P) and the partial gradients
+        // checked first: a block of several images holds at most
+        // kConvBlockValues, so slot_size()'s own products then fit.
         const index_t kp = checked_mul(k, w.out_h() * w.out_w(), "conv2d scratch");
-        const index_t slot = checked_mul(2, kp, "conv2d scratch") + checked_mul(out_c, k + 1, "conv2d scratch");
-        require(slot == shape.slot_size(), "network: conv2d scratch is too large");
-        conv_slot_size_ = std::max(conv_slot_size_, slot);
+        const index_t op = checked_mul(out_c, w.out_h() * w.out_w(), "conv2d scratch");
+        const index_t sums = checked_mul(out_c, k + 1, "conv2d scratch");
+        require(kp <= kMaxElems - op - sums, "network: conv2d scratch is too large");
+        conv_slot_size_ = std::max(conv_slot_size_, shape.slot_size());
       }
       param_off_.push_back(np > 0 ? nparams_ : -1);
       require(nparams_ <= kMaxElems - np, "network: parameter count is too large");
@@ -180,13 +184,14 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
                                     w.kernel_w, "convtranspose2d kernel");
       const index_t weights = checked_mul(shape.in_c, k, "parameter count");
       const index_t np = weights + shape.out_c;
-      const index_t kp = checked_mul(k, checked_mul(w.in_h, w.in_w, "convtranspose2d scratch"),
-                                     "convtranspose2d scratch");
-      require(kp <= kMaxElems - np, "network: convtranspose2d scratch is too large");
-      const index_t slot = kp + np;
-      require(slot == shape.slot_size() && np == shape.param_count(),
+      // One image's col and input (K'·P + inC·P) and the partial gradients
+      // (np values) checked first, as for conv2d above.
+      const index_t p = checked_mul(w.in_h, w.in_w, "convtranspose2d scratch");
+      const index_t kp = checked_mul(k, p, "convtranspose2d scratch");
+      const index_t ip = checked_mul(shape.in_c, p, "convtranspose2d scratch");
+      require(np == shape.param_count() && kp <= kMaxElems - ip - np,
               "network: convtranspose2d scratch is too large");
-      conv_slot_size_ = std::max(conv_slot_size_, slot);
+      conv_slot_size_ = std::max(conv_slot_size_, shape.slot_size());
       param_off_.push_back(nparams_);
       require(nparams_ <= kMaxElems - np, "network: parameter count is too large");
       nparams_ += np;

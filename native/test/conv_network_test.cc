@@ -5,7 +5,8 @@
 // gradients written, not accumulated; bit-identical training at a fixed
 // thread count, and still right when the thread count grows after the plan is
 // built; a NaN conv2d gradient refusing the step; the constructor's refusals
-// naming the layer and field.
+// naming the layer and field; a CNN's training steps, epoch and predict
+// allocating nothing once warmed up (operator new counted by conv_test.cc).
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -24,6 +25,8 @@
 
 using namespace fastmlp;
 using namespace fastmlp_test;
+
+long allocations_so_far();  // conv_test.cc: operator new calls so far
 
 namespace {
 
@@ -177,6 +180,42 @@ void test_nonfinite_gradient_flagged() {
   CHECK(same_bits(before, std::vector<T>(net.params(), net.params() + net.param_count())));
 }
 
+// DESIGN.md "no allocation per step", for a plan whose conv2d layers take
+// their images in blocks (the budget's choice: 12×12 and 5×5 images): after a
+// warm-up, train_step, train_epoch (its last batch shorter) and predict
+// allocate nothing.
+template <typename T>
+void test_step_allocates_nothing() {
+  const std::vector<LayerSpec> layers = {
+      conv_spec(1, 4, 12, 12, 3, 3, 1, 1, 0, 0), activation_spec(Activation::Relu),
+      pool_spec(4, 10, 10, 2, 2, 0), conv_spec(4, 6, 5, 5, 3, 3, 1, 1, 1, 1),
+      activation_spec(Activation::Relu), dense_spec(6 * 5 * 5, 3)};
+  const index_t rows = 24, batch = 10;
+  Network<T> net(layers, rows);
+  init(net, 5);
+  net.set_loss(cross_entropy());
+  OptimizerSpec adam;
+  adam.kind = OptimizerKind::Adam;
+  adam.lr = 1e-3;
+  net.set_optimizer(adam);
+  const auto x = seeded_vec<T>(static_cast<std::size_t>(rows * net.input_size()), 6);
+  std::vector<std::int32_t> y(static_cast<std::size_t>(rows));
+  for (index_t i = 0; i < rows; ++i) y[static_cast<std::size_t>(i)] = std::int32_t(i % 3);
+  std::vector<T> out(static_cast<std::size_t>(rows * net.output_size()));
+  net.train_step(x.data(), rows, y.data(), nullptr);  // warm-up: sizes everything
+  net.predict(x.data(), rows, out.data());
+  net.train_epoch(x.data(), rows, y.data(), nullptr, batch, nullptr, nullptr, nullptr);
+  const long before = allocations_so_far();
+  for (int s = 0; s < 3; ++s) net.train_step(x.data(), rows, y.data(), nullptr);
+  net.train_epoch(x.data(), rows, y.data(), nullptr, batch, nullptr, nullptr, nullptr);
+  net.predict(x.data(), rows, out.data());
+  const long made = allocations_so_far() - before;
+  if (made != 0)
+    std::fprintf(stderr, "conv network (%s, %d threads): %ld allocations after the warm-up\n",
+                 sizeof(T) == 4 ? "float" : "double", num_threads(), made);
+  CHECK(made == 0);
+}
+
 }  // namespace
 
 void test_conv_network() {
@@ -190,6 +229,8 @@ void test_conv_network() {
              "dense tanh conv conv1x1 maxpool dense");
     check_predict_matches_forward<float>(cnn_layers());
     check_predict_matches_forward<double>(cnn_layers());
+    test_step_allocates_nothing<float>();
+    test_step_allocates_nothing<double>();
   }
   test_determinism<float>();
   test_determinism<double>();

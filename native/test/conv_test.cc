@@ -3,17 +3,23 @@
 // non-square kernels, kernel = image, 1×1 with and without padding, a kernel
 // larger than the image but not than the padded image — in both dtypes, with
 // 1 and 2 threads; two runs at one thread count give the same bits; max
-// pooling's ties, NaNs and −∞ windows follow torch's CPU rule. The network
-// half (conv_network_test.cc) checks whole plans. ctest runs it once per gemm
-// micro-kernel (FASTMLP_GEMM_KERNEL).
+// pooling's ties, NaNs and −∞ windows follow torch's CPU rule; images go
+// through alone, in blocks (side by side in one gemm) and both in one call;
+// a forward and backward allocate nothing (operator new counted). The
+// network half (conv_network_test.cc) checks whole plans. ctest runs it once
+// per gemm micro-kernel (FASTMLP_GEMM_KERNEL).
+#include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "check.h"
 #include "conv.h"
+#include "conv_chunks.h"
 #include "conv_naive.h"
 #include "gemm.h"
 #include "threads.h"
@@ -22,6 +28,23 @@ using namespace fastmlp;
 using namespace fastmlp_test;
 
 void test_conv_network();  // conv_network_test.cc
+
+// Every allocation in this test binary is counted, so a kernel call or a
+// training step can be shown to allocate nothing (conv_network_test.cc reads
+// the count too).
+namespace {
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+long allocations_so_far() { return g_allocations.load(); }
+
+void* operator new(std::size_t n) {
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -93,13 +116,17 @@ double tolerance() {
   return sizeof(T) == 4 ? 2e-5 : 1e-12;
 }
 
+// block_limit: images per block at most (0: the budget's choice, every
+// chunk's rows in one block here; 1: each image alone, the gemms in place on
+// the rows; 2: blocks of 1 and 2 in one call).
 template <typename T>
-void test_conv_geometry(const Geometry& g, const char* type) {
-  const Conv2dShape s = shape_of(g);
+void test_conv_geometry(const Geometry& g, const char* type, index_t block_limit) {
+  Conv2dShape s = shape_of(g);
+  s.block_limit = block_limit;
   validate_window(s.win, false, g.name);  // a geometry the core accepts
   const index_t rows = 5, slots = 2;
   const std::string what = std::string("conv2d ") + g.name + " " + type + " threads " +
-                           std::to_string(num_threads());
+                           std::to_string(num_threads()) + " block " + std::to_string(block_limit);
   const auto x = seeded_vec<double>(static_cast<std::size_t>(rows * s.in_size()), 1);
   const auto wt = seeded_vec<double>(static_cast<std::size_t>(s.out_c * s.k()), 2);
   const auto b = seeded_vec<double>(static_cast<std::size_t>(s.out_c), 3);
@@ -145,19 +172,32 @@ void test_conv_geometry(const Geometry& g, const char* type) {
 }
 
 // im2col's columns against the definition, and col2im as its adjoint:
-// <col2im(d), x> = <d, im2col(x)> for random d and x.
-void test_im2col_adjoint(const Geometry& g) {
+// <col2im(d), x> = <d, im2col(x)> for random d and x. As image `m` of a
+// block of `nb` (row stride nb·P, from column m·P): the columns of the
+// other images are neither written nor read.
+void test_im2col_adjoint(const Geometry& g, index_t nb, index_t m) {
   const Conv2dShape s = shape_of(g);
+  const index_t OW = s.win.out_w(), P = s.p(), ld = nb * P;
   const auto x = seeded_vec<double>(static_cast<std::size_t>(s.in_size()), 5);
-  const auto d = seeded_vec<double>(static_cast<std::size_t>(s.k() * s.p()), 6);
+  auto d = seeded_vec<double>(static_cast<std::size_t>(s.k() * ld), 6);
   std::vector<double> col(d.size(), 99.0), back(x.size(), 99.0);
-  im2col(col.data(), x.data(), s.in_c, s.win);
-  col2im(back.data(), d.data(), s.in_c, s.win);
+  im2col(col.data() + m * P, ld, x.data(), s.in_c, s.win);
+  // The other images' columns of d are NaN: col2im must not read them.
+  for (index_t r = 0; r < s.k(); ++r)
+    for (index_t j = 0; j < ld; ++j)
+      if (j / P != m) d[static_cast<std::size_t>(r * ld + j)] = std::nan("");
+  col2im(back.data(), d.data() + m * P, ld, s.in_c, s.win);
   double lhs = 0, rhs = 0;
   for (std::size_t i = 0; i < x.size(); ++i) lhs += back[i] * x[i];
-  for (std::size_t i = 0; i < d.size(); ++i) rhs += d[i] * col[i];
+  for (index_t r = 0; r < s.k(); ++r)
+    for (index_t p = 0; p < P; ++p)
+      rhs += d[static_cast<std::size_t>(r * ld + m * P + p)] * col[static_cast<std::size_t>(r * ld + m * P + p)];
   CHECK_NEAR(lhs, rhs, 1e-12 * (1 + std::fabs(rhs)));
-  const index_t OW = s.win.out_w(), P = s.p();
+  bool untouched = true;
+  for (index_t r = 0; r < s.k(); ++r)
+    for (index_t j = 0; j < ld; ++j)
+      if (j / P != m) untouched = untouched && col[static_cast<std::size_t>(r * ld + j)] == 99.0;
+  CHECK(untouched);
   bool ok = true;
   for (index_t c = 0; c < s.in_c; ++c)
     for (index_t kh = 0; kh < s.win.kernel_h; ++kh)
@@ -166,9 +206,104 @@ void test_im2col_adjoint(const Geometry& g) {
           const index_t ih = (p / OW) * s.win.stride_h - s.win.pad_h + kh;
           const index_t iw = (p % OW) * s.win.stride_w - s.win.pad_w + kw;
           const double want = at_or_zero(x, 0, c, ih, iw, s.in_c, s.win);
-          ok = ok && col[static_cast<std::size_t>(((c * s.win.kernel_h + kh) * s.win.kernel_w + kw) * P + p)] == want;
+          ok = ok && col[static_cast<std::size_t>(((c * s.win.kernel_h + kh) * s.win.kernel_w + kw) * ld + m * P + p)] == want;
         }
   CHECK(ok);
+}
+
+// The scratch is all a call needs: after a first call (the thread pool and
+// gemm's own buffers warmed up), forward and backward allocate nothing.
+template <typename T>
+void test_no_allocation(const Geometry& g, index_t block_limit) {
+  Conv2dShape s = shape_of(g);
+  s.block_limit = block_limit;
+  const index_t rows = 7, slots = 2;
+  const auto x = seeded_vec<T>(static_cast<std::size_t>(rows * s.in_size()), 1);
+  const auto wt = seeded_vec<T>(static_cast<std::size_t>(s.out_c * s.k()), 2);
+  const auto b = seeded_vec<T>(static_cast<std::size_t>(s.out_c), 3);
+  const auto dy = seeded_vec<T>(static_cast<std::size_t>(rows * s.out_size()), 4);
+  std::vector<T> scratch(static_cast<std::size_t>(slots * s.slot_size())), y(dy.size()), dx(x.size());
+  std::vector<T> dw(wt.size()), db(b.size());
+  const auto pass = [&] {
+    conv2d_forward(y.data(), x.data(), wt.data(), b.data(), rows, s, scratch.data(), slots);
+    conv2d_backward(dx.data(), dw.data(), db.data(), dy.data(), x.data(), wt.data(), rows, s,
+                    scratch.data(), slots);
+  };
+  pass();
+  const long before = g_allocations.load();
+  pass();
+  pass();
+  const long made = g_allocations.load() - before;
+  if (made != 0)
+    std::fprintf(stderr, "conv2d %s: %ld allocations in two passes (threads %d, block %lld)\n", g.name,
+                 made, num_threads(), static_cast<long long>(block_limit));
+  CHECK(made == 0);
+}
+
+// for_each_block visits every row once, in blocks of 1..max_block
+// consecutive rows inside one chunk, each chunk's first block flagged, and
+// near-equal blocks (sizes differ by at most one within a chunk).
+void test_block_partition() {
+  bool ok = true;
+  for (index_t rows : {1, 2, 5, 7, 64, 65})
+    for (index_t chunks : {1, 2, 3})
+      for (index_t max_block : {1, 2, 3, 10, 100}) {
+        if (chunks > rows) continue;
+        std::vector<int> seen(static_cast<std::size_t>(rows), 0);
+        std::vector<index_t> lo(static_cast<std::size_t>(chunks), rows), hi(static_cast<std::size_t>(chunks), 0);
+        std::vector<int> firsts(static_cast<std::size_t>(chunks), 0);
+        std::vector<index_t> smallest(static_cast<std::size_t>(chunks), rows + 1), largest(static_cast<std::size_t>(chunks), 0);
+        std::vector<char> bad(static_cast<std::size_t>(chunks), 0);
+        // Chunks may run on two threads: each writes only its own entries.
+        conv_detail::for_each_block(rows, chunks, max_block, [&](index_t c, index_t n0, index_t count, bool first) {
+          const auto ci = static_cast<std::size_t>(c);
+          if (count < 1 || count > max_block) bad[ci] = 1;
+          for (index_t n = n0; n < n0 + count; ++n) ++seen[static_cast<std::size_t>(n)];
+          if (first) ++firsts[ci];
+          if (first != (n0 < lo[ci])) bad[ci] = 1;  // the first block comes first
+          lo[ci] = std::min(lo[ci], n0), hi[ci] = std::max(hi[ci], n0 + count);
+          smallest[ci] = std::min(smallest[ci], count), largest[ci] = std::max(largest[ci], count);
+        });
+        for (int v : seen) ok = ok && v == 1;
+        for (index_t c = 0; c < chunks; ++c) {
+          const auto ci = static_cast<std::size_t>(c);
+          ok = ok && !bad[ci] && firsts[ci] == 1 && largest[ci] - smallest[ci] <= 1 &&
+               lo[ci] == conv_detail::chunk_begin(c, rows, chunks) &&
+               hi[ci] == conv_detail::chunk_begin(c + 1, rows, chunks);
+        }
+        if (!ok) {
+          std::fprintf(stderr, "for_each_block: rows %lld, chunks %lld, max_block %lld\n",
+                       static_cast<long long>(rows), static_cast<long long>(chunks),
+                       static_cast<long long>(max_block));
+          CHECK(false);
+          return;
+        }
+      }
+  CHECK(ok);
+}
+
+// conv_block_images: MNIST's first conv (P = 676 columns) goes an image at
+// a time; a 13×13 image's 11×11 output (P = 121) in blocks of
+// kConvBlockColumns / P; tiny images with a long K as many as the scratch
+// budget holds; a limit overrides the rule.
+void test_block_images() {
+  Conv2dShape mnist;  // 1→32 channels, 3×3 on 28×28: K = 9, P = 676
+  mnist.in_c = 1, mnist.out_c = 32;
+  mnist.win.in_h = mnist.win.in_w = 28, mnist.win.kernel_h = mnist.win.kernel_w = 3;
+  CHECK(mnist.block_images() == 1);
+  CHECK(mnist.slot_size() == mnist.k() * mnist.p() + mnist.out_c * (mnist.k() + 1));
+  Conv2dShape second = mnist;  // 32→64 on 13×13: K = 288, P = 121
+  second.in_c = 32, second.out_c = 64, second.win.in_h = second.win.in_w = 13;
+  CHECK(second.block_images() == kConvBlockColumns / 121 && second.block_images() > 1);
+  CHECK(second.slot_size() ==
+        second.block_images() * (second.k() + second.out_c) * second.p() + second.out_c * (second.k() + 1));
+  Conv2dShape tiny = mnist;  // 64→64 on 5×5: K = 576, P = 9; the budget binds first
+  tiny.in_c = 64, tiny.out_c = 64, tiny.win.in_h = tiny.win.in_w = 5;
+  const index_t per_image = (tiny.k() + tiny.out_c) * tiny.p();
+  CHECK(tiny.block_images() == kConvBlockValues / per_image && tiny.block_images() < kConvBlockColumns / 9);
+  CHECK(tiny.block_images() * per_image <= kConvBlockValues);
+  mnist.block_limit = 3;
+  CHECK(mnist.block_images() == 3);
 }
 
 struct PoolGeometry {
@@ -304,13 +439,22 @@ void test_validate_window() {
 
 int main() {
   std::printf("gemm kernel: %s\n", gemm_kernel_name());
-  for (const Geometry& g : kGeometries) test_im2col_adjoint(g);
+  for (const Geometry& g : kGeometries) {
+    test_im2col_adjoint(g, 1, 0);
+    test_im2col_adjoint(g, 3, 1);
+    test_im2col_adjoint(g, 2, 1);
+  }
+  test_block_images();
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (const Geometry& g : kGeometries) {
-      test_conv_geometry<float>(g, "float32");
-      test_conv_geometry<double>(g, "float64");
-    }
+    test_block_partition();
+    for (const Geometry& g : kGeometries)
+      for (index_t block_limit : {0, 1, 2}) {
+        test_conv_geometry<float>(g, "float32", block_limit);
+        test_conv_geometry<double>(g, "float64", block_limit);
+        test_no_allocation<float>(g, block_limit);
+        test_no_allocation<double>(g, block_limit);
+      }
     for (const PoolGeometry& g : kPools) {
       test_pool_geometry<float>(g, "float32");
       test_pool_geometry<double>(g, "float64");

@@ -108,14 +108,18 @@ double tolerance() {
   return sizeof(T) == 4 ? 2e-5 : 1e-12;
 }
 
+// block_limit: images per block at most (0: the budget's choice, every
+// chunk's rows in one block here; 1: each image alone, the gemms in place on
+// the rows; 2: blocks of 1 and 2 in one call).
 template <typename T>
-void test_geometry(const Geometry& g, const char* type) {
-  const ConvTranspose2dShape s = shape_of(g);
+void test_geometry(const Geometry& g, const char* type, index_t block_limit) {
+  ConvTranspose2dShape s = shape_of(g);
+  s.block_limit = block_limit;
   validate_conv_transpose(s, g.name);  // a geometry the core accepts
   CHECK(s.grid().out_h() == s.win.in_h && s.grid().out_w() == s.win.in_w);
   const index_t rows = 5, slots = 2;
   const std::string what = std::string("convtranspose2d ") + g.name + " " + type + " threads " +
-                           std::to_string(num_threads());
+                           std::to_string(num_threads()) + " block " + std::to_string(block_limit);
   const auto x = seeded_vec<double>(static_cast<std::size_t>(rows * s.in_size()), 1);
   const auto wt = seeded_vec<double>(static_cast<std::size_t>(s.in_c * s.k()), 2);
   const auto b = seeded_vec<double>(static_cast<std::size_t>(s.out_c), 3);
@@ -171,8 +175,9 @@ void test_geometry(const Geometry& g, const char* type) {
 // The scratch is all a call needs: after a first call (the thread pool and
 // gemm's own buffers warmed up), forward and backward allocate nothing.
 template <typename T>
-void test_no_allocation(const Geometry& g) {
-  const ConvTranspose2dShape s = shape_of(g);
+void test_no_allocation(const Geometry& g, index_t block_limit) {
+  ConvTranspose2dShape s = shape_of(g);
+  s.block_limit = block_limit;
   const index_t rows = 4, slots = 2;
   const auto x = seeded_vec<T>(static_cast<std::size_t>(rows * s.in_size()), 1);
   const auto wt = seeded_vec<T>(static_cast<std::size_t>(s.in_c * s.k()), 2);
@@ -191,8 +196,8 @@ void test_no_allocation(const Geometry& g) {
   pass();
   const long made = g_allocations.load() - before;
   if (made != 0)
-    std::fprintf(stderr, "convtranspose2d %s: %ld allocations in two passes (threads %d)\n", g.name, made,
-                 num_threads());
+    std::fprintf(stderr, "convtranspose2d %s: %ld allocations in two passes (threads %d, block %lld)\n",
+                 g.name, made, num_threads(), static_cast<long long>(block_limit));
   CHECK(made == 0);
 }
 
@@ -273,12 +278,13 @@ int main() {
   for (const Geometry& g : kGeometries) test_adjoint_of_conv2d(g);
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (const Geometry& g : kGeometries) {
-      test_geometry<float>(g, "float32");
-      test_geometry<double>(g, "float64");
-      test_no_allocation<float>(g);
-      test_no_allocation<double>(g);
-    }
+    for (const Geometry& g : kGeometries)
+      for (index_t block_limit : {0, 1, 2}) {
+        test_geometry<float>(g, "float32", block_limit);
+        test_geometry<double>(g, "float64", block_limit);
+        test_no_allocation<float>(g, block_limit);
+        test_no_allocation<double>(g, block_limit);
+      }
   }
   test_validate();
   test_conv_transpose_network();
