@@ -2,7 +2,7 @@
 #include "conv.h"
 
 #include <algorithm>
-#include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "conv_chunks.h"
@@ -44,49 +44,75 @@ void check_conv_args(const void* y, const void* x, const void* weight, index_t r
              [&] { return std::string(fn) + ": null buffer or no scratch slot"; });
 }
 
-// The running maximum of window (oh, ow) of one image xc (H × W): its value
-// in `maxval` and its index in the image returned. torch's CPU scan: starts
-// from −∞ at the first real element, replaced by a greater or NaN element.
-// Without NaNs that is "replaced by a greater element", done here with
-// selects (maxss and a mask) instead of branches: on real data the
-// comparison is a coin toss, and a mispredicted branch per element made the
-// branchy scan slower than the convolutions around it (perf). A window with
-// a NaN is scanned again by the rule itself.
-template <typename T>
-inline index_t window_argmax(const T* xc, const Window2d& w, index_t oh, index_t ow, T& maxval) {
-  const index_t W = w.in_w;
-  index_t hs = oh * w.stride_h - w.pad_h, ws = ow * w.stride_w - w.pad_w;
-  const index_t he = std::min(hs + w.kernel_h, w.in_h), we = std::min(ws + w.kernel_w, W);
-  hs = std::max<index_t>(hs, 0);
-  ws = std::max<index_t>(ws, 0);
-  const index_t first = hs * W + ws;
-  index_t best = first;
-  T m = -std::numeric_limits<T>::infinity();
-  bool nan = false;
-  for (index_t ih = hs; ih < he; ++ih) {
-    const T* xr = xc + ih * W;
-    for (index_t iw = ws; iw < we; ++iw) {
-      const T v = xr[iw];
-      const index_t take = -index_t(v > m);  // all ones when v > m (false for NaN)
-      best += (ih * W + iw - best) & take;
-      m = v > m ? v : m;
-      nan |= v != v;
+// Output columns whose windows window_row scans together: a tile on the
+// stack, so that a row of windows of any width needs no allocation.
+constexpr index_t kPoolTile = 64;
+
+// The maxima of windows (oh, o0), ..., (oh, o1 − 1) of one image xc (H × W),
+// o1 − o0 ≤ kPoolTile: their values in maxval[0 .. o1 − o0) and, with
+// kIndices, their elements' indices in the image in best[...]. torch's CPU
+// scan (aten/src/ATen/native/cpu/MaxPoolKernel.cpp): each window row-major,
+// from −∞ at its first real element (padding is never chosen), an element
+// replacing the maximum when it is greater or NaN — so the first maximum
+// wins, and the last NaN. The same element (kh, kw) of every window of the
+// tile goes in one loop: the windows are independent, so their
+// compare-and-select chains overlap. Scanned one window at a time, each
+// waiting on its own chain, pooling took a quarter of a small CNN's training
+// step (perf, 2 × 2 windows of 26 × 26 and 11 × 11 images).
+// The output columns [lo, hi) whose window's column kw is a real element,
+// for the first kCachedColumns kernel columns: computed once per pooling
+// pass, not per row of windows (two divisions a column, which cost more than
+// the scan of a 2 × 2 window).
+struct PoolColumns {
+  static constexpr index_t kCached = 16;
+  index_t lo[kCached], hi[kCached];
+  explicit PoolColumns(const Window2d& w) {
+    for (index_t kw = 0; kw < std::min(w.kernel_w, kCached); ++kw)
+      valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, w.out_w(), lo[kw], hi[kw]);
+  }
+  void get(const Window2d& w, index_t kw, index_t& l, index_t& h) const {
+    if (kw < kCached) {
+      l = lo[kw];
+      h = hi[kw];
+    } else {
+      valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, w.out_w(), l, h);
     }
   }
-  if (nan) {
-    best = first;
-    m = -std::numeric_limits<T>::infinity();
-    for (index_t ih = hs; ih < he; ++ih)
-      for (index_t iw = ws; iw < we; ++iw) {
-        const T v = xc[ih * W + iw];
-        if (v > m || std::isnan(v)) {
-          m = v;
-          best = ih * W + iw;
-        }
-      }
+};
+
+// Index: the type of best, int32_t when the image's H·W fits (four lanes of
+// SSE2 instead of two for the index selects), else index_t.
+template <bool kIndices, typename Index, typename T>
+void window_row(const T* xc, const Window2d& w, const PoolColumns& columns, index_t oh, index_t o0,
+                index_t o1, T* maxval, Index* best) {
+  const index_t W = w.in_w, sw = w.stride_w;
+  const index_t hs = oh * w.stride_h - w.pad_h;
+  const index_t h0 = std::max<index_t>(hs, 0), h1 = std::min(hs + w.kernel_h, w.in_h);
+  for (index_t o = o0; o < o1; ++o) {
+    maxval[o - o0] = -std::numeric_limits<T>::infinity();
+    if (kIndices) best[o - o0] = static_cast<Index>(h0 * W + std::max<index_t>(o * sw - w.pad_w, 0));
   }
-  maxval = m;
-  return best;
+  for (index_t ih = h0; ih < h1; ++ih) {
+    const T* xr = xc + ih * W;
+    const Index row = static_cast<Index>(ih * W);
+    for (index_t kw = 0; kw < w.kernel_w; ++kw) {
+      index_t lo, hi;  // the tile's windows whose column kw is a real element
+      columns.get(w, kw, lo, hi);
+      lo = std::max(lo, o0);
+      hi = std::min(hi, o1);
+      const index_t shift = kw - w.pad_w;
+      for (index_t o = lo; o < hi; ++o) {
+        const Index iw = static_cast<Index>(o * sw + shift);
+        const T v = xr[iw];
+        T& m = maxval[o - o0];
+        // Selects by masks, not branches: on real data `take` is a coin
+        // toss, and a mispredicted branch per element cost more than the scan.
+        const bool take = v > m || v != v;
+        m = take ? v : m;
+        if (kIndices) best[o - o0] += (row + iw - best[o - o0]) & -Index(take);
+      }
+    }
+  }
 }
 
 // Rows per parallel chunk of a pooling pass: about 32k window elements each.
@@ -285,37 +311,60 @@ template <typename T>
 void maxpool2d_forward(T* y, const T* x, index_t rows, index_t channels, const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w();
   const index_t in_size = channels * w.in_h * w.in_w, out_size = channels * OH * OW;
+  const PoolColumns columns(w);
   parallel_for(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
     for (index_t n = b; n < e; ++n) {
       for (index_t c = 0; c < channels; ++c) {
         const T* xc = x + n * in_size + c * w.in_h * w.in_w;
         T* yc = y + n * out_size + c * OH * OW;
         for (index_t oh = 0; oh < OH; ++oh)
-          for (index_t ow = 0; ow < OW; ++ow) window_argmax(xc, w, oh, ow, yc[oh * OW + ow]);
+          for (index_t o0 = 0; o0 < OW; o0 += kPoolTile)
+            window_row<false, index_t>(xc, w, columns, oh, o0, std::min(o0 + kPoolTile, OW), yc + oh * OW + o0, nullptr);
       }
     }
   });
 }
 
-template <typename T>
-void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t channels,
-                        const Window2d& w) {
+namespace {
+
+// Each window's gradient goes to its maximum's element, added window by
+// window in row-major order (overlapping windows may share an element).
+template <typename Index, typename T>
+void maxpool2d_backward_rows(T* dx, const T* dy, const T* x, index_t rows, index_t channels,
+                             const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w(), HW = w.in_h * w.in_w;
   const index_t in_size = channels * HW, out_size = channels * OH * OW;
+  const PoolColumns columns(w);
   parallel_for(rows, pool_grain(channels, w), [&](index_t b, index_t e) {
+    T maxval[kPoolTile];
+    Index best[kPoolTile];
     for (index_t n = b; n < e; ++n) {
       std::fill(dx + n * in_size, dx + (n + 1) * in_size, T(0));
       for (index_t c = 0; c < channels; ++c) {
         const T* xc = x + n * in_size + c * HW;
         const T* dyc = dy + n * out_size + c * OH * OW;
         T* dxc = dx + n * in_size + c * HW;
-        T unused;
         for (index_t oh = 0; oh < OH; ++oh)
-          for (index_t ow = 0; ow < OW; ++ow)
-            dxc[window_argmax(xc, w, oh, ow, unused)] += dyc[oh * OW + ow];
+          for (index_t o0 = 0; o0 < OW; o0 += kPoolTile) {
+            const index_t o1 = std::min(o0 + kPoolTile, OW);
+            window_row<true>(xc, w, columns, oh, o0, o1, maxval, best);
+            for (index_t o = o0; o < o1; ++o) dxc[best[o - o0]] += dyc[oh * OW + o];
+          }
       }
     }
   });
+}
+
+}  // namespace
+
+template <typename T>
+void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t channels,
+                        const Window2d& w) {
+  if (w.in_h * w.in_w <= std::numeric_limits<std::int32_t>::max()) {
+    maxpool2d_backward_rows<std::int32_t>(dx, dy, x, rows, channels, w);
+  } else {
+    maxpool2d_backward_rows<index_t>(dx, dy, x, rows, channels, w);
+  }
 }
 
 #define FASTMLP_INSTANTIATE_CONV(T)                                                            \
