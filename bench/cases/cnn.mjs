@@ -7,7 +7,7 @@
 // keeps the median from resting on one epoch when an epoch outlasts minTime (the JS engine).
 import { Conv2d, Dense, Matrix, MaxPool2d, Sequential, backend, optim, setThreads } from 'fastmlp';
 import { CLASSES, INPUTS, trainingData } from './data.mjs';
-import { now, runCase, timeFit } from './harness.mjs';
+import { runCase, timeFastmlpFit } from './harness.mjs';
 
 // 28×28 grey images: 28 → conv 3 → 26 → pool 2 → 13 → conv 3 → 11 → pool 2 → 5.
 const IMAGE_SIZE = 28;
@@ -26,19 +26,10 @@ runCase(async ({ engine, threads, rows, batchSize = 64, minTime = 2, maxEpochs =
     new Dense(128, CLASSES),
   ], { engine, seed: 1 });
   model.compile({ loss: 'cross-entropy', optimizer: new optim.Adam({ lr: 1e-3 }) });
-  const fitOptions = { batchSize, shuffle: true };
-
-  const w0 = now();
-  await model.fit(x, data.y, { ...fitOptions, epochs: 1 });
-  const warmupSec = now() - w0;
-  const epochs = Math.max(minEpochs, Math.min(maxEpochs, Math.ceil(minTime / warmupSec)));
-
-  const timing = await timeFit(
-    (onEpochEnd) => model.fit(x, data.y, { ...fitOptions, epochs, onEpochEnd }), { rows: data.rows, epochs });
+  const timing = await timeFastmlpFit(model, x, data.y, { batchSize, minTime, maxEpochs, minEpochs });
   return {
     ...timing,
     dataset: data.source,
-    warmupSec,
     threadsInUse: backend(engine).threads,   // confirms setThreads took effect
   };
 });

@@ -114,3 +114,18 @@ export async function timeFit(fit, { rows, epochs }) {
     eventLoopMaxMs: delay.max / 1e6,
   };
 }
+
+/**
+ * A fastmlp model's timed training (cases/mlp.mjs, cases/cnn.mjs): one untimed
+ * warm-up epoch of fit, which also sizes the timed run to about minTime
+ * seconds (at least minEpochs, at most maxEpochs epochs), then timeFit.
+ */
+export async function timeFastmlpFit(model, x, y, { batchSize, minTime, maxEpochs, minEpochs = 1 }) {
+  const fitOptions = { batchSize, shuffle: true };
+  const w0 = now();
+  await model.fit(x, y, { ...fitOptions, epochs: 1 });
+  const warmupSec = now() - w0;
+  const epochs = Math.max(minEpochs, Math.min(maxEpochs, Math.ceil(minTime / warmupSec)));
+  const timing = await timeFit((onEpochEnd) => model.fit(x, y, { ...fitOptions, epochs, onEpochEnd }), { rows: x.rows, epochs });
+  return { ...timing, warmupSec };
+}

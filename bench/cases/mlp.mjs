@@ -5,7 +5,7 @@
 // optimizer is Adam (lr 1e-3) by default, or a name ('sgd', 'adagrad', ...) with its defaults.
 import { Dense, Matrix, Sequential, backend, optim, setThreads } from 'fastmlp';
 import { CLASSES, INPUTS, trainingData } from './data.mjs';
-import { now, runCase, timeFit } from './harness.mjs';
+import { runCase, timeFastmlpFit } from './harness.mjs';
 
 runCase(async ({ engine, threads, rows, hidden = [512, 256], batchSize = 128, minTime = 2, maxEpochs = 20, optimizer = 'adam' }) => {
   setThreads(threads);
@@ -17,20 +17,10 @@ runCase(async ({ engine, threads, rows, hidden = [512, 256], batchSize = 128, mi
     new Dense(widths.at(-1), CLASSES),
   ], { engine, seed: 1 });
   model.compile({ loss: 'cross-entropy', optimizer: optimizer === 'adam' ? new optim.Adam({ lr: 1e-3 }) : optimizer });
-  const fitOptions = { batchSize, shuffle: true };
-
-  const w0 = now();
-  await model.fit(x, data.y, { ...fitOptions, epochs: 1 });
-  const warmupSec = now() - w0;
-  const epochs = Math.max(1, Math.min(maxEpochs, Math.ceil(minTime / warmupSec)));
-
-  // The native engine trains on a worker thread: the main thread should stay free.
-  const timing = await timeFit(
-    (onEpochEnd) => model.fit(x, data.y, { ...fitOptions, epochs, onEpochEnd }), { rows: data.rows, epochs });
+  const timing = await timeFastmlpFit(model, x, data.y, { batchSize, minTime, maxEpochs });
   return {
     ...timing,
     dataset: data.source,
-    warmupSec,
     threadsInUse: backend(engine).threads,   // confirms setThreads took effect
   };
 });
