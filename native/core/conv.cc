@@ -48,21 +48,10 @@ void check_conv_args(const void* y, const void* x, const void* weight, index_t r
 // stack, so that a row of windows of any width needs no allocation.
 constexpr index_t kPoolTile = 64;
 
-// The maxima of windows (oh, o0), ..., (oh, o1 − 1) of one image xc (H × W),
-// o1 − o0 ≤ kPoolTile: their values in maxval[0 .. o1 − o0) and, with
-// kIndices, their elements' indices in the image in best[...]. torch's CPU
-// scan (aten/src/ATen/native/cpu/MaxPoolKernel.cpp): each window row-major,
-// from −∞ at its first real element (padding is never chosen), an element
-// replacing the maximum when it is greater or NaN — so the first maximum
-// wins, and the last NaN. The same element (kh, kw) of every window of the
-// tile goes in one loop: the windows are independent, so their
-// compare-and-select chains overlap. Scanned one window at a time, each
-// waiting on its own chain, pooling took a quarter of a small CNN's training
-// step (perf, 2 × 2 windows of 26 × 26 and 11 × 11 images).
 // The output columns [lo, hi) whose window's column kw is a real element,
-// for the first kCachedColumns kernel columns: computed once per pooling
-// pass, not per row of windows (two divisions a column, which cost more than
-// the scan of a 2 × 2 window).
+// for the first kCached kernel columns: computed once per pooling pass, not
+// per row of windows (two divisions a column, which cost more than the scan
+// of a 2 × 2 window).
 struct PoolColumns {
   static constexpr index_t kCached = 16;
   index_t lo[kCached], hi[kCached];
@@ -80,6 +69,17 @@ struct PoolColumns {
   }
 };
 
+// The maxima of windows (oh, o0), ..., (oh, o1 − 1) of one image xc (H × W),
+// o1 − o0 ≤ kPoolTile: their values in maxval[0 .. o1 − o0) and, with
+// kIndices, their elements' indices in the image in best[...]. torch's CPU
+// scan (aten/src/ATen/native/cpu/MaxPoolKernel.cpp): each window row-major,
+// from −∞ at its first real element (padding is never chosen), an element
+// replacing the maximum when it is greater or NaN — so the first maximum
+// wins, and the last NaN. The same element (kh, kw) of every window of the
+// tile goes in one loop: the windows are independent, so their
+// compare-and-select chains overlap. Scanned one window at a time, each
+// waiting on its own chain, pooling took a quarter of a small CNN's training
+// step (perf, 2 × 2 windows of 26 × 26 and 11 × 11 images).
 // Index: the type of best, int32_t when the image's H·W fits (four lanes of
 // SSE2 instead of two for the index selects), else index_t.
 template <bool kIndices, typename Index, typename T>
