@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "allocation_counter.h"
 #include "check.h"
 #include "conv.h"
 #include "conv_chunks.h"
@@ -29,22 +30,9 @@ using namespace fastmlp_test;
 
 void test_conv_network();  // conv_network_test.cc
 
-// Every allocation in this test binary is counted, so a kernel call or a
-// training step can be shown to allocate nothing (conv_network_test.cc reads
-// the count too).
-namespace {
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-long allocations_so_far() { return g_allocations.load(); }
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// Every allocation in this test binary is counted (allocation_counter.h,
+// included here), so a kernel call or a training step can be shown to
+// allocate nothing (conv_network_test.cc reads the count too).
 
 namespace {
 

@@ -9,21 +9,13 @@
 #include <new>
 #include <vector>
 
+#include "allocation_counter.h"
 #include "network.h"
 #include "threads.h"
 
 namespace {
-std::atomic<long> g_allocations{0};
 int g_failures = 0;
 }  // namespace
-
-void* operator new(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace fastmlp;
 
