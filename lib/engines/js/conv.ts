@@ -114,6 +114,23 @@ export function* convForwardSteps(meter: WorkMeter, layer: Conv2dLayer, x: Float
 }
 
 /**
+ * dBias[c] = Σ over the rows and positions of channel c of dy (rows of
+ * channels × P values), summed in double: a convolution's bias gradient
+ * (conv2d's and convtranspose2d's alike).
+ */
+export function biasGradient(dBias: FloatArray, dy: FloatArray, rows: number, channels: number, P: number): void {
+  const width = channels * P;
+  for (let c = 0; c < channels; c++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) {
+      const from = r * width + c * P;
+      for (let p = from; p < from + P; p++) s += dy[p];
+    }
+    dBias[c] = s;
+  }
+}
+
+/**
  * Backward from dy (rows × outF) given the layer's input x: writes dWeight and
  * dBias (the batch's gradients, not accumulated across steps), and dx when it
  * is not null (null: the first learnable layer, whose input needs none).
@@ -121,15 +138,7 @@ export function* convForwardSteps(meter: WorkMeter, layer: Conv2dLayer, x: Float
 export function* convBackwardSteps(meter: WorkMeter, layer: Conv2dLayer, x: FloatArray, dy: FloatArray,
                                    dx: FloatArray | null, rows: number): Generator<void, void> {
   const { outC, outF, K, P, blockRows, dWeight, dBias } = layer;
-  // db[c] = Σ over rows and positions of dY, summed in double.
-  for (let c = 0; c < outC; c++) {
-    let s = 0;
-    for (let r = 0; r < rows; r++) {
-      const from = r * outF + c * P;
-      for (let p = 0; p < P; p++) s += dy[from + p];
-    }
-    dBias[c] = s;
-  }
+  biasGradient(dBias, dy, rows, outC, P);
   if (meter.add(rows * outF * SCAN_WORK)) yield;
   for (let r0 = 0; r0 < rows; r0 += blockRows) {
     const n = Math.min(blockRows, rows - r0);

@@ -26,7 +26,7 @@
 import type { FloatArray } from '../../engine';
 import { gemm } from './gemm';
 import { col2im, gatherImages, im2col, scatterImages } from './im2col';
-import { product, type ConvolutionFields } from './conv';
+import { biasGradient, product, type ConvolutionFields } from './conv';
 import { SCAN_WORK, type WorkMeter } from './slices';
 
 /** ConvolutionFields with K = outC·kH·kW and P = inH·inW (g is the conv2d over this layer's output image). */
@@ -97,15 +97,7 @@ export function* convTransposeBackwardSteps(meter: WorkMeter, layer: ConvTranspo
                                             rows: number): Generator<void, void> {
   const { inC, outC, outF, K, P, blockRows, g, dWeight, dBias } = layer;
   const plane = g.inH * g.inW;
-  // db[c] = Σ over rows and positions of dy, summed in double.
-  for (let c = 0; c < outC; c++) {
-    let s = 0;
-    for (let r = 0; r < rows; r++) {
-      const from = r * outF + c * plane;
-      for (let p = from; p < from + plane; p++) s += dy[p];
-    }
-    dBias[c] = s;
-  }
+  biasGradient(dBias, dy, rows, outC, plane);
   if (meter.add(rows * outF * SCAN_WORK)) yield;
   for (let r0 = 0; r0 < rows; r0 += blockRows) {
     const n = Math.min(blockRows, rows - r0);
