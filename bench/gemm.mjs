@@ -25,7 +25,7 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { detectBlas } from './lib/baselines.mjs';
+import { baselineEnv, detectBlas, openblasCoreNote } from './lib/baselines.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -167,7 +167,7 @@ async function main() {
   const installNote = ensureOpenBlas();
   const blas = detectBlas(CASES);
   const ours = server(process.execPath, [path.join(CASES, 'gemm_serve.mjs')]);
-  const theirs = blas.skipped ? undefined : server(blas.command, ['--serve'], { OPENBLAS_NUM_THREADS: String(Math.max(...threadSets)) });
+  const theirs = blas.skipped ? undefined : server(blas.command, ['--serve'], baselineEnv(Math.max(...threadSets)));
   const load = { before: os.loadavg() };
   const list = shapes(values.quick);
   process.stderr.write(`gemm bench: ${list.length} shapes × threads ${threadSets.join(',')} × ${rounds} rounds; ` +
@@ -211,7 +211,7 @@ async function main() {
   const md = [`# gemm benchmark (${new Date().toISOString()})`, '',
     `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${cores} threads, Node ${process.version}.` +
     (installNote ? ` ${installNote}.` : ''), '',
-    table(rows, threadSets, load, blas.label ?? `none (${blas.skipped})`, isa), '', summary, ''].join('\n');
+    table(rows, threadSets, load, blas.label ? [blas.label, openblasCoreNote()].filter(Boolean).join('. ') : `none (${blas.skipped})`, isa), '', summary, ''].join('\n');
   fs.mkdirSync(RESULTS, { recursive: true });
   fs.writeFileSync(path.join(RESULTS, 'gemm.md'), md);
   fs.writeFileSync(path.join(RESULTS, 'gemm.json'), `${JSON.stringify({

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { baselineEnv, detectBlas, detectTfjs, detectTorch } from './lib/baselines.mjs';
+import { baselineEnv, detectBlas, detectTfjs, detectTorch, openblasCoreNote } from './lib/baselines.mjs';
 import { runChild } from './lib/child.mjs';
 import { CNN, planCnn } from './lib/cnn-plan.mjs';
 import { trainingChart } from './lib/chart.mjs';
@@ -332,9 +332,12 @@ function main() {
   const soak = results.filter((r) => r.group === 'soak');
   const nat = info.native.error ? 'native: not loaded' : `native: ${info.native.isa}, v${info.native.version}`;
   const out = [`\nfastmlp ${opts.profileName} benchmark — ${mach.cpu}, ${mach.cores} threads, ${mach.os}, Node ${mach.node}; ${nat}`];
+  const blasNote = openblasCoreNote();
+  const trainingBaselines = `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.` +
+    (blasNote && !torch.skipped ? `\n${blasNote}` : '');
   if (gemm.length) {
     out.push(`\nGEMM float32, GFLOP/s (${opts.stat} of timed samples; each case ≥ ${opts.profile.gemmMinTime} s after a warm-up).`,
-      `fastmlp via ops.matmul; blas = ${blas.label ?? 'not available'}.`, gemmReport(gemm, threadSets, opts.stat));
+      `fastmlp via ops.matmul; blas = ${blas.label ?? 'not available'}.${blasNote && !blas.skipped ? ` ${blasNote}` : ''}`, gemmReport(gemm, threadSets, opts.stat));
   }
   const optimizerLabel = opts.optimizer === 'adam' ? 'Adam' : `'${opts.optimizer}' (defaults)`;
   for (const net of NETS) {
@@ -343,7 +346,7 @@ function main() {
     out.push(`\nMLP training ${net.name} (ReLU), batch ${net.batchSize}, ${optimizerLabel}, cross-entropy, float32: samples/s`,
       '(median epoch of fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit; brain.js trains per sample;',
       `native and torch: the median of ${opts.profile.mlpRepeats} run${opts.profile.mlpRepeats > 1 ? 's, alternating between them' : ''}).`,
-      `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
+      trainingBaselines,
       trainingReport(rows));
   }
   const cnnLines = cnn.length === 0 ? [] : [
@@ -351,7 +354,7 @@ function main() {
     '(Conv2d(1→32, 3, relu) → MaxPool2d(2) → Conv2d(32→64, 3, relu) → MaxPool2d(2) → Dense(1600→128, relu) → Dense(128→10);',
     'median epoch of fit after one untimed warm-up epoch; loop p99 = event-loop delay during fit;',
     `native and torch: the median of ${opts.profile.mlpRepeats} run${opts.profile.mlpRepeats > 1 ? 's, alternating between them' : ''}).`,
-    `Baselines: ${[tfjs.cpu, tfjs.wasm, torch].map((b) => b.label).filter(Boolean).join('; ') || 'none available'}.`,
+    trainingBaselines,
     trainingReport(cnn), CNN_LEFT_OUT,
     `Load average (1, 5, 15 min): ${loadText(mach.loadAverage)} at the start of the run, ${loadText(os.loadavg())} at the end.`,
   ];

@@ -27,10 +27,74 @@ function run(command, args) {
 
 /**
  * Environment of a baseline process: the thread counts that OpenBLAS (pthreads
- * or OpenMP build) and PyTorch read at start-up, and no __pycache__ in bench/.
+ * or OpenMP build) and PyTorch read at start-up, no __pycache__ in bench/, and
+ * OpenBLAS's kernel family when its own detection misses this CPU
+ * (openblasCore below).
  */
 export function baselineEnv(threads) {
-  return { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), PYTHONDONTWRITEBYTECODE: '1' };
+  const core = openblasCore().forced;
+  return { OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads), PYTHONDONTWRITEBYTECODE: '1',
+    ...(core ? { OPENBLAS_CORETYPE: core } : {}) };
+}
+
+// OpenBLAS's run-time kernel families with FMA and AVX2 or wider. A CPU that
+// a build's table does not know gets a generic family outside this list.
+const FMA_CORES = ['skylakex', 'cooperlake', 'sapphirerapids', 'haswell', 'zen', 'skylake', 'excavator'];
+
+/** The family OpenBLAS should use on a CPU with these /proc/cpuinfo flags, or undefined if none is better than generic. */
+export function openblasCoreFor(flags) {
+  const has = (f) => flags.includes(f);
+  if (['avx512f', 'avx512dq', 'avx512bw', 'avx512vl'].every(has)) return has('avx512_bf16') ? 'Cooperlake' : 'SkylakeX';
+  if (has('avx2') && has('fma')) return 'Haswell';
+  return undefined;
+}
+
+/**
+ * Decides whether OpenBLAS's own CPU detection is to be overridden: detected
+ * is the family it chose (openblas_get_corename), flags the CPU's. An
+ * OpenBLAS older than the CPU does not know its model number and falls back to
+ * a generic SSE family (0.3.21, Debian 12's, runs Prescott kernels on Intel
+ * Emerald Rapids: sgemm ~25 GFLOP/s a core instead of ~130, and PyTorch's
+ * training ~5× slower). A baseline that slow would flatter fastmlp, so the
+ * baselines get the family OpenBLAS would choose if it knew the CPU.
+ * Returns { detected, forced } (forced undefined: no override).
+ */
+export function openblasCoreChoice(detected, flags) {
+  // Only a miss is corrected: a family with FMA that OpenBLAS chose on purpose
+  // (Zen's AVX2 kernels on a Zen 4, say) is its own call and stays.
+  const best = openblasCoreFor(flags);
+  const missed = detected && !FMA_CORES.includes(String(detected).toLowerCase());
+  return { detected, forced: best && missed ? best : undefined };
+}
+
+let coreCache;
+/**
+ * OpenBLAS's family on this machine: { detected, forced, userSet }. Nothing is
+ * forced when the user set OPENBLAS_CORETYPE, off Linux, or when OpenBLAS
+ * cannot be asked (no python3 or no libopenblas.so.0).
+ */
+export function openblasCore() {
+  if (coreCache) return coreCache;
+  if (process.env.OPENBLAS_CORETYPE) return (coreCache = { detected: undefined, forced: undefined, userSet: process.env.OPENBLAS_CORETYPE });
+  let flags = [];
+  try {
+    flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].trim().split(/\s+/) ?? [];
+  } catch {
+    return (coreCache = { detected: undefined, forced: undefined });
+  }
+  const probe = "import ctypes; f = ctypes.CDLL('libopenblas.so.0').openblas_get_corename; " +
+    'f.restype = ctypes.c_char_p; print(f().decode())';
+  const r = spawnSync('python3', ['-c', probe], { encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const detected = r.status === 0 ? r.stdout.trim() : undefined;
+  return (coreCache = openblasCoreChoice(detected, flags));
+}
+
+/** A note for the reports when the baselines run with a forced OpenBLAS family, else ''. */
+export function openblasCoreNote() {
+  const { detected, forced, userSet } = openblasCore();
+  if (userSet) return `OpenBLAS family set by the user: OPENBLAS_CORETYPE=${userSet}.`;
+  return forced ? `OpenBLAS baselines run with OPENBLAS_CORETYPE=${forced}: its own detection chose ${detected} ` +
+    'on this CPU, which it does not know (generic kernels, several times slower).' : '';
 }
 
 /**

@@ -84,6 +84,11 @@ using CblasSgemm = void (*)(int order, int ta, int tb, int m, int n, int k,
 struct Blas {
   CblasSgemm sgemm = nullptr;
   const char* path = nullptr;
+  // OpenBLAS's kernel family (openblas_get_corename): an OpenBLAS older than
+  // the CPU falls back to a generic one (Prescott on Emerald Rapids with
+  // 0.3.21), several times slower; OPENBLAS_CORETYPE=SkylakeX or Cooperlake
+  // then gives the baseline its real speed.
+  const char* core = "?";
 };
 
 Blas open_blas(int threads) {
@@ -99,6 +104,8 @@ Blas open_blas(int threads) {
         reinterpret_cast<void (*)(int)>(dlsym(h, "openblas_set_num_threads"));
     if (!sgemm) continue;
     if (set_threads) set_threads(threads);
+    if (auto corename = reinterpret_cast<char* (*)()>(dlsym(h, "openblas_get_corename")))
+      blas.core = corename();
     blas.sgemm = sgemm;
     blas.path = path;
     return blas;
@@ -211,9 +218,9 @@ int main(int argc, char** argv) {
     if (std::fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
     std::fclose(f);
   }
-  std::printf("kernel %s, %d thread(s), baseline %s, best of %d rounds, load %.2f %.2f %.2f\n",
+  std::printf("kernel %s, %d thread(s), baseline %s (core %s), best of %d rounds, load %.2f %.2f %.2f\n",
               fastmlp::gemm_kernel_name(), fastmlp::num_threads(),
-              blas.sgemm ? blas.path : "none (no OpenBLAS found)", rounds,
+              blas.sgemm ? blas.path : "none (no OpenBLAS found)", blas.core, rounds,
               load[0], load[1], load[2]);
   std::printf("%-20s %9s %9s %7s %9s\n", "shape", "sgemm", "openblas", "ratio",
               "dgemm");
