@@ -3,15 +3,19 @@
 // than the in-memory path takes for the same file. In fresh processes
 // (test/fixtures/cli-train-memory.cjs), so nothing else in the test run moves
 // the figures; both engines.
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENGINES } from './helpers';
 
 interface Run { code: number; rows: number; fileBytes: number; accuracy: number; seconds: number; peakGrowthBytes: number; rssGrowthBytes: number }
 
-function run(mode: 'stream' | 'load', rows: number, engine: string): Run {
-  const out = execFileSync(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'cli-train-memory.cjs'), mode, String(rows), engine], {
+// Asynchronous, so that vitest's worker keeps answering its runner while the
+// children run (four sequential synchronous runs held its event loop ~50 s, and
+// past 60 s on a loaded machine vitest reports an RPC timeout as an error).
+async function run(mode: 'stream' | 'load', rows: number, engine: string): Promise<Run> {
+  const { stdout: out } = await promisify(execFile)(process.execPath, ['--expose-gc', path.join(__dirname, 'fixtures', 'cli-train-memory.cjs'), mode, String(rows), engine], {
     cwd: path.resolve(__dirname, '..'), encoding: 'utf8', timeout: 180_000,
   });
   return JSON.parse(out.trim().split('\n').pop()!) as Run;
@@ -24,15 +28,16 @@ const MB = 1024 * 1024;
  * one run can miss the moment its pipeline held the most, the more so on a loaded
  * machine and in the short run. Taken alike for both sizes.
  */
-function peakOfTwo(rows: number, engine: string): Run {
-  const [a, b] = [run('stream', rows, engine), run('stream', rows, engine)];
+async function peakOfTwo(rows: number, engine: string): Promise<Run> {
+  const a = await run('stream', rows, engine);
+  const b = await run('stream', rows, engine);
   return a.peakGrowthBytes >= b.peakGrowthBytes ? a : b;
 }
 
 describe.each(ENGINES)('fastmlp train --stream memory (%s engine)', (engine) => {
-  it('does not grow with the row count, unlike the in-memory path', () => {
-    const small = peakOfTwo(25_000, engine);
-    const large = peakOfTwo(200_000, engine);
+  it('does not grow with the row count, unlike the in-memory path', async () => {
+    const small = await peakOfTwo(25_000, engine);
+    const large = await peakOfTwo(200_000, engine);
     expect([small.code, large.code]).toEqual([0, 0]);
     expect([small.rows, large.rows]).toEqual([25_000, 200_000]);
     expect(large.fileBytes).toBeGreaterThan(25 * MB);
@@ -44,7 +49,7 @@ describe.each(ENGINES)('fastmlp train --stream memory (%s engine)', (engine) => 
     expect(large.peakGrowthBytes).toBeLessThan(16 * MB);
     expect(large.peakGrowthBytes - small.peakGrowthBytes).toBeLessThan(6 * MB);
     // The in-memory path on the same file holds its text and every row.
-    const whole = run('load', 200_000, engine);
+    const whole = await run('load', 200_000, engine);
     expect(whole.code).toBe(0);
     expect(whole.peakGrowthBytes).toBeGreaterThan(large.fileBytes);
     expect(large.peakGrowthBytes).toBeLessThan(whole.peakGrowthBytes / 2);
