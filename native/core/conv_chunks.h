@@ -76,9 +76,10 @@ void copy_times_derivative(T* dst, const T* src, index_t n, const ActivationTile
 // block (channels × count·P) = rows n0..n0+count−1 of src (row stride
 // row_size, channel o of a row at o·P) side by side: image m's P values of
 // channel o at block[o·count·P + m·P] — the layout im2col gives a block.
-// grad (a backward tile made for src, or null): each value times the
-// derivative of the activation src is the gradient of the output of
-// (copy_times_derivative), so the activation's backward needs no pass of its own.
+// grad (a backward tile made for src, or null): src holds dL/d(an
+// activation's output), and each value is multiplied by that activation's
+// derivative as it is copied (copy_times_derivative), so the activation's
+// backward needs no pass of its own.
 template <typename T>
 void gather_images(T* block, const T* src, index_t row_size, index_t count, index_t channels,
                    index_t P, const ActivationTile<T>* grad = nullptr) {
