@@ -216,9 +216,17 @@ void col2im(T* dx, const T* dcol, index_t ld, index_t channels, const Window2d& 
 
 template <typename T>
 void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t rows,
-                    const Conv2dShape& s, T* scratch, index_t slots) {
+                    const Conv2dShape& s, T* scratch, index_t slots, const ActivationTile<T>* act) {
   check_conv_args(y, x, weight, rows, s, scratch, slots, "conv2d_forward");
+  require(act == nullptr || (act->fn != nullptr && act->c == y && act->y_out != nullptr),
+          "conv2d_forward: act must be a forward tile made for y");
   if (rows == 0) return;
+  // f applied to each finished block of Y_n by the gemm that writes it.
+  GemmEpilogue<T> then_act;
+  if (act != nullptr) {
+    then_act.tile_fn = act->fn;
+    then_act.ctx = act;
+  }
   const index_t K = s.k(), P = s.p(), in_size = s.in_size(), out_size = s.out_size();
   const index_t max_block = s.block_images(), slot = s.slot_size();
   for_each_block(rows, chunk_count(rows, slots), max_block, [&](index_t c, index_t n0, index_t nb, bool) {
@@ -234,7 +242,8 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
       }
       if (bias != nullptr)
         for (index_t o = 0; o < s.out_c; ++o) std::fill(yn + o * P, yn + (o + 1) * P, bias[o]);
-      gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P);
+      gemm<T>(false, false, s.out_c, P, K, T(1), weight, K, cn, P, bias ? T(1) : T(0), yn, P,
+              then_act);
       return;
     }
     // Y_block (outC × N) = W (outC × K) · col_block (K × N), then into the rows with the bias.
@@ -242,15 +251,19 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
     T* y_block = col + K * max_block * P;
     for (index_t m = 0; m < nb; ++m) im2col(col + m * P, N, xn + m * in_size, s.in_c, s.win);
     gemm<T>(false, false, s.out_c, N, K, T(1), weight, K, col, N, T(0), y_block, N);
-    scatter_images(yn, out_size, y_block, nb, s.out_c, P, bias);
+    scatter_images(yn, out_size, y_block, nb, s.out_c, P, bias, act);
   });
 }
 
 template <typename T>
 void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                     index_t rows, const Conv2dShape& s, T* scratch, index_t slots) {
+                     index_t rows, const Conv2dShape& s, T* scratch, index_t slots,
+                     const ActivationTile<T>* grad) {
   check_conv_args(dy, x, weight, rows, s, scratch, slots, "conv2d_backward");
   require(dweight != nullptr && dbias != nullptr, "conv2d_backward: null gradient buffer");
+  require(grad == nullptr || (grad->fn != nullptr && grad->c == dy && grad->x != nullptr &&
+                              grad->y != nullptr),
+          "conv2d_backward: grad must be a backward tile made for dy");
   const index_t K = s.k(), P = s.p(), in_size = s.in_size(), out_size = s.out_size();
   if (rows == 0) {  // an empty sum
     std::fill(dweight, dweight + s.out_c * K, T(0));
@@ -260,7 +273,8 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
   const index_t chunks = chunk_count(rows, slots);
   const index_t max_block = s.block_images(), slot = s.slot_size();
   // A slot: col (K × max_block·P; dcol after dW has read col), the block's
-  // gathered dY (outC × max_block·P, only when max_block > 1), partial dW
+  // gathered dY (outC × max_block·P; one image's dY is read in place unless
+  // grad asks for dY ⊙ f'), partial dW
   // (outC·K), partial db (outC). Chunk 0 writes its sums straight into
   // dweight and dbias.
   const index_t sums = s.block_size();
@@ -273,6 +287,11 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
     const T* xn = x + n0 * in_size;
     const T* dyn = dy + n0 * out_size;
     T* dxn = dx == nullptr ? nullptr : dx + n0 * in_size;
+    if (nb == 1 && grad != nullptr) {  // dY_n ⊙ f' into the slot, read from there
+      T* dz = col + K * max_block * P;
+      gather_images(dz, dyn, out_size, 1, s.out_c, P, grad);
+      dyn = dz;
+    }
     if (nb == 1) {  // one image: the gemms read dy_n (and x_n, pointwise) in place
       const T* cn = xn;
       if (!s.pointwise()) {
@@ -294,7 +313,7 @@ void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const
     }
     const index_t N = nb * P;
     T* dy_block = col + K * max_block * P;
-    gather_images(dy_block, dyn, out_size, nb, s.out_c, P);
+    gather_images(dy_block, dyn, out_size, nb, s.out_c, P, grad);
     for (index_t m = 0; m < nb; ++m) im2col(col + m * P, N, xn + m * in_size, s.in_c, s.win);
     // dW (outC × K) (+)= dY_block (outC × N) · col_blockᵀ
     gemm<T>(false, true, s.out_c, K, N, T(1), dy_block, N, col, N, first ? T(0) : T(1), partial_dw(c), K);
@@ -371,9 +390,9 @@ void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t ch
   template void im2col(T*, index_t, const T*, index_t, const Window2d&);                       \
   template void col2im(T*, const T*, index_t, index_t, const Window2d&);                       \
   template void conv2d_forward(T*, const T*, const T*, const T*, index_t, const Conv2dShape&,  \
-                               T*, index_t);                                                   \
+                               T*, index_t, const ActivationTile<T>*);                         \
   template void conv2d_backward(T*, T*, T*, const T*, const T*, const T*, index_t,             \
-                                const Conv2dShape&, T*, index_t);                              \
+                                const Conv2dShape&, T*, index_t, const ActivationTile<T>*);    \
   template void maxpool2d_forward(T*, const T*, index_t, index_t, const Window2d&);            \
   template void maxpool2d_backward(T*, const T*, const T*, index_t, index_t, const Window2d&);
 FASTMLP_INSTANTIATE_CONV(float)

@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <string>
 
+#include "activations.h"
 #include "common.h"
 
 namespace fastmlp {
@@ -102,12 +103,9 @@ struct Conv2dShape {
   index_t block_images() const { return conv_block_images(p(), (k() + out_c) * p(), block_limit); }
   // Scratch values of a block, at the start of a slot: col (K × nb·P, dcol
   // in the backward pass too), then its gathered outputs or gradients
-  // (outC × nb·P; none when nb = 1: then the gemms read and write the rows in
-  // place).
-  index_t block_size() const {
-    const index_t nb = block_images();
-    return nb * k() * p() + (nb > 1 ? nb * out_c * p() : 0);
-  }
+  // (outC × nb·P). With nb = 1 the gemms read and write the rows in place,
+  // but a backward through a fused activation still gathers dY ⊙ f' there.
+  index_t block_size() const { return block_images() * (k() + out_c) * p(); }
   // Scratch values one worker needs: a block, a partial dW (outC × K) and a
   // partial db (outC).
   index_t slot_size() const { return block_size() + out_c * k() + out_c; }
@@ -130,9 +128,15 @@ void col2im(T* dx, const T* dcol, index_t ld, index_t channels, const Window2d& 
 // contiguous chunks, one per thread (threads.h), each with its own slot, and
 // each chunk into blocks of at most s.block_images() rows: one gemm a block,
 // Y_block (outC × nb·P) = W · col_block, written back into the rows.
+// act (optional): the element-wise activation after the conv, as a forward
+// tile made for y (activations.h activation_forward_tile, c = y): f(Y) goes
+// to act->y_out (y itself for in place) while each piece of Y is in cache —
+// in the gemm's epilogue where the gemm writes y, during the copy into the
+// rows otherwise — with the bits activation_forward would give.
 template <typename T>
 void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t rows,
-                    const Conv2dShape& s, T* scratch, index_t slots);
+                    const Conv2dShape& s, T* scratch, index_t slots,
+                    const ActivationTile<T>* act = nullptr);
 
 // Gradients of sum(y · dy) for the forward above: writes (not accumulates)
 // dweight (outC × K) and dbias (outC); dx (rows × inC·H·W) when non-null.
@@ -140,9 +144,16 @@ void conv2d_forward(T* y, const T* x, const T* weight, const T* bias, index_t ro
 // Wᵀ · dY_block scattered back per image. Each chunk adds its blocks in row
 // order and the chunks' partial dW and db are added in chunk order, so a
 // given thread count gives the same bits every run.
+// grad (optional): dy is the gradient of an element-wise activation's
+// output, and grad a backward tile made for dy (activations.h
+// activation_backward_tile, c = dy, with that activation's input x and
+// output y): the conv uses dY ⊙ f' as it gathers each block of dy into the
+// scratch (dy itself is not written), so the activation needs no backward
+// pass of its own; the bits are those of activation_backward then this.
 template <typename T>
 void conv2d_backward(T* dx, T* dweight, T* dbias, const T* dy, const T* x, const T* weight,
-                     index_t rows, const Conv2dShape& s, T* scratch, index_t slots);
+                     index_t rows, const Conv2dShape& s, T* scratch, index_t slots,
+                     const ActivationTile<T>* grad = nullptr);
 
 // y (rows × C·outH·outW) = max_pool2d(x (rows × C·H·W)).
 template <typename T>

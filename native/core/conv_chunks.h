@@ -2,11 +2,13 @@
 // conv_transpose.cc): how rows are split into per-thread chunks and each
 // chunk into blocks of images, the images of a block gathered side by side
 // and scattered back, a fixed-order double sum for the bias gradients, and
-// the chunks' partial gradients added in order. Internal to the core.
+// the chunks' partial gradients added in order; an element-wise activation
+// applied on the way (activations.h ActivationTile). Internal to the core.
 #pragma once
 
 #include <algorithm>
 
+#include "activations.h"
 #include "common.h"
 #include "threads.h"
 
@@ -56,25 +58,47 @@ void for_each_block(index_t rows, index_t chunks, index_t max_block, const Body&
   });
 }
 
+// dst[0, n) = src[0, n) ⊙ f'(x, y), x and y read at src's position in the
+// array `grad` (a backward tile, activations.h) was made for (grad.c): the
+// copy, then grad's tile function in place while the n values are in L1 —
+// the same functor and product as activation_backward, so the same bits.
+template <typename T>
+void copy_times_derivative(T* dst, const T* src, index_t n, const ActivationTile<T>& grad) {
+  std::copy(src, src + n, dst);
+  const index_t off = src - grad.c;
+  ActivationTile<T> here = grad;  // located at dst, reading x and y at src's position
+  here.c = dst;
+  here.x = grad.x + off;
+  here.y = grad.y + off;
+  grad.fn(dst, n, 1, n, &here);
+}
+
 // block (channels × count·P) = rows n0..n0+count−1 of src (row stride
 // row_size, channel o of a row at o·P) side by side: image m's P values of
 // channel o at block[o·count·P + m·P] — the layout im2col gives a block.
+// grad (a backward tile made for src, or null): src holds dL/d(an
+// activation's output), and each value is multiplied by that activation's
+// derivative as it is copied (copy_times_derivative), so the activation's
+// backward needs no pass of its own.
 template <typename T>
 void gather_images(T* block, const T* src, index_t row_size, index_t count, index_t channels,
-                   index_t P) {
+                   index_t P, const ActivationTile<T>* grad = nullptr) {
   const index_t N = count * P;
   for (index_t m = 0; m < count; ++m)
     for (index_t o = 0; o < channels; ++o) {
       const T* from = src + m * row_size + o * P;
-      std::copy(from, from + P, block + o * N + m * P);
+      if (grad == nullptr) std::copy(from, from + P, block + o * N + m * P);
+      else copy_times_derivative(block + o * N + m * P, from, P, *grad);
     }
 }
 
 // The inverse: rows of dst (row stride row_size) = the block's images, plus
-// bias[o] on channel o when bias is non-null.
+// bias[o] on channel o when bias is non-null. act (a forward tile made for
+// dst, or null): then f of each row of P values is written where act says
+// (act.y_out, possibly dst itself) as soon as the row is, while it is in L1.
 template <typename T>
 void scatter_images(T* dst, index_t row_size, const T* block, index_t count, index_t channels,
-                    index_t P, const T* bias) {
+                    index_t P, const T* bias, const ActivationTile<T>* act = nullptr) {
   const index_t N = count * P;
   for (index_t m = 0; m < count; ++m)
     for (index_t o = 0; o < channels; ++o) {
@@ -86,6 +110,7 @@ void scatter_images(T* dst, index_t row_size, const T* block, index_t count, ind
         const T b = bias[o];
         for (index_t p = 0; p < P; ++p) to[p] = from[p] + b;
       }
+      if (act != nullptr) act->fn(to, P, 1, P, act);
     }
 }
 

@@ -243,12 +243,16 @@ Network<T>::Network(const std::vector<LayerSpec>& layers, index_t max_batch)
     if (layers_[l].kind != LayerSpec::Kind::Activation ||
         !activation_is_elementwise(layers_[l].activation))
       continue;
-    if (l > 0 && layers_[l - 1].kind == LayerSpec::Kind::Dense) {
+    const bool after_dense = l > 0 && layers_[l - 1].kind == LayerSpec::Kind::Dense;
+    const bool after_conv = l > 0 && layers_[l - 1].kind == LayerSpec::Kind::Conv2d;
+    if (after_dense || after_conv) {
       fused_[l] |= kFusedForward;
       if (!activation_grad_reads_input(layers_[l].activation)) fused_[l] |= kInputNotKept;
     }
     if (l + 1 < layers_.size() && layers_[l + 1].kind == LayerSpec::Kind::Dense)
       fused_[l] |= kFusedBackward;
+    else if (after_conv)
+      fused_[l] |= kFusedIntoConvBackward;
   }
   require_fits_in_memory(2 * nparams_, sizeof(T), "the parameters and gradients");
   // Zero, and not written here: their pages are zeroed by the system when the

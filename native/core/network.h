@@ -251,12 +251,15 @@ class Network {
   // will use (aux first half); otherwise a predict (aux second half, eval).
   void layer_forward(std::size_t l, const T* src, T* dst, index_t rows,
                      bool training, bool keep, const T* packed_w = nullptr);
-  void layer_backward(std::size_t l, const T* g, T* dst, index_t rows);
-  // Dense layer l and the element-wise activation l + 1 in one gemm: z gets
-  // the dense output, y the activation's (y may be z: in place).
+  // grad: for a conv2d layer whose activation is fused into its backward
+  // (kFusedIntoConvBackward), that activation's backward tile made for g.
+  void layer_backward(std::size_t l, const T* g, T* dst, index_t rows,
+                      const ActivationTile<T>* grad = nullptr);
+  // Dense or conv2d layer l and the element-wise activation l + 1 in one
+  // pass: z gets layer l's output, y the activation's (y may be z: in place).
   // any_sum_order: a predict's pass (dense.h dense_forward).
-  // packed_w: layer l's weight from the predict cache, or null (packed per call).
-  void dense_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows,
+  // packed_w: a dense layer's weight from the predict cache, or null (packed per call).
+  void fused_activation_forward(std::size_t l, const T* src, T* z, T* y, index_t rows,
                                 bool any_sum_order, const T* packed_w = nullptr);
   void check_batch_rows(index_t rows, const char* fn) const;
   index_t param_end(std::size_t l) const;  // one past layer l's last parameter
@@ -281,12 +284,16 @@ class Network {
   // forward_train and backward leaves the training statistics intact.
   std::vector<std::vector<T>> aux_;
   // Per layer: for an element-wise activation, whether its forward runs in
-  // the gemm of the dense layer before it (kFusedForward) and its backward in
-  // the input-gradient gemm of the dense layer after it (kFusedBackward);
+  // the dense or conv2d layer before it (kFusedForward: the gemm's epilogue,
+  // or conv's copy of a block into the rows) and its backward in the
+  // input-gradient gemm of the dense layer after it (kFusedBackward) or,
+  // failing that, in the conv2d layer before it, which applies f' as it
+  // gathers dY (kFusedIntoConvBackward);
   // kInputNotKept: its derivative reads only its output
   // (activation_grad_reads_input), so the fused forward writes f(Z) over Z in
   // the activation's output segment and never writes its input segment.
-  static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2, kInputNotKept = 4;
+  static constexpr unsigned char kFusedForward = 1, kFusedBackward = 2, kInputNotKept = 4,
+                                 kFusedIntoConvBackward = 8;
   std::vector<unsigned char> fused_;
   // conv2d's and convtranspose2d's scratch (conv.h, conv_transpose.h):
   // conv_slots_ slots of conv_slot_size_ values, one per thread, sized for

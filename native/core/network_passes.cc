@@ -12,6 +12,11 @@
 // tanh's do: then f(Z) overwrites Z in place and Z's segment is not written);
 // backward, the dense layer after the activation multiplies each
 // block of dA = dZ_next·W by f' before it leaves L1, so dA is never stored.
+// An element-wise activation after a conv2d layer fuses the same way forward
+// (conv.h conv2d_forward: in the gemm's epilogue, or as a block is copied
+// into the rows); backward, unless a dense layer follows it, the conv2d
+// layer applies f' as it gathers dY into its scratch (conv2d_backward), so
+// dL/dZ is never stored either.
 #include <algorithm>
 #include <cstring>
 
@@ -50,14 +55,14 @@ void Network<T>::predict(const T* x, index_t rows, T* out) {
     const bool cached = gemm_packs_bt<T>(nb) && predict_cache_.refresh(params_.data(), params_version_);
     int pp = 0;
     for (std::size_t l = 0; l < layers_.size(); ++l) {
-      // A dense layer and the activation after it write one buffer, the
-      // activation's, in place.
+      // A dense or conv2d layer and the activation after it write one
+      // buffer, the activation's, in place.
       const bool fuse = l + 1 < layers_.size() && (fused_[l + 1] & kFusedForward);
       const std::size_t writes = fuse ? l + 1 : l;
       T* dst = writes == last ? out + r0 * out_ : scratch_[pp].data();
       pp ^= 1;
       const T* packed_w = cached ? predict_cache_.packed(l) : nullptr;
-      if (fuse) dense_activation_forward(l++, src, dst, dst, nb, true, packed_w);
+      if (fuse) fused_activation_forward(l++, src, dst, dst, nb, true, packed_w);
       else layer_forward(l, src, dst, nb, false, false, packed_w);
       src = dst;
     }
@@ -77,7 +82,7 @@ const T* Network<T>::forward_from_input(index_t rows) {
       // Z and f(Z) in their own segments, as unfused, where the activation's
       // backward reads Z; otherwise f(Z) over Z in the activation's segment.
       T* z = segment((fused_[l + 1] & kInputNotKept) ? s + 2 : s + 1);
-      dense_activation_forward(l++, segment(s), z, segment(s + 2), rows, false);
+      fused_activation_forward(l++, segment(s), z, segment(s + 2), rows, false);
     } else {
       layer_forward(l, segment(s), segment(s + 1), rows, training_, true);
     }
@@ -126,6 +131,9 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const LayerSpec& L = layers_[i];
     const index_t l = static_cast<index_t>(i);
+    // The conv2d layer before it applies this activation's derivative: g
+    // goes on to it unchanged.
+    if (fused_[i] & kFusedIntoConvBackward) continue;
     // A dense layer after an element-wise activation applies the activation's
     // derivative in its input-gradient gemm and so writes dL/d(input of
     // layer i − 1): dA = dZ·W is never stored.
@@ -158,7 +166,16 @@ void Network<T>::backward(const T* dout, index_t rows, T* dinput) {
         activation_backward(L.activation, L.act_params, activation_input(i), segment(l + 1), g,
                             dst, rows, in_w);
     } else {
-      layer_backward(i, g, dst, rows);
+      // A conv2d layer runs the backward of the activation after it
+      // (kFusedIntoConvBackward): g is dL/d(that activation's output).
+      const bool conv_fuse = i + 1 < layers_.size() && (fused_[i + 1] & kFusedIntoConvBackward);
+      ActivationTile<T> grad;
+      if (conv_fuse) {
+        const LayerSpec& A = layers_[i + 1];
+        grad = activation_backward_tile(A.activation, A.act_params, g, activation_input(i + 1),
+                                        segment(l + 2));
+      }
+      layer_backward(i, g, dst, rows, conv_fuse ? &grad : nullptr);
       if (param_off_[i] >= 0 && any_nonfinite(grads_.data() + param_off_[i], param_end(i) - param_off_[i]))
         check.flag();
     }
@@ -263,7 +280,7 @@ void Network<T>::layer_forward(std::size_t l, const T* src, T* dst, index_t rows
 }
 
 template <typename T>
-void Network<T>::dense_activation_forward(std::size_t l, const T* src, T* z, T* y,
+void Network<T>::fused_activation_forward(std::size_t l, const T* src, T* z, T* y,
                                           index_t rows, bool any_sum_order,
                                           const T* packed_w) {
   const LayerSpec& D = layers_[l];
@@ -271,12 +288,19 @@ void Network<T>::dense_activation_forward(std::size_t l, const T* src, T* z, T* 
   const T* p = params_.data() + param_off_[l];
   const ActivationTile<T> tile = activation_forward_tile(A.activation, A.act_params,
                                                          static_cast<const T*>(z), y);
+  if (D.kind == LayerSpec::Kind::Conv2d) {
+    const Conv2dShape shape = conv_shape(l);
+    conv2d_forward(z, src, p, p + shape.out_c * shape.k(), rows, shape, conv_scratch(),
+                   conv_slots_, &tile);
+    return;
+  }
   dense_forward(z, src, p, p + D.out * D.in, rows, D.in, D.out, tile.fn, &tile, any_sum_order,
                 packed_w);
 }
 
 template <typename T>
-void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows) {
+void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows,
+                                const ActivationTile<T>* grad) {
   const LayerSpec& L = layers_[l];
   const index_t C = width_[l];
   const index_t off = param_off_[l];
@@ -312,7 +336,7 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
       const Conv2dShape shape = conv_shape(l);
       T* scratch = conv_scratch();
       conv2d_backward(dst, dp, dp + shape.out_c * shape.k(), g, x, p, rows, shape, scratch,
-                      conv_slots_);
+                      conv_slots_, grad);
       return;
     }
     case LayerSpec::Kind::MaxPool2d:
@@ -346,9 +370,10 @@ void Network<T>::layer_backward(std::size_t l, const T* g, T* dst, index_t rows)
   template void Network<T>::check_batch_rows(index_t, const char*) const;                 \
   template void Network<T>::layer_forward(std::size_t, const T*, T*, index_t, bool, bool,  \
                                           const T*);                                      \
-  template void Network<T>::dense_activation_forward(std::size_t, const T*, T*, T*,       \
+  template void Network<T>::fused_activation_forward(std::size_t, const T*, T*, T*,       \
                                                      index_t, bool, const T*);            \
-  template void Network<T>::layer_backward(std::size_t, const T*, T*, index_t);
+  template void Network<T>::layer_backward(std::size_t, const T*, T*, index_t,            \
+                                           const ActivationTile<T>*);
 FASTMLP_INSTANTIATE_PASSES(float)
 FASTMLP_INSTANTIATE_PASSES(double)
 #undef FASTMLP_INSTANTIATE_PASSES

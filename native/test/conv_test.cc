@@ -279,7 +279,8 @@ void test_block_images() {
   mnist.in_c = 1, mnist.out_c = 32;
   mnist.win.in_h = mnist.win.in_w = 28, mnist.win.kernel_h = mnist.win.kernel_w = 3;
   CHECK(mnist.block_images() == 1);
-  CHECK(mnist.slot_size() == mnist.k() * mnist.p() + mnist.out_c * (mnist.k() + 1));
+  // col and room for one image's dY ⊙ f' (a fused activation's backward).
+  CHECK(mnist.slot_size() == (mnist.k() + mnist.out_c) * mnist.p() + mnist.out_c * (mnist.k() + 1));
   Conv2dShape second = mnist;  // 32→64 on 13×13: K = 288, P = 121
   second.in_c = 32, second.out_c = 64, second.win.in_h = second.win.in_w = 13;
   CHECK(second.block_images() == kConvBlockColumns / 121 && second.block_images() > 1);

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "activation_cases.h"
 #include "activations.h"
 #include "check.h"
 #include "layer_specs.h"
@@ -34,42 +35,10 @@ using fastmlp_test::g_failures;
 using fastmlp_test::random_vec;
 using fastmlp_test::activation_spec;
 using fastmlp_test::dense_spec;
+using fastmlp_test::ActCase;
+using fastmlp_test::elementwise_cases;
 
 namespace {
-
-struct ActCase {
-  Activation act;
-  ActivationParams params;
-  const char* name;
-};
-
-// Every element-wise activation, the parameterised ones off their defaults.
-std::vector<ActCase> elementwise_cases() {
-  ActivationParams leaky, elu, softplus, swish, gelu_tanh;
-  leaky.negative_slope = 0.2;
-  elu.alpha = 0.7;
-  softplus.beta = 2.0;
-  softplus.threshold = 3.0;  // so some inputs take the linear branch
-  swish.beta = 1.5;
-  gelu_tanh.approximate = GeluApproximation::Tanh;
-  ActivationParams hardtanh;
-  hardtanh.min_val = -0.25;
-  hardtanh.max_val = 0.5;  // narrow, so both clamps are taken
-  return {{Activation::Relu, {}, "relu"},
-          {Activation::Sigmoid, {}, "sigmoid"},
-          {Activation::Tanh, {}, "tanh"},
-          {Activation::LeakyRelu, leaky, "leaky-relu"},
-          {Activation::Elu, elu, "elu"},
-          {Activation::Selu, {}, "selu"},
-          {Activation::Softplus, softplus, "softplus"},
-          {Activation::Gelu, {}, "gelu"},
-          {Activation::Gelu, gelu_tanh, "gelu-tanh"},
-          {Activation::Silu, {}, "silu"},
-          {Activation::Swish, swish, "swish"},
-          {Activation::Hardtanh, hardtanh, "hardtanh"},
-          {Activation::Relu6, {}, "relu6"},
-          {Activation::LogSigmoid, {}, "logsigmoid"}};
-}
 
 template <typename T>
 std::vector<T> nans(std::size_t n) {
