@@ -3,6 +3,9 @@
 #include "pool2x2.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include "cpu.h"
 #include "pool2x2_kernels.h"
@@ -34,8 +37,22 @@ void forward_row_portable(T* y, const T* x0, const T* x1, index_t ow) {
   }
 }
 
+// The gradient g where `chosen`, else +0, through the bits (g & all-ones or
+// & 0): as ternaries on floats, g++ kept branches here (mispredicted on
+// random data: slower than the generic scan) and did not vectorise the loop.
 template <typename T>
-void backward_row_portable(T* dx0, T* dx1, const T* dy, const T* x0, const T* x1, index_t ow) {
+inline T keep_if(bool chosen, T g) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  U u;
+  std::memcpy(&u, &g, sizeof u);
+  u &= U(0) - U(chosen);
+  std::memcpy(&g, &u, sizeof u);
+  return g;
+}
+
+template <typename T>
+void backward_row_portable(T* __restrict dx0, T* __restrict dx1, const T* __restrict dy,
+                           const T* __restrict x0, const T* __restrict x1, index_t ow) {
   for (index_t o = 0; o < ow; ++o) {
     const T b = x0[2 * o + 1], c = x1[2 * o], d = x1[2 * o + 1];
     T m = x0[2 * o];
@@ -46,10 +63,11 @@ void backward_row_portable(T* dx0, T* dx1, const T* dy, const T* x0, const T* x1
     const bool t3 = takes(d, m);
     // 0 + dy, not dy: the generic scan adds dy to a zeroed dx (−0 becomes +0).
     const T g = T(0) + dy[o];
-    dx0[2 * o] = !(t1 || t2 || t3) ? g : T(0);
-    dx0[2 * o + 1] = t1 && !(t2 || t3) ? g : T(0);
-    dx1[2 * o] = t2 && !t3 ? g : T(0);
-    dx1[2 * o + 1] = t3 ? g : T(0);
+    const bool later2 = t2 | t3;
+    dx0[2 * o] = keep_if(!(t1 | later2), g);
+    dx0[2 * o + 1] = keep_if(t1 & !later2, g);
+    dx1[2 * o] = keep_if(t2 & !t3, g);
+    dx1[2 * o + 1] = keep_if(t3, g);
   }
 }
 
