@@ -165,4 +165,13 @@ template <typename T>
 void maxpool2d_backward(T* dx, const T* dy, const T* x, index_t rows, index_t channels,
                         const Window2d& w);
 
+// The generic window scan behind both, for any window: what they run unless
+// the window is 2×2 at stride 2 without padding (pool2x2.h). Public so that
+// tests can hold the fast path to the same bits.
+template <typename T>
+void maxpool2d_forward_generic(T* y, const T* x, index_t rows, index_t channels, const Window2d& w);
+template <typename T>
+void maxpool2d_backward_generic(T* dx, const T* dy, const T* x, index_t rows, index_t channels,
+                                const Window2d& w);
+
 }  // namespace fastmlp

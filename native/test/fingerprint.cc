@@ -349,6 +349,7 @@ void image_layer_lines() {
   conv_transpose2d_line<T>(12, 8, window(6, 7, 1, 1, 1, 1, 0, 0), 0, 0, 36); // pointwise
   maxpool2d_line<T>(3, window(11, 9, 3, 3, 2, 2, 1, 1), 40);   // padded (−∞ border), overlapping
   maxpool2d_line<T>(4, window(8, 10, 2, 3, 2, 2, 0, 1), 42);   // non-square, padded in w only
+  maxpool2d_line<T>(5, window(9, 45, 2, 2, 2, 2, 0, 0), 44);   // pool2x2's path: odd sizes, vector tails
 }
 
 // Three Adam steps of an image plan with cross-entropy: the loss of each
