@@ -9,6 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { Dense, Matrix, Sequential, callbacks, optim } from '../lib';
 import type { Callback, CallbackModel, Logs } from '../lib/callbacks';
 import { ENGINES, maxRelDiff, randomArray } from './helpers';
+import { tempDir } from './temp-dir';
 
 const X = new Matrix(30, 4, randomArray(120, 21, Float64Array));
 const Y = Int32Array.from({ length: 30 }, (_, i) => (X.data[4 * i]! + X.data[4 * i + 1]! > 0 ? 1 : 0));
@@ -167,7 +168,7 @@ describe.each(ENGINES)('callbacks in fit (%s engine)', (engine) => {
   });
 
   it('csvLogger writes a header and one row per epoch; progress prints one line per epoch', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'fastmlp-')), 'log.csv');
+    const path = join(tempDir('fastmlp-'), 'log.csv');
     const lines: string[] = [];
     const m = model(engine);
     const h = await m.fit(X, Y, { epochs: 3, validationSplit: 0.2, callbacks: [callbacks.csvLogger(path),

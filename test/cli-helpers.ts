@@ -1,9 +1,9 @@
 // Helpers for the CLI tests: run bin/fastmlp.js in a fresh process (as a user
 // would), and write small deterministic CSV files.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { tempDir as freshTempDir } from './temp-dir';
 
 export const BIN = resolve(__dirname, '..', 'bin', 'fastmlp.js');
 
@@ -14,8 +14,9 @@ export function fastmlp(args: string[], cwd: string): Run {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A fresh directory for one CLI test, removed after the file's last test. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'fastmlp-cli-'));
+  return freshTempDir('fastmlp-cli-');
 }
 
 /** Deterministic values in [0, 1) (an LCG), so fixtures are the same on every run. */

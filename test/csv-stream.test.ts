@@ -6,8 +6,7 @@
 // trains a model end to end in both engines, the same as the rows in memory;
 // bad options and bad files fail with named errors. Memory: see
 // test/csv-stream-memory.test.ts.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -16,8 +15,9 @@ import { Dense, Matrix, Sequential, data, optim } from '../lib';
 import type { CsvBatchOptions } from '../lib/data/csv-stream';
 import type { CsvData } from '../lib/data/csv';
 import { ENGINES, maxRelDiff } from './helpers';
+import { tempDir } from './temp-dir';
 
-const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-stream-'));
+const dir = tempDir('fastmlp-csv-stream-');
 let fileCount = 0;
 
 function file(text: string | Buffer, ext = '.csv'): string {

@@ -4,13 +4,13 @@
 // waits for data excluded. Timing is not a training result: History, and so
 // two identical seeded runs, never see it; the CSV logger leaves it out and the
 // verbose line prints it.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, callbacks } from '../lib';
 import type { Logs } from '../lib/callbacks';
 import { ENGINES, randomArray } from './helpers';
+import { tempDir } from './temp-dir';
 
 const IN = 6;
 const OUT = 3;
@@ -104,7 +104,7 @@ describe.each(ENGINES)('per-epoch samples/s (%s engine)', (engine) => {
   });
 
   it('the CSV logger leaves it out; the verbose line prints it as samples/s', async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'fastmlp-rate-')), 'log.csv');
+    const path = join(tempDir('fastmlp-rate-'), 'log.csv');
     const lines: string[] = [];
     await model(engine).fit(X, Y, { epochs: 2, batchSize: 64, callbacks: [callbacks.csvLogger(path),
       callbacks.progress({ write: (l) => lines.push(l) })] });
