@@ -11,9 +11,15 @@
 /**
  * Milliseconds of main-thread work between yields: keeps the event loop's
  * delay under DESIGN.md's 20 ms p99 target while batches too short to be worth
- * a yield each run back to back.
+ * a yield each run back to back. A turn overshoots the budget by the slice in
+ * flight (slices.ts, 2–4 ms) and by any garbage collection, so 15 ms, the
+ * value before, left too little margin on a slower machine: the JS engine's
+ * fit measured a p99 of 19.3–19.9 ms with it and 13.3–14.2 ms with 10 ms
+ * (bench/cases/mlp.mjs, 784-2048-2048-10 and 784-512-256-10, two alternating
+ * rounds on a shared 2-core Xeon), samples/s the same within the noise. A
+ * yield costs one setImmediate, tens of µs.
  */
-export const YIELD_MS = 15;
+export const YIELD_MS = 10;
 
 let lastYield = performance.now();
 

@@ -16,7 +16,7 @@
 // Why a yield after every chunk rather than on the shared clock
 // (lib/event-loop.ts yieldIfDue, as before): a chunk now takes ~1 ms (native)
 // to ~5 ms (JS sum), so the whole check of those rows lasts a few multiples of
-// the clock's 15 ms budget and would run in two or three turns of 15 ms each —
+// the clock's 10 ms budget and would run in several turns of 10 ms each —
 // long turns for so short a task. A yield with the event loop idle is cheap:
 // one per chunk (45 here) added ~3 ms to a 33 ms native check on a loaded
 // machine, and keeps every turn a few ms long.

@@ -325,7 +325,7 @@ export class Sequential {
   /**
    * evaluate without blocking the event loop: its forward pass runs as
    * predictAsync's (native: a worker thread; JS: chunks of batchSize rows, and
-   * ~15 ms slices inside one, with the event loop between them), and it
+   * ~10 ms slices inside one, with the event loop between them), and it
    * resolves with evaluate's Logs bit for bit (lib/model-reads.ts). It checks x and y as evaluate does and, as evaluate, is refused while
    * fit runs (ERR_FASTMLP_BUSY; fit's hooks may call it). Once called it
    * answers for the weights, loss and metrics of that moment, on private

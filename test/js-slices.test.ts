@@ -113,7 +113,7 @@ describe('the event loop during one long batch or pass (JS engine)', () => {
   // The old engine paused only between batches and between predict passes: a
   // fit of one batch let a 5 ms timer tick at most a few times, in fit's own
   // yields around the batch (0–2 measured at commit ef6556c), and one pass of
-  // predictAsync not at all. Paused in slices, the timer ticks every ~15 ms
+  // predictAsync not at all. Paused in slices, the timer ticks every ~10 ms
   // (YIELD_MS) of work. The counts leave room for a slow, shared machine,
   // where more work means more pauses, not fewer.
   it('fit of a single batch of a few hundred ms lets a 5 ms timer tick many times', async () => {
