@@ -342,7 +342,7 @@ describe.each(ENGINES)('evaluateAsync (%s engine)', (engine) => {
 });
 
 describe('evaluateAsync in the JS engine', () => {
-  it('yields inside a chunk too, once the main thread\'s ~15 ms budget is spent (same passes: same Logs)', async () => {
+  it('yields inside a chunk too, once the main thread\'s ~10 ms budget is spent (same passes: same Logs)', async () => {
     // One chunk of every row (~0.35 GFLOP, 100-300 ms in the JS engine): before, the event loop
     // ran only between chunks, so not once here.
     const m = new Sequential([new Dense(64, 256, { activation: 'relu' }), new Dense(256, 256, { activation: 'relu' }), new Dense(256, 10)],

@@ -107,7 +107,7 @@ describe.each(ENGINES)('async fit (%s engine)', (engine) => {
 
   it('refuses a second fit, trainStep, evaluate or getWeights while training; accepts them after', async () => {
     const m = model(engine, 128);
-    // Long enough that the JS engine yields (every 15 ms) before it ends.
+    // Long enough that the JS engine yields (every 10 ms) before it ends.
     const rows = 6000;
     const big = new Matrix(rows, IN, randomArray(rows * IN, 4, Float64Array));
     const running = m.fit(big, Int32Array.from({ length: rows }, (_, i) => i % OUT), { epochs: 1, batchSize: 4 });

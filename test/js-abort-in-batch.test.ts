@@ -24,7 +24,7 @@ const OUT = 10;
 /**
  * 256-1024(BN, ReLU, dropout)-1024-10, 1.3 M parameters: a batch of BATCH rows
  * is ~1 GFLOP of forward and backward, ~0.2–0.5 s of JS and so a dozen or more
- * pauses (one per ~15 ms); an L2 penalty so a batch changes the penalty too.
+ * pauses (one per ~10 ms); an L2 penalty so a batch changes the penalty too.
  */
 const LAYERS: LayerSpec[] = [
   { kind: 'dense', inFeatures: IN, outFeatures: HIDDEN, l2: 1e-4 },

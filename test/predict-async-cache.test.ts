@@ -218,7 +218,7 @@ describe.each(ENGINES)('predictAsync reuses its private plan (%s engine)', (engi
 
   it('during fit answers from the epoch snapshot, epoch after epoch, in callbacks from the trained weights', async () => {
     const m = model(engine);
-    const big = data(8000, 4);  // epochs long enough to yield (every 15 ms) several times, on a fast machine too
+    const big = data(8000, 4);  // epochs long enough to yield (every 10 ms) several times, on a fast machine too
     const answers: [number[], Matrix][] = [];
     const inHooks: [number[], Promise<Matrix>][] = [];
     // In a hook the model is idle and predict reads the weights the epoch just trained, not its snapshot.
