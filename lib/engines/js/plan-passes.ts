@@ -29,7 +29,7 @@ import { preluForward } from './prelu';
 import { convBackwardSteps, convForward, convForwardSteps, convForwardWork } from './conv';
 import { convTransposeBackwardSteps, convTransposeForward, convTransposeForwardSteps,
   convTransposeForwardWork } from './convtranspose';
-import { maxpoolBackward, maxpoolForward, maxpoolWork } from './maxpool';
+import { maxpoolBackwardSteps, maxpoolForward, maxpoolForwardSteps, maxpoolWork } from './maxpool';
 import { otherBackward, type Layer } from './plan-layers';
 import { lossForwardBackward } from './losses';
 import { allFiniteFrom, checkRows, copy, need } from './plan-arrays';
@@ -102,7 +102,8 @@ export abstract class PlanPasses extends PlanState {
    * layerForward of a layer of more than one slice of work (layerWork), as
    * slices, yielding when the meter says a pause is due: a dense layer runs its
    * product in runs of gemm units, a conv2d layer its blocks of images (each
-   * block's product likewise, conv.ts), an activation in blocks of rows (every
+   * block's product likewise, conv.ts), a maxpool2d layer its blocks of
+   * images (maxpool.ts), an activation in blocks of rows (every
    * activation works row by row, softmax's sums too, so blocks give the same
    * values as one call). The other kinds run whole.
    */
@@ -113,6 +114,8 @@ export abstract class PlanPasses extends PlanState {
       yield* convForwardSteps(meter, layer, inp, out, rows);
     } else if (layer.kind === 'convtranspose2d') {
       yield* convTransposeForwardSteps(meter, layer, inp, out, rows);
+    } else if (layer.kind === 'maxpool2d') {
+      yield* maxpoolForwardSteps(meter, layer, inp, out, rows);
     } else if (layer.kind !== 'dense' && layer.kind !== 'activation') {
       this.layerForward(layer, inp, out, rows, training, keep);
       if (meter.add(layerWork(layer, rows))) yield;
@@ -208,8 +211,7 @@ export abstract class PlanPasses extends PlanState {
         yield* convTransposeBackwardSteps(meter, layer, acts[l], cur, last ? null : next, rows);
         if (last) break;
       } else if (layer.kind === 'maxpool2d') {
-        maxpoolBackward(layer, acts[l], cur, next, rows);
-        if (meter.add(maxpoolWork(layer, rows))) yield;
+        yield* maxpoolBackwardSteps(meter, layer, acts[l], cur, next, rows);
       } else if (layer.kind === 'activation') {
         // Row blocks, as in the forward (each row's gradient reads only that row).
         const C = layer.width;

@@ -16,10 +16,11 @@
 // product within one slice runs whole through the plain functions, so a small
 // net's batch runs through in one or two resumptions and pays nothing per
 // layer. The largest slices: a packed gemm unit (2·64·256·256 ≈ 8.4 MFLOP);
-// a dense layer's L1/L2 penalty, and a batch norm, layer norm, dropout,
-// PReLU or maxpool2d layer, or the loss, each whole; a conv2d or
-// convtranspose2d layer's unrolling (im2col, col2im) of one block of images
-// (conv.ts, convtranspose.ts, COL_BUDGET). Measured on 784-2048-2048-10 at 256
+// a dense layer's L1/L2 penalty, and a batch norm, layer norm, dropout or
+// PReLU layer, or the loss, each whole; a conv2d or convtranspose2d layer's
+// unrolling (im2col, col2im) of one block of images (conv.ts,
+// convtranspose.ts, COL_BUDGET); a maxpool2d layer's block of images
+// (maxpool.ts). Measured on 784-2048-2048-10 at 256
 // rows (Adam, ReLU; a shared 2-core machine), each slice's least time over 4
 // batches to remove the machine's noise: 1,246 slices a batch, median 1.9 ms,
 // p99 2.3 ms, the largest 3.6 ms.
