@@ -1,13 +1,13 @@
 // The data module: scalers (SPEC.md §5), one-hot (002's example), seeded
 // splits and batches, CSV parsing with clear errors, the bundled data sets, and
 // an end-to-end pipeline trained on both engines.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Dense, Matrix, Sequential, data, metrics, optim } from '../lib';
 import { ENGINES } from './helpers';
+import { tempDir } from './temp-dir';
 
 const sk = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'metrics.json'), 'utf8')).scalers;
 
@@ -258,7 +258,7 @@ describe('CSV', () => {
     expect(d.x.toArray()).toEqual([[7, 8], [9, 1]]);
     // Numeric labels are labels too, in the order given.
     expect(Array.from(data.parseCsv('a,k\n1,3\n2,1\n', { target: 'k', classes: ['3', '1'] }).y!)).toEqual([0, 1]);
-    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-classes-'));
+    const dir = tempDir('fastmlp-classes-');
     writeFileSync(join(dir, 'test.csv'), test);
     const loaded = await data.loadCsv(join(dir, 'test.csv'), { target: 'label', classes: ['cat', 'dog'] });
     const streamed = [];
@@ -348,7 +348,7 @@ describe('CSV', () => {
   });
 
   it('loadCsv reads plain and gzipped files', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fastmlp-csv-'));
+    const dir = tempDir('fastmlp-csv-');
     writeFileSync(join(dir, 'd.csv'), text);
     writeFileSync(join(dir, 'd.csv.gz'), gzipSync(text));
     for (const f of ['d.csv', 'd.csv.gz']) {
