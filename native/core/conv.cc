@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "conv_chunks.h"
@@ -32,6 +33,80 @@ void valid_outputs(index_t kk, index_t stride, index_t pad, index_t in, index_t 
   hi = last < 0 ? 0 : last / stride + 1;
   lo = std::min(lo, out);
   hi = std::max(lo, std::min(hi, out));
+}
+
+// dst[0, n) = src[0, n), inlined for short rows: im2col copies one window
+// row of a small image at a time (11 floats on MNIST's second conv), and
+// std::copy called memmove for each — perf put the calls at about a tenth of
+// a small CNN's training step, im2col included. Up to eight 16-byte moves (one
+// SSE2/NEON register each), the last ones overlapping the first when n is not
+// a multiple of the move; no loop, which GCC would turn back into a
+// memmove call. Rows longer than eight moves (32 floats) go to std::copy,
+// where the call pays.
+template <typename T>
+inline void copy_row(T* __restrict dst, const T* __restrict src, index_t n) {
+  constexpr index_t kV = 16 / sizeof(T);  // values a move
+  const auto move = [&](index_t at) { std::memcpy(dst + at, src + at, 16); };
+  if (n > 8 * kV) {
+    std::copy(src, src + n, dst);
+  } else if (n >= 4 * kV) {  // MNIST's first conv: rows of 26
+    move(0);
+    move(kV);
+    move(2 * kV);
+    move(3 * kV);
+    move(n - 4 * kV);
+    move(n - 3 * kV);
+    move(n - 2 * kV);
+    move(n - kV);
+  } else if (n >= 2 * kV) {
+    move(0);
+    move(kV);
+    move(n - 2 * kV);
+    move(n - kV);
+  } else if (n >= kV) {
+    move(0);
+    move(n - kV);
+  } else {
+    for (index_t i = 0; i < n; ++i) dst[i] = src[i];
+  }
+}
+
+// copy_row(dst + r·dld, src + r·sld, n) for r < rows, with the choice among
+// its cases made once: im2col's rows of one kernel offset at stride 1
+// without horizontal padding (every row of a 3×3 conv's col), where the
+// per-row branches and zero fills were most of im2col's remaining time.
+template <typename T>
+inline void copy_rows(T* dst, index_t dld, const T* src, index_t sld, index_t n, index_t rows) {
+  constexpr index_t kV = 16 / sizeof(T);
+  const auto each_row = [&](auto&& copy) {
+    for (index_t r = 0; r < rows; ++r, dst += dld, src += sld) copy(dst, src);
+  };
+  const auto move = [](T* d, const T* s, index_t at) { std::memcpy(d + at, s + at, 16); };
+  if (n > 8 * kV || n < kV) {
+    each_row([&](T* d, const T* s) { copy_row(d, s, n); });
+  } else if (n >= 4 * kV) {
+    each_row([&](T* d, const T* s) {
+      for (index_t at : {index_t(0), kV, 2 * kV, 3 * kV, n - 4 * kV, n - 3 * kV, n - 2 * kV, n - kV})
+        move(d, s, at);
+    });
+  } else if (n >= 2 * kV) {
+    each_row([&](T* d, const T* s) {
+      for (index_t at : {index_t(0), kV, n - 2 * kV, n - kV}) move(d, s, at);
+    });
+  } else {
+    each_row([&](T* d, const T* s) {
+      move(d, s, 0);
+      move(d, s, n - kV);
+    });
+  }
+}
+
+// dst[0, n) += src[0, n): col2im's rows at stride 1, which the compiler
+// vectorises once it knows the two do not overlap (the strided loop it
+// could not: col2im took 7 % of that step).
+template <typename T>
+inline void add_row(T* __restrict dst, const T* __restrict src, index_t n) {
+  for (index_t i = 0; i < n; ++i) dst[i] += src[i];
 }
 
 // Messages built only on failure (require_or): these run every call.
@@ -161,32 +236,47 @@ void validate_window(const Window2d& w, bool pooling, const char* at) {
   });
 }
 
+// im2col and col2im read the window's fields into locals first: their rows
+// are moved with memcpy (copy_row), whose stores may alias anything, so the
+// compiler reloaded every field of w from memory on each row of a window
+// (perf annotate: most of im2col's time was that bookkeeping, not the copy).
+// The rows of a kernel row kh whose input row is real, [oh_lo, oh_hi), are
+// found once per kh instead of tested on every row.
 template <typename T>
 void im2col(T* col, index_t ld, const T* x, index_t channels, const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w();
+  const index_t H = w.in_h, W = w.in_w, KH = w.kernel_h, KW = w.kernel_w;
+  const index_t SH = w.stride_h, SW = w.stride_w, PH = w.pad_h, PW = w.pad_w;
   for (index_t c = 0; c < channels; ++c) {
-    const T* xc = x + c * w.in_h * w.in_w;
-    for (index_t kh = 0; kh < w.kernel_h; ++kh) {
-      for (index_t kw = 0; kw < w.kernel_w; ++kw) {
-        T* row = col + ((c * w.kernel_h + kh) * w.kernel_w + kw) * ld;
+    const T* xc = x + c * H * W;
+    for (index_t kh = 0; kh < KH; ++kh) {
+      index_t oh_lo, oh_hi;
+      valid_outputs(kh, SH, PH, H, OH, oh_lo, oh_hi);
+      for (index_t kw = 0; kw < KW; ++kw) {
+        T* row = col + ((c * KH + kh) * KW + kw) * ld;
         index_t lo, hi;
-        valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, OW, lo, hi);
-        for (index_t oh = 0; oh < OH; ++oh) {
-          T* dst = row + oh * OW;
-          const index_t ih = oh * w.stride_h - w.pad_h + kh;
-          if (ih < 0 || ih >= w.in_h || lo == hi) {
-            std::fill(dst, dst + OW, T(0));
-            continue;
-          }
-          std::fill(dst, dst + lo, T(0));
-          const T* src = xc + ih * w.in_w + (lo * w.stride_w - w.pad_w + kw);
-          if (w.stride_w == 1) {
-            std::copy(src, src + (hi - lo), dst + lo);
-          } else {
-            for (index_t o = lo; o < hi; ++o) dst[o] = src[(o - lo) * w.stride_w];
-          }
-          std::fill(dst + hi, dst + OW, T(0));
+        valid_outputs(kw, SW, PW, W, OW, lo, hi);
+        // No real column: every row is padding.
+        const index_t real_end = lo == hi ? oh_lo : oh_hi;
+        std::fill(row, row + oh_lo * OW, T(0));
+        if (SW == 1 && lo == 0 && hi == OW) {  // whole rows, read in one run of moves
+          copy_rows(row + oh_lo * OW, OW, xc + (oh_lo * SH - PH + kh) * W + (kw - PW), SH * W, OW,
+                    real_end - oh_lo);
+          std::fill(row + real_end * OW, row + OH * OW, T(0));
+          continue;
         }
+        for (index_t oh = oh_lo; oh < real_end; ++oh) {
+          T* dst = row + oh * OW;
+          const T* src = xc + (oh * SH - PH + kh) * W + (lo * SW - PW + kw);
+          for (index_t o = 0; o < lo; ++o) dst[o] = T(0);
+          if (SW == 1) {
+            copy_row(dst + lo, src, hi - lo);
+          } else {
+            for (index_t o = lo; o < hi; ++o) dst[o] = src[(o - lo) * SW];
+          }
+          for (index_t o = hi; o < OW; ++o) dst[o] = T(0);
+        }
+        std::fill(row + real_end * OW, row + OH * OW, T(0));
       }
     }
   }
@@ -195,20 +285,27 @@ void im2col(T* col, index_t ld, const T* x, index_t channels, const Window2d& w)
 template <typename T>
 void col2im(T* dx, const T* dcol, index_t ld, index_t channels, const Window2d& w) {
   const index_t OH = w.out_h(), OW = w.out_w();
-  std::fill(dx, dx + channels * w.in_h * w.in_w, T(0));
+  const index_t H = w.in_h, W = w.in_w, KH = w.kernel_h, KW = w.kernel_w;
+  const index_t SH = w.stride_h, SW = w.stride_w, PH = w.pad_h, PW = w.pad_w;
+  std::fill(dx, dx + channels * H * W, T(0));
   for (index_t c = 0; c < channels; ++c) {
-    T* dxc = dx + c * w.in_h * w.in_w;
-    for (index_t kh = 0; kh < w.kernel_h; ++kh) {
-      for (index_t kw = 0; kw < w.kernel_w; ++kw) {
-        const T* row = dcol + ((c * w.kernel_h + kh) * w.kernel_w + kw) * ld;
+    T* dxc = dx + c * H * W;
+    for (index_t kh = 0; kh < KH; ++kh) {
+      index_t oh_lo, oh_hi;
+      valid_outputs(kh, SH, PH, H, OH, oh_lo, oh_hi);
+      for (index_t kw = 0; kw < KW; ++kw) {
+        const T* row = dcol + ((c * KH + kh) * KW + kw) * ld;
         index_t lo, hi;
-        valid_outputs(kw, w.stride_w, w.pad_w, w.in_w, OW, lo, hi);
-        for (index_t oh = 0; oh < OH; ++oh) {
-          const index_t ih = oh * w.stride_h - w.pad_h + kh;
-          if (ih < 0 || ih >= w.in_h || lo == hi) continue;
+        valid_outputs(kw, SW, PW, W, OW, lo, hi);
+        if (lo == hi) continue;
+        for (index_t oh = oh_lo; oh < oh_hi; ++oh) {
           const T* src = row + oh * OW;
-          T* dst = dxc + ih * w.in_w + (lo * w.stride_w - w.pad_w + kw);
-          for (index_t o = lo; o < hi; ++o) dst[(o - lo) * w.stride_w] += src[o];
+          T* dst = dxc + (oh * SH - PH + kh) * W + (lo * SW - PW + kw);
+          if (SW == 1) {
+            add_row(dst, src + lo, hi - lo);
+          } else {
+            for (index_t o = lo; o < hi; ++o) dst[(o - lo) * SW] += src[o];
+          }
         }
       }
     }

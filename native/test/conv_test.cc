@@ -50,6 +50,15 @@ const Geometry kGeometries[] = {
     {"1x1 kernel with stride and padding", 2, 3, 5, 5, 1, 1, 2, 2, 1, 1},
     {"5x5 kernel on a padded 3x3 image", 3, 2, 3, 3, 5, 5, 1, 1, 1, 1},
     {"wide 1x4 kernel, stride 1x3", 1, 5, 3, 11, 1, 4, 1, 3, 0, 2},
+    // Window rows at stride 1 of every length im2col's copy_row moves
+    // differently (conv.cc: 16-byte moves, 4 floats or 2 doubles each):
+    // 26 (MNIST's first conv: eight moves in float32, std::copy in float64),
+    // 17, 12 with padding, 5 and 40 (std::copy in both).
+    {"rows of 26", 1, 2, 5, 28, 3, 3, 1, 1, 0, 0},
+    {"rows of 17", 2, 2, 4, 19, 3, 3, 1, 1, 0, 0},
+    {"rows of 12, pad 1", 2, 3, 4, 12, 3, 3, 1, 1, 1, 1},
+    {"rows of 5", 2, 2, 5, 7, 3, 3, 1, 1, 0, 0},
+    {"rows of 40", 1, 2, 3, 42, 3, 3, 1, 1, 0, 0},
 };
 
 Conv2dShape shape_of(const Geometry& g) {
