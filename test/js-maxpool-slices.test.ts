@@ -4,10 +4,9 @@
 // CNN's batch of 64 held the event loop 10–15 ms between two pauses.
 import { describe, expect, it } from 'vitest';
 import {
-  POOL_WORK, maxpoolBackward, maxpoolBackwardSteps, maxpoolForward, maxpoolForwardSteps, maxpoolWork,
-  type MaxPool2dLayer,
+  maxpoolBackward, maxpoolBackwardSteps, maxpoolForward, maxpoolForwardSteps, maxpoolWork, type MaxPool2dLayer,
 } from '../lib/engines/js/maxpool';
-import { SLICE_WORK, WorkMeter } from '../lib/engines/js/slices';
+import { POOL_WORK, SLICE_WORK, WorkMeter } from '../lib/engines/js/slices';
 import { Conv2d, Dense, Matrix, MaxPool2d, Sequential } from '../lib';
 import { randomArray } from './helpers';
 

@@ -14,7 +14,7 @@
 // same scan gives the same element.
 
 import type { FloatArray } from '../../engine';
-import { perSlice, type WorkMeter } from './slices';
+import { POOL_WORK, perSlice, type WorkMeter } from './slices';
 import type { Geometry } from './window2d';
 
 export interface MaxPool2dLayer {
@@ -81,41 +81,37 @@ export function maxpoolBackward(layer: MaxPool2dLayer, x: FloatArray, dy: FloatA
   }
 }
 
-/**
- * Work per window element scanned, relative to a gemm FLOP (slices.ts): the
- * scans above took 5.8–9.3 ns an element against the gemm's 0.29 ns a FLOP
- * (64 rows of 32×26×26 and 64×11×11 planes, 2×2 windows, forward and backward;
- * a 2-core Xeon). Counted as a finiteness scan's 4 before, a pool's forward or
- * backward on a small CNN's batch ran 10–15 ms whole between two pauses.
- */
-export const POOL_WORK = 32;
-
-/** Work of a forward or backward for the meter (slices.ts): one unit per window element. */
+/** Work of a forward or backward for the meter (slices.ts): POOL_WORK per window element. */
 export function maxpoolWork(layer: MaxPool2dLayer, rows: number): number {
   return rows * layer.outF * layer.g.kH * layer.g.kW * POOL_WORK;
 }
 
 /**
- * maxpoolForward in blocks of rows, pausing when the meter says so: each
- * image's windows read only that image, so blocks give the values of one call.
+ * run(r, n) over blocks of n images from row r, pausing when the meter says
+ * so: each image's windows read only that image, so blocks give the values
+ * of one call over all rows.
  */
-export function* maxpoolForwardSteps(meter: WorkMeter, layer: MaxPool2dLayer, x: FloatArray, out: FloatArray,
-                                     rows: number): Generator<void, void> {
+function* inImageBlocks(meter: WorkMeter, layer: MaxPool2dLayer, rows: number,
+                        run: (r: number, n: number) => void): Generator<void, void> {
   const block = perSlice(maxpoolWork(layer, 1));
   for (let r = 0; r < rows; r += block) {
     const n = Math.min(block, rows - r);
-    maxpoolForward(layer, x.subarray(r * layer.inF), out.subarray(r * layer.outF), n);
+    run(r, n);
     if (meter.add(maxpoolWork(layer, n))) yield;
   }
 }
 
-/** maxpoolBackward in blocks of rows, as maxpoolForwardSteps. */
-export function* maxpoolBackwardSteps(meter: WorkMeter, layer: MaxPool2dLayer, x: FloatArray, dy: FloatArray,
-                                      dx: FloatArray, rows: number): Generator<void, void> {
-  const block = perSlice(maxpoolWork(layer, 1));
-  for (let r = 0; r < rows; r += block) {
-    const n = Math.min(block, rows - r);
-    maxpoolBackward(layer, x.subarray(r * layer.inF), dy.subarray(r * layer.outF), dx.subarray(r * layer.inF), n);
-    if (meter.add(maxpoolWork(layer, n))) yield;
-  }
+/** maxpoolForward in blocks of images (inImageBlocks). */
+export function maxpoolForwardSteps(meter: WorkMeter, layer: MaxPool2dLayer, x: FloatArray, out: FloatArray,
+                                    rows: number): Generator<void, void> {
+  const { inF, outF } = layer;
+  return inImageBlocks(meter, layer, rows, (r, n) => maxpoolForward(layer, x.subarray(r * inF), out.subarray(r * outF), n));
+}
+
+/** maxpoolBackward in blocks of images (inImageBlocks). */
+export function maxpoolBackwardSteps(meter: WorkMeter, layer: MaxPool2dLayer, x: FloatArray, dy: FloatArray,
+                                     dx: FloatArray, rows: number): Generator<void, void> {
+  const { inF, outF } = layer;
+  return inImageBlocks(meter, layer, rows,
+    (r, n) => maxpoolBackward(layer, x.subarray(r * inF), dy.subarray(r * outF), dx.subarray(r * inF), n));
 }
