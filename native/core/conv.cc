@@ -35,40 +35,42 @@ void valid_outputs(index_t kk, index_t stride, index_t pad, index_t in, index_t 
   hi = std::max(lo, std::min(hi, out));
 }
 
-// dst[0, n) = src[0, n), inlined for short rows: im2col copies one window
-// row of a small image at a time (11 floats on MNIST's second conv), and
-// std::copy called memmove for each — perf put the calls at about a tenth of
-// a small CNN's training step, im2col included. Up to eight 16-byte moves (one
-// SSE2/NEON register each), the last ones overlapping the first when n is not
-// a multiple of the move; no loop, which GCC would turn back into a
-// memmove call. Rows longer than eight moves (32 floats) go to std::copy,
-// where the call pays.
-template <typename T>
-inline void copy_row(T* __restrict dst, const T* __restrict src, index_t n) {
+// Calls body(copy), where copy(dst, src) sets dst[0, n) = src[0, n), with
+// the way to move n values chosen here, once: copy_row for one row,
+// copy_rows for every row of a kernel offset. Short rows are inlined: im2col
+// copies one window row of a small image at a time (11 floats on MNIST's
+// second conv), and std::copy called memmove for each — perf put the calls at
+// about a tenth of a small CNN's training step, im2col included. Up to eight
+// 16-byte moves (one SSE2/NEON register each), the last ones overlapping the
+// first when n is not a multiple of the move; no loop, which GCC would turn
+// back into a memmove call. Rows longer than eight moves (32 floats) go to
+// std::copy, where the call pays.
+template <typename T, typename Body>
+inline void with_row_copy(index_t n, Body&& body) {
   constexpr index_t kV = 16 / sizeof(T);  // values a move
-  const auto move = [&](index_t at) { std::memcpy(dst + at, src + at, 16); };
+  const auto moves = [](auto... at) {
+    return [=](T* __restrict dst, const T* __restrict src) {
+      (std::memcpy(dst + at, src + at, 16), ...);
+    };
+  };
   if (n > 8 * kV) {
-    std::copy(src, src + n, dst);
+    body([n](T* __restrict dst, const T* __restrict src) { std::copy(src, src + n, dst); });
   } else if (n >= 4 * kV) {  // MNIST's first conv: rows of 26
-    move(0);
-    move(kV);
-    move(2 * kV);
-    move(3 * kV);
-    move(n - 4 * kV);
-    move(n - 3 * kV);
-    move(n - 2 * kV);
-    move(n - kV);
+    body(moves(index_t(0), kV, 2 * kV, 3 * kV, n - 4 * kV, n - 3 * kV, n - 2 * kV, n - kV));
   } else if (n >= 2 * kV) {
-    move(0);
-    move(kV);
-    move(n - 2 * kV);
-    move(n - kV);
+    body(moves(index_t(0), kV, n - 2 * kV, n - kV));
   } else if (n >= kV) {
-    move(0);
-    move(n - kV);
+    body(moves(index_t(0), n - kV));
   } else {
-    for (index_t i = 0; i < n; ++i) dst[i] = src[i];
+    body([n](T* __restrict dst, const T* __restrict src) {
+      for (index_t i = 0; i < n; ++i) dst[i] = src[i];
+    });
   }
+}
+
+template <typename T>
+inline void copy_row(T* dst, const T* src, index_t n) {
+  with_row_copy<T>(n, [&](auto&& copy) { copy(dst, src); });
 }
 
 // copy_row(dst + r·dld, src + r·sld, n) for r < rows, with the choice among
@@ -77,28 +79,9 @@ inline void copy_row(T* __restrict dst, const T* __restrict src, index_t n) {
 // per-row branches and zero fills were most of im2col's remaining time.
 template <typename T>
 inline void copy_rows(T* dst, index_t dld, const T* src, index_t sld, index_t n, index_t rows) {
-  constexpr index_t kV = 16 / sizeof(T);
-  const auto each_row = [&](auto&& copy) {
+  with_row_copy<T>(n, [&](auto&& copy) {
     for (index_t r = 0; r < rows; ++r, dst += dld, src += sld) copy(dst, src);
-  };
-  const auto move = [](T* d, const T* s, index_t at) { std::memcpy(d + at, s + at, 16); };
-  if (n > 8 * kV || n < kV) {
-    each_row([&](T* d, const T* s) { copy_row(d, s, n); });
-  } else if (n >= 4 * kV) {
-    each_row([&](T* d, const T* s) {
-      for (index_t at : {index_t(0), kV, 2 * kV, 3 * kV, n - 4 * kV, n - 3 * kV, n - 2 * kV, n - kV})
-        move(d, s, at);
-    });
-  } else if (n >= 2 * kV) {
-    each_row([&](T* d, const T* s) {
-      for (index_t at : {index_t(0), kV, n - 2 * kV, n - kV}) move(d, s, at);
-    });
-  } else {
-    each_row([&](T* d, const T* s) {
-      move(d, s, 0);
-      move(d, s, n - kV);
-    });
-  }
+  });
 }
 
 // dst[0, n) += src[0, n): col2im's rows at stride 1, which the compiler
