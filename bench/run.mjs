@@ -20,6 +20,7 @@ import { baselineEnv, detectBlas, detectTfjs, detectTorch, openblasCoreNote } fr
 import { runChild } from './lib/child.mjs';
 import { CNN, planCnn } from './lib/cnn-plan.mjs';
 import { trainingChart } from './lib/chart.mjs';
+import { mergeRepeats } from './lib/merge-repeats.mjs';
 import { CNN_LEFT_OUT, gemmReport, trainingReport } from './lib/report.mjs';
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
@@ -43,8 +44,6 @@ const PROFILES = {
     tfjsMinEpochs: 1, soakSteps: 2000, mlpRepeats: 1 },
 };
 
-// The groups of training cases, whose repeated runs are merged and whose rows are tabulated alike.
-const TRAINING_GROUPS = ['mlp', 'cnn'];
 const GROUPS = ['gemm', 'mlp', 'cnn', 'soak'];
 
 // The two networks of the training benchmark (issue: 784-512-256-10 at batch
@@ -234,32 +233,6 @@ function plan({ groups, profile, profileName, optimizer }, threadSets, info, bla
     }
   }
   return cases;
-}
-
-// The order of the training table's rows.
-const IMPL_ORDER = ['native', 'js', 'tfjs-cpu', 'tfjs-wasm', 'brain.js', 'torch'];
-
-/**
- * One record per training case from its repeated runs: the run with the
- * median samples/s (the lower middle one of an even count), with every run's
- * figure in `runs`; a case with a failed run reports that run's error. Rows
- * come back in IMPL_ORDER, gemm and soak records as they were.
- */
-function mergeRepeats(results) {
-  const key = (r) => [r.group, r.net, r.impl, r.threads, r.variant ?? ''].join('|');
-  const groups = new Map();
-  for (const r of results) groups.set(key(r), [...(groups.get(key(r)) ?? []), r]);
-  const merged = [...groups.values()].map((runs) => {
-    if (runs.length === 1 || !TRAINING_GROUPS.includes(runs[0].group)) return runs[0];
-    const failed = runs.find((r) => r.skipped || r.error);
-    if (failed) return failed;
-    const sorted = [...runs].sort((a, b) => a.samplesPerSec - b.samplesPerSec);
-    return { ...sorted[(sorted.length - 1) >> 1], runs: runs.map((r) => r.samplesPerSec) };
-  });
-  const table = (r) => `${r.group}|${r.net}`;
-  const tables = [...new Set(merged.map(table))];
-  const rank = (r) => (TRAINING_GROUPS.includes(r.group) ? IMPL_ORDER.indexOf(r.impl) : 0);
-  return merged.sort((a, b) => tables.indexOf(table(a)) - tables.indexOf(table(b)) || rank(a) - rank(b));
 }
 
 /** Runs the cases one after another, printing progress to stderr; returns the result records. */
