@@ -49,6 +49,7 @@
         "native/binding/network_wrap_state.cc",
         "native/binding/ops.cc",
         "native/binding/specs.cc",
+        "native/binding/temp_files.cc",
         "native/binding/pass_worker.cc",
         "native/binding/predict_worker.cc",
         "native/binding/train_epoch_worker.cc"

@@ -103,6 +103,9 @@ export interface NativeBinding {
   allocData(dtype: 'float32' | 'float64', length: number): FloatArray;
   /** target.set(source) across the thread pool; true when source held a NaN or ±Infinity (native/binding/data_block.cc; Engine.copyData). */
   copyData(target: FloatArray, source: FloatArray): boolean;
+  /** Removes the file at this thread's teardown unless untracked first (native/binding/temp_files.h). */
+  trackTempFile(path: string): number;
+  untrackTempFile(id: number): void;
 }
 
 /** The package root: lib/ (under vitest) and dist/ (compiled) both sit one level below it. */

@@ -51,13 +51,13 @@ describe.each(ENGINES)('worker_threads lifecycle (%s engine)', (engine) => {
     }, 70_000);
 
   // Terminations landing anywhere in the work (the light model repeats it):
-  // mid-batch, between epochs, while a save writes, while a promise settles.
+  // mid-batch, between epochs, while a save writes (leaving no temporary file), while a promise settles.
   // fit-acting-big and fit-loss-big: batches stepped off the main thread (a one-batch epoch, a custom loss's passes).
   it.each(['fit', 'fit-observe', 'fit-acting', 'fit-acting-big', 'fit-loss-big', 'predict', 'evaluate', 'save'])(
     'terminate() during a repeated %s, 12 times at varying moments: no crash, no error in the thread', async (op) => {
       const c = await child(['terminate', engine, op, '12', '0'], 90_000);
       expectExit(c, 0);
-      expect(c.result).toMatchObject({ runs: 12, codes: Array(12).fill(1), errors: [] });
+      expect(c.result).toMatchObject({ runs: 12, codes: Array(12).fill(1), errors: [], leftTemp: 0 });
       // A call starting as the thread was torn down may fail, with this message only.
       for (const text of (c.result as { teardown: string[] }).teardown) expect(text).toMatch(SHUTTING_DOWN);
     }, 100_000);

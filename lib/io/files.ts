@@ -10,12 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorMap } from 'node:util';
 import { ArgumentRangeError, rangeError, typeError } from '../validate';
 import { ModelFileError } from './safetensors';
+import { guardTempFile } from './temp-file-guard';
 
 /**
  * Writes atomically: a temporary file in the same directory (so the rename
  * cannot cross file systems), written and fsynced, then renamed over the
  * target; the directory is fsynced so the rename itself survives a crash.
- * A failure leaves any previous file untouched and removes the temporary one.
+ * A failure leaves any previous file untouched and removes the temporary one,
+ * and so does a thread or process that stops mid-write (temp-file-guard.ts).
  * `bytes` may be a list of pieces (a header and each tensor's bytes), written
  * one after the other as they are: the file is their concatenation, which
  * nobody has to build in memory.
@@ -51,18 +53,23 @@ async function writeThenRename(path: string, pieces: readonly Uint8Array[]): Pro
   await refuseSpecialFile(path);
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fs.open(tmp, 'wx');
+  const release = guardTempFile(tmp);
   try {
+    const handle = await fs.open(tmp, 'wx');
     try {
-      await writePieces(handle, pieces);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      try {
+        await writePieces(handle, pieces);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(tmp, path);
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw e;
     }
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
+  } finally {
+    release();
   }
   try {
     const d = await fs.open(dir, 'r');

@@ -8,6 +8,7 @@
 #include "network_wrap.h"
 #include "ops.h"
 #include "progress_gate.h"
+#include "temp_files.h"
 #include "../core/version.h"
 
 namespace {
@@ -16,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fastmlp::binding::install_env_probe(env);
   fastmlp::binding::init_ops(env, exports);
   fastmlp::binding::init_data_blocks(env, exports);
+  fastmlp::binding::init_temp_files(env, exports);
   exports.Set("Network", fastmlp::binding::NetworkWrap::Define(env));
   exports.Set("version", Napi::String::New(env, FASTMLP_VERSION));
   exports.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
