@@ -5,8 +5,9 @@
 //   save's finally: a listener here removes what is still pending.
 // - A worker_thread terminated while its save awaits the write or fsync runs
 //   no more JavaScript at all: the addon removes the tracked files at the
-//   thread's teardown (native/binding/temp_files.h). Without the addon (the
-//   JS fallback) that case leaves the file behind.
+//   thread's teardown (native/binding/temp_files.h), so a save loads the
+//   addon (once) even for a JS-engine model. Without the addon (the JS
+//   fallback) that case leaves the file behind.
 import { rmSync } from 'node:fs';
 import { loadNative, nativeAvailable } from '../native';
 

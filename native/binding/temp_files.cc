@@ -22,8 +22,10 @@ struct Registry {
   std::uint32_t next_id = 1;
 };
 
-std::mutex registries_mutex;
-std::unordered_map<napi_env, Registry*> registries;
+// Never destroyed (allocated once, on purpose): a worker's teardown may run
+// its hook while the process exits, after static destructors would have run.
+std::mutex& registries_mutex = *new std::mutex();
+std::unordered_map<napi_env, Registry*>& registries = *new std::unordered_map<napi_env, Registry*>();
 
 // The environment's cleanup hook: removes every file still tracked. A file
 // that is already gone (renamed into place, or removed by the save's own
