@@ -111,6 +111,7 @@ describe('dispose while native work is pending (classic-level segfault style)', 
     const rows = 20000;
     const x = randomArray(rows * 20, 6, Float32Array);
     const y = Int32Array.from({ length: rows }, (_, i) => i % 4);
+    let cancelled = 0;
     for (let i = 0; i < 50; i++) {
       const n = new binding.Network(SPEC);
       n.setLoss(CE);
@@ -119,9 +120,13 @@ describe('dispose while native work is pending (classic-level segfault style)', 
       expect(n.disposed).toBe(true);
       expect(codeOf(() => n.stepCount)).toBe(DISPOSED);
       const result = await epoch;
-      expect(result.batches).toBeLessThan(rows / 8);
-      expect(result.cancelled || result.batches === rows / 8).toBe(true);
+      // Cancelled part-way, or, when this thread lost its core right after the call (a loaded
+      // machine), finished before dispose() landed: the tiny epoch takes milliseconds.
+      expect(result.cancelled ? result.batches < rows / 8 : result.batches === rows / 8).toBe(true);
+      if (result.cancelled) cancelled++;
     }
+    // Most runs do see the dispose mid-epoch (all 50 on a quiet machine).
+    expect(cancelled).toBeGreaterThan(25);
   });
 
   it('fit + dispose in a loop, in a worker thread, then the worker is terminated mid-epoch: no crash', async () => {
