@@ -4,28 +4,17 @@
 // teardown, and a process.exit() mid-save removes it in an 'exit' listener
 // (lib/io/temp-file-guard.ts, native/binding/temp_files.h). Each
 // case runs in a child process (test/fixtures/temp-file-cleanup.cjs).
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native';
+import { runFixture } from './fixture-child';
 import { ENGINES } from './helpers';
 import { tempDir } from './temp-dir';
 
-const root = path.resolve(__dirname, '..');
 const fixture = path.join(__dirname, 'fixtures', 'temp-file-cleanup.cjs');
 
-interface Result { code?: number; errors?: string[]; late?: string[]; sawTemp?: boolean; left?: string[] }
-
-function child(args: string[]): Promise<{ status: number | null; stderr: string; result: Result | null }> {
-  return new Promise((resolve) => {
-    const p = execFile(process.execPath, [fixture, ...args], { cwd: root, encoding: 'utf8', timeout: 120000 },
-      (_err, stdout, stderr) => {
-        const last = stdout.trim().split('\n').pop() ?? '';
-        resolve({ status: p.exitCode, stderr, result: last.startsWith('{') ? JSON.parse(last) as Result : null });
-      });
-  });
-}
+const child = (args: string[]) => runFixture(fixture, args, 120000);
 
 describe('temporary files of an interrupted save', () => {
   it('a terminated worker removes the files it tracks, and keeps the ones it untracked', async () => {

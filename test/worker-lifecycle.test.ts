@@ -4,12 +4,12 @@
 // AbortSignal aborted from another thread's message. The hazards that could
 // crash run in a child process (test/fixtures/worker-lifecycle.cjs), so a crash
 // fails the test instead of killing the runner; its JSON line is the result.
-import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { transferableAbortSignal } from 'node:util';
 import { Worker, type Transferable } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { Matrix, Sequential } from '../lib';
+import { runFixture, type FixtureRun } from './fixture-child';
 import { ENGINES } from './helpers';
 
 const root = path.resolve(__dirname, '..');
@@ -18,18 +18,9 @@ const MB = 1024 * 1024;
 // The one error a call may give as its thread is torn down (lib/engines/native.ts, started).
 const SHUTTING_DOWN = /could not start: this thread is shutting down/;
 
-interface Child { status: number | null; signal: NodeJS.Signals | null; result: Record<string, unknown> | null; stderr: string }
+type Child = FixtureRun;
 
-// Asynchronous, so the test runner's own messages keep flowing while the child runs.
-function child(args: string[], timeoutMs: number): Promise<Child> {
-  return new Promise((resolve) => {
-    const p = execFile(process.execPath, ['--expose-gc', fixture, ...args], { cwd: root, encoding: 'utf8', timeout: timeoutMs },
-      (_err, stdout, stderr) => {
-        const last = stdout.trim().split('\n').pop() ?? '';
-        resolve({ status: p.exitCode, signal: p.signalCode, result: last.startsWith('{') ? JSON.parse(last) : null, stderr });
-      });
-  });
-}
+const child = (args: string[], timeoutMs: number): Promise<Child> => runFixture(fixture, args, timeoutMs, ['--expose-gc']);
 
 /** The child ended by itself with `status` (no signal: no crash, and no timeout kill). */
 function expectExit(c: Child, status: number): void {
