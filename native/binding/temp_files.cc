@@ -18,6 +18,7 @@ namespace {
 // (JS calls and its cleanup hook); the map of registries is shared by every
 // worker_thread that loaded the addon, hence the mutex.
 struct Registry {
+  napi_env env;
   std::unordered_map<std::uint32_t, std::string> paths;
   std::uint32_t next_id = 1;
 };
@@ -34,12 +35,7 @@ void remove_tracked(void* arg) {
   auto* registry = static_cast<Registry*>(arg);
   {
     std::lock_guard<std::mutex> lock(registries_mutex);
-    for (auto it = registries.begin(); it != registries.end(); ++it) {
-      if (it->second == registry) {
-        registries.erase(it);
-        break;
-      }
-    }
+    registries.erase(registry->env);
   }
   for (const auto& entry : registry->paths) {
     std::error_code ignored;
@@ -53,7 +49,7 @@ Registry* registry_of(napi_env env, bool create) {
   const auto found = registries.find(env);
   if (found != registries.end()) return found->second;
   if (!create) return nullptr;
-  auto* registry = new Registry();
+  auto* registry = new Registry{env, {}, 1};
   if (napi_add_env_cleanup_hook(env, remove_tracked, registry) != napi_ok) {
     delete registry;
     return nullptr;
