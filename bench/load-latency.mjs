@@ -9,6 +9,9 @@
 // (STYLE.md §13), the first round (what a service that loads once sees,
 // JIT warm-up included; the model files are written by another process) and
 // the median of 3 more rounds (memory the process freed may be reused) of:
+//   new          new Sequential(layers) (sync: all of it blocks; draws the initial weights)
+//   create max   await Sequential.create(layers): the event loop's longest delay (the same
+//                model, drawn in steps; NaN for a build without it)
 //   plan         the engine's createPlan for the layers, batch 32 (sync): what
 //                a load allocates before the weights go in (lib/ internals)
 //   fromBuffer   Sequential.fromBuffer of a file with the Adam state (sync: all of it blocks)
@@ -31,7 +34,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const NETS = { '784-2048-2048-10': [784, 2048, 2048, 10], '784-3072-3072-10': [784, 3072, 3072, 10] };
-const FIELDS = ['planMs', 'fromBufferMs', 'loadMaxMs', 'compileMs', 'fitMaxMs', 'trainStepMs'];
+const FIELDS = ['newMs', 'createMaxMs', 'planMs', 'fromBufferMs', 'loadMaxMs', 'compileMs', 'fitMaxMs', 'trainStepMs'];
 const here = fileURLToPath(import.meta.url);
 const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
 
@@ -73,8 +76,8 @@ if (values.child === undefined) {
   try {
     for (const net of nets) run(['--child', 'files', '--root', roots[0], '--net', net, '--dir', dir]);
     console.log(`float32, 1 thread; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'cpu'}), load ${os.loadavg()[0].toFixed(1)}`);
-    console.log('| build | engine | net | round | plan (ms) | fromBuffer (ms) | load: loop max (ms) | compile (ms) | first fit: loop max (ms) | first trainStep (ms) |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('| build | engine | net | round | new (ms) | create: loop max (ms) | plan (ms) | fromBuffer (ms) | load: loop max (ms) | compile (ms) | first fit: loop max (ms) | first trainStep (ms) |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (let r = 0; r < Number(values.rounds); r++) {
       for (const engine of engines) {
         for (const net of nets) {
@@ -123,6 +126,15 @@ if (values.child === undefined) {
     return [h.max / 1e6, v];
   };
   const round = async () => {
+    const layers = () => layersOf(Dense, NETS[values.net[0]]);
+    const [newMs, model] = timed(() => new Sequential(layers(), { engine, seed: 1 }));
+    model.dispose();
+    let createMaxMs = NaN;
+    if (Sequential.create) {
+      const [ms, created] = await watched(() => Sequential.create(layers(), { engine, seed: 1 }));
+      created.dispose();
+      createMaxMs = ms;
+    }
     const [planMs, plan] = timed(() => getEngine(engine).createPlan({ dtype: 'float32', layers: specs, maxBatch: 32 }));
     plan.dispose();
     const [fromBufferMs, a] = timed(() => Sequential.fromBuffer(trained, { engine }));
@@ -137,7 +149,7 @@ if (values.child === undefined) {
     d.compile(compileOpts);
     const [trainStepMs] = timed(() => d.trainStep(x, y));
     d.dispose();
-    return { planMs, fromBufferMs, loadMaxMs, compileMs, fitMaxMs, trainStepMs };
+    return { newMs, createMaxMs, planMs, fromBufferMs, loadMaxMs, compileMs, fitMaxMs, trainStepMs };
   };
   const first = await round();
   const rounds = [];

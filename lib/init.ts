@@ -12,6 +12,7 @@
 import type { FloatArray } from './engine';
 import { kaimingScale, resolveTorchInit, type KaimingConfig, type XavierConfig } from './init-torch';
 import type { Rng } from './rng';
+import { runSteps, type Steps } from './steps';
 import { isPlainObject, number, oneOf, options, typeError } from './validate';
 
 export const WEIGHT_INITS = ['he-normal', 'he-uniform', 'xavier-normal', 'xavier-uniform',
@@ -99,28 +100,52 @@ export function resolveInit(name: string, value: unknown): InitConfig {
  * from the initialiser, drawing from rng.
  */
 export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOut: number, rng: Rng): void {
+  runSteps(fillInitSteps(init, out, fanIn, fanOut, rng));
+}
+
+/**
+ * Random values one step fills at most: ~1 ms of Box–Muller here (~36 ns a
+ * value). Even, so a normal fill split at these bounds draws its pairs as one
+ * fillNormal call over the whole array does.
+ */
+const VALUES_PER_STEP = 1 << 15;
+
+/**
+ * fillInit as steps (lib/steps.ts) of at most VALUES_PER_STEP values, or one
+ * column of orthogonal's Gram–Schmidt: the same values and generator state
+ * after, whether run at once or with the event loop let in (Sequential.create).
+ */
+export function* fillInitSteps(init: InitConfig, out: FloatArray, fanIn: number, fanOut: number, rng: Rng): Steps<void> {
   const n = out.length;
-  const normalFill = (mean: number, std: number) => rng.fillNormal(out, mean, std);
-  const uniformFill = (low: number, high: number) => { for (let i = 0; i < n; i++) out[i] = low + (high - low) * rng.uniform(); };
-  const symmetric = (bound: number) => { for (let i = 0; i < n; i++) out[i] = bound * (2 * rng.uniform() - 1); };
+  function* each(fill: (part: FloatArray) => void): Steps<void> {
+    for (let at = 0; at < n; at += VALUES_PER_STEP) {
+      if (at > 0) yield;
+      fill(out.subarray(at, Math.min(n, at + VALUES_PER_STEP)));
+    }
+  }
+  const normalFill = (mean: number, std: number) => each((part) => rng.fillNormal(part, mean, std));
+  const uniformFill = (low: number, high: number) =>
+    each((part) => { for (let i = 0; i < part.length; i++) part[i] = low + (high - low) * rng.uniform(); });
+  const symmetric = (bound: number) =>
+    each((part) => { for (let i = 0; i < part.length; i++) part[i] = bound * (2 * rng.uniform() - 1); });
   switch (init.type) {
-    case 'he-normal': return normalFill(0, Math.sqrt(2 / fanIn));
-    case 'he-uniform': return symmetric(Math.sqrt(6 / fanIn));
-    case 'xavier-normal': return normalFill(0, xavierGain(init) * Math.sqrt(2 / (fanIn + fanOut)));
-    case 'xavier-uniform': return symmetric(xavierGain(init) * Math.sqrt(6 / (fanIn + fanOut)));
-    case 'kaiming-normal': return normalFill(0, kaimingScale(init, fanIn, fanOut));
-    case 'kaiming-uniform': return symmetric(Math.sqrt(3) * kaimingScale(init, fanIn, fanOut));
-    case 'torch-linear': return symmetric(1 / Math.sqrt(fanIn));
-    case 'lecun-normal': return normalFill(0, Math.sqrt(1 / fanIn));
-    case 'lecun-uniform': return symmetric(Math.sqrt(3 / fanIn));
+    case 'he-normal': return yield* normalFill(0, Math.sqrt(2 / fanIn));
+    case 'he-uniform': return yield* symmetric(Math.sqrt(6 / fanIn));
+    case 'xavier-normal': return yield* normalFill(0, xavierGain(init) * Math.sqrt(2 / (fanIn + fanOut)));
+    case 'xavier-uniform': return yield* symmetric(xavierGain(init) * Math.sqrt(6 / (fanIn + fanOut)));
+    case 'kaiming-normal': return yield* normalFill(0, kaimingScale(init, fanIn, fanOut));
+    case 'kaiming-uniform': return yield* symmetric(Math.sqrt(3) * kaimingScale(init, fanIn, fanOut));
+    case 'torch-linear': return yield* symmetric(1 / Math.sqrt(fanIn));
+    case 'lecun-normal': return yield* normalFill(0, Math.sqrt(1 / fanIn));
+    case 'lecun-uniform': return yield* symmetric(Math.sqrt(3 / fanIn));
     case 'zeros': out.fill(0); return;
     case 'ones': out.fill(1); return;
     case 'constant': out.fill(init.value); return;
-    case 'normal': return normalFill(init.mean, init.std);
-    case 'uniform': return uniformFill(init.low, init.high);
+    case 'normal': return yield* normalFill(init.mean, init.std);
+    case 'uniform': return yield* uniformFill(init.low, init.high);
     case 'orthogonal': {
       const gain = 'gain' in init ? init.gain : 1;
-      return orthogonalFill(out, n === fanOut * fanIn ? fanOut : n, n === fanOut * fanIn ? fanIn : 1, gain, rng);
+      return yield* orthogonalFillSteps(out, n === fanOut * fanIn ? fanOut : n, n === fanOut * fanIn ? fanIn : 1, gain, rng);
     }
   }
 }
@@ -135,12 +160,16 @@ function xavierGain(init: InitConfig): number {
  * columns of a tall standard-normal matrix. Gram–Schmidt's R has a positive
  * diagonal by construction, which is the sign convention torch documents.
  */
-function orthogonalFill(out: FloatArray, rows: number, cols: number, gain: number, rng: Rng): void {
+function* orthogonalFillSteps(out: FloatArray, rows: number, cols: number, gain: number, rng: Rng): Steps<void> {
   const m = Math.max(rows, cols);
   const k = Math.min(rows, cols);
   const a = new Float64Array(m * k); // m × k, row-major
-  for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+  for (let i = 0; i < a.length; i++) {
+    if (i > 0 && i % VALUES_PER_STEP === 0) yield;
+    a[i] = rng.normal();
+  }
   for (let j = 0; j < k; j++) {
+    yield;  // a column costs O(m·j): the last of a 2048 × 2048 weight ~8 M multiply-adds
     for (let pass = 0; pass < 2; pass++) {
       for (let p = 0; p < j; p++) {
         let dot = 0;

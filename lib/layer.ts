@@ -3,6 +3,7 @@
 // how to initialise its parameters, and its configuration as plain JSON.
 import type { FloatArray, LayerSpec } from './engine';
 import type { Rng } from './rng';
+import { runSteps, type Steps } from './steps';
 
 /** One named tensor of a layer, as in PyTorch's state_dict. */
 export interface ParamShape {
@@ -31,7 +32,16 @@ export abstract class Layer {
    * values. `next` is the layer after it in the model, if any (a Dense's default
    * initialiser depends on the activation that follows it).
    */
-  initParams(_views: FloatArray[], _rng: Rng, _next?: Layer): void {}
+  initParams(views: FloatArray[], rng: Rng, next?: Layer): void {
+    runSteps(this.initParamsSteps(views, rng, next));
+  }
+  /**
+   * initParams as bounded steps (lib/steps.ts), which `Sequential.create` runs
+   * with the event loop let in between: the built-in layers override this one,
+   * so both ways give the same values. A layer that overrides initParams
+   * instead is initialised by it, whole, in both ways.
+   */
+  *initParamsSteps(_views: FloatArray[], _rng: Rng, _next?: Layer): Steps<void> {}
   /** Width this layer requires as input, or null when it takes any. */
   get inFeatures(): number | null {
     return null;
@@ -45,4 +55,14 @@ export abstract class Layer {
   getConfig(): LayerConfig {
     throw new Error(`${this.describe()} cannot be serialised: its class defines no getConfig()`);
   }
+}
+
+/**
+ * The steps that initialise layer's parameters: its initParamsSteps, or its
+ * own initParams run whole when it (or a class between it and Layer)
+ * overrides that.
+ */
+export function* layerInitSteps(layer: Layer, views: FloatArray[], rng: Rng, next?: Layer): Steps<void> {
+  if (layer.initParams === Layer.prototype.initParams) yield* layer.initParamsSteps(views, rng, next);
+  else layer.initParams(views, rng, next);
 }

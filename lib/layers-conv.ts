@@ -13,8 +13,9 @@ import {
 import type { ActivationName, ActivationParams, FloatArray, LayerSpec, Window2d } from './engine';
 import { Layer, type LayerConfig, type ParamShape } from './layer';
 import { Activation, Dense, optionsOf, PReLU, registerLayer, weightedLayerOptions } from './layers';
-import { fillInit, type InitConfig, type Initializer } from './init';
+import { fillInitSteps, type InitConfig, type Initializer } from './init';
 import type { Rng } from './rng';
+import type { Steps } from './steps';
 import { ArgumentRangeError, integer, options, typeError } from './validate';
 
 const MAX_SIZE = 2 ** 31 - 1;
@@ -205,12 +206,13 @@ abstract class Convolution extends Layer {
    * times the kernel area); an orthogonal init treats it as dim 0 ×
    * (the rest), as torch does.
    */
-  protected fill(weight: FloatArray, bias: FloatArray, rng: Rng, next: Layer | undefined, dim0: number, dim1: number): void {
+  protected *fillSteps(weight: FloatArray, bias: FloatArray, rng: Rng, next: Layer | undefined, dim0: number,
+    dim1: number): Steps<void> {
     const area = this.kernelSize[0] * this.kernelSize[1];
     const reluLikeNext = (next instanceof Activation && prefersHeInit(next.activation)) || next instanceof PReLU;
     const init: InitConfig = this.initFromNext && reluLikeNext ? { type: 'he-normal' } : this.weightInit;
-    fillInit(init, weight, dim1 * area, init.type === 'orthogonal' ? dim0 : dim0 * area, rng);
-    fillInit(this.biasInit, bias, dim1 * area, dim0 * area, rng);
+    yield* fillInitSteps(init, weight, dim1 * area, init.type === 'orthogonal' ? dim0 : dim0 * area, rng);
+    yield* fillInitSteps(this.biasInit, bias, dim1 * area, dim0 * area, rng);
   }
 
   /** The activation in the object form the constructor accepts. */
@@ -265,8 +267,8 @@ export class Conv2d extends Convolution {
   }
 
   /** fan_in = inChannels·kernel area, fan_out = outChannels·kernel area (torch). */
-  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
-    this.fill(weight!, bias!, rng, next, this.outChannels, this.inChannels);
+  override *initParamsSteps([weight, bias]: FloatArray[], rng: Rng, next?: Layer): Steps<void> {
+    yield* this.fillSteps(weight!, bias!, rng, next, this.outChannels, this.inChannels);
   }
 
   override getConfig(): LayerConfig {
@@ -304,8 +306,8 @@ export class ConvTranspose2d extends Convolution {
   }
 
   /** torch's fans for its weight (in × out × kernel): fan_in = outChannels·kernel area, fan_out = inChannels·kernel area. */
-  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
-    this.fill(weight!, bias!, rng, next, this.inChannels, this.outChannels);
+  override *initParamsSteps([weight, bias]: FloatArray[], rng: Rng, next?: Layer): Steps<void> {
+    yield* this.fillSteps(weight!, bias!, rng, next, this.inChannels, this.outChannels);
   }
 
   override getConfig(): LayerConfig {

@@ -10,8 +10,9 @@ import {
 import type { ActivationName, ActivationParams, FloatArray, LayerSpec } from './engine';
 import { Layer, type LayerConfig, type ParamShape } from './layer';
 import { BatchNorm1d, Dropout, LayerNorm, PReLU, type BatchNormOptions, type LayerNormOptions, type PReLUOptions } from './layers-regularise';
-import { fillInit, resolveInit, type InitConfig, type Initializer } from './init';
+import { fillInitSteps, resolveInit, type InitConfig, type Initializer } from './init';
 import type { Rng } from './rng';
+import type { Steps } from './steps';
 import { ArgumentRangeError, integer, isPlainObject, number, options, typeError } from './validate';
 
 export { ACTIVATIONS } from './activations';
@@ -154,11 +155,11 @@ export class Dense extends Layer {
    * Dense(…) + Activation('relu') (torch's Linear, ReLU) starts as the fused
    * Dense(…, { activation: 'relu' }) does.
    */
-  override initParams([weight, bias]: FloatArray[], rng: Rng, next?: Layer): void {
+  override *initParamsSteps([weight, bias]: FloatArray[], rng: Rng, next?: Layer): Steps<void> {
     const reluLikeNext = (next instanceof Activation && prefersHeInit(next.activation)) || next instanceof PReLU;
     const weightInit: InitConfig = this.initFromNext && reluLikeNext ? { type: 'he-normal' } : this.weightInit;
-    fillInit(weightInit, weight!, this.inputs, this.outputs, rng);
-    fillInit(this.biasInit, bias!, this.inputs, this.outputs, rng);
+    yield* fillInitSteps(weightInit, weight!, this.inputs, this.outputs, rng);
+    yield* fillInitSteps(this.biasInit, bias!, this.inputs, this.outputs, rng);
   }
 
   /** The activation in the object form the constructor accepts. */
