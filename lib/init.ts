@@ -105,8 +105,8 @@ export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOu
 
 /**
  * Random values one step fills at most: ~1 ms of Box–Muller here (~36 ns a
- * value). Even, so a normal fill split at these bounds draws its pairs as one
- * fillNormal call over the whole array does.
+ * value). Split anywhere, fillNormal's parts draw what one call over the whole
+ * array would: it carries a pair's pending second value across calls.
  */
 const VALUES_PER_STEP = 1 << 15;
 
