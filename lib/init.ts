@@ -163,27 +163,36 @@ function xavierGain(init: InitConfig): number {
 function* orthogonalFillSteps(out: FloatArray, rows: number, cols: number, gain: number, rng: Rng): Steps<void> {
   const m = Math.max(rows, cols);
   const k = Math.min(rows, cols);
-  const a = new Float64Array(m * k); // m × k, row-major
-  for (let i = 0; i < a.length; i++) {
-    if (i > 0 && i % VALUES_PER_STEP === 0) yield;
-    a[i] = rng.normal();
+  // The m × k standard-normal matrix, drawn row by row but stored column by
+  // column (column j from j·m), so that Gram–Schmidt's dot products and
+  // updates run over contiguous memory: the same operations in the same order
+  // as over a row-major matrix, hence the same bits, several times faster
+  // once a row no longer fits a cache line.
+  const a = new Float64Array(m * k);
+  for (let i = 0, drawn = 0; i < m; i++) {
+    for (let j = 0; j < k; j++, drawn++) {
+      if (drawn > 0 && drawn % VALUES_PER_STEP === 0) yield;
+      a[j * m + i] = rng.normal();
+    }
   }
   for (let j = 0; j < k; j++) {
-    yield;  // a column costs O(m·j): the last of a 2048 × 2048 weight ~8 M multiply-adds
+    const cj = j * m;
     for (let pass = 0; pass < 2; pass++) {
       for (let p = 0; p < j; p++) {
+        if (p % 32 === 0) yield;  // 32 projections of a 2048-row column: ~0.3 M multiply-adds
+        const cp = p * m;
         let dot = 0;
-        for (let i = 0; i < m; i++) dot += a[i * k + p]! * a[i * k + j]!;
-        for (let i = 0; i < m; i++) a[i * k + j] -= dot * a[i * k + p]!;
+        for (let i = 0; i < m; i++) dot += a[cp + i]! * a[cj + i]!;
+        for (let i = 0; i < m; i++) a[cj + i] -= dot * a[cp + i]!;
       }
     }
     let norm = 0;
-    for (let i = 0; i < m; i++) norm += a[i * k + j]! ** 2;
+    for (let i = 0; i < m; i++) norm += a[cj + i]! ** 2;
     norm = Math.sqrt(norm);
-    for (let i = 0; i < m; i++) a[i * k + j] /= norm;
+    for (let i = 0; i < m; i++) a[cj + i] /= norm;
   }
   // rows ≥ cols: out = a; otherwise out = aᵀ (orthonormal rows).
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (rows >= cols ? a[r * k + c]! : a[c * k + r]!);
+    for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (rows >= cols ? a[c * m + r]! : a[r * m + c]!);
   }
 }

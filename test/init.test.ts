@@ -100,6 +100,49 @@ describe('orthogonal', () => {
     expect(Array.from(weights[0]!)).toEqual(Array.from(weights[1]!));
     expect(gram(Float64Array.from(weights[0]!), 16, 16, true)).toBeLessThan(1e-6);
   });
+
+  // The textbook form of what init.ts computes (row-major, as it was written
+  // first): a seed must keep giving the same orthogonal weights, bit for bit,
+  // whatever layout the implementation uses for speed.
+  function referenceOrthogonal(rows: number, cols: number, gain: number, rng: Rng): Float64Array {
+    const m = Math.max(rows, cols);
+    const k = Math.min(rows, cols);
+    const a = new Float64Array(m * k);
+    for (let i = 0; i < a.length; i++) a[i] = rng.normal();
+    for (let j = 0; j < k; j++) {
+      for (let pass = 0; pass < 2; pass++) {
+        for (let p = 0; p < j; p++) {
+          let dot = 0;
+          for (let i = 0; i < m; i++) dot += a[i * k + p]! * a[i * k + j]!;
+          for (let i = 0; i < m; i++) a[i * k + j] -= dot * a[i * k + p]!;
+        }
+      }
+      let norm = 0;
+      for (let i = 0; i < m; i++) norm += a[i * k + j]! ** 2;
+      norm = Math.sqrt(norm);
+      for (let i = 0; i < m; i++) a[i * k + j] /= norm;
+    }
+    const out = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) out[r * cols + c] = gain * (rows >= cols ? a[r * k + c]! : a[c * k + r]!);
+    }
+    return out;
+  }
+
+  it('gives the reference Gram–Schmidt\'s values bit for bit, tall, wide and square, with a pending normal', () => {
+    for (const [rows, cols] of [[1, 1], [1, 9], [9, 1], [33, 17], [17, 33], [64, 64], [130, 70]] as const) {
+      for (const pending of [false, true]) {
+        const a = new Rng(rows * 100 + cols);
+        const b = new Rng(rows * 100 + cols);
+        if (pending) { a.normal(); b.normal(); }
+        const want = referenceOrthogonal(rows, cols, 1.5, a);
+        const got = new Float64Array(rows * cols);
+        fillInit(init.orthogonal(1.5), got, cols, rows, b);
+        expect(got).toEqual(want);
+        expect(b.getState()).toEqual(a.getState());
+      }
+    }
+  });
 });
 
 describe('initialisers through Dense', () => {
