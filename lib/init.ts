@@ -111,9 +111,10 @@ export function fillInit(init: InitConfig, out: FloatArray, fanIn: number, fanOu
 const VALUES_PER_STEP = 1 << 15;
 
 /**
- * fillInit as steps (lib/steps.ts) of at most VALUES_PER_STEP values, or one
- * column of orthogonal's Gram–Schmidt: the same values and generator state
- * after, whether run at once or with the event loop let in (Sequential.create).
+ * fillInit as steps (lib/steps.ts) of at most VALUES_PER_STEP values, or 32
+ * of orthogonal's Gram–Schmidt projections: the same values and generator
+ * state after, whether run at once or with the event loop let in
+ * (Sequential.create).
  */
 export function* fillInitSteps(init: InitConfig, out: FloatArray, fanIn: number, fanOut: number, rng: Rng): Steps<void> {
   const n = out.length;
